@@ -1,0 +1,69 @@
+# sirtbot build.  `make` builds bot/sirtbot; `make test` installs missing
+# Debian packages, builds, runs every test and ends with "N passed, M failed";
+# `make test SANITIZE=1` does the same under ASan+UBSan (objects in build/san).
+CC      ?= gcc
+PKGS    := libwebsockets libuv libcurl libcjson sqlite3
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+# pkg-config runs lazily, once, after scripts/install-deps.sh had its chance.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
+
+ifeq ($(SANITIZE),1)
+BUILD   := build/san
+OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+BIN     := $(BUILD)/sirtbot
+else
+BUILD   := build/rel
+OPT     := -O2 -g
+BIN     := bot/sirtbot
+endif
+
+CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(OPT) $(LDFLAGS)
+
+BOT_SRCS  := $(filter-out bot/main.c,$(wildcard bot/*.c)) $(wildcard handlers/*.c)
+TEST_SRCS := $(wildcard tests/*.c) $(wildcard tests/fakes/*.c)
+BOT_OBJS  := $(BOT_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJ  := $(BUILD)/bot/main.o
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
+TEST_BIN  := $(BUILD)/run_tests
+BENCH_BIN := $(BUILD)/bench_slack
+
+.PHONY: all deps test run clean bench valgrind tests-build
+all: $(BIN)
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BIN): $(BOT_OBJS) $(MAIN_OBJ)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/libsirt.a: $(BOT_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(TEST_BIN): $(filter-out $(BUILD)/tests/bench_main.o,$(TEST_OBJS)) $(BUILD)/libsirt.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+tests-build: $(BIN) $(TEST_BIN)
+
+# TESTS="substr ..." runs a subset.
+test: deps
+	@$(MAKE) --no-print-directory tests-build
+	SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(TESTS)
+
+run: $(BIN)
+	./$(BIN)
+
+valgrind: $(BIN) $(TEST_BIN)
+	SIRTBOT_WRAPPER="valgrind --quiet --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
+	SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(or $(TESTS),e2e_)
+
+clean:
+	rm -rf build bot/sirtbot
+
+-include $(BOT_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d)

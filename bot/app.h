@@ -1,0 +1,29 @@
+/* app: the handles a handler or platform module may use, owned by main.c.
+ * Handlers get a borrowed pointer; they must not call the network directly
+ * (they go through the router's reply path, and from the next version the
+ * outbox). */
+#ifndef SIRT_APP_H
+#define SIRT_APP_H
+
+#include <uv.h>
+
+struct cfg;
+struct http_client;
+struct api_client;
+struct metrics;
+struct sm;
+struct router;
+
+struct sirt_app {
+    uv_loop_t *loop;
+    struct cfg *cfg;
+    struct http_client *http;
+    struct api_client *api;
+    struct metrics *metrics;
+    struct sm *sm;
+    struct router *router;
+    char bot_user_id[32];   /* from auth.test; "" until known */
+    char bot_id[32];
+};
+
+#endif

@@ -1,0 +1,88 @@
+/* config: the environment (secrets, endpoints) and the team config file
+ * (SIRT_CONFIG, JSON), as specified in DESIGN.md.  cfg_load() fills a
+ * caller-owned struct cfg; cfg_finish() frees every string and array in it.
+ * All strings are owned by the struct.  Validation is table-driven: a bad
+ * value yields one line naming the variable, file, key or zone. */
+#ifndef SIRT_CONFIG_H
+#define SIRT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cfg_appsec {
+    char *user;        /* Slack user id */
+    char *tz;          /* IANA zone, NULL = ask Slack users.info */
+    char *gitlab;      /* GitLab username, may be NULL */
+    int start_min;     /* working hours, minutes after local midnight */
+    int end_min;       /* may be < start_min: hours across midnight */
+};
+
+struct cfg_component {
+    char *name, *em, *pm, *channel, *gitlab_em, *gitlab_pm; /* any but name may be NULL */
+};
+
+struct cfg_strv {
+    char **v;
+    size_t n;
+};
+
+struct cfg {
+    /* environment */
+    char *slack_app_token;          /* SLACK_APP_TOKEN, required */
+    char *slack_bot_token;          /* SLACK_BOT_TOKEN, required */
+    char *slack_api_url;            /* SLACK_API_URL, no trailing '/' */
+    char *pagerduty_routing_key;    /* NULL = paging disabled */
+    char *pagerduty_events_url;
+    char *pagerduty_api_token;
+    char *pagerduty_api_url;
+    char *gitlab_url;               /* NULL = GitLab steps skipped */
+    char *gitlab_token;
+    char *config_path;              /* SIRT_CONFIG */
+    bool config_present;            /* false: default path absent, built-in defaults used */
+    char *db;                       /* SIRT_DB */
+    char *http_host;                /* SIRT_HTTP host part, NULL = no HTTP server */
+    int http_port;
+    int log_level;                  /* enum log_level */
+
+    /* team config */
+    char *timezone;                 /* default "UTC" */
+    char *sirt_channel;
+    struct cfg_strv sirt_team;
+    struct cfg_strv severity1_responders;
+    struct cfg_strv directors;
+    struct cfg_appsec *appsec;
+    size_t n_appsec;
+    char *secops_schedule;          /* secops_oncall.pagerduty_schedule */
+    char *secops_fallback_user;     /* secops_oncall.fallback_user */
+    struct cfg_component *components;
+    size_t n_components;
+    int handoff_lead_minutes;       /* default 30 */
+    long long gitlab_namespace_id;  /* 0 = unset */
+};
+
+/* getenv-like lookup so tests can feed a fake environment. */
+typedef const char *(*cfg_getenv_fn)(const char *name);
+
+/* Reads the environment through `env` (NULL = getenv) and the config file.
+ * Returns 0, or -1 with a one-line message in err (no trailing newline),
+ * e.g. "SLACK_APP_TOKEN is not set: export the app-level token (xapp-...)"
+ * or "sirt.json: key \"appsec[1].tz\": unknown time zone \"Mars/Olympus\"".
+ * On error the struct is left finished (nothing to free). */
+int cfg_load(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen);
+/* Parses team config JSON text (used by cfg_load and by tests). `name` is
+ * used in messages. Same error contract. */
+int cfg_parse_team(struct cfg *c, const char *name, const char *json, size_t len,
+                   char *err, size_t errlen);
+void cfg_finish(struct cfg *c);
+
+/* True if `zone` names an existing IANA zone (TZif file under TZDIR or
+ * /usr/share/zoneinfo); rejects absolute paths and "..". */
+bool cfg_zone_exists(const char *zone);
+/* Parses "HH:MM-HH:MM"; returns 0 or -1. */
+int cfg_parse_hours(const char *s, int *start_min, int *end_min);
+
+const struct cfg_component *cfg_component(const struct cfg *c, const char *name);
+const struct cfg_appsec *cfg_appsec_user(const struct cfg *c, const char *user);
+bool cfg_strv_has(const struct cfg_strv *v, const char *s);
+
+#endif

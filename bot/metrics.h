@@ -1,0 +1,30 @@
+/* metrics: in-process counters and one histogram, rendered in Prometheus
+ * text format for GET /metrics.  All names are fixed at compile time except
+ * the label values (envelope type, API method), which are interned in small
+ * bounded tables (overflow goes to the label value "other").  Owned by main;
+ * everything else holds a borrowed pointer, which may be NULL. */
+#ifndef SIRT_METRICS_H
+#define SIRT_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct buf;
+struct metrics;
+
+struct metrics *metrics_create(void);
+void metrics_destroy(struct metrics *m);
+
+void metrics_envelope_received(struct metrics *m, const char *type);
+void metrics_envelope_acked(struct metrics *m, const char *type, uint64_t latency_us);
+void metrics_envelope_dropped(struct metrics *m, const char *reason);
+void metrics_duplicate_event(struct metrics *m);
+void metrics_reconnect(struct metrics *m);
+void metrics_set_connected(struct metrics *m, bool up);
+/* result: "ok", or the Slack error code / "http_<status>" / "network". */
+void metrics_api_call(struct metrics *m, const char *method, const char *result);
+
+/* Appends the Prometheus exposition text to out. */
+void metrics_render(const struct metrics *m, struct buf *out);
+
+#endif

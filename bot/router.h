@@ -1,0 +1,39 @@
+/* router: envelope -> handler.  slash_commands -> "/sirt <verb> [args]";
+ * events_api -> app_mention and direct messages (message, channel_type im,
+ * not from a bot, not edited); interactive -> block_actions by action_id,
+ * view_submission by callback_id.  De-duplicates events_api by event_id.
+ *
+ * router_ack/router_work have the socket_mode callback signatures: the ack
+ * phase is pure (it may only compute a reply for the ack payload); replies
+ * to mentions and DMs are posted in the work phase.  Envelopes are borrowed. */
+#ifndef SIRT_ROUTER_H
+#define SIRT_ROUTER_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sirt_app;
+struct router;
+
+struct router *router_create(struct sirt_app *app);
+void router_destroy(struct router *r);
+
+cJSON *router_ack(void *router, const char *type, const cJSON *envelope, bool *want_work);
+void router_work(void *router, const char *type, const cJSON *envelope);
+
+/* Splits command text into a lowercased verb and the trimmed rest.
+ * "  Help  me " -> verb "help", *args "me".  Empty text -> verb "". */
+void router_split(const char *text, char *verb, size_t verblen, const char **args);
+/* Skips a leading "<@UXXXX>" (or "<@UXXXX|name>") mention of user_id and
+ * whitespace; returns a pointer into text. */
+const char *router_strip_mention(const char *text, const char *user_id);
+
+/* Event-id de-duplication set: bounded (capacity entries, oldest evicted).
+ * Returns true if the id was already seen; records it otherwise. */
+struct dedup;
+struct dedup *dedup_create(size_t capacity);
+void dedup_destroy(struct dedup *d);
+bool dedup_seen(struct dedup *d, const char *id);
+
+#endif

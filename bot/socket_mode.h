@@ -1,0 +1,70 @@
+/* socket_mode: the Slack Socket Mode client.  apps.connections.open (app
+ * token) -> websocket (libwebsockets client on the shared libuv loop) ->
+ * wait for "hello" -> online.  Every frame with an envelope_id is acked at
+ * once; handler work runs only after the ack has been written.  Reconnects
+ * with a fresh URL and jittered exponential backoff after a "disconnect"
+ * message, a closed/failed socket, or a silent one (no pong within
+ * hangup_secs of a ping; lws pings every ping_secs).
+ *
+ * Ownership: the client owns each parsed envelope until its work callback
+ * has returned; callbacks must not keep pointers into it. */
+#ifndef SIRT_SOCKET_MODE_H
+#define SIRT_SOCKET_MODE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct lws_context;
+struct api_client;
+struct metrics;
+
+enum sm_state {
+    SM_IDLE,         /* created, not started */
+    SM_OPENING,      /* apps.connections.open in flight */
+    SM_CONNECTING,   /* websocket handshake */
+    SM_WAIT_HELLO,   /* socket up, waiting for hello */
+    SM_ONLINE,
+    SM_BACKOFF,      /* waiting before the next attempt */
+    SM_DRAINING,     /* sm_stop(): closing */
+    SM_STOPPED,
+};
+
+/* Called on the loop, synchronously, before the ack is queued.  Must be pure
+ * and fast (no I/O).  Returns an ack payload (ownership passes to the client)
+ * or NULL; sets *want_work when work() should be called for this envelope. */
+typedef cJSON *(*sm_ack_fn)(void *ud, const char *type, const cJSON *envelope, bool *want_work);
+/* Called after the ack went to the socket (or the socket died with the ack
+ * still queued). The envelope is borrowed. */
+typedef void (*sm_work_fn)(void *ud, const char *type, const cJSON *envelope);
+
+struct sm_config {
+    const char *app_token;   /* copied */
+    int ping_secs;           /* 0 = 10 */
+    int hangup_secs;         /* 0 = 30; must exceed ping_secs */
+    size_t max_message;      /* 0 = 1 MiB; larger messages are dropped */
+    int max_depth;           /* 0 = 64; deeper JSON is dropped */
+    sm_ack_fn on_ack;
+    sm_work_fn on_work;
+    void *ud;
+};
+
+struct sm;
+
+struct sm *sm_create(uv_loop_t *loop, struct lws_context *ctx, struct api_client *api,
+                     struct metrics *metrics, const struct sm_config *cfg);
+int sm_start(struct sm *s);
+/* Closes the socket cleanly (close frame 1000) and stops reconnecting.
+ * done() is called once the socket is gone. */
+void sm_stop(struct sm *s, void (*done)(void *ud), void *ud);
+void sm_destroy(struct sm *s);   /* after sm_stop's done, or never started */
+bool sm_online(const struct sm *s);
+enum sm_state sm_get_state(const struct sm *s);
+const char *sm_state_name(enum sm_state st);
+
+/* Reconnect delay for consecutive failure n (0-based): min(cap, base*2^n)
+ * scaled by a jitter factor in [0.5, 1.0] taken from rnd. Exposed for tests. */
+uint64_t sm_backoff_ms(unsigned n, uint64_t rnd);
+
+#endif

@@ -1,0 +1,75 @@
+/* handlers: one file per verb or flow, all listed in the tables of
+ * handlers.c.  A verb has two phases:
+ *   respond(): pure and fast (no I/O, no store), fills the reply.  For a
+ *              slash command the reply goes into the ack payload (ephemeral);
+ *              for a mention it is posted in the channel (in the thread when
+ *              the mention was in one); for a DM, in the DM.
+ *   work():    side effects, run after the ack is on the wire.  May be NULL.
+ * The request and everything it points to are borrowed for the call. */
+#ifndef SIRT_HANDLERS_H
+#define SIRT_HANDLERS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sirt_app;
+
+enum req_source { REQ_SLASH, REQ_MENTION, REQ_DM };
+
+struct sirt_req {
+    enum req_source source;
+    const char *user_id;
+    const char *channel_id;
+    const char *thread_ts;     /* mention/DM inside a thread, else NULL */
+    const char *verb;          /* lowercased, "" when none was given */
+    const char *args;          /* the rest, trimmed, never NULL */
+    const char *trigger_id;    /* slash commands, else NULL */
+    const char *response_url;  /* slash commands, else NULL */
+    const cJSON *payload;      /* the envelope's payload */
+};
+
+/* A reply: text (mrkdwn) and optional blocks; owned by the reply and freed
+ * by the router (reply_finish). */
+struct sirt_reply {
+    char *text;
+    cJSON *blocks;
+};
+
+void reply_set_text(struct sirt_reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void reply_finish(struct sirt_reply *r);
+
+struct sirt_verb {
+    const char *name;
+    const char *usage;      /* e.g. "report [summary]" */
+    const char *summary;    /* one line for help */
+    void (*respond)(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+    void (*work)(struct sirt_app *app, const struct sirt_req *req);
+};
+
+/* block_actions by action_id; view_submission by callback_id.  The payload
+ * is the interactive payload. */
+struct sirt_action {
+    const char *action_id;
+    void (*work)(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+};
+struct sirt_view {
+    const char *callback_id;
+    /* Pure: returns an ack payload ({"response_action":"errors",...}) or NULL if valid. */
+    cJSON *(*validate)(struct sirt_app *app, const cJSON *payload);
+    void (*work)(struct sirt_app *app, const cJSON *payload);
+};
+
+const struct sirt_verb *handlers_verb(const char *name);
+const struct sirt_action *handlers_action(const char *action_id);
+const struct sirt_view *handlers_view(const char *callback_id);
+extern const struct sirt_verb handlers_verbs[];
+extern const size_t handlers_n_verbs;
+
+/* The verbs' reply to an unknown verb: names it and lists the commands. */
+void handlers_unknown(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+
+/* help.c */
+void help_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+
+#endif

@@ -1,0 +1,53 @@
+/* test: the single test registry and the assertion macros.  TEST(name)
+ * defines a test and registers it (constructor) in the one table the runner
+ * (tests/runner.c) walks.  Each test runs in its own forked process with a
+ * timeout; an assertion failure prints both sides with file:line and exits
+ * the child with status 1.  Runner usage: run_tests [-l] [substring...]. */
+#ifndef SIRT_TEST_H
+#define SIRT_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*test_fn)(void);
+
+struct test_entry {
+    const char *name;
+    test_fn fn;
+    int timeout_s;
+};
+
+void test_register(const char *name, test_fn fn, int timeout_s);
+
+#define TEST_T(name, timeout_s) \
+    static void test_##name(void); \
+    __attribute__((constructor)) static void test_reg_##name(void) { test_register(#name, test_##name, timeout_s); } \
+    static void test_##name(void)
+#define TEST(name) TEST_T(name, 30)
+
+#define TEST_FAIL(...) do { \
+    fprintf(stderr, "  FAIL %s:%d: ", __FILE__, __LINE__); \
+    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)
+
+#define ASSERT(c) do { if (!(c)) TEST_FAIL("assertion failed: %s", #c); } while (0)
+#define ASSERT_EQ(a, b) do { long long _a = (long long)(a), _b = (long long)(b); \
+    if (_a != _b) TEST_FAIL("%s == %s: %lld != %lld", #a, #b, _a, _b); } while (0)
+#define ASSERT_NE(a, b) do { long long _a = (long long)(a), _b = (long long)(b); \
+    if (_a == _b) TEST_FAIL("%s != %s: both %lld", #a, #b, _a); } while (0)
+#define ASSERT_GE(a, b) do { long long _a = (long long)(a), _b = (long long)(b); \
+    if (!(_a >= _b)) TEST_FAIL("%s >= %s: %lld < %lld", #a, #b, _a, _b); } while (0)
+#define ASSERT_LE(a, b) do { long long _a = (long long)(a), _b = (long long)(b); \
+    if (!(_a <= _b)) TEST_FAIL("%s <= %s: %lld > %lld", #a, #b, _a, _b); } while (0)
+#define ASSERT_STR_EQ(a, b) do { const char *_a = (a), *_b = (b); \
+    if (!_a || !_b || strcmp(_a, _b) != 0) TEST_FAIL("%s == %s: \"%s\" != \"%s\"", #a, #b, \
+        _a ? _a : "(null)", _b ? _b : "(null)"); } while (0)
+#define ASSERT_CONTAINS(hay, needle) do { const char *_h = (hay), *_n = (needle); \
+    if (!_h || !strstr(_h, _n)) TEST_FAIL("%s contains \"%s\": got \"%s\"", #hay, _n, \
+        _h ? _h : "(null)"); } while (0)
+#define ASSERT_NOT_CONTAINS(hay, needle) do { const char *_h = (hay), *_n = (needle); \
+    if (_h && strstr(_h, _n)) TEST_FAIL("%s must not contain \"%s\": got \"%s\"", #hay, _n, _h); } while (0)
+#define ASSERT_NULL(p) do { if ((p) != NULL) TEST_FAIL("%s is not NULL", #p); } while (0)
+#define ASSERT_NOT_NULL(p) do { if ((p) == NULL) TEST_FAIL("%s is NULL", #p); } while (0)
+
+#endif
