@@ -47,7 +47,11 @@ struct sm_config {
     int max_depth;           /* 0 = 64; deeper JSON is dropped */
     sm_ack_fn on_ack;
     sm_work_fn on_work;
-    void *ud;
+    /* Slack rejected the app token before we were ever online: the bot
+     * cannot work; msg is one line for the operator. May be NULL. */
+    void (*on_fatal)(void *fatal_ud, const char *msg);
+    void *fatal_ud;
+    void *ud;                /* for on_ack / on_work */
 };
 
 struct sm;
@@ -58,7 +62,10 @@ int sm_start(struct sm *s);
 /* Closes the socket cleanly (close frame 1000) and stops reconnecting.
  * done() is called once the socket is gone. */
 void sm_stop(struct sm *s, void (*done)(void *ud), void *ud);
-void sm_destroy(struct sm *s);   /* after sm_stop's done, or never started */
+/* Frees the client once its handles, pending lookups and sockets are gone;
+ * the loop must keep running. Envelopes still waiting for work are handed to
+ * on_work first (their acks are already out). */
+void sm_destroy(struct sm *s);
 bool sm_online(const struct sm *s);
 enum sm_state sm_get_state(const struct sm *s);
 const char *sm_state_name(enum sm_state st);

@@ -61,6 +61,8 @@ struct sirt_view {
 };
 
 const struct sirt_verb *handlers_verb(const char *name);
+/* False for verbs listed in DESIGN.md that this version does not run yet. */
+bool handlers_verb_available(const struct sirt_verb *v);
 const struct sirt_action *handlers_action(const char *action_id);
 const struct sirt_view *handlers_view(const char *callback_id);
 extern const struct sirt_verb handlers_verbs[];

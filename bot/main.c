@@ -1,0 +1,256 @@
+/* main: loads the config, builds the one libuv loop and everything on it
+ * (lws context, curl multi, Slack Web API client, Socket Mode client,
+ * router, optional health server), runs it, and tears it down in order on
+ * SIGTERM/SIGINT (exit 0) or on a fatal start-up error (exit 1).  main owns
+ * every long-lived object; the shutdown sequence below is the only place
+ * they are freed. */
+#include <curl/curl.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "app.h"
+#include "config.h"
+#include "health.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "router.h"
+#include "slack_api.h"
+#include "socket_mode.h"
+#include "util.h"
+
+#define SHUTDOWN_GRACE_MS 3000
+
+struct main_state {
+    uv_loop_t loop;
+    struct cfg cfg;
+    struct sirt_app app;
+    struct lws_context *lws;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t grace;
+    bool stopping;
+    bool closing_done;
+    int exit_code;
+};
+
+static void lws_log_emit(int level, const char *line)
+{
+    char msg[512];
+    size_t n = str_lcpy(msg, line, sizeof(msg));
+    if (n >= sizeof(msg))
+        n = sizeof(msg) - 1;
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    if (level & LLL_ERR)
+        LOG_ERROR("libwebsockets", "detail:s", msg);
+    else
+        LOG_WARN("libwebsockets", "detail:s", msg);
+}
+
+static void finish_shutdown(struct main_state *ms);
+
+static void on_sm_stopped(void *ud)
+{
+    finish_shutdown(ud);
+}
+
+static void on_grace(uv_timer_t *t)
+{
+    struct main_state *ms = container_of(t, struct main_state, grace);
+    LOG_WARN("socket did not close in time; shutting down anyway", "grace_ms:d", SHUTDOWN_GRACE_MS);
+    finish_shutdown(ms);
+}
+
+static void begin_shutdown(struct main_state *ms, int code, const char *why)
+{
+    if (ms->stopping)
+        return;
+    ms->stopping = true;
+    ms->exit_code = code;
+    LOG_INFO("shutting down", "why:s", why);
+    uv_timer_start(&ms->grace, on_grace, SHUTDOWN_GRACE_MS, 0);
+    if (ms->app.sm)
+        sm_stop(ms->app.sm, on_sm_stopped, ms);
+    else
+        finish_shutdown(ms);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct main_state *ms = h->data;
+    if (ms->stopping) {
+        LOG_WARN("second signal during shutdown: exiting now", "signal:d", signum);
+        exit(ms->exit_code);
+    }
+    begin_shutdown(ms, 0, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_fatal(void *ud, const char *msg)
+{
+    struct main_state *ms = ud;
+    fprintf(stderr, "sirtbot: %s\n", msg);
+    LOG_ERROR("fatal", "error:s", msg);
+    begin_shutdown(ms, 1, "fatal");
+}
+
+static void on_auth_test(void *ud, const struct api_result *r)
+{
+    struct main_state *ms = ud;
+    if (r->err == API_ECANCELED)
+        return;
+    if (r->err != API_OK) {
+        if (r->err == API_ESLACK && (strcmp(r->error, "invalid_auth") == 0 || strcmp(r->error, "not_authed") == 0
+                                     || strcmp(r->error, "account_inactive") == 0)) {
+            char msg[200];
+            snprintf(msg, sizeof(msg), "SLACK_BOT_TOKEN was rejected by Slack (%s): check the bot token (xoxb-...)", r->error);
+            on_fatal(ms, msg);
+            return;
+        }
+        LOG_WARN("auth.test failed; own messages are recognised by bot_id only", "error:s", r->error);
+        return;
+    }
+    const cJSON *uid = cJSON_GetObjectItemCaseSensitive(r->json, "user_id");
+    const cJSON *bid = cJSON_GetObjectItemCaseSensitive(r->json, "bot_id");
+    if (cJSON_IsString(uid))
+        str_lcpy(ms->app.bot_user_id, uid->valuestring, sizeof(ms->app.bot_user_id));
+    if (cJSON_IsString(bid))
+        str_lcpy(ms->app.bot_id, bid->valuestring, sizeof(ms->app.bot_id));
+    LOG_INFO("authenticated", "bot_user_id:s bot_id:s", ms->app.bot_user_id, ms->app.bot_id);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Frees everything in dependency order.  Clients first cancel what is in
+ * flight (their callbacks see *_ECANCELED), then the lws context goes. */
+static void finish_shutdown(struct main_state *ms)
+{
+    if (ms->closing_done)
+        return;
+    ms->closing_done = true;
+    uv_timer_stop(&ms->grace);
+    if (ms->app.http)
+        http_close(ms->app.http);
+    if (ms->app.api)
+        api_close(ms->app.api);
+    if (ms->app.sm)
+        sm_destroy(ms->app.sm);
+    ms->app.http = NULL;
+    ms->app.api = NULL;
+    ms->app.sm = NULL;
+    if (ms->lws)
+        lws_context_destroy(ms->lws);
+    uv_close((uv_handle_t *)&ms->grace, NULL);
+    uv_close((uv_handle_t *)&ms->sigterm, NULL);
+    uv_close((uv_handle_t *)&ms->sigint, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "usage: sirtbot   (configured by environment variables; see README.md)\n");
+        return 2;
+    }
+    static struct main_state ms;
+    char err[512];
+    if (cfg_load(&ms.cfg, NULL, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sirtbot: %s\n", err);
+        return 1;
+    }
+    log_set_level((enum log_level)ms.cfg.log_level);
+    if (!ms.cfg.config_present)
+        LOG_WARN("no team config file: running with defaults (nobody to page, no components)",
+                 "path:s", ms.cfg.config_path);
+    if (!ms.cfg.pagerduty_routing_key)
+        LOG_WARN("PAGERDUTY_ROUTING_KEY is not set: paging is disabled", "");
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    uv_loop_init(&ms.loop);
+    ms.app.loop = &ms.loop;
+    ms.app.cfg = &ms.cfg;
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    void *loops[] = { &ms.loop };
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS
+                   | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.foreign_loops = loops;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.pcontext = &ms.lws;
+    info.fd_limit_per_thread = 4096;
+    ms.lws = lws_create_context(&info);
+    if (!ms.lws) {
+        fprintf(stderr, "sirtbot: cannot create the libwebsockets context (is libwebsockets-evlib-uv installed?)\n");
+        uv_loop_close(&ms.loop);
+        cfg_finish(&ms.cfg);
+        curl_global_cleanup();
+        return 1;
+    }
+
+    uv_signal_init(&ms.loop, &ms.sigterm);
+    uv_signal_init(&ms.loop, &ms.sigint);
+    ms.sigterm.data = ms.sigint.data = &ms;
+    uv_signal_start(&ms.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&ms.sigint, on_signal, SIGINT);
+    uv_timer_init(&ms.loop, &ms.grace);
+
+    ms.app.metrics = metrics_create();
+    ms.app.http = http_create(&ms.loop);
+    ms.app.api = api_create(&ms.loop, ms.app.http, ms.cfg.slack_api_url, ms.cfg.slack_bot_token, ms.app.metrics);
+    ms.app.router = router_create(&ms.app);
+
+    struct sm_config smc;
+    memset(&smc, 0, sizeof(smc));
+    smc.app_token = ms.cfg.slack_app_token;
+    smc.on_ack = router_ack;
+    smc.on_work = router_work;
+    smc.on_fatal = on_fatal;
+    smc.fatal_ud = &ms;
+    smc.ud = ms.app.router;
+    ms.app.sm = sm_create(&ms.loop, ms.lws, ms.app.api, ms.app.metrics, &smc);
+    if (!ms.app.sm) {
+        fprintf(stderr, "sirtbot: cannot create the Socket Mode client\n");
+        ms.exit_code = 1;
+        ms.stopping = true;
+        finish_shutdown(&ms);
+    } else {
+        if (ms.cfg.http_host
+            && health_start(ms.lws, ms.cfg.http_host, ms.cfg.http_port, &ms.app.sm, ms.app.metrics) != 0) {
+            fprintf(stderr, "sirtbot: SIRT_HTTP: cannot listen on %s:%d\n", ms.cfg.http_host, ms.cfg.http_port);
+            ms.exit_code = 1;
+            ms.stopping = true;
+            finish_shutdown(&ms);
+        } else {
+            api_call(ms.app.api, "auth.test", NULL, on_auth_test, &ms);
+            sm_start(ms.app.sm);
+            LOG_INFO("sirtbot started", "api:s", ms.cfg.slack_api_url);
+        }
+    }
+
+    uv_run(&ms.loop, UV_RUN_DEFAULT);
+    /* The lws context finishes its own teardown on a foreign loop in two
+     * steps: destroy, run the loop dry, destroy again. */
+    if (ms.lws)
+        lws_context_destroy(ms.lws);
+    uv_walk(&ms.loop, close_walk, NULL);
+    uv_run(&ms.loop, UV_RUN_DEFAULT);
+    int rc = uv_loop_close(&ms.loop);
+    if (rc != 0)
+        LOG_WARN("loop closed with handles still open", "error:s", uv_strerror(rc));
+    router_destroy(ms.app.router);
+    metrics_destroy(ms.app.metrics);
+    cfg_finish(&ms.cfg);
+    curl_global_cleanup();
+    LOG_INFO("bye", "exit_code:d", ms.exit_code);
+    return ms.exit_code;
+}

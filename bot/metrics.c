@@ -1,0 +1,201 @@
+/* metrics: counters and the ack-latency histogram (see metrics.h).  Label
+ * values are copied into fixed tables; past MAX_LABELS distinct values the
+ * rest are counted under "other" so hostile input cannot grow memory. */
+#include "metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define MAX_LABELS 48
+#define LABEL_LEN 48
+
+static const double ack_buckets_s[] = { 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                        0.005, 0.01, 0.05, 0.1, 0.5, 1, 3 };
+#define N_BUCKETS ARRAY_LEN(ack_buckets_s)
+
+struct counter {
+    char a[LABEL_LEN];
+    char b[LABEL_LEN];
+    uint64_t n;
+};
+
+struct counter_set {
+    struct counter c[MAX_LABELS + 1];
+    size_t n;
+};
+
+struct metrics {
+    struct counter_set received;   /* type */
+    struct counter_set acked;      /* type */
+    struct counter_set dropped;    /* reason */
+    struct counter_set api;        /* method, result */
+    uint64_t duplicates;
+    uint64_t reconnects;
+    bool connected;
+    uint64_t hist[N_BUCKETS + 1];  /* last = +Inf */
+    double hist_sum_s;
+    uint64_t hist_count;
+};
+
+static void clean_label(char *dst, const char *src)
+{
+    size_t i = 0;
+    for (; src && src[i] && i < LABEL_LEN - 1; i++) {
+        char ch = src[i];
+        /* Prometheus label values may hold anything escaped; keep it simple and safe. */
+        dst[i] = (ch == '"' || ch == '\\' || ch == '\n' || (unsigned char)ch < 0x20) ? '_' : ch;
+    }
+    dst[i] = '\0';
+}
+
+static void count(struct counter_set *s, const char *a, const char *b)
+{
+    char la[LABEL_LEN], lb[LABEL_LEN];
+    clean_label(la, a ? a : "");
+    clean_label(lb, b ? b : "");
+    for (size_t i = 0; i < s->n; i++) {
+        if (strcmp(s->c[i].a, la) == 0 && strcmp(s->c[i].b, lb) == 0) {
+            s->c[i].n++;
+            return;
+        }
+    }
+    if (s->n == MAX_LABELS) {
+        /* the overflow slot */
+        struct counter *o = &s->c[MAX_LABELS];
+        if (!o->a[0]) {
+            str_lcpy(o->a, "other", LABEL_LEN);
+            str_lcpy(o->b, b ? "other" : "", LABEL_LEN);
+        }
+        o->n++;
+        return;
+    }
+    struct counter *c = &s->c[s->n++];
+    memcpy(c->a, la, LABEL_LEN);
+    memcpy(c->b, lb, LABEL_LEN);
+    c->n = 1;
+}
+
+struct metrics *metrics_create(void)
+{
+    return xcalloc(1, sizeof(struct metrics));
+}
+
+void metrics_destroy(struct metrics *m)
+{
+    free(m);
+}
+
+void metrics_envelope_received(struct metrics *m, const char *type)
+{
+    if (m)
+        count(&m->received, type, NULL);
+}
+
+void metrics_envelope_acked(struct metrics *m, const char *type, uint64_t latency_us)
+{
+    if (!m)
+        return;
+    count(&m->acked, type, NULL);
+    double s = (double)latency_us / 1e6;
+    size_t i = 0;
+    while (i < N_BUCKETS && s > ack_buckets_s[i])
+        i++;
+    m->hist[i]++;
+    m->hist_sum_s += s;
+    m->hist_count++;
+}
+
+void metrics_envelope_dropped(struct metrics *m, const char *reason)
+{
+    if (m)
+        count(&m->dropped, reason, NULL);
+}
+
+void metrics_duplicate_event(struct metrics *m)
+{
+    if (m)
+        m->duplicates++;
+}
+
+void metrics_reconnect(struct metrics *m)
+{
+    if (m)
+        m->reconnects++;
+}
+
+void metrics_set_connected(struct metrics *m, bool up)
+{
+    if (m)
+        m->connected = up;
+}
+
+void metrics_api_call(struct metrics *m, const char *method, const char *result)
+{
+    if (m)
+        count(&m->api, method, result ? result : "unknown");
+}
+
+static void render_one(const struct counter *c, struct buf *out, const char *name,
+                       const char *la, const char *lb)
+{
+    if (lb)
+        buf_printf(out, "%s{%s=\"%s\",%s=\"%s\"} %llu\n", name, la, c->a, lb, c->b,
+                   (unsigned long long)c->n);
+    else
+        buf_printf(out, "%s{%s=\"%s\"} %llu\n", name, la, c->a, (unsigned long long)c->n);
+}
+
+static void render_set(const struct counter_set *s, struct buf *out, const char *name,
+                       const char *la, const char *lb)
+{
+    for (size_t i = 0; i < s->n; i++)
+        render_one(&s->c[i], out, name, la, lb);
+    if (s->c[MAX_LABELS].n)
+        render_one(&s->c[MAX_LABELS], out, name, la, lb);
+}
+
+void metrics_render(const struct metrics *m, struct buf *out)
+{
+    buf_puts(out, "# HELP sirt_socket_connected 1 while the Socket Mode websocket is online.\n"
+                  "# TYPE sirt_socket_connected gauge\n");
+    buf_printf(out, "sirt_socket_connected %d\n", m->connected ? 1 : 0);
+
+    buf_puts(out, "# HELP sirt_envelopes_received_total Socket Mode envelopes received, by type.\n"
+                  "# TYPE sirt_envelopes_received_total counter\n");
+    render_set(&m->received, out, "sirt_envelopes_received_total", "type", NULL);
+
+    buf_puts(out, "# HELP sirt_envelopes_acked_total Socket Mode envelopes acked, by type.\n"
+                  "# TYPE sirt_envelopes_acked_total counter\n");
+    render_set(&m->acked, out, "sirt_envelopes_acked_total", "type", NULL);
+
+    buf_puts(out, "# HELP sirt_frames_dropped_total Frames dropped as unusable, by reason.\n"
+                  "# TYPE sirt_frames_dropped_total counter\n");
+    render_set(&m->dropped, out, "sirt_frames_dropped_total", "reason", NULL);
+
+    buf_puts(out, "# HELP sirt_duplicate_events_total Events API deliveries ignored as duplicates.\n"
+                  "# TYPE sirt_duplicate_events_total counter\n");
+    buf_printf(out, "sirt_duplicate_events_total %llu\n", (unsigned long long)m->duplicates);
+
+    buf_puts(out, "# HELP sirt_reconnects_total Socket Mode reconnections.\n"
+                  "# TYPE sirt_reconnects_total counter\n");
+    buf_printf(out, "sirt_reconnects_total %llu\n", (unsigned long long)m->reconnects);
+
+    buf_puts(out, "# HELP sirt_ack_latency_seconds Time from the last byte of an envelope to its ack written.\n"
+                  "# TYPE sirt_ack_latency_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t i = 0; i < N_BUCKETS; i++) {
+        cum += m->hist[i];
+        buf_printf(out, "sirt_ack_latency_seconds_bucket{le=\"%g\"} %llu\n", ack_buckets_s[i],
+                   (unsigned long long)cum);
+    }
+    cum += m->hist[N_BUCKETS];
+    buf_printf(out, "sirt_ack_latency_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    buf_printf(out, "sirt_ack_latency_seconds_sum %.9f\n", m->hist_sum_s);
+    buf_printf(out, "sirt_ack_latency_seconds_count %llu\n", (unsigned long long)m->hist_count);
+
+    buf_puts(out, "# HELP sirt_slack_api_calls_total Slack Web API calls, by method and final result.\n"
+                  "# TYPE sirt_slack_api_calls_total counter\n");
+    render_set(&m->api, out, "sirt_slack_api_calls_total", "method", "result");
+}

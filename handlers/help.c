@@ -1,0 +1,52 @@
+/* help: `/sirt help` and `@sirt help` — the commands of DESIGN.md, with the
+ * slash form or the mention form depending on where it was asked.  Pure:
+ * builds the reply text only.  Also the reply to an unknown verb. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bot/util.h"
+#include "handlers.h"
+
+static void commands_text(const struct sirt_req *req, struct buf *b)
+{
+    const char *pfx = req->source == REQ_SLASH ? "/sirt" : "@sirt";
+    buf_printf(b, "*sirtbot* runs the security incident workflow: report, page, decide, hand off, review.\n"
+                  "Use `%s <command>`%s:\n", pfx,
+               req->source == REQ_SLASH ? " (or mention @sirt / DM me)" : " (or the /sirt slash command)");
+    for (size_t i = 0; i < handlers_n_verbs; i++) {
+        const struct sirt_verb *v = &handlers_verbs[i];
+        buf_printf(b, "• `%s %s` — %s%s\n", pfx, v->usage, v->summary,
+                   handlers_verb_available(v) ? "" : " _(coming in a later version)_");
+    }
+    buf_puts(b, "Inside an incident channel the incident is implied. Incident details stay in the "
+                "private channel, the confidential issue and DMs to the people on it.");
+}
+
+void help_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+{
+    (void)app;
+    struct buf b;
+    buf_init(&b, 0);
+    commands_text(req, &b);
+    free(out->text);
+    out->text = buf_take(&b);
+}
+
+void handlers_unknown(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+{
+    (void)app;
+    struct buf b;
+    buf_init(&b, 0);
+    /* Echo at most a short, sanitised verb: it came from a user. */
+    char shown[33];
+    size_t k = 0;
+    for (const char *p = req->verb; *p && k < sizeof(shown) - 1; p++)
+        if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_')
+            shown[k++] = *p;
+    shown[k] = '\0';
+    buf_printf(&b, "I don't know the command `%s`.\n", k ? shown : "?");
+    commands_text(req, &b);
+    free(out->text);
+    out->text = buf_take(&b);
+}
