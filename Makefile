@@ -23,11 +23,12 @@ LDFLAGS_ALL = $(OPT) $(LDFLAGS)
 
 BOT_SRCS  := $(filter-out bot/main.c,$(wildcard bot/*.c)) $(wildcard handlers/*.c)
 TEST_SRCS := $(wildcard tests/*.c) $(wildcard tests/fakes/*.c)
+BENCH_SRCS := $(wildcard tests/bench/*.c)
 BOT_OBJS  := $(BOT_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/bot/main.o
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(BUILD)/run_tests
-BENCH_BIN := $(BUILD)/bench_slack
+
 
 .PHONY: all deps test run clean bench valgrind tests-build
 all: $(BIN)
@@ -46,7 +47,7 @@ $(BUILD)/libsirt.a: $(BOT_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(TEST_BIN): $(filter-out $(BUILD)/tests/bench_main.o,$(TEST_OBJS)) $(BUILD)/libsirt.a
+$(TEST_BIN): $(TEST_OBJS) $(BUILD)/libsirt.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
 tests-build: $(BIN) $(TEST_BIN)
@@ -66,4 +67,12 @@ valgrind: $(BIN) $(TEST_BIN)
 clean:
 	rm -rf build bot/sirtbot
 
--include $(BOT_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d)
+-include $(BOT_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_SRCS:%.c=$(BUILD)/%.d)
+
+BENCH_OBJS := $(BUILD)/tests/bench/bench_ack.o $(BUILD)/tests/harness.o $(BUILD)/tests/fakes/fake_slack.o
+$(BUILD)/bench_ack: $(BENCH_OBJS) $(BUILD)/libsirt.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_ack
+	scripts/bench

@@ -109,7 +109,8 @@ int health_start(struct lws_context *ctx, const char *host, int port, struct sm 
     struct lws_context_creation_info vi;
     memset(&vi, 0, sizeof(vi));
     vi.port = port;
-    vi.iface = host;
+    /* lws binds all addresses when iface is NULL. */
+    vi.iface = (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0) ? NULL : host;
     vi.protocols = health_protocols;
     vi.vhost_name = "sirt-http";
     vi.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(host, ':') == NULL);

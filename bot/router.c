@@ -191,7 +191,10 @@ void reply_set_text(struct sirt_reply *r, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char probe[1];
+    if (!fmt)   /* also tells gcc's -fsanitize build that fmt is set */
+        fmt = "";
+    int n = vsnprintf(probe, sizeof(probe), fmt, ap);
     va_end(ap);
     free(r->text);
     r->text = xmalloc((size_t)(n > 0 ? n : 0) + 1);

@@ -57,7 +57,10 @@ char *xasprintf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char probe[1];
+    if (!fmt)   /* also tells gcc's -fsanitize build that fmt is set */
+        fmt = "";
+    int n = vsnprintf(probe, sizeof(probe), fmt, ap);
     va_end(ap);
     if (n < 0)
         oom(0);

@@ -1,0 +1,28 @@
+# Multi-stage build on Debian bookworm.  Both stages install from the package
+# lists in scripts/install-deps.sh, so the image and `make test` agree.
+FROM debian:bookworm-slim AS build
+COPY scripts/install-deps.sh /src/scripts/install-deps.sh
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends $(bash /src/scripts/install-deps.sh --print-build) \
+ && rm -rf /var/lib/apt/lists/*
+COPY . /src
+WORKDIR /src
+RUN make clean && make
+
+FROM debian:bookworm-slim
+COPY scripts/install-deps.sh /tmp/install-deps.sh
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends $(bash /tmp/install-deps.sh --print-runtime) \
+ && rm -rf /var/lib/apt/lists/* /tmp/install-deps.sh \
+ && useradd --system --uid 10001 --home-dir /var/lib/sirt --create-home sirt
+COPY --from=build /src/bot/sirtbot /usr/local/bin/sirtbot
+COPY sirt.example.json /etc/sirt/sirt.example.json
+USER sirt
+WORKDIR /var/lib/sirt
+ENV SIRT_CONFIG=/etc/sirt/sirt.json \
+    SIRT_DB=/var/lib/sirt/sirt.db \
+    SIRT_HTTP=0.0.0.0:9102
+EXPOSE 9102
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
+  CMD curl -fsS http://127.0.0.1:9102/healthz || exit 1
+ENTRYPOINT ["/usr/local/bin/sirtbot"]
