@@ -70,7 +70,10 @@ typedef const char *(*cfg_getenv_fn)(const char *name);
  * On error the struct is left finished (nothing to free). */
 int cfg_load(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen);
 /* Parses team config JSON text (used by cfg_load and by tests). `name` is
- * used in messages. Same error contract. */
+ * used in messages. Same error contract. Only the team-config fields
+ * (timezone .. gitlab_namespace_id) are written; earlier values there are
+ * not freed, so pass a zeroed struct (or one after cfg_finish). On error
+ * those fields are freed and zeroed; the environment fields are untouched. */
 int cfg_parse_team(struct cfg *c, const char *name, const char *json, size_t len,
                    char *err, size_t errlen);
 void cfg_finish(struct cfg *c);

@@ -4,7 +4,8 @@
  * glsoat-, glffct-, glimt-, glagent-, GR1348941 runner tokens), Slack tokens
  * (xox[abposr]-, xapp-), AWS access key ids (AKIA/ASIA + 16), PEM private key
  * blocks, values of Authorization: and PRIVATE-TOKEN: headers, and
- * password=/secret=/token=/api_key= style pairs (= or :).
+ * password=/secret=/token=/api_key= style pairs (= or :).  Also passwords in
+ * URL userinfo (scheme://user:password@host).
  * Each secret is replaced by its recognisable prefix plus "[MASKED]". */
 #ifndef SIRT_MASK_H
 #define SIRT_MASK_H

@@ -1,0 +1,738 @@
+/* test_config: the environment table and the team config parser.  The
+ * environment comes from a fake getenv; files live in a fresh temp dir that
+ * is also the working directory, so the default "sirt.json" is under test
+ * control.  Every error is checked to be one line naming what is wrong. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../bot/config.h"
+#include "../bot/log.h"
+#include "../bot/util.h"
+#include "test.h"
+
+#define APP_TOKEN "xapp-1-A0TEST-123456789-abcdef0123456789"
+#define BOT_TOKEN "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
+
+/* ---- fake environment ---- */
+
+#define MAX_ENV 32
+static const char *env_names[MAX_ENV];
+static const char *env_vals[MAX_ENV];
+static size_t n_env;
+
+static void env_set(const char *name, const char *val)
+{
+    for (size_t i = 0; i < n_env; i++) {
+        if (strcmp(env_names[i], name) == 0) {
+            env_vals[i] = val;
+            return;
+        }
+    }
+    ASSERT(n_env < MAX_ENV);
+    env_names[n_env] = name;
+    env_vals[n_env++] = val;
+}
+
+static const char *fake_getenv(const char *name)
+{
+    for (size_t i = 0; i < n_env; i++)
+        if (strcmp(env_names[i], name) == 0)
+            return env_vals[i];
+    return NULL;
+}
+
+/* Minimal valid environment in a fresh temp dir (cwd), no sirt.json. */
+static char tmpdir[64];
+
+static void rm_tmpdir(void)
+{
+    char cmd[128];
+    if (chdir("/") == 0 && tmpdir[0]) {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", tmpdir);
+    }
+}
+
+/* The runner ends a passing test with _exit(), which skips atexit: tests
+ * that call setup() end with teardown(); a failing one exits via exit(). */
+static void teardown(void)
+{
+    rm_tmpdir();
+    tmpdir[0] = '\0';
+}
+
+static void setup(void)
+{
+    n_env = 0;
+    env_set("SLACK_APP_TOKEN", APP_TOKEN);
+    env_set("SLACK_BOT_TOKEN", BOT_TOKEN);
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/sirt-cfg-XXXXXX");
+    ASSERT_NOT_NULL(mkdtemp(tmpdir));
+    ASSERT_EQ(chdir(tmpdir), 0);
+    atexit(rm_tmpdir);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ASSERT_NOT_NULL(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static bool one_line(const char *s)
+{
+    return s[0] && !strchr(s, '\n') && !strchr(s, '\r');
+}
+
+/* Parses text and expects an error containing `want`; returns nothing. */
+static void expect_team_error(const char *json, const char *want)
+{
+    struct cfg c;
+    memset(&c, 0, sizeof(c));
+    char err[512] = "";
+    int rc = cfg_parse_team(&c, "sirt.json", json, strlen(json), err, sizeof(err));
+    if (rc != -1)
+        TEST_FAIL("expected an error containing \"%s\" for %s", want, json);
+    ASSERT_CONTAINS(err, want);
+    ASSERT(one_line(err));
+    ASSERT(str_starts(err, "sirt.json: "));
+    /* finished on error: nothing left to free */
+    ASSERT_NULL(c.timezone);
+    ASSERT_NULL(c.appsec);
+    ASSERT_NULL(c.components);
+    ASSERT_NULL(c.sirt_team.v);
+}
+
+static void expect_load_error(const char *want)
+{
+    struct cfg c;
+    char err[512] = "";
+    ASSERT_EQ(cfg_load(&c, fake_getenv, err, sizeof(err)), -1);
+    ASSERT_CONTAINS(err, want);
+    ASSERT(one_line(err));
+    ASSERT_NULL(c.slack_app_token);
+    ASSERT_NULL(c.slack_bot_token);
+}
+
+static const char full_json[] =
+    "{\n"
+    "  \"timezone\": \"Europe/Amsterdam\",\n"
+    "  \"sirt_channel\": \"C0SIRT0001\",\n"
+    "  \"sirt_team\": [\"U0SIRT001\", \"U0SIRT002\"],\n"
+    "  \"severity1_responders\": [\"U0SIRT001\"],\n"
+    "  \"directors\": [\"U0DIRSEC1\", \"W0DIRINF1\"],\n"
+    "  \"appsec\": [\n"
+    "    {\"user\": \"U0APPSEC1\", \"tz\": \"America/Los_Angeles\", \"hours\": \"08:30-16:45\", \"gitlab\": \"alice\"},\n"
+    "    {\"user\": \"U0APPSEC2\", \"tz\": \"Asia/Tokyo\", \"hours\": \"22:00-06:00\"},\n"
+    "    {\"user\": \"U0APPSEC3\"}\n"
+    "  ],\n"
+    "  \"secops_oncall\": {\"pagerduty_schedule\": \"PSCHED1\", \"fallback_user\": \"U0SECOPS1\"},\n"
+    "  \"components\": [\n"
+    "    {\"name\": \"gitaly\", \"em\": \"U0EM00001\", \"pm\": \"U0PM00001\", \"channel\": \"C0GITALY1\",\n"
+    "     \"gitlab_em\": \"em-gitaly\", \"gitlab_pm\": \"pm.gitaly\"},\n"
+    "    {\"name\": \"ci_runner-2\"}\n"
+    "  ],\n"
+    "  \"handoff\": {\"lead_minutes\": 45},\n"
+    "  \"gitlab\": {\"namespace_id\": 9876543210}\n"
+    "}\n";
+
+/* ---- environment ---- */
+
+TEST(cfg_env_minimal_defaults)
+{
+    setup();
+    struct cfg c;
+    char err[256] = "x";
+    ASSERT_EQ(cfg_load(&c, fake_getenv, err, sizeof(err)), 0);
+    ASSERT_STR_EQ(err, "");
+    ASSERT_STR_EQ(c.slack_app_token, APP_TOKEN);
+    ASSERT_STR_EQ(c.slack_bot_token, BOT_TOKEN);
+    ASSERT_STR_EQ(c.slack_api_url, "https://slack.com/api");
+    ASSERT_STR_EQ(c.pagerduty_events_url, "https://events.pagerduty.com/v2/enqueue");
+    ASSERT_STR_EQ(c.pagerduty_api_url, "https://api.pagerduty.com");
+    ASSERT_NULL(c.pagerduty_routing_key);
+    ASSERT_NULL(c.pagerduty_api_token);
+    ASSERT_NULL(c.gitlab_url);
+    ASSERT_NULL(c.gitlab_token);
+    ASSERT_STR_EQ(c.config_path, "sirt.json");
+    ASSERT(!c.config_present);
+    ASSERT_STR_EQ(c.db, "sirt.db");
+    ASSERT_NULL(c.http_host);
+    ASSERT_EQ(c.log_level, LOG_LVL_INFO);
+    /* built-in team defaults */
+    ASSERT_STR_EQ(c.timezone, "UTC");
+    ASSERT_EQ(c.handoff_lead_minutes, 30);
+    ASSERT_NULL(c.sirt_channel);
+    ASSERT_EQ(c.n_appsec, 0);
+    ASSERT_EQ(c.n_components, 0);
+    ASSERT_EQ(c.sirt_team.n, 0);
+    ASSERT_EQ(c.gitlab_namespace_id, 0);
+    cfg_finish(&c);
+    cfg_finish(&c);     /* idempotent */
+    teardown();
+}
+
+TEST(cfg_env_all_set)
+{
+    setup();
+    env_set("SLACK_API_URL", "http://127.0.0.1:8080/api//");
+    env_set("PAGERDUTY_ROUTING_KEY", "R0UTINGKEY0123456789");
+    env_set("PAGERDUTY_EVENTS_URL", "http://127.0.0.1:9/v2/enqueue");
+    env_set("PAGERDUTY_API_TOKEN", "u+pdtoken123");
+    env_set("PAGERDUTY_API_URL", "http://127.0.0.1:9/");
+    env_set("GITLAB_URL", "https://gitlab.example.com/");
+    env_set("GITLAB_TOKEN", "glpat-abcdefghijklmnopqrst");
+    env_set("SIRT_DB", "/var/lib/sirt/sirt.db");
+    env_set("SIRT_HTTP", "127.0.0.1:9102");
+    env_set("SIRT_LOG", "debug");
+    struct cfg c;
+    char err[256];
+    ASSERT_EQ(cfg_load(&c, fake_getenv, err, sizeof(err)), 0);
+    ASSERT_STR_EQ(c.slack_api_url, "http://127.0.0.1:8080/api");
+    ASSERT_STR_EQ(c.pagerduty_routing_key, "R0UTINGKEY0123456789");
+    ASSERT_STR_EQ(c.pagerduty_events_url, "http://127.0.0.1:9/v2/enqueue");
+    ASSERT_STR_EQ(c.pagerduty_api_token, "u+pdtoken123");
+    ASSERT_STR_EQ(c.pagerduty_api_url, "http://127.0.0.1:9");
+    ASSERT_STR_EQ(c.gitlab_url, "https://gitlab.example.com");
+    ASSERT_STR_EQ(c.gitlab_token, "glpat-abcdefghijklmnopqrst");
+    ASSERT_STR_EQ(c.db, "/var/lib/sirt/sirt.db");
+    ASSERT_STR_EQ(c.http_host, "127.0.0.1");
+    ASSERT_EQ(c.http_port, 9102);
+    ASSERT_EQ(c.log_level, LOG_LVL_DEBUG);
+    cfg_finish(&c);
+    teardown();
+}
+
+TEST(cfg_env_http_forms)
+{
+    setup();
+    static const struct { const char *v; const char *host; int port; } ok[] = {
+        { "localhost:1", "localhost", 1 },
+        { "0.0.0.0:65535", "0.0.0.0", 65535 },
+        { "[::1]:9102", "::1", 9102 },
+    };
+    for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+        env_set("SIRT_HTTP", ok[i].v);
+        struct cfg c;
+        char err[256];
+        ASSERT_EQ(cfg_load(&c, fake_getenv, err, sizeof(err)), 0);
+        ASSERT_STR_EQ(c.http_host, ok[i].host);
+        ASSERT_EQ(c.http_port, ok[i].port);
+        cfg_finish(&c);
+    }
+    static const struct { const char *v; const char *msg; } bad[] = {
+        { "127.0.0.1:0", "SIRT_HTTP \"127.0.0.1:0\": port must be 1..65535" },
+        { "127.0.0.1:65536", "SIRT_HTTP \"127.0.0.1:65536\": port must be 1..65535" },
+        { "127.0.0.1", "SIRT_HTTP \"127.0.0.1\": expected host:port, e.g. 127.0.0.1:9102" },
+        { ":9102", "expected host:port" },
+        { "127.0.0.1:", "expected host:port" },
+        { "127.0.0.1:90a", "expected host:port" },
+        { "::1:9102", "expected host:port" },
+        { "[::1]9102", "expected host:port" },
+        { "host name:80", "expected host:port" },
+        { "127.0.0.1:123456", "expected host:port" },
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        env_set("SIRT_HTTP", bad[i].v);
+        expect_load_error(bad[i].msg);
+    }
+    teardown();
+}
+
+TEST(cfg_env_required_missing)
+{
+    setup();
+    env_set("SLACK_APP_TOKEN", NULL);
+    expect_load_error("SLACK_APP_TOKEN is not set: create an app-level token with "
+                      "connections:write (xapp-...) and export it");
+    env_set("SLACK_APP_TOKEN", "");     /* empty counts as unset */
+    expect_load_error("SLACK_APP_TOKEN is not set");
+    env_set("SLACK_APP_TOKEN", APP_TOKEN);
+    env_set("SLACK_BOT_TOKEN", "");
+    expect_load_error("SLACK_BOT_TOKEN is not set: ");
+    env_set("SLACK_BOT_TOKEN", NULL);
+    expect_load_error("(xoxb-...)");
+    teardown();
+}
+
+TEST(cfg_env_token_kinds_no_secret_in_message)
+{
+    setup();
+    struct cfg c;
+    char err[512];
+    env_set("SLACK_APP_TOKEN", BOT_TOKEN);      /* swapped */
+    ASSERT_EQ(cfg_load(&c, fake_getenv, err, sizeof(err)), -1);
+    ASSERT_CONTAINS(err, "SLACK_APP_TOKEN must be an app-level token (xapp-...)");
+    ASSERT_NOT_CONTAINS(err, "123456789012");
+    ASSERT_NOT_CONTAINS(err, "AbCdEf");
+
+    env_set("SLACK_APP_TOKEN", APP_TOKEN);
+    env_set("SLACK_BOT_TOKEN", "not-a-token-secretvalue");
+    ASSERT_EQ(cfg_load(&c, fake_getenv, err, sizeof(err)), -1);
+    ASSERT_STR_EQ(err, "SLACK_BOT_TOKEN must be a bot token (xoxb-...)");
+
+    env_set("SLACK_BOT_TOKEN", BOT_TOKEN "\n");     /* pasted with a newline */
+    ASSERT_EQ(cfg_load(&c, fake_getenv, err, sizeof(err)), -1);
+    ASSERT_CONTAINS(err, "SLACK_BOT_TOKEN contains whitespace");
+    ASSERT_NOT_CONTAINS(err, "AbCdEf");
+
+    env_set("SLACK_BOT_TOKEN", BOT_TOKEN);
+    env_set("GITLAB_TOKEN", "glpat-secret value");
+    ASSERT_EQ(cfg_load(&c, fake_getenv, err, sizeof(err)), -1);
+    ASSERT_CONTAINS(err, "GITLAB_TOKEN contains whitespace");
+    ASSERT_NOT_CONTAINS(err, "secret value");
+    teardown();
+}
+
+TEST(cfg_env_bad_url_and_log)
+{
+    setup();
+    env_set("SLACK_API_URL", "ftp://slack.com/api");
+    expect_load_error("SLACK_API_URL must be an http:// or https:// URL");
+    env_set("SLACK_API_URL", "https://");
+    expect_load_error("SLACK_API_URL must be an http:// or https:// URL");
+    env_set("SLACK_API_URL", NULL);
+    env_set("GITLAB_URL", "gitlab.com");
+    expect_load_error("GITLAB_URL must be an http:// or https:// URL");
+    env_set("GITLAB_URL", "https://oauth2:glpat-abcdefghijkl@gitlab .com");
+    expect_load_error("GITLAB_URL must be an http");
+    env_set("GITLAB_URL", NULL);
+    env_set("PAGERDUTY_API_URL", "api.pagerduty.com");
+    expect_load_error("PAGERDUTY_API_URL must be an http");
+    env_set("PAGERDUTY_API_URL", NULL);
+    env_set("SIRT_LOG", "verbose");
+    expect_load_error("SIRT_LOG \"verbose\": expected debug, info, warn or error");
+    env_set("SIRT_LOG", "warn");
+    struct cfg c;
+    char err[256];
+    ASSERT_EQ(cfg_load(&c, fake_getenv, err, sizeof(err)), 0);
+    ASSERT_EQ(c.log_level, LOG_LVL_WARN);
+    cfg_finish(&c);
+    teardown();
+}
+
+/* ---- config file presence ---- */
+
+TEST(cfg_file_default_present)
+{
+    setup();
+    write_file("sirt.json", full_json);
+    struct cfg c;
+    char err[256];
+    ASSERT_EQ(cfg_load(&c, fake_getenv, err, sizeof(err)), 0);
+    ASSERT(c.config_present);
+    ASSERT_STR_EQ(c.timezone, "Europe/Amsterdam");
+    ASSERT_EQ(c.n_appsec, 3);
+    cfg_finish(&c);
+    teardown();
+}
+
+TEST(cfg_file_env_missing_is_error)
+{
+    setup();
+    env_set("SIRT_CONFIG", "/nonexistent/team.json");
+    expect_load_error("/nonexistent/team.json: cannot read team config: No such file or directory");
+    env_set("SIRT_CONFIG", ".");
+    expect_load_error(".: cannot read team config: Is a directory");
+    env_set("SIRT_CONFIG", "sirt.json");    /* explicit default path: must exist */
+    expect_load_error("sirt.json: cannot read team config");
+    teardown();
+}
+
+TEST(cfg_file_unreadable_and_bad)
+{
+    setup();
+    write_file("team.json", "{\"timezone\": \"UTC\",\n \"sirt_channel\": }\n");
+    env_set("SIRT_CONFIG", "team.json");
+    expect_load_error("team.json: not valid JSON near line 2 col 18");
+    write_file("team.json", "{\"timezone\": \"Mars/Olympus\"}");
+    expect_load_error("team.json: key \"timezone\": unknown time zone \"Mars/Olympus\"");
+    if (geteuid() != 0) {       /* root reads anything */
+        write_file("team.json", "{}");
+        ASSERT_EQ(chmod("team.json", 0), 0);
+        expect_load_error("team.json: cannot read team config: Permission denied");
+    }
+    teardown();
+}
+
+TEST(cfg_file_env_error_comes_first)
+{
+    setup();
+    write_file("sirt.json", "not json");
+    env_set("SLACK_BOT_TOKEN", NULL);
+    expect_load_error("SLACK_BOT_TOKEN is not set");
+    teardown();
+}
+
+/* ---- team config: round trip ---- */
+
+TEST(cfg_team_full_roundtrip)
+{
+    struct cfg c;
+    memset(&c, 0, sizeof(c));
+    char err[256];
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", full_json, strlen(full_json), err, sizeof(err)), 0);
+    ASSERT_STR_EQ(c.timezone, "Europe/Amsterdam");
+    ASSERT_STR_EQ(c.sirt_channel, "C0SIRT0001");
+    ASSERT_EQ(c.sirt_team.n, 2);
+    ASSERT_STR_EQ(c.sirt_team.v[0], "U0SIRT001");
+    ASSERT_STR_EQ(c.sirt_team.v[1], "U0SIRT002");
+    ASSERT_EQ(c.severity1_responders.n, 1);
+    ASSERT_STR_EQ(c.severity1_responders.v[0], "U0SIRT001");
+    ASSERT_EQ(c.directors.n, 2);
+    ASSERT_STR_EQ(c.directors.v[1], "W0DIRINF1");
+
+    ASSERT_EQ(c.n_appsec, 3);
+    ASSERT_STR_EQ(c.appsec[0].user, "U0APPSEC1");
+    ASSERT_STR_EQ(c.appsec[0].tz, "America/Los_Angeles");
+    ASSERT_STR_EQ(c.appsec[0].gitlab, "alice");
+    ASSERT_EQ(c.appsec[0].start_min, 8 * 60 + 30);
+    ASSERT_EQ(c.appsec[0].end_min, 16 * 60 + 45);
+    ASSERT_STR_EQ(c.appsec[1].tz, "Asia/Tokyo");
+    ASSERT_EQ(c.appsec[1].start_min, 22 * 60);
+    ASSERT_EQ(c.appsec[1].end_min, 6 * 60);
+    ASSERT_NULL(c.appsec[1].gitlab);
+    ASSERT_STR_EQ(c.appsec[2].user, "U0APPSEC3");
+    ASSERT_NULL(c.appsec[2].tz);
+    ASSERT_EQ(c.appsec[2].start_min, 9 * 60);     /* default hours */
+    ASSERT_EQ(c.appsec[2].end_min, 17 * 60);
+
+    ASSERT_STR_EQ(c.secops_schedule, "PSCHED1");
+    ASSERT_STR_EQ(c.secops_fallback_user, "U0SECOPS1");
+
+    ASSERT_EQ(c.n_components, 2);
+    ASSERT_STR_EQ(c.components[0].name, "gitaly");
+    ASSERT_STR_EQ(c.components[0].em, "U0EM00001");
+    ASSERT_STR_EQ(c.components[0].pm, "U0PM00001");
+    ASSERT_STR_EQ(c.components[0].channel, "C0GITALY1");
+    ASSERT_STR_EQ(c.components[0].gitlab_em, "em-gitaly");
+    ASSERT_STR_EQ(c.components[0].gitlab_pm, "pm.gitaly");
+    ASSERT_STR_EQ(c.components[1].name, "ci_runner-2");
+    ASSERT_NULL(c.components[1].em);
+    ASSERT_NULL(c.components[1].channel);
+
+    ASSERT_EQ(c.handoff_lead_minutes, 45);
+    ASSERT_EQ(c.gitlab_namespace_id, 9876543210LL);
+
+    /* helpers */
+    ASSERT(cfg_component(&c, "gitaly") == &c.components[0]);
+    ASSERT_NULL(cfg_component(&c, "Gitaly"));
+    ASSERT_NULL(cfg_component(&c, NULL));
+    ASSERT(cfg_appsec_user(&c, "U0APPSEC2") == &c.appsec[1]);
+    ASSERT_NULL(cfg_appsec_user(&c, "U0NOBODY1"));
+    ASSERT(cfg_strv_has(&c.sirt_team, "U0SIRT002"));
+    ASSERT(!cfg_strv_has(&c.sirt_team, "U0SIRT00"));
+    ASSERT(!cfg_strv_has(&c.directors, NULL));
+    cfg_finish(&c);
+}
+
+TEST(cfg_team_defaults_and_empty)
+{
+    struct cfg c;
+    memset(&c, 0, sizeof(c));
+    char err[256];
+    const char *j = "{}";
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, 2, err, sizeof(err)), 0);
+    ASSERT_STR_EQ(c.timezone, "UTC");
+    ASSERT_EQ(c.handoff_lead_minutes, 30);
+    ASSERT_EQ(c.gitlab_namespace_id, 0);
+    cfg_finish(&c);
+    j = "{\"sirt_team\": [], \"appsec\": [], \"components\": [], \"handoff\": {},"
+        " \"secops_oncall\": {}, \"gitlab\": {}, \"sirt_channel\": null, \"handoff\": {}}";
+    /* duplicate "handoff" is an error */
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, strlen(j), err, sizeof(err)), -1);
+    ASSERT_STR_EQ(err, "sirt.json: duplicate key \"handoff\"");
+    j = "{\"sirt_team\": [], \"appsec\": [], \"components\": [], \"handoff\": {},"
+        " \"secops_oncall\": {}, \"gitlab\": {}, \"sirt_channel\": null}";
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, strlen(j), err, sizeof(err)), 0);
+    ASSERT_EQ(c.handoff_lead_minutes, 30);
+    ASSERT_EQ(c.sirt_team.n, 0);
+    ASSERT_NULL(c.sirt_channel);
+    ASSERT_EQ(c.n_appsec, 0);
+    cfg_finish(&c);
+    j = "{\"handoff\": {\"lead_minutes\": 0}}";
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, strlen(j), err, sizeof(err)), 0);
+    ASSERT_EQ(c.handoff_lead_minutes, 0);
+    cfg_finish(&c);
+}
+
+TEST(cfg_team_example_file_parses)
+{
+    /* sirt.example.json at the repo root, found from this file's path. */
+    char path[512];
+    snprintf(path, sizeof(path), "%s", __FILE__);
+    char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(slash, sizeof(path) - (size_t)(slash - path), "/../sirt.example.json");
+    else
+        snprintf(path, sizeof(path), "../sirt.example.json");
+    FILE *f = fopen(path, "r");
+    if (!f)
+        f = fopen("sirt.example.json", "r");
+    ASSERT_NOT_NULL(f);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    struct cfg c;
+    memset(&c, 0, sizeof(c));
+    char err[256] = "";
+    if (cfg_parse_team(&c, "sirt.example.json", text, n, err, sizeof(err)) != 0)
+        TEST_FAIL("%s", err);
+    ASSERT_EQ(c.n_appsec, 2);
+    ASSERT_STR_EQ(c.appsec[1].tz, "Europe/Amsterdam");
+    ASSERT_NOT_NULL(cfg_component(&c, "gitaly"));
+    ASSERT_EQ(c.gitlab_namespace_id, 42);
+    ASSERT_EQ(c.handoff_lead_minutes, 30);
+    cfg_finish(&c);
+}
+
+TEST(cfg_team_not_nul_terminated)
+{
+    /* The length bounds parsing: the tail after it is never read. */
+    const char text[] = "{\"timezone\": \"UTC\"}GARBAGE";
+    struct cfg c;
+    memset(&c, 0, sizeof(c));
+    char err[256];
+    char *copy = xmalloc(19);
+    memcpy(copy, text, 19);     /* exactly the object, no NUL */
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", copy, 19, err, sizeof(err)), 0);
+    free(copy);
+    cfg_finish(&c);
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", text, strlen(text), err, sizeof(err)), -1);
+    ASSERT_STR_EQ(err, "sirt.json: not valid JSON near line 1 col 20");
+}
+
+/* ---- team config: every error class ---- */
+
+TEST(cfg_team_syntax_errors)
+{
+    expect_team_error("", "sirt.json: not valid JSON near line 1 col 1");
+    expect_team_error("{", "not valid JSON near line 1 col");
+    expect_team_error("{\n  \"timezone\": \"UTC\",\n  \"directors\": [\"U0A\",]\n}",
+                      "not valid JSON near line 3 col");
+    expect_team_error("{\"a\": 1}\n{}", "not valid JSON near line 2 col 1");
+    expect_team_error("[]", "sirt.json: the top level must be a JSON object");
+    expect_team_error("\"UTC\"", "the top level must be a JSON object");
+}
+
+TEST(cfg_team_unknown_keys)
+{
+    expect_team_error("{\"sirt_chanel\": \"C0SIRT0001\"}", "sirt.json: unknown key \"sirt_chanel\"");
+    expect_team_error("{\"sirt_chanel\": \"C0SIRT0001\"}", "(did you mean \"sirt_channel\"?)");
+    expect_team_error("{\"Timezone\": \"UTC\"}", "unknown key \"Timezone\"");  /* case-sensitive */
+    expect_team_error("{\"frobnicate\": 1}", "sirt.json: unknown key \"frobnicate\"");
+    expect_team_error("{\"appsec\": [{\"user\": \"U0APPSEC1\", \"huors\": \"09:00-17:00\"}]}",
+                      "unknown key \"appsec[0].huors\"");
+    expect_team_error("{\"secops_oncall\": {\"schedule\": \"P1\"}}",
+                      "unknown key \"secops_oncall.schedule\"");
+    expect_team_error("{\"components\": [{\"name\": \"a\"}, {\"name\": \"b\", \"owner\": \"x\"}]}",
+                      "unknown key \"components[1].owner\"");
+    expect_team_error("{\"handoff\": {\"lead\": 3}}", "unknown key \"handoff.lead\"");
+    expect_team_error("{\"gitlab\": {\"group\": 3}}", "unknown key \"gitlab.group\"");
+    expect_team_error("{\"a\\\"b\\nc\": 1}", "unknown key \"a\\\"b?c\"");   /* shown safely */
+}
+
+TEST(cfg_team_wrong_types)
+{
+    expect_team_error("{\"timezone\": 1}",
+                      "sirt.json: key \"timezone\": expected a time zone name like \"Europe/Amsterdam\"");
+    expect_team_error("{\"sirt_channel\": [\"C0SIRT0001\"]}",
+                      "key \"sirt_channel\": expected a Slack channel id");
+    expect_team_error("{\"sirt_team\": \"U0SIRT001\"}",
+                      "key \"sirt_team\": expected an array of Slack user ids");
+    expect_team_error("{\"directors\": [\"U0DIRSEC1\", 7]}",
+                      "key \"directors[1]\": expected a Slack user id like \"U0123ABCD\"");
+    expect_team_error("{\"appsec\": {\"user\": \"U0APPSEC1\"}}",
+                      "key \"appsec\": expected an array of objects");
+    expect_team_error("{\"appsec\": [\"U0APPSEC1\"]}", "key \"appsec[0]\": expected an object");
+    expect_team_error("{\"appsec\": [{\"user\": \"U0APPSEC1\"}, {\"user\": \"U0APPSEC2\", \"hours\": 9}]}",
+                      "sirt.json: key \"appsec[1].hours\": expected a string like \"09:00-17:00\"");
+    expect_team_error("{\"appsec\": [{\"user\": \"U0APPSEC1\", \"gitlab\": true}]}",
+                      "key \"appsec[0].gitlab\": expected a GitLab username");
+    expect_team_error("{\"secops_oncall\": \"PSCHED1\"}", "key \"secops_oncall\": expected an object");
+    expect_team_error("{\"secops_oncall\": {\"pagerduty_schedule\": 5}}",
+                      "key \"secops_oncall.pagerduty_schedule\": expected a PagerDuty schedule id");
+    expect_team_error("{\"handoff\": {\"lead_minutes\": \"30\"}}",
+                      "key \"handoff.lead_minutes\": expected an integer from 0 to 720");
+    expect_team_error("{\"handoff\": {\"lead_minutes\": 30.5}}",
+                      "key \"handoff.lead_minutes\": invalid value 30.5");
+    expect_team_error("{\"handoff\": {\"lead_minutes\": 721}}", "expected an integer from 0 to 720");
+    expect_team_error("{\"handoff\": {\"lead_minutes\": -1}}", "expected an integer from 0 to 720");
+    expect_team_error("{\"handoff\": {\"lead_minutes\": 1e400}}", "key \"handoff.lead_minutes\"");
+    expect_team_error("{\"gitlab\": {\"namespace_id\": 0}}",
+                      "key \"gitlab.namespace_id\": invalid value 0: expected a positive integer");
+    expect_team_error("{\"gitlab\": {\"namespace_id\": 4.2}}", "key \"gitlab.namespace_id\"");
+    expect_team_error("{\"gitlab\": {\"namespace_id\": \"42\"}}",
+                      "key \"gitlab.namespace_id\": expected a positive integer");
+    expect_team_error("{\"components\": [{\"name\": 3}]}",
+                      "key \"components[0].name\": expected a component name");
+}
+
+TEST(cfg_team_bad_values)
+{
+    expect_team_error("{\"sirt_channel\": \"general\"}",
+                      "sirt.json: key \"sirt_channel\": invalid value \"general\": expected a Slack channel id");
+    expect_team_error("{\"sirt_channel\": \"U0SIRT001\"}", "key \"sirt_channel\": invalid value");
+    expect_team_error("{\"sirt_team\": [\"U0SIRT001\", \"u0sirt002\"]}",
+                      "key \"sirt_team[1]\": invalid value \"u0sirt002\": expected a Slack user id");
+    expect_team_error("{\"severity1_responders\": [\"C0SIRT001\"]}",
+                      "key \"severity1_responders[0]\": invalid value");
+    expect_team_error("{\"secops_oncall\": {\"fallback_user\": \"@bob\"}}",
+                      "key \"secops_oncall.fallback_user\": invalid value \"@bob\"");
+    expect_team_error("{\"components\": [{\"name\": \"Gitaly\"}]}",
+                      "key \"components[0].name\": invalid value \"Gitaly\"");
+    expect_team_error("{\"components\": [{\"name\": \"\"}]}", "key \"components[0].name\": invalid value");
+    expect_team_error("{\"components\": [{\"name\": \"a\"}, {\"name\": \"a\"}]}",
+                      "key \"components[1].name\": duplicate component \"a\"");
+    expect_team_error("{\"components\": [{\"name\": \"a\", \"channel\": \"D0123ABCD\"}]}",
+                      "key \"components[0].channel\": invalid value");
+    expect_team_error("{\"components\": [{\"name\": \"a\", \"gitlab_em\": \"@em gitaly\"}]}",
+                      "key \"components[0].gitlab_em\": invalid value");
+    expect_team_error("{\"appsec\": [{\"user\": \"U0APPSEC1\"}, {\"user\": \"U0APPSEC1\"}]}",
+                      "key \"appsec[1].user\": duplicate appsec user");
+    expect_team_error("{\"appsec\": [{\"user\": \"U0APPSEC1\", \"hours\": \"9-17\"}]}",
+                      "key \"appsec[0].hours\": invalid value \"9-17\": expected a string like \"09:00-17:00\"");
+    expect_team_error("{\"appsec\": [{\"user\": \"U0APPSEC1\", \"hours\": \"09:00-09:00\"}]}",
+                      "key \"appsec[0].hours\": invalid value");
+}
+
+TEST(cfg_team_missing_required)
+{
+    expect_team_error("{\"appsec\": [{\"tz\": \"UTC\"}]}",
+                      "sirt.json: key \"appsec[0].user\" is missing (it is required)");
+    expect_team_error("{\"appsec\": [{\"user\": null}]}", "key \"appsec[0].user\" is missing");
+    expect_team_error("{\"components\": [{\"name\": \"a\"}, {\"em\": \"U0EM00001\"}]}",
+                      "key \"components[1].name\" is missing");
+}
+
+TEST(cfg_team_bad_zones)
+{
+    expect_team_error("{\"appsec\": [{\"user\": \"U0APPSEC1\", \"tz\": \"Mars/Olympus\"}]}",
+                      "sirt.json: key \"appsec[0].tz\": unknown time zone \"Mars/Olympus\"");
+    expect_team_error("{\"timezone\": \"../../etc/passwd\"}",
+                      "key \"timezone\": unknown time zone \"../../etc/passwd\"");
+    expect_team_error("{\"timezone\": \"/etc/localtime\"}", "unknown time zone");
+    expect_team_error("{\"timezone\": \"\"}", "unknown time zone \"\"");
+    expect_team_error("{\"timezone\": \"zone.tab\"}", "unknown time zone");
+}
+
+/* ---- zones and hours ---- */
+
+TEST(cfg_zone_exists_cases)
+{
+    ASSERT(cfg_zone_exists("UTC"));
+    ASSERT(cfg_zone_exists("Europe/Amsterdam"));
+    ASSERT(cfg_zone_exists("America/Los_Angeles"));
+    ASSERT(cfg_zone_exists("Asia/Kolkata"));
+    ASSERT(cfg_zone_exists("Etc/GMT+5"));
+    ASSERT(!cfg_zone_exists("Mars/Olympus"));
+    ASSERT(!cfg_zone_exists("Europe"));             /* a directory */
+    ASSERT(!cfg_zone_exists("europe/amsterdam"));
+    ASSERT(!cfg_zone_exists("../../etc/passwd"));
+    ASSERT(!cfg_zone_exists("Europe/../Europe/Amsterdam"));
+    ASSERT(!cfg_zone_exists("/usr/share/zoneinfo/UTC"));
+    ASSERT(!cfg_zone_exists(""));
+    ASSERT(!cfg_zone_exists(NULL));
+    ASSERT(!cfg_zone_exists("Europe/Amsterdam "));
+    ASSERT(!cfg_zone_exists("Europe/Amsterdam\n"));
+    ASSERT(!cfg_zone_exists("zone.tab"));
+    ASSERT(!cfg_zone_exists("tzdata.zi"));
+}
+
+TEST(cfg_zone_tzdir)
+{
+    /* $TZDIR is honoured, and a non-TZif file there is not a zone. */
+    char dir[] = "/tmp/sirt-tz-XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    char p[128];
+    snprintf(p, sizeof(p), "%s/Test_Zone", dir);
+    FILE *f = fopen(p, "w");
+    ASSERT_NOT_NULL(f);
+    fputs("TZif2\n", f);
+    fclose(f);
+    snprintf(p, sizeof(p), "%s/Not_Zone", dir);
+    f = fopen(p, "w");
+    ASSERT_NOT_NULL(f);
+    fputs("hello", f);
+    fclose(f);
+    setenv("TZDIR", dir, 1);
+    bool test_zone = cfg_zone_exists("Test_Zone");
+    bool not_zone = cfg_zone_exists("Not_Zone");
+    bool amsterdam = cfg_zone_exists("Europe/Amsterdam");
+    bool utc = cfg_zone_exists("UTC");
+    unsetenv("TZDIR");
+    snprintf(p, sizeof(p), "%s/Test_Zone", dir);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/Not_Zone", dir);
+    unlink(p);
+    rmdir(dir);
+    ASSERT(test_zone);
+    ASSERT(!not_zone);
+    ASSERT(!amsterdam);
+    ASSERT(utc);
+}
+
+TEST(cfg_hours_parse)
+{
+    int a = -1, b = -1;
+    ASSERT_EQ(cfg_parse_hours("09:00-17:00", &a, &b), 0);
+    ASSERT_EQ(a, 540);
+    ASSERT_EQ(b, 1020);
+    ASSERT_EQ(cfg_parse_hours("22:30-06:15", &a, &b), 0);   /* across midnight */
+    ASSERT_EQ(a, 22 * 60 + 30);
+    ASSERT_EQ(b, 6 * 60 + 15);
+    ASSERT_EQ(cfg_parse_hours("00:00-23:59", &a, &b), 0);
+    ASSERT_EQ(a, 0);
+    ASSERT_EQ(b, 1439);
+    ASSERT_EQ(cfg_parse_hours("23:59-00:00", &a, &b), 0);
+    ASSERT_EQ(a, 1439);
+    ASSERT_EQ(b, 0);
+    static const char *const bad[] = {
+        "", "9:00-17:00", "09:00-17:0", "09:00 - 17:00", "09:00-17:00 ", "24:00-17:00",
+        "09:60-17:00", "09:00-24:00", "09.00-17.00", "09:00_17:00", "09:00-09:00",
+        "ab:cd-ef:gh", "-9:00-17:00", "09:00-17:00-", "+9:00-17:00",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        a = b = -7;
+        if (cfg_parse_hours(bad[i], &a, &b) != -1)
+            TEST_FAIL("hours \"%s\" accepted", bad[i]);
+        ASSERT_EQ(a, -7);
+        ASSERT_EQ(b, -7);
+    }
+    ASSERT_EQ(cfg_parse_hours(NULL, &a, &b), -1);
+}
+
+TEST(cfg_finish_frees_after_partial_error)
+{
+    /* Error deep inside the second array element: everything allocated so
+     * far is released (valgrind/ASan check), struct left zeroed. */
+    const char *j = "{\"sirt_team\": [\"U0SIRT001\", \"U0SIRT002\"], \"timezone\": \"UTC\","
+                    " \"appsec\": [{\"user\": \"U0APPSEC1\", \"tz\": \"UTC\", \"gitlab\": \"a\"},"
+                    " {\"user\": \"U0APPSEC2\", \"tz\": \"Nowhere/Land\"}]}";
+    struct cfg c;
+    memset(&c, 0, sizeof(c));
+    char err[256];
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, strlen(j), err, sizeof(err)), -1);
+    ASSERT_CONTAINS(err, "key \"appsec[1].tz\": unknown time zone \"Nowhere/Land\"");
+    ASSERT_EQ(c.n_appsec, 0);
+    ASSERT_NULL(c.appsec);
+    ASSERT_EQ(c.sirt_team.n, 0);
+    cfg_finish(&c);
+}
+
+TEST(cfg_small_err_buffer)
+{
+    /* A tiny buffer truncates, never overflows. */
+    struct cfg c;
+    memset(&c, 0, sizeof(c));
+    char err[8];
+    const char *j = "{\"sirt_chanel\": 1}";
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, strlen(j), err, sizeof(err)), -1);
+    ASSERT_STR_EQ(err, "sirt.js");
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, strlen(j), NULL, 0), -1);
+}
