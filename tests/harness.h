@@ -5,7 +5,21 @@
  * plus extra "NAME=value" entries, where "NAME=" with nothing removes a
  * default) and captures its stderr.  fx_wait() runs the loop until a
  * predicate holds or the timeout passes.  fx_finish() kills what is left,
- * closes everything and removes the temp dir. */
+ * closes everything and removes the temp dir.
+ *
+ * Child environment (nothing else leaks in): SLACK_APP_TOKEN=xapp-1-A0FAKE001-test,
+ * SLACK_BOT_TOKEN=xoxb-test-token, SLACK_API_URL=<fake>/api,
+ * SIRT_CONFIG=<dir>/sirt.json, SIRT_DB=<dir>/sirt.db, SIRT_LOG=debug, and
+ * PATH, HOME, TMPDIR, ASAN_OPTIONS, UBSAN_OPTIONS, LSAN_OPTIONS when set in
+ * the test's environment.  argv: $SIRTBOT_WRAPPER split on spaces (if set),
+ * then $SIRTBOT_BIN.  The child's stdout goes to the test's stderr; its
+ * stderr is captured (8 MiB cap) and echoed to the test's stderr.
+ * fx_init also tells the fake about the users of the default config:
+ * U0SIRT001 sirt1, U0SIRT002 sirt2, U0APPSEC1 alice (America/Los_Angeles),
+ * U0APPSEC2 bob (Europe/Amsterdam), U0SECOPS1 secops, U0EM00001 em-gitaly,
+ * U0PM00001 pm-gitaly, U0DIRSEC1 dirsec, U0DIRINF1 dirinf, U0REPORT1
+ * reporter (emails <name>@example.com).
+ * Any failure inside the harness itself (temp dir, loop) fails the test. */
 #ifndef SIRT_HARNESS_H
 #define SIRT_HARNESS_H
 
@@ -28,25 +42,44 @@ struct fx {
     int64_t exit_status;
     int term_signal;
     struct buf stderr_buf;       /* everything the bot wrote on stderr */
+    /* private to harness.c */
+    uv_timer_t timer;            /* bounds fx_wait */
+    bool timer_fired;
+    bool proc_open;              /* proc handle not yet closed */
+    bool pipe_open;              /* err_pipe not yet closed */
+    size_t spawn_offset;         /* stderr_buf.len at the last fx_spawn */
+    int spawns;
 };
 
 typedef bool (*fx_pred)(struct fx *fx, void *ud);
 
 void fx_init(struct fx *fx);
+/* Default config text (what fx_init writes). */
+extern const char fx_default_config[];
 /* Writes the team config file used by the next fx_spawn (default: a small
  * valid config with one component "gitaly"). */
 void fx_write_config(struct fx *fx, const char *json);
-/* env: NULL-terminated extra "NAME=value" strings, may be NULL. Returns 0. */
+/* env: NULL-terminated extra "NAME=value" strings, may be NULL ("NAME="
+ * alone removes NAME).  Returns 0, or a negative uv error (logged) when the
+ * binary cannot be started or a child is still running.  May be called again
+ * after the child exited (restart); stderr_buf keeps accumulating. */
 int fx_spawn(struct fx *fx, const char *const *env);
-/* Spawns and waits until the fake has an open socket that got hello. */
+/* Spawns and waits until the fake has an open socket that got hello
+ * (15 s, 60 s under $SIRTBOT_WRAPPER); fails the test otherwise. */
 void fx_start(struct fx *fx, const char *const *env);
 bool fx_wait(struct fx *fx, fx_pred pred, void *ud, int timeout_ms);
 /* Runs the loop for ms regardless. */
 void fx_run_for(struct fx *fx, int ms);
-/* Sends SIGTERM and waits (up to timeout) for exit; returns exit status or -1. */
+/* Sends SIGTERM and waits (up to timeout) for exit; returns exit status or -1.
+ * Exit status: the exit code, or 128 + signal when killed by a signal.  Both
+ * also wait (up to 1 s) for the stderr pipe to drain, so stderr_buf is
+ * complete when they return. */
 int fx_stop(struct fx *fx, int timeout_ms);
 /* Waits for the bot to exit on its own; returns exit status or -1 on timeout. */
 int fx_wait_exit(struct fx *fx, int timeout_ms);
+/* SIGKILLs a child still running, closes every handle, destroys the fake,
+ * runs the loop to completion (fails the test if handles remain after 5 s),
+ * closes the loop and removes the temp dir.  Safe without fx_stop. */
 void fx_finish(struct fx *fx);
 
 /* Common predicates */
@@ -58,5 +91,7 @@ bool fx_pred_called(struct fx *fx, void *method);
 bool fx_wait_calls(struct fx *fx, const char *method, size_t n, int timeout_ms);
 /* True if the bot's stderr so far contains s. */
 bool fx_stderr_has(struct fx *fx, const char *s);
+/* What the bot wrote on stderr since the last fx_spawn (never NULL). */
+const char *fx_stderr_since_spawn(struct fx *fx);
 
 #endif

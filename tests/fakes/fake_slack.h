@@ -13,7 +13,12 @@
  * Every HTTP call and every websocket frame received is recorded in order.
  * Knobs: fail the next call(s) of a method with an HTTP status / Slack error
  * / Retry-After; send any envelope or raw frame; send "disconnect"; drop the
- * TCP connection abruptly; go silent (stop answering pings). */
+ * TCP connection abruptly; go silent (stop answering pings).
+ * Loop thread only.  Ids: team T0FAKE001, app A0FAKE001, bot user U0BOT0001,
+ * bot id B0BOT0001.  Everything returned (calls, acks, ids) is owned by the
+ * fake and valid until fake_slack_destroy() (envelope ids: see set_record_acks).
+ * users.info tz_label/tz_offset come from a small table of standard-time
+ * offsets (no DST); the IANA name in "tz" is exact. */
 #ifndef SIRT_FAKE_SLACK_H
 #define SIRT_FAKE_SLACK_H
 
@@ -26,14 +31,15 @@
 struct fake_slack;
 
 struct fake_call {
-    char *method;          /* "chat.postMessage", "response_url", ... */
+    char *method;          /* "chat.postMessage", "response_url", or the path for unknown URLs (404) */
     char *http_method;     /* "POST"/"GET" */
     char *auth;            /* Authorization header value, "" if none */
     char *content_type;
     char *body;            /* raw request body (or query string for GET) */
-    cJSON *json;           /* parsed JSON body, or the form/query as a flat object */
+    cJSON *json;           /* parsed JSON body, or the form/query as a flat object (query args
+                              fill in keys the body lacks); NULL if the JSON body did not parse */
     int status;            /* HTTP status answered */
-    uint64_t t_us;         /* clock_mono_us() when the request completed */
+    uint64_t t_us;         /* CLOCK_MONOTONIC microseconds when the request completed */
 };
 
 struct fake_ack {
@@ -43,57 +49,103 @@ struct fake_ack {
     uint64_t acked_us;     /* when the ack was read */
 };
 
-/* port 0 picks a free one. Returns NULL on failure. */
+/* port 0 picks a free one. Returns NULL on failure (the half-built fake
+ * still frees itself on the loop, as after fake_slack_destroy). */
 struct fake_slack *fake_slack_create(uv_loop_t *loop, int port);
-/* Starts the async close; the loop must run on (fake_slack_closed tells). */
+/* Starts the async close: closes every socket (peers see an abrupt close),
+ * then lws finishes on the loop and the fake frees itself; f must not be
+ * used after this call.  The caller must keep running the loop until the
+ * fake is gone: either uv_run(loop, UV_RUN_DEFAULT) until it returns 0 (the
+ * fake holds a referenced timer until it is freed), or run it until
+ * fake_slack_live_count() drops.  Typically < 50 ms.  NULL is a no-op. */
 void fake_slack_destroy(struct fake_slack *f);
+/* Fakes created and not yet freed in this process. */
+int fake_slack_live_count(void);
 int fake_slack_port(const struct fake_slack *f);
 const char *fake_slack_api_url(const struct fake_slack *f);   /* "http://127.0.0.1:P/api" */
 
 /* --- websocket side --- */
-int fake_slack_ws_count(const struct fake_slack *f);         /* open sockets that got hello */
+/* Open sockets that got hello and are neither silent nor being dropped. */
+int fake_slack_ws_count(const struct fake_slack *f);
+int fake_slack_ws_open(const struct fake_slack *f);          /* every open socket, silent ones too */
 int fake_slack_ws_total(const struct fake_slack *f);         /* sockets ever accepted */
+/* Upgrades refused: unknown, reused or missing ticket, or not /link. */
+int fake_slack_ws_refused(const struct fake_slack *f);
 /* Sends {"envelope_id":<new id>,"type":type,"payload":payload,
  * "accepts_response_payload":<type != events_api>} (+ retry_attempt /
  * retry_reason for events_api) to the newest socket.  payload is borrowed.
- * Returns the envelope id (owned by the fake) or NULL when no socket. */
+ * Returns the envelope id (owned by the fake) or NULL when no socket.
+ * "Newest socket" = the newest one that is online (hello written, not
+ * silent, not dropping), else the newest open one (frames then wait in its
+ * queue, e.g. until silence ends).  Frames are queued and written in order
+ * from LWS_CALLBACK_SERVER_WRITEABLE; fake_ack.sent_us is the write time.
+ * send_event: event_id NULL generates "Ev0FAKE<n>"; retry_attempt > 0 sets
+ * retry_reason "timeout". */
 const char *fake_slack_send_envelope(struct fake_slack *f, const char *type, const cJSON *payload);
 const char *fake_slack_send_event(struct fake_slack *f, const cJSON *event, const char *event_id,
                                   int retry_attempt);
-/* Convenience builders; return the envelope id. */
+/* Convenience builders; return the envelope id.  send_slash: command
+ * "/sirt", response_url http://127.0.0.1:<port>/commands/..., a fresh
+ * trigger_id (fake_slack_last_trigger_id), user_name from add_user. */
 const char *fake_slack_send_slash(struct fake_slack *f, const char *user, const char *channel,
                                   const char *text);
+const char *fake_slack_last_trigger_id(const struct fake_slack *f);   /* "" before any */
+/* Any bytes as one text or binary frame (garbage welcome).  0 or -1 (no socket). */
 int fake_slack_send_raw(struct fake_slack *f, const void *data, size_t len, bool binary);
+/* {"type":"disconnect","reason":reason,"debug_info":{"host":"applink-fake-1"}};
+ * the socket stays open (the bot is expected to reconnect and close it). */
 int fake_slack_send_disconnect(struct fake_slack *f, const char *reason);
-void fake_slack_drop(struct fake_slack *f);                 /* abrupt close of every socket */
-void fake_slack_set_silent(struct fake_slack *f, bool on);  /* no pongs, no frames */
-/* Sends a websocket ping; the round trip is recorded (fake_slack_last_pong_us). */
+/* Abrupt close of every open socket: queued frames are discarded, the fd is
+ * shutdown() (the peer reads EOF, never a close frame: lws clients see 1006)
+ * and lws frees the connection.  Sockets stop counting in ws_count at once. */
+void fake_slack_drop(struct fake_slack *f);
+/* on: every open socket, and every socket accepted while on, goes silent:
+ * the fake stops reading it (lws_rx_flow_control) so pings get no pong and
+ * acks are not read, and writes nothing (queued frames, even hello, wait).
+ * lws 4.1.6 answers pings itself when it reads them (no callback can stop
+ * it), hence no reading at all.  Silent sockets do not count in ws_count; a
+ * silent socket whose peer hangs up is noticed within ~50 ms and closed.
+ * off: every socket resumes; what the peer sent meanwhile is read then. */
+void fake_slack_set_silent(struct fake_slack *f, bool on);
+/* Text frames longer than chunk bytes are sent as several ws fragments of
+ * at most chunk bytes (0 = off, the default). */
+void fake_slack_set_fragment(struct fake_slack *f, size_t chunk);
+/* Sends a websocket ping (payload "fake-ping-<n>") on the newest socket; the
+ * matching pong's round trip (write to pong read) is recorded.  -1: no socket. */
 int fake_slack_ping(struct fake_slack *f);
 uint64_t fake_slack_pongs(const struct fake_slack *f);
 uint64_t fake_slack_last_rtt_us(const struct fake_slack *f);
 /* Ack for an envelope id, NULL if not (yet) acked. */
 const struct fake_ack *fake_slack_ack(const struct fake_slack *f, const char *envelope_id);
 size_t fake_slack_ack_count(const struct fake_slack *f);
-/* Non-ack text frames received from the bot (should be none). */
+/* Frames from the bot that are not a valid ack (should be none): not JSON,
+ * no envelope_id, unknown or already acked id, binary, over 4 MiB. */
 size_t fake_slack_bad_frames(const struct fake_slack *f);
+/* The idx-th bad frame's first 1 KiB (first 100 kept), NULL if none. */
+const char *fake_slack_bad_frame(const struct fake_slack *f, size_t idx);
 /* Keep memory flat in benchmarks: stop recording acks (counts and the
- * callback still work). */
+ * callback still work).  While off, an envelope's entry (and the id string
+ * send_* returned) is freed when its ack arrives; fake_slack_ack() then
+ * returns NULL for it.  Default on. */
 void fake_slack_set_record_acks(struct fake_slack *f, bool on);
-/* Called on each ack as it arrives. */
+/* Called on each ack as it arrives; a is valid during the call only. */
 void fake_slack_on_ack(struct fake_slack *f, void (*cb)(void *ud, const struct fake_ack *a), void *ud);
 
 /* --- Web API side --- */
 /* The next `times` calls of method get this answer: http_status 200 with
  * slack_error set answers {"ok":false,"error":slack_error}; 429 answers
  * {"ok":false,"error":"ratelimited"} with Retry-After: retry_after; other
- * statuses answer an HTML-ish error body. */
+ * statuses answer an HTML-ish error body (text/html, with Retry-After when
+ * retry_after > 0).  Applies before the auth check.  method "response_url"
+ * targets POSTs to response URLs.  Rules add up, oldest first. */
 void fake_slack_fail(struct fake_slack *f, const char *method, int times, int http_status,
                      const char *slack_error, int retry_after);
 size_t fake_slack_call_count(const struct fake_slack *f, const char *method); /* NULL = all */
 /* The idx-th call of method (NULL = any), in arrival order; NULL if none. */
 const struct fake_call *fake_slack_call(const struct fake_slack *f, const char *method, size_t idx);
 const struct fake_call *fake_slack_last_call(const struct fake_slack *f, const char *method);
-/* Users the fake knows (users.info, users.lookupByEmail): id, tz. */
+/* Users the fake knows (users.info, users.lookupByEmail); adding an id
+ * again replaces it.  tz NULL = "UTC". */
 void fake_slack_add_user(struct fake_slack *f, const char *id, const char *name, const char *email,
                          const char *tz);
 
