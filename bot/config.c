@@ -280,6 +280,22 @@ static int check_log(struct cfg *c, const struct env_spec *e, char **val,
     return 0;
 }
 
+/* Socket Mode keepalive: ping every N seconds, drop the socket after 3N
+ * without a pong.  Only operators with unusual networks need to touch it. */
+static int check_ping(struct cfg *c, const struct env_spec *e, char **val,
+                      char *err, size_t errlen)
+{
+    char shown[SHOW_MAX + 8];
+    char *end;
+    long v = strtol(*val, &end, 10);
+    if (end == *val || *end || v < 1 || v > 300) {
+        set_err(err, errlen, "%s \"%s\": expected whole seconds 1..300", e->name, show(*val, shown));
+        return -1;
+    }
+    c->ping_secs = (int)v;
+    return 0;
+}
+
 #define CFG_FIELD(f) offsetof(struct cfg, f)
 #define NO_FIELD SIZE_MAX
 
@@ -306,6 +322,7 @@ static const struct env_spec env_table[] = {
     { "SIRT_DB", CFG_FIELD(db), "sirt.db", false, NULL, NULL, NULL, NULL },
     { "SIRT_HTTP", NO_FIELD, NULL, false, check_http, NULL, NULL, NULL },
     { "SIRT_LOG", NO_FIELD, "info", false, check_log, NULL, NULL, NULL },
+    { "SIRT_PING_SECS", NO_FIELD, "10", false, check_ping, NULL, NULL, NULL },
 };
 
 static int load_env(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen)

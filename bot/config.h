@@ -43,6 +43,7 @@ struct cfg {
     char *http_host;                /* SIRT_HTTP host part, NULL = no HTTP server */
     int http_port;
     int log_level;                  /* enum log_level */
+    int ping_secs;                  /* SIRT_PING_SECS, default 10; hangup after 3x */
 
     /* team config */
     char *timezone;                 /* default "UTC" */

@@ -212,6 +212,8 @@ int main(int argc, char **argv)
     struct sm_config smc;
     memset(&smc, 0, sizeof(smc));
     smc.app_token = ms.cfg.slack_app_token;
+    smc.ping_secs = ms.cfg.ping_secs;
+    smc.hangup_secs = ms.cfg.ping_secs * 3;
     smc.on_ack = router_ack;
     smc.on_work = router_work;
     smc.on_fatal = on_fatal;

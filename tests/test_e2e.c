@@ -472,3 +472,28 @@ TEST(e2e_sigterm_closes_socket_and_exits_zero)
     ASSERT(fx_stderr_has(&fx, "\"why\":\"SIGTERM\""));
     fx_finish(&fx);
 }
+
+static bool pred_total_3(struct fx *fx, void *ud)
+{
+    (void)ud;
+    return fake_slack_ws_total(fx->slack) >= 2;
+}
+
+TEST(e2e_silent_socket_is_replaced)
+{
+    struct fx fx;
+    fx_init(&fx);
+    const char *env[] = { "SIRT_PING_SECS=1", NULL };
+    fx_start(&fx, env);
+    /* Slack stops answering (no frames, no pongs): after 3 s without a pong
+     * the bot drops the socket and opens a new one. */
+    fake_slack_set_silent(fx.slack, true);
+    ASSERT(fx_wait(&fx, pred_total_3, NULL, 10000));
+    fake_slack_set_silent(fx.slack, false);
+    ASSERT(fx_wait(&fx, fx_pred_online, NULL, 10000));
+    ASSERT_GE(fake_slack_call_count(fx.slack, "apps.connections.open"), 2);
+    const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");
+    ASSERT(wait_ack(&fx, eid));
+    ASSERT_EQ(fx_stop(&fx, 5000), 0);
+    fx_finish(&fx);
+}
