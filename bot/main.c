@@ -187,7 +187,7 @@ int main(int argc, char **argv)
     info.foreign_loops = loops;
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.pcontext = &ms.lws;
-    info.fd_limit_per_thread = 4096;
+    info.fd_limit_per_thread = 1024;   /* lws sizes its fd tables from this */
     ms.lws = lws_create_context(&info);
     if (!ms.lws) {
         fprintf(stderr, "sirtbot: cannot create the libwebsockets context (is libwebsockets-evlib-uv installed?)\n");
