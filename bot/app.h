@@ -13,6 +13,8 @@ struct api_client;
 struct metrics;
 struct sm;
 struct router;
+struct store;
+struct outbox;
 
 struct sirt_app {
     uv_loop_t *loop;
@@ -22,8 +24,11 @@ struct sirt_app {
     struct metrics *metrics;
     struct sm *sm;
     struct router *router;
+    struct store *store;
+    struct outbox *outbox;
     char bot_user_id[32];   /* from auth.test; "" until known */
     char bot_id[32];
+    char team_url[256];     /* from auth.test, e.g. "https://acme.slack.com/"; "" until known */
 };
 
 #endif

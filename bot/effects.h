@@ -1,0 +1,98 @@
+/* effects: the operations the outbox can perform, one per `op` name.  An
+ * effect reads its job's payload (JSON written by a handler) and, for the
+ * values only known later (channel id, project id, issue iid/url), the
+ * incident row as it is at send time.  It performs one or a few HTTP calls
+ * (Slack via slack_api with no_retry, GitLab and PagerDuty via http) and
+ * reports one outcome.  Effects never retry by themselves and never write the
+ * store: the outbox applies the outcome (and the incident captures) in one
+ * transaction.
+ *
+ * Texts in payloads are already masked by the handler that wrote them;
+ * effects mask again anything they take from the incident row.
+ *
+ * Ops and payloads (all strings UTF-8; "incident channel" = incidents.channel_id):
+ *
+ *  slack.views_open     {"trigger_id","view":{...}}          views.open; no retry after
+ *                                                            2.5 s from job creation
+ *  slack.create_channel {"name","is_private":true}           conversations.create; captures
+ *                       incident.channel_id, channel_name.  name_taken: if maybe_sent, look for
+ *                       our own channel of that name (conversations.list, private, creator ==
+ *                       bot user) and adopt it; otherwise retry at once with "-2", "-3", ...
+ *                       appended (result "payload" carries the new payload to store)
+ *  slack.invite         {"users":["U..",...]}                conversations.invite (force) into
+ *                       the incident channel; already_in_channel counts as done; the bot's own id
+ *                       is skipped
+ *  slack.post           {"channel"?, "text", "blocks"?, "thread_ts"?, "pin"?}  chat.postMessage to
+ *                       channel, or the incident channel when absent; with "pin":true, then
+ *                       pins.add (already_pinned = done).  result {"channel","ts"}
+ *  slack.dm             {"user","text","blocks"?}            conversations.open + chat.postMessage
+ *  slack.ephemeral      {"channel","user","text"}            chat.postEphemeral
+ *  slack.response_url   {"url","body":{...}}                 POST to a response_url
+ *  gitlab.create_project {"name","path","description"}       POST /projects with namespace_id
+ *                       from config, visibility private; captures gitlab_project_id,
+ *                       gitlab_project_path, gitlab_project_url.  "has already been taken" with
+ *                       maybe_sent (or at all: the path carries a per-incident suffix): adopt
+ *                       the existing project (GET /namespaces/:id -> full_path, GET /projects/:path)
+ *  gitlab.create_issue  {"title","description","labels","marker"}  POST /projects/:id/issues
+ *                       confidential; captures gitlab_issue_iid, gitlab_issue_url.  With
+ *                       maybe_sent, first look for an issue whose description holds marker
+ *  gitlab.add_members   {"usernames":[...],"access_level":30}  GET /users?username= then POST
+ *                       /projects/:id/members; 409 = already a member = fine; unknown
+ *                       usernames are skipped (listed in the result)
+ *  gitlab.note          {"body","marker"}                    POST /projects/:id/issues/:iid/notes;
+ *                       with maybe_sent, first look for a note holding marker
+ *  pd.trigger           {"summary","severity","source","component","custom_details":{...}}
+ *                       Events v2 trigger, routing key from config, dedup_key "SIRT-<n>",
+ *                       links to the incident channel and issue when known.  202 = done.
+ *  pd.resolve           {}                                   Events v2 resolve, same dedup_key
+ *
+ * Outcome rules: 2xx/ok -> DONE; Slack ok:false -> FAIL, except ratelimited /
+ * internal_error / fatal_error / service_unavailable / request_timeout ->
+ * RETRY; HTTP 429 -> RETRY after Retry-After; 5xx, network errors, timeouts
+ * -> RETRY with maybe_sent; other 4xx -> FAIL.  A missing prerequisite (no
+ * incident channel yet, no project yet) -> RETRY (not maybe_sent) with
+ * error "waiting for <what>". */
+#ifndef SIRT_EFFECTS_H
+#define SIRT_EFFECTS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sirt_app;
+struct outbox_job;
+struct incident;
+
+enum effect_outcome { EFFECT_DONE, EFFECT_RETRY, EFFECT_FAIL };
+
+struct effect_result {
+    enum effect_outcome outcome;
+    const char *error;          /* short, for logs and last_error; "" when done */
+    long retry_after_ms;        /* RETRY: minimum delay (-1 = use the outbox backoff) */
+    bool maybe_sent;            /* RETRY: the request may have been applied */
+    /* DONE: optional result object.  Reserved members the outbox applies:
+     *   "incident": {"channel_id": "...", "gitlab_project_id": 7, ...}  -> store_incident_set_*
+     *   "timeline": "text"  -> a timeline entry of kind = op
+     * RETRY/FAIL may carry "payload": {...} to replace the job's payload
+     * (e.g. create_channel with a new name). Borrowed for the callback. */
+    const cJSON *result;
+};
+
+typedef void (*effect_done_fn)(void *ud, const struct effect_result *r);
+
+/* Starts the effect for job.  job, payload and inc are borrowed only for the
+ * duration of this call (copy what is needed).  inc may be NULL for jobs
+ * without an incident.  done is called exactly once, never from inside
+ * effect_start (always from a later loop callback), also on shutdown
+ * (RETRY, error "canceled").  Unknown op: done(FAIL, "unknown op"). */
+void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSON *payload,
+                  const struct incident *inc, effect_done_fn done, void *ud);
+
+/* True if op is known. */
+bool effect_known(const char *op);
+
+/* Slack permalink-ish URL of a channel for links ("<team url>archives/<id>").
+ * Returns a malloc'd string, or NULL when the team URL is unknown. */
+char *effect_channel_url(const struct sirt_app *app, const char *channel_id);
+
+#endif

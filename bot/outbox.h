@@ -1,0 +1,46 @@
+/* outbox: sends every external side effect exactly as recorded.  Handlers
+ * add jobs with outbox_add() inside their store transaction (so a job exists
+ * iff the state change that caused it was committed), then the worker on the
+ * loop runs due jobs through effects.h, marks them done, and retries failures:
+ * 429 after Retry-After, 5xx/network with jittered exponential backoff (at
+ * most OUTBOX_MAX_ATTEMPTS), permanent errors fail the job and tell the
+ * incident channel (or the reporter by DM when there is no channel yet).
+ * Jobs wait for their dependencies; a failed dependency fails its
+ * dependents.  A job is marked "sending" in the store before its request
+ * leaves, so after a crash it is retried with maybe_sent set and the effect
+ * reconciles instead of creating a second channel, project, issue or page.
+ *
+ * One timer set to the next due moment, recomputed on every change. */
+#ifndef SIRT_OUTBOX_H
+#define SIRT_OUTBOX_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sirt_app;
+struct store;
+struct outbox;
+
+#define OUTBOX_MAX_ATTEMPTS 8
+#define OUTBOX_MAX_IN_FLIGHT 32
+
+struct outbox *outbox_create(struct sirt_app *app);
+/* Recovers jobs left "sending" by a crash and starts the worker. */
+int outbox_start(struct outbox *o);
+/* Re-examines the queue soon (call after committing new jobs). */
+void outbox_kick(struct outbox *o);
+/* Stops the worker; in-flight effects are told to cancel and their jobs stay
+ * pending (maybe_sent) for the next start.  Frees the worker once its
+ * handles are closed; the loop must keep running. */
+void outbox_close(struct outbox *o);
+size_t outbox_in_flight(const struct outbox *o);
+
+/* Convenience for handlers: adds a job with payload (borrowed, serialized
+ * here) and deps; returns the job id (> 0) or < 0.  idem_key must be unique
+ * per effect, e.g. "SIRT-12/create_channel". */
+int64_t outbox_add(struct store *s, int64_t incident_id, const char *idem_key, const char *op,
+                   const cJSON *payload, const int64_t *deps, size_t n_deps,
+                   int64_t deps_deadline_ms);
+
+#endif

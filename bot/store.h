@@ -1,0 +1,171 @@
+/* store: durable state behind a small interface so a PostgreSQL backend can
+ * be added without touching handlers.  The SQLite backend opens SIRT_DB in
+ * WAL mode with busy_timeout and foreign keys on, and creates / migrates the
+ * schema at open (versioned with PRAGMA user_version).
+ *
+ * Tables: incidents, timeline (everything that happened to an incident),
+ * events (processed Slack event ids), outbox (+ outbox_deps).
+ *
+ * Transactions nest: store_begin() opens a SAVEPOINT, store_commit()
+ * releases it, store_rollback() rolls back to it.  Handlers run inside the
+ * router's transaction, so an event id, the state change it causes and the
+ * outbox rows for its effects commit together or not at all.
+ *
+ * Ownership: functions that fill a struct (incident, outbox_job) allocate
+ * its strings; the caller frees them with incident_finish / outbox_job_finish.
+ * Errors: 0 on success, negative STORE_E* on failure (logged by the store). */
+#ifndef SIRT_STORE_H
+#define SIRT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum store_err {
+    STORE_OK = 0,
+    STORE_ENOTFOUND = -1,
+    STORE_EEXIST = -2,     /* unique key already present */
+    STORE_EIO = -3,        /* SQLite error (logged) */
+    STORE_EINVAL = -4,
+};
+
+struct store;
+
+/* Opens (creating if needed) and migrates. On error returns a negative code
+ * and a one-line message in err (e.g. "sirt.db: unable to open database file"). */
+int store_open(struct store **out, const char *path, char *err, size_t errlen);
+void store_close(struct store *s);        /* store_close(NULL) is a no-op */
+const char *store_strerror(int err);
+
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* ---- processed Slack events ---- */
+/* Records event_id. Returns 1 if it was already recorded (a duplicate), 0 if
+ * newly recorded, <0 on error. */
+int store_event_record(struct store *s, const char *event_id, int64_t now_ms);
+/* Deletes event ids recorded before cutoff_ms; returns rows deleted or <0. */
+int store_events_prune(struct store *s, int64_t cutoff_ms);
+
+/* ---- incidents ---- */
+struct incident {
+    int64_t id;                 /* n of SIRT-n */
+    char *title;
+    char *description;          /* original text, never masked here */
+    int severity;               /* 1..4 */
+    int priority;               /* 1..4 */
+    char *component;
+    char *repro;                /* reproduction steps, original text */
+    char *issue_link;           /* optional */
+    char *reporter;             /* Slack user id */
+    char *owner;                /* Slack user id, may be NULL */
+    char *state;                /* "open" | "resolved" */
+    char *origin_channel;       /* where it was reported from, may be NULL */
+    char *submission_key;       /* e.g. the modal's view id; unique, may be NULL */
+    char *channel_id;           /* private channel, NULL until created */
+    char *channel_name;
+    int64_t gitlab_project_id;  /* 0 until created */
+    char *gitlab_project_path;  /* path_with_namespace */
+    char *gitlab_project_url;
+    int64_t gitlab_issue_iid;   /* 0 until created */
+    char *gitlab_issue_url;
+    int64_t created_ms, updated_ms, resolved_ms;
+};
+
+void incident_finish(struct incident *inc);
+
+/* Inserts a new incident; sets inc->id.  created_ms/updated_ms are taken from
+ * inc->created_ms (caller sets them from the clock).  If submission_key is
+ * set and already used, returns STORE_EEXIST and sets inc->id to the
+ * existing incident's id. */
+int store_incident_create(struct store *s, struct incident *inc);
+int store_incident_get(struct store *s, int64_t id, struct incident *out);
+int store_incident_by_channel(struct store *s, const char *channel_id, struct incident *out);
+/* Sets one column.  Allowed text fields: title, description, component,
+ * repro, issue_link, owner, state, channel_id, channel_name,
+ * gitlab_project_path, gitlab_project_url, gitlab_issue_url.  Allowed
+ * integer fields: severity, priority, gitlab_project_id, gitlab_issue_iid,
+ * resolved_ms.  Also bumps updated_ms.  Unknown field: STORE_EINVAL. */
+int store_incident_set_text(struct store *s, int64_t id, const char *field, const char *value,
+                            int64_t now_ms);
+int store_incident_set_int(struct store *s, int64_t id, const char *field, int64_t value,
+                           int64_t now_ms);
+/* Calls cb for each incident with state "open" (ascending id); stops early if cb returns false. */
+int store_incidents_open(struct store *s, bool (*cb)(void *ud, const struct incident *inc), void *ud);
+
+/* ---- timeline ---- */
+struct timeline_entry {
+    int64_t id, incident_id, ts_ms;
+    char *actor;                /* Slack user id or "sirtbot" */
+    char *kind;                 /* "reported", "channel_created", "paged", ... */
+    char *text;
+};
+int store_timeline_add(struct store *s, int64_t incident_id, int64_t ts_ms, const char *actor,
+                       const char *kind, const char *text);
+/* Entries in time order; stops early if cb returns false.  Entries are
+ * borrowed for the call. */
+int store_timeline_list(struct store *s, int64_t incident_id,
+                        bool (*cb)(void *ud, const struct timeline_entry *e), void *ud);
+
+/* ---- outbox ---- */
+enum outbox_state { OUTBOX_PENDING = 0, OUTBOX_SENDING = 1, OUTBOX_DONE = 2, OUTBOX_FAILED = 3 };
+
+struct outbox_job {
+    int64_t id;
+    int64_t incident_id;        /* 0 = none */
+    char *idem_key;             /* unique */
+    char *op;                   /* e.g. "slack.create_channel" (see effects.h) */
+    char *payload;              /* JSON text */
+    enum outbox_state state;
+    int attempts;               /* sends started so far */
+    bool maybe_sent;            /* an earlier attempt may have reached the service */
+    int64_t next_at_ms;         /* not before */
+    int64_t deps_deadline_ms;   /* 0 = wait for deps forever; else run anyway after this */
+    char *last_error;
+    char *result;               /* JSON text from the effect, NULL until done */
+    int64_t created_ms, updated_ms;
+};
+
+void outbox_job_finish(struct outbox_job *j);
+
+struct outbox_new {
+    int64_t incident_id;        /* 0 = none */
+    const char *idem_key;
+    const char *op;
+    const char *payload;        /* JSON text */
+    int64_t next_at_ms;
+    int64_t deps_deadline_ms;
+    const int64_t *deps;        /* ids of jobs that must be done first */
+    size_t n_deps;
+    int64_t now_ms;
+};
+
+/* Inserts a pending job and its deps.  An existing idem_key is not an error:
+ * returns the existing job's id (nothing inserted).  Returns id > 0 or <0. */
+int64_t store_outbox_add(struct store *s, const struct outbox_new *j);
+int store_outbox_get(struct store *s, int64_t id, struct outbox_job *out);
+/* Pending jobs with next_at_ms <= now whose deps are all done, or whose
+ * deps_deadline_ms has passed; oldest first, at most max.  The caller frees
+ * the array with outbox_jobs_free. */
+int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct outbox_job **jobs, size_t *n);
+void outbox_jobs_free(struct outbox_job *jobs, size_t n);
+/* Earliest next_at_ms over pending jobs that are runnable or become
+ * runnable by time alone (deps done, or a deadline); INT64_MAX if none. */
+int64_t store_outbox_next_due(struct store *s);
+/* Pending jobs with a dependency that FAILED (to be failed in cascade). */
+int store_outbox_blocked_by_failure(struct store *s, int64_t **ids, size_t *n);
+
+int store_outbox_mark_sending(struct store *s, int64_t id, int64_t now_ms);   /* attempts++ */
+int store_outbox_mark_done(struct store *s, int64_t id, const char *result_json, int64_t now_ms);
+int store_outbox_mark_retry(struct store *s, int64_t id, int64_t next_at_ms, const char *error,
+                            bool maybe_sent, int64_t now_ms);
+int store_outbox_mark_failed(struct store *s, int64_t id, const char *error, int64_t now_ms);
+int store_outbox_set_payload(struct store *s, int64_t id, const char *payload_json, int64_t now_ms);
+/* At start: every SENDING job goes back to PENDING with maybe_sent = 1.
+ * Returns how many. */
+int store_outbox_recover(struct store *s, int64_t now_ms);
+/* Counts by state (array indexed by enum outbox_state). */
+int store_outbox_counts(struct store *s, int64_t counts[4]);
+
+#endif
