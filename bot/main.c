@@ -13,14 +13,17 @@
 #include <uv.h>
 
 #include "app.h"
+#include "clock.h"
 #include "config.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox.h"
 #include "router.h"
 #include "slack_api.h"
 #include "socket_mode.h"
+#include "store.h"
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS 3000
@@ -111,8 +114,13 @@ static void on_auth_test(void *ud, const struct api_result *r)
             return;
         }
         LOG_WARN("auth.test failed; own messages are recognised by bot_id only", "error:s", r->error);
+        if (!ms->stopping)
+            outbox_start(ms->app.outbox);
         return;
     }
+    const cJSON *url = cJSON_GetObjectItemCaseSensitive(r->json, "url");
+    if (cJSON_IsString(url))
+        str_lcpy(ms->app.team_url, url->valuestring, sizeof(ms->app.team_url));
     const cJSON *uid = cJSON_GetObjectItemCaseSensitive(r->json, "user_id");
     const cJSON *bid = cJSON_GetObjectItemCaseSensitive(r->json, "bot_id");
     if (cJSON_IsString(uid))
@@ -120,6 +128,10 @@ static void on_auth_test(void *ud, const struct api_result *r)
     if (cJSON_IsString(bid))
         str_lcpy(ms->app.bot_id, bid->valuestring, sizeof(ms->app.bot_id));
     LOG_INFO("authenticated", "bot_user_id:s bot_id:s", ms->app.bot_user_id, ms->app.bot_id);
+    /* Effects need our own user id (to skip inviting ourselves, to
+     * recognise our channels): the outbox starts once we know it. */
+    if (!ms->stopping)
+        outbox_start(ms->app.outbox);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -137,6 +149,9 @@ static void finish_shutdown(struct main_state *ms)
         return;
     ms->closing_done = true;
     uv_timer_stop(&ms->grace);
+    if (ms->app.outbox)
+        outbox_close(ms->app.outbox);
+    ms->app.outbox = NULL;
     if (ms->app.http)
         http_close(ms->app.http);
     if (ms->app.api)
@@ -173,6 +188,17 @@ int main(int argc, char **argv)
     if (!ms.cfg.pagerduty_routing_key)
         LOG_WARN("PAGERDUTY_ROUTING_KEY is not set: paging is disabled", "");
 
+    if (store_open(&ms.app.store, ms.cfg.db, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sirtbot: SIRT_DB: %s\n", err);
+        cfg_finish(&ms.cfg);
+        return 1;
+    }
+    {
+        int pruned = store_events_prune(ms.app.store, clock_now_ms() - 7LL * 24 * 3600 * 1000);
+        if (pruned > 0)
+            LOG_DEBUG("pruned old event ids", "rows:d", pruned);
+    }
+
     curl_global_init(CURL_GLOBAL_DEFAULT);
     uv_loop_init(&ms.loop);
     ms.app.loop = &ms.loop;
@@ -192,6 +218,7 @@ int main(int argc, char **argv)
     if (!ms.lws) {
         fprintf(stderr, "sirtbot: cannot create the libwebsockets context (is libwebsockets-evlib-uv installed?)\n");
         uv_loop_close(&ms.loop);
+        store_close(ms.app.store);
         cfg_finish(&ms.cfg);
         curl_global_cleanup();
         return 1;
@@ -208,6 +235,7 @@ int main(int argc, char **argv)
     ms.app.http = http_create(&ms.loop);
     ms.app.api = api_create(&ms.loop, ms.app.http, ms.cfg.slack_api_url, ms.cfg.slack_bot_token, ms.app.metrics);
     ms.app.router = router_create(&ms.app);
+    ms.app.outbox = outbox_create(&ms.app);
 
     struct sm_config smc;
     memset(&smc, 0, sizeof(smc));
@@ -250,6 +278,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         LOG_WARN("loop closed with handles still open", "error:s", uv_strerror(rc));
     router_destroy(ms.app.router);
+    store_close(ms.app.store);
     metrics_destroy(ms.app.metrics);
     cfg_finish(&ms.cfg);
     curl_global_cleanup();

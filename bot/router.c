@@ -12,8 +12,11 @@
 #include "../handlers/handlers.h"
 #include "app.h"
 #include "log.h"
+#include "clock.h"
 #include "metrics.h"
+#include "outbox.h"
 #include "slack_api.h"
+#include "store.h"
 #include "util.h"
 
 #define DEDUP_CAPACITY 8192
@@ -225,10 +228,28 @@ static cJSON *reply_to_ack(struct sirt_reply *r)
     return p;
 }
 
-static void post_reply(struct router *rt, const struct sirt_req *req, struct sirt_reply *r)
+/* Mention and DM replies go through the outbox like every other effect;
+ * key names the delivery (event id) so a replayed event cannot post twice. */
+static void post_reply(struct router *rt, const struct sirt_req *req, struct sirt_reply *r, const char *key)
 {
     if (!r->text && !r->blocks)
         return;
+    if (rt->app->store) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "channel", req->channel_id);
+        cJSON_AddStringToObject(p, "text", r->text ? r->text : "");
+        if (r->blocks) {
+            cJSON_AddItemToObject(p, "blocks", r->blocks);
+            r->blocks = NULL;
+        }
+        if (req->thread_ts)
+            cJSON_AddStringToObject(p, "thread_ts", req->thread_ts);
+        char *k = xasprintf("reply/%s", key);
+        outbox_add(rt->app->store, 0, k, "slack.post", p, NULL, 0, 0);
+        free(k);
+        cJSON_Delete(p);
+        return;
+    }
     cJSON *args = cJSON_CreateObject();
     cJSON_AddStringToObject(args, "channel", req->channel_id);
     cJSON_AddStringToObject(args, "text", r->text ? r->text : "");
@@ -398,7 +419,13 @@ static void work_event(struct router *rt, const cJSON *payload)
     }
     LOG_INFO(src == REQ_DM ? "direct message" : "mention", "verb:s user:s channel:s known:b",
              p.verb, user, channel, v != NULL);
-    post_reply(rt, &p.req, &r);
+    const char *eid = jstr(payload, "event_id");
+    char fallback[64];
+    if (!eid) {
+        snprintf(fallback, sizeof(fallback), "%s/%s", channel, jstr(event, "ts") ? jstr(event, "ts") : "0");
+        eid = fallback;
+    }
+    post_reply(rt, &p.req, &r, eid);
     reply_finish(&r);
     if (v && v->work)
         v->work(rt->app, &p.req);
@@ -494,14 +521,37 @@ cJSON *router_ack(void *router, const char *type, const cJSON *envelope, bool *w
     return NULL;
 }
 
+/* The handler's store writes, its outbox jobs and (for events) the event id
+ * commit in one transaction: all of them or none. */
 void router_work(void *router, const char *type, const cJSON *envelope)
 {
     struct router *rt = router;
+    struct store *st = rt->app->store;
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
-    if (strcmp(type, "slash_commands") == 0)
+    if (st && store_begin(st) != 0) {
+        LOG_ERROR("store unavailable: envelope not handled", "type:s", type);
+        return;
+    }
+    if (strcmp(type, "slash_commands") == 0) {
         work_slash(rt, payload);
-    else if (strcmp(type, "events_api") == 0)
+    } else if (strcmp(type, "events_api") == 0) {
+        const char *eid = jstr(payload, "event_id");
+        if (st && eid && store_event_record(st, eid, clock_now_ms()) == 1) {
+            metrics_duplicate_event(rt->app->metrics);
+            LOG_INFO("duplicate event ignored", "event_id:s", eid);
+            store_rollback(st);
+            return;
+        }
         work_event(rt, payload);
-    else if (strcmp(type, "interactive") == 0)
+    } else if (strcmp(type, "interactive") == 0) {
         work_interactive(rt, payload);
+    }
+    if (st) {
+        if (store_commit(st) != 0) {
+            /* The store has rolled the transaction back already. */
+            LOG_ERROR("store commit failed: effects of this envelope are lost", "type:s", type);
+            return;
+        }
+        outbox_kick(rt->app->outbox);
+    }
 }

@@ -35,7 +35,7 @@ const struct sirt_verb handlers_verbs[] = {
     { "help", "help", "this list", help_respond, NULL },
     { "oncall", "oncall", "who is the security on-call right now", later_respond, NULL },
     { "page", "page [SIRT-n]", "page the security on-call for the incident", later_respond, NULL },
-    { "report", "report [summary]", "report a security incident (opens a form)", later_respond, NULL },
+    { "report", "report [summary]", "report a security incident (opens a form)", report_respond, report_work },
     { "resolve", "resolve SIRT-n", "resolve the incident (and its page)", later_respond, NULL },
     { "review", "review", "post the weekly review digest in the SIRT channel", later_respond, NULL },
     { "status", "status [SIRT-n]", "status of an incident, or the list of open ones", later_respond, NULL },
@@ -58,10 +58,16 @@ const struct sirt_verb *handlers_verb(const char *name)
 }
 
 static const struct sirt_action actions[] = {
+    { "sirt_decision", report_later_action },
+    { "sirt_handoff", report_later_action },
+    { "sirt_page", report_later_action },
+    { "sirt_report_open", report_open_action },
+    { "sirt_resolve", report_later_action },
     { NULL, NULL },
 };
 
 static const struct sirt_view views[] = {
+    { "sirt_report", report_validate, report_submit },
     { NULL, NULL, NULL },
 };
 

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct sirt_app;
 
@@ -70,6 +71,19 @@ extern const size_t handlers_n_verbs;
 
 /* The verbs' reply to an unknown verb: names it and lists the commands. */
 void handlers_unknown(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+
+/* report.c */
+struct cfg;
+void report_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+void report_work(struct sirt_app *app, const struct sirt_req *req);
+void report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void report_later_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+cJSON *report_validate(struct sirt_app *app, const cJSON *payload);
+void report_submit(struct sirt_app *app, const cJSON *payload);
+/* The report modal (caller owns). summary/origin may be NULL. */
+cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origin);
+/* "sirt-<n>-<slug>" per Slack's channel name rules (<= 80 bytes). */
+void report_channel_name(int64_t n, const char *title, char *out, size_t size);
 
 /* help.c */
 void help_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);

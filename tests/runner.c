@@ -88,7 +88,9 @@ static void report(const struct slot *s, int status, bool timed_out, int *passed
         (*passed)++;
     }
     if (!ok || verbose) {
-        if (timed_out)
+        if (ok)
+            ;   /* the ok line is printed above */
+        else if (timed_out)
             printf("FAILED %-44s timed out after %ds\n", t->name, t->timeout_s);
         else if (WIFSIGNALED(status))
             printf("FAILED %-44s killed by signal %d\n", t->name, WTERMSIG(status));

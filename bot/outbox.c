@@ -1,0 +1,555 @@
+/* outbox: the worker that turns committed outbox rows into effects (see
+ * outbox.h).  Owns one uv_timer and the list of in-flight jobs; each
+ * in-flight entry is freed when its effect reports back.  Every state
+ * change of a job is its own short store transaction, committed before the
+ * next request leaves, so a SIGKILL at any point leaves a consistent queue.
+ * Payload strings may hold {{incident.*}} placeholders, filled in here from
+ * the incident row at send time (see expand()). */
+#include "outbox.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "clock.h"
+#include "config.h"
+#include "effects.h"
+#include "log.h"
+#include "mask.h"
+#include "store.h"
+#include "util.h"
+
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_CAP_MS (5 * 60 * 1000)
+#define VIEWS_OPEN_TTL_MS 2500
+
+struct inflight {
+    struct inflight *next;
+    struct outbox *o;
+    int64_t job_id;
+    int64_t incident_id;
+    int attempts;
+    char *op;
+    char *idem_key;
+    uint64_t started_us;
+};
+
+struct outbox {
+    struct sirt_app *app;
+    uv_timer_t timer;
+    bool started;
+    bool closing;
+    bool freed_pending;     /* close requested; free when handle closed and nothing in flight */
+    bool timer_closed;
+    struct inflight *inflight;
+    size_t n_inflight;
+    bool ticking;
+};
+
+static void tick(struct outbox *o);
+static void schedule(struct outbox *o);
+
+size_t outbox_in_flight(const struct outbox *o)
+{
+    return o ? o->n_inflight : 0;
+}
+
+int64_t outbox_add(struct store *s, int64_t incident_id, const char *idem_key, const char *op,
+                   const cJSON *payload, const int64_t *deps, size_t n_deps,
+                   int64_t deps_deadline_ms)
+{
+    char *text = payload ? cJSON_PrintUnformatted(payload) : NULL;
+    int64_t now = clock_now_ms();
+    struct outbox_new j = {
+        .incident_id = incident_id,
+        .idem_key = idem_key,
+        .op = op,
+        .payload = text ? text : "{}",
+        .next_at_ms = now,
+        .deps_deadline_ms = deps_deadline_ms,
+        .deps = deps,
+        .n_deps = n_deps,
+        .now_ms = now,
+    };
+    int64_t id = store_outbox_add(s, &j);
+    if (id <= 0)
+        LOG_ERROR("outbox: cannot add job", "op:s idem:s", op, idem_key);
+    cJSON_free(text);
+    return id;
+}
+
+static uint64_t backoff_ms(int attempts)
+{
+    uint64_t d = BACKOFF_BASE_MS;
+    for (int i = 1; i < attempts && d < BACKOFF_CAP_MS; i++)
+        d *= 2;
+    if (d > BACKOFF_CAP_MS)
+        d = BACKOFF_CAP_MS;
+    return d / 2 + util_rand64() % (d / 2 + 1);
+}
+
+/* Ops whose failure is not worth a notice (they are notices, or the user
+ * gets Slack's own error). */
+static bool quiet_op(const char *op, const char *idem)
+{
+    return strcmp(op, "slack.views_open") == 0 || strcmp(op, "slack.ephemeral") == 0
+           || strcmp(op, "slack.response_url") == 0 || (idem && strstr(idem, "/failure-notice"));
+}
+
+static const char *op_what(const char *op)
+{
+    static const struct { const char *op, *what; } names[] = {
+        { "slack.create_channel", "creating the private Slack channel" },
+        { "slack.invite", "inviting people to the incident channel" },
+        { "slack.post", "posting a message" },
+        { "slack.dm", "sending a direct message" },
+        { "gitlab.create_project", "creating the private GitLab project" },
+        { "gitlab.create_issue", "creating the confidential GitLab issue" },
+        { "gitlab.add_members", "adding members to the GitLab project" },
+        { "gitlab.note", "adding a note to the GitLab issue" },
+        { "pd.trigger", "paging the security on-call (PagerDuty)" },
+        { "pd.resolve", "resolving the PagerDuty incident" },
+    };
+    for (size_t i = 0; i < ARRAY_LEN(names); i++)
+        if (strcmp(names[i].op, op) == 0)
+            return names[i].what;
+    return op;
+}
+
+/* Adds a notice about a permanently failed job: into the incident channel
+ * when there is one, else a DM to the reporter.  Inside the caller's txn. */
+static void add_failure_notice(struct outbox *o, int64_t incident_id, const char *op,
+                               const char *idem, const char *error)
+{
+    if (quiet_op(op, idem) || !incident_id)
+        return;
+    struct store *s = o->app->store;
+    struct incident inc;
+    memset(&inc, 0, sizeof(inc));
+    if (store_incident_get(s, incident_id, &inc) != 0)
+        return;
+    char *err = mask_secrets(error ? error : "unknown error");
+    char *text = xasprintf(":warning: SIRT-%" PRId64 ": %s failed (%s). Nothing more will be tried "
+                           "automatically: please do it by hand.",
+                           incident_id, op_what(op), err);
+    cJSON *p = cJSON_CreateObject();
+    const char *nop;
+    bool to_channel = inc.channel_id && strcmp(op, "slack.create_channel") != 0
+                      && strcmp(op, "slack.invite") != 0;
+    if (to_channel) {
+        cJSON_AddStringToObject(p, "channel", inc.channel_id);
+        nop = "slack.post";
+    } else {
+        cJSON_AddStringToObject(p, "user", inc.reporter);
+        nop = "slack.dm";
+    }
+    cJSON_AddStringToObject(p, "text", text);
+    char *key = xasprintf("%s/failure-notice", idem);
+    outbox_add(s, incident_id, key, nop, p, NULL, 0, 0);
+    store_timeline_add(s, incident_id, clock_now_ms(), "sirtbot", "effect_failed", text);
+    free(key);
+    cJSON_Delete(p);
+    free(text);
+    free(err);
+    incident_finish(&inc);
+}
+
+/* ---- placeholders ---- */
+
+static char *expand_str(const char *in, const struct incident *inc, const struct sirt_app *app)
+{
+    if (!strstr(in, "{{incident."))
+        return NULL;
+    struct buf b;
+    buf_init(&b, 0);
+    const char *p = in;
+    while (*p) {
+        const char *q = strstr(p, "{{incident.");
+        if (!q) {
+            buf_puts(&b, p);
+            break;
+        }
+        buf_append(&b, p, (size_t)(q - p));
+        const char *end = strstr(q, "}}");
+        if (!end) {
+            buf_puts(&b, q);
+            break;
+        }
+        char name[32];
+        size_t n = (size_t)(end - (q + 11));
+        if (n >= sizeof(name))
+            n = sizeof(name) - 1;
+        memcpy(name, q + 11, n);
+        name[n] = '\0';
+        if (strcmp(name, "channel") == 0) {
+            if (inc && inc->channel_id)
+                buf_printf(&b, "<#%s>", inc->channel_id);
+            else
+                buf_puts(&b, "(the incident channel is being created)");
+        } else if (strcmp(name, "channel_url") == 0) {
+            char *u = inc && inc->channel_id ? effect_channel_url(app, inc->channel_id) : NULL;
+            buf_puts(&b, u ? u : "");
+            free(u);
+        } else if (strcmp(name, "issue_url") == 0) {
+            buf_puts(&b, inc && inc->gitlab_issue_url ? inc->gitlab_issue_url : "(no GitLab issue)");
+        } else if (strcmp(name, "issue_link") == 0) {
+            if (inc && inc->gitlab_issue_url)
+                buf_printf(&b, "<%s|GitLab issue>", inc->gitlab_issue_url);
+            else
+                buf_puts(&b, "no GitLab issue");
+        } else if (strcmp(name, "id") == 0) {
+            buf_printf(&b, "SIRT-%" PRId64, inc ? inc->id : 0);
+        } else {
+            buf_append(&b, q, (size_t)(end + 2 - q));
+        }
+        p = end + 2;
+    }
+    return buf_take(&b);
+}
+
+/* Walks the payload replacing {{incident.channel}}, {{incident.channel_url}},
+ * {{incident.issue_url}}, {{incident.issue_link}}, {{incident.id}} in every string. */
+static void expand(cJSON *node, const struct incident *inc, const struct sirt_app *app, int depth)
+{
+    if (!node || depth > 32)
+        return;
+    cJSON *c;
+    cJSON_ArrayForEach(c, node) {
+        if (cJSON_IsString(c)) {
+            char *v = expand_str(c->valuestring, inc, app);
+            if (v) {
+                cJSON_SetValuestring(c, v);   /* in place: the iteration stays valid */
+                free(v);
+            }
+        } else if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
+            expand(c, inc, app, depth + 1);
+        }
+    }
+}
+
+/* ---- completion ---- */
+
+static void apply_captures(struct store *s, int64_t incident_id, const char *op, const cJSON *result,
+                           int64_t now)
+{
+    if (!result || !incident_id)
+        return;
+    const cJSON *inc = cJSON_GetObjectItemCaseSensitive(result, "incident");
+    const cJSON *f;
+    cJSON_ArrayForEach(f, inc) {
+        if (cJSON_IsString(f))
+            store_incident_set_text(s, incident_id, f->string, f->valuestring, now);
+        else if (cJSON_IsNumber(f))
+            store_incident_set_int(s, incident_id, f->string, (int64_t)f->valuedouble, now);
+    }
+    const cJSON *tl = cJSON_GetObjectItemCaseSensitive(result, "timeline");
+    if (cJSON_IsString(tl))
+        store_timeline_add(s, incident_id, now, "sirtbot", op, tl->valuestring);
+}
+
+static void finish_inflight(struct outbox *o, struct inflight *f)
+{
+    struct inflight **pp = &o->inflight;
+    while (*pp && *pp != f)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = f->next;
+    o->n_inflight--;
+    free(f->op);
+    free(f->idem_key);
+    free(f);
+}
+
+static void maybe_free(struct outbox *o)
+{
+    if (o->freed_pending && o->timer_closed && o->n_inflight == 0)
+        free(o);
+}
+
+static void on_effect_done(void *ud, const struct effect_result *r)
+{
+    struct inflight *f = ud;
+    struct outbox *o = f->o;
+    struct store *s = o->app->store;
+    int64_t now = clock_now_ms();
+    uint64_t ms = (clock_mono_us() - f->started_us) / 1000;
+
+    if (store_begin(s) != 0) {
+        LOG_ERROR("outbox: store unavailable; job stays sending until restart", "job:l", (long long)f->job_id);
+        finish_inflight(o, f);
+        maybe_free(o);
+        return;
+    }
+    const cJSON *newp = r->result ? cJSON_GetObjectItemCaseSensitive(r->result, "payload") : NULL;
+    if (cJSON_IsObject(newp)) {
+        char *t = cJSON_PrintUnformatted(newp);
+        store_outbox_set_payload(s, f->job_id, t, now);
+        cJSON_free(t);
+    }
+    switch (r->outcome) {
+    case EFFECT_DONE: {
+        char *res = r->result ? cJSON_PrintUnformatted(r->result) : NULL;
+        store_outbox_mark_done(s, f->job_id, res, now);
+        cJSON_free(res);
+        apply_captures(s, f->incident_id, f->op, r->result, now);
+        LOG_INFO("outbox: done", "job:l op:s incident:l attempts:d ms:l", (long long)f->job_id, f->op,
+                 (long long)f->incident_id, f->attempts, (long long)ms);
+        break;
+    }
+    case EFFECT_RETRY:
+        if (f->attempts >= OUTBOX_MAX_ATTEMPTS && !o->closing) {
+            char *e = xasprintf("gave up after %d attempts: %s", f->attempts, r->error ? r->error : "");
+            store_outbox_mark_failed(s, f->job_id, e, now);
+            add_failure_notice(o, f->incident_id, f->op, f->idem_key, e);
+            LOG_ERROR("outbox: failed", "job:l op:s incident:l error:s", (long long)f->job_id, f->op,
+                      (long long)f->incident_id, e);
+            free(e);
+        } else {
+            int64_t delay = r->retry_after_ms >= 0 ? r->retry_after_ms : (int64_t)backoff_ms(f->attempts);
+            if (o->closing)
+                delay = 0;
+            store_outbox_mark_retry(s, f->job_id, now + delay, r->error ? r->error : "", r->maybe_sent, now);
+            LOG_WARN("outbox: will retry", "job:l op:s incident:l attempt:d delay_ms:l error:s maybe_sent:b",
+                     (long long)f->job_id, f->op, (long long)f->incident_id, f->attempts, (long long)delay,
+                     r->error, r->maybe_sent);
+        }
+        break;
+    case EFFECT_FAIL:
+        store_outbox_mark_failed(s, f->job_id, r->error ? r->error : "failed", now);
+        add_failure_notice(o, f->incident_id, f->op, f->idem_key, r->error);
+        LOG_ERROR("outbox: failed", "job:l op:s incident:l error:s", (long long)f->job_id, f->op,
+                  (long long)f->incident_id, r->error);
+        break;
+    }
+    if (store_commit(s) != 0)   /* rolled back by the store; the job stays sending until restart */
+        LOG_ERROR("outbox: cannot record the outcome", "job:l op:s", (long long)f->job_id, f->op);
+    finish_inflight(o, f);
+    if (o->closing) {
+        maybe_free(o);
+        return;
+    }
+    outbox_kick(o);
+}
+
+/* ---- dispatch ---- */
+
+static bool is_inflight(const struct outbox *o, int64_t id)
+{
+    for (const struct inflight *f = o->inflight; f; f = f->next)
+        if (f->job_id == id)
+            return true;
+    return false;
+}
+
+static void fail_now(struct outbox *o, const struct outbox_job *j, const char *why, bool notify)
+{
+    struct store *s = o->app->store;
+    int64_t now = clock_now_ms();
+    store_begin(s);
+    store_outbox_mark_failed(s, j->id, why, now);
+    if (notify)
+        add_failure_notice(o, j->incident_id, j->op, j->idem_key, why);
+    store_commit(s);
+    LOG_WARN("outbox: job failed", "job:l op:s incident:l error:s", (long long)j->id, j->op,
+             (long long)j->incident_id, why);
+}
+
+static void dispatch(struct outbox *o, const struct outbox_job *j)
+{
+    struct store *s = o->app->store;
+    int64_t now = clock_now_ms();
+    if (!effect_known(j->op)) {
+        fail_now(o, j, "unknown op", false);
+        return;
+    }
+    if (strcmp(j->op, "slack.views_open") == 0 && now - j->created_ms > VIEWS_OPEN_TTL_MS) {
+        /* A trigger_id lives 3 s: a late modal cannot open any more. */
+        fail_now(o, j, "trigger_id expired before the modal could open", false);
+        return;
+    }
+    if (j->attempts >= OUTBOX_MAX_ATTEMPTS) {
+        fail_now(o, j, "too many attempts", true);
+        return;
+    }
+    cJSON *payload = cJSON_Parse(j->payload ? j->payload : "{}");
+    if (!cJSON_IsObject(payload)) {
+        cJSON_Delete(payload);
+        fail_now(o, j, "corrupt payload", true);
+        return;
+    }
+    struct incident inc;
+    memset(&inc, 0, sizeof(inc));
+    bool have_inc = j->incident_id && store_incident_get(s, j->incident_id, &inc) == 0;
+    expand(payload, have_inc ? &inc : NULL, o->app, 0);
+
+    /* Recorded as sending before the request leaves: a crash from here on
+     * is retried with maybe_sent set. */
+    if (store_outbox_mark_sending(s, j->id, now) != 0) {
+        cJSON_Delete(payload);
+        incident_finish(&inc);
+        return;
+    }
+    struct inflight *f = xcalloc(1, sizeof(*f));
+    f->o = o;
+    f->job_id = j->id;
+    f->incident_id = j->incident_id;
+    f->attempts = j->attempts + 1;
+    f->op = xstrdup(j->op);
+    f->idem_key = xstrdup(j->idem_key);
+    f->started_us = clock_mono_us();
+    f->next = o->inflight;
+    o->inflight = f;
+    o->n_inflight++;
+    struct outbox_job jj = *j;
+    jj.attempts = f->attempts;
+    LOG_DEBUG("outbox: sending", "job:l op:s incident:l attempt:d maybe_sent:b", (long long)j->id, j->op,
+              (long long)j->incident_id, jj.attempts, j->maybe_sent);
+    effect_start(o->app, &jj, payload, have_inc ? &inc : NULL, on_effect_done, f);
+    cJSON_Delete(payload);
+    incident_finish(&inc);
+}
+
+static void fail_blocked(struct outbox *o)
+{
+    struct store *s = o->app->store;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (store_outbox_blocked_by_failure(s, &ids, &n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        struct outbox_job j;
+        memset(&j, 0, sizeof(j));
+        if (store_outbox_get(s, ids[i], &j) != 0)
+            continue;
+        if (j.deps_deadline_ms != 0) {
+            /* Soft dependencies: a failed one does not stop this job. */
+            if (!is_inflight(o, j.id) && o->n_inflight < OUTBOX_MAX_IN_FLIGHT && j.next_at_ms <= clock_now_ms())
+                dispatch(o, &j);
+        } else {
+            fail_now(o, &j, "a step it depends on failed", false);
+        }
+        outbox_job_finish(&j);
+    }
+    free(ids);
+}
+
+static void tick(struct outbox *o)
+{
+    if (o->closing || o->ticking)
+        return;
+    o->ticking = true;
+    struct store *s = o->app->store;
+    fail_blocked(o);
+    for (int round = 0; round < 4 && o->n_inflight < OUTBOX_MAX_IN_FLIGHT; round++) {
+        struct outbox_job *jobs = NULL;
+        size_t n = 0;
+        size_t room = OUTBOX_MAX_IN_FLIGHT - o->n_inflight;
+        if (store_outbox_due(s, clock_now_ms(), room + o->n_inflight, &jobs, &n) != 0)
+            break;
+        size_t started = 0;
+        for (size_t i = 0; i < n && o->n_inflight < OUTBOX_MAX_IN_FLIGHT; i++) {
+            if (is_inflight(o, jobs[i].id))
+                continue;
+            dispatch(o, &jobs[i]);
+            started++;
+        }
+        outbox_jobs_free(jobs, n);
+        if (!started)
+            break;
+    }
+    o->ticking = false;
+    schedule(o);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    tick(container_of(t, struct outbox, timer));
+}
+
+/* Sets the one timer to the next moment something becomes due. */
+static void schedule(struct outbox *o)
+{
+    if (o->closing)
+        return;
+    int64_t next = store_outbox_next_due(o->app->store);
+    if (next < 0) {
+        uv_timer_start(&o->timer, on_timer, 1000, 0);   /* store trouble: look again soon */
+        return;
+    }
+    if (next == INT64_MAX) {
+        uv_timer_stop(&o->timer);
+        return;
+    }
+    if (o->n_inflight >= OUTBOX_MAX_IN_FLIGHT) {
+        uv_timer_stop(&o->timer);   /* a completion kicks us */
+        return;
+    }
+    int64_t now = clock_now_ms();
+    uint64_t delay = next <= now ? 0 : (uint64_t)(next - now);
+    /* Due jobs that are all in flight would make a zero timer spin: those
+     * report back through on_effect_done, which kicks. */
+    if (delay == 0 && o->n_inflight > 0) {
+        struct outbox_job *jobs = NULL;
+        size_t n = 0;
+        bool any_new = false;
+        if (store_outbox_due(o->app->store, now, o->n_inflight + 1, &jobs, &n) == 0) {
+            for (size_t i = 0; i < n; i++)
+                if (!is_inflight(o, jobs[i].id))
+                    any_new = true;
+            outbox_jobs_free(jobs, n);
+        }
+        if (!any_new) {
+            uv_timer_stop(&o->timer);
+            return;
+        }
+    }
+    uv_timer_start(&o->timer, on_timer, delay, 0);
+}
+
+void outbox_kick(struct outbox *o)
+{
+    if (!o || !o->started || o->closing)
+        return;
+    uv_timer_start(&o->timer, on_timer, 0, 0);
+}
+
+struct outbox *outbox_create(struct sirt_app *app)
+{
+    struct outbox *o = xcalloc(1, sizeof(*o));
+    o->app = app;
+    uv_timer_init(app->loop, &o->timer);
+    return o;
+}
+
+int outbox_start(struct outbox *o)
+{
+    if (o->started)
+        return 0;
+    int n = store_outbox_recover(o->app->store, clock_now_ms());
+    if (n > 0)
+        LOG_WARN("outbox: jobs interrupted by a stop are retried with reconciliation", "jobs:d", n);
+    int64_t counts[4] = { 0 };
+    if (store_outbox_counts(o->app->store, counts) == 0 && counts[OUTBOX_PENDING])
+        LOG_INFO("outbox: pending jobs at start", "pending:l failed:l", (long long)counts[OUTBOX_PENDING],
+                 (long long)counts[OUTBOX_FAILED]);
+    o->started = true;
+    outbox_kick(o);
+    return 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct outbox *o = container_of((uv_timer_t *)h, struct outbox, timer);
+    o->timer_closed = true;
+    maybe_free(o);
+}
+
+void outbox_close(struct outbox *o)
+{
+    if (!o)
+        return;
+    o->closing = true;
+    o->freed_pending = true;
+    uv_close((uv_handle_t *)&o->timer, on_timer_closed);
+}

@@ -1,0 +1,1023 @@
+/* store (SQLite backend): owns the one sqlite3 connection, the schema and
+ * its migrations (PRAGMA user_version), and every prepared statement, which
+ * is prepared once at open and finalized in store_close.  Strings handed out
+ * in structs are malloc'd copies owned by the caller (incident_finish,
+ * outbox_job_finish); entries passed to iteration callbacks are borrowed for
+ * the call, and the callbacks may use the store (rows are read first). */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+/* ---- schema ---- */
+
+/* Migration i takes the schema from user_version i to i + 1.  Append only:
+ * a step, once released, never changes. */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE incidents ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  title TEXT, description TEXT,"
+    "  severity INTEGER CHECK (severity BETWEEN 1 AND 4),"
+    "  priority INTEGER CHECK (priority BETWEEN 1 AND 4),"
+    "  component TEXT, repro TEXT, issue_link TEXT,"
+    "  reporter TEXT NOT NULL, owner TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'open',"
+    "  origin_channel TEXT, submission_key TEXT UNIQUE,"
+    "  channel_id TEXT, channel_name TEXT,"
+    "  gitlab_project_id INTEGER NOT NULL DEFAULT 0,"
+    "  gitlab_project_path TEXT, gitlab_project_url TEXT,"
+    "  gitlab_issue_iid INTEGER NOT NULL DEFAULT 0, gitlab_issue_url TEXT,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0,"
+    "  resolved_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX incidents_channel ON incidents(channel_id);"
+    "CREATE TABLE timeline ("
+    "  id INTEGER PRIMARY KEY,"
+    "  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  ts_ms INTEGER NOT NULL, actor TEXT, kind TEXT, text TEXT);"
+    "CREATE INDEX timeline_incident ON timeline(incident_id, ts_ms, id);"
+    "CREATE TABLE events (event_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL);"
+    "CREATE INDEX events_seen ON events(seen_ms);"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  incident_id INTEGER NULL REFERENCES incidents(id),"
+    "  idem_key TEXT UNIQUE NOT NULL, op TEXT NOT NULL, payload TEXT,"
+    "  state INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  maybe_sent INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL DEFAULT 0,"
+    "  deps_deadline_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT, result TEXT,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX outbox_due ON outbox(state, next_at_ms);"
+    "CREATE TABLE outbox_deps ("
+    "  job_id INTEGER NOT NULL REFERENCES outbox(id),"
+    "  dep_id INTEGER NOT NULL REFERENCES outbox(id),"
+    "  PRIMARY KEY (job_id, dep_id));",
+};
+#define SCHEMA_VERSION ((int)ARRAY_LEN(migrations))
+
+/* ---- statements ---- */
+
+#define INC_COLS \
+    "id, title, description, severity, priority, component, repro, issue_link, reporter, " \
+    "owner, state, origin_channel, submission_key, channel_id, channel_name, " \
+    "gitlab_project_id, gitlab_project_path, gitlab_project_url, gitlab_issue_iid, " \
+    "gitlab_issue_url, created_ms, updated_ms, resolved_ms"
+#define JOB_COLS \
+    "o.id, o.incident_id, o.idem_key, o.op, o.payload, o.state, o.attempts, o.maybe_sent, " \
+    "o.next_at_ms, o.deps_deadline_ms, o.last_error, o.result, o.created_ms, o.updated_ms"
+/* A dependency of job o that is not done (failed ones included), or failed. */
+#define DEP_UNFINISHED \
+    "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
+    " WHERE d.job_id = o.id AND p.state != 2)"
+#define DEP_FAILED \
+    "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
+    " WHERE d.job_id = o.id AND p.state = 3)"
+
+enum stmt_id {
+    ST_BEGIN, ST_RELEASE, ST_ROLLBACK_TO,
+    ST_EVENT_INSERT, ST_EVENT_PRUNE,
+    ST_INC_INSERT, ST_INC_BY_KEY, ST_INC_GET, ST_INC_BY_CHANNEL, ST_INC_OPEN,
+    ST_TL_INSERT, ST_TL_LIST,
+    ST_OB_INSERT, ST_OB_BY_KEY, ST_OB_DEP_INSERT, ST_OB_GET, ST_OB_DUE, ST_OB_NEXT_DUE,
+    ST_OB_BLOCKED, ST_OB_SENDING, ST_OB_STATE, ST_OB_DONE, ST_OB_RETRY, ST_OB_FAILED,
+    ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "SAVEPOINT sirt",
+    [ST_RELEASE] = "RELEASE sirt",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO sirt",
+    [ST_EVENT_INSERT] = "INSERT OR IGNORE INTO events(event_id, seen_ms) VALUES (?1, ?2)",
+    [ST_EVENT_PRUNE] = "DELETE FROM events WHERE seen_ms < ?1",
+    [ST_INC_INSERT] =
+        "INSERT INTO incidents(title, description, severity, priority, component, repro,"
+        " issue_link, reporter, owner, state, origin_channel, submission_key, channel_id,"
+        " channel_name, gitlab_project_id, gitlab_project_path, gitlab_project_url,"
+        " gitlab_issue_iid, gitlab_issue_url, created_ms, updated_ms, resolved_ms)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, COALESCE(?10, 'open'), ?11, ?12, ?13,"
+        " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20, ?21)"
+        " ON CONFLICT(submission_key) DO NOTHING",
+    [ST_INC_BY_KEY] = "SELECT id FROM incidents WHERE submission_key = ?1",
+    [ST_INC_GET] = "SELECT " INC_COLS " FROM incidents WHERE id = ?1",
+    [ST_INC_BY_CHANNEL] =
+        "SELECT " INC_COLS " FROM incidents WHERE channel_id = ?1 ORDER BY id DESC LIMIT 1",
+    [ST_INC_OPEN] = "SELECT " INC_COLS " FROM incidents WHERE state = 'open' ORDER BY id",
+    [ST_TL_INSERT] =
+        "INSERT INTO timeline(incident_id, ts_ms, actor, kind, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_TL_LIST] =
+        "SELECT id, incident_id, ts_ms, actor, kind, text FROM timeline"
+        " WHERE incident_id = ?1 ORDER BY ts_ms, id",
+    [ST_OB_INSERT] =
+        "INSERT INTO outbox(incident_id, idem_key, op, payload, state, attempts, maybe_sent,"
+        " next_at_ms, deps_deadline_ms, created_ms, updated_ms)"
+        " VALUES (NULLIF(?1, 0), ?2, ?3, ?4, 0, 0, 0, ?5, ?6, ?7, ?7)"
+        " ON CONFLICT(idem_key) DO NOTHING",
+    [ST_OB_BY_KEY] = "SELECT id FROM outbox WHERE idem_key = ?1",
+    [ST_OB_DEP_INSERT] = "INSERT OR IGNORE INTO outbox_deps(job_id, dep_id) VALUES (?1, ?2)",
+    [ST_OB_GET] = "SELECT " JOB_COLS " FROM outbox o WHERE o.id = ?1",
+    [ST_OB_DUE] =
+        "SELECT " JOB_COLS " FROM outbox o"
+        " WHERE o.state = 0 AND o.next_at_ms <= ?1"
+        " AND (NOT " DEP_UNFINISHED
+        "      OR (o.deps_deadline_ms != 0 AND o.deps_deadline_ms <= ?1))"
+        " AND NOT " DEP_FAILED
+        " ORDER BY o.next_at_ms, o.id LIMIT ?2",
+    [ST_OB_NEXT_DUE] =
+        "SELECT MIN(CASE WHEN " DEP_UNFINISHED
+        "            THEN max(o.next_at_ms, o.deps_deadline_ms) ELSE o.next_at_ms END)"
+        " FROM outbox o WHERE o.state = 0 AND NOT " DEP_FAILED
+        " AND (o.deps_deadline_ms != 0 OR NOT " DEP_UNFINISHED ")",
+    [ST_OB_BLOCKED] = "SELECT o.id FROM outbox o WHERE o.state = 0 AND " DEP_FAILED " ORDER BY o.id",
+    [ST_OB_SENDING] =
+        "UPDATE outbox SET state = 1, attempts = attempts + 1, updated_ms = ?2"
+        " WHERE id = ?1 AND state = 0",
+    [ST_OB_STATE] = "SELECT state FROM outbox WHERE id = ?1",
+    [ST_OB_DONE] = "UPDATE outbox SET state = 2, result = ?2, updated_ms = ?3 WHERE id = ?1",
+    [ST_OB_RETRY] =
+        "UPDATE outbox SET state = 0, next_at_ms = ?2, last_error = ?3,"
+        " maybe_sent = (maybe_sent OR ?4), updated_ms = ?5 WHERE id = ?1",
+    [ST_OB_FAILED] = "UPDATE outbox SET state = 3, last_error = ?2, updated_ms = ?3 WHERE id = ?1",
+    [ST_OB_PAYLOAD] = "UPDATE outbox SET payload = ?2, updated_ms = ?3 WHERE id = ?1",
+    [ST_OB_RECOVER] = "UPDATE outbox SET state = 0, maybe_sent = 1, updated_ms = ?1 WHERE state = 1",
+    [ST_OB_COUNTS] = "SELECT state, COUNT(*) FROM outbox GROUP BY state",
+};
+
+/* The only incident columns store_incident_set_* may name.  The SQL for each
+ * is built from this table (never from the caller's string) at open. */
+static const struct {
+    const char *name;
+    bool is_int;
+} inc_fields[] = {
+    { "title", false }, { "description", false }, { "component", false },
+    { "repro", false }, { "issue_link", false }, { "owner", false },
+    { "state", false }, { "channel_id", false }, { "channel_name", false },
+    { "gitlab_project_path", false }, { "gitlab_project_url", false },
+    { "gitlab_issue_url", false },
+    { "severity", true }, { "priority", true }, { "gitlab_project_id", true },
+    { "gitlab_issue_iid", true }, { "resolved_ms", true },
+};
+#define N_FIELDS ARRAY_LEN(inc_fields)
+
+struct store {
+    sqlite3 *db;
+    int depth;                          /* open savepoints */
+    sqlite3_stmt *st[ST_COUNT];
+    sqlite3_stmt *set_field[N_FIELDS];
+};
+
+/* ---- helpers ---- */
+
+const char *store_strerror(int err)
+{
+    switch (err) {
+    case STORE_OK: return "ok";
+    case STORE_ENOTFOUND: return "not found";
+    case STORE_EEXIST: return "already exists";
+    case STORE_EIO: return "database error";
+    case STORE_EINVAL: return "invalid argument";
+    default: return "unknown store error";
+    }
+}
+
+/* Logs a SQLite failure (codes and SQLite's message, which names tables and
+ * columns but never bound values) and maps it to a STORE_E* code. */
+static int db_fail(struct store *s, int rc, const char *what)
+{
+    int ext = sqlite3_extended_errcode(s->db);
+    LOG_ERROR("store: sqlite error", "op:s rc:d extended:d error:s", what, rc, ext,
+              sqlite3_errmsg(s->db));
+    switch (ext) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return STORE_EEXIST;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return STORE_ENOTFOUND;
+    case SQLITE_CONSTRAINT_CHECK:
+    case SQLITE_CONSTRAINT_NOTNULL:
+        return STORE_EINVAL;
+    default:
+        return STORE_EIO;
+    }
+}
+
+static void stmt_release(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Steps a statement that returns no rows and releases it. */
+static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int ret = rc == SQLITE_DONE ? 0 : db_fail(s, rc, what);
+    stmt_release(st);
+    return ret;
+}
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+/* ---- open / close / migrate ---- */
+
+static int exec_sql(sqlite3 *db, const char *sql, char **errmsg)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, errmsg);
+}
+
+static int read_int_pragma(sqlite3 *db, const char *sql, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void set_err(char *err, size_t errlen, const char *path, const char *msg)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s: %s", path, msg);
+}
+
+/* Brings the schema to SCHEMA_VERSION in one immediate transaction, so two
+ * processes opening a fresh file at once cannot both migrate it. */
+static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+    int version = 0;
+    if (read_int_pragma(db, "PRAGMA user_version", &version) != SQLITE_OK)
+        goto sqlerr;
+    if (version > SCHEMA_VERSION)
+        goto too_new;
+    if (version == SCHEMA_VERSION)
+        return 0;
+    if (exec_sql(db, "BEGIN IMMEDIATE", NULL) != SQLITE_OK)
+        goto sqlerr;
+    if (read_int_pragma(db, "PRAGMA user_version", &version) != SQLITE_OK)
+        goto sqlerr_rollback;
+    if (version > SCHEMA_VERSION) {
+        exec_sql(db, "ROLLBACK", NULL);
+        goto too_new;
+    }
+    for (int v = version; v < SCHEMA_VERSION; v++) {
+        if (exec_sql(db, migrations[v], NULL) != SQLITE_OK)
+            goto sqlerr_rollback;
+        LOG_INFO("store: schema migrated", "from:d to:d", v, v + 1);
+    }
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
+    if (exec_sql(db, sql, NULL) != SQLITE_OK)
+        goto sqlerr_rollback;
+    if (exec_sql(db, "COMMIT", NULL) != SQLITE_OK)
+        goto sqlerr_rollback;
+    return 0;
+
+sqlerr_rollback:
+    set_err(err, errlen, path, sqlite3_errmsg(db));
+    if (!sqlite3_get_autocommit(db))
+        exec_sql(db, "ROLLBACK", NULL);
+    return STORE_EIO;
+sqlerr:
+    set_err(err, errlen, path, sqlite3_errmsg(db));
+    return STORE_EIO;
+too_new:
+    if (err && errlen)
+        snprintf(err, errlen, "%s: schema version %d is newer than this sirtbot (%d)", path,
+                 version, SCHEMA_VERSION);
+    return STORE_EINVAL;
+}
+
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **out)
+{
+    return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+}
+
+static int prepare_all(struct store *s)
+{
+    for (int i = 0; i < ST_COUNT; i++) {
+        int rc = prepare(s, stmt_sql[i], &s->st[i]);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "UPDATE incidents SET %s = ?1, updated_ms = ?2 WHERE id = ?3",
+                 inc_fields[i].name);
+        int rc = prepare(s, sql, &s->set_field[i]);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+int store_open(struct store **out, const char *path, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    if (!path || !*path) {
+        set_err(err, errlen, path ? path : "(null)", "empty database path");
+        return STORE_EINVAL;
+    }
+    struct store *s = xcalloc(1, sizeof(*s));
+    int ret = STORE_EIO;
+    int rc = sqlite3_open_v2(path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        set_err(err, errlen, path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 5000);
+
+    /* journal_mode answers with the mode in effect; also the first read, so a
+     * file that is not a database fails here with SQLite's own words. */
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(st, 0);
+        if (!mode || strcmp(mode, "wal") != 0) {
+            if (strcmp(path, ":memory:") != 0)
+                LOG_WARN("store: WAL mode unavailable", "path:s mode:s", path, mode);
+        }
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) {
+        set_err(err, errlen, path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    /* NORMAL under WAL loses nothing on a process crash (only on power loss
+     * the last commits may roll back), and skips an fsync per commit. */
+    if (exec_sql(s->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", NULL) != SQLITE_OK) {
+        set_err(err, errlen, path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    ret = migrate(s->db, path, err, errlen);
+    if (ret < 0)
+        goto fail;
+    ret = STORE_EIO;
+    if (prepare_all(s) != SQLITE_OK) {
+        set_err(err, errlen, path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    *out = s;
+    return 0;
+
+fail:
+    store_close(s);
+    return ret;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    if (s->depth > 0) {
+        LOG_WARN("store: closed inside a transaction, rolling back", "depth:d", s->depth);
+        if (!sqlite3_get_autocommit(s->db))
+            exec_sql(s->db, "ROLLBACK", NULL);
+    }
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    for (size_t i = 0; i < N_FIELDS; i++)
+        sqlite3_finalize(s->set_field[i]);
+    if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+        LOG_ERROR("store: close failed", "error:s", sqlite3_errmsg(s->db));
+    free(s);
+}
+
+/* ---- transactions ---- */
+
+int store_begin(struct store *s)
+{
+    int ret = exec_stmt(s, s->st[ST_BEGIN], "begin");
+    if (ret == 0)
+        s->depth++;
+    return ret;
+}
+
+/* True (after logging) when SQLite already rolled the whole transaction back
+ * on its own (it does on some I/O, full-disk and out-of-memory errors). */
+static bool txn_lost(struct store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        return false;
+    LOG_ERROR("store: transaction was rolled back by sqlite", "depth:d", s->depth);
+    s->depth = 0;
+    return true;
+}
+
+int store_commit(struct store *s)
+{
+    if (s->depth == 0) {
+        LOG_WARN("store: commit without a transaction", NULL);
+        return STORE_EINVAL;
+    }
+    if (txn_lost(s))
+        return STORE_EIO;
+    int ret = exec_stmt(s, s->st[ST_RELEASE], "commit");
+    if (ret == 0) {
+        s->depth--;
+        return 0;
+    }
+    /* The level is not released: undo it so the caller is never left inside
+     * a savepoint it believes closed.  At depth 1 that ends the transaction. */
+    if (!txn_lost(s))
+        store_rollback(s);
+    return STORE_EIO;
+}
+
+void store_rollback(struct store *s)
+{
+    if (s->depth == 0) {
+        LOG_WARN("store: rollback without a transaction", NULL);
+        return;
+    }
+    if (txn_lost(s))
+        return;
+    s->depth--;
+    if (exec_stmt(s, s->st[ST_ROLLBACK_TO], "rollback") == 0 &&
+        exec_stmt(s, s->st[ST_RELEASE], "rollback release") == 0)
+        return;
+    /* Cannot unwind one level: abandon the whole transaction instead. */
+    if (!sqlite3_get_autocommit(s->db))
+        exec_sql(s->db, "ROLLBACK", NULL);
+    LOG_ERROR("store: rollback failed, whole transaction abandoned", "depth:d", s->depth + 1);
+    s->depth = 0;
+}
+
+/* ---- events ---- */
+
+int store_event_record(struct store *s, const char *event_id, int64_t now_ms)
+{
+    if (!event_id || !*event_id)
+        return STORE_EINVAL;
+    sqlite3_stmt *st = s->st[ST_EVENT_INSERT];
+    bind_text(st, 1, event_id);
+    sqlite3_bind_int64(st, 2, now_ms);
+    int ret = exec_stmt(s, st, "event_record");
+    if (ret < 0)
+        return ret;
+    return sqlite3_changes(s->db) == 0 ? 1 : 0;
+}
+
+int store_events_prune(struct store *s, int64_t cutoff_ms)
+{
+    sqlite3_stmt *st = s->st[ST_EVENT_PRUNE];
+    sqlite3_bind_int64(st, 1, cutoff_ms);
+    int ret = exec_stmt(s, st, "events_prune");
+    return ret < 0 ? ret : sqlite3_changes(s->db);
+}
+
+/* ---- incidents ---- */
+
+void incident_finish(struct incident *inc)
+{
+    if (!inc)
+        return;
+    char **strs[] = {
+        &inc->title, &inc->description, &inc->component, &inc->repro, &inc->issue_link,
+        &inc->reporter, &inc->owner, &inc->state, &inc->origin_channel, &inc->submission_key,
+        &inc->channel_id, &inc->channel_name, &inc->gitlab_project_path,
+        &inc->gitlab_project_url, &inc->gitlab_issue_url,
+    };
+    for (size_t i = 0; i < ARRAY_LEN(strs); i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+}
+
+/* Fills inc from a row of INC_COLS. */
+static void incident_from_row(sqlite3_stmt *st, struct incident *inc)
+{
+    memset(inc, 0, sizeof(*inc));
+    inc->id = sqlite3_column_int64(st, 0);
+    inc->title = col_str(st, 1);
+    inc->description = col_str(st, 2);
+    inc->severity = sqlite3_column_int(st, 3);
+    inc->priority = sqlite3_column_int(st, 4);
+    inc->component = col_str(st, 5);
+    inc->repro = col_str(st, 6);
+    inc->issue_link = col_str(st, 7);
+    inc->reporter = col_str(st, 8);
+    inc->owner = col_str(st, 9);
+    inc->state = col_str(st, 10);
+    inc->origin_channel = col_str(st, 11);
+    inc->submission_key = col_str(st, 12);
+    inc->channel_id = col_str(st, 13);
+    inc->channel_name = col_str(st, 14);
+    inc->gitlab_project_id = sqlite3_column_int64(st, 15);
+    inc->gitlab_project_path = col_str(st, 16);
+    inc->gitlab_project_url = col_str(st, 17);
+    inc->gitlab_issue_iid = sqlite3_column_int64(st, 18);
+    inc->gitlab_issue_url = col_str(st, 19);
+    inc->created_ms = sqlite3_column_int64(st, 20);
+    inc->updated_ms = sqlite3_column_int64(st, 21);
+    inc->resolved_ms = sqlite3_column_int64(st, 22);
+}
+
+/* Steps a bound single-row SELECT of INC_COLS into out. */
+static int incident_fetch(struct store *s, sqlite3_stmt *st, struct incident *out, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        incident_from_row(st, out);
+    else if (rc == SQLITE_DONE)
+        ret = STORE_ENOTFOUND;
+    else
+        ret = db_fail(s, rc, what);
+    stmt_release(st);
+    return ret;
+}
+
+int store_incident_create(struct store *s, struct incident *inc)
+{
+    if (!inc->reporter)
+        return STORE_EINVAL;
+    sqlite3_stmt *st = s->st[ST_INC_INSERT];
+    bind_text(st, 1, inc->title);
+    bind_text(st, 2, inc->description);
+    sqlite3_bind_int(st, 3, inc->severity);
+    sqlite3_bind_int(st, 4, inc->priority);
+    bind_text(st, 5, inc->component);
+    bind_text(st, 6, inc->repro);
+    bind_text(st, 7, inc->issue_link);
+    bind_text(st, 8, inc->reporter);
+    bind_text(st, 9, inc->owner);
+    bind_text(st, 10, inc->state);
+    bind_text(st, 11, inc->origin_channel);
+    bind_text(st, 12, inc->submission_key);
+    bind_text(st, 13, inc->channel_id);
+    bind_text(st, 14, inc->channel_name);
+    sqlite3_bind_int64(st, 15, inc->gitlab_project_id);
+    bind_text(st, 16, inc->gitlab_project_path);
+    bind_text(st, 17, inc->gitlab_project_url);
+    sqlite3_bind_int64(st, 18, inc->gitlab_issue_iid);
+    bind_text(st, 19, inc->gitlab_issue_url);
+    sqlite3_bind_int64(st, 20, inc->created_ms);
+    sqlite3_bind_int64(st, 21, inc->resolved_ms);
+    int ret = exec_stmt(s, st, "incident_create");
+    if (ret < 0)
+        return ret;
+    if (sqlite3_changes(s->db) == 1) {
+        inc->id = sqlite3_last_insert_rowid(s->db);
+        inc->updated_ms = inc->created_ms;
+        return 0;
+    }
+    /* Only the submission_key conflict is ignored by the insert. */
+    st = s->st[ST_INC_BY_KEY];
+    bind_text(st, 1, inc->submission_key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        inc->id = sqlite3_column_int64(st, 0);
+        ret = STORE_EEXIST;
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_EIO : db_fail(s, rc, "incident_by_key");
+    }
+    stmt_release(st);
+    return ret;
+}
+
+int store_incident_get(struct store *s, int64_t id, struct incident *out)
+{
+    sqlite3_stmt *st = s->st[ST_INC_GET];
+    sqlite3_bind_int64(st, 1, id);
+    return incident_fetch(s, st, out, "incident_get");
+}
+
+int store_incident_by_channel(struct store *s, const char *channel_id, struct incident *out)
+{
+    if (!channel_id)
+        return STORE_EINVAL;
+    sqlite3_stmt *st = s->st[ST_INC_BY_CHANNEL];
+    bind_text(st, 1, channel_id);
+    return incident_fetch(s, st, out, "incident_by_channel");
+}
+
+static int field_index(const char *field, bool is_int)
+{
+    if (!field)
+        return -1;
+    for (size_t i = 0; i < N_FIELDS; i++)
+        if (inc_fields[i].is_int == is_int && strcmp(inc_fields[i].name, field) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Runs the bound UPDATE of one incident field. */
+static int set_field_run(struct store *s, sqlite3_stmt *st, int64_t id, int64_t now_ms)
+{
+    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int64(st, 3, id);
+    int ret = exec_stmt(s, st, "incident_set");
+    if (ret < 0)
+        return ret;
+    return sqlite3_changes(s->db) ? 0 : STORE_ENOTFOUND;
+}
+
+int store_incident_set_text(struct store *s, int64_t id, const char *field, const char *value,
+                            int64_t now_ms)
+{
+    int i = field_index(field, false);
+    if (i < 0) {
+        LOG_WARN("store: unknown incident text field", "id:l field:s", (long long)id, field);
+        return STORE_EINVAL;
+    }
+    bind_text(s->set_field[i], 1, value);
+    return set_field_run(s, s->set_field[i], id, now_ms);
+}
+
+int store_incident_set_int(struct store *s, int64_t id, const char *field, int64_t value,
+                           int64_t now_ms)
+{
+    int i = field_index(field, true);
+    if (i < 0) {
+        LOG_WARN("store: unknown incident integer field", "id:l field:s", (long long)id, field);
+        return STORE_EINVAL;
+    }
+    sqlite3_bind_int64(s->set_field[i], 1, value);
+    return set_field_run(s, s->set_field[i], id, now_ms);
+}
+
+int store_incidents_open(struct store *s, bool (*cb)(void *ud, const struct incident *inc), void *ud)
+{
+    /* Read everything first: the callback may write the store (or iterate
+     * again), which must not disturb a live cursor. */
+    sqlite3_stmt *st = s->st[ST_INC_OPEN];
+    struct incident *v = NULL;
+    size_t n = 0, alloc = 0;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == alloc) {
+            alloc = alloc ? alloc * 2 : 16;
+            v = xrealloc(v, alloc * sizeof(*v));
+        }
+        incident_from_row(st, &v[n++]);
+    }
+    if (rc != SQLITE_DONE)
+        ret = db_fail(s, rc, "incidents_open");
+    stmt_release(st);
+    for (size_t i = 0; i < n && ret == 0; i++)
+        if (!cb(ud, &v[i]))
+            break;
+    for (size_t i = 0; i < n; i++)
+        incident_finish(&v[i]);
+    free(v);
+    return ret;
+}
+
+/* ---- timeline ---- */
+
+int store_timeline_add(struct store *s, int64_t incident_id, int64_t ts_ms, const char *actor,
+                       const char *kind, const char *text)
+{
+    sqlite3_stmt *st = s->st[ST_TL_INSERT];
+    sqlite3_bind_int64(st, 1, incident_id);
+    sqlite3_bind_int64(st, 2, ts_ms);
+    bind_text(st, 3, actor);
+    bind_text(st, 4, kind);
+    bind_text(st, 5, text);
+    return exec_stmt(s, st, "timeline_add");
+}
+
+int store_timeline_list(struct store *s, int64_t incident_id,
+                        bool (*cb)(void *ud, const struct timeline_entry *e), void *ud)
+{
+    sqlite3_stmt *st = s->st[ST_TL_LIST];
+    sqlite3_bind_int64(st, 1, incident_id);
+    struct timeline_entry *v = NULL;
+    size_t n = 0, alloc = 0;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == alloc) {
+            alloc = alloc ? alloc * 2 : 16;
+            v = xrealloc(v, alloc * sizeof(*v));
+        }
+        struct timeline_entry *e = &v[n++];
+        e->id = sqlite3_column_int64(st, 0);
+        e->incident_id = sqlite3_column_int64(st, 1);
+        e->ts_ms = sqlite3_column_int64(st, 2);
+        e->actor = col_str(st, 3);
+        e->kind = col_str(st, 4);
+        e->text = col_str(st, 5);
+    }
+    if (rc != SQLITE_DONE)
+        ret = db_fail(s, rc, "timeline_list");
+    stmt_release(st);
+    for (size_t i = 0; i < n && ret == 0; i++)
+        if (!cb(ud, &v[i]))
+            break;
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].actor);
+        free(v[i].kind);
+        free(v[i].text);
+    }
+    free(v);
+    return ret;
+}
+
+/* ---- outbox ---- */
+
+void outbox_job_finish(struct outbox_job *j)
+{
+    if (!j)
+        return;
+    free(j->idem_key);
+    free(j->op);
+    free(j->payload);
+    free(j->last_error);
+    free(j->result);
+    j->idem_key = j->op = j->payload = j->last_error = j->result = NULL;
+}
+
+void outbox_jobs_free(struct outbox_job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        outbox_job_finish(&jobs[i]);
+    free(jobs);
+}
+
+/* Fills j from a row of JOB_COLS. */
+static void job_from_row(sqlite3_stmt *st, struct outbox_job *j)
+{
+    memset(j, 0, sizeof(*j));
+    j->id = sqlite3_column_int64(st, 0);
+    j->incident_id = sqlite3_column_int64(st, 1);     /* NULL reads as 0 */
+    j->idem_key = col_str(st, 2);
+    j->op = col_str(st, 3);
+    j->payload = col_str(st, 4);
+    j->state = (enum outbox_state)sqlite3_column_int(st, 5);
+    j->attempts = sqlite3_column_int(st, 6);
+    j->maybe_sent = sqlite3_column_int(st, 7) != 0;
+    j->next_at_ms = sqlite3_column_int64(st, 8);
+    j->deps_deadline_ms = sqlite3_column_int64(st, 9);
+    j->last_error = col_str(st, 10);
+    j->result = col_str(st, 11);
+    j->created_ms = sqlite3_column_int64(st, 12);
+    j->updated_ms = sqlite3_column_int64(st, 13);
+}
+
+/* Reads the single int64 column of a bound one-row SELECT. */
+static int select_id(struct store *s, sqlite3_stmt *st, int64_t *out, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        ret = rc == SQLITE_DONE ? STORE_ENOTFOUND : db_fail(s, rc, what);
+    stmt_release(st);
+    return ret;
+}
+
+int64_t store_outbox_add(struct store *s, const struct outbox_new *j)
+{
+    if (!j->idem_key || !*j->idem_key || !j->op || (j->n_deps && !j->deps))
+        return STORE_EINVAL;
+    int ret = store_begin(s);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = s->st[ST_OB_INSERT];
+    sqlite3_bind_int64(st, 1, j->incident_id);
+    bind_text(st, 2, j->idem_key);
+    bind_text(st, 3, j->op);
+    bind_text(st, 4, j->payload);
+    sqlite3_bind_int64(st, 5, j->next_at_ms);
+    sqlite3_bind_int64(st, 6, j->deps_deadline_ms);
+    sqlite3_bind_int64(st, 7, j->now_ms);
+    ret = exec_stmt(s, st, "outbox_add");
+    if (ret < 0)
+        goto fail;
+    int64_t id;
+    if (sqlite3_changes(s->db) == 0) {
+        /* Already queued (a replayed event): same job, deps as first written. */
+        st = s->st[ST_OB_BY_KEY];
+        bind_text(st, 1, j->idem_key);
+        ret = select_id(s, st, &id, "outbox_by_key");
+        if (ret < 0)
+            goto fail;
+    } else {
+        id = sqlite3_last_insert_rowid(s->db);
+        for (size_t i = 0; i < j->n_deps; i++) {
+            st = s->st[ST_OB_DEP_INSERT];
+            sqlite3_bind_int64(st, 1, id);
+            sqlite3_bind_int64(st, 2, j->deps[i]);
+            ret = exec_stmt(s, st, "outbox_dep_add");
+            if (ret < 0)
+                goto fail;
+        }
+    }
+    ret = store_commit(s);
+    return ret < 0 ? ret : id;
+
+fail:
+    store_rollback(s);
+    return ret;
+}
+
+int store_outbox_get(struct store *s, int64_t id, struct outbox_job *out)
+{
+    sqlite3_stmt *st = s->st[ST_OB_GET];
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        job_from_row(st, out);
+    else
+        ret = rc == SQLITE_DONE ? STORE_ENOTFOUND : db_fail(s, rc, "outbox_get");
+    stmt_release(st);
+    return ret;
+}
+
+int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct outbox_job **jobs, size_t *n)
+{
+    *jobs = NULL;
+    *n = 0;
+    if (max == 0)
+        return 0;
+    sqlite3_stmt *st = s->st[ST_OB_DUE];
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, (uint64_t)max > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)max);
+    struct outbox_job *v = NULL;
+    size_t cnt = 0, alloc = 0;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == alloc) {
+            alloc = alloc ? alloc * 2 : (max < 16 ? max : 16);
+            v = xrealloc(v, alloc * sizeof(*v));
+        }
+        job_from_row(st, &v[cnt++]);
+    }
+    if (rc != SQLITE_DONE)
+        ret = db_fail(s, rc, "outbox_due");
+    stmt_release(st);
+    if (ret < 0) {
+        outbox_jobs_free(v, cnt);
+        return ret;
+    }
+    *jobs = v;
+    *n = cnt;
+    return 0;
+}
+
+int64_t store_outbox_next_due(struct store *s)
+{
+    sqlite3_stmt *st = s->st[ST_OB_NEXT_DUE];
+    int rc = sqlite3_step(st);
+    int64_t ret = INT64_MAX;
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+            ret = sqlite3_column_int64(st, 0);
+    } else {
+        ret = db_fail(s, rc, "outbox_next_due");
+    }
+    stmt_release(st);
+    return ret;
+}
+
+int store_outbox_blocked_by_failure(struct store *s, int64_t **ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *st = s->st[ST_OB_BLOCKED];
+    int64_t *v = NULL;
+    size_t cnt = 0, alloc = 0;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == alloc) {
+            alloc = alloc ? alloc * 2 : 8;
+            v = xrealloc(v, alloc * sizeof(*v));
+        }
+        v[cnt++] = sqlite3_column_int64(st, 0);
+    }
+    if (rc != SQLITE_DONE)
+        ret = db_fail(s, rc, "outbox_blocked");
+    stmt_release(st);
+    if (ret < 0) {
+        free(v);
+        return ret;
+    }
+    *ids = v;
+    *n = cnt;
+    return 0;
+}
+
+/* Runs a bound UPDATE of one job; ENOTFOUND if no row changed. */
+static int job_update(struct store *s, sqlite3_stmt *st, const char *what)
+{
+    int ret = exec_stmt(s, st, what);
+    if (ret < 0)
+        return ret;
+    return sqlite3_changes(s->db) ? 0 : STORE_ENOTFOUND;
+}
+
+int store_outbox_mark_sending(struct store *s, int64_t id, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_OB_SENDING];
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now_ms);
+    int ret = job_update(s, st, "outbox_mark_sending");
+    if (ret != STORE_ENOTFOUND)
+        return ret;
+    /* Only a pending job can be claimed; tell "gone" from "not pending". */
+    int64_t state;
+    st = s->st[ST_OB_STATE];
+    sqlite3_bind_int64(st, 1, id);
+    ret = select_id(s, st, &state, "outbox_state");
+    if (ret < 0)
+        return ret;
+    LOG_WARN("store: outbox job not pending, not claimed", "id:l state:l", (long long)id,
+             (long long)state);
+    return STORE_EINVAL;
+}
+
+int store_outbox_mark_done(struct store *s, int64_t id, const char *result_json, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_OB_DONE];
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, result_json);
+    sqlite3_bind_int64(st, 3, now_ms);
+    return job_update(s, st, "outbox_mark_done");
+}
+
+int store_outbox_mark_retry(struct store *s, int64_t id, int64_t next_at_ms, const char *error,
+                            bool maybe_sent, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_OB_RETRY];
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, next_at_ms);
+    bind_text(st, 3, error);
+    sqlite3_bind_int(st, 4, maybe_sent ? 1 : 0);
+    sqlite3_bind_int64(st, 5, now_ms);
+    return job_update(s, st, "outbox_mark_retry");
+}
+
+int store_outbox_mark_failed(struct store *s, int64_t id, const char *error, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_OB_FAILED];
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, error);
+    sqlite3_bind_int64(st, 3, now_ms);
+    return job_update(s, st, "outbox_mark_failed");
+}
+
+int store_outbox_set_payload(struct store *s, int64_t id, const char *payload_json, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_OB_PAYLOAD];
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, payload_json);
+    sqlite3_bind_int64(st, 3, now_ms);
+    return job_update(s, st, "outbox_set_payload");
+}
+
+int store_outbox_recover(struct store *s, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_OB_RECOVER];
+    sqlite3_bind_int64(st, 1, now_ms);
+    int ret = exec_stmt(s, st, "outbox_recover");
+    if (ret < 0)
+        return ret;
+    int n = sqlite3_changes(s->db);
+    if (n)
+        LOG_INFO("store: outbox jobs recovered from sending", "count:d", n);
+    return n;
+}
+
+int store_outbox_counts(struct store *s, int64_t counts[4])
+{
+    for (int i = 0; i < 4; i++)
+        counts[i] = 0;
+    sqlite3_stmt *st = s->st[ST_OB_COUNTS];
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int state = sqlite3_column_int(st, 0);
+        if (state >= 0 && state < 4)
+            counts[state] = sqlite3_column_int64(st, 1);
+    }
+    if (rc != SQLITE_DONE)
+        ret = db_fail(s, rc, "outbox_counts");
+    stmt_release(st);
+    return ret;
+}

@@ -1,0 +1,789 @@
+/* report: `/sirt report [summary]`, `@sirt report …` (a button that opens
+ * the same form), the report modal, its validation, and on submission the
+ * incident record plus the whole plan of effects as outbox jobs, written in
+ * the router's transaction: private channel, invitations, pinned summary,
+ * GitLab project + confidential issue + members + EM/PM note, PagerDuty page
+ * for S1/P1, EM/PM told in the component channel (no details) and by DM.
+ * Every text from the report is masked before it goes into a payload; the
+ * store keeps the original.  Nothing here touches the network. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bot/app.h"
+#include "../bot/clock.h"
+#include "../bot/config.h"
+#include "../bot/log.h"
+#include "../bot/mask.h"
+#include "../bot/outbox.h"
+#include "../bot/store.h"
+#include "../bot/util.h"
+#include "handlers.h"
+
+#define TITLE_MAX 150
+#define TEXT_MAX 3000
+#define LINK_MAX 2000
+#define SOFT_DEPS_MS 15000     /* how long the summary and the page wait for the GitLab issue */
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Copies at most max bytes of s without cutting a UTF-8 sequence. */
+static char *utf8_prefix(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return xstrdup(s);
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return xstrndup(s, n);
+}
+
+/* Masked, trimmed to max bytes (with an ellipsis when cut), "{{" defused so
+ * user text can never name a placeholder. */
+static char *clean_text(const char *s, size_t max)
+{
+    char *m = mask_secrets(s ? s : "");
+    for (char *p = strstr(m, "{{"); p; p = strstr(p + 1, "{{"))
+        p[1] = ' ';
+    if (strlen(m) > max) {
+        char *t = utf8_prefix(m, max - 3);
+        free(m);
+        m = xasprintf("%s...", t);
+        free(t);
+    }
+    return m;
+}
+
+/* Slack mrkdwn needs &, <, > escaped in text that is not markup. */
+static char *mrkdwn_escape(const char *s)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    for (; *s; s++) {
+        if (*s == '&')
+            buf_puts(&b, "&amp;");
+        else if (*s == '<')
+            buf_puts(&b, "&lt;");
+        else if (*s == '>')
+            buf_puts(&b, "&gt;");
+        else if (*s == '`')
+            buf_puts(&b, "'");
+        else
+            buf_append(&b, s, 1);
+    }
+    return buf_take(&b);
+}
+
+static char *trim_dup(const char *s)
+{
+    if (!s)
+        return xstrdup("");
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    return xstrndup(s, n);
+}
+
+/* ---- the modal ---- */
+
+static cJSON *plain(const char *text)
+{
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "type", "plain_text");
+    cJSON_AddStringToObject(t, "text", text);
+    return t;
+}
+
+static cJSON *input_block(const char *block_id, const char *label, cJSON *element, bool optional)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "input");
+    cJSON_AddStringToObject(b, "block_id", block_id);
+    cJSON_AddItemToObject(b, "label", plain(label));
+    cJSON_AddItemToObject(b, "element", element);
+    if (optional)
+        cJSON_AddTrueToObject(b, "optional");
+    return b;
+}
+
+static cJSON *text_input(bool multiline, int max_length, const char *initial, const char *placeholder)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "type", "plain_text_input");
+    cJSON_AddStringToObject(e, "action_id", "value");
+    if (multiline)
+        cJSON_AddTrueToObject(e, "multiline");
+    cJSON_AddNumberToObject(e, "max_length", max_length);
+    if (initial && *initial)
+        cJSON_AddStringToObject(e, "initial_value", initial);
+    if (placeholder)
+        cJSON_AddItemToObject(e, "placeholder", plain(placeholder));
+    return e;
+}
+
+static cJSON *option(const char *text, const char *value)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "text", plain(text));
+    cJSON_AddStringToObject(o, "value", value);
+    return o;
+}
+
+static cJSON *select_el(const char *placeholder)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "type", "static_select");
+    cJSON_AddStringToObject(e, "action_id", "value");
+    cJSON_AddItemToObject(e, "placeholder", plain(placeholder));
+    cJSON_AddArrayToObject(e, "options");
+    return e;
+}
+
+cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origin)
+{
+    cJSON *v = cJSON_CreateObject();
+    cJSON_AddStringToObject(v, "type", "modal");
+    cJSON_AddStringToObject(v, "callback_id", "sirt_report");
+    cJSON_AddItemToObject(v, "title", plain("Report an incident"));
+    cJSON_AddItemToObject(v, "submit", plain("Report"));
+    cJSON_AddItemToObject(v, "close", plain("Cancel"));
+    cJSON *meta = cJSON_CreateObject();
+    if (origin)
+        cJSON_AddStringToObject(meta, "origin", origin);
+    char *m = cJSON_PrintUnformatted(meta);
+    cJSON_AddStringToObject(v, "private_metadata", m);
+    cJSON_free(m);
+    cJSON_Delete(meta);
+
+    cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
+    char *init = summary ? utf8_prefix(summary, TITLE_MAX) : NULL;
+    cJSON_AddItemToArray(blocks, input_block("title", "Title", text_input(false, TITLE_MAX, init, "One line: what is wrong"), false));
+    free(init);
+    cJSON_AddItemToArray(blocks, input_block("what", "What happened",
+                                             text_input(true, TEXT_MAX, NULL, "What did you see, where, since when"), false));
+    cJSON *sev = select_el("Severity");
+    static const char *const sev_names[] = { "S1 - critical", "S2 - high", "S3 - medium", "S4 - low" };
+    static const char *const pri_names[] = { "P1 - fix now", "P2 - this release", "P3 - next releases", "P4 - when possible" };
+    cJSON *pri = select_el("Priority");
+    for (int i = 0; i < 4; i++) {
+        char val[2] = { (char)('1' + i), 0 };
+        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(sev, "options"), option(sev_names[i], val));
+        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(pri, "options"), option(pri_names[i], val));
+    }
+    cJSON_AddItemToArray(blocks, input_block("severity", "Severity", sev, false));
+    cJSON_AddItemToArray(blocks, input_block("priority", "Priority", pri, false));
+    if (cfg && cfg->n_components) {
+        cJSON *comp = select_el("Affected component");
+        cJSON *opts = cJSON_GetObjectItemCaseSensitive(comp, "options");
+        for (size_t i = 0; i < cfg->n_components && i < 100; i++)
+            cJSON_AddItemToArray(opts, option(cfg->components[i].name, cfg->components[i].name));
+        cJSON_AddItemToArray(blocks, input_block("component", "Affected component", comp, false));
+    } else {
+        cJSON_AddItemToArray(blocks, input_block("component", "Affected component",
+                                                 text_input(false, 80, NULL, "e.g. gitaly"), true));
+    }
+    cJSON_AddItemToArray(blocks, input_block("repro", "Reproduction steps (HTTP requests, log lines)",
+                                             text_input(true, TEXT_MAX, NULL, "Requests, responses, log lines. Secrets are masked."), true));
+    cJSON_AddItemToArray(blocks, input_block("link", "Issue link (optional)",
+                                             text_input(false, LINK_MAX, NULL, "https://..."), true));
+    return v;
+}
+
+/* Value of an input: plain text value or selected option value; NULL if empty. */
+static const char *state_value(const cJSON *view, const char *block)
+{
+    const cJSON *values = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(view, "state"), "values");
+    const cJSON *el = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(values, block), "value");
+    if (!el)
+        return NULL;
+    const char *v = jstr(el, "value");
+    if (!v)
+        v = jstr(cJSON_GetObjectItemCaseSensitive(el, "selected_option"), "value");
+    return v && *v ? v : NULL;
+}
+
+struct report_input {
+    char *title, *what, *component, *repro, *link;
+    int severity, priority;
+};
+
+static void input_finish(struct report_input *in)
+{
+    free(in->title);
+    free(in->what);
+    free(in->component);
+    free(in->repro);
+    free(in->link);
+    memset(in, 0, sizeof(*in));
+}
+
+static bool https_link(const char *s)
+{
+    if (strncmp(s, "https://", 8) != 0 || strlen(s) > LINK_MAX)
+        return false;
+    const char *host = s + 8;
+    size_t hl = strcspn(host, "/?#");
+    if (hl == 0 || host[0] == ':' || host[0] == '@')
+        return false;
+    for (const char *p = s; *p; p++)
+        if (isspace((unsigned char)*p) || (unsigned char)*p < 0x20 || *p == '<' || *p == '>' || *p == '|')
+            return false;
+    return true;
+}
+
+/* Parses and checks the form. Returns an errors object (caller owns) or NULL. */
+static cJSON *parse_input(const struct cfg *cfg, const cJSON *view, struct report_input *in)
+{
+    memset(in, 0, sizeof(*in));
+    cJSON *errors = cJSON_CreateObject();
+    in->title = trim_dup(state_value(view, "title"));
+    in->what = trim_dup(state_value(view, "what"));
+    in->component = trim_dup(state_value(view, "component"));
+    in->repro = trim_dup(state_value(view, "repro"));
+    in->link = trim_dup(state_value(view, "link"));
+    const char *sev = state_value(view, "severity");
+    const char *pri = state_value(view, "priority");
+
+    if (!in->title[0])
+        cJSON_AddStringToObject(errors, "title", "Give the incident a title.");
+    else if (strlen(in->title) > TITLE_MAX)
+        cJSON_AddStringToObject(errors, "title", "Keep the title under 150 characters.");
+    if (!in->what[0])
+        cJSON_AddStringToObject(errors, "what", "Say what happened.");
+    else if (strlen(in->what) > TEXT_MAX)
+        cJSON_AddStringToObject(errors, "what", "Keep this under 3000 characters; put the rest in the issue.");
+    if (sev && strlen(sev) == 1 && sev[0] >= '1' && sev[0] <= '4')
+        in->severity = sev[0] - '0';
+    else
+        cJSON_AddStringToObject(errors, "severity", "Choose a severity, S1 to S4.");
+    if (pri && strlen(pri) == 1 && pri[0] >= '1' && pri[0] <= '4')
+        in->priority = pri[0] - '0';
+    else
+        cJSON_AddStringToObject(errors, "priority", "Choose a priority, P1 to P4.");
+    if (cfg && cfg->n_components) {
+        if (!in->component[0] || !cfg_component(cfg, in->component))
+            cJSON_AddStringToObject(errors, "component", "Choose one of the listed components.");
+    }
+    if (strlen(in->repro) > TEXT_MAX)
+        cJSON_AddStringToObject(errors, "repro", "Keep this under 3000 characters; put the rest in the issue.");
+    if (in->link[0] && !https_link(in->link))
+        cJSON_AddStringToObject(errors, "link", "The issue link must be an https:// URL.");
+    if (!cJSON_GetArraySize(errors)) {
+        cJSON_Delete(errors);
+        return NULL;
+    }
+    return errors;
+}
+
+cJSON *report_validate(struct sirt_app *app, const cJSON *payload)
+{
+    struct report_input in;
+    cJSON *errors = parse_input(app ? app->cfg : NULL, cJSON_GetObjectItemCaseSensitive(payload, "view"), &in);
+    input_finish(&in);
+    if (!errors)
+        return NULL;
+    cJSON *ack = cJSON_CreateObject();
+    cJSON_AddStringToObject(ack, "response_action", "errors");
+    cJSON_AddItemToObject(ack, "errors", errors);
+    return ack;
+}
+
+/* ---- opening the modal ---- */
+
+static void open_modal(struct sirt_app *app, const char *trigger_id, const char *summary, const char *origin)
+{
+    if (!trigger_id || !app->store) {
+        LOG_WARN("report: no trigger_id, cannot open the form", "");
+        return;
+    }
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "trigger_id", trigger_id);
+    cJSON_AddItemToObject(p, "view", report_view(app->cfg, summary, origin));
+    char *key = xasprintf("views_open/%s", trigger_id);
+    outbox_add(app->store, 0, key, "slack.views_open", p, NULL, 0, 0);
+    free(key);
+    cJSON_Delete(p);
+}
+
+void report_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+{
+    (void)app;
+    if (req->source == REQ_SLASH)
+        return;   /* the form opens; nothing to say in the ack */
+    reply_set_text(out, "Open the form to report a security incident. Details go to a private channel, not here.");
+    cJSON *blocks = cJSON_CreateArray();
+    cJSON *sec = cJSON_CreateObject();
+    cJSON_AddStringToObject(sec, "type", "section");
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "type", "mrkdwn");
+    cJSON_AddStringToObject(t, "text", "Report a security incident: the form asks for title, severity, priority, "
+                                       "component and reproduction steps. Details go to a private channel, not here.");
+    cJSON_AddItemToObject(sec, "text", t);
+    cJSON_AddItemToArray(blocks, sec);
+    cJSON *actions = cJSON_CreateObject();
+    cJSON_AddStringToObject(actions, "type", "actions");
+    cJSON *els = cJSON_AddArrayToObject(actions, "elements");
+    cJSON *btn = cJSON_CreateObject();
+    cJSON_AddStringToObject(btn, "type", "button");
+    cJSON_AddStringToObject(btn, "action_id", "sirt_report_open");
+    cJSON_AddStringToObject(btn, "style", "danger");
+    cJSON_AddItemToObject(btn, "text", plain("Open the report form"));
+    char *val = utf8_prefix(req->args, TITLE_MAX);
+    cJSON_AddStringToObject(btn, "value", val);
+    free(val);
+    cJSON_AddItemToArray(els, btn);
+    cJSON_AddItemToArray(blocks, actions);
+    out->blocks = blocks;
+}
+
+void report_work(struct sirt_app *app, const struct sirt_req *req)
+{
+    if (req->source != REQ_SLASH)
+        return;   /* mention/DM: the button reply was posted by the router */
+    open_modal(app, req->trigger_id, req->args, req->channel_id);
+}
+
+void report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+{
+    const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    open_modal(app, jstr(payload, "trigger_id"), jstr(action, "value"), channel);
+}
+
+/* ---- submission: the incident and its plan ---- */
+
+/* "sirt-<n>-<slug>": lowercase, [a-z0-9-], at most 80 bytes. The slug comes
+ * from the masked title. */
+void report_channel_name(int64_t n, const char *title, char *out, size_t size)
+{
+    char *masked = mask_secrets(title ? title : "");
+    int k = snprintf(out, size, "sirt-%" PRId64, n);
+    size_t len = (size_t)k < size ? (size_t)k : size - 1;
+    size_t limit = size - 1 < 80 ? size - 1 : 80;
+    bool dash = false;
+    size_t slug = 0;
+    for (const char *p = masked; *p && len < limit && slug < 40; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (isalnum(ch) && ch < 0x80) {
+            if (!dash) {
+                out[len++] = '-';
+                dash = true;
+                if (len >= limit)
+                    break;
+            }
+            out[len++] = (char)tolower(ch);
+            slug++;
+        } else if (dash && out[len - 1] != '-') {
+            out[len++] = '-';
+            slug++;
+        }
+    }
+    while (len > 0 && out[len - 1] == '-')
+        len--;
+    out[len] = '\0';
+    free(masked);
+}
+
+static void add_unique(cJSON *arr, const char *s)
+{
+    if (!s || !*s)
+        return;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+        if (cJSON_IsString(e) && strcmp(e->valuestring, s) == 0)
+            return;
+    cJSON_AddItemToArray(arr, cJSON_CreateString(s));
+}
+
+static cJSON *mrkdwn_section(const char *text)
+{
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "type", "section");
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "type", "mrkdwn");
+    cJSON_AddStringToObject(t, "text", text);
+    cJSON_AddItemToObject(s, "text", t);
+    return s;
+}
+
+static cJSON *button(const char *text, const char *action_id, const char *value, const char *style)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "button");
+    cJSON_AddItemToObject(b, "text", plain(text));
+    cJSON_AddStringToObject(b, "action_id", action_id);
+    cJSON_AddStringToObject(b, "value", value);
+    if (style)
+        cJSON_AddStringToObject(b, "style", style);
+    return b;
+}
+
+static cJSON *summary_blocks(const struct incident *inc, const struct report_input *in, bool paged,
+                             bool paging_enabled)
+{
+    char *title = clean_text(in->title, TITLE_MAX);
+    char *what = clean_text(in->what, 2500);
+    char *repro = clean_text(in->repro, 2500);
+    char *link = in->link[0] ? clean_text(in->link, LINK_MAX) : NULL;
+    char *e_what = mrkdwn_escape(what), *e_repro = mrkdwn_escape(repro);
+    cJSON *blocks = cJSON_CreateArray();
+
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddStringToObject(h, "type", "header");
+    char *ht = xasprintf("SIRT-%" PRId64 ": %s", inc->id, title);
+    char *ht2 = utf8_prefix(ht, 150);
+    cJSON_AddItemToObject(h, "text", plain(ht2));
+    free(ht);
+    free(ht2);
+    cJSON_AddItemToArray(blocks, h);
+
+    char *facts = xasprintf("*Severity* S%d   *Priority* P%d   *Component* %s\n*Reported by* <@%s>   "
+                            "*GitLab* {{incident.issue_link}}\n*Paging* %s",
+                            in->severity, in->priority, in->component[0] ? in->component : "(not given)",
+                            inc->reporter,
+                            paged ? (paging_enabled ? "the security on-call has been paged" :
+                                                      "nobody was paged: PAGERDUTY_ROUTING_KEY is not set")
+                                  : "not paged (below S1/P1); use Page on-call if needed");
+    cJSON_AddItemToArray(blocks, mrkdwn_section(facts));
+    free(facts);
+    char *w = xasprintf("*What happened*\n%s", e_what);
+    cJSON_AddItemToArray(blocks, mrkdwn_section(w));
+    free(w);
+    if (repro[0]) {
+        char *r = xasprintf("*Reproduction steps*\n```%s```", e_repro);
+        cJSON_AddItemToArray(blocks, mrkdwn_section(r));
+        free(r);
+    }
+    if (link) {
+        char *e_link = mrkdwn_escape(link);
+        char *l = xasprintf("*Issue link* %s", e_link);
+        cJSON_AddItemToArray(blocks, mrkdwn_section(l));
+        free(l);
+        free(e_link);
+    }
+    cJSON *actions = cJSON_CreateObject();
+    cJSON_AddStringToObject(actions, "type", "actions");
+    cJSON_AddStringToObject(actions, "block_id", "sirt_next_steps");
+    cJSON *els = cJSON_AddArrayToObject(actions, "elements");
+    char id[32];
+    snprintf(id, sizeof(id), "SIRT-%" PRId64, inc->id);
+    cJSON_AddItemToArray(els, button("Page on-call", "sirt_page", id, "danger"));
+    cJSON_AddItemToArray(els, button("Record decision", "sirt_decision", id, NULL));
+    cJSON_AddItemToArray(els, button("Hand off", "sirt_handoff", id, NULL));
+    cJSON_AddItemToArray(els, button("Resolve", "sirt_resolve", id, "primary"));
+    cJSON_AddItemToArray(blocks, actions);
+
+    free(title);
+    free(what);
+    free(repro);
+    free(link);
+    free(e_what);
+    free(e_repro);
+    return blocks;
+}
+
+static int64_t add_job(struct sirt_app *app, int64_t inc_id, const char *step, const char *op, cJSON *payload,
+                       const int64_t *deps, size_t n_deps, int64_t deadline)
+{
+    char key[96];
+    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s", inc_id, step);
+    int64_t id = outbox_add(app->store, inc_id, key, op, payload, deps, n_deps, deadline);
+    cJSON_Delete(payload);
+    return id;
+}
+
+static const char *pd_severity(int s)
+{
+    static const char *const m[] = { "critical", "error", "warning", "info" };
+    return m[(s >= 1 && s <= 4) ? s - 1 : 3];
+}
+
+/* Writes the incident and its plan; inside the router's transaction. */
+static void plan_incident(struct sirt_app *app, const struct incident *inc, const struct report_input *in)
+{
+    const struct cfg *cfg = app->cfg;
+    int64_t n = inc->id;
+    int64_t now = clock_now_ms();
+    int64_t soft = now + SOFT_DEPS_MS;
+    const struct cfg_component *comp = in->component[0] ? cfg_component(cfg, in->component) : NULL;
+    bool page = in->severity == 1 || in->priority == 1;
+    bool paging = cfg->pagerduty_routing_key != NULL;
+    bool gitlab = cfg->gitlab_url != NULL;
+    char *title = clean_text(in->title, TITLE_MAX);
+    char *marker = xasprintf("sirt:SIRT-%" PRId64 ":%016llx", n, (unsigned long long)util_rand64());
+
+    /* 1. private channel */
+    char name[81];
+    report_channel_name(n, in->title, name, sizeof(name));
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "name", name);
+    cJSON_AddTrueToObject(p, "is_private");
+    int64_t j_chan = add_job(app, n, "create_channel", "slack.create_channel", p, NULL, 0, 0);
+
+    /* 2. invitations: reporter, S1 responders, the component's EM and PM */
+    p = cJSON_CreateObject();
+    cJSON *users = cJSON_AddArrayToObject(p, "users");
+    add_unique(users, inc->reporter);
+    if (in->severity == 1)
+        for (size_t i = 0; i < cfg->severity1_responders.n; i++)
+            add_unique(users, cfg->severity1_responders.v[i]);
+    if (comp) {
+        add_unique(users, comp->em);
+        add_unique(users, comp->pm);
+    }
+    add_job(app, n, "invite", "slack.invite", p, &j_chan, 1, 0);
+
+    /* 3. GitLab: private project, confidential issue, members, EM/PM note */
+    int64_t j_issue = 0;
+    if (gitlab) {
+        p = cJSON_CreateObject();
+        char *pname = xasprintf("SIRT-%" PRId64, n);
+        char *ppath = xasprintf("sirt-%" PRId64 "-%06llx", n, (unsigned long long)(util_rand64() & 0xffffff));
+        cJSON_AddStringToObject(p, "name", pname);
+        cJSON_AddStringToObject(p, "path", ppath);
+        cJSON_AddStringToObject(p, "description", "Security incident (confidential). Managed by sirtbot.");
+        free(pname);
+        free(ppath);
+        int64_t j_proj = add_job(app, n, "gitlab_project", "gitlab.create_project", p, NULL, 0, 0);
+
+        char *what = clean_text(in->what, TEXT_MAX);
+        char *repro = clean_text(in->repro, TEXT_MAX);
+        char *link = clean_text(in->link, LINK_MAX);
+        struct buf d;
+        buf_init(&d, 0);
+        buf_printf(&d, "**Security incident SIRT-%" PRId64 "**, reported in Slack by %s via sirtbot.\n\n"
+                       "| Severity | Priority | Component |\n|---|---|---|\n| S%d | P%d | %s |\n\n"
+                       "## What happened\n\n%s\n\n",
+                   n, inc->reporter, in->severity, in->priority, in->component[0] ? in->component : "-", what);
+        buf_printf(&d, "## Summarized reproduction steps\n\n```\n%s\n```\n\n",
+                   repro[0] ? repro : "(none given yet: add HTTP requests, log lines, screenshots)");
+        if (link[0])
+            buf_printf(&d, "## Links\n\n- Reported issue: %s\n\n", link);
+        buf_printf(&d, "<!-- %s -->\n", marker);
+        p = cJSON_CreateObject();
+        char *ititle = xasprintf("SIRT-%" PRId64 ": %s", n, title);
+        char *labels = xasprintf("severity::%d,priority::%d,security", in->severity, in->priority);
+        cJSON_AddStringToObject(p, "title", ititle);
+        cJSON_AddStringToObject(p, "description", d.data);
+        cJSON_AddStringToObject(p, "labels", labels);
+        cJSON_AddStringToObject(p, "marker", marker);
+        j_issue = add_job(app, n, "gitlab_issue", "gitlab.create_issue", p, &j_proj, 1, 0);
+        free(ititle);
+        free(labels);
+        buf_finish(&d);
+        free(what);
+        free(repro);
+        free(link);
+
+        p = cJSON_CreateObject();
+        cJSON *names = cJSON_AddArrayToObject(p, "usernames");
+        const struct cfg_appsec *rep = cfg_appsec_user(cfg, inc->reporter);
+        if (rep)
+            add_unique(names, rep->gitlab);
+        if (in->severity == 1)
+            for (size_t i = 0; i < cfg->severity1_responders.n; i++) {
+                const struct cfg_appsec *a = cfg_appsec_user(cfg, cfg->severity1_responders.v[i]);
+                if (a)
+                    add_unique(names, a->gitlab);
+            }
+        if (comp) {
+            add_unique(names, comp->gitlab_em);
+            add_unique(names, comp->gitlab_pm);
+        }
+        cJSON_AddNumberToObject(p, "access_level", 30);
+        if (cJSON_GetArraySize(names))
+            add_job(app, n, "gitlab_members", "gitlab.add_members", p, &j_proj, 1, 0);
+        else
+            cJSON_Delete(p);
+
+        if (comp && (comp->gitlab_em || comp->gitlab_pm)) {
+            char *mention = xasprintf("%s%s%s%s", comp->gitlab_em ? "@" : "", comp->gitlab_em ? comp->gitlab_em : "",
+                                      comp->gitlab_pm ? (comp->gitlab_em ? " @" : "@") : "",
+                                      comp->gitlab_pm ? comp->gitlab_pm : "");
+            char *body = xasprintf("%s: this security incident affects **%s**, which you manage (engineering / "
+                                   "product). Please join the incident's private Slack channel; the security "
+                                   "team will coordinate the fix there and in this issue.\n\n<!-- %s:em-pm -->",
+                                   mention, comp->name, marker);
+            char *nmarker = xasprintf("%s:em-pm", marker);
+            p = cJSON_CreateObject();
+            cJSON_AddStringToObject(p, "body", body);
+            cJSON_AddStringToObject(p, "marker", nmarker);
+            add_job(app, n, "gitlab_note_em_pm", "gitlab.note", p, &j_issue, 1, 0);
+            free(mention);
+            free(body);
+            free(nmarker);
+        }
+    }
+
+    /* 4. the pinned summary, once the channel exists (and the issue, if it comes in time) */
+    int64_t deps[2] = { j_chan, j_issue };
+    p = cJSON_CreateObject();
+    char *stext = xasprintf("SIRT-%" PRId64 ": %s (S%d, P%d)", n, title, in->severity, in->priority);
+    cJSON_AddStringToObject(p, "text", stext);
+    free(stext);
+    cJSON_AddItemToObject(p, "blocks", summary_blocks(inc, in, page, paging));
+    cJSON_AddTrueToObject(p, "pin");
+    int64_t j_summary = add_job(app, n, "summary", "slack.post", p, deps, j_issue ? 2 : 1, j_issue ? soft : 0);
+
+    /* 5. paging */
+    if (page && paging) {
+        p = cJSON_CreateObject();
+        char *sum = xasprintf("SIRT-%" PRId64 " [S%d/P%d] %s", n, in->severity, in->priority, title);
+        cJSON_AddStringToObject(p, "summary", sum);
+        free(sum);
+        cJSON_AddStringToObject(p, "severity", pd_severity(in->severity));
+        cJSON_AddStringToObject(p, "source", "sirtbot");
+        cJSON_AddStringToObject(p, "component", in->component[0] ? in->component : "unknown");
+        cJSON *cd = cJSON_AddObjectToObject(p, "custom_details");
+        cJSON_AddStringToObject(cd, "incident", "{{incident.id}}");
+        cJSON_AddStringToObject(cd, "component", in->component[0] ? in->component : "unknown");
+        cJSON_AddStringToObject(cd, "reporter", inc->reporter);
+        char sp[4];
+        snprintf(sp, sizeof(sp), "P%d", in->priority);
+        cJSON_AddStringToObject(cd, "priority", sp);
+        snprintf(sp, sizeof(sp), "S%d", in->severity);
+        cJSON_AddStringToObject(cd, "severity", sp);
+        /* The page waits for the channel and the issue (links) at most SOFT_DEPS_MS. */
+        add_job(app, n, "page", "pd.trigger", p, deps, j_issue ? 2 : 1, soft);
+        store_timeline_add(app->store, n, now, "sirtbot", "page_requested", "security on-call page requested");
+    } else if (page) {
+        p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "text", ":rotating_light: This is an S1/P1 incident but *nobody was paged*: "
+                                           "PAGERDUTY_ROUTING_KEY is not set for sirtbot. Page the security "
+                                           "on-call by hand now.");
+        add_job(app, n, "no_page_warning", "slack.post", p, &j_summary, 1, 0);
+        store_timeline_add(app->store, n, now, "sirtbot", "not_paged", "nobody paged: PAGERDUTY_ROUTING_KEY is not set");
+    }
+
+    /* 6. EM and PM: the component channel (no details) and a DM each */
+    if (comp) {
+        if (comp->channel && (comp->em || comp->pm)) {
+            struct buf m;
+            buf_init(&m, 0);
+            if (comp->em)
+                buf_printf(&m, "<@%s>", comp->em);
+            if (comp->pm)
+                buf_printf(&m, "%s<@%s>", comp->em ? " " : "", comp->pm);
+            buf_printf(&m, ": a security incident (SIRT-%" PRId64 ") affects *%s*. You have been invited to its "
+                           "private channel; the details are there and in the confidential issue, not here.",
+                       n, comp->name);
+            p = cJSON_CreateObject();
+            cJSON_AddStringToObject(p, "channel", comp->channel);
+            cJSON_AddStringToObject(p, "text", m.data);
+            add_job(app, n, "component_channel", "slack.post", p, NULL, 0, 0);
+            buf_finish(&m);
+        }
+        const char *roles[2][2] = { { comp->em, "engineering manager" }, { comp->pm, "product manager" } };
+        for (int i = 0; i < 2; i++) {
+            if (!roles[i][0])
+                continue;
+            char *t = xasprintf("You are the %s of *%s*. Security incident SIRT-%" PRId64 " affects it: %s "
+                                "(S%d, P%d). You have been invited to {{incident.channel}}; GitLab: "
+                                "{{incident.issue_link}}.",
+                                roles[i][1], comp->name, n, title, in->severity, in->priority);
+            p = cJSON_CreateObject();
+            cJSON_AddStringToObject(p, "user", roles[i][0]);
+            cJSON_AddStringToObject(p, "text", t);
+            add_job(app, n, i == 0 ? "dm_em" : "dm_pm", "slack.dm", p, deps, j_issue ? 2 : 1, j_issue ? soft : 0);
+            free(t);
+        }
+    }
+
+    /* 7. the reporter hears back */
+    p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "user", inc->reporter);
+    char *t = xasprintf("Thank you. Your report is incident SIRT-%" PRId64 ". You have been invited to its private "
+                        "channel {{incident.channel}}; %s",
+                        n, page ? (paging ? "the security on-call has been paged." :
+                                            "paging is not configured, so page the security on-call by hand.")
+                                : "the security team will pick it up there.");
+    cJSON_AddStringToObject(p, "text", t);
+    free(t);
+    add_job(app, n, "dm_reporter", "slack.dm", p, &j_chan, 1, 0);
+
+    free(title);
+    free(marker);
+}
+
+void report_submit(struct sirt_app *app, const cJSON *payload)
+{
+    const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
+    const char *view_id = jstr(view, "id");
+    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    if (!user || !app->store) {
+        LOG_WARN("report: submission without a user", "");
+        return;
+    }
+    struct report_input in;
+    cJSON *errors = parse_input(app->cfg, view, &in);
+    if (errors) {   /* validated at ack time; the config cannot have changed since */
+        cJSON_Delete(errors);
+        input_finish(&in);
+        return;
+    }
+    cJSON *meta = cJSON_Parse(jstr(view, "private_metadata") ? jstr(view, "private_metadata") : "{}");
+    struct incident inc;
+    memset(&inc, 0, sizeof(inc));
+    inc.title = in.title;
+    inc.description = in.what;
+    inc.severity = in.severity;
+    inc.priority = in.priority;
+    inc.component = in.component[0] ? in.component : NULL;
+    inc.repro = in.repro[0] ? in.repro : NULL;
+    inc.issue_link = in.link[0] ? in.link : NULL;
+    inc.reporter = (char *)user;
+    const struct cfg_appsec *a = cfg_appsec_user(app->cfg, user);
+    inc.owner = a ? (char *)user : NULL;
+    inc.state = "open";
+    inc.origin_channel = (char *)jstr(meta, "origin");
+    char *key = view_id ? xasprintf("view/%s", view_id) : NULL;
+    inc.submission_key = key;
+    inc.created_ms = inc.updated_ms = clock_now_ms();
+    int rc = store_incident_create(app->store, &inc);
+    if (rc == STORE_EEXIST) {
+        LOG_INFO("report: the same form was submitted again; one incident", "incident:l", (long long)inc.id);
+    } else if (rc == 0) {
+        store_timeline_add(app->store, inc.id, inc.created_ms, user, "reported", "incident reported");
+        LOG_INFO("report: incident recorded", "incident:l severity:d priority:d", (long long)inc.id,
+                 in.severity, in.priority);
+        plan_incident(app, &inc, &in);
+    } else {
+        LOG_ERROR("report: cannot record the incident", "error:s", store_strerror(rc));
+    }
+    free(key);
+    cJSON_Delete(meta);
+    input_finish(&in);
+}
+
+/* The summary's buttons that later versions make work. */
+void report_later_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+{
+    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    const char *aid = jstr(action, "action_id");
+    if (!user || !channel || !app->store)
+        return;
+    const char *what = strcmp(aid, "sirt_page") == 0       ? "Paging from this button"
+                       : strcmp(aid, "sirt_decision") == 0 ? "Recording decisions"
+                       : strcmp(aid, "sirt_handoff") == 0  ? "Handing off"
+                                                           : "Resolving";
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "channel", channel);
+    cJSON_AddStringToObject(p, "user", user);
+    char *t = xasprintf("%s is not available in this version of sirtbot yet: do it by hand for now "
+                        "(PagerDuty for pages; note decisions in this channel and the issue).", what);
+    cJSON_AddStringToObject(p, "text", t);
+    free(t);
+    const char *ats = jstr(action, "action_ts");
+    char *key = xasprintf("later/%s/%s/%s", aid, user, ats ? ats : "0");
+    outbox_add(app->store, 0, key, "slack.ephemeral", p, NULL, 0, 0);
+    free(key);
+    cJSON_Delete(p);
+}
