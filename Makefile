@@ -70,7 +70,7 @@ clean:
 
 -include $(BOT_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_SRCS:%.c=$(BUILD)/%.d)
 
-BENCH_OBJS := $(BUILD)/tests/bench/bench_ack.o $(BUILD)/tests/harness.o $(BUILD)/tests/fakes/fake_slack.o
+BENCH_OBJS := $(BUILD)/tests/bench/bench_ack.o $(BUILD)/tests/harness.o $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/fakes/http_peer.c,$(wildcard tests/fakes/*.c)))
 $(BUILD)/bench_ack: $(BENCH_OBJS) $(BUILD)/libsirt.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 

@@ -114,8 +114,10 @@ static void on_auth_test(void *ud, const struct api_result *r)
             return;
         }
         LOG_WARN("auth.test failed; own messages are recognised by bot_id only", "error:s", r->error);
-        if (!ms->stopping)
+        if (!ms->stopping) {
+            router_replay_inbox(ms->app.router);
             outbox_start(ms->app.outbox);
+        }
         return;
     }
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(r->json, "url");
@@ -129,9 +131,12 @@ static void on_auth_test(void *ud, const struct api_result *r)
         str_lcpy(ms->app.bot_id, bid->valuestring, sizeof(ms->app.bot_id));
     LOG_INFO("authenticated", "bot_user_id:s bot_id:s", ms->app.bot_user_id, ms->app.bot_id);
     /* Effects need our own user id (to skip inviting ourselves, to
-     * recognise our channels): the outbox starts once we know it. */
-    if (!ms->stopping)
+     * recognise our channels): the outbox starts once we know it, after
+     * envelopes a crash left unhandled have been handled. */
+    if (!ms->stopping) {
+        router_replay_inbox(ms->app.router);
         outbox_start(ms->app.outbox);
+    }
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -261,6 +266,7 @@ int main(int argc, char **argv)
             ms.stopping = true;
             finish_shutdown(&ms);
         } else {
+            router_inbox_mark(ms.app.router);
             api_call(ms.app.api, "auth.test", NULL, on_auth_test, &ms);
             sm_start(ms.app.sm);
             LOG_INFO("sirtbot started", "api:s", ms.cfg.slack_api_url);

@@ -25,6 +25,7 @@
 struct router {
     struct sirt_app *app;
     struct dedup *dedup;
+    int64_t replay_upto;      /* inbox rows up to this id predate this run */
 };
 
 /* ---- de-duplication: open-addressing hash set + FIFO ring for eviction ---- */
@@ -504,11 +505,8 @@ void router_destroy(struct router *r)
     free(r);
 }
 
-cJSON *router_ack(void *router, const char *type, const cJSON *envelope, bool *want_work)
+static cJSON *ack_dispatch(struct router *rt, const char *type, const cJSON *payload, bool *want_work)
 {
-    struct router *rt = router;
-    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
-    *want_work = false;
     if (strcmp(type, "slash_commands") == 0)
         return ack_slash(rt, payload, want_work);
     if (strcmp(type, "events_api") == 0) {
@@ -521,6 +519,26 @@ cJSON *router_ack(void *router, const char *type, const cJSON *envelope, bool *w
     return NULL;
 }
 
+cJSON *router_ack(void *router, const char *type, cJSON *envelope, bool *want_work)
+{
+    struct router *rt = router;
+    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
+    *want_work = false;
+    cJSON *ack = ack_dispatch(rt, type, payload, want_work);
+    if (*want_work && rt->app->store) {
+        /* Durable before the ack: a crash between the ack and the work's
+         * commit is replayed at the next start instead of being forgotten. */
+        char *json = cJSON_PrintUnformatted(envelope);
+        int64_t id = json ? store_inbox_add(rt->app->store, type, json, clock_now_ms()) : -1;
+        cJSON_free(json);
+        if (id > 0)
+            cJSON_AddNumberToObject(envelope, "sirt_inbox_id", (double)id);
+        else
+            LOG_ERROR("cannot make the envelope durable; handling it from memory", "type:s", type);
+    }
+    return ack;
+}
+
 /* The handler's store writes, its outbox jobs and (for events) the event id
  * commit in one transaction: all of them or none. */
 void router_work(void *router, const char *type, const cJSON *envelope)
@@ -528,10 +546,14 @@ void router_work(void *router, const char *type, const cJSON *envelope)
     struct router *rt = router;
     struct store *st = rt->app->store;
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
+    const cJSON *inbox = cJSON_GetObjectItemCaseSensitive(envelope, "sirt_inbox_id");
+    int64_t inbox_id = cJSON_IsNumber(inbox) ? (int64_t)inbox->valuedouble : 0;
     if (st && store_begin(st) != 0) {
-        LOG_ERROR("store unavailable: envelope not handled", "type:s", type);
+        LOG_ERROR("store unavailable: envelope left in the inbox for the next start", "type:s", type);
         return;
     }
+    if (st && inbox_id)
+        store_inbox_delete(st, inbox_id);
     if (strcmp(type, "slash_commands") == 0) {
         work_slash(rt, payload);
     } else if (strcmp(type, "events_api") == 0) {
@@ -540,6 +562,8 @@ void router_work(void *router, const char *type, const cJSON *envelope)
             metrics_duplicate_event(rt->app->metrics);
             LOG_INFO("duplicate event ignored", "event_id:s", eid);
             store_rollback(st);
+            if (inbox_id)
+                store_inbox_delete(st, inbox_id);
             return;
         }
         work_event(rt, payload);
@@ -554,4 +578,55 @@ void router_work(void *router, const char *type, const cJSON *envelope)
         }
         outbox_kick(rt->app->outbox);
     }
+}
+
+struct replay {
+    struct router *rt;
+    int n;
+};
+
+static bool note_max(void *ud, int64_t id, const char *type, const char *json)
+{
+    (void)type;
+    (void)json;
+    int64_t *max = ud;
+    if (id > *max)
+        *max = id;
+    return true;
+}
+
+void router_inbox_mark(struct router *rt)
+{
+    rt->replay_upto = 0;
+    if (rt->app->store)
+        store_inbox_list(rt->app->store, note_max, &rt->replay_upto);
+}
+
+static bool replay_one(void *ud, int64_t id, const char *type, const char *json)
+{
+    struct replay *r = ud;
+    if (id > r->rt->replay_upto)
+        return false;   /* this run's own envelopes: their work is queued */
+    cJSON *env = cJSON_Parse(json);
+    if (!cJSON_IsObject(env)) {
+        LOG_ERROR("inbox: unreadable envelope dropped", "inbox_id:l", (long long)id);
+        store_inbox_delete(r->rt->app->store, id);
+        cJSON_Delete(env);
+        return true;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(env, "sirt_inbox_id");
+    cJSON_AddNumberToObject(env, "sirt_inbox_id", (double)id);
+    LOG_WARN("inbox: handling an envelope acked before the last stop", "inbox_id:l type:s", (long long)id, type);
+    router_work(r->rt, type, env);
+    cJSON_Delete(env);
+    r->n++;
+    return true;
+}
+
+int router_replay_inbox(struct router *rt)
+{
+    struct replay r = { rt, 0 };
+    if (rt->app->store)
+        store_inbox_list(rt->app->store, replay_one, &r);
+    return r.n;
 }

@@ -19,8 +19,16 @@ struct router;
 struct router *router_create(struct sirt_app *app);
 void router_destroy(struct router *r);
 
-cJSON *router_ack(void *router, const char *type, const cJSON *envelope, bool *want_work);
+/* For an envelope that needs work, router_ack writes it to the store's inbox
+ * before the ack goes out (member "sirt_inbox_id" is added to it) and
+ * router_work deletes that row in the work's transaction. */
+cJSON *router_ack(void *router, const char *type, cJSON *envelope, bool *want_work);
 void router_work(void *router, const char *type, const cJSON *envelope);
+/* Handles envelopes acked by an earlier run that crashed before their work
+ * committed.  Call once at start, before new envelopes arrive.  Returns how many. */
+int router_replay_inbox(struct router *r);
+/* Records which inbox rows predate this run; call before the socket starts. */
+void router_inbox_mark(struct router *r);
 
 /* Splits command text into a lowercased verb and the trimmed rest.
  * "  Help  me " -> verb "help", *args "me".  Empty text -> verb "". */

@@ -31,10 +31,12 @@ enum sm_state {
     SM_STOPPED,
 };
 
-/* Called on the loop, synchronously, before the ack is queued.  Must be pure
- * and fast (no I/O).  Returns an ack payload (ownership passes to the client)
- * or NULL; sets *want_work when work() should be called for this envelope. */
-typedef cJSON *(*sm_ack_fn)(void *ud, const char *type, const cJSON *envelope, bool *want_work);
+/* Called on the loop, synchronously, before the ack is queued.  Must be
+ * fast: no network (it may make the envelope durable before the ack).
+ * Returns an ack payload (ownership passes to the client) or NULL; sets
+ * *want_work when work() should be called for this envelope.  It may add
+ * members to the envelope for its own work phase. */
+typedef cJSON *(*sm_ack_fn)(void *ud, const char *type, cJSON *envelope, bool *want_work);
 /* Called after the ack went to the socket (or the socket died with the ack
  * still queued). The envelope is borrowed. */
 typedef void (*sm_work_fn)(void *ud, const char *type, const cJSON *envelope);

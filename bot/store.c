@@ -57,6 +57,11 @@ static const char *const migrations[] = {
     "  job_id INTEGER NOT NULL REFERENCES outbox(id),"
     "  dep_id INTEGER NOT NULL REFERENCES outbox(id),"
     "  PRIMARY KEY (job_id, dep_id));",
+    /* 1 -> 2: envelopes acked but not yet handled (see store_inbox_add) */
+    "CREATE TABLE inbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  type TEXT NOT NULL, envelope TEXT NOT NULL,"
+    "  received_ms INTEGER NOT NULL DEFAULT 0);",
 };
 #define SCHEMA_VERSION ((int)ARRAY_LEN(migrations))
 
@@ -86,6 +91,7 @@ enum stmt_id {
     ST_OB_INSERT, ST_OB_BY_KEY, ST_OB_DEP_INSERT, ST_OB_GET, ST_OB_DUE, ST_OB_NEXT_DUE,
     ST_OB_BLOCKED, ST_OB_SENDING, ST_OB_STATE, ST_OB_DONE, ST_OB_RETRY, ST_OB_FAILED,
     ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS,
+    ST_INBOX_ADD, ST_INBOX_DEL, ST_INBOX_LIST,
     ST_COUNT
 };
 
@@ -146,6 +152,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OB_PAYLOAD] = "UPDATE outbox SET payload = ?2, updated_ms = ?3 WHERE id = ?1",
     [ST_OB_RECOVER] = "UPDATE outbox SET state = 0, maybe_sent = 1, updated_ms = ?1 WHERE state = 1",
     [ST_OB_COUNTS] = "SELECT state, COUNT(*) FROM outbox GROUP BY state",
+    [ST_INBOX_ADD] = "INSERT INTO inbox(type, envelope, received_ms) VALUES (?1, ?2, ?3)",
+    [ST_INBOX_DEL] = "DELETE FROM inbox WHERE id = ?1",
+    [ST_INBOX_LIST] = "SELECT id, type, envelope FROM inbox ORDER BY id",
 };
 
 /* The only incident columns store_incident_set_* may name.  The SQL for each
@@ -480,6 +489,56 @@ int store_event_record(struct store *s, const char *event_id, int64_t now_ms)
     if (ret < 0)
         return ret;
     return sqlite3_changes(s->db) == 0 ? 1 : 0;
+}
+
+/* ---- inbox ---- */
+
+int64_t store_inbox_add(struct store *s, const char *type, const char *envelope_json, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_INBOX_ADD];
+    bind_text(st, 1, type);
+    bind_text(st, 2, envelope_json);
+    sqlite3_bind_int64(st, 3, now_ms);
+    int ret = exec_stmt(s, st, "inbox_add");
+    return ret < 0 ? ret : sqlite3_last_insert_rowid(s->db);
+}
+
+int store_inbox_delete(struct store *s, int64_t id)
+{
+    sqlite3_stmt *st = s->st[ST_INBOX_DEL];
+    sqlite3_bind_int64(st, 1, id);
+    return exec_stmt(s, st, "inbox_delete");
+}
+
+int store_inbox_list(struct store *s, bool (*cb)(void *ud, int64_t id, const char *type, const char *json),
+                     void *ud)
+{
+    sqlite3_stmt *st = s->st[ST_INBOX_LIST];
+    struct row { int64_t id; char *type, *json; } *v = NULL;
+    size_t n = 0, alloc = 0;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == alloc) {
+            alloc = alloc ? alloc * 2 : 16;
+            v = xrealloc(v, alloc * sizeof(*v));
+        }
+        v[n].id = sqlite3_column_int64(st, 0);
+        v[n].type = col_str(st, 1);
+        v[n].json = col_str(st, 2);
+        n++;
+    }
+    if (rc != SQLITE_DONE)
+        ret = db_fail(s, rc, "inbox_list");
+    stmt_release(st);
+    for (size_t i = 0; i < n && ret == 0; i++)
+        if (!cb(ud, v[i].id, v[i].type ? v[i].type : "", v[i].json ? v[i].json : "{}"))
+            break;
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].type);
+        free(v[i].json);
+    }
+    free(v);
+    return ret;
 }
 
 int store_events_prune(struct store *s, int64_t cutoff_ms)

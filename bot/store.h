@@ -48,6 +48,16 @@ int store_event_record(struct store *s, const char *event_id, int64_t now_ms);
 /* Deletes event ids recorded before cutoff_ms; returns rows deleted or <0. */
 int store_events_prune(struct store *s, int64_t cutoff_ms);
 
+/* ---- inbox: envelopes acked but not yet handled ----
+ * An envelope that needs work is written here before its ack goes out and
+ * deleted in the transaction of its work, so an ack is never a promise the
+ * bot can forget by crashing: at start the rows left are handled again. */
+int64_t store_inbox_add(struct store *s, const char *type, const char *envelope_json, int64_t now_ms);
+int store_inbox_delete(struct store *s, int64_t id);
+/* Rows in arrival order; cb may write to the store; stops if cb returns false. */
+int store_inbox_list(struct store *s, bool (*cb)(void *ud, int64_t id, const char *type, const char *json),
+                     void *ud);
+
 /* ---- incidents ---- */
 struct incident {
     int64_t id;                 /* n of SIRT-n */

@@ -94,6 +94,11 @@ void fx_write_config(struct fx *fx, const char *json)
 
 void fx_init(struct fx *fx)
 {
+    fx_init_opts(fx, 0);
+}
+
+void fx_init_opts(struct fx *fx, int flags)
+{
     memset(fx, 0, sizeof(*fx));
     int rc = uv_loop_init(&fx->loop);
     if (rc)
@@ -117,6 +122,20 @@ void fx_init(struct fx *fx)
         char email[64];
         snprintf(email, sizeof(email), "%s@example.com", fx_users[i].name);
         fake_slack_add_user(fx->slack, fx_users[i].id, fx_users[i].name, email, fx_users[i].tz);
+    }
+    if (flags & FX_PAGERDUTY) {
+        fx->pd = fake_pagerduty_create(&fx->loop, 0);
+        if (!fx->pd)
+            TEST_FAIL("fx: fake_pagerduty_create failed");
+        fake_pagerduty_set_oncall(fx->pd, "PSCHED1", "PSECOPS01", "secops", "secops@example.com");
+    }
+    if (flags & FX_GITLAB) {
+        fx->gitlab = fake_gitlab_create(&fx->loop, 0);
+        if (!fx->gitlab)
+            TEST_FAIL("fx: fake_gitlab_create failed");
+        fake_gitlab_add_user(fx->gitlab, 201, "alice");
+        fake_gitlab_add_user(fx->gitlab, 202, "em-gitaly");
+        fake_gitlab_add_user(fx->gitlab, 203, "pm-gitaly");
     }
 }
 
@@ -252,6 +271,16 @@ int fx_spawn(struct fx *fx, const char *const *extra)
     env[ne++] = xasprintf("SIRT_CONFIG=%s", fx->config_path);
     env[ne++] = xasprintf("SIRT_DB=%s/sirt.db", fx->dir);
     env[ne++] = xstrdup("SIRT_LOG=debug");
+    if (fx->pd) {
+        env[ne++] = xstrdup("PAGERDUTY_ROUTING_KEY=" FAKE_PD_ROUTING_KEY);
+        env[ne++] = xasprintf("PAGERDUTY_EVENTS_URL=%s", fake_pagerduty_events_url(fx->pd));
+        env[ne++] = xasprintf("PAGERDUTY_API_URL=%s", fake_pagerduty_url(fx->pd));
+        env[ne++] = xstrdup("PAGERDUTY_API_TOKEN=" FAKE_PD_API_TOKEN);
+    }
+    if (fx->gitlab) {
+        env[ne++] = xasprintf("GITLAB_URL=%s", fake_gitlab_url(fx->gitlab));
+        env[ne++] = xstrdup("GITLAB_TOKEN=" FAKE_GITLAB_TOKEN);
+    }
     static const char *const pass[] = { "PATH", "HOME", "TMPDIR", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
     for (size_t i = 0; i < ARRAY_LEN(pass); i++) {
         const char *v = getenv(pass[i]);
@@ -388,6 +417,14 @@ int fx_wait_exit(struct fx *fx, int timeout_ms)
     return exit_code(fx);
 }
 
+int fx_kill(struct fx *fx)
+{
+    if (!fx->running)
+        return fx->exited ? fx_wait_exit(fx, 0) : -1;
+    uv_process_kill(&fx->proc, SIGKILL);
+    return fx_wait_exit(fx, 5000);
+}
+
 int fx_stop(struct fx *fx, int timeout_ms)
 {
     if (fx->running)
@@ -456,6 +493,10 @@ void fx_finish(struct fx *fx)
     uv_close((uv_handle_t *)&fx->timer, NULL);
     fake_slack_destroy(fx->slack);
     fx->slack = NULL;
+    fake_pagerduty_destroy(fx->pd);
+    fx->pd = NULL;
+    fake_gitlab_destroy(fx->gitlab);
+    fx->gitlab = NULL;
 
     /* Run to completion; an unreferenced watchdog bounds the wait. */
     bool fired = false;

@@ -19,7 +19,20 @@
  * U0APPSEC2 bob (Europe/Amsterdam), U0SECOPS1 secops, U0EM00001 em-gitaly,
  * U0PM00001 pm-gitaly, U0DIRSEC1 dirsec, U0DIRINF1 dirinf, U0REPORT1
  * reporter (emails <name>@example.com).
- * Any failure inside the harness itself (temp dir, loop) fails the test. */
+ * Any failure inside the harness itself (temp dir, loop) fails the test.
+ *
+ * fx_init_opts(fx, FX_PAGERDUTY | FX_GITLAB) also starts a fake PagerDuty
+ * and/or GitLab on the same loop (fx->pd, fx->gitlab; NULL when not
+ * started) and adds to the child's environment:
+ *   PAGERDUTY_ROUTING_KEY=FAKE_PD_ROUTING_KEY (32 chars),
+ *   PAGERDUTY_EVENTS_URL=http://127.0.0.1:P/v2/enqueue,
+ *   PAGERDUTY_API_URL=http://127.0.0.1:P, PAGERDUTY_API_TOKEN=pd-test-token,
+ *   GITLAB_URL=http://127.0.0.1:G, GITLAB_TOKEN=FAKE_GITLAB_TOKEN.
+ * The fake GitLab knows the config's gitlab users: alice (201), em-gitaly
+ * (202), pm-gitaly (203); namespace 42 "security/incidents".  The fake
+ * PagerDuty has schedule PSCHED1 -> PSECOPS01 "secops"
+ * (secops@example.com, the Slack user U0SECOPS1's email).  fx_finish()
+ * destroys them. */
 #ifndef SIRT_HARNESS_H
 #define SIRT_HARNESS_H
 
@@ -28,6 +41,8 @@
 #include <uv.h>
 
 #include "../bot/util.h"
+#include "fakes/fake_gitlab.h"
+#include "fakes/fake_pagerduty.h"
 #include "fakes/fake_slack.h"
 
 struct fx {
@@ -49,11 +64,20 @@ struct fx {
     bool pipe_open;              /* err_pipe not yet closed */
     size_t spawn_offset;         /* stderr_buf.len at the last fx_spawn */
     int spawns;
+    /* fx_init_opts */
+    struct fake_pagerduty *pd;   /* FX_PAGERDUTY, else NULL */
+    struct fake_gitlab *gitlab;  /* FX_GITLAB, else NULL */
+};
+
+enum {
+    FX_PAGERDUTY = 1 << 0,
+    FX_GITLAB = 1 << 1,
 };
 
 typedef bool (*fx_pred)(struct fx *fx, void *ud);
 
-void fx_init(struct fx *fx);
+void fx_init(struct fx *fx);                 /* = fx_init_opts(fx, 0) */
+void fx_init_opts(struct fx *fx, int flags);   /* FX_PAGERDUTY | FX_GITLAB */
 /* Default config text (what fx_init writes). */
 extern const char fx_default_config[];
 /* Writes the team config file used by the next fx_spawn (default: a small
@@ -75,6 +99,11 @@ void fx_run_for(struct fx *fx, int ms);
  * also wait (up to 1 s) for the stderr pipe to drain, so stderr_buf is
  * complete when they return. */
 int fx_stop(struct fx *fx, int timeout_ms);
+/* Crash: SIGKILLs the child and waits (5 s) until it is reaped and its
+ * stderr pipe has drained.  Returns 128 + 9, the exit status if it had
+ * already exited, or -1 (never spawned / not reaped).  fx_spawn or fx_start
+ * may then start the bot again on the same temp dir (same SIRT_DB). */
+int fx_kill(struct fx *fx);
 /* Waits for the bot to exit on its own; returns exit status or -1 on timeout. */
 int fx_wait_exit(struct fx *fx, int timeout_ms);
 /* SIGKILLs a child still running, closes every handle, destroys the fake,

@@ -974,13 +974,13 @@ TEST(fake_api_methods)
     cJSON_Delete(j);
 
     /* form-encoded, as the python SDK sends conversations.* */
-    j = api(&fx, "POST", "conversations.create", XOXB, FORMT, "name=sirt-1-token%20leak&is_private=true", &st);
+    j = api(&fx, "POST", "conversations.create", XOXB, FORMT, "name=sirt-1-token%5Fleak&is_private=true", &st);
     ASSERT(cJSON_IsTrue(jget(j, "ok")));
     ASSERT(str_starts(jstr(j, "channel.id"), "C"));
-    ASSERT_STR_EQ(jstr(j, "channel.name"), "sirt-1-token leak");
+    ASSERT_STR_EQ(jstr(j, "channel.name"), "sirt-1-token_leak");
     ASSERT(cJSON_IsTrue(jget(jget(j, "channel"), "is_private")));
     cJSON_Delete(j);
-    j = api(&fx, "POST", "conversations.create", XOXB, JSONT, "{\"name\":\"sirt-1-token leak\",\"is_private\":true}", &st);
+    j = api(&fx, "POST", "conversations.create", XOXB, JSONT, "{\"name\":\"sirt-1-token_leak\",\"is_private\":true}", &st);
     ASSERT_STR_EQ(jstr(j, "error"), "name_taken");
     cJSON_Delete(j);
     j = api(&fx, "POST", "conversations.invite", XOXB, JSONT, "{\"channel\":\"C0FAKE00001\",\"users\":\"U0APPSEC1\"}", &st);

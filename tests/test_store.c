@@ -131,7 +131,7 @@ TEST(store_schema_created)
     tdir_make(&t);
     struct store *s = open_ok(t.db);
     store_close(s);
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 1);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 2);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                             " ('incidents','timeline','events','outbox','outbox_deps')"), 5);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN"
@@ -172,7 +172,7 @@ TEST(store_reopen_idempotent)
         incident_finish(&inc);
         store_close(s);
     }
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 1);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 2);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM incidents"), 1);
     tdir_remove(&t);
 }
@@ -188,7 +188,7 @@ TEST(store_newer_schema_refused)
     s = (struct store *)&err;   /* must be reset to NULL on failure */
     ASSERT(store_open(&s, t.db, err, sizeof(err)) < 0);
     ASSERT_NULL(s);
-    snprintf(want, sizeof(want), "%s: schema version 7 is newer than this sirtbot (1)", t.db);
+    snprintf(want, sizeof(want), "%s: schema version 7 is newer than this sirtbot (2)", t.db);
     ASSERT_STR_EQ(err, want);
     ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 7);
     tdir_remove(&t);

@@ -81,6 +81,21 @@ struct fs_req {
     unsigned char *resp;     /* LWS_PRE + resp_len */
     size_t resp_len;
     bool answered;
+    struct fs_delay *delay;  /* pending delayed answer */
+    bool delay_done;         /* the delay is over: write the answer */
+};
+
+/* A delayed answer's timer; outlives its request if the peer goes first
+ * (closed with uv_close, freed in the close callback). */
+struct fs_delay {
+    uv_timer_t t;
+    struct fs_req *r;
+};
+
+struct fs_delay_rule {
+    char *method;
+    int times;
+    int ms;
 };
 
 struct fs_pss {
@@ -149,8 +164,12 @@ struct fake_slack {
     size_t n_fails;
     struct fs_user *users;
     size_t n_users;
-    char **channel_names;
-    size_t n_channel_names;
+    struct fake_channel **channels;   /* known and seen-only, creation order */
+    size_t n_channels;
+    char **pins;                      /* "channel ts" */
+    size_t n_pins;
+    struct fs_delay_rule *delays;
+    size_t n_delays;
     unsigned ts_seq, chan_seq, view_seq, trigger_seq, cmd_seq, event_seq;
     char last_trigger[64];
 
@@ -781,38 +800,233 @@ static const char *api_views_update(struct fake_slack *f, const cJSON *args, cJS
     return view_answer(f, args, out, false);
 }
 
+/* --- channels --- */
+
+static void channel_free(struct fake_channel *c)
+{
+    free(c->id);
+    free(c->name);
+    free(c->creator);
+    for (size_t i = 0; i < c->n_members; i++)
+        free(c->members[i]);
+    free(c->members);
+    free(c);
+}
+
+static struct fake_channel *channel_find_id(const struct fake_slack *f, const char *id)
+{
+    for (size_t i = 0; id && i < f->n_channels; i++)
+        if (strcmp(f->channels[i]->id, id) == 0)
+            return f->channels[i];
+    return NULL;
+}
+
+static struct fake_channel *channel_new(struct fake_slack *f, const char *id, const char *name, bool is_private,
+                                        bool known)
+{
+    struct fake_channel *c = xcalloc(1, sizeof(*c));
+    c->id = xstrdup(id);
+    c->name = xstrdup(name ? name : "");
+    c->is_private = is_private;
+    c->known = known;
+    c->creator = xstrdup(FS_BOT_USER);
+    c->created = (long)time(NULL);
+    if (known) {
+        c->members = xmalloc(sizeof(char *));
+        c->members[0] = xstrdup(FS_BOT_USER);
+        c->n_members = 1;
+    }
+    f->channels = xrealloc(f->channels, (f->n_channels + 1) * sizeof(*f->channels));
+    f->channels[f->n_channels++] = c;
+    return c;
+}
+
+static void channel_add_member(struct fake_channel *c, const char *user)
+{
+    c->members = xrealloc(c->members, (c->n_members + 1) * sizeof(char *));
+    c->members[c->n_members++] = xstrdup(user);
+}
+
+static void channel_json(const struct fake_channel *c, cJSON *out, const char *key)
+{
+    cJSON *ch = key ? cJSON_AddObjectToObject(out, key) : out;
+    cJSON_AddStringToObject(ch, "id", c->id);
+    cJSON_AddStringToObject(ch, "name", c->name);
+    cJSON_AddTrueToObject(ch, "is_channel");
+    cJSON_AddBoolToObject(ch, "is_group", c->is_private);
+    cJSON_AddFalseToObject(ch, "is_im");
+    cJSON_AddFalseToObject(ch, "is_mpim");
+    cJSON_AddBoolToObject(ch, "is_private", c->is_private);
+    cJSON_AddNumberToObject(ch, "created", (double)c->created);
+    cJSON_AddStringToObject(ch, "creator", c->creator);
+    cJSON_AddFalseToObject(ch, "is_archived");
+    cJSON_AddFalseToObject(ch, "is_general");
+    cJSON_AddStringToObject(ch, "name_normalized", c->name);
+    cJSON_AddBoolToObject(ch, "is_member", fake_slack_channel_has_member(c, FS_BOT_USER));
+    cJSON_AddNumberToObject(ch, "num_members", (double)c->n_members);
+}
+
 static const char *api_conv_create(struct fake_slack *f, const cJSON *args, cJSON *out)
 {
     const char *name = arg_str(args, "name");
     if (!name)
         return "invalid_name_required";
-    for (size_t i = 0; i < f->n_channel_names; i++)
-        if (strcmp(f->channel_names[i], name) == 0)
-            return "name_taken";
-    f->channel_names = xrealloc(f->channel_names, (f->n_channel_names + 1) * sizeof(char *));
-    f->channel_names[f->n_channel_names++] = xstrdup(name);
+    if (strlen(name) > 80)
+        return "invalid_name_maxlength";
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+            return "invalid_name_specials";
+    if (fake_slack_channel_by_name(f, name))
+        return "name_taken";
     char id[32];
     snprintf(id, sizeof(id), "C0FAKE%05u", ++f->chan_seq);
-    cJSON *ch = cJSON_AddObjectToObject(out, "channel");
-    cJSON_AddStringToObject(ch, "id", id);
-    cJSON_AddStringToObject(ch, "name", name);
-    cJSON_AddBoolToObject(ch, "is_private", arg_true(args, "is_private"));
-    cJSON_AddTrueToObject(ch, "is_channel");
-    cJSON_AddNumberToObject(ch, "created", (double)time(NULL));
-    cJSON_AddStringToObject(ch, "creator", FS_BOT_USER);
+    struct fake_channel *c = channel_new(f, id, name, arg_true(args, "is_private"), true);
+    channel_json(c, out, "channel");
+    return NULL;
+}
+
+/* Cursor "fakecur-<index>". */
+static const char *api_conv_list(struct fake_slack *f, const cJSON *args, cJSON *out)
+{
+    const char *types = arg_str(args, "types");
+    if (!types)
+        types = "public_channel";
+    bool want_pub = strstr(types, "public_channel") != NULL;
+    bool want_priv = strstr(types, "private_channel") != NULL;
+    long limit = 100;
+    const cJSON *lj = cJSON_GetObjectItemCaseSensitive(args, "limit");
+    long l = cJSON_IsNumber(lj) ? (long)lj->valuedouble : cJSON_IsString(lj) ? atol(lj->valuestring) : 0;
+    if (l > 0)
+        limit = l > 1000 ? 1000 : l;
+    size_t start = 0;
+    const char *cur = arg_str(args, "cursor");
+    if (cur) {
+        char *end = NULL;
+        if (!str_starts(cur, "fakecur-"))
+            return "invalid_cursor";
+        unsigned long n = strtoul(cur + 8, &end, 10);
+        if (!end || *end || n > f->n_channels)
+            return "invalid_cursor";
+        start = n;
+    }
+    cJSON *arr = cJSON_AddArrayToObject(out, "channels");
+    long taken = 0;
+    size_t i = start;
+    for (; i < f->n_channels && taken < limit; i++) {
+        const struct fake_channel *c = f->channels[i];
+        if (!c->known || (c->is_private ? !want_priv : !want_pub))
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        channel_json(c, o, NULL);
+        cJSON_AddItemToArray(arr, o);
+        taken++;
+    }
+    /* more to come only if a later channel would be listed */
+    bool more = false;
+    for (size_t k = i; k < f->n_channels && !more; k++)
+        more = f->channels[k]->known && (f->channels[k]->is_private ? want_priv : want_pub);
+    char next[32] = "";
+    if (more)
+        snprintf(next, sizeof(next), "fakecur-%zu", i);
+    cJSON *md = cJSON_AddObjectToObject(out, "response_metadata");
+    cJSON_AddStringToObject(md, "next_cursor", next);
+    return NULL;
+}
+
+static const char *api_conv_info(struct fake_slack *f, const cJSON *args, cJSON *out)
+{
+    const struct fake_channel *c = channel_find_id(f, arg_str(args, "channel"));
+    if (!c || !c->known)
+        return "channel_not_found";
+    channel_json(c, out, "channel");
     return NULL;
 }
 
 static const char *api_conv_invite(struct fake_slack *f, const cJSON *args, cJSON *out)
 {
-    (void)f;
     const char *ch = arg_str(args, "channel");
+    if (!ch || (ch[0] != 'C' && ch[0] != 'G'))
+        return "channel_not_found";
+    const char *users = arg_str(args, "users");
+    if (!users)
+        return "no_user";
+    bool force = arg_true(args, "force");
+    struct fake_channel *c = channel_find_id(f, ch);
+    if (!c)
+        c = channel_new(f, ch, "", ch[0] == 'G', false);
+
+    /* first pass: classify each user */
+    char *list = xstrdup(users);
+    char *ok_users[100];
+    size_t n_ok = 0, n_given = 0, n_already = 0;
+    const char *first_err = NULL;
+    cJSON *errors = cJSON_CreateArray();
+    char *save = NULL;
+    for (char *u = strtok_r(list, ",", &save); u && n_given < 1000; u = strtok_r(NULL, ",", &save)) {
+        while (*u == ' ')
+            u++;
+        if (!*u)
+            continue;
+        n_given++;
+        const char *err = NULL;
+        if (strcmp(u, FS_BOT_USER) == 0)
+            err = "cant_invite_self";
+        else if (u[0] != 'U' && u[0] != 'W')
+            err = "user_not_found";
+        if (err) {
+            if (!first_err)
+                first_err = err;
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "user", u);
+            cJSON_AddFalseToObject(e, "ok");
+            cJSON_AddStringToObject(e, "error", err);
+            cJSON_AddItemToArray(errors, e);
+            continue;
+        }
+        bool dup = fake_slack_channel_has_member(c, u);
+        for (size_t k = 0; k < n_ok && !dup; k++)
+            dup = strcmp(ok_users[k], u) == 0;
+        if (dup)
+            n_already++;
+        else if (n_ok < ARRAY_LEN(ok_users))
+            ok_users[n_ok++] = u;
+    }
+    const char *ret = NULL;
+    if (n_given == 0) {
+        ret = "no_user";
+    } else if (first_err && !force) {
+        ret = first_err;
+    } else {
+        for (size_t k = 0; k < n_ok; k++)
+            channel_add_member(c, ok_users[k]);
+        if (first_err) {
+            ret = first_err;
+            cJSON_AddItemToObject(out, "errors", errors);
+            errors = NULL;
+        } else if (n_ok == 0 && n_already > 0) {
+            ret = "already_in_channel";
+        } else {
+            channel_json(c, out, "channel");
+        }
+    }
+    cJSON_Delete(errors);
+    free(list);
+    return ret;
+}
+
+static const char *api_pins_add(struct fake_slack *f, const cJSON *args, cJSON *out)
+{
+    (void)out;
+    const char *ch = arg_str(args, "channel");
+    const char *ts = arg_str(args, "timestamp");
     if (!ch)
         return "channel_not_found";
-    if (!arg_str(args, "users"))
-        return "no_user";
-    cJSON *c = cJSON_AddObjectToObject(out, "channel");
-    cJSON_AddStringToObject(c, "id", ch);
+    if (!ts)
+        return "no_item_specified";
+    if (fake_slack_is_pinned(f, ch, ts))
+        return "already_pinned";
+    f->pins = xrealloc(f->pins, (f->n_pins + 1) * sizeof(char *));
+    f->pins[f->n_pins++] = xasprintf("%s %s", ch, ts);
     return NULL;
 }
 
@@ -931,8 +1145,11 @@ static const struct {
     { "chat.postMessage", api_post_message, false },
     { "chat.update", api_chat_update, false },
     { "conversations.create", api_conv_create, false },
+    { "conversations.info", api_conv_info, false },
     { "conversations.invite", api_conv_invite, false },
+    { "conversations.list", api_conv_list, false },
     { "conversations.open", api_conv_open, false },
+    { "pins.add", api_pins_add, false },
     { "users.info", api_users_info, false },
     { "users.lookupByEmail", api_users_by_email, false },
     { "views.open", api_views_open, false },
@@ -954,11 +1171,27 @@ static char *hdr_dup(struct lws *wsi, enum lws_token_indexes t)
     return s;
 }
 
+static void delay_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void delay_close(struct fs_delay *d)
+{
+    if (!d)
+        return;
+    if (d->r)
+        d->r->delay = NULL;
+    d->r = NULL;
+    uv_close((uv_handle_t *)&d->t, delay_closed);
+}
+
 static void req_free(struct fs_req *r)
 {
     if (!r)
         return;
     struct fake_slack *f = r->f;
+    delay_close(r->delay);
     if (r->prev)
         r->prev->next = r->next;
     else if (f->reqs == r)
@@ -1109,10 +1342,19 @@ static void answer_api(struct fake_slack *f, struct fs_req *r, const char *metho
     cJSON *o = cJSON_CreateObject();
     cJSON_AddTrueToObject(o, "ok");
     const char *err = k < ARRAY_LEN(api_table) ? api_table[k].fn(f, args, o) : api_ok(f, args, o);
-    if (err)
-        set_resp_error(r, 200, err);
-    else
+    if (err) {
+        /* keep "errors" (conversations.invite with force) next to the code */
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddFalseToObject(e, "ok");
+        cJSON_AddStringToObject(e, "error", err);
+        cJSON *errors = cJSON_DetachItemFromObjectCaseSensitive(o, "errors");
+        if (errors)
+            cJSON_AddItemToObject(e, "errors", errors);
+        set_resp_json(r, 200, e);
+        cJSON_Delete(e);
+    } else {
         set_resp_json(r, 200, o);
+    }
     cJSON_Delete(o);
 out:
     record_call(f, r, method, args);
@@ -1136,6 +1378,48 @@ static void answer(struct fake_slack *f, struct fs_req *r)
         set_resp(r, 404, "text/plain", "not found\n");
         record_call(f, r, r->path, NULL);
     }
+}
+
+/* The method name the knobs use for a request. */
+static const char *req_method(const struct fs_req *r)
+{
+    if (str_starts(r->path, "/api/") && r->path[5])
+        return r->path + 5;
+    if (str_starts(r->path, "/commands/"))
+        return "response_url";
+    return r->path;
+}
+
+static void delay_cb(uv_timer_t *t)
+{
+    struct fs_delay *d = container_of(t, struct fs_delay, t);
+    struct fs_req *r = d->r;
+    delay_close(d);
+    if (r && r->wsi) {
+        r->delay_done = true;
+        lws_callback_on_writable(r->wsi);
+    }
+}
+
+/* Consumes a delay rule for the request's method; true if the answer waits. */
+static bool start_delay(struct fake_slack *f, struct fs_req *r)
+{
+    const char *m = req_method(r);
+    for (size_t i = 0; i < f->n_delays && !f->destroying; i++) {
+        struct fs_delay_rule *x = &f->delays[i];
+        if (x->times <= 0 || strcmp(x->method, m) != 0)
+            continue;
+        x->times--;
+        struct fs_delay *d = xcalloc(1, sizeof(*d));
+        d->r = r;
+        d->t.data = d;
+        uv_timer_init(f->loop, &d->t);
+        uv_timer_start(&d->t, delay_cb, (uint64_t)(x->ms > 0 ? x->ms : 0), 0);
+        r->delay = d;
+        lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
+        return true;
+    }
+    return false;
 }
 
 /* Writes the status line and headers now; the body goes in HTTP_WRITEABLE. */
@@ -1208,12 +1492,16 @@ static int http_begin(struct fake_slack *f, struct lws *wsi, struct fs_pss *pss,
             return 0;   /* wait for HTTP_BODY / HTTP_BODY_COMPLETION */
     }
     answer(f, r);
+    if (start_delay(f, r))
+        return 0;
     return send_headers(r);
 }
 
 static int http_writeable(struct fs_pss *pss, struct lws *wsi)
 {
     struct fs_req *r = pss->req;
+    if (r && !r->answered && r->delay_done)
+        return send_headers(r);
     if (!r || !r->answered)
         return 0;
     int n = lws_write(wsi, r->resp + LWS_PRE, r->resp_len, LWS_WRITE_HTTP_FINAL);
@@ -1245,9 +1533,11 @@ static int fs_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!pss || !pss->req)
             return -1;
-        if (pss->req->answered)
+        if (pss->req->answered || pss->req->delay)
             return 0;   /* explicit zero Content-Length: answered in HTTP */
         answer(f, pss->req);
+        if (start_delay(f, pss->req))
+            return 0;
         return send_headers(pss->req);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (!pss)
@@ -1340,9 +1630,15 @@ static void free_all(struct fake_slack *f)
         free(f->users[i].tz);
     }
     free(f->users);
-    for (size_t i = 0; i < f->n_channel_names; i++)
-        free(f->channel_names[i]);
-    free(f->channel_names);
+    for (size_t i = 0; i < f->n_channels; i++)
+        channel_free(f->channels[i]);
+    free(f->channels);
+    for (size_t i = 0; i < f->n_pins; i++)
+        free(f->pins[i]);
+    free(f->pins);
+    for (size_t i = 0; i < f->n_delays; i++)
+        free(f->delays[i].method);
+    free(f->delays);
     for (size_t i = 0; i < FS_BAD_KEEP; i++)
         free(f->bad[i]);
     free(f->tickets);
@@ -1395,6 +1691,8 @@ void fake_slack_destroy(struct fake_slack *f)
     uv_timer_stop(&f->sweep);
     for (struct fs_conn *c = f->conns; c; c = c->next)
         c->silent = false;
+    for (struct fs_req *r = f->reqs; r; r = r->next)
+        delay_close(r->delay);   /* delayed answers are never written */
     if (f->ctx)
         lws_context_destroy(f->ctx);
     f->fin_ticks = 0;
@@ -1785,4 +2083,89 @@ void fake_slack_add_user(struct fake_slack *f, const char *id, const char *name,
     u->name = xstrdup(name ? name : id);
     u->email = xstrdup(email ? email : "");
     u->tz = xstrdup(tz ? tz : "UTC");
+}
+
+/* ------------------------------------------------------------------ */
+/* delays, channels, pins */
+
+void fake_slack_delay(struct fake_slack *f, const char *method, int times, int ms)
+{
+    f->delays = xrealloc(f->delays, (f->n_delays + 1) * sizeof(*f->delays));
+    struct fs_delay_rule *x = &f->delays[f->n_delays++];
+    x->method = xstrdup(method);
+    x->times = times;
+    x->ms = ms;
+}
+
+const char *fake_slack_send_interactive(struct fake_slack *f, const cJSON *payload)
+{
+    return send_env(f, "interactive", payload, 0);
+}
+
+size_t fake_slack_channel_count(const struct fake_slack *f)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->n_channels; i++)
+        if (f->channels[i]->known)
+            n++;
+    return n;
+}
+
+const struct fake_channel *fake_slack_channel(const struct fake_slack *f, size_t idx)
+{
+    for (size_t i = 0; i < f->n_channels; i++)
+        if (f->channels[i]->known && idx-- == 0)
+            return f->channels[i];
+    return NULL;
+}
+
+const struct fake_channel *fake_slack_channel_by_name(const struct fake_slack *f, const char *name)
+{
+    for (size_t i = 0; name && i < f->n_channels; i++)
+        if (f->channels[i]->known && strcmp(f->channels[i]->name, name) == 0)
+            return f->channels[i];
+    return NULL;
+}
+
+const struct fake_channel *fake_slack_channel_by_id(const struct fake_slack *f, const char *id)
+{
+    return channel_find_id(f, id);
+}
+
+bool fake_slack_channel_has_member(const struct fake_channel *c, const char *user)
+{
+    for (size_t i = 0; c && user && i < c->n_members; i++)
+        if (strcmp(c->members[i], user) == 0)
+            return true;
+    return false;
+}
+
+void fake_slack_add_channel(struct fake_slack *f, const char *id, const char *name, bool is_private)
+{
+    struct fake_channel *c = channel_find_id(f, id);
+    if (c) {
+        /* seen by id before: it becomes a known channel */
+        free(c->name);
+        c->name = xstrdup(name ? name : "");
+        c->is_private = is_private;
+        if (!c->known && !fake_slack_channel_has_member(c, FS_BOT_USER))
+            channel_add_member(c, FS_BOT_USER);
+        c->known = true;
+        return;
+    }
+    channel_new(f, id, name, is_private, true);
+}
+
+size_t fake_slack_pin_count(const struct fake_slack *f)
+{
+    return f->n_pins;
+}
+
+bool fake_slack_is_pinned(const struct fake_slack *f, const char *channel, const char *ts)
+{
+    size_t cl = strlen(channel);
+    for (size_t i = 0; i < f->n_pins; i++)
+        if (strncmp(f->pins[i], channel, cl) == 0 && f->pins[i][cl] == ' ' && strcmp(f->pins[i] + cl + 1, ts) == 0)
+            return true;
+    return false;
 }

@@ -18,7 +18,10 @@
  * bot id B0BOT0001.  Everything returned (calls, acks, ids) is owned by the
  * fake and valid until fake_slack_destroy() (envelope ids: see set_record_acks).
  * users.info tz_label/tz_offset come from a small table of standard-time
- * offsets (no DST); the IANA name in "tz" is exact. */
+ * offsets (no DST); the IANA name in "tz" is exact.
+ * Channels: conversations.create remembers channels (members start with the
+ * bot); conversations.list/info/invite, pins.add work on them (see the
+ * channel section below). */
 #ifndef SIRT_FAKE_SLACK_H
 #define SIRT_FAKE_SLACK_H
 
@@ -40,6 +43,20 @@ struct fake_call {
                               fill in keys the body lacks); NULL if the JSON body did not parse */
     int status;            /* HTTP status answered */
     uint64_t t_us;         /* CLOCK_MONOTONIC microseconds when the request completed */
+};
+
+/* A channel the fake remembers (conversations.create, fake_slack_add_channel)
+ * or has only seen by id (conversations.invite to an unknown C/G id:
+ * known == false, name ""). */
+struct fake_channel {
+    char *id;
+    char *name;
+    bool is_private;
+    bool known;
+    char *creator;         /* "U0BOT0001" for created channels */
+    long created;          /* unix seconds */
+    char **members;        /* user ids, in the order they joined */
+    size_t n_members;
 };
 
 struct fake_ack {
@@ -84,6 +101,8 @@ int fake_slack_ws_refused(const struct fake_slack *f);
 const char *fake_slack_send_envelope(struct fake_slack *f, const char *type, const cJSON *payload);
 const char *fake_slack_send_event(struct fake_slack *f, const cJSON *event, const char *event_id,
                                   int retry_attempt);
+/* send_envelope("interactive", payload): block_actions, view_submission... */
+const char *fake_slack_send_interactive(struct fake_slack *f, const cJSON *payload);
 /* Convenience builders; return the envelope id.  send_slash: command
  * "/sirt", response_url http://127.0.0.1:<port>/commands/..., a fresh
  * trigger_id (fake_slack_last_trigger_id), user_name from add_user. */
@@ -148,5 +167,39 @@ const struct fake_call *fake_slack_last_call(const struct fake_slack *f, const c
  * again replaces it.  tz NULL = "UTC". */
 void fake_slack_add_user(struct fake_slack *f, const char *id, const char *name, const char *email,
                          const char *tz);
+/* The next `times` answers to method (as in fake_slack_fail, "response_url"
+ * too) are written ms later.  The call takes effect at once (a channel is
+ * created, a message posted); only the answer waits, so a bot killed during
+ * the delay never learns of it.  Rules add up, oldest first. */
+void fake_slack_delay(struct fake_slack *f, const char *method, int times, int ms);
+
+/* --- channels ---
+ * conversations.create: name required (invalid_name_required), <= 80
+ *   chars (invalid_name_maxlength), only [a-z0-9_-] (invalid_name_specials),
+ *   unique (name_taken); creator U0BOT0001, members [U0BOT0001].
+ * conversations.list: types (public_channel, private_channel; default
+ *   public_channel), limit (default 100, max 1000), cursor; next_cursor in
+ *   response_metadata ("" on the last page); invalid_cursor.
+ * conversations.info: channel_not_found unless remembered.
+ * conversations.invite: channel (ids not starting with C/G:
+ *   channel_not_found; an unknown C/G id is accepted and remembered as
+ *   "seen", known == false), users (comma list; no_user when empty).  Per
+ *   user: the bot itself -> cant_invite_self; an id not starting with U or W
+ *   -> user_not_found; already a member -> skipped.  Without force any
+ *   error fails the call and nobody is added; with force=true the valid
+ *   users are added and the answer is {"ok":false,"error":<first>,
+ *   "errors":[{"user","ok":false,"error"}]}.  All users already members ->
+ *   already_in_channel.  Success returns the channel.
+ * pins.add: channel + timestamp (no_item_specified); the same pair again ->
+ *   already_pinned. */
+size_t fake_slack_channel_count(const struct fake_slack *f);      /* remembered (known) channels */
+const struct fake_channel *fake_slack_channel(const struct fake_slack *f, size_t idx);  /* creation order */
+const struct fake_channel *fake_slack_channel_by_name(const struct fake_slack *f, const char *name);
+const struct fake_channel *fake_slack_channel_by_id(const struct fake_slack *f, const char *id); /* seen too */
+bool fake_slack_channel_has_member(const struct fake_channel *c, const char *user);
+/* A pre-existing channel (e.g. the SIRT channel): members [U0BOT0001]. */
+void fake_slack_add_channel(struct fake_slack *f, const char *id, const char *name, bool is_private);
+size_t fake_slack_pin_count(const struct fake_slack *f);
+bool fake_slack_is_pinned(const struct fake_slack *f, const char *channel, const char *ts);
 
 #endif

@@ -1,0 +1,482 @@
+/* effects_gitlab: the gitlab.* ops (see effects.h), over GitLab REST v4
+ * with PRIVATE-TOKEN.  Creation ops reconcile instead of duplicating: a
+ * taken project name adopts the existing project; with maybe_sent an issue
+ * or note carrying the job's marker is taken as already created. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "config.h"
+#include "effects_internal.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+#define GITLAB_DEFAULT_ACCESS 30     /* Developer */
+#define RECONCILE_PAGE 100
+
+static bool ok2xx(const struct http_response *resp)
+{
+    return resp->err == HTTP_OK && resp->status >= 200 && resp->status <= 299;
+}
+
+const cJSON *eff_find_marker(const cJSON *items, const char *field, const char *marker)
+{
+    if (!marker || !marker[0])
+        return NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, items) {
+        const char *text = eff_str(it, field);
+        if (text && strstr(text, marker))
+            return it;
+    }
+    return NULL;
+}
+
+char *eff_with_marker(const char *text, const char *marker)
+{
+    if (!text)
+        text = "";
+    if (!marker || !marker[0] || strstr(text, marker))
+        return xstrdup(text);
+    return xasprintf("%s%s<!-- %s -->", text, text[0] ? "\n\n" : "", marker);
+}
+
+/* ---- gitlab.create_project ---- */
+
+static bool capture_project(struct fx *fx, const cJSON *p, const char *timeline)
+{
+    int64_t id = eff_int(p, "id");
+    const char *path = eff_str(p, "path_with_namespace");
+    const char *url = eff_str(p, "web_url");
+    if (id <= 0)
+        return false;
+    cJSON *inc = eff_result_incident(fx);
+    cJSON_AddNumberToObject(inc, "gitlab_project_id", (double)id);
+    if (path)
+        cJSON_AddStringToObject(inc, "gitlab_project_path", path);
+    if (url)
+        cJSON_AddStringToObject(inc, "gitlab_project_url", url);
+    cJSON_AddStringToObject(eff_result(fx), "timeline", timeline);
+    return true;
+}
+
+static const char *project_path(const struct fx *fx)
+{
+    const char *path = eff_str(fx->payload, "path");
+    return path ? path : eff_str(fx->payload, "name");
+}
+
+static void adopt_found(struct fx *fx, const struct http_response *resp)
+{
+    if (!ok2xx(resp)) {
+        if (resp->err == HTTP_OK && resp->status == 404) {
+            eff_fail(fx, "gitlab: project name already taken by a project not at the expected path");
+            return;
+        }
+        eff_finish_http(fx, resp, "gitlab");
+        return;
+    }
+    cJSON *j = eff_parse(resp);
+    bool ok = capture_project(fx, j, "private GitLab project created (adopted)");
+    cJSON_Delete(j);
+    if (!ok) {
+        eff_finish(fx, EFFECT_RETRY, -1, fx->job_maybe_sent, "gitlab: bad project response");
+        return;
+    }
+    LOG_INFO("adopted existing GitLab project", "job:l incident:l", (long long)fx->job_id,
+             (long long)fx->incident_id);
+    eff_done(fx);
+}
+
+static void adopt_namespace(struct fx *fx, const struct http_response *resp)
+{
+    if (!ok2xx(resp)) {
+        eff_finish_http(fx, resp, "gitlab");
+        return;
+    }
+    cJSON *j = eff_parse(resp);
+    const char *ns = eff_str(j, "full_path");
+    if (!ns)
+        ns = eff_str(j, "username");     /* GET /user: the personal namespace */
+    if (!ns) {
+        cJSON_Delete(j);
+        eff_fail(fx, "gitlab: namespace without full_path");
+        return;
+    }
+    char *full = xasprintf("%s/%s", ns, project_path(fx));
+    cJSON_Delete(j);
+    char *path = eff_urlenc_cat("/projects/", full);
+    free(full);
+    eff_gitlab(fx, "GET", path, NULL, false, adopt_found);
+    free(path);
+}
+
+static void project_created(struct fx *fx, const struct http_response *resp)
+{
+    if (ok2xx(resp)) {
+        cJSON *j = eff_parse(resp);
+        bool ok = capture_project(fx, j, "private GitLab project created");
+        cJSON_Delete(j);
+        if (!ok) {
+            eff_finish(fx, EFFECT_RETRY, -1, true, "gitlab: bad project response");
+            return;
+        }
+        eff_done(fx);
+        return;
+    }
+    if (resp->err == HTTP_OK && resp->status == 400 && resp->body &&
+        strstr(resp->body, "has already been taken")) {
+        /* Ours from an earlier attempt (the path is per incident): adopt it. */
+        long long ns = fx->app->cfg ? fx->app->cfg->gitlab_namespace_id : 0;
+        char path[64];
+        if (ns > 0)
+            snprintf(path, sizeof(path), "/namespaces/%lld", ns);
+        else
+            snprintf(path, sizeof(path), "/user");
+        eff_gitlab(fx, "GET", path, NULL, false, adopt_namespace);
+        return;
+    }
+    eff_finish_http(fx, resp, "gitlab");
+}
+
+void eff_gitlab_create_project(struct fx *fx)
+{
+    if (fx->inc_project_id > 0) {
+        cJSON_AddNumberToObject(eff_result(fx), "gitlab_project_id", (double)fx->inc_project_id);
+        eff_done(fx);
+        return;
+    }
+    const char *name = eff_str(fx->payload, "name");
+    const char *path = eff_str(fx->payload, "path");
+    if (!name && !path) {
+        eff_fail(fx, "bad payload: name or path missing");
+        return;
+    }
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "name", name ? name : path);
+    if (path)
+        cJSON_AddStringToObject(b, "path", path);
+    long long ns = fx->app->cfg ? fx->app->cfg->gitlab_namespace_id : 0;
+    if (ns > 0)
+        cJSON_AddNumberToObject(b, "namespace_id", (double)ns);
+    cJSON_AddStringToObject(b, "visibility", "private");
+    const char *desc = eff_str(fx->payload, "description");
+    if (desc)
+        cJSON_AddStringToObject(b, "description", desc);
+    cJSON_AddFalseToObject(b, "initialize_with_readme");
+    eff_gitlab(fx, "POST", "/projects", b, true, project_created);
+}
+
+/* ---- gitlab.create_issue ---- */
+
+static bool capture_issue(struct fx *fx, const cJSON *issue, const char *timeline)
+{
+    int64_t iid = eff_int(issue, "iid");
+    const char *url = eff_str(issue, "web_url");
+    if (iid <= 0)
+        return false;
+    cJSON *inc = eff_result_incident(fx);
+    cJSON_AddNumberToObject(inc, "gitlab_issue_iid", (double)iid);
+    if (url)
+        cJSON_AddStringToObject(inc, "gitlab_issue_url", url);
+    cJSON_AddStringToObject(eff_result(fx), "timeline", timeline);
+    return true;
+}
+
+static void issue_created(struct fx *fx, const struct http_response *resp)
+{
+    if (!ok2xx(resp)) {
+        eff_finish_http(fx, resp, "gitlab");
+        return;
+    }
+    cJSON *j = eff_parse(resp);
+    bool ok = capture_issue(fx, j, "confidential GitLab issue created");
+    cJSON_Delete(j);
+    if (!ok) {
+        eff_finish(fx, EFFECT_RETRY, -1, true, "gitlab: bad issue response");
+        return;
+    }
+    eff_done(fx);
+}
+
+static void post_issue(struct fx *fx)
+{
+    const char *marker = eff_str(fx->payload, "marker");
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "title", eff_str(fx->payload, "title"));
+    char *desc = eff_with_marker(eff_str(fx->payload, "description"), marker);
+    cJSON_AddStringToObject(b, "description", desc);
+    free(desc);
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(fx->payload, "labels");
+    if (cJSON_IsString(labels) && labels->valuestring[0]) {
+        cJSON_AddStringToObject(b, "labels", labels->valuestring);
+    } else if (cJSON_IsArray(labels)) {
+        struct buf l;
+        buf_init(&l, 0);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, labels)
+            if (cJSON_IsString(it) && it->valuestring[0])
+                buf_printf(&l, "%s%s", l.len ? "," : "", it->valuestring);
+        if (l.len)
+            cJSON_AddStringToObject(b, "labels", l.data);
+        buf_finish(&l);
+    }
+    cJSON_AddTrueToObject(b, "confidential");
+    char path[64];
+    snprintf(path, sizeof(path), "/projects/%lld/issues", (long long)fx->inc_project_id);
+    eff_gitlab(fx, "POST", path, b, true, issue_created);
+}
+
+static void issues_listed(struct fx *fx, const struct http_response *resp)
+{
+    if (!ok2xx(resp)) {
+        eff_finish_http(fx, resp, "gitlab");
+        return;
+    }
+    cJSON *j = eff_parse(resp);
+    const cJSON *hit = eff_find_marker(j, "description", eff_str(fx->payload, "marker"));
+    if (hit && capture_issue(fx, hit, "confidential GitLab issue created (found after retry)")) {
+        cJSON_Delete(j);
+        LOG_INFO("issue found by marker, not creating another", "job:l incident:l",
+                 (long long)fx->job_id, (long long)fx->incident_id);
+        eff_done(fx);
+        return;
+    }
+    cJSON_Delete(j);
+    post_issue(fx);
+}
+
+void eff_gitlab_create_issue(struct fx *fx)
+{
+    if (fx->inc_project_id <= 0) {
+        eff_wait(fx, "gitlab project");
+        return;
+    }
+    if (fx->inc_issue_iid > 0) {
+        cJSON_AddNumberToObject(eff_result(fx), "gitlab_issue_iid", (double)fx->inc_issue_iid);
+        eff_done(fx);
+        return;
+    }
+    if (!eff_str(fx->payload, "title")) {
+        eff_fail(fx, "bad payload: title missing");
+        return;
+    }
+    if (fx->job_maybe_sent && eff_str(fx->payload, "marker")) {
+        char path[160];
+        snprintf(path, sizeof(path),
+                 "/projects/%lld/issues?scope=all&order_by=created_at&sort=desc&per_page=%d",
+                 (long long)fx->inc_project_id, RECONCILE_PAGE);
+        eff_gitlab(fx, "GET", path, NULL, false, issues_listed);
+        return;
+    }
+    post_issue(fx);
+}
+
+/* ---- gitlab.add_members ---- */
+
+static void next_member(struct fx *fx);
+
+static void add_name(struct fx *fx, const char *list, const char *username)
+{
+    cJSON *a = cJSON_GetObjectItemCaseSensitive(fx->result, list);
+    cJSON_AddItemToArray(a, cJSON_CreateString(username));
+}
+
+static const char *current_user(const struct fx *fx)
+{
+    const cJSON *u = cJSON_GetArrayItem(fx->work, fx->n2);
+    return u ? u->valuestring : NULL;
+}
+
+static void member_added(struct fx *fx, const struct http_response *resp)
+{
+    if (ok2xx(resp)) {
+        add_name(fx, "added", current_user(fx));
+    } else if (resp->err == HTTP_OK && resp->status == 409) {
+        add_name(fx, "already_member", current_user(fx));
+    } else {
+        eff_finish_http(fx, resp, "gitlab");
+        return;
+    }
+    fx->n2++;
+    next_member(fx);
+}
+
+static void user_found(struct fx *fx, const struct http_response *resp)
+{
+    if (!ok2xx(resp)) {
+        eff_finish_http(fx, resp, "gitlab");
+        return;
+    }
+    const char *want = current_user(fx);
+    cJSON *j = eff_parse(resp);
+    int64_t id = 0;
+    const cJSON *u;
+    const cJSON *arr = cJSON_IsArray(j) ? j : NULL;
+    cJSON_ArrayForEach(u, arr) {
+        const char *name = eff_str(u, "username");
+        if (name && strcasecmp(name, want) == 0 && eff_int(u, "id") > 0) {
+            id = eff_int(u, "id");
+            break;
+        }
+    }
+    cJSON_Delete(j);
+    if (id <= 0) {
+        LOG_WARN("gitlab user not found, skipped", "job:l incident:l", (long long)fx->job_id,
+                 (long long)fx->incident_id);
+        add_name(fx, "unknown", want);
+        fx->n2++;
+        next_member(fx);
+        return;
+    }
+    int64_t level = eff_int(fx->payload, "access_level");
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddNumberToObject(b, "user_id", (double)id);
+    cJSON_AddNumberToObject(b, "access_level", (double)(level > 0 ? level : GITLAB_DEFAULT_ACCESS));
+    char path[64];
+    snprintf(path, sizeof(path), "/projects/%lld/members", (long long)fx->inc_project_id);
+    eff_gitlab(fx, "POST", path, b, true, member_added);
+}
+
+static void members_timeline(struct fx *fx)
+{
+    static const char *const lists[] = { "added", "already_member", "unknown" };
+    static const char *const label[] = { "added", "already members", "unknown GitLab users skipped" };
+    struct buf tl;
+    buf_init(&tl, 0);
+    buf_puts(&tl, "GitLab project access:");
+    bool any = false;
+    for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(fx->result, lists[i]);
+        if (cJSON_GetArraySize(a) == 0)
+            continue;
+        buf_printf(&tl, "%s %s", any ? ";" : "", label[i]);
+        const cJSON *it;
+        int k = 0;
+        cJSON_ArrayForEach(it, a)
+            buf_printf(&tl, "%s %s", k++ ? "," : "", it->valuestring);
+        any = true;
+    }
+    if (any)
+        cJSON_AddStringToObject(fx->result, "timeline", tl.data);
+    buf_finish(&tl);
+}
+
+static void next_member(struct fx *fx)
+{
+    const char *user = current_user(fx);
+    if (!user) {
+        members_timeline(fx);
+        eff_done(fx);
+        return;
+    }
+    char *path = eff_urlenc_cat("/users?username=", user);
+    eff_gitlab(fx, "GET", path, NULL, false, user_found);
+    free(path);
+}
+
+void eff_gitlab_add_members(struct fx *fx)
+{
+    if (fx->inc_project_id <= 0) {
+        eff_wait(fx, "gitlab project");
+        return;
+    }
+    fx->work = cJSON_CreateArray();
+    const cJSON *u;
+    cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(fx->payload, "usernames")) {
+        if (!cJSON_IsString(u))
+            continue;
+        const char *name = u->valuestring[0] == '@' ? u->valuestring + 1 : u->valuestring;
+        if (!name[0])
+            continue;
+        bool dup = false;
+        const cJSON *w;
+        cJSON_ArrayForEach(w, fx->work)
+            dup = dup || strcasecmp(w->valuestring, name) == 0;
+        if (!dup)
+            cJSON_AddItemToArray(fx->work, cJSON_CreateString(name));
+    }
+    cJSON *r = eff_result(fx);
+    cJSON_AddArrayToObject(r, "added");
+    cJSON_AddArrayToObject(r, "already_member");
+    cJSON_AddArrayToObject(r, "unknown");
+    fx->n2 = 0;
+    next_member(fx);
+}
+
+/* ---- gitlab.note ---- */
+
+static void note_created(struct fx *fx, const struct http_response *resp)
+{
+    if (!ok2xx(resp)) {
+        eff_finish_http(fx, resp, "gitlab");
+        return;
+    }
+    cJSON *j = eff_parse(resp);
+    int64_t id = eff_int(j, "id");
+    cJSON_Delete(j);
+    if (id > 0)
+        cJSON_AddNumberToObject(eff_result(fx), "note_id", (double)id);
+    eff_done(fx);
+}
+
+static void post_note(struct fx *fx)
+{
+    char *body = eff_with_marker(eff_str(fx->payload, "body"), eff_str(fx->payload, "marker"));
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "body", body);
+    free(body);
+    char path[96];
+    snprintf(path, sizeof(path), "/projects/%lld/issues/%lld/notes", (long long)fx->inc_project_id,
+             (long long)fx->inc_issue_iid);
+    eff_gitlab(fx, "POST", path, b, true, note_created);
+}
+
+static void notes_listed(struct fx *fx, const struct http_response *resp)
+{
+    if (!ok2xx(resp)) {
+        eff_finish_http(fx, resp, "gitlab");
+        return;
+    }
+    cJSON *j = eff_parse(resp);
+    const cJSON *hit = eff_find_marker(j, "body", eff_str(fx->payload, "marker"));
+    if (hit) {
+        int64_t id = eff_int(hit, "id");
+        if (id > 0)
+            cJSON_AddNumberToObject(eff_result(fx), "note_id", (double)id);
+        cJSON_AddTrueToObject(eff_result(fx), "found");
+        cJSON_Delete(j);
+        eff_done(fx);
+        return;
+    }
+    cJSON_Delete(j);
+    post_note(fx);
+}
+
+void eff_gitlab_note(struct fx *fx)
+{
+    if (fx->inc_project_id <= 0) {
+        eff_wait(fx, "gitlab project");
+        return;
+    }
+    if (fx->inc_issue_iid <= 0) {
+        eff_wait(fx, "gitlab issue");
+        return;
+    }
+    if (!eff_str(fx->payload, "body")) {
+        eff_fail(fx, "bad payload: body missing");
+        return;
+    }
+    if (fx->job_maybe_sent && eff_str(fx->payload, "marker")) {
+        char path[160];
+        snprintf(path, sizeof(path),
+                 "/projects/%lld/issues/%lld/notes?order_by=created_at&sort=desc&per_page=%d",
+                 (long long)fx->inc_project_id, (long long)fx->inc_issue_iid, RECONCILE_PAGE);
+        eff_gitlab(fx, "GET", path, NULL, false, notes_listed);
+        return;
+    }
+    post_note(fx);
+}

@@ -1,0 +1,143 @@
+/* effects_internal: what effects.c, effects_slack.c, effects_gitlab.c and
+ * effects_pd.c share, and the pure pieces the unit tests reach.  Not for
+ * other modules: they use effects.h.  Names carry the eff_ prefix.
+ *
+ * One struct fx per running effect, owned by the effects module from
+ * effect_start() until its done callback has returned.  An op's code drives
+ * one request at a time (eff_slack / eff_gitlab / eff_http_post); every step
+ * ends in exactly one of: another request, or eff_finish*().  After calling
+ * any of those the caller must return at once: fx may already be freed. */
+#ifndef SIRT_EFFECTS_INTERNAL_H
+#define SIRT_EFFECTS_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "effects.h"
+
+struct api_result;
+struct http_response;
+struct fx;
+
+typedef void (*eff_api_fn)(struct fx *fx, const struct api_result *r);
+typedef void (*eff_http_fn)(struct fx *fx, const struct http_response *resp);
+
+struct fx {
+    struct sirt_app *app;
+    const char *op;                /* static name from the op table */
+    effect_done_fn done;
+    void *ud;
+    int64_t job_id;
+    int64_t incident_id;
+    int64_t job_created_ms;
+    bool job_maybe_sent;
+    cJSON *payload;                /* owned copy; never NULL (empty object) */
+
+    /* Incident row at start, strings passed through mask_secrets(). */
+    char *inc_channel_id;
+    int64_t inc_project_id;
+    int64_t inc_issue_iid;
+    char *inc_issue_url;
+
+    /* Progress of multi-step ops (meaning per op). */
+    cJSON *result;                 /* DONE result being built, owned */
+    cJSON *work;                   /* scratch: list of names/users still to do */
+    char *s1, *s2;                 /* scratch strings (cursor, channel, path, ...) */
+    int n1, n2;                    /* scratch counters (pages, index) */
+
+    /* Current request. */
+    bool pending;
+    bool mutating;                 /* the request in flight may change remote state */
+    eff_api_fn api_cb;
+    eff_http_fn http_cb;
+
+    /* Completion. */
+    bool in_start;                 /* inside effect_start: completion is deferred */
+    bool finished;
+    bool timer_used;
+    uv_timer_t timer;
+    struct effect_result res;
+    char error[256];
+};
+
+/* ---- completion (effects.c) ---- */
+void eff_finish(struct fx *fx, enum effect_outcome outcome, long retry_after_ms, bool maybe_sent,
+               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* DONE with fx->result (may be NULL). */
+void eff_done(struct fx *fx);
+void eff_fail(struct fx *fx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* RETRY, not maybe_sent, outbox backoff: "waiting for <what>". */
+void eff_wait(struct fx *fx, const char *what);
+/* Maps a failed request with the outcome rules and finishes.  A job that
+ * came in maybe_sent stays maybe_sent on RETRY. */
+void eff_finish_api(struct fx *fx, const struct api_result *r);
+void eff_finish_http(struct fx *fx, const struct http_response *resp, const char *service);
+
+/* ---- outcome rules (pure) ---- */
+/* Fills out (outcome, retry_after_ms, maybe_sent, error -> errbuf) from a
+ * Slack API result.  mutating: the request could have changed state.
+ * API_OK gives DONE. */
+void eff_outcome_api(const struct api_result *r, bool mutating, struct effect_result *out,
+                    char *errbuf, size_t errlen);
+/* Same for a raw HTTP response; service names the peer in the error
+ * ("gitlab http_403: <message>").  2xx gives DONE. */
+void eff_outcome_http(const struct http_response *resp, bool mutating, const char *service,
+                     struct effect_result *out, char *errbuf, size_t errlen);
+/* True for the Slack ok:false codes that are worth retrying. */
+bool eff_slack_error_retryable(const char *code);
+
+/* ---- requests (effects.c) ---- */
+/* Slack Web API, one attempt.  args is consumed.  get: query string. */
+void eff_slack(struct fx *fx, const char *method, cJSON *args, bool get, bool mutating, eff_api_fn cb);
+/* GitLab REST: $GITLAB_URL/api/v4<path>; body (consumed) may be NULL. */
+void eff_gitlab(struct fx *fx, const char *method, const char *path, cJSON *body, bool mutating,
+               eff_http_fn cb);
+/* POST a JSON body (consumed) to url, no credentials in headers. */
+void eff_http_post(struct fx *fx, const char *url, cJSON *body, bool mutating, eff_http_fn cb);
+
+/* ---- helpers ---- */
+const char *eff_str(const cJSON *obj, const char *key);        /* non-empty string or NULL */
+int64_t eff_int(const cJSON *obj, const char *key);            /* number, else 0 */
+cJSON *eff_result(struct fx *fx);                              /* creates fx->result */
+cJSON *eff_result_incident(struct fx *fx);                     /* result."incident" */
+/* Appends s percent-encoded (RFC 3986 unreserved kept) to a malloc'd copy
+ * of prefix... : returns prefix + enc(s) (caller frees). */
+char *eff_urlenc_cat(const char *prefix, const char *s);
+/* Parses a 2xx body as JSON (NULL if it is not). */
+cJSON *eff_parse(const struct http_response *resp);
+
+/* ---- pure pieces of the ops ---- */
+/* Slack channel name from a wanted name and a suffix number (0 or 1 = none):
+ * lowercase, [a-z0-9_-] (others become '-'), at most 80 bytes with the
+ * suffix: the base is trimmed (and trailing '-'/'_' dropped) so that
+ * "<base>-<n>" fits.  out must hold 81 bytes. */
+void eff_channel_name(const char *name, int suffix, char out[81]);
+/* In a conversations.list "channels" array, the channel named name created
+ * by bot_user (non-empty), or NULL. */
+const cJSON *eff_find_own_channel(const cJSON *channels, const char *name, const char *bot_user);
+/* First element of a GitLab issue/note array whose field (description or
+ * body) contains marker, or NULL. */
+const cJSON *eff_find_marker(const cJSON *items, const char *field, const char *marker);
+/* text with marker appended as an HTML comment unless it already holds it
+ * (caller frees). */
+char *eff_with_marker(const char *text, const char *marker);
+
+/* ---- op entry points ---- */
+void eff_slack_views_open(struct fx *fx);
+void eff_slack_create_channel(struct fx *fx);
+void eff_slack_invite(struct fx *fx);
+void eff_slack_post(struct fx *fx);
+void eff_slack_dm(struct fx *fx);
+void eff_slack_ephemeral(struct fx *fx);
+void eff_slack_response_url(struct fx *fx);
+void eff_gitlab_create_project(struct fx *fx);
+void eff_gitlab_create_issue(struct fx *fx);
+void eff_gitlab_add_members(struct fx *fx);
+void eff_gitlab_note(struct fx *fx);
+void eff_pd_trigger(struct fx *fx);
+void eff_pd_resolve(struct fx *fx);
+
+#endif
