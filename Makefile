@@ -42,14 +42,16 @@ $(BUILD)/%.o: %.c | deps
 	@$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BIN): $(BOT_OBJS) $(MAIN_OBJ)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/libsirt.a: $(BOT_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(TEST_BIN): $(TEST_OBJS) $(BUILD)/libsirt.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
 tests-build: $(BIN) $(TEST_BIN)
 
@@ -71,9 +73,14 @@ clean:
 -include $(BOT_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_SRCS:%.c=$(BUILD)/%.d)
 
 BENCH_OBJS := $(BUILD)/tests/bench/bench_ack.o $(BUILD)/tests/harness.o $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/fakes/http_peer.c,$(wildcard tests/fakes/*.c)))
+BENCH_COMMON := $(filter-out $(BUILD)/tests/bench/bench_ack.o,$(BENCH_OBJS)) $(BUILD)/tests/report_payloads.o
 $(BUILD)/bench_ack: $(BENCH_OBJS) $(BUILD)/libsirt.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+$(BUILD)/bench_report: $(BUILD)/tests/bench/bench_report.o $(BENCH_COMMON) $(BUILD)/libsirt.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_ack
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_ack $(BUILD)/bench_report
 	scripts/bench

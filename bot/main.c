@@ -204,6 +204,9 @@ int main(int argc, char **argv)
             LOG_DEBUG("pruned old event ids", "rows:d", pruned);
     }
 
+    /* libuv's thread pool only resolves the Socket Mode host now and then:
+     * two threads are plenty (an operator's UV_THREADPOOL_SIZE wins). */
+    setenv("UV_THREADPOOL_SIZE", "2", 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     uv_loop_init(&ms.loop);
     ms.app.loop = &ms.loop;

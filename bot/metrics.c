@@ -31,6 +31,8 @@ struct metrics {
     struct counter_set acked;      /* type */
     struct counter_set dropped;    /* reason */
     struct counter_set api;        /* method, result */
+    struct counter_set outbox;     /* op, outcome */
+    long outbox_in_flight;
     uint64_t duplicates;
     uint64_t reconnects;
     bool connected;
@@ -137,6 +139,18 @@ void metrics_api_call(struct metrics *m, const char *method, const char *result)
         count(&m->api, method, result ? result : "unknown");
 }
 
+void metrics_outbox(struct metrics *m, const char *op, const char *outcome)
+{
+    if (m)
+        count(&m->outbox, op, outcome);
+}
+
+void metrics_outbox_in_flight(struct metrics *m, long n)
+{
+    if (m)
+        m->outbox_in_flight = n;
+}
+
 static void render_one(const struct counter *c, struct buf *out, const char *name,
                        const char *la, const char *lb)
 {
@@ -198,4 +212,11 @@ void metrics_render(const struct metrics *m, struct buf *out)
     buf_puts(out, "# HELP sirt_slack_api_calls_total Slack Web API calls, by method and final result.\n"
                   "# TYPE sirt_slack_api_calls_total counter\n");
     render_set(&m->api, out, "sirt_slack_api_calls_total", "method", "result");
+
+    buf_puts(out, "# HELP sirt_outbox_jobs_total Outbox job attempts by op and outcome (done, retry, failed).\n"
+                  "# TYPE sirt_outbox_jobs_total counter\n");
+    render_set(&m->outbox, out, "sirt_outbox_jobs_total", "op", "outcome");
+    buf_puts(out, "# HELP sirt_outbox_in_flight Outbox jobs being sent now.\n"
+                  "# TYPE sirt_outbox_in_flight gauge\n");
+    buf_printf(out, "sirt_outbox_in_flight %ld\n", m->outbox_in_flight);
 }

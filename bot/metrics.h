@@ -24,6 +24,10 @@ void metrics_set_connected(struct metrics *m, bool up);
 /* result: "ok", or the Slack error code / "http_<status>" / "network". */
 void metrics_api_call(struct metrics *m, const char *method, const char *result);
 
+/* outcome: "done", "retry", "failed". */
+void metrics_outbox(struct metrics *m, const char *op, const char *outcome);
+void metrics_outbox_in_flight(struct metrics *m, long n);
+
 /* Appends the Prometheus exposition text to out. */
 void metrics_render(const struct metrics *m, struct buf *out);
 

@@ -17,6 +17,7 @@
 #include "effects.h"
 #include "log.h"
 #include "mask.h"
+#include "metrics.h"
 #include "store.h"
 #include "util.h"
 
@@ -256,6 +257,7 @@ static void finish_inflight(struct outbox *o, struct inflight *f)
     if (*pp)
         *pp = f->next;
     o->n_inflight--;
+    metrics_outbox_in_flight(o->app->metrics, (long)o->n_inflight);
     free(f->op);
     free(f->idem_key);
     free(f);
@@ -293,6 +295,7 @@ static void on_effect_done(void *ud, const struct effect_result *r)
         store_outbox_mark_done(s, f->job_id, res, now);
         cJSON_free(res);
         apply_captures(s, f->incident_id, f->op, r->result, now);
+        metrics_outbox(o->app->metrics, f->op, "done");
         LOG_INFO("outbox: done", "job:l op:s incident:l attempts:d ms:l", (long long)f->job_id, f->op,
                  (long long)f->incident_id, f->attempts, (long long)ms);
         break;
@@ -301,6 +304,7 @@ static void on_effect_done(void *ud, const struct effect_result *r)
         if (f->attempts >= OUTBOX_MAX_ATTEMPTS && !o->closing) {
             char *e = xasprintf("gave up after %d attempts: %s", f->attempts, r->error ? r->error : "");
             store_outbox_mark_failed(s, f->job_id, e, now);
+            metrics_outbox(o->app->metrics, f->op, "failed");
             add_failure_notice(o, f->incident_id, f->op, f->idem_key, e);
             LOG_ERROR("outbox: failed", "job:l op:s incident:l error:s", (long long)f->job_id, f->op,
                       (long long)f->incident_id, e);
@@ -310,6 +314,7 @@ static void on_effect_done(void *ud, const struct effect_result *r)
             if (o->closing)
                 delay = 0;
             store_outbox_mark_retry(s, f->job_id, now + delay, r->error ? r->error : "", r->maybe_sent, now);
+            metrics_outbox(o->app->metrics, f->op, "retry");
             LOG_WARN("outbox: will retry", "job:l op:s incident:l attempt:d delay_ms:l error:s maybe_sent:b",
                      (long long)f->job_id, f->op, (long long)f->incident_id, f->attempts, (long long)delay,
                      r->error, r->maybe_sent);
@@ -317,6 +322,7 @@ static void on_effect_done(void *ud, const struct effect_result *r)
         break;
     case EFFECT_FAIL:
         store_outbox_mark_failed(s, f->job_id, r->error ? r->error : "failed", now);
+        metrics_outbox(o->app->metrics, f->op, "failed");
         add_failure_notice(o, f->incident_id, f->op, f->idem_key, r->error);
         LOG_ERROR("outbox: failed", "job:l op:s incident:l error:s", (long long)f->job_id, f->op,
                   (long long)f->incident_id, r->error);
@@ -401,6 +407,7 @@ static void dispatch(struct outbox *o, const struct outbox_job *j)
     f->next = o->inflight;
     o->inflight = f;
     o->n_inflight++;
+    metrics_outbox_in_flight(o->app->metrics, (long)o->n_inflight);
     struct outbox_job jj = *j;
     jj.attempts = f->attempts;
     LOG_DEBUG("outbox: sending", "job:l op:s incident:l attempt:d maybe_sent:b", (long long)j->id, j->op,

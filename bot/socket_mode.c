@@ -703,7 +703,10 @@ struct sm *sm_create(uv_loop_t *loop, struct lws_context *ctx, struct api_client
     vi.protocols = sm_protocols;
     vi.vhost_name = "slack-client";
     vi.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    vi.client_ssl_ca_filepath = "/etc/ssl/certs/ca-certificates.crt";
+    /* No client_ssl_ca_filepath: lws then uses OpenSSL's default verify
+     * paths (the system store, /etc/ssl/certs, honouring SSL_CERT_FILE /
+     * SSL_CERT_DIR), which load a CA certificate only when a handshake needs
+     * it instead of parsing the whole bundle (~0.8 MiB) at start. */
     s->vh = lws_create_vhost(ctx, &vi);
     if (!s->vh) {
         free(s->app_token);

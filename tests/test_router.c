@@ -219,6 +219,9 @@ TEST(metrics_prometheus_text)
     metrics_set_connected(m, true);
     metrics_api_call(m, "chat.postMessage", "ok");
     metrics_api_call(m, "chat.postMessage", "channel_not_found");
+    metrics_outbox(m, "pd.trigger", "retry");
+    metrics_outbox(m, "pd.trigger", "done");
+    metrics_outbox_in_flight(m, 3);
     for (int i = 0; i < 200; i++) {   /* hostile label values stay bounded */
         char t[32];
         snprintf(t, sizeof(t), "type\"%d", i);
@@ -237,6 +240,8 @@ TEST(metrics_prometheus_text)
     ASSERT_CONTAINS(b.data, "sirt_socket_connected 1\n");
     ASSERT_CONTAINS(b.data, "sirt_slack_api_calls_total{method=\"chat.postMessage\",result=\"channel_not_found\"} 1\n");
     ASSERT_CONTAINS(b.data, "sirt_envelopes_received_total{type=\"other\"}");
+    ASSERT_CONTAINS(b.data, "sirt_outbox_jobs_total{op=\"pd.trigger\",outcome=\"retry\"} 1\n");
+    ASSERT_CONTAINS(b.data, "sirt_outbox_in_flight 3\n");
     ASSERT_NOT_CONTAINS(b.data, "type\"1");
     /* Every line is a comment or "name{labels} value". */
     size_t lines = 0;

@@ -71,15 +71,24 @@ static bool pred_pong(struct fx *fx, void *ud)
     return fake_slack_pongs(fx->slack) >= *(uint64_t *)ud;
 }
 
+static long rss_anon_kb, rss_file_kb, threads;
+
 static void proc_stats(int pid, long *hwm_kb, double *cpu_s)
 {
     char path[64], line[256];
     snprintf(path, sizeof(path), "/proc/%d/status", pid);
     FILE *f = fopen(path, "r");
     *hwm_kb = -1;
-    while (f && fgets(line, sizeof(line), f))
+    while (f && fgets(line, sizeof(line), f)) {
         if (strncmp(line, "VmHWM:", 6) == 0)
             *hwm_kb = strtol(line + 6, NULL, 10);
+        else if (strncmp(line, "RssAnon:", 8) == 0)
+            rss_anon_kb = strtol(line + 8, NULL, 10);
+        else if (strncmp(line, "RssFile:", 8) == 0)
+            rss_file_kb = strtol(line + 8, NULL, 10);
+        else if (strncmp(line, "Threads:", 8) == 0)
+            threads = strtol(line + 8, NULL, 10);
+    }
     if (f)
         fclose(f);
     snprintf(path, sizeof(path), "/proc/%d/stat", pid);
@@ -182,6 +191,8 @@ int main(int argc, char **argv)
     double cpu_s;
     proc_stats(fx.proc.pid, &hwm_kb, &cpu_s);
     printf("(c) bot peak RSS (VmHWM) %.1f MiB, CPU %.2f s (user+sys, whole run)\n", (double)hwm_kb / 1024.0, cpu_s);
+    printf("    at the end: RssAnon %.1f MiB (heap, stacks), RssFile %.1f MiB (shared libraries), %ld threads\n",
+           (double)rss_anon_kb / 1024.0, (double)rss_file_kb / 1024.0, threads);
     printf("    bad frames from the bot: %zu\n", fake_slack_bad_frames(fx.slack));
 
     int code = fx_stop(&fx, 5000);
