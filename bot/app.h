@@ -15,6 +15,7 @@ struct sm;
 struct router;
 struct store;
 struct outbox;
+struct scheduler;
 
 struct sirt_app {
     uv_loop_t *loop;
@@ -26,6 +27,10 @@ struct sirt_app {
     struct router *router;
     struct store *store;
     struct outbox *outbox;
+    struct scheduler *scheduler;
+    /* Resolved zone of cfg->appsec[i] (config tz, else Slack users.info,
+     * else NULL until known); owned by main. */
+    char **appsec_tz;
     char bot_user_id[32];   /* from auth.test; "" until known */
     char bot_id[32];
     char team_url[256];     /* from auth.test, e.g. "https://acme.slack.com/"; "" until known */

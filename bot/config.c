@@ -323,6 +323,7 @@ static const struct env_spec env_table[] = {
     { "SIRT_HTTP", NO_FIELD, NULL, false, check_http, NULL, NULL, NULL },
     { "SIRT_LOG", NO_FIELD, "info", false, check_log, NULL, NULL, NULL },
     { "SIRT_PING_SECS", NO_FIELD, "10", false, check_ping, NULL, NULL, NULL },
+    { "SIRT_CLOCK_FILE", CFG_FIELD(clock_file), NULL, false, NULL, NULL, NULL, NULL },
 };
 
 static int load_env(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen)
@@ -431,6 +432,11 @@ static const struct key_spec handoff_keys[] = {
 };
 static const struct table handoff_table = { handoff_keys, ARRAY_LEN(handoff_keys), 0 };
 
+static const struct key_spec decisions_keys[] = {
+    { "validate_after_minutes", K_LEAD, CFG_FIELD(validate_after_minutes), 0, false, NULL, 240, NULL },
+};
+static const struct table decisions_table = { decisions_keys, ARRAY_LEN(decisions_keys), 0 };
+
 static const struct key_spec gitlab_keys[] = {
     { "namespace_id", K_NSID, CFG_FIELD(gitlab_namespace_id), 0, false, NULL, 0, NULL },
 };
@@ -448,6 +454,7 @@ static const struct key_spec top_keys[] = {
     { "components", K_OBJARRAY, CFG_FIELD(components), CFG_FIELD(n_components), false, NULL, 0,
       &component_table },
     { "handoff", K_OBJECT, 0, 0, false, NULL, 0, &handoff_table },
+    { "decisions", K_OBJECT, 0, 0, false, NULL, 0, &decisions_table },
     { "gitlab", K_OBJECT, 0, 0, false, NULL, 0, &gitlab_table },
 };
 static const struct table top_table = { top_keys, ARRAY_LEN(top_keys), 0 };
@@ -948,6 +955,7 @@ void cfg_finish(struct cfg *c)
     free(c->pagerduty_api_url);
     free(c->gitlab_url);
     free(c->gitlab_token);
+    free(c->clock_file);
     free(c->config_path);
     free(c->db);
     free(c->http_host);

@@ -44,6 +44,7 @@ struct cfg {
     int http_port;
     int log_level;                  /* enum log_level */
     int ping_secs;                  /* SIRT_PING_SECS, default 10; hangup after 3x */
+    char *clock_file;               /* SIRT_CLOCK_FILE: drills and tests only, NULL = real time */
 
     /* team config */
     char *timezone;                 /* default "UTC" */
@@ -58,6 +59,7 @@ struct cfg {
     struct cfg_component *components;
     size_t n_components;
     int handoff_lead_minutes;       /* default 30 */
+    int validate_after_minutes;     /* decisions.validate_after_minutes, default 240 */
     long long gitlab_namespace_id;  /* 0 = unset */
 };
 

@@ -33,6 +33,7 @@ static const struct {
     { "gitlab.create_issue", eff_gitlab_create_issue },
     { "gitlab.create_project", eff_gitlab_create_project },
     { "gitlab.note", eff_gitlab_note },
+    { "pd.oncall", eff_pd_oncall },
     { "pd.resolve", eff_pd_resolve },
     { "pd.trigger", eff_pd_trigger },
     { "slack.create_channel", eff_slack_create_channel },

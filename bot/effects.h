@@ -45,6 +45,11 @@
  *                       Events v2 trigger, routing key from config, dedup_key "SIRT-<n>",
  *                       links to the incident channel and issue when known.  202 = done.
  *  pd.resolve           {}                                   Events v2 resolve, same dedup_key
+ *  pd.oncall            {"schedule","fallback_user"?,"reply"?:{"channel","thread_ts"?}|{"url"},
+ *                       "set_owner"?}  GET /oncalls (schedule, include users) -> e-mail ->
+ *                       users.lookupByEmail -> Slack user; fallback_user when PagerDuty cannot
+ *                       answer.  result {"user","source"} (+ "incident":{"owner"} with
+ *                       set_owner); with "reply", posts who is on call first
  *
  * Outcome rules: 2xx/ok -> DONE; Slack ok:false -> FAIL, except ratelimited /
  * internal_error / fatal_error / service_unavailable / request_timeout ->

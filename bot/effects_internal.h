@@ -139,5 +139,6 @@ void eff_gitlab_add_members(struct fx *fx);
 void eff_gitlab_note(struct fx *fx);
 void eff_pd_trigger(struct fx *fx);
 void eff_pd_resolve(struct fx *fx);
+void eff_pd_oncall(struct fx *fx);
 
 #endif

@@ -1,15 +1,19 @@
-/* effects_pd: pd.trigger and pd.resolve, PagerDuty Events API v2.  The
- * routing key travels in the body (no Authorization header); dedup_key
- * "SIRT-<n>" makes a repeated trigger or resolve harmless, so these ops need
- * no reconciliation.  The routing key is never logged. */
+/* effects_pd: pd.trigger and pd.resolve, PagerDuty Events API v2, and
+ * pd.oncall (REST GET /oncalls + Slack users.lookupByEmail).  The routing
+ * key travels in the body (no Authorization header); dedup_key "SIRT-<n>"
+ * makes a repeated trigger or resolve harmless, so these ops need no
+ * reconciliation.  Neither the routing key nor the REST token is logged. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
+#include "clock.h"
 #include "config.h"
 #include "effects_internal.h"
 #include "http.h"
+#include "log.h"
+#include "slack_api.h"
 #include "util.h"
 
 #define PD_DEFAULT_EVENTS_URL "https://events.pagerduty.com/v2/enqueue"
@@ -124,4 +128,281 @@ void eff_pd_resolve(struct fx *fx)
     if (!b)
         return;
     eff_http_post(fx, events_url(fx), b, true, pd_sent);
+}
+
+/* ---- pd.oncall ----
+ * Who is on call: GET /oncalls for the schedule (REST token), the first
+ * on-call's email, then Slack users.lookupByEmail.  When PagerDuty or Slack
+ * cannot tell, the configured fallback user.  A job with a "reply" answers
+ * someone waiting in Slack, so it falls back at once rather than retrying;
+ * a job without one (a hand-off setting the owner) retries transient
+ * failures for ONCALL_RETRY_WINDOW_MS, then falls back.  The REST token is
+ * never logged; nor are the emails. */
+
+#define PD_DEFAULT_API_URL "https://api.pagerduty.com"
+#define ONCALL_RETRY_WINDOW_MS (5 * 60 * 1000L)
+
+/* fx->s1: the user found, fx->s2: its source ("pagerduty" / "fallback"). */
+
+static bool oncall_has_reply(const struct fx *fx)
+{
+    return cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(fx->payload, "reply"));
+}
+
+static void oncall_finish_done(struct fx *fx)
+{
+    cJSON *res = eff_result(fx);
+    cJSON_AddStringToObject(res, "user", fx->s1);
+    cJSON_AddStringToObject(res, "source", fx->s2);
+    const char *sched = eff_str(fx->payload, "schedule");
+    char *tl = strcmp(fx->s2, "pagerduty") == 0
+                   ? xasprintf("on call now: %s (PagerDuty schedule %s)", fx->s1, sched ? sched : "?")
+                   : xasprintf("on call now: %s (fallback user)", fx->s1);
+    cJSON_AddStringToObject(res, "timeline", tl);
+    free(tl);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fx->payload, "set_owner")))
+        cJSON_AddStringToObject(eff_result_incident(fx), "owner", fx->s1);
+    eff_done(fx);
+}
+
+/* The reply went out (or could not): the lookup's outcome stands either
+ * way, a lost answer is not worth doing the lookup again. */
+static void oncall_reply_posted(struct fx *fx, const struct api_result *r)
+{
+    if (r->err != API_OK) {
+        struct effect_result m;
+        char err[128];
+        eff_outcome_api(r, false, &m, err, sizeof(err));
+        LOG_WARN("pd.oncall: reply not posted", "job:l error:s", (long long)fx->job_id, err);
+        cJSON_AddStringToObject(eff_result(fx), "reply_error", err);
+    }
+    if (fx->s1)
+        oncall_finish_done(fx);
+    else
+        eff_fail(fx, "nobody on call found");
+}
+
+static void oncall_reply_url_posted(struct fx *fx, const struct http_response *resp)
+{
+    if (!(resp->err == HTTP_OK && resp->status >= 200 && resp->status <= 299)) {
+        LOG_WARN("pd.oncall: reply not posted", "job:l status:l", (long long)fx->job_id, (long long)resp->status);
+        cJSON_AddStringToObject(eff_result(fx), "reply_error", "response_url");
+    }
+    if (fx->s1)
+        oncall_finish_done(fx);
+    else
+        eff_fail(fx, "nobody on call found");
+}
+
+/* Posts the answer where the payload's "reply" says, then finishes. */
+static void oncall_reply(struct fx *fx)
+{
+    const cJSON *reply = cJSON_GetObjectItemCaseSensitive(fx->payload, "reply");
+    char *text;
+    if (!fx->s1)
+        text = xstrdup("I could not find who is on call: PagerDuty did not say and no secops fallback_user "
+                       "is configured. Page the security on-call by hand.");
+    else if (strcmp(fx->s2, "pagerduty") == 0)
+        text = xasprintf("On call now: <@%s> (from the PagerDuty schedule).", fx->s1);
+    else
+        text = xasprintf("On call now: <@%s> (fallback: the configured secops user; PagerDuty could not tell).",
+                         fx->s1);
+    const char *url = eff_str(reply, "url");
+    const char *channel = eff_str(reply, "channel");
+    if (url) {
+        cJSON *body = cJSON_CreateObject();
+        cJSON_AddStringToObject(body, "response_type", "ephemeral");
+        cJSON_AddStringToObject(body, "text", text);
+        free(text);
+        eff_http_post(fx, url, body, true, oncall_reply_url_posted);
+        return;
+    }
+    if (channel) {
+        cJSON *args = cJSON_CreateObject();
+        cJSON_AddStringToObject(args, "channel", channel);
+        cJSON_AddStringToObject(args, "text", text);
+        const char *ts = eff_str(reply, "thread_ts");
+        if (ts)
+            cJSON_AddStringToObject(args, "thread_ts", ts);
+        free(text);
+        eff_slack(fx, "chat.postMessage", args, false, true, oncall_reply_posted);
+        return;
+    }
+    free(text);
+    if (fx->s1)
+        oncall_finish_done(fx);
+    else
+        eff_fail(fx, "nobody on call found");
+}
+
+static void oncall_found(struct fx *fx, const char *user, const char *source)
+{
+    free(fx->s1);
+    free(fx->s2);
+    fx->s1 = user ? xstrdup(user) : NULL;
+    fx->s2 = xstrdup(source);
+    if (oncall_has_reply(fx)) {
+        oncall_reply(fx);
+        return;
+    }
+    if (fx->s1)
+        oncall_finish_done(fx);
+    else
+        eff_fail(fx, "nobody on call found");
+}
+
+/* PagerDuty / Slack could not tell who: the fallback user, if any. */
+static void oncall_fallback(struct fx *fx, const char *why)
+{
+    LOG_INFO("pd.oncall: using the fallback user", "job:l reason:s", (long long)fx->job_id, why);
+    oncall_found(fx, eff_str(fx->payload, "fallback_user"), "fallback");
+}
+
+/* A transient failure (429, 5xx, network): retry when nobody waits and the
+ * job is young, else fall back. */
+static void oncall_transient(struct fx *fx, const struct effect_result *m, const char *why)
+{
+    int64_t age = fx->job_created_ms > 0 ? clock_now_ms() - fx->job_created_ms : 0;
+    if (!oncall_has_reply(fx) && age < ONCALL_RETRY_WINDOW_MS) {
+        /* A lookup changes nothing remotely: never maybe_sent. */
+        eff_finish(fx, EFFECT_RETRY, m->retry_after_ms, false, "%s", why);
+        return;
+    }
+    oncall_fallback(fx, why);
+}
+
+static void oncall_looked_up(struct fx *fx, const struct api_result *r)
+{
+    if (r->err == API_ECANCELED) {
+        eff_finish(fx, EFFECT_RETRY, -1, false, "canceled");   /* shutting down */
+        return;
+    }
+    if (r->err == API_OK) {
+        const char *id = eff_str(cJSON_GetObjectItemCaseSensitive(r->json, "user"), "id");
+        if (id) {
+            oncall_found(fx, id, "pagerduty");
+            return;
+        }
+        oncall_fallback(fx, "users.lookupByEmail: no user id");
+        return;
+    }
+    struct effect_result m;
+    char err[128];
+    eff_outcome_api(r, false, &m, err, sizeof(err));
+    if (m.outcome == EFFECT_RETRY)
+        oncall_transient(fx, &m, err);
+    else
+        oncall_fallback(fx, err);   /* users_not_found and the like */
+}
+
+/* First on-call's user email, or NULL. */
+static const char *first_email(const cJSON *j)
+{
+    const cJSON *oncalls = cJSON_GetObjectItemCaseSensitive(j, "oncalls");
+    const cJSON *o;
+    cJSON_ArrayForEach(o, oncalls) {
+        const char *email = eff_str(cJSON_GetObjectItemCaseSensitive(o, "user"), "email");
+        if (email)
+            return email;
+    }
+    return NULL;
+}
+
+static void oncall_listed(struct fx *fx, const struct http_response *resp)
+{
+    if (resp->err == HTTP_OK && resp->status >= 200 && resp->status <= 299) {
+        cJSON *j = eff_parse(resp);
+        const char *email = first_email(j);
+        if (!email) {
+            cJSON_Delete(j);
+            oncall_fallback(fx, "pagerduty: nobody on call in the schedule");
+            return;
+        }
+        cJSON *args = cJSON_CreateObject();
+        cJSON_AddStringToObject(args, "email", email);
+        cJSON_Delete(j);
+        eff_slack(fx, "users.lookupByEmail", args, true, false, oncall_looked_up);
+        return;
+    }
+    struct effect_result m;
+    char err[256];
+    eff_outcome_http(resp, false, "pagerduty", &m, err, sizeof(err));
+    if (resp->err == HTTP_ECANCELED) {
+        eff_finish(fx, EFFECT_RETRY, -1, false, "canceled");   /* shutting down */
+        return;
+    }
+    if (m.outcome == EFFECT_RETRY)
+        oncall_transient(fx, &m, err);
+    else
+        oncall_fallback(fx, err);   /* 401, 403, 400: PagerDuty will not tell */
+}
+
+/* GET with the REST headers; the request plumbing of effects.c only POSTs
+ * without credentials, so this one drives http_send itself. */
+static void oncall_on_http(void *ud, const struct http_response *resp)
+{
+    struct fx *fx = ud;
+    fx->pending = false;
+    eff_http_fn cb = fx->http_cb;
+    fx->http_cb = NULL;
+    cb(fx, resp);
+}
+
+static bool has_ctl(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+void eff_pd_oncall(struct fx *fx)
+{
+    const struct cfg *c = fx->app->cfg;
+    const char *schedule = eff_str(fx->payload, "schedule");
+    const char *token = c && c->pagerduty_api_token && c->pagerduty_api_token[0] ? c->pagerduty_api_token : NULL;
+    const char *base = c && c->pagerduty_api_url && c->pagerduty_api_url[0] ? c->pagerduty_api_url
+                                                                            : PD_DEFAULT_API_URL;
+    if (!schedule) {
+        oncall_fallback(fx, "no PagerDuty schedule configured");
+        return;
+    }
+    if (!token || has_ctl(token)) {
+        oncall_fallback(fx, "PAGERDUTY_API_TOKEN is not set");
+        return;
+    }
+    if (!(str_starts(base, "http://") || str_starts(base, "https://")) || has_ctl(base)) {
+        oncall_fallback(fx, "PAGERDUTY_API_URL is not an http(s) URL");
+        return;
+    }
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    char *prefix = xasprintf("%.*s/oncalls?schedule_ids%%5B%%5D=", (int)n, base);
+    char *u = eff_urlenc_cat(prefix, schedule);
+    char *url = xasprintf("%s&include%%5B%%5D=users&earliest=true", u);
+    free(prefix);
+    free(u);
+    char *auth = xasprintf("Authorization: Token token=%s", token);
+    const char *hdrs[] = { auth, "Accept: application/vnd.pagerduty+json;version=2",
+                           "Content-Type: application/json", NULL };
+    struct http_request req;
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = url;
+    req.headers = hdrs;
+    req.timeout_ms = oncall_has_reply(fx) ? 5000 : 15000;   /* someone is waiting: fall back soon */
+    req.max_response = (size_t)1 << 20;
+    fx->http_cb = oncall_listed;
+    fx->mutating = false;
+    fx->pending = true;
+    int rc = fx->app->http ? http_send(fx->app->http, &req, oncall_on_http, fx) : HTTP_EINVAL;
+    explicit_bzero(auth, strlen(auth));
+    free(auth);
+    free(url);
+    if (rc != 0) {
+        fx->pending = false;
+        fx->http_cb = NULL;
+        oncall_fallback(fx, "pagerduty: request not sent");
+    }
 }

@@ -21,10 +21,12 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "router.h"
+#include "scheduler.h"
 #include "slack_api.h"
 #include "socket_mode.h"
 #include "store.h"
 #include "util.h"
+#include "../handlers/handlers.h"
 
 #define SHUTDOWN_GRACE_MS 3000
 
@@ -33,11 +35,12 @@ struct main_state {
     struct cfg cfg;
     struct sirt_app app;
     struct lws_context *lws;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sigusr1;
     uv_timer_t grace;
     bool stopping;
     bool closing_done;
     int exit_code;
+    struct main_state **tz_req;     /* one slot per appsec engineer: users.info callback data */
 };
 
 static void lws_log_emit(int level, const char *line)
@@ -92,12 +95,77 @@ static void on_signal(uv_signal_t *h, int signum)
     begin_shutdown(ms, 0, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* SIGUSR1: re-read SIRT_CLOCK_FILE (drills and tests move the clock). */
+static void on_sigusr1(uv_signal_t *h, int signum)
+{
+    struct main_state *ms = h->data;
+    (void)signum;
+    if (!ms->cfg.clock_file)
+        return;
+    if (clock_load_file(ms->cfg.clock_file) != 0) {
+        LOG_WARN("SIRT_CLOCK_FILE unreadable: clock unchanged", "");
+        return;
+    }
+    char iso[32];
+    clock_fmt_iso(clock_now_ms(), iso);
+    LOG_INFO("clock moved", "now:s", iso);
+    scheduler_kick(ms->app.scheduler);
+    outbox_kick(ms->app.outbox);
+}
+
+/* Appsec engineers without a tz in the config: their Slack profile's zone. */
+static void on_users_info(void *ud, const struct api_result *r)
+{
+    struct main_state *ms = *(struct main_state **)ud;
+    size_t i = (size_t)((char *)ud - (char *)ms->tz_req) / sizeof(ms->tz_req[0]);
+    if (r->err == API_OK && i < ms->cfg.n_appsec && ms->app.appsec_tz) {
+        const cJSON *tz = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "user"), "tz");
+        if (cJSON_IsString(tz) && cfg_zone_exists(tz->valuestring)) {
+            free(ms->app.appsec_tz[i]);
+            ms->app.appsec_tz[i] = xstrdup(tz->valuestring);
+            LOG_INFO("appsec zone from Slack profile", "user:s tz:s", ms->cfg.appsec[i].user, tz->valuestring);
+            scheduler_kick(ms->app.scheduler);
+        }
+    } else if (r->err != API_ECANCELED) {
+        LOG_WARN("cannot read an appsec engineer's zone; using the team timezone", "error:s", r->error);
+    }
+}
+
+static void resolve_zones(struct main_state *ms)
+{
+    ms->app.appsec_tz = xcalloc(ms->cfg.n_appsec + 1, sizeof(char *));
+    ms->tz_req = xcalloc(ms->cfg.n_appsec + 1, sizeof(ms->tz_req[0]));
+    for (size_t i = 0; i < ms->cfg.n_appsec; i++) {
+        ms->tz_req[i] = ms;
+        if (ms->cfg.appsec[i].tz)
+            continue;
+        cJSON *args = cJSON_CreateObject();
+        cJSON_AddStringToObject(args, "user", ms->cfg.appsec[i].user);
+        struct api_opts o = { .get = true };
+        api_call_opts(ms->app.api, "users.info", args, &o, on_users_info, &ms->tz_req[i]);
+        cJSON_Delete(args);
+    }
+}
+
 static void on_fatal(void *ud, const char *msg)
 {
     struct main_state *ms = ud;
     fprintf(stderr, "sirtbot: %s\n", msg);
     LOG_ERROR("fatal", "error:s", msg);
     begin_shutdown(ms, 1, "fatal");
+}
+
+/* After auth.test: envelopes a crash left unhandled, then the outbox, the
+ * scheduler and the weekly review timer. */
+static void start_workers(struct main_state *ms)
+{
+    router_replay_inbox(ms->app.router);
+    if (store_begin(ms->app.store) == 0) {
+        review_plan(&ms->app);
+        store_commit(ms->app.store);
+    }
+    outbox_start(ms->app.outbox);
+    scheduler_start(ms->app.scheduler);
 }
 
 static void on_auth_test(void *ud, const struct api_result *r)
@@ -114,10 +182,8 @@ static void on_auth_test(void *ud, const struct api_result *r)
             return;
         }
         LOG_WARN("auth.test failed; own messages are recognised by bot_id only", "error:s", r->error);
-        if (!ms->stopping) {
-            router_replay_inbox(ms->app.router);
-            outbox_start(ms->app.outbox);
-        }
+        if (!ms->stopping)
+            start_workers(ms);
         return;
     }
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(r->json, "url");
@@ -133,10 +199,8 @@ static void on_auth_test(void *ud, const struct api_result *r)
     /* Effects need our own user id (to skip inviting ourselves, to
      * recognise our channels): the outbox starts once we know it, after
      * envelopes a crash left unhandled have been handled. */
-    if (!ms->stopping) {
-        router_replay_inbox(ms->app.router);
-        outbox_start(ms->app.outbox);
-    }
+    if (!ms->stopping)
+        start_workers(ms);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -157,6 +221,9 @@ static void finish_shutdown(struct main_state *ms)
     if (ms->app.outbox)
         outbox_close(ms->app.outbox);
     ms->app.outbox = NULL;
+    if (ms->app.scheduler)
+        scheduler_close(ms->app.scheduler);
+    ms->app.scheduler = NULL;
     if (ms->app.http)
         http_close(ms->app.http);
     if (ms->app.api)
@@ -171,6 +238,7 @@ static void finish_shutdown(struct main_state *ms)
     uv_close((uv_handle_t *)&ms->grace, NULL);
     uv_close((uv_handle_t *)&ms->sigterm, NULL);
     uv_close((uv_handle_t *)&ms->sigint, NULL);
+    uv_close((uv_handle_t *)&ms->sigusr1, NULL);
 }
 
 int main(int argc, char **argv)
@@ -193,6 +261,13 @@ int main(int argc, char **argv)
     if (!ms.cfg.pagerduty_routing_key)
         LOG_WARN("PAGERDUTY_ROUTING_KEY is not set: paging is disabled", "");
 
+    if (ms.cfg.clock_file && clock_load_file(ms.cfg.clock_file) != 0) {
+        fprintf(stderr, "sirtbot: SIRT_CLOCK_FILE %s: cannot read a time from it\n", ms.cfg.clock_file);
+        cfg_finish(&ms.cfg);
+        return 1;
+    }
+    if (ms.cfg.clock_file)
+        LOG_WARN("SIRT_CLOCK_FILE is set: the wall clock comes from a file (drills and tests only)", "");
     if (store_open(&ms.app.store, ms.cfg.db, err, sizeof(err)) != 0) {
         fprintf(stderr, "sirtbot: SIRT_DB: %s\n", err);
         cfg_finish(&ms.cfg);
@@ -237,6 +312,9 @@ int main(int argc, char **argv)
     ms.sigterm.data = ms.sigint.data = &ms;
     uv_signal_start(&ms.sigterm, on_signal, SIGTERM);
     uv_signal_start(&ms.sigint, on_signal, SIGINT);
+    uv_signal_init(&ms.loop, &ms.sigusr1);
+    ms.sigusr1.data = &ms;
+    uv_signal_start(&ms.sigusr1, on_sigusr1, SIGUSR1);
     uv_timer_init(&ms.loop, &ms.grace);
 
     ms.app.metrics = metrics_create();
@@ -244,6 +322,8 @@ int main(int argc, char **argv)
     ms.app.api = api_create(&ms.loop, ms.app.http, ms.cfg.slack_api_url, ms.cfg.slack_bot_token, ms.app.metrics);
     ms.app.router = router_create(&ms.app);
     ms.app.outbox = outbox_create(&ms.app);
+    ms.app.scheduler = scheduler_create(&ms.app);
+    resolve_zones(&ms);
 
     struct sm_config smc;
     memset(&smc, 0, sizeof(smc));
@@ -288,6 +368,10 @@ int main(int argc, char **argv)
         LOG_WARN("loop closed with handles still open", "error:s", uv_strerror(rc));
     router_destroy(ms.app.router);
     store_close(ms.app.store);
+    for (size_t i = 0; ms.app.appsec_tz && i < ms.cfg.n_appsec; i++)
+        free(ms.app.appsec_tz[i]);
+    free(ms.app.appsec_tz);
+    free(ms.tz_req);
     metrics_destroy(ms.app.metrics);
     cfg_finish(&ms.cfg);
     curl_global_cleanup();

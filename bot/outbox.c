@@ -111,6 +111,7 @@ static const char *op_what(const char *op)
         { "gitlab.note", "adding a note to the GitLab issue" },
         { "pd.trigger", "paging the security on-call (PagerDuty)" },
         { "pd.resolve", "resolving the PagerDuty incident" },
+        { "pd.oncall", "finding the secops on-call (PagerDuty)" },
     };
     for (size_t i = 0; i < ARRAY_LEN(names); i++)
         if (strcmp(names[i].op, op) == 0)
@@ -199,6 +200,13 @@ static char *expand_str(const char *in, const struct incident *inc, const struct
                 buf_printf(&b, "<%s|GitLab issue>", inc->gitlab_issue_url);
             else
                 buf_puts(&b, "no GitLab issue");
+        } else if (strcmp(name, "owner") == 0) {
+            buf_puts(&b, inc && inc->owner ? inc->owner : "");
+        } else if (strcmp(name, "owner_mention") == 0) {
+            if (inc && inc->owner)
+                buf_printf(&b, "<@%s>", inc->owner);
+            else
+                buf_puts(&b, "nobody");
         } else if (strcmp(name, "id") == 0) {
             buf_printf(&b, "SIRT-%" PRId64, inc ? inc->id : 0);
         } else {
@@ -210,7 +218,9 @@ static char *expand_str(const char *in, const struct incident *inc, const struct
 }
 
 /* Walks the payload replacing {{incident.channel}}, {{incident.channel_url}},
- * {{incident.issue_url}}, {{incident.issue_link}}, {{incident.id}} in every string. */
+ * {{incident.issue_url}}, {{incident.issue_link}}, {{incident.id}},
+ * {{incident.owner}} (the user id) and {{incident.owner_mention}} in every
+ * string, arrays included. */
 static void expand(cJSON *node, const struct incident *inc, const struct sirt_app *app, int depth)
 {
     if (!node || depth > 32)

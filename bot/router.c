@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "metrics.h"
 #include "outbox.h"
+#include "scheduler.h"
 #include "slack_api.h"
 #include "store.h"
 #include "util.h"
@@ -577,6 +578,7 @@ void router_work(void *router, const char *type, const cJSON *envelope)
             return;
         }
         outbox_kick(rt->app->outbox);
+        scheduler_kick(rt->app->scheduler);
     }
 }
 

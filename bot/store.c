@@ -2,8 +2,9 @@
  * its migrations (PRAGMA user_version), and every prepared statement, which
  * is prepared once at open and finalized in store_close.  Strings handed out
  * in structs are malloc'd copies owned by the caller (incident_finish,
- * outbox_job_finish); entries passed to iteration callbacks are borrowed for
- * the call, and the callbacks may use the store (rows are read first). */
+ * decision_finish, sched_timer_finish, outbox_job_finish); entries passed to
+ * iteration callbacks are borrowed for the call, and the callbacks may use
+ * the store (rows are read first). */
 #include "store.h"
 
 #include <sqlite3.h>
@@ -62,6 +63,31 @@ static const char *const migrations[] = {
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  type TEXT NOT NULL, envelope TEXT NOT NULL,"
     "  received_ms INTEGER NOT NULL DEFAULT 0);",
+    /* 2 -> 3: people on an incident, short-term decisions, timers */
+    "CREATE TABLE incident_members ("
+    "  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  user_id TEXT NOT NULL, role TEXT,"
+    "  added_ms INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (incident_id, user_id));"
+    "CREATE TABLE decisions ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  incident_id INTEGER NOT NULL REFERENCES incidents(id),"
+    "  author TEXT, created_ms INTEGER NOT NULL DEFAULT 0,"
+    "  solution TEXT, options TEXT, effectiveness TEXT, customers TEXT,"
+    "  how_affected TEXT, magnitude TEXT, consequences TEXT,"
+    "  fix_delivered_ms INTEGER NOT NULL DEFAULT 0, fix_delivered_by TEXT,"
+    "  validated INTEGER NOT NULL DEFAULT -1 CHECK (validated BETWEEN -1 AND 1),"
+    "  validated_by TEXT, validated_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX decisions_incident ON decisions(incident_id, id);"
+    "CREATE TABLE timers ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  key TEXT NOT NULL, kind TEXT NOT NULL,"
+    "  incident_id INTEGER NULL,"
+    "  due_ms INTEGER NOT NULL, payload TEXT,"
+    "  state INTEGER NOT NULL DEFAULT 0,"      /* 0 pending, 1 done, 2 canceled */
+    "  created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX timers_pending_key ON timers(key) WHERE state = 0;"
+    "CREATE INDEX timers_due ON timers(state, due_ms);",
 };
 #define SCHEMA_VERSION ((int)ARRAY_LEN(migrations))
 
@@ -72,6 +98,11 @@ static const char *const migrations[] = {
     "owner, state, origin_channel, submission_key, channel_id, channel_name, " \
     "gitlab_project_id, gitlab_project_path, gitlab_project_url, gitlab_issue_iid, " \
     "gitlab_issue_url, created_ms, updated_ms, resolved_ms"
+#define DEC_COLS \
+    "id, incident_id, author, created_ms, solution, options, effectiveness, customers, " \
+    "how_affected, magnitude, consequences, fix_delivered_ms, fix_delivered_by, validated, " \
+    "validated_by, validated_ms"
+#define TIMER_COLS "id, key, kind, incident_id, due_ms, payload"
 #define JOB_COLS \
     "o.id, o.incident_id, o.idem_key, o.op, o.payload, o.state, o.attempts, o.maybe_sent, " \
     "o.next_at_ms, o.deps_deadline_ms, o.last_error, o.result, o.created_ms, o.updated_ms"
@@ -86,8 +117,12 @@ static const char *const migrations[] = {
 enum stmt_id {
     ST_BEGIN, ST_RELEASE, ST_ROLLBACK_TO,
     ST_EVENT_INSERT, ST_EVENT_PRUNE,
-    ST_INC_INSERT, ST_INC_BY_KEY, ST_INC_GET, ST_INC_BY_CHANNEL, ST_INC_OPEN,
+    ST_INC_INSERT, ST_INC_BY_KEY, ST_INC_GET, ST_INC_BY_CHANNEL, ST_INC_OPEN, ST_INC_SINCE,
     ST_TL_INSERT, ST_TL_LIST,
+    ST_MEM_ADD, ST_MEM_IS,
+    ST_DEC_INSERT, ST_DEC_GET, ST_DEC_FIX, ST_DEC_VALIDATED, ST_DEC_LIST,
+    ST_TM_RETIRE, ST_TM_UPSERT, ST_TM_CANCEL, ST_TM_GET, ST_TM_DUE, ST_TM_NEXT, ST_TM_DONE,
+    ST_TM_EXISTS, ST_TM_CANCEL_INC,
     ST_OB_INSERT, ST_OB_BY_KEY, ST_OB_DEP_INSERT, ST_OB_GET, ST_OB_DUE, ST_OB_NEXT_DUE,
     ST_OB_BLOCKED, ST_OB_SENDING, ST_OB_STATE, ST_OB_DONE, ST_OB_RETRY, ST_OB_FAILED,
     ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS,
@@ -114,11 +149,46 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_INC_BY_CHANNEL] =
         "SELECT " INC_COLS " FROM incidents WHERE channel_id = ?1 ORDER BY id DESC LIMIT 1",
     [ST_INC_OPEN] = "SELECT " INC_COLS " FROM incidents WHERE state = 'open' ORDER BY id",
+    [ST_INC_SINCE] =
+        "SELECT " INC_COLS " FROM incidents WHERE created_ms >= ?1 OR state = 'open' ORDER BY id",
     [ST_TL_INSERT] =
         "INSERT INTO timeline(incident_id, ts_ms, actor, kind, text) VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_TL_LIST] =
         "SELECT id, incident_id, ts_ms, actor, kind, text FROM timeline"
         " WHERE incident_id = ?1 ORDER BY ts_ms, id",
+    [ST_MEM_ADD] =
+        "INSERT INTO incident_members(incident_id, user_id, role, added_ms) VALUES (?1, ?2, ?3, ?4)"
+        " ON CONFLICT(incident_id, user_id) DO NOTHING",
+    [ST_MEM_IS] = "SELECT 1 FROM incident_members WHERE incident_id = ?1 AND user_id = ?2",
+    [ST_DEC_INSERT] =
+        "INSERT INTO decisions(incident_id, author, created_ms, solution, options, effectiveness,"
+        " customers, how_affected, magnitude, consequences)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_DEC_GET] = "SELECT " DEC_COLS " FROM decisions WHERE id = ?1",
+    [ST_DEC_FIX] = "UPDATE decisions SET fix_delivered_ms = ?2, fix_delivered_by = ?3 WHERE id = ?1",
+    [ST_DEC_VALIDATED] =
+        "UPDATE decisions SET validated = ?2, validated_by = ?3, validated_ms = ?4 WHERE id = ?1",
+    [ST_DEC_LIST] = "SELECT " DEC_COLS " FROM decisions WHERE incident_id = ?1 ORDER BY id",
+    /* A pending timer already due when its key is set again is retired and
+     * replaced rather than moved in place: it may be firing right now, and
+     * marking it done afterwards must not swallow the new schedule. */
+    [ST_TM_RETIRE] =
+        "UPDATE timers SET state = 2, updated_ms = ?2 WHERE key = ?1 AND state = 0 AND due_ms <= ?2",
+    [ST_TM_UPSERT] =
+        "INSERT INTO timers(key, kind, incident_id, due_ms, payload, state, created_ms, updated_ms)"
+        " VALUES (?1, ?2, NULLIF(?3, 0), ?4, ?5, 0, ?6, ?6)"
+        " ON CONFLICT(key) WHERE state = 0 DO UPDATE SET kind = excluded.kind,"
+        " incident_id = excluded.incident_id, due_ms = excluded.due_ms,"
+        " payload = excluded.payload, updated_ms = excluded.updated_ms",
+    [ST_TM_CANCEL] = "UPDATE timers SET state = 2 WHERE key = ?1 AND state = 0",
+    [ST_TM_GET] = "SELECT " TIMER_COLS " FROM timers WHERE key = ?1 AND state = 0",
+    [ST_TM_DUE] =
+        "SELECT " TIMER_COLS " FROM timers WHERE state = 0 AND due_ms <= ?1"
+        " ORDER BY due_ms, id LIMIT ?2",
+    [ST_TM_NEXT] = "SELECT MIN(due_ms) FROM timers WHERE state = 0",
+    [ST_TM_DONE] = "UPDATE timers SET state = 1 WHERE id = ?1 AND state = 0",
+    [ST_TM_EXISTS] = "SELECT state FROM timers WHERE id = ?1",
+    [ST_TM_CANCEL_INC] = "UPDATE timers SET state = 2 WHERE incident_id = ?1 AND state = 0",
     [ST_OB_INSERT] =
         "INSERT INTO outbox(incident_id, idem_key, op, payload, state, attempts, maybe_sent,"
         " next_at_ms, deps_deadline_ms, created_ms, updated_ms)"
@@ -228,6 +298,28 @@ static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
     int ret = rc == SQLITE_DONE ? 0 : db_fail(s, rc, what);
     stmt_release(st);
     return ret;
+}
+
+/* Reads the single int64 column of a bound one-row SELECT. */
+static int select_id(struct store *s, sqlite3_stmt *st, int64_t *out, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        ret = rc == SQLITE_DONE ? STORE_ENOTFOUND : db_fail(s, rc, what);
+    stmt_release(st);
+    return ret;
+}
+
+/* Runs a bound UPDATE of one row; ENOTFOUND if no row changed. */
+static int update_one(struct store *s, sqlite3_stmt *st, const char *what)
+{
+    int ret = exec_stmt(s, st, what);
+    if (ret < 0)
+        return ret;
+    return sqlite3_changes(s->db) ? 0 : STORE_ENOTFOUND;
 }
 
 static char *col_str(sqlite3_stmt *st, int i)
@@ -720,11 +812,12 @@ int store_incident_set_int(struct store *s, int64_t id, const char *field, int64
     return set_field_run(s, s->set_field[i], id, now_ms);
 }
 
-int store_incidents_open(struct store *s, bool (*cb)(void *ud, const struct incident *inc), void *ud)
+/* Calls cb for each row of a bound SELECT of INC_COLS.  Everything is read
+ * first: the callback may write the store (or iterate again), which must not
+ * disturb a live cursor. */
+static int incidents_each(struct store *s, sqlite3_stmt *st, const char *what,
+                          bool (*cb)(void *ud, const struct incident *inc), void *ud)
 {
-    /* Read everything first: the callback may write the store (or iterate
-     * again), which must not disturb a live cursor. */
-    sqlite3_stmt *st = s->st[ST_INC_OPEN];
     struct incident *v = NULL;
     size_t n = 0, alloc = 0;
     int rc, ret = 0;
@@ -736,7 +829,7 @@ int store_incidents_open(struct store *s, bool (*cb)(void *ud, const struct inci
         incident_from_row(st, &v[n++]);
     }
     if (rc != SQLITE_DONE)
-        ret = db_fail(s, rc, "incidents_open");
+        ret = db_fail(s, rc, what);
     stmt_release(st);
     for (size_t i = 0; i < n && ret == 0; i++)
         if (!cb(ud, &v[i]))
@@ -745,6 +838,19 @@ int store_incidents_open(struct store *s, bool (*cb)(void *ud, const struct inci
         incident_finish(&v[i]);
     free(v);
     return ret;
+}
+
+int store_incidents_open(struct store *s, bool (*cb)(void *ud, const struct incident *inc), void *ud)
+{
+    return incidents_each(s, s->st[ST_INC_OPEN], "incidents_open", cb, ud);
+}
+
+int store_incidents_since(struct store *s, int64_t since_ms, bool (*cb)(void *ud, const struct incident *inc),
+                          void *ud)
+{
+    sqlite3_stmt *st = s->st[ST_INC_SINCE];
+    sqlite3_bind_int64(st, 1, since_ms);
+    return incidents_each(s, st, "incidents_since", cb, ud);
 }
 
 /* ---- timeline ---- */
@@ -797,6 +903,311 @@ int store_timeline_list(struct store *s, int64_t incident_id,
     return ret;
 }
 
+/* ---- people on an incident ---- */
+
+int store_member_add(struct store *s, int64_t incident_id, const char *user, const char *role, int64_t now_ms)
+{
+    if (!user || !*user)
+        return STORE_EINVAL;
+    sqlite3_stmt *st = s->st[ST_MEM_ADD];
+    sqlite3_bind_int64(st, 1, incident_id);
+    bind_text(st, 2, user);
+    bind_text(st, 3, role);
+    sqlite3_bind_int64(st, 4, now_ms);
+    return exec_stmt(s, st, "member_add");
+}
+
+int store_member_is(struct store *s, int64_t incident_id, const char *user)
+{
+    /* Nobody in particular is on no incident: fail closed. */
+    if (!user || !*user)
+        return 0;
+    sqlite3_stmt *st = s->st[ST_MEM_IS];
+    sqlite3_bind_int64(st, 1, incident_id);
+    bind_text(st, 2, user);
+    int64_t one;
+    int ret = select_id(s, st, &one, "member_is");
+    if (ret == STORE_ENOTFOUND)
+        return 0;
+    return ret < 0 ? ret : 1;
+}
+
+/* ---- short-term decisions ---- */
+
+void decision_finish(struct decision *d)
+{
+    if (!d)
+        return;
+    char **strs[] = {
+        &d->author, &d->solution, &d->options, &d->effectiveness, &d->customers,
+        &d->how_affected, &d->magnitude, &d->consequences, &d->fix_delivered_by, &d->validated_by,
+    };
+    for (size_t i = 0; i < ARRAY_LEN(strs); i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+}
+
+/* Fills d from a row of DEC_COLS. */
+static void decision_from_row(sqlite3_stmt *st, struct decision *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->id = sqlite3_column_int64(st, 0);
+    d->incident_id = sqlite3_column_int64(st, 1);
+    d->author = col_str(st, 2);
+    d->created_ms = sqlite3_column_int64(st, 3);
+    d->solution = col_str(st, 4);
+    d->options = col_str(st, 5);
+    d->effectiveness = col_str(st, 6);
+    d->customers = col_str(st, 7);
+    d->how_affected = col_str(st, 8);
+    d->magnitude = col_str(st, 9);
+    d->consequences = col_str(st, 10);
+    d->fix_delivered_ms = sqlite3_column_int64(st, 11);
+    d->fix_delivered_by = col_str(st, 12);
+    d->validated = sqlite3_column_int(st, 13);
+    d->validated_by = col_str(st, 14);
+    d->validated_ms = sqlite3_column_int64(st, 15);
+}
+
+/* A new decision starts with no fix delivered and effectiveness unknown,
+ * whatever those fields of d hold (a zeroed struct would read "not
+ * effective"); only the two dedicated calls change them. */
+int store_decision_add(struct store *s, struct decision *d)
+{
+    sqlite3_stmt *st = s->st[ST_DEC_INSERT];
+    sqlite3_bind_int64(st, 1, d->incident_id);
+    bind_text(st, 2, d->author);
+    sqlite3_bind_int64(st, 3, d->created_ms);
+    bind_text(st, 4, d->solution);
+    bind_text(st, 5, d->options);
+    bind_text(st, 6, d->effectiveness);
+    bind_text(st, 7, d->customers);
+    bind_text(st, 8, d->how_affected);
+    bind_text(st, 9, d->magnitude);
+    bind_text(st, 10, d->consequences);
+    int ret = exec_stmt(s, st, "decision_add");
+    if (ret < 0)
+        return ret;
+    d->id = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+int store_decision_get(struct store *s, int64_t id, struct decision *out)
+{
+    sqlite3_stmt *st = s->st[ST_DEC_GET];
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        decision_from_row(st, out);
+    else
+        ret = rc == SQLITE_DONE ? STORE_ENOTFOUND : db_fail(s, rc, "decision_get");
+    stmt_release(st);
+    return ret;
+}
+
+int store_decision_fix_delivered(struct store *s, int64_t id, const char *user, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_DEC_FIX];
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now_ms);
+    bind_text(st, 3, user);
+    return update_one(s, st, "decision_fix_delivered");
+}
+
+int store_decision_validated(struct store *s, int64_t id, bool effective, const char *user, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_DEC_VALIDATED];
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, effective ? 1 : 0);
+    bind_text(st, 3, user);
+    sqlite3_bind_int64(st, 4, now_ms);
+    return update_one(s, st, "decision_validated");
+}
+
+int store_decisions_list(struct store *s, int64_t incident_id,
+                         bool (*cb)(void *ud, const struct decision *d), void *ud)
+{
+    sqlite3_stmt *st = s->st[ST_DEC_LIST];
+    sqlite3_bind_int64(st, 1, incident_id);
+    struct decision *v = NULL;
+    size_t n = 0, alloc = 0;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == alloc) {
+            alloc = alloc ? alloc * 2 : 8;
+            v = xrealloc(v, alloc * sizeof(*v));
+        }
+        decision_from_row(st, &v[n++]);
+    }
+    if (rc != SQLITE_DONE)
+        ret = db_fail(s, rc, "decisions_list");
+    stmt_release(st);
+    for (size_t i = 0; i < n && ret == 0; i++)
+        if (!cb(ud, &v[i]))
+            break;
+    for (size_t i = 0; i < n; i++)
+        decision_finish(&v[i]);
+    free(v);
+    return ret;
+}
+
+/* ---- timers ---- */
+
+void sched_timer_finish(struct sched_timer *t)
+{
+    if (!t)
+        return;
+    free(t->key);
+    free(t->kind);
+    free(t->payload);
+    t->key = t->kind = t->payload = NULL;
+}
+
+void sched_timers_free(struct sched_timer *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sched_timer_finish(&t[i]);
+    free(t);
+}
+
+/* Fills t from a row of TIMER_COLS. */
+static void timer_from_row(sqlite3_stmt *st, struct sched_timer *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->id = sqlite3_column_int64(st, 0);
+    t->key = col_str(st, 1);
+    t->kind = col_str(st, 2);
+    t->incident_id = sqlite3_column_int64(st, 3);     /* NULL reads as 0 */
+    t->due_ms = sqlite3_column_int64(st, 4);
+    t->payload = col_str(st, 5);
+}
+
+int store_timer_set(struct store *s, const char *key, const char *kind, int64_t incident_id, int64_t due_ms,
+                    const char *payload_json, int64_t now_ms)
+{
+    if (!key || !*key || !kind || !*kind)
+        return STORE_EINVAL;
+    int ret = store_begin(s);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *st = s->st[ST_TM_RETIRE];
+    bind_text(st, 1, key);
+    sqlite3_bind_int64(st, 2, now_ms);
+    ret = exec_stmt(s, st, "timer_retire");
+    if (ret < 0)
+        goto fail;
+    st = s->st[ST_TM_UPSERT];
+    bind_text(st, 1, key);
+    bind_text(st, 2, kind);
+    sqlite3_bind_int64(st, 3, incident_id);
+    sqlite3_bind_int64(st, 4, due_ms);
+    bind_text(st, 5, payload_json);
+    sqlite3_bind_int64(st, 6, now_ms);
+    ret = exec_stmt(s, st, "timer_set");
+    if (ret < 0)
+        goto fail;
+    return store_commit(s);
+
+fail:
+    store_rollback(s);
+    return ret;
+}
+
+int store_timer_cancel(struct store *s, const char *key)
+{
+    if (!key)
+        return STORE_EINVAL;
+    sqlite3_stmt *st = s->st[ST_TM_CANCEL];
+    bind_text(st, 1, key);
+    return exec_stmt(s, st, "timer_cancel");
+}
+
+int store_timer_get(struct store *s, const char *key, struct sched_timer *out)
+{
+    if (!key)
+        return STORE_EINVAL;
+    sqlite3_stmt *st = s->st[ST_TM_GET];
+    bind_text(st, 1, key);
+    int rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        timer_from_row(st, out);
+    else
+        ret = rc == SQLITE_DONE ? STORE_ENOTFOUND : db_fail(s, rc, "timer_get");
+    stmt_release(st);
+    return ret;
+}
+
+int store_timers_due(struct store *s, int64_t now_ms, size_t max, struct sched_timer **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (max == 0)
+        return 0;
+    sqlite3_stmt *st = s->st[ST_TM_DUE];
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, (uint64_t)max > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)max);
+    struct sched_timer *v = NULL;
+    size_t cnt = 0, alloc = 0;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == alloc) {
+            alloc = alloc ? alloc * 2 : (max < 16 ? max : 16);
+            v = xrealloc(v, alloc * sizeof(*v));
+        }
+        timer_from_row(st, &v[cnt++]);
+    }
+    if (rc != SQLITE_DONE)
+        ret = db_fail(s, rc, "timers_due");
+    stmt_release(st);
+    if (ret < 0) {
+        sched_timers_free(v, cnt);
+        return ret;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+int64_t store_timer_next(struct store *s)
+{
+    sqlite3_stmt *st = s->st[ST_TM_NEXT];
+    int rc = sqlite3_step(st);
+    int64_t ret = INT64_MAX;
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+            ret = sqlite3_column_int64(st, 0);
+    } else {
+        ret = db_fail(s, rc, "timer_next");
+    }
+    stmt_release(st);
+    return ret;
+}
+
+/* Idempotent: a timer no longer pending (done, canceled, or retired by a
+ * set of its key while it fired) is left as it is. */
+int store_timer_done(struct store *s, int64_t id)
+{
+    sqlite3_stmt *st = s->st[ST_TM_DONE];
+    sqlite3_bind_int64(st, 1, id);
+    int ret = update_one(s, st, "timer_done");
+    if (ret != STORE_ENOTFOUND)
+        return ret;
+    int64_t state;
+    st = s->st[ST_TM_EXISTS];
+    sqlite3_bind_int64(st, 1, id);
+    return select_id(s, st, &state, "timer_state");
+}
+
+int store_timers_cancel_incident(struct store *s, int64_t incident_id)
+{
+    sqlite3_stmt *st = s->st[ST_TM_CANCEL_INC];
+    sqlite3_bind_int64(st, 1, incident_id);
+    return exec_stmt(s, st, "timers_cancel_incident");
+}
+
 /* ---- outbox ---- */
 
 void outbox_job_finish(struct outbox_job *j)
@@ -836,19 +1247,6 @@ static void job_from_row(sqlite3_stmt *st, struct outbox_job *j)
     j->result = col_str(st, 11);
     j->created_ms = sqlite3_column_int64(st, 12);
     j->updated_ms = sqlite3_column_int64(st, 13);
-}
-
-/* Reads the single int64 column of a bound one-row SELECT. */
-static int select_id(struct store *s, sqlite3_stmt *st, int64_t *out, const char *what)
-{
-    int rc = sqlite3_step(st);
-    int ret = 0;
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    else
-        ret = rc == SQLITE_DONE ? STORE_ENOTFOUND : db_fail(s, rc, what);
-    stmt_release(st);
-    return ret;
 }
 
 int64_t store_outbox_add(struct store *s, const struct outbox_new *j)
@@ -983,21 +1381,12 @@ int store_outbox_blocked_by_failure(struct store *s, int64_t **ids, size_t *n)
     return 0;
 }
 
-/* Runs a bound UPDATE of one job; ENOTFOUND if no row changed. */
-static int job_update(struct store *s, sqlite3_stmt *st, const char *what)
-{
-    int ret = exec_stmt(s, st, what);
-    if (ret < 0)
-        return ret;
-    return sqlite3_changes(s->db) ? 0 : STORE_ENOTFOUND;
-}
-
 int store_outbox_mark_sending(struct store *s, int64_t id, int64_t now_ms)
 {
     sqlite3_stmt *st = s->st[ST_OB_SENDING];
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, now_ms);
-    int ret = job_update(s, st, "outbox_mark_sending");
+    int ret = update_one(s, st, "outbox_mark_sending");
     if (ret != STORE_ENOTFOUND)
         return ret;
     /* Only a pending job can be claimed; tell "gone" from "not pending". */
@@ -1018,7 +1407,7 @@ int store_outbox_mark_done(struct store *s, int64_t id, const char *result_json,
     sqlite3_bind_int64(st, 1, id);
     bind_text(st, 2, result_json);
     sqlite3_bind_int64(st, 3, now_ms);
-    return job_update(s, st, "outbox_mark_done");
+    return update_one(s, st, "outbox_mark_done");
 }
 
 int store_outbox_mark_retry(struct store *s, int64_t id, int64_t next_at_ms, const char *error,
@@ -1030,7 +1419,7 @@ int store_outbox_mark_retry(struct store *s, int64_t id, int64_t next_at_ms, con
     bind_text(st, 3, error);
     sqlite3_bind_int(st, 4, maybe_sent ? 1 : 0);
     sqlite3_bind_int64(st, 5, now_ms);
-    return job_update(s, st, "outbox_mark_retry");
+    return update_one(s, st, "outbox_mark_retry");
 }
 
 int store_outbox_mark_failed(struct store *s, int64_t id, const char *error, int64_t now_ms)
@@ -1039,7 +1428,7 @@ int store_outbox_mark_failed(struct store *s, int64_t id, const char *error, int
     sqlite3_bind_int64(st, 1, id);
     bind_text(st, 2, error);
     sqlite3_bind_int64(st, 3, now_ms);
-    return job_update(s, st, "outbox_mark_failed");
+    return update_one(s, st, "outbox_mark_failed");
 }
 
 int store_outbox_set_payload(struct store *s, int64_t id, const char *payload_json, int64_t now_ms)
@@ -1048,7 +1437,7 @@ int store_outbox_set_payload(struct store *s, int64_t id, const char *payload_js
     sqlite3_bind_int64(st, 1, id);
     bind_text(st, 2, payload_json);
     sqlite3_bind_int64(st, 3, now_ms);
-    return job_update(s, st, "outbox_set_payload");
+    return update_one(s, st, "outbox_set_payload");
 }
 
 int store_outbox_recover(struct store *s, int64_t now_ms)

@@ -4,7 +4,8 @@
  * schema at open (versioned with PRAGMA user_version).
  *
  * Tables: incidents, timeline (everything that happened to an incident),
- * events (processed Slack event ids), outbox (+ outbox_deps).
+ * events (processed Slack event ids), inbox (acked envelopes not yet
+ * handled), outbox (+ outbox_deps), incident_members, decisions, timers.
  *
  * Transactions nest: store_begin() opens a SAVEPOINT, store_commit()
  * releases it, store_rollback() rolls back to it.  Handlers run inside the
@@ -117,6 +118,64 @@ int store_timeline_add(struct store *s, int64_t incident_id, int64_t ts_ms, cons
  * borrowed for the call. */
 int store_timeline_list(struct store *s, int64_t incident_id,
                         bool (*cb)(void *ud, const struct timeline_entry *e), void *ud);
+
+/* ---- people on an incident ----
+ * Everyone the bot invited or assigned (reporter, responders, EM, PM,
+ * owners, hand-off recipients): they may see full status. */
+int store_member_add(struct store *s, int64_t incident_id, const char *user, const char *role, int64_t now_ms);
+/* 1 if user is recorded on the incident, 0 if not, <0 on error. */
+int store_member_is(struct store *s, int64_t incident_id, const char *user);
+
+/* ---- short-term decisions ---- */
+struct decision {
+    int64_t id, incident_id;
+    char *author;
+    int64_t created_ms;
+    char *solution, *options, *effectiveness, *customers, *how_affected, *magnitude, *consequences;
+    int64_t fix_delivered_ms;   /* 0 = not yet */
+    char *fix_delivered_by;
+    int validated;              /* -1 unknown, 0 no, 1 yes */
+    char *validated_by;
+    int64_t validated_ms;
+};
+void decision_finish(struct decision *d);
+int store_decision_add(struct store *s, struct decision *d);   /* sets d->id */
+int store_decision_get(struct store *s, int64_t id, struct decision *out);
+int store_decision_fix_delivered(struct store *s, int64_t id, const char *user, int64_t now_ms);
+int store_decision_validated(struct store *s, int64_t id, bool effective, const char *user, int64_t now_ms);
+/* In creation order; cb may write; stops if cb returns false. */
+int store_decisions_list(struct store *s, int64_t incident_id,
+                         bool (*cb)(void *ud, const struct decision *d), void *ud);
+
+/* ---- timers (the scheduler's durable agenda) ----
+ * One pending timer per key (e.g. "handoff_prompt/SIRT-3"): setting a key
+ * again moves it.  kind names the scheduler's handler. */
+struct sched_timer {
+    int64_t id;
+    char *key, *kind;
+    int64_t incident_id;
+    int64_t due_ms;
+    char *payload;              /* JSON text */
+};
+void sched_timer_finish(struct sched_timer *t);
+int store_timer_set(struct store *s, const char *key, const char *kind, int64_t incident_id, int64_t due_ms,
+                    const char *payload_json, int64_t now_ms);
+int store_timer_cancel(struct store *s, const char *key);
+/* 0 and fills out, STORE_ENOTFOUND if no pending timer has that key. */
+int store_timer_get(struct store *s, const char *key, struct sched_timer *out);
+/* Pending timers with due_ms <= now, earliest first, at most max; free with sched_timers_free. */
+int store_timers_due(struct store *s, int64_t now_ms, size_t max, struct sched_timer **out, size_t *n);
+void sched_timers_free(struct sched_timer *t, size_t n);
+/* Earliest pending due_ms, INT64_MAX if none, <0 on error. */
+int64_t store_timer_next(struct store *s);
+/* Marks a fired timer done (it no longer blocks its key). */
+int store_timer_done(struct store *s, int64_t id);
+/* Cancels every pending timer of an incident (e.g. when it is resolved). */
+int store_timers_cancel_incident(struct store *s, int64_t incident_id);
+
+/* Incidents created at or after since_ms, or still open; ascending id. */
+int store_incidents_since(struct store *s, int64_t since_ms, bool (*cb)(void *ud, const struct incident *inc),
+                          void *ud);
 
 /* ---- outbox ---- */
 enum outbox_state { OUTBOX_PENDING = 0, OUTBOX_SENDING = 1, OUTBOX_DONE = 2, OUTBOX_FAILED = 3 };

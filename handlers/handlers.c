@@ -1,53 +1,26 @@
 /* handlers: the tables the router dispatches on — verbs (alphabetical),
- * block actions by action_id, view submissions by callback_id — and the
- * shared replies for unknown verbs and for verbs this version does not
- * run yet.  Tables are static and read-only. */
+ * block actions by action_id, view submissions by callback_id, and the
+ * scheduler's timer kinds.  Tables are static and read-only. */
 #include "handlers.h"
 
 #include <string.h>
 
-#include "../bot/app.h"
-#include "../bot/config.h"
 #include "../bot/util.h"
 
-/* Verbs that DESIGN.md lists and later versions bring.  Someone may be
- * typing one of these during a real incident: say so plainly and point them
- * at people, never stay silent. */
-static void later_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
-{
-    const char *ch = app && app->cfg && app->cfg->sirt_channel ? app->cfg->sirt_channel : NULL;
-    if (ch)
-        reply_set_text(out, "`%s` is not available in this version of sirtbot yet. "
-                            "If you are reporting a security incident, post in <#%s> "
-                            "or page the security on-call now. `/sirt help` lists what works today.",
-                       req->verb, ch);
-    else
-        reply_set_text(out, "`%s` is not available in this version of sirtbot yet. "
-                            "If you are reporting a security incident, page the security on-call now. "
-                            "`/sirt help` lists what works today.",
-                       req->verb);
-}
-
 const struct sirt_verb handlers_verbs[] = {
-    { "assign", "assign SIRT-n @user", "make @user the incident's appsec owner", later_respond, NULL },
-    { "decision", "decision [SIRT-n]", "record a short-term decision (modal)", later_respond, NULL },
-    { "handoff", "handoff [SIRT-n] [@user]", "hand the incident off now", later_respond, NULL },
+    { "assign", "assign SIRT-n @user", "make @user the incident's appsec owner", assign_respond, assign_work },
+    { "decision", "decision [SIRT-n]", "record a short-term decision (opens a form)", decision_respond, decision_work },
+    { "handoff", "handoff [SIRT-n] [@user]", "hand the incident off now (to @user, or the next engineer along the sun)", handoff_respond, handoff_work },
     { "help", "help", "this list", help_respond, NULL },
-    { "oncall", "oncall", "who is the security on-call right now", later_respond, NULL },
-    { "page", "page [SIRT-n]", "page the security on-call for the incident", later_respond, NULL },
+    { "oncall", "oncall", "who is the security on-call right now", oncall_respond, oncall_work },
+    { "page", "page [SIRT-n]", "page the security on-call for the incident", page_respond, page_work },
     { "report", "report [summary]", "report a security incident (opens a form)", report_respond, report_work },
-    { "resolve", "resolve SIRT-n", "resolve the incident (and its page)", later_respond, NULL },
-    { "review", "review", "post the weekly review digest in the SIRT channel", later_respond, NULL },
-    { "status", "status [SIRT-n]", "status of an incident, or the list of open ones", later_respond, NULL },
-    { "timeline", "timeline SIRT-n", "the incident's timeline as Markdown, for the postmortem", later_respond, NULL },
+    { "resolve", "resolve SIRT-n", "resolve the incident (and its page)", resolve_respond, resolve_work },
+    { "review", "review", "post the weekly review digest in the SIRT channel", review_respond, review_work },
+    { "status", "status [SIRT-n]", "status of an incident, or the list of open ones", status_respond, NULL },
+    { "timeline", "timeline SIRT-n", "the incident's timeline as Markdown, for the postmortem", timeline_respond, timeline_work },
 };
 const size_t handlers_n_verbs = ARRAY_LEN(handlers_verbs);
-
-/* The verbs this version really runs; help marks the others. */
-bool handlers_verb_available(const struct sirt_verb *v)
-{
-    return v->respond != later_respond || v->work != NULL;
-}
 
 const struct sirt_verb *handlers_verb(const char *name)
 {
@@ -58,18 +31,41 @@ const struct sirt_verb *handlers_verb(const char *name)
 }
 
 static const struct sirt_action actions[] = {
-    { "sirt_decision", report_later_action },
-    { "sirt_handoff", report_later_action },
-    { "sirt_page", report_later_action },
+    { "decision_fix_delivered", decision_fix_delivered },
+    { "decision_validated_no", decision_validated },
+    { "decision_validated_yes", decision_validated },
+    { "handoff_accept", handoff_accept_action },
+    { "handoff_choose", handoff_choose_action },
+    { "handoff_keep", handoff_keep_action },
+    { "sirt_decision", decision_button },
+    { "sirt_handoff", handoff_button },
+    { "sirt_page", page_button },
     { "sirt_report_open", report_open_action },
-    { "sirt_resolve", report_later_action },
+    { "sirt_resolve", resolve_button },
     { NULL, NULL },
 };
 
 static const struct sirt_view views[] = {
+    { "sirt_decision", decision_validate, decision_submit },
     { "sirt_report", report_validate, report_submit },
     { NULL, NULL, NULL },
 };
+
+static const struct sirt_timer_kind timer_kinds[] = {
+    { "handoff_auto", handoff_auto_fire },
+    { "handoff_prompt", handoff_prompt_fire },
+    { "validate_prompt", decision_validate_prompt_fire },
+    { "weekly_review", review_fire },
+    { NULL, NULL },
+};
+
+const struct sirt_timer_kind *handlers_timer(const char *kind)
+{
+    for (size_t i = 0; i < ARRAY_LEN(timer_kinds) && timer_kinds[i].kind; i++)
+        if (strcmp(timer_kinds[i].kind, kind) == 0)
+            return &timer_kinds[i];
+    return NULL;
+}
 
 const struct sirt_action *handlers_action(const char *action_id)
 {

@@ -1,6 +1,7 @@
 /* handlers: one file per verb or flow, all listed in the tables of
  * handlers.c.  A verb has two phases:
- *   respond(): pure and fast (no I/O, no store), fills the reply.  For a
+ *   respond(): fast, no network, no store writes (store reads are fine),
+ *              fills the reply.  For a
  *              slash command the reply goes into the ack payload (ephemeral);
  *              for a mention it is posted in the channel (in the thread when
  *              the mention was in one); for a DM, in the DM.
@@ -62,8 +63,6 @@ struct sirt_view {
 };
 
 const struct sirt_verb *handlers_verb(const char *name);
-/* False for verbs listed in DESIGN.md that this version does not run yet. */
-bool handlers_verb_available(const struct sirt_verb *v);
 const struct sirt_action *handlers_action(const char *action_id);
 const struct sirt_view *handlers_view(const char *callback_id);
 extern const struct sirt_verb handlers_verbs[];
@@ -77,13 +76,64 @@ struct cfg;
 void report_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 void report_work(struct sirt_app *app, const struct sirt_req *req);
 void report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
-void report_later_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 cJSON *report_validate(struct sirt_app *app, const cJSON *payload);
 void report_submit(struct sirt_app *app, const cJSON *payload);
 /* The report modal (caller owns). summary/origin may be NULL. */
 cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origin);
 /* "sirt-<n>-<slug>" per Slack's channel name rules (<= 80 bytes). */
 void report_channel_name(int64_t n, const char *title, char *out, size_t size);
+
+/* Timer kinds run by the scheduler (inside a store transaction). */
+struct sched_timer;
+struct sirt_timer_kind {
+    const char *kind;
+    void (*fire)(struct sirt_app *app, const struct sched_timer *t);
+};
+const struct sirt_timer_kind *handlers_timer(const char *kind);
+
+/* page.c: /sirt page, /sirt resolve, @sirt oncall, the summary's Page and Resolve buttons */
+void page_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+void page_work(struct sirt_app *app, const struct sirt_req *req);
+void resolve_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+void resolve_work(struct sirt_app *app, const struct sirt_req *req);
+void oncall_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+void oncall_work(struct sirt_app *app, const struct sirt_req *req);
+void page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+
+/* decision.c: /sirt decision, the Record decision button, the modal, Fix delivered, validation */
+void decision_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+void decision_work(struct sirt_app *app, const struct sirt_req *req);
+void decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+cJSON *decision_validate(struct sirt_app *app, const cJSON *payload);
+void decision_submit(struct sirt_app *app, const cJSON *payload);
+void decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_timer *t);
+
+/* assign.c: /sirt assign SIRT-n @user */
+void assign_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+void assign_work(struct sirt_app *app, const struct sirt_req *req);
+
+/* handoff.c: /sirt handoff, the Hand off button, prompts, auto handoff */
+void handoff_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+void handoff_work(struct sirt_app *app, const struct sirt_req *req);
+void handoff_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void handoff_prompt_fire(struct sirt_app *app, const struct sched_timer *t);
+void handoff_auto_fire(struct sirt_app *app, const struct sched_timer *t);
+
+/* status.c, review.c, timeline.c */
+void status_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+void review_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+void review_work(struct sirt_app *app, const struct sirt_req *req);
+void review_fire(struct sirt_app *app, const struct sched_timer *t);
+/* Arms the next Monday 09:00 (config timezone) review timer if none is pending. */
+void review_plan(struct sirt_app *app);
+void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+void timeline_work(struct sirt_app *app, const struct sirt_req *req);
 
 /* help.c */
 void help_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);

@@ -16,8 +16,7 @@ static void commands_text(const struct sirt_req *req, struct buf *b)
                req->source == REQ_SLASH ? " (or mention @sirt / DM me)" : " (or the /sirt slash command)");
     for (size_t i = 0; i < handlers_n_verbs; i++) {
         const struct sirt_verb *v = &handlers_verbs[i];
-        buf_printf(b, "• `%s %s` — %s%s\n", pfx, v->usage, v->summary,
-                   handlers_verb_available(v) ? "" : " _(coming in a later version)_");
+        buf_printf(b, "• `%s %s` — %s\n", pfx, v->usage, v->summary);
     }
     buf_puts(b, "Inside an incident channel the incident is implied. Incident details stay in the "
                 "private channel, the confidential issue and DMs to the people on it.");

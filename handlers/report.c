@@ -19,6 +19,7 @@
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
+#include "common.h"
 #include "handlers.h"
 
 #define TITLE_MAX 150
@@ -61,24 +62,6 @@ static char *clean_text(const char *s, size_t max)
 }
 
 /* Slack mrkdwn needs &, <, > escaped in text that is not markup. */
-static char *mrkdwn_escape(const char *s)
-{
-    struct buf b;
-    buf_init(&b, 0);
-    for (; *s; s++) {
-        if (*s == '&')
-            buf_puts(&b, "&amp;");
-        else if (*s == '<')
-            buf_puts(&b, "&lt;");
-        else if (*s == '>')
-            buf_puts(&b, "&gt;");
-        else if (*s == '`')
-            buf_puts(&b, "'");
-        else
-            buf_append(&b, s, 1);
-    }
-    return buf_take(&b);
-}
 
 static char *trim_dup(const char *s)
 {
@@ -527,10 +510,11 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     cJSON_AddTrueToObject(p, "is_private");
     int64_t j_chan = add_job(app, n, "create_channel", "slack.create_channel", p, NULL, 0, 0);
 
-    /* 2. invitations: reporter, S1 responders, the component's EM and PM */
+    /* 2. invitations: reporter, owner, S1 responders, the component's EM and PM */
     p = cJSON_CreateObject();
     cJSON *users = cJSON_AddArrayToObject(p, "users");
     add_unique(users, inc->reporter);
+    add_unique(users, inc->owner);
     if (in->severity == 1)
         for (size_t i = 0; i < cfg->severity1_responders.n; i++)
             add_unique(users, cfg->severity1_responders.v[i]);
@@ -538,7 +522,45 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         add_unique(users, comp->em);
         add_unique(users, comp->pm);
     }
+    {
+        const cJSON *u;
+        cJSON_ArrayForEach(u, users)
+            store_member_add(app->store, n, u->valuestring,
+                             strcmp(u->valuestring, inc->reporter) == 0 ? "reporter"
+                             : inc->owner && strcmp(u->valuestring, inc->owner) == 0 ? "owner" : "responder",
+                             now);
+    }
     add_job(app, n, "invite", "slack.invite", p, &j_chan, 1, 0);
+
+    /* The appsec owner: told, and on the follow-the-sun clock.  Nobody
+     * in working hours: the secops on-call takes it (found at send time). */
+    if (inc->owner && strcmp(inc->owner, inc->reporter) != 0) {
+        char *t = xasprintf("You own security incident SIRT-%" PRId64 " (%s, S%d, P%d): you are the appsec "
+                            "engineer in working hours with the most of the day left. Channel: "
+                            "{{incident.channel}} · {{incident.issue_link}}. I will ask you to hand it off "
+                            "before your day ends.", n, title, in->severity, in->priority);
+        p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "user", inc->owner);
+        cJSON_AddStringToObject(p, "text", t);
+        add_job(app, n, "dm_owner", "slack.dm", p, &j_chan, 1, 0);
+        free(t);
+    } else if (!inc->owner && (cfg->secops_schedule || cfg->secops_fallback_user)) {
+        p = cJSON_CreateObject();
+        if (cfg->secops_schedule)
+            cJSON_AddStringToObject(p, "schedule", cfg->secops_schedule);
+        if (cfg->secops_fallback_user)
+            cJSON_AddStringToObject(p, "fallback_user", cfg->secops_fallback_user);
+        cJSON_AddTrueToObject(p, "set_owner");
+        int64_t j_on = add_job(app, n, "owner_oncall", "pd.oncall", p, NULL, 0, 0);
+        int64_t d2[2] = { j_on, j_chan };
+        p = cJSON_CreateObject();
+        cJSON *ou = cJSON_AddArrayToObject(p, "users");
+        cJSON_AddItemToArray(ou, cJSON_CreateString("{{incident.owner}}"));
+        add_job(app, n, "invite_owner", "slack.invite", p, d2, 2, 0);
+        store_timeline_add(app->store, n, now, "sirtbot", "owner", "no appsec engineer in working hours: "
+                           "the secops on-call owns it");
+    }
+    handoff_plan(app, inc);
 
     /* 3. GitLab: private project, confidential issue, members, EM/PM note */
     int64_t j_issue = 0;
@@ -740,7 +762,7 @@ void report_submit(struct sirt_app *app, const cJSON *payload)
     inc.issue_link = in.link[0] ? in.link : NULL;
     inc.reporter = (char *)user;
     const struct cfg_appsec *a = cfg_appsec_user(app->cfg, user);
-    inc.owner = a ? (char *)user : NULL;
+    inc.owner = (char *)(a ? user : handoff_next_owner(app, NULL, clock_now_ms()));
     inc.state = "open";
     inc.origin_channel = (char *)jstr(meta, "origin");
     char *key = view_id ? xasprintf("view/%s", view_id) : NULL;
@@ -760,30 +782,4 @@ void report_submit(struct sirt_app *app, const cJSON *payload)
     free(key);
     cJSON_Delete(meta);
     input_finish(&in);
-}
-
-/* The summary's buttons that later versions make work. */
-void report_later_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
-{
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
-    const char *aid = jstr(action, "action_id");
-    if (!user || !channel || !app->store)
-        return;
-    const char *what = strcmp(aid, "sirt_page") == 0       ? "Paging from this button"
-                       : strcmp(aid, "sirt_decision") == 0 ? "Recording decisions"
-                       : strcmp(aid, "sirt_handoff") == 0  ? "Handing off"
-                                                           : "Resolving";
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "channel", channel);
-    cJSON_AddStringToObject(p, "user", user);
-    char *t = xasprintf("%s is not available in this version of sirtbot yet: do it by hand for now "
-                        "(PagerDuty for pages; note decisions in this channel and the issue).", what);
-    cJSON_AddStringToObject(p, "text", t);
-    free(t);
-    const char *ats = jstr(action, "action_ts");
-    char *key = xasprintf("later/%s/%s/%s", aid, user, ats ? ats : "0");
-    outbox_add(app->store, 0, key, "slack.ephemeral", p, NULL, 0, 0);
-    free(key);
-    cJSON_Delete(p);
 }

@@ -271,6 +271,8 @@ int fx_spawn(struct fx *fx, const char *const *extra)
     env[ne++] = xasprintf("SIRT_CONFIG=%s", fx->config_path);
     env[ne++] = xasprintf("SIRT_DB=%s/sirt.db", fx->dir);
     env[ne++] = xstrdup("SIRT_LOG=debug");
+    if (fx->clock_set)
+        env[ne++] = xasprintf("SIRT_CLOCK_FILE=%s/clock", fx->dir);
     if (fx->pd) {
         env[ne++] = xstrdup("PAGERDUTY_ROUTING_KEY=" FAKE_PD_ROUTING_KEY);
         env[ne++] = xasprintf("PAGERDUTY_EVENTS_URL=%s", fake_pagerduty_events_url(fx->pd));
@@ -572,4 +574,21 @@ const char *fx_stderr_since_spawn(struct fx *fx)
     if (!fx->stderr_buf.data || fx->spawn_offset > fx->stderr_buf.len)
         return "";
     return fx->stderr_buf.data + fx->spawn_offset;
+}
+
+void fx_set_clock(struct fx *fx, int64_t epoch_ms)
+{
+    char path[320], tmp[330];
+    snprintf(path, sizeof(path), "%s/clock", fx->dir);
+    snprintf(tmp, sizeof(tmp), "%s/clock.tmp", fx->dir);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        TEST_FAIL("fx_set_clock: cannot write %s", tmp);
+    fprintf(f, "%lld\n", (long long)epoch_ms);
+    fclose(f);
+    if (rename(tmp, path) != 0)
+        TEST_FAIL("fx_set_clock: cannot rename to %s", path);
+    fx->clock_set = true;
+    if (fx->running && !fx->exited)
+        uv_process_kill(&fx->proc, SIGUSR1);
 }

@@ -63,6 +63,7 @@ struct fx {
     bool proc_open;              /* proc handle not yet closed */
     bool pipe_open;              /* err_pipe not yet closed */
     size_t spawn_offset;         /* stderr_buf.len at the last fx_spawn */
+    bool clock_set;              /* fx_set_clock was called: pass SIRT_CLOCK_FILE */
     int spawns;
     /* fx_init_opts */
     struct fake_pagerduty *pd;   /* FX_PAGERDUTY, else NULL */
@@ -104,6 +105,10 @@ int fx_stop(struct fx *fx, int timeout_ms);
  * already exited, or -1 (never spawned / not reaped).  fx_spawn or fx_start
  * may then start the bot again on the same temp dir (same SIRT_DB). */
 int fx_kill(struct fx *fx);
+/* Sets the bot's wall clock (epoch ms) through SIRT_CLOCK_FILE: before
+ * fx_spawn/fx_start it pins the start time; while the bot runs it moves the
+ * clock (the bot re-reads the file on SIGUSR1).  Time runs on from there. */
+void fx_set_clock(struct fx *fx, int64_t epoch_ms);
 /* Waits for the bot to exit on its own; returns exit status or -1 on timeout. */
 int fx_wait_exit(struct fx *fx, int timeout_ms);
 /* SIGKILLs a child still running, closes every handle, destroys the fake,

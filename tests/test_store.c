@@ -1,7 +1,9 @@
 /* test_store: the SQLite store against a real file in a fresh temp directory
- * per test (removed at the end): schema and migrations, transactions, events,
- * incidents, timeline, the outbox queue semantics, crash safety (a child
- * SIGKILLed mid-transaction) and a timing print for the write path. */
+ * per test (removed at the end): schema and migrations (including a frozen
+ * version-2 database upgraded in place), transactions, events, incidents,
+ * timeline, members, decisions, timers, the outbox queue semantics, crash
+ * safety (a child SIGKILLed mid-transaction) and a timing print for the
+ * write path. */
 #include <dirent.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -131,11 +133,13 @@ TEST(store_schema_created)
     tdir_make(&t);
     struct store *s = open_ok(t.db);
     store_close(s);
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 2);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 3);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN"
-                            " ('incidents','timeline','events','outbox','outbox_deps')"), 5);
+                            " ('incidents','timeline','events','outbox','outbox_deps','inbox',"
+                            "  'incident_members','decisions','timers')"), 9);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN"
-                            " ('incidents_channel','timeline_incident','events_seen','outbox_due')"), 4);
+                            " ('incidents_channel','timeline_incident','events_seen','outbox_due',"
+                            "  'decisions_incident','timers_pending_key','timers_due')"), 7);
     tdir_remove(&t);
 }
 
@@ -172,7 +176,7 @@ TEST(store_reopen_idempotent)
         incident_finish(&inc);
         store_close(s);
     }
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 2);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 3);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM incidents"), 1);
     tdir_remove(&t);
 }
@@ -188,7 +192,7 @@ TEST(store_newer_schema_refused)
     s = (struct store *)&err;   /* must be reset to NULL on failure */
     ASSERT(store_open(&s, t.db, err, sizeof(err)) < 0);
     ASSERT_NULL(s);
-    snprintf(want, sizeof(want), "%s: schema version 7 is newer than this sirtbot (2)", t.db);
+    snprintf(want, sizeof(want), "%s: schema version 7 is newer than this sirtbot (3)", t.db);
     ASSERT_STR_EQ(err, want);
     ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 7);
     tdir_remove(&t);
@@ -888,6 +892,570 @@ TEST(store_outbox_counts_by_state)
     ASSERT_EQ(counts[OUTBOX_SENDING], 1);
     ASSERT_EQ(counts[OUTBOX_DONE], 2);
     ASSERT_EQ(counts[OUTBOX_FAILED], 1);
+    store_close(s);
+    tdir_remove(&t);
+}
+
+/* ---- migration from version 2 ---- */
+
+/* The schema as sirtbot version 2 wrote it, frozen here on purpose: it is the
+ * file a deployed bot has on disk, whatever the migrations list says now. */
+static const char v2_schema[] =
+    "CREATE TABLE incidents ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  title TEXT, description TEXT,"
+    "  severity INTEGER CHECK (severity BETWEEN 1 AND 4),"
+    "  priority INTEGER CHECK (priority BETWEEN 1 AND 4),"
+    "  component TEXT, repro TEXT, issue_link TEXT,"
+    "  reporter TEXT NOT NULL, owner TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'open',"
+    "  origin_channel TEXT, submission_key TEXT UNIQUE,"
+    "  channel_id TEXT, channel_name TEXT,"
+    "  gitlab_project_id INTEGER NOT NULL DEFAULT 0,"
+    "  gitlab_project_path TEXT, gitlab_project_url TEXT,"
+    "  gitlab_issue_iid INTEGER NOT NULL DEFAULT 0, gitlab_issue_url TEXT,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0,"
+    "  resolved_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX incidents_channel ON incidents(channel_id);"
+    "CREATE TABLE timeline ("
+    "  id INTEGER PRIMARY KEY,"
+    "  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  ts_ms INTEGER NOT NULL, actor TEXT, kind TEXT, text TEXT);"
+    "CREATE INDEX timeline_incident ON timeline(incident_id, ts_ms, id);"
+    "CREATE TABLE events (event_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL);"
+    "CREATE INDEX events_seen ON events(seen_ms);"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  incident_id INTEGER NULL REFERENCES incidents(id),"
+    "  idem_key TEXT UNIQUE NOT NULL, op TEXT NOT NULL, payload TEXT,"
+    "  state INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  maybe_sent INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL DEFAULT 0,"
+    "  deps_deadline_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT, result TEXT,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX outbox_due ON outbox(state, next_at_ms);"
+    "CREATE TABLE outbox_deps ("
+    "  job_id INTEGER NOT NULL REFERENCES outbox(id),"
+    "  dep_id INTEGER NOT NULL REFERENCES outbox(id),"
+    "  PRIMARY KEY (job_id, dep_id));"
+    "CREATE TABLE inbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  type TEXT NOT NULL, envelope TEXT NOT NULL,"
+    "  received_ms INTEGER NOT NULL DEFAULT 0);"
+    "PRAGMA user_version = 2;";
+
+static bool collect_inbox(void *ud, int64_t id, const char *type, const char *json)
+{
+    (void)id;
+    (void)json;
+    ASSERT_STR_EQ(type, "events_api");
+    (*(int *)ud)++;
+    return true;
+}
+
+TEST(store_migrate_v2_to_v3)
+{
+    struct tdir t;
+    tdir_make(&t);
+    raw_exec(t.db, v2_schema);
+    raw_exec(t.db,
+             "INSERT INTO incidents(title, severity, priority, reporter, state, submission_key,"
+             "  channel_id, created_ms, updated_ms)"
+             " VALUES ('old', 2, 2, 'U0REP0001', 'open', 'V-old', 'C0OLD0001', 100, 100);"
+             "INSERT INTO incidents(title, severity, priority, reporter, state, created_ms,"
+             "  updated_ms, resolved_ms)"
+             " VALUES ('done', 3, 3, 'U0REP0002', 'resolved', 50, 60, 60);"
+             "INSERT INTO timeline(incident_id, ts_ms, actor, kind, text)"
+             " VALUES (1, 100, 'U0REP0001', 'reported', NULL);"
+             "INSERT INTO events(event_id, seen_ms) VALUES ('Ev-old', 100);"
+             "INSERT INTO outbox(incident_id, idem_key, op, payload, state, next_at_ms)"
+             " VALUES (1, 'SIRT-1/post', 'slack.post', '{}', 2, 0);"
+             "INSERT INTO inbox(type, envelope, received_ms) VALUES ('events_api', '{}', 100);");
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 2);
+
+    struct store *s = open_ok(t.db);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 3);
+    /* Every old row is still there and readable through the store. */
+    struct incident inc;
+    ASSERT_EQ(store_incident_by_channel(s, "C0OLD0001", &inc), 0);
+    ASSERT_EQ(inc.id, 1);
+    ASSERT_STR_EQ(inc.title, "old");
+    ASSERT_STR_EQ(inc.submission_key, "V-old");
+    incident_finish(&inc);
+    ASSERT_EQ(store_event_record(s, "Ev-old", 200), 1);
+    struct outbox_job j;
+    job_get(s, 1, &j);
+    ASSERT_EQ(j.state, OUTBOX_DONE);
+    ASSERT_EQ(j.incident_id, 1);
+    outbox_job_finish(&j);
+    int n = 0;
+    ASSERT_EQ(store_inbox_list(s, collect_inbox, &n), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM timeline"), 1);
+    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM incidents"), 2);
+
+    /* The new tables work against the old rows. */
+    ASSERT_EQ(store_member_add(s, 1, "U0REP0001", "reporter", 300), 0);
+    ASSERT_EQ(store_member_is(s, 1, "U0REP0001"), 1);
+    struct decision d = { .incident_id = 1, .author = "U0REP0001", .created_ms = 300, .solution = "s" };
+    ASSERT_EQ(store_decision_add(s, &d), 0);
+    ASSERT(d.id > 0);
+    ASSERT_EQ(store_timer_set(s, "reminder/SIRT-1", "reminder", 1, 5000, NULL, 300), 0);
+    ASSERT_EQ(store_timer_next(s), 5000);
+    /* The old incident keeps its id sequence: a new one follows it. */
+    ASSERT_EQ(new_incident(s, NULL, 400), 3);
+    store_close(s);
+
+    /* Opening again changes nothing. */
+    s = open_ok(t.db);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 3);
+    ASSERT_EQ(store_member_is(s, 1, "U0REP0001"), 1);
+    store_close(s);
+    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM pragma_integrity_check"
+                            " WHERE integrity_check != 'ok'"), 0);
+    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
+    tdir_remove(&t);
+}
+
+/* ---- incidents since ---- */
+
+TEST(store_incidents_since_window)
+{
+    struct tdir t;
+    tdir_make(&t);
+    struct store *s = open_ok(t.db);
+    int64_t old_open = new_incident(s, NULL, 100);
+    int64_t old_resolved = new_incident(s, NULL, 200);
+    int64_t recent_resolved = new_incident(s, NULL, 1000);
+    int64_t recent_open = new_incident(s, NULL, 1500);
+    int64_t edge = new_incident(s, NULL, 999);
+    ASSERT_EQ(store_incident_set_text(s, old_resolved, "state", "resolved", 300), 0);
+    ASSERT_EQ(store_incident_set_text(s, recent_resolved, "state", "resolved", 1100), 0);
+    ASSERT_EQ(store_incident_set_text(s, edge, "state", "resolved", 1100), 0);
+
+    struct open_ctx ctx = { .s = s, .stop_after = -1 };
+    ASSERT_EQ(store_incidents_since(s, 1000, collect_open, &ctx), 0);
+    ASSERT_EQ(ctx.n, 3);
+    ASSERT_EQ(ctx.ids[0], old_open);         /* old, but still open */
+    ASSERT_EQ(ctx.ids[1], recent_resolved);  /* created exactly at since */
+    ASSERT_EQ(ctx.ids[2], recent_open);
+
+    struct open_ctx early = { .s = s, .stop_after = 1 };
+    ASSERT_EQ(store_incidents_since(s, 1000, collect_open, &early), 0);
+    ASSERT_EQ(early.n, 1);
+
+    struct open_ctx all = { .s = s, .stop_after = -1 };
+    ASSERT_EQ(store_incidents_since(s, 0, collect_open, &all), 0);
+    ASSERT_EQ(all.n, 5);
+    for (int i = 1; i < all.n; i++)
+        ASSERT(all.ids[i] > all.ids[i - 1]);
+
+    struct open_ctx future = { .s = s, .stop_after = -1 };
+    ASSERT_EQ(store_incidents_since(s, INT64_MAX, collect_open, &future), 0);
+    ASSERT_EQ(future.n, 2);                  /* only the open ones */
+    store_close(s);
+    tdir_remove(&t);
+}
+
+/* ---- members ---- */
+
+TEST(store_members)
+{
+    struct tdir t;
+    tdir_make(&t);
+    struct store *s = open_ok(t.db);
+    int64_t a = new_incident(s, NULL, 1);
+    int64_t b = new_incident(s, NULL, 1);
+    ASSERT_EQ(store_member_is(s, a, "U0EM00001"), 0);
+    ASSERT_EQ(store_member_add(s, a, "U0EM00001", "em", 10), 0);
+    ASSERT_EQ(store_member_add(s, a, "U0EM00001", "owner", 20), 0);     /* idempotent */
+    ASSERT_EQ(store_member_add(s, a, "U0RESP001", NULL, 30), 0);
+    ASSERT_EQ(store_member_is(s, a, "U0EM00001"), 1);
+    ASSERT_EQ(store_member_is(s, a, "U0RESP001"), 1);
+    ASSERT_EQ(store_member_is(s, b, "U0EM00001"), 0);                   /* per incident */
+    ASSERT_EQ(store_member_is(s, a, "U0em00001"), 0);                   /* ids are exact */
+    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM incident_members"), 2);
+    /* The first add's role and time are kept. */
+    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM incident_members"
+                            " WHERE user_id = 'U0EM00001' AND role = 'em' AND added_ms = 10"), 1);
+
+    ASSERT_EQ(store_member_add(s, a, NULL, "x", 1), STORE_EINVAL);
+    ASSERT_EQ(store_member_add(s, a, "", "x", 1), STORE_EINVAL);
+    ASSERT_EQ(store_member_is(s, a, NULL), 0);
+    ASSERT_EQ(store_member_is(s, a, ""), 0);
+    ASSERT(store_member_add(s, 999, "U0EM00001", "em", 1) < 0);        /* no such incident */
+    ASSERT_EQ(store_member_is(s, 999, "U0EM00001"), 0);
+
+    /* Inside a rolled-back transaction nothing sticks. */
+    ASSERT_EQ(store_begin(s), 0);
+    ASSERT_EQ(store_member_add(s, b, "U0PM00001", "pm", 40), 0);
+    ASSERT_EQ(store_member_is(s, b, "U0PM00001"), 1);
+    store_rollback(s);
+    ASSERT_EQ(store_member_is(s, b, "U0PM00001"), 0);
+    store_close(s);
+    tdir_remove(&t);
+}
+
+/* ---- decisions ---- */
+
+TEST(store_decision_roundtrip)
+{
+    struct tdir t;
+    tdir_make(&t);
+    struct store *s = open_ok(t.db);
+    int64_t inc = new_incident(s, NULL, 1);
+    /* Zeroed delivery/validation fields must not read as "validated: no". */
+    struct decision d = {
+        .incident_id = inc, .author = "U0EM00001", .created_ms = 5000,
+        .solution = "Rotate the token", .options = "rotate; revoke all",
+        .effectiveness = "stops new abuse", .customers = "all", .how_affected = "cannot log in",
+        .magnitude = "minutes", .consequences = "sessions end",
+    };
+    ASSERT_EQ(store_decision_add(s, &d), 0);
+    ASSERT(d.id > 0);
+
+    struct decision got;
+    ASSERT_EQ(store_decision_get(s, d.id, &got), 0);
+    ASSERT_EQ(got.id, d.id);
+    ASSERT_EQ(got.incident_id, inc);
+    ASSERT_STR_EQ(got.author, "U0EM00001");
+    ASSERT_EQ(got.created_ms, 5000);
+    ASSERT_STR_EQ(got.solution, "Rotate the token");
+    ASSERT_STR_EQ(got.options, "rotate; revoke all");
+    ASSERT_STR_EQ(got.effectiveness, "stops new abuse");
+    ASSERT_STR_EQ(got.customers, "all");
+    ASSERT_STR_EQ(got.how_affected, "cannot log in");
+    ASSERT_STR_EQ(got.magnitude, "minutes");
+    ASSERT_STR_EQ(got.consequences, "sessions end");
+    ASSERT_EQ(got.fix_delivered_ms, 0);
+    ASSERT_NULL(got.fix_delivered_by);
+    ASSERT_EQ(got.validated, -1);
+    ASSERT_NULL(got.validated_by);
+    ASSERT_EQ(got.validated_ms, 0);
+    decision_finish(&got);
+    ASSERT_NULL(got.solution);
+    decision_finish(&got);     /* finishing twice is harmless */
+    decision_finish(NULL);
+
+    ASSERT_EQ(store_decision_fix_delivered(s, d.id, "U0DEV0001", 6000), 0);
+    ASSERT_EQ(store_decision_get(s, d.id, &got), 0);
+    ASSERT_EQ(got.fix_delivered_ms, 6000);
+    ASSERT_STR_EQ(got.fix_delivered_by, "U0DEV0001");
+    ASSERT_EQ(got.validated, -1);
+    decision_finish(&got);
+
+    ASSERT_EQ(store_decision_validated(s, d.id, true, "U0EM00001", 7000), 0);
+    ASSERT_EQ(store_decision_get(s, d.id, &got), 0);
+    ASSERT_EQ(got.validated, 1);
+    ASSERT_STR_EQ(got.validated_by, "U0EM00001");
+    ASSERT_EQ(got.validated_ms, 7000);
+    ASSERT_EQ(got.fix_delivered_ms, 6000);
+    decision_finish(&got);
+
+    ASSERT_EQ(store_decision_validated(s, d.id, false, "U0PM00001", 8000), 0);
+    ASSERT_EQ(store_decision_get(s, d.id, &got), 0);
+    ASSERT_EQ(got.validated, 0);
+    ASSERT_STR_EQ(got.validated_by, "U0PM00001");
+    ASSERT_EQ(got.validated_ms, 8000);
+    decision_finish(&got);
+
+    /* Sparse decision: NULL texts stay NULL. */
+    struct decision sparse = { .incident_id = inc, .created_ms = 9000, .validated = 1,
+                               .fix_delivered_ms = 42 };
+    ASSERT_EQ(store_decision_add(s, &sparse), 0);
+    ASSERT(sparse.id > d.id);
+    ASSERT_EQ(store_decision_get(s, sparse.id, &got), 0);
+    ASSERT_NULL(got.author);
+    ASSERT_NULL(got.solution);
+    ASSERT_EQ(got.validated, -1);
+    ASSERT_EQ(got.fix_delivered_ms, 0);
+    decision_finish(&got);
+
+    ASSERT_EQ(store_decision_get(s, 999, &got), STORE_ENOTFOUND);
+    ASSERT_EQ(store_decision_fix_delivered(s, 999, "U1", 1), STORE_ENOTFOUND);
+    ASSERT_EQ(store_decision_validated(s, 999, true, "U1", 1), STORE_ENOTFOUND);
+    struct decision orphan = { .incident_id = 999, .author = "U1" };
+    ASSERT(store_decision_add(s, &orphan) < 0);
+    ASSERT_EQ(orphan.id, 0);
+    store_close(s);
+    tdir_remove(&t);
+}
+
+struct dec_ctx {
+    struct store *s;
+    int64_t ids[8];
+    int n, stop_after;
+};
+
+static bool collect_decisions(void *ud, const struct decision *d)
+{
+    struct dec_ctx *c = ud;
+    c->ids[c->n++] = d->id;
+    /* Writing the store from inside the callback is allowed. */
+    ASSERT_EQ(store_decision_fix_delivered(c->s, d->id, "U0CB", 77), 0);
+    return c->n != c->stop_after;
+}
+
+TEST(store_decisions_list_order)
+{
+    struct tdir t;
+    tdir_make(&t);
+    struct store *s = open_ok(t.db);
+    int64_t inc = new_incident(s, NULL, 1);
+    int64_t other = new_incident(s, NULL, 1);
+    int64_t ids[3];
+    for (int i = 0; i < 3; i++) {
+        struct decision d = { .incident_id = inc, .author = "U1", .created_ms = 100 - i };
+        ASSERT_EQ(store_decision_add(s, &d), 0);
+        ids[i] = d.id;
+        struct decision o = { .incident_id = other, .author = "U2", .created_ms = 100 };
+        ASSERT_EQ(store_decision_add(s, &o), 0);
+    }
+    struct dec_ctx c = { .s = s, .stop_after = -1 };
+    ASSERT_EQ(store_decisions_list(s, inc, collect_decisions, &c), 0);
+    ASSERT_EQ(c.n, 3);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(c.ids[i], ids[i]);
+    struct decision got;
+    ASSERT_EQ(store_decision_get(s, ids[2], &got), 0);
+    ASSERT_EQ(got.fix_delivered_ms, 77);
+    decision_finish(&got);
+
+    struct dec_ctx early = { .s = s, .stop_after = 2 };
+    ASSERT_EQ(store_decisions_list(s, inc, collect_decisions, &early), 0);
+    ASSERT_EQ(early.n, 2);
+    struct dec_ctx none = { .s = s, .stop_after = -1 };
+    ASSERT_EQ(store_decisions_list(s, 999, collect_decisions, &none), 0);
+    ASSERT_EQ(none.n, 0);
+    store_close(s);
+    tdir_remove(&t);
+}
+
+/* ---- timers ---- */
+
+/* Keys of due timers at now, in order, as "a,b,c". */
+static void due_keys(struct store *s, int64_t now, size_t max, char *out, size_t outlen)
+{
+    struct sched_timer *v = NULL;
+    size_t n = 99;
+    ASSERT_EQ(store_timers_due(s, now, max, &v, &n), 0);
+    out[0] = '\0';
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        ASSERT(v[i].due_ms <= now);
+        len += (size_t)snprintf(out + len, outlen - len, "%s%s", i ? "," : "", v[i].key);
+    }
+    if (n == 0)
+        ASSERT_NULL(v);
+    sched_timers_free(v, n);
+}
+
+TEST(store_timer_set_move_cancel)
+{
+    struct tdir t;
+    tdir_make(&t);
+    struct store *s = open_ok(t.db);
+    int64_t inc = new_incident(s, NULL, 1);
+    struct sched_timer tm;
+    ASSERT_EQ(store_timer_get(s, "handoff_prompt/SIRT-1", &tm), STORE_ENOTFOUND);
+    ASSERT_EQ(store_timer_next(s), INT64_MAX);
+
+    ASSERT_EQ(store_timer_set(s, "handoff_prompt/SIRT-1", "handoff_prompt", inc, 5000,
+                              "{\"n\":1}", 100), 0);
+    ASSERT_EQ(store_timer_get(s, "handoff_prompt/SIRT-1", &tm), 0);
+    int64_t id = tm.id;
+    ASSERT(id > 0);
+    ASSERT_STR_EQ(tm.key, "handoff_prompt/SIRT-1");
+    ASSERT_STR_EQ(tm.kind, "handoff_prompt");
+    ASSERT_EQ(tm.incident_id, inc);
+    ASSERT_EQ(tm.due_ms, 5000);
+    ASSERT_STR_EQ(tm.payload, "{\"n\":1}");
+    sched_timer_finish(&tm);
+    ASSERT_NULL(tm.key);
+    sched_timer_finish(&tm);
+    sched_timer_finish(NULL);
+    ASSERT_EQ(store_timer_next(s), 5000);
+
+    /* Setting the key again moves the same timer (earlier or later). */
+    ASSERT_EQ(store_timer_set(s, "handoff_prompt/SIRT-1", "handoff_prompt2", 0, 3000, NULL, 200), 0);
+    ASSERT_EQ(store_timer_get(s, "handoff_prompt/SIRT-1", &tm), 0);
+    ASSERT_EQ(tm.id, id);
+    ASSERT_STR_EQ(tm.kind, "handoff_prompt2");
+    ASSERT_EQ(tm.incident_id, 0);                      /* 0 is stored as NULL */
+    ASSERT_EQ(tm.due_ms, 3000);
+    ASSERT_NULL(tm.payload);
+    sched_timer_finish(&tm);
+    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM timers WHERE incident_id IS NULL"), 1);
+    ASSERT_EQ(store_timer_set(s, "handoff_prompt/SIRT-1", "handoff_prompt", inc, 9000, "{}", 300), 0);
+    ASSERT_EQ(store_timer_next(s), 9000);
+    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM timers"), 1);
+    ASSERT_EQ(raw_int(t.db, "SELECT created_ms * 1000 + updated_ms FROM timers"), 100 * 1000 + 300);
+
+    /* Cancel: gone from get/due/next; cancelling again (or a missing key) is fine. */
+    ASSERT_EQ(store_timer_set(s, "other", "reminder", inc, 8000, NULL, 300), 0);
+    ASSERT_EQ(store_timer_cancel(s, "handoff_prompt/SIRT-1"), 0);
+    ASSERT_EQ(store_timer_get(s, "handoff_prompt/SIRT-1", &tm), STORE_ENOTFOUND);
+    ASSERT_EQ(store_timer_next(s), 8000);
+    ASSERT_EQ(store_timer_cancel(s, "handoff_prompt/SIRT-1"), 0);
+    ASSERT_EQ(store_timer_cancel(s, "never-set"), 0);
+    ASSERT_EQ(raw_int(t.db, "SELECT state FROM timers WHERE key = 'handoff_prompt/SIRT-1'"), 2);
+
+    /* After a cancel the key is free: a new timer, not the canceled one. */
+    ASSERT_EQ(store_timer_set(s, "handoff_prompt/SIRT-1", "handoff_prompt", inc, 4000, NULL, 400), 0);
+    ASSERT_EQ(store_timer_get(s, "handoff_prompt/SIRT-1", &tm), 0);
+    ASSERT(tm.id != id);
+    ASSERT_EQ(tm.due_ms, 4000);
+    sched_timer_finish(&tm);
+    ASSERT_EQ(store_timer_next(s), 4000);
+
+    /* Bad input. */
+    ASSERT_EQ(store_timer_set(s, NULL, "k", 0, 1, NULL, 1), STORE_EINVAL);
+    ASSERT_EQ(store_timer_set(s, "", "k", 0, 1, NULL, 1), STORE_EINVAL);
+    ASSERT_EQ(store_timer_set(s, "k", NULL, 0, 1, NULL, 1), STORE_EINVAL);
+    ASSERT_EQ(store_timer_set(s, "k", "", 0, 1, NULL, 1), STORE_EINVAL);
+    ASSERT_EQ(store_timer_get(s, NULL, &tm), STORE_EINVAL);
+    ASSERT_EQ(store_timer_cancel(s, NULL), STORE_EINVAL);
+    /* No transaction left open by the failed calls. */
+    ASSERT_EQ(store_commit(s), STORE_EINVAL);
+    store_close(s);
+    tdir_remove(&t);
+}
+
+TEST(store_timers_due_next_done)
+{
+    struct tdir t;
+    tdir_make(&t);
+    struct store *s = open_ok(t.db);
+    char keys[256];
+    ASSERT_EQ(store_timer_set(s, "c", "k", 0, 300, NULL, 1), 0);
+    ASSERT_EQ(store_timer_set(s, "a", "k", 0, 100, NULL, 1), 0);
+    ASSERT_EQ(store_timer_set(s, "b2", "k", 0, 200, NULL, 1), 0);
+    ASSERT_EQ(store_timer_set(s, "b1", "k", 0, 200, NULL, 1), 0);   /* same due: insertion order */
+    ASSERT_EQ(store_timer_set(s, "late", "k", 0, 10000, NULL, 1), 0);
+    ASSERT_EQ(store_timer_next(s), 100);
+
+    due_keys(s, 99, 10, keys, sizeof(keys));
+    ASSERT_STR_EQ(keys, "");
+    due_keys(s, 100, 10, keys, sizeof(keys));
+    ASSERT_STR_EQ(keys, "a");
+    due_keys(s, 300, 10, keys, sizeof(keys));
+    ASSERT_STR_EQ(keys, "a,b2,b1,c");
+    due_keys(s, 300, 2, keys, sizeof(keys));
+    ASSERT_STR_EQ(keys, "a,b2");
+    due_keys(s, 300, 0, keys, sizeof(keys));
+    ASSERT_STR_EQ(keys, "");
+    due_keys(s, INT64_MAX, SIZE_MAX, keys, sizeof(keys));
+    ASSERT_STR_EQ(keys, "a,b2,b1,c,late");
+
+    /* Fire "a": done, it no longer shows up or blocks its key. */
+    struct sched_timer *v = NULL;
+    size_t n = 0;
+    ASSERT_EQ(store_timers_due(s, 100, 1, &v, &n), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_STR_EQ(v[0].key, "a");
+    int64_t a_id = v[0].id;
+    sched_timers_free(v, n);
+    ASSERT_EQ(store_timer_done(s, a_id), 0);
+    ASSERT_EQ(store_timer_done(s, a_id), 0);                 /* idempotent */
+    ASSERT_EQ(store_timer_done(s, 999), STORE_ENOTFOUND);
+    ASSERT_EQ(store_timer_next(s), 200);
+    due_keys(s, 300, 10, keys, sizeof(keys));
+    ASSERT_STR_EQ(keys, "b2,b1,c");
+    struct sched_timer tm;
+    ASSERT_EQ(store_timer_get(s, "a", &tm), STORE_ENOTFOUND);
+
+    /* Set after done: a new pending timer under the same key. */
+    ASSERT_EQ(store_timer_set(s, "a", "k", 0, 150, "{\"again\":true}", 120), 0);
+    ASSERT_EQ(store_timer_get(s, "a", &tm), 0);
+    ASSERT(tm.id != a_id);
+    ASSERT_EQ(tm.due_ms, 150);
+    ASSERT_STR_EQ(tm.payload, "{\"again\":true}");
+    sched_timer_finish(&tm);
+    ASSERT_EQ(raw_int(t.db, "SELECT state FROM timers WHERE key = 'a' ORDER BY id LIMIT 1"), 1);
+    ASSERT_EQ(store_timer_next(s), 150);
+
+    /* Done on a canceled timer leaves it canceled. */
+    ASSERT_EQ(store_timer_get(s, "c", &tm), 0);
+    int64_t c_id = tm.id;
+    sched_timer_finish(&tm);
+    ASSERT_EQ(store_timer_cancel(s, "c"), 0);
+    ASSERT_EQ(store_timer_done(s, c_id), 0);
+    ASSERT_EQ(raw_int(t.db, "SELECT state FROM timers WHERE key = 'c'"), 2);
+
+    /* Everything fired: next is INT64_MAX again. */
+    ASSERT_EQ(store_timers_due(s, INT64_MAX, 100, &v, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        ASSERT_EQ(store_timer_done(s, v[i].id), 0);
+    sched_timers_free(v, n);
+    ASSERT_EQ(store_timer_next(s), INT64_MAX);
+    due_keys(s, INT64_MAX, 10, keys, sizeof(keys));
+    ASSERT_STR_EQ(keys, "");
+    store_close(s);
+    tdir_remove(&t);
+}
+
+/* A handler that sets its own key again while its timer fires must get the
+ * new schedule, whether the timer is marked done before or after it runs. */
+TEST(store_timer_reset_while_firing)
+{
+    struct tdir t;
+    tdir_make(&t);
+    struct store *s = open_ok(t.db);
+    struct sched_timer tm;
+
+    /* Done first, then set. */
+    ASSERT_EQ(store_timer_set(s, "remind", "remind", 0, 1000, NULL, 0), 0);
+    ASSERT_EQ(store_timer_get(s, "remind", &tm), 0);
+    ASSERT_EQ(store_begin(s), 0);
+    ASSERT_EQ(store_timer_done(s, tm.id), 0);
+    ASSERT_EQ(store_timer_set(s, "remind", "remind", 0, 2000, NULL, 1000), 0);
+    ASSERT_EQ(store_commit(s), 0);
+    sched_timer_finish(&tm);
+    ASSERT_EQ(store_timer_next(s), 2000);
+
+    /* Set first (the firing timer is due, so it is retired), then done. */
+    ASSERT_EQ(store_timer_get(s, "remind", &tm), 0);
+    ASSERT_EQ(store_begin(s), 0);
+    ASSERT_EQ(store_timer_set(s, "remind", "remind", 0, 3000, NULL, 2000), 0);
+    ASSERT_EQ(store_timer_done(s, tm.id), 0);
+    ASSERT_EQ(store_commit(s), 0);
+    sched_timer_finish(&tm);
+    ASSERT_EQ(store_timer_next(s), 3000);
+    ASSERT_EQ(store_timer_get(s, "remind", &tm), 0);
+    ASSERT_EQ(tm.due_ms, 3000);
+    sched_timer_finish(&tm);
+    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM timers WHERE state = 0"), 1);
+    store_close(s);
+    tdir_remove(&t);
+}
+
+TEST(store_timers_cancel_incident_only_its_own)
+{
+    struct tdir t;
+    tdir_make(&t);
+    struct store *s = open_ok(t.db);
+    int64_t a = new_incident(s, NULL, 1);
+    int64_t b = new_incident(s, NULL, 1);
+    char keys[256];
+    ASSERT_EQ(store_timer_set(s, "a/1", "k", a, 100, NULL, 1), 0);
+    ASSERT_EQ(store_timer_set(s, "a/2", "k", a, 200, NULL, 1), 0);
+    ASSERT_EQ(store_timer_set(s, "a/fired", "k", a, 50, NULL, 1), 0);
+    ASSERT_EQ(store_timer_set(s, "b/1", "k", b, 150, NULL, 1), 0);
+    ASSERT_EQ(store_timer_set(s, "global", "k", 0, 300, NULL, 1), 0);
+    struct sched_timer tm;
+    ASSERT_EQ(store_timer_get(s, "a/fired", &tm), 0);
+    ASSERT_EQ(store_timer_done(s, tm.id), 0);
+    sched_timer_finish(&tm);
+
+    ASSERT_EQ(store_timers_cancel_incident(s, a), 0);
+    due_keys(s, 1000, 10, keys, sizeof(keys));
+    ASSERT_STR_EQ(keys, "b/1,global");
+    ASSERT_EQ(raw_int(t.db, "SELECT state FROM timers WHERE key = 'a/fired'"), 1);   /* stays done */
+    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM timers WHERE state = 2"), 2);
+    ASSERT_EQ(store_timers_cancel_incident(s, a), 0);       /* nothing left: fine */
+    ASSERT_EQ(store_timers_cancel_incident(s, 0), 0);       /* 0 is "none", not the NULL rows */
+    due_keys(s, 1000, 10, keys, sizeof(keys));
+    ASSERT_STR_EQ(keys, "b/1,global");
     store_close(s);
     tdir_remove(&t);
 }

@@ -1,0 +1,161 @@
+/* assign: `/sirt assign SIRT-n @user` (and `@sirt assign ...`): makes a
+ * user the incident's appsec owner.  Only people who may see the incident
+ * may assign it.  work() records the owner and the membership, then
+ * invites the new owner to the channel, briefs them by DM, tells the
+ * channel and replans the owner's end-of-day hand-off (handoff_plan), all
+ * as outbox jobs and timers in the router's transaction. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bot/app.h"
+#include "../bot/clock.h"
+#include "../bot/config.h"
+#include "../bot/log.h"
+#include "../bot/outbox.h"
+#include "../bot/store.h"
+#include "../bot/util.h"
+#include "common.h"
+#include "handlers.h"
+
+#define TITLE_MAX 150
+
+/* A Slack user id from "<@U123>", "<@U123|name>" or a bare "U123ABC";
+ * false when word is none of them. */
+static bool parse_user(const char *word, char *out, size_t size)
+{
+    const char *p = word;
+    while (isspace((unsigned char)*p))
+        p++;
+    bool wrapped = p[0] == '<' && p[1] == '@';
+    if (wrapped)
+        p += 2;
+    if (*p != 'U' && *p != 'W')
+        return false;
+    size_t n = 0;
+    while (isalnum((unsigned char)p[n]))
+        n++;
+    if (n < 3 || n >= size)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isupper((unsigned char)p[i]) && !isdigit((unsigned char)p[i]))
+            return false;
+    const char *q = p + n;
+    if (wrapped) {
+        if (*q == '|')
+            q = strchr(q, '>');
+        if (!q || *q != '>')
+            return false;
+        q++;
+    }
+    if (*q && !isspace((unsigned char)*q))
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+/* Parses the request: the incident and the new owner.  0, or -1 with a
+ * message for the asker. */
+static int assign_parse(struct sirt_app *app, const struct sirt_req *req, struct incident *inc, char *user,
+                        size_t ulen, char *msg, size_t len)
+{
+    const char *rest = NULL;
+    if (incident_for(app, req->channel_id, req->args, inc, &rest, msg, len) != 0)
+        return -1;
+    if (!rest || !*rest || !parse_user(rest, user, ulen)) {
+        snprintf(msg, len, "Usage: `assign SIRT-%" PRId64 " @user`: mention the new owner so Slack sends their id.",
+                 inc->id);
+        incident_finish(inc);
+        return -1;
+    }
+    if (!incident_authorized(app, inc, req->user_id)) {
+        snprintf(msg, len, "Sorry, only the SIRT team, the owner of SIRT-%" PRId64 " and the people on it can "
+                           "assign it.", inc->id);
+        incident_finish(inc);
+        return -1;
+    }
+    if (app->bot_user_id[0] && strcmp(user, app->bot_user_id) == 0) {
+        snprintf(msg, len, "I cannot own an incident: assign SIRT-%" PRId64 " to a person.", inc->id);
+        incident_finish(inc);
+        return -1;
+    }
+    if (inc->owner && strcmp(inc->owner, user) == 0) {
+        snprintf(msg, len, "<@%s> already owns SIRT-%" PRId64 ".", user, inc->id);
+        incident_finish(inc);
+        return -1;
+    }
+    return 0;
+}
+
+void assign_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+{
+    struct incident inc;
+    char user[32], msg[300];
+    if (assign_parse(app, req, &inc, user, sizeof(user), msg, sizeof(msg)) != 0) {
+        reply_set_text(out, "%s", msg);
+        return;
+    }
+    if (req->source == REQ_SLASH)
+        reply_set_text(out, "Assigning SIRT-%" PRId64 " to <@%s>…", inc.id, user);
+    else if (!reply_private_for(app, req, &inc))
+        reply_set_text(out, "Done: SIRT-%" PRId64 " has a new owner. The incident channel has the details.", inc.id);
+    /* in the incident channel, the channel message says it */
+    incident_finish(&inc);
+}
+
+void assign_work(struct sirt_app *app, const struct sirt_req *req)
+{
+    struct incident inc;
+    char user[32], msg[300];
+    if (assign_parse(app, req, &inc, user, sizeof(user), msg, sizeof(msg)) != 0)
+        return;   /* respond() told the asker */
+    int64_t now = clock_now_ms();
+    char rk[200], key[256];
+    request_key(req, "assign", rk, sizeof(rk));
+    char *old = inc.owner;
+
+    store_incident_set_text(app->store, inc.id, "owner", user, now);
+    store_member_add(app->store, inc.id, user, "owner", now);
+    if (old)
+        timeline_add(app, inc.id, req->user_id, "assigned", "owner changed from <@%s> to <@%s> by <@%s>", old, user,
+                     req->user_id);
+    else
+        timeline_add(app, inc.id, req->user_id, "assigned", "<@%s> assigned as owner by <@%s>", user, req->user_id);
+
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "users"), cJSON_CreateString(user));
+    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/invite", inc.id, rk);
+    outbox_add(app->store, inc.id, key, "slack.invite", p, NULL, 0, 0);
+    cJSON_Delete(p);
+
+    char *title = clean_user_text(inc.title, TITLE_MAX);
+    char *etitle = mrkdwn_escape(title);
+    char *dm = xasprintf("<@%s> made you the appsec owner of security incident *SIRT-%" PRId64 "*: %s (S%d, P%d). "
+                         "You have been invited to {{incident.channel}}; GitLab: {{incident.issue_link}}. "
+                         "The pinned summary there has the reproduction steps; `/sirt status SIRT-%" PRId64 "` "
+                         "shows decisions and next steps. Near the end of your working day I will help you hand "
+                         "it off.",
+                         req->user_id, inc.id, etitle, inc.severity, inc.priority, inc.id);
+    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/dm", inc.id, rk);
+    fx_dm(app, inc.id, key, user, dm, NULL);
+    free(dm);
+    free(etitle);
+    free(title);
+
+    char *text = old ? xasprintf(":bust_in_silhouette: <@%s> assigned SIRT-%" PRId64 " to <@%s> (was <@%s>).",
+                                 req->user_id, inc.id, user, old)
+                     : xasprintf(":bust_in_silhouette: <@%s> assigned SIRT-%" PRId64 " to <@%s>.", req->user_id,
+                                 inc.id, user);
+    snprintf(key, sizeof(key), "%s/post", rk);
+    fx_post_incident(app, &inc, key, text, NULL);
+    free(text);
+
+    inc.owner = xstrdup(user);
+    handoff_plan(app, &inc);
+    free(old);
+    LOG_INFO("incident assigned", "incident:l owner:s by:s", (long long)inc.id, user, req->user_id);
+    incident_finish(&inc);
+}

@@ -1,0 +1,283 @@
+/* common: see common.h.  Shared by the handlers; runs inside the caller's
+ * store transaction; every effect is an outbox job. */
+#include "common.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bot/app.h"
+#include "../bot/clock.h"
+#include "../bot/config.h"
+#include "../bot/log.h"
+#include "../bot/mask.h"
+#include "../bot/outbox.h"
+#include "../bot/util.h"
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int64_t incident_parse_id(const char *w)
+{
+    if (!w)
+        return 0;
+    while (*w == '#' || *w == '*' || *w == '`')
+        w++;
+    if ((w[0] == 'S' || w[0] == 's') && (w[1] == 'I' || w[1] == 'i') && (w[2] == 'R' || w[2] == 'r')
+        && (w[3] == 'T' || w[3] == 't') && w[4] == '-')
+        w += 5;
+    if (!isdigit((unsigned char)*w))
+        return 0;
+    int64_t n = 0;
+    for (int i = 0; isdigit((unsigned char)*w) && i < 15; i++, w++)
+        n = n * 10 + (*w - '0');
+    if (*w && !isspace((unsigned char)*w) && *w != '*' && *w != '`' && *w != ',' && *w != '.' && *w != '|')
+        return 0;
+    return n;
+}
+
+int incident_for(struct sirt_app *app, const char *channel_id, const char *args, struct incident *inc,
+                 const char **rest, char *err, size_t errlen)
+{
+    memset(inc, 0, sizeof(*inc));
+    const char *a = args ? args : "";
+    while (isspace((unsigned char)*a))
+        a++;
+    int64_t id = incident_parse_id(a);
+    if (rest)
+        *rest = a;
+    if (id > 0) {
+        const char *p = a;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (rest)
+            *rest = p;
+        if (store_incident_get(app->store, id, inc) == 0)
+            return 0;
+        snprintf(err, errlen, "There is no incident SIRT-%" PRId64 ".", id);
+        return -1;
+    }
+    if (channel_id && store_incident_by_channel(app->store, channel_id, inc) == 0)
+        return 0;
+    snprintf(err, errlen, "Which incident? Give its id (e.g. `SIRT-12`), or ask inside the incident's channel.");
+    return -1;
+}
+
+bool incident_authorized(struct sirt_app *app, const struct incident *inc, const char *user)
+{
+    if (!user || !inc)
+        return false;
+    if (app->cfg && cfg_strv_has(&app->cfg->sirt_team, user))
+        return true;
+    if ((inc->reporter && strcmp(inc->reporter, user) == 0) || (inc->owner && strcmp(inc->owner, user) == 0))
+        return true;
+    return app->store && store_member_is(app->store, inc->id, user) == 1;
+}
+
+bool reply_private_for(struct sirt_app *app, const struct sirt_req *req, const struct incident *inc)
+{
+    (void)app;
+    if (req->source == REQ_SLASH || req->source == REQ_DM)
+        return true;
+    return inc && inc->channel_id && req->channel_id && strcmp(inc->channel_id, req->channel_id) == 0;
+}
+
+static int64_t add(struct sirt_app *app, int64_t incident_id, const char *key, const char *op, cJSON *p)
+{
+    int64_t id = outbox_add(app->store, incident_id, key, op, p, NULL, 0, 0);
+    cJSON_Delete(p);
+    return id;
+}
+
+int64_t fx_post_channel(struct sirt_app *app, int64_t incident_id, const char *key, const char *channel,
+                        const char *thread_ts, const char *text, cJSON *blocks)
+{
+    cJSON *p = cJSON_CreateObject();
+    if (channel)
+        cJSON_AddStringToObject(p, "channel", channel);
+    cJSON_AddStringToObject(p, "text", text ? text : "");
+    if (blocks)
+        cJSON_AddItemToObject(p, "blocks", blocks);
+    if (thread_ts)
+        cJSON_AddStringToObject(p, "thread_ts", thread_ts);
+    return add(app, incident_id, key, "slack.post", p);
+}
+
+int64_t fx_post_incident(struct sirt_app *app, const struct incident *inc, const char *key_suffix,
+                         const char *text, cJSON *blocks)
+{
+    char key[160];
+    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s", inc->id, key_suffix);
+    /* No channel: the effect waits for the incident channel. */
+    return fx_post_channel(app, inc->id, key, inc->channel_id, NULL, text, blocks);
+}
+
+int64_t fx_ephemeral(struct sirt_app *app, const char *key, const char *channel, const char *user,
+                     const char *text)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "channel", channel);
+    cJSON_AddStringToObject(p, "user", user);
+    cJSON_AddStringToObject(p, "text", text);
+    return add(app, 0, key, "slack.ephemeral", p);
+}
+
+int64_t fx_dm(struct sirt_app *app, int64_t incident_id, const char *key, const char *user, const char *text,
+              cJSON *blocks)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "user", user);
+    cJSON_AddStringToObject(p, "text", text);
+    if (blocks)
+        cJSON_AddItemToObject(p, "blocks", blocks);
+    return add(app, incident_id, key, "slack.dm", p);
+}
+
+int64_t fx_gitlab_note(struct sirt_app *app, const struct incident *inc, const char *key_suffix, const char *body)
+{
+    if (!app->cfg->gitlab_url)
+        return 0;
+    char key[160], marker[200];
+    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s", inc->id, key_suffix);
+    snprintf(marker, sizeof(marker), "sirt:%s:%016llx", key, (unsigned long long)util_rand64());
+    char *b = xasprintf("%s\n\n<!-- %s -->", body, marker);
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "body", b);
+    cJSON_AddStringToObject(p, "marker", marker);
+    free(b);
+    return add(app, inc->id, key, "gitlab.note", p);
+}
+
+void request_key(const struct sirt_req *req, const char *prefix, char *out, size_t size)
+{
+    const char *id = NULL;
+    if (req->source == REQ_SLASH)
+        id = req->trigger_id;
+    else
+        id = jstr(req->payload, "event_id");
+    if (!id) {
+        const cJSON *ev = cJSON_GetObjectItemCaseSensitive(req->payload, "event");
+        id = jstr(ev, "ts");
+    }
+    char rnd[24];
+    if (!id) {
+        snprintf(rnd, sizeof(rnd), "%016llx", (unsigned long long)util_rand64());
+        id = rnd;
+    }
+    snprintf(out, size, "%s/%s", prefix, id);
+}
+
+int64_t fx_reply(struct sirt_app *app, const struct sirt_req *req, const char *key_prefix, const char *text,
+                 cJSON *blocks)
+{
+    char key[200];
+    request_key(req, key_prefix, key, sizeof(key));
+    if (req->source == REQ_SLASH && req->response_url) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "url", req->response_url);
+        cJSON *body = cJSON_AddObjectToObject(p, "body");
+        cJSON_AddStringToObject(body, "response_type", "ephemeral");
+        cJSON_AddStringToObject(body, "text", text);
+        if (blocks)
+            cJSON_AddItemToObject(body, "blocks", blocks);
+        return add(app, 0, key, "slack.response_url", p);
+    }
+    return fx_post_channel(app, 0, key, req->channel_id, req->thread_ts, text, blocks);
+}
+
+void timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, const char *kind,
+                  const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    store_timeline_add(app->store, incident_id, clock_now_ms(), actor, kind, buf);
+}
+
+char *clean_user_text(const char *s, size_t max)
+{
+    char *m = mask_secrets(s ? s : "");
+    for (char *p = strstr(m, "{{"); p; p = strstr(p + 1, "{{"))
+        p[1] = ' ';
+    if (max >= 4 && strlen(m) > max) {
+        size_t n = max - 3;
+        while (n > 0 && ((unsigned char)m[n] & 0xC0) == 0x80)
+            n--;
+        m[n] = '\0';
+        char *t = xasprintf("%s...", m);
+        free(m);
+        m = t;
+    }
+    return m;
+}
+
+char *mrkdwn_escape(const char *s)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    for (; s && *s; s++) {
+        if (*s == '&')
+            buf_puts(&b, "&amp;");
+        else if (*s == '<')
+            buf_puts(&b, "&lt;");
+        else if (*s == '>')
+            buf_puts(&b, "&gt;");
+        else if (*s == '`')
+            buf_puts(&b, "'");   /* user text can never close a code block */
+        else
+            buf_append(&b, s, 1);
+    }
+    return buf_take(&b);
+}
+
+cJSON *bk_plain(const char *text)
+{
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "type", "plain_text");
+    cJSON_AddStringToObject(t, "text", text);
+    return t;
+}
+
+cJSON *bk_section(const char *mrkdwn)
+{
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "type", "section");
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "type", "mrkdwn");
+    cJSON_AddStringToObject(t, "text", mrkdwn);
+    cJSON_AddItemToObject(s, "text", t);
+    return s;
+}
+
+cJSON *bk_button(const char *text, const char *action_id, const char *value, const char *style)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "button");
+    cJSON_AddItemToObject(b, "text", bk_plain(text));
+    cJSON_AddStringToObject(b, "action_id", action_id);
+    if (value)
+        cJSON_AddStringToObject(b, "value", value);
+    if (style)
+        cJSON_AddStringToObject(b, "style", style);
+    return b;
+}
+
+cJSON *bk_actions(const char *block_id)
+{
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, "type", "actions");
+    if (block_id)
+        cJSON_AddStringToObject(a, "block_id", block_id);
+    cJSON_AddArrayToObject(a, "elements");
+    return a;
+}

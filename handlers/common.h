@@ -1,0 +1,80 @@
+/* common: what several handlers share — finding the incident a request is
+ * about, deciding who may see its details, and writing the usual effects
+ * (messages in the incident channel, ephemeral replies, DMs, timeline) as
+ * outbox jobs.  Everything here runs inside the caller's store transaction
+ * and never touches the network. */
+#ifndef SIRT_HANDLERS_COMMON_H
+#define SIRT_HANDLERS_COMMON_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../bot/store.h"
+#include "handlers.h"
+
+struct sirt_app;
+
+/* The incident a request names: "SIRT-12", "sirt-12" or "12" as the first
+ * word of args (then *rest points after it), else the incident whose
+ * private channel channel_id is.  0 and inc filled (caller finishes it), or
+ * -1 with a one-line message for the user in err. */
+int incident_for(struct sirt_app *app, const char *channel_id, const char *args, struct incident *inc,
+                 const char **rest, char *err, size_t errlen);
+/* Parses "SIRT-12" / "sirt-12" / "12"; 0 if not an incident id. */
+int64_t incident_parse_id(const char *word);
+
+/* May user see the incident's details?  Members of sirt_team, the
+ * reporter, the owner, and everyone recorded on the incident. */
+bool incident_authorized(struct sirt_app *app, const struct incident *inc, const char *user);
+/* Is a reply to req seen only by people who may see inc's details?  A slash
+ * command reply is ephemeral (the asker only); a DM is the asker only; a
+ * mention is public unless it was made in the incident's own channel. */
+bool reply_private_for(struct sirt_app *app, const struct sirt_req *req, const struct incident *inc);
+
+/* Outbox helpers.  key_suffix makes the idempotency key unique per effect
+ * ("SIRT-<n>/<key_suffix>"); blocks (may be NULL) is taken over. */
+int64_t fx_post_incident(struct sirt_app *app, const struct incident *inc, const char *key_suffix,
+                         const char *text, cJSON *blocks);
+int64_t fx_post_channel(struct sirt_app *app, int64_t incident_id, const char *key, const char *channel,
+                        const char *thread_ts, const char *text, cJSON *blocks);
+int64_t fx_ephemeral(struct sirt_app *app, const char *key, const char *channel, const char *user,
+                     const char *text);
+int64_t fx_dm(struct sirt_app *app, int64_t incident_id, const char *key, const char *user, const char *text,
+              cJSON *blocks);
+int64_t fx_gitlab_note(struct sirt_app *app, const struct incident *inc, const char *key_suffix, const char *body);
+/* Replies to a request from the work phase: a slash command through its
+ * response_url (ephemeral), a mention in its channel (threaded when it was
+ * in a thread), a DM in the DM.  key_prefix + the request's own id make the
+ * idempotency key. */
+int64_t fx_reply(struct sirt_app *app, const struct sirt_req *req, const char *key_prefix, const char *text,
+                 cJSON *blocks);
+/* Timeline entry now, printf-style text. */
+void timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, const char *kind,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* A key unique to this delivery of a request (envelope trigger/event ids),
+ * for replies: writes "<prefix>/<id>" into out. */
+void request_key(const struct sirt_req *req, const char *prefix, char *out, size_t size);
+
+/* Masked copy of user text, at most max bytes (UTF-8 safe, "..." when cut),
+ * with "{{" defused; caller frees. */
+char *clean_user_text(const char *s, size_t max);
+/* Slack mrkdwn escaping of &, <, > (and ` becomes '); caller frees. */
+char *mrkdwn_escape(const char *s);
+
+/* Block Kit builders (caller owns the result until added to a parent). */
+cJSON *bk_plain(const char *text);
+cJSON *bk_section(const char *mrkdwn);
+cJSON *bk_button(const char *text, const char *action_id, const char *value, const char *style);
+cJSON *bk_actions(const char *block_id);   /* add buttons to its "elements" */
+
+/* Owner and follow-the-sun: (re)plans the owner's end-of-day handoff
+ * timers for inc (handoff.c). Call after the owner changes. */
+void handoff_plan(struct sirt_app *app, const struct incident *inc);
+/* The appsec engineer (Slack id) in working hours at t whose day ends
+ * latest, skipping exclude; NULL if nobody is in hours. */
+const char *handoff_next_owner(struct sirt_app *app, const char *exclude, int64_t t);
+
+#endif

@@ -1,0 +1,560 @@
+/* handoff: follow-the-sun ownership.  Appsec engineers are not on call: a
+ * lead time before the end of the owner's working day (in their zone) the
+ * owner gets a DM — Hand off to @next / Keep it 1 h / Choose someone — and
+ * with no answer by the end of the day the incident moves on its own.
+ * "Next" is the appsec engineer in working hours whose day ends latest; if
+ * nobody is in hours, the secops on-call (PagerDuty schedule -> Slack user,
+ * fallback_user otherwise), who is also paged.  A handoff invites the new
+ * owner, DMs them a context brief, notes it in the channel, the GitLab issue
+ * and the timeline.  Timers live in the store (scheduler.h); everything here
+ * runs inside the caller's transaction and only writes the store and the
+ * outbox. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bot/app.h"
+#include "../bot/clock.h"
+#include "../bot/config.h"
+#include "../bot/log.h"
+#include "../bot/outbox.h"
+#include "../bot/store.h"
+#include "../bot/util.h"
+#include "../bot/workhours.h"
+#include "common.h"
+#include "handlers.h"
+
+#define KEEP_MS (60LL * 60 * 1000)
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int appsec_index(const struct cfg *cfg, const char *user)
+{
+    for (size_t i = 0; user && i < cfg->n_appsec; i++)
+        if (strcmp(cfg->appsec[i].user, user) == 0)
+            return (int)i;
+    return -1;
+}
+
+static const char *appsec_zone(const struct sirt_app *app, int i)
+{
+    if (app->appsec_tz && app->appsec_tz[i])
+        return app->appsec_tz[i];
+    if (app->cfg->appsec[i].tz)
+        return app->cfg->appsec[i].tz;
+    return app->cfg->timezone ? app->cfg->timezone : "UTC";
+}
+
+static struct wh appsec_wh(const struct sirt_app *app, int i)
+{
+    struct wh w = { appsec_zone(app, i), app->cfg->appsec[i].start_min, app->cfg->appsec[i].end_min };
+    return w;
+}
+
+/* The engineer to hand to at moment t, or -1 (nobody in hours). */
+static int next_owner(struct sirt_app *app, const char *exclude, int64_t t)
+{
+    const char *tzs[64];
+    size_t n = app->cfg->n_appsec < 64 ? app->cfg->n_appsec : 64;
+    for (size_t i = 0; i < n; i++)
+        tzs[i] = appsec_zone(app, (int)i);
+    return wh_pick_latest(app->cfg, tzs, exclude, t);
+}
+
+const char *handoff_next_owner(struct sirt_app *app, const char *exclude, int64_t t)
+{
+    int i = next_owner(app, exclude, t);
+    return i >= 0 ? app->cfg->appsec[i].user : NULL;
+}
+
+static void timer_key(char *out, size_t size, const char *what, int64_t id)
+{
+    snprintf(out, size, "%s/SIRT-%" PRId64, what, id);
+}
+
+static void cancel_timers(struct sirt_app *app, int64_t id)
+{
+    char k[64];
+    timer_key(k, sizeof(k), "handoff_prompt", id);
+    store_timer_cancel(app->store, k);
+    timer_key(k, sizeof(k), "handoff_auto", id);
+    store_timer_cancel(app->store, k);
+}
+
+static void set_timers(struct sirt_app *app, int64_t id, const char *owner, int64_t prompt_at, int64_t auto_at)
+{
+    char k[64];
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "owner", owner);
+    cJSON_AddNumberToObject(p, "end", (double)auto_at);
+    char *json = cJSON_PrintUnformatted(p);
+    int64_t now = clock_now_ms();
+    timer_key(k, sizeof(k), "handoff_prompt", id);
+    store_timer_set(app->store, k, "handoff_prompt", id, prompt_at, json, now);
+    timer_key(k, sizeof(k), "handoff_auto", id);
+    store_timer_set(app->store, k, "handoff_auto", id, auto_at, json, now);
+    cJSON_free(json);
+    cJSON_Delete(p);
+}
+
+void handoff_plan(struct sirt_app *app, const struct incident *inc)
+{
+    cancel_timers(app, inc->id);
+    if (!inc->owner || (inc->state && strcmp(inc->state, "open") != 0))
+        return;
+    int i = appsec_index(app->cfg, inc->owner);
+    if (i < 0)
+        return;   /* the secops on-call (or someone outside appsec) is on call: no end of day */
+    struct wh w = appsec_wh(app, i);
+    int64_t now = clock_now_ms();
+    int64_t lead = (int64_t)app->cfg->handoff_lead_minutes * 60000;
+    int64_t end = wh_window_end(&w, now);
+    int64_t prompt_at, auto_at;
+    if (end < 0) {
+        /* Out of hours already (assigned at night, or hours ended while
+         * the bot was down): ask now, move it after the lead time. */
+        prompt_at = now;
+        auto_at = now + (lead > 0 ? lead : 60000);
+    } else {
+        auto_at = end;
+        prompt_at = end - lead > now ? end - lead : now;
+    }
+    set_timers(app, inc->id, inc->owner, prompt_at, auto_at);
+    LOG_DEBUG("handoff planned", "incident:l prompt_in_s:l auto_in_s:l", (long long)inc->id,
+              (long long)((prompt_at - now) / 1000), (long long)((auto_at - now) / 1000));
+}
+
+/* ---- the handoff itself ---- */
+
+struct brief_ctx {
+    struct buf *b;
+    int n, open;
+};
+
+static bool brief_decision(void *ud, const struct decision *d)
+{
+    struct brief_ctx *c = ud;
+    char *sol = clean_user_text(d->solution, 400);
+    char *e = mrkdwn_escape(sol);
+    const char *state = d->validated == 1 ? "fix validated as effective"
+                        : d->validated == 0 ? "fix NOT effective: needs another decision"
+                        : d->fix_delivered_ms ? "fix delivered, validation pending"
+                                              : "fix not delivered yet";
+    buf_printf(c->b, "• %s — _%s_\n", e, state);
+    if (d->validated != 1)
+        c->open++;
+    c->n++;
+    free(sol);
+    free(e);
+    return c->n < 20;
+}
+
+/* The context brief for the new owner (a DM: a private place). */
+static char *brief_text(struct sirt_app *app, const struct incident *inc, const char *reason)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    char *title = clean_user_text(inc->title, 150);
+    char *et = mrkdwn_escape(title);
+    buf_printf(&b, "*You now own SIRT-%" PRId64 ": %s* (%s)\n", inc->id, et, reason);
+    buf_printf(&b, "Severity S%d, priority P%d, component %s, reported by <@%s>.\n", inc->severity, inc->priority,
+               inc->component ? inc->component : "(none)", inc->reporter);
+    char *what = clean_user_text(inc->description, 600);
+    char *ew = mrkdwn_escape(what);
+    buf_printf(&b, "*What happened*\n%s\n", ew);
+    if (inc->repro && *inc->repro) {
+        char *r = clean_user_text(inc->repro, 900);
+        char *er = mrkdwn_escape(r);
+        for (char *p = er; *p; p++)
+            if (*p == '`')
+                *p = '\'';
+        buf_printf(&b, "*Reproduction steps*\n```%s```\n", er);
+        free(r);
+        free(er);
+    }
+    buf_puts(&b, "*Decisions so far*\n");
+    struct brief_ctx c = { &b, 0, 0 };
+    store_decisions_list(app->store, inc->id, brief_decision, &c);
+    if (!c.n)
+        buf_puts(&b, "• none recorded yet\n");
+    buf_puts(&b, "*Open next steps*\n");
+    if (!c.n)
+        buf_puts(&b, "• decide on a short-term mitigation (`/sirt decision`) or confirm the long-term fix is enough\n");
+    else if (c.open)
+        buf_printf(&b, "• %d short-term decision%s not yet validated as effective\n", c.open, c.open == 1 ? "" : "s");
+    else
+        buf_puts(&b, "• follow the long-term fix through the critical security release\n");
+    buf_puts(&b, "• hand off again at the end of your day (I will ask)\n");
+    buf_puts(&b, "*Links* {{incident.channel}} · {{incident.issue_link}}");
+    free(title);
+    free(et);
+    free(what);
+    free(ew);
+    return buf_take(&b);
+}
+
+/* Hands inc to `to` (a Slack user), or to the secops on-call when to is
+ * NULL.  by: who asked ("sirtbot" for the automatic handoff). */
+static void do_handoff(struct sirt_app *app, const struct incident *inc, const char *to, const char *by,
+                       const char *reason)
+{
+    int64_t id = inc->id;
+    int64_t now = clock_now_ms();
+    char step[96];
+    const char *from = inc->owner;
+    snprintf(step, sizeof(step), "handoff/%" PRId64 "/%016llx", now, (unsigned long long)util_rand64());
+    cancel_timers(app, id);
+
+    if (!to) {
+        /* Nobody along the sun: the secops on-call, found at send time. */
+        const struct cfg *cfg = app->cfg;
+        if (!cfg->secops_schedule && !cfg->secops_fallback_user) {
+            char *t = xasprintf(":warning: SIRT-%" PRId64 ": no appsec engineer is in working hours and no "
+                                "secops on-call is configured: %s keeps it. Assign someone with `/sirt assign`.",
+                                id, from ? "the current owner" : "nobody");
+            fx_post_incident(app, inc, step, t, NULL);
+            free(t);
+            timeline_add(app, id, by, "handoff_failed", "no appsec engineer in hours and no secops on-call configured");
+            return;
+        }
+        cJSON *p = cJSON_CreateObject();
+        if (cfg->secops_schedule)
+            cJSON_AddStringToObject(p, "schedule", cfg->secops_schedule);
+        if (cfg->secops_fallback_user)
+            cJSON_AddStringToObject(p, "fallback_user", cfg->secops_fallback_user);
+        cJSON_AddTrueToObject(p, "set_owner");
+        char key[160];
+        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/oncall", id, step);
+        int64_t j_on = outbox_add(app->store, id, key, "pd.oncall", p, NULL, 0, 0);
+        cJSON_Delete(p);
+
+        /* The rest waits for the on-call to be known ({{incident.owner}}). */
+        p = cJSON_CreateObject();
+        cJSON *u = cJSON_AddArrayToObject(p, "users");
+        cJSON_AddItemToArray(u, cJSON_CreateString("{{incident.owner}}"));
+        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/invite", id, step);
+        outbox_add(app->store, id, key, "slack.invite", p, &j_on, 1, 0);
+        cJSON_Delete(p);
+
+        char *brief = brief_text(app, inc, "no appsec engineer is in working hours: handed to the secops on-call");
+        p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "user", "{{incident.owner}}");
+        cJSON_AddStringToObject(p, "text", brief);
+        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/brief", id, step);
+        outbox_add(app->store, id, key, "slack.dm", p, &j_on, 1, 0);
+        cJSON_Delete(p);
+        free(brief);
+
+        if (cfg->pagerduty_routing_key) {
+            char *title = clean_user_text(inc->title, 150);
+            p = cJSON_CreateObject();
+            char *sum = xasprintf("SIRT-%" PRId64 " handed to the secops on-call [S%d/P%d] %s", id, inc->severity,
+                                  inc->priority, title);
+            cJSON_AddStringToObject(p, "summary", sum);
+            static const char *const sev[] = { "critical", "error", "warning", "info" };
+            cJSON_AddStringToObject(p, "severity", sev[(inc->severity >= 1 && inc->severity <= 4) ? inc->severity - 1 : 3]);
+            cJSON_AddStringToObject(p, "source", "sirtbot");
+            cJSON_AddStringToObject(p, "component", inc->component ? inc->component : "unknown");
+            cJSON *cd = cJSON_AddObjectToObject(p, "custom_details");
+            cJSON_AddStringToObject(cd, "reason", "follow-the-sun handoff: no appsec engineer in working hours");
+            snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/page", id, step);
+            outbox_add(app->store, id, key, "pd.trigger", p, &j_on, 1, 0);
+            cJSON_Delete(p);
+            free(sum);
+            free(title);
+        }
+        char *t = xasprintf(":sunrise_over_mountains: SIRT-%" PRId64 " handed off%s%s%s to the secops on-call "
+                            "{{incident.owner_mention}} (%s).",
+                            id, from ? " from <@" : "", from ? from : "", from ? ">" : "", reason);
+        p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "text", t);
+        if (inc->channel_id)
+            cJSON_AddStringToObject(p, "channel", inc->channel_id);
+        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/note", id, step);
+        outbox_add(app->store, id, key, "slack.post", p, &j_on, 1, 0);
+        cJSON_Delete(p);
+        free(t);
+        char *note = xasprintf("Handed off to the secops on-call (%s).", reason);
+        fx_gitlab_note(app, inc, step, note);
+        free(note);
+        timeline_add(app, id, by, "handoff", "handed off%s%s to the secops on-call (%s)", from ? " from " : "",
+                     from ? from : "", reason);
+        return;
+    }
+
+    store_incident_set_text(app->store, id, "owner", to, now);
+    store_member_add(app->store, id, to, "owner", now);
+    char key[160];
+    cJSON *p = cJSON_CreateObject();
+    cJSON *u = cJSON_AddArrayToObject(p, "users");
+    cJSON_AddItemToArray(u, cJSON_CreateString(to));
+    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/invite", id, step);
+    outbox_add(app->store, id, key, "slack.invite", p, NULL, 0, 0);
+    cJSON_Delete(p);
+
+    char *brief = brief_text(app, inc, reason);
+    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/brief", id, step);
+    fx_dm(app, id, key, to, brief, NULL);
+    free(brief);
+
+    char *t = xasprintf(":sunrise_over_mountains: SIRT-%" PRId64 " handed off%s%s%s to <@%s> (%s).", id,
+                        from ? " from <@" : "", from ? from : "", from ? ">" : "", to, reason);
+    snprintf(key, sizeof(key), "%s/note", step);
+    fx_post_incident(app, inc, key, t, NULL);
+    free(t);
+    char *note = xasprintf("Handed off to the next appsec owner (%s).", reason);
+    fx_gitlab_note(app, inc, step, note);
+    free(note);
+    timeline_add(app, id, by, "handoff", "handed off%s%s to %s (%s)", from ? " from " : "", from ? from : "", to,
+                 reason);
+
+    struct incident next = *inc;
+    next.owner = (char *)to;
+    handoff_plan(app, &next);
+}
+
+/* ---- timers ---- */
+
+static bool timer_still_valid(struct sirt_app *app, const struct sched_timer *t, struct incident *inc)
+{
+    memset(inc, 0, sizeof(*inc));
+    if (store_incident_get(app->store, t->incident_id, inc) != 0)
+        return false;
+    cJSON *p = cJSON_Parse(t->payload ? t->payload : "{}");
+    const char *owner = jstr(p, "owner");
+    bool ok = inc->state && strcmp(inc->state, "open") == 0 && owner && inc->owner && strcmp(owner, inc->owner) == 0;
+    cJSON_Delete(p);
+    return ok;
+}
+
+void handoff_prompt_fire(struct sirt_app *app, const struct sched_timer *t)
+{
+    struct incident inc;
+    if (!timer_still_valid(app, t, &inc)) {
+        incident_finish(&inc);
+        return;
+    }
+    cJSON *pl = cJSON_Parse(t->payload ? t->payload : "{}");
+    const cJSON *endj = cJSON_GetObjectItemCaseSensitive(pl, "end");
+    int64_t end = cJSON_IsNumber(endj) ? (int64_t)endj->valuedouble : clock_now_ms();
+    cJSON_Delete(pl);
+    int next = next_owner(app, inc.owner, end);
+    const char *next_user = next >= 0 ? app->cfg->appsec[next].user : NULL;
+
+    int i = appsec_index(app->cfg, inc.owner);
+    struct tm lt;
+    char when[64] = "soon";
+    if (i >= 0 && tz_local(appsec_zone(app, i), end, &lt) == 0)
+        snprintf(when, sizeof(when), "at %02d:%02d (%s)", lt.tm_hour, lt.tm_min, appsec_zone(app, i));
+    char *title = clean_user_text(inc.title, 120);
+    char *et = mrkdwn_escape(title);
+    char *text = xasprintf("Your working day ends %s. Hand off *SIRT-%" PRId64 "* (%s) before you go? "
+                           "If you don't answer, it goes to %s%s%s at the end of your day.",
+                           when, inc.id, et, next_user ? "<@" : "the secops on-call", next_user ? next_user : "",
+                           next_user ? ">" : "");
+    cJSON *blocks = cJSON_CreateArray();
+    cJSON_AddItemToArray(blocks, bk_section(text));
+    cJSON *acts = bk_actions("handoff_prompt");
+    cJSON *els = cJSON_GetObjectItemCaseSensitive(acts, "elements");
+    char val[96], label[96];
+    snprintf(val, sizeof(val), "%" PRId64 "|%s", inc.id, next_user ? next_user : "secops");
+    if (next_user)
+        snprintf(label, sizeof(label), "Hand off to the next engineer");
+    else
+        snprintf(label, sizeof(label), "Hand off to the secops on-call");
+    cJSON_AddItemToArray(els, bk_button(label, "handoff_accept", val, "primary"));
+    char idv[32];
+    snprintf(idv, sizeof(idv), "%" PRId64, inc.id);
+    cJSON_AddItemToArray(els, bk_button("Keep it 1 h", "handoff_keep", idv, NULL));
+    cJSON *sel = cJSON_CreateObject();
+    cJSON_AddStringToObject(sel, "type", "users_select");
+    cJSON_AddStringToObject(sel, "action_id", "handoff_choose");
+    cJSON_AddItemToObject(sel, "placeholder", bk_plain("Choose someone"));
+    cJSON_AddItemToArray(els, sel);
+    cJSON_AddItemToArray(blocks, acts);
+    cJSON *ctx = cJSON_CreateObject();   /* the incident for the users_select, which has no value */
+    cJSON_AddStringToObject(ctx, "type", "context");
+    cJSON_AddStringToObject(ctx, "block_id", idv);
+    cJSON *ce = cJSON_AddArrayToObject(ctx, "elements");
+    cJSON *ct = cJSON_CreateObject();
+    cJSON_AddStringToObject(ct, "type", "mrkdwn");
+    char *ctext = xasprintf("SIRT-%" PRId64 " · {{incident.channel}}", inc.id);
+    cJSON_AddStringToObject(ct, "text", ctext);
+    free(ctext);
+    cJSON_AddItemToArray(ce, ct);
+    cJSON_AddItemToArray(blocks, ctx);
+
+    char key[128];
+    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/handoff_prompt/%" PRId64, inc.id, t->id);
+    fx_dm(app, inc.id, key, inc.owner, text, blocks);
+    timeline_add(app, inc.id, "sirtbot", "handoff_prompted", "asked %s to hand off before the end of the day", inc.owner);
+    free(text);
+    free(title);
+    free(et);
+    incident_finish(&inc);
+}
+
+void handoff_auto_fire(struct sirt_app *app, const struct sched_timer *t)
+{
+    struct incident inc;
+    if (!timer_still_valid(app, t, &inc)) {
+        incident_finish(&inc);
+        return;
+    }
+    int next = next_owner(app, inc.owner, clock_now_ms());
+    do_handoff(app, &inc, next >= 0 ? app->cfg->appsec[next].user : NULL, "sirtbot",
+               "automatic: the owner's working day ended without an answer");
+    incident_finish(&inc);
+}
+
+/* ---- commands and buttons ---- */
+
+/* "<@U123>" or "<@U123|name>" -> "U123" (out) */
+static bool parse_user(const char *s, char *out, size_t size)
+{
+    while (s && isspace((unsigned char)*s))
+        s++;
+    if (!s || s[0] != '<' || s[1] != '@')
+        return false;
+    size_t n = strcspn(s + 2, ">|");
+    if (n == 0 || n >= size || !s[2 + n])
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[2 + i]))
+            return false;
+    memcpy(out, s + 2, n);
+    out[n] = '\0';
+    return true;
+}
+
+void handoff_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+{
+    struct incident inc;
+    char err[256];
+    const char *rest;
+    if (incident_for(app, req->channel_id, req->args, &inc, &rest, err, sizeof(err)) != 0) {
+        reply_set_text(out, "%s", err);
+        return;
+    }
+    char user[32];
+    if (!incident_authorized(app, &inc, req->user_id))
+        reply_set_text(out, "Only the SIRT team and the people on SIRT-%" PRId64 " can hand it off.", inc.id);
+    else if (parse_user(rest, user, sizeof(user)))
+        reply_set_text(out, "Handing SIRT-%" PRId64 " off to <@%s>.", inc.id, user);
+    else
+        reply_set_text(out, "Handing SIRT-%" PRId64 " off to the next engineer along the sun.", inc.id);
+    incident_finish(&inc);
+}
+
+void handoff_work(struct sirt_app *app, const struct sirt_req *req)
+{
+    struct incident inc;
+    char err[256];
+    const char *rest;
+    if (incident_for(app, req->channel_id, req->args, &inc, &rest, err, sizeof(err)) != 0)
+        return;
+    if (!incident_authorized(app, &inc, req->user_id) || strcmp(inc.state, "open") != 0) {
+        incident_finish(&inc);
+        return;
+    }
+    char user[32];
+    if (parse_user(rest, user, sizeof(user))) {
+        do_handoff(app, &inc, user, req->user_id, "handed off by hand");
+    } else {
+        int next = next_owner(app, inc.owner, clock_now_ms());
+        do_handoff(app, &inc, next >= 0 ? app->cfg->appsec[next].user : NULL, req->user_id, "handed off by hand");
+    }
+    incident_finish(&inc);
+}
+
+static bool load_for_action(struct sirt_app *app, int64_t id, const char *user, struct incident *inc)
+{
+    memset(inc, 0, sizeof(*inc));
+    if (id <= 0 || store_incident_get(app->store, id, inc) != 0)
+        return false;
+    if (!incident_authorized(app, inc, user) || strcmp(inc->state, "open") != 0) {
+        incident_finish(inc);
+        return false;
+    }
+    return true;
+}
+
+void handoff_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+{
+    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    struct incident inc;
+    if (!load_for_action(app, incident_parse_id(jstr(action, "value")), user, &inc))
+        return;
+    int next = next_owner(app, inc.owner, clock_now_ms());
+    do_handoff(app, &inc, next >= 0 ? app->cfg->appsec[next].user : NULL, user, "handed off by hand");
+    incident_finish(&inc);
+}
+
+void handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+{
+    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *v = jstr(action, "value");
+    if (!v)
+        return;
+    struct incident inc;
+    if (!load_for_action(app, incident_parse_id(v), user, &inc))
+        return;
+    const char *bar = strchr(v, '|');
+    const char *to = bar && strcmp(bar + 1, "secops") != 0 ? bar + 1 : NULL;
+    char who[32] = "";
+    if (to)
+        str_lcpy(who, to, sizeof(who));
+    do_handoff(app, &inc, to ? who : NULL, user, "the owner accepted the end-of-day handoff");
+    incident_finish(&inc);
+}
+
+void handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+{
+    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    struct incident inc;
+    if (!load_for_action(app, incident_parse_id(jstr(action, "value")), user, &inc))
+        return;
+    int64_t now = clock_now_ms();
+    int64_t lead = (int64_t)app->cfg->handoff_lead_minutes * 60000;
+    int64_t auto_at = now + KEEP_MS;
+    int64_t prompt_at = lead < KEEP_MS ? auto_at - lead : now + KEEP_MS / 2;
+    set_timers(app, inc.id, inc.owner, prompt_at, auto_at);
+    timeline_add(app, inc.id, user, "handoff_kept", "kept the incident one more hour");
+    char key[96];
+    snprintf(key, sizeof(key), "keep/%" PRId64, now);
+    char *t = xasprintf("<@%s> keeps SIRT-%" PRId64 " one more hour.", user, inc.id);
+    fx_post_incident(app, &inc, key, t, NULL);
+    free(t);
+    incident_finish(&inc);
+}
+
+void handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+{
+    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *chosen = jstr(action, "selected_user");
+    const char *block = jstr(action, "block_id");
+    /* The prompt's context block carries the incident id; the select sits
+     * in the actions block, so find it in the message. */
+    int64_t id = 0;
+    const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(payload, "message"), "blocks");
+    const cJSON *b;
+    cJSON_ArrayForEach(b, blocks) {
+        const char *t = jstr(b, "type");
+        if (t && strcmp(t, "context") == 0)
+            id = incident_parse_id(jstr(b, "block_id"));
+    }
+    if (!id && block)
+        id = incident_parse_id(block);
+    if (!chosen)
+        return;
+    struct incident inc;
+    if (!load_for_action(app, id, user, &inc))
+        return;
+    do_handoff(app, &inc, chosen, user, "the owner chose who takes it");
+    incident_finish(&inc);
+}

@@ -1,0 +1,347 @@
+/* page: `/sirt page [SIRT-n]`, `/sirt resolve SIRT-n`, `/sirt oncall` (and
+ * their @sirt forms), and the summary's "Page on-call" and "Resolve"
+ * buttons.  respond() only reads the store and answers; work() and the
+ * buttons write the state change and its effects (pd.trigger, pd.resolve,
+ * pd.oncall, messages, timeline) as outbox jobs in the router's
+ * transaction.  Texts from the report are masked before they leave. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bot/app.h"
+#include "../bot/clock.h"
+#include "../bot/config.h"
+#include "../bot/log.h"
+#include "../bot/outbox.h"
+#include "../bot/store.h"
+#include "../bot/util.h"
+#include "common.h"
+#include "handlers.h"
+
+#define TITLE_MAX 150
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+static bool paging_enabled(const struct sirt_app *app)
+{
+    return app->cfg && app->cfg->pagerduty_routing_key && app->cfg->pagerduty_routing_key[0];
+}
+
+static bool in_incident_channel(const struct incident *inc, const char *channel)
+{
+    return inc->channel_id && channel && strcmp(inc->channel_id, channel) == 0;
+}
+
+static bool is_resolved(const struct incident *inc)
+{
+    return inc->state && strcmp(inc->state, "resolved") == 0;
+}
+
+static const char *pd_severity(int s)
+{
+    static const char *const m[] = { "critical", "error", "warning", "info" };
+    return m[(s >= 1 && s <= 4) ? s - 1 : 3];
+}
+
+/* ---- a button's answer to the one who pressed it ---- */
+
+static void button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
+                          const char *text)
+{
+    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    if (!channel)
+        channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
+    const char *ts = jstr(action, "action_ts");
+    if (!ts)
+        ts = jstr(payload, "trigger_id");
+    char key[200];
+    snprintf(key, sizeof(key), "%s/%s/%s", what, user ? user : "-", ts ? ts : "0");
+    if (channel && user)
+        fx_ephemeral(app, key, channel, user, text);
+    else if (user)
+        fx_dm(app, 0, key, user, text, NULL);
+}
+
+/* A unique id for one press of a button: its action_ts (two presses are
+ * two requests), else the trigger id. */
+static void press_id(const cJSON *payload, const cJSON *action, char *out, size_t size)
+{
+    const char *ts = jstr(action, "action_ts");
+    const char *trig = jstr(payload, "trigger_id");
+    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    snprintf(out, size, "%s/%s", user ? user : "-", ts ? ts : trig ? trig : "0");
+}
+
+/* The incident a button's value names ("SIRT-n"); 0 and inc filled, or -1. */
+static int button_incident(struct sirt_app *app, const cJSON *action, struct incident *inc)
+{
+    memset(inc, 0, sizeof(*inc));
+    int64_t id = incident_parse_id(jstr(action, "value"));
+    if (id <= 0 || !app->store)
+        return -1;
+    return store_incident_get(app->store, id, inc) == 0 ? 0 : -1;
+}
+
+/* ---- paging ---- */
+
+/* May user page for inc from channel?  People on the incident, and anyone
+ * inside its private channel (they were invited).  0, or -1 with the
+ * reason for the user in msg. */
+static int page_check(struct sirt_app *app, const struct incident *inc, const char *user, const char *channel,
+                      char *msg, size_t len)
+{
+    if (!incident_authorized(app, inc, user) && !in_incident_channel(inc, channel)) {
+        snprintf(msg, len, "Only the SIRT team and the people on SIRT-%" PRId64 " can page for it. "
+                           "If you have news about it, tell the SIRT team.", inc->id);
+        return -1;
+    }
+    if (is_resolved(inc)) {
+        snprintf(msg, len, "SIRT-%" PRId64 " is resolved, so I did not page. If it is back, report it again "
+                           "with `/sirt report`.", inc->id);
+        return -1;
+    }
+    if (!paging_enabled(app)) {
+        snprintf(msg, len, "Paging is disabled: PAGERDUTY_ROUTING_KEY is not set for sirtbot, so nothing was "
+                           "sent to PagerDuty. Page the security on-call by hand.");
+        return -1;
+    }
+    return 0;
+}
+
+/* The page itself: one pd.trigger per request (PagerDuty folds them into
+ * one incident by dedup_key "SIRT-<n>"), the timeline and a word in the
+ * incident channel.  req_id makes the keys unique per request. */
+static void plan_page(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id)
+{
+    char *title = clean_user_text(inc->title, TITLE_MAX);
+    cJSON *p = cJSON_CreateObject();
+    char *sum = xasprintf("SIRT-%" PRId64 " [S%d/P%d] %s", inc->id, inc->severity, inc->priority, title);
+    cJSON_AddStringToObject(p, "summary", sum);
+    free(sum);
+    char dedup[32];
+    snprintf(dedup, sizeof(dedup), "SIRT-%" PRId64, inc->id);
+    cJSON_AddStringToObject(p, "dedup_key", dedup);
+    cJSON_AddStringToObject(p, "severity", pd_severity(inc->severity));
+    cJSON_AddStringToObject(p, "source", "sirtbot");
+    const char *comp = inc->component && inc->component[0] ? inc->component : "unknown";
+    cJSON_AddStringToObject(p, "component", comp);
+    cJSON *cd = cJSON_AddObjectToObject(p, "custom_details");
+    cJSON_AddStringToObject(cd, "incident", dedup);
+    cJSON_AddStringToObject(cd, "component", comp);
+    char sp[8];
+    snprintf(sp, sizeof(sp), "S%d", inc->severity);
+    cJSON_AddStringToObject(cd, "severity", sp);
+    snprintf(sp, sizeof(sp), "P%d", inc->priority);
+    cJSON_AddStringToObject(cd, "priority", sp);
+    if (inc->reporter)
+        cJSON_AddStringToObject(cd, "reporter", inc->reporter);
+    cJSON_AddStringToObject(cd, "paged_by", user);
+    char key[256];
+    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/page/%s", inc->id, req_id);
+    outbox_add(app->store, inc->id, key, "pd.trigger", p, NULL, 0, 0);
+    cJSON_Delete(p);
+    free(title);
+
+    timeline_add(app, inc->id, user, "paged", "security on-call paged by <@%s>", user);
+    char *text = xasprintf(":rotating_light: <@%s> paged the security on-call.", user);
+    snprintf(key, sizeof(key), "paged/%s", req_id);
+    fx_post_incident(app, inc, key, text, NULL);
+    free(text);
+    LOG_INFO("page requested", "incident:l user:s", (long long)inc->id, user);
+}
+
+void page_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+{
+    struct incident inc;
+    char msg[300];
+    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
+        reply_set_text(out, "%s", msg);
+        return;
+    }
+    if (page_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) != 0)
+        reply_set_text(out, "%s", msg);
+    else if (req->source == REQ_SLASH || !in_incident_channel(&inc, req->channel_id))
+        reply_set_text(out, "Paging the security on-call for SIRT-%" PRId64 "…", inc.id);
+    /* else: inside the incident channel the channel message says it */
+    incident_finish(&inc);
+}
+
+void page_work(struct sirt_app *app, const struct sirt_req *req)
+{
+    struct incident inc;
+    char msg[300];
+    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
+        return;   /* respond() told the user */
+    if (page_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0) {
+        char id[200];
+        request_key(req, "req", id, sizeof(id));
+        plan_page(app, &inc, req->user_id, id);
+    }
+    incident_finish(&inc);
+}
+
+void page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+{
+    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    struct incident inc;
+    if (!user)
+        return;
+    if (button_incident(app, action, &inc) != 0) {
+        button_notice(app, payload, action, "page-unknown", "I cannot find that incident any more.");
+        return;
+    }
+    char msg[300];
+    if (page_check(app, &inc, user, channel, msg, sizeof(msg)) != 0) {
+        button_notice(app, payload, action, "page-refused", msg);
+    } else {
+        char id[200];
+        press_id(payload, action, id, sizeof(id));
+        plan_page(app, &inc, user, id);
+    }
+    incident_finish(&inc);
+}
+
+/* ---- resolving ---- */
+
+static int resolve_check(struct sirt_app *app, const struct incident *inc, const char *user, char *msg, size_t len)
+{
+    if (!incident_authorized(app, inc, user)) {
+        snprintf(msg, len, "Sorry, only the SIRT team, the owner of SIRT-%" PRId64 " and the people on it can "
+                           "resolve it. Ask one of them.", inc->id);
+        return -1;
+    }
+    if (is_resolved(inc)) {
+        snprintf(msg, len, "SIRT-%" PRId64 " is already resolved.", inc->id);
+        return -1;
+    }
+    return 0;
+}
+
+static void plan_resolve(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id)
+{
+    int64_t now = clock_now_ms();
+    store_incident_set_text(app->store, inc->id, "state", "resolved", now);
+    store_incident_set_int(app->store, inc->id, "resolved_ms", now, now);
+    store_timers_cancel_incident(app->store, inc->id);
+    bool paging = paging_enabled(app);
+    char key[256];
+    if (paging) {
+        cJSON *p = cJSON_CreateObject();
+        char dedup[32];
+        snprintf(dedup, sizeof(dedup), "SIRT-%" PRId64, inc->id);
+        cJSON_AddStringToObject(p, "dedup_key", dedup);
+        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/pd_resolve/%s", inc->id, req_id);
+        outbox_add(app->store, inc->id, key, "pd.resolve", p, NULL, 0, 0);
+        cJSON_Delete(p);
+    }
+    timeline_add(app, inc->id, user, "resolved", "incident resolved by <@%s>", user);
+    char *text = xasprintf(":white_check_mark: <@%s> resolved SIRT-%" PRId64 ".%s Reminders for it are "
+                           "cancelled. Use `/sirt timeline SIRT-%" PRId64 "` for the postmortem.",
+                           user, inc->id, paging ? " Its PagerDuty incident is being resolved too." : "",
+                           inc->id);
+    snprintf(key, sizeof(key), "resolved/%s", req_id);
+    fx_post_incident(app, inc, key, text, NULL);
+    free(text);
+    LOG_INFO("incident resolved", "incident:l user:s", (long long)inc->id, user);
+}
+
+void resolve_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+{
+    struct incident inc;
+    char msg[300];
+    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
+        reply_set_text(out, "%s", msg);
+        return;
+    }
+    if (resolve_check(app, &inc, req->user_id, msg, sizeof(msg)) != 0)
+        reply_set_text(out, "%s", msg);
+    else if (req->source == REQ_SLASH || !in_incident_channel(&inc, req->channel_id))
+        reply_set_text(out, "Resolving SIRT-%" PRId64 "…", inc.id);
+    incident_finish(&inc);
+}
+
+void resolve_work(struct sirt_app *app, const struct sirt_req *req)
+{
+    struct incident inc;
+    char msg[300];
+    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
+        return;
+    if (resolve_check(app, &inc, req->user_id, msg, sizeof(msg)) == 0) {
+        char id[200];
+        request_key(req, "req", id, sizeof(id));
+        plan_resolve(app, &inc, req->user_id, id);
+    }
+    incident_finish(&inc);
+}
+
+void resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+{
+    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    struct incident inc;
+    if (!user)
+        return;
+    if (button_incident(app, action, &inc) != 0) {
+        button_notice(app, payload, action, "resolve-unknown", "I cannot find that incident any more.");
+        return;
+    }
+    char msg[300];
+    if (resolve_check(app, &inc, user, msg, sizeof(msg)) != 0) {
+        button_notice(app, payload, action, "resolve-refused", msg);
+    } else {
+        char id[200];
+        press_id(payload, action, id, sizeof(id));
+        plan_resolve(app, &inc, user, id);
+    }
+    incident_finish(&inc);
+}
+
+/* ---- who is on call ---- */
+
+static bool oncall_configured(const struct sirt_app *app)
+{
+    const struct cfg *c = app->cfg;
+    return c && ((c->secops_schedule && c->secops_schedule[0]) || (c->secops_fallback_user && c->secops_fallback_user[0]));
+}
+
+void oncall_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+{
+    if (!oncall_configured(app)) {
+        reply_set_text(out, "I cannot tell who is on call: neither `secops_oncall.pagerduty_schedule` nor "
+                            "`secops_oncall.fallback_user` is set in the sirtbot config.");
+        return;
+    }
+    if (req->source == REQ_SLASH)
+        reply_set_text(out, "Looking up the security on-call…");
+    /* mention/DM: the answer is posted where it was asked */
+}
+
+void oncall_work(struct sirt_app *app, const struct sirt_req *req)
+{
+    if (!oncall_configured(app))
+        return;
+    const struct cfg *c = app->cfg;
+    cJSON *p = cJSON_CreateObject();
+    if (c->secops_schedule && c->secops_schedule[0])
+        cJSON_AddStringToObject(p, "schedule", c->secops_schedule);
+    if (c->secops_fallback_user && c->secops_fallback_user[0])
+        cJSON_AddStringToObject(p, "fallback_user", c->secops_fallback_user);
+    cJSON *reply = cJSON_AddObjectToObject(p, "reply");
+    if (req->source == REQ_SLASH && req->response_url) {
+        cJSON_AddStringToObject(reply, "url", req->response_url);
+    } else {
+        cJSON_AddStringToObject(reply, "channel", req->channel_id);
+        if (req->thread_ts)
+            cJSON_AddStringToObject(reply, "thread_ts", req->thread_ts);
+    }
+    char key[200];
+    request_key(req, "oncall", key, sizeof(key));
+    outbox_add(app->store, 0, key, "pd.oncall", p, NULL, 0, 0);
+    cJSON_Delete(p);
+}

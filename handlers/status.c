@@ -1,0 +1,310 @@
+/* status: `/sirt status [SIRT-n]` and `@sirt status [SIRT-n]` (inside an
+ * incident channel the incident is implied; with neither, the open
+ * incidents).  Pure respond(): store reads only, the text goes into the ack
+ * (slash) or is posted by the router (mention, DM).  Details only when the
+ * reply is seen by no one but people allowed to see them; everyone else
+ * learns that the incident exists and where to ask.  User text is masked
+ * and escaped before it is shown; nothing about an incident is logged but
+ * its id. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../bot/app.h"
+#include "../bot/config.h"
+#include "../bot/log.h"
+#include "../bot/store.h"
+#include "../bot/util.h"
+#include "common.h"
+#include "handlers.h"
+
+#define STATUS_MAX 3500         /* one reply, well under Slack's limits */
+#define LAST_UPDATES 5
+#define DECISIONS_MAX 5
+#define LIST_MAX 40
+
+static const char *state_word(const struct incident *inc)
+{
+    return inc->state && strcmp(inc->state, "resolved") == 0 ? "resolved" : "open";
+}
+
+/* May the asker see inc's details in this reply? */
+static bool full_view(struct sirt_app *app, const struct sirt_req *req, const struct incident *inc)
+{
+    if (!reply_private_for(app, req, inc))
+        return false;
+    if (incident_authorized(app, inc, req->user_id))
+        return true;
+    return inc->channel_id && req->channel_id && strcmp(inc->channel_id, req->channel_id) == 0;
+}
+
+/* Masked, cut and mrkdwn-escaped user text on one line; caller frees. */
+static char *shown(const char *s, size_t max)
+{
+    char *c = clean_user_text(s ? s : "", max);
+    for (char *p = c; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
+    char *e = mrkdwn_escape(c);
+    free(c);
+    return e;
+}
+
+static void fmt_time(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || !gmtime_r(&t, &tm)) {
+        snprintf(out, 32, "-");
+        return;
+    }
+    strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+static void limited_line(struct sirt_app *app, const struct incident *inc, struct buf *b)
+{
+    const char *ch = app->cfg ? app->cfg->sirt_channel : NULL;
+    if (ch && *ch)
+        buf_printf(b, "SIRT-%" PRId64 " exists (%s). Ask in <#%s> or contact the SIRT team.", inc->id,
+                   state_word(inc), ch);
+    else
+        buf_printf(b, "SIRT-%" PRId64 " exists (%s). Contact the SIRT team.", inc->id, state_word(inc));
+}
+
+static const char *decision_state(const struct decision *d)
+{
+    if (d->validated == 1)
+        return "fix delivered, validated effective";
+    if (d->validated == 0)
+        return "fix delivered, validated NOT effective";
+    if (d->fix_delivered_ms > 0)
+        return "fix delivered, not validated yet";
+    return "fix not delivered yet";
+}
+
+struct dec_ctx {
+    struct buf *b;
+    int n;
+};
+
+static bool add_decision(void *ud, const struct decision *d)
+{
+    struct dec_ctx *c = ud;
+    c->n++;
+    if (c->n > DECISIONS_MAX)
+        return true;   /* keep counting */
+    char *sol = shown(d->solution, 160);
+    char when[32];
+    fmt_time(d->created_ms, when);
+    buf_printf(c->b, "\n• #%" PRId64 " %s — %s (%s)", d->id, sol, decision_state(d), when);
+    free(sol);
+    return true;
+}
+
+/* The last LAST_UPDATES timeline entries, oldest first. */
+struct tl_ctx {
+    struct timeline_entry last[LAST_UPDATES];
+    size_t n;   /* total seen */
+};
+
+static bool keep_last(void *ud, const struct timeline_entry *e)
+{
+    struct tl_ctx *c = ud;
+    struct timeline_entry *slot = &c->last[c->n % LAST_UPDATES];
+    free(slot->actor);
+    free(slot->kind);
+    free(slot->text);
+    *slot = *e;
+    slot->actor = xstrdup(e->actor);
+    slot->kind = xstrdup(e->kind);
+    slot->text = xstrdup(e->text);
+    c->n++;
+    return true;
+}
+
+static void actor_mention(const char *actor, struct buf *b)
+{
+    bool user = actor && (actor[0] == 'U' || actor[0] == 'W');
+    for (const char *p = actor; user && *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            user = false;
+    if (user)
+        buf_printf(b, "<@%s>", actor);
+    else
+        buf_puts(b, "sirtbot");
+}
+
+static void full_status(struct sirt_app *app, const struct incident *inc, struct buf *b)
+{
+    char *title = shown(inc->title, 150);
+    char *comp = shown(inc->component ? inc->component : "(not given)", 80);
+    buf_printf(b, "*SIRT-%" PRId64 ": %s*\n", inc->id, title);
+    buf_printf(b, "*State* %s   *Severity* S%d   *Priority* P%d   *Component* %s\n", state_word(inc),
+               inc->severity, inc->priority, comp);
+    buf_puts(b, "*Owner* ");
+    if (inc->owner)
+        buf_printf(b, "<@%s>", inc->owner);
+    else
+        buf_puts(b, "nobody yet");
+    buf_printf(b, "   *Reporter* <@%s>\n", inc->reporter ? inc->reporter : "?");
+    buf_puts(b, "*Channel* ");
+    if (inc->channel_id)
+        buf_printf(b, "<#%s>", inc->channel_id);
+    else
+        buf_puts(b, "(being created)");
+    buf_puts(b, "   *GitLab issue* ");
+    if (inc->gitlab_issue_url) {
+        char *u = shown(inc->gitlab_issue_url, 500);
+        buf_puts(b, u);
+        free(u);
+    } else {
+        buf_puts(b, "none");
+    }
+    if (inc->issue_link) {
+        char *u = shown(inc->issue_link, 500);
+        buf_printf(b, "   *Reported link* %s", u);
+        free(u);
+    }
+    char created[32], resolved[32];
+    fmt_time(inc->created_ms, created);
+    buf_printf(b, "\n*Reported* %s", created);
+    if (inc->resolved_ms > 0) {
+        fmt_time(inc->resolved_ms, resolved);
+        buf_printf(b, "   *Resolved* %s", resolved);
+    }
+    free(title);
+    free(comp);
+
+    buf_puts(b, "\n*Decisions*");
+    struct dec_ctx dc = { b, 0 };
+    if (app->store)
+        store_decisions_list(app->store, inc->id, add_decision, &dc);
+    if (dc.n == 0)
+        buf_puts(b, " none recorded yet");
+    else if (dc.n > DECISIONS_MAX)
+        buf_printf(b, "\n• … and %d more", dc.n - DECISIONS_MAX);
+
+    struct tl_ctx tc;
+    memset(&tc, 0, sizeof(tc));
+    if (app->store)
+        store_timeline_list(app->store, inc->id, keep_last, &tc);
+    buf_puts(b, "\n*Latest updates*");
+    if (tc.n == 0)
+        buf_puts(b, " none");
+    size_t first = tc.n > LAST_UPDATES ? tc.n - LAST_UPDATES : 0;
+    for (size_t i = first; i < tc.n; i++) {
+        const struct timeline_entry *e = &tc.last[i % LAST_UPDATES];
+        char when[32];
+        fmt_time(e->ts_ms, when);
+        char *kind = shown(e->kind, 40);
+        char *text = shown(e->text, 200);
+        buf_printf(b, "\n• %s — ", when);
+        actor_mention(e->actor, b);
+        buf_printf(b, " — %s: %s", kind, text);
+        free(kind);
+        free(text);
+    }
+    for (size_t i = 0; i < LAST_UPDATES; i++) {
+        free(tc.last[i].actor);
+        free(tc.last[i].kind);
+        free(tc.last[i].text);
+    }
+}
+
+/* ---- the list of open incidents ---- */
+
+struct list_ctx {
+    struct sirt_app *app;
+    const struct sirt_req *req;
+    struct buf *b;
+    int n;
+};
+
+static bool list_one(void *ud, const struct incident *inc)
+{
+    struct list_ctx *c = ud;
+    c->n++;
+    if (c->n > LIST_MAX)
+        return true;   /* keep counting */
+    if (full_view(c->app, c->req, inc)) {
+        char *title = shown(inc->title, 80);
+        char *comp = shown(inc->component ? inc->component : "-", 40);
+        buf_printf(c->b, "\n• *SIRT-%" PRId64 "* %s — S%d/P%d, %s, owner ", inc->id, title, inc->severity,
+                   inc->priority, comp);
+        if (inc->owner)
+            buf_printf(c->b, "<@%s>", inc->owner);
+        else
+            buf_puts(c->b, "nobody");
+        if (inc->channel_id)
+            buf_printf(c->b, ", <#%s>", inc->channel_id);
+        free(title);
+        free(comp);
+    } else {
+        buf_printf(c->b, "\n• SIRT-%" PRId64 " — open", inc->id);
+    }
+    return true;
+}
+
+static void list_open(struct sirt_app *app, const struct sirt_req *req, struct buf *b)
+{
+    struct buf items;
+    buf_init(&items, 0);
+    struct list_ctx c = { app, req, &items, 0 };
+    if (!app->store || store_incidents_open(app->store, list_one, &c) != 0) {
+        buf_finish(&items);
+        buf_puts(b, "I cannot read the incidents right now; try again in a moment.");
+        return;
+    }
+    if (c.n == 0) {
+        buf_puts(b, "No open incidents.");
+    } else {
+        buf_printf(b, "*Open incidents* (%d):%s", c.n, items.data);
+        if (c.n > LIST_MAX)
+            buf_printf(b, "\n• … and %d more", c.n - LIST_MAX);
+        const char *ch = app->cfg ? app->cfg->sirt_channel : NULL;
+        if (ch && *ch && !(req->source == REQ_SLASH || req->source == REQ_DM))
+            buf_printf(b, "\nDetails: ask in <#%s> or contact the SIRT team.", ch);
+    }
+    buf_finish(&items);
+}
+
+void status_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    bool named = incident_parse_id(req->args) > 0;
+    struct incident inc;
+    memset(&inc, 0, sizeof(inc));
+    if (!app->store) {
+        buf_puts(&b, "I cannot read the incidents right now; try again in a moment.");
+    } else if (!named && !req->args[0]
+               && (!req->channel_id || store_incident_by_channel(app->store, req->channel_id, &inc) != 0)) {
+        incident_finish(&inc);
+        list_open(app, req, &b);
+    } else {
+        char err[160];
+        incident_finish(&inc);
+        if (incident_for(app, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0) {
+            buf_puts(&b, err);
+        } else if (full_view(app, req, &inc)) {
+            full_status(app, &inc, &b);
+        } else {
+            limited_line(app, &inc, &b);
+        }
+        LOG_DEBUG("status", "incident:l user:s", (long long)inc.id, req->user_id);
+        incident_finish(&inc);
+    }
+    /* Keep one reply under the limit without cutting a UTF-8 sequence. */
+    if (b.len > STATUS_MAX) {
+        size_t n = STATUS_MAX - 4;
+        while (n > 0 && ((unsigned char)b.data[n] & 0xC0) == 0x80)
+            n--;
+        b.data[n] = '\0';
+        b.len = n;
+        buf_puts(&b, " …");
+    }
+    free(out->text);
+    out->text = buf_take(&b);
+}

@@ -1,0 +1,243 @@
+/* End-to-end tests of follow-the-sun handoffs with the bot's clock set by
+ * the test (SIRT_CLOCK_FILE): the end-of-day prompt and a handoff across
+ * zones, the handoff that happens by itself, the handoff to the secops
+ * on-call when nobody is in working hours, "Keep it 1 h", and /sirt handoff.
+ * The fake Slack answers conversations.open for U0XXXX with channel D0XXXX. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fakes/fake_gitlab.h"
+#include "fakes/fake_pagerduty.h"
+#include "fakes/fake_slack.h"
+#include "harness.h"
+#include "report_payloads.h"
+#include "test.h"
+
+/* Wednesday 2026-11-25 (CET = UTC+1, PST = UTC-8). */
+#define WED_10_UTC 1795600800000LL   /* 2026-11-25T10:00:00Z */
+#define MIN_MS 60000LL
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* LA works 08:00-16:00 here so that at Amsterdam's end of day (17:00 CET =
+ * 16:00 UTC = 08:00 PST) the LA engineer is in hours: the next zone along
+ * the sun. */
+static const char cfg_along_the_sun[] =
+    "{\"timezone\":\"UTC\",\"sirt_channel\":\"C0SIRT0001\",\"sirt_team\":[\"U0SIRT001\"],"
+    "\"severity1_responders\":[\"U0SIRT001\"],\"directors\":[\"U0DIRSEC1\"],"
+    "\"appsec\":[{\"user\":\"U0APPSEC1\",\"tz\":\"America/Los_Angeles\",\"hours\":\"08:00-16:00\",\"gitlab\":\"alice\"},"
+    "{\"user\":\"U0APPSEC2\",\"tz\":\"Europe/Amsterdam\",\"hours\":\"09:00-17:00\"}],"
+    "\"secops_oncall\":{\"pagerduty_schedule\":\"PSCHED1\",\"fallback_user\":\"U0SECOPS1\"},"
+    "\"components\":[{\"name\":\"gitaly\",\"em\":\"U0EM00001\",\"pm\":\"U0PM00001\",\"channel\":\"C0GITALY1\"}],"
+    "\"handoff\":{\"lead_minutes\":30},\"gitlab\":{\"namespace_id\":42}}";
+
+static const struct report_fields fields = {
+    .title = "Session fixation in login",
+    .what = "Session id not rotated after login",
+    .severity = "2",
+    .priority = "2",
+    .component = "gitaly",
+    .repro = "POST /users/sign_in",
+};
+
+/* The idx-th message posted to channel that contains needle, or NULL. */
+static const struct fake_call *post_with(struct fx *fx, const char *channel, const char *needle)
+{
+    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
+        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
+        const char *ch = jstr(c->json, "channel");
+        if (!ch || strcmp(ch, channel) != 0)
+            continue;
+        char *s = cJSON_PrintUnformatted(c->json);
+        bool hit = strstr(s, needle) != NULL;
+        cJSON_free(s);
+        if (hit)
+            return c;
+    }
+    return NULL;
+}
+
+struct want_post {
+    const char *channel, *needle;
+};
+
+static bool pred_post(struct fx *fx, void *ud)
+{
+    struct want_post *w = ud;
+    return post_with(fx, w->channel, w->needle) != NULL;
+}
+
+static bool wait_post(struct fx *fx, const char *channel, const char *needle, int ms)
+{
+    struct want_post w = { channel, needle };
+    return fx_wait(fx, pred_post, &w, ms);
+}
+
+static void report_by(struct fx *fx, const char *user)
+{
+    cJSON *p = report_submission_payload("V0HANDOFF1", user, &fields);
+    const char *eid = fake_slack_send_interactive(fx->slack, p);
+    cJSON_Delete(p);
+    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    ASSERT(wait_post(fx, "D0APPSEC2", "SIRT-1", 10000) || fake_slack_channel_count(fx->slack) == 1);
+    ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
+}
+
+static void click(struct fx *fx, const char *user, const char *action_id, const char *value)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "type", "block_actions");
+    cJSON *u = cJSON_AddObjectToObject(p, "user");
+    cJSON_AddStringToObject(u, "id", user);
+    cJSON_AddStringToObject(p, "trigger_id", "777.888.handoff");
+    cJSON *ch = cJSON_AddObjectToObject(p, "channel");
+    cJSON_AddStringToObject(ch, "id", "D0APPSEC2");
+    cJSON *acts = cJSON_AddArrayToObject(p, "actions");
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, "action_id", action_id);
+    cJSON_AddStringToObject(a, "block_id", "handoff_prompt");
+    cJSON_AddStringToObject(a, "type", "button");
+    cJSON_AddStringToObject(a, "value", value);
+    cJSON_AddStringToObject(a, "action_ts", "1795619000.000100");
+    cJSON_AddItemToArray(acts, a);
+    const char *eid = fake_slack_send_interactive(fx->slack, p);
+    cJSON_Delete(p);
+    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+}
+
+static void start_at(struct fx *fx, int flags, const char *config, int64_t t)
+{
+    fx_init_opts(fx, flags);
+    if (config)
+        fx_write_config(fx, config);
+    fx_set_clock(fx, t);
+    fx_start(fx, NULL);
+}
+
+TEST_T(e2e_handoff_prompt_and_handoff_across_zones, 60)
+{
+    struct fx fx;
+    start_at(&fx, FX_PAGERDUTY | FX_GITLAB, cfg_along_the_sun, WED_10_UTC);
+    /* The Amsterdam engineer reports: they own it (appsec reporter). */
+    report_by(&fx, "U0APPSEC2");
+    ASSERT(fx_stderr_has(&fx, "handoff planned"));
+
+    /* 15:30 UTC = 16:30 CET: 30 minutes before the end of their day. */
+    fx_set_clock(&fx, WED_10_UTC + 5 * 60 * MIN_MS + 30 * MIN_MS + 5000);
+    ASSERT(wait_post(&fx, "D0APPSEC2", "handoff_accept", 10000));
+    const struct fake_call *prompt = post_with(&fx, "D0APPSEC2", "handoff_accept");
+    char *s = cJSON_PrintUnformatted(prompt->json);
+    ASSERT_CONTAINS(s, "1|U0APPSEC1");          /* next along the sun: LA */
+    ASSERT_CONTAINS(s, "handoff_keep");
+    ASSERT_CONTAINS(s, "users_select");
+    ASSERT_CONTAINS(s, "17:00 (Europe/Amsterdam)");
+    cJSON_free(s);
+
+    /* The owner accepts. */
+    click(&fx, "U0APPSEC2", "handoff_accept", "1|U0APPSEC1");
+    ASSERT(wait_post(&fx, "D0APPSEC1", "You now own SIRT-1", 10000));
+    const struct fake_call *brief = post_with(&fx, "D0APPSEC1", "You now own SIRT-1");
+    const char *bt = jstr(brief->json, "text");
+    ASSERT_CONTAINS(bt, "Reproduction steps");
+    ASSERT_CONTAINS(bt, "Decisions so far");
+    ASSERT_CONTAINS(bt, "Open next steps");
+    ASSERT_CONTAINS(bt, "<#C");                   /* the channel link, filled at send time */
+    const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
+    ASSERT(fx_wait(&fx, fx_pred_called, (void *)"conversations.invite", 5000));
+    for (int i = 0; i < 200 && !fake_slack_channel_has_member(ch, "U0APPSEC1"); i++)
+        fx_run_for(&fx, 20);
+    ASSERT(fake_slack_channel_has_member(ch, "U0APPSEC1"));
+    ASSERT(wait_post(&fx, ch->id, "handed off from <@U0APPSEC2> to <@U0APPSEC1>", 10000));
+    for (int i = 0; i < 200 && fake_gitlab_note_count(fx.gitlab) < 2; i++)
+        fx_run_for(&fx, 20);
+    bool noted = false;
+    for (size_t i = 0; i < fake_gitlab_note_count(fx.gitlab); i++)
+        if (strstr(jstr(fake_gitlab_note(fx.gitlab, i), "body"), "Handed off"))
+            noted = true;
+    ASSERT(noted);
+    /* No page: it stayed with appsec. */
+    ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);
+    ASSERT_EQ(fx_stop(&fx, 5000), 0);
+    fx_finish(&fx);
+}
+
+TEST_T(e2e_handoff_happens_by_itself_without_an_answer, 60)
+{
+    struct fx fx;
+    start_at(&fx, FX_GITLAB, cfg_along_the_sun, WED_10_UTC);
+    report_by(&fx, "U0APPSEC2");
+    fx_set_clock(&fx, WED_10_UTC + 5 * 60 * MIN_MS + 30 * MIN_MS + 5000);
+    ASSERT(wait_post(&fx, "D0APPSEC2", "handoff_accept", 10000));
+    /* Nobody answers; the day ends (16:00 UTC). */
+    fx_set_clock(&fx, WED_10_UTC + 6 * 60 * MIN_MS + 5000);
+    ASSERT(wait_post(&fx, "D0APPSEC1", "You now own SIRT-1", 10000));
+    ASSERT_CONTAINS(jstr(post_with(&fx, "D0APPSEC1", "You now own SIRT-1")->json, "text"), "automatic");
+    ASSERT_EQ(fx_stop(&fx, 5000), 0);
+    fx_finish(&fx);
+}
+
+TEST_T(e2e_handoff_to_secops_oncall_when_nobody_in_hours, 60)
+{
+    struct fx fx;
+    /* The harness's default config: LA works 09:00-17:00, so at 16:00 UTC
+     * (08:00 PST) nobody is in hours: the secops on-call takes it, paged. */
+    start_at(&fx, FX_PAGERDUTY | FX_GITLAB, NULL, WED_10_UTC);
+    report_by(&fx, "U0APPSEC2");
+    size_t pages_before = fake_pagerduty_event_count(fx.pd);
+    fx_set_clock(&fx, WED_10_UTC + 5 * 60 * MIN_MS + 30 * MIN_MS + 5000);
+    ASSERT(wait_post(&fx, "D0APPSEC2", "1|secops", 10000));
+    fx_set_clock(&fx, WED_10_UTC + 6 * 60 * MIN_MS + 5000);
+    /* PagerDuty schedule PSCHED1 -> secops@example.com -> Slack U0SECOPS1. */
+    ASSERT(wait_post(&fx, "D0SECOPS1", "You now own SIRT-1", 15000));
+    ASSERT(fx_wait_calls(&fx, "users.lookupByEmail", 1, 5000));
+    for (int i = 0; i < 250 && fake_pagerduty_event_count(fx.pd) <= pages_before; i++)
+        fx_run_for(&fx, 20);
+    ASSERT_GE(fake_pagerduty_event_count(fx.pd), pages_before + 1);
+    const cJSON *ev = fake_pagerduty_last_event(fx.pd);
+    ASSERT_STR_EQ(jstr(ev, "dedup_key"), "SIRT-1");
+    const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
+    ASSERT(wait_post(&fx, ch->id, "secops on-call <@U0SECOPS1>", 10000));
+    for (int i = 0; i < 200 && !fake_slack_channel_has_member(ch, "U0SECOPS1"); i++)
+        fx_run_for(&fx, 20);
+    ASSERT(fake_slack_channel_has_member(ch, "U0SECOPS1"));
+    ASSERT_EQ(fx_stop(&fx, 5000), 0);
+    fx_finish(&fx);
+}
+
+TEST_T(e2e_handoff_keep_it_one_hour_then_slash_handoff, 60)
+{
+    struct fx fx;
+    start_at(&fx, FX_GITLAB, cfg_along_the_sun, WED_10_UTC);
+    report_by(&fx, "U0APPSEC2");
+    fx_set_clock(&fx, WED_10_UTC + 5 * 60 * MIN_MS + 30 * MIN_MS + 5000);
+    ASSERT(wait_post(&fx, "D0APPSEC2", "handoff_accept", 10000));
+    click(&fx, "U0APPSEC2", "handoff_keep", "1");
+    const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
+    ASSERT(wait_post(&fx, ch->id, "keeps SIRT-1 one more hour", 10000));
+    /* The end of the day passes: kept, so no handoff yet. */
+    fx_set_clock(&fx, WED_10_UTC + 6 * 60 * MIN_MS + 5000);
+    fx_run_for(&fx, 1500);
+    ASSERT(post_with(&fx, "D0APPSEC1", "You now own SIRT-1") == NULL);
+    /* /sirt handoff inside the incident channel: now, to the next engineer. */
+    const char *eid = fake_slack_send_slash(fx.slack, "U0APPSEC2", ch->id, "handoff");
+    ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
+    ASSERT(wait_post(&fx, "D0APPSEC1", "You now own SIRT-1", 10000));
+    /* And /sirt handoff SIRT-1 @user from anywhere, by someone on the incident. */
+    eid = fake_slack_send_slash(fx.slack, "U0APPSEC1", "C0PUBLIC1", "handoff SIRT-1 <@U0SIRT001|sirt1>");
+    ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
+    ASSERT(wait_post(&fx, "D0SIRT001", "You now own SIRT-1", 10000));
+    /* An outsider cannot. */
+    eid = fake_slack_send_slash(fx.slack, "U0OUTSIDE", "C0PUBLIC1", "handoff SIRT-1 <@U0OUTSIDE>");
+    ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
+    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx.slack, eid)->json, "payload");
+    ASSERT_CONTAINS(jstr(pl, "text"), "Only the SIRT team");
+    fx_run_for(&fx, 500);
+    ASSERT(post_with(&fx, "D0OUTSIDE", "You now own") == NULL);
+    ASSERT_EQ(fx_stop(&fx, 5000), 0);
+    fx_finish(&fx);
+}

@@ -1,0 +1,266 @@
+/* End-to-end tests of status, review and timeline: the real bot against the
+ * fake Slack.  SIRT-1 is created by submitting the report form; then
+ * outsiders and the SIRT team ask about it by mention and slash command in
+ * public channels, DMs and the incident channel, and the test checks what
+ * each reply holds (limited access) and where the review digest and the
+ * timeline land.  The Monday timer runs on a pinned clock. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fakes/fake_slack.h"
+#include "harness.h"
+#include "report_payloads.h"
+#include "test.h"
+
+#define MON_0900 1795424400000LL   /* 2026-11-23T09:00:00Z, a Monday; the harness config is UTC */
+#define OUTSIDER "U0OUTSID1"
+#define PUBLIC "C0PUBLIC1"
+
+static const struct report_fields fields = {
+    .title = "Cache poisoning in repository mirror",
+    .what = "Mirrored repositories serve another tenant's refs.",
+    .severity = "1",
+    .priority = "2",
+    .component = "gitaly",
+    .repro = "git clone https://mirror.example/a/b",
+};
+
+static const char *title_words[] = { "Cache", "poisoning", "mirror", "tenant" };
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static size_t posts_to(struct fx *fx, const char *channel)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
+        const char *c = jstr(fake_slack_call(fx->slack, "chat.postMessage", i)->json, "channel");
+        if (c && strcmp(c, channel) == 0)
+            n++;
+    }
+    return n;
+}
+
+/* The idx-th message posted to channel (text), NULL if none. */
+static const char *post_text(struct fx *fx, const char *channel, size_t idx)
+{
+    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
+        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
+        const char *ch = jstr(c->json, "channel");
+        if (ch && strcmp(ch, channel) == 0 && idx-- == 0)
+            return jstr(c->json, "text");
+    }
+    return NULL;
+}
+
+struct posts_want {
+    const char *channel;
+    size_t n;
+};
+
+static bool pred_posts(struct fx *fx, void *ud)
+{
+    struct posts_want *w = ud;
+    return posts_to(fx, w->channel) >= w->n;
+}
+
+static bool wait_posts(struct fx *fx, const char *channel, size_t n, int ms)
+{
+    struct posts_want w = { channel, n };
+    return fx_wait(fx, pred_posts, &w, ms);
+}
+
+/* Reports SIRT-1 and waits until its channel holds the summary and the
+ * "nobody was paged" warning (no PagerDuty here); returns the channel id. */
+static const char *create_sirt1(struct fx *fx)
+{
+    ASSERT(fx_wait_calls(fx, "auth.test", 1, 5000));
+    cJSON *p = report_submission_payload("V0STATUS01", "U0REPORT1", &fields);
+    const char *eid = fake_slack_send_interactive(fx->slack, p);
+    cJSON_Delete(p);
+    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
+    const struct fake_channel *ch = fake_slack_channel(fx->slack, 0);
+    ASSERT_NOT_NULL(ch);
+    ASSERT(wait_posts(fx, ch->id, 2, 10000));
+    fx_run_for(fx, 300);
+    return ch->id;
+}
+
+/* Mentions the bot and returns the text of its reply in that channel. */
+static const char *mention(struct fx *fx, const char *user, const char *channel, const char *text, const char *event_id)
+{
+    size_t before = posts_to(fx, channel);
+    char full[256];
+    snprintf(full, sizeof(full), "<@U0BOT0001> %s", text);
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "type", "app_mention");
+    cJSON_AddStringToObject(ev, "user", user);
+    cJSON_AddStringToObject(ev, "text", full);
+    cJSON_AddStringToObject(ev, "channel", channel);
+    cJSON_AddStringToObject(ev, "ts", "1795424000.000100");
+    fake_slack_send_event(fx->slack, ev, event_id, 0);
+    cJSON_Delete(ev);
+    if (!wait_posts(fx, channel, before + 1, 5000))
+        TEST_FAIL("no reply to \"%s\" in %s", text, channel);
+    return post_text(fx, channel, before);
+}
+
+/* Sends a slash command and returns the ack's ephemeral text ("" if none). */
+static const char *slash(struct fx *fx, const char *user, const char *channel, const char *text)
+{
+    const char *eid = fake_slack_send_slash(fx->slack, user, channel, text);
+    ASSERT_NOT_NULL(eid);
+    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
+    if (!p)
+        return "";
+    ASSERT_STR_EQ(jstr(p, "response_type"), "ephemeral");
+    const char *t = jstr(p, "text");
+    return t ? t : "";
+}
+
+static void assert_limited(const char *t, const char *chan_id)
+{
+    ASSERT_CONTAINS(t, "SIRT-1");
+    ASSERT_CONTAINS(t, "exists (open)");
+    for (size_t i = 0; i < ARRAY_LEN(title_words); i++)
+        ASSERT_NOT_CONTAINS(t, title_words[i]);
+    ASSERT_NOT_CONTAINS(t, "S1");
+    ASSERT_NOT_CONTAINS(t, "gitaly");
+    ASSERT_NOT_CONTAINS(t, "U0REPORT1");
+    ASSERT_NOT_CONTAINS(t, chan_id);
+}
+
+static void assert_full(const char *t, const char *chan_id)
+{
+    ASSERT_CONTAINS(t, "SIRT-1: Cache poisoning in repository mirror");
+    ASSERT_CONTAINS(t, "S1");
+    ASSERT_CONTAINS(t, "P2");
+    ASSERT_CONTAINS(t, "gitaly");
+    ASSERT_CONTAINS(t, "<@U0REPORT1>");
+    ASSERT_CONTAINS(t, chan_id);
+    ASSERT_CONTAINS(t, "*Reported*");
+    ASSERT_CONTAINS(t, "*Latest updates*");
+}
+
+TEST_T(e2e_status_limited_access, 60)
+{
+    struct fx fx;
+    fx_init(&fx);
+    fx_start(&fx, NULL);
+    const char *ch = create_sirt1(&fx);
+
+    /* An outsider in a public channel: that it exists, nothing else. */
+    const char *t = mention(&fx, OUTSIDER, PUBLIC, "status SIRT-1", "Ev0STATUS01");
+    assert_limited(t, ch);
+    ASSERT_CONTAINS(t, "<#C0SIRT0001>");
+
+    /* The SIRT team, privately (slash: ephemeral ack): everything. */
+    t = slash(&fx, "U0SIRT001", PUBLIC, "status SIRT-1");
+    assert_full(t, ch);
+
+    /* The SIRT team in a public channel: still the one line. */
+    t = mention(&fx, "U0SIRT001", PUBLIC, "status SIRT-1", "Ev0STATUS02");
+    assert_limited(t, ch);
+
+    /* Inside the incident channel, the incident is implied: everything. */
+    t = mention(&fx, "U0REPORT1", ch, "status", "Ev0STATUS03");
+    assert_full(t, ch);
+
+    /* An outsider's slash command is private but not allowed. */
+    t = slash(&fx, OUTSIDER, PUBLIC, "status SIRT-1");
+    assert_limited(t, ch);
+
+    /* No id, outside an incident channel: the open incidents. */
+    t = slash(&fx, "U0SIRT001", PUBLIC, "status");
+    ASSERT_CONTAINS(t, "Open incidents");
+    ASSERT_CONTAINS(t, "SIRT-1");
+    ASSERT_CONTAINS(t, "Cache poisoning");
+    t = mention(&fx, OUTSIDER, PUBLIC, "status", "Ev0STATUS04");
+    ASSERT_CONTAINS(t, "SIRT-1 — open");
+    for (size_t i = 0; i < ARRAY_LEN(title_words); i++)
+        ASSERT_NOT_CONTAINS(t, title_words[i]);
+    ASSERT_NOT_CONTAINS(t, "gitaly");
+
+    /* Nothing about the incident in the log but its id. */
+    for (size_t i = 0; i < ARRAY_LEN(title_words); i++)
+        ASSERT(!fx_stderr_has(&fx, title_words[i]));
+    ASSERT_EQ(fx_stop(&fx, 5000), 0);
+    fx_finish(&fx);
+}
+
+TEST_T(e2e_status_review_and_timeline, 60)
+{
+    struct fx fx;
+    fx_init(&fx);
+    fx_start(&fx, NULL);
+    const char *ch = create_sirt1(&fx);
+
+    /* /sirt review: the digest in the SIRT channel. */
+    const char *t = slash(&fx, "U0SIRT001", PUBLIC, "review");
+    ASSERT_STR_EQ(t, "Posting the weekly review in <#C0SIRT0001>.");
+    ASSERT(wait_posts(&fx, "C0SIRT0001", 1, 5000));
+    const char *d = post_text(&fx, "C0SIRT0001", 0);
+    ASSERT_CONTAINS(d, "Weekly SIRT review");
+    ASSERT_CONTAINS(d, "SIRT-1");
+    ASSERT_CONTAINS(d, "gitaly");
+    ASSERT_CONTAINS(d, "*Blockers*");
+    ASSERT_CONTAINS(d, "nobody was paged");
+
+    /* An outsider's /sirt timeline is refused, and nothing is posted. */
+    size_t before = posts_to(&fx, ch);
+    t = slash(&fx, OUTSIDER, PUBLIC, "timeline SIRT-1");
+    ASSERT_STR_EQ(t, "Only people on the incident or in the SIRT team can get its timeline.");
+
+    /* The SIRT team's: Markdown in the incident channel. */
+    t = slash(&fx, "U0SIRT001", PUBLIC, "timeline SIRT-1");
+    ASSERT_CONTAINS(t, "Posting the timeline of SIRT-1 in <#");
+    ASSERT(wait_posts(&fx, ch, before + 1, 5000));
+    fx_run_for(&fx, 500);
+    ASSERT_EQ(posts_to(&fx, ch), before + 1);
+    const char *md = post_text(&fx, ch, before);
+    ASSERT(strncmp(md, "```\n# SIRT-1: Cache poisoning in repository mirror\n", 50) == 0);
+    ASSERT_CONTAINS(md, "## Timeline (UTC)");
+    ASSERT_CONTAINS(md, "— reported: incident reported");
+    ASSERT_CONTAINS(md, "slack.create_channel");
+    ASSERT_CONTAINS(md, "channel");
+    ASSERT_CONTAINS(md, "- Slack channel: #sirt-1-cache-poisoning");
+    ASSERT_CONTAINS(md, ch);
+    ASSERT_EQ(fx_stop(&fx, 5000), 0);
+    fx_finish(&fx);
+}
+
+TEST_T(e2e_status_monday_review_timer, 60)
+{
+    struct fx fx;
+    fx_init(&fx);
+    fx_set_clock(&fx, MON_0900 - 10000);   /* Monday 08:59:50Z */
+    fx_start(&fx, NULL);
+    create_sirt1(&fx);
+    ASSERT_EQ(posts_to(&fx, "C0SIRT0001"), 0);
+
+    fx_set_clock(&fx, MON_0900 + 5000);    /* 09:00:05: the review is due */
+    ASSERT(wait_posts(&fx, "C0SIRT0001", 1, 10000));
+    const char *d = post_text(&fx, "C0SIRT0001", 0);
+    ASSERT_CONTAINS(d, "Weekly SIRT review");
+    ASSERT_CONTAINS(d, "2026-11-23");
+    ASSERT_CONTAINS(d, "SIRT-1");
+    ASSERT_CONTAINS(d, "gitaly");
+    fx_run_for(&fx, 500);
+    ASSERT_EQ(posts_to(&fx, "C0SIRT0001"), 1);
+
+    /* A restart at the same moment: the next review is next Monday, not now. */
+    ASSERT_EQ(fx_stop(&fx, 5000), 0);
+    fx_set_clock(&fx, MON_0900 + 6000);
+    fx_start(&fx, NULL);
+    fx_run_for(&fx, 1500);
+    ASSERT_EQ(posts_to(&fx, "C0SIRT0001"), 1);
+    ASSERT_EQ(fx_stop(&fx, 5000), 0);
+    fx_finish(&fx);
+}
