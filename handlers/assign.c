@@ -22,41 +22,6 @@
 
 #define TITLE_MAX 150
 
-/* A Slack user id from "<@U123>", "<@U123|name>" or a bare "U123ABC";
- * false when word is none of them. */
-static bool parse_user(const char *word, char *out, size_t size)
-{
-    const char *p = word;
-    while (isspace((unsigned char)*p))
-        p++;
-    bool wrapped = p[0] == '<' && p[1] == '@';
-    if (wrapped)
-        p += 2;
-    if (*p != 'U' && *p != 'W')
-        return false;
-    size_t n = 0;
-    while (isalnum((unsigned char)p[n]))
-        n++;
-    if (n < 3 || n >= size)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isupper((unsigned char)p[i]) && !isdigit((unsigned char)p[i]))
-            return false;
-    const char *q = p + n;
-    if (wrapped) {
-        if (*q == '|')
-            q = strchr(q, '>');
-        if (!q || *q != '>')
-            return false;
-        q++;
-    }
-    if (*q && !isspace((unsigned char)*q))
-        return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
-}
-
 /* Parses the request: the incident and the new owner.  0, or -1 with a
  * message for the asker. */
 static int assign_parse(struct sirt_app *app, const struct sirt_req *req, struct incident *inc, char *user,
@@ -65,7 +30,7 @@ static int assign_parse(struct sirt_app *app, const struct sirt_req *req, struct
     const char *rest = NULL;
     if (incident_for(app, req->channel_id, req->args, inc, &rest, msg, len) != 0)
         return -1;
-    if (!rest || !*rest || !parse_user(rest, user, ulen)) {
+    if (!rest || !*rest || !parse_user_mention(rest, user, ulen)) {
         snprintf(msg, len, "Usage: `assign SIRT-%" PRId64 " @user`: mention the new owner so Slack sends their id.",
                  inc->id);
         incident_finish(inc);

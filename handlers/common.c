@@ -281,3 +281,66 @@ cJSON *bk_actions(const char *block_id)
     cJSON_AddArrayToObject(a, "elements");
     return a;
 }
+
+bool parse_user_mention(const char *word, char *out, size_t size)
+{
+    const char *p = word;
+    while (isspace((unsigned char)*p))
+        p++;
+    bool wrapped = p[0] == '<' && p[1] == '@';
+    if (wrapped)
+        p += 2;
+    if (*p != 'U' && *p != 'W')
+        return false;
+    size_t n = 0;
+    while (isalnum((unsigned char)p[n]))
+        n++;
+    if (n < 3 || n >= size)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isupper((unsigned char)p[i]) && !isdigit((unsigned char)p[i]))
+            return false;
+    const char *q = p + n;
+    if (wrapped) {
+        if (*q == '|')
+            q = strchr(q, '>');
+        if (!q || *q != '>')
+            return false;
+        q++;
+    }
+    if (*q && !isspace((unsigned char)*q))
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+const char *pd_severity_name(int severity)
+{
+    static const char *const m[] = { "critical", "error", "warning", "info" };
+    return m[(severity >= 1 && severity <= 4) ? severity - 1 : 3];
+}
+
+char *trim_copy(const char *s)
+{
+    if (!s)
+        return xstrdup("");
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    return xstrndup(s, n);
+}
+
+const char *view_input(const cJSON *view, const char *block)
+{
+    const cJSON *values = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(view, "state"), "values");
+    const cJSON *el = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(values, block), "value");
+    if (!el)
+        return NULL;
+    const char *v = jstr(el, "value");
+    if (!v)
+        v = jstr(cJSON_GetObjectItemCaseSensitive(el, "selected_option"), "value");
+    return v && *v ? v : NULL;
+}

@@ -64,6 +64,17 @@ char *clean_user_text(const char *s, size_t max);
 /* Slack mrkdwn escaping of &, <, > (and ` becomes '); caller frees. */
 char *mrkdwn_escape(const char *s);
 
+/* A Slack user id from "<@U123>", "<@U123|name>" or a bare "U123ABC";
+ * false when word is none of them. */
+bool parse_user_mention(const char *word, char *out, size_t size);
+/* PagerDuty payload.severity for S1..S4: critical, error, warning, info. */
+const char *pd_severity_name(int severity);
+/* Copy of s without leading/trailing whitespace ("" for NULL); caller frees. */
+char *trim_copy(const char *s);
+/* A modal input's value (block_id, action_id "value"): plain text or the
+ * selected option's value; NULL when empty. */
+const char *view_input(const cJSON *view, const char *block);
+
 /* Block Kit builders (caller owns the result until added to a parent). */
 cJSON *bk_plain(const char *text);
 cJSON *bk_section(const char *mrkdwn);

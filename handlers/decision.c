@@ -52,25 +52,7 @@ static const struct field {
 
 /* ---- small helpers ---- */
 
-static cJSON *plain(const char *text)
-{
-    cJSON *t = cJSON_CreateObject();
-    cJSON_AddStringToObject(t, "type", "plain_text");
-    cJSON_AddStringToObject(t, "text", text);
-    return t;
-}
 
-static char *trim_dup(const char *s)
-{
-    if (!s)
-        return xstrdup("");
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        n--;
-    return xstrndup(s, n);
-}
 
 /* Characters, as Slack counts max_length (UTF-8 code points). */
 static size_t utf8_len(const char *s)
@@ -184,9 +166,9 @@ static cJSON *decision_view(int64_t incident_id)
     cJSON *v = cJSON_CreateObject();
     cJSON_AddStringToObject(v, "type", "modal");
     cJSON_AddStringToObject(v, "callback_id", "sirt_decision");
-    cJSON_AddItemToObject(v, "title", plain("Short-term decision"));
-    cJSON_AddItemToObject(v, "submit", plain("Record"));
-    cJSON_AddItemToObject(v, "close", plain("Cancel"));
+    cJSON_AddItemToObject(v, "title", bk_plain("Short-term decision"));
+    cJSON_AddItemToObject(v, "submit", bk_plain("Record"));
+    cJSON_AddItemToObject(v, "close", bk_plain("Cancel"));
     char meta[64];
     snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 "}", incident_id);
     cJSON_AddStringToObject(v, "private_metadata", meta);
@@ -204,11 +186,11 @@ static cJSON *decision_view(int64_t incident_id)
             cJSON_AddTrueToObject(e, "multiline");
         cJSON_AddNumberToObject(e, "max_length", FIELD_MAX);
         if (fields[i].placeholder)
-            cJSON_AddItemToObject(e, "placeholder", plain(fields[i].placeholder));
+            cJSON_AddItemToObject(e, "placeholder", bk_plain(fields[i].placeholder));
         cJSON *b = cJSON_CreateObject();
         cJSON_AddStringToObject(b, "type", "input");
         cJSON_AddStringToObject(b, "block_id", fields[i].id);
-        cJSON_AddItemToObject(b, "label", plain(fields[i].label));
+        cJSON_AddItemToObject(b, "label", bk_plain(fields[i].label));
         cJSON_AddItemToObject(b, "element", e);
         if (!fields[i].required)
             cJSON_AddTrueToObject(b, "optional");
@@ -308,12 +290,6 @@ static void input_finish(struct decision_input *in)
     memset(in, 0, sizeof(*in));
 }
 
-static const char *state_value(const cJSON *view, const char *block)
-{
-    const cJSON *values = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(view, "state"), "values");
-    const cJSON *el = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(values, block), "value");
-    return jstr(el, "value");
-}
 
 static int64_t meta_incident(const cJSON *view)
 {
@@ -331,7 +307,7 @@ static cJSON *parse_input(struct sirt_app *app, const cJSON *view, struct decisi
     memset(in, 0, sizeof(*in));
     cJSON *errors = cJSON_CreateObject();
     for (size_t i = 0; i < N_FIELDS; i++) {
-        in->v[i] = trim_dup(state_value(view, fields[i].id));
+        in->v[i] = trim_copy(view_input(view, fields[i].id));
         if (fields[i].required && !in->v[i][0])
             cJSON_AddStringToObject(errors, fields[i].id, "This is required.");
         else if (utf8_len(in->v[i]) > FIELD_MAX)

@@ -256,8 +256,7 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
             char *sum = xasprintf("SIRT-%" PRId64 " handed to the secops on-call [S%d/P%d] %s", id, inc->severity,
                                   inc->priority, title);
             cJSON_AddStringToObject(p, "summary", sum);
-            static const char *const sev[] = { "critical", "error", "warning", "info" };
-            cJSON_AddStringToObject(p, "severity", sev[(inc->severity >= 1 && inc->severity <= 4) ? inc->severity - 1 : 3]);
+            cJSON_AddStringToObject(p, "severity", pd_severity_name(inc->severity));
             cJSON_AddStringToObject(p, "source", "sirtbot");
             cJSON_AddStringToObject(p, "component", inc->component ? inc->component : "unknown");
             cJSON *cd = cJSON_AddObjectToObject(p, "custom_details");
@@ -414,24 +413,6 @@ void handoff_auto_fire(struct sirt_app *app, const struct sched_timer *t)
 
 /* ---- commands and buttons ---- */
 
-/* "<@U123>" or "<@U123|name>" -> "U123" (out) */
-static bool parse_user(const char *s, char *out, size_t size)
-{
-    while (s && isspace((unsigned char)*s))
-        s++;
-    if (!s || s[0] != '<' || s[1] != '@')
-        return false;
-    size_t n = strcspn(s + 2, ">|");
-    if (n == 0 || n >= size || !s[2 + n])
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[2 + i]))
-            return false;
-    memcpy(out, s + 2, n);
-    out[n] = '\0';
-    return true;
-}
-
 void handoff_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
 {
     struct incident inc;
@@ -444,7 +425,7 @@ void handoff_respond(struct sirt_app *app, const struct sirt_req *req, struct si
     char user[32];
     if (!incident_authorized(app, &inc, req->user_id))
         reply_set_text(out, "Only the SIRT team and the people on SIRT-%" PRId64 " can hand it off.", inc.id);
-    else if (parse_user(rest, user, sizeof(user)))
+    else if (parse_user_mention(rest, user, sizeof(user)))
         reply_set_text(out, "Handing SIRT-%" PRId64 " off to <@%s>.", inc.id, user);
     else
         reply_set_text(out, "Handing SIRT-%" PRId64 " off to the next engineer along the sun.", inc.id);
@@ -463,7 +444,7 @@ void handoff_work(struct sirt_app *app, const struct sirt_req *req)
         return;
     }
     char user[32];
-    if (parse_user(rest, user, sizeof(user))) {
+    if (parse_user_mention(rest, user, sizeof(user))) {
         do_handoff(app, &inc, user, req->user_id, "handed off by hand");
     } else {
         int next = next_owner(app, inc.owner, clock_now_ms());

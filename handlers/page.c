@@ -42,11 +42,6 @@ static bool is_resolved(const struct incident *inc)
     return inc->state && strcmp(inc->state, "resolved") == 0;
 }
 
-static const char *pd_severity(int s)
-{
-    static const char *const m[] = { "critical", "error", "warning", "info" };
-    return m[(s >= 1 && s <= 4) ? s - 1 : 3];
-}
 
 /* ---- a button's answer to the one who pressed it ---- */
 
@@ -127,7 +122,7 @@ static void plan_page(struct sirt_app *app, const struct incident *inc, const ch
     char dedup[32];
     snprintf(dedup, sizeof(dedup), "SIRT-%" PRId64, inc->id);
     cJSON_AddStringToObject(p, "dedup_key", dedup);
-    cJSON_AddStringToObject(p, "severity", pd_severity(inc->severity));
+    cJSON_AddStringToObject(p, "severity", pd_severity_name(inc->severity));
     cJSON_AddStringToObject(p, "source", "sirtbot");
     const char *comp = inc->component && inc->component[0] ? inc->component : "unknown";
     cJSON_AddStringToObject(p, "component", comp);

@@ -45,52 +45,18 @@ static char *utf8_prefix(const char *s, size_t max)
     return xstrndup(s, n);
 }
 
-/* Masked, trimmed to max bytes (with an ellipsis when cut), "{{" defused so
- * user text can never name a placeholder. */
-static char *clean_text(const char *s, size_t max)
-{
-    char *m = mask_secrets(s ? s : "");
-    for (char *p = strstr(m, "{{"); p; p = strstr(p + 1, "{{"))
-        p[1] = ' ';
-    if (strlen(m) > max) {
-        char *t = utf8_prefix(m, max - 3);
-        free(m);
-        m = xasprintf("%s...", t);
-        free(t);
-    }
-    return m;
-}
-
 /* Slack mrkdwn needs &, <, > escaped in text that is not markup. */
 
-static char *trim_dup(const char *s)
-{
-    if (!s)
-        return xstrdup("");
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        n--;
-    return xstrndup(s, n);
-}
 
 /* ---- the modal ---- */
 
-static cJSON *plain(const char *text)
-{
-    cJSON *t = cJSON_CreateObject();
-    cJSON_AddStringToObject(t, "type", "plain_text");
-    cJSON_AddStringToObject(t, "text", text);
-    return t;
-}
 
 static cJSON *input_block(const char *block_id, const char *label, cJSON *element, bool optional)
 {
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "type", "input");
     cJSON_AddStringToObject(b, "block_id", block_id);
-    cJSON_AddItemToObject(b, "label", plain(label));
+    cJSON_AddItemToObject(b, "label", bk_plain(label));
     cJSON_AddItemToObject(b, "element", element);
     if (optional)
         cJSON_AddTrueToObject(b, "optional");
@@ -108,14 +74,14 @@ static cJSON *text_input(bool multiline, int max_length, const char *initial, co
     if (initial && *initial)
         cJSON_AddStringToObject(e, "initial_value", initial);
     if (placeholder)
-        cJSON_AddItemToObject(e, "placeholder", plain(placeholder));
+        cJSON_AddItemToObject(e, "placeholder", bk_plain(placeholder));
     return e;
 }
 
 static cJSON *option(const char *text, const char *value)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "text", plain(text));
+    cJSON_AddItemToObject(o, "text", bk_plain(text));
     cJSON_AddStringToObject(o, "value", value);
     return o;
 }
@@ -125,7 +91,7 @@ static cJSON *select_el(const char *placeholder)
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "type", "static_select");
     cJSON_AddStringToObject(e, "action_id", "value");
-    cJSON_AddItemToObject(e, "placeholder", plain(placeholder));
+    cJSON_AddItemToObject(e, "placeholder", bk_plain(placeholder));
     cJSON_AddArrayToObject(e, "options");
     return e;
 }
@@ -135,9 +101,9 @@ cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origi
     cJSON *v = cJSON_CreateObject();
     cJSON_AddStringToObject(v, "type", "modal");
     cJSON_AddStringToObject(v, "callback_id", "sirt_report");
-    cJSON_AddItemToObject(v, "title", plain("Report an incident"));
-    cJSON_AddItemToObject(v, "submit", plain("Report"));
-    cJSON_AddItemToObject(v, "close", plain("Cancel"));
+    cJSON_AddItemToObject(v, "title", bk_plain("Report an incident"));
+    cJSON_AddItemToObject(v, "submit", bk_plain("Report"));
+    cJSON_AddItemToObject(v, "close", bk_plain("Cancel"));
     cJSON *meta = cJSON_CreateObject();
     if (origin)
         cJSON_AddStringToObject(meta, "origin", origin);
@@ -180,19 +146,6 @@ cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origi
     return v;
 }
 
-/* Value of an input: plain text value or selected option value; NULL if empty. */
-static const char *state_value(const cJSON *view, const char *block)
-{
-    const cJSON *values = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(view, "state"), "values");
-    const cJSON *el = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(values, block), "value");
-    if (!el)
-        return NULL;
-    const char *v = jstr(el, "value");
-    if (!v)
-        v = jstr(cJSON_GetObjectItemCaseSensitive(el, "selected_option"), "value");
-    return v && *v ? v : NULL;
-}
-
 struct report_input {
     char *title, *what, *component, *repro, *link;
     int severity, priority;
@@ -227,13 +180,13 @@ static cJSON *parse_input(const struct cfg *cfg, const cJSON *view, struct repor
 {
     memset(in, 0, sizeof(*in));
     cJSON *errors = cJSON_CreateObject();
-    in->title = trim_dup(state_value(view, "title"));
-    in->what = trim_dup(state_value(view, "what"));
-    in->component = trim_dup(state_value(view, "component"));
-    in->repro = trim_dup(state_value(view, "repro"));
-    in->link = trim_dup(state_value(view, "link"));
-    const char *sev = state_value(view, "severity");
-    const char *pri = state_value(view, "priority");
+    in->title = trim_copy(view_input(view, "title"));
+    in->what = trim_copy(view_input(view, "what"));
+    in->component = trim_copy(view_input(view, "component"));
+    in->repro = trim_copy(view_input(view, "repro"));
+    in->link = trim_copy(view_input(view, "link"));
+    const char *sev = view_input(view, "severity");
+    const char *pri = view_input(view, "priority");
 
     if (!in->title[0])
         cJSON_AddStringToObject(errors, "title", "Give the incident a title.");
@@ -318,7 +271,7 @@ void report_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
     cJSON_AddStringToObject(btn, "type", "button");
     cJSON_AddStringToObject(btn, "action_id", "sirt_report_open");
     cJSON_AddStringToObject(btn, "style", "danger");
-    cJSON_AddItemToObject(btn, "text", plain("Open the report form"));
+    cJSON_AddItemToObject(btn, "text", bk_plain("Open the report form"));
     char *val = utf8_prefix(req->args, TITLE_MAX);
     cJSON_AddStringToObject(btn, "value", val);
     free(val);
@@ -385,36 +338,15 @@ static void add_unique(cJSON *arr, const char *s)
     cJSON_AddItemToArray(arr, cJSON_CreateString(s));
 }
 
-static cJSON *mrkdwn_section(const char *text)
-{
-    cJSON *s = cJSON_CreateObject();
-    cJSON_AddStringToObject(s, "type", "section");
-    cJSON *t = cJSON_CreateObject();
-    cJSON_AddStringToObject(t, "type", "mrkdwn");
-    cJSON_AddStringToObject(t, "text", text);
-    cJSON_AddItemToObject(s, "text", t);
-    return s;
-}
 
-static cJSON *button(const char *text, const char *action_id, const char *value, const char *style)
-{
-    cJSON *b = cJSON_CreateObject();
-    cJSON_AddStringToObject(b, "type", "button");
-    cJSON_AddItemToObject(b, "text", plain(text));
-    cJSON_AddStringToObject(b, "action_id", action_id);
-    cJSON_AddStringToObject(b, "value", value);
-    if (style)
-        cJSON_AddStringToObject(b, "style", style);
-    return b;
-}
 
 static cJSON *summary_blocks(const struct incident *inc, const struct report_input *in, bool paged,
                              bool paging_enabled)
 {
-    char *title = clean_text(in->title, TITLE_MAX);
-    char *what = clean_text(in->what, 2500);
-    char *repro = clean_text(in->repro, 2500);
-    char *link = in->link[0] ? clean_text(in->link, LINK_MAX) : NULL;
+    char *title = clean_user_text(in->title, TITLE_MAX);
+    char *what = clean_user_text(in->what, 2500);
+    char *repro = clean_user_text(in->repro, 2500);
+    char *link = in->link[0] ? clean_user_text(in->link, LINK_MAX) : NULL;
     char *e_what = mrkdwn_escape(what), *e_repro = mrkdwn_escape(repro);
     cJSON *blocks = cJSON_CreateArray();
 
@@ -422,7 +354,7 @@ static cJSON *summary_blocks(const struct incident *inc, const struct report_inp
     cJSON_AddStringToObject(h, "type", "header");
     char *ht = xasprintf("SIRT-%" PRId64 ": %s", inc->id, title);
     char *ht2 = utf8_prefix(ht, 150);
-    cJSON_AddItemToObject(h, "text", plain(ht2));
+    cJSON_AddItemToObject(h, "text", bk_plain(ht2));
     free(ht);
     free(ht2);
     cJSON_AddItemToArray(blocks, h);
@@ -434,20 +366,20 @@ static cJSON *summary_blocks(const struct incident *inc, const struct report_inp
                             paged ? (paging_enabled ? "the security on-call has been paged" :
                                                       "nobody was paged: PAGERDUTY_ROUTING_KEY is not set")
                                   : "not paged (below S1/P1); use Page on-call if needed");
-    cJSON_AddItemToArray(blocks, mrkdwn_section(facts));
+    cJSON_AddItemToArray(blocks, bk_section(facts));
     free(facts);
     char *w = xasprintf("*What happened*\n%s", e_what);
-    cJSON_AddItemToArray(blocks, mrkdwn_section(w));
+    cJSON_AddItemToArray(blocks, bk_section(w));
     free(w);
     if (repro[0]) {
         char *r = xasprintf("*Reproduction steps*\n```%s```", e_repro);
-        cJSON_AddItemToArray(blocks, mrkdwn_section(r));
+        cJSON_AddItemToArray(blocks, bk_section(r));
         free(r);
     }
     if (link) {
         char *e_link = mrkdwn_escape(link);
         char *l = xasprintf("*Issue link* %s", e_link);
-        cJSON_AddItemToArray(blocks, mrkdwn_section(l));
+        cJSON_AddItemToArray(blocks, bk_section(l));
         free(l);
         free(e_link);
     }
@@ -457,10 +389,10 @@ static cJSON *summary_blocks(const struct incident *inc, const struct report_inp
     cJSON *els = cJSON_AddArrayToObject(actions, "elements");
     char id[32];
     snprintf(id, sizeof(id), "SIRT-%" PRId64, inc->id);
-    cJSON_AddItemToArray(els, button("Page on-call", "sirt_page", id, "danger"));
-    cJSON_AddItemToArray(els, button("Record decision", "sirt_decision", id, NULL));
-    cJSON_AddItemToArray(els, button("Hand off", "sirt_handoff", id, NULL));
-    cJSON_AddItemToArray(els, button("Resolve", "sirt_resolve", id, "primary"));
+    cJSON_AddItemToArray(els, bk_button("Page on-call", "sirt_page", id, "danger"));
+    cJSON_AddItemToArray(els, bk_button("Record decision", "sirt_decision", id, NULL));
+    cJSON_AddItemToArray(els, bk_button("Hand off", "sirt_handoff", id, NULL));
+    cJSON_AddItemToArray(els, bk_button("Resolve", "sirt_resolve", id, "primary"));
     cJSON_AddItemToArray(blocks, actions);
 
     free(title);
@@ -482,11 +414,6 @@ static int64_t add_job(struct sirt_app *app, int64_t inc_id, const char *step, c
     return id;
 }
 
-static const char *pd_severity(int s)
-{
-    static const char *const m[] = { "critical", "error", "warning", "info" };
-    return m[(s >= 1 && s <= 4) ? s - 1 : 3];
-}
 
 /* Writes the incident and its plan; inside the router's transaction. */
 static void plan_incident(struct sirt_app *app, const struct incident *inc, const struct report_input *in)
@@ -499,7 +426,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     bool page = in->severity == 1 || in->priority == 1;
     bool paging = cfg->pagerduty_routing_key != NULL;
     bool gitlab = cfg->gitlab_url != NULL;
-    char *title = clean_text(in->title, TITLE_MAX);
+    char *title = clean_user_text(in->title, TITLE_MAX);
     char *marker = xasprintf("sirt:SIRT-%" PRId64 ":%016llx", n, (unsigned long long)util_rand64());
 
     /* 1. private channel */
@@ -575,9 +502,9 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         free(ppath);
         int64_t j_proj = add_job(app, n, "gitlab_project", "gitlab.create_project", p, NULL, 0, 0);
 
-        char *what = clean_text(in->what, TEXT_MAX);
-        char *repro = clean_text(in->repro, TEXT_MAX);
-        char *link = clean_text(in->link, LINK_MAX);
+        char *what = clean_user_text(in->what, TEXT_MAX);
+        char *repro = clean_user_text(in->repro, TEXT_MAX);
+        char *link = clean_user_text(in->link, LINK_MAX);
         struct buf d;
         buf_init(&d, 0);
         buf_printf(&d, "**Security incident SIRT-%" PRId64 "**, reported in Slack by %s via sirtbot.\n\n"
@@ -660,7 +587,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         char *sum = xasprintf("SIRT-%" PRId64 " [S%d/P%d] %s", n, in->severity, in->priority, title);
         cJSON_AddStringToObject(p, "summary", sum);
         free(sum);
-        cJSON_AddStringToObject(p, "severity", pd_severity(in->severity));
+        cJSON_AddStringToObject(p, "severity", pd_severity_name(in->severity));
         cJSON_AddStringToObject(p, "source", "sirtbot");
         cJSON_AddStringToObject(p, "component", in->component[0] ? in->component : "unknown");
         cJSON *cd = cJSON_AddObjectToObject(p, "custom_details");
