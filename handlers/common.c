@@ -344,3 +344,47 @@ const char *view_input(const cJSON *view, const char *block)
         v = jstr(cJSON_GetObjectItemCaseSensitive(el, "selected_option"), "value");
     return v && *v ? v : NULL;
 }
+
+bool incident_in_channel(const struct incident *inc, const char *channel)
+{
+    return inc && inc->channel_id && channel && strcmp(inc->channel_id, channel) == 0;
+}
+
+static const char *button_channel(const cJSON *payload)
+{
+    const char *c = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    return c ? c : jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
+}
+
+/* An answer to the one who pressed a button: through the message's
+ * response_url when there is one, else ephemeral in the channel, else DM. */
+void fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
+                          const char *text, bool replace)
+{
+    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *channel = button_channel(payload);
+    const char *url = jstr(payload, "response_url");
+    const char *ts = jstr(action, "action_ts");
+    if (!ts)
+        ts = jstr(payload, "trigger_id");
+    char key[200];
+    snprintf(key, sizeof(key), "%s/%s/%s", what, user ? user : "-", ts ? ts : "0");
+    if (url) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "url", url);
+        cJSON *body = cJSON_AddObjectToObject(p, "body");
+        if (replace) {
+            cJSON_AddTrueToObject(body, "replace_original");
+        } else {
+            cJSON_AddStringToObject(body, "response_type", "ephemeral");
+            cJSON_AddFalseToObject(body, "replace_original");
+        }
+        cJSON_AddStringToObject(body, "text", text);
+        outbox_add(app->store, 0, key, "slack.response_url", p, NULL, 0, 0);
+        cJSON_Delete(p);
+    } else if (channel && user) {
+        fx_ephemeral(app, key, channel, user, text);
+    } else if (user) {
+        fx_dm(app, 0, key, user, text, NULL);
+    }
+}

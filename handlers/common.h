@@ -44,6 +44,13 @@ int64_t fx_ephemeral(struct sirt_app *app, const char *key, const char *channel,
 int64_t fx_dm(struct sirt_app *app, int64_t incident_id, const char *key, const char *user, const char *text,
               cJSON *blocks);
 int64_t fx_gitlab_note(struct sirt_app *app, const struct incident *inc, const char *key_suffix, const char *body);
+/* Is channel the incident's own private channel? */
+bool incident_in_channel(const struct incident *inc, const char *channel);
+/* An answer to whoever pressed a button: through the message's
+ * response_url (replacing the message when replace), else ephemeral in the
+ * channel, else by DM.  what + the press make the idempotency key. */
+void fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
+                      const char *text, bool replace);
 /* Replies to a request from the work phase: a slash command through its
  * response_url (ephemeral), a mention in its channel (threaded when it was
  * in a thread), a DM in the DM.  key_prefix + the request's own id make the

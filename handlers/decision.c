@@ -64,10 +64,6 @@ static size_t utf8_len(const char *s)
     return n;
 }
 
-static bool in_incident_channel(const struct incident *inc, const char *channel)
-{
-    return inc->channel_id && channel && strcmp(inc->channel_id, channel) == 0;
-}
 
 static const char *payload_user(const cJSON *payload)
 {
@@ -78,39 +74,6 @@ static const char *payload_channel(const cJSON *payload)
 {
     const char *c = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
     return c ? c : jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
-}
-
-/* An answer to the one who pressed a button: through the message's
- * response_url when there is one, else ephemeral in the channel, else DM. */
-static void button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
-                          const char *text, bool replace)
-{
-    const char *user = payload_user(payload);
-    const char *channel = payload_channel(payload);
-    const char *url = jstr(payload, "response_url");
-    const char *ts = jstr(action, "action_ts");
-    if (!ts)
-        ts = jstr(payload, "trigger_id");
-    char key[200];
-    snprintf(key, sizeof(key), "%s/%s/%s", what, user ? user : "-", ts ? ts : "0");
-    if (url) {
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "url", url);
-        cJSON *body = cJSON_AddObjectToObject(p, "body");
-        if (replace) {
-            cJSON_AddTrueToObject(body, "replace_original");
-        } else {
-            cJSON_AddStringToObject(body, "response_type", "ephemeral");
-            cJSON_AddFalseToObject(body, "replace_original");
-        }
-        cJSON_AddStringToObject(body, "text", text);
-        outbox_add(app->store, 0, key, "slack.response_url", p, NULL, 0, 0);
-        cJSON_Delete(p);
-    } else if (channel && user) {
-        fx_ephemeral(app, key, channel, user, text);
-    } else if (user) {
-        fx_dm(app, 0, key, user, text, NULL);
-    }
 }
 
 /* Masked, escaped user text for mrkdwn, at most max bytes of source. */
@@ -151,7 +114,7 @@ static cJSON *field_section(const char *label, const char *text)
 static int decision_check(struct sirt_app *app, const struct incident *inc, const char *user, const char *channel,
                           char *msg, size_t len)
 {
-    if (!incident_authorized(app, inc, user) && !in_incident_channel(inc, channel)) {
+    if (!incident_authorized(app, inc, user) && !incident_in_channel(inc, channel)) {
         snprintf(msg, len, "Only the SIRT team and the people on SIRT-%" PRId64 " can record its decisions.",
                  inc->id);
         return -1;
@@ -265,12 +228,12 @@ void decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *ac
     if (!user)
         return;
     if (id <= 0 || store_incident_get(app->store, id, &inc) != 0) {
-        button_notice(app, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
+        fx_button_notice(app, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
         return;
     }
     char msg[300];
     if (decision_check(app, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0)
-        button_notice(app, payload, action, "decision-refused", msg, false);
+        fx_button_notice(app, payload, action, "decision-refused", msg, false);
     else
         open_modal(app, inc.id, jstr(payload, "trigger_id"));
     incident_finish(&inc);
@@ -511,12 +474,12 @@ static int button_decision(struct sirt_app *app, const cJSON *payload, const cJS
     char *end = NULL;
     long long id = v ? strtoll(v, &end, 10) : 0;
     if (id <= 0 || !end || *end || store_decision_get(app->store, id, d) != 0) {
-        button_notice(app, payload, action, "decision-unknown", "I cannot find that decision any more.", false);
+        fx_button_notice(app, payload, action, "decision-unknown", "I cannot find that decision any more.", false);
         return -1;
     }
     if (store_incident_get(app->store, d->incident_id, inc) != 0) {
         decision_finish(d);
-        button_notice(app, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
+        fx_button_notice(app, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
         return -1;
     }
     return 0;
@@ -539,11 +502,11 @@ void decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJ
         return;
     char msg[300];
     if (decision_check(app, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0) {
-        button_notice(app, payload, action, "fix-refused", msg, false);
+        fx_button_notice(app, payload, action, "fix-refused", msg, false);
     } else if (d.fix_delivered_ms) {
         snprintf(msg, sizeof(msg), "The fix of decision #%" PRId64 " was already marked delivered by <@%s>.", d.id,
                  d.fix_delivered_by ? d.fix_delivered_by : "someone");
-        button_notice(app, payload, action, "fix-again", msg, false);
+        fx_button_notice(app, payload, action, "fix-again", msg, false);
     } else {
         int64_t now = clock_now_ms();
         store_decision_fix_delivered(app->store, d.id, user, now);
@@ -631,11 +594,11 @@ void decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON 
     if (!incident_authorized(app, &inc, user)) {
         snprintf(msg, sizeof(msg), "Only the SIRT team and the people on SIRT-%" PRId64 " can validate its fixes.",
                  inc.id);
-        button_notice(app, payload, action, "validated-refused", msg, false);
+        fx_button_notice(app, payload, action, "validated-refused", msg, false);
     } else if (d.validated != -1) {
         snprintf(msg, sizeof(msg), "<@%s> already validated decision #%" PRId64 "'s fix as %s.",
                  d.validated_by ? d.validated_by : "someone", d.id, d.validated ? "effective" : "NOT effective");
-        button_notice(app, payload, action, "validated-again", msg, false);
+        fx_button_notice(app, payload, action, "validated-again", msg, false);
     } else {
         int64_t now = clock_now_ms();
         store_decision_validated(app->store, d.id, yes, user, now);
@@ -652,7 +615,7 @@ void decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON 
         free(text);
         snprintf(msg, sizeof(msg), "Thanks: recorded that the short-term fix for SIRT-%" PRId64 " is %s.", inc.id,
                  yes ? "effective" : "NOT effective");
-        button_notice(app, payload, action, "validated-thanks", msg, true);
+        fx_button_notice(app, payload, action, "validated-thanks", msg, true);
         snprintf(key, sizeof(key), "validate/%" PRId64, d.id);
         store_timer_cancel(app->store, key);
     }

@@ -453,12 +453,23 @@ void handoff_work(struct sirt_app *app, const struct sirt_req *req)
     incident_finish(&inc);
 }
 
-static bool load_for_action(struct sirt_app *app, int64_t id, const char *user, struct incident *inc)
+/* Loads the incident a button names; tells the presser when they may not
+ * act on it or it is closed. */
+static bool load_for_action(struct sirt_app *app, int64_t id, const char *user, struct incident *inc,
+                            const cJSON *payload, const cJSON *action)
 {
     memset(inc, 0, sizeof(*inc));
-    if (id <= 0 || store_incident_get(app->store, id, inc) != 0)
+    if (id <= 0 || store_incident_get(app->store, id, inc) != 0) {
+        fx_button_notice(app, payload, action, "handoff-unknown", "I cannot find that incident any more.", false);
         return false;
-    if (!incident_authorized(app, inc, user) || strcmp(inc->state, "open") != 0) {
+    }
+    const char *why = NULL;
+    if (!incident_authorized(app, inc, user))
+        why = "Only the SIRT team and the people on this incident can hand it off.";
+    else if (strcmp(inc->state, "open") != 0)
+        why = "This incident is resolved: there is nothing to hand off.";
+    if (why) {
+        fx_button_notice(app, payload, action, "handoff-refused", why, false);
         incident_finish(inc);
         return false;
     }
@@ -469,7 +480,7 @@ void handoff_button(struct sirt_app *app, const cJSON *payload, const cJSON *act
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
-    if (!load_for_action(app, incident_parse_id(jstr(action, "value")), user, &inc))
+    if (!load_for_action(app, incident_parse_id(jstr(action, "value")), user, &inc, payload, action))
         return;
     int next = next_owner(app, inc.owner, clock_now_ms());
     do_handoff(app, &inc, next >= 0 ? app->cfg->appsec[next].user : NULL, user, "handed off by hand");
@@ -483,7 +494,7 @@ void handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJS
     if (!v)
         return;
     struct incident inc;
-    if (!load_for_action(app, incident_parse_id(v), user, &inc))
+    if (!load_for_action(app, incident_parse_id(v), user, &inc, payload, action))
         return;
     const char *bar = strchr(v, '|');
     const char *to = bar && strcmp(bar + 1, "secops") != 0 ? bar + 1 : NULL;
@@ -498,7 +509,7 @@ void handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
-    if (!load_for_action(app, incident_parse_id(jstr(action, "value")), user, &inc))
+    if (!load_for_action(app, incident_parse_id(jstr(action, "value")), user, &inc, payload, action))
         return;
     int64_t now = clock_now_ms();
     int64_t lead = (int64_t)app->cfg->handoff_lead_minutes * 60000;
@@ -534,7 +545,7 @@ void handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJS
     if (!chosen)
         return;
     struct incident inc;
-    if (!load_for_action(app, id, user, &inc))
+    if (!load_for_action(app, id, user, &inc, payload, action))
         return;
     do_handoff(app, &inc, chosen, user, "the owner chose who takes it");
     incident_finish(&inc);

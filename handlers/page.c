@@ -32,10 +32,6 @@ static bool paging_enabled(const struct sirt_app *app)
     return app->cfg && app->cfg->pagerduty_routing_key && app->cfg->pagerduty_routing_key[0];
 }
 
-static bool in_incident_channel(const struct incident *inc, const char *channel)
-{
-    return inc->channel_id && channel && strcmp(inc->channel_id, channel) == 0;
-}
 
 static bool is_resolved(const struct incident *inc)
 {
@@ -45,23 +41,6 @@ static bool is_resolved(const struct incident *inc)
 
 /* ---- a button's answer to the one who pressed it ---- */
 
-static void button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
-                          const char *text)
-{
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
-    if (!channel)
-        channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
-    const char *ts = jstr(action, "action_ts");
-    if (!ts)
-        ts = jstr(payload, "trigger_id");
-    char key[200];
-    snprintf(key, sizeof(key), "%s/%s/%s", what, user ? user : "-", ts ? ts : "0");
-    if (channel && user)
-        fx_ephemeral(app, key, channel, user, text);
-    else if (user)
-        fx_dm(app, 0, key, user, text, NULL);
-}
 
 /* A unique id for one press of a button: its action_ts (two presses are
  * two requests), else the trigger id. */
@@ -91,7 +70,7 @@ static int button_incident(struct sirt_app *app, const cJSON *action, struct inc
 static int page_check(struct sirt_app *app, const struct incident *inc, const char *user, const char *channel,
                       char *msg, size_t len)
 {
-    if (!incident_authorized(app, inc, user) && !in_incident_channel(inc, channel)) {
+    if (!incident_authorized(app, inc, user) && !incident_in_channel(inc, channel)) {
         snprintf(msg, len, "Only the SIRT team and the people on SIRT-%" PRId64 " can page for it. "
                            "If you have news about it, tell the SIRT team.", inc->id);
         return -1;
@@ -161,7 +140,7 @@ void page_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_
     }
     if (page_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) != 0)
         reply_set_text(out, "%s", msg);
-    else if (req->source == REQ_SLASH || !in_incident_channel(&inc, req->channel_id))
+    else if (req->source == REQ_SLASH || !incident_in_channel(&inc, req->channel_id))
         reply_set_text(out, "Paging the security on-call for SIRT-%" PRId64 "…", inc.id);
     /* else: inside the incident channel the channel message says it */
     incident_finish(&inc);
@@ -189,12 +168,12 @@ void page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action
     if (!user)
         return;
     if (button_incident(app, action, &inc) != 0) {
-        button_notice(app, payload, action, "page-unknown", "I cannot find that incident any more.");
+        fx_button_notice(app, payload, action, "page-unknown", "I cannot find that incident any more.", false);
         return;
     }
     char msg[300];
     if (page_check(app, &inc, user, channel, msg, sizeof(msg)) != 0) {
-        button_notice(app, payload, action, "page-refused", msg);
+        fx_button_notice(app, payload, action, "page-refused", msg, false);
     } else {
         char id[200];
         press_id(payload, action, id, sizeof(id));
@@ -257,7 +236,7 @@ void resolve_respond(struct sirt_app *app, const struct sirt_req *req, struct si
     }
     if (resolve_check(app, &inc, req->user_id, msg, sizeof(msg)) != 0)
         reply_set_text(out, "%s", msg);
-    else if (req->source == REQ_SLASH || !in_incident_channel(&inc, req->channel_id))
+    else if (req->source == REQ_SLASH || !incident_in_channel(&inc, req->channel_id))
         reply_set_text(out, "Resolving SIRT-%" PRId64 "…", inc.id);
     incident_finish(&inc);
 }
@@ -283,12 +262,12 @@ void resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *act
     if (!user)
         return;
     if (button_incident(app, action, &inc) != 0) {
-        button_notice(app, payload, action, "resolve-unknown", "I cannot find that incident any more.");
+        fx_button_notice(app, payload, action, "resolve-unknown", "I cannot find that incident any more.", false);
         return;
     }
     char msg[300];
     if (resolve_check(app, &inc, user, msg, sizeof(msg)) != 0) {
-        button_notice(app, payload, action, "resolve-refused", msg);
+        fx_button_notice(app, payload, action, "resolve-refused", msg, false);
     } else {
         char id[200];
         press_id(payload, action, id, sizeof(id));

@@ -317,7 +317,9 @@ TEST_T(e2e_responders_page_without_routing_key, 60)
     ASSERT_CONTAINS(ack_text(&fx, eid), "PAGERDUTY_ROUTING_KEY is not set");
     eid = press(&fx, "U0REPORT1", ch, "sirt_page", "SIRT-1", "1700000500.000001", "100.200.nokey");
     ASSERT(wait_ack(&fx, eid));
-    ASSERT(wait_posts(&fx, "chat.postEphemeral", ch, "PAGERDUTY_ROUTING_KEY is not set", 1));
+    /* The presser hears it through the message's response_url, ephemeral. */
+    ASSERT(wait_posts(&fx, "response_url", NULL, "PAGERDUTY_ROUTING_KEY is not set", 1));
+    ASSERT_CONTAINS(find_call(&fx, "response_url", NULL, "PAGERDUTY_ROUTING_KEY is not set")->body, "\"ephemeral\"");
     fx_run_for(&fx, 300);
     ASSERT_EQ(count_calls(&fx, "chat.postMessage", ch, "paged the security on-call"), 0);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
