@@ -25,6 +25,15 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* Most tests run on Wednesday 2026-11-25 10:00 UTC, when the Amsterdam
+ * appsec engineer is in working hours and becomes the owner; the S3 test
+ * runs on the real clock (the owner then depends on the time of day: an
+ * engineer in hours, or the secops on-call). */
+static void pin_clock(struct fx *fx)
+{
+    fx_set_clock(fx, 1795600800000LL);
+}
+
 static bool wait_ack(struct fx *fx, const char *eid)
 {
     return fx_wait(fx, fx_pred_acked, (void *)eid, 5000);
@@ -120,6 +129,7 @@ TEST_T(e2e_report_slash_opens_modal, 30)
 {
     struct fx fx;
     fx_init(&fx);
+    pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "report SQL injection in search");
     ASSERT(wait_ack(&fx, eid));
@@ -164,6 +174,7 @@ TEST_T(e2e_report_invalid_input_is_refused, 30)
 {
     struct fx fx;
     fx_init(&fx);
+    pin_clock(&fx);
     fx_start(&fx, NULL);
     struct report_fields f = s1_fields;
     f.title = "";
@@ -188,6 +199,7 @@ TEST_T(e2e_report_s1_full_path, 60)
 {
     struct fx fx;
     fx_init_opts(&fx, FX_PAGERDUTY | FX_GITLAB);
+    pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0S1000001", &s1_fields);
     ASSERT(wait_ack(&fx, eid));
@@ -200,7 +212,9 @@ TEST_T(e2e_report_s1_full_path, 60)
     ASSERT(ch->is_private);
     ASSERT(strncmp(ch->name, "sirt-1-token-", 13) == 0);
     ASSERT_NOT_CONTAINS(ch->name, "zx9yw8");
-    const char *members[] = { "U0REPORT1", "U0SIRT001", "U0SIRT002", "U0EM00001", "U0PM00001" };
+    /* U0APPSEC2 (Amsterdam, in hours at 10:00 UTC on a Wednesday; LA is
+     * not) owns it: the appsec engineer with the most of the day left. */
+    const char *members[] = { "U0REPORT1", "U0SIRT001", "U0SIRT002", "U0EM00001", "U0PM00001", "U0APPSEC2" };
     for (size_t i = 0; i < ARRAY_LEN(members); i++)
         if (!fake_slack_channel_has_member(ch, members[i]))
             TEST_FAIL("%s not invited", members[i]);
@@ -273,6 +287,16 @@ TEST_T(e2e_report_s1_full_path, 60)
     ASSERT_NOT_CONTAINS(ct, "CI logs");
     ASSERT_NOT_CONTAINS(ct, ch->name);
 
+    for (int i = 0; i < 250 && fake_slack_call_count(fx.slack, "conversations.open") < 4; i++)
+        fx_run_for(&fx, 20);
+    bool owner_told = false;
+    for (size_t i = 0; i < fake_slack_call_count(fx.slack, "chat.postMessage"); i++) {
+        const struct fake_call *c = fake_slack_call(fx.slack, "chat.postMessage", i);
+        if (strcmp(jstr(c->json, "channel"), "D0APPSEC2") == 0 && strstr(jstr(c->json, "text"), "You own security incident SIRT-1"))
+            owner_told = true;
+    }
+    ASSERT(owner_told);
+
     assert_no_secret_left_the_bot(&fx);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
@@ -307,6 +331,7 @@ TEST_T(e2e_report_without_routing_key_warns_in_channel, 60)
 {
     struct fx fx;
     fx_init(&fx);   /* no PagerDuty, no GitLab */
+    pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0NOPD0001", &s1_fields);
     ASSERT(wait_ack(&fx, eid));
@@ -329,6 +354,7 @@ TEST_T(e2e_report_name_taken_gets_a_suffix, 60)
     struct fx fx;
     fx_init(&fx);
     fake_slack_add_channel(fx.slack, "C0TAKEN001", "sirt-1-token-glpat-masked-leaked-in-ci-logs", true);
+    pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0TAKEN001", &s1_fields);
     ASSERT(wait_ack(&fx, eid));
@@ -347,6 +373,7 @@ TEST_T(e2e_report_same_submission_twice_one_incident, 60)
 {
     struct fx fx;
     fx_init_opts(&fx, FX_PAGERDUTY | FX_GITLAB);
+    pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *e1 = submit(&fx, "V0TWICE001", &s1_fields);
     const char *e2 = submit(&fx, "V0TWICE001", &s1_fields);
@@ -373,6 +400,7 @@ TEST_T(e2e_report_retries_429_and_500_from_each_service, 90)
     fake_gitlab_fail(fx.gitlab, "POST /projects/*/issues", 1, 500, NULL, 0);
     fake_pagerduty_fail(fx.pd, FAKE_PD_ENQUEUE, 1, 429, 1);
     fake_pagerduty_fail(fx.pd, FAKE_PD_ENQUEUE, 1, 500, 0);
+    pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0RETRY001", &s1_fields);
     ASSERT(wait_ack(&fx, eid));
@@ -392,6 +420,7 @@ TEST_T(e2e_report_permanent_error_is_reported_in_channel, 60)
     struct fx fx;
     fx_init_opts(&fx, FX_PAGERDUTY | FX_GITLAB);
     fake_gitlab_fail(fx.gitlab, "POST /projects", 1, 403, "{\"message\":\"403 Forbidden\"}", 0);
+    pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0FORBID01", &s1_fields);
     ASSERT(wait_ack(&fx, eid));
@@ -428,6 +457,7 @@ static void crash_and_recover(size_t after, int delay_ms)
         fake_gitlab_delay(fx.gitlab, "POST /projects/*/issues", 1, delay_ms);
         fake_pagerduty_delay(fx.pd, FAKE_PD_ENQUEUE, 1, delay_ms);
     }
+    pin_clock(&fx);
     fx_start(&fx, NULL);
     size_t base = fake_slack_call_count(fx.slack, NULL) + fake_gitlab_call_count(fx.gitlab, NULL)
                   + fake_pagerduty_event_count(fx.pd);
@@ -463,4 +493,32 @@ TEST_T(e2e_report_sigkill_mid_flight_nothing_lost_nothing_twice, 300)
         crash_and_recover(after, 0);
     for (size_t after = 1; after <= 7; after += 2)
         crash_and_recover(after, 300);
+}
+
+static bool pred_secops_invited(struct fx *fx, void *ud)
+{
+    (void)ud;
+    return fake_slack_channel_count(fx->slack) >= 1
+           && fake_slack_channel_has_member(fake_slack_channel(fx->slack, 0), "U0SECOPS1");
+}
+
+TEST_T(e2e_report_nobody_in_hours_secops_owns_it, 60)
+{
+    struct fx fx;
+    fx_init_opts(&fx, FX_PAGERDUTY | FX_GITLAB);
+    /* Wednesday 04:00 UTC: 20:00 in Los Angeles, 05:00 in Amsterdam. */
+    fx_set_clock(&fx, 1795600800000LL - 6 * 3600 * 1000LL);
+    fx_start(&fx, NULL);
+    struct report_fields f = s1_fields;
+    f.severity = "3";
+    f.priority = "3";
+    const char *eid = submit(&fx, "V0NIGHT001", &f);
+    ASSERT(wait_ack(&fx, eid));
+    /* PagerDuty schedule PSCHED1 -> secops@example.com -> Slack U0SECOPS1. */
+    ASSERT(fx_wait(&fx, pred_secops_invited, NULL, 15000));
+    ASSERT_GE(fake_slack_call_count(fx.slack, "users.lookupByEmail"), 1);
+    ASSERT(!fake_slack_channel_has_member(fake_slack_channel(fx.slack, 0), "U0APPSEC1"));
+    ASSERT(!fake_slack_channel_has_member(fake_slack_channel(fx.slack, 0), "U0APPSEC2"));
+    ASSERT_EQ(fx_stop(&fx, 5000), 0);
+    fx_finish(&fx);
 }
