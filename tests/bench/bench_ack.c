@@ -186,11 +186,14 @@ int main(int argc, char **argv)
     printf("(b) throughput: %zu envelopes, %d in flight: %.3f s, %.0f envelopes/s\n", n_tp, window, secs,
            (double)n_tp / secs);
 
-    /* (c) the bot's resources. */
+    /* (c) the bot's resources, and whether it stays quiet when idle. */
     long hwm_kb;
-    double cpu_s;
+    double cpu_s, cpu_idle0;
+    proc_stats(fx.proc.pid, &hwm_kb, &cpu_idle0);
+    fx_run_for(&fx, 3000);
     proc_stats(fx.proc.pid, &hwm_kb, &cpu_s);
     printf("(c) bot peak RSS (VmHWM) %.1f MiB, CPU %.2f s (user+sys, whole run)\n", (double)hwm_kb / 1024.0, cpu_s);
+    printf("    idle for 3 s afterwards: %.2f s of CPU\n", cpu_s - cpu_idle0);
     printf("    at the end: RssAnon %.1f MiB (heap, stacks), RssFile %.1f MiB (shared libraries), %ld threads\n",
            (double)rss_anon_kb / 1024.0, (double)rss_file_kb / 1024.0, threads);
     printf("    bad frames from the bot: %zu\n", fake_slack_bad_frames(fx.slack));
