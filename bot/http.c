@@ -48,6 +48,11 @@ struct http_client {
     struct http_sock *socks;     /* polls not yet closed */
     int open_handles;            /* timer + polls awaiting their close callback */
     bool closing;
+    /* OpenSSL's SSL_CERT_FILE / SSL_CERT_DIR, which libcurl itself ignores
+     * (Debian builds it with a fixed bundle path): honoured so the Web API
+     * trusts what the websocket trusts. */
+    char *ca_file;
+    char *ca_dir;
 };
 
 const char *http_strerror(int err)
@@ -67,8 +72,11 @@ const char *http_strerror(int err)
 
 static void maybe_free_client(struct http_client *c)
 {
-    if (c->closing && c->open_handles == 0 && c->multi == NULL)
+    if (c->closing && c->open_handles == 0 && c->multi == NULL) {
+        free(c->ca_file);
+        free(c->ca_dir);
         free(c);
+    }
 }
 
 static void on_sock_closed(uv_handle_t *h)
@@ -306,6 +314,9 @@ struct http_client *http_create(uv_loop_t *loop)
     }
     uv_timer_init(loop, &c->timer);
     c->open_handles = 1;
+    const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
+    c->ca_file = f && *f ? xstrdup(f) : NULL;
+    c->ca_dir = d && *d ? xstrdup(d) : NULL;
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
@@ -363,6 +374,10 @@ int http_send(struct http_client *c, const struct http_request *req,
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "sirtbot/1");
+    if (c->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    if (c->ca_dir)
+        curl_easy_setopt(e, CURLOPT_CAPATH, c->ca_dir);
 
     const char *method = req->method;
     if (!method)

@@ -608,9 +608,16 @@ static int sm_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
             uv_timer_start(&c->s->hello_timer, on_hello_timer, HELLO_TIMEOUT_MS, 0);
         }
         break;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        LOG_WARN("websocket connection error", "error:s", in ? (const char *)in : "unknown");
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+        const char *e = in ? (const char *)in : "unknown";
+        if (strstr(e, "SSL") || strstr(e, "ssl") || strstr(e, "tls"))
+            LOG_WARN("websocket connection error: the TLS handshake failed (the certificate is not trusted by "
+                     "the system CA store / SSL_CERT_FILE, or names another host); the libwebsockets error "
+                     "line before this one has the reason", "error:s", e);
+        else
+            LOG_WARN("websocket connection error", "error:s", e);
         break;
+    }
     case LWS_CALLBACK_CLIENT_RECEIVE:
         if (!c)
             break;

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 BUILD_PKGS="gcc make pkg-config libc6-dev libuv1-dev libwebsockets-dev libwebsockets-evlib-uv \
-libcurl4-openssl-dev libcjson-dev libsqlite3-dev ca-certificates tzdata curl valgrind"
+libcurl4-openssl-dev libcjson-dev libsqlite3-dev ca-certificates tzdata curl valgrind openssl"
 RUNTIME_PKGS="libuv1 libwebsockets17 libwebsockets-evlib-uv libcurl4 libcjson1 libsqlite3-0 \
 ca-certificates tzdata curl"
 

@@ -68,17 +68,50 @@ struct fx {
     /* fx_init_opts */
     struct fake_pagerduty *pd;   /* FX_PAGERDUTY, else NULL */
     struct fake_gitlab *gitlab;  /* FX_GITLAB, else NULL */
+    /* FX_SLACK_TLS / fx_init_tls */
+    char tls_dir[300];           /* <dir>/tls: what fx_tls_make_* wrote ("" before any) */
+    char tls_ca[400];            /* PEM of the CA that signed the fake's certificate, "" without TLS */
 };
 
 enum {
     FX_PAGERDUTY = 1 << 0,
     FX_GITLAB = 1 << 1,
+    FX_SLACK_TLS = 1 << 2,     /* = fx_init_tls(fx, flags, NULL) */
 };
 
 typedef bool (*fx_pred)(struct fx *fx, void *ud);
 
 void fx_init(struct fx *fx);                 /* = fx_init_opts(fx, 0) */
 void fx_init_opts(struct fx *fx, int flags);   /* FX_PAGERDUTY | FX_GITLAB */
+/* TLS fake Slack (fx_init_opts with FX_SLACK_TLS, or fx_init_tls).  With the
+ * openssl command-line tool (no network, each step bounded to 20 s) fx
+ * makes a throwaway CA "fx" (fx->tls_ca = <dir>/tls/fx-ca.pem) and a server
+ * certificate signed by it (EC P-256, valid from now for 2 days,
+ * serverAuth), then starts the fake with fake_slack_create_tls: the Web API
+ * stays plain http (SLACK_API_URL is unchanged: libcurl does not read
+ * SSL_CERT_FILE, see tests/test_e2e_tls.c) and apps.connections.open
+ * answers wss://<ws_host>:<tls port>/link/....  Nothing is added to the
+ * child's environment: pass e.g. "SSL_CERT_FILE=<fx->tls_ca>" to fx_spawn to
+ * make the bot trust the CA.  Options (o may be NULL; NULL fields take the
+ * default): san, the server certificate's subjectAltName in openssl syntax
+ * (default "IP:127.0.0.1,DNS:localhost"); cn, its subject CN (default
+ * "sirtbot fake slack"); ws_host, the host in the wss:// URL (default
+ * "127.0.0.1"; the listener is on 127.0.0.1 whatever the name). */
+struct fx_tls_opts {
+    const char *san;
+    const char *cn;
+    const char *ws_host;
+};
+void fx_init_tls(struct fx *fx, int flags, const struct fx_tls_opts *o);
+/* Makes another throwaway CA: <dir>/tls/<name>-ca.pem (+ -ca.key); writes
+ * the PEM's path to pem (size n).  0, or -1 (logged) on failure. */
+int fx_tls_make_ca(struct fx *fx, const char *name, char *pem, size_t n);
+/* Makes a server certificate <dir>/tls/<name>.pem and key <name>.key signed
+ * by the CA <ca_name> (made earlier), with subjectAltName san and subject CN
+ * cn (NULL = name).  Paths written to cert/key (size n each).  0 or -1. */
+int fx_tls_make_cert(struct fx *fx, const char *ca_name, const char *name, const char *san, const char *cn,
+                     char *cert, char *key, size_t n);
+
 /* Default config text (what fx_init writes). */
 extern const char fx_default_config[];
 /* Writes the team config file used by the next fx_spawn (default: a small

@@ -1,5 +1,6 @@
 /* fake_slack: see fake_slack.h.  One lws context (foreign libuv loop) with
- * one server vhost on 127.0.0.1 and one protocol for HTTP and websocket.
+ * one server vhost on 127.0.0.1 (plus a TLS one from fake_slack_create_tls)
+ * and one protocol for HTTP and websocket on both.
  * Everything the fake hands out (calls, acks, envelope ids) is owned by the
  * fake and lives until fake_slack_destroy(); with ack recording off an
  * envelope id lives until its ack arrives.  The fake frees itself once lws
@@ -129,6 +130,12 @@ struct fake_slack {
     struct lws_vhost *vh;
     int port;
     char api_url[64];
+    /* TLS listener (fake_slack_create_tls); tls_vh NULL without one */
+    struct lws_vhost *tls_vh;
+    int tls_port;
+    char ws_host[128];
+    char tls_api_url[192];
+    int ws_tls_total;
     uint32_t prefix;             /* random, makes ids differ per fake */
     bool destroying;
 
@@ -572,6 +579,8 @@ static void ws_established(struct fake_slack *f, struct lws *wsi, struct fs_pss 
     f->conns = c;
     pss->conn = c;
     f->ws_total++;
+    if (lws_is_ssl(wsi))
+        f->ws_tls_total++;
 
     cJSON *h = cJSON_CreateObject();
     cJSON_AddStringToObject(h, "type", "hello");
@@ -672,8 +681,12 @@ static const char *api_connections_open(struct fake_slack *f, const cJSON *args,
     f->tickets = xrealloc(f->tickets, n + 1);
     f->tickets[n] = 1;
     f->n_tickets = n + 1;
-    char url[160];
-    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/link/?ticket=%zu-%08x&app_id=" FS_APP, f->port, n, f->prefix);
+    char url[256];
+    if (f->tls_vh)
+        snprintf(url, sizeof(url), "wss://%s:%d/link/?ticket=%zu-%08x&app_id=" FS_APP, f->ws_host, f->tls_port,
+                 n, f->prefix);
+    else
+        snprintf(url, sizeof(url), "ws://127.0.0.1:%d/link/?ticket=%zu-%08x&app_id=" FS_APP, f->port, n, f->prefix);
     cJSON_AddStringToObject(out, "url", url);
     return NULL;
 }
@@ -1704,7 +1717,7 @@ int fake_slack_live_count(void)
     return fs_live;
 }
 
-struct fake_slack *fake_slack_create(uv_loop_t *loop, int port)
+static struct fake_slack *create_fake(uv_loop_t *loop, int port, const struct fake_slack_tls *tls)
 {
     struct fake_slack *f = xcalloc(1, sizeof(*f));
     f->loop = loop;
@@ -1721,6 +1734,8 @@ struct fake_slack *fake_slack_create(uv_loop_t *loop, int port)
     memset(&ci, 0, sizeof(ci));
     void *loops[1] = { loop };
     ci.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    if (tls)
+        ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;   /* protocol-facts §8 */
     ci.foreign_loops = loops;
     ci.port = CONTEXT_PORT_NO_LISTEN;
     ci.pcontext = &f->ctx;
@@ -1739,7 +1754,7 @@ struct fake_slack *fake_slack_create(uv_loop_t *loop, int port)
     }
     struct lws_context_creation_info vi;
     memset(&vi, 0, sizeof(vi));
-    vi.options = ci.options;
+    vi.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;   /* plain */
     vi.port = port;
     vi.iface = "127.0.0.1";
     vi.protocols = fs_protocols;
@@ -1753,7 +1768,58 @@ struct fake_slack *fake_slack_create(uv_loop_t *loop, int port)
     }
     f->port = lws_get_vhost_listen_port(f->vh);
     snprintf(f->api_url, sizeof(f->api_url), "http://127.0.0.1:%d/api", f->port);
+    if (tls) {
+        /* Same protocol on a second, TLS-only listener: https API and wss. */
+        memset(&vi, 0, sizeof(vi));
+        vi.options = ci.options;
+        vi.port = tls->port;
+        vi.iface = "127.0.0.1";
+        vi.protocols = fs_protocols;
+        vi.vhost_name = "fake-slack-tls";
+        vi.keepalive_timeout = 30;
+        vi.ssl_cert_filepath = tls->cert_pem;
+        vi.ssl_private_key_filepath = tls->key_pem;
+        f->tls_vh = lws_create_vhost(f->ctx, &vi);
+        if (!f->tls_vh || lws_get_vhost_listen_port(f->tls_vh) <= 0) {
+            fprintf(stderr, "fake_slack: cannot listen with TLS on 127.0.0.1:%d (cert %s, key %s)\n", tls->port,
+                    tls->cert_pem, tls->key_pem);
+            fake_slack_destroy(f);
+            return NULL;
+        }
+        f->tls_port = lws_get_vhost_listen_port(f->tls_vh);
+        str_lcpy(f->ws_host, tls->ws_host ? tls->ws_host : "127.0.0.1", sizeof(f->ws_host));
+        snprintf(f->tls_api_url, sizeof(f->tls_api_url), "https://%s:%d/api", f->ws_host, f->tls_port);
+    }
     return f;
+}
+
+struct fake_slack *fake_slack_create(uv_loop_t *loop, int port)
+{
+    return create_fake(loop, port, NULL);
+}
+
+struct fake_slack *fake_slack_create_tls(uv_loop_t *loop, int port, const struct fake_slack_tls *tls)
+{
+    if (!tls || !tls->cert_pem || !tls->key_pem || (tls->ws_host && strlen(tls->ws_host) >= 128)) {
+        fprintf(stderr, "fake_slack_create_tls: certificate, key and a short host are required\n");
+        return NULL;
+    }
+    return create_fake(loop, port, tls);
+}
+
+int fake_slack_tls_port(const struct fake_slack *f)
+{
+    return f->tls_port;
+}
+
+const char *fake_slack_tls_api_url(const struct fake_slack *f)
+{
+    return f->tls_api_url;
+}
+
+int fake_slack_ws_tls_total(const struct fake_slack *f)
+{
+    return f->ws_tls_total;
 }
 
 int fake_slack_port(const struct fake_slack *f)

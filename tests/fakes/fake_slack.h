@@ -76,6 +76,32 @@ struct fake_slack *fake_slack_create(uv_loop_t *loop, int port);
  * fake holds a referenced timer until it is freed), or run it until
  * fake_slack_live_count() drops.  Typically < 50 ms.  NULL is a no-op. */
 void fake_slack_destroy(struct fake_slack *f);
+/* --- TLS ---
+ * fake_slack_create_tls: everything fake_slack_create does (the Web API
+ * URL, response URLs and fake_slack_port stay plain http), plus a second
+ * listener on 127.0.0.1:tls->port (0 picks a free one) that speaks only TLS
+ * with the given server certificate and key (PEM files; the certificate
+ * file may carry the chain) and answers exactly what the plain one does:
+ * https://.../api and the wss:// socket.  apps.connections.open then
+ * returns wss://<ws_host>:<tls port>/link/?ticket=... (ws_host NULL means
+ * "127.0.0.1"; it only names the host in the URL, for SNI and the bot's
+ * hostname check: the listener is on 127.0.0.1 whatever it says, so pick a
+ * name that resolves there, or an address the certificate names).  The
+ * plain listener's ws:// socket keeps working for anyone who dials it.
+ * The lws context gets LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT only here.
+ * Returns NULL on failure (bad certificate or key, port busy). */
+struct fake_slack_tls {
+    const char *cert_pem;
+    const char *key_pem;
+    const char *ws_host;
+    int port;
+};
+struct fake_slack *fake_slack_create_tls(uv_loop_t *loop, int port, const struct fake_slack_tls *tls);
+int fake_slack_tls_port(const struct fake_slack *f);            /* 0 without TLS */
+const char *fake_slack_tls_api_url(const struct fake_slack *f); /* "https://<ws_host>:Q/api", "" without TLS */
+/* Websockets ever accepted over TLS (counted in ws_total too). */
+int fake_slack_ws_tls_total(const struct fake_slack *f);
+
 /* Fakes created and not yet freed in this process. */
 int fake_slack_live_count(void);
 int fake_slack_port(const struct fake_slack *f);
