@@ -84,7 +84,7 @@ static void expect_refused(struct fx *fx, const char *const *env, const char *wh
     ASSERT_EQ(fake_slack_ack_count(fx->slack), 0);
     const char *log = fx_stderr_since_spawn(fx);
     ASSERT_NOT_CONTAINS(log, "\"msg\":\"socket mode online\"");
-    ASSERT_CONTAINS(log, "\"msg\":\"websocket connection error\"");
+    ASSERT_CONTAINS(log, "\"msg\":\"websocket connection error: the TLS handshake failed");
     ASSERT_CONTAINS(log, why);
     ASSERT_EQ(fx_stop(fx, slow(5000)), 0);
 }
