@@ -280,6 +280,19 @@ static int check_log(struct cfg *c, const struct env_spec *e, char **val,
     return 0;
 }
 
+/* The PostgreSQL backend of DESIGN.md is not in this version: refuse a
+ * postgres:// URL clearly instead of creating a SQLite file named like it. */
+static int check_db(struct cfg *c, const struct env_spec *e, char **val, char *err, size_t errlen)
+{
+    (void)c;
+    if (str_starts(*val, "postgres://") || str_starts(*val, "postgresql://")) {
+        set_err(err, errlen, "%s: PostgreSQL is not supported by this version of sirtbot yet; "
+                             "use a SQLite file path (default sirt.db)", e->name);
+        return -1;
+    }
+    return 0;
+}
+
 /* Socket Mode keepalive: ping every N seconds, drop the socket after 3N
  * without a pong.  Only operators with unusual networks need to touch it. */
 static int check_ping(struct cfg *c, const struct env_spec *e, char **val,
@@ -319,7 +332,7 @@ static const struct env_spec env_table[] = {
     { "GITLAB_URL", CFG_FIELD(gitlab_url), NULL, false, check_url, NULL, NULL, NULL },
     { "GITLAB_TOKEN", CFG_FIELD(gitlab_token), NULL, false, check_secret, NULL, NULL, NULL },
     { "SIRT_CONFIG", CFG_FIELD(config_path), DEFAULT_CONFIG_PATH, false, NULL, NULL, NULL, NULL },
-    { "SIRT_DB", CFG_FIELD(db), "sirt.db", false, NULL, NULL, NULL, NULL },
+    { "SIRT_DB", CFG_FIELD(db), "sirt.db", false, check_db, NULL, NULL, NULL },
     { "SIRT_HTTP", NO_FIELD, NULL, false, check_http, NULL, NULL, NULL },
     { "SIRT_LOG", NO_FIELD, "info", false, check_log, NULL, NULL, NULL },
     { "SIRT_PING_SECS", NO_FIELD, "10", false, check_ping, NULL, NULL, NULL },

@@ -403,6 +403,8 @@ TEST_T(e2e_start_up_errors, 60)
     expect_start_error(missing_file, NULL, "/nonexistent/sirt.json");
     const char *bad_http[] = { "SIRT_HTTP=127.0.0.1:99999", NULL };
     expect_start_error(bad_http, NULL, "SIRT_HTTP");
+    const char *pg[] = { "SIRT_DB=postgres://sirt@db.example/sirt", NULL };
+    expect_start_error(pg, NULL, "SIRT_DB: PostgreSQL is not supported");
 }
 
 TEST(e2e_rejected_app_token_exits)
