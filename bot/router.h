@@ -33,7 +33,7 @@ void router_inbox_mark(struct router *r);
 /* Splits command text into a lowercased verb and the trimmed rest.
  * "  Help  me " -> verb "help", *args "me".  Empty text -> verb "". */
 void router_split(const char *text, char *verb, size_t verblen, const char **args);
-/* Skips a leading "<@UXXXX>" (or "<@UXXXX|name>") mention of user_id and
+/* Skips a leading "<@U123>" (or "<@U123|name>") mention of user_id and
  * whitespace; returns a pointer into text. */
 const char *router_strip_mention(const char *text, const char *user_id);
 
