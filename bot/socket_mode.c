@@ -545,10 +545,17 @@ static int on_writeable(struct sm_conn *c)
         return 0;
     }
     if ((c->retiring || s->state == SM_DRAINING) && !c->closing) {
+        /* lws 4.1 sends the close frame set by lws_close_reason() only when
+         * the close is asked from a receive callback (from here the peer
+         * would see an abrupt 1006): ping, and close when the pong arrives.
+         * Slack answers pings at once; the stop timer covers a peer that
+         * does not. */
         c->closing = true;
-        /* Close frame with 1000 "bye"; lws sends it and closes the socket. */
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"bye", 3);
-        return -1;
+        unsigned char ping[LWS_PRE + 4];
+        memcpy(ping + LWS_PRE, "bye", 3);
+        if (lws_write(c->wsi, ping + LWS_PRE, 3, LWS_WRITE_PING) < 3)
+            return -1;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
     }
     return 0;
 }
@@ -652,6 +659,10 @@ static int sm_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
             return on_writeable(c);
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        if (c && c->closing) {
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"bye", 3);
+            return -1;
+        }
         break;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (c && len >= 2) {

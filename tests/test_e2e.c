@@ -230,6 +230,8 @@ TEST(e2e_reconnect_after_disconnect_message)
     ASSERT_EQ(fake_slack_call_count(fx.slack, "apps.connections.open"), 2);
     fx_run_for(&fx, 300);
     ASSERT_EQ(fake_slack_ws_count(fx.slack), 1);   /* the old socket was closed */
+    ASSERT_EQ(fake_slack_close_frames(fx.slack), 1);   /* cleanly, with a close frame */
+    ASSERT_EQ(fake_slack_last_close_code(fx.slack), 1000);
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");
     ASSERT(wait_ack(&fx, eid));
     ASSERT_CONTAINS(ack_text(&fx, eid), "/sirt report");
@@ -472,6 +474,9 @@ TEST(e2e_sigterm_closes_socket_and_exits_zero)
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     ASSERT(fx_wait(&fx, pred_no_sockets, NULL, 3000));
     ASSERT(fx_stderr_has(&fx, "\"why\":\"SIGTERM\""));
+    /* Closed with a close frame, status 1000, not just dropped. */
+    ASSERT_EQ(fake_slack_close_frames(fx.slack), 1);
+    ASSERT_EQ(fake_slack_last_close_code(fx.slack), 1000);
     fx_finish(&fx);
 }
 

@@ -125,6 +125,8 @@ struct fs_user {
 };
 
 struct fake_slack {
+    int close_frames;            /* close frames received from the bot */
+    int last_close_code;         /* status code of the last one, 0 if none given */
     uv_loop_t *loop;
     struct lws_context *ctx;
     struct lws_vhost *vh;
@@ -1590,6 +1592,11 @@ static int fs_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         if (pss && pss->conn)
             return ws_writeable(pss->conn);
         return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* The bot sent a close frame: remember its status code. */
+        f->close_frames++;
+        f->last_close_code = len >= 2 ? (((const unsigned char *)in)[0] << 8) | ((const unsigned char *)in)[1] : 0;
+        return 0;
     case LWS_CALLBACK_CLOSED:
         if (pss && pss->conn) {
             conn_unlink_free(pss->conn);
@@ -2234,4 +2241,14 @@ bool fake_slack_is_pinned(const struct fake_slack *f, const char *channel, const
         if (strncmp(f->pins[i], channel, cl) == 0 && f->pins[i][cl] == ' ' && strcmp(f->pins[i] + cl + 1, ts) == 0)
             return true;
     return false;
+}
+
+int fake_slack_close_frames(const struct fake_slack *f)
+{
+    return f->close_frames;
+}
+
+int fake_slack_last_close_code(const struct fake_slack *f)
+{
+    return f->last_close_code;
 }

@@ -166,6 +166,10 @@ size_t fake_slack_ack_count(const struct fake_slack *f);
 /* Frames from the bot that are not a valid ack (should be none): not JSON,
  * no envelope_id, unknown or already acked id, binary, over 4 MiB. */
 size_t fake_slack_bad_frames(const struct fake_slack *f);
+/* Close frames the bot sent (a clean websocket close), and the status code
+ * of the last one (1000 = normal; 0 = none given). */
+int fake_slack_close_frames(const struct fake_slack *f);
+int fake_slack_last_close_code(const struct fake_slack *f);
 /* The idx-th bad frame's first 1 KiB (first 100 kept), NULL if none. */
 const char *fake_slack_bad_frame(const struct fake_slack *f, size_t idx);
 /* Keep memory flat in benchmarks: stop recording acks (counts and the
