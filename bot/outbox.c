@@ -50,6 +50,7 @@ struct outbox {
 
 static void tick(struct outbox *o);
 static void schedule(struct outbox *o);
+static void on_timer(uv_timer_t *t);
 
 size_t outbox_in_flight(const struct outbox *o)
 {
@@ -358,41 +359,44 @@ static bool is_inflight(const struct outbox *o, int64_t id)
     return false;
 }
 
-static void fail_now(struct outbox *o, const struct outbox_job *j, const char *why, bool notify)
+/* Returns false when the store could not record it (the job stays due). */
+static bool fail_now(struct outbox *o, const struct outbox_job *j, const char *why, bool notify)
 {
     struct store *s = o->app->store;
     int64_t now = clock_now_ms();
-    store_begin(s);
-    store_outbox_mark_failed(s, j->id, why, now);
+    if (store_begin(s) != 0)
+        return false;
+    if (store_outbox_mark_failed(s, j->id, why, now) != 0) {
+        store_rollback(s);
+        return false;
+    }
     if (notify)
         add_failure_notice(o, j->incident_id, j->op, j->idem_key, why);
-    store_commit(s);
+    if (store_commit(s) != 0)
+        return false;
     LOG_WARN("outbox: job failed", "job:l op:s incident:l error:s", (long long)j->id, j->op,
              (long long)j->incident_id, why);
+    return true;
 }
 
-static void dispatch(struct outbox *o, const struct outbox_job *j)
+/* Starts j's effect, or fails it for good.  Returns false when the store
+ * could not record the change, so the caller backs off instead of finding
+ * the same job due again at once. */
+static bool dispatch(struct outbox *o, const struct outbox_job *j)
 {
     struct store *s = o->app->store;
     int64_t now = clock_now_ms();
-    if (!effect_known(j->op)) {
-        fail_now(o, j, "unknown op", false);
-        return;
-    }
-    if (strcmp(j->op, "slack.views_open") == 0 && now - j->created_ms > VIEWS_OPEN_TTL_MS) {
+    if (!effect_known(j->op))
+        return fail_now(o, j, "unknown op", false);
+    if (strcmp(j->op, "slack.views_open") == 0 && now - j->created_ms > VIEWS_OPEN_TTL_MS)
         /* A trigger_id lives 3 s: a late modal cannot open any more. */
-        fail_now(o, j, "trigger_id expired before the modal could open", false);
-        return;
-    }
-    if (j->attempts >= OUTBOX_MAX_ATTEMPTS) {
-        fail_now(o, j, "too many attempts", true);
-        return;
-    }
+        return fail_now(o, j, "trigger_id expired before the modal could open", false);
+    if (j->attempts >= OUTBOX_MAX_ATTEMPTS)
+        return fail_now(o, j, "too many attempts", true);
     cJSON *payload = cJSON_Parse(j->payload ? j->payload : "{}");
     if (!cJSON_IsObject(payload)) {
         cJSON_Delete(payload);
-        fail_now(o, j, "corrupt payload", true);
-        return;
+        return fail_now(o, j, "corrupt payload", true);
     }
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
@@ -402,9 +406,10 @@ static void dispatch(struct outbox *o, const struct outbox_job *j)
     /* Recorded as sending before the request leaves: a crash from here on
      * is retried with maybe_sent set. */
     if (store_outbox_mark_sending(s, j->id, now) != 0) {
+        LOG_ERROR("outbox: cannot mark a job as sending; not sent", "job:l op:s", (long long)j->id, j->op);
         cJSON_Delete(payload);
         incident_finish(&inc);
-        return;
+        return false;
     }
     struct inflight *f = xcalloc(1, sizeof(*f));
     f->o = o;
@@ -425,15 +430,18 @@ static void dispatch(struct outbox *o, const struct outbox_job *j)
     effect_start(o->app, &jj, payload, have_inc ? &inc : NULL, on_effect_done, f);
     cJSON_Delete(payload);
     incident_finish(&inc);
+    return true;
 }
 
-static void fail_blocked(struct outbox *o)
+/* Returns false on a store error. */
+static bool fail_blocked(struct outbox *o)
 {
     struct store *s = o->app->store;
     int64_t *ids = NULL;
     size_t n = 0;
+    bool ok = true;
     if (store_outbox_blocked_by_failure(s, &ids, &n) != 0)
-        return;
+        return false;
     for (size_t i = 0; i < n; i++) {
         struct outbox_job j;
         memset(&j, 0, sizeof(j));
@@ -442,13 +450,14 @@ static void fail_blocked(struct outbox *o)
         if (j.deps_deadline_ms != 0) {
             /* Soft dependencies: a failed one does not stop this job. */
             if (!is_inflight(o, j.id) && o->n_inflight < OUTBOX_MAX_IN_FLIGHT && j.next_at_ms <= clock_now_ms())
-                dispatch(o, &j);
+                ok = dispatch(o, &j) && ok;
         } else {
-            fail_now(o, &j, "a step it depends on failed", false);
+            ok = fail_now(o, &j, "a step it depends on failed", false) && ok;
         }
         outbox_job_finish(&j);
     }
     free(ids);
+    return ok;
 }
 
 static void tick(struct outbox *o)
@@ -457,26 +466,37 @@ static void tick(struct outbox *o)
         return;
     o->ticking = true;
     struct store *s = o->app->store;
-    fail_blocked(o);
-    for (int round = 0; round < 4 && o->n_inflight < OUTBOX_MAX_IN_FLIGHT; round++) {
+    bool ok = fail_blocked(o);
+    for (int round = 0; ok && round < 4 && o->n_inflight < OUTBOX_MAX_IN_FLIGHT; round++) {
         struct outbox_job *jobs = NULL;
         size_t n = 0;
         size_t room = OUTBOX_MAX_IN_FLIGHT - o->n_inflight;
-        if (store_outbox_due(s, clock_now_ms(), room + o->n_inflight, &jobs, &n) != 0)
+        if (store_outbox_due(s, clock_now_ms(), room + o->n_inflight, &jobs, &n) != 0) {
+            ok = false;
             break;
+        }
         size_t started = 0;
         for (size_t i = 0; i < n && o->n_inflight < OUTBOX_MAX_IN_FLIGHT; i++) {
             if (is_inflight(o, jobs[i].id))
                 continue;
-            dispatch(o, &jobs[i]);
-            started++;
+            if (dispatch(o, &jobs[i]))
+                started++;
+            else
+                ok = false;
         }
         outbox_jobs_free(jobs, n);
         if (!started)
             break;
     }
     o->ticking = false;
-    schedule(o);
+    if (ok) {
+        schedule(o);
+    } else {
+        /* The store refused a write: the same jobs are still due, so
+         * looking again at once would spin.  Try again in a second. */
+        LOG_ERROR("outbox: store error; retrying in 1 s", "");
+        uv_timer_start(&o->timer, on_timer, 1000, 0);
+    }
 }
 
 static void on_timer(uv_timer_t *t)

@@ -16,7 +16,6 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "scheduler.h"
-#include "slack_api.h"
 #include "store.h"
 #include "util.h"
 
@@ -196,15 +195,8 @@ void reply_set_text(struct sirt_reply *r, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char probe[1];
-    if (!fmt)   /* also tells gcc's -fsanitize build that fmt is set */
-        fmt = "";
-    int n = vsnprintf(probe, sizeof(probe), fmt, ap);
-    va_end(ap);
     free(r->text);
-    r->text = xmalloc((size_t)(n > 0 ? n : 0) + 1);
-    va_start(ap, fmt);
-    vsnprintf(r->text, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
+    r->text = xvasprintf(fmt, ap);
     va_end(ap);
 }
 
@@ -236,33 +228,23 @@ static void post_reply(struct router *rt, const struct sirt_req *req, struct sir
 {
     if (!r->text && !r->blocks)
         return;
-    if (rt->app->store) {
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "channel", req->channel_id);
-        cJSON_AddStringToObject(p, "text", r->text ? r->text : "");
-        if (r->blocks) {
-            cJSON_AddItemToObject(p, "blocks", r->blocks);
-            r->blocks = NULL;
-        }
-        if (req->thread_ts)
-            cJSON_AddStringToObject(p, "thread_ts", req->thread_ts);
-        char *k = xasprintf("reply/%s", key);
-        outbox_add(rt->app->store, 0, k, "slack.post", p, NULL, 0, 0);
-        free(k);
-        cJSON_Delete(p);
+    if (!rt->app->store) {
+        LOG_ERROR("no store: reply not sent", "channel:s", req->channel_id);
         return;
     }
-    cJSON *args = cJSON_CreateObject();
-    cJSON_AddStringToObject(args, "channel", req->channel_id);
-    cJSON_AddStringToObject(args, "text", r->text ? r->text : "");
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "channel", req->channel_id);
+    cJSON_AddStringToObject(p, "text", r->text ? r->text : "");
     if (r->blocks) {
-        cJSON_AddItemToObject(args, "blocks", r->blocks);
+        cJSON_AddItemToObject(p, "blocks", r->blocks);
         r->blocks = NULL;
     }
     if (req->thread_ts)
-        cJSON_AddStringToObject(args, "thread_ts", req->thread_ts);
-    api_call(rt->app->api, "chat.postMessage", args, NULL, NULL);
-    cJSON_Delete(args);
+        cJSON_AddStringToObject(p, "thread_ts", req->thread_ts);
+    char *k = xasprintf("reply/%s", key);
+    outbox_add(rt->app->store, 0, k, "slack.post", p, NULL, 0, 0);
+    free(k);
+    cJSON_Delete(p);
 }
 
 /* ---- slash commands ---- */
@@ -573,8 +555,9 @@ void router_work(void *router, const char *type, const cJSON *envelope)
     }
     if (st) {
         if (store_commit(st) != 0) {
-            /* The store has rolled the transaction back already. */
-            LOG_ERROR("store commit failed: effects of this envelope are lost", "type:s", type);
+            /* Rolled back by the store, the inbox row with it: the envelope
+             * is handled again at the next start. */
+            LOG_ERROR("store commit failed: envelope left in the inbox for the next start", "type:s", type);
             return;
         }
         outbox_kick(rt->app->outbox);

@@ -28,16 +28,20 @@ struct scheduler {
 
 static void arm(struct scheduler *s);
 
-static void fire_due(struct scheduler *s)
+/* Returns false on a store error (the due timers stay due). */
+static bool fire_due(struct scheduler *s)
 {
     struct store *st = s->app->store;
+    bool ok = true;
     if (s->firing)
-        return;
+        return true;
     s->firing = true;
-    for (int round = 0; round < 16; round++) {
+    for (int round = 0; ok && round < 16; round++) {
         struct sched_timer *due = NULL;
         size_t n = 0;
-        if (store_timers_due(st, clock_now_ms(), FIRE_BATCH, &due, &n) != 0 || n == 0) {
+        int rc = store_timers_due(st, clock_now_ms(), FIRE_BATCH, &due, &n);
+        if (rc != 0 || n == 0) {
+            ok = rc == 0;
             sched_timers_free(due, n);
             break;
         }
@@ -51,17 +55,26 @@ static void fire_due(struct scheduler *s)
             sched_timer_finish(&cur);
             if (!live)
                 continue;
-            if (store_begin(st) != 0)
+            if (store_begin(st) != 0) {
+                ok = false;
                 break;
-            store_timer_done(st, due[i].id);
+            }
+            if (store_timer_done(st, due[i].id) != 0) {
+                store_rollback(st);
+                ok = false;
+                break;
+            }
             if (k && k->fire) {
                 LOG_INFO("timer fired", "kind:s incident:l", due[i].kind, (long long)due[i].incident_id);
                 k->fire(s->app, &due[i]);
             } else {
                 LOG_WARN("timer of unknown kind dropped", "kind:s", due[i].kind);
             }
-            if (store_commit(st) != 0)
-                LOG_ERROR("timer: cannot record its effects", "kind:s", due[i].kind);
+            if (store_commit(st) != 0) {
+                LOG_ERROR("timer: cannot record its effects; it stays due", "kind:s", due[i].kind);
+                ok = false;
+                break;
+            }
         }
         sched_timers_free(due, n);
         outbox_kick(s->app->outbox);
@@ -69,13 +82,19 @@ static void fire_due(struct scheduler *s)
             break;
     }
     s->firing = false;
+    return ok;
 }
 
 static void on_timer(uv_timer_t *t)
 {
     struct scheduler *s = container_of(t, struct scheduler, timer);
-    fire_due(s);
-    arm(s);
+    if (fire_due(s)) {
+        arm(s);
+    } else {
+        /* Looking again at once would find the same due timer: back off. */
+        LOG_ERROR("scheduler: store error; retrying in 1 s", "");
+        uv_timer_start(&s->timer, on_timer, 1000, 0);
+    }
 }
 
 static void arm(struct scheduler *s)
