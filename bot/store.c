@@ -300,15 +300,64 @@ static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
     return ret;
 }
 
-/* Reads the single int64 column of a bound one-row SELECT. */
-static int select_id(struct store *s, sqlite3_stmt *st, int64_t *out, const char *what)
+/* Steps a bound one-row SELECT and decodes its row into out; ENOTFOUND if
+ * there is none (out is then left as it was). */
+static int fetch_row(struct store *s, sqlite3_stmt *st, void (*decode)(sqlite3_stmt *st, void *row),
+                     void *out, const char *what)
 {
     int rc = sqlite3_step(st);
     int ret = 0;
     if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
+        decode(st, out);
     else
         ret = rc == SQLITE_DONE ? STORE_ENOTFOUND : db_fail(s, rc, what);
+    stmt_release(st);
+    return ret;
+}
+
+/* Reads every row (at most max) of a bound SELECT into a malloc'd array of
+ * elements of size bytes, each filled by decode, and releases the statement
+ * before returning, so callers may use the store while they walk the rows.
+ * *rows and *n hold what was read even on error: the caller frees it. */
+static int collect_rows(struct store *s, sqlite3_stmt *st, size_t size, size_t max,
+                        void (*decode)(sqlite3_stmt *st, void *row), void **rows, size_t *n,
+                        const char *what)
+{
+    char *v = NULL;
+    size_t cnt = 0, alloc = 0;
+    int rc = SQLITE_DONE, ret = 0;
+    while (cnt < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == alloc) {
+            alloc = alloc ? alloc * 2 : (max < 16 ? max : 16);
+            v = xrealloc(v, alloc * size);
+        }
+        decode(st, v + cnt++ * size);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        ret = db_fail(s, rc, what);
+    stmt_release(st);
+    *rows = v;
+    *n = cnt;
+    return ret;
+}
+
+/* Decodes the single int64 column of a row (an id, a state). */
+static void int64_from_row(sqlite3_stmt *st, void *row)
+{
+    *(int64_t *)row = sqlite3_column_int64(st, 0);
+}
+
+/* Reads a one-row SELECT MIN(...): INT64_MAX when it is NULL (nothing matched). */
+static int64_t select_min(struct store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int64_t ret = INT64_MAX;
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+            ret = sqlite3_column_int64(st, 0);
+    } else {
+        ret = db_fail(s, rc, what);
+    }
     stmt_release(st);
     return ret;
 }
@@ -602,26 +651,27 @@ int store_inbox_delete(struct store *s, int64_t id)
     return exec_stmt(s, st, "inbox_delete");
 }
 
+struct inbox_row {
+    int64_t id;
+    char *type, *json;
+};
+
+static void inbox_from_row(sqlite3_stmt *st, void *row)
+{
+    struct inbox_row *r = row;
+    r->id = sqlite3_column_int64(st, 0);
+    r->type = col_str(st, 1);
+    r->json = col_str(st, 2);
+}
+
 int store_inbox_list(struct store *s, bool (*cb)(void *ud, int64_t id, const char *type, const char *json),
                      void *ud)
 {
-    sqlite3_stmt *st = s->st[ST_INBOX_LIST];
-    struct row { int64_t id; char *type, *json; } *v = NULL;
-    size_t n = 0, alloc = 0;
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == alloc) {
-            alloc = alloc ? alloc * 2 : 16;
-            v = xrealloc(v, alloc * sizeof(*v));
-        }
-        v[n].id = sqlite3_column_int64(st, 0);
-        v[n].type = col_str(st, 1);
-        v[n].json = col_str(st, 2);
-        n++;
-    }
-    if (rc != SQLITE_DONE)
-        ret = db_fail(s, rc, "inbox_list");
-    stmt_release(st);
+    void *rows;
+    size_t n;
+    int ret = collect_rows(s, s->st[ST_INBOX_LIST], sizeof(struct inbox_row), SIZE_MAX, inbox_from_row,
+                           &rows, &n, "inbox_list");
+    struct inbox_row *v = rows;
     for (size_t i = 0; i < n && ret == 0; i++)
         if (!cb(ud, v[i].id, v[i].type ? v[i].type : "", v[i].json ? v[i].json : "{}"))
             break;
@@ -660,8 +710,9 @@ void incident_finish(struct incident *inc)
 }
 
 /* Fills inc from a row of INC_COLS. */
-static void incident_from_row(sqlite3_stmt *st, struct incident *inc)
+static void incident_from_row(sqlite3_stmt *st, void *row)
 {
+    struct incident *inc = row;
     memset(inc, 0, sizeof(*inc));
     inc->id = sqlite3_column_int64(st, 0);
     inc->title = col_str(st, 1);
@@ -686,21 +737,6 @@ static void incident_from_row(sqlite3_stmt *st, struct incident *inc)
     inc->created_ms = sqlite3_column_int64(st, 20);
     inc->updated_ms = sqlite3_column_int64(st, 21);
     inc->resolved_ms = sqlite3_column_int64(st, 22);
-}
-
-/* Steps a bound single-row SELECT of INC_COLS into out. */
-static int incident_fetch(struct store *s, sqlite3_stmt *st, struct incident *out, const char *what)
-{
-    int rc = sqlite3_step(st);
-    int ret = 0;
-    if (rc == SQLITE_ROW)
-        incident_from_row(st, out);
-    else if (rc == SQLITE_DONE)
-        ret = STORE_ENOTFOUND;
-    else
-        ret = db_fail(s, rc, what);
-    stmt_release(st);
-    return ret;
 }
 
 int store_incident_create(struct store *s, struct incident *inc)
@@ -740,22 +776,17 @@ int store_incident_create(struct store *s, struct incident *inc)
     /* Only the submission_key conflict is ignored by the insert. */
     st = s->st[ST_INC_BY_KEY];
     bind_text(st, 1, inc->submission_key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        inc->id = sqlite3_column_int64(st, 0);
-        ret = STORE_EEXIST;
-    } else {
-        ret = rc == SQLITE_DONE ? STORE_EIO : db_fail(s, rc, "incident_by_key");
-    }
-    stmt_release(st);
-    return ret;
+    ret = fetch_row(s, st, int64_from_row, &inc->id, "incident_by_key");
+    if (ret == 0)
+        return STORE_EEXIST;
+    return ret == STORE_ENOTFOUND ? STORE_EIO : ret;
 }
 
 int store_incident_get(struct store *s, int64_t id, struct incident *out)
 {
     sqlite3_stmt *st = s->st[ST_INC_GET];
     sqlite3_bind_int64(st, 1, id);
-    return incident_fetch(s, st, out, "incident_get");
+    return fetch_row(s, st, incident_from_row, out, "incident_get");
 }
 
 int store_incident_by_channel(struct store *s, const char *channel_id, struct incident *out)
@@ -764,7 +795,7 @@ int store_incident_by_channel(struct store *s, const char *channel_id, struct in
         return STORE_EINVAL;
     sqlite3_stmt *st = s->st[ST_INC_BY_CHANNEL];
     bind_text(st, 1, channel_id);
-    return incident_fetch(s, st, out, "incident_by_channel");
+    return fetch_row(s, st, incident_from_row, out, "incident_by_channel");
 }
 
 static int field_index(const char *field, bool is_int)
@@ -782,10 +813,7 @@ static int set_field_run(struct store *s, sqlite3_stmt *st, int64_t id, int64_t 
 {
     sqlite3_bind_int64(st, 2, now_ms);
     sqlite3_bind_int64(st, 3, id);
-    int ret = exec_stmt(s, st, "incident_set");
-    if (ret < 0)
-        return ret;
-    return sqlite3_changes(s->db) ? 0 : STORE_ENOTFOUND;
+    return update_one(s, st, "incident_set");
 }
 
 int store_incident_set_text(struct store *s, int64_t id, const char *field, const char *value,
@@ -818,19 +846,10 @@ int store_incident_set_int(struct store *s, int64_t id, const char *field, int64
 static int incidents_each(struct store *s, sqlite3_stmt *st, const char *what,
                           bool (*cb)(void *ud, const struct incident *inc), void *ud)
 {
-    struct incident *v = NULL;
-    size_t n = 0, alloc = 0;
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == alloc) {
-            alloc = alloc ? alloc * 2 : 16;
-            v = xrealloc(v, alloc * sizeof(*v));
-        }
-        incident_from_row(st, &v[n++]);
-    }
-    if (rc != SQLITE_DONE)
-        ret = db_fail(s, rc, what);
-    stmt_release(st);
+    void *rows;
+    size_t n;
+    int ret = collect_rows(s, st, sizeof(struct incident), SIZE_MAX, incident_from_row, &rows, &n, what);
+    struct incident *v = rows;
     for (size_t i = 0; i < n && ret == 0; i++)
         if (!cb(ud, &v[i]))
             break;
@@ -867,30 +886,27 @@ int store_timeline_add(struct store *s, int64_t incident_id, int64_t ts_ms, cons
     return exec_stmt(s, st, "timeline_add");
 }
 
+static void timeline_from_row(sqlite3_stmt *st, void *row)
+{
+    struct timeline_entry *e = row;
+    e->id = sqlite3_column_int64(st, 0);
+    e->incident_id = sqlite3_column_int64(st, 1);
+    e->ts_ms = sqlite3_column_int64(st, 2);
+    e->actor = col_str(st, 3);
+    e->kind = col_str(st, 4);
+    e->text = col_str(st, 5);
+}
+
 int store_timeline_list(struct store *s, int64_t incident_id,
                         bool (*cb)(void *ud, const struct timeline_entry *e), void *ud)
 {
     sqlite3_stmt *st = s->st[ST_TL_LIST];
     sqlite3_bind_int64(st, 1, incident_id);
-    struct timeline_entry *v = NULL;
-    size_t n = 0, alloc = 0;
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == alloc) {
-            alloc = alloc ? alloc * 2 : 16;
-            v = xrealloc(v, alloc * sizeof(*v));
-        }
-        struct timeline_entry *e = &v[n++];
-        e->id = sqlite3_column_int64(st, 0);
-        e->incident_id = sqlite3_column_int64(st, 1);
-        e->ts_ms = sqlite3_column_int64(st, 2);
-        e->actor = col_str(st, 3);
-        e->kind = col_str(st, 4);
-        e->text = col_str(st, 5);
-    }
-    if (rc != SQLITE_DONE)
-        ret = db_fail(s, rc, "timeline_list");
-    stmt_release(st);
+    void *rows;
+    size_t n;
+    int ret = collect_rows(s, st, sizeof(struct timeline_entry), SIZE_MAX, timeline_from_row, &rows, &n,
+                           "timeline_list");
+    struct timeline_entry *v = rows;
     for (size_t i = 0; i < n && ret == 0; i++)
         if (!cb(ud, &v[i]))
             break;
@@ -926,7 +942,7 @@ int store_member_is(struct store *s, int64_t incident_id, const char *user)
     sqlite3_bind_int64(st, 1, incident_id);
     bind_text(st, 2, user);
     int64_t one;
-    int ret = select_id(s, st, &one, "member_is");
+    int ret = fetch_row(s, st, int64_from_row, &one, "member_is");
     if (ret == STORE_ENOTFOUND)
         return 0;
     return ret < 0 ? ret : 1;
@@ -949,8 +965,9 @@ void decision_finish(struct decision *d)
 }
 
 /* Fills d from a row of DEC_COLS. */
-static void decision_from_row(sqlite3_stmt *st, struct decision *d)
+static void decision_from_row(sqlite3_stmt *st, void *row)
 {
+    struct decision *d = row;
     memset(d, 0, sizeof(*d));
     d->id = sqlite3_column_int64(st, 0);
     d->incident_id = sqlite3_column_int64(st, 1);
@@ -997,14 +1014,7 @@ int store_decision_get(struct store *s, int64_t id, struct decision *out)
 {
     sqlite3_stmt *st = s->st[ST_DEC_GET];
     sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    int ret = 0;
-    if (rc == SQLITE_ROW)
-        decision_from_row(st, out);
-    else
-        ret = rc == SQLITE_DONE ? STORE_ENOTFOUND : db_fail(s, rc, "decision_get");
-    stmt_release(st);
-    return ret;
+    return fetch_row(s, st, decision_from_row, out, "decision_get");
 }
 
 int store_decision_fix_delivered(struct store *s, int64_t id, const char *user, int64_t now_ms)
@@ -1031,19 +1041,11 @@ int store_decisions_list(struct store *s, int64_t incident_id,
 {
     sqlite3_stmt *st = s->st[ST_DEC_LIST];
     sqlite3_bind_int64(st, 1, incident_id);
-    struct decision *v = NULL;
-    size_t n = 0, alloc = 0;
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == alloc) {
-            alloc = alloc ? alloc * 2 : 8;
-            v = xrealloc(v, alloc * sizeof(*v));
-        }
-        decision_from_row(st, &v[n++]);
-    }
-    if (rc != SQLITE_DONE)
-        ret = db_fail(s, rc, "decisions_list");
-    stmt_release(st);
+    void *rows;
+    size_t n;
+    int ret = collect_rows(s, st, sizeof(struct decision), SIZE_MAX, decision_from_row, &rows, &n,
+                           "decisions_list");
+    struct decision *v = rows;
     for (size_t i = 0; i < n && ret == 0; i++)
         if (!cb(ud, &v[i]))
             break;
@@ -1073,8 +1075,9 @@ void sched_timers_free(struct sched_timer *t, size_t n)
 }
 
 /* Fills t from a row of TIMER_COLS. */
-static void timer_from_row(sqlite3_stmt *st, struct sched_timer *t)
+static void timer_from_row(sqlite3_stmt *st, void *row)
 {
+    struct sched_timer *t = row;
     memset(t, 0, sizeof(*t));
     t->id = sqlite3_column_int64(st, 0);
     t->key = col_str(st, 1);
@@ -1130,14 +1133,7 @@ int store_timer_get(struct store *s, const char *key, struct sched_timer *out)
         return STORE_EINVAL;
     sqlite3_stmt *st = s->st[ST_TM_GET];
     bind_text(st, 1, key);
-    int rc = sqlite3_step(st);
-    int ret = 0;
-    if (rc == SQLITE_ROW)
-        timer_from_row(st, out);
-    else
-        ret = rc == SQLITE_DONE ? STORE_ENOTFOUND : db_fail(s, rc, "timer_get");
-    stmt_release(st);
-    return ret;
+    return fetch_row(s, st, timer_from_row, out, "timer_get");
 }
 
 int store_timers_due(struct store *s, int64_t now_ms, size_t max, struct sched_timer **out, size_t *n)
@@ -1149,41 +1145,21 @@ int store_timers_due(struct store *s, int64_t now_ms, size_t max, struct sched_t
     sqlite3_stmt *st = s->st[ST_TM_DUE];
     sqlite3_bind_int64(st, 1, now_ms);
     sqlite3_bind_int64(st, 2, (uint64_t)max > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)max);
-    struct sched_timer *v = NULL;
-    size_t cnt = 0, alloc = 0;
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == alloc) {
-            alloc = alloc ? alloc * 2 : (max < 16 ? max : 16);
-            v = xrealloc(v, alloc * sizeof(*v));
-        }
-        timer_from_row(st, &v[cnt++]);
-    }
-    if (rc != SQLITE_DONE)
-        ret = db_fail(s, rc, "timers_due");
-    stmt_release(st);
+    void *rows;
+    size_t cnt;
+    int ret = collect_rows(s, st, sizeof(struct sched_timer), max, timer_from_row, &rows, &cnt, "timers_due");
     if (ret < 0) {
-        sched_timers_free(v, cnt);
+        sched_timers_free(rows, cnt);
         return ret;
     }
-    *out = v;
+    *out = rows;
     *n = cnt;
     return 0;
 }
 
 int64_t store_timer_next(struct store *s)
 {
-    sqlite3_stmt *st = s->st[ST_TM_NEXT];
-    int rc = sqlite3_step(st);
-    int64_t ret = INT64_MAX;
-    if (rc == SQLITE_ROW) {
-        if (sqlite3_column_type(st, 0) != SQLITE_NULL)
-            ret = sqlite3_column_int64(st, 0);
-    } else {
-        ret = db_fail(s, rc, "timer_next");
-    }
-    stmt_release(st);
-    return ret;
+    return select_min(s, s->st[ST_TM_NEXT], "timer_next");
 }
 
 /* Idempotent: a timer no longer pending (done, canceled, or retired by a
@@ -1198,7 +1174,7 @@ int store_timer_done(struct store *s, int64_t id)
     int64_t state;
     st = s->st[ST_TM_EXISTS];
     sqlite3_bind_int64(st, 1, id);
-    return select_id(s, st, &state, "timer_state");
+    return fetch_row(s, st, int64_from_row, &state, "timer_state");
 }
 
 int store_timers_cancel_incident(struct store *s, int64_t incident_id)
@@ -1230,8 +1206,9 @@ void outbox_jobs_free(struct outbox_job *jobs, size_t n)
 }
 
 /* Fills j from a row of JOB_COLS. */
-static void job_from_row(sqlite3_stmt *st, struct outbox_job *j)
+static void job_from_row(sqlite3_stmt *st, void *row)
 {
+    struct outbox_job *j = row;
     memset(j, 0, sizeof(*j));
     j->id = sqlite3_column_int64(st, 0);
     j->incident_id = sqlite3_column_int64(st, 1);     /* NULL reads as 0 */
@@ -1267,12 +1244,12 @@ int64_t store_outbox_add(struct store *s, const struct outbox_new *j)
     ret = exec_stmt(s, st, "outbox_add");
     if (ret < 0)
         goto fail;
-    int64_t id;
+    int64_t id = 0;
     if (sqlite3_changes(s->db) == 0) {
         /* Already queued (a replayed event): same job, deps as first written. */
         st = s->st[ST_OB_BY_KEY];
         bind_text(st, 1, j->idem_key);
-        ret = select_id(s, st, &id, "outbox_by_key");
+        ret = fetch_row(s, st, int64_from_row, &id, "outbox_by_key");
         if (ret < 0)
             goto fail;
     } else {
@@ -1298,14 +1275,7 @@ int store_outbox_get(struct store *s, int64_t id, struct outbox_job *out)
 {
     sqlite3_stmt *st = s->st[ST_OB_GET];
     sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    int ret = 0;
-    if (rc == SQLITE_ROW)
-        job_from_row(st, out);
-    else
-        ret = rc == SQLITE_DONE ? STORE_ENOTFOUND : db_fail(s, rc, "outbox_get");
-    stmt_release(st);
-    return ret;
+    return fetch_row(s, st, job_from_row, out, "outbox_get");
 }
 
 int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct outbox_job **jobs, size_t *n)
@@ -1317,66 +1287,36 @@ int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct outbox_
     sqlite3_stmt *st = s->st[ST_OB_DUE];
     sqlite3_bind_int64(st, 1, now_ms);
     sqlite3_bind_int64(st, 2, (uint64_t)max > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)max);
-    struct outbox_job *v = NULL;
-    size_t cnt = 0, alloc = 0;
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == alloc) {
-            alloc = alloc ? alloc * 2 : (max < 16 ? max : 16);
-            v = xrealloc(v, alloc * sizeof(*v));
-        }
-        job_from_row(st, &v[cnt++]);
-    }
-    if (rc != SQLITE_DONE)
-        ret = db_fail(s, rc, "outbox_due");
-    stmt_release(st);
+    void *rows;
+    size_t cnt;
+    int ret = collect_rows(s, st, sizeof(struct outbox_job), max, job_from_row, &rows, &cnt, "outbox_due");
     if (ret < 0) {
-        outbox_jobs_free(v, cnt);
+        outbox_jobs_free(rows, cnt);
         return ret;
     }
-    *jobs = v;
+    *jobs = rows;
     *n = cnt;
     return 0;
 }
 
 int64_t store_outbox_next_due(struct store *s)
 {
-    sqlite3_stmt *st = s->st[ST_OB_NEXT_DUE];
-    int rc = sqlite3_step(st);
-    int64_t ret = INT64_MAX;
-    if (rc == SQLITE_ROW) {
-        if (sqlite3_column_type(st, 0) != SQLITE_NULL)
-            ret = sqlite3_column_int64(st, 0);
-    } else {
-        ret = db_fail(s, rc, "outbox_next_due");
-    }
-    stmt_release(st);
-    return ret;
+    return select_min(s, s->st[ST_OB_NEXT_DUE], "outbox_next_due");
 }
 
 int store_outbox_blocked_by_failure(struct store *s, int64_t **ids, size_t *n)
 {
     *ids = NULL;
     *n = 0;
-    sqlite3_stmt *st = s->st[ST_OB_BLOCKED];
-    int64_t *v = NULL;
-    size_t cnt = 0, alloc = 0;
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == alloc) {
-            alloc = alloc ? alloc * 2 : 8;
-            v = xrealloc(v, alloc * sizeof(*v));
-        }
-        v[cnt++] = sqlite3_column_int64(st, 0);
-    }
-    if (rc != SQLITE_DONE)
-        ret = db_fail(s, rc, "outbox_blocked");
-    stmt_release(st);
+    void *rows;
+    size_t cnt;
+    int ret = collect_rows(s, s->st[ST_OB_BLOCKED], sizeof(int64_t), SIZE_MAX, int64_from_row, &rows, &cnt,
+                           "outbox_blocked");
     if (ret < 0) {
-        free(v);
+        free(rows);
         return ret;
     }
-    *ids = v;
+    *ids = rows;
     *n = cnt;
     return 0;
 }
@@ -1390,10 +1330,10 @@ int store_outbox_mark_sending(struct store *s, int64_t id, int64_t now_ms)
     if (ret != STORE_ENOTFOUND)
         return ret;
     /* Only a pending job can be claimed; tell "gone" from "not pending". */
-    int64_t state;
+    int64_t state = 0;
     st = s->st[ST_OB_STATE];
     sqlite3_bind_int64(st, 1, id);
-    ret = select_id(s, st, &state, "outbox_state");
+    ret = fetch_row(s, st, int64_from_row, &state, "outbox_state");
     if (ret < 0)
         return ret;
     LOG_WARN("store: outbox job not pending, not claimed", "id:l state:l", (long long)id,
