@@ -404,7 +404,7 @@ static void on_http(void *ud, const struct http_response *resp)
     cb(fx, resp);
 }
 
-static bool has_ctl(const char *s)
+bool eff_has_ctl(const char *s)
 {
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -412,8 +412,8 @@ static bool has_ctl(const char *s)
     return false;
 }
 
-static void send_http(struct fx *fx, const char *method, const char *url, const char *const *headers,
-                      cJSON *body, bool mutating, eff_http_fn cb)
+int eff_http_send(struct fx *fx, const char *method, const char *url, const char *const *headers, cJSON *body,
+                  bool mutating, long timeout_ms, eff_http_fn cb)
 {
     char *text = NULL;
     if (body) {
@@ -427,7 +427,7 @@ static void send_http(struct fx *fx, const char *method, const char *url, const 
     req.headers = headers;
     req.body = text;
     req.body_len = text ? strlen(text) : 0;
-    req.timeout_ms = FX_HTTP_TIMEOUT_MS;
+    req.timeout_ms = timeout_ms > 0 ? timeout_ms : FX_HTTP_TIMEOUT_MS;
     req.max_response = FX_MAX_RESPONSE;
     fx->http_cb = cb;
     fx->mutating = mutating;
@@ -438,13 +438,20 @@ static void send_http(struct fx *fx, const char *method, const char *url, const 
     if (rc != 0) {
         fx->pending = false;
         fx->http_cb = NULL;
-        eff_finish(fx, EFFECT_RETRY, -1, fx->job_maybe_sent, "canceled");
     }
+    return rc;
+}
+
+static void send_http(struct fx *fx, const char *method, const char *url, const char *const *headers,
+                      cJSON *body, bool mutating, eff_http_fn cb)
+{
+    if (eff_http_send(fx, method, url, headers, body, mutating, 0, cb) != 0)
+        eff_finish(fx, EFFECT_RETRY, -1, fx->job_maybe_sent, "canceled");
 }
 
 static bool url_ok(const char *url)
 {
-    return url && (str_starts(url, "http://") || str_starts(url, "https://")) && !has_ctl(url);
+    return url && (str_starts(url, "http://") || str_starts(url, "https://")) && !eff_has_ctl(url);
 }
 
 void eff_gitlab(struct fx *fx, const char *method, const char *path, cJSON *body, bool mutating,
@@ -458,7 +465,7 @@ void eff_gitlab(struct fx *fx, const char *method, const char *path, cJSON *body
         eff_fail(fx, "gitlab disabled: GITLAB_URL is not set");
         return;
     }
-    if (!token || !token[0] || has_ctl(token)) {
+    if (!token || !token[0] || eff_has_ctl(token)) {
         cJSON_Delete(body);
         eff_fail(fx, "gitlab disabled: GITLAB_TOKEN is not set or invalid");
         return;

@@ -141,4 +141,12 @@ void eff_pd_trigger(struct fx *fx);
 void eff_pd_resolve(struct fx *fx);
 void eff_pd_oncall(struct fx *fx);
 
+/* Sends one HTTP request for fx (body taken over, may be NULL; timeout 0 =
+ * the default); cb runs with the response.  Returns 0, or non-zero when it
+ * could not be sent (cb will not run: the caller decides the outcome). */
+int eff_http_send(struct fx *fx, const char *method, const char *url, const char *const *headers, cJSON *body,
+                  bool mutating, long timeout_ms, eff_http_fn cb);
+/* True if s holds control characters (never put into a header or URL). */
+bool eff_has_ctl(const char *s);
+
 #endif

@@ -337,24 +337,6 @@ static void oncall_listed(struct fx *fx, const struct http_response *resp)
         oncall_fallback(fx, err);   /* 401, 403, 400: PagerDuty will not tell */
 }
 
-/* GET with the REST headers; the request plumbing of effects.c only POSTs
- * without credentials, so this one drives http_send itself. */
-static void oncall_on_http(void *ud, const struct http_response *resp)
-{
-    struct fx *fx = ud;
-    fx->pending = false;
-    eff_http_fn cb = fx->http_cb;
-    fx->http_cb = NULL;
-    cb(fx, resp);
-}
-
-static bool has_ctl(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
 
 void eff_pd_oncall(struct fx *fx)
 {
@@ -367,11 +349,11 @@ void eff_pd_oncall(struct fx *fx)
         oncall_fallback(fx, "no PagerDuty schedule configured");
         return;
     }
-    if (!token || has_ctl(token)) {
+    if (!token || eff_has_ctl(token)) {
         oncall_fallback(fx, "PAGERDUTY_API_TOKEN is not set");
         return;
     }
-    if (!(str_starts(base, "http://") || str_starts(base, "https://")) || has_ctl(base)) {
+    if (!(str_starts(base, "http://") || str_starts(base, "https://")) || eff_has_ctl(base)) {
         oncall_fallback(fx, "PAGERDUTY_API_URL is not an http(s) URL");
         return;
     }
@@ -386,23 +368,11 @@ void eff_pd_oncall(struct fx *fx)
     char *auth = xasprintf("Authorization: Token token=%s", token);
     const char *hdrs[] = { auth, "Accept: application/vnd.pagerduty+json;version=2",
                            "Content-Type: application/json", NULL };
-    struct http_request req;
-    memset(&req, 0, sizeof(req));
-    req.method = "GET";
-    req.url = url;
-    req.headers = hdrs;
-    req.timeout_ms = oncall_has_reply(fx) ? 5000 : 15000;   /* someone is waiting: fall back soon */
-    req.max_response = (size_t)1 << 20;
-    fx->http_cb = oncall_listed;
-    fx->mutating = false;
-    fx->pending = true;
-    int rc = fx->app->http ? http_send(fx->app->http, &req, oncall_on_http, fx) : HTTP_EINVAL;
+    /* Someone waiting for a reply: fall back soon. */
+    int rc = eff_http_send(fx, "GET", url, hdrs, NULL, false, oncall_has_reply(fx) ? 5000 : 15000, oncall_listed);
     explicit_bzero(auth, strlen(auth));
     free(auth);
     free(url);
-    if (rc != 0) {
-        fx->pending = false;
-        fx->http_cb = NULL;
+    if (rc != 0)
         oncall_fallback(fx, "pagerduty: request not sent");
-    }
 }

@@ -53,20 +53,27 @@ char *xstrndup(const char *s, size_t n)
     return p;
 }
 
+char *xvasprintf(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    char probe[1];
+    if (!fmt)   /* also tells gcc's -fsanitize build that fmt is set */
+        fmt = "";
+    int n = vsnprintf(probe, sizeof(probe), fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        oom(0);
+    char *p = xmalloc((size_t)n + 1);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char probe[1];
-    if (!fmt)   /* also tells gcc's -fsanitize build that fmt is set */
-        fmt = "";
-    int n = vsnprintf(probe, sizeof(probe), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        oom(0);
-    char *p = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    char *p = xvasprintf(fmt, ap);
     va_end(ap);
     return p;
 }

@@ -5,6 +5,7 @@
 #ifndef SIRT_UTIL_H
 #define SIRT_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);           /* xstrdup(NULL) == NULL */
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Growable buffer, always NUL-terminated when data != NULL.  `cap` is the
  * hard limit on len (0 = unlimited); an append past it fails and sets

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../bot/app.h"
 #include "../bot/clock.h"
@@ -387,4 +388,23 @@ void fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *a
     } else if (user) {
         fx_dm(app, 0, key, user, text, NULL);
     }
+}
+
+char *shown_line(const char *s, size_t max)
+{
+    char *c = clean_user_text(s ? s : "", max);
+    for (char *p = c; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
+    char *e = mrkdwn_escape(c);
+    free(c);
+    return e;
+}
+
+void fmt_utc(int64_t ms, const char *fmt, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || !gmtime_r(&t, &tm) || !strftime(out, 32, fmt, &tm))
+        snprintf(out, 32, "-");
 }

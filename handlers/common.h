@@ -68,6 +68,11 @@ void request_key(const struct sirt_req *req, const char *prefix, char *out, size
 /* Masked copy of user text, at most max bytes (UTF-8 safe, "..." when cut),
  * with "{{" defused; caller frees. */
 char *clean_user_text(const char *s, size_t max);
+/* User text for one line of a message: masked, cut at max bytes, newlines
+ * and tabs made spaces, mrkdwn-escaped (backticks too); caller frees. */
+char *shown_line(const char *s, size_t max);
+/* strftime of epoch ms in UTC into out[32]; "-" for 0 or less. */
+void fmt_utc(int64_t ms, const char *fmt, char out[32]);
 /* Slack mrkdwn escaping of &, <, > (and ` becomes '); caller frees. */
 char *mrkdwn_escape(const char *s);
 

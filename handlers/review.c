@@ -46,37 +46,7 @@ static bool may_request(const struct sirt_app *app, const char *user)
     return cfg_strv_has(&app->cfg->sirt_team, user) || cfg_appsec_user(app->cfg, user) != NULL;
 }
 
-/* Masked, cut, single-line and mrkdwn-escaped user text; caller frees. */
-static char *shown(const char *s, size_t max)
-{
-    char *c = clean_user_text(s ? s : "", max);
-    for (char *p = c; *p; p++)
-        if (*p == '\n' || *p == '\r' || *p == '\t')
-            *p = ' ';
-    char *e = mrkdwn_escape(c);
-    free(c);
-    return e;
-}
 
-static void fmt_date(int64_t ms, char out[32])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms <= 0 || !gmtime_r(&t, &tm))
-        snprintf(out, 32, "-");
-    else
-        strftime(out, 32, "%Y-%m-%d", &tm);
-}
-
-static void fmt_time(int64_t ms, char out[32])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms <= 0 || !gmtime_r(&t, &tm))
-        snprintf(out, 32, "-");
-    else
-        strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm);
-}
 
 /* Cuts b to at most max bytes on a UTF-8 boundary, marking the cut. */
 static void cut_buf(struct buf *b, size_t max)
@@ -123,7 +93,7 @@ static bool sum_decision(void *ud, const struct decision *d)
         buf_printf(&s->next, "%sdeliver the fix of decision #%" PRId64, s->next.len ? "; " : "", d->id);
     }
     if (s->n <= DECISIONS_SHOWN) {
-        char *sol = shown(d->solution, 140);
+        char *sol = shown_line(d->solution, 140);
         buf_printf(&s->lines, "\n    ◦ #%" PRId64 " %s — %s", d->id, sol, state);
         free(sol);
     }
@@ -161,7 +131,7 @@ static bool sum_timeline(void *ud, const struct timeline_entry *e)
         s->failures++;
         free(s->failure[0]);
         memmove(&s->failure[0], &s->failure[1], (FAILURES_SHOWN - 1) * sizeof(char *));
-        s->failure[FAILURES_SHOWN - 1] = shown(e->text, 220);
+        s->failure[FAILURES_SHOWN - 1] = shown_line(e->text, 220);
     }
     return true;
 }
@@ -180,9 +150,9 @@ static char *incident_section(struct sirt_app *app, const struct incident *inc, 
 
     struct buf b;
     buf_init(&b, 0);
-    char *title = shown(inc->title, 150);
-    char *comp = shown(inc->component ? inc->component : "(not given)", 80);
-    char *what = shown(inc->description, 300);
+    char *title = shown_line(inc->title, 150);
+    char *comp = shown_line(inc->component ? inc->component : "(not given)", 80);
+    char *what = shown_line(inc->description, 300);
     buf_printf(&b, "*SIRT-%" PRId64 " — %s*", inc->id, title);
     if (inc->channel_id)
         buf_printf(&b, "  <#%s>", inc->channel_id);
@@ -206,7 +176,7 @@ static char *incident_section(struct sirt_app *app, const struct incident *inc, 
     buf_printf(&b, ", %d hand-off%s", ts.handoffs, ts.handoffs == 1 ? "" : "s");
     buf_printf(&b, ", channel %s", inc->channel_id || ts.channel_created ? "created" : "not created");
     if (inc->gitlab_issue_url) {
-        char *u = shown(inc->gitlab_issue_url, 300);
+        char *u = shown_line(inc->gitlab_issue_url, 300);
         buf_printf(&b, ", GitLab issue %s", u);
         free(u);
     } else {
@@ -263,13 +233,13 @@ static char *incident_section(struct sirt_app *app, const struct incident *inc, 
 
     /* status */
     char created[32], resolved[32], last[32];
-    fmt_date(inc->created_ms, created);
+    fmt_utc(inc->created_ms, "%Y-%m-%d", created);
     buf_printf(&b, "\n• *Status*: %s", open ? "open" : "resolved");
     if (open) {
         int64_t days = inc->created_ms > 0 && now > inc->created_ms ? (now - inc->created_ms) / 86400000 : 0;
         buf_printf(&b, " since %s (%" PRId64 " day%s)", created, days, days == 1 ? "" : "s");
     } else {
-        fmt_date(inc->resolved_ms, resolved);
+        fmt_utc(inc->resolved_ms, "%Y-%m-%d", resolved);
         buf_printf(&b, " (reported %s, resolved %s)", created, resolved);
     }
     buf_puts(&b, ", owner ");
@@ -278,7 +248,7 @@ static char *incident_section(struct sirt_app *app, const struct incident *inc, 
     else
         buf_puts(&b, "nobody");
     if (ts.last_ms > 0) {
-        fmt_time(ts.last_ms, last);
+        fmt_utc(ts.last_ms, "%Y-%m-%d %H:%M UTC", last);
         buf_printf(&b, ", last update %s", last);
     }
 
@@ -335,8 +305,8 @@ static int review_post(struct sirt_app *app, const char *key_base)
     }
 
     char today[32], from[32];
-    fmt_date(now, today);
-    fmt_time(since, from);
+    fmt_utc(now, "%Y-%m-%d", today);
+    fmt_utc(since, "%Y-%m-%d %H:%M UTC", from);
     struct buf head;
     buf_init(&head, 0);
     buf_printf(&head, ":clipboard: *Weekly SIRT review* — %s\n", today);
@@ -439,7 +409,7 @@ void review_fire(struct sirt_app *app, const struct sched_timer *t)
     if (sirt_channel(app)) {
         /* One digest per scheduled Monday, however often this fires. */
         char day[32], key[64];
-        fmt_date(t && t->due_ms > 0 ? t->due_ms : now, day);
+        fmt_utc(t && t->due_ms > 0 ? t->due_ms : now, "%Y-%m-%d", day);
         snprintf(key, sizeof(key), "review/week-%s", day);
         review_post(app, key);
     } else {

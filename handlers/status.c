@@ -40,28 +40,6 @@ static bool full_view(struct sirt_app *app, const struct sirt_req *req, const st
     return inc->channel_id && req->channel_id && strcmp(inc->channel_id, req->channel_id) == 0;
 }
 
-/* Masked, cut and mrkdwn-escaped user text on one line; caller frees. */
-static char *shown(const char *s, size_t max)
-{
-    char *c = clean_user_text(s ? s : "", max);
-    for (char *p = c; *p; p++)
-        if (*p == '\n' || *p == '\r' || *p == '\t')
-            *p = ' ';
-    char *e = mrkdwn_escape(c);
-    free(c);
-    return e;
-}
-
-static void fmt_time(int64_t ms, char out[32])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms <= 0 || !gmtime_r(&t, &tm)) {
-        snprintf(out, 32, "-");
-        return;
-    }
-    strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm);
-}
 
 static void limited_line(struct sirt_app *app, const struct incident *inc, struct buf *b)
 {
@@ -95,9 +73,9 @@ static bool add_decision(void *ud, const struct decision *d)
     c->n++;
     if (c->n > DECISIONS_MAX)
         return true;   /* keep counting */
-    char *sol = shown(d->solution, 160);
+    char *sol = shown_line(d->solution, 160);
     char when[32];
-    fmt_time(d->created_ms, when);
+    fmt_utc(d->created_ms, "%Y-%m-%d %H:%M UTC", when);
     buf_printf(c->b, "\n• #%" PRId64 " %s — %s (%s)", d->id, sol, decision_state(d), when);
     free(sol);
     return true;
@@ -138,8 +116,8 @@ static void actor_mention(const char *actor, struct buf *b)
 
 static void full_status(struct sirt_app *app, const struct incident *inc, struct buf *b)
 {
-    char *title = shown(inc->title, 150);
-    char *comp = shown(inc->component ? inc->component : "(not given)", 80);
+    char *title = shown_line(inc->title, 150);
+    char *comp = shown_line(inc->component ? inc->component : "(not given)", 80);
     buf_printf(b, "*SIRT-%" PRId64 ": %s*\n", inc->id, title);
     buf_printf(b, "*State* %s   *Severity* S%d   *Priority* P%d   *Component* %s\n", state_word(inc),
                inc->severity, inc->priority, comp);
@@ -156,22 +134,22 @@ static void full_status(struct sirt_app *app, const struct incident *inc, struct
         buf_puts(b, "(being created)");
     buf_puts(b, "   *GitLab issue* ");
     if (inc->gitlab_issue_url) {
-        char *u = shown(inc->gitlab_issue_url, 500);
+        char *u = shown_line(inc->gitlab_issue_url, 500);
         buf_puts(b, u);
         free(u);
     } else {
         buf_puts(b, "none");
     }
     if (inc->issue_link) {
-        char *u = shown(inc->issue_link, 500);
+        char *u = shown_line(inc->issue_link, 500);
         buf_printf(b, "   *Reported link* %s", u);
         free(u);
     }
     char created[32], resolved[32];
-    fmt_time(inc->created_ms, created);
+    fmt_utc(inc->created_ms, "%Y-%m-%d %H:%M UTC", created);
     buf_printf(b, "\n*Reported* %s", created);
     if (inc->resolved_ms > 0) {
-        fmt_time(inc->resolved_ms, resolved);
+        fmt_utc(inc->resolved_ms, "%Y-%m-%d %H:%M UTC", resolved);
         buf_printf(b, "   *Resolved* %s", resolved);
     }
     free(title);
@@ -197,9 +175,9 @@ static void full_status(struct sirt_app *app, const struct incident *inc, struct
     for (size_t i = first; i < tc.n; i++) {
         const struct timeline_entry *e = &tc.last[i % LAST_UPDATES];
         char when[32];
-        fmt_time(e->ts_ms, when);
-        char *kind = shown(e->kind, 40);
-        char *text = shown(e->text, 200);
+        fmt_utc(e->ts_ms, "%Y-%m-%d %H:%M UTC", when);
+        char *kind = shown_line(e->kind, 40);
+        char *text = shown_line(e->text, 200);
         buf_printf(b, "\n• %s — ", when);
         actor_mention(e->actor, b);
         buf_printf(b, " — %s: %s", kind, text);
@@ -229,8 +207,8 @@ static bool list_one(void *ud, const struct incident *inc)
     if (c->n > LIST_MAX)
         return true;   /* keep counting */
     if (full_view(c->app, c->req, inc)) {
-        char *title = shown(inc->title, 80);
-        char *comp = shown(inc->component ? inc->component : "-", 40);
+        char *title = shown_line(inc->title, 80);
+        char *comp = shown_line(inc->component ? inc->component : "-", 40);
         buf_printf(c->b, "\n• *SIRT-%" PRId64 "* %s — S%d/P%d, %s, owner ", inc->id, title, inc->severity,
                    inc->priority, comp);
         if (inc->owner)

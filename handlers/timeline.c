@@ -36,31 +36,6 @@ static bool allowed(struct sirt_app *app, const struct sirt_req *req, const stru
     return inc->channel_id && req->channel_id && strcmp(inc->channel_id, req->channel_id) == 0;
 }
 
-/* Masked user text made safe for one Markdown line inside a Slack code
- * block: one line, no fence, &<> escaped.  Caller frees. */
-static char *md(const char *s, size_t max)
-{
-    char *c = clean_user_text(s ? s : "", max);
-    for (char *p = c; *p; p++) {
-        if (*p == '\n' || *p == '\r' || *p == '\t')
-            *p = ' ';
-        if (*p == '`')
-            *p = '\'';
-    }
-    char *e = mrkdwn_escape(c);
-    free(c);
-    return e;
-}
-
-static void fmt_time(int64_t ms, char out[32])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms <= 0 || !gmtime_r(&t, &tm))
-        snprintf(out, 32, "-");
-    else
-        strftime(out, 32, "%Y-%m-%d %H:%M:%S UTC", &tm);
-}
 
 /* Slack user ids only; anything else is the bot. */
 static void actor(const char *a, struct buf *b)
@@ -104,31 +79,22 @@ static void line_printf(struct lines *l, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char probe[1];
-    if (!fmt)   /* also tells gcc's -fsanitize build that fmt is set */
-        fmt = "";
-    int n = vsnprintf(probe, sizeof(probe), fmt, ap);
+    char *s = xvasprintf(fmt, ap);
     va_end(ap);
     struct buf b;
     buf_init(&b, 0);
-    if (n > 0) {
-        char *s = xmalloc((size_t)n + 1);
-        va_start(ap, fmt);
-        vsnprintf(s, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-        buf_puts(&b, s);
-        free(s);
-    }
-    line_add(l, &b);
+    buf_puts(&b, s);
+    free(s);
+    line_add(l, &b);   /* the length cap lives there */
 }
 
 static bool tl_line(void *ud, const struct timeline_entry *e)
 {
     struct lines *l = ud;
     char when[32];
-    fmt_time(e->ts_ms, when);
-    char *kind = md(e->kind, 60);
-    char *text = md(e->text, 600);
+    fmt_utc(e->ts_ms, "%Y-%m-%d %H:%M:%S UTC", when);
+    char *kind = shown_line(e->kind, 60);
+    char *text = shown_line(e->text, 600);
     struct buf b;
     buf_init(&b, 0);
     buf_printf(&b, "- %s — ", when);
@@ -144,10 +110,10 @@ static bool decision_lines(void *ud, const struct decision *d)
 {
     struct lines *l = ud;
     char when[32];
-    fmt_time(d->created_ms, when);
+    fmt_utc(d->created_ms, "%Y-%m-%d %H:%M:%S UTC", when);
     struct buf b;
     buf_init(&b, 0);
-    char *sol = md(d->solution, 400);
+    char *sol = shown_line(d->solution, 400);
     buf_printf(&b, "- Decision #%" PRId64 " (%s, by ", d->id, when);
     actor(d->author, &b);
     buf_printf(&b, "): %s", sol);
@@ -163,12 +129,12 @@ static bool decision_lines(void *ud, const struct decision *d)
     for (size_t i = 0; i < ARRAY_LEN(f); i++) {
         if (!f[i].value || !f[i].value[0])
             continue;
-        char *v = md(f[i].value, 400);
+        char *v = shown_line(f[i].value, 400);
         line_printf(l, "  - %s: %s", f[i].label, v);
         free(v);
     }
     if (d->fix_delivered_ms > 0) {
-        fmt_time(d->fix_delivered_ms, when);
+        fmt_utc(d->fix_delivered_ms, "%Y-%m-%d %H:%M:%S UTC", when);
         buf_printf(&b, "  - Fix delivered: %s by ", when);
         actor(d->fix_delivered_by, &b);
         line_add(l, &b);
@@ -176,7 +142,7 @@ static bool decision_lines(void *ud, const struct decision *d)
         line_printf(l, "  - Fix delivered: not yet");
     }
     if (d->validated == 1 || d->validated == 0) {
-        fmt_time(d->validated_ms, when);
+        fmt_utc(d->validated_ms, "%Y-%m-%d %H:%M:%S UTC", when);
         buf_printf(&b, "  - Validated: %s (%s by ", d->validated ? "effective" : "NOT effective", when);
         actor(d->validated_by, &b);
         buf_puts(&b, ")");
@@ -189,11 +155,11 @@ static bool decision_lines(void *ud, const struct decision *d)
 
 static void build(struct sirt_app *app, const struct incident *inc, struct lines *l)
 {
-    char *title = md(inc->title, 150);
-    char *comp = md(inc->component ? inc->component : "(not given)", 80);
+    char *title = shown_line(inc->title, 150);
+    char *comp = shown_line(inc->component ? inc->component : "(not given)", 80);
     char created[32], resolved[32];
-    fmt_time(inc->created_ms, created);
-    fmt_time(inc->resolved_ms, resolved);
+    fmt_utc(inc->created_ms, "%Y-%m-%d %H:%M:%S UTC", created);
+    fmt_utc(inc->resolved_ms, "%Y-%m-%d %H:%M:%S UTC", resolved);
     bool open = !(inc->state && strcmp(inc->state, "resolved") == 0);
 
     line_printf(l, "# SIRT-%" PRId64 ": %s", inc->id, title);
@@ -231,7 +197,7 @@ static void build(struct sirt_app *app, const struct incident *inc, struct lines
     line_printf(l, "## Links");
     line_printf(l, "%s", "");
     if (inc->channel_id) {
-        char *name = md(inc->channel_name ? inc->channel_name : "", 80);
+        char *name = shown_line(inc->channel_name ? inc->channel_name : "", 80);
         /* The outbox fills in the channel's URL. */
         line_printf(l, "- Slack channel: #%s (%s) {{incident.channel_url}}", name, inc->channel_id);
         free(name);
@@ -239,14 +205,14 @@ static void build(struct sirt_app *app, const struct incident *inc, struct lines
         line_printf(l, "- Slack channel: not created yet");
     }
     if (inc->gitlab_issue_url) {
-        char *u = md(inc->gitlab_issue_url, 500);
+        char *u = shown_line(inc->gitlab_issue_url, 500);
         line_printf(l, "- GitLab issue: %s", u);
         free(u);
     } else {
         line_printf(l, "- GitLab issue: none");
     }
     if (inc->issue_link) {
-        char *u = md(inc->issue_link, 500);
+        char *u = shown_line(inc->issue_link, 500);
         line_printf(l, "- Reported link: %s", u);
         free(u);
     }
