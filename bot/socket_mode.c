@@ -489,7 +489,7 @@ static void handle_message(struct sm_conn *c, const char *data, size_t len)
     }
     if (t && strcmp(t, "hello") == 0) {
         c->got_hello = true;
-        if (c == s->cur) {
+        if (c == s->cur && s->state == SM_WAIT_HELLO) {   /* a stop may have begun meanwhile */
             uv_timer_stop(&s->hello_timer);
             s->failures = 0;
             s->ever_online = true;
@@ -610,7 +610,7 @@ static int sm_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (!c)
             break;
         LOG_DEBUG("websocket established", "conn:d", (int)c->id);
-        if (c == c->s->cur) {
+        if (c == c->s->cur && c->s->state == SM_CONNECTING) {   /* not while draining */
             set_state(c->s, SM_WAIT_HELLO, "established");
             uv_timer_start(&c->s->hello_timer, on_hello_timer, HELLO_TIMEOUT_MS, 0);
         }

@@ -3,6 +3,7 @@
  * asserts on what the fake recorded: acks, Web API calls, frames. */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -502,5 +503,31 @@ TEST(e2e_silent_socket_is_replaced)
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");
     ASSERT(wait_ack(&fx, eid));
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
+    fx_finish(&fx);
+}
+
+static bool pred_socket_open(struct fx *fx, void *ud)
+{
+    (void)ud;
+    return fake_slack_ws_open(fx->slack) >= 1;
+}
+
+TEST(e2e_sigterm_before_hello_still_closes_cleanly)
+{
+    /* SIGTERM while the socket waits for hello; hello then arrives during
+     * the shutdown.  The bot must not go back online: it closes with 1000. */
+    struct fx fx;
+    fx_init(&fx);
+    fake_slack_set_silent(fx.slack, true);
+    ASSERT_EQ(fx_spawn(&fx, NULL), 0);
+    ASSERT(fx_wait(&fx, pred_socket_open, NULL, 10000));
+    fx_run_for(&fx, 200);
+    uv_process_kill(&fx.proc, SIGTERM);
+    fx_run_for(&fx, 200);
+    fake_slack_set_silent(fx.slack, false);
+    ASSERT_EQ(fx_wait_exit(&fx, 10000), 0);
+    ASSERT_EQ(fake_slack_close_frames(fx.slack), 1);
+    ASSERT_EQ(fake_slack_last_close_code(fx.slack), 1000);
+    ASSERT(!fx_stderr_has(&fx, "\"msg\":\"socket mode online\""));
     fx_finish(&fx);
 }
