@@ -2,7 +2,7 @@
 # Debian packages, builds, runs every test and ends with "N passed, M failed";
 # `make test SANITIZE=1` does the same under ASan+UBSan (objects in build/san).
 CC      ?= gcc
-PKGS    := libwebsockets libuv libcurl libcjson sqlite3
+PKGS    := libwebsockets libuv libcurl libcjson sqlite3 libpcre2-8 libpq
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 # pkg-config runs lazily, once, after scripts/install-deps.sh had its chance.
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)

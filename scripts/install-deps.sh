@@ -5,17 +5,21 @@
 set -euo pipefail
 
 BUILD_PKGS="gcc make pkg-config libc6-dev libuv1-dev libwebsockets-dev libwebsockets-evlib-uv \
-libcurl4-openssl-dev libcjson-dev libsqlite3-dev ca-certificates tzdata curl valgrind openssl"
+libcurl4-openssl-dev libcjson-dev libsqlite3-dev libpcre2-dev libpq-dev ca-certificates tzdata curl"
+# Only for the tests, not for the image: the sanitizer, valgrind and fuzzing
+# runs, the throwaway TLS CA, and a real PostgreSQL server.
+TEST_PKGS="valgrind openssl postgresql clang-14 libclang-rt-14-dev llvm-14 util-linux"
 RUNTIME_PKGS="libuv1 libwebsockets17 libwebsockets-evlib-uv libcurl4 libcjson1 libsqlite3-0 \
-ca-certificates tzdata curl"
+libpcre2-8-0 libpq5 ca-certificates tzdata curl"
 
 case "${1:-}" in
   --print-build) echo $BUILD_PKGS; exit 0 ;;
   --print-runtime) echo $RUNTIME_PKGS; exit 0 ;;
+  --print-test) echo $TEST_PKGS; exit 0 ;;
 esac
 
 missing=()
-for p in $BUILD_PKGS; do
+for p in $BUILD_PKGS $TEST_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
