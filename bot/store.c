@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -246,6 +247,9 @@ static const struct {
 struct store {
     sqlite3 *db;
     int depth;                          /* open savepoints */
+    bool txn_failed;                    /* a write of the open transaction failed */
+    bool faulted;                       /* the last step failed by the test knob */
+    char *fault_file;                   /* SIRT_TEST_STORE_FAULT, NULL when unset */
     sqlite3_stmt *st[ST_COUNT];
     sqlite3_stmt *set_field[N_FIELDS];
 };
@@ -269,8 +273,13 @@ const char *store_strerror(int err)
 static int db_fail(struct store *s, int rc, const char *what)
 {
     int ext = sqlite3_extended_errcode(s->db);
-    LOG_ERROR("store: sqlite error", "op:s rc:d extended:d error:s", what, rc, ext,
-              sqlite3_errmsg(s->db));
+    const char *msg = sqlite3_errmsg(s->db);
+    if (s->faulted) {
+        s->faulted = false;
+        ext = SQLITE_FULL;
+        msg = "database or disk is full (SIRT_TEST_STORE_FAULT)";
+    }
+    LOG_ERROR("store: sqlite error", "op:s rc:d extended:d error:s", what, rc, ext, msg);
     switch (ext) {
     case SQLITE_CONSTRAINT_UNIQUE:
     case SQLITE_CONSTRAINT_PRIMARYKEY:
@@ -281,8 +290,30 @@ static int db_fail(struct store *s, int rc, const char *what)
     case SQLITE_CONSTRAINT_NOTNULL:
         return STORE_EINVAL;
     default:
+        /* Disk full, read-only, locked, I/O: nothing this transaction
+         * writes from now on may commit (see store_commit). */
+        if (s->depth > 0)
+            s->txn_failed = true;
         return STORE_EIO;
     }
+}
+
+/* The test knob: while the file named by SIRT_TEST_STORE_FAULT exists, a
+ * statement that writes fails before it runs, as SQLITE_FULL would.
+ * Reads and transaction control (which sqlite3_stmt_readonly counts as
+ * read-only) still work, as they do on a full disk. */
+static bool fault_active(struct store *s, sqlite3_stmt *st)
+{
+    return s->fault_file && !sqlite3_stmt_readonly(st) && access(s->fault_file, F_OK) == 0;
+}
+
+static int step(struct store *s, sqlite3_stmt *st)
+{
+    if (fault_active(s, st)) {
+        s->faulted = true;
+        return SQLITE_FULL;
+    }
+    return sqlite3_step(st);
 }
 
 static void stmt_release(sqlite3_stmt *st)
@@ -294,7 +325,7 @@ static void stmt_release(sqlite3_stmt *st)
 /* Steps a statement that returns no rows and releases it. */
 static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = step(s, st);
     int ret = rc == SQLITE_DONE ? 0 : db_fail(s, rc, what);
     stmt_release(st);
     return ret;
@@ -305,7 +336,7 @@ static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
 static int fetch_row(struct store *s, sqlite3_stmt *st, void (*decode)(sqlite3_stmt *st, void *row),
                      void *out, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = step(s, st);
     int ret = 0;
     if (rc == SQLITE_ROW)
         decode(st, out);
@@ -326,7 +357,7 @@ static int collect_rows(struct store *s, sqlite3_stmt *st, size_t size, size_t m
     char *v = NULL;
     size_t cnt = 0, alloc = 0;
     int rc = SQLITE_DONE, ret = 0;
-    while (cnt < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (cnt < max && (rc = step(s, st)) == SQLITE_ROW) {
         if (cnt == alloc) {
             alloc = alloc ? alloc * 2 : (max < 16 ? max : 16);
             v = xrealloc(v, alloc * size);
@@ -350,7 +381,7 @@ static void int64_from_row(sqlite3_stmt *st, void *row)
 /* Reads a one-row SELECT MIN(...): INT64_MAX when it is NULL (nothing matched). */
 static int64_t select_min(struct store *s, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = step(s, st);
     int64_t ret = INT64_MAX;
     if (rc == SQLITE_ROW) {
         if (sqlite3_column_type(st, 0) != SQLITE_NULL)
@@ -499,6 +530,13 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 5000);
+    /* Test knob (README, "Test knobs"): not part of the config table because
+     * it is not configuration, and it must hold before the first write. */
+    const char *fault = getenv("SIRT_TEST_STORE_FAULT");
+    if (fault && *fault) {
+        s->fault_file = xstrdup(fault);
+        LOG_WARN("store: write-fault knob armed: writes fail while the file exists", "file:s", fault);
+    }
 
     /* journal_mode answers with the mode in effect; also the first read, so a
      * file that is not a database fails here with SQLite's own words. */
@@ -554,6 +592,7 @@ void store_close(struct store *s)
         sqlite3_finalize(s->set_field[i]);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
         LOG_ERROR("store: close failed", "error:s", sqlite3_errmsg(s->db));
+    free(s->fault_file);
     free(s);
 }
 
@@ -562,9 +601,17 @@ void store_close(struct store *s)
 int store_begin(struct store *s)
 {
     int ret = exec_stmt(s, s->st[ST_BEGIN], "begin");
-    if (ret == 0)
+    if (ret == 0) {
+        if (s->depth == 0)
+            s->txn_failed = false;
         s->depth++;
+    }
     return ret;
+}
+
+bool store_txn_failed(const struct store *s)
+{
+    return s && s->depth > 0 && s->txn_failed;
 }
 
 /* True (after logging) when SQLite already rolled the whole transaction back
@@ -586,6 +633,13 @@ int store_commit(struct store *s)
     }
     if (txn_lost(s))
         return STORE_EIO;
+    if (s->depth == 1 && s->txn_failed) {
+        /* A write failed (its caller may not have looked): committing the
+         * rest would keep half a plan.  Undo all of it instead. */
+        LOG_ERROR("store: a write of this transaction failed: rolled back, not committed", NULL);
+        store_rollback(s);
+        return STORE_EIO;
+    }
     int ret = exec_stmt(s, s->st[ST_RELEASE], "commit");
     if (ret == 0) {
         s->depth--;
@@ -1399,7 +1453,7 @@ int store_outbox_counts(struct store *s, int64_t counts[4])
         counts[i] = 0;
     sqlite3_stmt *st = s->st[ST_OB_COUNTS];
     int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = step(s, st)) == SQLITE_ROW) {
         int state = sqlite3_column_int(st, 0);
         if (state >= 0 && state < 4)
             counts[state] = sqlite3_column_int64(st, 1);

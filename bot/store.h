@@ -39,8 +39,19 @@ void store_close(struct store *s);        /* store_close(NULL) is a no-op */
 const char *store_strerror(int err);
 
 int store_begin(struct store *s);
+/* A transaction in which any write failed with an I/O-class error (disk
+ * full, read-only, locked, I/O) is never committed: the outermost
+ * store_commit rolls it all back and returns STORE_EIO, even when the
+ * caller ignored the failed call.  Constraint errors (STORE_EEXIST, ...)
+ * are answers, not failures, and do not count. */
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
+/* True inside a transaction once one of its writes has failed as above. */
+bool store_txn_failed(const struct store *s);
+
+/* Test knob: with SIRT_TEST_STORE_FAULT=<file> in the environment at
+ * store_open, every statement that writes fails as SQLITE_FULL would while
+ * <file> exists (reads and transaction control still work). */
 
 /* ---- processed Slack events ---- */
 /* Records event_id. Returns 1 if it was already recorded (a duplicate), 0 if

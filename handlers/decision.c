@@ -206,30 +206,31 @@ void decision_respond(struct sirt_app *app, const struct sirt_req *req, struct s
     incident_finish(&inc);
 }
 
-void decision_work(struct sirt_app *app, const struct sirt_req *req)
+int decision_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (req->source != REQ_SLASH)
-        return;
+        return handler_result(app);
     struct incident inc;
     char msg[300];
     if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return;
+        return handler_result(app);
     if (decision_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0)
         open_modal(app, inc.id, req->trigger_id);
     incident_finish(&inc);
+    return handler_result(app);
 }
 
-void decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = payload_user(payload);
     int64_t id = incident_parse_id(jstr(action, "value"));
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
     if (!user)
-        return;
+        return handler_result(app);
     if (id <= 0 || store_incident_get(app->store, id, &inc) != 0) {
         fx_button_notice(app, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
-        return;
+        return handler_result(app);
     }
     char msg[300];
     if (decision_check(app, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0)
@@ -237,6 +238,7 @@ void decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *ac
     else
         open_modal(app, inc.id, jstr(payload, "trigger_id"));
     incident_finish(&inc);
+    return handler_result(app);
 }
 
 /* ---- the submission ---- */
@@ -404,25 +406,25 @@ static void plan_decision(struct sirt_app *app, const struct incident *inc, cons
     free(dmag);
 }
 
-void decision_submit(struct sirt_app *app, const cJSON *payload)
+int decision_submit(struct sirt_app *app, const cJSON *payload)
 {
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
     const char *user = payload_user(payload);
     if (!user || !app->store) {
         LOG_WARN("decision: submission without a user", "");
-        return;
+        return handler_result(app);
     }
     struct decision_input in;
     cJSON *errors = parse_input(app, view, &in);
     if (errors) {   /* validated at ack time */
         cJSON_Delete(errors);
         input_finish(&in);
-        return;
+        return handler_result(app);
     }
     struct incident inc;
     if (store_incident_get(app->store, in.incident_id, &inc) != 0) {
         input_finish(&in);
-        return;
+        return handler_result(app);
     }
     const char *view_id = jstr(view, "id");
     char form[96], tag[120];
@@ -432,7 +434,7 @@ void decision_submit(struct sirt_app *app, const cJSON *payload)
         LOG_INFO("decision: the same form was submitted again; recorded once", "incident:l", (long long)inc.id);
         incident_finish(&inc);
         input_finish(&in);
-        return;
+        return handler_result(app);
     }
     struct decision d;
     memset(&d, 0, sizeof(d));
@@ -447,18 +449,22 @@ void decision_submit(struct sirt_app *app, const cJSON *payload)
     d.magnitude = in.v[F_MAGNITUDE];
     d.consequences = in.v[F_CONSEQ][0] ? in.v[F_CONSEQ] : NULL;
     int rc = store_decision_add(app->store, &d);
-    if (rc != 0) {
-        LOG_ERROR("decision: cannot record", "incident:l error:s", (long long)inc.id, store_strerror(rc));
-    } else {
+    if (rc == 0) {
         if (!view_id)
             snprintf(form, sizeof(form), "d%" PRId64, d.id);
-        timeline_add(app, inc.id, user, "decision", "short-term decision #%" PRId64 " recorded by <@%s> %s",
-                     d.id, user, view_id ? tag : "");
+        rc = timeline_add(app, inc.id, user, "decision", "short-term decision #%" PRId64 " recorded by <@%s> %s",
+                          d.id, user, view_id ? tag : "");
+    }
+    if (rc != 0) {
+        LOG_ERROR("decision: cannot record; kept for a replay", "incident:l error:s", (long long)inc.id,
+                  store_strerror(rc));
+    } else {
         plan_decision(app, &inc, &d, form);
         LOG_INFO("decision recorded", "incident:l decision:l", (long long)inc.id, (long long)d.id);
     }
     incident_finish(&inc);
     input_finish(&in);
+    return rc < 0 ? rc : handler_result(app);
 }
 
 /* ---- fix delivered, and validation ---- */
@@ -493,13 +499,13 @@ static void minutes_text(int minutes, char *out, size_t len)
         snprintf(out, len, "%d minute%s", minutes, minutes == 1 ? "" : "s");
 }
 
-void decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = payload_user(payload);
     struct decision d;
     struct incident inc;
     if (!user || button_decision(app, payload, action, &d, &inc) != 0)
-        return;
+        return handler_result(app);
     char msg[300];
     if (decision_check(app, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0) {
         fx_button_notice(app, payload, action, "fix-refused", msg, false);
@@ -529,6 +535,7 @@ void decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJ
     }
     decision_finish(&d);
     incident_finish(&inc);
+    return handler_result(app);
 }
 
 void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_timer *t)
@@ -581,7 +588,7 @@ void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_time
     incident_finish(&inc);
 }
 
-void decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = payload_user(payload);
     const char *aid = jstr(action, "action_id");
@@ -589,7 +596,7 @@ void decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON 
     struct decision d;
     struct incident inc;
     if (!user || !aid || button_decision(app, payload, action, &d, &inc) != 0)
-        return;
+        return handler_result(app);
     char msg[300];
     if (!incident_authorized(app, &inc, user)) {
         snprintf(msg, sizeof(msg), "Only the SIRT team and the people on SIRT-%" PRId64 " can validate its fixes.",
@@ -621,4 +628,5 @@ void decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON 
     }
     decision_finish(&d);
     incident_finish(&inc);
+    return handler_result(app);
 }
