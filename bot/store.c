@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -250,6 +249,8 @@ struct store {
     bool txn_failed;                    /* a write of the open transaction failed */
     bool faulted;                       /* the last step failed by the test knob */
     char *fault_file;                   /* SIRT_TEST_STORE_FAULT, NULL when unset */
+    bool fault_seen;                    /* the file existed at the last write */
+    long fault_allow;                   /* writes still allowed since it appeared */
     sqlite3_stmt *st[ST_COUNT];
     sqlite3_stmt *set_field[N_FIELDS];
 };
@@ -301,10 +302,29 @@ static int db_fail(struct store *s, int rc, const char *what)
 /* The test knob: while the file named by SIRT_TEST_STORE_FAULT exists, a
  * statement that writes fails before it runs, as SQLITE_FULL would.
  * Reads and transaction control (which sqlite3_stmt_readonly counts as
- * read-only) still work, as they do on a full disk. */
+ * read-only) still work, as they do on a full disk.  A number N in the file
+ * lets the first N writes after it appeared through (e.g. 1: the inbox row
+ * of the next envelope is written, its work then fails). */
 static bool fault_active(struct store *s, sqlite3_stmt *st)
 {
-    return s->fault_file && !sqlite3_stmt_readonly(st) && access(s->fault_file, F_OK) == 0;
+    if (!s->fault_file || sqlite3_stmt_readonly(st))
+        return false;
+    FILE *f = fopen(s->fault_file, "r");
+    if (!f) {
+        s->fault_seen = false;
+        return false;
+    }
+    if (!s->fault_seen) {
+        s->fault_seen = true;
+        if (fscanf(f, "%ld", &s->fault_allow) != 1 || s->fault_allow < 0)
+            s->fault_allow = 0;
+    }
+    fclose(f);
+    if (s->fault_allow > 0) {
+        s->fault_allow--;
+        return false;
+    }
+    return true;
 }
 
 static int step(struct store *s, sqlite3_stmt *st)

@@ -51,7 +51,8 @@ bool store_txn_failed(const struct store *s);
 
 /* Test knob: with SIRT_TEST_STORE_FAULT=<file> in the environment at
  * store_open, every statement that writes fails as SQLITE_FULL would while
- * <file> exists (reads and transaction control still work). */
+ * <file> exists (reads and transaction control still work).  When the file
+ * holds a number N, the first N writes after it appeared still succeed. */
 
 /* ---- processed Slack events ---- */
 /* Records event_id. Returns 1 if it was already recorded (a duplicate), 0 if
