@@ -124,7 +124,20 @@ static int decision_check(struct sirt_app *app, const struct incident *inc, cons
 
 /* ---- the modal ---- */
 
-static cJSON *decision_view(int64_t incident_id)
+/* A Slack conversation id as the bot writes it into private_metadata. */
+static bool channel_id_shape(const char *c)
+{
+    if (!c || !*c || strlen(c) > 24)
+        return false;
+    for (; *c; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
+            return false;
+    return true;
+}
+
+/* private_metadata names the incident and the channel the form was opened
+ * from, so the submission is checked as the command was (decision_check). */
+static cJSON *decision_view(int64_t incident_id, const char *channel)
 {
     cJSON *v = cJSON_CreateObject();
     cJSON_AddStringToObject(v, "type", "modal");
@@ -132,8 +145,11 @@ static cJSON *decision_view(int64_t incident_id)
     cJSON_AddItemToObject(v, "title", bk_plain("Short-term decision"));
     cJSON_AddItemToObject(v, "submit", bk_plain("Record"));
     cJSON_AddItemToObject(v, "close", bk_plain("Cancel"));
-    char meta[64];
-    snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 "}", incident_id);
+    char meta[96];
+    if (channel_id_shape(channel))
+        snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 ",\"channel\":\"%s\"}", incident_id, channel);
+    else
+        snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 "}", incident_id);
     cJSON_AddStringToObject(v, "private_metadata", meta);
     cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
     char *intro = xasprintf("*SIRT-%" PRId64 "*: analyse each option's impact, then record the one chosen. "
@@ -162,7 +178,7 @@ static cJSON *decision_view(int64_t incident_id)
     return v;
 }
 
-static void open_modal(struct sirt_app *app, int64_t incident_id, const char *trigger_id)
+static void open_modal(struct sirt_app *app, int64_t incident_id, const char *channel, const char *trigger_id)
 {
     if (!trigger_id) {
         LOG_WARN("decision: no trigger_id, cannot open the form", "incident:l", (long long)incident_id);
@@ -170,7 +186,7 @@ static void open_modal(struct sirt_app *app, int64_t incident_id, const char *tr
     }
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "trigger_id", trigger_id);
-    cJSON_AddItemToObject(p, "view", decision_view(incident_id));
+    cJSON_AddItemToObject(p, "view", decision_view(incident_id, channel));
     char *key = xasprintf("views_open/%s", trigger_id);
     outbox_add(app->store, incident_id, key, "slack.views_open", p, NULL, 0, 0);
     free(key);
@@ -215,7 +231,7 @@ int decision_work(struct sirt_app *app, const struct sirt_req *req)
     if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
         return handler_result(app);
     if (decision_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0)
-        open_modal(app, inc.id, req->trigger_id);
+        open_modal(app, inc.id, req->channel_id, req->trigger_id);
     incident_finish(&inc);
     return handler_result(app);
 }
@@ -236,7 +252,7 @@ int decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *act
     if (decision_check(app, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0)
         fx_button_notice(app, payload, action, "decision-refused", msg, false);
     else
-        open_modal(app, inc.id, jstr(payload, "trigger_id"));
+        open_modal(app, inc.id, payload_channel(payload), jstr(payload, "trigger_id"));
     incident_finish(&inc);
     return handler_result(app);
 }
@@ -246,6 +262,8 @@ int decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *act
 struct decision_input {
     char *v[N_FIELDS];
     int64_t incident_id;
+    char channel[32];      /* where the form was opened, "" if unknown */
+    bool meta_ok;          /* private_metadata well formed */
 };
 
 static void input_finish(struct decision_input *in)
@@ -256,19 +274,28 @@ static void input_finish(struct decision_input *in)
 }
 
 
-static int64_t meta_incident(const cJSON *view)
+/* Reads {"incident":n[,"channel":"C…"]}; anything else is malformed (a
+ * forged or foreign form): meta_ok false, incident 0. */
+static void meta_read(const cJSON *view, struct decision_input *in)
 {
     const char *m = jstr(view, "private_metadata");
     cJSON *j = m ? cJSON_Parse(m) : NULL;
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "incident");
-    int64_t id = cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble < 1e15 ? (int64_t)n->valuedouble : 0;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "channel");
+    bool ok = cJSON_IsObject(j) && cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble < 1e15
+              && n->valuedouble == (double)(int64_t)n->valuedouble
+              && (!c || (cJSON_IsString(c) && channel_id_shape(c->valuestring)));
+    in->meta_ok = ok;
+    in->incident_id = ok ? (int64_t)n->valuedouble : 0;
+    if (ok && c)
+        str_lcpy(in->channel, c->valuestring, sizeof(in->channel));
     cJSON_Delete(j);
-    return id;
 }
 
 /* Parses and checks the form; errors object (caller owns) or NULL. */
-static cJSON *parse_input(struct sirt_app *app, const cJSON *view, struct decision_input *in)
+static cJSON *parse_input(struct sirt_app *app, const cJSON *payload, struct decision_input *in)
 {
+    const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
     memset(in, 0, sizeof(*in));
     cJSON *errors = cJSON_CreateObject();
     for (size_t i = 0; i < N_FIELDS; i++) {
@@ -278,12 +305,22 @@ static cJSON *parse_input(struct sirt_app *app, const cJSON *view, struct decisi
         else if (utf8_len(in->v[i]) > FIELD_MAX)
             cJSON_AddStringToObject(errors, fields[i].id, "Keep this under 3000 characters; put the rest in the issue.");
     }
-    in->incident_id = meta_incident(view);
+    meta_read(view, in);
     struct incident inc;
-    if (in->incident_id <= 0 || !app || !app->store || store_incident_get(app->store, in->incident_id, &inc) != 0) {
+    char msg[300];
+    if (!in->meta_ok) {
+        cJSON_DeleteItemFromObjectCaseSensitive(errors, "solution");
+        cJSON_AddStringToObject(errors, "solution", "This form does not say which incident it is for: open it "
+                                                    "again with `/sirt decision SIRT-n`. Nothing was recorded.");
+    } else if (!app || !app->store || store_incident_get(app->store, in->incident_id, &inc) != 0) {
         cJSON_DeleteItemFromObjectCaseSensitive(errors, "solution");
         cJSON_AddStringToObject(errors, "solution", "This form is for an incident that no longer exists.");
     } else {
+        /* Re-checked as the command that opened it: a form is no proof. */
+        if (decision_check(app, &inc, payload_user(payload), in->channel, msg, sizeof(msg)) != 0) {
+            cJSON_DeleteItemFromObjectCaseSensitive(errors, "solution");
+            cJSON_AddStringToObject(errors, "solution", msg);
+        }
         incident_finish(&inc);
     }
     if (!cJSON_GetArraySize(errors)) {
@@ -296,7 +333,7 @@ static cJSON *parse_input(struct sirt_app *app, const cJSON *view, struct decisi
 cJSON *decision_validate(struct sirt_app *app, const cJSON *payload)
 {
     struct decision_input in;
-    cJSON *errors = parse_input(app, cJSON_GetObjectItemCaseSensitive(payload, "view"), &in);
+    cJSON *errors = parse_input(app, payload, &in);
     input_finish(&in);
     if (!errors)
         return NULL;
@@ -406,6 +443,12 @@ static void plan_decision(struct sirt_app *app, const struct incident *inc, cons
     free(dmag);
 }
 
+static const char *view_id_or(const cJSON *view)
+{
+    const char *id = jstr(view, "id");
+    return id ? id : "-";
+}
+
 int decision_submit(struct sirt_app *app, const cJSON *payload)
 {
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
@@ -415,8 +458,18 @@ int decision_submit(struct sirt_app *app, const cJSON *payload)
         return handler_result(app);
     }
     struct decision_input in;
-    cJSON *errors = parse_input(app, view, &in);
-    if (errors) {   /* validated at ack time */
+    cJSON *errors = parse_input(app, payload, &in);
+    if (errors) {
+        /* Checked at ack time already; things changed since (access, the
+         * incident) or the form was forged: refused, and the sender told. */
+        const char *why = jstr(errors, "solution");
+        char *t = xasprintf("Your short-term decision was not recorded: %s",
+                            why ? why : "the form did not pass its checks.");
+        char key[200];
+        snprintf(key, sizeof(key), "decision-refused/%s", view_id_or(view));
+        fx_dm(app, 0, key, user, t, NULL);
+        LOG_WARN("decision: submission refused at work time", "user:s incident:l", user, (long long)in.incident_id);
+        free(t);
         cJSON_Delete(errors);
         input_finish(&in);
         return handler_result(app);

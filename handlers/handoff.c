@@ -498,11 +498,17 @@ int handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJSO
     struct incident inc;
     if (!load_for_action(app, incident_parse_id(v), user, &inc, payload, action))
         return handler_result(app);
+    /* The value is "<n>|<user id>" or "<n>|secops", as the prompt wrote it;
+     * anything else is refused rather than guessed at. */
     const char *bar = strchr(v, '|');
     const char *to = bar && strcmp(bar + 1, "secops") != 0 ? bar + 1 : NULL;
     char who[32] = "";
-    if (to)
-        str_lcpy(who, to, sizeof(who));
+    if (!bar || (to && !parse_user_mention(to, who, sizeof(who)))) {
+        fx_button_notice(app, payload, action, "handoff-malformed", "That button does not name a handoff I "
+                         "made: nothing was changed. Use `/sirt handoff SIRT-n` instead.", false);
+        incident_finish(&inc);
+        return handler_result(app);
+    }
     do_handoff(app, &inc, to ? who : NULL, user, "the owner accepted the end-of-day handoff");
     incident_finish(&inc);
     return handler_result(app);
@@ -546,12 +552,17 @@ int handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSO
     }
     if (!id && block)
         id = incident_parse_id(block);
-    if (!chosen)
-        return handler_result(app);
     struct incident inc;
     if (!load_for_action(app, id, user, &inc, payload, action))
         return handler_result(app);
-    do_handoff(app, &inc, chosen, user, "the owner chose who takes it");
+    char who[32];
+    if (!chosen || !parse_user_mention(chosen, who, sizeof(who))) {
+        fx_button_notice(app, payload, action, "handoff-malformed", "Choose a person to hand the incident to: "
+                         "nothing was changed.", false);
+        incident_finish(&inc);
+        return handler_result(app);
+    }
+    do_handoff(app, &inc, who, user, "the owner chose who takes it");
     incident_finish(&inc);
     return handler_result(app);
 }

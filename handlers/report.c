@@ -693,7 +693,10 @@ int report_submit(struct sirt_app *app, const cJSON *payload)
     const struct cfg_appsec *a = cfg_appsec_user(app->cfg, user);
     inc.owner = (char *)(a ? user : handoff_next_owner(app, NULL, clock_now_ms()));
     inc.state = "open";
-    inc.origin_channel = (char *)jstr(meta, "origin");
+    /* private_metadata is input: only a conversation id is kept from it. */
+    const char *origin = jstr(meta, "origin");
+    size_t olen = origin ? strspn(origin, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") : 0;
+    inc.origin_channel = origin && olen && olen <= 24 && !origin[olen] ? (char *)origin : NULL;
     char *key = view_id ? xasprintf("view/%s", view_id) : NULL;
     inc.submission_key = key;
     inc.created_ms = inc.updated_ms = clock_now_ms();
