@@ -230,7 +230,7 @@ void metrics_render(const struct metrics *m, struct buf *out)
                   "# TYPE sirt_slack_api_calls_total counter\n");
     render_set(&m->api, out, "sirt_slack_api_calls_total", "method", "result");
 
-    buf_puts(out, "# HELP sirt_outbox_jobs_total Outbox job attempts by op and outcome (done, retry, failed).\n"
+    buf_puts(out, "# HELP sirt_outbox_jobs_total Outbox job attempts by op and outcome (done, retry, failed, dropped).\n"
                   "# TYPE sirt_outbox_jobs_total counter\n");
     render_set(&m->outbox, out, "sirt_outbox_jobs_total", "op", "outcome");
     buf_puts(out, "# HELP sirt_outbox_in_flight Outbox jobs being sent now.\n"

@@ -24,7 +24,7 @@ void metrics_set_connected(struct metrics *m, bool up);
 /* result: "ok", or the Slack error code / "http_<status>" / "network". */
 void metrics_api_call(struct metrics *m, const char *method, const char *result);
 
-/* outcome: "done", "retry", "failed". */
+/* outcome: "done", "retry", "failed", "dropped". */
 void metrics_outbox(struct metrics *m, const char *op, const char *outcome);
 void metrics_outbox_in_flight(struct metrics *m, long n);
 /* One transient failure of op that will be retried (sirt_outbox_retries_total). */

@@ -282,3 +282,59 @@ TEST_T(e2e_outage_gives_up_after_give_up_hours, 60)
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
 }
+
+/* ---- the pure pieces: backoff bounds and the queue metrics ---- */
+
+#include "../bot/metrics.h"
+#include "../bot/outbox.h"
+
+TEST(outage_backoff_is_capped_and_jittered)
+{
+    /* Equal jitter in [d/2, d] with d = base doubled per attempt, capped. */
+    ASSERT_EQ(outbox_backoff_ms(1, 1000, 60000, 0), 500);
+    ASSERT_EQ(outbox_backoff_ms(1, 1000, 60000, 500), 1000);
+    ASSERT_EQ(outbox_backoff_ms(3, 1000, 60000, 0), 2000);
+    for (int a = 1; a < 200; a++) {
+        uint64_t v = outbox_backoff_ms(a, 1000, 60000, util_rand64());
+        ASSERT_LE(v, 60000);
+        if (a >= 8)
+            ASSERT_GE(v, 30000);   /* at the cap: never faster than every 30 s */
+    }
+    ASSERT_LE(outbox_backoff_ms(1000, 1000, 300000, UINT64_MAX), 300000);
+    ASSERT_NE(outbox_backoff_ms(9, 1000, 300000, 1), outbox_backoff_ms(9, 1000, 300000, 99999));
+}
+
+static bool fake_probe(void *ud, int64_t counts[METRICS_OUTBOX_STATES], int64_t *oldest_age_ms)
+{
+    (void)ud;
+    for (int i = 0; i < METRICS_OUTBOX_STATES; i++)
+        counts[i] = i + 1;
+    *oldest_age_ms = 90500;
+    return true;
+}
+
+TEST(outage_metrics_render_queue_gauges_and_retries)
+{
+    struct metrics *m = metrics_create();
+    metrics_outbox(m, "pd.trigger", "retry");   /* the existing series keep their names */
+    metrics_outbox_retry(m, "pd.trigger");
+    metrics_outbox_retry(m, "pd.trigger");
+    metrics_outbox_retry(m, "slack.post");
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    metrics_render(m, &b);
+    ASSERT_CONTAINS(b.data, "sirt_outbox_jobs_total{op=\"pd.trigger\",outcome=\"retry\"} 1");
+    ASSERT_CONTAINS(b.data, "sirt_outbox_retries_total{op=\"pd.trigger\"} 2");
+    ASSERT_CONTAINS(b.data, "sirt_outbox_retries_total{op=\"slack.post\"} 1");
+    ASSERT_NOT_CONTAINS(b.data, "sirt_outbox_jobs_by_state");   /* no probe: left out */
+    metrics_set_outbox_probe(m, fake_probe, NULL);
+    buf_reset(&b);
+    metrics_render(m, &b);
+    ASSERT_CONTAINS(b.data, "# TYPE sirt_outbox_jobs_by_state gauge");
+    ASSERT_CONTAINS(b.data, "sirt_outbox_jobs_by_state{state=\"pending\"} 1");
+    ASSERT_CONTAINS(b.data, "sirt_outbox_jobs_by_state{state=\"failed\"} 4");
+    ASSERT_CONTAINS(b.data, "sirt_outbox_jobs_by_state{state=\"dropped\"} 5");
+    ASSERT_CONTAINS(b.data, "sirt_outbox_oldest_pending_age_seconds 90.500");
+    buf_finish(&b);
+    metrics_destroy(m);
+}
