@@ -2107,6 +2107,7 @@ void fake_slack_fail(struct fake_slack *f, const char *method, int times, int ht
 {
     f->fails = xrealloc(f->fails, (f->n_fails + 1) * sizeof(*f->fails));
     struct fs_fail *x = &f->fails[f->n_fails++];
+    memset(x, 0, sizeof(*x));
     x->method = xstrdup(method);
     x->times = times;
     x->status = http_status;
