@@ -88,6 +88,10 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX timers_pending_key ON timers(key) WHERE state = 0;"
     "CREATE INDEX timers_due ON timers(state, due_ms);",
+    /* 3 -> 4 (retry until delivered): when a job was first sent (its
+     * give-up and page-announcement clocks start there); state 4 = dropped
+     * (no longer needed, e.g. a page for a resolved incident). */
+    "ALTER TABLE outbox ADD COLUMN first_due_ms INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)ARRAY_LEN(migrations))
 
@@ -105,11 +109,13 @@ static const char *const migrations[] = {
 #define TIMER_COLS "id, key, kind, incident_id, due_ms, payload"
 #define JOB_COLS \
     "o.id, o.incident_id, o.idem_key, o.op, o.payload, o.state, o.attempts, o.maybe_sent, " \
-    "o.next_at_ms, o.deps_deadline_ms, o.last_error, o.result, o.created_ms, o.updated_ms"
-/* A dependency of job o that is not done (failed ones included), or failed. */
+    "o.next_at_ms, o.deps_deadline_ms, o.last_error, o.result, o.created_ms, o.updated_ms, " \
+    "o.first_due_ms"
+/* A dependency of job o that is not done or dropped (failed ones included;
+ * pending ones, retrying, make o wait), or failed. */
 #define DEP_UNFINISHED \
     "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
-    " WHERE d.job_id = o.id AND p.state != 2)"
+    " WHERE d.job_id = o.id AND p.state NOT IN (2, 4))"
 #define DEP_FAILED \
     "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
     " WHERE d.job_id = o.id AND p.state = 3)"
@@ -125,7 +131,7 @@ enum stmt_id {
     ST_TM_EXISTS, ST_TM_CANCEL_INC,
     ST_OB_INSERT, ST_OB_BY_KEY, ST_OB_DEP_INSERT, ST_OB_GET, ST_OB_DUE, ST_OB_NEXT_DUE,
     ST_OB_BLOCKED, ST_OB_SENDING, ST_OB_STATE, ST_OB_DONE, ST_OB_RETRY, ST_OB_FAILED,
-    ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS,
+    ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS, ST_OB_DROPPED, ST_OB_OLDEST,
     ST_INBOX_ADD, ST_INBOX_DEL, ST_INBOX_LIST,
     ST_COUNT
 };
@@ -211,7 +217,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         " AND (o.deps_deadline_ms != 0 OR NOT " DEP_UNFINISHED ")",
     [ST_OB_BLOCKED] = "SELECT o.id FROM outbox o WHERE o.state = 0 AND " DEP_FAILED " ORDER BY o.id",
     [ST_OB_SENDING] =
-        "UPDATE outbox SET state = 1, attempts = attempts + 1, updated_ms = ?2"
+        "UPDATE outbox SET state = 1, attempts = attempts + 1, updated_ms = ?2,"
+        " first_due_ms = CASE WHEN first_due_ms = 0 THEN ?2 ELSE first_due_ms END"
         " WHERE id = ?1 AND state = 0",
     [ST_OB_STATE] = "SELECT state FROM outbox WHERE id = ?1",
     [ST_OB_DONE] = "UPDATE outbox SET state = 2, result = ?2, updated_ms = ?3 WHERE id = ?1",
@@ -222,6 +229,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OB_PAYLOAD] = "UPDATE outbox SET payload = ?2, updated_ms = ?3 WHERE id = ?1",
     [ST_OB_RECOVER] = "UPDATE outbox SET state = 0, maybe_sent = 1, updated_ms = ?1 WHERE state = 1",
     [ST_OB_COUNTS] = "SELECT state, COUNT(*) FROM outbox GROUP BY state",
+    [ST_OB_DROPPED] =
+        "UPDATE outbox SET state = 4, last_error = ?2, updated_ms = ?3 WHERE id = ?1 AND state IN (0, 1)",
+    [ST_OB_OLDEST] = "SELECT MIN(created_ms) FROM outbox WHERE state IN (0, 1)",
     [ST_INBOX_ADD] = "INSERT INTO inbox(type, envelope, received_ms) VALUES (?1, ?2, ?3)",
     [ST_INBOX_DEL] = "DELETE FROM inbox WHERE id = ?1",
     [ST_INBOX_LIST] = "SELECT id, type, envelope FROM inbox ORDER BY id",
@@ -1298,6 +1308,7 @@ static void job_from_row(sqlite3_stmt *st, void *row)
     j->result = col_str(st, 11);
     j->created_ms = sqlite3_column_int64(st, 12);
     j->updated_ms = sqlite3_column_int64(st, 13);
+    j->first_due_ms = sqlite3_column_int64(st, 14);
 }
 
 int64_t store_outbox_add(struct store *s, const struct outbox_new *j)
@@ -1445,6 +1456,33 @@ int store_outbox_mark_failed(struct store *s, int64_t id, const char *error, int
     return update_one(s, st, "outbox_mark_failed");
 }
 
+int store_outbox_mark_dropped(struct store *s, int64_t id, const char *why, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_OB_DROPPED];
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, why);
+    sqlite3_bind_int64(st, 3, now_ms);
+    return update_one(s, st, "outbox_mark_dropped");
+}
+
+int64_t store_outbox_find(struct store *s, const char *idem_key)
+{
+    if (!idem_key || !*idem_key)
+        return STORE_EINVAL;
+    sqlite3_stmt *st = s->st[ST_OB_BY_KEY];
+    bind_text(st, 1, idem_key);
+    int64_t id = 0;
+    int ret = fetch_row(s, st, int64_from_row, &id, "outbox_find");
+    if (ret == STORE_ENOTFOUND)
+        return 0;
+    return ret < 0 ? ret : id;
+}
+
+int64_t store_outbox_oldest_pending(struct store *s)
+{
+    return select_min(s, s->st[ST_OB_OLDEST], "outbox_oldest_pending");
+}
+
 int store_outbox_set_payload(struct store *s, int64_t id, const char *payload_json, int64_t now_ms)
 {
     sqlite3_stmt *st = s->st[ST_OB_PAYLOAD];
@@ -1467,15 +1505,15 @@ int store_outbox_recover(struct store *s, int64_t now_ms)
     return n;
 }
 
-int store_outbox_counts(struct store *s, int64_t counts[4])
+int store_outbox_counts(struct store *s, int64_t counts[OUTBOX_N_STATES])
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < OUTBOX_N_STATES; i++)
         counts[i] = 0;
     sqlite3_stmt *st = s->st[ST_OB_COUNTS];
     int rc, ret = 0;
     while ((rc = step(s, st)) == SQLITE_ROW) {
         int state = sqlite3_column_int(st, 0);
-        if (state >= 0 && state < 4)
+        if (state >= 0 && state < OUTBOX_N_STATES)
             counts[state] = sqlite3_column_int64(st, 1);
     }
     if (rc != SQLITE_DONE)
