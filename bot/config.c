@@ -392,7 +392,7 @@ static int load_env(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen)
 
 enum kind {
     K_ZONE, K_CHANNEL, K_USER, K_USERS, K_HOURS, K_NAME, K_GITLAB_USER, K_PD_ID,
-    K_LEAD, K_NSID, K_GIVE_UP, K_OBJECT, K_OBJARRAY,
+    K_LEAD, K_NSID, K_GIVE_UP, K_OBJECT, K_OBJARRAY, K_USERMAP,
 };
 
 static const char *const expect[] = {
@@ -409,6 +409,7 @@ static const char *const expect[] = {
     [K_GIVE_UP] = "expected an integer from 1 to 8760 (hours)",
     [K_OBJECT] = "expected an object",
     [K_OBJARRAY] = "expected an array of objects",
+    [K_USERMAP] = "expected an object of Slack user ids to GitLab usernames, like {\"U0123ABCD\": \"alice\"}",
 };
 
 struct table;
@@ -417,7 +418,7 @@ struct key_spec {
     const char *key;
     enum kind kind;
     size_t off;                 /* into the record this table describes */
-    size_t off2;                /* K_HOURS: end_min; K_OBJARRAY: count */
+    size_t off2;                /* K_HOURS: end_min; K_OBJARRAY, K_USERMAP: count */
     bool required;
     const char *def;            /* K_ZONE, K_HOURS default when absent */
     long long idef;             /* K_LEAD default when absent */
@@ -494,6 +495,7 @@ static const struct key_spec top_keys[] = {
     { "decisions", K_OBJECT, 0, 0, false, NULL, 0, &decisions_table },
     { "gitlab", K_OBJECT, 0, 0, false, NULL, 0, &gitlab_table },
     { "outbox", K_OBJECT, 0, 0, false, NULL, 0, &outbox_table },
+    { "gitlab_users", K_USERMAP, CFG_FIELD(gitlab_users), CFG_FIELD(n_gitlab_users), false, NULL, 0, NULL },
 };
 static const struct table top_table = { top_keys, ARRAY_LEN(top_keys), 0 };
 
@@ -618,6 +620,40 @@ static int parse_objarray(struct pctx *x, const cJSON *it, const struct key_spec
     return 0;
 }
 
+/* {"U0123ABCD": "alice", ...}: each key a Slack user id (once), each value
+ * a GitLab username. */
+static int parse_usermap(struct pctx *x, const cJSON *it, const struct key_spec *ks, void *rec,
+                         const char *path)
+{
+    if (!cJSON_IsObject(it))
+        return perr(x, "key \"%s\": %s", path, expect[K_USERMAP]);
+    size_t n = (size_t)cJSON_GetArraySize(it);
+    struct cfg_gitlab_user *v = xcalloc(n ? n : 1, sizeof(*v));
+    size_t *count = (size_t *)(void *)((char *)rec + ks->off2);
+    *(struct cfg_gitlab_user **)(void *)((char *)rec + ks->off) = v;
+    *count = 0;                 /* entries are counted as they are filled: the rest frees cleanly */
+    const cJSON *el;
+    cJSON_ArrayForEach(el, it) {
+        char p[PATH_MAX_LEN];
+        path_key(p, path, el->string);
+        if (*count >= n)
+            break;
+        if (!string_ok(K_USER, el->string))
+            return perr(x, "key \"%s\": not a Slack user id: %s", p, expect[K_USER]);
+        for (size_t j = 0; j < *count; j++)
+            if (strcmp(v[j].user, el->string) == 0)
+                return perr(x, "duplicate key \"%s\"", p);
+        if (!cJSON_IsString(el))
+            return perr(x, "key \"%s\": %s", p, expect[K_GITLAB_USER]);
+        if (!string_ok(K_GITLAB_USER, el->valuestring))
+            return bad_value(x, p, K_GITLAB_USER, el->valuestring);
+        v[*count].user = xstrdup(el->string);
+        v[*count].gitlab = xstrdup(el->valuestring);
+        (*count)++;
+    }
+    return 0;
+}
+
 static int parse_value(struct pctx *x, const cJSON *it, const struct key_spec *ks, void *rec,
                        const char *path)
 {
@@ -676,6 +712,8 @@ static int parse_value(struct pctx *x, const cJSON *it, const struct key_spec *k
         return parse_object(x, it, ks->sub, rec, path);
     case K_OBJARRAY:
         return parse_objarray(x, it, ks, rec, path);
+    case K_USERMAP:
+        return parse_usermap(x, it, ks, rec, path);
     }
     return perr(x, "key \"%s\": unsupported", path);
 }
@@ -820,6 +858,11 @@ static void team_finish(struct cfg *c)
         free(k->gitlab_em); free(k->gitlab_pm);
     }
     free(c->components);
+    for (size_t i = 0; i < c->n_gitlab_users; i++) {
+        free(c->gitlab_users[i].user);
+        free(c->gitlab_users[i].gitlab);
+    }
+    free(c->gitlab_users);
 }
 
 /* Zeroes the team part of the struct (the fields after log_level). */
@@ -1028,6 +1071,17 @@ const struct cfg_appsec *cfg_appsec_user(const struct cfg *c, const char *user)
     for (size_t i = 0; i < c->n_appsec; i++)
         if (c->appsec[i].user && strcmp(c->appsec[i].user, user) == 0)
             return &c->appsec[i];
+    return NULL;
+}
+
+const char *cfg_gitlab_user(const struct cfg *c, const char *user)
+{
+    const struct cfg_appsec *a = cfg_appsec_user(c, user);
+    if (a && a->gitlab)
+        return a->gitlab;
+    for (size_t i = 0; c && user && i < c->n_gitlab_users; i++)
+        if (strcmp(c->gitlab_users[i].user, user) == 0)
+            return c->gitlab_users[i].gitlab;
     return NULL;
 }
 

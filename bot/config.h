@@ -21,6 +21,13 @@ struct cfg_component {
     char *name, *em, *pm, *channel, *gitlab_em, *gitlab_pm; /* any but name may be NULL */
 };
 
+/* One gitlab_users entry: a Slack user who is not in appsec, and their
+ * GitLab username. */
+struct cfg_gitlab_user {
+    char *user;
+    char *gitlab;
+};
+
 struct cfg_strv {
     char **v;
     size_t n;
@@ -63,6 +70,8 @@ struct cfg {
     int validate_after_minutes;     /* decisions.validate_after_minutes, default 240 */
     long long gitlab_namespace_id;  /* 0 = unset */
     int outbox_give_up_hours;       /* outbox.give_up_hours, default 168 */
+    struct cfg_gitlab_user *gitlab_users;   /* gitlab_users: Slack user id -> GitLab username */
+    size_t n_gitlab_users;
 };
 
 /* getenv-like lookup so tests can feed a fake environment. */
@@ -91,6 +100,9 @@ int cfg_parse_hours(const char *s, int *start_min, int *end_min);
 
 const struct cfg_component *cfg_component(const struct cfg *c, const char *name);
 const struct cfg_appsec *cfg_appsec_user(const struct cfg *c, const char *user);
+/* The GitLab username of a Slack user: appsec[].gitlab, else gitlab_users;
+ * NULL when unknown.  Borrowed from c. */
+const char *cfg_gitlab_user(const struct cfg *c, const char *user);
 bool cfg_strv_has(const struct cfg_strv *v, const char *s);
 
 #endif

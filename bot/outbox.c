@@ -380,6 +380,42 @@ static void apply_captures(struct store *s, int64_t incident_id, const char *op,
     const cJSON *tl = cJSON_GetObjectItemCaseSensitive(result, "timeline");
     if (cJSON_IsString(tl))
         store_timeline_add(s, incident_id, now, "sirtbot", op, tl->valuestring);
+    /* Who a page round reached: on the round, and on the incident. */
+    const cJSON *pg = cJSON_GetObjectItemCaseSensitive(result, "page");
+    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(pg, "dedup_key");
+    const cJSON *pu = cJSON_GetObjectItemCaseSensitive(pg, "user");
+    if (cJSON_IsString(pk) && cJSON_IsString(pu)) {
+        store_page_set_user(s, incident_id, pk->valuestring, pu->valuestring);
+        store_member_add(s, incident_id, pu->valuestring, "oncall", now);
+    }
+}
+
+/* The follow-up jobs of a DONE result ("jobs", see effects.h), written in
+ * the transaction that marks the job done: the result and what follows from
+ * it commit together.  Their idem keys extend the job's, so an effect
+ * replayed after a crash adds nothing twice. */
+static void add_followups(struct store *s, const struct inflight *f, const cJSON *result)
+{
+    const cJSON *jobs = result ? cJSON_GetObjectItemCaseSensitive(result, "jobs") : NULL;
+    const cJSON *j;
+    cJSON_ArrayForEach(j, jobs) {
+        const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "key");
+        const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
+        const cJSON *payload = cJSON_GetObjectItemCaseSensitive(j, "payload");
+        if (!cJSON_IsString(key) || !cJSON_IsString(op) || !effect_known(op->valuestring)) {
+            LOG_WARN("outbox: malformed follow-up job ignored", "job:l op:s", (long long)f->job_id, f->op);
+            continue;
+        }
+        int64_t deps[4];
+        size_t n = 0;
+        const cJSON *d;
+        cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(j, "deps"))
+            if (cJSON_IsNumber(d) && d->valuedouble >= 1 && n < ARRAY_LEN(deps))
+                deps[n++] = (int64_t)d->valuedouble;
+        char *idem = xasprintf("%s/%s", f->idem_key, key->valuestring);
+        outbox_add(s, f->incident_id, idem, op->valuestring, cJSON_IsObject(payload) ? payload : NULL, deps, n, 0);
+        free(idem);
+    }
 }
 
 static void finish_inflight(struct outbox *o, struct inflight *f)
@@ -431,6 +467,7 @@ static void on_effect_done(void *ud, const struct effect_result *r)
         apply_captures(s, f->incident_id, f->op, r->result, now);
         if (pol.page)
             announce_page_outcome(o, f->incident_id, f->idem_key, true);
+        add_followups(s, f, r->result);
         metrics_outbox(o->app->metrics, f->op, "done");
         LOG_INFO("outbox: done", "job:l op:s incident:l attempts:d ms:l", (long long)f->job_id, f->op,
                  (long long)f->incident_id, f->attempts, (long long)ms);

@@ -92,6 +92,21 @@ static const char *const migrations[] = {
      * give-up and page-announcement clocks start there); state 4 = dropped
      * (no longer needed, e.g. a page for a resolved incident). */
     "ALTER TABLE outbox ADD COLUMN first_due_ms INTEGER NOT NULL DEFAULT 0;",
+    /* 4 -> 5: page rounds, one PagerDuty alert (dedup_key) each.  Incidents
+     * paged before this version had one round, "SIRT-<n>", still open unless
+     * the incident was resolved. */
+    "CREATE TABLE pages ("
+    "  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  round INTEGER NOT NULL CHECK (round >= 1),"
+    "  dedup_key TEXT NOT NULL UNIQUE, reason TEXT,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0, resolved_ms INTEGER NOT NULL DEFAULT 0,"
+    "  paged_user TEXT,"
+    "  PRIMARY KEY (incident_id, round));"
+    "INSERT INTO pages(incident_id, round, dedup_key, reason, created_ms, resolved_ms)"
+    "  SELECT i.id, 1, 'SIRT-' || i.id, 'page', i.created_ms,"
+    "         CASE WHEN i.state = 'resolved' THEN max(i.resolved_ms, 1) ELSE 0 END"
+    "  FROM incidents i WHERE EXISTS (SELECT 1 FROM outbox o"
+    "    WHERE o.incident_id = i.id AND o.op = 'pd.trigger');",
 };
 #define SCHEMA_VERSION ((int)ARRAY_LEN(migrations))
 
@@ -107,6 +122,7 @@ static const char *const migrations[] = {
     "how_affected, magnitude, consequences, fix_delivered_ms, fix_delivered_by, validated, " \
     "validated_by, validated_ms"
 #define TIMER_COLS "id, key, kind, incident_id, due_ms, payload"
+#define PAGE_COLS "incident_id, round, dedup_key, reason, created_ms, resolved_ms, paged_user"
 #define JOB_COLS \
     "o.id, o.incident_id, o.idem_key, o.op, o.payload, o.state, o.attempts, o.maybe_sent, " \
     "o.next_at_ms, o.deps_deadline_ms, o.last_error, o.result, o.created_ms, o.updated_ms, " \
@@ -133,6 +149,7 @@ enum stmt_id {
     ST_OB_BLOCKED, ST_OB_SENDING, ST_OB_STATE, ST_OB_DONE, ST_OB_RETRY, ST_OB_FAILED,
     ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS, ST_OB_DROPPED, ST_OB_OLDEST,
     ST_INBOX_ADD, ST_INBOX_DEL, ST_INBOX_LIST,
+    ST_PG_INSERT, ST_PG_LAST, ST_PG_OPEN, ST_PG_LIST, ST_PG_RESOLVE, ST_PG_USER,
     ST_COUNT
 };
 
@@ -235,6 +252,17 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_INBOX_ADD] = "INSERT INTO inbox(type, envelope, received_ms) VALUES (?1, ?2, ?3)",
     [ST_INBOX_DEL] = "DELETE FROM inbox WHERE id = ?1",
     [ST_INBOX_LIST] = "SELECT id, type, envelope FROM inbox ORDER BY id",
+    [ST_PG_INSERT] =
+        "INSERT INTO pages(incident_id, round, dedup_key, reason, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_PG_LAST] = "SELECT COALESCE(MAX(round), 0) FROM pages WHERE incident_id = ?1",
+    [ST_PG_OPEN] =
+        "SELECT " PAGE_COLS " FROM pages WHERE incident_id = ?1 AND resolved_ms = 0"
+        " ORDER BY round DESC LIMIT 1",
+    [ST_PG_LIST] = "SELECT " PAGE_COLS " FROM pages WHERE incident_id = ?1 ORDER BY round",
+    [ST_PG_RESOLVE] =
+        "UPDATE pages SET resolved_ms = ?3 WHERE incident_id = ?1 AND resolved_ms = 0"
+        " AND (?2 IS NULL OR dedup_key = ?2)",
+    [ST_PG_USER] = "UPDATE pages SET paged_user = ?3 WHERE incident_id = ?1 AND dedup_key = ?2",
 };
 
 /* The only incident columns store_incident_set_* may name.  The SQL for each
@@ -1520,4 +1548,101 @@ int store_outbox_counts(struct store *s, int64_t counts[OUTBOX_N_STATES])
         ret = db_fail(s, rc, "outbox_counts");
     stmt_release(st);
     return ret;
+}
+
+/* ---- page rounds ---- */
+
+void page_round_finish(struct page_round *r)
+{
+    if (!r)
+        return;
+    free(r->dedup_key);
+    free(r->reason);
+    free(r->paged_user);
+    r->dedup_key = r->reason = r->paged_user = NULL;
+}
+
+static void page_from_row(sqlite3_stmt *st, void *row)
+{
+    struct page_round *r = row;
+    memset(r, 0, sizeof(*r));
+    r->incident_id = sqlite3_column_int64(st, 0);
+    r->round = sqlite3_column_int(st, 1);
+    r->dedup_key = col_str(st, 2);
+    r->reason = col_str(st, 3);
+    r->created_ms = sqlite3_column_int64(st, 4);
+    r->resolved_ms = sqlite3_column_int64(st, 5);
+    r->paged_user = col_str(st, 6);
+}
+
+int store_page_add(struct store *s, int64_t incident_id, int round, const char *dedup_key, const char *reason,
+                   int64_t now_ms)
+{
+    if (round < 1 || !dedup_key || !*dedup_key)
+        return STORE_EINVAL;
+    sqlite3_stmt *st = s->st[ST_PG_INSERT];
+    sqlite3_bind_int64(st, 1, incident_id);
+    sqlite3_bind_int(st, 2, round);
+    bind_text(st, 3, dedup_key);
+    bind_text(st, 4, reason);
+    sqlite3_bind_int64(st, 5, now_ms);
+    return exec_stmt(s, st, "page_add");
+}
+
+int store_page_last_round(struct store *s, int64_t incident_id)
+{
+    sqlite3_stmt *st = s->st[ST_PG_LAST];
+    sqlite3_bind_int64(st, 1, incident_id);
+    int64_t n = 0;
+    int ret = fetch_row(s, st, int64_from_row, &n, "page_last_round");
+    return ret < 0 ? ret : (int)n;
+}
+
+int store_page_open(struct store *s, int64_t incident_id, struct page_round *out)
+{
+    sqlite3_stmt *st = s->st[ST_PG_OPEN];
+    sqlite3_bind_int64(st, 1, incident_id);
+    return fetch_row(s, st, page_from_row, out, "page_open");
+}
+
+int store_pages_list(struct store *s, int64_t incident_id, bool (*cb)(void *ud, const struct page_round *r),
+                     void *ud)
+{
+    sqlite3_stmt *st = s->st[ST_PG_LIST];
+    sqlite3_bind_int64(st, 1, incident_id);
+    void *rows;
+    size_t n;
+    int ret = collect_rows(s, st, sizeof(struct page_round), SIZE_MAX, page_from_row, &rows, &n, "pages_list");
+    struct page_round *v = rows;
+    for (size_t i = 0; i < n && ret == 0; i++)
+        if (!cb(ud, &v[i]))
+            break;
+    for (size_t i = 0; i < n; i++)
+        page_round_finish(&v[i]);
+    free(v);
+    return ret;
+}
+
+int store_page_resolve(struct store *s, int64_t incident_id, const char *dedup_key, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_PG_RESOLVE];
+    sqlite3_bind_int64(st, 1, incident_id);
+    if (dedup_key)
+        bind_text(st, 2, dedup_key);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_int64(st, 3, now_ms > 0 ? now_ms : 1);
+    int ret = exec_stmt(s, st, "page_resolve");
+    return ret < 0 ? ret : sqlite3_changes(s->db);
+}
+
+int store_page_set_user(struct store *s, int64_t incident_id, const char *dedup_key, const char *user)
+{
+    if (!dedup_key || !user)
+        return STORE_EINVAL;
+    sqlite3_stmt *st = s->st[ST_PG_USER];
+    sqlite3_bind_int64(st, 1, incident_id);
+    bind_text(st, 2, dedup_key);
+    bind_text(st, 3, user);
+    return update_one(s, st, "page_set_user");
 }

@@ -189,6 +189,37 @@ int store_timers_cancel_incident(struct store *s, int64_t incident_id);
 int store_incidents_since(struct store *s, int64_t since_ms, bool (*cb)(void *ud, const struct incident *inc),
                           void *ud);
 
+/* ---- page rounds ----
+ * One row per PagerDuty alert the bot opened for an incident: round 1 is
+ * "SIRT-<n>", later rounds "SIRT-<n>/page-<k>".  A round is open until the
+ * bot resolves it (resolved_ms = 0 while open).  The dedup_key is fixed
+ * here, when the round is written; every trigger and resolve of the round
+ * carries it. */
+struct page_round {
+    int64_t incident_id;
+    int round;                  /* 1, 2, ... */
+    char *dedup_key;            /* unique over all incidents */
+    char *reason;               /* "report", "page", "handoff", ... */
+    int64_t created_ms, resolved_ms;
+    char *paged_user;           /* Slack user found on call after the trigger, NULL until known */
+};
+void page_round_finish(struct page_round *r);
+/* Records round (STORE_EEXIST if that round or key exists). */
+int store_page_add(struct store *s, int64_t incident_id, int round, const char *dedup_key, const char *reason,
+                   int64_t now_ms);
+/* The highest round of the incident, 0 if none, <0 on error. */
+int store_page_last_round(struct store *s, int64_t incident_id);
+/* The newest round still open: 0 and out filled, STORE_ENOTFOUND if none. */
+int store_page_open(struct store *s, int64_t incident_id, struct page_round *out);
+/* Every round in order; rows borrowed for the call; cb may write. */
+int store_pages_list(struct store *s, int64_t incident_id, bool (*cb)(void *ud, const struct page_round *r),
+                     void *ud);
+/* Marks the open round with dedup_key (NULL: every open round) resolved;
+ * returns how many rows changed, or <0. */
+int store_page_resolve(struct store *s, int64_t incident_id, const char *dedup_key, int64_t now_ms);
+/* Records who was on call for the round (STORE_ENOTFOUND: no such round). */
+int store_page_set_user(struct store *s, int64_t incident_id, const char *dedup_key, const char *user);
+
 /* ---- outbox ---- */
 /* DROPPED: no longer needed and never to be sent (a page for an incident
  * resolved while it was being retried); counts as finished for dependents. */

@@ -4,7 +4,9 @@
  * with no answer by the end of the day the incident moves on its own.
  * "Next" is the appsec engineer in working hours whose day ends latest; if
  * nobody is in hours, the secops on-call (PagerDuty schedule -> Slack user,
- * fallback_user otherwise), who is also paged.  A handoff invites the new
+ * fallback_user otherwise), who is also paged in a new page round of its
+ * own (so PagerDuty does not fold it into an open page and notifies them),
+ * and added to the GitLab project when their username is known.  A handoff invites the new
  * owner, DMs them a context brief, notes it in the channel, the GitLab issue
  * and the timeline.  Timers live in the store (scheduler.h); everything here
  * runs inside the caller's transaction and only writes the store and the
@@ -222,23 +224,31 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
             timeline_add(app, id, by, "handoff_failed", "no appsec engineer in hours and no secops on-call configured");
             return;
         }
+        /* A new page round: an open one (the report's page, say) would
+         * swallow this trigger and the new on-call would never hear of it. */
+        char dedup[64] = "";
+        int round = 0;
+        if (cfg->pagerduty_routing_key) {
+            round = page_round(app, id, true, "handoff", dedup, sizeof(dedup), NULL);
+            if (round < 0)
+                LOG_ERROR("handoff: cannot record the page round", "incident:l error:s", (long long)id,
+                          store_strerror(round));
+        }
+        /* The on-call, found at send time, becomes the owner; its result
+         * invites them to the channel and the GitLab project (follow-up jobs,
+         * effects.h) and records them on the round. */
         cJSON *p = cJSON_CreateObject();
         if (cfg->secops_schedule)
             cJSON_AddStringToObject(p, "schedule", cfg->secops_schedule);
         if (cfg->secops_fallback_user)
             cJSON_AddStringToObject(p, "fallback_user", cfg->secops_fallback_user);
         cJSON_AddTrueToObject(p, "set_owner");
+        cJSON_AddTrueToObject(p, "invite");
+        if (round > 0)
+            cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "page"), "dedup_key", dedup);
         char key[160];
         snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/oncall", id, step);
         int64_t j_on = outbox_add(app->store, id, key, "pd.oncall", p, NULL, 0, 0);
-        cJSON_Delete(p);
-
-        /* The rest waits for the on-call to be known ({{incident.owner}}). */
-        p = cJSON_CreateObject();
-        cJSON *u = cJSON_AddArrayToObject(p, "users");
-        cJSON_AddItemToArray(u, cJSON_CreateString("{{incident.owner}}"));
-        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/invite", id, step);
-        outbox_add(app->store, id, key, "slack.invite", p, &j_on, 1, 0);
         cJSON_Delete(p);
 
         char *brief = brief_text(app, inc, "no appsec engineer is in working hours: handed to the secops on-call");
@@ -250,9 +260,10 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
         cJSON_Delete(p);
         free(brief);
 
-        if (cfg->pagerduty_routing_key) {
+        if (round > 0) {
             char *title = clean_user_text(inc->title, 150);
             p = cJSON_CreateObject();
+            cJSON_AddStringToObject(p, "dedup_key", dedup);
             char *sum = xasprintf("SIRT-%" PRId64 " handed to the secops on-call [S%d/P%d] %s", id, inc->severity,
                                   inc->priority, title);
             cJSON_AddStringToObject(p, "summary", sum);
@@ -261,15 +272,19 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
             cJSON_AddStringToObject(p, "component", inc->component ? inc->component : "unknown");
             cJSON *cd = cJSON_AddObjectToObject(p, "custom_details");
             cJSON_AddStringToObject(cd, "reason", "follow-the-sun handoff: no appsec engineer in working hours");
+            cJSON_AddNumberToObject(cd, "page_round", round);
             snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/page", id, step);
             outbox_add(app->store, id, key, "pd.trigger", p, &j_on, 1, 0);
             cJSON_Delete(p);
             free(sum);
             free(title);
         }
+        char paged[96] = "";
+        if (round > 0)
+            snprintf(paged, sizeof(paged), " Paged on PagerDuty (page `%s`).", dedup);
         char *t = xasprintf(":sunrise_over_mountains: SIRT-%" PRId64 " handed off%s%s%s to the secops on-call "
-                            "{{incident.owner_mention}} (%s).",
-                            id, from ? " from <@" : "", from ? from : "", from ? ">" : "", reason);
+                            "{{incident.owner_mention}} (%s).%s",
+                            id, from ? " from <@" : "", from ? from : "", from ? ">" : "", reason, paged);
         p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "text", t);
         if (inc->channel_id)

@@ -492,7 +492,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     handoff_plan(app, inc);
 
     /* 3. GitLab: private project, confidential issue, members, EM/PM note */
-    int64_t j_issue = 0;
+    int64_t j_issue = 0, j_proj = 0;
     if (gitlab) {
         p = cJSON_CreateObject();
         char *pname = xasprintf("SIRT-%" PRId64, n);
@@ -502,7 +502,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         cJSON_AddStringToObject(p, "description", "Security incident (confidential). Managed by sirtbot.");
         free(pname);
         free(ppath);
-        int64_t j_proj = add_job(app, n, "gitlab_project", "gitlab.create_project", p, NULL, 0, 0);
+        j_proj = add_job(app, n, "gitlab_project", "gitlab.create_project", p, NULL, 0, 0);
 
         char *what = clean_user_text(in->what, TEXT_MAX);
         char *repro = clean_user_text(in->repro, TEXT_MAX);
@@ -583,9 +583,14 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     cJSON_AddTrueToObject(p, "pin");
     int64_t j_summary = add_job(app, n, "summary", "slack.post", p, deps, j_issue ? 2 : 1, j_issue ? soft : 0);
 
-    /* 5. paging */
-    if (page && paging) {
+    /* 5. paging: round 1 of the page rounds ("SIRT-n") */
+    char dedup[64];
+    int round = page && paging ? page_round(app, n, true, "report", dedup, sizeof(dedup), NULL) : 0;
+    if (round < 0)
+        LOG_ERROR("report: cannot record the page round", "incident:l error:s", (long long)n, store_strerror(round));
+    if (round > 0) {
         p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "dedup_key", dedup);
         char *sum = xasprintf("SIRT-%" PRId64 " [S%d/P%d] %s", n, in->severity, in->priority, title);
         cJSON_AddStringToObject(p, "summary", sum);
         free(sum);
@@ -601,10 +606,17 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         cJSON_AddStringToObject(cd, "priority", sp);
         snprintf(sp, sizeof(sp), "S%d", in->severity);
         cJSON_AddStringToObject(cd, "severity", sp);
-        /* The page waits for the channel and the issue (links) at most SOFT_DEPS_MS. */
-        add_job(app, n, "page", "pd.trigger", p, deps, j_issue ? 2 : 1, soft);
+        /* The page waits for the channel and the issue (links) at most
+         * SOFT_DEPS_MS; sent without the issue, the link follows once the
+         * issue exists (issue_job, effects.h). */
+        if (j_issue > 0)
+            cJSON_AddNumberToObject(p, "issue_job", (double)j_issue);
+        int64_t j_page = add_job(app, n, "page", "pd.trigger", p, deps, j_issue ? 2 : 1, soft);
+        char key[96];
+        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/page_oncall", n);
+        page_oncall_invite(app, n, key, dedup, j_page, j_chan, j_proj);
         store_timeline_add(app->store, n, now, "sirtbot", "page_requested", "security on-call page requested");
-    } else if (page) {
+    } else if (page && !paging) {
         p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "text", ":rotating_light: This is an S1/P1 incident but *nobody was paged*: "
                                            "PAGERDUTY_ROUTING_KEY is not set for sirtbot. Page the security "
