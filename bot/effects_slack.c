@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "blockkit.h"
 #include "clock.h"
 #include "effects_internal.h"
 #include "http.h"
@@ -37,6 +38,15 @@ static bool has_blocks(const cJSON *p)
 {
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(p, "blocks");
     return (cJSON_IsArray(b) && cJSON_GetArraySize(b) > 0) || (cJSON_IsString(b) && b->valuestring[0]);
+}
+
+/* Block Kit limits are enforced here, after the outbox filled in the
+ * placeholders: whatever a builder produced, Slack gets what it accepts. */
+static void fit_logged(const struct fx *fx, int cuts)
+{
+    if (cuts > 0)
+        LOG_INFO("payload cut to Slack's Block Kit limits", "job:l incident:l op:s cuts:d", (long long)fx->job_id,
+                 (long long)fx->incident_id, fx->op, cuts);
 }
 
 /* ---- slack.views_open ---- */
@@ -79,7 +89,9 @@ void eff_slack_views_open(struct fx *fx)
     }
     cJSON *args = cJSON_CreateObject();
     cJSON_AddStringToObject(args, "trigger_id", trigger);
-    cJSON_AddItemToObject(args, "view", cJSON_Duplicate(view, 1));
+    cJSON *v = cJSON_Duplicate(view, 1);
+    fit_logged(fx, blockkit_fit_view(v));
+    cJSON_AddItemToObject(args, "view", v);
     eff_slack(fx, "views.open", args, false, true, views_open_done);
 }
 
@@ -428,6 +440,7 @@ static void post_message(struct fx *fx, const char *channel, eff_api_fn cb)
     add_dup(args, "thread_ts", fx->payload);
     add_dup(args, "unfurl_links", fx->payload);
     add_dup(args, "metadata", fx->payload);
+    fit_logged(fx, blockkit_fit_message(args));
     eff_slack(fx, "chat.postMessage", args, false, true, cb);
 }
 
@@ -528,6 +541,7 @@ void eff_slack_ephemeral(struct fx *fx)
     add_dup(args, "text", fx->payload);
     add_dup(args, "blocks", fx->payload);
     add_dup(args, "thread_ts", fx->payload);
+    fit_logged(fx, blockkit_fit_message(args));
     eff_slack(fx, "chat.postEphemeral", args, false, true, ephemeral_done);
 }
 
@@ -551,5 +565,7 @@ void eff_slack_response_url(struct fx *fx)
         return;
     }
     /* The URL is a bearer capability: never logged. */
-    eff_http_post(fx, url, cJSON_Duplicate(body, 1), true, response_url_done);
+    cJSON *b = cJSON_Duplicate(body, 1);
+    fit_logged(fx, blockkit_fit_message(b));
+    eff_http_post(fx, url, b, true, response_url_done);
 }
