@@ -20,6 +20,7 @@
 #define LIST_PAGES_MAX 50            /* conversations.list pages when adopting */
 #define VIEWS_RETRY_WINDOW_MS 2500   /* trigger_id lives 3 s: no retry after this */
 #define VIEWS_EXPIRED_MS 3000
+#define PRIVACY_WAIT_MS (10 * 60 * 1000)  /* transient conversations.info errors: then post reduced */
 
 static const char *api_str(const struct api_result *r, const char *obj, const char *key)
 {
@@ -444,6 +445,59 @@ static void post_message(struct fx *fx, const char *channel, eff_api_fn cb)
     eff_slack(fx, "chat.postMessage", args, false, true, cb);
 }
 
+/* "private_only": the text may go only to a private channel.  Asked of
+ * conversations.info right before posting; when the channel is public, or
+ * its privacy cannot be established (a lasting error, or transient ones
+ * for PRIVACY_WAIT_MS), "public_text" is posted instead, or nothing. */
+static void post_reduced(struct fx *fx, const char *privacy, const char *why)
+{
+    const char *pub = eff_str(fx->payload, "public_text");
+    cJSON_AddStringToObject(eff_result(fx), "privacy", privacy);
+    LOG_INFO(pub ? "channel not known to be private: posting the reduced text (no incident details)"
+                 : "channel not known to be private: this part has details only, not posted",
+             "job:l channel:s privacy:s reason:s", (long long)fx->job_id, fx->s1, privacy, why);
+    if (!pub) {
+        cJSON_AddTrueToObject(eff_result(fx), "skipped");
+        eff_done(fx);
+        return;
+    }
+    char *ch = xstrdup(fx->s1);
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddStringToObject(args, "channel", ch);
+    cJSON_AddStringToObject(args, "text", pub);
+    add_dup(args, "unfurl_links", fx->payload);
+    free(ch);
+    eff_slack(fx, "chat.postMessage", args, false, true, post_done);
+}
+
+static void privacy_known(struct fx *fx, const struct api_result *r)
+{
+    if (r->err == API_OK) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(r->json, "channel");
+        const cJSON *priv = cJSON_GetObjectItemCaseSensitive(c, "is_private");
+        if (cJSON_IsTrue(priv)) {
+            cJSON_AddStringToObject(eff_result(fx), "privacy", "private");
+            char *ch = xstrdup(fx->s1);
+            post_message(fx, ch, post_done);
+            free(ch);
+            return;
+        }
+        post_reduced(fx, "public", cJSON_IsFalse(priv) ? "conversations.info: is_private false"
+                                                       : "conversations.info: no is_private");
+        return;
+    }
+    struct effect_result m;
+    char err[128];
+    eff_outcome_api(r, false, &m, err, sizeof(err));
+    if (m.outcome == EFFECT_RETRY && job_age_ms(fx) < PRIVACY_WAIT_MS) {
+        eff_finish_api(fx, r);
+        return;
+    }
+    char why[200];
+    snprintf(why, sizeof(why), "conversations.info failed: %s", err);
+    post_reduced(fx, "unknown", why);
+}
+
 void eff_slack_post(struct fx *fx)
 {
     const char *ch = eff_str(fx->payload, "channel");
@@ -455,6 +509,14 @@ void eff_slack_post(struct fx *fx)
     }
     if (!eff_str(fx->payload, "text") && !has_blocks(fx->payload)) {
         eff_fail(fx, "bad payload: text missing");
+        return;
+    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fx->payload, "private_only"))) {
+        free(fx->s1);
+        fx->s1 = xstrdup(ch);
+        cJSON *args = cJSON_CreateObject();
+        cJSON_AddStringToObject(args, "channel", ch);
+        eff_slack(fx, "conversations.info", args, true, false, privacy_known);
         return;
     }
     post_message(fx, ch, post_done);

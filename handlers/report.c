@@ -180,11 +180,11 @@ static cJSON *parse_input(const struct cfg *cfg, const cJSON *view, struct repor
 
     if (!in->title[0])
         cJSON_AddStringToObject(errors, "title", "Give the incident a title.");
-    else if (strlen(in->title) > TITLE_MAX)
+    else if (blockkit_len(in->title) > TITLE_MAX)   /* characters, as Slack counts */
         cJSON_AddStringToObject(errors, "title", "Keep the title under 150 characters.");
     if (!in->what[0])
         cJSON_AddStringToObject(errors, "what", "Say what happened.");
-    else if (strlen(in->what) > TEXT_MAX)
+    else if (blockkit_len(in->what) > TEXT_MAX)
         cJSON_AddStringToObject(errors, "what", "Keep this under 3000 characters; put the rest in the issue.");
     if (sev && strlen(sev) == 1 && sev[0] >= '1' && sev[0] <= '4')
         in->severity = sev[0] - '0';
@@ -198,7 +198,7 @@ static cJSON *parse_input(const struct cfg *cfg, const cJSON *view, struct repor
         if (!in->component[0] || !cfg_component(cfg, in->component))
             cJSON_AddStringToObject(errors, "component", "Choose one of the listed components.");
     }
-    if (strlen(in->repro) > TEXT_MAX)
+    if (blockkit_len(in->repro) > TEXT_MAX)
         cJSON_AddStringToObject(errors, "repro", "Keep this under 3000 characters; put the rest in the issue.");
     if (in->link[0] && !https_link(in->link))
         cJSON_AddStringToObject(errors, "link", "The issue link must be an https:// URL.");
@@ -491,8 +491,10 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         free(ppath);
         int64_t j_proj = add_job(app, n, "gitlab_project", "gitlab.create_project", p, NULL, 0, 0);
 
-        char *what = clean_user_text(in->what, TEXT_MAX);
-        char *repro = clean_user_text(in->repro, TEXT_MAX);
+        /* Whole (validated to 3000 characters, any number of bytes): the
+         * issue is where a cut summary sends the reader. */
+        char *what = clean_user_text(in->what, 0);
+        char *repro = clean_user_text(in->repro, 0);
         char *link = clean_user_text(in->link, LINK_MAX);
         struct buf d;
         buf_init(&d, 0);
