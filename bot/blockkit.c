@@ -141,7 +141,10 @@ static int fit_array_len(cJSON *arr, int max)
 
 static int fit_option(cJSON *o)
 {
-    return fit_text(o, "text", BK_OPTION_TEXT) + fit_text(o, "description", BK_OPTION_TEXT);
+    /* A cut value no longer matches what the bot offered, but a form that
+     * opens beats one Slack refuses; the builders keep values short. */
+    return fit_text(o, "text", BK_OPTION_TEXT) + fit_text(o, "description", BK_OPTION_TEXT)
+           + fit_string(o, "value", BK_OPTION_VALUE, false);
 }
 
 static int fit_confirm(cJSON *c)

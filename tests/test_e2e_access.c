@@ -352,6 +352,22 @@ TEST_T(e2e_access_long_report_summary_accepted, 90)
     ASSERT(buttons);
     ASSERT_EQ(fake_slack_pin_count(fx.slack), 1);
 
+    /* A 3,000-character title cannot come from Slack's form (max_length
+     * 150); forged, it is answered on the form, not stored or posted. */
+    char *long_title = text_of("T&<> ", 3000);
+    struct report_fields f3 = fields;
+    f3.title = long_title;
+    cJSON *p = report_submission_payload("V0ACCESS03", "U0REPORT1", &f3);
+    const char *eid3 = fake_slack_send_interactive(fx.slack, p);
+    cJSON_Delete(p);
+    ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid3, 5000));
+    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx.slack, eid3)->json, "payload");
+    ASSERT_STR_EQ(jstr(pl, "response_action"), "errors");
+    ASSERT_CONTAINS(jstr(cJSON_GetObjectItemCaseSensitive(pl, "errors"), "title"), "under 150 characters");
+    free(long_title);
+    fx_run_for(&fx, 500);
+    ASSERT_NULL(incident_channel(&fx, 2));
+
     /* status of that incident, privately: one message within the limits */
     const char *eid = fake_slack_send_slash(fx.slack, "U0SIRT001", PUBLIC, "status SIRT-1");
     ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
