@@ -309,6 +309,23 @@ static int check_ping(struct cfg *c, const struct env_spec *e, char **val,
     return 0;
 }
 
+/* Tests and drills only: multiplies the outbox's own delays (backoff, its
+ * caps, the page announcement, give-up) so an outage plays out in seconds. */
+static int check_backoff_scale(struct cfg *c, const struct env_spec *e, char **val,
+                               char *err, size_t errlen)
+{
+    char shown[SHOW_MAX + 8];
+    char *end;
+    double v = strtod(*val, &end);
+    if (end == *val || *end || !(v >= 0.0001 && v <= 1.0)) {
+        set_err(err, errlen, "%s \"%s\": expected a factor from 0.0001 to 1 (tests and drills only)",
+                e->name, show(*val, shown));
+        return -1;
+    }
+    c->backoff_scale = v;
+    return 0;
+}
+
 #define CFG_FIELD(f) offsetof(struct cfg, f)
 #define NO_FIELD SIZE_MAX
 
@@ -337,6 +354,7 @@ static const struct env_spec env_table[] = {
     { "SIRT_LOG", NO_FIELD, "info", false, check_log, NULL, NULL, NULL },
     { "SIRT_PING_SECS", NO_FIELD, "10", false, check_ping, NULL, NULL, NULL },
     { "SIRT_CLOCK_FILE", CFG_FIELD(clock_file), NULL, false, NULL, NULL, NULL, NULL },
+    { "SIRT_TEST_BACKOFF_SCALE", NO_FIELD, "1", false, check_backoff_scale, NULL, NULL, NULL },
 };
 
 static int load_env(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen)
@@ -374,7 +392,7 @@ static int load_env(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen)
 
 enum kind {
     K_ZONE, K_CHANNEL, K_USER, K_USERS, K_HOURS, K_NAME, K_GITLAB_USER, K_PD_ID,
-    K_LEAD, K_NSID, K_OBJECT, K_OBJARRAY,
+    K_LEAD, K_NSID, K_GIVE_UP, K_OBJECT, K_OBJARRAY,
 };
 
 static const char *const expect[] = {
@@ -388,6 +406,7 @@ static const char *const expect[] = {
     [K_PD_ID] = "expected a PagerDuty schedule id like \"PABC123\"",
     [K_LEAD] = "expected an integer from 0 to 720 (minutes)",
     [K_NSID] = "expected a positive integer (the GitLab group id)",
+    [K_GIVE_UP] = "expected an integer from 1 to 8760 (hours)",
     [K_OBJECT] = "expected an object",
     [K_OBJARRAY] = "expected an array of objects",
 };
@@ -455,6 +474,11 @@ static const struct key_spec gitlab_keys[] = {
 };
 static const struct table gitlab_table = { gitlab_keys, ARRAY_LEN(gitlab_keys), 0 };
 
+static const struct key_spec outbox_keys[] = {
+    { "give_up_hours", K_GIVE_UP, CFG_FIELD(outbox_give_up_hours), 0, false, NULL, 168, NULL },
+};
+static const struct table outbox_table = { outbox_keys, ARRAY_LEN(outbox_keys), 0 };
+
 static const struct key_spec top_keys[] = {
     { "timezone", K_ZONE, CFG_FIELD(timezone), 0, false, "UTC", 0, NULL },
     { "sirt_channel", K_CHANNEL, CFG_FIELD(sirt_channel), 0, false, NULL, 0, NULL },
@@ -469,6 +493,7 @@ static const struct key_spec top_keys[] = {
     { "handoff", K_OBJECT, 0, 0, false, NULL, 0, &handoff_table },
     { "decisions", K_OBJECT, 0, 0, false, NULL, 0, &decisions_table },
     { "gitlab", K_OBJECT, 0, 0, false, NULL, 0, &gitlab_table },
+    { "outbox", K_OBJECT, 0, 0, false, NULL, 0, &outbox_table },
 };
 static const struct table top_table = { top_keys, ARRAY_LEN(top_keys), 0 };
 
@@ -627,6 +652,15 @@ static int parse_value(struct pctx *x, const cJSON *it, const struct key_spec *k
         }
         *(int *)(void *)((char *)rec + ks->off) = (int)v;
         return 0;
+    case K_GIVE_UP:
+        if (!int_in(it, 1, 8760, &v)) {
+            if (cJSON_IsNumber(it))
+                return perr(x, "key \"%s\": invalid value %g: %s", path, it->valuedouble,
+                            expect[K_GIVE_UP]);
+            return perr(x, "key \"%s\": %s", path, expect[K_GIVE_UP]);
+        }
+        *(int *)(void *)((char *)rec + ks->off) = (int)v;
+        return 0;
     case K_NSID:
         if (!int_in(it, 1, 9007199254740992.0, &v)) {
             if (cJSON_IsNumber(it))
@@ -659,6 +693,7 @@ static void apply_default(const struct key_spec *ks, void *rec)
                         (int *)(void *)((char *)rec + ks->off2));
         break;
     case K_LEAD:
+    case K_GIVE_UP:
         *(int *)(void *)((char *)rec + ks->off) = (int)ks->idef;
         break;
     default:

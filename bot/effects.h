@@ -57,9 +57,10 @@
  *                       set_owner); with "reply", posts who is on call first
  *
  * Outcome rules: 2xx/ok -> DONE; Slack ok:false -> FAIL, except ratelimited /
- * internal_error / fatal_error / service_unavailable / request_timeout ->
- * RETRY; HTTP 429 -> RETRY after Retry-After; 5xx, network errors, timeouts
- * -> RETRY with maybe_sent; other 4xx -> FAIL.  A missing prerequisite (no
+ * internal_error / fatal_error / service_unavailable / request_timeout /
+ * team_added_to_org -> RETRY; HTTP 429 -> RETRY after Retry-After; 408 ->
+ * RETRY; 5xx, network errors, timeouts -> RETRY with maybe_sent; other 4xx
+ * -> FAIL.  A missing prerequisite (no
  * incident channel yet, no project yet) -> RETRY (not maybe_sent) with
  * error "waiting for <what>". */
 #ifndef SIRT_EFFECTS_H
@@ -100,6 +101,13 @@ void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSO
 
 /* True if op is known. */
 bool effect_known(const char *op);
+
+/* How the outbox retries an op's transient failures (README "Retries"):
+ * PAGE (pd.trigger): at most 60 s apart, until delivered or the incident is
+ * resolved; DEFAULT: at most 5 min apart, for outbox.give_up_hours. */
+enum effect_retry_class { EFFECT_CLASS_DEFAULT, EFFECT_CLASS_PAGE };
+/* The class of op from the op table; DEFAULT for an unknown op. */
+enum effect_retry_class effect_retry_class(const char *op);
 
 /* Slack permalink-ish URL of a channel for links ("<team url>archives/<id>").
  * Returns a malloc'd string, or NULL when the team URL is unknown. */

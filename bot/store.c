@@ -88,6 +88,10 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX timers_pending_key ON timers(key) WHERE state = 0;"
     "CREATE INDEX timers_due ON timers(state, due_ms);",
+    /* 3 -> 4 (retry until delivered): when a job was first sent (its
+     * give-up and page-announcement clocks start there); state 4 = dropped
+     * (no longer needed, e.g. a page for a resolved incident). */
+    "ALTER TABLE outbox ADD COLUMN first_due_ms INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)ARRAY_LEN(migrations))
 
@@ -105,11 +109,13 @@ static const char *const migrations[] = {
 #define TIMER_COLS "id, key, kind, incident_id, due_ms, payload"
 #define JOB_COLS \
     "o.id, o.incident_id, o.idem_key, o.op, o.payload, o.state, o.attempts, o.maybe_sent, " \
-    "o.next_at_ms, o.deps_deadline_ms, o.last_error, o.result, o.created_ms, o.updated_ms"
-/* A dependency of job o that is not done (failed ones included), or failed. */
+    "o.next_at_ms, o.deps_deadline_ms, o.last_error, o.result, o.created_ms, o.updated_ms, " \
+    "o.first_due_ms"
+/* A dependency of job o that is not done or dropped (failed ones included;
+ * pending ones, retrying, make o wait), or failed. */
 #define DEP_UNFINISHED \
     "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
-    " WHERE d.job_id = o.id AND p.state != 2)"
+    " WHERE d.job_id = o.id AND p.state NOT IN (2, 4))"
 #define DEP_FAILED \
     "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
     " WHERE d.job_id = o.id AND p.state = 3)"
@@ -125,7 +131,7 @@ enum stmt_id {
     ST_TM_EXISTS, ST_TM_CANCEL_INC,
     ST_OB_INSERT, ST_OB_BY_KEY, ST_OB_DEP_INSERT, ST_OB_GET, ST_OB_DUE, ST_OB_NEXT_DUE,
     ST_OB_BLOCKED, ST_OB_SENDING, ST_OB_STATE, ST_OB_DONE, ST_OB_RETRY, ST_OB_FAILED,
-    ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS,
+    ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS, ST_OB_DROPPED, ST_OB_OLDEST,
     ST_INBOX_ADD, ST_INBOX_DEL, ST_INBOX_LIST,
     ST_COUNT
 };
@@ -211,7 +217,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         " AND (o.deps_deadline_ms != 0 OR NOT " DEP_UNFINISHED ")",
     [ST_OB_BLOCKED] = "SELECT o.id FROM outbox o WHERE o.state = 0 AND " DEP_FAILED " ORDER BY o.id",
     [ST_OB_SENDING] =
-        "UPDATE outbox SET state = 1, attempts = attempts + 1, updated_ms = ?2"
+        "UPDATE outbox SET state = 1, attempts = attempts + 1, updated_ms = ?2,"
+        " first_due_ms = CASE WHEN first_due_ms = 0 THEN ?2 ELSE first_due_ms END"
         " WHERE id = ?1 AND state = 0",
     [ST_OB_STATE] = "SELECT state FROM outbox WHERE id = ?1",
     [ST_OB_DONE] = "UPDATE outbox SET state = 2, result = ?2, updated_ms = ?3 WHERE id = ?1",
@@ -222,6 +229,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OB_PAYLOAD] = "UPDATE outbox SET payload = ?2, updated_ms = ?3 WHERE id = ?1",
     [ST_OB_RECOVER] = "UPDATE outbox SET state = 0, maybe_sent = 1, updated_ms = ?1 WHERE state = 1",
     [ST_OB_COUNTS] = "SELECT state, COUNT(*) FROM outbox GROUP BY state",
+    [ST_OB_DROPPED] =
+        "UPDATE outbox SET state = 4, last_error = ?2, updated_ms = ?3 WHERE id = ?1 AND state IN (0, 1)",
+    [ST_OB_OLDEST] = "SELECT MIN(created_ms) FROM outbox WHERE state IN (0, 1)",
     [ST_INBOX_ADD] = "INSERT INTO inbox(type, envelope, received_ms) VALUES (?1, ?2, ?3)",
     [ST_INBOX_DEL] = "DELETE FROM inbox WHERE id = ?1",
     [ST_INBOX_LIST] = "SELECT id, type, envelope FROM inbox ORDER BY id",
@@ -246,6 +256,11 @@ static const struct {
 struct store {
     sqlite3 *db;
     int depth;                          /* open savepoints */
+    bool txn_failed;                    /* a write of the open transaction failed */
+    bool faulted;                       /* the last step failed by the test knob */
+    char *fault_file;                   /* SIRT_TEST_STORE_FAULT, NULL when unset */
+    bool fault_seen;                    /* the file existed at the last write */
+    long fault_allow;                   /* writes still allowed since it appeared */
     sqlite3_stmt *st[ST_COUNT];
     sqlite3_stmt *set_field[N_FIELDS];
 };
@@ -269,8 +284,13 @@ const char *store_strerror(int err)
 static int db_fail(struct store *s, int rc, const char *what)
 {
     int ext = sqlite3_extended_errcode(s->db);
-    LOG_ERROR("store: sqlite error", "op:s rc:d extended:d error:s", what, rc, ext,
-              sqlite3_errmsg(s->db));
+    const char *msg = sqlite3_errmsg(s->db);
+    if (s->faulted) {
+        s->faulted = false;
+        ext = SQLITE_FULL;
+        msg = "database or disk is full (SIRT_TEST_STORE_FAULT)";
+    }
+    LOG_ERROR("store: sqlite error", "op:s rc:d extended:d error:s", what, rc, ext, msg);
     switch (ext) {
     case SQLITE_CONSTRAINT_UNIQUE:
     case SQLITE_CONSTRAINT_PRIMARYKEY:
@@ -281,8 +301,49 @@ static int db_fail(struct store *s, int rc, const char *what)
     case SQLITE_CONSTRAINT_NOTNULL:
         return STORE_EINVAL;
     default:
+        /* Disk full, read-only, locked, I/O: nothing this transaction
+         * writes from now on may commit (see store_commit). */
+        if (s->depth > 0)
+            s->txn_failed = true;
         return STORE_EIO;
     }
+}
+
+/* The test knob: while the file named by SIRT_TEST_STORE_FAULT exists, a
+ * statement that writes fails before it runs, as SQLITE_FULL would.
+ * Reads and transaction control (which sqlite3_stmt_readonly counts as
+ * read-only) still work, as they do on a full disk.  A number N in the file
+ * lets the first N writes after it appeared through (e.g. 1: the inbox row
+ * of the next envelope is written, its work then fails). */
+static bool fault_active(struct store *s, sqlite3_stmt *st)
+{
+    if (!s->fault_file || sqlite3_stmt_readonly(st))
+        return false;
+    FILE *f = fopen(s->fault_file, "r");
+    if (!f) {
+        s->fault_seen = false;
+        return false;
+    }
+    if (!s->fault_seen) {
+        s->fault_seen = true;
+        if (fscanf(f, "%ld", &s->fault_allow) != 1 || s->fault_allow < 0)
+            s->fault_allow = 0;
+    }
+    fclose(f);
+    if (s->fault_allow > 0) {
+        s->fault_allow--;
+        return false;
+    }
+    return true;
+}
+
+static int step(struct store *s, sqlite3_stmt *st)
+{
+    if (fault_active(s, st)) {
+        s->faulted = true;
+        return SQLITE_FULL;
+    }
+    return sqlite3_step(st);
 }
 
 static void stmt_release(sqlite3_stmt *st)
@@ -294,7 +355,7 @@ static void stmt_release(sqlite3_stmt *st)
 /* Steps a statement that returns no rows and releases it. */
 static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = step(s, st);
     int ret = rc == SQLITE_DONE ? 0 : db_fail(s, rc, what);
     stmt_release(st);
     return ret;
@@ -305,7 +366,7 @@ static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
 static int fetch_row(struct store *s, sqlite3_stmt *st, void (*decode)(sqlite3_stmt *st, void *row),
                      void *out, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = step(s, st);
     int ret = 0;
     if (rc == SQLITE_ROW)
         decode(st, out);
@@ -326,7 +387,7 @@ static int collect_rows(struct store *s, sqlite3_stmt *st, size_t size, size_t m
     char *v = NULL;
     size_t cnt = 0, alloc = 0;
     int rc = SQLITE_DONE, ret = 0;
-    while (cnt < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (cnt < max && (rc = step(s, st)) == SQLITE_ROW) {
         if (cnt == alloc) {
             alloc = alloc ? alloc * 2 : (max < 16 ? max : 16);
             v = xrealloc(v, alloc * size);
@@ -350,7 +411,7 @@ static void int64_from_row(sqlite3_stmt *st, void *row)
 /* Reads a one-row SELECT MIN(...): INT64_MAX when it is NULL (nothing matched). */
 static int64_t select_min(struct store *s, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = step(s, st);
     int64_t ret = INT64_MAX;
     if (rc == SQLITE_ROW) {
         if (sqlite3_column_type(st, 0) != SQLITE_NULL)
@@ -499,6 +560,13 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 5000);
+    /* Test knob (README, "Test knobs"): not part of the config table because
+     * it is not configuration, and it must hold before the first write. */
+    const char *fault = getenv("SIRT_TEST_STORE_FAULT");
+    if (fault && *fault) {
+        s->fault_file = xstrdup(fault);
+        LOG_WARN("store: write-fault knob armed: writes fail while the file exists", "file:s", fault);
+    }
 
     /* journal_mode answers with the mode in effect; also the first read, so a
      * file that is not a database fails here with SQLite's own words. */
@@ -554,6 +622,7 @@ void store_close(struct store *s)
         sqlite3_finalize(s->set_field[i]);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
         LOG_ERROR("store: close failed", "error:s", sqlite3_errmsg(s->db));
+    free(s->fault_file);
     free(s);
 }
 
@@ -562,9 +631,17 @@ void store_close(struct store *s)
 int store_begin(struct store *s)
 {
     int ret = exec_stmt(s, s->st[ST_BEGIN], "begin");
-    if (ret == 0)
+    if (ret == 0) {
+        if (s->depth == 0)
+            s->txn_failed = false;
         s->depth++;
+    }
     return ret;
+}
+
+bool store_txn_failed(const struct store *s)
+{
+    return s && s->depth > 0 && s->txn_failed;
 }
 
 /* True (after logging) when SQLite already rolled the whole transaction back
@@ -586,6 +663,13 @@ int store_commit(struct store *s)
     }
     if (txn_lost(s))
         return STORE_EIO;
+    if (s->depth == 1 && s->txn_failed) {
+        /* A write failed (its caller may not have looked): committing the
+         * rest would keep half a plan.  Undo all of it instead. */
+        LOG_ERROR("store: a write of this transaction failed: rolled back, not committed", NULL);
+        store_rollback(s);
+        return STORE_EIO;
+    }
     int ret = exec_stmt(s, s->st[ST_RELEASE], "commit");
     if (ret == 0) {
         s->depth--;
@@ -1224,6 +1308,7 @@ static void job_from_row(sqlite3_stmt *st, void *row)
     j->result = col_str(st, 11);
     j->created_ms = sqlite3_column_int64(st, 12);
     j->updated_ms = sqlite3_column_int64(st, 13);
+    j->first_due_ms = sqlite3_column_int64(st, 14);
 }
 
 int64_t store_outbox_add(struct store *s, const struct outbox_new *j)
@@ -1371,6 +1456,33 @@ int store_outbox_mark_failed(struct store *s, int64_t id, const char *error, int
     return update_one(s, st, "outbox_mark_failed");
 }
 
+int store_outbox_mark_dropped(struct store *s, int64_t id, const char *why, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_OB_DROPPED];
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, why);
+    sqlite3_bind_int64(st, 3, now_ms);
+    return update_one(s, st, "outbox_mark_dropped");
+}
+
+int64_t store_outbox_find(struct store *s, const char *idem_key)
+{
+    if (!idem_key || !*idem_key)
+        return STORE_EINVAL;
+    sqlite3_stmt *st = s->st[ST_OB_BY_KEY];
+    bind_text(st, 1, idem_key);
+    int64_t id = 0;
+    int ret = fetch_row(s, st, int64_from_row, &id, "outbox_find");
+    if (ret == STORE_ENOTFOUND)
+        return 0;
+    return ret < 0 ? ret : id;
+}
+
+int64_t store_outbox_oldest_pending(struct store *s)
+{
+    return select_min(s, s->st[ST_OB_OLDEST], "outbox_oldest_pending");
+}
+
 int store_outbox_set_payload(struct store *s, int64_t id, const char *payload_json, int64_t now_ms)
 {
     sqlite3_stmt *st = s->st[ST_OB_PAYLOAD];
@@ -1393,15 +1505,15 @@ int store_outbox_recover(struct store *s, int64_t now_ms)
     return n;
 }
 
-int store_outbox_counts(struct store *s, int64_t counts[4])
+int store_outbox_counts(struct store *s, int64_t counts[OUTBOX_N_STATES])
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < OUTBOX_N_STATES; i++)
         counts[i] = 0;
     sqlite3_stmt *st = s->st[ST_OB_COUNTS];
     int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = step(s, st)) == SQLITE_ROW) {
         int state = sqlite3_column_int(st, 0);
-        if (state >= 0 && state < 4)
+        if (state >= 0 && state < OUTBOX_N_STATES)
             counts[state] = sqlite3_column_int64(st, 1);
     }
     if (rc != SQLITE_DONE)

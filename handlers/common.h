@@ -49,17 +49,21 @@ bool incident_in_channel(const struct incident *inc, const char *channel);
 /* An answer to whoever pressed a button: through the message's
  * response_url (replacing the message when replace), else ephemeral in the
  * channel, else by DM.  what + the press make the idempotency key. */
-void fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
-                      const char *text, bool replace);
+int64_t fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
+                         const char *text, bool replace);
 /* Replies to a request from the work phase: a slash command through its
  * response_url (ephemeral), a mention in its channel (threaded when it was
  * in a thread), a DM in the DM.  key_prefix + the request's own id make the
  * idempotency key. */
 int64_t fx_reply(struct sirt_app *app, const struct sirt_req *req, const char *key_prefix, const char *text,
                  cJSON *blocks);
-/* Timeline entry now, printf-style text. */
-void timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, const char *kind,
-                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* What a work() returns: 0, or STORE_EIO once a write of the router's
+ * transaction has failed (see store_txn_failed). */
+int handler_result(const struct sirt_app *app);
+
+/* Timeline entry now, printf-style text; 0 or a negative STORE_E*. */
+int timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, const char *kind,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* A key unique to this delivery of a request (envelope trigger/event ids),
  * for replies: writes "<prefix>/<id>" into out. */

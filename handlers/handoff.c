@@ -432,16 +432,16 @@ void handoff_respond(struct sirt_app *app, const struct sirt_req *req, struct si
     incident_finish(&inc);
 }
 
-void handoff_work(struct sirt_app *app, const struct sirt_req *req)
+int handoff_work(struct sirt_app *app, const struct sirt_req *req)
 {
     struct incident inc;
     char err[256];
     const char *rest;
     if (incident_for(app, req->channel_id, req->args, &inc, &rest, err, sizeof(err)) != 0)
-        return;
+        return handler_result(app);
     if (!incident_authorized(app, &inc, req->user_id) || strcmp(inc.state, "open") != 0) {
         incident_finish(&inc);
-        return;
+        return handler_result(app);
     }
     char user[32];
     if (parse_user_mention(rest, user, sizeof(user))) {
@@ -451,6 +451,7 @@ void handoff_work(struct sirt_app *app, const struct sirt_req *req)
         do_handoff(app, &inc, next >= 0 ? app->cfg->appsec[next].user : NULL, req->user_id, "handed off by hand");
     }
     incident_finish(&inc);
+    return handler_result(app);
 }
 
 /* Loads the incident a button names; tells the presser when they may not
@@ -476,41 +477,49 @@ static bool load_for_action(struct sirt_app *app, int64_t id, const char *user, 
     return true;
 }
 
-void handoff_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int handoff_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
     if (!load_for_action(app, incident_parse_id(jstr(action, "value")), user, &inc, payload, action))
-        return;
+        return handler_result(app);
     int next = next_owner(app, inc.owner, clock_now_ms());
     do_handoff(app, &inc, next >= 0 ? app->cfg->appsec[next].user : NULL, user, "handed off by hand");
     incident_finish(&inc);
+    return handler_result(app);
 }
 
-void handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *v = jstr(action, "value");
     if (!v)
-        return;
+        return handler_result(app);
     struct incident inc;
     if (!load_for_action(app, incident_parse_id(v), user, &inc, payload, action))
-        return;
+        return handler_result(app);
+    /* The value is "<n>|<user id>" or "<n>|secops", as the prompt wrote it;
+     * anything else is refused rather than guessed at. */
     const char *bar = strchr(v, '|');
     const char *to = bar && strcmp(bar + 1, "secops") != 0 ? bar + 1 : NULL;
     char who[32] = "";
-    if (to)
-        str_lcpy(who, to, sizeof(who));
+    if (!bar || (to && !parse_user_mention(to, who, sizeof(who)))) {
+        fx_button_notice(app, payload, action, "handoff-malformed", "That button does not name a handoff I "
+                         "made: nothing was changed. Use `/sirt handoff SIRT-n` instead.", false);
+        incident_finish(&inc);
+        return handler_result(app);
+    }
     do_handoff(app, &inc, to ? who : NULL, user, "the owner accepted the end-of-day handoff");
     incident_finish(&inc);
+    return handler_result(app);
 }
 
-void handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
     if (!load_for_action(app, incident_parse_id(jstr(action, "value")), user, &inc, payload, action))
-        return;
+        return handler_result(app);
     int64_t now = clock_now_ms();
     int64_t lead = (int64_t)app->cfg->handoff_lead_minutes * 60000;
     int64_t auto_at = now + KEEP_MS;
@@ -523,9 +532,10 @@ void handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON
     fx_post_incident(app, &inc, key, t, NULL);
     free(t);
     incident_finish(&inc);
+    return handler_result(app);
 }
 
-void handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *chosen = jstr(action, "selected_user");
@@ -542,11 +552,17 @@ void handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJS
     }
     if (!id && block)
         id = incident_parse_id(block);
-    if (!chosen)
-        return;
     struct incident inc;
     if (!load_for_action(app, id, user, &inc, payload, action))
-        return;
-    do_handoff(app, &inc, chosen, user, "the owner chose who takes it");
+        return handler_result(app);
+    char who[32];
+    if (!chosen || !parse_user_mention(chosen, who, sizeof(who))) {
+        fx_button_notice(app, payload, action, "handoff-malformed", "Choose a person to hand the incident to: "
+                         "nothing was changed.", false);
+        incident_finish(&inc);
+        return handler_result(app);
+    }
+    do_handoff(app, &inc, who, user, "the owner chose who takes it");
     incident_finish(&inc);
+    return handler_result(app);
 }

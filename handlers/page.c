@@ -146,30 +146,31 @@ void page_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_
     incident_finish(&inc);
 }
 
-void page_work(struct sirt_app *app, const struct sirt_req *req)
+int page_work(struct sirt_app *app, const struct sirt_req *req)
 {
     struct incident inc;
     char msg[300];
     if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return;   /* respond() told the user */
+        return handler_result(app);   /* respond() told the user */
     if (page_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0) {
         char id[200];
         request_key(req, "req", id, sizeof(id));
         plan_page(app, &inc, req->user_id, id);
     }
     incident_finish(&inc);
+    return handler_result(app);
 }
 
-void page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
     struct incident inc;
     if (!user)
-        return;
+        return handler_result(app);
     if (button_incident(app, action, &inc) != 0) {
         fx_button_notice(app, payload, action, "page-unknown", "I cannot find that incident any more.", false);
-        return;
+        return handler_result(app);
     }
     char msg[300];
     if (page_check(app, &inc, user, channel, msg, sizeof(msg)) != 0) {
@@ -180,6 +181,7 @@ void page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action
         plan_page(app, &inc, user, id);
     }
     incident_finish(&inc);
+    return handler_result(app);
 }
 
 /* ---- resolving ---- */
@@ -241,29 +243,30 @@ void resolve_respond(struct sirt_app *app, const struct sirt_req *req, struct si
     incident_finish(&inc);
 }
 
-void resolve_work(struct sirt_app *app, const struct sirt_req *req)
+int resolve_work(struct sirt_app *app, const struct sirt_req *req)
 {
     struct incident inc;
     char msg[300];
     if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return;
+        return handler_result(app);
     if (resolve_check(app, &inc, req->user_id, msg, sizeof(msg)) == 0) {
         char id[200];
         request_key(req, "req", id, sizeof(id));
         plan_resolve(app, &inc, req->user_id, id);
     }
     incident_finish(&inc);
+    return handler_result(app);
 }
 
-void resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
     if (!user)
-        return;
+        return handler_result(app);
     if (button_incident(app, action, &inc) != 0) {
         fx_button_notice(app, payload, action, "resolve-unknown", "I cannot find that incident any more.", false);
-        return;
+        return handler_result(app);
     }
     char msg[300];
     if (resolve_check(app, &inc, user, msg, sizeof(msg)) != 0) {
@@ -274,6 +277,7 @@ void resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *act
         plan_resolve(app, &inc, user, id);
     }
     incident_finish(&inc);
+    return handler_result(app);
 }
 
 /* ---- who is on call ---- */
@@ -296,10 +300,10 @@ void oncall_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
     /* mention/DM: the answer is posted where it was asked */
 }
 
-void oncall_work(struct sirt_app *app, const struct sirt_req *req)
+int oncall_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (!oncall_configured(app))
-        return;
+        return handler_result(app);
     const struct cfg *c = app->cfg;
     cJSON *p = cJSON_CreateObject();
     if (c->secops_schedule && c->secops_schedule[0])
@@ -318,4 +322,5 @@ void oncall_work(struct sirt_app *app, const struct sirt_req *req)
     request_key(req, "oncall", key, sizeof(key));
     outbox_add(app->store, 0, key, "pd.oncall", p, NULL, 0, 0);
     cJSON_Delete(p);
+    return handler_result(app);
 }

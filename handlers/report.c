@@ -270,17 +270,19 @@ void report_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
     out->blocks = blocks;
 }
 
-void report_work(struct sirt_app *app, const struct sirt_req *req)
+int report_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (req->source != REQ_SLASH)
-        return;   /* mention/DM: the button reply was posted by the router */
+        return handler_result(app);   /* mention/DM: the button reply was posted by the router */
     open_modal(app, req->trigger_id, req->args, req->channel_id);
+    return handler_result(app);
 }
 
-void report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
     open_modal(app, jstr(payload, "trigger_id"), jstr(action, "value"), channel);
+    return handler_result(app);
 }
 
 /* ---- submission: the incident and its plan ---- */
@@ -652,21 +654,21 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     free(marker);
 }
 
-void report_submit(struct sirt_app *app, const cJSON *payload)
+int report_submit(struct sirt_app *app, const cJSON *payload)
 {
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
     const char *view_id = jstr(view, "id");
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     if (!user || !app->store) {
         LOG_WARN("report: submission without a user", "");
-        return;
+        return handler_result(app);
     }
     struct report_input in;
     cJSON *errors = parse_input(app->cfg, view, &in);
     if (errors) {   /* validated at ack time; the config cannot have changed since */
         cJSON_Delete(errors);
         input_finish(&in);
-        return;
+        return handler_result(app);
     }
     cJSON *meta = cJSON_Parse(jstr(view, "private_metadata") ? jstr(view, "private_metadata") : "{}");
     struct incident inc;
@@ -682,7 +684,10 @@ void report_submit(struct sirt_app *app, const cJSON *payload)
     const struct cfg_appsec *a = cfg_appsec_user(app->cfg, user);
     inc.owner = (char *)(a ? user : handoff_next_owner(app, NULL, clock_now_ms()));
     inc.state = "open";
-    inc.origin_channel = (char *)jstr(meta, "origin");
+    /* private_metadata is input: only a conversation id is kept from it. */
+    const char *origin = jstr(meta, "origin");
+    size_t olen = origin ? strspn(origin, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") : 0;
+    inc.origin_channel = origin && olen && olen <= 24 && !origin[olen] ? (char *)origin : NULL;
     char *key = view_id ? xasprintf("view/%s", view_id) : NULL;
     inc.submission_key = key;
     inc.created_ms = inc.updated_ms = clock_now_ms();
@@ -690,14 +695,19 @@ void report_submit(struct sirt_app *app, const cJSON *payload)
     if (rc == STORE_EEXIST) {
         LOG_INFO("report: the same form was submitted again; one incident", "incident:l", (long long)inc.id);
     } else if (rc == 0) {
-        store_timeline_add(app->store, inc.id, inc.created_ms, user, "reported", "incident reported");
+        rc = store_timeline_add(app->store, inc.id, inc.created_ms, user, "reported", "incident reported");
+    }
+    if (rc == 0) {
         LOG_INFO("report: incident recorded", "incident:l severity:d priority:d", (long long)inc.id,
                  in.severity, in.priority);
         plan_incident(app, &inc, &in);
-    } else {
-        LOG_ERROR("report: cannot record the incident", "error:s", store_strerror(rc));
+    } else if (rc != STORE_EEXIST) {
+        LOG_ERROR("report: cannot record the incident; kept for a replay", "error:s", store_strerror(rc));
     }
     free(key);
     cJSON_Delete(meta);
     input_finish(&in);
+    if (rc < 0 && rc != STORE_EEXIST)
+        return rc;
+    return handler_result(app);
 }

@@ -471,7 +471,8 @@ TEST_T(e2e_responders_decision_flow, 120)
     ASSERT_STR_EQ(jstr(vo->json, "trigger_id"), "777.888.dec");
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(vo->json, "view");
     ASSERT_STR_EQ(jstr(view, "callback_id"), "sirt_decision");
-    ASSERT_STR_EQ(jstr(view, "private_metadata"), "{\"incident\":1}");
+    /* The incident, and the channel it was opened from (re-checked on submit). */
+    ASSERT_CONTAINS(jstr(view, "private_metadata"), "{\"incident\":1,\"channel\":\"C");
     char *vs = cJSON_PrintUnformatted(view);
     const char *ids[] = { "solution", "options", "effectiveness", "customers", "how", "magnitude", "consequences" };
     for (size_t i = 0; i < ARRAY_LEN(ids); i++) {

@@ -133,7 +133,7 @@ TEST(store_schema_created)
     tdir_make(&t);
     struct store *s = open_ok(t.db);
     store_close(s);
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 3);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 4);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                             " ('incidents','timeline','events','outbox','outbox_deps','inbox',"
                             "  'incident_members','decisions','timers')"), 9);
@@ -176,7 +176,7 @@ TEST(store_reopen_idempotent)
         incident_finish(&inc);
         store_close(s);
     }
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 3);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 4);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM incidents"), 1);
     tdir_remove(&t);
 }
@@ -192,7 +192,7 @@ TEST(store_newer_schema_refused)
     s = (struct store *)&err;   /* must be reset to NULL on failure */
     ASSERT(store_open(&s, t.db, err, sizeof(err)) < 0);
     ASSERT_NULL(s);
-    snprintf(want, sizeof(want), "%s: schema version 7 is newer than this sirtbot (3)", t.db);
+    snprintf(want, sizeof(want), "%s: schema version 7 is newer than this sirtbot (4)", t.db);
     ASSERT_STR_EQ(err, want);
     ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 7);
     tdir_remove(&t);
@@ -312,7 +312,7 @@ TEST(store_nested_outer_rollback)
     ASSERT_EQ(store_event_record(s, "y", 2), 0);
     struct incident got;
     ASSERT_EQ(store_incident_get(s, inc, &got), STORE_ENOTFOUND);
-    int64_t counts[4];
+    int64_t counts[OUTBOX_N_STATES];
     ASSERT_EQ(store_outbox_counts(s, counts), 0);
     ASSERT_EQ(counts[OUTBOX_PENDING], 0);
 
@@ -872,9 +872,9 @@ TEST(store_outbox_counts_by_state)
     struct tdir t;
     tdir_make(&t);
     struct store *s = open_ok(t.db);
-    int64_t counts[4] = { -1, -1, -1, -1 };
+    int64_t counts[OUTBOX_N_STATES] = { -1, -1, -1, -1, -1 };
     ASSERT_EQ(store_outbox_counts(s, counts), 0);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < OUTBOX_N_STATES; i++)
         ASSERT_EQ(counts[i], 0);
     int64_t ids[7];
     for (int i = 0; i < 7; i++) {
@@ -974,7 +974,7 @@ TEST(store_migrate_v2_to_v3)
     ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 2);
 
     struct store *s = open_ok(t.db);
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 3);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 4);
     /* Every old row is still there and readable through the store. */
     struct incident inc;
     ASSERT_EQ(store_incident_by_channel(s, "C0OLD0001", &inc), 0);
@@ -1008,7 +1008,7 @@ TEST(store_migrate_v2_to_v3)
 
     /* Opening again changes nothing. */
     s = open_ok(t.db);
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 3);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 4);
     ASSERT_EQ(store_member_is(s, 1, "U0REP0001"), 1);
     store_close(s);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM pragma_integrity_check"
@@ -1523,7 +1523,7 @@ TEST(store_crash_mid_transaction)
     int n = 0;
     ASSERT_EQ(store_incidents_open(s, count_open, &n), 0);
     ASSERT_EQ(n, 1);
-    int64_t counts[4];
+    int64_t counts[OUTBOX_N_STATES];
     ASSERT_EQ(store_outbox_counts(s, counts), 0);
     ASSERT_EQ(counts[OUTBOX_PENDING], 2);
     ASSERT_EQ(counts[OUTBOX_SENDING] + counts[OUTBOX_DONE] + counts[OUTBOX_FAILED], 0);
@@ -1563,7 +1563,7 @@ TEST_T(store_perf_sanity, 120)
     uint64_t dt = clock_mono_us() - t0;
     fprintf(stderr, "store perf: %d transactions (1 incident + 5 outbox rows each) in %.1f ms: "
             "%.1f us per transaction\n", n_tx, (double)dt / 1000.0, (double)dt / n_tx);
-    int64_t counts[4];
+    int64_t counts[OUTBOX_N_STATES];
     ASSERT_EQ(store_outbox_counts(s, counts), 0);
     ASSERT_EQ(counts[OUTBOX_PENDING], 5 * n_tx);
     store_close(s);

@@ -477,6 +477,16 @@ void fake_pagerduty_fail(struct fake_pagerduty *pd, enum fake_pd_api api, int ti
     fake_http_fail(pd->http, pattern, times, status, "application/json", body, retry_after);
 }
 
+void fake_pagerduty_outage(struct fake_pagerduty *pd, enum fake_pd_api api, int status, int ms)
+{
+    fake_http_outage(pd->http, pd_api_pattern[api], status, ms);
+}
+
+void fake_pagerduty_outage_end(struct fake_pagerduty *pd)
+{
+    fake_http_outage_end(pd->http);
+}
+
 void fake_pagerduty_delay(struct fake_pagerduty *pd, enum fake_pd_api api, int times, int ms)
 {
     fake_http_delay(pd->http, pd_api_pattern[api], times, ms);

@@ -91,6 +91,10 @@ enum fake_pd_api { FAKE_PD_ENQUEUE, FAKE_PD_ONCALLS, FAKE_PD_ANY };
  * body: 429 (with Retry-After: retry_after when > 0), 500, 400, ...; 0 drops
  * the connection.  The request has no effect. */
 void fake_pagerduty_fail(struct fake_pagerduty *pd, enum fake_pd_api api, int times, int status, int retry_after);
+/* Outage of api: every request fails with status (0 drops the connection)
+ * for ms from now, or until fake_pagerduty_outage_end when ms <= 0. */
+void fake_pagerduty_outage(struct fake_pagerduty *pd, enum fake_pd_api api, int status, int ms);
+void fake_pagerduty_outage_end(struct fake_pagerduty *pd);
 /* The next `times` answers of api are written ms late (effect at once). */
 void fake_pagerduty_delay(struct fake_pagerduty *pd, enum fake_pd_api api, int times, int ms);
 
