@@ -295,10 +295,10 @@ void status_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
 
 /* Asked in a public place: whoever may see more than the public answer
  * gets it privately as well, seen by them alone. */
-void status_work(struct sirt_app *app, const struct sirt_req *req)
+int status_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (!app->store || req->source == REQ_SLASH || req->source == REQ_DM || !req->channel_id || !req->user_id)
-        return;
+        return 0;
     char *pub = status_text(app, req, false);
     char *priv = status_text(app, req, true);
     if (strcmp(pub, priv) != 0) {
@@ -317,4 +317,5 @@ void status_work(struct sirt_app *app, const struct sirt_req *req)
     }
     free(pub);
     free(priv);
+    return handler_result(app);
 }
