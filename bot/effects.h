@@ -24,9 +24,14 @@
  *                       is skipped
  *  slack.post           {"channel"?, "text", "blocks"?, "thread_ts"?, "pin"?}  chat.postMessage to
  *                       channel, or the incident channel when absent; with "pin":true, then
- *                       pins.add (already_pinned = done).  result {"channel","ts"}
+ *                       pins.add (already_pinned = done).  result {"channel","ts"}.
+ *                       With "private_only":true, conversations.info first: posted only when the
+ *                       channel is private; else "public_text" (when given) is posted instead, or
+ *                       nothing ("skipped"); result "privacy": private|public|unknown.  Transient
+ *                       errors of conversations.info retry for 10 min, then count as not private.
+ *                       Blocks of every slack.* op are fitted to Block Kit limits (bot/blockkit.h).
  *  slack.dm             {"user","text","blocks"?}            conversations.open + chat.postMessage
- *  slack.ephemeral      {"channel","user","text"}            chat.postEphemeral
+ *  slack.ephemeral      {"channel","user","text","thread_ts"?}  chat.postEphemeral
  *  slack.response_url   {"url","body":{...}}                 POST to a response_url
  *  gitlab.create_project {"name","path","description"}       POST /projects with namespace_id
  *                       from config, visibility private; captures gitlab_project_id,

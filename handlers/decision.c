@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../bot/app.h"
+#include "../bot/blockkit.h"
 #include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
@@ -139,12 +140,8 @@ static bool channel_id_shape(const char *c)
  * from, so the submission is checked as the command was (decision_check). */
 static cJSON *decision_view(int64_t incident_id, const char *channel)
 {
-    cJSON *v = cJSON_CreateObject();
-    cJSON_AddStringToObject(v, "type", "modal");
+    cJSON *v = bk_modal("Short-term decision", "Record", "Cancel");
     cJSON_AddStringToObject(v, "callback_id", "sirt_decision");
-    cJSON_AddItemToObject(v, "title", bk_plain("Short-term decision"));
-    cJSON_AddItemToObject(v, "submit", bk_plain("Record"));
-    cJSON_AddItemToObject(v, "close", bk_plain("Cancel"));
     char meta[96];
     if (channel_id_shape(channel))
         snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 ",\"channel\":\"%s\"}", incident_id, channel);
@@ -165,11 +162,11 @@ static cJSON *decision_view(int64_t incident_id, const char *channel)
             cJSON_AddTrueToObject(e, "multiline");
         cJSON_AddNumberToObject(e, "max_length", FIELD_MAX);
         if (fields[i].placeholder)
-            cJSON_AddItemToObject(e, "placeholder", bk_plain(fields[i].placeholder));
+            cJSON_AddItemToObject(e, "placeholder", bk_plain_max(fields[i].placeholder, BK_PLACEHOLDER));
         cJSON *b = cJSON_CreateObject();
         cJSON_AddStringToObject(b, "type", "input");
         cJSON_AddStringToObject(b, "block_id", fields[i].id);
-        cJSON_AddItemToObject(b, "label", bk_plain(fields[i].label));
+        cJSON_AddItemToObject(b, "label", bk_plain_max(fields[i].label, BK_LABEL));
         cJSON_AddItemToObject(b, "element", e);
         if (!fields[i].required)
             cJSON_AddTrueToObject(b, "optional");

@@ -137,6 +137,7 @@ void handoff_auto_fire(struct sirt_app *app, const struct sched_timer *t);
 
 /* status.c, review.c, timeline.c */
 void status_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int status_work(struct sirt_app *app, const struct sirt_req *req);
 void review_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int review_work(struct sirt_app *app, const struct sirt_req *req);
 void review_fire(struct sirt_app *app, const struct sched_timer *t);

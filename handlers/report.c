@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../bot/app.h"
+#include "../bot/blockkit.h"
 #include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
@@ -56,7 +57,7 @@ static cJSON *input_block(const char *block_id, const char *label, cJSON *elemen
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "type", "input");
     cJSON_AddStringToObject(b, "block_id", block_id);
-    cJSON_AddItemToObject(b, "label", bk_plain(label));
+    cJSON_AddItemToObject(b, "label", bk_plain_max(label, BK_LABEL));
     cJSON_AddItemToObject(b, "element", element);
     if (optional)
         cJSON_AddTrueToObject(b, "optional");
@@ -74,36 +75,25 @@ static cJSON *text_input(bool multiline, int max_length, const char *initial, co
     if (initial && *initial)
         cJSON_AddStringToObject(e, "initial_value", initial);
     if (placeholder)
-        cJSON_AddItemToObject(e, "placeholder", bk_plain(placeholder));
+        cJSON_AddItemToObject(e, "placeholder", bk_plain_max(placeholder, BK_PLACEHOLDER));
     return e;
 }
 
-static cJSON *option(const char *text, const char *value)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "text", bk_plain(text));
-    cJSON_AddStringToObject(o, "value", value);
-    return o;
-}
 
 static cJSON *select_el(const char *placeholder)
 {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "type", "static_select");
     cJSON_AddStringToObject(e, "action_id", "value");
-    cJSON_AddItemToObject(e, "placeholder", bk_plain(placeholder));
+    cJSON_AddItemToObject(e, "placeholder", bk_plain_max(placeholder, BK_PLACEHOLDER));
     cJSON_AddArrayToObject(e, "options");
     return e;
 }
 
 cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origin)
 {
-    cJSON *v = cJSON_CreateObject();
-    cJSON_AddStringToObject(v, "type", "modal");
+    cJSON *v = bk_modal("Report an incident", "Report", "Cancel");
     cJSON_AddStringToObject(v, "callback_id", "sirt_report");
-    cJSON_AddItemToObject(v, "title", bk_plain("Report an incident"));
-    cJSON_AddItemToObject(v, "submit", bk_plain("Report"));
-    cJSON_AddItemToObject(v, "close", bk_plain("Cancel"));
     cJSON *meta = cJSON_CreateObject();
     if (origin)
         cJSON_AddStringToObject(meta, "origin", origin);
@@ -124,8 +114,8 @@ cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origi
     cJSON *pri = select_el("Priority");
     for (int i = 0; i < 4; i++) {
         char val[2] = { (char)('1' + i), 0 };
-        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(sev, "options"), option(sev_names[i], val));
-        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(pri, "options"), option(pri_names[i], val));
+        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(sev, "options"), bk_option(sev_names[i], val));
+        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(pri, "options"), bk_option(pri_names[i], val));
     }
     cJSON_AddItemToArray(blocks, input_block("severity", "Severity", sev, false));
     cJSON_AddItemToArray(blocks, input_block("priority", "Priority", pri, false));
@@ -133,7 +123,7 @@ cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origi
         cJSON *comp = select_el("Affected component");
         cJSON *opts = cJSON_GetObjectItemCaseSensitive(comp, "options");
         for (size_t i = 0; i < cfg->n_components && i < 100; i++)
-            cJSON_AddItemToArray(opts, option(cfg->components[i].name, cfg->components[i].name));
+            cJSON_AddItemToArray(opts, bk_option(cfg->components[i].name, cfg->components[i].name));
         cJSON_AddItemToArray(blocks, input_block("component", "Affected component", comp, false));
     } else {
         cJSON_AddItemToArray(blocks, input_block("component", "Affected component",
@@ -190,11 +180,11 @@ static cJSON *parse_input(const struct cfg *cfg, const cJSON *view, struct repor
 
     if (!in->title[0])
         cJSON_AddStringToObject(errors, "title", "Give the incident a title.");
-    else if (strlen(in->title) > TITLE_MAX)
+    else if (blockkit_len(in->title) > TITLE_MAX)   /* characters, as Slack counts */
         cJSON_AddStringToObject(errors, "title", "Keep the title under 150 characters.");
     if (!in->what[0])
         cJSON_AddStringToObject(errors, "what", "Say what happened.");
-    else if (strlen(in->what) > TEXT_MAX)
+    else if (blockkit_len(in->what) > TEXT_MAX)
         cJSON_AddStringToObject(errors, "what", "Keep this under 3000 characters; put the rest in the issue.");
     if (sev && strlen(sev) == 1 && sev[0] >= '1' && sev[0] <= '4')
         in->severity = sev[0] - '0';
@@ -208,7 +198,7 @@ static cJSON *parse_input(const struct cfg *cfg, const cJSON *view, struct repor
         if (!in->component[0] || !cfg_component(cfg, in->component))
             cJSON_AddStringToObject(errors, "component", "Choose one of the listed components.");
     }
-    if (strlen(in->repro) > TEXT_MAX)
+    if (blockkit_len(in->repro) > TEXT_MAX)
         cJSON_AddStringToObject(errors, "repro", "Keep this under 3000 characters; put the rest in the issue.");
     if (in->link[0] && !https_link(in->link))
         cJSON_AddStringToObject(errors, "link", "The issue link must be an https:// URL.");
@@ -346,24 +336,22 @@ static cJSON *summary_blocks(const struct incident *inc, const struct report_inp
                              bool paging_enabled)
 {
     char *title = clean_user_text(in->title, TITLE_MAX);
-    char *what = clean_user_text(in->what, 2500);
-    char *repro = clean_user_text(in->repro, 2500);
+    /* Whole texts, escaped, then cut by the section builder to Slack's
+     * limit with the truncation marker (the GitLab issue has them whole). */
+    char *what = clean_user_text(in->what, 0);
+    char *repro = clean_user_text(in->repro, 0);
+    char *comp = shown_line(in->component[0] ? in->component : "(not given)", 80);
     char *link = in->link[0] ? clean_user_text(in->link, LINK_MAX) : NULL;
     char *e_what = mrkdwn_escape(what), *e_repro = mrkdwn_escape(repro);
     cJSON *blocks = cJSON_CreateArray();
 
-    cJSON *h = cJSON_CreateObject();
-    cJSON_AddStringToObject(h, "type", "header");
     char *ht = xasprintf("SIRT-%" PRId64 ": %s", inc->id, title);
-    char *ht2 = utf8_prefix(ht, 150);
-    cJSON_AddItemToObject(h, "text", bk_plain(ht2));
+    cJSON_AddItemToArray(blocks, bk_header(ht));
     free(ht);
-    free(ht2);
-    cJSON_AddItemToArray(blocks, h);
 
     char *facts = xasprintf("*Severity* S%d   *Priority* P%d   *Component* %s\n*Reported by* <@%s>   "
                             "*GitLab* {{incident.issue_link}}\n*Paging* %s",
-                            in->severity, in->priority, in->component[0] ? in->component : "(not given)",
+                            in->severity, in->priority, comp,
                             inc->reporter,
                             paged ? (paging_enabled ? "the security on-call has been paged" :
                                                       "nobody was paged: PAGERDUTY_ROUTING_KEY is not set")
@@ -400,6 +388,7 @@ static cJSON *summary_blocks(const struct incident *inc, const struct report_inp
     free(title);
     free(what);
     free(repro);
+    free(comp);
     free(link);
     free(e_what);
     free(e_repro);
@@ -504,8 +493,10 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         free(ppath);
         j_proj = add_job(app, n, "gitlab_project", "gitlab.create_project", p, NULL, 0, 0);
 
-        char *what = clean_user_text(in->what, TEXT_MAX);
-        char *repro = clean_user_text(in->repro, TEXT_MAX);
+        /* Whole (validated to 3000 characters, any number of bytes): the
+         * issue is where a cut summary sends the reader. */
+        char *what = clean_user_text(in->what, 0);
+        char *repro = clean_user_text(in->repro, 0);
         char *link = clean_user_text(in->link, LINK_MAX);
         struct buf d;
         buf_init(&d, 0);

@@ -735,7 +735,8 @@ TEST(eff_post_pin_and_default_channel)
     struct incident inc;
     incident_init(&inc, 7);
     struct got g;
-    const char *pl = "{\"text\":\"summary\",\"blocks\":[{\"type\":\"section\"}],\"pin\":true}";
+    const char *pl = "{\"text\":\"summary\",\"blocks\":[{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\","
+                     "\"text\":\"s\"}}],\"pin\":true}";
     run(&e, &(struct job_spec){ .op = "slack.post", .incident_id = 7, .payload = pl }, &inc, &g);
     ASSERT_EQ(g.outcome, EFFECT_RETRY);
     ASSERT_STR_EQ(g.error, "waiting for incident channel");
@@ -852,7 +853,8 @@ TEST(eff_dm_ephemeral_views_response_url)
     got_free(&g);
 
     run(&e, &(struct job_spec){ .op = "slack.views_open",
-                                .payload = "{\"trigger_id\":\"123.456.abc\",\"view\":{\"type\":\"modal\",\"callback_id\":\"report\"}}" },
+                                .payload = "{\"trigger_id\":\"123.456.abc\",\"view\":{\"type\":\"modal\",\"callback_id\":\"report\","
+                                           "\"title\":{\"type\":\"plain_text\",\"text\":\"R\"},\"blocks\":[]}}" },
         NULL, &g);
     ASSERT_EQ(g.outcome, EFFECT_DONE);
     ASSERT(str_starts(res_str(&g, "view_id", NULL), "V"));

@@ -236,6 +236,17 @@ bool fake_slack_channel_has_member(const struct fake_channel *c, const char *use
 /* A pre-existing channel (e.g. the SIRT channel): members [U0BOT0001]. */
 void fake_slack_add_channel(struct fake_slack *f, const char *id, const char *name, bool is_private);
 size_t fake_slack_pin_count(const struct fake_slack *f);
+/* --- Block Kit validation (tests/fakes/fake_blocks.c) ---
+ * chat.postMessage, chat.postEphemeral, chat.update and response_url POSTs
+ * with blocks Slack would refuse answer {"ok":false,"error":"invalid_blocks",
+ * "errors":["<message> [json-pointer:/blocks/..]"],"response_metadata":
+ * {"messages":["[ERROR] <message> [json-pointer:..]"]}} (a response_url with
+ * HTTP 400); views.open/push/update answer "invalid_arguments" with the
+ * pointer under /view in response_metadata.messages.  Counted here; the
+ * harness fails a test in which any was refused unless the test expected
+ * it (harness_expect_block_refusals). */
+size_t fake_slack_block_refusals(const struct fake_slack *f);
+const char *fake_slack_last_refusal(const struct fake_slack *f);   /* "" if none */
 bool fake_slack_is_pinned(const struct fake_slack *f, const char *channel, const char *ts);
 
 #endif
