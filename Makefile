@@ -58,7 +58,7 @@ tests-build: $(BIN) $(TEST_BIN)
 # TESTS="substr ..." runs a subset.
 test: deps
 	@$(MAKE) --no-print-directory tests-build
-	SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(TESTS)
+	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(TESTS)
 
 run: $(BIN)
 	./$(BIN)
