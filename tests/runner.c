@@ -178,6 +178,10 @@ static void pg_start(void)
         snprintf(msg, sizeof(msg), "the PostgreSQL test server did not start: %s", why);
         setenv("SIRT_TEST_PG_ERROR", msg, 1);
         printf("postgres: NOT started: %s (log %s)\n", why, pg_log);
+        /* Whatever a half-done start left: a server, files, the dir. */
+        if (pg_script("stop", NULL) != 0)
+            rmdir(pg_dir);
+        pg_dir[0] = '\0';
     }
     fflush(stdout);
 }
