@@ -105,8 +105,12 @@ cmd_start() {
         fi
     done
 
+    # FILE_COPY (PostgreSQL >= 15) is several times faster than WAL-logging template1.
+    local major strategy=""
+    major=$("$bin/pg_ctl" --version | sed -n 's/.* \([0-9][0-9]*\)\..*/\1/p')
+    [ "${major:-0}" -ge 15 ] && strategy=" STRATEGY FILE_COPY"
     timeout 20 "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$port" -U "$SUPERUSER" -d postgres \
-        -c "CREATE DATABASE $DB" >/dev/null || die "cannot create database $DB"
+        -c "CREATE DATABASE $DB$strategy" >/dev/null || die "cannot create database $DB"
 
     uri="postgresql:///$DB?host=$DIR&port=$port&user=$SUPERUSER"
     echo "$uri" >"$DIR/uri"
