@@ -23,6 +23,11 @@ ENV SIRT_CONFIG=/etc/sirt/sirt.json \
     SIRT_DB=/var/lib/sirt/sirt.db \
     SIRT_HTTP=0.0.0.0:9102
 EXPOSE 9102
+# Probes the host:port of SIRT_HTTP as the container runs it (0.0.0.0 or *
+# means "every address": ask 127.0.0.1); unhealthy when SIRT_HTTP is unset.
+# /healthz = /readyz: connected to Slack with a working store.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:9102/healthz || exit 1
+  CMD [ -n "$SIRT_HTTP" ] || exit 1; h="${SIRT_HTTP%:*}"; p="${SIRT_HTTP##*:}"; \
+      case "$h" in ""|0.0.0.0|"*") h=127.0.0.1 ;; esac; \
+      curl -fsS --max-time 2 "http://$h:$p/healthz" || exit 1
 ENTRYPOINT ["/usr/local/bin/sirtbot"]

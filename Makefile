@@ -58,14 +58,14 @@ tests-build: $(BIN) $(TEST_BIN)
 # TESTS="substr ..." runs a subset.
 test: deps
 	@$(MAKE) --no-print-directory tests-build
-	SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(TESTS)
+	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(TESTS)
 
 run: $(BIN)
 	./$(BIN)
 
 valgrind: $(BIN) $(TEST_BIN)
 	SIRTBOT_WRAPPER="valgrind --quiet --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
-	SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(or $(TESTS),e2e_)
+	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(or $(TESTS),e2e_)
 
 clean:
 	rm -rf build bot/sirtbot

@@ -4,6 +4,8 @@
 #include "health.h"
 
 #include <libwebsockets.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +21,61 @@ struct health_pss {
 
 static struct sm **health_sm;
 static struct metrics *health_metrics;
+
+/* Set by any thread (the store's); read by the loop when a probe asks. */
+static atomic_bool store_ok;
+static _Atomic(const char *) store_why = "not open";
+
+/* Loop-thread only. */
+static uv_timer_t beat;
+static bool beat_started;
+static uint64_t last_beat_ms;
+
+static uint64_t hr_ms(void)
+{
+    return uv_hrtime() / 1000000u;
+}
+
+static void on_beat(uv_timer_t *t)
+{
+    (void)t;
+    last_beat_ms = hr_ms();
+}
+
+void health_set_store_ok(bool ok, const char *why)
+{
+    atomic_store(&store_why, ok ? "ok" : (why && why[0] ? why : "failing"));
+    atomic_store(&store_ok, ok);
+}
+
+bool health_ready(char *why, size_t n)
+{
+    bool slack = health_sm && *health_sm && sm_online(*health_sm);
+    bool store = atomic_load(&store_ok);
+    if (slack && store) {
+        snprintf(why, n, "ok");
+        return true;
+    }
+    const char *st = sm_state_name(health_sm && *health_sm ? sm_get_state(*health_sm) : SM_IDLE);
+    if (!slack && !store)
+        snprintf(why, n, "slack: %s; store: %s", st, atomic_load(&store_why));
+    else if (!slack)
+        snprintf(why, n, "slack: %s", st);
+    else
+        snprintf(why, n, "store: %s", atomic_load(&store_why));
+    return false;
+}
+
+bool health_live(uint64_t now_ms, char *why, size_t n)
+{
+    uint64_t age = now_ms > last_beat_ms ? now_ms - last_beat_ms : 0;
+    if (beat_started && age > HEALTH_STALL_MS) {
+        snprintf(why, n, "loop stalled: no heartbeat for %llu ms", (unsigned long long)age);
+        return false;
+    }
+    snprintf(why, n, "ok");
+    return true;
+}
 
 static int respond(struct lws *wsi, struct health_pss *pss, int status, const char *ctype,
                    struct buf *body)
@@ -54,10 +111,14 @@ static int health_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (!is_get) {
             status = 405;
             buf_puts(&b, "method not allowed\n");
-        } else if (strcmp(path, "/healthz") == 0) {
-            bool up = health_sm && *health_sm && sm_online(*health_sm);
-            status = up ? 200 : 503;
-            buf_printf(&b, "%s\n", up ? "ok" : sm_state_name(health_sm && *health_sm ? sm_get_state(*health_sm) : SM_IDLE));
+        } else if (strcmp(path, "/livez") == 0) {
+            char why[96];
+            status = health_live(hr_ms(), why, sizeof(why)) ? 200 : 503;
+            buf_printf(&b, "%s\n", why);
+        } else if (strcmp(path, "/readyz") == 0 || strcmp(path, "/healthz") == 0) {
+            char why[160];
+            status = health_ready(why, sizeof(why)) ? 200 : 503;
+            buf_printf(&b, "%s\n", why);
         } else if (strcmp(path, "/metrics") == 0) {
             status = 200;
             ctype = "text/plain; version=0.0.4; charset=utf-8";
@@ -101,7 +162,7 @@ static const struct lws_protocols health_protocols[] = {
     { NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
-int health_start(struct lws_context *ctx, const char *host, int port, struct sm **sm,
+int health_start(struct lws_context *ctx, uv_loop_t *loop, const char *host, int port, struct sm **sm,
                  struct metrics *metrics)
 {
     health_sm = sm;
@@ -118,6 +179,19 @@ int health_start(struct lws_context *ctx, const char *host, int port, struct sm 
         LOG_ERROR("cannot listen for SIRT_HTTP", "host:s port:d", host, port);
         return -1;
     }
-    LOG_INFO("serving /healthz and /metrics", "host:s port:d", host, port);
+    uv_timer_init(loop, &beat);
+    uv_unref((uv_handle_t *)&beat);
+    last_beat_ms = hr_ms();
+    uv_timer_start(&beat, on_beat, HEALTH_BEAT_MS, HEALTH_BEAT_MS);
+    beat_started = true;
+    LOG_INFO("serving /livez, /readyz, /healthz and /metrics", "host:s port:d", host, port);
     return 0;
+}
+
+void health_stop(void)
+{
+    if (!beat_started)
+        return;
+    beat_started = false;
+    uv_close((uv_handle_t *)&beat, NULL);
 }

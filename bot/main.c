@@ -264,6 +264,7 @@ static void finish_shutdown(struct main_state *ms)
     ms->app.http = NULL;
     ms->app.api = NULL;
     ms->app.sm = NULL;
+    health_stop();
     if (ms->lws)
         lws_context_destroy(ms->lws);
     uv_close((uv_handle_t *)&ms->grace, NULL);
@@ -304,6 +305,9 @@ int main(int argc, char **argv)
         cfg_finish(&ms.cfg);
         return 1;
     }
+    /* Until the store reports for itself (its own thread, later), an open
+     * store is a working one. */
+    health_set_store_ok(true, NULL);
     {
         int pruned = store_events_prune(ms.app.store, clock_now_ms() - 7LL * 24 * 3600 * 1000);
         if (pruned > 0)
@@ -374,7 +378,7 @@ int main(int argc, char **argv)
         finish_shutdown(&ms);
     } else {
         if (ms.cfg.http_host
-            && health_start(ms.lws, ms.cfg.http_host, ms.cfg.http_port, &ms.app.sm, ms.app.metrics) != 0) {
+            && health_start(ms.lws, &ms.loop, ms.cfg.http_host, ms.cfg.http_port, &ms.app.sm, ms.app.metrics) != 0) {
             fprintf(stderr, "sirtbot: SIRT_HTTP: cannot listen on %s:%d\n", ms.cfg.http_host, ms.cfg.http_port);
             ms.exit_code = 1;
             ms.stopping = true;

@@ -3,8 +3,15 @@
  * the closing "N passed, M failed".  Exit status 1 if any test failed.
  * Arguments: substrings; a test runs if its name contains any of them.
  * -l lists the tests.  TEST_JOBS=n runs n tests at a time (default 2);
- * TEST_VERBOSE=1 shows every test's log, not only the failures'. */
+ * TEST_VERBOSE=1 shows every test's log, not only the failures'.
+ * When a selected test is a TEST_PG and SIRT_TEST_PG_URI is not set, the
+ * runner starts one throwaway PostgreSQL server ($SIRT_PG_SERVER, default
+ * tests/pg/pg-server.sh) before the tests, exports its URI, and stops it
+ * at the end, also on SIGINT/SIGTERM/SIGHUP (tests killed, server stopped,
+ * exit 130).  If it cannot start, SIRT_TEST_PG_ERROR says why and the
+ * TEST_PG tests fail. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,7 +28,7 @@
 static struct test_entry tests[MAX_TESTS];
 static size_t n_tests;
 
-void test_register(const char *name, test_fn fn, int timeout_s)
+static void register_test(const char *name, test_fn fn, int timeout_s, bool needs_pg)
 {
     if (n_tests == MAX_TESTS) {
         fprintf(stderr, "too many tests\n");
@@ -30,7 +37,18 @@ void test_register(const char *name, test_fn fn, int timeout_s)
     tests[n_tests].name = name;
     tests[n_tests].fn = fn;
     tests[n_tests].timeout_s = timeout_s;
+    tests[n_tests].needs_pg = needs_pg;
     n_tests++;
+}
+
+void test_register(const char *name, test_fn fn, int timeout_s)
+{
+    register_test(name, fn, timeout_s, false);
+}
+
+void test_register_pg(const char *name, test_fn fn, int timeout_s)
+{
+    register_test(name, fn, timeout_s, true);
 }
 
 static int cmp_test(const void *a, const void *b)
@@ -58,6 +76,130 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Set by SIGINT/SIGTERM/SIGHUP; the main loop stops the tests and the server. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    interrupted = sig;
+}
+
+/* ---- the PostgreSQL test server ---- */
+
+#define PG_SCRIPT_TIMEOUT_S 90
+
+static char pg_dir[64];       /* "" when no server was started by us */
+static char pg_log[128];      /* the script's stderr */
+
+/* Runs "bash <script> <verb> <dir> [arg]" with stdout to /dev/null and
+ * stderr to pg_log, in its own process group, bounded to
+ * PG_SCRIPT_TIMEOUT_S.  Returns its exit status, or -1. */
+static int pg_script(const char *verb, const char *arg)
+{
+    const char *script = getenv("SIRT_PG_SERVER") ? getenv("SIRT_PG_SERVER") : "tests/pg/pg-server.sh";
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        setpgid(0, 0);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        int out = open("/dev/null", O_WRONLY);
+        int err = open(pg_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+            _exit(126);
+        execl("/bin/bash", "bash", script, verb, pg_dir, arg, (char *)NULL);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    double start = now_s();
+    for (;;) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (now_s() - start > PG_SCRIPT_TIMEOUT_S) {
+            kill(-pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            fprintf(stderr, "runner: %s %s timed out after %ds\n", script, verb, PG_SCRIPT_TIMEOUT_S);
+            return -1;
+        }
+        usleep(20000);
+    }
+}
+
+/* Last non-empty line of the script's log, for SIRT_TEST_PG_ERROR. */
+static void pg_last_line(char *out, size_t n)
+{
+    snprintf(out, n, "see %s", pg_log);
+    FILE *f = fopen(pg_log, "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0])
+            snprintf(out, n, "%s", line);
+    }
+    fclose(f);
+}
+
+static void pg_start(void)
+{
+    snprintf(pg_log, sizeof(pg_log), "/tmp/sirt-pg-%d.log", (int)getpid());
+    unlink(pg_log);
+    snprintf(pg_dir, sizeof(pg_dir), "/tmp/sirtpg.XXXXXX");
+    if (!mkdtemp(pg_dir)) {
+        pg_dir[0] = '\0';
+        setenv("SIRT_TEST_PG_ERROR", "the runner could not make a temp dir for PostgreSQL", 1);
+        return;
+    }
+    double t0 = now_s();
+    int rc = pg_script("start", NULL);
+    char uri[512] = "", path[128];
+    snprintf(path, sizeof(path), "%s/uri", pg_dir);
+    FILE *f = rc == 0 ? fopen(path, "r") : NULL;
+    if (f) {
+        if (fgets(uri, sizeof(uri), f))
+            uri[strcspn(uri, "\n")] = '\0';
+        fclose(f);
+    }
+    if (uri[0]) {
+        setenv("SIRT_TEST_PG_URI", uri, 1);
+        printf("postgres: started in %.2fs (%s)\n", now_s() - t0, pg_dir);
+        unlink(pg_log);
+    } else {
+        char why[600], msg[700];
+        pg_last_line(why, sizeof(why));
+        snprintf(msg, sizeof(msg), "the PostgreSQL test server did not start: %s", why);
+        setenv("SIRT_TEST_PG_ERROR", msg, 1);
+        printf("postgres: NOT started: %s (log %s)\n", why, pg_log);
+        /* Whatever a half-done start left: a server, files, the dir. */
+        if (pg_script("stop", NULL) != 0)
+            rmdir(pg_dir);
+        pg_dir[0] = '\0';
+    }
+    fflush(stdout);
+}
+
+static void pg_stop(void)
+{
+    if (!pg_dir[0])
+        return;
+    double t0 = now_s();
+    int rc = pg_script("stop", NULL);
+    if (rc == 0)
+        printf("postgres: stopped in %.2fs\n", now_s() - t0);
+    else
+        printf("postgres: stop failed (exit %d); see %s and %s\n", rc, pg_log, pg_dir);
+    fflush(stdout);
+    pg_dir[0] = '\0';
+}
+
 struct slot {
     pid_t pid;
     size_t idx;
@@ -69,6 +211,9 @@ static void run_child(const struct test_entry *t, const char *logpath)
 {
     /* Each test gets its own process group so a timeout kills what it spawned. */
     setpgid(0, 0);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     if (freopen(logpath, "w", stderr) == NULL)
         _exit(3);
     setvbuf(stderr, NULL, _IONBF, 0);
@@ -123,6 +268,18 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    bool want_pg = false;
+    for (size_t k = 0; k < n_tests; k++)
+        want_pg = want_pg || (tests[k].needs_pg && selected(tests[k].name, argc, argv));
+    if (want_pg && !getenv("SIRT_TEST_PG_URI"))
+        pg_start();
     int jobs = 2;
     const char *j = getenv("TEST_JOBS");
     if (j && atoi(j) > 0)
@@ -135,6 +292,20 @@ int main(int argc, char **argv)
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 
     for (;;) {
+        if (interrupted) {
+            for (int k = 0; k < jobs; k++) {
+                if (slots[k].pid) {
+                    int status;
+                    kill(-slots[k].pid, SIGKILL);
+                    waitpid(slots[k].pid, &status, 0);
+                    unlink(slots[k].log);
+                    slots[k].pid = 0;
+                }
+            }
+            printf("interrupted by signal %d: %d passed, %d failed before it\n", (int)interrupted, passed, failed);
+            pg_stop();
+            return 130;
+        }
         while (running < jobs) {
             while (next < n_tests && !selected(tests[next].name, argc, argv))
                 next++;
@@ -188,6 +359,7 @@ int main(int argc, char **argv)
         }
         usleep(20000);
     }
+    pg_stop();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #ifndef SIRT_TEST_H
 #define SIRT_TEST_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,15 +17,27 @@ struct test_entry {
     const char *name;
     test_fn fn;
     int timeout_s;
+    bool needs_pg;     /* TEST_PG: the runner starts the PostgreSQL test server */
 };
 
 void test_register(const char *name, test_fn fn, int timeout_s);
+void test_register_pg(const char *name, test_fn fn, int timeout_s);
 
 #define TEST_T(name, timeout_s) \
     static void test_##name(void); \
     __attribute__((constructor)) static void test_reg_##name(void) { test_register(#name, test_##name, timeout_s); } \
     static void test_##name(void)
 #define TEST(name) TEST_T(name, 30)
+/* A test that needs PostgreSQL: when one is selected the runner starts one
+ * throwaway server (tests/pg/pg-server.sh) and exports its URI as
+ * SIRT_TEST_PG_URI; get a database of your own with pg_test_fresh_db()
+ * (tests/pg_test.h).  If the server could not start the test still runs and
+ * fails there, with the reason. */
+#define TEST_PG_T(name, timeout_s) \
+    static void test_##name(void); \
+    __attribute__((constructor)) static void test_reg_##name(void) { test_register_pg(#name, test_##name, timeout_s); } \
+    static void test_##name(void)
+#define TEST_PG(name) TEST_PG_T(name, 60)
 
 #define TEST_FAIL(...) do { \
     fprintf(stderr, "  FAIL %s:%d: ", __FILE__, __LINE__); \
