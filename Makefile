@@ -81,6 +81,10 @@ $(BUILD)/bench_report: $(BUILD)/tests/bench/bench_report.o $(BENCH_COMMON) $(BUI
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
+$(BUILD)/bench_mask: $(BUILD)/tests/bench/bench_mask.o $(BUILD)/libsirt.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_ack $(BUILD)/bench_report
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_ack $(BUILD)/bench_report $(BUILD)/bench_mask
 	scripts/bench

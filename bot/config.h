@@ -61,6 +61,7 @@ struct cfg {
     int handoff_lead_minutes;       /* default 30 */
     int validate_after_minutes;     /* decisions.validate_after_minutes, default 240 */
     long long gitlab_namespace_id;  /* 0 = unset */
+    struct cfg_strv mask_extra_patterns;  /* mask.extra_patterns, each compiles (PCRE2) */
 };
 
 /* getenv-like lookup so tests can feed a fake environment. */

@@ -57,6 +57,7 @@ struct mask_rule {
     const char *pattern;
     const char *repl;           /* NULL: MASK_MARKER */
     double min_entropy;         /* > 0: the secret needs this many bits per byte, letters and digits */
+    bool at_keyword;            /* every match starts where a keyword starts: only there is it tried */
 };
 
 static const struct mask_rule mask_rules[] = {
@@ -64,114 +65,114 @@ static const struct mask_rule mask_rules[] = {
       "-----begin",
       "-----BEGIN (?:[A-Z0-9]{1,10} ){0,4}PRIVATE KEY(?: BLOCK)?-----"
       "(?!\\s*\\[MASKED\\]\\s*(?:-----END |\\z))(?<s>[^-]*+(?:-(?!----END )[^-]*+)*+)",
-      "\n" MASK_MARKER "\n", 0 },
+      "\n" MASK_MARKER "\n", 0, false },
     { "aws-access-key-id", "AWS IAM User Guide, IAM identifiers "
       "(docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html)",
       "akia|asia|abia|acca|agpa|aida|aroa|aipa|anpa|anva|apka|a3t",
-      WB AWS_PFX "(?<s>[A-Z0-9]{16})" WE, NULL, 0 },
+      WB AWS_PFX "(?<s>[A-Z0-9]{16})" WE, NULL, 0, false },
     { "aws-secret-access-key", "AWS CLI User Guide, Configuration and credential file settings "
       "(aws_secret_access_key)",
-      "secret",
+      "aws|secret",
       "(?i:aws[_-]?secret[_-]?access[_-]?key|aws[_-]?secret[_-]?key|secret[_-]?access[_-]?key)"
-      "[\"'`]?[ \\t]*(?:=>|[=:])[ \\t]*[\"'`]?(?<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", NULL, 0 },
+      "[\"'`]?[ \\t]*(?:=>|[=:])[ \\t]*[\"'`]?(?<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", NULL, 0, true },
     { "aws-secret-next-to-key-id", "AWS STS GetAccessKeyInfo API reference (key id and secret pairs)",
       "akia|asia",
-      WB "(?:AKIA|ASIA)[A-Z0-9]{16}[\\s,;:|\"'=]{1,8}(?<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", NULL, 0 },
+      WB "(?:AKIA|ASIA)[A-Z0-9]{16}[\\s,;:|\"'=]{1,8}(?<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", NULL, 0, true },
     { "aws-bedrock-api-key", "AWS Bedrock User Guide, API keys", "absk",
-      WB "ABSK(?<s>[A-Za-z0-9+/]{100,}={0,2})", NULL, 0 },
+      WB "ABSK(?<s>[A-Za-z0-9+/]{100,}={0,2})", NULL, 0, false },
     { "github-token", "GitHub changelog 2021-03-31, Authentication token format updates "
       "(ghp_, gho_, ghu_, ghs_, ghr_)",
       "ghp_|gho_|ghu_|ghs_|ghr_",
-      WB "gh[pousr]_(?<s>\\w{20,255})", NULL, 0 },
+      WB "gh[pousr]_(?<s>\\w{20,255})", NULL, 0, false },
     { "github-fine-grained-pat", "GitHub docs, Managing your personal access tokens (github_pat_)",
       "github_pat_",
-      WB "github_pat_(?<s>\\w{20,255})", NULL, 0 },
+      WB "github_pat_(?<s>\\w{20,255})", NULL, 0, false },
     { "gitlab-token", "GitLab docs, Token prefixes (doc/security/tokens/_index.md)",
       "glpat-|gldt-|glrt-|glrtr-|glptt-|glcbt-|gloas-|glsoat-|glffct-|glimt-|glagent-|glft-|glwt-|gr1348941",
-      WB GITLAB_PFX "(?<s>" TOK_BODY ")", NULL, 0 },
+      WB GITLAB_PFX "(?<s>" TOK_BODY ")", NULL, 0, false },
     { "gitlab-session-cookie", "GitLab docs, Token prefixes (_gitlab_session cookie)", "_gitlab_session",
-      "_gitlab_session=(?!" OWN_WORD ")(?<s>[0-9A-Za-z]{16,})", NULL, 0 },
+      "_gitlab_session=(?!" OWN_WORD ")(?<s>[0-9A-Za-z]{16,})", NULL, 0, false },
     { "slack-token", "Slack API docs, Token types (api.slack.com/authentication/token-types)",
       "xox|xapp-",
-      WB SLACK_PFX "(?<s>" TOK_BODY ")", NULL, 0 },
+      WB SLACK_PFX "(?<s>" TOK_BODY ")", NULL, 0, false },
     { "slack-webhook-url", "Slack API docs, Sending messages using incoming webhooks "
       "(api.slack.com/messaging/webhooks)",
-      "hooks.slack.com",
-      "(?i:https?://hooks\\.slack\\.com/)(?:services|workflows|triggers)/(?<s>[A-Za-z0-9+/_-]{20,})", NULL, 0 },
+      "https://hooks.slack.com|http://hooks.slack.com",
+      "(?i:https?://hooks\\.slack\\.com/)(?:services|workflows|triggers)/(?<s>[A-Za-z0-9+/_-]{20,})", NULL, 0, true },
     { "stripe-secret-key", "Stripe docs, API keys (docs.stripe.com/keys): sk_ and rk_ live/test keys",
       "sk_|rk_",
-      WB "(?:sk|rk)_(?:live|test|prod)_(?<s>[A-Za-z0-9]{10,99})" WE, NULL, 0 },
+      WB "(?:sk|rk)_(?:live|test|prod)_(?<s>[A-Za-z0-9]{10,99})" WE, NULL, 0, false },
     { "stripe-webhook-secret", "Stripe docs, Check the webhook signatures (whsec_)", "whsec_",
-      WB "whsec_(?<s>[A-Za-z0-9+/=]{20,})", NULL, 0 },
+      WB "whsec_(?<s>[A-Za-z0-9+/=]{20,})", NULL, 0, false },
     { "google-api-key", "Google Cloud docs, Manage API keys (AIza keys)", "aiza",
-      WB "AIza(?<s>[\\w-]{35})(?![\\w-])", NULL, 0 },
+      WB "AIza(?<s>[\\w-]{35})(?![\\w-])", NULL, 0, false },
     { "google-oauth-secret", "Google Identity docs, Using OAuth 2.0 (GOCSPX- client secrets, "
       "ya29. access tokens)",
       "gocspx-|ya29.",
-      WB "(?:GOCSPX-|ya29\\.)(?<s>[\\w-]{20,})", NULL, 0 },
+      WB "(?:GOCSPX-|ya29\\.)(?<s>[\\w-]{20,})", NULL, 0, false },
     { "azure-storage-key", "Microsoft Learn, Configure Azure Storage connection strings (AccountKey=)",
       "accountkey|sharedaccesskey",
-      "(?i:AccountKey|SharedAccessKey)=(?<s>[A-Za-z0-9+/]{20,}={0,2})", NULL, 0 },
+      "(?i:AccountKey|SharedAccessKey)=(?<s>[A-Za-z0-9+/]{20,}={0,2})", NULL, 0, true },
     { "azure-sas-signature", "Microsoft Learn, Create a service SAS (the sig parameter)", "sig=",
-      "[?&;]sig=(?<s>[A-Za-z0-9%+/=]{20,})", NULL, 0 },
+      "[?&;]sig=(?<s>[A-Za-z0-9%+/=]{20,})", NULL, 0, false },
     { "azure-ad-client-secret", "Microsoft Learn, Register an application: add a client secret "
       "(Microsoft identity platform)",
       "q~",
-      "(?<![\\w~.-])(?<s>[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34})(?![\\w~.-])", NULL, 0 },
+      "(?<![\\w~.-])(?<s>[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34})(?![\\w~.-])", NULL, 0, false },
     { "npm-token", "npm Docs, About access tokens (npm_)", "npm_",
-      WB "npm_(?<s>[A-Za-z0-9]{36})" WE, NULL, 0 },
+      WB "npm_(?<s>[A-Za-z0-9]{36})" WE, NULL, 0, false },
     { "pypi-token", "PyPI help, API tokens (pypi.org/help/#apitoken)", "pypi-",
-      WB "pypi-(?<s>Ag[\\w-]{50,})", NULL, 0 },
+      WB "pypi-(?<s>Ag[\\w-]{50,})", NULL, 0, false },
     { "docker-hub-token", "Docker docs, Personal access tokens (dckr_pat_)", "dckr_",
-      WB "dckr_(?:pat|oat)_(?<s>[\\w-]{20,})", NULL, 0 },
+      WB "dckr_(?:pat|oat)_(?<s>[\\w-]{20,})", NULL, 0, false },
     { "sendgrid-api-key", "Twilio SendGrid docs, API keys (SG.)", "sg.",
-      WB "SG\\.(?<s>[\\w-]{22}\\.[\\w-]{43})(?![\\w-])", NULL, 0 },
+      WB "SG\\.(?<s>[\\w-]{22}\\.[\\w-]{43})(?![\\w-])", NULL, 0, false },
     { "twilio-api-key", "Twilio docs, API keys (SK + 32 hex)", "sk",
-      WB "SK(?<s>[0-9a-fA-F]{32})" WE, NULL, 0 },
+      WB "SK(?<s>[0-9a-fA-F]{32})" WE, NULL, 0, false },
     { "twilio-auth-token", "Twilio docs, Auth tokens (32 hex next to the AC account SID)", "ac",
-      WB "AC[0-9a-f]{32}[\\s,;:|\"'=]{1,8}(?<s>[0-9a-f]{32})" WE, NULL, 0 },
+      WB "AC[0-9a-f]{32}[\\s,;:|\"'=]{1,8}(?<s>[0-9a-f]{32})" WE, NULL, 0, true },
     { "openai-api-key", "OpenAI API reference, Authentication (sk-, sk-proj-, sk-svcacct-, sk-admin-)",
       "sk-",
-      WB "sk-(?!ant-)(?:proj-|svcacct-|admin-)?(?=[\\w-]{0,300}?[0-9])(?<s>[\\w-]{20,})", NULL, 0 },
+      WB "sk-(?!ant-)(?:proj-|svcacct-|admin-)?(?=[\\w-]{0,300}?[0-9])(?<s>[\\w-]{20,})", NULL, 0, false },
     { "anthropic-api-key", "Anthropic API docs, Getting started: authentication (sk-ant-)", "sk-ant-",
-      WB "sk-ant-(?<s>[\\w-]{20,})", NULL, 0 },
+      WB "sk-ant-(?<s>[\\w-]{20,})", NULL, 0, false },
     { "huggingface-token", "Hugging Face docs, User access tokens (hf_)", "hf_",
-      WB "hf_(?<s>[A-Za-z0-9]{30,})" WE, NULL, 0 },
+      WB "hf_(?<s>[A-Za-z0-9]{30,})" WE, NULL, 0, false },
     { "jwt", "RFC 7519 section 3 and RFC 7515 section 7.1 (JWS compact serialization)", "eyj",
-      WB "eyJ(?<s>[\\w-]{10,}\\.[\\w-]{10,}(?:\\.[\\w-]*){1,3})", NULL, 0 },
+      WB "eyJ(?<s>[\\w-]{10,}\\.[\\w-]{10,}(?:\\.[\\w-]*){1,3})", NULL, 0, false },
     { "url-credentials", "RFC 3986 section 3.2.1 (user:password in userinfo)", "://",
-      "://[A-Za-z0-9._~%!$&()*+,;=-]{0,64}:" KEEP "?(?<s>[A-Za-z0-9._~%!$&()*+,;=:-]{1,256})@", NULL, 0 },
+      "://[A-Za-z0-9._~%!$&()*+,;=-]{0,64}:" KEEP "?(?<s>[A-Za-z0-9._~%!$&()*+,;=:-]{1,256})@", NULL, 0, true },
     { "curl-user", "curl man page, -u/--user <user:password>", "curl",
       "\\bcurl\\b[^\\r\\n]{0,200}?[ \\t](?:-u|--user)[ \\t]*[\"']?[^\\s:\"']{1,64}:(?!" OWN_WORD ")"
-      "(?<s>[^\\s\"']+)", NULL, 0 },
+      "(?<s>[^\\s\"']+)", NULL, 0, false },
     { "authorization-header", "RFC 9110 section 11.6.2 (Authorization), RFC 6750 (Bearer), RFC 7617 (Basic)",
       "authorization",
       WB "(?i:authorization)(?![\\w-])" HDR_SEP
       "(?:" ONE_WORD_SCHEME "[ \\t]+(?!" OWN_WORD ")" KEEP "?(?<s>" WORD_VALUE ")"
       "|(?!" ONE_WORD_SCHEME "[ \\t])(?!" KEEP ")" SCHEME "[ \\t]+(?!" OWN_LINE ")" KEEP "?(?<s>" LINE_VALUE ")"
       "|(?!" ONE_WORD_SCHEME "[ \\t]*(?:[\\r\\n\"'`]|\\z))(?!(?!" KEEP ")" SCHEME "[ \\t]+[^\\s\"'`])(?!" OWN_LINE ")"
-      KEEP "?(?<s>" LINE_VALUE "))", NULL, 0 },
+      KEEP "?(?<s>" LINE_VALUE "))", NULL, 0, true },
     { "token-header", "GitLab REST API docs, Authentication (PRIVATE-TOKEN header); vendor API key "
       "headers (X-Api-Key, X-Auth-Token, X-Vault-Token, X-Gitlab-Token, X-Amz-Security-Token)",
-      "private-token|api-key|auth-token|access-token|vault-token|gitlab-token|security-token",
+      "private-token|x-|api-key",
       WB "(?i:private-token|x-api-key|api-key|x-goog-api-key|x-auth-token|x-access-token|x-vault-token"
       "|x-gitlab-token|x-amz-security-token)(?![\\w-])" HDR_SEP "(?!" OWN_WORD ")" KEEP "?(?<s>" WORD_VALUE ")",
-      NULL, 0 },
-    { "cookie-header", "RFC 6265 section 4.1 (Set-Cookie) and 4.2 (Cookie)", "cookie",
-      WB "(?i:set-cookie|cookie)(?![\\w-])" HDR_SEP "(?!" OWN_LINE ")(?<s>" LINE_VALUE ")", NULL, 0 },
+      NULL, 0, true },
+    { "cookie-header", "RFC 6265 section 4.1 (Set-Cookie) and 4.2 (Cookie)", "set-cookie|cookie",
+      WB "(?i:set-cookie|cookie)(?![\\w-])" HDR_SEP "(?!" OWN_LINE ")(?<s>" LINE_VALUE ")", NULL, 0, true },
     { "secret-assignment", "Config file conventions (.env, YAML, JSON, query strings); gitleaks "
       "generic-api-key keywords",
-      "pass|pwd|secret|token|key",
+      "pass|pwd|secret|token|api|access|private|client|auth|refresh",
       WB "(?i:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key"
       "|private[_-]?key|client[_-]?secret|auth[_-]?token|access[_-]?token|refresh[_-]?token)(?![\\w-])"
       "[\"'`]?[ \\t]*(?:=>|[=:])[ \\t]*(?!-----BEGIN )"
       "(?:\"(?!" OWN_WORD ")" KEEP "?(?<s>(?:[^\"\\\\\\r\\n]|\\\\.)+)\""
       "|'(?!" OWN_WORD ")" KEEP "?(?<s>[^'\\r\\n]+)'"
-      "|[\"'`]?(?!" OWN_WORD ")" KEEP "?(?<s>[^\\s&,\"'`]+))", NULL, 0 },
+      "|[\"'`]?(?!" OWN_WORD ")" KEEP "?(?<s>[^\\s&,\"'`]+))", NULL, 0, true },
     { "high-entropy-near-keyword", "gitleaks generic-api-key rule (secret words, Shannon entropy >= 3.5)",
-      "key|secret|token|pass|credential|auth",
+      "api|access|secret|token|pass|credential|auth",
       "(?i:\\b(?:api[ _-]?key|access[ _-]?key|secret|token|password|passwd|passphrase|credentials?|auth)s?\\b)"
-      "[^\\r\\n]{0,40}?(?<![A-Za-z0-9+/=_.-])" KEEP "?(?<s>[A-Za-z0-9+/=_-]{20,}+)", NULL, 3.5 },
+      "[^\\r\\n]{0,40}?(?<![A-Za-z0-9+/=_.-])" KEEP "?(?<s>[A-Za-z0-9+/=_-]{20,}+)", NULL, 3.5, true },
 };
 
 /* ---- compiled sets ---- */
@@ -188,6 +189,7 @@ struct crule {
     char *name;                 /* owned copy */
     const char *repl;
     double min_entropy;
+    bool at_keyword;            /* compiled anchored; tried only where a keyword starts */
     uint32_t groups[MAX_SECRET_GROUPS];   /* numbers of the groups named "s"; none: whole match */
     size_t n_groups;
     char *kw_buf;               /* keywords, split in place */
@@ -207,6 +209,17 @@ static pthread_rwlock_t extra_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pcre2_match_context *mctx;       /* read-only after init */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
+/* Keyword index of the built-in rules, by their first two bytes: one pass
+ * over the text finds every keyword of every rule. */
+struct kw_entry {
+    const char *kw;
+    size_t len;
+    size_t rule;
+};
+static uint32_t kw_start[65536 + 1];    /* kw_ent[kw_start[k] .. kw_start[k + 1]) start with k */
+static struct kw_entry *kw_ent;
+static unsigned char lc[256];           /* ASCII lowercase */
+
 #define COMPILE_OPTS (PCRE2_DUPNAMES | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP)
 
 static char *pcre_error(int code, size_t offset)
@@ -219,11 +232,12 @@ static char *pcre_error(int code, size_t offset)
 
 /* Compiles and JIT-compiles one pattern (JIT failure falls back to the
  * interpreter).  Returns NULL with *err set on a compile error. */
-static pcre2_code *compile(const char *pattern, char **err)
+static pcre2_code *compile(const char *pattern, uint32_t extra_opts, char **err)
 {
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, COMPILE_OPTS, &code, &off, NULL);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, COMPILE_OPTS | extra_opts,
+                                   &code, &off, NULL);
     if (!re) {
         *err = pcre_error(code, (size_t)off);
         return NULL;
@@ -277,6 +291,36 @@ static void set_pairs(struct ruleset *rs, const struct crule *cr)
         rs->max_pairs = cap + 1;
 }
 
+static unsigned kw_key(const unsigned char *p)
+{
+    return (unsigned)lc[p[0]] << 8 | lc[p[1]];
+}
+
+static void build_keyword_index(void)
+{
+    for (int c = 0; c < 256; c++)
+        lc[c] = (unsigned char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+    size_t total = 0;
+    for (size_t i = 0; i < builtin.n; i++)
+        for (size_t k = 0; k < builtin.r[i].n_kw; k++) {
+            if (strlen(builtin.r[i].kw[k]) < 2)
+                abort();        /* keywords are at least two bytes (a rule table bug) */
+            kw_start[kw_key((const unsigned char *)builtin.r[i].kw[k]) + 1]++;
+            total++;
+        }
+    for (size_t k = 1; k <= 65536; k++)
+        kw_start[k] += kw_start[k - 1];
+    kw_ent = xcalloc(total ? total : 1, sizeof(*kw_ent));
+    uint32_t *fill = xcalloc(65536, sizeof(*fill));
+    for (size_t i = 0; i < builtin.n; i++)
+        for (size_t k = 0; k < builtin.r[i].n_kw; k++) {
+            const char *kw = builtin.r[i].kw[k];
+            unsigned key = kw_key((const unsigned char *)kw);
+            kw_ent[kw_start[key] + fill[key]++] = (struct kw_entry){ kw, strlen(kw), i };
+        }
+    free(fill);
+}
+
 static void init_builtin(void)
 {
     mctx = pcre2_match_context_create(NULL);
@@ -292,7 +336,7 @@ static void init_builtin(void)
         const struct mask_rule *mr = &mask_rules[i];
         struct crule *cr = &builtin.r[i];
         char *err = NULL;
-        cr->code = compile(mr->pattern, &err);
+        cr->code = compile(mr->pattern, mr->at_keyword ? PCRE2_ANCHORED | PCRE2_NO_START_OPTIMIZE : 0, &err);
         if (!cr->code) {
             fprintf(stderr, "sirtbot: mask rule %s does not compile: %s\n", mr->name, err);
             abort();
@@ -300,10 +344,12 @@ static void init_builtin(void)
         cr->name = xstrdup(mr->name);
         cr->repl = mr->repl ? mr->repl : MASK_MARKER;
         cr->min_entropy = mr->min_entropy;
+        cr->at_keyword = mr->at_keyword && mr->keywords;
         find_secret_groups(cr);
         split_keywords(cr, mr->keywords);
         set_pairs(&builtin, cr);
     }
+    build_keyword_index();
 }
 
 void mask_init(void)
@@ -324,7 +370,7 @@ static void ruleset_destroy(struct ruleset *rs)
 char *mask_pattern_check(const char *pattern)
 {
     char *err = NULL;
-    pcre2_code *re = compile(pattern ? pattern : "", &err);
+    pcre2_code *re = compile(pattern ? pattern : "", 0, &err);
     pcre2_code_free(re);
     return err;
 }
@@ -340,7 +386,7 @@ char *mask_set_extra(const char *const *patterns, size_t n)
         for (size_t i = 0; i < n; i++) {
             char *err = NULL;
             struct crule *cr = &rs->r[i];
-            cr->code = compile(patterns[i] ? patterns[i] : "", &err);
+            cr->code = compile(patterns[i] ? patterns[i] : "", 0, &err);
             if (!cr->code) {
                 char *msg = xasprintf("extra pattern %zu: %s", i, err);
                 free(err);
@@ -384,10 +430,15 @@ struct span {
     const char *repl;
 };
 
+struct hitv {
+    size_t *v;
+    size_t n, cap;
+};
+
 struct pass {
     const char *s;
     size_t len;
-    char *lower;                /* lowercased copy for keyword checks */
+    struct hitv *hits;          /* per built-in rule: where its keywords start, ascending */
     size_t *markers;            /* starts of MASK_MARKER in s (already masked text) */
     size_t n_markers;
     struct span *sp;
@@ -405,14 +456,35 @@ static void add_span(struct pass *p, size_t a, size_t b, const char *repl)
     p->sp[p->n_sp++] = (struct span){ a, b, repl };
 }
 
-static bool has_keyword(const struct pass *p, const struct crule *cr)
+static void push_size(struct hitv *h, size_t v)
 {
-    if (!cr->n_kw)
-        return true;
-    for (size_t k = 0; k < cr->n_kw; k++)
-        if (memmem(p->lower, p->len, cr->kw[k], strlen(cr->kw[k])))
-            return true;
-    return false;
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 64;
+        h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
+    }
+    h->v[h->n++] = v;
+}
+
+/* Records, for every built-in rule, where its keywords occur (ASCII case
+ * folded) in one pass over the text. */
+static void find_keywords(struct pass *p)
+{
+    p->hits = xcalloc(builtin.n, sizeof(*p->hits));
+    const unsigned char *t = (const unsigned char *)p->s;
+    for (size_t i = 0; i + 1 < p->len; i++) {
+        unsigned key = kw_key(t + i);
+        for (uint32_t e = kw_start[key]; e < kw_start[key + 1]; e++) {
+            const struct kw_entry *ke = &kw_ent[e];
+            if (ke->len > p->len - i)
+                continue;
+            size_t j = 2;
+            while (j < ke->len && lc[t[i + j]] == (unsigned char)ke->kw[j])
+                j++;
+            struct hitv *h = &p->hits[ke->rule];
+            if (j == ke->len && !(h->n && h->v[h->n - 1] == i))
+                push_size(h, i);
+        }
+    }
 }
 
 /* Shannon entropy of s[a, b) in bits per byte, and whether it mixes
@@ -436,42 +508,65 @@ static bool random_enough(const char *s, size_t a, size_t b, double min_bits)
     return alpha && digit && h >= min_bits;
 }
 
-static void run_rule(struct pass *p, const struct crule *cr, pcre2_match_data *md)
+/* One match attempt from off; records the secret.  Returns where the next
+ * attempt starts, or SIZE_MAX when the rule is done with this text. */
+static size_t match_once(struct pass *p, const struct crule *cr, pcre2_match_data *md, size_t off)
 {
-    size_t off = 0;
-    while (off <= p->len) {
-        int rc = pcre2_match(cr->code, (PCRE2_SPTR)p->s, p->len, off, 0, md, mctx);
-        if (rc == PCRE2_ERROR_NOMATCH)
-            return;
-        if (rc < 0) {
-            /* Match or memory limit hit: fail closed, the rest is not shown. */
-            add_span(p, off, p->len, MASK_MARKER);
-            return;
-        }
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        size_t m0 = ov[0], m1 = ov[1], a = m0, b = m1;
-        for (size_t g = 0; g < cr->n_groups; g++) {
-            uint32_t n = cr->groups[g];
-            if ((int)n < rc && ov[2 * n] != PCRE2_UNSET) {
-                a = ov[2 * n];
-                b = ov[2 * n + 1];
-                break;
-            }
-        }
-        bool ok = b > a && (cr->min_entropy <= 0 || random_enough(p->s, a, b, cr->min_entropy));
-        if (ok)
-            add_span(p, a, b, cr->repl);
-        /* Go on after the match, or from a short secret's start: a value
-         * may itself open the next secret ("PRIVATE-TOKEN: PRIVATE-TOKEN: x"),
-         * and rescanning at most SHORT_SECRET bytes keeps the pass linear. */
-        if (!ok || m1 == m0)
-            off = m0 + 1;
-        else
-            off = (a > m0 && b - a <= SHORT_SECRET) ? a : m1;
+    int rc = pcre2_match(cr->code, (PCRE2_SPTR)p->s, p->len, off, 0, md, mctx);
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return cr->at_keyword ? off + 1 : SIZE_MAX;
+    if (rc < 0) {
+        /* Match or memory limit hit: fail closed, the rest is not shown. */
+        add_span(p, off, p->len, MASK_MARKER);
+        return SIZE_MAX;
     }
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+    size_t m0 = ov[0], m1 = ov[1], a = m0, b = m1;
+    for (size_t g = 0; g < cr->n_groups; g++) {
+        uint32_t n = cr->groups[g];
+        if ((int)n < rc && ov[2 * n] != PCRE2_UNSET) {
+            a = ov[2 * n];
+            b = ov[2 * n + 1];
+            break;
+        }
+    }
+    bool ok = b > a && (cr->min_entropy <= 0 || random_enough(p->s, a, b, cr->min_entropy));
+    if (ok)
+        add_span(p, a, b, cr->repl);
+    /* Go on after the match, or from a short secret's start: a value may
+     * itself open the next secret ("PRIVATE-TOKEN: PRIVATE-TOKEN: x"), and
+     * rescanning at most SHORT_SECRET bytes keeps the pass linear. */
+    if (!ok || m1 == m0)
+        return m0 + 1;
+    return (a > m0 && b - a <= SHORT_SECRET) ? a : m1;
 }
 
-static void run_set(struct pass *p, const struct ruleset *rs)
+/* Rules whose matches start at a keyword are tried (anchored) only where
+ * one of their keywords starts: a few places instead of every byte. */
+static void run_at_keywords(struct pass *p, const struct crule *cr, const struct hitv *h,
+                            pcre2_match_data *md)
+{
+    size_t next = 0;            /* no attempt before this offset */
+    for (size_t i = 0; i < h->n && next != SIZE_MAX; i++)
+        if (h->v[i] >= next)
+            next = match_once(p, cr, md, h->v[i]);
+}
+
+/* h: the rule's keyword hits, NULL for rules without keywords. */
+static void run_rule(struct pass *p, const struct crule *cr, const struct hitv *h, pcre2_match_data *md)
+{
+    if (h && !h->n)
+        return;                 /* none of its keywords occurs */
+    if (h && cr->at_keyword) {
+        run_at_keywords(p, cr, h, md);
+        return;
+    }
+    for (size_t off = 0; off <= p->len;)
+        off = match_once(p, cr, md, off);
+}
+
+/* hits: per-rule keyword hits (the built-in set) or NULL (extra rules). */
+static void run_set(struct pass *p, const struct ruleset *rs, const struct hitv *hits)
 {
     if (!rs || !rs->n)
         return;
@@ -479,8 +574,7 @@ static void run_set(struct pass *p, const struct ruleset *rs)
     if (!md)
         abort();
     for (size_t i = 0; i < rs->n; i++)
-        if (has_keyword(p, &rs->r[i]))
-            run_rule(p, &rs->r[i], md);
+        run_rule(p, &rs->r[i], hits && rs->r[i].n_kw ? &hits[i] : NULL, md);
     pcre2_match_data_free(md);
 }
 
@@ -523,12 +617,7 @@ static int span_cmp(const void *x, const void *y)
 static void pass_run(struct pass *p)
 {
     mask_init();
-    p->lower = xmalloc(p->len + 1);
-    for (size_t i = 0; i < p->len; i++) {
-        unsigned char c = (unsigned char)p->s[i];
-        p->lower[i] = (char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
-    }
-    p->lower[p->len] = '\0';
+    find_keywords(p);
     size_t cap = 0;
     for (const char *m = p->s; (m = memmem(m, p->len - (size_t)(m - p->s), MASK_MARKER, MARKER_LEN));
          m += MARKER_LEN) {
@@ -539,9 +628,9 @@ static void pass_run(struct pass *p)
         p->markers[p->n_markers++] = (size_t)(m - p->s);
     }
 
-    run_set(p, &builtin);
+    run_set(p, &builtin, p->hits);
     pthread_rwlock_rdlock(&extra_lock);
-    run_set(p, extra);
+    run_set(p, extra, NULL);
     pthread_rwlock_unlock(&extra_lock);
 
     size_t n = 0;
@@ -566,7 +655,9 @@ static void pass_run(struct pass *p)
 
 static void pass_finish(struct pass *p)
 {
-    free(p->lower);
+    for (size_t i = 0; p->hits && i < builtin.n; i++)
+        free(p->hits[i].v);
+    free(p->hits);
     free(p->markers);
     free(p->sp);
 }
