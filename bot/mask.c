@@ -74,7 +74,7 @@ static const struct mask_rule mask_rules[] = {
       "(aws_secret_access_key)",
       "aws|secret",
       "(?i:aws[_-]?secret[_-]?access[_-]?key|aws[_-]?secret[_-]?key|secret[_-]?access[_-]?key)"
-      "[\"'`]?[ \\t]*(?:=>|[=:])[ \\t]*[\"'`]?(?<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", NULL, 0, true },
+      "[\"'`]?[ \\t]*(?:=>?+|:)[ \\t]*+[\"'`]?(?<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", NULL, 0, true },
     { "aws-secret-next-to-key-id", "AWS STS GetAccessKeyInfo API reference (key id and secret pairs)",
       "akia|asia",
       WB "(?:AKIA|ASIA)[A-Z0-9]{16}[\\s,;:|\"'=]{1,8}(?<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", NULL, 0, true },
@@ -165,7 +165,7 @@ static const struct mask_rule mask_rules[] = {
       "pass|pwd|secret|token|api|access|private|client|auth|refresh",
       WB "(?i:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key"
       "|private[_-]?key|client[_-]?secret|auth[_-]?token|access[_-]?token|refresh[_-]?token)(?![\\w-])"
-      "[\"'`]?[ \\t]*(?:=>|[=:])[ \\t]*(?!-----BEGIN )"
+      "[\"'`]?[ \\t]*(?:=>?+|:)[ \\t]*+(?!-----BEGIN )"
       "(?:\"(?!" OWN_WORD ")" KEEP "?(?<s>(?:[^\"\\\\\\r\\n]|\\\\.)+)\""
       "|'(?!" OWN_WORD ")" KEEP "?(?<s>[^'\\r\\n]+)'"
       "|[\"'`]?(?!" OWN_WORD ")" KEEP "?(?<s>[^\\s&,\"'`]+))", NULL, 0, true },
