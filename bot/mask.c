@@ -692,3 +692,43 @@ size_t mask_count(const char *in)
     pass_finish(&p);
     return n;
 }
+
+void mask_replace(char **s)
+{
+    if (!s || !*s)
+        return;
+    char *m = mask_secrets(*s);
+    free(*s);
+    *s = m;
+}
+
+static bool is_blank_byte(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+char *mask_strip(const char *in)
+{
+    if (!in)
+        return NULL;
+    char *m = mask_secrets(in);
+    struct buf out;
+    buf_init(&out, 0);
+    size_t n = strlen(m);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && !is_blank_byte(m[j]))
+            j++;
+        if (j == i) {           /* a blank */
+            buf_append(&out, m + i, 1);
+            i++;
+            continue;
+        }
+        if (!memmem(m + i, j - i, MASK_MARKER, MARKER_LEN))
+            buf_append(&out, m + i, j - i);
+        i = j;
+    }
+    free(m);
+    char *r = buf_take(&out);
+    return r ? r : xstrdup("");
+}

@@ -28,6 +28,14 @@ char *mask_secrets(const char *in);
  * count once). */
 size_t mask_count(const char *in);
 
+/* Masks *s in place: *s is replaced by mask_secrets(*s) and the old string
+ * freed.  A NULL *s stays NULL. */
+void mask_replace(char **s);
+/* For names built from user text (channel names): the masked text with
+ * every word that held a secret dropped, the kept prefix and the marker
+ * included, so no piece of a secret survives.  Caller frees. */
+char *mask_strip(const char *in);
+
 /* Replaces the extra rules with `patterns` (n of them; n == 0 clears them).
  * All or nothing: returns NULL on success, or an error string (caller frees)
  * naming the pattern's index and the PCRE2 error, and keeps the old rules.
