@@ -172,7 +172,7 @@ static const struct mask_rule mask_rules[] = {
     { "high-entropy-near-keyword", "gitleaks generic-api-key rule (secret words, Shannon entropy >= 3.5)",
       "api|access|secret|token|pass|credential|auth",
       "(?i:\\b(?:api[ _-]?key|access[ _-]?key|secret|token|password|passwd|passphrase|credentials?|auth)s?\\b)"
-      "[^\\r\\n]{0,40}?(?<![A-Za-z0-9+/=_.-])" KEEP "?(?<s>[A-Za-z0-9+/=_-]{20,}+)", NULL, 3.5, true },
+      "[^\\r\\n[]{0,40}?(?<![A-Za-z0-9+/=_.-])" KEEP "?(?<s>[A-Za-z0-9+/=_-]{20,}+)", NULL, 3.5, true },
 };
 
 /* ---- compiled sets ---- */
@@ -674,6 +674,11 @@ char *mask_secrets(const char *in)
     for (size_t i = 0; i < p.n_sp; i++) {
         buf_append(&out, in + at, p.sp[i].a - at);
         buf_puts(&out, p.sp[i].repl);
+        /* A masked run that swallowed a line end keeps one, so the text
+         * after it stays on its own line (masking again finds nothing). */
+        size_t rl = strlen(p.sp[i].repl);
+        if ((rl == 0 || p.sp[i].repl[rl - 1] != '\n') && memchr(in + p.sp[i].a, '\n', p.sp[i].b - p.sp[i].a))
+            buf_puts(&out, "\n");
         at = p.sp[i].b;
     }
     buf_append(&out, in + at, p.len - at);

@@ -485,6 +485,10 @@ TEST(mask_fmt_high_entropy_near_words)
 {
     check("the api key is Z6dqmVe5Mvxrv99NcqVTSu7rtaUWM6ZO, rotate it", "the api key is [MASKED], rotate it", 1);
     check("Secret for staging e19cbae530282bd36cb9d21f6be6abf0d7c1c1e2 (old)", "Secret for staging [MASKED] (old)", 1);
+    /* one candidate per secret word; masking again finds nothing new (the
+     * window after the word does not reach across a marker) */
+    check("the api key is Z6dqmVe5Mvxrv99NcqVTSu7rtaUWM6ZO; vendor key ACME-Q7W3E9R1T5Y2U8I4O6P0A3S5D7.",
+          "the api key is [MASKED]; vendor key ACME-Q7W3E9R1T5Y2U8I4O6P0A3S5D7.", 1);
     /* long but not random, or not near such a word */
     unchanged("the token is configuration_management_system_default");
     unchanged("commit e19cbae530282bd36cb9d21f6be6abf0d7c1c1e2 broke the build");
