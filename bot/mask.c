@@ -69,7 +69,7 @@ static const struct mask_rule mask_rules[] = {
     { "aws-access-key-id", "AWS IAM User Guide, IAM identifiers "
       "(docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html)",
       "akia|asia|abia|acca|agpa|aida|aroa|aipa|anpa|anva|apka|a3t",
-      WB AWS_PFX "(?<s>[A-Z0-9]{16})" WE, NULL, 0, false },
+      WB AWS_PFX "(?<s>[A-Z0-9]{16})" WE, NULL, 0, true },
     { "aws-secret-access-key", "AWS CLI User Guide, Configuration and credential file settings "
       "(aws_secret_access_key)",
       "aws|secret",
@@ -117,7 +117,7 @@ static const struct mask_rule mask_rules[] = {
       "[?&;]sig=(?<s>[A-Za-z0-9%+/=]{20,})", NULL, 0, false },
     { "azure-ad-client-secret", "Microsoft Learn, Register an application: add a client secret "
       "(Microsoft identity platform)",
-      "q~",
+      NULL,
       "(?<![\\w~.-])(?<s>[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34})(?![\\w~.-])", NULL, 0, false },
     { "npm-token", "npm Docs, About access tokens (npm_)", "npm_",
       WB "npm_(?<s>[A-Za-z0-9]{36})" WE, NULL, 0, false },
@@ -127,10 +127,10 @@ static const struct mask_rule mask_rules[] = {
       WB "dckr_(?:pat|oat)_(?<s>[\\w-]{20,})", NULL, 0, false },
     { "sendgrid-api-key", "Twilio SendGrid docs, API keys (SG.)", "sg.",
       WB "SG\\.(?<s>[\\w-]{22}\\.[\\w-]{43})(?![\\w-])", NULL, 0, false },
-    { "twilio-api-key", "Twilio docs, API keys (SK + 32 hex)", "sk",
+    { "twilio-api-key", "Twilio docs, API keys (SK + 32 hex)", NULL,
       WB "SK(?<s>[0-9a-fA-F]{32})" WE, NULL, 0, false },
-    { "twilio-auth-token", "Twilio docs, Auth tokens (32 hex next to the AC account SID)", "ac",
-      WB "AC[0-9a-f]{32}[\\s,;:|\"'=]{1,8}(?<s>[0-9a-f]{32})" WE, NULL, 0, true },
+    { "twilio-auth-token", "Twilio docs, Auth tokens (32 hex next to the AC account SID)", NULL,
+      WB "AC[0-9a-f]{32}[\\s,;:|\"'=]{1,8}(?<s>[0-9a-f]{32})" WE, NULL, 0, false },
     { "openai-api-key", "OpenAI API reference, Authentication (sk-, sk-proj-, sk-svcacct-, sk-admin-)",
       "sk-",
       WB "sk-(?!ant-)(?:proj-|svcacct-|admin-)?(?=[\\w-]{0,300}?[0-9])(?<s>[\\w-]{20,})", NULL, 0, false },
@@ -154,7 +154,8 @@ static const struct mask_rule mask_rules[] = {
       KEEP "?(?<s>" LINE_VALUE "))", NULL, 0, true },
     { "token-header", "GitLab REST API docs, Authentication (PRIVATE-TOKEN header); vendor API key "
       "headers (X-Api-Key, X-Auth-Token, X-Vault-Token, X-Gitlab-Token, X-Amz-Security-Token)",
-      "private-token|x-|api-key",
+      "private-token|x-api-key|api-key|x-goog-api-key|x-auth-token|x-access-token|x-vault-token"
+      "|x-gitlab-token|x-amz-security-token",
       WB "(?i:private-token|x-api-key|api-key|x-goog-api-key|x-auth-token|x-access-token|x-vault-token"
       "|x-gitlab-token|x-amz-security-token)(?![\\w-])" HDR_SEP "(?!" OWN_WORD ")" KEEP "?(?<s>" WORD_VALUE ")",
       NULL, 0, true },
@@ -217,6 +218,7 @@ struct kw_entry {
     size_t rule;
 };
 static uint32_t kw_start[65536 + 1];    /* kw_ent[kw_start[k] .. kw_start[k + 1]) start with k */
+static uint64_t kw_bits[65536 / 64];    /* bit tri_hash(k): a keyword starts with the 3 bytes k (8 KiB, stays in L1) */
 static struct kw_entry *kw_ent;
 static unsigned char lc[256];           /* ASCII lowercase */
 
@@ -296,6 +298,13 @@ static unsigned kw_key(const unsigned char *p)
     return (unsigned)lc[p[0]] << 8 | lc[p[1]];
 }
 
+/* 16-bit hash of three lowercased bytes: the cheap first test at each byte. */
+static unsigned tri_hash(const unsigned char *p)
+{
+    uint32_t v = (uint32_t)lc[p[0]] << 16 | (uint32_t)lc[p[1]] << 8 | lc[p[2]];
+    return (v * 2654435761u) >> 16;
+}
+
 static void build_keyword_index(void)
 {
     for (int c = 0; c < 256; c++)
@@ -303,8 +312,8 @@ static void build_keyword_index(void)
     size_t total = 0;
     for (size_t i = 0; i < builtin.n; i++)
         for (size_t k = 0; k < builtin.r[i].n_kw; k++) {
-            if (strlen(builtin.r[i].kw[k]) < 2)
-                abort();        /* keywords are at least two bytes (a rule table bug) */
+            if (strlen(builtin.r[i].kw[k]) < 3)
+                abort();        /* keywords are at least three bytes (a rule table bug) */
             kw_start[kw_key((const unsigned char *)builtin.r[i].kw[k]) + 1]++;
             total++;
         }
@@ -317,6 +326,8 @@ static void build_keyword_index(void)
             const char *kw = builtin.r[i].kw[k];
             unsigned key = kw_key((const unsigned char *)kw);
             kw_ent[kw_start[key] + fill[key]++] = (struct kw_entry){ kw, strlen(kw), i };
+            unsigned h = tri_hash((const unsigned char *)kw);
+            kw_bits[h / 64] |= 1ull << (h % 64);
         }
     free(fill);
 }
@@ -471,7 +482,10 @@ static void find_keywords(struct pass *p)
 {
     p->hits = xcalloc(builtin.n, sizeof(*p->hits));
     const unsigned char *t = (const unsigned char *)p->s;
-    for (size_t i = 0; i + 1 < p->len; i++) {
+    for (size_t i = 0; i + 2 < p->len; i++) {
+        unsigned h = tri_hash(t + i);
+        if (!(kw_bits[h / 64] & (1ull << (h % 64))))
+            continue;
         unsigned key = kw_key(t + i);
         for (uint32_t e = kw_start[key]; e < kw_start[key + 1]; e++) {
             const struct kw_entry *ke = &kw_ent[e];
@@ -480,9 +494,9 @@ static void find_keywords(struct pass *p)
             size_t j = 2;
             while (j < ke->len && lc[t[i + j]] == (unsigned char)ke->kw[j])
                 j++;
-            struct hitv *h = &p->hits[ke->rule];
-            if (j == ke->len && !(h->n && h->v[h->n - 1] == i))
-                push_size(h, i);
+            struct hitv *hv = &p->hits[ke->rule];
+            if (j == ke->len && !(hv->n && hv->v[hv->n - 1] == i))
+                push_size(hv, i);
         }
     }
 }
