@@ -654,7 +654,8 @@ static void pass_run(struct pass *p)
         if (p->sp[i].a < p->sp[i].b)
             p->sp[n++] = p->sp[i];
     }
-    qsort(p->sp, n, sizeof(*p->sp), span_cmp);
+    if (n > 1)
+        qsort(p->sp, n, sizeof(*p->sp), span_cmp);
     size_t out = 0;
     for (size_t i = 0; i < n; i++) {
         if (out && p->sp[i].a <= p->sp[out - 1].b) {
