@@ -24,7 +24,11 @@
  * has none) and keeps the rest of the match: the recognisable prefix, the
  * header or key name.  Overlapping secrets from several rules are masked as
  * one.  Patterns guard against their own output ("(?!" OWN_WORD ")"), so
- * masking twice changes nothing. */
+ * masking masked text again changes nothing on realistic text.
+ * Keywords (lowercase, at least 3 bytes) gate a rule: it runs only when one
+ * occurs in the text.  With at_keyword, every match must start exactly
+ * where one of the keywords starts (the pattern is compiled anchored and
+ * tried only there), so the keywords must cover every alternative's start. */
 
 #define WB "(?<![A-Za-z0-9])"                  /* a word starts: no letter or digit before */
 #define WE "(?![A-Za-z0-9])"                   /* a word ends */
