@@ -1,15 +1,18 @@
-/* test_mask: every secret family is masked with its prefix kept, several
- * secrets in one text, PEM blocks, headers, key/value pairs, no false
- * positives on prose, idempotence, mask_count, and linear time. */
-#include <stdlib.h>
-#include <string.h>
-
+/* test_mask: the PCRE2 rules table (bot/mask.c).  Every secret family is
+ * masked with its prefix kept and the text around it intact (one test per
+ * format family, realistic fake secrets), several secrets in one text, PEM
+ * blocks, headers, key/value pairs (JSON, YAML), high-entropy strings next
+ * to secret words, no false positives on prose, Slack ids, URLs and SHAs,
+ * idempotence, mask_count, linear time on adversarial input, random mixes,
+ * mask.extra_patterns (runtime swap, errors, config key, match limit),
+ * threads masking while the extra rules are swapped, and channel names. */
 #include <pthread.h>
 
 #include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/mask.h"
 #include "../bot/util.h"
+#include "../handlers/handlers.h"
 #include "test.h"
 
 /* mask_secrets(in) must equal want, and mask_count(in) must be n. */
@@ -619,4 +622,23 @@ TEST(mask_threads_and_swaps)
         ASSERT_EQ(args[i].bad, 0);
     }
     ASSERT_NULL(mask_set_extra(NULL, 0));
+}
+
+TEST(mask_strip_and_channel_names)
+{
+    char *s = mask_strip("Leak of glpat-Zx9Yw8Vu7Ts6Rq5Po4Nm and password=hunter2 in CI");
+    ASSERT_STR_EQ(s, "Leak of  and  in CI");
+    free(s);
+    s = mask_strip("nothing secret here");
+    ASSERT_STR_EQ(s, "nothing secret here");
+    free(s);
+    ASSERT_NULL(mask_strip(NULL));
+    /* No piece of a secret, not even its prefix, reaches a channel name. */
+    char name[81];
+    report_channel_name(7, "AKIAIOSFODNN7EXAMPLE xoxb-1234567890-AbCdEfGhIj sk_live_Zp0zVZomHFwUbbYrEqmSM9wC "
+                           "https://u:Hunter2pw@db and eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3.sig0123456789 leak",
+                        name, sizeof(name));
+    ASSERT_STR_EQ(name, "sirt-7-and-leak");
+    report_channel_name(8, "Stripe key sk_test_Zp0zVZomHFwUbbYrEqmSM9wC exposed", name, sizeof(name));
+    ASSERT_STR_EQ(name, "sirt-8-stripe-key-exposed");
 }
