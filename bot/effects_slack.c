@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "blockkit.h"
 #include "clock.h"
 #include "effects_internal.h"
 #include "http.h"
@@ -19,6 +20,7 @@
 #define LIST_PAGES_MAX 50            /* conversations.list pages when adopting */
 #define VIEWS_RETRY_WINDOW_MS 2500   /* trigger_id lives 3 s: no retry after this */
 #define VIEWS_EXPIRED_MS 3000
+#define PRIVACY_WAIT_MS (10 * 60 * 1000)  /* transient conversations.info errors: then post reduced */
 
 static const char *api_str(const struct api_result *r, const char *obj, const char *key)
 {
@@ -37,6 +39,15 @@ static bool has_blocks(const cJSON *p)
 {
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(p, "blocks");
     return (cJSON_IsArray(b) && cJSON_GetArraySize(b) > 0) || (cJSON_IsString(b) && b->valuestring[0]);
+}
+
+/* Block Kit limits are enforced here, after the outbox filled in the
+ * placeholders: whatever a builder produced, Slack gets what it accepts. */
+static void fit_logged(const struct fx *fx, int cuts)
+{
+    if (cuts > 0)
+        LOG_INFO("payload cut to Slack's Block Kit limits", "job:l incident:l op:s cuts:d", (long long)fx->job_id,
+                 (long long)fx->incident_id, fx->op, cuts);
 }
 
 /* ---- slack.views_open ---- */
@@ -79,7 +90,9 @@ void eff_slack_views_open(struct fx *fx)
     }
     cJSON *args = cJSON_CreateObject();
     cJSON_AddStringToObject(args, "trigger_id", trigger);
-    cJSON_AddItemToObject(args, "view", cJSON_Duplicate(view, 1));
+    cJSON *v = cJSON_Duplicate(view, 1);
+    fit_logged(fx, blockkit_fit_view(v));
+    cJSON_AddItemToObject(args, "view", v);
     eff_slack(fx, "views.open", args, false, true, views_open_done);
 }
 
@@ -428,7 +441,61 @@ static void post_message(struct fx *fx, const char *channel, eff_api_fn cb)
     add_dup(args, "thread_ts", fx->payload);
     add_dup(args, "unfurl_links", fx->payload);
     add_dup(args, "metadata", fx->payload);
+    fit_logged(fx, blockkit_fit_message(args));
     eff_slack(fx, "chat.postMessage", args, false, true, cb);
+}
+
+/* "private_only": the text may go only to a private channel.  Asked of
+ * conversations.info right before posting; when the channel is public, or
+ * its privacy cannot be established (a lasting error, or transient ones
+ * for PRIVACY_WAIT_MS), "public_text" is posted instead, or nothing. */
+static void post_reduced(struct fx *fx, const char *privacy, const char *why)
+{
+    const char *pub = eff_str(fx->payload, "public_text");
+    cJSON_AddStringToObject(eff_result(fx), "privacy", privacy);
+    LOG_INFO(pub ? "channel not known to be private: posting the reduced text (no incident details)"
+                 : "channel not known to be private: this part has details only, not posted",
+             "job:l channel:s privacy:s reason:s", (long long)fx->job_id, fx->s1, privacy, why);
+    if (!pub) {
+        cJSON_AddTrueToObject(eff_result(fx), "skipped");
+        eff_done(fx);
+        return;
+    }
+    char *ch = xstrdup(fx->s1);
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddStringToObject(args, "channel", ch);
+    cJSON_AddStringToObject(args, "text", pub);
+    add_dup(args, "unfurl_links", fx->payload);
+    free(ch);
+    eff_slack(fx, "chat.postMessage", args, false, true, post_done);
+}
+
+static void privacy_known(struct fx *fx, const struct api_result *r)
+{
+    if (r->err == API_OK) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(r->json, "channel");
+        const cJSON *priv = cJSON_GetObjectItemCaseSensitive(c, "is_private");
+        if (cJSON_IsTrue(priv)) {
+            cJSON_AddStringToObject(eff_result(fx), "privacy", "private");
+            char *ch = xstrdup(fx->s1);
+            post_message(fx, ch, post_done);
+            free(ch);
+            return;
+        }
+        post_reduced(fx, "public", cJSON_IsFalse(priv) ? "conversations.info: is_private false"
+                                                       : "conversations.info: no is_private");
+        return;
+    }
+    struct effect_result m;
+    char err[128];
+    eff_outcome_api(r, false, &m, err, sizeof(err));
+    if (m.outcome == EFFECT_RETRY && job_age_ms(fx) < PRIVACY_WAIT_MS) {
+        eff_finish_api(fx, r);
+        return;
+    }
+    char why[200];
+    snprintf(why, sizeof(why), "conversations.info failed: %s", err);
+    post_reduced(fx, "unknown", why);
 }
 
 void eff_slack_post(struct fx *fx)
@@ -442,6 +509,14 @@ void eff_slack_post(struct fx *fx)
     }
     if (!eff_str(fx->payload, "text") && !has_blocks(fx->payload)) {
         eff_fail(fx, "bad payload: text missing");
+        return;
+    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fx->payload, "private_only"))) {
+        free(fx->s1);
+        fx->s1 = xstrdup(ch);
+        cJSON *args = cJSON_CreateObject();
+        cJSON_AddStringToObject(args, "channel", ch);
+        eff_slack(fx, "conversations.info", args, true, false, privacy_known);
         return;
     }
     post_message(fx, ch, post_done);
@@ -528,6 +603,7 @@ void eff_slack_ephemeral(struct fx *fx)
     add_dup(args, "text", fx->payload);
     add_dup(args, "blocks", fx->payload);
     add_dup(args, "thread_ts", fx->payload);
+    fit_logged(fx, blockkit_fit_message(args));
     eff_slack(fx, "chat.postEphemeral", args, false, true, ephemeral_done);
 }
 
@@ -551,5 +627,7 @@ void eff_slack_response_url(struct fx *fx)
         return;
     }
     /* The URL is a bearer capability: never logged. */
-    eff_http_post(fx, url, cJSON_Duplicate(body, 1), true, response_url_done);
+    cJSON *b = cJSON_Duplicate(body, 1);
+    fit_logged(fx, blockkit_fit_message(b));
+    eff_http_post(fx, url, b, true, response_url_done);
 }

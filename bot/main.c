@@ -156,10 +156,41 @@ static void on_fatal(void *ud, const char *msg)
     begin_shutdown(ms, 1, "fatal");
 }
 
+/* Limited access: the weekly digest carries details only in a private
+ * sirt_channel.  Said once at start; each digest message checks again
+ * before it is posted (slack.post "private_only"). */
+static void on_sirt_channel_info(void *ud, const struct api_result *r)
+{
+    (void)ud;
+    if (r->err == API_ECANCELED)
+        return;
+    const cJSON *ch = r->err == API_OK ? cJSON_GetObjectItemCaseSensitive(r->json, "channel") : NULL;
+    const cJSON *priv = cJSON_GetObjectItemCaseSensitive(ch, "is_private");
+    if (cJSON_IsTrue(priv))
+        LOG_INFO("sirt_channel is private: the weekly digest carries incident details", "");
+    else if (cJSON_IsFalse(priv))
+        LOG_WARN("sirt_channel is public: the weekly digest lists only ids, severities and states", "");
+    else
+        LOG_WARN("cannot tell whether sirt_channel is private: the digest will list only ids, severities and "
+                 "states unless it is private when posted", "error:s", r->err == API_OK ? "no is_private" : r->error);
+}
+
+static void check_sirt_channel(struct main_state *ms)
+{
+    if (!ms->cfg.sirt_channel || !ms->cfg.sirt_channel[0])
+        return;
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddStringToObject(args, "channel", ms->cfg.sirt_channel);
+    struct api_opts o = { .get = true };
+    api_call_opts(ms->app.api, "conversations.info", args, &o, on_sirt_channel_info, ms);
+    cJSON_Delete(args);
+}
+
 /* After auth.test: envelopes a crash left unhandled, then the outbox, the
  * scheduler and the weekly review timer. */
 static void start_workers(struct main_state *ms)
 {
+    check_sirt_channel(ms);
     router_replay_inbox(ms->app.router);
     if (store_begin(ms->app.store) == 0) {
         review_plan(&ms->app);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "../bot/app.h"
+#include "../bot/blockkit.h"
 #include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
@@ -194,8 +195,13 @@ int64_t fx_reply(struct sirt_app *app, const struct sirt_req *req, const char *k
     return fx_post_channel(app, 0, key, req->channel_id, req->thread_ts, text, blocks);
 }
 
-void timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, const char *kind,
-                  const char *fmt, ...)
+int handler_result(const struct sirt_app *app)
+{
+    return app && store_txn_failed(app->store) ? STORE_EIO : 0;
+}
+
+int timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, const char *kind,
+                 const char *fmt, ...)
 {
     char buf[2048];
     va_list ap;
@@ -203,8 +209,9 @@ void timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, 
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     char *m = mask_secrets(buf);    /* entries may quote what a user typed */
-    store_timeline_add(app->store, incident_id, clock_now_ms(), actor, kind, m);
+    int rc = store_timeline_add(app->store, incident_id, clock_now_ms(), actor, kind, m);
     free(m);
+    return rc;
 }
 
 char *clean_user_text(const char *s, size_t max)
@@ -243,11 +250,28 @@ char *mrkdwn_escape(const char *s)
     return buf_take(&b);
 }
 
-cJSON *bk_plain(const char *text)
+cJSON *bk_plain_max(const char *text, size_t max)
 {
     cJSON *t = cJSON_CreateObject();
     cJSON_AddStringToObject(t, "type", "plain_text");
-    cJSON_AddStringToObject(t, "text", text);
+    char *c = blockkit_cut(text, max, false);
+    cJSON_AddStringToObject(t, "text", c);
+    free(c);
+    return t;
+}
+
+cJSON *bk_plain(const char *text)
+{
+    return bk_plain_max(text, BK_SECTION_TEXT);
+}
+
+static cJSON *mrkdwn_obj(const char *text, size_t max)
+{
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "type", "mrkdwn");
+    char *c = blockkit_cut(text, max, true);
+    cJSON_AddStringToObject(t, "text", c);
+    free(c);
     return t;
 }
 
@@ -255,21 +279,38 @@ cJSON *bk_section(const char *mrkdwn)
 {
     cJSON *s = cJSON_CreateObject();
     cJSON_AddStringToObject(s, "type", "section");
-    cJSON *t = cJSON_CreateObject();
-    cJSON_AddStringToObject(t, "type", "mrkdwn");
-    cJSON_AddStringToObject(t, "text", mrkdwn);
-    cJSON_AddItemToObject(s, "text", t);
+    cJSON_AddItemToObject(s, "text", mrkdwn_obj(mrkdwn, BK_SECTION_TEXT));
     return s;
+}
+
+cJSON *bk_header(const char *text)
+{
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddStringToObject(h, "type", "header");
+    cJSON_AddItemToObject(h, "text", bk_plain_max(text, BK_HEADER_TEXT));
+    return h;
+}
+
+cJSON *bk_context(const char *mrkdwn)
+{
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "type", "context");
+    cJSON *els = cJSON_AddArrayToObject(c, "elements");
+    cJSON_AddItemToArray(els, mrkdwn_obj(mrkdwn, BK_SECTION_TEXT));
+    return c;
 }
 
 cJSON *bk_button(const char *text, const char *action_id, const char *value, const char *style)
 {
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "type", "button");
-    cJSON_AddItemToObject(b, "text", bk_plain(text));
+    cJSON_AddItemToObject(b, "text", bk_plain_max(text, BK_BUTTON_TEXT));
     cJSON_AddStringToObject(b, "action_id", action_id);
-    if (value)
-        cJSON_AddStringToObject(b, "value", value);
+    if (value) {
+        char *v = blockkit_cut(value, BK_BUTTON_VALUE, false);
+        cJSON_AddStringToObject(b, "value", v);
+        free(v);
+    }
     if (style)
         cJSON_AddStringToObject(b, "style", style);
     return b;
@@ -283,6 +324,33 @@ cJSON *bk_actions(const char *block_id)
         cJSON_AddStringToObject(a, "block_id", block_id);
     cJSON_AddArrayToObject(a, "elements");
     return a;
+}
+
+cJSON *bk_option(const char *text, const char *value)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "text", bk_plain_max(text, BK_OPTION_TEXT));
+    char *v = blockkit_cut(value, BK_OPTION_VALUE, false);
+    cJSON_AddStringToObject(o, "value", v);
+    free(v);
+    return o;
+}
+
+cJSON *bk_modal(const char *title, const char *submit, const char *close)
+{
+    cJSON *v = cJSON_CreateObject();
+    cJSON_AddStringToObject(v, "type", "modal");
+    cJSON_AddItemToObject(v, "title", bk_plain_max(title, BK_VIEW_TITLE));
+    if (submit)
+        cJSON_AddItemToObject(v, "submit", bk_plain_max(submit, BK_VIEW_TITLE));
+    if (close)
+        cJSON_AddItemToObject(v, "close", bk_plain_max(close, BK_VIEW_TITLE));
+    return v;
+}
+
+void bk_fit(cJSON *blocks, int max_blocks)
+{
+    blockkit_fit_blocks(blocks, max_blocks);
 }
 
 bool parse_user_mention(const char *word, char *out, size_t size)
@@ -361,8 +429,8 @@ static const char *button_channel(const cJSON *payload)
 
 /* An answer to the one who pressed a button: through the message's
  * response_url when there is one, else ephemeral in the channel, else DM. */
-void fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
-                          const char *text, bool replace)
+int64_t fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
+                         const char *text, bool replace)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *channel = button_channel(payload);
@@ -383,13 +451,15 @@ void fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *a
             cJSON_AddFalseToObject(body, "replace_original");
         }
         cJSON_AddStringToObject(body, "text", text);
-        outbox_add(app->store, 0, key, "slack.response_url", p, NULL, 0, 0);
+        int64_t id = outbox_add(app->store, 0, key, "slack.response_url", p, NULL, 0, 0);
         cJSON_Delete(p);
-    } else if (channel && user) {
-        fx_ephemeral(app, key, channel, user, text);
-    } else if (user) {
-        fx_dm(app, 0, key, user, text, NULL);
+        return id;
     }
+    if (channel && user)
+        return fx_ephemeral(app, key, channel, user, text);
+    if (user)
+        return fx_dm(app, 0, key, user, text, NULL);
+    return 0;
 }
 
 char *shown_line(const char *s, size_t max)

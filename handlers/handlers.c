@@ -17,7 +17,7 @@ const struct sirt_verb handlers_verbs[] = {
     { "report", "report [summary]", "report a security incident (opens a form)", report_respond, report_work },
     { "resolve", "resolve SIRT-n", "resolve the incident (and its page)", resolve_respond, resolve_work },
     { "review", "review", "post the weekly review digest in the SIRT channel", review_respond, review_work },
-    { "status", "status [SIRT-n]", "status of an incident, or the list of open ones", status_respond, NULL },
+    { "status", "status [SIRT-n]", "status of an incident, or the list of open ones", status_respond, status_work },
     { "timeline", "timeline SIRT-n", "the incident's timeline as Markdown, for the postmortem", timeline_respond, timeline_work },
 };
 const size_t handlers_n_verbs = ARRAY_LEN(handlers_verbs);

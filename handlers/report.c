@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../bot/app.h"
+#include "../bot/blockkit.h"
 #include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
@@ -57,7 +58,7 @@ static cJSON *input_block(const char *block_id, const char *label, cJSON *elemen
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "type", "input");
     cJSON_AddStringToObject(b, "block_id", block_id);
-    cJSON_AddItemToObject(b, "label", bk_plain(label));
+    cJSON_AddItemToObject(b, "label", bk_plain_max(label, BK_LABEL));
     cJSON_AddItemToObject(b, "element", element);
     if (optional)
         cJSON_AddTrueToObject(b, "optional");
@@ -75,36 +76,25 @@ static cJSON *text_input(bool multiline, int max_length, const char *initial, co
     if (initial && *initial)
         cJSON_AddStringToObject(e, "initial_value", initial);
     if (placeholder)
-        cJSON_AddItemToObject(e, "placeholder", bk_plain(placeholder));
+        cJSON_AddItemToObject(e, "placeholder", bk_plain_max(placeholder, BK_PLACEHOLDER));
     return e;
 }
 
-static cJSON *option(const char *text, const char *value)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "text", bk_plain(text));
-    cJSON_AddStringToObject(o, "value", value);
-    return o;
-}
 
 static cJSON *select_el(const char *placeholder)
 {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "type", "static_select");
     cJSON_AddStringToObject(e, "action_id", "value");
-    cJSON_AddItemToObject(e, "placeholder", bk_plain(placeholder));
+    cJSON_AddItemToObject(e, "placeholder", bk_plain_max(placeholder, BK_PLACEHOLDER));
     cJSON_AddArrayToObject(e, "options");
     return e;
 }
 
 cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origin)
 {
-    cJSON *v = cJSON_CreateObject();
-    cJSON_AddStringToObject(v, "type", "modal");
+    cJSON *v = bk_modal("Report an incident", "Report", "Cancel");
     cJSON_AddStringToObject(v, "callback_id", "sirt_report");
-    cJSON_AddItemToObject(v, "title", bk_plain("Report an incident"));
-    cJSON_AddItemToObject(v, "submit", bk_plain("Report"));
-    cJSON_AddItemToObject(v, "close", bk_plain("Cancel"));
     cJSON *meta = cJSON_CreateObject();
     if (origin)
         cJSON_AddStringToObject(meta, "origin", origin);
@@ -127,8 +117,8 @@ cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origi
     cJSON *pri = select_el("Priority");
     for (int i = 0; i < 4; i++) {
         char val[2] = { (char)('1' + i), 0 };
-        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(sev, "options"), option(sev_names[i], val));
-        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(pri, "options"), option(pri_names[i], val));
+        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(sev, "options"), bk_option(sev_names[i], val));
+        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(pri, "options"), bk_option(pri_names[i], val));
     }
     cJSON_AddItemToArray(blocks, input_block("severity", "Severity", sev, false));
     cJSON_AddItemToArray(blocks, input_block("priority", "Priority", pri, false));
@@ -136,7 +126,7 @@ cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origi
         cJSON *comp = select_el("Affected component");
         cJSON *opts = cJSON_GetObjectItemCaseSensitive(comp, "options");
         for (size_t i = 0; i < cfg->n_components && i < 100; i++)
-            cJSON_AddItemToArray(opts, option(cfg->components[i].name, cfg->components[i].name));
+            cJSON_AddItemToArray(opts, bk_option(cfg->components[i].name, cfg->components[i].name));
         cJSON_AddItemToArray(blocks, input_block("component", "Affected component", comp, false));
     } else {
         cJSON_AddItemToArray(blocks, input_block("component", "Affected component",
@@ -193,11 +183,11 @@ static cJSON *parse_input(const struct cfg *cfg, const cJSON *view, struct repor
 
     if (!in->title[0])
         cJSON_AddStringToObject(errors, "title", "Give the incident a title.");
-    else if (strlen(in->title) > TITLE_MAX)
+    else if (blockkit_len(in->title) > TITLE_MAX)   /* characters, as Slack counts */
         cJSON_AddStringToObject(errors, "title", "Keep the title under 150 characters.");
     if (!in->what[0])
         cJSON_AddStringToObject(errors, "what", "Say what happened.");
-    else if (strlen(in->what) > TEXT_MAX)
+    else if (blockkit_len(in->what) > TEXT_MAX)
         cJSON_AddStringToObject(errors, "what", "Keep this under 3000 characters; put the rest in the issue.");
     if (sev && strlen(sev) == 1 && sev[0] >= '1' && sev[0] <= '4')
         in->severity = sev[0] - '0';
@@ -211,7 +201,7 @@ static cJSON *parse_input(const struct cfg *cfg, const cJSON *view, struct repor
         if (!in->component[0] || !cfg_component(cfg, in->component))
             cJSON_AddStringToObject(errors, "component", "Choose one of the listed components.");
     }
-    if (strlen(in->repro) > TEXT_MAX)
+    if (blockkit_len(in->repro) > TEXT_MAX)
         cJSON_AddStringToObject(errors, "repro", "Keep this under 3000 characters; put the rest in the issue.");
     if (in->link[0] && !https_link(in->link))
         cJSON_AddStringToObject(errors, "link", "The issue link must be an https:// URL.");
@@ -285,17 +275,19 @@ void report_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
     out->blocks = blocks;
 }
 
-void report_work(struct sirt_app *app, const struct sirt_req *req)
+int report_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (req->source != REQ_SLASH)
-        return;   /* mention/DM: the button reply was posted by the router */
+        return handler_result(app);   /* mention/DM: the button reply was posted by the router */
     open_modal(app, req->trigger_id, req->args, req->channel_id);
+    return handler_result(app);
 }
 
-void report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
     open_modal(app, jstr(payload, "trigger_id"), jstr(action, "value"), channel);
+    return handler_result(app);
 }
 
 /* ---- submission: the incident and its plan ---- */
@@ -350,24 +342,22 @@ static cJSON *summary_blocks(const struct incident *inc, const struct report_inp
                              bool paging_enabled)
 {
     char *title = clean_user_text(in->title, TITLE_MAX);
-    char *what = clean_user_text(in->what, 2500);
-    char *repro = clean_user_text(in->repro, 2500);
+    /* Whole texts, escaped, then cut by the section builder to Slack's
+     * limit with the truncation marker (the GitLab issue has them whole). */
+    char *what = clean_user_text(in->what, 0);
+    char *repro = clean_user_text(in->repro, 0);
+    char *comp = shown_line(in->component[0] ? in->component : "(not given)", 80);
     char *link = in->link[0] ? clean_user_text(in->link, LINK_MAX) : NULL;
     char *e_what = mrkdwn_escape(what), *e_repro = mrkdwn_escape(repro);
     cJSON *blocks = cJSON_CreateArray();
 
-    cJSON *h = cJSON_CreateObject();
-    cJSON_AddStringToObject(h, "type", "header");
     char *ht = xasprintf("SIRT-%" PRId64 ": %s", inc->id, title);
-    char *ht2 = utf8_prefix(ht, 150);
-    cJSON_AddItemToObject(h, "text", bk_plain(ht2));
+    cJSON_AddItemToArray(blocks, bk_header(ht));
     free(ht);
-    free(ht2);
-    cJSON_AddItemToArray(blocks, h);
 
     char *facts = xasprintf("*Severity* S%d   *Priority* P%d   *Component* %s\n*Reported by* <@%s>   "
                             "*GitLab* {{incident.issue_link}}\n*Paging* %s",
-                            in->severity, in->priority, in->component[0] ? in->component : "(not given)",
+                            in->severity, in->priority, comp,
                             inc->reporter,
                             paged ? (paging_enabled ? "the security on-call has been paged" :
                                                       "nobody was paged: PAGERDUTY_ROUTING_KEY is not set")
@@ -404,6 +394,7 @@ static cJSON *summary_blocks(const struct incident *inc, const struct report_inp
     free(title);
     free(what);
     free(repro);
+    free(comp);
     free(link);
     free(e_what);
     free(e_repro);
@@ -496,7 +487,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     handoff_plan(app, inc);
 
     /* 3. GitLab: private project, confidential issue, members, EM/PM note */
-    int64_t j_issue = 0;
+    int64_t j_issue = 0, j_proj = 0;
     if (gitlab) {
         p = cJSON_CreateObject();
         char *pname = xasprintf("SIRT-%" PRId64, n);
@@ -506,10 +497,12 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         cJSON_AddStringToObject(p, "description", "Security incident (confidential). Managed by sirtbot.");
         free(pname);
         free(ppath);
-        int64_t j_proj = add_job(app, n, "gitlab_project", "gitlab.create_project", p, NULL, 0, 0);
+        j_proj = add_job(app, n, "gitlab_project", "gitlab.create_project", p, NULL, 0, 0);
 
-        char *what = clean_user_text(in->what, TEXT_MAX);
-        char *repro = clean_user_text(in->repro, TEXT_MAX);
+        /* Whole (validated to 3000 characters, any number of bytes): the
+         * issue is where a cut summary sends the reader. */
+        char *what = clean_user_text(in->what, 0);
+        char *repro = clean_user_text(in->repro, 0);
         char *link = clean_user_text(in->link, LINK_MAX);
         struct buf d;
         buf_init(&d, 0);
@@ -587,9 +580,14 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     cJSON_AddTrueToObject(p, "pin");
     int64_t j_summary = add_job(app, n, "summary", "slack.post", p, deps, j_issue ? 2 : 1, j_issue ? soft : 0);
 
-    /* 5. paging */
-    if (page && paging) {
+    /* 5. paging: round 1 of the page rounds ("SIRT-n") */
+    char dedup[64];
+    int round = page && paging ? page_round(app, n, true, "report", dedup, sizeof(dedup), NULL) : 0;
+    if (round < 0)
+        LOG_ERROR("report: cannot record the page round", "incident:l error:s", (long long)n, store_strerror(round));
+    if (round > 0) {
         p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "dedup_key", dedup);
         char *sum = xasprintf("SIRT-%" PRId64 " [S%d/P%d] %s", n, in->severity, in->priority, title);
         cJSON_AddStringToObject(p, "summary", sum);
         free(sum);
@@ -605,10 +603,17 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         cJSON_AddStringToObject(cd, "priority", sp);
         snprintf(sp, sizeof(sp), "S%d", in->severity);
         cJSON_AddStringToObject(cd, "severity", sp);
-        /* The page waits for the channel and the issue (links) at most SOFT_DEPS_MS. */
-        add_job(app, n, "page", "pd.trigger", p, deps, j_issue ? 2 : 1, soft);
+        /* The page waits for the channel and the issue (links) at most
+         * SOFT_DEPS_MS; sent without the issue, the link follows once the
+         * issue exists (issue_job, effects.h). */
+        if (j_issue > 0)
+            cJSON_AddNumberToObject(p, "issue_job", (double)j_issue);
+        int64_t j_page = add_job(app, n, "page", "pd.trigger", p, deps, j_issue ? 2 : 1, soft);
+        char key[96];
+        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/page_oncall", n);
+        page_oncall_invite(app, n, key, dedup, j_page, j_chan, j_proj);
         store_timeline_add(app->store, n, now, "sirtbot", "page_requested", "security on-call page requested");
-    } else if (page) {
+    } else if (page && !paging) {
         p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "text", ":rotating_light: This is an S1/P1 incident but *nobody was paged*: "
                                            "PAGERDUTY_ROUTING_KEY is not set for sirtbot. Page the security "
@@ -667,21 +672,21 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     free(marker);
 }
 
-void report_submit(struct sirt_app *app, const cJSON *payload)
+int report_submit(struct sirt_app *app, const cJSON *payload)
 {
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
     const char *view_id = jstr(view, "id");
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     if (!user || !app->store) {
         LOG_WARN("report: submission without a user", "");
-        return;
+        return handler_result(app);
     }
     struct report_input in;
     cJSON *errors = parse_input(app->cfg, view, &in);
     if (errors) {   /* validated at ack time; the config cannot have changed since */
         cJSON_Delete(errors);
         input_finish(&in);
-        return;
+        return handler_result(app);
     }
     /* Mask before anything is stored: the store keeps the masked text only. */
     mask_replace(&in.title);
@@ -703,7 +708,10 @@ void report_submit(struct sirt_app *app, const cJSON *payload)
     const struct cfg_appsec *a = cfg_appsec_user(app->cfg, user);
     inc.owner = (char *)(a ? user : handoff_next_owner(app, NULL, clock_now_ms()));
     inc.state = "open";
-    inc.origin_channel = (char *)jstr(meta, "origin");
+    /* private_metadata is input: only a conversation id is kept from it. */
+    const char *origin = jstr(meta, "origin");
+    size_t olen = origin ? strspn(origin, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") : 0;
+    inc.origin_channel = origin && olen && olen <= 24 && !origin[olen] ? (char *)origin : NULL;
     char *key = view_id ? xasprintf("view/%s", view_id) : NULL;
     inc.submission_key = key;
     inc.created_ms = inc.updated_ms = clock_now_ms();
@@ -711,14 +719,19 @@ void report_submit(struct sirt_app *app, const cJSON *payload)
     if (rc == STORE_EEXIST) {
         LOG_INFO("report: the same form was submitted again; one incident", "incident:l", (long long)inc.id);
     } else if (rc == 0) {
-        store_timeline_add(app->store, inc.id, inc.created_ms, user, "reported", "incident reported");
+        rc = store_timeline_add(app->store, inc.id, inc.created_ms, user, "reported", "incident reported");
+    }
+    if (rc == 0) {
         LOG_INFO("report: incident recorded", "incident:l severity:d priority:d", (long long)inc.id,
                  in.severity, in.priority);
         plan_incident(app, &inc, &in);
-    } else {
-        LOG_ERROR("report: cannot record the incident", "error:s", store_strerror(rc));
+    } else if (rc != STORE_EEXIST) {
+        LOG_ERROR("report: cannot record the incident; kept for a replay", "error:s", store_strerror(rc));
     }
     free(key);
     cJSON_Delete(meta);
     input_finish(&in);
+    if (rc < 0 && rc != STORE_EEXIST)
+        return rc;
+    return handler_result(app);
 }

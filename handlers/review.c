@@ -1,8 +1,12 @@
 /* review: the weekly review digest (sirt-handbook.md, "Incident Management
  * and Review"): every incident reported in the last 7 days and every open
  * one, each with scope, impact, work done to mitigate and remediate, next
- * steps, blockers and status, posted in cfg->sirt_channel (private to the
- * SIRT) as one or more ordered messages through the outbox.  `/sirt review`
+ * steps, blockers and status, posted in cfg->sirt_channel as one or more
+ * ordered messages through the outbox.  Details only if that channel is
+ * private: each message is a "private_only" slack.post whose effect asks
+ * conversations.info first; the first also carries the reduced digest
+ * (ids, severities, states) posted instead when the channel is public or
+ * its privacy cannot be established.  `/sirt review`
  * posts it now; the "weekly_review" timer posts it Monday 09:00 (config
  * timezone) and arms the next one.  Runs inside the caller's transaction;
  * nothing here touches the network or logs incident text. */
@@ -13,6 +17,7 @@
 #include <time.h>
 
 #include "../bot/app.h"
+#include "../bot/blockkit.h"
 #include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
@@ -31,6 +36,7 @@
 #define DECISIONS_SHOWN 4
 #define FAILURES_SHOWN 3
 #define ORDER_DEADLINE_MS 60000     /* a later part waits this long for an earlier one */
+#define BRIEF_MAX 60                /* incidents listed in the reduced digest */
 
 static const char *sirt_channel(const struct sirt_app *app)
 {
@@ -271,6 +277,7 @@ struct digest {
     char **items;
     size_t n, alloc;
     int open, resolved;
+    struct buf brief;           /* the reduced digest's lines: ids, severities, states */
 };
 
 static bool add_incident(void *ud, const struct incident *inc)
@@ -285,6 +292,9 @@ static bool add_incident(void *ud, const struct incident *inc)
         d->items = xrealloc(d->items, d->alloc * sizeof(char *));
     }
     d->items[d->n++] = incident_section(d->app, inc, d->now);
+    if (d->n <= BRIEF_MAX)
+        buf_printf(&d->brief, "\n• SIRT-%" PRId64 " — S%d — %s", inc->id, inc->severity,
+                   inc->state && strcmp(inc->state, "resolved") == 0 ? "resolved" : "open");
     return true;
 }
 
@@ -296,10 +306,12 @@ static int review_post(struct sirt_app *app, const char *key_base)
     int64_t now = clock_now_ms();
     int64_t since = now - REVIEW_WINDOW_MS;
     struct digest d = { .app = app, .now = now };
+    buf_init(&d.brief, 0);
     if (store_incidents_since(app->store, since, add_incident, &d) != 0) {
         for (size_t i = 0; i < d.n; i++)
             free(d.items[i]);
         free(d.items);
+        buf_finish(&d.brief);
         LOG_ERROR("review: cannot read the incidents", "");
         return -1;
     }
@@ -316,6 +328,20 @@ static int review_post(struct sirt_app *app, const char *key_base)
         buf_printf(&head, "Incidents reported since %s and every open one: %zu (%d open, %d resolved). "
                           "For each: scope, impact, work done, next steps, blockers, status.",
                    from, d.n, d.open, d.resolved);
+
+    /* The reduced digest, for a channel that is not private. */
+    struct buf brief;
+    buf_init(&brief, 0);
+    buf_printf(&brief, ":clipboard: *Weekly SIRT review* — %s\n", today);
+    if (d.n == 0)
+        buf_printf(&brief, "No incident reported since %s and none open.", from);
+    else
+        buf_printf(&brief, "Incidents reported since %s and every open one: %zu (%d open, %d resolved). "
+                           "Only ids, severities and states here: this channel is not private. Details: "
+                           "`/sirt status SIRT-n` in a DM with the bot, or in the incident's channel.%s",
+                   from, d.n, d.open, d.resolved, d.brief.data ? d.brief.data : "");
+    if (d.n > BRIEF_MAX)
+        buf_printf(&brief, "\n• … and %zu more", d.n - BRIEF_MAX);
 
     /* Pack sections into messages of at most PART_MAX bytes. */
     char *parts[PARTS_MAX];
@@ -350,6 +376,13 @@ static int review_post(struct sirt_app *app, const char *key_base)
         cJSON_AddStringToObject(p, "channel", channel);
         cJSON_AddStringToObject(p, "text", text);
         cJSON_AddFalseToObject(p, "unfurl_links");
+        /* Details only in a private channel: the effect checks first. */
+        cJSON_AddTrueToObject(p, "private_only");
+        if (i == 0) {
+            char *pub = blockkit_cut(brief.data, PART_MAX, true);
+            cJSON_AddStringToObject(p, "public_text", pub);
+            free(pub);
+        }
         /* Parts run in order: each waits for the previous one (a while). */
         int64_t id = outbox_add(app->store, 0, key, "slack.post", p, prev > 0 ? &prev : NULL, prev > 0 ? 1 : 0,
                                 prev > 0 ? now + ORDER_DEADLINE_MS : 0);
@@ -364,6 +397,8 @@ static int review_post(struct sirt_app *app, const char *key_base)
         free(d.items[i]);
     free(d.items);
     buf_finish(&head);
+    buf_finish(&brief);
+    buf_finish(&d.brief);
     return (int)np;
 }
 
@@ -380,13 +415,14 @@ void review_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
         reply_set_text(out, "Posting the weekly review in <#%s>.", channel);
 }
 
-void review_work(struct sirt_app *app, const struct sirt_req *req)
+int review_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (!app->store || !sirt_channel(app) || !may_request(app, req->user_id))
-        return;
+        return handler_result(app);
     char key[200];
     request_key(req, "review", key, sizeof(key));
     review_post(app, key);
+    return handler_result(app);
 }
 
 static void review_arm(struct sirt_app *app, int64_t after)

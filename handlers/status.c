@@ -1,11 +1,13 @@
 /* status: `/sirt status [SIRT-n]` and `@sirt status [SIRT-n]` (inside an
  * incident channel the incident is implied; with neither, the open
- * incidents).  Pure respond(): store reads only, the text goes into the ack
+ * incidents).  respond() reads the store only: its text goes into the ack
  * (slash) or is posted by the router (mention, DM).  Details only when the
  * reply is seen by no one but people allowed to see them; everyone else
- * learns that the incident exists and where to ask.  User text is masked
- * and escaped before it is shown; nothing about an incident is logged but
- * its id. */
+ * learns that the incident exists and where to ask.  work() completes
+ * limited access: asked in a public place by someone who may see more, the
+ * details also go to them alone (chat.postEphemeral via the outbox).  User
+ * text is masked and escaped before it is shown; nothing about an incident
+ * is logged but its id. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,14 +15,16 @@
 #include <time.h>
 
 #include "../bot/app.h"
+#include "../bot/blockkit.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
+#include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "common.h"
 #include "handlers.h"
 
-#define STATUS_MAX 3500         /* one reply, well under Slack's limits */
+#define STATUS_MAX 3500         /* one reply, well under Slack's 40,000 for message text */
 #define LAST_UPDATES 5
 #define DECISIONS_MAX 5
 #define LIST_MAX 40
@@ -30,10 +34,11 @@ static const char *state_word(const struct incident *inc)
     return inc->state && strcmp(inc->state, "resolved") == 0 ? "resolved" : "open";
 }
 
-/* May the asker see inc's details in this reply? */
-static bool full_view(struct sirt_app *app, const struct sirt_req *req, const struct incident *inc)
+/* May the asker see inc's details in this reply?  priv: the reply goes to
+ * the asker alone (ack, DM, ephemeral) whatever the request's source. */
+static bool full_view(struct sirt_app *app, const struct sirt_req *req, const struct incident *inc, bool priv)
 {
-    if (!reply_private_for(app, req, inc))
+    if (!priv && !reply_private_for(app, req, inc))
         return false;
     if (incident_authorized(app, inc, req->user_id))
         return true;
@@ -196,6 +201,7 @@ static void full_status(struct sirt_app *app, const struct incident *inc, struct
 struct list_ctx {
     struct sirt_app *app;
     const struct sirt_req *req;
+    bool priv;
     struct buf *b;
     int n;
 };
@@ -206,7 +212,7 @@ static bool list_one(void *ud, const struct incident *inc)
     c->n++;
     if (c->n > LIST_MAX)
         return true;   /* keep counting */
-    if (full_view(c->app, c->req, inc)) {
+    if (full_view(c->app, c->req, inc, c->priv)) {
         char *title = shown_line(inc->title, 80);
         char *comp = shown_line(inc->component ? inc->component : "-", 40);
         buf_printf(c->b, "\n• *SIRT-%" PRId64 "* %s — S%d/P%d, %s, owner ", inc->id, title, inc->severity,
@@ -225,11 +231,11 @@ static bool list_one(void *ud, const struct incident *inc)
     return true;
 }
 
-static void list_open(struct sirt_app *app, const struct sirt_req *req, struct buf *b)
+static void list_open(struct sirt_app *app, const struct sirt_req *req, bool priv, struct buf *b)
 {
     struct buf items;
     buf_init(&items, 0);
-    struct list_ctx c = { app, req, &items, 0 };
+    struct list_ctx c = { app, req, priv, &items, 0 };
     if (!app->store || store_incidents_open(app->store, list_one, &c) != 0) {
         buf_finish(&items);
         buf_puts(b, "I cannot read the incidents right now; try again in a moment.");
@@ -242,13 +248,14 @@ static void list_open(struct sirt_app *app, const struct sirt_req *req, struct b
         if (c.n > LIST_MAX)
             buf_printf(b, "\n• … and %d more", c.n - LIST_MAX);
         const char *ch = app->cfg ? app->cfg->sirt_channel : NULL;
-        if (ch && *ch && !(req->source == REQ_SLASH || req->source == REQ_DM))
+        if (ch && *ch && !priv && !(req->source == REQ_SLASH || req->source == REQ_DM))
             buf_printf(b, "\nDetails: ask in <#%s> or contact the SIRT team.", ch);
     }
     buf_finish(&items);
 }
 
-void status_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+/* The answer to req; priv as in full_view.  Caller frees. */
+static char *status_text(struct sirt_app *app, const struct sirt_req *req, bool priv)
 {
     struct buf b;
     buf_init(&b, 0);
@@ -260,29 +267,55 @@ void status_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
     } else if (!named && !req->args[0]
                && (!req->channel_id || store_incident_by_channel(app->store, req->channel_id, &inc) != 0)) {
         incident_finish(&inc);
-        list_open(app, req, &b);
+        list_open(app, req, priv, &b);
     } else {
         char err[160];
         incident_finish(&inc);
         if (incident_for(app, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0) {
             buf_puts(&b, err);
-        } else if (full_view(app, req, &inc)) {
+        } else if (full_view(app, req, &inc, priv)) {
             full_status(app, &inc, &b);
         } else {
             limited_line(app, &inc, &b);
         }
-        LOG_DEBUG("status", "incident:l user:s", (long long)inc.id, req->user_id);
+        LOG_DEBUG("status", "incident:l user:s private:b", (long long)inc.id, req->user_id, (int)priv);
         incident_finish(&inc);
     }
-    /* Keep one reply under the limit without cutting a UTF-8 sequence. */
-    if (b.len > STATUS_MAX) {
-        size_t n = STATUS_MAX - 4;
-        while (n > 0 && ((unsigned char)b.data[n] & 0xC0) == 0x80)
-            n--;
-        b.data[n] = '\0';
-        b.len = n;
-        buf_puts(&b, " …");
-    }
+    /* One message of text, cut like every Block Kit text (marker included). */
+    char *text = blockkit_cut(b.data ? b.data : "", STATUS_MAX, true);
+    buf_finish(&b);
+    return text;
+}
+
+void status_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+{
     free(out->text);
-    out->text = buf_take(&b);
+    out->text = status_text(app, req, false);
+}
+
+/* Asked in a public place: whoever may see more than the public answer
+ * gets it privately as well, seen by them alone. */
+int status_work(struct sirt_app *app, const struct sirt_req *req)
+{
+    if (!app->store || req->source == REQ_SLASH || req->source == REQ_DM || !req->channel_id || !req->user_id)
+        return 0;
+    char *pub = status_text(app, req, false);
+    char *priv = status_text(app, req, true);
+    if (strcmp(pub, priv) != 0) {
+        char key[200];
+        request_key(req, "status_private", key, sizeof(key));
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "channel", req->channel_id);
+        cJSON_AddStringToObject(p, "user", req->user_id);
+        cJSON_AddStringToObject(p, "text", priv);
+        if (req->thread_ts)
+            cJSON_AddStringToObject(p, "thread_ts", req->thread_ts);
+        outbox_add(app->store, 0, key, "slack.ephemeral", p, NULL, 0, 0);
+        cJSON_Delete(p);
+        LOG_INFO("status: details sent privately to an authorised asker in a public place", "user:s",
+                 req->user_id);
+    }
+    free(pub);
+    free(priv);
+    return handler_result(app);
 }

@@ -679,6 +679,11 @@ void fx_finish(struct fx *fx)
         fx->running = false;
     }
     uv_close((uv_handle_t *)&fx->timer, NULL);
+    if (fx->slack && !fx->allow_block_refusals && fake_slack_block_refusals(fx->slack) > 0) {
+        fprintf(stderr, "  FAIL %s:%d: the fake Slack refused %zu payload(s) as Slack would; last: %s\n", __FILE__,
+                __LINE__, fake_slack_block_refusals(fx->slack), fake_slack_last_refusal(fx->slack));
+        exit(1);
+    }
     fake_slack_destroy(fx->slack);
     fx->slack = NULL;
     fake_pagerduty_destroy(fx->pd);

@@ -71,6 +71,10 @@ struct fx {
     /* FX_SLACK_TLS / fx_init_tls */
     char tls_dir[300];           /* <dir>/tls: what fx_tls_make_* wrote ("" before any) */
     char tls_ca[400];            /* PEM of the CA that signed the fake's certificate, "" without TLS */
+    /* fx_finish fails the test when the fake Slack refused blocks or a view
+     * (Block Kit limits), unless the test set this because it sends bad
+     * ones on purpose. */
+    bool allow_block_refusals;
 };
 
 enum {

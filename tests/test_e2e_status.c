@@ -201,6 +201,7 @@ TEST_T(e2e_status_review_and_timeline, 60)
     fx_init(&fx);
     fx_start(&fx, NULL);
     const char *ch = create_sirt1(&fx);
+    fake_slack_add_channel(fx.slack, "C0SIRT0001", "sirt", true);   /* private: details allowed */
 
     /* /sirt review: the digest in the SIRT channel. */
     const char *t = slash(&fx, "U0SIRT001", PUBLIC, "review");
@@ -243,6 +244,7 @@ TEST_T(e2e_status_monday_review_timer, 60)
     fx_set_clock(&fx, MON_0900 - 10000);   /* Monday 08:59:50Z */
     fx_start(&fx, NULL);
     create_sirt1(&fx);
+    fake_slack_add_channel(fx.slack, "C0SIRT0001", "sirt", true);   /* private: details allowed */
     ASSERT_EQ(posts_to(&fx, "C0SIRT0001"), 0);
 
     fx_set_clock(&fx, MON_0900 + 5000);    /* 09:00:05: the review is due */

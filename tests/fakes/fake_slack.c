@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../../bot/util.h"
+#include "fake_blocks.h"
 
 #ifndef POLLRDHUP
 #define POLLRDHUP 0x2000
@@ -113,7 +114,9 @@ struct fs_env {
 };
 
 struct fs_fail {
-    char *method;
+    char *method;       /* NULL: every Web API method (outages) */
+    bool outage;        /* not counted: every call until until_us / fake_slack_outage_end */
+    uint64_t until_us;  /* outage end (CLOCK_MONOTONIC), 0 = until told */
     int times;
     int status;
     char *error;
@@ -181,6 +184,8 @@ struct fake_slack {
     size_t n_delays;
     unsigned ts_seq, chan_seq, view_seq, trigger_seq, cmd_seq, event_seq;
     char last_trigger[64];
+    size_t block_refusals;            /* blocks/views refused as Slack would */
+    char last_refusal[512];
 
     /* timers: sweep finds peer-closed silent sockets; fin finishes destroy */
     uv_timer_t sweep;
@@ -713,6 +718,33 @@ static bool has_blocks(const cJSON *args)
     return cJSON_IsArray(b) || (cJSON_IsString(b) && b->valuestring[0]);
 }
 
+/* Slack's answer to blocks or a view it cannot take: code plus the
+ * message with its JSON pointer in "errors" (blocks only) and in
+ * response_metadata.messages with an "[ERROR] " prefix. */
+static const char *refuse(struct fake_slack *f, cJSON *out, const char *code, const char *msg)
+{
+    f->block_refusals++;
+    str_lcpy(f->last_refusal, msg, sizeof(f->last_refusal));
+    if (strcmp(code, "invalid_blocks") == 0) {
+        cJSON *errors = cJSON_AddArrayToObject(out, "errors");
+        cJSON_AddItemToArray(errors, cJSON_CreateString(msg));
+    }
+    cJSON *md = cJSON_AddObjectToObject(out, "response_metadata");
+    cJSON *msgs = cJSON_AddArrayToObject(md, "messages");
+    char line[600];
+    snprintf(line, sizeof(line), "[ERROR] %s", msg);
+    cJSON_AddItemToArray(msgs, cJSON_CreateString(line));
+    return code;
+}
+
+static const char *check_blocks(struct fake_slack *f, const cJSON *args, cJSON *out)
+{
+    char msg[512];
+    if (fake_blocks_check_message(args, msg, sizeof(msg)))
+        return NULL;
+    return refuse(f, out, "invalid_blocks", msg);
+}
+
 static const char *api_post_message(struct fake_slack *f, const cJSON *args, cJSON *out)
 {
     const char *ch = arg_str(args, "channel");
@@ -721,6 +753,9 @@ static const char *api_post_message(struct fake_slack *f, const cJSON *args, cJS
         return "channel_not_found";
     if (!text && !has_blocks(args))
         return "no_text";
+    const char *bad = check_blocks(f, args, out);
+    if (bad)
+        return bad;
     char ts[32];
     next_ts(f, ts);
     cJSON_AddStringToObject(out, "channel", ch);
@@ -748,6 +783,9 @@ static const char *api_post_ephemeral(struct fake_slack *f, const cJSON *args, c
         return "user_not_found";
     if (!arg_str(args, "text") && !has_blocks(args))
         return "no_text";
+    const char *bad = check_blocks(f, args, out);
+    if (bad)
+        return bad;
     char ts[32];
     next_ts(f, ts);
     cJSON_AddStringToObject(out, "message_ts", ts);
@@ -756,13 +794,15 @@ static const char *api_post_ephemeral(struct fake_slack *f, const cJSON *args, c
 
 static const char *api_chat_update(struct fake_slack *f, const cJSON *args, cJSON *out)
 {
-    (void)f;
     const char *ch = arg_str(args, "channel");
     const char *ts = arg_str(args, "ts");
     if (!ch)
         return "channel_not_found";
     if (!ts)
         return "message_not_found";
+    const char *bad = check_blocks(f, args, out);
+    if (bad)
+        return bad;
     const char *text = arg_str(args, "text");
     cJSON_AddStringToObject(out, "channel", ch);
     cJSON_AddStringToObject(out, "ts", ts);
@@ -782,6 +822,11 @@ static const char *view_answer(struct fake_slack *f, const cJSON *args, cJSON *o
     if (!cJSON_IsObject(view) || (need_trigger && !arg_str(args, "trigger_id"))) {
         cJSON_Delete(view);
         return "invalid_arguments";
+    }
+    char msg[512];
+    if (!fake_blocks_check_view(view, msg, sizeof(msg))) {
+        cJSON_Delete(view);
+        return refuse(f, out, "invalid_arguments", msg);
     }
     char id[32], hash[48];
     const char *vid = arg_str(args, "view_id");
@@ -1256,9 +1301,14 @@ static bool apply_fail(struct fake_slack *f, struct fs_req *r, const char *metho
 {
     for (size_t i = 0; i < f->n_fails; i++) {
         struct fs_fail *x = &f->fails[i];
-        if (x->times <= 0 || strcmp(x->method, method) != 0)
+        if (x->times <= 0 || (x->method ? strcmp(x->method, method) != 0 : strcmp(method, "response_url") == 0))
             continue;
-        x->times--;
+        if (x->outage && x->until_us && mono_us() >= x->until_us) {
+            x->times = 0;   /* over */
+            continue;
+        }
+        if (!x->outage)
+            x->times--;
         if (x->status == 429) {
             set_resp_error(r, 429, "ratelimited");
             r->retry_after = x->retry_after;
@@ -1365,6 +1415,9 @@ static void answer_api(struct fake_slack *f, struct fs_req *r, const char *metho
         cJSON *errors = cJSON_DetachItemFromObjectCaseSensitive(o, "errors");
         if (errors)
             cJSON_AddItemToObject(e, "errors", errors);
+        cJSON *md = cJSON_DetachItemFromObjectCaseSensitive(o, "response_metadata");
+        if (md)
+            cJSON_AddItemToObject(e, "response_metadata", md);
         set_resp_json(r, 200, e);
         cJSON_Delete(e);
     } else {
@@ -1386,8 +1439,19 @@ static void answer(struct fake_slack *f, struct fs_req *r)
         }
     } else if (str_starts(r->path, "/commands/") && strcmp(r->http_method, "POST") == 0) {
         cJSON *args = req_args(r);
-        if (!apply_fail(f, r, "response_url"))
+        char msg[512];
+        if (apply_fail(f, r, "response_url")) {
+        } else if (args && !fake_blocks_check_message(args, msg, sizeof(msg))) {
+            /* What Slack answers a response_url with bad blocks is not
+             * documented: a 400 with the chat.postMessage-style body. */
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddFalseToObject(e, "ok");
+            cJSON_AddStringToObject(e, "error", refuse(f, e, "invalid_blocks", msg));
+            set_resp_json(r, 400, e);
+            cJSON_Delete(e);
+        } else {
             set_resp(r, 200, "text/plain; charset=utf-8", "ok");
+        }
         record_call(f, r, "response_url", args);
     } else {
         set_resp(r, 404, "text/plain", "not found\n");
@@ -2100,11 +2164,29 @@ void fake_slack_fail(struct fake_slack *f, const char *method, int times, int ht
 {
     f->fails = xrealloc(f->fails, (f->n_fails + 1) * sizeof(*f->fails));
     struct fs_fail *x = &f->fails[f->n_fails++];
+    memset(x, 0, sizeof(*x));
     x->method = xstrdup(method);
     x->times = times;
     x->status = http_status;
     x->error = xstrdup(slack_error);
     x->retry_after = retry_after;
+}
+
+void fake_slack_outage(struct fake_slack *f, int http_status, const char *slack_error, int ms)
+{
+    fake_slack_fail(f, "*", 1, http_status, slack_error, 0);
+    struct fs_fail *x = &f->fails[f->n_fails - 1];
+    free(x->method);
+    x->method = NULL;
+    x->outage = true;
+    x->until_us = ms > 0 ? mono_us() + (uint64_t)ms * 1000 : 0;
+}
+
+void fake_slack_outage_end(struct fake_slack *f)
+{
+    for (size_t i = 0; i < f->n_fails; i++)
+        if (f->fails[i].outage)
+            f->fails[i].times = 0;
 }
 
 static bool method_match(const struct fake_call *c, const char *method)
@@ -2251,4 +2333,14 @@ int fake_slack_close_frames(const struct fake_slack *f)
 int fake_slack_last_close_code(const struct fake_slack *f)
 {
     return f->last_close_code;
+}
+
+size_t fake_slack_block_refusals(const struct fake_slack *f)
+{
+    return f->block_refusals;
+}
+
+const char *fake_slack_last_refusal(const struct fake_slack *f)
+{
+    return f->last_refusal;
 }

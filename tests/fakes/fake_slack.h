@@ -189,6 +189,12 @@ void fake_slack_on_ack(struct fake_slack *f, void (*cb)(void *ud, const struct f
  * targets POSTs to response URLs.  Rules add up, oldest first. */
 void fake_slack_fail(struct fake_slack *f, const char *method, int times, int http_status,
                      const char *slack_error, int retry_after);
+/* Outage of the Web API: every call of every method (apps.connections.open
+ * included, response URLs not) gets the answer above (e.g. 503, or 200 with
+ * slack_error) for ms from now, or until fake_slack_outage_end when ms <= 0.
+ * The socket stays up. */
+void fake_slack_outage(struct fake_slack *f, int http_status, const char *slack_error, int ms);
+void fake_slack_outage_end(struct fake_slack *f);
 size_t fake_slack_call_count(const struct fake_slack *f, const char *method); /* NULL = all */
 /* The idx-th call of method (NULL = any), in arrival order; NULL if none. */
 const struct fake_call *fake_slack_call(const struct fake_slack *f, const char *method, size_t idx);
@@ -230,6 +236,17 @@ bool fake_slack_channel_has_member(const struct fake_channel *c, const char *use
 /* A pre-existing channel (e.g. the SIRT channel): members [U0BOT0001]. */
 void fake_slack_add_channel(struct fake_slack *f, const char *id, const char *name, bool is_private);
 size_t fake_slack_pin_count(const struct fake_slack *f);
+/* --- Block Kit validation (tests/fakes/fake_blocks.c) ---
+ * chat.postMessage, chat.postEphemeral, chat.update and response_url POSTs
+ * with blocks Slack would refuse answer {"ok":false,"error":"invalid_blocks",
+ * "errors":["<message> [json-pointer:/blocks/..]"],"response_metadata":
+ * {"messages":["[ERROR] <message> [json-pointer:..]"]}} (a response_url with
+ * HTTP 400); views.open/push/update answer "invalid_arguments" with the
+ * pointer under /view in response_metadata.messages.  Counted here; the
+ * harness fails a test in which any was refused unless the test expected
+ * it (harness_expect_block_refusals). */
+size_t fake_slack_block_refusals(const struct fake_slack *f);
+const char *fake_slack_last_refusal(const struct fake_slack *f);   /* "" if none */
 bool fake_slack_is_pinned(const struct fake_slack *f, const char *channel, const char *ts);
 
 #endif
