@@ -81,6 +81,10 @@ $(BUILD)/bench_report: $(BUILD)/tests/bench/bench_report.o $(BENCH_COMMON) $(BUI
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
+$(BUILD)/bench_mask: $(BUILD)/tests/bench/bench_mask.o $(BUILD)/libsirt.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
 # `make torture`: 50 SIGKILLs at random moments of the report flow (not in
 # `make test`; a few minutes).  TORTURE_KILLS=n for more, TORTURE_SEED=n to repeat.
 $(BUILD)/torture_report: $(BUILD)/tests/torture/torture_report.o $(BENCH_COMMON) $(BUILD)/libsirt.a
@@ -93,5 +97,5 @@ torture: deps
 	  || { echo "bot logs: $(BUILD)/torture.log"; exit 1; }
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_ack $(BUILD)/bench_report
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_ack $(BUILD)/bench_report $(BUILD)/bench_mask
 	scripts/bench

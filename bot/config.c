@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "log.h"
+#include "mask.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG_PATH "sirt.json"
@@ -392,7 +393,7 @@ static int load_env(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen)
 
 enum kind {
     K_ZONE, K_CHANNEL, K_USER, K_USERS, K_HOURS, K_NAME, K_GITLAB_USER, K_PD_ID,
-    K_LEAD, K_NSID, K_GIVE_UP, K_OBJECT, K_OBJARRAY, K_USERMAP,
+    K_LEAD, K_NSID, K_GIVE_UP, K_OBJECT, K_OBJARRAY, K_USERMAP, K_PATTERNS,
 };
 
 static const char *const expect[] = {
@@ -410,6 +411,7 @@ static const char *const expect[] = {
     [K_OBJECT] = "expected an object",
     [K_OBJARRAY] = "expected an array of objects",
     [K_USERMAP] = "expected an object of Slack user ids to GitLab usernames, like {\"U0123ABCD\": \"alice\"}",
+    [K_PATTERNS] = "expected an array of PCRE2 patterns like [\"ACME-[A-Z0-9]{24}\"]",
 };
 
 struct table;
@@ -479,6 +481,10 @@ static const struct key_spec outbox_keys[] = {
     { "give_up_hours", K_GIVE_UP, CFG_FIELD(outbox_give_up_hours), 0, false, NULL, 168, NULL },
 };
 static const struct table outbox_table = { outbox_keys, ARRAY_LEN(outbox_keys), 0 };
+static const struct key_spec mask_keys[] = {
+    { "extra_patterns", K_PATTERNS, CFG_FIELD(mask_extra_patterns), 0, false, NULL, 0, NULL },
+};
+static const struct table mask_table = { mask_keys, ARRAY_LEN(mask_keys), 0 };
 
 static const struct key_spec top_keys[] = {
     { "timezone", K_ZONE, CFG_FIELD(timezone), 0, false, "UTC", 0, NULL },
@@ -496,6 +502,7 @@ static const struct key_spec top_keys[] = {
     { "gitlab", K_OBJECT, 0, 0, false, NULL, 0, &gitlab_table },
     { "outbox", K_OBJECT, 0, 0, false, NULL, 0, &outbox_table },
     { "gitlab_users", K_USERMAP, CFG_FIELD(gitlab_users), CFG_FIELD(n_gitlab_users), false, NULL, 0, NULL },
+    { "mask", K_OBJECT, 0, 0, false, NULL, 0, &mask_table },
 };
 static const struct table top_table = { top_keys, ARRAY_LEN(top_keys), 0 };
 
@@ -595,6 +602,35 @@ static int parse_users(struct pctx *x, const cJSON *it, struct cfg_strv *sv, con
     return 0;
 }
 
+/* mask.extra_patterns: strings that compile as PCRE2 patterns (checked
+ * here, so a bad one stops the bot at start or is refused on reload). */
+static int parse_patterns(struct pctx *x, const cJSON *it, struct cfg_strv *sv, const char *path)
+{
+    if (!cJSON_IsArray(it))
+        return perr(x, "key \"%s\": %s", path, expect[K_PATTERNS]);
+    size_t n = (size_t)cJSON_GetArraySize(it);
+    sv->v = xcalloc(n ? n : 1, sizeof(char *));
+    sv->n = 0;
+    const cJSON *el;
+    cJSON_ArrayForEach(el, it) {
+        char p[PATH_MAX_LEN], shown[SHOW_MAX + 8];
+        path_index(p, path, sv->n);
+        if (!cJSON_IsString(el) || !el->valuestring[0])
+            return perr(x, "key \"%s\": %s", p, expect[K_PATTERNS]);
+        char *perr_msg = mask_pattern_check(el->valuestring);
+        if (perr_msg) {
+            perr(x, "key \"%s\": invalid pattern \"%s\": PCRE2: %s", p, show(el->valuestring, shown),
+                 perr_msg);
+            free(perr_msg);
+            return -1;
+        }
+        if (sv->n >= n)
+            break;
+        sv->v[sv->n++] = xstrdup(el->valuestring);
+    }
+    return 0;
+}
+
 static int parse_objarray(struct pctx *x, const cJSON *it, const struct key_spec *ks, void *rec,
                           const char *path)
 {
@@ -679,6 +715,8 @@ static int parse_value(struct pctx *x, const cJSON *it, const struct key_spec *k
     }
     case K_USERS:
         return parse_users(x, it, (struct cfg_strv *)(void *)((char *)rec + ks->off), path);
+    case K_PATTERNS:
+        return parse_patterns(x, it, (struct cfg_strv *)(void *)((char *)rec + ks->off), path);
     case K_LEAD:
         if (!int_in(it, 0, 720, &v)) {
             if (cJSON_IsNumber(it))
@@ -844,6 +882,7 @@ static void team_finish(struct cfg *c)
     strv_finish(&c->sirt_team);
     strv_finish(&c->severity1_responders);
     strv_finish(&c->directors);
+    strv_finish(&c->mask_extra_patterns);
     for (size_t i = 0; i < c->n_appsec; i++) {
         free(c->appsec[i].user);
         free(c->appsec[i].tz);

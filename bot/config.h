@@ -69,6 +69,7 @@ struct cfg {
     int handoff_lead_minutes;       /* default 30 */
     int validate_after_minutes;     /* decisions.validate_after_minutes, default 240 */
     long long gitlab_namespace_id;  /* 0 = unset */
+    struct cfg_strv mask_extra_patterns;  /* mask.extra_patterns, each compiles (PCRE2) */
     int outbox_give_up_hours;       /* outbox.give_up_hours, default 168 */
     struct cfg_gitlab_user *gitlab_users;   /* gitlab_users: Slack user id -> GitLab username */
     size_t n_gitlab_users;

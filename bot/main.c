@@ -18,6 +18,7 @@
 #include "health.h"
 #include "http.h"
 #include "log.h"
+#include "mask.h"
 #include "metrics.h"
 #include "outbox.h"
 #include "router.h"
@@ -287,6 +288,17 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_level((enum log_level)ms.cfg.log_level);
+    mask_init();
+    {
+        char *merr = mask_set_extra((const char *const *)ms.cfg.mask_extra_patterns.v,
+                                    ms.cfg.mask_extra_patterns.n);
+        if (merr) {   /* cannot happen: cfg_load compiled them; kept as a guard */
+            fprintf(stderr, "sirtbot: mask.extra_patterns: %s\n", merr);
+            free(merr);
+            cfg_finish(&ms.cfg);
+            return 1;
+        }
+    }
     if (!ms.cfg.config_present)
         LOG_WARN("no team config file: running with defaults (nobody to page, no components)",
                  "path:s", ms.cfg.config_path);

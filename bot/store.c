@@ -615,7 +615,8 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
     }
     /* NORMAL under WAL loses nothing on a process crash (only on power loss
      * the last commits may roll back), and skips an fsync per commit. */
-    if (exec_sql(s->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024", NULL) != SQLITE_OK) {
+    if (exec_sql(s->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024; "
+                     "PRAGMA secure_delete = ON", NULL) != SQLITE_OK) {
         set_err(err, errlen, path, sqlite3_errmsg(s->db));
         goto fail;
     }

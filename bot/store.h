@@ -74,12 +74,12 @@ int store_inbox_list(struct store *s, bool (*cb)(void *ud, int64_t id, const cha
 /* ---- incidents ---- */
 struct incident {
     int64_t id;                 /* n of SIRT-n */
-    char *title;
-    char *description;          /* original text, never masked here */
+    char *title;                /* user text: callers store it masked (mask_secrets) */
+    char *description;          /* masked before it is stored, like every user text */
     int severity;               /* 1..4 */
     int priority;               /* 1..4 */
     char *component;
-    char *repro;                /* reproduction steps, original text */
+    char *repro;                /* reproduction steps, masked */
     char *issue_link;           /* optional */
     char *reporter;             /* Slack user id */
     char *owner;                /* Slack user id, may be NULL */

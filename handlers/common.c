@@ -208,7 +208,10 @@ int timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, c
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    return store_timeline_add(app->store, incident_id, clock_now_ms(), actor, kind, buf);
+    char *m = mask_secrets(buf);    /* entries may quote what a user typed */
+    int rc = store_timeline_add(app->store, incident_id, clock_now_ms(), actor, kind, m);
+    free(m);
+    return rc;
 }
 
 char *clean_user_text(const char *s, size_t max)

@@ -19,6 +19,7 @@
 #include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
+#include "../bot/mask.h"
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
@@ -486,6 +487,8 @@ int decision_submit(struct sirt_app *app, const cJSON *payload)
         input_finish(&in);
         return handler_result(app);
     }
+    for (size_t i = 0; i < N_FIELDS; i++)
+        mask_replace(&in.v[i]);     /* the store keeps the masked text only */
     struct decision d;
     memset(&d, 0, sizeof(d));
     d.incident_id = inc.id;

@@ -4,8 +4,9 @@
  * the router's transaction: private channel, invitations, pinned summary,
  * GitLab project + confidential issue + members + EM/PM note, PagerDuty page
  * for S1/P1, EM/PM told in the component channel (no details) and by DM.
- * Every text from the report is masked before it goes into a payload; the
- * store keeps the original.  Nothing here touches the network. */
+ * Every text from the report is masked (mask_secrets) as soon as the form is
+ * parsed: the store, the payloads and the channel name only ever see the
+ * masked text.  Nothing here touches the network. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -103,7 +104,9 @@ cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origi
     cJSON_Delete(meta);
 
     cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
-    char *init = summary ? utf8_prefix(summary, TITLE_MAX) : NULL;
+    char *msum = mask_secrets(summary);   /* the prefill is stored in the outbox */
+    char *init = msum ? utf8_prefix(msum, TITLE_MAX) : NULL;
+    free(msum);
     cJSON_AddItemToArray(blocks, input_block("title", "Title", text_input(false, TITLE_MAX, init, "One line: what is wrong"), false));
     free(init);
     cJSON_AddItemToArray(blocks, input_block("what", "What happened",
@@ -262,7 +265,9 @@ void report_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
     cJSON_AddStringToObject(btn, "action_id", "sirt_report_open");
     cJSON_AddStringToObject(btn, "style", "danger");
     cJSON_AddItemToObject(btn, "text", bk_plain("Open the report form"));
-    char *val = utf8_prefix(req->args, TITLE_MAX);
+    char *margs = mask_secrets(req->args ? req->args : "");
+    char *val = utf8_prefix(margs, TITLE_MAX);
+    free(margs);
     cJSON_AddStringToObject(btn, "value", val);
     free(val);
     cJSON_AddItemToArray(els, btn);
@@ -288,10 +293,11 @@ int report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *
 /* ---- submission: the incident and its plan ---- */
 
 /* "sirt-<n>-<slug>": lowercase, [a-z0-9-], at most 80 bytes. The slug comes
- * from the masked title. */
+ * from the masked title with every masked word dropped (mask_strip), so no
+ * piece of a secret, not even its kept prefix, is in the name. */
 void report_channel_name(int64_t n, const char *title, char *out, size_t size)
 {
-    char *masked = mask_secrets(title ? title : "");
+    char *masked = mask_strip(title ? title : "");
     int k = snprintf(out, size, "sirt-%" PRId64, n);
     size_t len = (size_t)k < size ? (size_t)k : size - 1;
     size_t limit = size - 1 < 80 ? size - 1 : 80;
@@ -682,6 +688,12 @@ int report_submit(struct sirt_app *app, const cJSON *payload)
         input_finish(&in);
         return handler_result(app);
     }
+    /* Mask before anything is stored: the store keeps the masked text only. */
+    mask_replace(&in.title);
+    mask_replace(&in.what);
+    mask_replace(&in.component);
+    mask_replace(&in.repro);
+    mask_replace(&in.link);
     cJSON *meta = cJSON_Parse(jstr(view, "private_metadata") ? jstr(view, "private_metadata") : "{}");
     struct incident inc;
     memset(&inc, 0, sizeof(inc));

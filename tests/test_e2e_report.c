@@ -353,7 +353,7 @@ TEST_T(e2e_report_name_taken_gets_a_suffix, 60)
 {
     struct fx fx;
     fx_init(&fx);
-    fake_slack_add_channel(fx.slack, "C0TAKEN001", "sirt-1-token-glpat-masked-leaked-in-ci-logs", true);
+    fake_slack_add_channel(fx.slack, "C0TAKEN001", "sirt-1-token-leaked-in-ci-logs", true);
     pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0TAKEN001", &s1_fields);
@@ -361,7 +361,7 @@ TEST_T(e2e_report_name_taken_gets_a_suffix, 60)
     ASSERT(fx_wait(&fx, pred_pinned_summary, NULL, 15000));
     ASSERT_EQ(fake_slack_channel_count(fx.slack), 2);
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 1);
-    ASSERT_STR_EQ(ch->name, "sirt-1-token-glpat-masked-leaked-in-ci-logs-2");
+    ASSERT_STR_EQ(ch->name, "sirt-1-token-leaked-in-ci-logs-2");
     ASSERT(fake_slack_channel_has_member(ch, "U0REPORT1"));
     /* The taken channel got nobody. */
     ASSERT(!fake_slack_channel_has_member(fake_slack_channel(fx.slack, 0), "U0REPORT1"));
