@@ -281,14 +281,17 @@ static int check_log(struct cfg *c, const struct env_spec *e, char **val,
     return 0;
 }
 
-/* The PostgreSQL backend of DESIGN.md is not in this version: refuse a
- * postgres:// URL clearly instead of creating a SQLite file named like it. */
+/* A file path (SQLite) or a libpq URI (PostgreSQL).  Another scheme is a
+ * mistake, not a file name: say so instead of creating a file named like it.
+ * The value may hold a password: it is never repeated here. */
 static int check_db(struct cfg *c, const struct env_spec *e, char **val, char *err, size_t errlen)
 {
     (void)c;
-    if (str_starts(*val, "postgres://") || str_starts(*val, "postgresql://")) {
-        set_err(err, errlen, "%s: PostgreSQL is not supported by this version of sirtbot yet; "
-                             "use a SQLite file path (default sirt.db)", e->name);
+    if (str_starts(*val, "postgres://") || str_starts(*val, "postgresql://"))
+        return 0;
+    if (strstr(*val, "://")) {
+        set_err(err, errlen, "%s: expected a SQLite file path or a postgres:// (postgresql://) URI",
+                e->name);
         return -1;
     }
     return 0;

@@ -26,8 +26,10 @@ enum store_err {
     STORE_OK = 0,
     STORE_ENOTFOUND = -1,
     STORE_EEXIST = -2,     /* unique key already present */
-    STORE_EIO = -3,        /* SQLite error (logged) */
+    STORE_EIO = -3,        /* database error or lost connection (logged) */
     STORE_EINVAL = -4,
+    STORE_ERETRY = -5,     /* PostgreSQL serialization failure or deadlock:
+                            * the transaction failed; running it again may work */
 };
 
 struct store;

@@ -1,10 +1,13 @@
-/* test_store: the SQLite store against a real file in a fresh temp directory
- * per test (removed at the end): schema and migrations (including a frozen
- * version-2 database upgraded in place), transactions, events, incidents,
- * timeline, members, decisions, timers, the outbox queue semantics, crash
- * safety (a child SIGKILLed mid-transaction) and a timing print for the
- * write path. */
+/* test_store: the store suite, each test written once over a target and
+ * registered twice: on a SQLite file in a fresh temp directory (removed at
+ * the end) and, as <name>_pg, on a fresh PostgreSQL database of the test
+ * server.  Schema and migrations (a frozen SQLite version-2 database
+ * upgraded in place), transactions, events, incidents, timeline, members,
+ * decisions, timers, the outbox queue semantics, crash safety (a child
+ * SIGKILLed mid-transaction) and a timing print for the write path.
+ * PostgreSQL-only behaviour is in test_store_pg.c. */
 #include <dirent.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -17,6 +20,7 @@
 
 #include "../bot/clock.h"
 #include "../bot/store.h"
+#include "pg_test.h"
 #include "test.h"
 
 struct tdir {
@@ -58,8 +62,8 @@ static struct store *open_ok(const char *path)
     return s;
 }
 
-/* Runs one scalar query on a separate raw connection. */
-static long long raw_int(const char *path, const char *sql)
+/* Runs one scalar query on a separate raw SQLite connection. */
+static long long sq_int(const char *path, const char *sql)
 {
     sqlite3 *db = NULL;
     ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -72,13 +76,108 @@ static long long raw_int(const char *path, const char *sql)
     return v;
 }
 
-static void raw_exec(const char *path, const char *sql)
+static void sq_exec(const char *path, const char *sql)
 {
     sqlite3 *db = NULL;
     ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 }
+
+/* ---- one suite, two drivers ---- */
+
+struct sfx {
+    bool pg;
+    struct tdir t;              /* SQLite */
+    char *uri;                  /* PostgreSQL */
+    const char *target;         /* what store_open gets */
+};
+
+static void sfx_make(struct sfx *f, const char *name, bool pg)
+{
+    memset(f, 0, sizeof(*f));
+    f->pg = pg;
+    if (pg) {
+        f->uri = pg_test_fresh_db(name);
+        f->target = f->uri;
+    } else {
+        tdir_make(&f->t);
+        f->target = f->t.db;
+    }
+}
+
+static void sfx_remove(struct sfx *f)
+{
+    if (f->pg)
+        free(f->uri);
+    else
+        tdir_remove(&f->t);
+}
+
+static PGconn *pg_connect_ok(const char *uri)
+{
+    PGconn *c = PQconnectdb(uri);
+    if (PQstatus(c) != CONNECTION_OK)
+        TEST_FAIL("connect %s: %s", uri, PQerrorMessage(c));
+    return c;
+}
+
+/* One scalar query on a separate raw connection of the test's driver. */
+static long long raw_int(struct sfx *f, const char *sql)
+{
+    if (!f->pg)
+        return sq_int(f->target, sql);
+    PGconn *c = pg_connect_ok(f->uri);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        TEST_FAIL("%s: %s", sql, PQresultErrorMessage(r));
+    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+static void raw_exec(struct sfx *f, const char *sql)
+{
+    if (!f->pg) {
+        sq_exec(f->target, sql);
+        return;
+    }
+    PGconn *c = pg_connect_ok(f->uri);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        TEST_FAIL("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* The schema version as each driver records it, and the current one. */
+static long long schema_version(struct sfx *f)
+{
+    return raw_int(f, f->pg ? "SELECT COALESCE(MAX(version), 0) FROM schema_version" : "PRAGMA user_version");
+}
+#define SCHEMA_SQLITE 5
+#define SCHEMA_PG 1
+
+/* STORE_TEST(name, secs) { body using f } registers name (SQLite) and
+ * name_pg (PostgreSQL). */
+#define STORE_TEST(name, secs) \
+    static void name##_body(struct sfx *f); \
+    TEST_T(name, secs) \
+    { \
+        struct sfx fx; \
+        sfx_make(&fx, #name, false); \
+        name##_body(&fx); \
+        sfx_remove(&fx); \
+    } \
+    TEST_PG_T(name##_pg, 2 * (secs)) \
+    { \
+        struct sfx fx; \
+        sfx_make(&fx, #name, true); \
+        name##_body(&fx); \
+        sfx_remove(&fx); \
+    } \
+    static void name##_body(struct sfx *f)
 
 static int64_t new_incident(struct store *s, const char *key, int64_t now)
 {
@@ -133,11 +232,11 @@ TEST(store_schema_created)
     tdir_make(&t);
     struct store *s = open_ok(t.db);
     store_close(s);
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 5);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+    ASSERT_EQ(sq_int(t.db, "PRAGMA user_version"), 5);
+    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                             " ('incidents','timeline','events','outbox','outbox_deps','inbox',"
                             "  'incident_members','decisions','timers')"), 9);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN"
                             " ('incidents_channel','timeline_incident','events_seen','outbox_due',"
                             "  'decisions_incident','timers_pending_key','timers_due')"), 7);
     tdir_remove(&t);
@@ -161,41 +260,36 @@ TEST(store_wal_mode)
     tdir_remove(&t);
 }
 
-TEST(store_reopen_idempotent)
+STORE_TEST(store_reopen_idempotent, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t id = new_incident(s, "view-1", 1000);
     store_close(s);
     for (int i = 0; i < 3; i++) {
-        s = open_ok(t.db);
+        s = open_ok(f->target);
         struct incident inc;
         ASSERT_EQ(store_incident_get(s, id, &inc), 0);
         ASSERT_STR_EQ(inc.submission_key, "view-1");
         incident_finish(&inc);
         store_close(s);
     }
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 5);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM incidents"), 1);
-    tdir_remove(&t);
+    ASSERT_EQ(schema_version(f), f->pg ? SCHEMA_PG : SCHEMA_SQLITE);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM incidents"), 1);
 }
 
-TEST(store_newer_schema_refused)
+STORE_TEST(store_newer_schema_refused, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     store_close(s);
-    raw_exec(t.db, "PRAGMA user_version = 7");
+    raw_exec(f, f->pg ? "INSERT INTO schema_version(version) VALUES (7)" : "PRAGMA user_version = 7");
     char err[512], want[512];
     s = (struct store *)&err;   /* must be reset to NULL on failure */
-    ASSERT(store_open(&s, t.db, err, sizeof(err)) < 0);
+    ASSERT(store_open(&s, f->target, err, sizeof(err)) < 0);
     ASSERT_NULL(s);
-    snprintf(want, sizeof(want), "%s: schema version 7 is newer than this sirtbot (5)", t.db);
+    snprintf(want, sizeof(want), "%s: schema version 7 is newer than this sirtbot (%d)", f->target,
+             f->pg ? SCHEMA_PG : SCHEMA_SQLITE);
     ASSERT_STR_EQ(err, want);
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 7);
-    tdir_remove(&t);
+    ASSERT_EQ(schema_version(f), 7);
 }
 
 TEST(store_open_errors)
@@ -247,11 +341,9 @@ TEST(store_close_null_and_strerror)
 
 /* ---- events ---- */
 
-TEST(store_events)
+STORE_TEST(store_events, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     ASSERT_EQ(store_event_record(s, "Ev1", 100), 0);
     ASSERT_EQ(store_event_record(s, "Ev1", 150), 1);
     ASSERT_EQ(store_event_record(s, "Ev2", 200), 0);
@@ -262,17 +354,13 @@ TEST(store_events)
     ASSERT_EQ(store_event_record(s, "Ev3", 400), 1);   /* kept */
     ASSERT_EQ(store_event_record(s, NULL, 400), STORE_EINVAL);
     store_close(s);
-    tdir_remove(&t);
 }
 
 /* ---- transactions ---- */
 
-TEST(store_nested_inner_rollback)
+STORE_TEST(store_nested_inner_rollback, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
-    struct store *other = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     ASSERT_EQ(store_begin(s), 0);
     ASSERT_EQ(store_event_record(s, "a", 1), 0);
     ASSERT_EQ(store_begin(s), 0);
@@ -283,23 +371,16 @@ TEST(store_nested_inner_rollback)
     ASSERT_EQ(store_event_record(s, "d", 1), 0);
     ASSERT_EQ(store_commit(s), 0);
     /* Inner release commits nothing yet: another connection sees nothing. */
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM events"), 0);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM events"), 0);
     ASSERT_EQ(store_commit(s), 0);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM events"), 3);
-    ASSERT_EQ(store_event_record(other, "a", 2), 1);
-    ASSERT_EQ(store_event_record(other, "b", 2), 0);
-    ASSERT_EQ(store_event_record(other, "c", 2), 1);
-    ASSERT_EQ(store_event_record(other, "d", 2), 1);
-    store_close(other);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM events"), 3);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM events WHERE event_id IN ('a', 'c', 'd')"), 3);
     store_close(s);
-    tdir_remove(&t);
 }
 
-TEST(store_nested_outer_rollback)
+STORE_TEST(store_nested_outer_rollback, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     ASSERT_EQ(store_begin(s), 0);
     int64_t inc = new_incident(s, NULL, 5);
     ASSERT_EQ(store_event_record(s, "x", 1), 0);
@@ -325,17 +406,14 @@ TEST(store_nested_outer_rollback)
     ASSERT_EQ(store_begin(s), 0);
     ASSERT_EQ(store_event_record(s, "z", 1), 0);
     store_close(s);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM events WHERE event_id = 'z'"), 0);
-    tdir_remove(&t);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM events WHERE event_id = 'z'"), 0);
 }
 
 /* ---- incidents ---- */
 
-TEST(store_incident_roundtrip)
+STORE_TEST(store_incident_roundtrip, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     struct incident inc = {
         .title = "Token leak", .description = "desc", .severity = 1, .priority = 2,
         .component = "gitaly", .repro = "GET /x", .issue_link = "https://example/1",
@@ -398,14 +476,11 @@ TEST(store_incident_roundtrip)
     incident_finish(&got);
 
     store_close(s);
-    tdir_remove(&t);
 }
 
-TEST(store_incident_set_rejects)
+STORE_TEST(store_incident_set_rejects, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t id = new_incident(s, NULL, 1000);
     /* Not on the whitelist, or whitelisted with the other type. */
     ASSERT_EQ(store_incident_set_text(s, id, "reporter", "U0EVIL", 2000), STORE_EINVAL);
@@ -438,14 +513,11 @@ TEST(store_incident_set_rejects)
     struct incident noreporter = { .severity = 1, .priority = 1, .created_ms = 1 };
     ASSERT_EQ(store_incident_create(s, &noreporter), STORE_EINVAL);
     store_close(s);
-    tdir_remove(&t);
 }
 
-TEST(store_incident_submission_key_conflict)
+STORE_TEST(store_incident_submission_key_conflict, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t first = new_incident(s, "V-dup", 1000);
     new_incident(s, "V-other", 1000);
     struct incident again = {
@@ -462,9 +534,8 @@ TEST(store_incident_submission_key_conflict)
     int64_t a = new_incident(s, NULL, 3000);
     int64_t b = new_incident(s, NULL, 3000);
     ASSERT_NE(a, b);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM incidents"), 4);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM incidents"), 4);
     store_close(s);
-    tdir_remove(&t);
 }
 
 struct open_ctx {
@@ -483,11 +554,9 @@ static bool collect_open(void *ud, const struct incident *inc)
     return c->n != c->stop_after;
 }
 
-TEST(store_incidents_open_iteration)
+STORE_TEST(store_incidents_open_iteration, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t a = new_incident(s, NULL, 1);
     int64_t b = new_incident(s, NULL, 2);
     int64_t c = new_incident(s, NULL, 3);
@@ -515,7 +584,6 @@ TEST(store_incidents_open_iteration)
     ASSERT_EQ(got.resolved_ms, 10);
     incident_finish(&got);
     store_close(s);
-    tdir_remove(&t);
 }
 
 /* ---- timeline ---- */
@@ -537,11 +605,9 @@ static bool collect_tl(void *ud, const struct timeline_entry *e)
     return c->n != c->stop_after;
 }
 
-TEST(store_timeline_order)
+STORE_TEST(store_timeline_order, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t inc = new_incident(s, NULL, 1);
     int64_t other = new_incident(s, NULL, 1);
     ASSERT_EQ(store_timeline_add(s, inc, 300, "sirtbot", "paged", "p"), 0);
@@ -564,16 +630,13 @@ TEST(store_timeline_order)
     /* An entry for a missing incident is refused by the foreign key. */
     ASSERT(store_timeline_add(s, 999, 1, "sirtbot", "x", NULL) < 0);
     store_close(s);
-    tdir_remove(&t);
 }
 
 /* ---- outbox ---- */
 
-TEST(store_outbox_add_idempotent)
+STORE_TEST(store_outbox_add_idempotent, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t inc = new_incident(s, NULL, 1);
     struct outbox_new n = {
         .incident_id = inc, .idem_key = "SIRT-1/create_channel", .op = "slack.create_channel",
@@ -589,8 +652,8 @@ TEST(store_outbox_add_idempotent)
     again.deps = &other;
     again.n_deps = 1;
     ASSERT_EQ(store_outbox_add(s, &again), id);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM outbox"), 2);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM outbox_deps"), 0);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM outbox"), 2);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM outbox_deps"), 0);
 
     struct outbox_job j;
     job_get(s, id, &j);
@@ -621,21 +684,18 @@ TEST(store_outbox_add_idempotent)
     ASSERT(store_outbox_add(s, &dangling) < 0);
     struct outbox_new noinc = { .incident_id = 777, .idem_key = "noinc", .op = "x" };
     ASSERT(store_outbox_add(s, &noinc) < 0);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM outbox"), 2);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM outbox"), 2);
     ASSERT_EQ(store_outbox_get(s, 999, &j), STORE_ENOTFOUND);
 
     /* The failed adds left no transaction open. */
     add_job(s, "dangling", 0, 0, NULL, 0);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM outbox"), 3);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM outbox"), 3);
     store_close(s);
-    tdir_remove(&t);
 }
 
-TEST(store_outbox_due_order_and_deps)
+STORE_TEST(store_outbox_due_order_and_deps, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     char ids[256];
     int64_t a = add_job(s, "a", 100, 0, NULL, 0);
     int64_t b = add_job(s, "b", 50, 0, &a, 1);         /* waits for a */
@@ -643,7 +703,7 @@ TEST(store_outbox_due_order_and_deps)
     int64_t d = add_job(s, "d", 20, 0, NULL, 0);
     int64_t deps_ac[] = { a, c, a };                      /* duplicate dep is fine */
     int64_t e = add_job(s, "e", 0, 0, deps_ac, 3);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM outbox_deps"), 3);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM outbox_deps"), 3);
 
     due_ids(s, 10, 10, ids, sizeof(ids));
     ASSERT_STR_EQ(ids, "");
@@ -675,14 +735,11 @@ TEST(store_outbox_due_order_and_deps)
     snprintf(want, sizeof(want), "%lld,%lld,%lld", (long long)e, (long long)d, (long long)b);
     ASSERT_STR_EQ(ids, want);
     store_close(s);
-    tdir_remove(&t);
 }
 
-TEST(store_outbox_deps_deadline)
+STORE_TEST(store_outbox_deps_deadline, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     char ids[256], want[64];
     int64_t a = add_job(s, "a", 1000000, 0, NULL, 0);      /* far in the future */
     int64_t b = add_job(s, "b", 0, 500, &a, 1);             /* run anyway at 500 */
@@ -696,14 +753,11 @@ TEST(store_outbox_deps_deadline)
     snprintf(want, sizeof(want), "%lld,%lld", (long long)b, (long long)c);
     ASSERT_STR_EQ(ids, want);
     store_close(s);
-    tdir_remove(&t);
 }
 
-TEST(store_outbox_failed_dep_blocks)
+STORE_TEST(store_outbox_failed_dep_blocks, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     char ids[256];
     int64_t a = add_job(s, "a", 0, 0, NULL, 0);
     int64_t ok = add_job(s, "ok", 0, 0, NULL, 0);
@@ -741,14 +795,11 @@ TEST(store_outbox_failed_dep_blocks)
     due_ids(s, 1000, 10, ids, sizeof(ids));
     ASSERT_STR_EQ(ids, "");
     store_close(s);
-    tdir_remove(&t);
 }
 
-TEST(store_outbox_next_due_values)
+STORE_TEST(store_outbox_next_due_values, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     ASSERT_EQ(store_outbox_next_due(s), INT64_MAX);
     int64_t a = add_job(s, "a", 5000, 0, NULL, 0);
     ASSERT_EQ(store_outbox_next_due(s), 5000);
@@ -768,14 +819,11 @@ TEST(store_outbox_next_due_values)
     ASSERT_EQ(store_outbox_mark_done(s, a, NULL, 201), 0);
     ASSERT_EQ(store_outbox_next_due(s), 10);
     store_close(s);
-    tdir_remove(&t);
 }
 
-TEST(store_outbox_transitions)
+STORE_TEST(store_outbox_transitions, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t id = add_job(s, "j", 0, 0, NULL, 0);
     struct outbox_job j;
 
@@ -818,10 +866,10 @@ TEST(store_outbox_transitions)
     ASSERT_EQ(j.updated_ms, 6001);
     outbox_job_finish(&j);
 
-    int64_t f = add_job(s, "f", 0, 0, NULL, 0);
-    ASSERT_EQ(store_outbox_mark_sending(s, f, 1), 0);
-    ASSERT_EQ(store_outbox_mark_failed(s, f, "channel_not_found", 2), 0);
-    job_get(s, f, &j);
+    int64_t fj = add_job(s, "f", 0, 0, NULL, 0);
+    ASSERT_EQ(store_outbox_mark_sending(s, fj, 1), 0);
+    ASSERT_EQ(store_outbox_mark_failed(s, fj, "channel_not_found", 2), 0);
+    job_get(s, fj, &j);
     ASSERT_EQ(j.state, OUTBOX_FAILED);
     ASSERT_STR_EQ(j.last_error, "channel_not_found");
     outbox_job_finish(&j);
@@ -831,14 +879,11 @@ TEST(store_outbox_transitions)
     ASSERT_EQ(store_outbox_mark_failed(s, 999, "x", 1), STORE_ENOTFOUND);
     ASSERT_EQ(store_outbox_set_payload(s, 999, "{}", 1), STORE_ENOTFOUND);
     store_close(s);
-    tdir_remove(&t);
 }
 
-TEST(store_outbox_recover_after_crash)
+STORE_TEST(store_outbox_recover_after_crash, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t a = add_job(s, "a", 0, 0, NULL, 0);
     int64_t b = add_job(s, "b", 0, 0, NULL, 0);
     int64_t c = add_job(s, "c", 0, 0, NULL, 0);
@@ -847,7 +892,7 @@ TEST(store_outbox_recover_after_crash)
     ASSERT_EQ(store_outbox_mark_done(s, b, NULL, 11), 0);
     store_close(s);   /* a was never marked done */
 
-    s = open_ok(t.db);
+    s = open_ok(f->target);
     ASSERT_EQ(store_outbox_recover(s, 20), 1);
     ASSERT_EQ(store_outbox_recover(s, 21), 0);
     struct outbox_job j;
@@ -864,14 +909,11 @@ TEST(store_outbox_recover_after_crash)
     ASSERT_EQ(j.state, OUTBOX_DONE);
     outbox_job_finish(&j);
     store_close(s);
-    tdir_remove(&t);
 }
 
-TEST(store_outbox_counts_by_state)
+STORE_TEST(store_outbox_counts_by_state, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t counts[OUTBOX_N_STATES] = { -1, -1, -1, -1, -1 };
     ASSERT_EQ(store_outbox_counts(s, counts), 0);
     for (int i = 0; i < OUTBOX_N_STATES; i++)
@@ -893,7 +935,6 @@ TEST(store_outbox_counts_by_state)
     ASSERT_EQ(counts[OUTBOX_DONE], 2);
     ASSERT_EQ(counts[OUTBOX_FAILED], 1);
     store_close(s);
-    tdir_remove(&t);
 }
 
 /* ---- migration from version 2 ---- */
@@ -957,8 +998,8 @@ TEST(store_migrate_v2_to_v5)
 {
     struct tdir t;
     tdir_make(&t);
-    raw_exec(t.db, v2_schema);
-    raw_exec(t.db,
+    sq_exec(t.db, v2_schema);
+    sq_exec(t.db,
              "INSERT INTO incidents(title, severity, priority, reporter, state, submission_key,"
              "  channel_id, created_ms, updated_ms)"
              " VALUES ('old', 2, 2, 'U0REP0001', 'open', 'V-old', 'C0OLD0001', 100, 100);"
@@ -975,10 +1016,10 @@ TEST(store_migrate_v2_to_v5)
              "INSERT INTO outbox(incident_id, idem_key, op, payload, state, next_at_ms)"
              " VALUES (2, 'SIRT-2/page', 'pd.trigger', '{}', 2, 0);"
              "INSERT INTO inbox(type, envelope, received_ms) VALUES ('events_api', '{}', 100);");
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 2);
+    ASSERT_EQ(sq_int(t.db, "PRAGMA user_version"), 2);
 
     struct store *s = open_ok(t.db);
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 5);
+    ASSERT_EQ(sq_int(t.db, "PRAGMA user_version"), 5);
     /* Every old row is still there and readable through the store. */
     struct incident inc;
     ASSERT_EQ(store_incident_by_channel(s, "C0OLD0001", &inc), 0);
@@ -995,8 +1036,8 @@ TEST(store_migrate_v2_to_v5)
     int n = 0;
     ASSERT_EQ(store_inbox_list(s, collect_inbox, &n), 0);
     ASSERT_EQ(n, 1);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM timeline"), 1);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM incidents"), 2);
+    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM timeline"), 1);
+    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM incidents"), 2);
     /* Incidents paged before page rounds have round 1, "SIRT-<n>": open
      * unless the incident was resolved. */
     struct page_round pr;
@@ -1022,22 +1063,20 @@ TEST(store_migrate_v2_to_v5)
 
     /* Opening again changes nothing. */
     s = open_ok(t.db);
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 5);
+    ASSERT_EQ(sq_int(t.db, "PRAGMA user_version"), 5);
     ASSERT_EQ(store_member_is(s, 1, "U0REP0001"), 1);
     store_close(s);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM pragma_integrity_check"
+    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM pragma_integrity_check"
                             " WHERE integrity_check != 'ok'"), 0);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
+    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
     tdir_remove(&t);
 }
 
 /* ---- incidents since ---- */
 
-TEST(store_incidents_since_window)
+STORE_TEST(store_incidents_since_window, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t old_open = new_incident(s, NULL, 100);
     int64_t old_resolved = new_incident(s, NULL, 200);
     int64_t recent_resolved = new_incident(s, NULL, 1000);
@@ -1068,16 +1107,13 @@ TEST(store_incidents_since_window)
     ASSERT_EQ(store_incidents_since(s, INT64_MAX, collect_open, &future), 0);
     ASSERT_EQ(future.n, 2);                  /* only the open ones */
     store_close(s);
-    tdir_remove(&t);
 }
 
 /* ---- members ---- */
 
-TEST(store_members)
+STORE_TEST(store_members, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t a = new_incident(s, NULL, 1);
     int64_t b = new_incident(s, NULL, 1);
     ASSERT_EQ(store_member_is(s, a, "U0EM00001"), 0);
@@ -1088,9 +1124,9 @@ TEST(store_members)
     ASSERT_EQ(store_member_is(s, a, "U0RESP001"), 1);
     ASSERT_EQ(store_member_is(s, b, "U0EM00001"), 0);                   /* per incident */
     ASSERT_EQ(store_member_is(s, a, "U0em00001"), 0);                   /* ids are exact */
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM incident_members"), 2);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM incident_members"), 2);
     /* The first add's role and time are kept. */
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM incident_members"
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM incident_members"
                             " WHERE user_id = 'U0EM00001' AND role = 'em' AND added_ms = 10"), 1);
 
     ASSERT_EQ(store_member_add(s, a, NULL, "x", 1), STORE_EINVAL);
@@ -1107,16 +1143,13 @@ TEST(store_members)
     store_rollback(s);
     ASSERT_EQ(store_member_is(s, b, "U0PM00001"), 0);
     store_close(s);
-    tdir_remove(&t);
 }
 
 /* ---- decisions ---- */
 
-TEST(store_decision_roundtrip)
+STORE_TEST(store_decision_roundtrip, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t inc = new_incident(s, NULL, 1);
     /* Zeroed delivery/validation fields must not read as "validated: no". */
     struct decision d = {
@@ -1192,7 +1225,6 @@ TEST(store_decision_roundtrip)
     ASSERT(store_decision_add(s, &orphan) < 0);
     ASSERT_EQ(orphan.id, 0);
     store_close(s);
-    tdir_remove(&t);
 }
 
 struct dec_ctx {
@@ -1210,11 +1242,9 @@ static bool collect_decisions(void *ud, const struct decision *d)
     return c->n != c->stop_after;
 }
 
-TEST(store_decisions_list_order)
+STORE_TEST(store_decisions_list_order, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t inc = new_incident(s, NULL, 1);
     int64_t other = new_incident(s, NULL, 1);
     int64_t ids[3];
@@ -1242,7 +1272,6 @@ TEST(store_decisions_list_order)
     ASSERT_EQ(store_decisions_list(s, 999, collect_decisions, &none), 0);
     ASSERT_EQ(none.n, 0);
     store_close(s);
-    tdir_remove(&t);
 }
 
 /* ---- timers ---- */
@@ -1264,11 +1293,9 @@ static void due_keys(struct store *s, int64_t now, size_t max, char *out, size_t
     sched_timers_free(v, n);
 }
 
-TEST(store_timer_set_move_cancel)
+STORE_TEST(store_timer_set_move_cancel, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t inc = new_incident(s, NULL, 1);
     struct sched_timer tm;
     ASSERT_EQ(store_timer_get(s, "handoff_prompt/SIRT-1", &tm), STORE_ENOTFOUND);
@@ -1299,11 +1326,11 @@ TEST(store_timer_set_move_cancel)
     ASSERT_EQ(tm.due_ms, 3000);
     ASSERT_NULL(tm.payload);
     sched_timer_finish(&tm);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM timers WHERE incident_id IS NULL"), 1);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM timers WHERE incident_id IS NULL"), 1);
     ASSERT_EQ(store_timer_set(s, "handoff_prompt/SIRT-1", "handoff_prompt", inc, 9000, "{}", 300), 0);
     ASSERT_EQ(store_timer_next(s), 9000);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM timers"), 1);
-    ASSERT_EQ(raw_int(t.db, "SELECT created_ms * 1000 + updated_ms FROM timers"), 100 * 1000 + 300);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM timers"), 1);
+    ASSERT_EQ(raw_int(f, "SELECT created_ms * 1000 + updated_ms FROM timers"), 100 * 1000 + 300);
 
     /* Cancel: gone from get/due/next; cancelling again (or a missing key) is fine. */
     ASSERT_EQ(store_timer_set(s, "other", "reminder", inc, 8000, NULL, 300), 0);
@@ -1312,7 +1339,7 @@ TEST(store_timer_set_move_cancel)
     ASSERT_EQ(store_timer_next(s), 8000);
     ASSERT_EQ(store_timer_cancel(s, "handoff_prompt/SIRT-1"), 0);
     ASSERT_EQ(store_timer_cancel(s, "never-set"), 0);
-    ASSERT_EQ(raw_int(t.db, "SELECT state FROM timers WHERE key = 'handoff_prompt/SIRT-1'"), 2);
+    ASSERT_EQ(raw_int(f, "SELECT state FROM timers WHERE key = 'handoff_prompt/SIRT-1'"), 2);
 
     /* After a cancel the key is free: a new timer, not the canceled one. */
     ASSERT_EQ(store_timer_set(s, "handoff_prompt/SIRT-1", "handoff_prompt", inc, 4000, NULL, 400), 0);
@@ -1332,14 +1359,11 @@ TEST(store_timer_set_move_cancel)
     /* No transaction left open by the failed calls. */
     ASSERT_EQ(store_commit(s), STORE_EINVAL);
     store_close(s);
-    tdir_remove(&t);
 }
 
-TEST(store_timers_due_next_done)
+STORE_TEST(store_timers_due_next_done, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     char keys[256];
     ASSERT_EQ(store_timer_set(s, "c", "k", 0, 300, NULL, 1), 0);
     ASSERT_EQ(store_timer_set(s, "a", "k", 0, 100, NULL, 1), 0);
@@ -1385,7 +1409,7 @@ TEST(store_timers_due_next_done)
     ASSERT_EQ(tm.due_ms, 150);
     ASSERT_STR_EQ(tm.payload, "{\"again\":true}");
     sched_timer_finish(&tm);
-    ASSERT_EQ(raw_int(t.db, "SELECT state FROM timers WHERE key = 'a' ORDER BY id LIMIT 1"), 1);
+    ASSERT_EQ(raw_int(f, "SELECT state FROM timers WHERE key = 'a' ORDER BY id LIMIT 1"), 1);
     ASSERT_EQ(store_timer_next(s), 150);
 
     /* Done on a canceled timer leaves it canceled. */
@@ -1394,7 +1418,7 @@ TEST(store_timers_due_next_done)
     sched_timer_finish(&tm);
     ASSERT_EQ(store_timer_cancel(s, "c"), 0);
     ASSERT_EQ(store_timer_done(s, c_id), 0);
-    ASSERT_EQ(raw_int(t.db, "SELECT state FROM timers WHERE key = 'c'"), 2);
+    ASSERT_EQ(raw_int(f, "SELECT state FROM timers WHERE key = 'c'"), 2);
 
     /* Everything fired: next is INT64_MAX again. */
     ASSERT_EQ(store_timers_due(s, INT64_MAX, 100, &v, &n), 0);
@@ -1405,16 +1429,13 @@ TEST(store_timers_due_next_done)
     due_keys(s, INT64_MAX, 10, keys, sizeof(keys));
     ASSERT_STR_EQ(keys, "");
     store_close(s);
-    tdir_remove(&t);
 }
 
 /* A handler that sets its own key again while its timer fires must get the
  * new schedule, whether the timer is marked done before or after it runs. */
-TEST(store_timer_reset_while_firing)
+STORE_TEST(store_timer_reset_while_firing, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     struct sched_timer tm;
 
     /* Done first, then set. */
@@ -1438,16 +1459,13 @@ TEST(store_timer_reset_while_firing)
     ASSERT_EQ(store_timer_get(s, "remind", &tm), 0);
     ASSERT_EQ(tm.due_ms, 3000);
     sched_timer_finish(&tm);
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM timers WHERE state = 0"), 1);
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM timers WHERE state = 0"), 1);
     store_close(s);
-    tdir_remove(&t);
 }
 
-TEST(store_timers_cancel_incident_only_its_own)
+STORE_TEST(store_timers_cancel_incident_only_its_own, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t a = new_incident(s, NULL, 1);
     int64_t b = new_incident(s, NULL, 1);
     char keys[256];
@@ -1464,14 +1482,13 @@ TEST(store_timers_cancel_incident_only_its_own)
     ASSERT_EQ(store_timers_cancel_incident(s, a), 0);
     due_keys(s, 1000, 10, keys, sizeof(keys));
     ASSERT_STR_EQ(keys, "b/1,global");
-    ASSERT_EQ(raw_int(t.db, "SELECT state FROM timers WHERE key = 'a/fired'"), 1);   /* stays done */
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM timers WHERE state = 2"), 2);
+    ASSERT_EQ(raw_int(f, "SELECT state FROM timers WHERE key = 'a/fired'"), 1);   /* stays done */
+    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM timers WHERE state = 2"), 2);
     ASSERT_EQ(store_timers_cancel_incident(s, a), 0);       /* nothing left: fine */
     ASSERT_EQ(store_timers_cancel_incident(s, 0), 0);       /* 0 is "none", not the NULL rows */
     due_keys(s, 1000, 10, keys, sizeof(keys));
     ASSERT_STR_EQ(keys, "b/1,global");
     store_close(s);
-    tdir_remove(&t);
 }
 
 /* ---- crash safety ---- */
@@ -1483,15 +1500,13 @@ static bool count_open(void *ud, const struct incident *inc)
     return true;
 }
 
-TEST(store_crash_mid_transaction)
+STORE_TEST(store_crash_mid_transaction, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
     fflush(NULL);
     pid_t pid = fork();
     ASSERT(pid >= 0);
     if (pid == 0) {
-        struct store *s = open_ok(t.db);
+        struct store *s = open_ok(f->target);
         /* Committed: one incident, its event and two jobs, in one transaction. */
         ASSERT_EQ(store_begin(s), 0);
         ASSERT_EQ(store_event_record(s, "Ev-committed", 1), 0);
@@ -1525,15 +1540,17 @@ TEST(store_crash_mid_transaction)
     if (!WIFSIGNALED(status))
         TEST_FAIL("child exited with status %d before the kill", WEXITSTATUS(status));
     ASSERT_EQ(WTERMSIG(status), SIGKILL);
-    /* The uncommitted pages did reach the WAL: recovery has to skip them. */
-    char wal[128];
-    snprintf(wal, sizeof(wal), "%s-wal", t.db);
-    struct stat sb;
-    ASSERT_EQ(stat(wal, &sb), 0);
-    fprintf(stderr, "wal after kill: %lld bytes\n", (long long)sb.st_size);
-    ASSERT(sb.st_size > 1024 * 1024);
+    if (!f->pg) {
+        /* The uncommitted pages did reach the WAL: recovery has to skip them. */
+        char wal[128];
+        snprintf(wal, sizeof(wal), "%s-wal", f->target);
+        struct stat sb;
+        ASSERT_EQ(stat(wal, &sb), 0);
+        fprintf(stderr, "wal after kill: %lld bytes\n", (long long)sb.st_size);
+        ASSERT(sb.st_size > 1024 * 1024);
+    }
 
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int n = 0;
     ASSERT_EQ(store_incidents_open(s, count_open, &n), 0);
     ASSERT_EQ(n, 1);
@@ -1546,19 +1563,16 @@ TEST(store_crash_mid_transaction)
     struct incident again = { .severity = 1, .priority = 1, .reporter = "U1",
                               .submission_key = "V-lost", .created_ms = 3 };
     ASSERT_EQ(store_incident_create(s, &again), 0);   /* the key is free */
-    ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM pragma_integrity_check"
-                            " WHERE integrity_check != 'ok'"), 0);
+    if (!f->pg)
+        ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check != 'ok'"), 0);
     store_close(s);
-    tdir_remove(&t);
 }
 
 /* ---- performance sanity (prints, never fails on speed) ---- */
 
-TEST_T(store_perf_sanity, 120)
+STORE_TEST(store_perf_sanity, 120)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     const int n_tx = 1000;
     uint64_t t0 = clock_mono_us();
     for (int i = 0; i < n_tx; i++) {
@@ -1581,7 +1595,6 @@ TEST_T(store_perf_sanity, 120)
     ASSERT_EQ(store_outbox_counts(s, counts), 0);
     ASSERT_EQ(counts[OUTBOX_PENDING], 5 * n_tx);
     store_close(s);
-    tdir_remove(&t);
 }
 
 /* ---- page rounds ---- */
@@ -1602,11 +1615,9 @@ static bool collect_round(void *ud, const struct page_round *r)
     return true;
 }
 
-TEST(store_page_rounds)
+STORE_TEST(store_page_rounds, 30)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct store *s = open_ok(f->target);
     int64_t a = new_incident(s, NULL, 100), b = new_incident(s, NULL, 100);
     struct page_round r;
     memset(&r, 0, sizeof(r));
@@ -1644,5 +1655,4 @@ TEST(store_page_rounds)
     ASSERT_EQ(store_page_open(s, a, &r), STORE_ENOTFOUND);
     ASSERT_EQ(store_page_last_round(s, b), 0);
     store_close(s);
-    tdir_remove(&t);
 }

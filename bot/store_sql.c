@@ -1,0 +1,346 @@
+/* store_sql: every statement and migration of the store, written once with
+ * ?N placeholders; a driver's own text replaces a statement only where its
+ * dialect differs.  Migrations are per driver and append only: a step, once
+ * released, never changes, and a new one only adds (columns with defaults,
+ * tables, indexes), so replicas still on the previous release keep working
+ * against the migrated schema during a rolling upgrade. */
+#include "store_internal.h"
+
+#include "util.h"
+
+/* ---- SQLite: migration i takes PRAGMA user_version from i to i + 1 ---- */
+static const char *const sqlite_migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE incidents ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  title TEXT, description TEXT,"
+    "  severity INTEGER CHECK (severity BETWEEN 1 AND 4),"
+    "  priority INTEGER CHECK (priority BETWEEN 1 AND 4),"
+    "  component TEXT, repro TEXT, issue_link TEXT,"
+    "  reporter TEXT NOT NULL, owner TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'open',"
+    "  origin_channel TEXT, submission_key TEXT UNIQUE,"
+    "  channel_id TEXT, channel_name TEXT,"
+    "  gitlab_project_id INTEGER NOT NULL DEFAULT 0,"
+    "  gitlab_project_path TEXT, gitlab_project_url TEXT,"
+    "  gitlab_issue_iid INTEGER NOT NULL DEFAULT 0, gitlab_issue_url TEXT,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0,"
+    "  resolved_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX incidents_channel ON incidents(channel_id);"
+    "CREATE TABLE timeline ("
+    "  id INTEGER PRIMARY KEY,"
+    "  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  ts_ms INTEGER NOT NULL, actor TEXT, kind TEXT, text TEXT);"
+    "CREATE INDEX timeline_incident ON timeline(incident_id, ts_ms, id);"
+    "CREATE TABLE events (event_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL);"
+    "CREATE INDEX events_seen ON events(seen_ms);"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  incident_id INTEGER NULL REFERENCES incidents(id),"
+    "  idem_key TEXT UNIQUE NOT NULL, op TEXT NOT NULL, payload TEXT,"
+    "  state INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  maybe_sent INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL DEFAULT 0,"
+    "  deps_deadline_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT, result TEXT,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX outbox_due ON outbox(state, next_at_ms);"
+    "CREATE TABLE outbox_deps ("
+    "  job_id INTEGER NOT NULL REFERENCES outbox(id),"
+    "  dep_id INTEGER NOT NULL REFERENCES outbox(id),"
+    "  PRIMARY KEY (job_id, dep_id));",
+    /* 1 -> 2: envelopes acked but not yet handled (see store_inbox_add) */
+    "CREATE TABLE inbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  type TEXT NOT NULL, envelope TEXT NOT NULL,"
+    "  received_ms INTEGER NOT NULL DEFAULT 0);",
+    /* 2 -> 3: people on an incident, short-term decisions, timers */
+    "CREATE TABLE incident_members ("
+    "  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  user_id TEXT NOT NULL, role TEXT,"
+    "  added_ms INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (incident_id, user_id));"
+    "CREATE TABLE decisions ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  incident_id INTEGER NOT NULL REFERENCES incidents(id),"
+    "  author TEXT, created_ms INTEGER NOT NULL DEFAULT 0,"
+    "  solution TEXT, options TEXT, effectiveness TEXT, customers TEXT,"
+    "  how_affected TEXT, magnitude TEXT, consequences TEXT,"
+    "  fix_delivered_ms INTEGER NOT NULL DEFAULT 0, fix_delivered_by TEXT,"
+    "  validated INTEGER NOT NULL DEFAULT -1 CHECK (validated BETWEEN -1 AND 1),"
+    "  validated_by TEXT, validated_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX decisions_incident ON decisions(incident_id, id);"
+    "CREATE TABLE timers ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  key TEXT NOT NULL, kind TEXT NOT NULL,"
+    "  incident_id INTEGER NULL,"
+    "  due_ms INTEGER NOT NULL, payload TEXT,"
+    "  state INTEGER NOT NULL DEFAULT 0,"      /* 0 pending, 1 done, 2 canceled */
+    "  created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX timers_pending_key ON timers(key) WHERE state = 0;"
+    "CREATE INDEX timers_due ON timers(state, due_ms);",
+    /* 3 -> 4 (retry until delivered): when a job was first sent (its
+     * give-up and page-announcement clocks start there); state 4 = dropped
+     * (no longer needed, e.g. a page for a resolved incident). */
+    "ALTER TABLE outbox ADD COLUMN first_due_ms INTEGER NOT NULL DEFAULT 0;",
+    /* 4 -> 5: page rounds, one PagerDuty alert (dedup_key) each.  Incidents
+     * paged before this version had one round, "SIRT-<n>", still open unless
+     * the incident was resolved. */
+    "CREATE TABLE pages ("
+    "  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  round INTEGER NOT NULL CHECK (round >= 1),"
+    "  dedup_key TEXT NOT NULL UNIQUE, reason TEXT,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0, resolved_ms INTEGER NOT NULL DEFAULT 0,"
+    "  paged_user TEXT,"
+    "  PRIMARY KEY (incident_id, round));"
+    "INSERT INTO pages(incident_id, round, dedup_key, reason, created_ms, resolved_ms)"
+    "  SELECT i.id, 1, 'SIRT-' || i.id, 'page', i.created_ms,"
+    "         CASE WHEN i.state = 'resolved' THEN max(i.resolved_ms, 1) ELSE 0 END"
+    "  FROM incidents i WHERE EXISTS (SELECT 1 FROM outbox o"
+    "    WHERE o.incident_id = i.id AND o.op = 'pd.trigger');",
+};
+
+/* ---- statements (both drivers) ---- */
+
+#define INC_COLS \
+    "id, title, description, severity, priority, component, repro, issue_link, reporter, " \
+    "owner, state, origin_channel, submission_key, channel_id, channel_name, " \
+    "gitlab_project_id, gitlab_project_path, gitlab_project_url, gitlab_issue_iid, " \
+    "gitlab_issue_url, created_ms, updated_ms, resolved_ms"
+#define DEC_COLS \
+    "id, incident_id, author, created_ms, solution, options, effectiveness, customers, " \
+    "how_affected, magnitude, consequences, fix_delivered_ms, fix_delivered_by, validated, " \
+    "validated_by, validated_ms"
+#define TIMER_COLS "id, key, kind, incident_id, due_ms, payload"
+#define PAGE_COLS "incident_id, round, dedup_key, reason, created_ms, resolved_ms, paged_user"
+#define JOB_COLS \
+    "o.id, o.incident_id, o.idem_key, o.op, o.payload, o.state, o.attempts, o.maybe_sent, " \
+    "o.next_at_ms, o.deps_deadline_ms, o.last_error, o.result, o.created_ms, o.updated_ms, " \
+    "o.first_due_ms"
+/* A dependency of job o that is not done or dropped (failed ones included;
+ * pending ones, retrying, make o wait), or failed. */
+#define DEP_UNFINISHED \
+    "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
+    " WHERE d.job_id = o.id AND p.state NOT IN (2, 4))"
+#define DEP_FAILED \
+    "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
+    " WHERE d.job_id = o.id AND p.state = 3)"
+
+
+const char *const store__sql[ST_COUNT] = {
+    [ST_EVENT_INSERT] = "INSERT INTO events(event_id, seen_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    [ST_EVENT_PRUNE] = "DELETE FROM events WHERE seen_ms < ?1",
+    [ST_INC_INSERT] =
+        "INSERT INTO incidents(title, description, severity, priority, component, repro,"
+        " issue_link, reporter, owner, state, origin_channel, submission_key, channel_id,"
+        " channel_name, gitlab_project_id, gitlab_project_path, gitlab_project_url,"
+        " gitlab_issue_iid, gitlab_issue_url, created_ms, updated_ms, resolved_ms)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, COALESCE(?10, 'open'), ?11, ?12, ?13,"
+        " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20, ?21)"
+        " ON CONFLICT(submission_key) DO NOTHING RETURNING id",
+    [ST_INC_BY_KEY] = "SELECT id FROM incidents WHERE submission_key = ?1",
+    [ST_INC_GET] = "SELECT " INC_COLS " FROM incidents WHERE id = ?1",
+    [ST_INC_BY_CHANNEL] =
+        "SELECT " INC_COLS " FROM incidents WHERE channel_id = ?1 ORDER BY id DESC LIMIT 1",
+    [ST_INC_OPEN] = "SELECT " INC_COLS " FROM incidents WHERE state = 'open' ORDER BY id",
+    [ST_INC_SINCE] =
+        "SELECT " INC_COLS " FROM incidents WHERE created_ms >= ?1 OR state = 'open' ORDER BY id",
+    [ST_TL_INSERT] =
+        "INSERT INTO timeline(incident_id, ts_ms, actor, kind, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_TL_LIST] =
+        "SELECT id, incident_id, ts_ms, actor, kind, text FROM timeline"
+        " WHERE incident_id = ?1 ORDER BY ts_ms, id",
+    [ST_MEM_ADD] =
+        "INSERT INTO incident_members(incident_id, user_id, role, added_ms) VALUES (?1, ?2, ?3, ?4)"
+        " ON CONFLICT(incident_id, user_id) DO NOTHING",
+    [ST_MEM_IS] = "SELECT 1 FROM incident_members WHERE incident_id = ?1 AND user_id = ?2",
+    [ST_DEC_INSERT] =
+        "INSERT INTO decisions(incident_id, author, created_ms, solution, options, effectiveness,"
+        " customers, how_affected, magnitude, consequences)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+    [ST_DEC_GET] = "SELECT " DEC_COLS " FROM decisions WHERE id = ?1",
+    [ST_DEC_FIX] = "UPDATE decisions SET fix_delivered_ms = ?2, fix_delivered_by = ?3 WHERE id = ?1",
+    [ST_DEC_VALIDATED] =
+        "UPDATE decisions SET validated = ?2, validated_by = ?3, validated_ms = ?4 WHERE id = ?1",
+    [ST_DEC_LIST] = "SELECT " DEC_COLS " FROM decisions WHERE incident_id = ?1 ORDER BY id",
+    /* A pending timer already due when its key is set again is retired and
+     * replaced rather than moved in place: it may be firing right now, and
+     * marking it done afterwards must not swallow the new schedule. */
+    [ST_TM_RETIRE] =
+        "UPDATE timers SET state = 2, updated_ms = ?2 WHERE key = ?1 AND state = 0 AND due_ms <= ?2",
+    [ST_TM_UPSERT] =
+        "INSERT INTO timers(key, kind, incident_id, due_ms, payload, state, created_ms, updated_ms)"
+        " VALUES (?1, ?2, NULLIF(CAST(?3 AS BIGINT), 0), ?4, ?5, 0, ?6, ?6)"
+        " ON CONFLICT(key) WHERE state = 0 DO UPDATE SET kind = excluded.kind,"
+        " incident_id = excluded.incident_id, due_ms = excluded.due_ms,"
+        " payload = excluded.payload, updated_ms = excluded.updated_ms",
+    [ST_TM_CANCEL] = "UPDATE timers SET state = 2 WHERE key = ?1 AND state = 0",
+    [ST_TM_GET] = "SELECT " TIMER_COLS " FROM timers WHERE key = ?1 AND state = 0",
+    [ST_TM_DUE] =
+        "SELECT " TIMER_COLS " FROM timers WHERE state = 0 AND due_ms <= ?1"
+        " ORDER BY due_ms, id LIMIT ?2",
+    [ST_TM_NEXT] = "SELECT MIN(due_ms) FROM timers WHERE state = 0",
+    [ST_TM_DONE] = "UPDATE timers SET state = 1 WHERE id = ?1 AND state = 0",
+    [ST_TM_EXISTS] = "SELECT state FROM timers WHERE id = ?1",
+    [ST_TM_CANCEL_INC] = "UPDATE timers SET state = 2 WHERE incident_id = ?1 AND state = 0",
+    [ST_OB_INSERT] =
+        "INSERT INTO outbox(incident_id, idem_key, op, payload, state, attempts, maybe_sent,"
+        " next_at_ms, deps_deadline_ms, created_ms, updated_ms)"
+        " VALUES (NULLIF(CAST(?1 AS BIGINT), 0), ?2, ?3, ?4, 0, 0, 0, ?5, ?6, ?7, ?7)"
+        " ON CONFLICT(idem_key) DO NOTHING RETURNING id",
+    [ST_OB_BY_KEY] = "SELECT id FROM outbox WHERE idem_key = ?1",
+    [ST_OB_DEP_INSERT] = "INSERT INTO outbox_deps(job_id, dep_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    [ST_OB_GET] = "SELECT " JOB_COLS " FROM outbox o WHERE o.id = ?1",
+    [ST_OB_DUE] =
+        "SELECT " JOB_COLS " FROM outbox o"
+        " WHERE o.state = 0 AND o.next_at_ms <= ?1"
+        " AND (NOT " DEP_UNFINISHED
+        "      OR (o.deps_deadline_ms != 0 AND o.deps_deadline_ms <= ?1))"
+        " AND NOT " DEP_FAILED
+        " ORDER BY o.next_at_ms, o.id LIMIT ?2",
+    [ST_OB_NEXT_DUE] =
+        "SELECT MIN(CASE WHEN " DEP_UNFINISHED
+        "            THEN (CASE WHEN o.next_at_ms > o.deps_deadline_ms THEN o.next_at_ms"
+        "                  ELSE o.deps_deadline_ms END)"
+        "            ELSE o.next_at_ms END)"
+        " FROM outbox o WHERE o.state = 0 AND NOT " DEP_FAILED
+        " AND (o.deps_deadline_ms != 0 OR NOT " DEP_UNFINISHED ")",
+    [ST_OB_BLOCKED] = "SELECT o.id FROM outbox o WHERE o.state = 0 AND " DEP_FAILED " ORDER BY o.id",
+    [ST_OB_SENDING] =
+        "UPDATE outbox SET state = 1, attempts = attempts + 1, updated_ms = ?2,"
+        " first_due_ms = CASE WHEN first_due_ms = 0 THEN ?2 ELSE first_due_ms END"
+        " WHERE id = ?1 AND state = 0",
+    [ST_OB_STATE] = "SELECT state FROM outbox WHERE id = ?1",
+    [ST_OB_DONE] = "UPDATE outbox SET state = 2, result = ?2, updated_ms = ?3 WHERE id = ?1",
+    [ST_OB_RETRY] =
+        "UPDATE outbox SET state = 0, next_at_ms = ?2, last_error = ?3,"
+        " maybe_sent = CASE WHEN ?4 <> 0 THEN 1 ELSE maybe_sent END, updated_ms = ?5 WHERE id = ?1",
+    [ST_OB_FAILED] = "UPDATE outbox SET state = 3, last_error = ?2, updated_ms = ?3 WHERE id = ?1",
+    [ST_OB_PAYLOAD] = "UPDATE outbox SET payload = ?2, updated_ms = ?3 WHERE id = ?1",
+    [ST_OB_RECOVER] = "UPDATE outbox SET state = 0, maybe_sent = 1, updated_ms = ?1 WHERE state = 1",
+    [ST_OB_COUNTS] = "SELECT state, COUNT(*) FROM outbox GROUP BY state",
+    [ST_OB_DROPPED] =
+        "UPDATE outbox SET state = 4, last_error = ?2, updated_ms = ?3 WHERE id = ?1 AND state IN (0, 1)",
+    [ST_OB_OLDEST] = "SELECT MIN(created_ms) FROM outbox WHERE state IN (0, 1)",
+    [ST_INBOX_ADD] = "INSERT INTO inbox(type, envelope, received_ms) VALUES (?1, ?2, ?3) RETURNING id",
+    [ST_INBOX_DEL] = "DELETE FROM inbox WHERE id = ?1",
+    [ST_INBOX_LIST] = "SELECT id, type, envelope FROM inbox ORDER BY id",
+    [ST_PG_INSERT] =
+        "INSERT INTO pages(incident_id, round, dedup_key, reason, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT DO NOTHING",
+    [ST_PG_LAST] = "SELECT COALESCE(MAX(round), 0) FROM pages WHERE incident_id = ?1",
+    [ST_PG_OPEN] =
+        "SELECT " PAGE_COLS " FROM pages WHERE incident_id = ?1 AND resolved_ms = 0"
+        " ORDER BY round DESC LIMIT 1",
+    [ST_PG_LIST] = "SELECT " PAGE_COLS " FROM pages WHERE incident_id = ?1 ORDER BY round",
+    [ST_PG_RESOLVE] =
+        "UPDATE pages SET resolved_ms = ?3 WHERE incident_id = ?1 AND resolved_ms = 0"
+        " AND dedup_key = COALESCE(?2, dedup_key)",
+    [ST_PG_USER] = "UPDATE pages SET paged_user = ?3 WHERE incident_id = ?1 AND dedup_key = ?2",
+};
+
+const struct store_field store__inc_fields[] = {
+    { "title", false }, { "description", false }, { "component", false },
+    { "repro", false }, { "issue_link", false }, { "owner", false },
+    { "state", false }, { "channel_id", false }, { "channel_name", false },
+    { "gitlab_project_path", false }, { "gitlab_project_url", false },
+    { "gitlab_issue_url", false },
+    { "severity", true }, { "priority", true }, { "gitlab_project_id", true },
+    { "gitlab_issue_iid", true }, { "resolved_ms", true },
+};
+const int store__n_inc_fields = (int)ARRAY_LEN(store__inc_fields);
+
+/* ---- PostgreSQL: migration i takes schema_version from i to i + 1 ----
+ * Version 1 is SQLite's version 5 in PostgreSQL's types: BIGINT for ids and
+ * times, identity columns (a sequence: never repeated, gaps are fine). */
+static const char *const pg_migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE incidents ("
+    "  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  title TEXT, description TEXT,"
+    "  severity INTEGER CHECK (severity BETWEEN 1 AND 4),"
+    "  priority INTEGER CHECK (priority BETWEEN 1 AND 4),"
+    "  component TEXT, repro TEXT, issue_link TEXT,"
+    "  reporter TEXT NOT NULL, owner TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'open',"
+    "  origin_channel TEXT, submission_key TEXT UNIQUE,"
+    "  channel_id TEXT, channel_name TEXT,"
+    "  gitlab_project_id BIGINT NOT NULL DEFAULT 0,"
+    "  gitlab_project_path TEXT, gitlab_project_url TEXT,"
+    "  gitlab_issue_iid BIGINT NOT NULL DEFAULT 0, gitlab_issue_url TEXT,"
+    "  created_ms BIGINT NOT NULL DEFAULT 0, updated_ms BIGINT NOT NULL DEFAULT 0,"
+    "  resolved_ms BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX incidents_channel ON incidents(channel_id);"
+    "CREATE TABLE timeline ("
+    "  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  incident_id BIGINT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  ts_ms BIGINT NOT NULL, actor TEXT, kind TEXT, text TEXT);"
+    "CREATE INDEX timeline_incident ON timeline(incident_id, ts_ms, id);"
+    "CREATE TABLE events (event_id TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL);"
+    "CREATE INDEX events_seen ON events(seen_ms);"
+    "CREATE TABLE outbox ("
+    "  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  incident_id BIGINT NULL REFERENCES incidents(id),"
+    "  idem_key TEXT UNIQUE NOT NULL, op TEXT NOT NULL, payload TEXT,"
+    "  state INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  maybe_sent INTEGER NOT NULL DEFAULT 0, next_at_ms BIGINT NOT NULL DEFAULT 0,"
+    "  deps_deadline_ms BIGINT NOT NULL DEFAULT 0,"
+    "  last_error TEXT, result TEXT,"
+    "  created_ms BIGINT NOT NULL DEFAULT 0, updated_ms BIGINT NOT NULL DEFAULT 0,"
+    "  first_due_ms BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX outbox_due ON outbox(state, next_at_ms);"
+    "CREATE TABLE outbox_deps ("
+    "  job_id BIGINT NOT NULL REFERENCES outbox(id),"
+    "  dep_id BIGINT NOT NULL REFERENCES outbox(id),"
+    "  PRIMARY KEY (job_id, dep_id));"
+    "CREATE INDEX outbox_deps_dep ON outbox_deps(dep_id);"
+    "CREATE TABLE inbox ("
+    "  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  type TEXT NOT NULL, envelope TEXT NOT NULL,"
+    "  received_ms BIGINT NOT NULL DEFAULT 0);"
+    "CREATE TABLE incident_members ("
+    "  incident_id BIGINT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  user_id TEXT NOT NULL, role TEXT,"
+    "  added_ms BIGINT NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (incident_id, user_id));"
+    "CREATE TABLE decisions ("
+    "  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  incident_id BIGINT NOT NULL REFERENCES incidents(id),"
+    "  author TEXT, created_ms BIGINT NOT NULL DEFAULT 0,"
+    "  solution TEXT, options TEXT, effectiveness TEXT, customers TEXT,"
+    "  how_affected TEXT, magnitude TEXT, consequences TEXT,"
+    "  fix_delivered_ms BIGINT NOT NULL DEFAULT 0, fix_delivered_by TEXT,"
+    "  validated INTEGER NOT NULL DEFAULT -1 CHECK (validated BETWEEN -1 AND 1),"
+    "  validated_by TEXT, validated_ms BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX decisions_incident ON decisions(incident_id, id);"
+    "CREATE TABLE timers ("
+    "  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  key TEXT NOT NULL, kind TEXT NOT NULL,"
+    "  incident_id BIGINT NULL,"
+    "  due_ms BIGINT NOT NULL, payload TEXT,"
+    "  state INTEGER NOT NULL DEFAULT 0,"      /* 0 pending, 1 done, 2 canceled */
+    "  created_ms BIGINT NOT NULL DEFAULT 0, updated_ms BIGINT NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX timers_pending_key ON timers(key) WHERE state = 0;"
+    "CREATE INDEX timers_due ON timers(state, due_ms);"
+    "CREATE TABLE pages ("
+    "  incident_id BIGINT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  round INTEGER NOT NULL CHECK (round >= 1),"
+    "  dedup_key TEXT NOT NULL UNIQUE, reason TEXT,"
+    "  created_ms BIGINT NOT NULL DEFAULT 0, resolved_ms BIGINT NOT NULL DEFAULT 0,"
+    "  paged_user TEXT,"
+    "  PRIMARY KEY (incident_id, round));",
+};
+
+/* A driver's own statements, where its dialect differs from store__sql (none
+ * yet: the common SQL is written to mean the same on both). */
+static const char *const sqlite_own[ST_COUNT] = { NULL };
+static const char *const pg_own[ST_COUNT] = { NULL };
+
+static const struct store_dialect dialects[] = {
+    [DB_SQLITE] = { sqlite_migrations, (int)ARRAY_LEN(sqlite_migrations), sqlite_own },
+    [DB_PG] = { pg_migrations, (int)ARRAY_LEN(pg_migrations), pg_own },
+};
+
+const struct store_dialect *store__dialect(enum db_dialect d)
+{
+    return &dialects[d];
+}
