@@ -2,9 +2,11 @@
  * PagerDuty and GitLab.  They check what each fake received: the modal, the
  * private channel and its members, the pinned summary, the GitLab project,
  * confidential issue, members and note, the page, the EM/PM messages, and
- * that secrets never leave the bot unmasked.  The crash test SIGKILLs the
+ * that secrets never leave the bot unmasked (the S1 path also on
+ * PostgreSQL: SIRT_DB=postgresql://...).  The crash test SIGKILLs the
  * real binary mid-flight and checks nothing is lost and nothing doubled. */
 #include <cjson/cJSON.h>
+#include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@
 #include "fakes/fake_pagerduty.h"
 #include "fakes/fake_slack.h"
 #include "harness.h"
+#include "pg_test.h"
 #include "report_payloads.h"
 #include "test.h"
 
@@ -195,16 +198,21 @@ TEST_T(e2e_report_invalid_input_is_refused, 30)
     fx_finish(&fx);
 }
 
-TEST_T(e2e_report_s1_full_path, 60)
+/* The S1 path on the store env picks (SIRT_DB): registered on SQLite and,
+ * as e2e_report_s1_full_path_pg, on PostgreSQL. */
+static void s1_full_path(const char *const *env, const char *driver)
 {
     struct fx fx;
     fx_init_opts(&fx, FX_PAGERDUTY | FX_GITLAB);
     pin_clock(&fx);
-    fx_start(&fx, NULL);
+    fx_start(&fx, env);
     const char *eid = submit(&fx, "V0S1000001", &s1_fields);
+    uint64_t t0 = uv_hrtime();
     ASSERT(wait_ack(&fx, eid));
     ASSERT_NULL(cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx.slack, eid)->json, "payload"));
     ASSERT(fx_wait(&fx, pred_s1_settled, NULL, 20000));
+    fprintf(stderr, "s1 report on %s: submitted -> every effect at the fakes in %.1f ms\n", driver,
+            (double)(uv_hrtime() - t0) / 1e6);
 
     /* Private channel sirt-1-<slug>, reporter + S1 responders + EM + PM invited. */
     ASSERT_EQ(fake_slack_channel_count(fx.slack), 1);
@@ -300,6 +308,44 @@ TEST_T(e2e_report_s1_full_path, 60)
     assert_no_secret_left_the_bot(&fx);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
+}
+
+TEST_T(e2e_report_s1_full_path, 60)
+{
+    s1_full_path(NULL, "sqlite");
+}
+
+TEST_PG_T(e2e_report_s1_full_path_pg, 90)
+{
+    char *uri = pg_test_fresh_db("e2e_report_s1");
+    char *db = xasprintf("SIRT_DB=%s", uri);
+    const char *env[] = { db, NULL };
+    s1_full_path(env, "postgresql");
+    /* The state is in PostgreSQL: one incident, SIRT-1, every job done, the
+     * inbox empty, the page round recorded. */
+    PGconn *c = PQconnectdb(uri);
+    ASSERT_EQ(PQstatus(c), CONNECTION_OK);
+    const char *checks[][2] = {
+        { "SELECT count(*) FROM incidents", "1" },
+        { "SELECT min(id) FROM incidents", "1" },
+        { "SELECT count(*) FROM outbox WHERE state <> 2", "0" },
+        { "SELECT count(*) FROM outbox WHERE state = 2", NULL },
+        { "SELECT count(*) FROM inbox", "0" },
+        { "SELECT dedup_key FROM pages", "SIRT-1" },
+    };
+    for (size_t i = 0; i < ARRAY_LEN(checks); i++) {
+        PGresult *r = PQexec(c, checks[i][0]);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+            TEST_FAIL("%s: %s", checks[i][0], PQresultErrorMessage(r));
+        if (checks[i][1])
+            ASSERT_STR_EQ(PQgetvalue(r, 0, 0), checks[i][1]);
+        else
+            ASSERT(atoi(PQgetvalue(r, 0, 0)) >= 10);
+        PQclear(r);
+    }
+    PQfinish(c);
+    free(db);
+    free(uri);
 }
 
 TEST_T(e2e_report_s3_no_page_no_responders, 60)
