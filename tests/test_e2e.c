@@ -415,6 +415,36 @@ TEST_T(e2e_start_up_errors, 60)
     expect_start_error(pg, NULL, "SIRT_DB: postgres://sirt:***@127.0.0.1:1/sirt");
 }
 
+/* SQLite serves one process: a second bot on the same file stops at start
+ * with a clear message and a non-zero exit, and never reaches Slack; the
+ * first goes on working. */
+TEST_T(e2e_sqlite_second_process_refused, 60)
+{
+    struct fx a, b;
+    fx_init(&a);
+    fx_start(&a, NULL);
+    fx_init(&b);
+    char db[320];
+    snprintf(db, sizeof(db), "SIRT_DB=%s/sirt.db", a.dir);
+    const char *env[] = { db, NULL };
+    ASSERT_EQ(fx_spawn(&b, env), 0);
+    int code = fx_wait_exit(&b, 10000);
+    if (code == 0 || code == -1)
+        TEST_FAIL("the second bot should exit non-zero, got %d", code);
+    ASSERT(fx_stderr_has(&b, "another sirtbot process is using this database"));
+    ASSERT(fx_stderr_has(&b, "SIRT_DB=postgres://"));
+    ASSERT_EQ(fake_slack_ws_total(b.slack), 0);
+    fx_finish(&b);
+    /* The first still answers. */
+    const char *eid = fake_slack_send_slash(a.slack, "U0REPORT1", "C0GENERAL1", "help");
+    ASSERT(fx_wait(&a, fx_pred_acked, (void *)eid, 5000));
+    ASSERT_EQ(fx_stop(&a, 5000), 0);
+    /* Once it is gone, the file opens again. */
+    fx_start(&a, NULL);
+    ASSERT_EQ(fx_stop(&a, 5000), 0);
+    fx_finish(&a);
+}
+
 TEST(e2e_rejected_app_token_exits)
 {
     struct fx fx;

@@ -319,6 +319,50 @@ TEST(store_open_errors)
     tdir_remove(&t);
 }
 
+/* A SQLite database serves one process: a second one is refused at open
+ * with a clear message (and so is a second store in this process), while
+ * plain SQLite readers are not held up; once the owner closes, it opens. */
+TEST(store_sqlite_one_process)
+{
+    struct tdir t;
+    tdir_make(&t);
+    struct store *s = open_ok(t.db);
+    ASSERT_EQ(store_event_record(s, "Ev1", 1), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        struct store *o = NULL;
+        char err[512];
+        int rc = store_open(&o, t.db, err, sizeof(err));
+        if (rc >= 0 || o || !strstr(err, "another sirtbot process is using this database")) {
+            fprintf(stderr, "child: rc %d err %s\n", rc, err);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+
+    struct store *o = NULL;
+    char err[512], want[512];
+    ASSERT_EQ(store_open(&o, t.db, err, sizeof(err)), STORE_EEXIST);
+    ASSERT_NULL(o);
+    snprintf(want, sizeof(want), "%s: another sirtbot process is using this database; a SQLite database "
+             "serves one process (use SIRT_DB=postgres://... to run several replicas)", t.db);
+    ASSERT_STR_EQ(err, want);
+    /* The lock is not SQLite's: a plain reader still reads. */
+    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM events"), 1);
+    ASSERT_EQ(store_event_record(s, "Ev2", 1), 0);
+    store_close(s);
+    s = open_ok(t.db);
+    ASSERT_EQ(store_event_record(s, "Ev2", 2), 1);
+    store_close(s);
+    tdir_remove(&t);
+}
+
 TEST(store_in_memory)
 {
     /* Handy for other modules' unit tests: no file, no WAL, same schema. */
