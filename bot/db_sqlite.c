@@ -31,6 +31,7 @@ struct db_sqlite {
     sqlite3_stmt *tx[TX_N];
     sqlite3_stmt *cur;          /* the running statement */
     const char *cur_what;
+    bool cur_stepped;           /* it has returned a row already */
     bool faulted;               /* the last step failed by the test knob */
     char *fault_file;           /* SIRT_TEST_STORE_FAULT, NULL when unset */
     bool fault_seen;            /* the file existed at the last write */
@@ -102,9 +103,11 @@ static bool fault_active(struct db_sqlite *q, sqlite3_stmt *st)
     return true;
 }
 
-static int step(struct db_sqlite *q, sqlite3_stmt *st)
+/* first: the statement's first step (the test knob counts statements, not
+ * the rows of an INSERT ... RETURNING). */
+static int step(struct db_sqlite *q, sqlite3_stmt *st, bool first)
 {
-    if (fault_active(q, st)) {
+    if (first && fault_active(q, st)) {
         q->faulted = true;
         return SQLITE_FULL;
     }
@@ -121,7 +124,7 @@ static void release(sqlite3_stmt *st)
 static int run_tx(struct db_sqlite *q, int which, const char *what)
 {
     sqlite3_stmt *st = q->tx[which];
-    int rc = step(q, st);
+    int rc = step(q, st, true);
     int ret = rc == SQLITE_DONE ? 0 : fail(q, rc, what);
     release(st);
     return ret;
@@ -149,6 +152,7 @@ static int sq_start(struct db *db, int id, const char *what, const struct db_arg
     }
     q->cur = st;
     q->cur_what = what;
+    q->cur_stepped = false;
     return 0;
 }
 
@@ -157,7 +161,8 @@ static int sq_next(struct db *db, const struct db_row **row)
     struct db_sqlite *q = SQ(db);
     if (!q->cur)
         return 0;
-    int rc = step(q, q->cur);
+    int rc = step(q, q->cur, !q->cur_stepped);
+    q->cur_stepped = true;
     if (rc == SQLITE_ROW) {
         db->row.h = q->cur;
         *row = &db->row;

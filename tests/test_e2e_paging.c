@@ -7,6 +7,7 @@
  * the link.  The real bot against the fakes; the bot's clock is set by the
  * test (SIRT_CLOCK_FILE) where the 15 s wait for the issue matters. */
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,23 +179,33 @@ static struct store *open_store(struct fx *fx)
     return s;
 }
 
-static bool round_line(void *ud, const struct page_round *r)
-{
-    struct buf *b = ud;
-    buf_printf(b, "%d:%s:%s:%s:%s|", r->round, r->dedup_key, r->reason ? r->reason : "-",
-               r->paged_user ? r->paged_user : "-", r->resolved_ms ? "resolved" : "open");
-    return true;
-}
-
-/* "round:key:reason:user:state|..." for incident 1. */
+/* "round:key:reason:user:state|..." for incident 1, read with a plain
+ * SQLite connection: the bot may be running, and a second store on its file
+ * would be refused (one process per SQLite database). */
 static char *rounds_of_sirt1(struct fx *fx)
 {
-    struct store *s = open_store(fx);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/sirt.db", fx->dir);
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st = NULL;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT round, dedup_key, reason, paged_user, resolved_ms FROM pages"
+                                     " WHERE incident_id = 1 ORDER BY round", -1, &st, NULL), SQLITE_OK);
     struct buf b;
     buf_init(&b, 0);
-    ASSERT_EQ(store_pages_list(s, 1, round_line, &b), 0);
-    store_close(s);
-    return buf_take(&b);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *reason = (const char *)sqlite3_column_text(st, 2);
+        const char *user = (const char *)sqlite3_column_text(st, 3);
+        buf_printf(&b, "%d:%s:%s:%s:%s|", sqlite3_column_int(st, 0), (const char *)sqlite3_column_text(st, 1),
+                   reason ? reason : "-", user ? user : "-", sqlite3_column_int64(st, 4) ? "resolved" : "open");
+    }
+    ASSERT_EQ(rc, SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    char *out = buf_take(&b);
+    return out ? out : xstrdup("");
 }
 
 TEST_T(e2e_paging_handoff_pages_a_new_round_and_invites_the_oncall, 120)

@@ -5,11 +5,11 @@
  * first reports SIRT-1 through the report modal.  Timelines and incident
  * state are read from the bot's SQLite file through the store API. */
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/store.h"
 #include "fakes/fake_gitlab.h"
 #include "fakes/fake_http.h"
 #include "fakes/fake_pagerduty.h"
@@ -203,31 +203,37 @@ struct kinds {
     char buf[4096];
 };
 
-static bool kinds_cb(void *ud, const struct timeline_entry *e)
-{
-    struct kinds *k = ud;
-    size_t n = strlen(k->buf);
-    snprintf(k->buf + n, sizeof(k->buf) - n, "%s:%s|", e->kind, e->actor ? e->actor : "");
-    return true;
-}
-
-/* "kind:actor|kind:actor|..." for incident 1, and its state. */
+/* "kind:actor|kind:actor|..." for incident 1, and its state, read with a
+ * plain SQLite connection: the bot may be running, and a second store on its
+ * file would be refused (one process per SQLite database). */
 static void read_store(struct fx *fx, struct kinds *k, char *state, size_t len)
 {
-    char path[400], err[256];
+    char path[400];
     snprintf(path, sizeof(path), "%s/sirt.db", fx->dir);
-    struct store *s = NULL;
-    if (store_open(&s, path, err, sizeof(err)) != 0)
-        TEST_FAIL("store_open: %s", err);
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st = NULL;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT kind, actor FROM timeline WHERE incident_id = 1 ORDER BY ts_ms, id",
+                                 -1, &st, NULL), SQLITE_OK);
     k->buf[0] = '\0';
-    store_timeline_list(s, 1, kinds_cb, k);
-    struct incident inc;
-    memset(&inc, 0, sizeof(inc));
-    ASSERT_EQ(store_incident_get(s, 1, &inc), 0);
-    snprintf(state, len, "%s|owner=%s|resolved_ms=%s", inc.state, inc.owner ? inc.owner : "",
-             inc.resolved_ms ? "set" : "0");
-    incident_finish(&inc);
-    store_close(s);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *actor = (const char *)sqlite3_column_text(st, 1);
+        size_t n = strlen(k->buf);
+        snprintf(k->buf + n, sizeof(k->buf) - n, "%s:%s|", (const char *)sqlite3_column_text(st, 0),
+                 actor ? actor : "");
+    }
+    ASSERT_EQ(rc, SQLITE_DONE);
+    sqlite3_finalize(st);
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT state, owner, resolved_ms FROM incidents WHERE id = 1", -1, &st, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    const char *owner = (const char *)sqlite3_column_text(st, 1);
+    snprintf(state, len, "%s|owner=%s|resolved_ms=%s", (const char *)sqlite3_column_text(st, 0),
+             owner ? owner : "", sqlite3_column_int64(st, 2) ? "set" : "0");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 /* ---- page and resolve ---- */
