@@ -317,8 +317,8 @@ int main(int argc, char **argv)
         cfg_finish(&ms.cfg);
         return 1;
     }
-    /* Until the store reports for itself (its own thread, later), an open
-     * store is a working one. */
+    /* The store reports for itself from now on (bot/db.c: lost and
+     * regained database); an open store is a working one. */
     health_set_store_ok(true, NULL);
     {
         int pruned = store_events_prune(ms.app.store, clock_now_ms() - 7LL * 24 * 3600 * 1000);
