@@ -3,7 +3,8 @@
  * other, with the real bot, its store on disk, and fake Slack, GitLab and
  * PagerDuty on 127.0.0.1.  Prints p50/p99/max, and the ack latency of the
  * submissions (which includes writing the envelope to the store).
- * Usage: bench_report [n]   (default 1000) */
+ * Usage: bench_report [n]   (default 1000); SIRT_BENCH_DB=<SIRT_DB> to run
+ * the bot on another store (e.g. postgresql://...). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,11 @@ int main(int argc, char **argv)
     }
     static struct fx fx;
     fx_init_opts(&fx, FX_PAGERDUTY | FX_GITLAB);
-    const char *env[] = { "SIRT_LOG=warn", NULL };
+    /* SIRT_BENCH_DB: the bot's SIRT_DB (e.g. a postgresql:// URI) instead of
+     * a SQLite file in the temp dir. */
+    const char *bench_db = getenv("SIRT_BENCH_DB");
+    char *db_env = bench_db && *bench_db ? xasprintf("SIRT_DB=%s", bench_db) : NULL;
+    const char *env[] = { "SIRT_LOG=warn", db_env, NULL };
     fx_start(&fx, env);
     uint64_t *page = calloc(n, sizeof(uint64_t));
     uint64_t *ack = calloc(n, sizeof(uint64_t));
@@ -80,5 +85,6 @@ int main(int argc, char **argv)
     fx_finish(&fx);
     free(page);
     free(ack);
+    free(db_env);
     return code == 0 ? 0 : 1;
 }
