@@ -90,7 +90,7 @@ bench: deps
 # instrumentation, ASan+UBSan, no main()); each fuzz/fuzz_<name>.c links into
 # build/fuzz/fuzz_<name>.  `make fuzz` builds them all and runs each for
 # FUZZ_SECONDS (default 60) on a scratch corpus seeded from fuzz/corpus/<name>.
-FUZZ_CC      ?= clang
+FUZZ_CC      ?= clang-14
 FUZZ_BUILD   := build/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS   = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
