@@ -30,7 +30,7 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(BUILD)/run_tests
 
 
-.PHONY: all deps test run clean bench valgrind tests-build
+.PHONY: all deps test run clean bench valgrind tests-build torture
 all: $(BIN)
 
 deps:
@@ -70,7 +70,7 @@ valgrind: $(BIN) $(TEST_BIN)
 clean:
 	rm -rf build bot/sirtbot
 
--include $(BOT_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_SRCS:%.c=$(BUILD)/%.d)
+-include $(BOT_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_SRCS:%.c=$(BUILD)/%.d) $(BUILD)/tests/torture/torture_report.d
 
 BENCH_OBJS := $(BUILD)/tests/bench/bench_ack.o $(BUILD)/tests/harness.o $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/fakes/http_peer.c,$(wildcard tests/fakes/*.c)))
 BENCH_COMMON := $(filter-out $(BUILD)/tests/bench/bench_ack.o,$(BENCH_OBJS)) $(BUILD)/tests/report_payloads.o
@@ -80,6 +80,17 @@ $(BUILD)/bench_ack: $(BENCH_OBJS) $(BUILD)/libsirt.a
 $(BUILD)/bench_report: $(BUILD)/tests/bench/bench_report.o $(BENCH_COMMON) $(BUILD)/libsirt.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+# `make torture`: 50 SIGKILLs at random moments of the report flow (not in
+# `make test`; a few minutes).  TORTURE_KILLS=n for more, TORTURE_SEED=n to repeat.
+$(BUILD)/torture_report: $(BUILD)/tests/torture/torture_report.o $(BENCH_COMMON) $(BUILD)/libsirt.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+torture: deps
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/torture_report
+	SIRTBOT_BIN=$(abspath $(BIN)) $(BUILD)/torture_report $(or $(TORTURE_KILLS),50) 2>$(BUILD)/torture.log \
+	  || { echo "bot logs: $(BUILD)/torture.log"; exit 1; }
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_ack $(BUILD)/bench_report

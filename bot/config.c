@@ -309,6 +309,23 @@ static int check_ping(struct cfg *c, const struct env_spec *e, char **val,
     return 0;
 }
 
+/* Tests and drills only: multiplies the outbox's own delays (backoff, its
+ * caps, the page announcement, give-up) so an outage plays out in seconds. */
+static int check_backoff_scale(struct cfg *c, const struct env_spec *e, char **val,
+                               char *err, size_t errlen)
+{
+    char shown[SHOW_MAX + 8];
+    char *end;
+    double v = strtod(*val, &end);
+    if (end == *val || *end || !(v >= 0.0001 && v <= 1.0)) {
+        set_err(err, errlen, "%s \"%s\": expected a factor from 0.0001 to 1 (tests and drills only)",
+                e->name, show(*val, shown));
+        return -1;
+    }
+    c->backoff_scale = v;
+    return 0;
+}
+
 #define CFG_FIELD(f) offsetof(struct cfg, f)
 #define NO_FIELD SIZE_MAX
 
@@ -337,6 +354,7 @@ static const struct env_spec env_table[] = {
     { "SIRT_LOG", NO_FIELD, "info", false, check_log, NULL, NULL, NULL },
     { "SIRT_PING_SECS", NO_FIELD, "10", false, check_ping, NULL, NULL, NULL },
     { "SIRT_CLOCK_FILE", CFG_FIELD(clock_file), NULL, false, NULL, NULL, NULL, NULL },
+    { "SIRT_TEST_BACKOFF_SCALE", NO_FIELD, "1", false, check_backoff_scale, NULL, NULL, NULL },
 };
 
 static int load_env(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen)
@@ -374,7 +392,7 @@ static int load_env(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen)
 
 enum kind {
     K_ZONE, K_CHANNEL, K_USER, K_USERS, K_HOURS, K_NAME, K_GITLAB_USER, K_PD_ID,
-    K_LEAD, K_NSID, K_OBJECT, K_OBJARRAY,
+    K_LEAD, K_NSID, K_GIVE_UP, K_OBJECT, K_OBJARRAY, K_USERMAP,
 };
 
 static const char *const expect[] = {
@@ -388,8 +406,10 @@ static const char *const expect[] = {
     [K_PD_ID] = "expected a PagerDuty schedule id like \"PABC123\"",
     [K_LEAD] = "expected an integer from 0 to 720 (minutes)",
     [K_NSID] = "expected a positive integer (the GitLab group id)",
+    [K_GIVE_UP] = "expected an integer from 1 to 8760 (hours)",
     [K_OBJECT] = "expected an object",
     [K_OBJARRAY] = "expected an array of objects",
+    [K_USERMAP] = "expected an object of Slack user ids to GitLab usernames, like {\"U0123ABCD\": \"alice\"}",
 };
 
 struct table;
@@ -398,7 +418,7 @@ struct key_spec {
     const char *key;
     enum kind kind;
     size_t off;                 /* into the record this table describes */
-    size_t off2;                /* K_HOURS: end_min; K_OBJARRAY: count */
+    size_t off2;                /* K_HOURS: end_min; K_OBJARRAY, K_USERMAP: count */
     bool required;
     const char *def;            /* K_ZONE, K_HOURS default when absent */
     long long idef;             /* K_LEAD default when absent */
@@ -455,6 +475,11 @@ static const struct key_spec gitlab_keys[] = {
 };
 static const struct table gitlab_table = { gitlab_keys, ARRAY_LEN(gitlab_keys), 0 };
 
+static const struct key_spec outbox_keys[] = {
+    { "give_up_hours", K_GIVE_UP, CFG_FIELD(outbox_give_up_hours), 0, false, NULL, 168, NULL },
+};
+static const struct table outbox_table = { outbox_keys, ARRAY_LEN(outbox_keys), 0 };
+
 static const struct key_spec top_keys[] = {
     { "timezone", K_ZONE, CFG_FIELD(timezone), 0, false, "UTC", 0, NULL },
     { "sirt_channel", K_CHANNEL, CFG_FIELD(sirt_channel), 0, false, NULL, 0, NULL },
@@ -469,6 +494,8 @@ static const struct key_spec top_keys[] = {
     { "handoff", K_OBJECT, 0, 0, false, NULL, 0, &handoff_table },
     { "decisions", K_OBJECT, 0, 0, false, NULL, 0, &decisions_table },
     { "gitlab", K_OBJECT, 0, 0, false, NULL, 0, &gitlab_table },
+    { "outbox", K_OBJECT, 0, 0, false, NULL, 0, &outbox_table },
+    { "gitlab_users", K_USERMAP, CFG_FIELD(gitlab_users), CFG_FIELD(n_gitlab_users), false, NULL, 0, NULL },
 };
 static const struct table top_table = { top_keys, ARRAY_LEN(top_keys), 0 };
 
@@ -593,6 +620,40 @@ static int parse_objarray(struct pctx *x, const cJSON *it, const struct key_spec
     return 0;
 }
 
+/* {"U0123ABCD": "alice", ...}: each key a Slack user id (once), each value
+ * a GitLab username. */
+static int parse_usermap(struct pctx *x, const cJSON *it, const struct key_spec *ks, void *rec,
+                         const char *path)
+{
+    if (!cJSON_IsObject(it))
+        return perr(x, "key \"%s\": %s", path, expect[K_USERMAP]);
+    size_t n = (size_t)cJSON_GetArraySize(it);
+    struct cfg_gitlab_user *v = xcalloc(n ? n : 1, sizeof(*v));
+    size_t *count = (size_t *)(void *)((char *)rec + ks->off2);
+    *(struct cfg_gitlab_user **)(void *)((char *)rec + ks->off) = v;
+    *count = 0;                 /* entries are counted as they are filled: the rest frees cleanly */
+    const cJSON *el;
+    cJSON_ArrayForEach(el, it) {
+        char p[PATH_MAX_LEN];
+        path_key(p, path, el->string);
+        if (*count >= n)
+            break;
+        if (!string_ok(K_USER, el->string))
+            return perr(x, "key \"%s\": not a Slack user id: %s", p, expect[K_USER]);
+        for (size_t j = 0; j < *count; j++)
+            if (strcmp(v[j].user, el->string) == 0)
+                return perr(x, "duplicate key \"%s\"", p);
+        if (!cJSON_IsString(el))
+            return perr(x, "key \"%s\": %s", p, expect[K_GITLAB_USER]);
+        if (!string_ok(K_GITLAB_USER, el->valuestring))
+            return bad_value(x, p, K_GITLAB_USER, el->valuestring);
+        v[*count].user = xstrdup(el->string);
+        v[*count].gitlab = xstrdup(el->valuestring);
+        (*count)++;
+    }
+    return 0;
+}
+
 static int parse_value(struct pctx *x, const cJSON *it, const struct key_spec *ks, void *rec,
                        const char *path)
 {
@@ -627,6 +688,15 @@ static int parse_value(struct pctx *x, const cJSON *it, const struct key_spec *k
         }
         *(int *)(void *)((char *)rec + ks->off) = (int)v;
         return 0;
+    case K_GIVE_UP:
+        if (!int_in(it, 1, 8760, &v)) {
+            if (cJSON_IsNumber(it))
+                return perr(x, "key \"%s\": invalid value %g: %s", path, it->valuedouble,
+                            expect[K_GIVE_UP]);
+            return perr(x, "key \"%s\": %s", path, expect[K_GIVE_UP]);
+        }
+        *(int *)(void *)((char *)rec + ks->off) = (int)v;
+        return 0;
     case K_NSID:
         if (!int_in(it, 1, 9007199254740992.0, &v)) {
             if (cJSON_IsNumber(it))
@@ -642,6 +712,8 @@ static int parse_value(struct pctx *x, const cJSON *it, const struct key_spec *k
         return parse_object(x, it, ks->sub, rec, path);
     case K_OBJARRAY:
         return parse_objarray(x, it, ks, rec, path);
+    case K_USERMAP:
+        return parse_usermap(x, it, ks, rec, path);
     }
     return perr(x, "key \"%s\": unsupported", path);
 }
@@ -659,6 +731,7 @@ static void apply_default(const struct key_spec *ks, void *rec)
                         (int *)(void *)((char *)rec + ks->off2));
         break;
     case K_LEAD:
+    case K_GIVE_UP:
         *(int *)(void *)((char *)rec + ks->off) = (int)ks->idef;
         break;
     default:
@@ -787,6 +860,11 @@ static void team_finish(struct cfg *c)
         free(k->gitlab_em); free(k->gitlab_pm);
     }
     free(c->components);
+    for (size_t i = 0; i < c->n_gitlab_users; i++) {
+        free(c->gitlab_users[i].user);
+        free(c->gitlab_users[i].gitlab);
+    }
+    free(c->gitlab_users);
 }
 
 /* Zeroes the team part of the struct (the fields after log_level). */
@@ -1028,6 +1106,17 @@ const struct cfg_appsec *cfg_appsec_user(const struct cfg *c, const char *user)
     for (size_t i = 0; i < c->n_appsec; i++)
         if (c->appsec[i].user && strcmp(c->appsec[i].user, user) == 0)
             return &c->appsec[i];
+    return NULL;
+}
+
+const char *cfg_gitlab_user(const struct cfg *c, const char *user)
+{
+    const struct cfg_appsec *a = cfg_appsec_user(c, user);
+    if (a && a->gitlab)
+        return a->gitlab;
+    for (size_t i = 0; c && user && i < c->n_gitlab_users; i++)
+        if (strcmp(c->gitlab_users[i].user, user) == 0)
+            return c->gitlab_users[i].gitlab;
     return NULL;
 }
 

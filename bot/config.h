@@ -21,6 +21,13 @@ struct cfg_component {
     char *name, *em, *pm, *channel, *gitlab_em, *gitlab_pm; /* any but name may be NULL */
 };
 
+/* One gitlab_users entry: a Slack user who is not in appsec, and their
+ * GitLab username. */
+struct cfg_gitlab_user {
+    char *user;
+    char *gitlab;
+};
+
 struct cfg_strv {
     char **v;
     size_t n;
@@ -45,6 +52,7 @@ struct cfg {
     int log_level;                  /* enum log_level */
     int ping_secs;                  /* SIRT_PING_SECS, default 10; hangup after 3x */
     char *clock_file;               /* SIRT_CLOCK_FILE: drills and tests only, NULL = real time */
+    double backoff_scale;           /* SIRT_TEST_BACKOFF_SCALE: tests and drills only, default 1 */
 
     /* team config */
     char *timezone;                 /* default "UTC" */
@@ -61,6 +69,9 @@ struct cfg {
     int handoff_lead_minutes;       /* default 30 */
     int validate_after_minutes;     /* decisions.validate_after_minutes, default 240 */
     long long gitlab_namespace_id;  /* 0 = unset */
+    int outbox_give_up_hours;       /* outbox.give_up_hours, default 168 */
+    struct cfg_gitlab_user *gitlab_users;   /* gitlab_users: Slack user id -> GitLab username */
+    size_t n_gitlab_users;
 };
 
 /* getenv-like lookup so tests can feed a fake environment. */
@@ -74,7 +85,7 @@ typedef const char *(*cfg_getenv_fn)(const char *name);
 int cfg_load(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen);
 /* Parses team config JSON text (used by cfg_load and by tests). `name` is
  * used in messages. Same error contract. Only the team-config fields
- * (timezone .. gitlab_namespace_id) are written; earlier values there are
+ * (timezone to the end of the struct) are written; earlier values there are
  * not freed, so pass a zeroed struct (or one after cfg_finish). On error
  * those fields are freed and zeroed; the environment fields are untouched. */
 int cfg_parse_team(struct cfg *c, const char *name, const char *json, size_t len,
@@ -100,6 +111,9 @@ int cfg_parse_hours(const char *s, int *start_min, int *end_min);
 
 const struct cfg_component *cfg_component(const struct cfg *c, const char *name);
 const struct cfg_appsec *cfg_appsec_user(const struct cfg *c, const char *user);
+/* The GitLab username of a Slack user: appsec[].gitlab, else gitlab_users;
+ * NULL when unknown.  Borrowed from c. */
+const char *cfg_gitlab_user(const struct cfg *c, const char *user);
 bool cfg_strv_has(const struct cfg_strv *v, const char *s);
 
 #endif

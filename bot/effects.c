@@ -25,25 +25,36 @@
 #define FX_HTTP_TIMEOUT_MS 15000L
 #define FX_MAX_RESPONSE ((size_t)4 << 20)
 
+/* Every op, its entry point and its retry class (the one place that says
+ * which ops are pages: see effect_retry_class). */
 static const struct {
     const char *name;
     void (*start)(struct fx *fx);
+    enum effect_retry_class retry;
 } ops[] = {
-    { "gitlab.add_members", eff_gitlab_add_members },
-    { "gitlab.create_issue", eff_gitlab_create_issue },
-    { "gitlab.create_project", eff_gitlab_create_project },
-    { "gitlab.note", eff_gitlab_note },
-    { "pd.oncall", eff_pd_oncall },
-    { "pd.resolve", eff_pd_resolve },
-    { "pd.trigger", eff_pd_trigger },
-    { "slack.create_channel", eff_slack_create_channel },
-    { "slack.dm", eff_slack_dm },
-    { "slack.ephemeral", eff_slack_ephemeral },
-    { "slack.invite", eff_slack_invite },
-    { "slack.post", eff_slack_post },
-    { "slack.response_url", eff_slack_response_url },
-    { "slack.views_open", eff_slack_views_open },
+    { "gitlab.add_members", eff_gitlab_add_members, EFFECT_CLASS_DEFAULT },
+    { "gitlab.create_issue", eff_gitlab_create_issue, EFFECT_CLASS_DEFAULT },
+    { "gitlab.create_project", eff_gitlab_create_project, EFFECT_CLASS_DEFAULT },
+    { "gitlab.note", eff_gitlab_note, EFFECT_CLASS_DEFAULT },
+    { "pd.oncall", eff_pd_oncall, EFFECT_CLASS_DEFAULT },
+    { "pd.resolve", eff_pd_resolve, EFFECT_CLASS_DEFAULT },
+    { "pd.trigger", eff_pd_trigger, EFFECT_CLASS_PAGE },
+    { "slack.create_channel", eff_slack_create_channel, EFFECT_CLASS_DEFAULT },
+    { "slack.dm", eff_slack_dm, EFFECT_CLASS_DEFAULT },
+    { "slack.ephemeral", eff_slack_ephemeral, EFFECT_CLASS_DEFAULT },
+    { "slack.invite", eff_slack_invite, EFFECT_CLASS_DEFAULT },
+    { "slack.post", eff_slack_post, EFFECT_CLASS_DEFAULT },
+    { "slack.response_url", eff_slack_response_url, EFFECT_CLASS_DEFAULT },
+    { "slack.views_open", eff_slack_views_open, EFFECT_CLASS_DEFAULT },
 };
+
+enum effect_retry_class effect_retry_class(const char *op)
+{
+    for (size_t i = 0; op && i < ARRAY_LEN(ops); i++)
+        if (strcmp(ops[i].name, op) == 0)
+            return ops[i].retry;
+    return EFFECT_CLASS_DEFAULT;
+}
 
 bool effect_known(const char *op)
 {
@@ -201,9 +212,12 @@ void eff_finish_http(struct fx *fx, const struct http_response *resp, const char
 
 bool eff_slack_error_retryable(const char *code)
 {
+    /* Slack's documented transient errors; every other ok:false code
+     * (channel_not_found, invalid_blocks, missing_scope, ...) is the same
+     * on the next try. */
     static const char *const retry[] = {
         "ratelimited", "rate_limited", "internal_error", "fatal_error",
-        "service_unavailable", "request_timeout",
+        "service_unavailable", "request_timeout", "team_added_to_org",
     };
     for (size_t i = 0; code && i < ARRAY_LEN(retry); i++)
         if (strcmp(code, retry[i]) == 0)
@@ -259,8 +273,10 @@ void eff_outcome_api(const struct api_result *r, bool mutating, struct effect_re
         snprintf(errbuf, errlen, "http_%ld", r->http_status);
         if (r->http_status == 429)
             set_out(out, EFFECT_RETRY, secs_to_ms(r->retry_after_s), false, errbuf);
-        else if (r->http_status >= 500 && r->http_status <= 599)
-            set_out(out, EFFECT_RETRY, -1, mutating, errbuf);
+        else if (r->http_status == 408)
+            set_out(out, EFFECT_RETRY, -1, false, errbuf);
+        else if (r->http_status >= 500 && r->http_status <= 599)   /* a 503 may say when */
+            set_out(out, EFFECT_RETRY, secs_to_ms(r->retry_after_s), mutating, errbuf);
         else
             set_out(out, EFFECT_FAIL, -1, false, errbuf);
         return;
@@ -360,8 +376,10 @@ void eff_outcome_http(const struct http_response *resp, bool mutating, const cha
     snprintf(errbuf, errlen, "%s http_%ld%s%s", service, st, msg[0] ? ": " : "", msg);
     if (st == 429)
         set_out(out, EFFECT_RETRY, secs_to_ms(resp->retry_after_s), false, errbuf);
-    else if (st >= 500 && st <= 599)
-        set_out(out, EFFECT_RETRY, -1, mutating, errbuf);
+    else if (st == 408)   /* the server timed out reading the request: not applied */
+        set_out(out, EFFECT_RETRY, -1, false, errbuf);
+    else if (st >= 500 && st <= 599)   /* a 503 may say when */
+        set_out(out, EFFECT_RETRY, secs_to_ms(resp->retry_after_s), mutating, errbuf);
     else
         set_out(out, EFFECT_FAIL, -1, false, errbuf);
 }

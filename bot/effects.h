@@ -41,20 +41,44 @@
  *                       usernames are skipped (listed in the result)
  *  gitlab.note          {"body","marker"}                    POST /projects/:id/issues/:iid/notes;
  *                       with maybe_sent, first look for a note holding marker
- *  pd.trigger           {"summary","severity","source","component","custom_details":{...}}
- *                       Events v2 trigger, routing key from config, dedup_key "SIRT-<n>",
- *                       links to the incident channel and issue when known.  202 = done.
- *  pd.resolve           {}                                   Events v2 resolve, same dedup_key
+ *  pd.trigger           {"dedup_key","summary","severity","source","component",
+ *                       "custom_details":{...},"issue_job"?,"links_update"?}
+ *                       Events v2 trigger, routing key from config, dedup_key as written by the
+ *                       handler (the page round's key, never recomputed here; "SIRT-<n>" for
+ *                       old jobs without one), links to the incident channel and issue when
+ *                       known.  202 = done.  With "issue_job" (the GitLab issue's job) and no
+ *                       issue yet at send time, the result adds two follow-up jobs after
+ *                       issue_job: "links" (the same trigger, same dedup_key, with
+ *                       "links_update") and "links_notice" (a slack.post telling the channel)
+ *  pd.resolve           {"dedup_key"}                        Events v2 resolve of that key
  *  pd.oncall            {"schedule","fallback_user"?,"reply"?:{"channel","thread_ts"?}|{"url"},
- *                       "set_owner"?}  GET /oncalls (schedule, include users) -> e-mail ->
+ *                       "set_owner"?,"invite"?,"page"?:{"dedup_key"},"channel_job"?,
+ *                       "project_job"?}  GET /oncalls (schedule, include users) -> e-mail ->
  *                       users.lookupByEmail -> Slack user; fallback_user when PagerDuty cannot
  *                       answer.  result {"user","source"} (+ "incident":{"owner"} with
- *                       set_owner); with "reply", posts who is on call first
+ *                       set_owner); with "reply", posts who is on call first.  With "invite":
+ *                       follow-up jobs "invite" (slack.invite of the user, after channel_job)
+ *                       and, when GITLAB_URL is set and cfg_gitlab_user() knows them,
+ *                       "gitlab_member" (gitlab.add_members, Developer, after project_job).
+ *                       With "page": result "page":{"dedup_key","user"}
+ *
+ * Follow-up jobs (chaining one effect's result into later jobs).  A DONE
+ * result may carry "jobs": [{"key","op","payload","deps"?:[job ids]}].  The
+ * outbox writes them, for the same incident, in the one transaction that
+ * marks this job done and applies its captures, with idem key
+ * "<this job's idem key>/<key>".  So they exist iff the result was
+ * recorded; an effect replayed after a crash (maybe_sent) produces the same
+ * keys, which the store ignores the second time: exactly once.  "deps" are
+ * ids the handler put in this job's payload (hard dependencies).  The other
+ * reserved result member for paging, "page":{"dedup_key","user"}, records
+ * the user on that page round (store_page_set_user) and on the incident
+ * (role "oncall").
  *
  * Outcome rules: 2xx/ok -> DONE; Slack ok:false -> FAIL, except ratelimited /
- * internal_error / fatal_error / service_unavailable / request_timeout ->
- * RETRY; HTTP 429 -> RETRY after Retry-After; 5xx, network errors, timeouts
- * -> RETRY with maybe_sent; other 4xx -> FAIL.  A missing prerequisite (no
+ * internal_error / fatal_error / service_unavailable / request_timeout /
+ * team_added_to_org -> RETRY; HTTP 429 -> RETRY after Retry-After; 408 ->
+ * RETRY; 5xx, network errors, timeouts -> RETRY with maybe_sent; other 4xx
+ * -> FAIL.  A missing prerequisite (no
  * incident channel yet, no project yet) -> RETRY (not maybe_sent) with
  * error "waiting for <what>". */
 #ifndef SIRT_EFFECTS_H
@@ -78,6 +102,7 @@ struct effect_result {
     /* DONE: optional result object.  Reserved members the outbox applies:
      *   "incident": {"channel_id": "...", "gitlab_project_id": 7, ...}  -> store_incident_set_*
      *   "timeline": "text"  -> a timeline entry of kind = op
+     *   "jobs": [...], "page": {...}  -> follow-up jobs and page rounds (above)
      * RETRY/FAIL may carry "payload": {...} to replace the job's payload
      * (e.g. create_channel with a new name). Borrowed for the callback. */
     const cJSON *result;
@@ -95,6 +120,13 @@ void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSO
 
 /* True if op is known. */
 bool effect_known(const char *op);
+
+/* How the outbox retries an op's transient failures (README "Retries"):
+ * PAGE (pd.trigger): at most 60 s apart, until delivered or the incident is
+ * resolved; DEFAULT: at most 5 min apart, for outbox.give_up_hours. */
+enum effect_retry_class { EFFECT_CLASS_DEFAULT, EFFECT_CLASS_PAGE };
+/* The class of op from the op table; DEFAULT for an unknown op. */
+enum effect_retry_class effect_retry_class(const char *op);
 
 /* Slack permalink-ish URL of a channel for links ("<team url>archives/<id>").
  * Returns a malloc'd string, or NULL when the team URL is unknown. */

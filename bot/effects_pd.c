@@ -1,8 +1,11 @@
 /* effects_pd: pd.trigger and pd.resolve, PagerDuty Events API v2, and
  * pd.oncall (REST GET /oncalls + Slack users.lookupByEmail).  The routing
- * key travels in the body (no Authorization header); dedup_key "SIRT-<n>"
- * makes a repeated trigger or resolve harmless, so these ops need no
- * reconciliation.  Neither the routing key nor the REST token is logged. */
+ * key travels in the body (no Authorization header); the page round's
+ * dedup_key, fixed in the payload when the job was written, makes a
+ * repeated trigger or resolve harmless, so these ops need no
+ * reconciliation.  Their follow-up jobs (the link update of a page sent
+ * without its issue, the paged on-call's invitations) go back to the outbox
+ * in the DONE result.  Neither the routing key nor the REST token is logged. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +59,49 @@ static cJSON *pd_body(struct fx *fx, const char *action)
     return b;
 }
 
+/* Adds {"key","op","payload","deps":[dep]} to the result's follow-up jobs;
+ * payload is consumed. */
+static void add_followup(struct fx *fx, const char *key, const char *op, cJSON *payload, int64_t dep)
+{
+    cJSON *res = eff_result(fx);
+    cJSON *jobs = cJSON_GetObjectItemCaseSensitive(res, "jobs");
+    if (!jobs)
+        jobs = cJSON_AddArrayToObject(res, "jobs");
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "key", key);
+    cJSON_AddStringToObject(j, "op", op);
+    cJSON_AddItemToObject(j, "payload", payload);
+    if (dep > 0)
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(j, "deps"), cJSON_CreateNumber((double)dep));
+    cJSON_AddItemToArray(jobs, j);
+}
+
+/* A page that went out before its GitLab issue existed (the report's page
+ * waits for it only so long): once the issue job is done, the channel is
+ * told and a second trigger under the same dedup_key carries the links. */
+static void trigger_link_followups(struct fx *fx)
+{
+    int64_t issue_job = eff_int(fx->payload, "issue_job");
+    if (issue_job <= 0 || fx->inc_issue_url)
+        return;
+    cJSON *again = cJSON_Duplicate(fx->payload, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(again, "issue_job");
+    cJSON_AddTrueToObject(again, "links_update");
+    add_followup(fx, "links", "pd.trigger", again, issue_job);
+
+    const char *d = eff_str(fx->payload, "dedup_key");
+    char *text = xasprintf(":link: The page for SIRT-%lld went out before the GitLab issue was ready, so it had no "
+                           "issue link. The issue is ready now: {{incident.issue_link}}. PagerDuty gets the link "
+                           "too, on the same page (dedup_key `%s`).",
+                           (long long)fx->incident_id, d ? d : "?");
+    cJSON *post = cJSON_CreateObject();
+    cJSON_AddStringToObject(post, "text", text);
+    free(text);
+    add_followup(fx, "links_notice", "slack.post", post, issue_job);
+    LOG_INFO("pd.trigger: paged without the GitLab issue link; the link follows", "job:l incident:l",
+             (long long)fx->job_id, (long long)fx->incident_id);
+}
+
 static void pd_sent(struct fx *fx, const struct http_response *resp)
 {
     if (resp->err == HTTP_OK && resp->status >= 200 && resp->status <= 299) {
@@ -64,10 +110,14 @@ static void pd_sent(struct fx *fx, const struct http_response *resp)
         if (d)
             cJSON_AddStringToObject(eff_result(fx), "dedup_key", d);
         cJSON_Delete(j);
+        bool resolve = strcmp(fx->op, "pd.resolve") == 0;
+        bool update = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fx->payload, "links_update"));
         cJSON_AddStringToObject(eff_result(fx), "timeline",
-                                strcmp(fx->op, "pd.resolve") == 0
-                                    ? "PagerDuty incident resolved"
-                                    : "security on-call paged (PagerDuty)");
+                                resolve  ? "PagerDuty incident resolved"
+                                : update ? "page updated with the GitLab issue link (PagerDuty)"
+                                         : "security on-call paged (PagerDuty)");
+        if (!resolve)
+            trigger_link_followups(fx);
         eff_done(fx);
         return;
     }
@@ -149,11 +199,39 @@ static bool oncall_has_reply(const struct fx *fx)
     return cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(fx->payload, "reply"));
 }
 
+/* "invite": the user found is invited to the incident channel and, with a
+ * known GitLab username, added to the project, as follow-up jobs (after the
+ * jobs "channel_job" / "project_job" when given); "page": the round they
+ * were paged for records them. */
+static void oncall_followups(struct fx *fx)
+{
+    const struct cfg *c = fx->app->cfg;
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fx->payload, "invite")) && fx->incident_id > 0) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "users"), cJSON_CreateString(fx->s1));
+        add_followup(fx, "invite", "slack.invite", p, eff_int(fx->payload, "channel_job"));
+        const char *gl = cfg_gitlab_user(c, fx->s1);
+        if (gl && c->gitlab_url) {
+            p = cJSON_CreateObject();
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "usernames"), cJSON_CreateString(gl));
+            cJSON_AddNumberToObject(p, "access_level", 30);
+            add_followup(fx, "gitlab_member", "gitlab.add_members", p, eff_int(fx->payload, "project_job"));
+        }
+    }
+    const char *dedup = eff_str(cJSON_GetObjectItemCaseSensitive(fx->payload, "page"), "dedup_key");
+    if (dedup && fx->incident_id > 0) {
+        cJSON *pg = cJSON_AddObjectToObject(eff_result(fx), "page");
+        cJSON_AddStringToObject(pg, "dedup_key", dedup);
+        cJSON_AddStringToObject(pg, "user", fx->s1);
+    }
+}
+
 static void oncall_finish_done(struct fx *fx)
 {
     cJSON *res = eff_result(fx);
     cJSON_AddStringToObject(res, "user", fx->s1);
     cJSON_AddStringToObject(res, "source", fx->s2);
+    oncall_followups(fx);
     const char *sched = eff_str(fx->payload, "schedule");
     char *tl = strcmp(fx->s2, "pagerduty") == 0
                    ? xasprintf("on call now: %s (PagerDuty schedule %s)", fx->s1, sched ? sched : "?")

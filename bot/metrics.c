@@ -32,7 +32,10 @@ struct metrics {
     struct counter_set dropped;    /* reason */
     struct counter_set api;        /* method, result */
     struct counter_set outbox;     /* op, outcome */
+    struct counter_set retries;    /* op */
     long outbox_in_flight;
+    metrics_outbox_probe_fn probe; /* outbox queue gauges, read at render time */
+    void *probe_ud;
     uint64_t duplicates;
     uint64_t reconnects;
     bool connected;
@@ -145,6 +148,20 @@ void metrics_outbox(struct metrics *m, const char *op, const char *outcome)
         count(&m->outbox, op, outcome);
 }
 
+void metrics_outbox_retry(struct metrics *m, const char *op)
+{
+    if (m)
+        count(&m->retries, op, NULL);
+}
+
+void metrics_set_outbox_probe(struct metrics *m, metrics_outbox_probe_fn fn, void *ud)
+{
+    if (m) {
+        m->probe = fn;
+        m->probe_ud = ud;
+    }
+}
+
 void metrics_outbox_in_flight(struct metrics *m, long n)
 {
     if (m)
@@ -213,10 +230,31 @@ void metrics_render(const struct metrics *m, struct buf *out)
                   "# TYPE sirt_slack_api_calls_total counter\n");
     render_set(&m->api, out, "sirt_slack_api_calls_total", "method", "result");
 
-    buf_puts(out, "# HELP sirt_outbox_jobs_total Outbox job attempts by op and outcome (done, retry, failed).\n"
+    buf_puts(out, "# HELP sirt_outbox_jobs_total Outbox job attempts by op and outcome (done, retry, failed, dropped).\n"
                   "# TYPE sirt_outbox_jobs_total counter\n");
     render_set(&m->outbox, out, "sirt_outbox_jobs_total", "op", "outcome");
     buf_puts(out, "# HELP sirt_outbox_in_flight Outbox jobs being sent now.\n"
                   "# TYPE sirt_outbox_in_flight gauge\n");
     buf_printf(out, "sirt_outbox_in_flight %ld\n", m->outbox_in_flight);
+
+    buf_puts(out, "# HELP sirt_outbox_retries_total Outbox attempts that failed transiently and will be retried, by op.\n"
+                  "# TYPE sirt_outbox_retries_total counter\n");
+    render_set(&m->retries, out, "sirt_outbox_retries_total", "op", NULL);
+
+    /* Read from the store now, so they hold across restarts; left out when
+     * the store cannot answer (an absent series, not a wrong one). */
+    int64_t counts[METRICS_OUTBOX_STATES];
+    int64_t oldest_age_ms = 0;
+    if (m->probe && m->probe(m->probe_ud, counts, &oldest_age_ms)) {
+        static const char *const names[METRICS_OUTBOX_STATES] = { "pending", "sending", "done", "failed",
+                                                                  "dropped" };
+        buf_puts(out, "# HELP sirt_outbox_jobs_by_state Outbox jobs in the store, by state.\n"
+                      "# TYPE sirt_outbox_jobs_by_state gauge\n");
+        for (int i = 0; i < METRICS_OUTBOX_STATES; i++)
+            buf_printf(out, "sirt_outbox_jobs_by_state{state=\"%s\"} %lld\n", names[i], (long long)counts[i]);
+        buf_puts(out, "# HELP sirt_outbox_oldest_pending_age_seconds Age of the oldest job not yet delivered "
+                      "(pending or sending), 0 when none.\n"
+                      "# TYPE sirt_outbox_oldest_pending_age_seconds gauge\n");
+        buf_printf(out, "sirt_outbox_oldest_pending_age_seconds %.3f\n", (double)oldest_age_ms / 1000.0);
+    }
 }

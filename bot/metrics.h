@@ -24,9 +24,20 @@ void metrics_set_connected(struct metrics *m, bool up);
 /* result: "ok", or the Slack error code / "http_<status>" / "network". */
 void metrics_api_call(struct metrics *m, const char *method, const char *result);
 
-/* outcome: "done", "retry", "failed". */
+/* outcome: "done", "retry", "failed", "dropped". */
 void metrics_outbox(struct metrics *m, const char *op, const char *outcome);
 void metrics_outbox_in_flight(struct metrics *m, long n);
+/* One transient failure of op that will be retried (sirt_outbox_retries_total). */
+void metrics_outbox_retry(struct metrics *m, const char *op);
+
+/* The outbox queue as the store holds it, read when /metrics is rendered:
+ * counts by state in the order pending, sending, done, failed, dropped
+ * (store.h's enum outbox_state) and the age of the oldest pending or
+ * sending job (0 when none).  Returns false when it cannot tell (the
+ * gauges are then left out).  fn NULL unregisters. */
+#define METRICS_OUTBOX_STATES 5
+typedef bool (*metrics_outbox_probe_fn)(void *ud, int64_t counts[METRICS_OUTBOX_STATES], int64_t *oldest_age_ms);
+void metrics_set_outbox_probe(struct metrics *m, metrics_outbox_probe_fn fn, void *ud);
 
 /* Appends the Prometheus exposition text to out. */
 void metrics_render(const struct metrics *m, struct buf *out);

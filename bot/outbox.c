@@ -8,6 +8,7 @@
 #include "outbox.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,10 +22,26 @@
 #include "store.h"
 #include "util.h"
 
-#define BACKOFF_BASE_MS 1000
-#define BACKOFF_CAP_MS (5 * 60 * 1000)
 #define VIEWS_OPEN_TTL_MS 2500
 
+/* Retry policy (README "Retries").  Every delay of our own is multiplied by
+ * cfg->backoff_scale (SIRT_TEST_BACKOFF_SCALE, 1 in production); a
+ * server's Retry-After is honoured as sent, up to the class's limit. */
+#define BACKOFF_BASE_MS 1000
+#define PAGE_CAP_MS (60 * 1000)
+#define DEFAULT_CAP_MS (5 * 60 * 1000)
+#define PAGE_ANNOUNCE_MS (120 * 1000)
+#define RETRY_AFTER_MAX_MS (60 * 60 * 1000)
+
+_Static_assert(METRICS_OUTBOX_STATES == OUTBOX_N_STATES, "metrics and store disagree on outbox states");
+
+struct policy {
+    bool page;               /* EFFECT_CLASS_PAGE: until delivered or the incident is resolved */
+    int64_t base_ms, cap_ms; /* scaled backoff */
+    int64_t give_up_ms;      /* scaled; 0 = never */
+    int64_t announce_ms;     /* pages: scaled delay before "not accepted" is announced */
+    int64_t retry_after_max_ms;
+};
 struct inflight {
     struct inflight *next;
     struct outbox *o;
@@ -34,6 +51,7 @@ struct inflight {
     char *op;
     char *idem_key;
     uint64_t started_us;
+    int64_t first_due_ms;   /* when the job was first sent (give-up and announcement clocks) */
 };
 
 struct outbox {
@@ -81,14 +99,49 @@ int64_t outbox_add(struct store *s, int64_t incident_id, const char *idem_key, c
     return id;
 }
 
-static uint64_t backoff_ms(int attempts)
+uint64_t outbox_backoff_ms(int attempts, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd)
 {
-    uint64_t d = BACKOFF_BASE_MS;
-    for (int i = 1; i < attempts && d < BACKOFF_CAP_MS; i++)
+    uint64_t d = base_ms ? base_ms : 1;
+    for (int i = 1; i < attempts && d < cap_ms; i++)
         d *= 2;
-    if (d > BACKOFF_CAP_MS)
-        d = BACKOFF_CAP_MS;
-    return d / 2 + util_rand64() % (d / 2 + 1);
+    if (d > cap_ms)
+        d = cap_ms;
+    return d - d / 2 + rnd % (d / 2 + 1);   /* in [d/2, d]: never above the cap */
+}
+
+static int64_t scaled(const struct outbox *o, int64_t ms)
+{
+    double f = o->app->cfg ? o->app->cfg->backoff_scale : 1.0;
+    if (!(f > 0.0 && f <= 1.0))
+        f = 1.0;   /* a cfg built without the environment (unit tests) */
+    int64_t v = (int64_t)((double)ms * f);
+    return v < 1 ? 1 : v;
+}
+
+static struct policy policy_of(const struct outbox *o, const char *op)
+{
+    struct policy p;
+    memset(&p, 0, sizeof(p));
+    p.page = effect_retry_class(op) == EFFECT_CLASS_PAGE;
+    p.base_ms = scaled(o, BACKOFF_BASE_MS);
+    p.cap_ms = scaled(o, p.page ? PAGE_CAP_MS : DEFAULT_CAP_MS);
+    if (p.page) {
+        p.announce_ms = scaled(o, PAGE_ANNOUNCE_MS);
+        p.retry_after_max_ms = PAGE_CAP_MS;
+    } else {
+        int h = o->app->cfg && o->app->cfg->outbox_give_up_hours > 0 ? o->app->cfg->outbox_give_up_hours : 168;
+        p.give_up_ms = scaled(o, (int64_t)h * 3600 * 1000);
+        p.retry_after_max_ms = RETRY_AFTER_MAX_MS;
+    }
+    return p;
+}
+
+/* "HH:MM UTC" of an epoch time. */
+static void fmt_hhmm(int64_t ms, char out[16])
+{
+    char iso[32];
+    clock_fmt_iso(ms, iso);
+    snprintf(out, 16, "%.5s UTC", iso + 11);
 }
 
 /* Ops whose failure is not worth a notice (they are notices, or the user
@@ -156,6 +209,75 @@ static void add_failure_notice(struct outbox *o, int64_t incident_id, const char
     free(text);
     free(err);
     incident_finish(&inc);
+}
+
+/* ---- page announcements ---- */
+
+/* Posts text about the page job page_idem to the incident channel and to
+ * sirt_channel, once each: the posts are outbox jobs whose idempotency keys
+ * derive from the page's ("<page>/<what>/channel", ".../sirt"), so they are
+ * the durable record that the announcement was made.  Inside the caller's
+ * transaction. */
+static void announce_page(struct outbox *o, int64_t incident_id, const char *page_idem, const char *what,
+                          const char *text)
+{
+    struct store *s = o->app->store;
+    const char *sirt = o->app->cfg ? o->app->cfg->sirt_channel : NULL;
+    for (int i = 0; i < 2; i++) {
+        if (i == 1 && (!sirt || !*sirt))
+            break;
+        cJSON *p = cJSON_CreateObject();
+        if (i == 1)
+            cJSON_AddStringToObject(p, "channel", sirt);   /* else: the incident channel */
+        cJSON_AddStringToObject(p, "text", text);
+        char *key = xasprintf("%s/%s/%s", page_idem, what, i == 1 ? "sirt" : "channel");
+        outbox_add(s, incident_id, key, "slack.post", p, NULL, 0, 0);
+        free(key);
+        cJSON_Delete(p);
+    }
+    char kind[32];
+    snprintf(kind, sizeof(kind), "page_%s", what);
+    store_timeline_add(s, incident_id, clock_now_ms(), "sirtbot", kind, text);
+    LOG_WARN("outbox: page announcement", "incident:l what:s idem:s", (long long)incident_id, what, page_idem);
+}
+
+/* True once the "not accepted" announcement of page_idem was queued. */
+static bool page_delay_announced(struct outbox *o, const char *page_idem)
+{
+    char *key = xasprintf("%s/not-accepted/channel", page_idem);
+    int64_t id = store_outbox_find(o->app->store, key);
+    free(key);
+    return id > 0;
+}
+
+static void announce_page_delayed(struct outbox *o, const struct inflight *f, const char *error)
+{
+    if (!f->incident_id || page_delay_announced(o, f->idem_key))
+        return;
+    char since[16];
+    fmt_hhmm(f->first_due_ms, since);
+    char *err = mask_secrets(error && *error ? error : "no answer");
+    char *text = xasprintf(":rotating_light: PagerDuty has not accepted the page for SIRT-%" PRId64
+                           " since %s (last answer: %s): call the on-call by phone. sirtbot keeps "
+                           "retrying and will say here when it goes through.",
+                           f->incident_id, since, err);
+    announce_page(o, f->incident_id, f->idem_key, "not-accepted", text);
+    free(text);
+    free(err);
+}
+
+static void announce_page_outcome(struct outbox *o, int64_t incident_id, const char *idem, bool delivered)
+{
+    if (!incident_id || !page_delay_announced(o, idem))
+        return;
+    char at[16];
+    fmt_hhmm(clock_now_ms(), at);
+    char *text = delivered
+        ? xasprintf(":white_check_mark: PagerDuty accepted the page for SIRT-%" PRId64 " at %s.", incident_id, at)
+        : xasprintf(":information_source: The page for SIRT-%" PRId64 " was never accepted by PagerDuty and "
+                    "is no longer sent: the incident was resolved (%s).", incident_id, at);
+    announce_page(o, incident_id, idem, delivered ? "accepted" : "dropped", text);
+    free(text);
 }
 
 /* ---- placeholders ---- */
@@ -258,6 +380,42 @@ static void apply_captures(struct store *s, int64_t incident_id, const char *op,
     const cJSON *tl = cJSON_GetObjectItemCaseSensitive(result, "timeline");
     if (cJSON_IsString(tl))
         store_timeline_add(s, incident_id, now, "sirtbot", op, tl->valuestring);
+    /* Who a page round reached: on the round, and on the incident. */
+    const cJSON *pg = cJSON_GetObjectItemCaseSensitive(result, "page");
+    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(pg, "dedup_key");
+    const cJSON *pu = cJSON_GetObjectItemCaseSensitive(pg, "user");
+    if (cJSON_IsString(pk) && cJSON_IsString(pu)) {
+        store_page_set_user(s, incident_id, pk->valuestring, pu->valuestring);
+        store_member_add(s, incident_id, pu->valuestring, "oncall", now);
+    }
+}
+
+/* The follow-up jobs of a DONE result ("jobs", see effects.h), written in
+ * the transaction that marks the job done: the result and what follows from
+ * it commit together.  Their idem keys extend the job's, so an effect
+ * replayed after a crash adds nothing twice. */
+static void add_followups(struct store *s, const struct inflight *f, const cJSON *result)
+{
+    const cJSON *jobs = result ? cJSON_GetObjectItemCaseSensitive(result, "jobs") : NULL;
+    const cJSON *j;
+    cJSON_ArrayForEach(j, jobs) {
+        const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "key");
+        const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
+        const cJSON *payload = cJSON_GetObjectItemCaseSensitive(j, "payload");
+        if (!cJSON_IsString(key) || !cJSON_IsString(op) || !effect_known(op->valuestring)) {
+            LOG_WARN("outbox: malformed follow-up job ignored", "job:l op:s", (long long)f->job_id, f->op);
+            continue;
+        }
+        int64_t deps[4];
+        size_t n = 0;
+        const cJSON *d;
+        cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(j, "deps"))
+            if (cJSON_IsNumber(d) && d->valuedouble >= 1 && n < ARRAY_LEN(deps))
+                deps[n++] = (int64_t)d->valuedouble;
+        char *idem = xasprintf("%s/%s", f->idem_key, key->valuestring);
+        outbox_add(s, f->incident_id, idem, op->valuestring, cJSON_IsObject(payload) ? payload : NULL, deps, n, 0);
+        free(idem);
+    }
 }
 
 static void finish_inflight(struct outbox *o, struct inflight *f)
@@ -287,6 +445,7 @@ static void on_effect_done(void *ud, const struct effect_result *r)
     struct store *s = o->app->store;
     int64_t now = clock_now_ms();
     uint64_t ms = (clock_mono_us() - f->started_us) / 1000;
+    struct policy pol = policy_of(o, f->op);
 
     if (store_begin(s) != 0) {
         LOG_ERROR("outbox: store unavailable; job stays sending until restart", "job:l", (long long)f->job_id);
@@ -306,31 +465,53 @@ static void on_effect_done(void *ud, const struct effect_result *r)
         store_outbox_mark_done(s, f->job_id, res, now);
         cJSON_free(res);
         apply_captures(s, f->incident_id, f->op, r->result, now);
+        if (pol.page)
+            announce_page_outcome(o, f->incident_id, f->idem_key, true);
+        add_followups(s, f, r->result);
         metrics_outbox(o->app->metrics, f->op, "done");
         LOG_INFO("outbox: done", "job:l op:s incident:l attempts:d ms:l", (long long)f->job_id, f->op,
                  (long long)f->incident_id, f->attempts, (long long)ms);
         break;
     }
-    case EFFECT_RETRY:
-        if (f->attempts >= OUTBOX_MAX_ATTEMPTS && !o->closing) {
-            char *e = xasprintf("gave up after %d attempts: %s", f->attempts, r->error ? r->error : "");
+    case EFFECT_RETRY: {
+        int64_t waited = now - f->first_due_ms;
+        if (o->closing) {
+            /* Canceled by a stop: due again at the next start. */
+            store_outbox_mark_retry(s, f->job_id, now, r->error ? r->error : "", r->maybe_sent, now);
+            break;
+        }
+        if (pol.give_up_ms && waited >= pol.give_up_ms) {
+            char *e = xasprintf("gave up after %d attempts over %.1f h: %s", f->attempts,
+                                (double)waited / 3600000.0, r->error ? r->error : "");
             store_outbox_mark_failed(s, f->job_id, e, now);
             metrics_outbox(o->app->metrics, f->op, "failed");
             add_failure_notice(o, f->incident_id, f->op, f->idem_key, e);
             LOG_ERROR("outbox: failed", "job:l op:s incident:l error:s", (long long)f->job_id, f->op,
                       (long long)f->incident_id, e);
             free(e);
-        } else {
-            int64_t delay = r->retry_after_ms >= 0 ? r->retry_after_ms : (int64_t)backoff_ms(f->attempts);
-            if (o->closing)
-                delay = 0;
-            store_outbox_mark_retry(s, f->job_id, now + delay, r->error ? r->error : "", r->maybe_sent, now);
-            metrics_outbox(o->app->metrics, f->op, "retry");
-            LOG_WARN("outbox: will retry", "job:l op:s incident:l attempt:d delay_ms:l error:s maybe_sent:b",
-                     (long long)f->job_id, f->op, (long long)f->incident_id, f->attempts, (long long)delay,
-                     r->error, r->maybe_sent);
+            break;
         }
+        int64_t delay;
+        if (r->retry_after_ms >= 0)
+            delay = r->retry_after_ms < pol.retry_after_max_ms ? r->retry_after_ms : pol.retry_after_max_ms;
+        else
+            delay = (int64_t)outbox_backoff_ms(f->attempts, (uint64_t)pol.base_ms, (uint64_t)pol.cap_ms,
+                                               util_rand64());
+        if (pol.page) {
+            int64_t announce_at = f->first_due_ms + pol.announce_ms;
+            if (now >= announce_at)
+                announce_page_delayed(o, f, r->error);
+            else if (r->retry_after_ms < 0 && now + delay > announce_at)
+                delay = announce_at - now;   /* try once more right when the announcement is due */
+        }
+        store_outbox_mark_retry(s, f->job_id, now + delay, r->error ? r->error : "", r->maybe_sent, now);
+        metrics_outbox(o->app->metrics, f->op, "retry");
+        metrics_outbox_retry(o->app->metrics, f->op);
+        LOG_WARN("outbox: will retry", "job:l op:s incident:l attempt:d delay_ms:l error:s maybe_sent:b",
+                 (long long)f->job_id, f->op, (long long)f->incident_id, f->attempts, (long long)delay,
+                 r->error, r->maybe_sent);
         break;
+    }
     case EFFECT_FAIL:
         store_outbox_mark_failed(s, f->job_id, r->error ? r->error : "failed", now);
         metrics_outbox(o->app->metrics, f->op, "failed");
@@ -379,6 +560,29 @@ static bool fail_now(struct outbox *o, const struct outbox_job *j, const char *w
     return true;
 }
 
+/* Drops j as no longer needed (recorded as DROPPED, with why).  Returns
+ * false when the store could not record it. */
+static bool drop_now(struct outbox *o, const struct outbox_job *j, const char *why)
+{
+    struct store *s = o->app->store;
+    int64_t now = clock_now_ms();
+    if (store_begin(s) != 0)
+        return false;
+    if (store_outbox_mark_dropped(s, j->id, why, now) != 0) {
+        store_rollback(s);
+        return false;
+    }
+    if (j->incident_id)
+        store_timeline_add(s, j->incident_id, now, "sirtbot", "page_dropped", why);
+    announce_page_outcome(o, j->incident_id, j->idem_key, false);
+    if (store_commit(s) != 0)
+        return false;
+    metrics_outbox(o->app->metrics, j->op, "dropped");
+    LOG_WARN("outbox: job dropped", "job:l op:s incident:l why:s", (long long)j->id, j->op,
+             (long long)j->incident_id, why);
+    return true;
+}
+
 /* Starts j's effect, or fails it for good.  Returns false when the store
  * could not record the change, so the caller backs off instead of finding
  * the same job due again at once. */
@@ -391,8 +595,6 @@ static bool dispatch(struct outbox *o, const struct outbox_job *j)
     if (strcmp(j->op, "slack.views_open") == 0 && now - j->created_ms > VIEWS_OPEN_TTL_MS)
         /* A trigger_id lives 3 s: a late modal cannot open any more. */
         return fail_now(o, j, "trigger_id expired before the modal could open", false);
-    if (j->attempts >= OUTBOX_MAX_ATTEMPTS)
-        return fail_now(o, j, "too many attempts", true);
     cJSON *payload = cJSON_Parse(j->payload ? j->payload : "{}");
     if (!cJSON_IsObject(payload)) {
         cJSON_Delete(payload);
@@ -401,6 +603,13 @@ static bool dispatch(struct outbox *o, const struct outbox_job *j)
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
     bool have_inc = j->incident_id && store_incident_get(s, j->incident_id, &inc) == 0;
+    if (have_inc && inc.state && strcmp(inc.state, "resolved") == 0
+        && effect_retry_class(j->op) == EFFECT_CLASS_PAGE) {
+        /* Retried until delivered or no longer needed: it is no longer needed. */
+        cJSON_Delete(payload);
+        incident_finish(&inc);
+        return drop_now(o, j, "not sent: the incident was resolved before PagerDuty accepted the page");
+    }
     expand(payload, have_inc ? &inc : NULL, o->app, 0);
 
     /* Recorded as sending before the request leaves: a crash from here on
@@ -419,6 +628,7 @@ static bool dispatch(struct outbox *o, const struct outbox_job *j)
     f->op = xstrdup(j->op);
     f->idem_key = xstrdup(j->idem_key);
     f->started_us = clock_mono_us();
+    f->first_due_ms = j->first_due_ms ? j->first_due_ms : now;   /* as mark_sending recorded it */
     f->next = o->inflight;
     o->inflight = f;
     o->n_inflight++;
@@ -559,6 +769,19 @@ struct outbox *outbox_create(struct sirt_app *app)
     return o;
 }
 
+static bool probe(void *ud, int64_t counts[METRICS_OUTBOX_STATES], int64_t *oldest_age_ms)
+{
+    struct outbox *o = ud;
+    if (store_outbox_counts(o->app->store, counts) != 0)
+        return false;
+    int64_t oldest = store_outbox_oldest_pending(o->app->store);
+    if (oldest < 0)
+        return false;
+    int64_t now = clock_now_ms();
+    *oldest_age_ms = oldest == INT64_MAX || oldest > now ? 0 : now - oldest;
+    return true;
+}
+
 int outbox_start(struct outbox *o)
 {
     if (o->started)
@@ -566,11 +789,12 @@ int outbox_start(struct outbox *o)
     int n = store_outbox_recover(o->app->store, clock_now_ms());
     if (n > 0)
         LOG_WARN("outbox: jobs interrupted by a stop are retried with reconciliation", "jobs:d", n);
-    int64_t counts[4] = { 0 };
+    int64_t counts[OUTBOX_N_STATES] = { 0 };
     if (store_outbox_counts(o->app->store, counts) == 0 && counts[OUTBOX_PENDING])
         LOG_INFO("outbox: pending jobs at start", "pending:l failed:l", (long long)counts[OUTBOX_PENDING],
                  (long long)counts[OUTBOX_FAILED]);
     o->started = true;
+    metrics_set_outbox_probe(o->app->metrics, probe, o);
     outbox_kick(o);
     return 0;
 }
@@ -586,6 +810,8 @@ void outbox_close(struct outbox *o)
 {
     if (!o)
         return;
+    if (o->started)
+        metrics_set_outbox_probe(o->app->metrics, NULL, NULL);
     o->closing = true;
     o->freed_pending = true;
     uv_close((uv_handle_t *)&o->timer, on_timer_closed);

@@ -1,12 +1,17 @@
 /* outbox: sends every external side effect exactly as recorded.  Handlers
  * add jobs with outbox_add() inside their store transaction (so a job exists
  * iff the state change that caused it was committed), then the worker on the
- * loop runs due jobs through effects.h, marks them done, and retries failures:
- * 429 after Retry-After, 5xx/network with jittered exponential backoff (at
- * most OUTBOX_MAX_ATTEMPTS), permanent errors fail the job and tell the
+ * loop runs due jobs through effects.h, marks them done, and retries
+ * transient failures (network, timeouts, 5xx, 408, 429 after Retry-After)
+ * with capped, jittered exponential backoff by the op's retry class: a page
+ * at most 60 s apart until it goes out or its incident is resolved (then it
+ * is dropped), announced in the incident channel and sirt_channel when still
+ * not accepted 120 s after it was first due, and again when it goes out;
+ * every other job at most 5 min apart for outbox.give_up_hours from when it
+ * was first due.  Permanent errors, and giving up, fail the job and tell the
  * incident channel (or the reporter by DM when there is no channel yet).
- * Jobs wait for their dependencies; a failed dependency fails its
- * dependents.  A job is marked "sending" in the store before its request
+ * Jobs wait for their dependencies, retrying ones included; a failed
+ * dependency fails its dependents.  A job is marked "sending" in the store before its request
  * leaves, so after a crash it is retried with maybe_sent set and the effect
  * reconciles instead of creating a second channel, project, issue or page.
  *
@@ -22,7 +27,6 @@ struct sirt_app;
 struct store;
 struct outbox;
 
-#define OUTBOX_MAX_ATTEMPTS 8
 #define OUTBOX_MAX_IN_FLIGHT 32
 
 struct outbox *outbox_create(struct sirt_app *app);
@@ -35,6 +39,11 @@ void outbox_kick(struct outbox *o);
  * handles are closed; the loop must keep running. */
 void outbox_close(struct outbox *o);
 size_t outbox_in_flight(const struct outbox *o);
+
+/* Backoff before retry number `attempts` (1 = after the first failure):
+ * base_ms doubled per attempt up to cap_ms, then "equal jitter" from rnd:
+ * a value in [d/2, d], so never above cap_ms.  Pure, for tests. */
+uint64_t outbox_backoff_ms(int attempts, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd);
 
 /* Convenience for handlers: adds a job with payload (borrowed, serialized
  * here) and deps; returns the job id (> 0) or < 0.  idem_key must be unique

@@ -1,7 +1,10 @@
 /* router: turns envelopes into handler calls (see router.h).  Keeps the
- * event-id de-duplication set.  Replies to mentions and DMs are posted with
- * chat.postMessage from the work phase; slash command replies travel in the
- * ack payload.  Nothing here keeps pointers into an envelope after a call. */
+ * event-id de-duplication set and the list of inbox rows whose work failed
+ * (retried on a backoff timer owned here, closed with the loop).  Replies to
+ * mentions and DMs go through the outbox from the work phase; slash command
+ * replies travel in the ack payload.  Notices that the store is failing are
+ * the one exception to "every effect through the outbox" (see notify_direct).
+ * Nothing here keeps pointers into an envelope after a call. */
 #include "router.h"
 
 #include <ctype.h>
@@ -13,19 +16,32 @@
 #include "app.h"
 #include "log.h"
 #include "clock.h"
+#include "config.h"
 #include "metrics.h"
 #include "outbox.h"
 #include "scheduler.h"
+#include "slack_api.h"
 #include "store.h"
 #include "util.h"
 
 #define DEDUP_CAPACITY 8192
 #define VERB_MAX 32
+#define RETRY_FIRST_MS 1000       /* first replay of a failed envelope */
+#define RETRY_MAX_MS 60000        /* backoff cap between replays */
+#define RETRY_BATCH 64            /* envelopes replayed per timer tick */
 
 struct router {
     struct sirt_app *app;
     struct dedup *dedup;
     int64_t replay_upto;      /* inbox rows up to this id predate this run */
+    /* Inbox rows kept after their work failed, to replay (ascending ids). */
+    int64_t *retry;
+    size_t n_retry, cap_retry;
+    uint64_t retry_delay_ms;  /* next backoff step */
+    int retry_rounds;         /* replay rounds since the last success */
+    bool old_pending;         /* rows up to replay_upto could not be read at start */
+    uv_timer_t retry_timer;
+    bool timer_init;
 };
 
 /* ---- de-duplication: open-addressing hash set + FIFO ring for eviction ---- */
@@ -224,13 +240,13 @@ static cJSON *reply_to_ack(struct sirt_reply *r)
 
 /* Mention and DM replies go through the outbox like every other effect;
  * key names the delivery (event id) so a replayed event cannot post twice. */
-static void post_reply(struct router *rt, const struct sirt_req *req, struct sirt_reply *r, const char *key)
+static int64_t post_reply(struct router *rt, const struct sirt_req *req, struct sirt_reply *r, const char *key)
 {
     if (!r->text && !r->blocks)
-        return;
+        return 0;
     if (!rt->app->store) {
         LOG_ERROR("no store: reply not sent", "channel:s", req->channel_id);
-        return;
+        return 0;
     }
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "channel", req->channel_id);
@@ -242,9 +258,10 @@ static void post_reply(struct router *rt, const struct sirt_req *req, struct sir
     if (req->thread_ts)
         cJSON_AddStringToObject(p, "thread_ts", req->thread_ts);
     char *k = xasprintf("reply/%s", key);
-    outbox_add(rt->app->store, 0, k, "slack.post", p, NULL, 0, 0);
+    int64_t id = outbox_add(rt->app->store, 0, k, "slack.post", p, NULL, 0, 0);
     free(k);
     cJSON_Delete(p);
+    return id;
 }
 
 /* ---- slash commands ---- */
@@ -305,15 +322,17 @@ static cJSON *ack_slash(struct router *rt, const cJSON *payload, bool *want_work
     return ack;
 }
 
-static void work_slash(struct router *rt, const cJSON *payload)
+static int work_slash(struct router *rt, const cJSON *payload)
 {
     struct parsed p;
     if (!parse_slash(payload, &p))
-        return;
+        return 0;
     const struct sirt_verb *v = verb_for(p.verb);
+    int rc = 0;
     if (v && v->work)
-        v->work(rt->app, &p.req);
+        rc = v->work(rt->app, &p.req);
     free(p.args);
+    return rc;
 }
 
 /* ---- events ---- */
@@ -367,17 +386,17 @@ static bool ack_event(struct router *rt, const cJSON *payload)
     return true;
 }
 
-static void work_event(struct router *rt, const cJSON *payload)
+static int work_event(struct router *rt, const cJSON *payload)
 {
     const cJSON *event = cJSON_GetObjectItemCaseSensitive(payload, "event");
     enum req_source src;
     if (!wanted_event(rt, event, &src))
-        return;
+        return 0;
     const char *user = jstr(event, "user");
     const char *channel = jstr(event, "channel");
     if (!user || !channel) {
         LOG_WARN("event without user/channel: ignored", "");
-        return;
+        return 0;
     }
     struct parsed p;
     memset(&p, 0, sizeof(p));
@@ -409,11 +428,12 @@ static void work_event(struct router *rt, const cJSON *payload)
         snprintf(fallback, sizeof(fallback), "%s/%s", channel, jstr(event, "ts") ? jstr(event, "ts") : "0");
         eid = fallback;
     }
-    post_reply(rt, &p.req, &r, eid);
+    int rc = post_reply(rt, &p.req, &r, eid);
     reply_finish(&r);
-    if (v && v->work)
-        v->work(rt->app, &p.req);
+    if (rc >= 0 && v && v->work)
+        rc = v->work(rt->app, &p.req);
     free(p.args);
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- interactivity ---- */
@@ -451,7 +471,9 @@ static cJSON *ack_interactive(struct router *rt, const cJSON *payload, bool *wan
     return NULL;
 }
 
-static void work_interactive(struct router *rt, const cJSON *payload)
+/* The first failing action stops the rest: their work would be rolled back
+ * with it anyway, and the replay does them all again. */
+static int work_interactive(struct router *rt, const cJSON *payload)
 {
     const char *itype = jstr(payload, "type");
     if (itype && strcmp(itype, "block_actions") == 0) {
@@ -459,15 +481,272 @@ static void work_interactive(struct router *rt, const cJSON *payload)
         cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(payload, "actions")) {
             const char *id = jstr(a, "action_id");
             const struct sirt_action *h = id ? handlers_action(id) : NULL;
-            if (h && h->work)
-                h->work(rt->app, payload, a);
+            int rc = h && h->work ? h->work(rt->app, payload, a) : 0;
+            if (rc < 0)
+                return rc;
         }
     } else if (itype && strcmp(itype, "view_submission") == 0) {
         const char *cb = jstr(cJSON_GetObjectItemCaseSensitive(payload, "view"), "callback_id");
         const struct sirt_view *v = cb ? handlers_view(cb) : NULL;
         if (v && v->work)
-            v->work(rt->app, payload);
+            return v->work(rt->app, payload);
     }
+    return 0;
+}
+
+/* ---- notices when the store fails ----
+ *
+ * These are the one documented exception to "every effect goes through the
+ * durable outbox": the outbox lives in the store, and the store is what is
+ * failing.  They go straight to the Slack API client, once, best effort; a
+ * notice lost with a crash at that moment costs a message, not a report
+ * (a kept envelope is replayed whatever happens to its notice). */
+
+static const char *payload_user_id(const char *type, const cJSON *payload)
+{
+    if (strcmp(type, "slash_commands") == 0)
+        return jstr(payload, "user_id");
+    if (strcmp(type, "events_api") == 0)
+        return jstr(cJSON_GetObjectItemCaseSensitive(payload, "event"), "user");
+    return jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+}
+
+static const char *payload_channel_id(const char *type, const cJSON *payload)
+{
+    if (strcmp(type, "slash_commands") == 0)
+        return jstr(payload, "channel_id");
+    if (strcmp(type, "events_api") == 0)
+        return jstr(cJSON_GetObjectItemCaseSensitive(payload, "event"), "channel");
+    const char *c = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    return c ? c : jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
+}
+
+/* The end of "…page security by hand: …", in mrkdwn or plain text. */
+static char *by_hand(const struct sirt_app *app, bool mrkdwn)
+{
+    const char *ch = app->cfg ? app->cfg->sirt_channel : NULL;
+    if (ch && *ch && mrkdwn)
+        return xasprintf("trigger the security on-call service in PagerDuty yourself, and post in <#%s>.", ch);
+    return xstrdup("trigger the security on-call service in PagerDuty yourself, and tell the SIRT team in "
+                   "their Slack channel.");
+}
+
+/* The reporter's words for a request the bot could not take (refused at the
+ * ack: nothing was kept) or could not finish (kept: replayed by itself). */
+static char *notice_text(const struct sirt_app *app, bool kept, bool mrkdwn)
+{
+    char *hand = by_hand(app, mrkdwn);
+    char *t = kept ? xasprintf("sirt could not finish this just now: its database is failing. Your request is "
+                               "saved and will be done by itself as soon as the database is back — no need to "
+                               "send it again. If it is urgent, page security by hand: %s", hand)
+                   : xasprintf("sirt cannot save this right now — try again in a minute; if it is urgent, page "
+                               "security by hand: %s", hand);
+    free(hand);
+    return t;
+}
+
+static void on_notice_sent(void *ud, const struct api_result *r)
+{
+    (void)ud;
+    if (r->err != API_OK && r->err != API_ECANCELED)
+        LOG_WARN("store-failure notice not delivered", "error:s", r->error);
+}
+
+/* Tells whoever sent the envelope, by the most private way its payload
+ * allows: the response_url (ephemeral), chat.postEphemeral in the channel,
+ * else a DM (chat.postMessage to the user id). */
+static void notify_direct(struct router *rt, const char *type, const cJSON *payload, const char *text)
+{
+    struct sirt_app *app = rt->app;
+    if (!app->api)
+        return;
+    const char *user = payload_user_id(type, payload);
+    const char *channel = payload_channel_id(type, payload);
+    const char *url = jstr(payload, "response_url");
+    const char *itype = jstr(payload, "type");
+    bool view = strcmp(type, "interactive") == 0 && itype && strcmp(itype, "view_submission") == 0;
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, "text", text);
+    if (url && !view) {
+        cJSON_AddStringToObject(a, "response_type", "ephemeral");
+        cJSON_AddFalseToObject(a, "replace_original");
+        api_post_url(app->api, url, a, on_notice_sent, NULL);
+    } else if (channel && user && !view) {
+        cJSON_AddStringToObject(a, "channel", channel);
+        cJSON_AddStringToObject(a, "user", user);
+        api_call(app->api, "chat.postEphemeral", a, on_notice_sent, NULL);
+    } else if (user) {
+        cJSON_AddStringToObject(a, "channel", user);
+        api_call(app->api, "chat.postMessage", a, on_notice_sent, NULL);
+    } else {
+        LOG_WARN("store-failure notice: nobody to tell", "type:s", type);
+    }
+    cJSON_Delete(a);
+}
+
+/* The block of a modal the error is shown on: its first input block. */
+static const char *first_input_block(const cJSON *view)
+{
+    const cJSON *b;
+    cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(view, "blocks")) {
+        const char *t = jstr(b, "type");
+        const char *id = jstr(b, "block_id");
+        if (t && id && strcmp(t, "input") == 0)
+            return id;
+    }
+    const cJSON *values = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(view, "state"), "values");
+    return values && values->child && values->child->string ? values->child->string : "title";
+}
+
+/* The inbox write failed before the ack: the envelope cannot be kept, so it
+ * is not handled, and the ack says so where Slack lets it (a form stays
+ * open with the error on it; a slash command's ack is its reply).  Other
+ * envelopes get a direct notice.  Returns the ack payload to send. */
+static cJSON *refuse_at_ack(struct router *rt, const char *type, const cJSON *payload, cJSON *ack)
+{
+    const char *itype = jstr(payload, "type");
+    if (strcmp(type, "interactive") == 0 && itype && strcmp(itype, "view_submission") == 0) {
+        cJSON_Delete(ack);
+        char *t = notice_text(rt->app, false, false);
+        ack = cJSON_CreateObject();
+        cJSON_AddStringToObject(ack, "response_action", "errors");
+        cJSON *errs = cJSON_AddObjectToObject(ack, "errors");
+        cJSON_AddStringToObject(errs, first_input_block(cJSON_GetObjectItemCaseSensitive(payload, "view")), t);
+        free(t);
+        return ack;
+    }
+    char *t = notice_text(rt->app, false, true);
+    if (strcmp(type, "slash_commands") == 0) {
+        cJSON_Delete(ack);
+        ack = cJSON_CreateObject();
+        cJSON_AddStringToObject(ack, "response_type", "ephemeral");
+        cJSON_AddStringToObject(ack, "text", t);
+    } else {
+        notify_direct(rt, type, payload, t);
+    }
+    free(t);
+    return ack;
+}
+
+/* ---- replay of kept envelopes ---- */
+
+static bool retry_has(const struct router *rt, int64_t id)
+{
+    for (size_t i = 0; i < rt->n_retry; i++)
+        if (rt->retry[i] == id)
+            return true;
+    return false;
+}
+
+/* Returns true when id was not in the list yet. */
+static bool retry_add(struct router *rt, int64_t id)
+{
+    if (retry_has(rt, id))
+        return false;
+    if (rt->n_retry == rt->cap_retry) {
+        rt->cap_retry = rt->cap_retry ? rt->cap_retry * 2 : 8;
+        rt->retry = xrealloc(rt->retry, rt->cap_retry * sizeof(*rt->retry));
+    }
+    size_t i = rt->n_retry++;
+    for (; i > 0 && rt->retry[i - 1] > id; i--)
+        rt->retry[i] = rt->retry[i - 1];
+    rt->retry[i] = id;
+    return true;
+}
+
+static void retry_remove(struct router *rt, int64_t id)
+{
+    for (size_t i = 0; i < rt->n_retry; i++)
+        if (rt->retry[i] == id) {
+            memmove(&rt->retry[i], &rt->retry[i + 1], (rt->n_retry - i - 1) * sizeof(*rt->retry));
+            rt->n_retry--;
+            return;
+        }
+}
+
+static void on_retry_timer(uv_timer_t *t);
+
+static void retry_arm(struct router *rt)
+{
+    if ((!rt->n_retry && !rt->old_pending) || !rt->app->loop)
+        return;
+    if (!rt->timer_init) {
+        uv_timer_init(rt->app->loop, &rt->retry_timer);
+        uv_unref((uv_handle_t *)&rt->retry_timer);   /* never keeps a stopping loop alive */
+        rt->timer_init = true;
+    }
+    if (uv_is_active((uv_handle_t *)&rt->retry_timer))
+        return;
+    if (!rt->retry_delay_ms)
+        rt->retry_delay_ms = RETRY_FIRST_MS;
+    LOG_WARN("inbox: envelopes kept after a failure; replay scheduled", "kept:u delay_ms:l round:d",
+             rt->n_retry, (long long)rt->retry_delay_ms, rt->retry_rounds + 1);
+    uv_timer_start(&rt->retry_timer, on_retry_timer, rt->retry_delay_ms, 0);
+}
+
+static int work_one(struct router *rt, const char *type, const cJSON *envelope);
+
+struct replay_pass {
+    struct router *rt;
+    int tried, done;
+};
+
+static bool replay_kept(void *ud, int64_t id, const char *type, const char *json)
+{
+    struct replay_pass *p = ud;
+    bool kept = retry_has(p->rt, id);
+    if (!kept && !(p->rt->old_pending && id <= p->rt->replay_upto))
+        return true;
+    if (p->tried >= RETRY_BATCH)
+        return false;
+    p->tried++;
+    cJSON *env = cJSON_Parse(json);
+    if (!cJSON_IsObject(env)) {
+        LOG_ERROR("inbox: unreadable envelope dropped", "inbox_id:l", (long long)id);
+        if (store_inbox_delete(p->rt->app->store, id) == 0)
+            retry_remove(p->rt, id);
+        cJSON_Delete(env);
+        return true;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(env, "sirt_inbox_id");
+    cJSON_AddNumberToObject(env, "sirt_inbox_id", (double)id);
+    if (work_one(p->rt, type, env) == 0) {
+        retry_remove(p->rt, id);
+        p->done++;
+        LOG_INFO("inbox: kept envelope handled on replay", "inbox_id:l type:s", (long long)id, type);
+    } else if (!kept) {
+        retry_add(p->rt, id);
+    }
+    cJSON_Delete(env);
+    return true;
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    struct router *rt = container_of(t, struct router, retry_timer);
+    struct replay_pass p = { rt, 0, 0 };
+    size_t before = rt->n_retry;
+    int rc = rt->app->store ? store_inbox_list(rt->app->store, replay_kept, &p) : STORE_EIO;
+    if (rc == 0 && p.tried < RETRY_BATCH)
+        rt->old_pending = false;   /* every older row was tried; failures are now in the list */
+    if (rc == 0 && p.tried == 0 && before == rt->n_retry) {
+        /* Read fine, and none of the kept ids is in the inbox any more. */
+        rt->n_retry = 0;
+    }
+    rt->retry_rounds++;
+    if ((rt->n_retry == 0 && !rt->old_pending) || p.done > 0) {
+        rt->retry_delay_ms = RETRY_FIRST_MS;   /* progress: the store works again */
+        rt->retry_rounds = rt->n_retry ? rt->retry_rounds : 0;
+    } else {
+        rt->retry_delay_ms = rt->retry_delay_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : rt->retry_delay_ms * 2;
+        LOG_ERROR("inbox: replay failed again; envelopes stay kept", "kept:u next_ms:l round:d", rt->n_retry,
+                  (long long)rt->retry_delay_ms, rt->retry_rounds);
+    }
+    if (p.done) {
+        outbox_kick(rt->app->outbox);
+        scheduler_kick(rt->app->scheduler);
+    }
+    retry_arm(rt);
 }
 
 /* ---- entry points ---- */
@@ -480,11 +759,14 @@ struct router *router_create(struct sirt_app *app)
     return r;
 }
 
+/* The retry timer is closed with the loop's other handles (main's
+ * close_walk) before this runs. */
 void router_destroy(struct router *r)
 {
     if (!r)
         return;
     dedup_destroy(r->dedup);
+    free(r->retry);
     free(r);
 }
 
@@ -514,55 +796,90 @@ cJSON *router_ack(void *router, const char *type, cJSON *envelope, bool *want_wo
         char *json = cJSON_PrintUnformatted(envelope);
         int64_t id = json ? store_inbox_add(rt->app->store, type, json, clock_now_ms()) : -1;
         cJSON_free(json);
-        if (id > 0)
+        if (id > 0) {
             cJSON_AddNumberToObject(envelope, "sirt_inbox_id", (double)id);
-        else
-            LOG_ERROR("cannot make the envelope durable; handling it from memory", "type:s", type);
+        } else {
+            /* Not kept, so not handled: handled from memory it could be
+             * lost by the same failure, after an ack that promised it. */
+            LOG_ERROR("store cannot keep the envelope: refused with a notice to the sender", "type:s", type);
+            *want_work = false;
+            ack = refuse_at_ack(rt, type, payload, ack);
+        }
     }
     return ack;
 }
 
-/* The handler's store writes, its outbox jobs and (for events) the event id
- * commit in one transaction: all of them or none. */
-void router_work(void *router, const char *type, const cJSON *envelope)
+/* The handler's store writes, its outbox jobs, the inbox row's deletion and
+ * (for events) the event id commit in one transaction: all of them or none.
+ * 0, or <0 when the work was rolled back (its inbox row stays). */
+static int work_one(struct router *rt, const char *type, const cJSON *envelope)
 {
-    struct router *rt = router;
     struct store *st = rt->app->store;
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
     const cJSON *inbox = cJSON_GetObjectItemCaseSensitive(envelope, "sirt_inbox_id");
     int64_t inbox_id = cJSON_IsNumber(inbox) ? (int64_t)inbox->valuedouble : 0;
-    if (st && store_begin(st) != 0) {
-        LOG_ERROR("store unavailable: envelope left in the inbox for the next start", "type:s", type);
-        return;
-    }
+    int rc = 0;
+    if (st && store_begin(st) != 0)
+        return STORE_EIO;
     if (st && inbox_id)
-        store_inbox_delete(st, inbox_id);
-    if (strcmp(type, "slash_commands") == 0) {
-        work_slash(rt, payload);
+        rc = store_inbox_delete(st, inbox_id);
+    if (rc < 0) {
+        /* nothing to do: rolled back below */
+    } else if (strcmp(type, "slash_commands") == 0) {
+        rc = work_slash(rt, payload);
     } else if (strcmp(type, "events_api") == 0) {
         const char *eid = jstr(payload, "event_id");
-        if (st && eid && store_event_record(st, eid, clock_now_ms()) == 1) {
+        int dup = st && eid ? store_event_record(st, eid, clock_now_ms()) : 0;
+        if (dup == 1) {
             metrics_duplicate_event(rt->app->metrics);
             LOG_INFO("duplicate event ignored", "event_id:s", eid);
             store_rollback(st);
-            if (inbox_id)
-                store_inbox_delete(st, inbox_id);
-            return;
+            if (inbox_id && store_inbox_delete(st, inbox_id) < 0)
+                return STORE_EIO;
+            return 0;
         }
-        work_event(rt, payload);
+        rc = dup < 0 ? dup : work_event(rt, payload);
     } else if (strcmp(type, "interactive") == 0) {
-        work_interactive(rt, payload);
+        rc = work_interactive(rt, payload);
     }
-    if (st) {
-        if (store_commit(st) != 0) {
-            /* Rolled back by the store, the inbox row with it: the envelope
-             * is handled again at the next start. */
-            LOG_ERROR("store commit failed: envelope left in the inbox for the next start", "type:s", type);
-            return;
-        }
-        outbox_kick(rt->app->outbox);
-        scheduler_kick(rt->app->scheduler);
+    if (!st)
+        return rc;
+    if (rc < 0 || store_txn_failed(st)) {
+        LOG_ERROR("handler failed: rolled back, envelope kept in the inbox", "type:s inbox_id:l error:s", type,
+                  (long long)inbox_id, store_strerror(rc < 0 ? rc : STORE_EIO));
+        store_rollback(st);
+        return rc < 0 ? rc : STORE_EIO;
     }
+    if (store_commit(st) != 0) {
+        /* Rolled back by the store, the inbox row's deletion with it. */
+        LOG_ERROR("store commit failed: envelope kept in the inbox", "type:s inbox_id:l", type, (long long)inbox_id);
+        return STORE_EIO;
+    }
+    outbox_kick(rt->app->outbox);
+    scheduler_kick(rt->app->scheduler);
+    return 0;
+}
+
+/* A failed envelope: kept for the replay timer; its sender told once. */
+static void keep_for_replay(struct router *rt, const char *type, const cJSON *envelope, bool tell)
+{
+    const cJSON *inbox = cJSON_GetObjectItemCaseSensitive(envelope, "sirt_inbox_id");
+    int64_t inbox_id = cJSON_IsNumber(inbox) ? (int64_t)inbox->valuedouble : 0;
+    if (!inbox_id)
+        return;   /* no store: nothing was promised durably */
+    if (retry_add(rt, inbox_id) && tell) {
+        char *t = notice_text(rt->app, true, true);
+        notify_direct(rt, type, cJSON_GetObjectItemCaseSensitive(envelope, "payload"), t);
+        free(t);
+    }
+    retry_arm(rt);
+}
+
+void router_work(void *router, const char *type, const cJSON *envelope)
+{
+    struct router *rt = router;
+    if (work_one(rt, type, envelope) < 0)
+        keep_for_replay(rt, type, envelope, true);
 }
 
 struct replay {
@@ -602,7 +919,8 @@ static bool replay_one(void *ud, int64_t id, const char *type, const char *json)
     cJSON_DeleteItemFromObjectCaseSensitive(env, "sirt_inbox_id");
     cJSON_AddNumberToObject(env, "sirt_inbox_id", (double)id);
     LOG_WARN("inbox: handling an envelope acked before the last stop", "inbox_id:l type:s", (long long)id, type);
-    router_work(r->rt, type, env);
+    if (work_one(r->rt, type, env) < 0)
+        keep_for_replay(r->rt, type, env, false);   /* its sender heard from the last run, or hears nothing new */
     cJSON_Delete(env);
     r->n++;
     return true;
@@ -611,7 +929,11 @@ static bool replay_one(void *ud, int64_t id, const char *type, const char *json)
 int router_replay_inbox(struct router *rt)
 {
     struct replay r = { rt, 0 };
-    if (rt->app->store)
-        store_inbox_list(rt->app->store, replay_one, &r);
+    if (rt->app->store && store_inbox_list(rt->app->store, replay_one, &r) < 0) {
+        /* Cannot even read the inbox: try the older rows again later. */
+        LOG_ERROR("inbox: cannot read the kept envelopes; retried later", "");
+        rt->old_pending = true;
+        retry_arm(rt);
+    }
     return r.n;
 }

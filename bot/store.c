@@ -88,6 +88,25 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX timers_pending_key ON timers(key) WHERE state = 0;"
     "CREATE INDEX timers_due ON timers(state, due_ms);",
+    /* 3 -> 4 (retry until delivered): when a job was first sent (its
+     * give-up and page-announcement clocks start there); state 4 = dropped
+     * (no longer needed, e.g. a page for a resolved incident). */
+    "ALTER TABLE outbox ADD COLUMN first_due_ms INTEGER NOT NULL DEFAULT 0;",
+    /* 4 -> 5: page rounds, one PagerDuty alert (dedup_key) each.  Incidents
+     * paged before this version had one round, "SIRT-<n>", still open unless
+     * the incident was resolved. */
+    "CREATE TABLE pages ("
+    "  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  round INTEGER NOT NULL CHECK (round >= 1),"
+    "  dedup_key TEXT NOT NULL UNIQUE, reason TEXT,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0, resolved_ms INTEGER NOT NULL DEFAULT 0,"
+    "  paged_user TEXT,"
+    "  PRIMARY KEY (incident_id, round));"
+    "INSERT INTO pages(incident_id, round, dedup_key, reason, created_ms, resolved_ms)"
+    "  SELECT i.id, 1, 'SIRT-' || i.id, 'page', i.created_ms,"
+    "         CASE WHEN i.state = 'resolved' THEN max(i.resolved_ms, 1) ELSE 0 END"
+    "  FROM incidents i WHERE EXISTS (SELECT 1 FROM outbox o"
+    "    WHERE o.incident_id = i.id AND o.op = 'pd.trigger');",
 };
 #define SCHEMA_VERSION ((int)ARRAY_LEN(migrations))
 
@@ -103,13 +122,16 @@ static const char *const migrations[] = {
     "how_affected, magnitude, consequences, fix_delivered_ms, fix_delivered_by, validated, " \
     "validated_by, validated_ms"
 #define TIMER_COLS "id, key, kind, incident_id, due_ms, payload"
+#define PAGE_COLS "incident_id, round, dedup_key, reason, created_ms, resolved_ms, paged_user"
 #define JOB_COLS \
     "o.id, o.incident_id, o.idem_key, o.op, o.payload, o.state, o.attempts, o.maybe_sent, " \
-    "o.next_at_ms, o.deps_deadline_ms, o.last_error, o.result, o.created_ms, o.updated_ms"
-/* A dependency of job o that is not done (failed ones included), or failed. */
+    "o.next_at_ms, o.deps_deadline_ms, o.last_error, o.result, o.created_ms, o.updated_ms, " \
+    "o.first_due_ms"
+/* A dependency of job o that is not done or dropped (failed ones included;
+ * pending ones, retrying, make o wait), or failed. */
 #define DEP_UNFINISHED \
     "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
-    " WHERE d.job_id = o.id AND p.state != 2)"
+    " WHERE d.job_id = o.id AND p.state NOT IN (2, 4))"
 #define DEP_FAILED \
     "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
     " WHERE d.job_id = o.id AND p.state = 3)"
@@ -125,8 +147,9 @@ enum stmt_id {
     ST_TM_EXISTS, ST_TM_CANCEL_INC,
     ST_OB_INSERT, ST_OB_BY_KEY, ST_OB_DEP_INSERT, ST_OB_GET, ST_OB_DUE, ST_OB_NEXT_DUE,
     ST_OB_BLOCKED, ST_OB_SENDING, ST_OB_STATE, ST_OB_DONE, ST_OB_RETRY, ST_OB_FAILED,
-    ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS,
+    ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS, ST_OB_DROPPED, ST_OB_OLDEST,
     ST_INBOX_ADD, ST_INBOX_DEL, ST_INBOX_LIST,
+    ST_PG_INSERT, ST_PG_LAST, ST_PG_OPEN, ST_PG_LIST, ST_PG_RESOLVE, ST_PG_USER,
     ST_COUNT
 };
 
@@ -211,7 +234,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         " AND (o.deps_deadline_ms != 0 OR NOT " DEP_UNFINISHED ")",
     [ST_OB_BLOCKED] = "SELECT o.id FROM outbox o WHERE o.state = 0 AND " DEP_FAILED " ORDER BY o.id",
     [ST_OB_SENDING] =
-        "UPDATE outbox SET state = 1, attempts = attempts + 1, updated_ms = ?2"
+        "UPDATE outbox SET state = 1, attempts = attempts + 1, updated_ms = ?2,"
+        " first_due_ms = CASE WHEN first_due_ms = 0 THEN ?2 ELSE first_due_ms END"
         " WHERE id = ?1 AND state = 0",
     [ST_OB_STATE] = "SELECT state FROM outbox WHERE id = ?1",
     [ST_OB_DONE] = "UPDATE outbox SET state = 2, result = ?2, updated_ms = ?3 WHERE id = ?1",
@@ -222,9 +246,23 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OB_PAYLOAD] = "UPDATE outbox SET payload = ?2, updated_ms = ?3 WHERE id = ?1",
     [ST_OB_RECOVER] = "UPDATE outbox SET state = 0, maybe_sent = 1, updated_ms = ?1 WHERE state = 1",
     [ST_OB_COUNTS] = "SELECT state, COUNT(*) FROM outbox GROUP BY state",
+    [ST_OB_DROPPED] =
+        "UPDATE outbox SET state = 4, last_error = ?2, updated_ms = ?3 WHERE id = ?1 AND state IN (0, 1)",
+    [ST_OB_OLDEST] = "SELECT MIN(created_ms) FROM outbox WHERE state IN (0, 1)",
     [ST_INBOX_ADD] = "INSERT INTO inbox(type, envelope, received_ms) VALUES (?1, ?2, ?3)",
     [ST_INBOX_DEL] = "DELETE FROM inbox WHERE id = ?1",
     [ST_INBOX_LIST] = "SELECT id, type, envelope FROM inbox ORDER BY id",
+    [ST_PG_INSERT] =
+        "INSERT INTO pages(incident_id, round, dedup_key, reason, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_PG_LAST] = "SELECT COALESCE(MAX(round), 0) FROM pages WHERE incident_id = ?1",
+    [ST_PG_OPEN] =
+        "SELECT " PAGE_COLS " FROM pages WHERE incident_id = ?1 AND resolved_ms = 0"
+        " ORDER BY round DESC LIMIT 1",
+    [ST_PG_LIST] = "SELECT " PAGE_COLS " FROM pages WHERE incident_id = ?1 ORDER BY round",
+    [ST_PG_RESOLVE] =
+        "UPDATE pages SET resolved_ms = ?3 WHERE incident_id = ?1 AND resolved_ms = 0"
+        " AND (?2 IS NULL OR dedup_key = ?2)",
+    [ST_PG_USER] = "UPDATE pages SET paged_user = ?3 WHERE incident_id = ?1 AND dedup_key = ?2",
 };
 
 /* The only incident columns store_incident_set_* may name.  The SQL for each
@@ -246,6 +284,11 @@ static const struct {
 struct store {
     sqlite3 *db;
     int depth;                          /* open savepoints */
+    bool txn_failed;                    /* a write of the open transaction failed */
+    bool faulted;                       /* the last step failed by the test knob */
+    char *fault_file;                   /* SIRT_TEST_STORE_FAULT, NULL when unset */
+    bool fault_seen;                    /* the file existed at the last write */
+    long fault_allow;                   /* writes still allowed since it appeared */
     sqlite3_stmt *st[ST_COUNT];
     sqlite3_stmt *set_field[N_FIELDS];
 };
@@ -269,8 +312,13 @@ const char *store_strerror(int err)
 static int db_fail(struct store *s, int rc, const char *what)
 {
     int ext = sqlite3_extended_errcode(s->db);
-    LOG_ERROR("store: sqlite error", "op:s rc:d extended:d error:s", what, rc, ext,
-              sqlite3_errmsg(s->db));
+    const char *msg = sqlite3_errmsg(s->db);
+    if (s->faulted) {
+        s->faulted = false;
+        ext = SQLITE_FULL;
+        msg = "database or disk is full (SIRT_TEST_STORE_FAULT)";
+    }
+    LOG_ERROR("store: sqlite error", "op:s rc:d extended:d error:s", what, rc, ext, msg);
     switch (ext) {
     case SQLITE_CONSTRAINT_UNIQUE:
     case SQLITE_CONSTRAINT_PRIMARYKEY:
@@ -281,8 +329,49 @@ static int db_fail(struct store *s, int rc, const char *what)
     case SQLITE_CONSTRAINT_NOTNULL:
         return STORE_EINVAL;
     default:
+        /* Disk full, read-only, locked, I/O: nothing this transaction
+         * writes from now on may commit (see store_commit). */
+        if (s->depth > 0)
+            s->txn_failed = true;
         return STORE_EIO;
     }
+}
+
+/* The test knob: while the file named by SIRT_TEST_STORE_FAULT exists, a
+ * statement that writes fails before it runs, as SQLITE_FULL would.
+ * Reads and transaction control (which sqlite3_stmt_readonly counts as
+ * read-only) still work, as they do on a full disk.  A number N in the file
+ * lets the first N writes after it appeared through (e.g. 1: the inbox row
+ * of the next envelope is written, its work then fails). */
+static bool fault_active(struct store *s, sqlite3_stmt *st)
+{
+    if (!s->fault_file || sqlite3_stmt_readonly(st))
+        return false;
+    FILE *f = fopen(s->fault_file, "r");
+    if (!f) {
+        s->fault_seen = false;
+        return false;
+    }
+    if (!s->fault_seen) {
+        s->fault_seen = true;
+        if (fscanf(f, "%ld", &s->fault_allow) != 1 || s->fault_allow < 0)
+            s->fault_allow = 0;
+    }
+    fclose(f);
+    if (s->fault_allow > 0) {
+        s->fault_allow--;
+        return false;
+    }
+    return true;
+}
+
+static int step(struct store *s, sqlite3_stmt *st)
+{
+    if (fault_active(s, st)) {
+        s->faulted = true;
+        return SQLITE_FULL;
+    }
+    return sqlite3_step(st);
 }
 
 static void stmt_release(sqlite3_stmt *st)
@@ -294,7 +383,7 @@ static void stmt_release(sqlite3_stmt *st)
 /* Steps a statement that returns no rows and releases it. */
 static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = step(s, st);
     int ret = rc == SQLITE_DONE ? 0 : db_fail(s, rc, what);
     stmt_release(st);
     return ret;
@@ -305,7 +394,7 @@ static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
 static int fetch_row(struct store *s, sqlite3_stmt *st, void (*decode)(sqlite3_stmt *st, void *row),
                      void *out, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = step(s, st);
     int ret = 0;
     if (rc == SQLITE_ROW)
         decode(st, out);
@@ -326,7 +415,7 @@ static int collect_rows(struct store *s, sqlite3_stmt *st, size_t size, size_t m
     char *v = NULL;
     size_t cnt = 0, alloc = 0;
     int rc = SQLITE_DONE, ret = 0;
-    while (cnt < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (cnt < max && (rc = step(s, st)) == SQLITE_ROW) {
         if (cnt == alloc) {
             alloc = alloc ? alloc * 2 : (max < 16 ? max : 16);
             v = xrealloc(v, alloc * size);
@@ -350,7 +439,7 @@ static void int64_from_row(sqlite3_stmt *st, void *row)
 /* Reads a one-row SELECT MIN(...): INT64_MAX when it is NULL (nothing matched). */
 static int64_t select_min(struct store *s, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = step(s, st);
     int64_t ret = INT64_MAX;
     if (rc == SQLITE_ROW) {
         if (sqlite3_column_type(st, 0) != SQLITE_NULL)
@@ -499,6 +588,13 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 5000);
+    /* Test knob (README, "Test knobs"): not part of the config table because
+     * it is not configuration, and it must hold before the first write. */
+    const char *fault = getenv("SIRT_TEST_STORE_FAULT");
+    if (fault && *fault) {
+        s->fault_file = xstrdup(fault);
+        LOG_WARN("store: write-fault knob armed: writes fail while the file exists", "file:s", fault);
+    }
 
     /* journal_mode answers with the mode in effect; also the first read, so a
      * file that is not a database fails here with SQLite's own words. */
@@ -554,6 +650,7 @@ void store_close(struct store *s)
         sqlite3_finalize(s->set_field[i]);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
         LOG_ERROR("store: close failed", "error:s", sqlite3_errmsg(s->db));
+    free(s->fault_file);
     free(s);
 }
 
@@ -562,9 +659,17 @@ void store_close(struct store *s)
 int store_begin(struct store *s)
 {
     int ret = exec_stmt(s, s->st[ST_BEGIN], "begin");
-    if (ret == 0)
+    if (ret == 0) {
+        if (s->depth == 0)
+            s->txn_failed = false;
         s->depth++;
+    }
     return ret;
+}
+
+bool store_txn_failed(const struct store *s)
+{
+    return s && s->depth > 0 && s->txn_failed;
 }
 
 /* True (after logging) when SQLite already rolled the whole transaction back
@@ -586,6 +691,13 @@ int store_commit(struct store *s)
     }
     if (txn_lost(s))
         return STORE_EIO;
+    if (s->depth == 1 && s->txn_failed) {
+        /* A write failed (its caller may not have looked): committing the
+         * rest would keep half a plan.  Undo all of it instead. */
+        LOG_ERROR("store: a write of this transaction failed: rolled back, not committed", NULL);
+        store_rollback(s);
+        return STORE_EIO;
+    }
     int ret = exec_stmt(s, s->st[ST_RELEASE], "commit");
     if (ret == 0) {
         s->depth--;
@@ -1224,6 +1336,7 @@ static void job_from_row(sqlite3_stmt *st, void *row)
     j->result = col_str(st, 11);
     j->created_ms = sqlite3_column_int64(st, 12);
     j->updated_ms = sqlite3_column_int64(st, 13);
+    j->first_due_ms = sqlite3_column_int64(st, 14);
 }
 
 int64_t store_outbox_add(struct store *s, const struct outbox_new *j)
@@ -1371,6 +1484,33 @@ int store_outbox_mark_failed(struct store *s, int64_t id, const char *error, int
     return update_one(s, st, "outbox_mark_failed");
 }
 
+int store_outbox_mark_dropped(struct store *s, int64_t id, const char *why, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_OB_DROPPED];
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, why);
+    sqlite3_bind_int64(st, 3, now_ms);
+    return update_one(s, st, "outbox_mark_dropped");
+}
+
+int64_t store_outbox_find(struct store *s, const char *idem_key)
+{
+    if (!idem_key || !*idem_key)
+        return STORE_EINVAL;
+    sqlite3_stmt *st = s->st[ST_OB_BY_KEY];
+    bind_text(st, 1, idem_key);
+    int64_t id = 0;
+    int ret = fetch_row(s, st, int64_from_row, &id, "outbox_find");
+    if (ret == STORE_ENOTFOUND)
+        return 0;
+    return ret < 0 ? ret : id;
+}
+
+int64_t store_outbox_oldest_pending(struct store *s)
+{
+    return select_min(s, s->st[ST_OB_OLDEST], "outbox_oldest_pending");
+}
+
 int store_outbox_set_payload(struct store *s, int64_t id, const char *payload_json, int64_t now_ms)
 {
     sqlite3_stmt *st = s->st[ST_OB_PAYLOAD];
@@ -1393,19 +1533,116 @@ int store_outbox_recover(struct store *s, int64_t now_ms)
     return n;
 }
 
-int store_outbox_counts(struct store *s, int64_t counts[4])
+int store_outbox_counts(struct store *s, int64_t counts[OUTBOX_N_STATES])
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < OUTBOX_N_STATES; i++)
         counts[i] = 0;
     sqlite3_stmt *st = s->st[ST_OB_COUNTS];
     int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = step(s, st)) == SQLITE_ROW) {
         int state = sqlite3_column_int(st, 0);
-        if (state >= 0 && state < 4)
+        if (state >= 0 && state < OUTBOX_N_STATES)
             counts[state] = sqlite3_column_int64(st, 1);
     }
     if (rc != SQLITE_DONE)
         ret = db_fail(s, rc, "outbox_counts");
     stmt_release(st);
     return ret;
+}
+
+/* ---- page rounds ---- */
+
+void page_round_finish(struct page_round *r)
+{
+    if (!r)
+        return;
+    free(r->dedup_key);
+    free(r->reason);
+    free(r->paged_user);
+    r->dedup_key = r->reason = r->paged_user = NULL;
+}
+
+static void page_from_row(sqlite3_stmt *st, void *row)
+{
+    struct page_round *r = row;
+    memset(r, 0, sizeof(*r));
+    r->incident_id = sqlite3_column_int64(st, 0);
+    r->round = sqlite3_column_int(st, 1);
+    r->dedup_key = col_str(st, 2);
+    r->reason = col_str(st, 3);
+    r->created_ms = sqlite3_column_int64(st, 4);
+    r->resolved_ms = sqlite3_column_int64(st, 5);
+    r->paged_user = col_str(st, 6);
+}
+
+int store_page_add(struct store *s, int64_t incident_id, int round, const char *dedup_key, const char *reason,
+                   int64_t now_ms)
+{
+    if (round < 1 || !dedup_key || !*dedup_key)
+        return STORE_EINVAL;
+    sqlite3_stmt *st = s->st[ST_PG_INSERT];
+    sqlite3_bind_int64(st, 1, incident_id);
+    sqlite3_bind_int(st, 2, round);
+    bind_text(st, 3, dedup_key);
+    bind_text(st, 4, reason);
+    sqlite3_bind_int64(st, 5, now_ms);
+    return exec_stmt(s, st, "page_add");
+}
+
+int store_page_last_round(struct store *s, int64_t incident_id)
+{
+    sqlite3_stmt *st = s->st[ST_PG_LAST];
+    sqlite3_bind_int64(st, 1, incident_id);
+    int64_t n = 0;
+    int ret = fetch_row(s, st, int64_from_row, &n, "page_last_round");
+    return ret < 0 ? ret : (int)n;
+}
+
+int store_page_open(struct store *s, int64_t incident_id, struct page_round *out)
+{
+    sqlite3_stmt *st = s->st[ST_PG_OPEN];
+    sqlite3_bind_int64(st, 1, incident_id);
+    return fetch_row(s, st, page_from_row, out, "page_open");
+}
+
+int store_pages_list(struct store *s, int64_t incident_id, bool (*cb)(void *ud, const struct page_round *r),
+                     void *ud)
+{
+    sqlite3_stmt *st = s->st[ST_PG_LIST];
+    sqlite3_bind_int64(st, 1, incident_id);
+    void *rows;
+    size_t n;
+    int ret = collect_rows(s, st, sizeof(struct page_round), SIZE_MAX, page_from_row, &rows, &n, "pages_list");
+    struct page_round *v = rows;
+    for (size_t i = 0; i < n && ret == 0; i++)
+        if (!cb(ud, &v[i]))
+            break;
+    for (size_t i = 0; i < n; i++)
+        page_round_finish(&v[i]);
+    free(v);
+    return ret;
+}
+
+int store_page_resolve(struct store *s, int64_t incident_id, const char *dedup_key, int64_t now_ms)
+{
+    sqlite3_stmt *st = s->st[ST_PG_RESOLVE];
+    sqlite3_bind_int64(st, 1, incident_id);
+    if (dedup_key)
+        bind_text(st, 2, dedup_key);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_int64(st, 3, now_ms > 0 ? now_ms : 1);
+    int ret = exec_stmt(s, st, "page_resolve");
+    return ret < 0 ? ret : sqlite3_changes(s->db);
+}
+
+int store_page_set_user(struct store *s, int64_t incident_id, const char *dedup_key, const char *user)
+{
+    if (!dedup_key || !user)
+        return STORE_EINVAL;
+    sqlite3_stmt *st = s->st[ST_PG_USER];
+    sqlite3_bind_int64(st, 1, incident_id);
+    bind_text(st, 2, dedup_key);
+    bind_text(st, 3, user);
+    return update_one(s, st, "page_set_user");
 }

@@ -39,8 +39,20 @@ void store_close(struct store *s);        /* store_close(NULL) is a no-op */
 const char *store_strerror(int err);
 
 int store_begin(struct store *s);
+/* A transaction in which any write failed with an I/O-class error (disk
+ * full, read-only, locked, I/O) is never committed: the outermost
+ * store_commit rolls it all back and returns STORE_EIO, even when the
+ * caller ignored the failed call.  Constraint errors (STORE_EEXIST, ...)
+ * are answers, not failures, and do not count. */
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
+/* True inside a transaction once one of its writes has failed as above. */
+bool store_txn_failed(const struct store *s);
+
+/* Test knob: with SIRT_TEST_STORE_FAULT=<file> in the environment at
+ * store_open, every statement that writes fails as SQLITE_FULL would while
+ * <file> exists (reads and transaction control still work).  When the file
+ * holds a number N, the first N writes after it appeared still succeed. */
 
 /* ---- processed Slack events ---- */
 /* Records event_id. Returns 1 if it was already recorded (a duplicate), 0 if
@@ -177,8 +189,44 @@ int store_timers_cancel_incident(struct store *s, int64_t incident_id);
 int store_incidents_since(struct store *s, int64_t since_ms, bool (*cb)(void *ud, const struct incident *inc),
                           void *ud);
 
+/* ---- page rounds ----
+ * One row per PagerDuty alert the bot opened for an incident: round 1 is
+ * "SIRT-<n>", later rounds "SIRT-<n>/page-<k>".  A round is open until the
+ * bot resolves it (resolved_ms = 0 while open).  The dedup_key is fixed
+ * here, when the round is written; every trigger and resolve of the round
+ * carries it. */
+struct page_round {
+    int64_t incident_id;
+    int round;                  /* 1, 2, ... */
+    char *dedup_key;            /* unique over all incidents */
+    char *reason;               /* "report", "page", "handoff", ... */
+    int64_t created_ms, resolved_ms;
+    char *paged_user;           /* Slack user found on call after the trigger, NULL until known */
+};
+void page_round_finish(struct page_round *r);
+/* Records round (STORE_EEXIST if that round or key exists). */
+int store_page_add(struct store *s, int64_t incident_id, int round, const char *dedup_key, const char *reason,
+                   int64_t now_ms);
+/* The highest round of the incident, 0 if none, <0 on error. */
+int store_page_last_round(struct store *s, int64_t incident_id);
+/* The newest round still open: 0 and out filled, STORE_ENOTFOUND if none. */
+int store_page_open(struct store *s, int64_t incident_id, struct page_round *out);
+/* Every round in order; rows borrowed for the call; cb may write. */
+int store_pages_list(struct store *s, int64_t incident_id, bool (*cb)(void *ud, const struct page_round *r),
+                     void *ud);
+/* Marks the open round with dedup_key (NULL: every open round) resolved;
+ * returns how many rows changed, or <0. */
+int store_page_resolve(struct store *s, int64_t incident_id, const char *dedup_key, int64_t now_ms);
+/* Records who was on call for the round (STORE_ENOTFOUND: no such round). */
+int store_page_set_user(struct store *s, int64_t incident_id, const char *dedup_key, const char *user);
+
 /* ---- outbox ---- */
-enum outbox_state { OUTBOX_PENDING = 0, OUTBOX_SENDING = 1, OUTBOX_DONE = 2, OUTBOX_FAILED = 3 };
+/* DROPPED: no longer needed and never to be sent (a page for an incident
+ * resolved while it was being retried); counts as finished for dependents. */
+enum outbox_state {
+    OUTBOX_PENDING = 0, OUTBOX_SENDING = 1, OUTBOX_DONE = 2, OUTBOX_FAILED = 3, OUTBOX_DROPPED = 4,
+    OUTBOX_N_STATES
+};
 
 struct outbox_job {
     int64_t id;
@@ -194,6 +242,7 @@ struct outbox_job {
     char *last_error;
     char *result;               /* JSON text from the effect, NULL until done */
     int64_t created_ms, updated_ms;
+    int64_t first_due_ms;       /* when it was first sent (0 = never): give-up clocks start here */
 };
 
 void outbox_job_finish(struct outbox_job *j);
@@ -225,16 +274,23 @@ int64_t store_outbox_next_due(struct store *s);
 /* Pending jobs with a dependency that FAILED (to be failed in cascade). */
 int store_outbox_blocked_by_failure(struct store *s, int64_t **ids, size_t *n);
 
-int store_outbox_mark_sending(struct store *s, int64_t id, int64_t now_ms);   /* attempts++ */
+/* attempts++; the first time also sets first_due_ms = now_ms. */
+int store_outbox_mark_sending(struct store *s, int64_t id, int64_t now_ms);
 int store_outbox_mark_done(struct store *s, int64_t id, const char *result_json, int64_t now_ms);
 int store_outbox_mark_retry(struct store *s, int64_t id, int64_t next_at_ms, const char *error,
                             bool maybe_sent, int64_t now_ms);
 int store_outbox_mark_failed(struct store *s, int64_t id, const char *error, int64_t now_ms);
+/* Pending or sending -> DROPPED with why as last_error; ENOTFOUND otherwise. */
+int store_outbox_mark_dropped(struct store *s, int64_t id, const char *why, int64_t now_ms);
+/* Id of the job with idem_key, 0 if there is none, or < 0. */
+int64_t store_outbox_find(struct store *s, const char *idem_key);
+/* Smallest created_ms of the pending and sending jobs; INT64_MAX if none, < 0 on error. */
+int64_t store_outbox_oldest_pending(struct store *s);
 int store_outbox_set_payload(struct store *s, int64_t id, const char *payload_json, int64_t now_ms);
 /* At start: every SENDING job goes back to PENDING with maybe_sent = 1.
  * Returns how many. */
 int store_outbox_recover(struct store *s, int64_t now_ms);
 /* Counts by state (array indexed by enum outbox_state). */
-int store_outbox_counts(struct store *s, int64_t counts[4]);
+int store_outbox_counts(struct store *s, int64_t counts[OUTBOX_N_STATES]);
 
 #endif

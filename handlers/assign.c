@@ -71,12 +71,12 @@ void assign_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
     incident_finish(&inc);
 }
 
-void assign_work(struct sirt_app *app, const struct sirt_req *req)
+int assign_work(struct sirt_app *app, const struct sirt_req *req)
 {
     struct incident inc;
     char user[32], msg[300];
     if (assign_parse(app, req, &inc, user, sizeof(user), msg, sizeof(msg)) != 0)
-        return;   /* respond() told the asker */
+        return handler_result(app);   /* respond() told the asker */
     int64_t now = clock_now_ms();
     char rk[200], key[256];
     request_key(req, "assign", rk, sizeof(rk));
@@ -123,4 +123,5 @@ void assign_work(struct sirt_app *app, const struct sirt_req *req)
     free(old);
     LOG_INFO("incident assigned", "incident:l owner:s by:s", (long long)inc.id, user, req->user_id);
     incident_finish(&inc);
+    return handler_result(app);
 }

@@ -194,15 +194,20 @@ int64_t fx_reply(struct sirt_app *app, const struct sirt_req *req, const char *k
     return fx_post_channel(app, 0, key, req->channel_id, req->thread_ts, text, blocks);
 }
 
-void timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, const char *kind,
-                  const char *fmt, ...)
+int handler_result(const struct sirt_app *app)
+{
+    return app && store_txn_failed(app->store) ? STORE_EIO : 0;
+}
+
+int timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, const char *kind,
+                 const char *fmt, ...)
 {
     char buf[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    store_timeline_add(app->store, incident_id, clock_now_ms(), actor, kind, buf);
+    return store_timeline_add(app->store, incident_id, clock_now_ms(), actor, kind, buf);
 }
 
 char *clean_user_text(const char *s, size_t max)
@@ -359,8 +364,8 @@ static const char *button_channel(const cJSON *payload)
 
 /* An answer to the one who pressed a button: through the message's
  * response_url when there is one, else ephemeral in the channel, else DM. */
-void fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
-                          const char *text, bool replace)
+int64_t fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
+                         const char *text, bool replace)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *channel = button_channel(payload);
@@ -381,13 +386,15 @@ void fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *a
             cJSON_AddFalseToObject(body, "replace_original");
         }
         cJSON_AddStringToObject(body, "text", text);
-        outbox_add(app->store, 0, key, "slack.response_url", p, NULL, 0, 0);
+        int64_t id = outbox_add(app->store, 0, key, "slack.response_url", p, NULL, 0, 0);
         cJSON_Delete(p);
-    } else if (channel && user) {
-        fx_ephemeral(app, key, channel, user, text);
-    } else if (user) {
-        fx_dm(app, 0, key, user, text, NULL);
+        return id;
     }
+    if (channel && user)
+        return fx_ephemeral(app, key, channel, user, text);
+    if (user)
+        return fx_dm(app, 0, key, user, text, NULL);
+    return 0;
 }
 
 char *shown_line(const char *s, size_t max)

@@ -49,17 +49,21 @@ bool incident_in_channel(const struct incident *inc, const char *channel);
 /* An answer to whoever pressed a button: through the message's
  * response_url (replacing the message when replace), else ephemeral in the
  * channel, else by DM.  what + the press make the idempotency key. */
-void fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
-                      const char *text, bool replace);
+int64_t fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
+                         const char *text, bool replace);
 /* Replies to a request from the work phase: a slash command through its
  * response_url (ephemeral), a mention in its channel (threaded when it was
  * in a thread), a DM in the DM.  key_prefix + the request's own id make the
  * idempotency key. */
 int64_t fx_reply(struct sirt_app *app, const struct sirt_req *req, const char *key_prefix, const char *text,
                  cJSON *blocks);
-/* Timeline entry now, printf-style text. */
-void timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, const char *kind,
-                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* What a work() returns: 0, or STORE_EIO once a write of the router's
+ * transaction has failed (see store_txn_failed). */
+int handler_result(const struct sirt_app *app);
+
+/* Timeline entry now, printf-style text; 0 or a negative STORE_E*. */
+int timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, const char *kind,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* A key unique to this delivery of a request (envelope trigger/event ids),
  * for replies: writes "<prefix>/<id>" into out. */
@@ -99,5 +103,24 @@ void handoff_plan(struct sirt_app *app, const struct incident *inc);
 /* The appsec engineer (Slack id) in working hours at t whose day ends
  * latest, skipping exclude; NULL if nobody is in hours. */
 const char *handoff_next_owner(struct sirt_app *app, const char *exclude, int64_t t);
+
+/* ---- page rounds (page.c) ----
+ * Every PagerDuty alert the bot opens is a round with its own dedup_key:
+ * "SIRT-n" for the first, "SIRT-n/page-2", ... after; the key goes into
+ * the pd.trigger payload when the job is written, so retries reuse it. */
+/* The round to page incident_id under, in the caller's transaction: the
+ * newest open round when new_round is false and one is open (*is_new =
+ * false), else a new round recorded with reason.  key (len >= 48) gets its
+ * dedup_key.  Returns the round number (>= 1), or <0 on a store error. */
+int page_round(struct sirt_app *app, int64_t incident_id, bool new_round, const char *reason, char *key,
+               size_t len, bool *is_new);
+/* Adds the pd.oncall job (idem_key) that runs after job `after`, finds who
+ * the round dedup_key reached (PagerDuty schedule, else fallback_user),
+ * records them on the round and invites them to the channel and, when
+ * their GitLab username is known, the project (after channel_job /
+ * project_job when > 0).  Returns the job id, 0 when no secops on-call is
+ * configured, <0 on error. */
+int64_t page_oncall_invite(struct sirt_app *app, int64_t incident_id, const char *idem_key, const char *dedup_key,
+                           int64_t after, int64_t channel_job, int64_t project_job);
 
 #endif

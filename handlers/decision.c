@@ -124,7 +124,20 @@ static int decision_check(struct sirt_app *app, const struct incident *inc, cons
 
 /* ---- the modal ---- */
 
-static cJSON *decision_view(int64_t incident_id)
+/* A Slack conversation id as the bot writes it into private_metadata. */
+static bool channel_id_shape(const char *c)
+{
+    if (!c || !*c || strlen(c) > 24)
+        return false;
+    for (; *c; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
+            return false;
+    return true;
+}
+
+/* private_metadata names the incident and the channel the form was opened
+ * from, so the submission is checked as the command was (decision_check). */
+static cJSON *decision_view(int64_t incident_id, const char *channel)
 {
     cJSON *v = cJSON_CreateObject();
     cJSON_AddStringToObject(v, "type", "modal");
@@ -132,8 +145,11 @@ static cJSON *decision_view(int64_t incident_id)
     cJSON_AddItemToObject(v, "title", bk_plain("Short-term decision"));
     cJSON_AddItemToObject(v, "submit", bk_plain("Record"));
     cJSON_AddItemToObject(v, "close", bk_plain("Cancel"));
-    char meta[64];
-    snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 "}", incident_id);
+    char meta[96];
+    if (channel_id_shape(channel))
+        snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 ",\"channel\":\"%s\"}", incident_id, channel);
+    else
+        snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 "}", incident_id);
     cJSON_AddStringToObject(v, "private_metadata", meta);
     cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
     char *intro = xasprintf("*SIRT-%" PRId64 "*: analyse each option's impact, then record the one chosen. "
@@ -162,7 +178,7 @@ static cJSON *decision_view(int64_t incident_id)
     return v;
 }
 
-static void open_modal(struct sirt_app *app, int64_t incident_id, const char *trigger_id)
+static void open_modal(struct sirt_app *app, int64_t incident_id, const char *channel, const char *trigger_id)
 {
     if (!trigger_id) {
         LOG_WARN("decision: no trigger_id, cannot open the form", "incident:l", (long long)incident_id);
@@ -170,7 +186,7 @@ static void open_modal(struct sirt_app *app, int64_t incident_id, const char *tr
     }
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "trigger_id", trigger_id);
-    cJSON_AddItemToObject(p, "view", decision_view(incident_id));
+    cJSON_AddItemToObject(p, "view", decision_view(incident_id, channel));
     char *key = xasprintf("views_open/%s", trigger_id);
     outbox_add(app->store, incident_id, key, "slack.views_open", p, NULL, 0, 0);
     free(key);
@@ -206,37 +222,39 @@ void decision_respond(struct sirt_app *app, const struct sirt_req *req, struct s
     incident_finish(&inc);
 }
 
-void decision_work(struct sirt_app *app, const struct sirt_req *req)
+int decision_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (req->source != REQ_SLASH)
-        return;
+        return handler_result(app);
     struct incident inc;
     char msg[300];
     if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return;
+        return handler_result(app);
     if (decision_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0)
-        open_modal(app, inc.id, req->trigger_id);
+        open_modal(app, inc.id, req->channel_id, req->trigger_id);
     incident_finish(&inc);
+    return handler_result(app);
 }
 
-void decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = payload_user(payload);
     int64_t id = incident_parse_id(jstr(action, "value"));
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
     if (!user)
-        return;
+        return handler_result(app);
     if (id <= 0 || store_incident_get(app->store, id, &inc) != 0) {
         fx_button_notice(app, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
-        return;
+        return handler_result(app);
     }
     char msg[300];
     if (decision_check(app, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0)
         fx_button_notice(app, payload, action, "decision-refused", msg, false);
     else
-        open_modal(app, inc.id, jstr(payload, "trigger_id"));
+        open_modal(app, inc.id, payload_channel(payload), jstr(payload, "trigger_id"));
     incident_finish(&inc);
+    return handler_result(app);
 }
 
 /* ---- the submission ---- */
@@ -244,6 +262,8 @@ void decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *ac
 struct decision_input {
     char *v[N_FIELDS];
     int64_t incident_id;
+    char channel[32];      /* where the form was opened, "" if unknown */
+    bool meta_ok;          /* private_metadata well formed */
 };
 
 static void input_finish(struct decision_input *in)
@@ -254,19 +274,28 @@ static void input_finish(struct decision_input *in)
 }
 
 
-static int64_t meta_incident(const cJSON *view)
+/* Reads {"incident":n[,"channel":"C…"]}; anything else is malformed (a
+ * forged or foreign form): meta_ok false, incident 0. */
+static void meta_read(const cJSON *view, struct decision_input *in)
 {
     const char *m = jstr(view, "private_metadata");
     cJSON *j = m ? cJSON_Parse(m) : NULL;
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "incident");
-    int64_t id = cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble < 1e15 ? (int64_t)n->valuedouble : 0;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "channel");
+    bool ok = cJSON_IsObject(j) && cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble < 1e15
+              && n->valuedouble == (double)(int64_t)n->valuedouble
+              && (!c || (cJSON_IsString(c) && channel_id_shape(c->valuestring)));
+    in->meta_ok = ok;
+    in->incident_id = ok ? (int64_t)n->valuedouble : 0;
+    if (ok && c)
+        str_lcpy(in->channel, c->valuestring, sizeof(in->channel));
     cJSON_Delete(j);
-    return id;
 }
 
 /* Parses and checks the form; errors object (caller owns) or NULL. */
-static cJSON *parse_input(struct sirt_app *app, const cJSON *view, struct decision_input *in)
+static cJSON *parse_input(struct sirt_app *app, const cJSON *payload, struct decision_input *in)
 {
+    const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
     memset(in, 0, sizeof(*in));
     cJSON *errors = cJSON_CreateObject();
     for (size_t i = 0; i < N_FIELDS; i++) {
@@ -276,12 +305,22 @@ static cJSON *parse_input(struct sirt_app *app, const cJSON *view, struct decisi
         else if (utf8_len(in->v[i]) > FIELD_MAX)
             cJSON_AddStringToObject(errors, fields[i].id, "Keep this under 3000 characters; put the rest in the issue.");
     }
-    in->incident_id = meta_incident(view);
+    meta_read(view, in);
     struct incident inc;
-    if (in->incident_id <= 0 || !app || !app->store || store_incident_get(app->store, in->incident_id, &inc) != 0) {
+    char msg[300];
+    if (!in->meta_ok) {
+        cJSON_DeleteItemFromObjectCaseSensitive(errors, "solution");
+        cJSON_AddStringToObject(errors, "solution", "This form does not say which incident it is for: open it "
+                                                    "again with `/sirt decision SIRT-n`. Nothing was recorded.");
+    } else if (!app || !app->store || store_incident_get(app->store, in->incident_id, &inc) != 0) {
         cJSON_DeleteItemFromObjectCaseSensitive(errors, "solution");
         cJSON_AddStringToObject(errors, "solution", "This form is for an incident that no longer exists.");
     } else {
+        /* Re-checked as the command that opened it: a form is no proof. */
+        if (decision_check(app, &inc, payload_user(payload), in->channel, msg, sizeof(msg)) != 0) {
+            cJSON_DeleteItemFromObjectCaseSensitive(errors, "solution");
+            cJSON_AddStringToObject(errors, "solution", msg);
+        }
         incident_finish(&inc);
     }
     if (!cJSON_GetArraySize(errors)) {
@@ -294,7 +333,7 @@ static cJSON *parse_input(struct sirt_app *app, const cJSON *view, struct decisi
 cJSON *decision_validate(struct sirt_app *app, const cJSON *payload)
 {
     struct decision_input in;
-    cJSON *errors = parse_input(app, cJSON_GetObjectItemCaseSensitive(payload, "view"), &in);
+    cJSON *errors = parse_input(app, payload, &in);
     input_finish(&in);
     if (!errors)
         return NULL;
@@ -404,25 +443,41 @@ static void plan_decision(struct sirt_app *app, const struct incident *inc, cons
     free(dmag);
 }
 
-void decision_submit(struct sirt_app *app, const cJSON *payload)
+static const char *view_id_or(const cJSON *view)
+{
+    const char *id = jstr(view, "id");
+    return id ? id : "-";
+}
+
+int decision_submit(struct sirt_app *app, const cJSON *payload)
 {
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
     const char *user = payload_user(payload);
     if (!user || !app->store) {
         LOG_WARN("decision: submission without a user", "");
-        return;
+        return handler_result(app);
     }
     struct decision_input in;
-    cJSON *errors = parse_input(app, view, &in);
-    if (errors) {   /* validated at ack time */
+    cJSON *errors = parse_input(app, payload, &in);
+    if (errors) {
+        /* Checked at ack time already; things changed since (access, the
+         * incident) or the form was forged: refused, and the sender told. */
+        const char *why = jstr(errors, "solution");
+        char *t = xasprintf("Your short-term decision was not recorded: %s",
+                            why ? why : "the form did not pass its checks.");
+        char key[200];
+        snprintf(key, sizeof(key), "decision-refused/%s", view_id_or(view));
+        fx_dm(app, 0, key, user, t, NULL);
+        LOG_WARN("decision: submission refused at work time", "user:s incident:l", user, (long long)in.incident_id);
+        free(t);
         cJSON_Delete(errors);
         input_finish(&in);
-        return;
+        return handler_result(app);
     }
     struct incident inc;
     if (store_incident_get(app->store, in.incident_id, &inc) != 0) {
         input_finish(&in);
-        return;
+        return handler_result(app);
     }
     const char *view_id = jstr(view, "id");
     char form[96], tag[120];
@@ -432,7 +487,7 @@ void decision_submit(struct sirt_app *app, const cJSON *payload)
         LOG_INFO("decision: the same form was submitted again; recorded once", "incident:l", (long long)inc.id);
         incident_finish(&inc);
         input_finish(&in);
-        return;
+        return handler_result(app);
     }
     struct decision d;
     memset(&d, 0, sizeof(d));
@@ -447,18 +502,22 @@ void decision_submit(struct sirt_app *app, const cJSON *payload)
     d.magnitude = in.v[F_MAGNITUDE];
     d.consequences = in.v[F_CONSEQ][0] ? in.v[F_CONSEQ] : NULL;
     int rc = store_decision_add(app->store, &d);
-    if (rc != 0) {
-        LOG_ERROR("decision: cannot record", "incident:l error:s", (long long)inc.id, store_strerror(rc));
-    } else {
+    if (rc == 0) {
         if (!view_id)
             snprintf(form, sizeof(form), "d%" PRId64, d.id);
-        timeline_add(app, inc.id, user, "decision", "short-term decision #%" PRId64 " recorded by <@%s> %s",
-                     d.id, user, view_id ? tag : "");
+        rc = timeline_add(app, inc.id, user, "decision", "short-term decision #%" PRId64 " recorded by <@%s> %s",
+                          d.id, user, view_id ? tag : "");
+    }
+    if (rc != 0) {
+        LOG_ERROR("decision: cannot record; kept for a replay", "incident:l error:s", (long long)inc.id,
+                  store_strerror(rc));
+    } else {
         plan_decision(app, &inc, &d, form);
         LOG_INFO("decision recorded", "incident:l decision:l", (long long)inc.id, (long long)d.id);
     }
     incident_finish(&inc);
     input_finish(&in);
+    return rc < 0 ? rc : handler_result(app);
 }
 
 /* ---- fix delivered, and validation ---- */
@@ -493,13 +552,13 @@ static void minutes_text(int minutes, char *out, size_t len)
         snprintf(out, len, "%d minute%s", minutes, minutes == 1 ? "" : "s");
 }
 
-void decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = payload_user(payload);
     struct decision d;
     struct incident inc;
     if (!user || button_decision(app, payload, action, &d, &inc) != 0)
-        return;
+        return handler_result(app);
     char msg[300];
     if (decision_check(app, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0) {
         fx_button_notice(app, payload, action, "fix-refused", msg, false);
@@ -529,6 +588,7 @@ void decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJ
     }
     decision_finish(&d);
     incident_finish(&inc);
+    return handler_result(app);
 }
 
 void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_timer *t)
@@ -581,7 +641,7 @@ void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_time
     incident_finish(&inc);
 }
 
-void decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = payload_user(payload);
     const char *aid = jstr(action, "action_id");
@@ -589,7 +649,7 @@ void decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON 
     struct decision d;
     struct incident inc;
     if (!user || !aid || button_decision(app, payload, action, &d, &inc) != 0)
-        return;
+        return handler_result(app);
     char msg[300];
     if (!incident_authorized(app, &inc, user)) {
         snprintf(msg, sizeof(msg), "Only the SIRT team and the people on SIRT-%" PRId64 " can validate its fixes.",
@@ -621,4 +681,5 @@ void decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON 
     }
     decision_finish(&d);
     incident_finish(&inc);
+    return handler_result(app);
 }

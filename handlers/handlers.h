@@ -6,6 +6,16 @@
  *              for a mention it is posted in the channel (in the thread when
  *              the mention was in one); for a DM, in the DM.
  *   work():    side effects, run after the ack is on the wire.  May be NULL.
+ *              Returns 0, or a negative STORE_E* code when a store write
+ *              failed: the router then rolls the whole transaction back and
+ *              keeps the envelope for a replay (so nothing after a failed
+ *              step commits).  A request that is refused (not allowed,
+ *              malformed, stale) is not an error: the notice to the user is
+ *              its work, and it returns 0.
+ * Block actions and view submissions are re-checked in work() (and a
+ * view's validate()) against who may act on the incident they name, exactly
+ * like the command that opened them: button values and private_metadata
+ * are input, never proof.
  * The request and everything it points to are borrowed for the call. */
 #ifndef SIRT_HANDLERS_H
 #define SIRT_HANDLERS_H
@@ -46,20 +56,20 @@ struct sirt_verb {
     const char *usage;      /* e.g. "report [summary]" */
     const char *summary;    /* one line for help */
     void (*respond)(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
-    void (*work)(struct sirt_app *app, const struct sirt_req *req);
+    int (*work)(struct sirt_app *app, const struct sirt_req *req);
 };
 
 /* block_actions by action_id; view_submission by callback_id.  The payload
  * is the interactive payload. */
 struct sirt_action {
     const char *action_id;
-    void (*work)(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+    int (*work)(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 };
 struct sirt_view {
     const char *callback_id;
     /* Pure: returns an ack payload ({"response_action":"errors",...}) or NULL if valid. */
     cJSON *(*validate)(struct sirt_app *app, const cJSON *payload);
-    void (*work)(struct sirt_app *app, const cJSON *payload);
+    int (*work)(struct sirt_app *app, const cJSON *payload);
 };
 
 const struct sirt_verb *handlers_verb(const char *name);
@@ -74,10 +84,10 @@ void handlers_unknown(struct sirt_app *app, const struct sirt_req *req, struct s
 /* report.c */
 struct cfg;
 void report_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
-void report_work(struct sirt_app *app, const struct sirt_req *req);
-void report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int report_work(struct sirt_app *app, const struct sirt_req *req);
+int report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 cJSON *report_validate(struct sirt_app *app, const cJSON *payload);
-void report_submit(struct sirt_app *app, const cJSON *payload);
+int report_submit(struct sirt_app *app, const cJSON *payload);
 /* The report modal (caller owns). summary/origin may be NULL. */
 cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origin);
 /* "sirt-<n>-<slug>" per Slack's channel name rules (<= 80 bytes). */
@@ -93,47 +103,47 @@ const struct sirt_timer_kind *handlers_timer(const char *kind);
 
 /* page.c: /sirt page, /sirt resolve, @sirt oncall, the summary's Page and Resolve buttons */
 void page_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
-void page_work(struct sirt_app *app, const struct sirt_req *req);
+int page_work(struct sirt_app *app, const struct sirt_req *req);
 void resolve_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
-void resolve_work(struct sirt_app *app, const struct sirt_req *req);
+int resolve_work(struct sirt_app *app, const struct sirt_req *req);
 void oncall_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
-void oncall_work(struct sirt_app *app, const struct sirt_req *req);
-void page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
-void resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int oncall_work(struct sirt_app *app, const struct sirt_req *req);
+int page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 
 /* decision.c: /sirt decision, the Record decision button, the modal, Fix delivered, validation */
 void decision_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
-void decision_work(struct sirt_app *app, const struct sirt_req *req);
-void decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int decision_work(struct sirt_app *app, const struct sirt_req *req);
+int decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 cJSON *decision_validate(struct sirt_app *app, const cJSON *payload);
-void decision_submit(struct sirt_app *app, const cJSON *payload);
-void decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJSON *action);
-void decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int decision_submit(struct sirt_app *app, const cJSON *payload);
+int decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_timer *t);
 
 /* assign.c: /sirt assign SIRT-n @user */
 void assign_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
-void assign_work(struct sirt_app *app, const struct sirt_req *req);
+int assign_work(struct sirt_app *app, const struct sirt_req *req);
 
 /* handoff.c: /sirt handoff, the Hand off button, prompts, auto handoff */
 void handoff_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
-void handoff_work(struct sirt_app *app, const struct sirt_req *req);
-void handoff_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
-void handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
-void handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
-void handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int handoff_work(struct sirt_app *app, const struct sirt_req *req);
+int handoff_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 void handoff_prompt_fire(struct sirt_app *app, const struct sched_timer *t);
 void handoff_auto_fire(struct sirt_app *app, const struct sched_timer *t);
 
 /* status.c, review.c, timeline.c */
 void status_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 void review_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
-void review_work(struct sirt_app *app, const struct sirt_req *req);
+int review_work(struct sirt_app *app, const struct sirt_req *req);
 void review_fire(struct sirt_app *app, const struct sched_timer *t);
 /* Arms the next Monday 09:00 (config timezone) review timer if none is pending. */
 void review_plan(struct sirt_app *app);
 void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
-void timeline_work(struct sirt_app *app, const struct sirt_req *req);
+int timeline_work(struct sirt_app *app, const struct sirt_req *req);
 
 /* help.c */
 void help_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);

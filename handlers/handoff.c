@@ -4,7 +4,9 @@
  * with no answer by the end of the day the incident moves on its own.
  * "Next" is the appsec engineer in working hours whose day ends latest; if
  * nobody is in hours, the secops on-call (PagerDuty schedule -> Slack user,
- * fallback_user otherwise), who is also paged.  A handoff invites the new
+ * fallback_user otherwise), who is also paged in a new page round of its
+ * own (so PagerDuty does not fold it into an open page and notifies them),
+ * and added to the GitLab project when their username is known.  A handoff invites the new
  * owner, DMs them a context brief, notes it in the channel, the GitLab issue
  * and the timeline.  Timers live in the store (scheduler.h); everything here
  * runs inside the caller's transaction and only writes the store and the
@@ -222,23 +224,31 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
             timeline_add(app, id, by, "handoff_failed", "no appsec engineer in hours and no secops on-call configured");
             return;
         }
+        /* A new page round: an open one (the report's page, say) would
+         * swallow this trigger and the new on-call would never hear of it. */
+        char dedup[64] = "";
+        int round = 0;
+        if (cfg->pagerduty_routing_key) {
+            round = page_round(app, id, true, "handoff", dedup, sizeof(dedup), NULL);
+            if (round < 0)
+                LOG_ERROR("handoff: cannot record the page round", "incident:l error:s", (long long)id,
+                          store_strerror(round));
+        }
+        /* The on-call, found at send time, becomes the owner; its result
+         * invites them to the channel and the GitLab project (follow-up jobs,
+         * effects.h) and records them on the round. */
         cJSON *p = cJSON_CreateObject();
         if (cfg->secops_schedule)
             cJSON_AddStringToObject(p, "schedule", cfg->secops_schedule);
         if (cfg->secops_fallback_user)
             cJSON_AddStringToObject(p, "fallback_user", cfg->secops_fallback_user);
         cJSON_AddTrueToObject(p, "set_owner");
+        cJSON_AddTrueToObject(p, "invite");
+        if (round > 0)
+            cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "page"), "dedup_key", dedup);
         char key[160];
         snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/oncall", id, step);
         int64_t j_on = outbox_add(app->store, id, key, "pd.oncall", p, NULL, 0, 0);
-        cJSON_Delete(p);
-
-        /* The rest waits for the on-call to be known ({{incident.owner}}). */
-        p = cJSON_CreateObject();
-        cJSON *u = cJSON_AddArrayToObject(p, "users");
-        cJSON_AddItemToArray(u, cJSON_CreateString("{{incident.owner}}"));
-        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/invite", id, step);
-        outbox_add(app->store, id, key, "slack.invite", p, &j_on, 1, 0);
         cJSON_Delete(p);
 
         char *brief = brief_text(app, inc, "no appsec engineer is in working hours: handed to the secops on-call");
@@ -250,9 +260,10 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
         cJSON_Delete(p);
         free(brief);
 
-        if (cfg->pagerduty_routing_key) {
+        if (round > 0) {
             char *title = clean_user_text(inc->title, 150);
             p = cJSON_CreateObject();
+            cJSON_AddStringToObject(p, "dedup_key", dedup);
             char *sum = xasprintf("SIRT-%" PRId64 " handed to the secops on-call [S%d/P%d] %s", id, inc->severity,
                                   inc->priority, title);
             cJSON_AddStringToObject(p, "summary", sum);
@@ -261,15 +272,19 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
             cJSON_AddStringToObject(p, "component", inc->component ? inc->component : "unknown");
             cJSON *cd = cJSON_AddObjectToObject(p, "custom_details");
             cJSON_AddStringToObject(cd, "reason", "follow-the-sun handoff: no appsec engineer in working hours");
+            cJSON_AddNumberToObject(cd, "page_round", round);
             snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/page", id, step);
             outbox_add(app->store, id, key, "pd.trigger", p, &j_on, 1, 0);
             cJSON_Delete(p);
             free(sum);
             free(title);
         }
+        char paged[96] = "";
+        if (round > 0)
+            snprintf(paged, sizeof(paged), " Paged on PagerDuty (page `%s`).", dedup);
         char *t = xasprintf(":sunrise_over_mountains: SIRT-%" PRId64 " handed off%s%s%s to the secops on-call "
-                            "{{incident.owner_mention}} (%s).",
-                            id, from ? " from <@" : "", from ? from : "", from ? ">" : "", reason);
+                            "{{incident.owner_mention}} (%s).%s",
+                            id, from ? " from <@" : "", from ? from : "", from ? ">" : "", reason, paged);
         p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "text", t);
         if (inc->channel_id)
@@ -432,16 +447,16 @@ void handoff_respond(struct sirt_app *app, const struct sirt_req *req, struct si
     incident_finish(&inc);
 }
 
-void handoff_work(struct sirt_app *app, const struct sirt_req *req)
+int handoff_work(struct sirt_app *app, const struct sirt_req *req)
 {
     struct incident inc;
     char err[256];
     const char *rest;
     if (incident_for(app, req->channel_id, req->args, &inc, &rest, err, sizeof(err)) != 0)
-        return;
+        return handler_result(app);
     if (!incident_authorized(app, &inc, req->user_id) || strcmp(inc.state, "open") != 0) {
         incident_finish(&inc);
-        return;
+        return handler_result(app);
     }
     char user[32];
     if (parse_user_mention(rest, user, sizeof(user))) {
@@ -451,6 +466,7 @@ void handoff_work(struct sirt_app *app, const struct sirt_req *req)
         do_handoff(app, &inc, next >= 0 ? app->cfg->appsec[next].user : NULL, req->user_id, "handed off by hand");
     }
     incident_finish(&inc);
+    return handler_result(app);
 }
 
 /* Loads the incident a button names; tells the presser when they may not
@@ -476,41 +492,49 @@ static bool load_for_action(struct sirt_app *app, int64_t id, const char *user, 
     return true;
 }
 
-void handoff_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int handoff_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
     if (!load_for_action(app, incident_parse_id(jstr(action, "value")), user, &inc, payload, action))
-        return;
+        return handler_result(app);
     int next = next_owner(app, inc.owner, clock_now_ms());
     do_handoff(app, &inc, next >= 0 ? app->cfg->appsec[next].user : NULL, user, "handed off by hand");
     incident_finish(&inc);
+    return handler_result(app);
 }
 
-void handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *v = jstr(action, "value");
     if (!v)
-        return;
+        return handler_result(app);
     struct incident inc;
     if (!load_for_action(app, incident_parse_id(v), user, &inc, payload, action))
-        return;
+        return handler_result(app);
+    /* The value is "<n>|<user id>" or "<n>|secops", as the prompt wrote it;
+     * anything else is refused rather than guessed at. */
     const char *bar = strchr(v, '|');
     const char *to = bar && strcmp(bar + 1, "secops") != 0 ? bar + 1 : NULL;
     char who[32] = "";
-    if (to)
-        str_lcpy(who, to, sizeof(who));
+    if (!bar || (to && !parse_user_mention(to, who, sizeof(who)))) {
+        fx_button_notice(app, payload, action, "handoff-malformed", "That button does not name a handoff I "
+                         "made: nothing was changed. Use `/sirt handoff SIRT-n` instead.", false);
+        incident_finish(&inc);
+        return handler_result(app);
+    }
     do_handoff(app, &inc, to ? who : NULL, user, "the owner accepted the end-of-day handoff");
     incident_finish(&inc);
+    return handler_result(app);
 }
 
-void handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
     if (!load_for_action(app, incident_parse_id(jstr(action, "value")), user, &inc, payload, action))
-        return;
+        return handler_result(app);
     int64_t now = clock_now_ms();
     int64_t lead = (int64_t)app->cfg->handoff_lead_minutes * 60000;
     int64_t auto_at = now + KEEP_MS;
@@ -523,9 +547,10 @@ void handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON
     fx_post_incident(app, &inc, key, t, NULL);
     free(t);
     incident_finish(&inc);
+    return handler_result(app);
 }
 
-void handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *chosen = jstr(action, "selected_user");
@@ -542,11 +567,17 @@ void handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJS
     }
     if (!id && block)
         id = incident_parse_id(block);
-    if (!chosen)
-        return;
     struct incident inc;
     if (!load_for_action(app, id, user, &inc, payload, action))
-        return;
-    do_handoff(app, &inc, chosen, user, "the owner chose who takes it");
+        return handler_result(app);
+    char who[32];
+    if (!chosen || !parse_user_mention(chosen, who, sizeof(who))) {
+        fx_button_notice(app, payload, action, "handoff-malformed", "Choose a person to hand the incident to: "
+                         "nothing was changed.", false);
+        incident_finish(&inc);
+        return handler_result(app);
+    }
+    do_handoff(app, &inc, who, user, "the owner chose who takes it");
     incident_finish(&inc);
+    return handler_result(app);
 }

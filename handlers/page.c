@@ -1,9 +1,10 @@
 /* page: `/sirt page [SIRT-n]`, `/sirt resolve SIRT-n`, `/sirt oncall` (and
- * their @sirt forms), and the summary's "Page on-call" and "Resolve"
- * buttons.  respond() only reads the store and answers; work() and the
- * buttons write the state change and its effects (pd.trigger, pd.resolve,
- * pd.oncall, messages, timeline) as outbox jobs in the router's
- * transaction.  Texts from the report are masked before they leave. */
+ * their @sirt forms), the summary's "Page on-call" and "Resolve" buttons,
+ * and the page rounds every page goes through (page_round, common.h).
+ * respond() only reads the store and answers; work() and the buttons write
+ * the state change and its effects (pd.trigger, pd.resolve, pd.oncall,
+ * messages, timeline) as outbox jobs in the router's transaction.  Texts
+ * from the report are masked before they leave. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,25 +89,96 @@ static int page_check(struct sirt_app *app, const struct incident *inc, const ch
     return 0;
 }
 
-/* The page itself: one pd.trigger per request (PagerDuty folds them into
- * one incident by dedup_key "SIRT-<n>"), the timeline and a word in the
- * incident channel.  req_id makes the keys unique per request. */
+/* ---- page rounds ---- */
+
+int page_round(struct sirt_app *app, int64_t incident_id, bool new_round, const char *reason, char *key,
+               size_t len, bool *is_new)
+{
+    if (is_new)
+        *is_new = false;
+    if (!new_round) {
+        struct page_round open;
+        memset(&open, 0, sizeof(open));
+        int rc = store_page_open(app->store, incident_id, &open);
+        if (rc == 0) {
+            str_lcpy(key, open.dedup_key, len);
+            int round = open.round;
+            page_round_finish(&open);
+            return round;
+        }
+        if (rc != STORE_ENOTFOUND)
+            return rc;
+    }
+    int last = store_page_last_round(app->store, incident_id);
+    if (last < 0)
+        return last;
+    int round = last + 1;
+    if (round == 1)
+        snprintf(key, len, "SIRT-%" PRId64, incident_id);
+    else
+        snprintf(key, len, "SIRT-%" PRId64 "/page-%d", incident_id, round);
+    int rc = store_page_add(app->store, incident_id, round, key, reason, clock_now_ms());
+    if (rc != 0)
+        return rc;
+    if (is_new)
+        *is_new = true;
+    LOG_INFO("page round opened", "incident:l round:d dedup_key:s reason:s", (long long)incident_id, round, key,
+             reason);
+    return round;
+}
+
+int64_t page_oncall_invite(struct sirt_app *app, int64_t incident_id, const char *idem_key, const char *dedup_key,
+                           int64_t after, int64_t channel_job, int64_t project_job)
+{
+    const struct cfg *c = app->cfg;
+    if (!c->secops_schedule && !c->secops_fallback_user)
+        return 0;
+    cJSON *p = cJSON_CreateObject();
+    if (c->secops_schedule)
+        cJSON_AddStringToObject(p, "schedule", c->secops_schedule);
+    if (c->secops_fallback_user)
+        cJSON_AddStringToObject(p, "fallback_user", c->secops_fallback_user);
+    cJSON_AddTrueToObject(p, "invite");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "page"), "dedup_key", dedup_key);
+    if (channel_job > 0)
+        cJSON_AddNumberToObject(p, "channel_job", (double)channel_job);
+    if (project_job > 0)
+        cJSON_AddNumberToObject(p, "project_job", (double)project_job);
+    int64_t id = outbox_add(app->store, incident_id, idem_key, "pd.oncall", p, after > 0 ? &after : NULL,
+                            after > 0 ? 1 : 0, 0);
+    cJSON_Delete(p);
+    return id;
+}
+
+/* The page itself: the open round's key again (PagerDuty folds the trigger
+ * into that alert), or a new round when none is open; the on-call it
+ * reaches is invited; the timeline and a word in the incident channel.
+ * req_id makes the keys unique per request. */
 static void plan_page(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id)
 {
+    char dedup[64];
+    bool is_new = false;
+    int round = page_round(app, inc->id, false, "page", dedup, sizeof(dedup), &is_new);
+    if (round < 0) {
+        LOG_ERROR("page: cannot record the page round", "incident:l error:s", (long long)inc->id,
+                  store_strerror(round));
+        return;
+    }
     char *title = clean_user_text(inc->title, TITLE_MAX);
     cJSON *p = cJSON_CreateObject();
     char *sum = xasprintf("SIRT-%" PRId64 " [S%d/P%d] %s", inc->id, inc->severity, inc->priority, title);
     cJSON_AddStringToObject(p, "summary", sum);
     free(sum);
-    char dedup[32];
-    snprintf(dedup, sizeof(dedup), "SIRT-%" PRId64, inc->id);
     cJSON_AddStringToObject(p, "dedup_key", dedup);
     cJSON_AddStringToObject(p, "severity", pd_severity_name(inc->severity));
     cJSON_AddStringToObject(p, "source", "sirtbot");
     const char *comp = inc->component && inc->component[0] ? inc->component : "unknown";
     cJSON_AddStringToObject(p, "component", comp);
     cJSON *cd = cJSON_AddObjectToObject(p, "custom_details");
-    cJSON_AddStringToObject(cd, "incident", dedup);
+    char sirt[32];
+    snprintf(sirt, sizeof(sirt), "SIRT-%" PRId64, inc->id);
+    cJSON_AddStringToObject(cd, "incident", sirt);
+    cJSON_AddNumberToObject(cd, "page_round", round);
     cJSON_AddStringToObject(cd, "component", comp);
     char sp[8];
     snprintf(sp, sizeof(sp), "S%d", inc->severity);
@@ -118,12 +190,18 @@ static void plan_page(struct sirt_app *app, const struct incident *inc, const ch
     cJSON_AddStringToObject(cd, "paged_by", user);
     char key[256];
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/page/%s", inc->id, req_id);
-    outbox_add(app->store, inc->id, key, "pd.trigger", p, NULL, 0, 0);
+    int64_t j_page = outbox_add(app->store, inc->id, key, "pd.trigger", p, NULL, 0, 0);
     cJSON_Delete(p);
     free(title);
+    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/page/%s/oncall", inc->id, req_id);
+    page_oncall_invite(app, inc->id, key, dedup, j_page, 0, 0);
 
-    timeline_add(app, inc->id, user, "paged", "security on-call paged by <@%s>", user);
-    char *text = xasprintf(":rotating_light: <@%s> paged the security on-call.", user);
+    timeline_add(app, inc->id, user, "paged", "security on-call paged by <@%s> (%s page round %d, dedup_key %s)",
+                 user, is_new ? "new" : "open", round, dedup);
+    char *text = is_new ? xasprintf(":rotating_light: <@%s> paged the security on-call (PagerDuty page `%s`).",
+                                    user, dedup)
+                        : xasprintf(":rotating_light: <@%s> paged the security on-call again (PagerDuty page `%s`, "
+                                    "still open).", user, dedup);
     snprintf(key, sizeof(key), "paged/%s", req_id);
     fx_post_incident(app, inc, key, text, NULL);
     free(text);
@@ -146,30 +224,31 @@ void page_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_
     incident_finish(&inc);
 }
 
-void page_work(struct sirt_app *app, const struct sirt_req *req)
+int page_work(struct sirt_app *app, const struct sirt_req *req)
 {
     struct incident inc;
     char msg[300];
     if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return;   /* respond() told the user */
+        return handler_result(app);   /* respond() told the user */
     if (page_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0) {
         char id[200];
         request_key(req, "req", id, sizeof(id));
         plan_page(app, &inc, req->user_id, id);
     }
     incident_finish(&inc);
+    return handler_result(app);
 }
 
-void page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
     struct incident inc;
     if (!user)
-        return;
+        return handler_result(app);
     if (button_incident(app, action, &inc) != 0) {
         fx_button_notice(app, payload, action, "page-unknown", "I cannot find that incident any more.", false);
-        return;
+        return handler_result(app);
     }
     char msg[300];
     if (page_check(app, &inc, user, channel, msg, sizeof(msg)) != 0) {
@@ -180,6 +259,7 @@ void page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action
         plan_page(app, &inc, user, id);
     }
     incident_finish(&inc);
+    return handler_result(app);
 }
 
 /* ---- resolving ---- */
@@ -198,27 +278,48 @@ static int resolve_check(struct sirt_app *app, const struct incident *inc, const
     return 0;
 }
 
+struct resolve_ctx {
+    struct sirt_app *app;
+    const char *req_id;
+    bool paging;
+    int n;                      /* open rounds */
+};
+
+/* One pd.resolve per open page round, each under its own dedup_key. */
+static bool resolve_round(void *ud, const struct page_round *r)
+{
+    struct resolve_ctx *c = ud;
+    if (r->resolved_ms != 0)
+        return true;
+    c->n++;
+    if (!c->paging)
+        return true;
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "dedup_key", r->dedup_key);
+    char key[256];
+    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/pd_resolve/%s/%d", r->incident_id, c->req_id, r->round);
+    outbox_add(c->app->store, r->incident_id, key, "pd.resolve", p, NULL, 0, 0);
+    cJSON_Delete(p);
+    return true;
+}
+
 static void plan_resolve(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id)
 {
     int64_t now = clock_now_ms();
     store_incident_set_text(app->store, inc->id, "state", "resolved", now);
     store_incident_set_int(app->store, inc->id, "resolved_ms", now, now);
     store_timers_cancel_incident(app->store, inc->id);
-    bool paging = paging_enabled(app);
+    struct resolve_ctx rc = { app, req_id, paging_enabled(app), 0 };
+    store_pages_list(app->store, inc->id, resolve_round, &rc);
+    store_page_resolve(app->store, inc->id, NULL, now);
+    bool paging = rc.paging && rc.n > 0;
     char key[256];
-    if (paging) {
-        cJSON *p = cJSON_CreateObject();
-        char dedup[32];
-        snprintf(dedup, sizeof(dedup), "SIRT-%" PRId64, inc->id);
-        cJSON_AddStringToObject(p, "dedup_key", dedup);
-        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/pd_resolve/%s", inc->id, req_id);
-        outbox_add(app->store, inc->id, key, "pd.resolve", p, NULL, 0, 0);
-        cJSON_Delete(p);
-    }
     timeline_add(app, inc->id, user, "resolved", "incident resolved by <@%s>", user);
     char *text = xasprintf(":white_check_mark: <@%s> resolved SIRT-%" PRId64 ".%s Reminders for it are "
                            "cancelled. Use `/sirt timeline SIRT-%" PRId64 "` for the postmortem.",
-                           user, inc->id, paging ? " Its PagerDuty incident is being resolved too." : "",
+                           user, inc->id,
+                           !paging ? "" : rc.n == 1 ? " Its PagerDuty page is being resolved too."
+                                                    : " Its PagerDuty pages are being resolved too.",
                            inc->id);
     snprintf(key, sizeof(key), "resolved/%s", req_id);
     fx_post_incident(app, inc, key, text, NULL);
@@ -241,29 +342,30 @@ void resolve_respond(struct sirt_app *app, const struct sirt_req *req, struct si
     incident_finish(&inc);
 }
 
-void resolve_work(struct sirt_app *app, const struct sirt_req *req)
+int resolve_work(struct sirt_app *app, const struct sirt_req *req)
 {
     struct incident inc;
     char msg[300];
     if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return;
+        return handler_result(app);
     if (resolve_check(app, &inc, req->user_id, msg, sizeof(msg)) == 0) {
         char id[200];
         request_key(req, "req", id, sizeof(id));
         plan_resolve(app, &inc, req->user_id, id);
     }
     incident_finish(&inc);
+    return handler_result(app);
 }
 
-void resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
     if (!user)
-        return;
+        return handler_result(app);
     if (button_incident(app, action, &inc) != 0) {
         fx_button_notice(app, payload, action, "resolve-unknown", "I cannot find that incident any more.", false);
-        return;
+        return handler_result(app);
     }
     char msg[300];
     if (resolve_check(app, &inc, user, msg, sizeof(msg)) != 0) {
@@ -274,6 +376,7 @@ void resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *act
         plan_resolve(app, &inc, user, id);
     }
     incident_finish(&inc);
+    return handler_result(app);
 }
 
 /* ---- who is on call ---- */
@@ -296,10 +399,10 @@ void oncall_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
     /* mention/DM: the answer is posted where it was asked */
 }
 
-void oncall_work(struct sirt_app *app, const struct sirt_req *req)
+int oncall_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (!oncall_configured(app))
-        return;
+        return handler_result(app);
     const struct cfg *c = app->cfg;
     cJSON *p = cJSON_CreateObject();
     if (c->secops_schedule && c->secops_schedule[0])
@@ -318,4 +421,5 @@ void oncall_work(struct sirt_app *app, const struct sirt_req *req)
     request_key(req, "oncall", key, sizeof(key));
     outbox_add(app->store, 0, key, "pd.oncall", p, NULL, 0, 0);
     cJSON_Delete(p);
+    return handler_result(app);
 }

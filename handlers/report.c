@@ -280,17 +280,19 @@ void report_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
     out->blocks = blocks;
 }
 
-void report_work(struct sirt_app *app, const struct sirt_req *req)
+int report_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (req->source != REQ_SLASH)
-        return;   /* mention/DM: the button reply was posted by the router */
+        return handler_result(app);   /* mention/DM: the button reply was posted by the router */
     open_modal(app, req->trigger_id, req->args, req->channel_id);
+    return handler_result(app);
 }
 
-void report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
     open_modal(app, jstr(payload, "trigger_id"), jstr(action, "value"), channel);
+    return handler_result(app);
 }
 
 /* ---- submission: the incident and its plan ---- */
@@ -490,7 +492,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     handoff_plan(app, inc);
 
     /* 3. GitLab: private project, confidential issue, members, EM/PM note */
-    int64_t j_issue = 0;
+    int64_t j_issue = 0, j_proj = 0;
     if (gitlab) {
         p = cJSON_CreateObject();
         char *pname = xasprintf("SIRT-%" PRId64, n);
@@ -500,7 +502,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         cJSON_AddStringToObject(p, "description", "Security incident (confidential). Managed by sirtbot.");
         free(pname);
         free(ppath);
-        int64_t j_proj = add_job(app, n, "gitlab_project", "gitlab.create_project", p, NULL, 0, 0);
+        j_proj = add_job(app, n, "gitlab_project", "gitlab.create_project", p, NULL, 0, 0);
 
         char *what = clean_user_text(in->what, TEXT_MAX);
         char *repro = clean_user_text(in->repro, TEXT_MAX);
@@ -581,9 +583,14 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     cJSON_AddTrueToObject(p, "pin");
     int64_t j_summary = add_job(app, n, "summary", "slack.post", p, deps, j_issue ? 2 : 1, j_issue ? soft : 0);
 
-    /* 5. paging */
-    if (page && paging) {
+    /* 5. paging: round 1 of the page rounds ("SIRT-n") */
+    char dedup[64];
+    int round = page && paging ? page_round(app, n, true, "report", dedup, sizeof(dedup), NULL) : 0;
+    if (round < 0)
+        LOG_ERROR("report: cannot record the page round", "incident:l error:s", (long long)n, store_strerror(round));
+    if (round > 0) {
         p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "dedup_key", dedup);
         char *sum = xasprintf("SIRT-%" PRId64 " [S%d/P%d] %s", n, in->severity, in->priority, title);
         cJSON_AddStringToObject(p, "summary", sum);
         free(sum);
@@ -599,10 +606,17 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         cJSON_AddStringToObject(cd, "priority", sp);
         snprintf(sp, sizeof(sp), "S%d", in->severity);
         cJSON_AddStringToObject(cd, "severity", sp);
-        /* The page waits for the channel and the issue (links) at most SOFT_DEPS_MS. */
-        add_job(app, n, "page", "pd.trigger", p, deps, j_issue ? 2 : 1, soft);
+        /* The page waits for the channel and the issue (links) at most
+         * SOFT_DEPS_MS; sent without the issue, the link follows once the
+         * issue exists (issue_job, effects.h). */
+        if (j_issue > 0)
+            cJSON_AddNumberToObject(p, "issue_job", (double)j_issue);
+        int64_t j_page = add_job(app, n, "page", "pd.trigger", p, deps, j_issue ? 2 : 1, soft);
+        char key[96];
+        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/page_oncall", n);
+        page_oncall_invite(app, n, key, dedup, j_page, j_chan, j_proj);
         store_timeline_add(app->store, n, now, "sirtbot", "page_requested", "security on-call page requested");
-    } else if (page) {
+    } else if (page && !paging) {
         p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "text", ":rotating_light: This is an S1/P1 incident but *nobody was paged*: "
                                            "PAGERDUTY_ROUTING_KEY is not set for sirtbot. Page the security "
@@ -661,21 +675,21 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     free(marker);
 }
 
-void report_submit(struct sirt_app *app, const cJSON *payload)
+int report_submit(struct sirt_app *app, const cJSON *payload)
 {
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
     const char *view_id = jstr(view, "id");
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     if (!user || !app->store) {
         LOG_WARN("report: submission without a user", "");
-        return;
+        return handler_result(app);
     }
     struct report_input in;
     cJSON *errors = parse_input(app->cfg, view, &in);
     if (errors) {   /* validated at ack time; the config cannot have changed since */
         cJSON_Delete(errors);
         input_finish(&in);
-        return;
+        return handler_result(app);
     }
     cJSON *meta = cJSON_Parse(jstr(view, "private_metadata") ? jstr(view, "private_metadata") : "{}");
     struct incident inc;
@@ -691,7 +705,10 @@ void report_submit(struct sirt_app *app, const cJSON *payload)
     const struct cfg_appsec *a = cfg_appsec_user(app->cfg, user);
     inc.owner = (char *)(a ? user : handoff_next_owner(app, NULL, clock_now_ms()));
     inc.state = "open";
-    inc.origin_channel = (char *)jstr(meta, "origin");
+    /* private_metadata is input: only a conversation id is kept from it. */
+    const char *origin = jstr(meta, "origin");
+    size_t olen = origin ? strspn(origin, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") : 0;
+    inc.origin_channel = origin && olen && olen <= 24 && !origin[olen] ? (char *)origin : NULL;
     char *key = view_id ? xasprintf("view/%s", view_id) : NULL;
     inc.submission_key = key;
     inc.created_ms = inc.updated_ms = clock_now_ms();
@@ -699,14 +716,19 @@ void report_submit(struct sirt_app *app, const cJSON *payload)
     if (rc == STORE_EEXIST) {
         LOG_INFO("report: the same form was submitted again; one incident", "incident:l", (long long)inc.id);
     } else if (rc == 0) {
-        store_timeline_add(app->store, inc.id, inc.created_ms, user, "reported", "incident reported");
+        rc = store_timeline_add(app->store, inc.id, inc.created_ms, user, "reported", "incident reported");
+    }
+    if (rc == 0) {
         LOG_INFO("report: incident recorded", "incident:l severity:d priority:d", (long long)inc.id,
                  in.severity, in.priority);
         plan_incident(app, &inc, &in);
-    } else {
-        LOG_ERROR("report: cannot record the incident", "error:s", store_strerror(rc));
+    } else if (rc != STORE_EEXIST) {
+        LOG_ERROR("report: cannot record the incident; kept for a replay", "error:s", store_strerror(rc));
     }
     free(key);
     cJSON_Delete(meta);
     input_finish(&in);
+    if (rc < 0 && rc != STORE_EEXIST)
+        return rc;
+    return handler_result(app);
 }

@@ -380,13 +380,14 @@ void review_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
         reply_set_text(out, "Posting the weekly review in <#%s>.", channel);
 }
 
-void review_work(struct sirt_app *app, const struct sirt_req *req)
+int review_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (!app->store || !sirt_channel(app) || !may_request(app, req->user_id))
-        return;
+        return handler_result(app);
     char key[200];
     request_key(req, "review", key, sizeof(key));
     review_post(app, key);
+    return handler_result(app);
 }
 
 static void review_arm(struct sirt_app *app, int64_t after)

@@ -295,12 +295,12 @@ void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct s
     incident_finish(&inc);
 }
 
-void timeline_work(struct sirt_app *app, const struct sirt_req *req)
+int timeline_work(struct sirt_app *app, const struct sirt_req *req)
 {
     struct incident inc;
     char err[160];
     if (!app->store || incident_for(app, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0)
-        return;
+        return handler_result(app);
     if (allowed(app, req, &inc)) {
         struct lines l = { 0 };
         build(app, &inc, &l);
@@ -312,4 +312,5 @@ void timeline_work(struct sirt_app *app, const struct sirt_req *req)
         free(l.v);
     }
     incident_finish(&inc);
+    return handler_result(app);
 }

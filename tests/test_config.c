@@ -488,7 +488,46 @@ TEST(cfg_team_example_file_parses)
     ASSERT_NOT_NULL(cfg_component(&c, "gitaly"));
     ASSERT_EQ(c.gitlab_namespace_id, 42);
     ASSERT_EQ(c.handoff_lead_minutes, 30);
+    ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0SECOPS1"), "sid");
     cfg_finish(&c);
+}
+
+TEST(cfg_team_gitlab_users)
+{
+    const char *json = "{\"appsec\": [{\"user\": \"U0APPSEC1\", \"gitlab\": \"alice\"}, {\"user\": \"U0APPSEC2\"}],"
+                       " \"gitlab_users\": {\"U0SECOPS1\": \"sid\", \"U0APPSEC1\": \"alice-other\","
+                       " \"U0APPSEC2\": \"bob.b\"}}";
+    struct cfg c;
+    memset(&c, 0, sizeof(c));
+    char err[256] = "";
+    if (cfg_parse_team(&c, "sirt.json", json, strlen(json), err, sizeof(err)) != 0)
+        TEST_FAIL("%s", err);
+    ASSERT_EQ(c.n_gitlab_users, 3);
+    ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0SECOPS1"), "sid");
+    ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0APPSEC1"), "alice");   /* appsec[].gitlab first */
+    ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0APPSEC2"), "bob.b");   /* appsec without gitlab: the map */
+    ASSERT_NULL(cfg_gitlab_user(&c, "U0NOBODY1"));
+    ASSERT_NULL(cfg_gitlab_user(&c, NULL));
+    cfg_finish(&c);
+
+    /* Absent or empty: nobody. */
+    memset(&c, 0, sizeof(c));
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", "{\"gitlab_users\": {}}", 20, err, sizeof(err)), 0);
+    ASSERT_EQ(c.n_gitlab_users, 0);
+    ASSERT_NULL(cfg_gitlab_user(&c, "U0SECOPS1"));
+    cfg_finish(&c);
+
+    expect_team_error("{\"gitlab_users\": [\"sid\"]}",
+                      "key \"gitlab_users\": expected an object of Slack user ids to GitLab usernames");
+    expect_team_error("{\"gitlab_users\": {\"sid\": \"sid\"}}",
+                      "key \"gitlab_users.sid\": not a Slack user id: expected a Slack user id");
+    expect_team_error("{\"gitlab_users\": {\"U0SECOPS1\": \"@sid x\"}}",
+                      "key \"gitlab_users.U0SECOPS1\": invalid value \"@sid x\": expected a GitLab username");
+    expect_team_error("{\"gitlab_users\": {\"U0SECOPS1\": 7}}",
+                      "key \"gitlab_users.U0SECOPS1\": expected a GitLab username");
+    expect_team_error("{\"gitlab_users\": {\"U0SECOPS1\": \"sid\", \"U0SECOPS1\": \"sid2\"}}",
+                      "duplicate key \"gitlab_users.U0SECOPS1\"");
+    expect_team_error("{\"gitlab_user\": {}}", "unknown key \"gitlab_user\" (did you mean \"gitlab_users\"?)");
 }
 
 TEST(cfg_team_not_nul_terminated)

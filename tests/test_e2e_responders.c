@@ -257,7 +257,7 @@ TEST_T(e2e_responders_page_and_resolve, 90)
     ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(pl, "custom_details"), "paged_by"), "U0REPORT1");
     ASSERT_EQ(fake_pagerduty_incident_count(fx.pd), 1);
     ASSERT_EQ(fake_pagerduty_incident_by_key(fx.pd, "SIRT-1")->alerts, 2);
-    ASSERT(wait_posts(&fx, "chat.postMessage", ch, "<@U0REPORT1> paged the security on-call.", 1));
+    ASSERT(wait_posts(&fx, "chat.postMessage", ch, "<@U0REPORT1> paged the security on-call again (PagerDuty page `SIRT-1`, still open).", 1));
 
     /* The Page button, pressed twice: two triggers, still one incident. */
     press(&fx, "U0SIRT001", ch, "sirt_page", "SIRT-1", "1700000400.000001", "100.200.page1");
@@ -265,7 +265,7 @@ TEST_T(e2e_responders_page_and_resolve, 90)
     ASSERT(wait_pd_events(&fx, 4));
     ASSERT_STR_EQ(jstr(fake_pagerduty_event_json(fx.pd, 3), "dedup_key"), "SIRT-1");
     ASSERT_EQ(fake_pagerduty_incident_count(fx.pd), 1);
-    ASSERT(wait_posts(&fx, "chat.postMessage", ch, "<@U0SIRT001> paged the security on-call.", 2));
+    ASSERT(wait_posts(&fx, "chat.postMessage", ch, "<@U0SIRT001> paged the security on-call again (PagerDuty page `SIRT-1`", 2));
 
     /* Somebody outside may not resolve it. */
     eid = fake_slack_send_slash(fx.slack, "U0OUTSIDE", "C0PUBLIC1", "resolve SIRT-1");
@@ -471,7 +471,8 @@ TEST_T(e2e_responders_decision_flow, 120)
     ASSERT_STR_EQ(jstr(vo->json, "trigger_id"), "777.888.dec");
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(vo->json, "view");
     ASSERT_STR_EQ(jstr(view, "callback_id"), "sirt_decision");
-    ASSERT_STR_EQ(jstr(view, "private_metadata"), "{\"incident\":1}");
+    /* The incident, and the channel it was opened from (re-checked on submit). */
+    ASSERT_CONTAINS(jstr(view, "private_metadata"), "{\"incident\":1,\"channel\":\"C");
     char *vs = cJSON_PrintUnformatted(view);
     const char *ids[] = { "solution", "options", "effectiveness", "customers", "how", "magnitude", "consequences" };
     for (size_t i = 0; i < ARRAY_LEN(ids); i++) {

@@ -1275,6 +1275,95 @@ TEST(eff_pd_trigger_shape_and_links)
     env_finish(&e);
 }
 
+/* A page sent before its GitLab issue existed asks for the link to follow:
+ * a second trigger under the same (payload's) key and a channel notice,
+ * both after the issue's job; sent with the issue, nothing follows. */
+TEST(eff_pd_trigger_link_followups)
+{
+    struct env e;
+    env_init(&e, SLACK_PEER);
+    struct incident inc;
+    incident_init(&inc, 7);
+    inc.channel_id = "C0INC0007";
+    const char *pl = "{\"dedup_key\":\"SIRT-7/page-2\",\"summary\":\"s\",\"severity\":\"critical\","
+                     "\"source\":\"sirtbot\",\"issue_job\":41}";
+    push_json(&e, 202, "{\"status\":\"success\",\"dedup_key\":\"SIRT-7/page-2\"}");
+    struct got g;
+    run(&e, &(struct job_spec){ .op = "pd.trigger", .incident_id = 7, .payload = pl }, &inc, &g);
+    ASSERT_EQ(g.outcome, EFFECT_DONE);
+    cJSON *b = req_body(&e, 0);
+    ASSERT_STR_EQ(eff_str(b, "dedup_key"), "SIRT-7/page-2");   /* the payload's key, not recomputed */
+    ASSERT_NULL(cJSON_GetObjectItemCaseSensitive(b, "issue_job"));
+    cJSON_Delete(b);
+    const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(g.result, "jobs");
+    ASSERT_EQ(cJSON_GetArraySize(jobs), 2);
+    const cJSON *j0 = cJSON_GetArrayItem(jobs, 0), *j1 = cJSON_GetArrayItem(jobs, 1);
+    ASSERT_STR_EQ(eff_str(j0, "key"), "links");
+    ASSERT_STR_EQ(eff_str(j0, "op"), "pd.trigger");
+    ASSERT_EQ(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j0, "deps"), 0)->valueint, 41);
+    const cJSON *p0 = cJSON_GetObjectItemCaseSensitive(j0, "payload");
+    ASSERT_STR_EQ(eff_str(p0, "dedup_key"), "SIRT-7/page-2");
+    ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p0, "links_update")));
+    ASSERT_NULL(cJSON_GetObjectItemCaseSensitive(p0, "issue_job"));   /* the follow-up has no follow-up */
+    ASSERT_STR_EQ(eff_str(j1, "key"), "links_notice");
+    ASSERT_STR_EQ(eff_str(j1, "op"), "slack.post");
+    ASSERT_CONTAINS(eff_str(cJSON_GetObjectItemCaseSensitive(j1, "payload"), "text"), "{{incident.issue_link}}");
+    ASSERT_EQ(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j1, "deps"), 0)->valueint, 41);
+    got_free(&g);
+
+    inc.gitlab_issue_url = "https://gitlab.example/sec/p/-/issues/1";
+    push_json(&e, 202, "{\"status\":\"success\"}");
+    run(&e, &(struct job_spec){ .op = "pd.trigger", .incident_id = 7, .payload = pl }, &inc, &g);
+    ASSERT_EQ(g.outcome, EFFECT_DONE);
+    ASSERT_NULL(cJSON_GetObjectItemCaseSensitive(g.result, "jobs"));
+    got_free(&g);
+    env_finish(&e);
+}
+
+/* The on-call a page reached: invited to the channel, added to the project
+ * under their gitlab_users name, recorded on the round. */
+TEST(eff_pd_oncall_invites_the_paged_user)
+{
+    struct env e;
+    env_init(&e, SLACK_PEER);
+    struct cfg_gitlab_user gu = { "U0SECOPS1", "sid" };
+    e.cfg.gitlab_users = &gu;
+    e.cfg.n_gitlab_users = 1;
+    struct got g;
+    const char *pl = "{\"fallback_user\":\"U0SECOPS1\",\"invite\":true,\"page\":{\"dedup_key\":\"SIRT-7/page-2\"},"
+                     "\"channel_job\":5,\"project_job\":6}";
+    run(&e, &(struct job_spec){ .op = "pd.oncall", .incident_id = 7, .payload = pl }, NULL, &g);
+    ASSERT_EQ(g.outcome, EFFECT_DONE);
+    ASSERT_STR_EQ(res_str(&g, "user", NULL), "U0SECOPS1");
+    ASSERT_STR_EQ(res_str(&g, "page", "dedup_key"), "SIRT-7/page-2");
+    ASSERT_STR_EQ(res_str(&g, "page", "user"), "U0SECOPS1");
+    const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(g.result, "jobs");
+    ASSERT_EQ(cJSON_GetArraySize(jobs), 2);
+    const cJSON *j0 = cJSON_GetArrayItem(jobs, 0), *j1 = cJSON_GetArrayItem(jobs, 1);
+    ASSERT_STR_EQ(eff_str(j0, "op"), "slack.invite");
+    ASSERT_STR_EQ(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j0, "payload"),
+                                                                      "users"), 0)->valuestring, "U0SECOPS1");
+    ASSERT_EQ(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j0, "deps"), 0)->valueint, 5);
+    ASSERT_STR_EQ(eff_str(j1, "op"), "gitlab.add_members");
+    const cJSON *p1 = cJSON_GetObjectItemCaseSensitive(j1, "payload");
+    ASSERT_STR_EQ(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p1, "usernames"), 0)->valuestring, "sid");
+    ASSERT_EQ(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j1, "deps"), 0)->valueint, 6);
+    got_free(&g);
+
+    /* No GitLab username known: the invitation only.  Without "invite": nothing. */
+    e.cfg.n_gitlab_users = 0;
+    run(&e, &(struct job_spec){ .op = "pd.oncall", .incident_id = 7, .payload = pl }, NULL, &g);
+    ASSERT_EQ(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g.result, "jobs")), 1);
+    got_free(&g);
+    run(&e, &(struct job_spec){ .op = "pd.oncall", .incident_id = 7, .payload = "{\"fallback_user\":\"U0SECOPS1\"}" },
+        NULL, &g);
+    ASSERT_NULL(cJSON_GetObjectItemCaseSensitive(g.result, "jobs"));
+    ASSERT_NULL(cJSON_GetObjectItemCaseSensitive(g.result, "page"));
+    got_free(&g);
+    e.cfg.gitlab_users = NULL;
+    env_finish(&e);
+}
+
 TEST(eff_pd_resolve_outcomes_and_disabled)
 {
     struct env e;

@@ -133,7 +133,7 @@ TEST(store_schema_created)
     tdir_make(&t);
     struct store *s = open_ok(t.db);
     store_close(s);
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 3);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 5);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                             " ('incidents','timeline','events','outbox','outbox_deps','inbox',"
                             "  'incident_members','decisions','timers')"), 9);
@@ -176,7 +176,7 @@ TEST(store_reopen_idempotent)
         incident_finish(&inc);
         store_close(s);
     }
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 3);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 5);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM incidents"), 1);
     tdir_remove(&t);
 }
@@ -192,7 +192,7 @@ TEST(store_newer_schema_refused)
     s = (struct store *)&err;   /* must be reset to NULL on failure */
     ASSERT(store_open(&s, t.db, err, sizeof(err)) < 0);
     ASSERT_NULL(s);
-    snprintf(want, sizeof(want), "%s: schema version 7 is newer than this sirtbot (3)", t.db);
+    snprintf(want, sizeof(want), "%s: schema version 7 is newer than this sirtbot (5)", t.db);
     ASSERT_STR_EQ(err, want);
     ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 7);
     tdir_remove(&t);
@@ -312,7 +312,7 @@ TEST(store_nested_outer_rollback)
     ASSERT_EQ(store_event_record(s, "y", 2), 0);
     struct incident got;
     ASSERT_EQ(store_incident_get(s, inc, &got), STORE_ENOTFOUND);
-    int64_t counts[4];
+    int64_t counts[OUTBOX_N_STATES];
     ASSERT_EQ(store_outbox_counts(s, counts), 0);
     ASSERT_EQ(counts[OUTBOX_PENDING], 0);
 
@@ -872,9 +872,9 @@ TEST(store_outbox_counts_by_state)
     struct tdir t;
     tdir_make(&t);
     struct store *s = open_ok(t.db);
-    int64_t counts[4] = { -1, -1, -1, -1 };
+    int64_t counts[OUTBOX_N_STATES] = { -1, -1, -1, -1, -1 };
     ASSERT_EQ(store_outbox_counts(s, counts), 0);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < OUTBOX_N_STATES; i++)
         ASSERT_EQ(counts[i], 0);
     int64_t ids[7];
     for (int i = 0; i < 7; i++) {
@@ -953,7 +953,7 @@ static bool collect_inbox(void *ud, int64_t id, const char *type, const char *js
     return true;
 }
 
-TEST(store_migrate_v2_to_v3)
+TEST(store_migrate_v2_to_v5)
 {
     struct tdir t;
     tdir_make(&t);
@@ -970,11 +970,15 @@ TEST(store_migrate_v2_to_v3)
              "INSERT INTO events(event_id, seen_ms) VALUES ('Ev-old', 100);"
              "INSERT INTO outbox(incident_id, idem_key, op, payload, state, next_at_ms)"
              " VALUES (1, 'SIRT-1/post', 'slack.post', '{}', 2, 0);"
+             "INSERT INTO outbox(incident_id, idem_key, op, payload, state, next_at_ms)"
+             " VALUES (1, 'SIRT-1/page', 'pd.trigger', '{}', 2, 0);"
+             "INSERT INTO outbox(incident_id, idem_key, op, payload, state, next_at_ms)"
+             " VALUES (2, 'SIRT-2/page', 'pd.trigger', '{}', 2, 0);"
              "INSERT INTO inbox(type, envelope, received_ms) VALUES ('events_api', '{}', 100);");
     ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 2);
 
     struct store *s = open_ok(t.db);
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 3);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 5);
     /* Every old row is still there and readable through the store. */
     struct incident inc;
     ASSERT_EQ(store_incident_by_channel(s, "C0OLD0001", &inc), 0);
@@ -993,6 +997,16 @@ TEST(store_migrate_v2_to_v3)
     ASSERT_EQ(n, 1);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM timeline"), 1);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM incidents"), 2);
+    /* Incidents paged before page rounds have round 1, "SIRT-<n>": open
+     * unless the incident was resolved. */
+    struct page_round pr;
+    memset(&pr, 0, sizeof(pr));
+    ASSERT_EQ(store_page_open(s, 1, &pr), 0);
+    ASSERT_EQ(pr.round, 1);
+    ASSERT_STR_EQ(pr.dedup_key, "SIRT-1");
+    page_round_finish(&pr);
+    ASSERT_EQ(store_page_open(s, 2, &pr), STORE_ENOTFOUND);
+    ASSERT_EQ(store_page_last_round(s, 2), 1);
 
     /* The new tables work against the old rows. */
     ASSERT_EQ(store_member_add(s, 1, "U0REP0001", "reporter", 300), 0);
@@ -1008,7 +1022,7 @@ TEST(store_migrate_v2_to_v3)
 
     /* Opening again changes nothing. */
     s = open_ok(t.db);
-    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 3);
+    ASSERT_EQ(raw_int(t.db, "PRAGMA user_version"), 5);
     ASSERT_EQ(store_member_is(s, 1, "U0REP0001"), 1);
     store_close(s);
     ASSERT_EQ(raw_int(t.db, "SELECT COUNT(*) FROM pragma_integrity_check"
@@ -1523,7 +1537,7 @@ TEST(store_crash_mid_transaction)
     int n = 0;
     ASSERT_EQ(store_incidents_open(s, count_open, &n), 0);
     ASSERT_EQ(n, 1);
-    int64_t counts[4];
+    int64_t counts[OUTBOX_N_STATES];
     ASSERT_EQ(store_outbox_counts(s, counts), 0);
     ASSERT_EQ(counts[OUTBOX_PENDING], 2);
     ASSERT_EQ(counts[OUTBOX_SENDING] + counts[OUTBOX_DONE] + counts[OUTBOX_FAILED], 0);
@@ -1563,9 +1577,72 @@ TEST_T(store_perf_sanity, 120)
     uint64_t dt = clock_mono_us() - t0;
     fprintf(stderr, "store perf: %d transactions (1 incident + 5 outbox rows each) in %.1f ms: "
             "%.1f us per transaction\n", n_tx, (double)dt / 1000.0, (double)dt / n_tx);
-    int64_t counts[4];
+    int64_t counts[OUTBOX_N_STATES];
     ASSERT_EQ(store_outbox_counts(s, counts), 0);
     ASSERT_EQ(counts[OUTBOX_PENDING], 5 * n_tx);
+    store_close(s);
+    tdir_remove(&t);
+}
+
+/* ---- page rounds ---- */
+
+struct rounds {
+    char keys[8][64];
+    int open;
+    int n;
+};
+
+static bool collect_round(void *ud, const struct page_round *r)
+{
+    struct rounds *c = ud;
+    if (c->n < 8)
+        snprintf(c->keys[c->n++], 64, "%d:%s:%s", r->round, r->dedup_key, r->paged_user ? r->paged_user : "-");
+    if (!r->resolved_ms)
+        c->open++;
+    return true;
+}
+
+TEST(store_page_rounds)
+{
+    struct tdir t;
+    tdir_make(&t);
+    struct store *s = open_ok(t.db);
+    int64_t a = new_incident(s, NULL, 100), b = new_incident(s, NULL, 100);
+    struct page_round r;
+    memset(&r, 0, sizeof(r));
+    ASSERT_EQ(store_page_last_round(s, a), 0);
+    ASSERT_EQ(store_page_open(s, a, &r), STORE_ENOTFOUND);
+    ASSERT_EQ(store_page_add(s, a, 1, "SIRT-1", "report", 200), 0);
+    ASSERT_EQ(store_page_add(s, a, 2, "SIRT-1/page-2", "handoff", 300), 0);
+    /* A round or a key cannot be recorded twice, not even for another incident. */
+    ASSERT_EQ(store_page_add(s, a, 2, "SIRT-1/page-x", "page", 300), STORE_EEXIST);
+    ASSERT_EQ(store_page_add(s, b, 1, "SIRT-1", "page", 300), STORE_EEXIST);
+    ASSERT_EQ(store_page_add(s, b, 0, "SIRT-2", "page", 300), STORE_EINVAL);
+    ASSERT_EQ(store_page_last_round(s, a), 2);
+    ASSERT_EQ(store_page_open(s, a, &r), 0);   /* the newest open round */
+    ASSERT_EQ(r.round, 2);
+    ASSERT_STR_EQ(r.dedup_key, "SIRT-1/page-2");
+    ASSERT_STR_EQ(r.reason, "handoff");
+    ASSERT_EQ(r.created_ms, 300);
+    ASSERT(r.paged_user == NULL);
+    page_round_finish(&r);
+    ASSERT_EQ(store_page_set_user(s, a, "SIRT-1/page-2", "U0SECOPS1"), 0);
+    ASSERT_EQ(store_page_set_user(s, b, "SIRT-1/page-2", "U0SECOPS1"), STORE_ENOTFOUND);
+    /* Resolving one round leaves the other open; NULL resolves the rest. */
+    ASSERT_EQ(store_page_resolve(s, a, "SIRT-1/page-2", 400), 1);
+    ASSERT_EQ(store_page_resolve(s, a, "SIRT-1/page-2", 500), 0);
+    ASSERT_EQ(store_page_open(s, a, &r), 0);
+    ASSERT_STR_EQ(r.dedup_key, "SIRT-1");
+    page_round_finish(&r);
+    struct rounds c = { .n = 0 };
+    ASSERT_EQ(store_pages_list(s, a, collect_round, &c), 0);
+    ASSERT_EQ(c.n, 2);
+    ASSERT_EQ(c.open, 1);
+    ASSERT_STR_EQ(c.keys[0], "1:SIRT-1:-");
+    ASSERT_STR_EQ(c.keys[1], "2:SIRT-1/page-2:U0SECOPS1");
+    ASSERT_EQ(store_page_resolve(s, a, NULL, 600), 1);
+    ASSERT_EQ(store_page_open(s, a, &r), STORE_ENOTFOUND);
+    ASSERT_EQ(store_page_last_round(s, b), 0);
     store_close(s);
     tdir_remove(&t);
 }

@@ -970,6 +970,16 @@ void fake_gitlab_fail(struct fake_gitlab *g, const char *pattern, int times, int
                    body, retry_after);
 }
 
+void fake_gitlab_outage(struct fake_gitlab *g, const char *pattern, int status, int ms)
+{
+    fake_http_outage(g->http, pattern, status, ms);
+}
+
+void fake_gitlab_outage_end(struct fake_gitlab *g)
+{
+    fake_http_outage_end(g->http);
+}
+
 void fake_gitlab_delay(struct fake_gitlab *g, const char *pattern, int times, int ms)
 {
     fake_http_delay(g->http, pattern, times, ms);

@@ -88,6 +88,11 @@ const struct fake_http_request *fake_gitlab_call(const struct fake_gitlab *g, co
  * Retry-After when retry_after > 0; status 0 drops the connection. --- */
 void fake_gitlab_fail(struct fake_gitlab *g, const char *pattern, int times, int status, const char *body,
                       int retry_after);
+/* Outage: every request matching pattern (NULL = all) fails with status
+ * (0 drops the connection) for ms from now, or until fake_gitlab_outage_end
+ * when ms <= 0. */
+void fake_gitlab_outage(struct fake_gitlab *g, const char *pattern, int status, int ms);
+void fake_gitlab_outage_end(struct fake_gitlab *g);
 void fake_gitlab_delay(struct fake_gitlab *g, const char *pattern, int times, int ms);
 
 #endif

@@ -39,6 +39,8 @@ struct fh_rule {
     char *body;
     int retry_after;
     int ms;              /* delay rules */
+    bool outage;         /* fail rule for every request until until_us / fake_http_outage_end */
+    uint64_t until_us;   /* outage: CLOCK_MONOTONIC end, 0 = until told */
 };
 
 struct fake_http_resp {
@@ -281,10 +283,17 @@ bool fake_http_match(const char *pattern, const char *method, const char *path)
 static struct fh_rule *take_rule(struct fh_rule *rules, size_t n, const struct fake_http_request *r)
 {
     for (size_t i = 0; i < n; i++) {
-        if (rules[i].times > 0 && fake_http_match(rules[i].pattern, r->method, r->match_path)) {
-            rules[i].times--;
+        if (rules[i].times <= 0 || !fake_http_match(rules[i].pattern, r->method, r->match_path))
+            continue;
+        if (rules[i].outage) {
+            if (rules[i].until_us && fake_http_now_us() >= rules[i].until_us) {
+                rules[i].times = 0;   /* over */
+                continue;
+            }
             return &rules[i];
         }
+        rules[i].times--;
+        return &rules[i];
     }
     return NULL;
 }
@@ -878,6 +887,21 @@ void fake_http_fail(struct fake_http *h, const char *pattern, int times, int sta
     x->ctype = xstrdup(content_type);
     x->body = xstrdup(body);
     x->retry_after = retry_after;
+}
+
+void fake_http_outage(struct fake_http *h, const char *pattern, int status, int ms)
+{
+    struct fh_rule *x = add_rule(&h->fails, &h->n_fails, pattern, 1);
+    x->status = status;
+    x->outage = true;
+    x->until_us = ms > 0 ? fake_http_now_us() + (uint64_t)ms * 1000 : 0;
+}
+
+void fake_http_outage_end(struct fake_http *h)
+{
+    for (size_t i = 0; i < h->n_fails; i++)
+        if (h->fails[i].outage)
+            h->fails[i].times = 0;
 }
 
 void fake_http_delay(struct fake_http *h, const char *pattern, int times, int ms)

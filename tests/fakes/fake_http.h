@@ -85,6 +85,13 @@ bool fake_http_match(const char *pattern, const char *method, const char *path);
  * an answer.  The handler does not run.  Rules add up, oldest first. */
 void fake_http_fail(struct fake_http *h, const char *pattern, int times, int status, const char *content_type,
                     const char *body, int retry_after);
+/* Outage: every request matching pattern fails with status (default body;
+ * 0 drops the connection) for ms from now, or, with ms <= 0, until
+ * fake_http_outage_end.  Checked before the counted fail rules added after
+ * it; the handler does not run. */
+void fake_http_outage(struct fake_http *h, const char *pattern, int status, int ms);
+/* Ends every outage now. */
+void fake_http_outage_end(struct fake_http *h);
 /* The next `times` answers to requests matching pattern are written ms
  * later (failed answers too). */
 void fake_http_delay(struct fake_http *h, const char *pattern, int times, int ms);

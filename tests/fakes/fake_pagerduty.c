@@ -413,6 +413,43 @@ const char *fake_pagerduty_incident_state(const struct fake_pagerduty *pd, const
     return inc ? inc->state : NULL;
 }
 
+/* True if a recorded request is a trigger under dedup_key. */
+static bool request_triggers(const struct fake_http_request *rq, const char *dedup_key)
+{
+    cJSON *j = cJSON_ParseWithLength(rq->body, rq->body_len);
+    bool hit = str_field(j, "event_action") && strcmp(str_field(j, "event_action"), "trigger") == 0
+               && str_field(j, "dedup_key") && strcmp(str_field(j, "dedup_key"), dedup_key) == 0;
+    cJSON_Delete(j);
+    return hit;
+}
+
+size_t fake_pagerduty_trigger_attempts(const struct fake_pagerduty *pd, const char *dedup_key)
+{
+    size_t n = 0, total = fake_http_count(pd->http, pd_api_pattern[FAKE_PD_ENQUEUE]);
+    for (size_t i = 0; i < total; i++)
+        if (request_triggers(fake_http_request(pd->http, pd_api_pattern[FAKE_PD_ENQUEUE], i), dedup_key))
+            n++;
+    return n;
+}
+
+size_t fake_pagerduty_trigger_count(const struct fake_pagerduty *pd, const char *dedup_key)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < pd->n_events; i++)
+        if (strcmp(pd->events[i]->action, "trigger") == 0 && strcmp(pd->events[i]->dedup_key, dedup_key) == 0)
+            n++;
+    return n;
+}
+
+bool fake_pagerduty_set_incident_state(struct fake_pagerduty *pd, const char *dedup_key, const char *state)
+{
+    struct fake_pd_incident *inc = find_incident(pd, dedup_key);
+    if (!inc || !is_open(inc) || (strcmp(state, "acknowledged") != 0 && strcmp(state, "resolved") != 0))
+        return false;
+    set_state(inc, state);
+    return true;
+}
+
 static struct pd_oncall *oncall_slot(struct fake_pagerduty *pd, const char *schedule_id)
 {
     for (size_t i = 0; i < pd->n_oncalls; i++)
@@ -475,6 +512,16 @@ void fake_pagerduty_fail(struct fake_pagerduty *pd, enum fake_pd_api api, int ti
         break;
     }
     fake_http_fail(pd->http, pattern, times, status, "application/json", body, retry_after);
+}
+
+void fake_pagerduty_outage(struct fake_pagerduty *pd, enum fake_pd_api api, int status, int ms)
+{
+    fake_http_outage(pd->http, pd_api_pattern[api], status, ms);
+}
+
+void fake_pagerduty_outage_end(struct fake_pagerduty *pd)
+{
+    fake_http_outage_end(pd->http);
 }
 
 void fake_pagerduty_delay(struct fake_pagerduty *pd, enum fake_pd_api api, int times, int ms)

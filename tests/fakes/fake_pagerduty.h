@@ -77,6 +77,15 @@ const struct fake_pd_incident *fake_pagerduty_incident_by_key(const struct fake_
 /* Its state ("triggered", "acknowledged", "resolved"), NULL if none. */
 const char *fake_pagerduty_incident_state(const struct fake_pagerduty *pd, const char *dedup_key);
 
+/* Triggers ever sent under dedup_key, accepted or not (retries included),
+ * and how many of them PagerDuty accepted (202). */
+size_t fake_pagerduty_trigger_attempts(const struct fake_pagerduty *pd, const char *dedup_key);
+size_t fake_pagerduty_trigger_count(const struct fake_pagerduty *pd, const char *dedup_key);
+/* A responder acknowledges ("acknowledged") or resolves ("resolved") the
+ * open incident of dedup_key in PagerDuty itself (web UI, app); no event is
+ * recorded.  false when no incident with that key is open. */
+bool fake_pagerduty_set_incident_state(struct fake_pagerduty *pd, const char *dedup_key, const char *state);
+
 /* --- on-call --- */
 /* Who is on call for schedule_id (replaces the previous one).  Users get
  * time_zone "Etc/UTC"; the escalation policy is PEPFAKE01 "Security". */
@@ -91,6 +100,10 @@ enum fake_pd_api { FAKE_PD_ENQUEUE, FAKE_PD_ONCALLS, FAKE_PD_ANY };
  * body: 429 (with Retry-After: retry_after when > 0), 500, 400, ...; 0 drops
  * the connection.  The request has no effect. */
 void fake_pagerduty_fail(struct fake_pagerduty *pd, enum fake_pd_api api, int times, int status, int retry_after);
+/* Outage of api: every request fails with status (0 drops the connection)
+ * for ms from now, or until fake_pagerduty_outage_end when ms <= 0. */
+void fake_pagerduty_outage(struct fake_pagerduty *pd, enum fake_pd_api api, int status, int ms);
+void fake_pagerduty_outage_end(struct fake_pagerduty *pd);
 /* The next `times` answers of api are written ms late (effect at once). */
 void fake_pagerduty_delay(struct fake_pagerduty *pd, enum fake_pd_api api, int times, int ms);
 

@@ -113,7 +113,9 @@ struct fs_env {
 };
 
 struct fs_fail {
-    char *method;
+    char *method;       /* NULL: every Web API method (outages) */
+    bool outage;        /* not counted: every call until until_us / fake_slack_outage_end */
+    uint64_t until_us;  /* outage end (CLOCK_MONOTONIC), 0 = until told */
     int times;
     int status;
     char *error;
@@ -1256,9 +1258,14 @@ static bool apply_fail(struct fake_slack *f, struct fs_req *r, const char *metho
 {
     for (size_t i = 0; i < f->n_fails; i++) {
         struct fs_fail *x = &f->fails[i];
-        if (x->times <= 0 || strcmp(x->method, method) != 0)
+        if (x->times <= 0 || (x->method ? strcmp(x->method, method) != 0 : strcmp(method, "response_url") == 0))
             continue;
-        x->times--;
+        if (x->outage && x->until_us && mono_us() >= x->until_us) {
+            x->times = 0;   /* over */
+            continue;
+        }
+        if (!x->outage)
+            x->times--;
         if (x->status == 429) {
             set_resp_error(r, 429, "ratelimited");
             r->retry_after = x->retry_after;
@@ -2100,11 +2107,29 @@ void fake_slack_fail(struct fake_slack *f, const char *method, int times, int ht
 {
     f->fails = xrealloc(f->fails, (f->n_fails + 1) * sizeof(*f->fails));
     struct fs_fail *x = &f->fails[f->n_fails++];
+    memset(x, 0, sizeof(*x));
     x->method = xstrdup(method);
     x->times = times;
     x->status = http_status;
     x->error = xstrdup(slack_error);
     x->retry_after = retry_after;
+}
+
+void fake_slack_outage(struct fake_slack *f, int http_status, const char *slack_error, int ms)
+{
+    fake_slack_fail(f, "*", 1, http_status, slack_error, 0);
+    struct fs_fail *x = &f->fails[f->n_fails - 1];
+    free(x->method);
+    x->method = NULL;
+    x->outage = true;
+    x->until_us = ms > 0 ? mono_us() + (uint64_t)ms * 1000 : 0;
+}
+
+void fake_slack_outage_end(struct fake_slack *f)
+{
+    for (size_t i = 0; i < f->n_fails; i++)
+        if (f->fails[i].outage)
+            f->fails[i].times = 0;
 }
 
 static bool method_match(const struct fake_call *c, const char *method)

@@ -189,6 +189,12 @@ void fake_slack_on_ack(struct fake_slack *f, void (*cb)(void *ud, const struct f
  * targets POSTs to response URLs.  Rules add up, oldest first. */
 void fake_slack_fail(struct fake_slack *f, const char *method, int times, int http_status,
                      const char *slack_error, int retry_after);
+/* Outage of the Web API: every call of every method (apps.connections.open
+ * included, response URLs not) gets the answer above (e.g. 503, or 200 with
+ * slack_error) for ms from now, or until fake_slack_outage_end when ms <= 0.
+ * The socket stays up. */
+void fake_slack_outage(struct fake_slack *f, int http_status, const char *slack_error, int ms);
+void fake_slack_outage_end(struct fake_slack *f);
 size_t fake_slack_call_count(const struct fake_slack *f, const char *method); /* NULL = all */
 /* The idx-th call of method (NULL = any), in arrival order; NULL if none. */
 const struct fake_call *fake_slack_call(const struct fake_slack *f, const char *method, size_t idx);
