@@ -65,7 +65,7 @@ static const char new_config[] =
     "            {\"user\": \"U0SIRT002\", \"tz\": \"Asia/Tokyo\", \"hours\": \"22:00-06:00\"}],\n"
     " \"components\": [{\"name\": \"gitaly\", \"em\": \"U0EM00001\"}, {\"name\": \"pages\"}]}\n";
 
-TEST_T(e2e_sighup_reloads_valid_config, 60)
+TEST_T(e2e_sighup_reloads_valid_config, 120)
 {
     struct fx fx;
     fx_init(&fx);
@@ -94,7 +94,7 @@ TEST_T(e2e_sighup_reloads_valid_config, 60)
     fx_finish(&fx);
 }
 
-TEST_T(e2e_sighup_refuses_broken_config, 60)
+TEST_T(e2e_sighup_refuses_broken_config, 120)
 {
     struct fx fx;
     fx_init(&fx);
@@ -126,7 +126,7 @@ TEST_T(e2e_sighup_refuses_broken_config, 60)
     fx_finish(&fx);
 }
 
-TEST(e2e_start_up_error_is_a_line_and_a_json_log_line)
+TEST_T(e2e_start_up_error_is_a_line_and_a_json_log_line, 60)
 {
     struct fx fx;
     fx_init(&fx);
