@@ -11,6 +11,7 @@
 #include "../bot/effects_internal.h"
 #include "../bot/log.h"
 #include "response.h"
+#include "utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,11 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *body;
     resp_split(data, size, &resp, &body);
     struct effect_result out;
-    char err[256];
+    char err[96];           /* smaller than any caller's: the cut is exercised */
+    bool body_utf8 = utf8_valid((const unsigned char *)resp.body, resp.body_len);
     for (int mutating = 0; mutating <= 1; mutating++) {
         memset(&out, 0, sizeof(out));
         eff_outcome_http(&resp, mutating, "pagerduty", &out, err, sizeof(err));
         if (!memchr(err, '\0', sizeof(err)))
+            __builtin_trap();
+        /* The error is shown in Slack: a valid body gives valid text. */
+        if (body_utf8 && !utf8_valid((const unsigned char *)err, strlen(err)))
             __builtin_trap();
         if (out.outcome != EFFECT_DONE && !err[0])
             __builtin_trap();   /* a failure always says why */

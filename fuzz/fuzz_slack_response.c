@@ -13,6 +13,7 @@
 #include "../bot/log.h"
 #include "../bot/slack_api.h"
 #include "response.h"
+#include "utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,11 +33,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!r.error || (r.err != API_OK && !r.error[0]))
             __builtin_trap();   /* every failure names itself */
         struct effect_result out;
-        char err[256];
+        char err[128];          /* the smallest buffer a caller passes */
         for (int mutating = 0; mutating <= 1; mutating++) {
             memset(&out, 0, sizeof(out));
             eff_outcome_api(&r, mutating, &out, err, sizeof(err));
             if (!memchr(err, '\0', sizeof(err)))
+                __builtin_trap();
+            /* The error is shown in Slack: whole characters only. */
+            if (utf8_valid((const unsigned char *)r.error, strlen(r.error)) &&
+                !utf8_valid((const unsigned char *)err, strlen(err)))
                 __builtin_trap();
         }
         (void)eff_slack_error_retryable(r.error);
