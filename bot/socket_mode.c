@@ -421,6 +421,22 @@ static int json_depth_exceeds(const char *p, size_t n, int limit)
     return 0;
 }
 
+cJSON *sm_frame_parse(const char *data, size_t len, int max_depth, const char **why)
+{
+    *why = NULL;
+    if (json_depth_exceeds(data, len, max_depth > 0 ? max_depth : 64)) {
+        *why = "too_deep";
+        return NULL;
+    }
+    cJSON *msg = cJSON_ParseWithLength(data, len);
+    if (!cJSON_IsObject(msg)) {
+        *why = "malformed";
+        cJSON_Delete(msg);
+        return NULL;
+    }
+    return msg;
+}
+
 static void queue_ack(struct sm_conn *c, const char *envelope_id, cJSON *ack_payload,
                       cJSON *envelope, const char *type, uint64_t rx_us)
 {
@@ -464,16 +480,14 @@ static void handle_message(struct sm_conn *c, const char *data, size_t len)
 {
     struct sm *s = c->s;
     uint64_t rx_us = clock_mono_us();
-    if (json_depth_exceeds(data, len, s->cfg.max_depth)) {
-        LOG_WARN("dropping frame: JSON nested too deeply", "bytes:u limit:d", len, s->cfg.max_depth);
-        metrics_envelope_dropped(s->metrics, "too_deep");
-        return;
-    }
-    cJSON *msg = cJSON_ParseWithLength(data, len);
-    if (!cJSON_IsObject(msg)) {
-        LOG_WARN("dropping frame: not a JSON object", "bytes:u", len);
-        metrics_envelope_dropped(s->metrics, "malformed");
-        cJSON_Delete(msg);
+    const char *drop = NULL;
+    cJSON *msg = sm_frame_parse(data, len, s->cfg.max_depth, &drop);
+    if (!msg) {
+        if (strcmp(drop, "too_deep") == 0)
+            LOG_WARN("dropping frame: JSON nested too deeply", "bytes:u limit:d", len, s->cfg.max_depth);
+        else
+            LOG_WARN("dropping frame: not a JSON object", "bytes:u", len);
+        metrics_envelope_dropped(s->metrics, drop);
         return;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
