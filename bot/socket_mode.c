@@ -465,9 +465,7 @@ static void queue_ack(struct sm_conn *c, const char *envelope_id, cJSON *ack_pay
     lws_callback_on_writable(c->wsi);
 }
 
-/* Slack's envelope ids are short printable ASCII; anything else (not UTF-8,
- * control bytes, spaces, kilobytes) is not echoed into an ack frame. */
-static bool envelope_id_ok(const char *id)
+bool sm_envelope_id_ok(const char *id)
 {
     size_t n = 0;
     for (; id[n]; n++)
@@ -494,7 +492,7 @@ static void handle_message(struct sm_conn *c, const char *data, size_t len)
     const cJSON *eid = cJSON_GetObjectItemCaseSensitive(msg, "envelope_id");
     const char *t = cJSON_IsString(type) ? type->valuestring : NULL;
 
-    if (cJSON_IsString(eid) && eid->valuestring[0] && !envelope_id_ok(eid->valuestring)) {
+    if (cJSON_IsString(eid) && eid->valuestring[0] && !sm_envelope_id_ok(eid->valuestring)) {
         LOG_WARN("dropping frame: envelope_id is not short printable ASCII", "bytes:u type:s",
                  strlen(eid->valuestring), t);
         metrics_envelope_dropped(s->metrics, "bad_envelope_id");

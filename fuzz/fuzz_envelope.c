@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
     const cJSON *eid = cJSON_GetObjectItemCaseSensitive(msg, "envelope_id");
     const char *t = cJSON_IsString(type) ? type->valuestring : NULL;
-    if (!cJSON_IsString(eid) || !eid->valuestring[0]) {
+    if (!cJSON_IsString(eid) || !eid->valuestring[0] || !sm_envelope_id_ok(eid->valuestring)) {
         cJSON_Delete(msg);
         return 0;
     }
