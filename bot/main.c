@@ -1,6 +1,7 @@
 /* main: loads the config, builds the one libuv loop and everything on it
  * (lws context, curl multi, Slack Web API client, Socket Mode client,
- * router, optional health server), runs it, and tears it down in order on
+ * router, optional health server) and the store thread (storeq), runs it,
+ * and tears it down in order on
  * SIGTERM/SIGINT (exit 0) or on a fatal start-up error (exit 1).  main owns
  * every long-lived object; the shutdown sequence below is the only place
  * they are freed. */
@@ -26,6 +27,7 @@
 #include "slack_api.h"
 #include "socket_mode.h"
 #include "store.h"
+#include "storeq.h"
 #include "util.h"
 #include "../handlers/handlers.h"
 
@@ -35,6 +37,7 @@ struct main_state {
     uv_loop_t loop;
     struct cfg cfg;
     struct sirt_app app;
+    struct sirt_app st_app;         /* the store thread's view (see app.h) */
     struct lws_context *lws;
     uv_signal_t sigterm, sigint, sigusr1;
     uv_timer_t grace;
@@ -114,6 +117,50 @@ static void on_sigusr1(uv_signal_t *h, int signum)
     outbox_kick(ms->app.outbox);
 }
 
+/* ---- what the store thread's view learns by message ---- */
+
+struct zone_msg {
+    struct sirt_app *st_app;
+    size_t i;
+    char *tz;
+};
+
+static void zone_st(struct store *st, void *arg)
+{
+    (void)st;
+    struct zone_msg *m = arg;
+    free(m->st_app->appsec_tz[m->i]);
+    m->st_app->appsec_tz[m->i] = m->tz;
+    free(m);
+}
+
+struct ident_msg {
+    struct sirt_app *st_app;
+    char bot_user_id[32], bot_id[32], team_url[256];
+};
+
+static void ident_st(struct store *st, void *arg)
+{
+    (void)st;
+    struct ident_msg *m = arg;
+    memcpy(m->st_app->bot_user_id, m->bot_user_id, sizeof(m->bot_user_id));
+    memcpy(m->st_app->bot_id, m->bot_id, sizeof(m->bot_id));
+    memcpy(m->st_app->team_url, m->team_url, sizeof(m->team_url));
+    free(m);
+}
+
+static void st_after_ident(struct store *st, void *arg)
+{
+    (void)st;
+    struct main_state *ms = arg;
+    router_replay_inbox(ms->app.router);
+    if (store_begin(ms->app.store) == 0) {
+        review_plan(&ms->st_app);
+        if (store_commit(ms->app.store) == 0)
+            scheduler_st_changed(ms->app.scheduler);
+    }
+}
+
 /* Appsec engineers without a tz in the config: their Slack profile's zone. */
 static void on_users_info(void *ud, const struct api_result *r)
 {
@@ -124,6 +171,11 @@ static void on_users_info(void *ud, const struct api_result *r)
         if (cJSON_IsString(tz) && cfg_zone_exists(tz->valuestring)) {
             free(ms->app.appsec_tz[i]);
             ms->app.appsec_tz[i] = xstrdup(tz->valuestring);
+            struct zone_msg *m = xcalloc(1, sizeof(*m));
+            m->st_app = &ms->st_app;
+            m->i = i;
+            m->tz = xstrdup(tz->valuestring);
+            storeq_post(ms->app.storeq, zone_st, NULL, m);
             LOG_INFO("appsec zone from Slack profile", "user:s tz:s", ms->cfg.appsec[i].user, tz->valuestring);
             scheduler_kick(ms->app.scheduler);
         }
@@ -135,6 +187,7 @@ static void on_users_info(void *ud, const struct api_result *r)
 static void resolve_zones(struct main_state *ms)
 {
     ms->app.appsec_tz = xcalloc(ms->cfg.n_appsec + 1, sizeof(char *));
+    ms->st_app.appsec_tz = xcalloc(ms->cfg.n_appsec + 1, sizeof(char *));
     ms->tz_req = xcalloc(ms->cfg.n_appsec + 1, sizeof(ms->tz_req[0]));
     for (size_t i = 0; i < ms->cfg.n_appsec; i++) {
         ms->tz_req[i] = ms;
@@ -191,11 +244,13 @@ static void check_sirt_channel(struct main_state *ms)
 static void start_workers(struct main_state *ms)
 {
     check_sirt_channel(ms);
-    router_replay_inbox(ms->app.router);
-    if (store_begin(ms->app.store) == 0) {
-        review_plan(&ms->app);
-        store_commit(ms->app.store);
-    }
+    struct ident_msg *m = xcalloc(1, sizeof(*m));
+    m->st_app = &ms->st_app;
+    memcpy(m->bot_user_id, ms->app.bot_user_id, sizeof(m->bot_user_id));
+    memcpy(m->bot_id, ms->app.bot_id, sizeof(m->bot_id));
+    memcpy(m->team_url, ms->app.team_url, sizeof(m->team_url));
+    storeq_post(ms->app.storeq, ident_st, NULL, m);
+    storeq_post(ms->app.storeq, st_after_ident, NULL, ms);
     outbox_start(ms->app.outbox);
     scheduler_start(ms->app.scheduler);
 }
@@ -250,12 +305,9 @@ static void finish_shutdown(struct main_state *ms)
         return;
     ms->closing_done = true;
     uv_timer_stop(&ms->grace);
-    if (ms->app.outbox)
-        outbox_close(ms->app.outbox);
-    ms->app.outbox = NULL;
-    if (ms->app.scheduler)
-        scheduler_close(ms->app.scheduler);
-    ms->app.scheduler = NULL;
+    router_stop(ms->app.router);
+    outbox_close(ms->app.outbox);
+    scheduler_close(ms->app.scheduler);
     if (ms->app.http)
         http_close(ms->app.http);
     if (ms->app.api)
@@ -265,6 +317,10 @@ static void finish_shutdown(struct main_state *ms)
     ms->app.http = NULL;
     ms->app.api = NULL;
     ms->app.sm = NULL;
+    /* The store thread finishes what is queued (its acks now find no
+     * socket: Slack sends those envelopes again, and the inbox keeps them). */
+    storeq_close(ms->app.storeq);
+    ms->app.storeq = NULL;
     health_stop();
     if (ms->lws)
         lws_context_destroy(ms->lws);
@@ -367,18 +423,32 @@ int main(int argc, char **argv)
     ms.app.metrics = metrics_create();
     ms.app.http = http_create(&ms.loop);
     ms.app.api = api_create(&ms.loop, ms.app.http, ms.cfg.slack_api_url, ms.cfg.slack_bot_token, ms.app.metrics);
+    ms.app.storeq = storeq_create(&ms.loop, ms.app.store, ms.app.metrics);
+    ms.app.st_app = &ms.st_app;
     ms.app.router = router_create(&ms.app);
     ms.app.outbox = outbox_create(&ms.app);
     ms.app.scheduler = scheduler_create(&ms.app);
     resolve_zones(&ms);
+    {
+        /* The store thread's view: no network; its zones are its own. */
+        char **st_tz = ms.st_app.appsec_tz;
+        ms.st_app = ms.app;
+        ms.st_app.appsec_tz = st_tz;
+        ms.st_app.loop = NULL;
+        ms.st_app.http = NULL;
+        ms.st_app.api = NULL;
+        ms.st_app.sm = NULL;
+        ms.st_app.st_app = NULL;
+        for (size_t i = 0; i < ms.cfg.n_appsec; i++)
+            st_tz[i] = ms.app.appsec_tz[i] ? xstrdup(ms.app.appsec_tz[i]) : NULL;
+    }
 
     struct sm_config smc;
     memset(&smc, 0, sizeof(smc));
     smc.app_token = ms.cfg.slack_app_token;
     smc.ping_secs = ms.cfg.ping_secs;
     smc.hangup_secs = ms.cfg.ping_secs * 3;
-    smc.on_ack = router_ack;
-    smc.on_work = router_work;
+    smc.on_envelope = router_envelope;
     smc.on_fatal = on_fatal;
     smc.fatal_ud = &ms;
     smc.ud = ms.app.router;
@@ -397,6 +467,10 @@ int main(int argc, char **argv)
             finish_shutdown(&ms);
         } else {
             router_inbox_mark(ms.app.router);
+            if (storeq_start(ms.app.storeq) != 0) {
+                fprintf(stderr, "sirtbot: cannot start the store thread\n");
+                exit(1);
+            }
             api_call(ms.app.api, "auth.test", NULL, on_auth_test, &ms);
             sm_start(ms.app.sm);
             LOG_INFO("sirtbot started", "api:s", ms.cfg.slack_api_url);
@@ -413,11 +487,17 @@ int main(int argc, char **argv)
     int rc = uv_loop_close(&ms.loop);
     if (rc != 0)
         LOG_WARN("loop closed with handles still open", "error:s", uv_strerror(rc));
+    storeq_close(ms.app.storeq);   /* when start-up failed before the shutdown ran */
     router_destroy(ms.app.router);
+    outbox_destroy(ms.app.outbox);
+    scheduler_destroy(ms.app.scheduler);
     store_close(ms.app.store);
-    for (size_t i = 0; ms.app.appsec_tz && i < ms.cfg.n_appsec; i++)
+    for (size_t i = 0; ms.app.appsec_tz && i < ms.cfg.n_appsec; i++) {
         free(ms.app.appsec_tz[i]);
+        free(ms.st_app.appsec_tz[i]);
+    }
     free(ms.app.appsec_tz);
+    free(ms.st_app.appsec_tz);
     free(ms.tz_req);
     metrics_destroy(ms.app.metrics);
     cfg_finish(&ms.cfg);

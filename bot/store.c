@@ -7,10 +7,13 @@
  * the store (rows are read first). */
 #include "store.h"
 
+#include <assert.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -147,7 +150,7 @@ enum stmt_id {
     ST_TM_EXISTS, ST_TM_CANCEL_INC,
     ST_OB_INSERT, ST_OB_BY_KEY, ST_OB_DEP_INSERT, ST_OB_GET, ST_OB_DUE, ST_OB_NEXT_DUE,
     ST_OB_BLOCKED, ST_OB_SENDING, ST_OB_STATE, ST_OB_DONE, ST_OB_RETRY, ST_OB_FAILED,
-    ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS, ST_OB_DROPPED, ST_OB_OLDEST,
+    ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS, ST_OB_DROPPED, ST_OB_OLDEST, ST_OB_PENDING, ST_OB_OPEN_DEPS,
     ST_INBOX_ADD, ST_INBOX_DEL, ST_INBOX_LIST,
     ST_PG_INSERT, ST_PG_LAST, ST_PG_OPEN, ST_PG_LIST, ST_PG_RESOLVE, ST_PG_USER,
     ST_COUNT
@@ -249,6 +252,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OB_DROPPED] =
         "UPDATE outbox SET state = 4, last_error = ?2, updated_ms = ?3 WHERE id = ?1 AND state IN (0, 1)",
     [ST_OB_OLDEST] = "SELECT MIN(created_ms) FROM outbox WHERE state IN (0, 1)",
+    [ST_OB_PENDING] = "SELECT " JOB_COLS " FROM outbox o WHERE o.state = 0 ORDER BY o.id",
+    [ST_OB_OPEN_DEPS] =
+        "SELECT d.job_id, d.dep_id, p.state FROM outbox_deps d JOIN outbox o ON o.id = d.job_id"
+        " JOIN outbox p ON p.id = d.dep_id WHERE o.state = 0 AND p.state NOT IN (2, 4) ORDER BY d.job_id",
     [ST_INBOX_ADD] = "INSERT INTO inbox(type, envelope, received_ms) VALUES (?1, ?2, ?3)",
     [ST_INBOX_DEL] = "DELETE FROM inbox WHERE id = ?1",
     [ST_INBOX_LIST] = "SELECT id, type, envelope FROM inbox ORDER BY id",
@@ -291,6 +298,10 @@ struct store {
     long fault_allow;                   /* writes still allowed since it appeared */
     sqlite3_stmt *st[ST_COUNT];
     sqlite3_stmt *set_field[N_FIELDS];
+    bool bound;                         /* store_bind_thread: only owner may call */
+    pthread_t owner;
+    long delay_ms;                      /* SIRT_TEST_STORE_DELAY_MS */
+    struct store_stats stats;
 };
 
 /* ---- helpers ---- */
@@ -367,6 +378,14 @@ static bool fault_active(struct store *s, sqlite3_stmt *st)
 
 static int step(struct store *s, sqlite3_stmt *st)
 {
+    /* One owner per thread: once bound, the store thread alone may use it. */
+    assert(!s->bound || pthread_equal(s->owner, pthread_self()));
+    if (sqlite3_stmt_readonly(st)) {
+        if (sqlite3_column_count(st) > 0)
+            s->stats.reads++;
+    } else {
+        s->stats.writes++;
+    }
     if (fault_active(s, st)) {
         s->faulted = true;
         return SQLITE_FULL;
@@ -590,6 +609,9 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
     sqlite3_busy_timeout(s->db, 5000);
     /* Test knob (README, "Test knobs"): not part of the config table because
      * it is not configuration, and it must hold before the first write. */
+    const char *delay = getenv("SIRT_TEST_STORE_DELAY_MS");
+    if (delay && *delay)
+        s->delay_ms = atol(delay) > 0 ? atol(delay) : 0;
     const char *fault = getenv("SIRT_TEST_STORE_FAULT");
     if (fault && *fault) {
         s->fault_file = xstrdup(fault);
@@ -655,6 +677,19 @@ void store_close(struct store *s)
     free(s);
 }
 
+/* ---- threads and figures ---- */
+
+void store_bind_thread(struct store *s, bool bind)
+{
+    s->bound = bind;
+    s->owner = pthread_self();
+}
+
+void store_stats_get(const struct store *s, struct store_stats *out)
+{
+    *out = s->stats;
+}
+
 /* ---- transactions ---- */
 
 int store_begin(struct store *s)
@@ -699,9 +734,17 @@ int store_commit(struct store *s)
         store_rollback(s);
         return STORE_EIO;
     }
+    if (s->depth == 1 && s->delay_ms) {
+        /* The test knob: a slow disk or a far database, once per commit. */
+        struct timespec ts = { s->delay_ms / 1000, (s->delay_ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) != 0)
+            ;
+    }
     int ret = exec_stmt(s, s->st[ST_RELEASE], "commit");
     if (ret == 0) {
         s->depth--;
+        if (s->depth == 0)
+            s->stats.commits++;
         return 0;
     }
     /* The level is not released: undo it so the caller is never left inside
@@ -1359,6 +1402,8 @@ int64_t store_outbox_add(struct store *s, const struct outbox_new *j)
     if (ret < 0)
         goto fail;
     int64_t id = 0;
+    if (j->created)
+        *j->created = sqlite3_changes(s->db) != 0;
     if (sqlite3_changes(s->db) == 0) {
         /* Already queued (a replayed event): same job, deps as first written. */
         st = s->st[ST_OB_BY_KEY];
@@ -1411,6 +1456,46 @@ int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct outbox_
     *jobs = rows;
     *n = cnt;
     return 0;
+}
+
+int store_outbox_pending(struct store *s, struct outbox_job **jobs, size_t *n)
+{
+    void *rows;
+    size_t cnt;
+    int ret = collect_rows(s, s->st[ST_OB_PENDING], sizeof(struct outbox_job), SIZE_MAX, job_from_row, &rows,
+                           &cnt, "outbox_pending");
+    if (ret < 0) {
+        outbox_jobs_free(rows, cnt);
+        rows = NULL;
+        cnt = 0;
+    }
+    *jobs = rows;
+    *n = cnt;
+    return ret;
+}
+
+static void dep_from_row(sqlite3_stmt *st, void *row)
+{
+    struct outbox_dep *d = row;
+    d->job_id = sqlite3_column_int64(st, 0);
+    d->dep_id = sqlite3_column_int64(st, 1);
+    d->dep_state = (enum outbox_state)sqlite3_column_int(st, 2);
+}
+
+int store_outbox_pending_deps(struct store *s, struct outbox_dep **deps, size_t *n)
+{
+    void *rows;
+    size_t cnt;
+    int ret = collect_rows(s, s->st[ST_OB_OPEN_DEPS], sizeof(struct outbox_dep), SIZE_MAX, dep_from_row, &rows,
+                           &cnt, "outbox_pending_deps");
+    if (ret < 0) {
+        free(rows);
+        rows = NULL;
+        cnt = 0;
+    }
+    *deps = rows;
+    *n = cnt;
+    return ret;
 }
 
 int64_t store_outbox_next_due(struct store *s)
