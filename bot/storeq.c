@@ -39,6 +39,7 @@ struct storeq {
     struct sq_list back;             /* completions to the loop */
     uv_async_t async;
     struct store_stats seen;         /* figures already reported to metrics */
+    bool pause_wanted, parked;       /* storeq_pause: guarded by mu, signalled by cv */
 };
 
 static void list_push(struct sq_list *l, struct sq_item *it)
@@ -161,7 +162,7 @@ static void post(struct storeq *q, bool urgent, storeq_fn fn, storeq_done_fn don
         return;
     }
     list_push(urgent ? &q->urgent : &q->normal, it);
-    pthread_cond_signal(&q->cv);
+    pthread_cond_broadcast(&q->cv);
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -197,6 +198,43 @@ size_t storeq_pending(struct storeq *q)
     size_t n = q->urgent.n + q->normal.n;
     pthread_mutex_unlock(&q->mu);
     return n;
+}
+
+static void park_st(struct store *st, void *arg)
+{
+    (void)st;
+    struct storeq *q = arg;
+    pthread_mutex_lock(&q->mu);
+    q->parked = true;
+    pthread_cond_broadcast(&q->cv);
+    while (q->pause_wanted)
+        pthread_cond_wait(&q->cv, &q->mu);
+    q->parked = false;
+    pthread_mutex_unlock(&q->mu);
+}
+
+void storeq_pause(struct storeq *q)
+{
+    if (!q || !q->started || q->closed)
+        return;
+    pthread_mutex_lock(&q->mu);
+    q->pause_wanted = true;
+    pthread_mutex_unlock(&q->mu);
+    storeq_post_urgent(q, park_st, NULL, q);
+    pthread_mutex_lock(&q->mu);
+    while (!q->parked)
+        pthread_cond_wait(&q->cv, &q->mu);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void storeq_resume(struct storeq *q)
+{
+    if (!q || !q->started || q->closed)
+        return;
+    pthread_mutex_lock(&q->mu);
+    q->pause_wanted = false;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
 }
 
 static void on_closed(uv_handle_t *h)

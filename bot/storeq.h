@@ -37,6 +37,11 @@ void storeq_to_loop(struct storeq *q, storeq_done_fn done, void *arg);
 bool storeq_on_thread(const struct storeq *q);
 /* Items waiting (both lanes), for tests and gauges. */
 size_t storeq_pending(struct storeq *q);
+/* Loop: waits until the store thread is parked between two items, and
+ * keeps it there until storeq_resume: for the rare change of something
+ * both threads read (the config on SIGHUP).  No-op before start. */
+void storeq_pause(struct storeq *q);
+void storeq_resume(struct storeq *q);
 /* Finishes the queue and stops; q is freed once its handle closes.
  * storeq_close(NULL) is a no-op. */
 void storeq_close(struct storeq *q);
