@@ -611,7 +611,7 @@ static void on_effect_done(void *ud, const struct effect_result *r)
     o->outcome_posted = true;
     pthread_mutex_unlock(&o->mu);
     if (post)
-        storeq_post_urgent(o->loop_app->storeq, outcomes_st, NULL, o);   /* a short window between sent and recorded */
+        storeq_post(o->loop_app->storeq, outcomes_st, NULL, o);
 }
 
 /* ---- dispatch (store thread) ---- */
