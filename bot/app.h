@@ -16,6 +16,7 @@ struct router;
 struct store;
 struct outbox;
 struct scheduler;
+struct storeq;
 
 struct sirt_app {
     uv_loop_t *loop;
@@ -28,6 +29,13 @@ struct sirt_app {
     struct store *store;
     struct outbox *outbox;
     struct scheduler *scheduler;
+    /* The store thread (NULL in unit tests: everything then runs inline)
+     * and that thread's own view of the app: a copy of this struct whose
+     * network fields are NULL, whose identity fields (bot_user_id, team_url,
+     * appsec_tz) are updated by message (main's app_st_*), and which alone
+     * the handlers see.  Both owned by main. */
+    struct storeq *storeq;
+    struct sirt_app *st_app;
     /* Resolved zone of cfg->appsec[i] (config tz, else Slack users.info,
      * else NULL until known); owned by main. */
     char **appsec_tz;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -14,16 +15,24 @@
 
 enum clock_mode { CLOCK_REAL, CLOCK_FIXED, CLOCK_FILE };
 
+/* Read by every thread (the loop and the store thread), changed by the loop
+ * (SIGUSR1) and by unit tests: guarded by one lock. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static enum clock_mode mode = CLOCK_REAL;
 static int64_t fixed_ms;        /* CLOCK_FIXED: the time; CLOCK_FILE: time at load */
 static uint64_t loaded_mono_us; /* CLOCK_FILE: monotonic time at load */
 
 int64_t clock_now_ms(void)
 {
-    if (mode == CLOCK_FIXED)
-        return fixed_ms;
-    if (mode == CLOCK_FILE)
-        return fixed_ms + (int64_t)((clock_mono_us() - loaded_mono_us) / 1000u);
+    pthread_mutex_lock(&lock);
+    enum clock_mode m = mode;
+    int64_t f = fixed_ms;
+    uint64_t l = loaded_mono_us;
+    pthread_mutex_unlock(&lock);
+    if (m == CLOCK_FIXED)
+        return f;
+    if (m == CLOCK_FILE)
+        return f + (int64_t)((clock_mono_us() - l) / 1000u);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -43,13 +52,17 @@ uint64_t clock_mono_ms(void)
 
 void clock_set_fixed_ms(int64_t epoch_ms)
 {
+    pthread_mutex_lock(&lock);
     mode = CLOCK_FIXED;
     fixed_ms = epoch_ms;
+    pthread_mutex_unlock(&lock);
 }
 
 void clock_set_real(void)
 {
+    pthread_mutex_lock(&lock);
     mode = CLOCK_REAL;
+    pthread_mutex_unlock(&lock);
 }
 
 #define CLOCK_FILE_MAX 64
@@ -177,9 +190,11 @@ int clock_load_file(const char *path)
     int64_t ms;
     if (parse_time(text + a, n - a, &ms) != 0)
         return -1;
+    pthread_mutex_lock(&lock);
     fixed_ms = ms;
     loaded_mono_us = clock_mono_us();
     mode = CLOCK_FILE;
+    pthread_mutex_unlock(&lock);
     return 0;
 }
 

@@ -5,9 +5,12 @@
  * db_pg.c); this file owns db->depth, db->txn_failed and db->healthy. */
 #include "db_internal.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "health.h"
 #include "log.h"
@@ -97,6 +100,10 @@ int db_open(struct db **out, const char *target, char *err, size_t errlen)
     db->shown = shown;
     db->healthy = true;
     db->row.ops = ops;
+    /* Test knob (README, "Test knobs"): a slow fsync or a far database. */
+    const char *delay = getenv("SIRT_TEST_STORE_DELAY_MS");
+    if (delay && *delay && atol(delay) > 0)
+        db->delay_ms = atol(delay);
     health_set_store_ok(true, NULL);
     *out = db;
     return 0;
@@ -112,8 +119,10 @@ void db_close(struct db *db)
         db->depth = 0;
     }
     char *shown = db->shown;
+    bool *ro = db->readonly;
     db->ops->close(db);
     free(shown);
+    free(ro);
 }
 
 enum db_dialect db_dialect(const struct db *db)
@@ -126,9 +135,36 @@ int db_migrate(struct db *db, const char *const *steps, int n, char *err, size_t
     return db->ops->migrate(db, steps, n, err, errlen);
 }
 
+/* A statement that starts with SELECT only reads (the figures of
+ * db_stats_get count reads and writes apart). */
+static bool is_select(const char *sql)
+{
+    while (sql && (*sql == ' ' || *sql == '\n' || *sql == '\t' || *sql == '('))
+        sql++;
+    return sql && strncasecmp(sql, "SELECT", 6) == 0;
+}
+
 int db_prepare(struct db *db, const char *const *sql, int n, char *err, size_t errlen)
 {
+    free(db->readonly);
+    db->readonly = xcalloc((size_t)(n > 0 ? n : 1), sizeof(bool));
+    db->n_stmts = n;
+    for (int i = 0; i < n; i++)
+        db->readonly[i] = is_select(sql[i]);
     return db->ops->prepare(db, sql, n, err, errlen);
+}
+
+void db_bind_thread(struct db *db, bool bind)
+{
+    db->bound = bind;
+    db->owner = pthread_self();
+}
+
+void db_stats_get(const struct db *db, uint64_t *reads, uint64_t *writes, uint64_t *commits)
+{
+    *reads = db->reads;
+    *writes = db->writes;
+    *commits = db->commits;
 }
 
 void db__io_failed(struct db *db, const char *why)
@@ -152,6 +188,12 @@ void db__works(struct db *db)
 
 int db_query(struct db *db, int id, const char *what, const struct db_arg *args, int n)
 {
+    /* One owner per thread: once bound, the store thread alone may use it. */
+    assert(!db->bound || pthread_equal(db->owner, pthread_self()));
+    if (id >= 0 && id < db->n_stmts && db->readonly[id])
+        db->reads++;
+    else
+        db->writes++;
     return db->ops->start(db, id, what, args, n);
 }
 
@@ -167,7 +209,7 @@ void db_end(struct db *db)
 
 int64_t db_exec(struct db *db, int id, const char *what, const struct db_arg *args, int n)
 {
-    int ret = db->ops->start(db, id, what, args, n);
+    int ret = db_query(db, id, what, args, n);
     if (ret < 0)
         return ret;
     const struct db_row *row;
@@ -253,10 +295,18 @@ int db_commit(struct db *db)
         db_rollback(db);
         return STORE_EIO;
     }
+    if (db->depth == 1 && db->delay_ms) {
+        /* The test knob: a slow disk or a far database, once per commit. */
+        struct timespec ts = { db->delay_ms / 1000, (db->delay_ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) != 0)
+            ;
+    }
     int ret = db->ops->release(db, db->depth);
     if (ret == 0) {
-        if (--db->depth == 0)
+        if (--db->depth == 0) {
+            db->commits++;
             db__works(db);
+        }
         return 0;
     }
     /* The level is not released: undo it so the caller is never left inside

@@ -59,6 +59,11 @@ int db_migrate(struct db *db, const char *const *steps, int n, char *err, size_t
  * i is run as db_exec(db, i, ...).  Placeholders are ?1..?N; PostgreSQL's
  * driver rewrites them to $1..$N outside quotes. */
 int db_prepare(struct db *db, const char *const *sql, int n, char *err, size_t errlen);
+/* One owner per thread: once bound, statements must come from the thread
+ * that bound it (asserted in debug builds); bind = false lifts it. */
+void db_bind_thread(struct db *db, bool bind);
+/* Statements run (reads = SELECTs) and outermost commits since db_open. */
+void db_stats_get(const struct db *db, uint64_t *reads, uint64_t *writes, uint64_t *commits);
 
 /* Runs statement id to completion.  Returns the number of rows it changed
  * (>= 0) or < 0.  what names the operation in error logs. */

@@ -7,6 +7,8 @@
 #ifndef SIRT_DB_INTERNAL_H
 #define SIRT_DB_INTERNAL_H
 
+#include <pthread.h>
+
 #include "db.h"
 
 /* The current row of a query: h is the driver's handle (sqlite3_stmt or
@@ -47,6 +49,12 @@ struct db {
     const char *why;            /* set by a driver with its I/O-class failure */
     int64_t changes;            /* rows changed by the last completed statement */
     struct db_row row;
+    bool *readonly;             /* per prepared statement id: a SELECT */
+    int n_stmts;
+    bool bound;                 /* db_bind_thread: only owner may run statements */
+    pthread_t owner;
+    long delay_ms;              /* SIRT_TEST_STORE_DELAY_MS */
+    uint64_t reads, writes, commits;
 };
 
 extern const struct db_ops db_sqlite_ops;

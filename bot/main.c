@@ -1,6 +1,7 @@
 /* main: loads the config, builds the one libuv loop and everything on it
  * (lws context, curl multi, Slack Web API client, Socket Mode client,
- * router, optional health server), runs it, and tears it down in order on
+ * router, optional health server) and the store thread (storeq), runs it,
+ * and tears it down in order on
  * SIGTERM/SIGINT (exit 0) or on a fatal start-up error (exit 1, one plain
  * line and one JSON line on stderr).  SIGHUP reloads the team config
  * (reload_config below: a bad file is refused and the running one kept).
@@ -28,6 +29,7 @@
 #include "slack_api.h"
 #include "socket_mode.h"
 #include "store.h"
+#include "storeq.h"
 #include "util.h"
 #include "../handlers/handlers.h"
 
@@ -37,6 +39,7 @@ struct main_state {
     uv_loop_t loop;
     struct cfg cfg;
     struct sirt_app app;
+    struct sirt_app st_app;         /* the store thread's view (see app.h) */
     struct lws_context *lws;
     uv_signal_t sigterm, sigint, sigusr1, sighup;
     uv_timer_t grace;
@@ -122,6 +125,66 @@ static void on_sigusr1(uv_signal_t *h, int signum)
     outbox_kick(ms->app.outbox);
 }
 
+/* ---- what the store thread's view learns by message ---- */
+
+struct zone_msg {
+    struct sirt_app *st_app;
+    char user[32];
+    char *tz;
+};
+
+/* By user, not index: a reload may have moved the engineer meanwhile. */
+static void zone_st(struct store *st, void *arg)
+{
+    (void)st;
+    struct zone_msg *m = arg;
+    const struct cfg_appsec *a = cfg_appsec_user(m->st_app->cfg, m->user);
+    if (a && m->st_app->appsec_tz) {
+        size_t i = (size_t)(a - m->st_app->cfg->appsec);
+        free(m->st_app->appsec_tz[i]);
+        m->st_app->appsec_tz[i] = m->tz;
+        m->tz = NULL;
+    }
+    free(m->tz);
+    free(m);
+}
+
+/* The store thread's copy of the zones (same shape as app->appsec_tz). */
+static char **copy_zones(const struct cfg *c, char *const *tz)
+{
+    char **v = xcalloc(c->n_appsec + 1, sizeof(char *));
+    for (size_t i = 0; tz && i < c->n_appsec; i++)
+        v[i] = tz[i] ? xstrdup(tz[i]) : NULL;
+    return v;
+}
+
+struct ident_msg {
+    struct sirt_app *st_app;
+    char bot_user_id[32], bot_id[32], team_url[256];
+};
+
+static void ident_st(struct store *st, void *arg)
+{
+    (void)st;
+    struct ident_msg *m = arg;
+    memcpy(m->st_app->bot_user_id, m->bot_user_id, sizeof(m->bot_user_id));
+    memcpy(m->st_app->bot_id, m->bot_id, sizeof(m->bot_id));
+    memcpy(m->st_app->team_url, m->team_url, sizeof(m->team_url));
+    free(m);
+}
+
+static void st_after_ident(struct store *st, void *arg)
+{
+    (void)st;
+    struct main_state *ms = arg;
+    router_replay_inbox(ms->app.router);
+    if (store_begin(ms->app.store) == 0) {
+        review_plan(&ms->st_app);
+        if (store_commit(ms->app.store) == 0)
+            scheduler_st_changed(ms->app.scheduler);
+    }
+}
+
 /* Appsec engineers without a tz in the config: their Slack profile's zone. */
 static void on_users_info(void *ud, const struct api_result *r)
 {
@@ -135,6 +198,11 @@ static void on_users_info(void *ud, const struct api_result *r)
         if (a && !a->tz && ms->app.appsec_tz && cJSON_IsString(tz) && cfg_zone_exists(tz->valuestring)) {
             free(ms->app.appsec_tz[i]);
             ms->app.appsec_tz[i] = xstrdup(tz->valuestring);
+            struct zone_msg *m = xcalloc(1, sizeof(*m));
+            m->st_app = &ms->st_app;
+            str_lcpy(m->user, q->user, sizeof(m->user));
+            m->tz = xstrdup(tz->valuestring);
+            storeq_post(ms->app.storeq, zone_st, NULL, m);
             LOG_INFO("appsec zone from Slack profile", "user:s tz:s", q->user, tz->valuestring);
             scheduler_kick(ms->app.scheduler);
         }
@@ -232,11 +300,18 @@ static void reload_config(struct main_state *ms)
     }
     size_t lookups;
     char **tz = zones_for(&fresh, &ms->cfg, ms->app.appsec_tz, &lookups);
+    /* The config is shared with the store thread: it is swapped while that
+     * thread is parked between two items (no handler holds a pointer into
+     * it then); the loop waits at most for the item in progress. */
+    storeq_pause(ms->app.storeq);
     free_zones(ms->app.appsec_tz, ms->cfg.n_appsec);
+    free_zones(ms->st_app.appsec_tz, ms->cfg.n_appsec);
     ms->app.appsec_tz = NULL;
     cfg_adopt_team(&ms->cfg, &fresh);
     cfg_finish(&fresh);
     ms->app.appsec_tz = tz;
+    ms->st_app.appsec_tz = copy_zones(&ms->cfg, tz);
+    storeq_resume(ms->app.storeq);
     for (size_t i = 0; i < ms->cfg.n_appsec; i++)
         if (!tz[i])
             lookup_zone(ms, ms->cfg.appsec[i].user);
@@ -300,11 +375,13 @@ static void check_sirt_channel(struct main_state *ms)
 static void start_workers(struct main_state *ms)
 {
     check_sirt_channel(ms);
-    router_replay_inbox(ms->app.router);
-    if (store_begin(ms->app.store) == 0) {
-        review_plan(&ms->app);
-        store_commit(ms->app.store);
-    }
+    struct ident_msg *m = xcalloc(1, sizeof(*m));
+    m->st_app = &ms->st_app;
+    memcpy(m->bot_user_id, ms->app.bot_user_id, sizeof(m->bot_user_id));
+    memcpy(m->bot_id, ms->app.bot_id, sizeof(m->bot_id));
+    memcpy(m->team_url, ms->app.team_url, sizeof(m->team_url));
+    storeq_post(ms->app.storeq, ident_st, NULL, m);
+    storeq_post(ms->app.storeq, st_after_ident, NULL, ms);
     outbox_start(ms->app.outbox);
     scheduler_start(ms->app.scheduler);
 }
@@ -359,12 +436,9 @@ static void finish_shutdown(struct main_state *ms)
         return;
     ms->closing_done = true;
     uv_timer_stop(&ms->grace);
-    if (ms->app.outbox)
-        outbox_close(ms->app.outbox);
-    ms->app.outbox = NULL;
-    if (ms->app.scheduler)
-        scheduler_close(ms->app.scheduler);
-    ms->app.scheduler = NULL;
+    router_stop(ms->app.router);
+    outbox_close(ms->app.outbox);
+    scheduler_close(ms->app.scheduler);
     if (ms->app.http)
         http_close(ms->app.http);
     if (ms->app.api)
@@ -374,6 +448,10 @@ static void finish_shutdown(struct main_state *ms)
     ms->app.http = NULL;
     ms->app.api = NULL;
     ms->app.sm = NULL;
+    /* The store thread finishes what is queued (its acks now find no
+     * socket: Slack sends those envelopes again, and the inbox keeps them). */
+    storeq_close(ms->app.storeq);
+    ms->app.storeq = NULL;
     health_stop();
     if (ms->lws)
         lws_context_destroy(ms->lws);
@@ -484,18 +562,29 @@ int main(int argc, char **argv)
     ms.app.metrics = metrics_create();
     ms.app.http = http_create(&ms.loop);
     ms.app.api = api_create(&ms.loop, ms.app.http, ms.cfg.slack_api_url, ms.cfg.slack_bot_token, ms.app.metrics);
+    ms.app.storeq = storeq_create(&ms.loop, ms.app.store, ms.app.metrics);
+    ms.app.st_app = &ms.st_app;
     ms.app.router = router_create(&ms.app);
     ms.app.outbox = outbox_create(&ms.app);
     ms.app.scheduler = scheduler_create(&ms.app);
     resolve_zones(&ms);
+    {
+        /* The store thread's view: no network; its zones are its own. */
+        ms.st_app = ms.app;
+        ms.st_app.appsec_tz = copy_zones(&ms.cfg, ms.app.appsec_tz);
+        ms.st_app.loop = NULL;
+        ms.st_app.http = NULL;
+        ms.st_app.api = NULL;
+        ms.st_app.sm = NULL;
+        ms.st_app.st_app = NULL;
+    }
 
     struct sm_config smc;
     memset(&smc, 0, sizeof(smc));
     smc.app_token = ms.cfg.slack_app_token;
     smc.ping_secs = ms.cfg.ping_secs;
     smc.hangup_secs = ms.cfg.ping_secs * 3;
-    smc.on_ack = router_ack;
-    smc.on_work = router_work;
+    smc.on_envelope = router_envelope;
     smc.on_fatal = on_fatal;
     smc.fatal_ud = &ms;
     smc.ud = ms.app.router;
@@ -514,6 +603,10 @@ int main(int argc, char **argv)
             finish_shutdown(&ms);
         } else {
             router_inbox_mark(ms.app.router);
+            if (storeq_start(ms.app.storeq) != 0) {
+                fprintf(stderr, "sirtbot: cannot start the store thread\n");
+                exit(1);
+            }
             api_call(ms.app.api, "auth.test", NULL, on_auth_test, &ms);
             sm_start(ms.app.sm);
             LOG_INFO("sirtbot started", "api:s", ms.cfg.slack_api_url);
@@ -530,10 +623,15 @@ int main(int argc, char **argv)
     int rc = uv_loop_close(&ms.loop);
     if (rc != 0)
         LOG_WARN("loop closed with handles still open", "error:s", uv_strerror(rc));
+    storeq_close(ms.app.storeq);   /* when start-up failed before the shutdown ran */
     router_destroy(ms.app.router);
+    outbox_destroy(ms.app.outbox);
+    scheduler_destroy(ms.app.scheduler);
     store_close(ms.app.store);
     free_zones(ms.app.appsec_tz, ms.cfg.n_appsec);
     ms.app.appsec_tz = NULL;
+    free_zones(ms.st_app.appsec_tz, ms.cfg.n_appsec);
+    ms.st_app.appsec_tz = NULL;
     metrics_destroy(ms.app.metrics);
     cfg_finish(&ms.cfg);
     curl_global_cleanup();

@@ -1,8 +1,11 @@
 /* metrics: counters and the ack-latency histogram (see metrics.h).  Label
  * values are copied into fixed tables; past MAX_LABELS distinct values the
- * rest are counted under "other" so hostile input cannot grow memory. */
+ * rest are counted under "other" so hostile input cannot grow memory.
+ * Both the loop and the store thread count here: every entry point takes
+ * the one lock (held for a few increments, or one render). */
 #include "metrics.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +30,12 @@ struct counter_set {
 };
 
 struct metrics {
+    pthread_mutex_t lock;
+    uint64_t store_commits;
+    uint64_t store_reads, store_writes;
+    uint64_t outbox_reads;             /* store reads made by the outbox */
+    uint64_t batch_hist[8];            /* envelopes per ingest commit: le 1,2,4,8,16,32,64,+Inf */
+    uint64_t batch_sum, batch_count;
     struct counter_set received;   /* type */
     struct counter_set acked;      /* type */
     struct counter_set dropped;    /* reason */
@@ -84,88 +93,110 @@ static void count(struct counter_set *s, const char *a, const char *b)
 
 struct metrics *metrics_create(void)
 {
-    return xcalloc(1, sizeof(struct metrics));
+    struct metrics *m = xcalloc(1, sizeof(struct metrics));
+    pthread_mutex_init(&m->lock, NULL);
+    return m;
 }
 
 void metrics_destroy(struct metrics *m)
 {
+    if (!m)
+        return;
+    pthread_mutex_destroy(&m->lock);
     free(m);
+}
+
+#define LOCKED(m, stmt) \
+    do { \
+        if (m) { \
+            pthread_mutex_lock(&(m)->lock); \
+            stmt; \
+            pthread_mutex_unlock(&(m)->lock); \
+        } \
+    } while (0)
+
+void metrics_store_txn(struct metrics *m, uint64_t commits, uint64_t reads, uint64_t writes)
+{
+    LOCKED(m, (m->store_commits += commits, m->store_reads += reads, m->store_writes += writes));
+}
+
+void metrics_outbox_reads(struct metrics *m, uint64_t reads)
+{
+    LOCKED(m, m->outbox_reads += reads);
+}
+
+void metrics_store_batch(struct metrics *m, size_t envelopes)
+{
+    size_t i = 0;
+    while (i < 7 && envelopes > ((size_t)1 << i))
+        i++;
+    LOCKED(m, (m->batch_hist[i]++, m->batch_sum += envelopes, m->batch_count++));
 }
 
 void metrics_envelope_received(struct metrics *m, const char *type)
 {
-    if (m)
-        count(&m->received, type, NULL);
+    LOCKED(m, count(&m->received, type, NULL));
 }
 
 void metrics_envelope_acked(struct metrics *m, const char *type, uint64_t latency_us)
 {
     if (!m)
         return;
-    count(&m->acked, type, NULL);
     double s = (double)latency_us / 1e6;
     size_t i = 0;
     while (i < N_BUCKETS && s > ack_buckets_s[i])
         i++;
+    pthread_mutex_lock(&m->lock);
+    count(&m->acked, type, NULL);
     m->hist[i]++;
     m->hist_sum_s += s;
     m->hist_count++;
+    pthread_mutex_unlock(&m->lock);
 }
 
 void metrics_envelope_dropped(struct metrics *m, const char *reason)
 {
-    if (m)
-        count(&m->dropped, reason, NULL);
+    LOCKED(m, count(&m->dropped, reason, NULL));
 }
 
 void metrics_duplicate_event(struct metrics *m)
 {
-    if (m)
-        m->duplicates++;
+    LOCKED(m, m->duplicates++);
 }
 
 void metrics_reconnect(struct metrics *m)
 {
-    if (m)
-        m->reconnects++;
+    LOCKED(m, m->reconnects++);
 }
 
 void metrics_set_connected(struct metrics *m, bool up)
 {
-    if (m)
-        m->connected = up;
+    LOCKED(m, m->connected = up);
 }
 
 void metrics_api_call(struct metrics *m, const char *method, const char *result)
 {
-    if (m)
-        count(&m->api, method, result ? result : "unknown");
+    LOCKED(m, count(&m->api, method, result ? result : "unknown"));
 }
 
 void metrics_outbox(struct metrics *m, const char *op, const char *outcome)
 {
-    if (m)
-        count(&m->outbox, op, outcome);
+    LOCKED(m, count(&m->outbox, op, outcome));
 }
 
 void metrics_outbox_retry(struct metrics *m, const char *op)
 {
-    if (m)
-        count(&m->retries, op, NULL);
+    LOCKED(m, count(&m->retries, op, NULL));
 }
 
 void metrics_set_outbox_probe(struct metrics *m, metrics_outbox_probe_fn fn, void *ud)
 {
-    if (m) {
-        m->probe = fn;
-        m->probe_ud = ud;
-    }
+    LOCKED(m, (m->probe = fn, m->probe_ud = ud));
 }
 
 void metrics_outbox_in_flight(struct metrics *m, long n)
 {
-    if (m)
-        m->outbox_in_flight = n;
+    LOCKED(m, m->outbox_in_flight = n);
 }
 
 static void render_one(const struct counter *c, struct buf *out, const char *name,
@@ -187,7 +218,7 @@ static void render_set(const struct counter_set *s, struct buf *out, const char 
         render_one(&s->c[MAX_LABELS], out, name, la, lb);
 }
 
-void metrics_render(const struct metrics *m, struct buf *out)
+static void render_locked(const struct metrics *m, struct buf *out)
 {
     buf_puts(out, "# HELP sirt_socket_connected 1 while the Socket Mode websocket is online.\n"
                   "# TYPE sirt_socket_connected gauge\n");
@@ -257,4 +288,35 @@ void metrics_render(const struct metrics *m, struct buf *out)
                       "# TYPE sirt_outbox_oldest_pending_age_seconds gauge\n");
         buf_printf(out, "sirt_outbox_oldest_pending_age_seconds %.3f\n", (double)oldest_age_ms / 1000.0);
     }
+
+    buf_puts(out, "# HELP sirt_store_commits_total Store transactions committed (by the store thread).\n"
+                  "# TYPE sirt_store_commits_total counter\n");
+    buf_printf(out, "sirt_store_commits_total %llu\n", (unsigned long long)m->store_commits);
+    buf_puts(out, "# HELP sirt_store_statements_total Store statements run, by kind (read: returns rows).\n"
+                  "# TYPE sirt_store_statements_total counter\n");
+    buf_printf(out, "sirt_store_statements_total{kind=\"read\"} %llu\n", (unsigned long long)m->store_reads);
+    buf_printf(out, "sirt_store_statements_total{kind=\"write\"} %llu\n", (unsigned long long)m->store_writes);
+    buf_puts(out, "# HELP sirt_outbox_store_reads_total Store reads made by the outbox (load, incident rows).\n"
+                  "# TYPE sirt_outbox_store_reads_total counter\n");
+    buf_printf(out, "sirt_outbox_store_reads_total %llu\n", (unsigned long long)m->outbox_reads);
+    buf_puts(out, "# HELP sirt_store_batch_size Envelopes made durable by one inbox commit (group commit).\n"
+                  "# TYPE sirt_store_batch_size histogram\n");
+    uint64_t bcum = 0;
+    for (int i = 0; i < 8; i++) {
+        bcum += m->batch_hist[i];
+        if (i < 7)
+            buf_printf(out, "sirt_store_batch_size_bucket{le=\"%d\"} %llu\n", 1 << i, (unsigned long long)bcum);
+        else
+            buf_printf(out, "sirt_store_batch_size_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)bcum);
+    }
+    buf_printf(out, "sirt_store_batch_size_sum %llu\n", (unsigned long long)m->batch_sum);
+    buf_printf(out, "sirt_store_batch_size_count %llu\n", (unsigned long long)m->batch_count);
+}
+
+void metrics_render(const struct metrics *m, struct buf *out)
+{
+    struct metrics *mm = (struct metrics *)m;   /* the lock is not part of the value */
+    pthread_mutex_lock(&mm->lock);
+    render_locked(m, out);
+    pthread_mutex_unlock(&mm->lock);
 }

@@ -2,11 +2,14 @@
  * text format for GET /metrics.  All names are fixed at compile time except
  * the label values (envelope type, API method), which are interned in small
  * bounded tables (overflow goes to the label value "other").  Owned by main;
- * everything else holds a borrowed pointer, which may be NULL. */
+ * everything else holds a borrowed pointer, which may be NULL.  Thread-safe:
+ * the loop and the store thread both count here.  The outbox probe is
+ * called with the metrics lock held (it must not call back in here). */
 #ifndef SIRT_METRICS_H
 #define SIRT_METRICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct buf;
@@ -38,6 +41,14 @@ void metrics_outbox_retry(struct metrics *m, const char *op);
 #define METRICS_OUTBOX_STATES 5
 typedef bool (*metrics_outbox_probe_fn)(void *ud, int64_t counts[METRICS_OUTBOX_STATES], int64_t *oldest_age_ms);
 void metrics_set_outbox_probe(struct metrics *m, metrics_outbox_probe_fn fn, void *ud);
+
+/* The store thread's figures after each of its steps: commits and
+ * statements run (sirt_store_commits_total, sirt_store_statements_total). */
+void metrics_store_txn(struct metrics *m, uint64_t commits, uint64_t reads, uint64_t writes);
+/* Store reads the outbox made (sirt_outbox_store_reads_total). */
+void metrics_outbox_reads(struct metrics *m, uint64_t reads);
+/* One group commit of the inbox made `envelopes` durable (sirt_store_batch_size). */
+void metrics_store_batch(struct metrics *m, size_t envelopes);
 
 /* Appends the Prometheus exposition text to out. */
 void metrics_render(const struct metrics *m, struct buf *out);

@@ -1,8 +1,11 @@
 /* outbox: the worker that turns committed outbox rows into effects (see
- * outbox.h).  Owns one uv_timer and the list of in-flight jobs; each
- * in-flight entry is freed when its effect reports back.  Every state
- * change of a job is its own short store transaction, committed before the
- * next request leaves, so a SIGKILL at any point leaves a consistent queue.
+ * outbox.h).  Two sides: the store thread owns the queue (the store), the
+ * list of in-flight jobs and every decision; the loop owns one uv_timer
+ * (armed by message for the next due moment) and runs the effects.  Jobs
+ * picked together are marked sending in one commit before their requests
+ * leave; outcomes that came back together are recorded in one commit, so a
+ * SIGKILL at any point leaves a consistent queue.  An in-flight entry is
+ * freed on the store thread once its outcome is recorded.
  * Payload strings may hold {{incident.*}} placeholders, filled in here from
  * the incident row at send time (see expand()). */
 #include "outbox.h"
@@ -20,7 +23,10 @@
 #include "mask.h"
 #include "metrics.h"
 #include "store.h"
+#include "storeq.h"
 #include "util.h"
+
+#include <pthread.h>
 
 #define VIEWS_OPEN_TTL_MS 2500
 
@@ -54,21 +60,51 @@ struct inflight {
     int64_t first_due_ms;   /* when the job was first sent (give-up and announcement clocks) */
 };
 
+/* An effect's outcome on its way from the loop to the store thread. */
+struct outcome {
+    struct outcome *next;
+    struct inflight *f;
+    enum effect_outcome outcome;
+    char *error;
+    long retry_after_ms;
+    bool maybe_sent;
+    cJSON *result;          /* owned copy */
+};
+
+/* A job ready to go, on its way from the store thread to the loop. */
+struct start {
+    struct start *next;
+    struct inflight *f;
+    struct outbox_job job;
+    cJSON *payload;
+    struct incident inc;
+    bool have_inc;
+};
+
 struct outbox {
-    struct sirt_app *app;
-    uv_timer_t timer;
+    struct sirt_app *app;        /* the store thread's view */
+    struct sirt_app *loop_app;
+    uv_timer_t timer;            /* loop */
     bool started;
-    bool closing;
-    bool freed_pending;     /* close requested; free when handle closed and nothing in flight */
+    bool closing;                /* set on the loop, read by both (atomic enough: only ever set) */
     bool timer_closed;
-    struct inflight *inflight;
+    struct inflight *inflight;   /* store thread */
     size_t n_inflight;
     bool ticking;
+    bool tick_posted;            /* guarded by mu */
+    pthread_mutex_t mu;          /* guards outcomes, tick_posted and the gauges */
+    struct outcome *out_head, *out_tail;
+    bool outcome_posted;
+    struct start *starts;        /* store thread: picked in this tick, sent after its commit */
+    int64_t gauges[OUTBOX_N_STATES];
+    int64_t oldest_ms;
+    bool gauges_ok;
 };
 
 static void tick(struct outbox *o);
 static void schedule(struct outbox *o);
 static void on_timer(uv_timer_t *t);
+static void arm_loop(struct outbox *o, int64_t delay_ms);
 
 size_t outbox_in_flight(const struct outbox *o)
 {
@@ -432,27 +468,21 @@ static void finish_inflight(struct outbox *o, struct inflight *f)
     free(f);
 }
 
-static void maybe_free(struct outbox *o)
+static bool is_inflight(const struct outbox *o, int64_t id)
 {
-    if (o->freed_pending && o->timer_closed && o->n_inflight == 0)
-        free(o);
+    for (const struct inflight *f = o->inflight; f; f = f->next)
+        if (f->job_id == id)
+            return true;
+    return false;
 }
 
-static void on_effect_done(void *ud, const struct effect_result *r)
+/* Store thread: one outcome, inside the caller's transaction. */
+static void apply_outcome(struct outbox *o, struct inflight *f, const struct effect_result *r, bool closing)
 {
-    struct inflight *f = ud;
-    struct outbox *o = f->o;
     struct store *s = o->app->store;
     int64_t now = clock_now_ms();
     uint64_t ms = (clock_mono_us() - f->started_us) / 1000;
     struct policy pol = policy_of(o, f->op);
-
-    if (store_begin(s) != 0) {
-        LOG_ERROR("outbox: store unavailable; job stays sending until restart", "job:l", (long long)f->job_id);
-        finish_inflight(o, f);
-        maybe_free(o);
-        return;
-    }
     const cJSON *newp = r->result ? cJSON_GetObjectItemCaseSensitive(r->result, "payload") : NULL;
     if (cJSON_IsObject(newp)) {
         char *t = cJSON_PrintUnformatted(newp);
@@ -475,7 +505,7 @@ static void on_effect_done(void *ud, const struct effect_result *r)
     }
     case EFFECT_RETRY: {
         int64_t waited = now - f->first_due_ms;
-        if (o->closing) {
+        if (closing) {
             /* Canceled by a stop: due again at the next start. */
             store_outbox_mark_retry(s, f->job_id, now, r->error ? r->error : "", r->maybe_sent, now);
             break;
@@ -520,25 +550,71 @@ static void on_effect_done(void *ud, const struct effect_result *r)
                   (long long)f->incident_id, r->error);
         break;
     }
-    if (store_commit(s) != 0)   /* rolled back by the store; the job stays sending until restart */
-        LOG_ERROR("outbox: cannot record the outcome", "job:l op:s", (long long)f->job_id, f->op);
-    finish_inflight(o, f);
-    if (o->closing) {
-        maybe_free(o);
-        return;
-    }
-    outbox_kick(o);
 }
 
-/* ---- dispatch ---- */
-
-static bool is_inflight(const struct outbox *o, int64_t id)
+static void outcomes_st(struct store *st, void *arg)
 {
-    for (const struct inflight *f = o->inflight; f; f = f->next)
-        if (f->job_id == id)
-            return true;
-    return false;
+    struct outbox *o = arg;
+    pthread_mutex_lock(&o->mu);
+    struct outcome *list = o->out_head;
+    o->out_head = o->out_tail = NULL;
+    o->outcome_posted = false;
+    bool closing = o->closing;
+    pthread_mutex_unlock(&o->mu);
+    if (!list)
+        return;
+    /* Every outcome that came back together: one commit. */
+    struct store_stats sa, sb;
+    store_stats_get(st, &sa);
+    bool began = store_begin(st) == 0;
+    if (!began)
+        LOG_ERROR("outbox: store unavailable; jobs stay sending until restart", "");
+    for (struct outcome *c = list; c && began; c = c->next) {
+        struct effect_result r = { c->outcome, c->error ? c->error : "", c->retry_after_ms, c->maybe_sent, c->result };
+        apply_outcome(o, c->f, &r, closing);
+    }
+    if (began && store_commit(st) != 0)   /* rolled back; the jobs stay sending until restart */
+        LOG_ERROR("outbox: cannot record the outcomes", "");
+    store_stats_get(st, &sb);
+    metrics_outbox_reads(o->app->metrics, sb.reads - sa.reads);
+    while (list) {
+        struct outcome *c = list;
+        list = c->next;
+        finish_inflight(o, c->f);
+        free(c->error);
+        cJSON_Delete(c->result);
+        free(c);
+    }
+    if (!closing)
+        tick(o);
 }
+
+/* Loop: an effect reported back; its outcome goes to the store thread. */
+static void on_effect_done(void *ud, const struct effect_result *r)
+{
+    struct inflight *f = ud;
+    struct outbox *o = f->o;
+    struct outcome *c = xcalloc(1, sizeof(*c));
+    c->f = f;
+    c->outcome = r->outcome;
+    c->error = r->error ? xstrdup(r->error) : NULL;
+    c->retry_after_ms = r->retry_after_ms;
+    c->maybe_sent = r->maybe_sent;
+    c->result = r->result ? cJSON_Duplicate(r->result, true) : NULL;
+    pthread_mutex_lock(&o->mu);
+    if (o->out_tail)
+        o->out_tail->next = c;
+    else
+        o->out_head = c;
+    o->out_tail = c;
+    bool post = !o->outcome_posted;
+    o->outcome_posted = true;
+    pthread_mutex_unlock(&o->mu);
+    if (post)
+        storeq_post(o->loop_app->storeq, outcomes_st, NULL, o);
+}
+
+/* ---- dispatch (store thread) ---- */
 
 /* Returns false when the store could not record it (the job stays due). */
 static bool fail_now(struct outbox *o, const struct outbox_job *j, const char *why, bool notify)
@@ -633,13 +709,27 @@ static bool dispatch(struct outbox *o, const struct outbox_job *j)
     o->inflight = f;
     o->n_inflight++;
     metrics_outbox_in_flight(o->app->metrics, (long)o->n_inflight);
-    struct outbox_job jj = *j;
-    jj.attempts = f->attempts;
     LOG_DEBUG("outbox: sending", "job:l op:s incident:l attempt:d maybe_sent:b", (long long)j->id, j->op,
-              (long long)j->incident_id, jj.attempts, j->maybe_sent);
-    effect_start(o->app, &jj, payload, have_inc ? &inc : NULL, on_effect_done, f);
-    cJSON_Delete(payload);
-    incident_finish(&inc);
+              (long long)j->incident_id, f->attempts, j->maybe_sent);
+    /* Sent from the loop once the transaction that marks it is committed. */
+    struct start *sp = xcalloc(1, sizeof(*sp));
+    sp->f = f;
+    sp->job.id = j->id;
+    sp->job.incident_id = j->incident_id;
+    sp->job.idem_key = xstrdup(j->idem_key);
+    sp->job.op = xstrdup(j->op);
+    sp->job.state = OUTBOX_SENDING;
+    sp->job.attempts = f->attempts;
+    sp->job.maybe_sent = j->maybe_sent;
+    sp->job.next_at_ms = j->next_at_ms;
+    sp->job.deps_deadline_ms = j->deps_deadline_ms;
+    sp->job.created_ms = j->created_ms;
+    sp->job.first_due_ms = f->first_due_ms;
+    sp->payload = payload;
+    sp->inc = inc;
+    sp->have_inc = have_inc;
+    sp->next = o->starts;
+    o->starts = sp;
     return true;
 }
 
@@ -670,13 +760,67 @@ static bool fail_blocked(struct outbox *o)
     return ok;
 }
 
+
+static void start_free(struct start *sp)
+{
+    outbox_job_finish(&sp->job);
+    cJSON_Delete(sp->payload);
+    incident_finish(&sp->inc);
+    free(sp);
+}
+
+/* Loop: the requests of the jobs just marked sending leave. */
+static void starts_on_loop(void *arg)
+{
+    struct start *list = arg;
+    while (list) {
+        struct start *sp = list;
+        list = sp->next;
+        if (sp->f->o->closing) {   /* stays sending: retried with reconciliation at the next start */
+            start_free(sp);
+            continue;
+        }
+        effect_start(sp->f->o->loop_app, &sp->job, sp->payload, sp->have_inc ? &sp->inc : NULL, on_effect_done,
+                     sp->f);
+        start_free(sp);
+    }
+}
+
+/* Store thread: the gauges /metrics shows, kept here so a scrape never
+ * waits on the store. */
+static void update_gauges(struct outbox *o)
+{
+    int64_t counts[OUTBOX_N_STATES] = { 0 };
+    bool ok = store_outbox_counts(o->app->store, counts) == 0;
+    int64_t oldest = ok ? store_outbox_oldest_pending(o->app->store) : -1;
+    pthread_mutex_lock(&o->mu);
+    o->gauges_ok = ok && oldest >= 0;
+    memcpy(o->gauges, counts, sizeof(counts));
+    o->oldest_ms = oldest;
+    pthread_mutex_unlock(&o->mu);
+}
+
+static void tick_inner(struct outbox *o);
+
+/* Counts the store reads the outbox makes (sirt_outbox_store_reads_total). */
 static void tick(struct outbox *o)
 {
-    if (o->closing || o->ticking)
+    if (o->closing || o->ticking || !o->started)
         return;
+    struct store_stats a, b;
+    store_stats_get(o->app->store, &a);
+    tick_inner(o);
+    store_stats_get(o->app->store, &b);
+    metrics_outbox_reads(o->app->metrics, b.reads - a.reads);
+}
+
+static void tick_inner(struct outbox *o)
+{
     o->ticking = true;
     struct store *s = o->app->store;
-    bool ok = fail_blocked(o);
+    /* The jobs picked here are marked sending in one transaction. */
+    bool began = store_begin(s) == 0;
+    bool ok = began && fail_blocked(o);
     for (int round = 0; ok && round < 4 && o->n_inflight < OUTBOX_MAX_IN_FLIGHT; round++) {
         struct outbox_job *jobs = NULL;
         size_t n = 0;
@@ -698,44 +842,103 @@ static void tick(struct outbox *o)
         if (!started)
             break;
     }
+    if (began && (store_txn_failed(s) || store_commit(s) != 0))
+        ok = false;   /* the commit undid the marks: nothing leaves */
+    if (began && !ok && store_txn_failed(s))
+        store_rollback(s);
+    struct start *list = o->starts;
+    o->starts = NULL;
+    if (ok) {
+        if (list)
+            storeq_to_loop(o->app->storeq, starts_on_loop, list);
+    } else {
+        while (list) {
+            struct start *sp = list;
+            list = sp->next;
+            finish_inflight(o, sp->f);
+            start_free(sp);
+        }
+    }
     o->ticking = false;
+    update_gauges(o);
     if (ok) {
         schedule(o);
     } else {
         /* The store refused a write: the same jobs are still due, so
          * looking again at once would spin.  Try again in a second. */
         LOG_ERROR("outbox: store error; retrying in 1 s", "");
-        uv_timer_start(&o->timer, on_timer, 1000, 0);
+        arm_loop(o, 1000);
     }
+}
+
+static void tick_st(struct store *st, void *arg)
+{
+    (void)st;
+    struct outbox *o = arg;
+    pthread_mutex_lock(&o->mu);
+    o->tick_posted = false;
+    pthread_mutex_unlock(&o->mu);
+    tick(o);
+}
+
+static void post_tick(struct outbox *o)
+{
+    pthread_mutex_lock(&o->mu);
+    bool post = !o->tick_posted && !o->closing;
+    o->tick_posted = true;
+    pthread_mutex_unlock(&o->mu);
+    if (post)
+        storeq_post(o->loop_app->storeq, tick_st, NULL, o);
 }
 
 static void on_timer(uv_timer_t *t)
 {
-    tick(container_of(t, struct outbox, timer));
+    post_tick(container_of(t, struct outbox, timer));
 }
 
-/* Sets the one timer to the next moment something becomes due. */
+struct arm {
+    struct outbox *o;
+    int64_t delay_ms;   /* < 0: stop */
+};
+
+static void arm_on_loop(void *arg)
+{
+    struct arm *a = arg;
+    if (!a->o->closing) {
+        if (a->delay_ms < 0)
+            uv_timer_stop(&a->o->timer);
+        else
+            uv_timer_start(&a->o->timer, on_timer, (uint64_t)a->delay_ms, 0);
+    }
+    free(a);
+}
+
+static void arm_loop(struct outbox *o, int64_t delay_ms)
+{
+    struct arm *a = xcalloc(1, sizeof(*a));
+    a->o = o;
+    a->delay_ms = delay_ms;
+    storeq_to_loop(o->app->storeq, arm_on_loop, a);
+}
+
+/* Store thread: sets the one timer to the next moment something becomes due. */
 static void schedule(struct outbox *o)
 {
     if (o->closing)
         return;
     int64_t next = store_outbox_next_due(o->app->store);
     if (next < 0) {
-        uv_timer_start(&o->timer, on_timer, 1000, 0);   /* store trouble: look again soon */
+        arm_loop(o, 1000);   /* store trouble: look again soon */
         return;
     }
-    if (next == INT64_MAX) {
-        uv_timer_stop(&o->timer);
-        return;
-    }
-    if (o->n_inflight >= OUTBOX_MAX_IN_FLIGHT) {
-        uv_timer_stop(&o->timer);   /* a completion kicks us */
+    if (next == INT64_MAX || o->n_inflight >= OUTBOX_MAX_IN_FLIGHT) {
+        arm_loop(o, -1);   /* nothing due, or a completion ticks */
         return;
     }
     int64_t now = clock_now_ms();
-    uint64_t delay = next <= now ? 0 : (uint64_t)(next - now);
+    int64_t delay = next <= now ? 0 : next - now;
     /* Due jobs that are all in flight would make a zero timer spin: those
-     * report back through on_effect_done, which kicks. */
+     * report back through their outcomes, which tick. */
     if (delay == 0 && o->n_inflight > 0) {
         struct outbox_job *jobs = NULL;
         size_t n = 0;
@@ -747,55 +950,75 @@ static void schedule(struct outbox *o)
             outbox_jobs_free(jobs, n);
         }
         if (!any_new) {
-            uv_timer_stop(&o->timer);
+            arm_loop(o, -1);
             return;
         }
     }
-    uv_timer_start(&o->timer, on_timer, delay, 0);
+    arm_loop(o, delay);
 }
 
 void outbox_kick(struct outbox *o)
 {
     if (!o || !o->started || o->closing)
         return;
-    uv_timer_start(&o->timer, on_timer, 0, 0);
+    post_tick(o);
+}
+
+void outbox_st_committed(struct outbox *o)
+{
+    if (o && o->started && !o->closing && !o->ticking)
+        tick(o);
+}
+
+void outbox_st_rolled_back(struct outbox *o)
+{
+    (void)o;   /* the store holds the queue: nothing of a rolled-back job is kept here */
 }
 
 struct outbox *outbox_create(struct sirt_app *app)
 {
     struct outbox *o = xcalloc(1, sizeof(*o));
-    o->app = app;
+    o->loop_app = app;
+    o->app = app->st_app ? app->st_app : app;
+    pthread_mutex_init(&o->mu, NULL);
     uv_timer_init(app->loop, &o->timer);
     return o;
 }
 
+/* Called by metrics_render on the loop: reads what the store thread kept. */
 static bool probe(void *ud, int64_t counts[METRICS_OUTBOX_STATES], int64_t *oldest_age_ms)
 {
     struct outbox *o = ud;
-    if (store_outbox_counts(o->app->store, counts) != 0)
-        return false;
-    int64_t oldest = store_outbox_oldest_pending(o->app->store);
-    if (oldest < 0)
-        return false;
+    pthread_mutex_lock(&o->mu);
+    bool ok = o->gauges_ok;
+    memcpy(counts, o->gauges, sizeof(o->gauges));
+    int64_t oldest = o->oldest_ms;
+    pthread_mutex_unlock(&o->mu);
     int64_t now = clock_now_ms();
     *oldest_age_ms = oldest == INT64_MAX || oldest > now ? 0 : now - oldest;
-    return true;
+    return ok;
+}
+
+static void start_st(struct store *st, void *arg)
+{
+    struct outbox *o = arg;
+    int n = store_outbox_recover(st, clock_now_ms());
+    if (n > 0)
+        LOG_WARN("outbox: jobs interrupted by a stop are retried with reconciliation", "jobs:d", n);
+    int64_t counts[OUTBOX_N_STATES] = { 0 };
+    if (store_outbox_counts(st, counts) == 0 && counts[OUTBOX_PENDING])
+        LOG_INFO("outbox: pending jobs at start", "pending:l failed:l", (long long)counts[OUTBOX_PENDING],
+                 (long long)counts[OUTBOX_FAILED]);
+    o->started = true;
+    tick(o);
 }
 
 int outbox_start(struct outbox *o)
 {
     if (o->started)
         return 0;
-    int n = store_outbox_recover(o->app->store, clock_now_ms());
-    if (n > 0)
-        LOG_WARN("outbox: jobs interrupted by a stop are retried with reconciliation", "jobs:d", n);
-    int64_t counts[OUTBOX_N_STATES] = { 0 };
-    if (store_outbox_counts(o->app->store, counts) == 0 && counts[OUTBOX_PENDING])
-        LOG_INFO("outbox: pending jobs at start", "pending:l failed:l", (long long)counts[OUTBOX_PENDING],
-                 (long long)counts[OUTBOX_FAILED]);
-    o->started = true;
-    metrics_set_outbox_probe(o->app->metrics, probe, o);
-    outbox_kick(o);
+    metrics_set_outbox_probe(o->loop_app->metrics, probe, o);
+    storeq_post(o->loop_app->storeq, start_st, NULL, o);
     return 0;
 }
 
@@ -803,16 +1026,32 @@ static void on_timer_closed(uv_handle_t *h)
 {
     struct outbox *o = container_of((uv_timer_t *)h, struct outbox, timer);
     o->timer_closed = true;
-    maybe_free(o);
 }
 
 void outbox_close(struct outbox *o)
 {
     if (!o)
         return;
-    if (o->started)
-        metrics_set_outbox_probe(o->app->metrics, NULL, NULL);
+    metrics_set_outbox_probe(o->loop_app->metrics, NULL, NULL);
+    pthread_mutex_lock(&o->mu);
     o->closing = true;
-    o->freed_pending = true;
+    pthread_mutex_unlock(&o->mu);
     uv_close((uv_handle_t *)&o->timer, on_timer_closed);
+}
+
+void outbox_destroy(struct outbox *o)
+{
+    if (!o)
+        return;
+    while (o->out_head) {
+        struct outcome *c = o->out_head;
+        o->out_head = c->next;
+        free(c->error);
+        cJSON_Delete(c->result);
+        free(c);
+    }
+    while (o->inflight)
+        finish_inflight(o, o->inflight);
+    pthread_mutex_destroy(&o->mu);
+    free(o);
 }

@@ -32,12 +32,19 @@ struct outbox;
 struct outbox *outbox_create(struct sirt_app *app);
 /* Recovers jobs left "sending" by a crash and starts the worker. */
 int outbox_start(struct outbox *o);
-/* Re-examines the queue soon (call after committing new jobs). */
+/* Loop: re-examines the queue soon (e.g. after the clock moved). */
 void outbox_kick(struct outbox *o);
-/* Stops the worker; in-flight effects are told to cancel and their jobs stay
- * pending (maybe_sent) for the next start.  Frees the worker once its
- * handles are closed; the loop must keep running. */
+/* Store thread: a transaction that may have added jobs committed (or was
+ * rolled back); due jobs go out now. */
+void outbox_st_committed(struct outbox *o);
+void outbox_st_rolled_back(struct outbox *o);
+/* Loop: stops the worker; in-flight effects are told to cancel (by closing
+ * the clients) and their outcomes recorded by the store thread's drain, the
+ * jobs pending (maybe_sent) for the next start.  The loop must keep
+ * running until the timer closed; outbox_destroy frees it after the store
+ * thread has ended. */
 void outbox_close(struct outbox *o);
+void outbox_destroy(struct outbox *o);
 size_t outbox_in_flight(const struct outbox *o);
 
 /* Backoff before retry number `attempts` (1 = after the first failure):

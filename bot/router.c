@@ -1,13 +1,16 @@
-/* router: turns envelopes into handler calls (see router.h).  Keeps the
- * event-id de-duplication set and the list of inbox rows whose work failed
- * (retried on a backoff timer owned here, closed with the loop).  Replies to
- * mentions and DMs go through the outbox from the work phase; slash command
- * replies travel in the ack payload.  Notices that the store is failing are
- * the one exception to "every effect through the outbox" (see notify_direct).
- * Nothing here keeps pointers into an envelope after a call. */
+/* router: turns envelopes into handler calls (see router.h).  Two sides:
+ * the loop side owns the ingest list (guarded by mu), the retry timer and
+ * the sending of acks and direct notices; the store-thread side owns the
+ * event-id de-duplication set, the list of inbox rows whose work failed,
+ * and runs every handler (rt->app is the store thread's view of the app).
+ * Replies to mentions and DMs go through the outbox from the work phase;
+ * slash command replies travel in the ack payload.  Notices that the store
+ * is failing are the one exception to "every effect through the outbox"
+ * (see notify_direct).  An envelope is owned by its env_item until freed. */
 #include "router.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +24,9 @@
 #include "outbox.h"
 #include "scheduler.h"
 #include "slack_api.h"
+#include "socket_mode.h"
 #include "store.h"
+#include "storeq.h"
 #include "util.h"
 
 #define DEDUP_CAPACITY 8192
@@ -30,9 +35,28 @@
 #define RETRY_MAX_MS 60000        /* backoff cap between replays */
 #define RETRY_BATCH 64            /* envelopes replayed per timer tick */
 
+/* One envelope from the socket to its ack (and, when it needs work, on to
+ * its handler).  Built on the loop, filled on the store thread, acked back
+ * on the loop. */
+struct env_item {
+    struct env_item *next;
+    struct router *rt;
+    struct sm_ack *tok;
+    char type[24];
+    cJSON *env;               /* owned */
+    cJSON *ack;               /* ack payload, owned until sent */
+    bool want_work;
+    char *notice;             /* direct notice to send from the loop, or NULL */
+    cJSON *notice_payload;    /* what it answers (a copy), with notice */
+};
+
 struct router {
-    struct sirt_app *app;
+    struct sirt_app *app;     /* the store thread's view */
+    struct sirt_app *loop_app;
     struct dedup *dedup;
+    pthread_mutex_t mu;       /* guards the ingest list */
+    struct env_item *in_head, *in_tail;
+    bool ingest_posted;
     int64_t replay_upto;      /* inbox rows up to this id predate this run */
     /* Inbox rows kept after their work failed, to replay (ascending ids). */
     int64_t *retry;
@@ -40,7 +64,9 @@ struct router {
     uint64_t retry_delay_ms;  /* next backoff step */
     int retry_rounds;         /* replay rounds since the last success */
     bool old_pending;         /* rows up to replay_upto could not be read at start */
-    uv_timer_t retry_timer;
+    bool retry_armed;         /* a replay round is on its way (store thread) */
+    bool stopping;            /* loop side: closing */
+    uv_timer_t retry_timer;   /* loop side */
     bool timer_init;
 };
 
@@ -555,9 +581,9 @@ static void on_notice_sent(void *ud, const struct api_result *r)
 /* Tells whoever sent the envelope, by the most private way its payload
  * allows: the response_url (ephemeral), chat.postEphemeral in the channel,
  * else a DM (chat.postMessage to the user id). */
-static void notify_direct(struct router *rt, const char *type, const cJSON *payload, const char *text)
+static void notify_direct_loop(struct router *rt, const char *type, const cJSON *payload, const char *text)
 {
-    struct sirt_app *app = rt->app;
+    struct sirt_app *app = rt->loop_app;
     if (!app->api)
         return;
     const char *user = payload_user_id(type, payload);
@@ -582,6 +608,33 @@ static void notify_direct(struct router *rt, const char *type, const cJSON *payl
         LOG_WARN("store-failure notice: nobody to tell", "type:s", type);
     }
     cJSON_Delete(a);
+}
+
+struct notice_msg {
+    struct router *rt;
+    char type[24];
+    cJSON *payload;
+    char *text;
+};
+
+static void notice_on_loop(void *arg)
+{
+    struct notice_msg *m = arg;
+    notify_direct_loop(m->rt, m->type, m->payload, m->text);
+    cJSON_Delete(m->payload);
+    free(m->text);
+    free(m);
+}
+
+/* Store thread: the notice goes out from the loop (it owns the network). */
+static void notify_direct(struct router *rt, const char *type, const cJSON *payload, const char *text)
+{
+    struct notice_msg *m = xcalloc(1, sizeof(*m));
+    m->rt = rt;
+    str_lcpy(m->type, type, sizeof(m->type));
+    m->payload = cJSON_Duplicate(payload, true);
+    m->text = xstrdup(text);
+    storeq_to_loop(rt->app->storeq, notice_on_loop, m);
 }
 
 /* The block of a modal the error is shown on: its first input block. */
@@ -664,24 +717,43 @@ static void retry_remove(struct router *rt, int64_t id)
         }
 }
 
+static void retry_timer_arm_loop(void *arg);
 static void on_retry_timer(uv_timer_t *t);
 
+struct arm_msg {
+    struct router *rt;
+    uint64_t delay_ms;
+};
+
+/* Store thread: asks the loop to run a replay round after the backoff. */
 static void retry_arm(struct router *rt)
 {
-    if ((!rt->n_retry && !rt->old_pending) || !rt->app->loop)
-        return;
-    if (!rt->timer_init) {
-        uv_timer_init(rt->app->loop, &rt->retry_timer);
-        uv_unref((uv_handle_t *)&rt->retry_timer);   /* never keeps a stopping loop alive */
-        rt->timer_init = true;
-    }
-    if (uv_is_active((uv_handle_t *)&rt->retry_timer))
+    if ((!rt->n_retry && !rt->old_pending) || !rt->app->storeq || rt->retry_armed)
         return;
     if (!rt->retry_delay_ms)
         rt->retry_delay_ms = RETRY_FIRST_MS;
     LOG_WARN("inbox: envelopes kept after a failure; replay scheduled", "kept:u delay_ms:l round:d",
              rt->n_retry, (long long)rt->retry_delay_ms, rt->retry_rounds + 1);
-    uv_timer_start(&rt->retry_timer, on_retry_timer, rt->retry_delay_ms, 0);
+    rt->retry_armed = true;
+    struct arm_msg *m = xcalloc(1, sizeof(*m));
+    m->rt = rt;
+    m->delay_ms = rt->retry_delay_ms;
+    storeq_to_loop(rt->app->storeq, retry_timer_arm_loop, m);
+}
+
+static void retry_timer_arm_loop(void *arg)
+{
+    struct arm_msg *m = arg;
+    struct router *rt = m->rt;
+    if (rt->loop_app->loop && !rt->stopping) {
+        if (!rt->timer_init) {
+            uv_timer_init(rt->loop_app->loop, &rt->retry_timer);
+            uv_unref((uv_handle_t *)&rt->retry_timer);   /* never keeps a stopping loop alive */
+            rt->timer_init = true;
+        }
+        uv_timer_start(&rt->retry_timer, on_retry_timer, m->delay_ms, 0);
+    }
+    free(m);
 }
 
 static int work_one(struct router *rt, const char *type, const cJSON *envelope);
@@ -721,9 +793,11 @@ static bool replay_kept(void *ud, int64_t id, const char *type, const char *json
     return true;
 }
 
-static void on_retry_timer(uv_timer_t *t)
+static void retry_round_st(struct store *st, void *arg)
 {
-    struct router *rt = container_of(t, struct router, retry_timer);
+    (void)st;
+    struct router *rt = arg;
+    rt->retry_armed = false;
     struct replay_pass p = { rt, 0, 0 };
     size_t before = rt->n_retry;
     int rc = rt->app->store ? store_inbox_list(rt->app->store, replay_kept, &p) : STORE_EIO;
@@ -742,11 +816,13 @@ static void on_retry_timer(uv_timer_t *t)
         LOG_ERROR("inbox: replay failed again; envelopes stay kept", "kept:u next_ms:l round:d", rt->n_retry,
                   (long long)rt->retry_delay_ms, rt->retry_rounds);
     }
-    if (p.done) {
-        outbox_kick(rt->app->outbox);
-        scheduler_kick(rt->app->scheduler);
-    }
     retry_arm(rt);
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    struct router *rt = container_of(t, struct router, retry_timer);
+    storeq_post(rt->loop_app->storeq, retry_round_st, NULL, rt);
 }
 
 /* ---- entry points ---- */
@@ -754,20 +830,43 @@ static void on_retry_timer(uv_timer_t *t)
 struct router *router_create(struct sirt_app *app)
 {
     struct router *r = xcalloc(1, sizeof(*r));
-    r->app = app;
+    r->loop_app = app;
+    r->app = app->st_app ? app->st_app : app;
     r->dedup = dedup_create(DEDUP_CAPACITY);
+    pthread_mutex_init(&r->mu, NULL);
     return r;
 }
 
+static void env_item_free(struct env_item *it)
+{
+    cJSON_Delete(it->env);
+    cJSON_Delete(it->ack);
+    if (it->tok)
+        sm_ack(NULL, it->tok, NULL);
+    free(it);
+}
+
 /* The retry timer is closed with the loop's other handles (main's
- * close_walk) before this runs. */
+ * close_walk) before this runs, and the store thread has ended. */
 void router_destroy(struct router *r)
 {
     if (!r)
         return;
+    while (r->in_head) {
+        struct env_item *it = r->in_head;
+        r->in_head = it->next;
+        env_item_free(it);
+    }
     dedup_destroy(r->dedup);
+    pthread_mutex_destroy(&r->mu);
     free(r->retry);
     free(r);
+}
+
+void router_stop(struct router *r)
+{
+    if (r)
+        r->stopping = true;
 }
 
 static cJSON *ack_dispatch(struct router *rt, const char *type, const cJSON *payload, bool *want_work)
@@ -784,29 +883,217 @@ static cJSON *ack_dispatch(struct router *rt, const char *type, const cJSON *pay
     return NULL;
 }
 
+/* Makes one envelope durable inside the caller's transaction: its event id
+ * (events) and its inbox row.  Returns the inbox id, 0 for an event already
+ * recorded (a duplicate: no work), or <0. */
+static int64_t keep_one(struct router *rt, const char *type, const cJSON *envelope)
+{
+    struct store *st = rt->app->store;
+    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
+    if (strcmp(type, "events_api") == 0) {
+        const char *eid = jstr(payload, "event_id");
+        int dup = eid && eid[0] ? store_event_record(st, eid, clock_now_ms()) : 0;
+        if (dup < 0)
+            return dup;
+        if (dup == 1) {
+            metrics_duplicate_event(rt->app->metrics);
+            LOG_INFO("duplicate event ignored", "event_id:s", eid);
+            return 0;
+        }
+    }
+    char *json = cJSON_PrintUnformatted(envelope);
+    int64_t id = json ? store_inbox_add(st, type, json, clock_now_ms()) : STORE_EIO;
+    cJSON_free(json);
+    return id > 0 ? id : (id < 0 ? id : STORE_EIO);
+}
+
+static void set_inbox_id(cJSON *envelope, int64_t id)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(envelope, "sirt_inbox_id");
+    cJSON_AddNumberToObject(envelope, "sirt_inbox_id", (double)id);
+}
+
+/* Durable on its own: its own transaction.  On failure the envelope is
+ * refused (the ack says so, or a direct notice). */
+static void keep_alone(struct router *rt, const char *type, cJSON *envelope, cJSON **ack, bool *want_work)
+{
+    struct store *st = rt->app->store;
+    int64_t id = STORE_EIO;
+    if (store_begin(st) == 0) {
+        id = keep_one(rt, type, envelope);
+        if (id < 0 || store_txn_failed(st)) {
+            store_rollback(st);
+            id = id < 0 ? id : STORE_EIO;
+        } else if (store_commit(st) != 0) {
+            id = STORE_EIO;
+        }
+    }
+    if (id > 0) {
+        set_inbox_id(envelope, id);
+        metrics_store_batch(rt->app->metrics, 1);
+    } else if (id == 0) {
+        *want_work = false;
+    } else {
+        /* Not kept, so not handled: handled from memory it could be
+         * lost by the same failure, after an ack that promised it. */
+        LOG_ERROR("store cannot keep the envelope: refused with a notice to the sender", "type:s", type);
+        *want_work = false;
+        *ack = refuse_at_ack(rt, type, cJSON_GetObjectItemCaseSensitive(envelope, "payload"), *ack);
+    }
+}
+
 cJSON *router_ack(void *router, const char *type, cJSON *envelope, bool *want_work)
 {
     struct router *rt = router;
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
     *want_work = false;
     cJSON *ack = ack_dispatch(rt, type, payload, want_work);
-    if (*want_work && rt->app->store) {
-        /* Durable before the ack: a crash between the ack and the work's
-         * commit is replayed at the next start instead of being forgotten. */
-        char *json = cJSON_PrintUnformatted(envelope);
-        int64_t id = json ? store_inbox_add(rt->app->store, type, json, clock_now_ms()) : -1;
-        cJSON_free(json);
-        if (id > 0) {
-            cJSON_AddNumberToObject(envelope, "sirt_inbox_id", (double)id);
-        } else {
-            /* Not kept, so not handled: handled from memory it could be
-             * lost by the same failure, after an ack that promised it. */
-            LOG_ERROR("store cannot keep the envelope: refused with a notice to the sender", "type:s", type);
-            *want_work = false;
-            ack = refuse_at_ack(rt, type, payload, ack);
+    if (*want_work && rt->app->store)
+        keep_alone(rt, type, envelope, &ack, want_work);
+    return ack;
+}
+
+/* ---- the store thread: group commit of what arrived together ---- */
+
+/* Every envelope of the batch that needs work, durable in one commit.
+ * False when anything failed: nothing of it was committed. */
+static bool keep_batch(struct router *rt, struct env_item *batch, size_t *n_kept)
+{
+    struct store *st = rt->app->store;
+    size_t n = 0;
+    for (struct env_item *it = batch; it; it = it->next)
+        n += it->want_work;
+    *n_kept = 0;
+    if (!n)
+        return true;
+    if (store_begin(st) != 0)
+        return false;
+    int64_t *ids = xcalloc(n, sizeof(*ids));
+    size_t k = 0;
+    bool ok = true;
+    for (struct env_item *it = batch; it && ok; it = it->next) {
+        if (!it->want_work)
+            continue;
+        ids[k] = keep_one(rt, it->type, it->env);
+        ok = ids[k++] >= 0;
+    }
+    if (!ok || store_txn_failed(st)) {
+        store_rollback(st);
+        ok = false;
+    } else if (store_commit(st) != 0) {
+        ok = false;
+    }
+    if (ok) {
+        k = 0;
+        for (struct env_item *it = batch; it; it = it->next) {
+            if (!it->want_work)
+                continue;
+            if (ids[k] > 0) {
+                set_inbox_id(it->env, ids[k]);
+                (*n_kept)++;
+            } else {
+                it->want_work = false;   /* a duplicate event */
+            }
+            k++;
         }
     }
-    return ack;
+    free(ids);
+    return ok;
+}
+
+struct ack_batch {
+    struct router *rt;
+    size_t n;
+    struct sm_ack **toks;
+    cJSON **acks;
+};
+
+static void acks_on_loop(void *arg)
+{
+    struct ack_batch *b = arg;
+    for (size_t i = 0; i < b->n; i++)
+        sm_ack(b->rt->loop_app->sm, b->toks[i], b->acks[i]);
+    free(b->toks);
+    free(b->acks);
+    free(b);
+}
+
+static void work_st(struct store *st, void *arg);
+
+static void ingest_st(struct store *st, void *arg)
+{
+    (void)st;
+    struct router *rt = arg;
+    pthread_mutex_lock(&rt->mu);
+    struct env_item *batch = rt->in_head;
+    rt->in_head = rt->in_tail = NULL;
+    rt->ingest_posted = false;
+    pthread_mutex_unlock(&rt->mu);
+
+    size_t n = 0;
+    for (struct env_item *it = batch; it; it = it->next, n++) {
+        const cJSON *payload = cJSON_GetObjectItemCaseSensitive(it->env, "payload");
+        it->ack = ack_dispatch(rt, it->type, payload, &it->want_work);
+        if (!rt->app->store)
+            it->want_work = false;
+    }
+    size_t kept = 0;
+    if (rt->app->store && !keep_batch(rt, batch, &kept)) {
+        /* One of them failed: each on its own, so only the ones that
+         * cannot be kept are refused. */
+        for (struct env_item *it = batch; it; it = it->next)
+            if (it->want_work)
+                keep_alone(rt, it->type, it->env, &it->ack, &it->want_work);
+    } else if (kept) {
+        metrics_store_batch(rt->app->metrics, kept);
+    }
+    /* Durable: the acks go out now, before any handler runs. */
+    struct ack_batch *b = xcalloc(1, sizeof(*b));
+    b->rt = rt;
+    b->toks = xcalloc(n, sizeof(*b->toks));
+    b->acks = xcalloc(n, sizeof(*b->acks));
+    for (struct env_item *it = batch; it; it = it->next) {
+        b->toks[b->n] = it->tok;
+        b->acks[b->n++] = it->ack;
+        it->tok = NULL;
+        it->ack = NULL;
+    }
+    storeq_to_loop(rt->app->storeq, acks_on_loop, b);
+    while (batch) {
+        struct env_item *it = batch;
+        batch = it->next;
+        it->next = NULL;
+        if (it->want_work)
+            storeq_post(rt->app->storeq, work_st, NULL, it);
+        else
+            env_item_free(it);
+    }
+}
+
+void router_envelope(void *router, struct sm_ack *tok, const char *type, cJSON *envelope)
+{
+    struct router *rt = router;
+    struct env_item *it = xcalloc(1, sizeof(*it));
+    it->rt = rt;
+    it->tok = tok;
+    if (!rt->loop_app->storeq) {   /* shutting down: Slack sends it again */
+        it->env = envelope;
+        env_item_free(it);
+        return;
+    }
+    str_lcpy(it->type, type, sizeof(it->type));
+    it->env = envelope;
+    pthread_mutex_lock(&rt->mu);
+    if (rt->in_tail)
+        rt->in_tail->next = it;
+    else
+        rt->in_head = it;
+    rt->in_tail = it;
+    bool post = !rt->ingest_posted;
+    rt->ingest_posted = true;
+    pthread_mutex_unlock(&rt->mu);
+    if (post)
+        storeq_post_urgent(rt->loop_app->storeq, ingest_st, NULL, rt);
 }
 
 /* The handler's store writes, its outbox jobs, the inbox row's deletion and
@@ -828,17 +1115,8 @@ static int work_one(struct router *rt, const char *type, const cJSON *envelope)
     } else if (strcmp(type, "slash_commands") == 0) {
         rc = work_slash(rt, payload);
     } else if (strcmp(type, "events_api") == 0) {
-        const char *eid = jstr(payload, "event_id");
-        int dup = st && eid ? store_event_record(st, eid, clock_now_ms()) : 0;
-        if (dup == 1) {
-            metrics_duplicate_event(rt->app->metrics);
-            LOG_INFO("duplicate event ignored", "event_id:s", eid);
-            store_rollback(st);
-            if (inbox_id && store_inbox_delete(st, inbox_id) < 0)
-                return STORE_EIO;
-            return 0;
-        }
-        rc = dup < 0 ? dup : work_event(rt, payload);
+        /* Its event id was recorded with its inbox row, before the ack. */
+        rc = work_event(rt, payload);
     } else if (strcmp(type, "interactive") == 0) {
         rc = work_interactive(rt, payload);
     }
@@ -848,15 +1126,17 @@ static int work_one(struct router *rt, const char *type, const cJSON *envelope)
         LOG_ERROR("handler failed: rolled back, envelope kept in the inbox", "type:s inbox_id:l error:s", type,
                   (long long)inbox_id, store_strerror(rc < 0 ? rc : STORE_EIO));
         store_rollback(st);
+        outbox_st_rolled_back(rt->app->outbox);
         return rc < 0 ? rc : STORE_EIO;
     }
     if (store_commit(st) != 0) {
         /* Rolled back by the store, the inbox row's deletion with it. */
         LOG_ERROR("store commit failed: envelope kept in the inbox", "type:s inbox_id:l", type, (long long)inbox_id);
+        outbox_st_rolled_back(rt->app->outbox);
         return STORE_EIO;
     }
-    outbox_kick(rt->app->outbox);
-    scheduler_kick(rt->app->scheduler);
+    outbox_st_committed(rt->app->outbox);
+    scheduler_st_changed(rt->app->scheduler);
     return 0;
 }
 
@@ -880,6 +1160,14 @@ void router_work(void *router, const char *type, const cJSON *envelope)
     struct router *rt = router;
     if (work_one(rt, type, envelope) < 0)
         keep_for_replay(rt, type, envelope, true);
+}
+
+static void work_st(struct store *st, void *arg)
+{
+    (void)st;
+    struct env_item *it = arg;
+    router_work(it->rt, it->type, it->env);
+    env_item_free(it);
 }
 
 struct replay {

@@ -15,11 +15,22 @@
 
 struct sirt_app;
 struct router;
+struct sm_ack;
 
 struct router *router_create(struct sirt_app *app);
 void router_destroy(struct router *r);
 
-/* For an envelope that needs work, router_ack writes it to the store's inbox
+/* The socket's consumer (sm_envelope_fn), on the loop: queues the envelope
+ * for the store thread, which takes everything queued at once, runs the
+ * ack phase, writes the inbox rows and event ids in one commit, posts the
+ * acks back to the loop, then runs each envelope's work in its own
+ * transaction.  Needs app->storeq. */
+void router_envelope(void *router, struct sm_ack *tok, const char *type, cJSON *envelope);
+/* Loop: no replay timer is armed from now on (shutdown). */
+void router_stop(struct router *r);
+
+/* The same phases inline, on the calling thread (unit tests, fallback).
+ * For an envelope that needs work, router_ack writes it to the store's inbox
  * before the ack goes out (member "sirt_inbox_id" is added to it) and
  * router_work deletes that row in the work's transaction. */
 cJSON *router_ack(void *router, const char *type, cJSON *envelope, bool *want_work);

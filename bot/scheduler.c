@@ -1,7 +1,10 @@
-/* scheduler: see scheduler.h.  Owns one uv_timer.  The agenda itself lives
- * in the store (timers table), so a restart loses nothing: at start the
- * timer is set to the earliest pending due moment, and timers that came
- * due while the bot was down fire at once. */
+/* scheduler: see scheduler.h.  Owns one uv_timer on the loop, armed by
+ * message from the store thread, which reads the agenda and fires the due
+ * timers.  The agenda itself lives in the store (timers table), so a
+ * restart loses nothing: at start the timer is set to the earliest pending
+ * due moment, and timers that came due while the bot was down fire at once.
+ * Freed by scheduler_destroy once the timer is closed and the store thread
+ * has ended. */
 #include "scheduler.h"
 
 #include <stdlib.h>
@@ -13,18 +16,23 @@
 #include "log.h"
 #include "outbox.h"
 #include "store.h"
+#include "storeq.h"
 #include "util.h"
 
 #define FIRE_BATCH 32
 #define MAX_DELAY_MS (6LL * 3600 * 1000)   /* re-check at least every 6 h (clock drift, DST) */
 
 struct scheduler {
-    struct sirt_app *app;
-    uv_timer_t timer;
-    bool started;
-    bool closing;
-    bool firing;
+    struct sirt_app *app;        /* the store thread's view */
+    struct sirt_app *loop_app;
+    uv_timer_t timer;            /* loop */
+    bool started;                /* store thread */
+    bool closing;                /* loop; checked by the loop's messages */
+    bool firing;                 /* store thread */
+    int64_t armed_for;           /* store thread: due moment last sent to the loop */
 };
+
+static void arm_loop(struct scheduler *s, int64_t delay_ms, int64_t due);
 
 static void arm(struct scheduler *s);
 
@@ -77,7 +85,7 @@ static bool fire_due(struct scheduler *s)
             }
         }
         sched_timers_free(due, n);
-        outbox_kick(s->app->outbox);
+        outbox_st_committed(s->app->outbox);
         if (n < FIRE_BATCH)
             break;
     }
@@ -85,61 +93,117 @@ static bool fire_due(struct scheduler *s)
     return ok;
 }
 
-static void on_timer(uv_timer_t *t)
+static void fire_st(struct store *st, void *arg)
 {
-    struct scheduler *s = container_of(t, struct scheduler, timer);
+    (void)st;
+    struct scheduler *s = arg;
+    s->armed_for = 0;
     if (fire_due(s)) {
         arm(s);
     } else {
         /* Looking again at once would find the same due timer: back off. */
         LOG_ERROR("scheduler: store error; retrying in 1 s", "");
-        uv_timer_start(&s->timer, on_timer, 1000, 0);
+        arm_loop(s, 1000, 0);
     }
 }
 
+static void on_timer(uv_timer_t *t)
+{
+    struct scheduler *s = container_of(t, struct scheduler, timer);
+    storeq_post(s->loop_app->storeq, fire_st, NULL, s);
+}
+
+struct arm_msg {
+    struct scheduler *s;
+    int64_t delay_ms;   /* < 0: stop */
+};
+
+static void arm_on_loop(void *arg)
+{
+    struct arm_msg *m = arg;
+    if (!m->s->closing) {
+        if (m->delay_ms < 0)
+            uv_timer_stop(&m->s->timer);
+        else
+            uv_timer_start(&m->s->timer, on_timer, (uint64_t)m->delay_ms, 0);
+    }
+    free(m);
+}
+
+static void arm_loop(struct scheduler *s, int64_t delay_ms, int64_t due)
+{
+    s->armed_for = due;
+    struct arm_msg *m = xcalloc(1, sizeof(*m));
+    m->s = s;
+    m->delay_ms = delay_ms;
+    storeq_to_loop(s->app->storeq, arm_on_loop, m);
+}
+
+/* Store thread: one read of the earliest due moment; the loop hears only
+ * when it changed. */
 static void arm(struct scheduler *s)
 {
-    if (!s->started || s->closing)
+    if (!s->started)
         return;
     int64_t next = store_timer_next(s->app->store);
     if (next < 0) {
-        uv_timer_start(&s->timer, on_timer, 1000, 0);   /* store trouble: look again soon */
+        arm_loop(s, 1000, 0);   /* store trouble: look again soon */
         return;
     }
+    if (next == s->armed_for)
+        return;
     if (next == INT64_MAX) {
-        uv_timer_stop(&s->timer);
+        arm_loop(s, -1, next);
         return;
     }
     int64_t now = clock_now_ms();
     int64_t delay = next <= now ? 0 : next - now;
     if (delay > MAX_DELAY_MS)
         delay = MAX_DELAY_MS;
-    uv_timer_start(&s->timer, on_timer, (uint64_t)delay, 0);
+    arm_loop(s, delay, delay == MAX_DELAY_MS ? 0 : next);
 }
 
 struct scheduler *scheduler_create(struct sirt_app *app)
 {
     struct scheduler *s = xcalloc(1, sizeof(*s));
-    s->app = app;
+    s->loop_app = app;
+    s->app = app->st_app ? app->st_app : app;
     uv_timer_init(app->loop, &s->timer);
     return s;
 }
 
-void scheduler_start(struct scheduler *s)
+static void start_st(struct store *st, void *arg)
 {
+    (void)st;
+    struct scheduler *s = arg;
     s->started = true;
     arm(s);
 }
 
-void scheduler_kick(struct scheduler *s)
+void scheduler_start(struct scheduler *s)
 {
-    if (s && s->started && !s->closing && !s->firing)
+    storeq_post(s->loop_app->storeq, start_st, NULL, s);
+}
+
+static void kick_st(struct store *st, void *arg)
+{
+    (void)st;
+    struct scheduler *s = arg;
+    s->armed_for = 0;   /* the clock may have moved: arm again whatever the due moment */
+    if (!s->firing)
         arm(s);
 }
 
-static void on_closed(uv_handle_t *h)
+void scheduler_kick(struct scheduler *s)
 {
-    free(container_of((uv_timer_t *)h, struct scheduler, timer));
+    if (s && !s->closing)
+        storeq_post(s->loop_app->storeq, kick_st, NULL, s);
+}
+
+void scheduler_st_changed(struct scheduler *s)
+{
+    if (s && !s->firing)
+        arm(s);
 }
 
 void scheduler_close(struct scheduler *s)
@@ -147,5 +211,10 @@ void scheduler_close(struct scheduler *s)
     if (!s)
         return;
     s->closing = true;
-    uv_close((uv_handle_t *)&s->timer, on_closed);
+    uv_close((uv_handle_t *)&s->timer, NULL);
+}
+
+void scheduler_destroy(struct scheduler *s)
+{
+    free(s);
 }

@@ -2,7 +2,8 @@
  * the earliest due moment and recomputed on every change — no polling.  A
  * due timer's handler runs inside a store transaction (with the timer
  * marked done in the same transaction) and may add outbox jobs and set new
- * timers.  Handlers are looked up by kind in handlers_timer(). */
+ * timers.  Handlers are looked up by kind in handlers_timer().  The
+ * timer lives on the loop; the reading and firing run on the store thread. */
 #ifndef SIRT_SCHEDULER_H
 #define SIRT_SCHEDULER_H
 
@@ -11,10 +12,14 @@ struct scheduler;
 
 struct scheduler *scheduler_create(struct sirt_app *app);
 void scheduler_start(struct scheduler *s);
-/* Re-reads the next due moment (after a commit that set timers, or after
- * the clock was moved). Cheap; safe to call often. */
+/* Loop: re-reads the next due moment (e.g. after the clock was moved). */
 void scheduler_kick(struct scheduler *s);
-/* Frees once the timer handle is closed; the loop must keep running. */
+/* Store thread: a commit may have set timers (one read; the loop hears only
+ * of a change). */
+void scheduler_st_changed(struct scheduler *s);
+/* Loop: closes the timer (the loop must keep running); scheduler_destroy
+ * frees it once the store thread has ended.  Both accept NULL. */
 void scheduler_close(struct scheduler *s);
+void scheduler_destroy(struct scheduler *s);
 
 #endif

@@ -1,9 +1,10 @@
 /* socket_mode: Slack Socket Mode client on the shared libuv loop.
  * Owns: the client vhost, one struct sm_conn per websocket (the current one
- * plus, briefly, one being retired after a "disconnect"), the queue of acks
- * not yet written, and the queue of envelopes whose ack is on the wire and
- * whose handler work has not run yet.  A conn is freed in LWS_CALLBACK_WSI_DESTROY;
- * the sm is freed in the close callback of its last uv handle. */
+ * plus, briefly, one being retired after a "disconnect") and each conn's
+ * queue of acks not yet written.  An ack token (struct sm_ack) belongs to
+ * the envelope's consumer from on_envelope until sm_ack frees it.  A conn
+ * is freed in LWS_CALLBACK_WSI_DESTROY; the sm is freed in the close
+ * callback of its last uv handle. */
 #include "socket_mode.h"
 
 #include <libwebsockets.h>
@@ -19,7 +20,6 @@
 #define HELLO_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 2000
 #define ACKS_PER_WRITEABLE 256
-#define WORK_PER_TICK 64
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 60000
 
@@ -27,9 +27,15 @@ struct sm_item {
     struct sm_item *next;
     char *frame;              /* LWS_PRE headroom + ack JSON */
     size_t len;               /* bytes of JSON after the headroom */
-    cJSON *envelope;          /* owned; NULL when no work is wanted */
     char type[24];
     uint64_t rx_us;           /* when the envelope's last byte arrived */
+};
+
+struct sm_ack {
+    unsigned conn_id;         /* the socket the envelope came on */
+    uint64_t rx_us;
+    char type[24];
+    char envelope_id[132];
 };
 
 struct sm_queue {
@@ -38,6 +44,7 @@ struct sm_queue {
 };
 
 struct sm_conn {
+    struct sm_conn *next;     /* in s->conns */
     struct sm *s;
     struct lws *wsi;
     struct buf rx;
@@ -46,6 +53,7 @@ struct sm_conn {
     bool closing;             /* close frame requested */
     bool got_hello;
     struct sm_queue acks;
+    unsigned pending;         /* tokens handed out and not acked yet */
     unsigned id;
 };
 
@@ -61,6 +69,7 @@ struct sm {
 
     enum sm_state state;
     struct sm_conn *cur;
+    struct sm_conn *conns;    /* every live conn */
     unsigned n_conns;         /* live conns, current and retiring */
     unsigned conn_seq;
     unsigned failures;        /* consecutive failed attempts */
@@ -78,16 +87,13 @@ struct sm {
     uv_timer_t backoff_timer;
     uv_timer_t hello_timer;
     uv_timer_t stop_timer;
-    uv_idle_t work_idle;
     int open_handles;
-    struct sm_queue work;
 
     void (*stop_done)(void *);
     void *stop_ud;
 };
 
 static void start_attempt(struct sm *s);
-static void on_work_idle(uv_idle_t *h);
 static void on_backoff_timer(uv_timer_t *t);
 static void maybe_free(struct sm *s);
 static void conn_lost(struct sm *s, struct sm_conn *c, const char *why);
@@ -158,41 +164,16 @@ static void item_free(struct sm_item *it)
     if (!it)
         return;
     free(it->frame);
-    cJSON_Delete(it->envelope);
     free(it);
 }
 
-static void work_kick(struct sm *s)
+static void conn_unlink(struct sm *s, struct sm_conn *c)
 {
-    if (s->work.n && !s->destroyed && !uv_is_active((uv_handle_t *)&s->work_idle))
-        uv_idle_start(&s->work_idle, on_work_idle);
-}
-
-/* Hands an item whose ack is written (or can no longer be) to the work queue. */
-static void to_work(struct sm *s, struct sm_item *it)
-{
-    free(it->frame);
-    it->frame = NULL;
-    if (!it->envelope) {
-        free(it);
-        return;
-    }
-    q_push(&s->work, it);
-}
-
-static void on_work_idle(uv_idle_t *h)
-{
-    struct sm *s = container_of(h, struct sm, work_idle);
-    for (int i = 0; i < WORK_PER_TICK; i++) {
-        struct sm_item *it = q_pop(&s->work);
-        if (!it)
-            break;
-        if (s->cfg.on_work)
-            s->cfg.on_work(s->cfg.ud, it->type, it->envelope);
-        item_free(it);
-    }
-    if (!s->work.n)
-        uv_idle_stop(h);
+    struct sm_conn **pp = &s->conns;
+    while (*pp && *pp != c)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = c->next;
 }
 
 /* ---- connection setup ---- */
@@ -294,8 +275,11 @@ static void connect_ws(struct sm *s, const char *ip)
     set_state(s, SM_CONNECTING, "url ready");
     s->cur = c;
     s->n_conns++;
+    c->next = s->conns;
+    s->conns = c;
     if (!lws_client_connect_via_info(&i)) {
         /* No destroy callback fires in this case: clean up here. */
+        conn_unlink(s, c);
         s->n_conns--;
         s->cur = NULL;
         buf_finish(&c->rx);
@@ -437,8 +421,8 @@ cJSON *sm_frame_parse(const char *data, size_t len, int max_depth, const char **
     return msg;
 }
 
-static void queue_ack(struct sm_conn *c, const char *envelope_id, cJSON *ack_payload,
-                      cJSON *envelope, const char *type, uint64_t rx_us)
+static void queue_ack(struct sm_conn *c, const char *envelope_id, cJSON *ack_payload, const char *type,
+                      uint64_t rx_us)
 {
     struct buf b;
     buf_init(&b, 0);
@@ -458,7 +442,6 @@ static void queue_ack(struct sm_conn *c, const char *envelope_id, cJSON *ack_pay
     struct sm_item *it = xcalloc(1, sizeof(*it));
     it->len = b.len - LWS_PRE;
     it->frame = buf_take(&b);
-    it->envelope = envelope;
     it->rx_us = rx_us;
     str_lcpy(it->type, type, sizeof(it->type));
     q_push(&c->acks, it);
@@ -500,19 +483,21 @@ static void handle_message(struct sm_conn *c, const char *data, size_t len)
         return;
     }
     if (cJSON_IsString(eid) && eid->valuestring[0]) {
-        /* Ack first, whatever the content: Slack only needs the id. */
+        /* Acked whatever the content (Slack only needs the id), once the
+         * consumer has made it durable. */
         metrics_envelope_received(s->metrics, t ? t : "unknown");
-        bool want_work = false;
-        cJSON *ack_payload = NULL;
+        struct sm_ack *tok = xcalloc(1, sizeof(*tok));
+        tok->conn_id = c->id;
+        tok->rx_us = rx_us;
+        str_lcpy(tok->type, t ? t : "unknown", sizeof(tok->type));
+        str_lcpy(tok->envelope_id, eid->valuestring, sizeof(tok->envelope_id));
+        c->pending++;
         const cJSON *payload = cJSON_GetObjectItemCaseSensitive(msg, "payload");
-        if (t && cJSON_IsObject(payload) && s->cfg.on_ack)
-            ack_payload = s->cfg.on_ack(s->cfg.ud, t, msg, &want_work);
-        else
-            LOG_WARN("envelope without a usable type or payload: acked, not handled", "type:s", t);
-        if (want_work) {
-            queue_ack(c, eid->valuestring, ack_payload, msg, t, rx_us);
+        if (t && cJSON_IsObject(payload) && s->cfg.on_envelope) {
+            s->cfg.on_envelope(s->cfg.ud, tok, t, msg);
         } else {
-            queue_ack(c, eid->valuestring, ack_payload, NULL, t ? t : "unknown", rx_us);
+            LOG_WARN("envelope without a usable type or payload: acked, not handled", "type:s", t);
+            sm_ack(s, tok, NULL);
             cJSON_Delete(msg);
         }
         return;
@@ -562,16 +547,17 @@ static int on_writeable(struct sm_conn *c)
         int n = lws_write(c->wsi, (unsigned char *)it->frame + LWS_PRE, it->len, LWS_WRITE_TEXT);
         if (n < (int)it->len) {
             LOG_WARN("ack write failed", "type:s", it->type);
-            to_work(s, it);
-            work_kick(s);
+            item_free(it);
             return -1;
         }
         metrics_envelope_acked(s->metrics, it->type, clock_mono_us() - it->rx_us);
-        to_work(s, it);
+        item_free(it);
     }
-    work_kick(s);
-    if (c->acks.head) {
-        lws_callback_on_writable(c->wsi);
+    if (c->acks.head || c->pending) {
+        /* Acks still to write, or still being made durable: keep the
+         * socket until they are out (the stop timer bounds a drain). */
+        if (c->acks.head)
+            lws_callback_on_writable(c->wsi);
         return 0;
     }
     if ((c->retiring || s->state == SM_DRAINING) && !c->closing) {
@@ -592,12 +578,12 @@ static int on_writeable(struct sm_conn *c)
 
 static void conn_destroyed(struct sm *s, struct sm_conn *c)
 {
-    /* Acks that never made it: the work still happens (events are
-     * de-duplicated if Slack retries them). */
+    /* Acks that never made it: the work still happens (the envelope is
+     * in the inbox; events are de-duplicated if Slack retries them). */
     struct sm_item *it;
     while ((it = q_pop(&c->acks)))
-        to_work(s, it);
-    work_kick(s);
+        item_free(it);
+    conn_unlink(s, c);
     buf_finish(&c->rx);
     bool was_cur = (c == s->cur);
     s->n_conns--;
@@ -764,8 +750,7 @@ struct sm *sm_create(uv_loop_t *loop, struct lws_context *ctx, struct api_client
     uv_timer_init(loop, &s->backoff_timer);
     uv_timer_init(loop, &s->hello_timer);
     uv_timer_init(loop, &s->stop_timer);
-    uv_idle_init(loop, &s->work_idle);
-    s->open_handles = 4;
+    s->open_handles = 3;
     s->state = SM_IDLE;
     return s;
 }
@@ -814,9 +799,6 @@ static void maybe_free(struct sm *s)
 {
     if (!s->destroyed || s->open_handles || s->gai_pending || s->api_pending || s->n_conns)
         return;
-    struct sm_item *it;
-    while ((it = q_pop(&s->work)))
-        item_free(it);
     free(s->app_token);
     free(s);
 }
@@ -833,15 +815,8 @@ void sm_destroy(struct sm *s)
     if (!s)
         return;
     s->destroyed = true;
-    /* Anything still waiting for work is run now: the acks are out. */
-    struct sm_item *it;
-    while ((it = q_pop(&s->work))) {
-        if (s->cfg.on_work)
-            s->cfg.on_work(s->cfg.ud, it->type, it->envelope);
-        item_free(it);
-    }
     uv_handle_t *hs[] = { (uv_handle_t *)&s->backoff_timer, (uv_handle_t *)&s->hello_timer,
-                          (uv_handle_t *)&s->stop_timer, (uv_handle_t *)&s->work_idle };
+                          (uv_handle_t *)&s->stop_timer };
     for (size_t i = 0; i < ARRAY_LEN(hs); i++) {
         hs[i]->data = s;
         uv_close(hs[i], on_handle_closed);
@@ -856,4 +831,24 @@ bool sm_online(const struct sm *s)
 enum sm_state sm_get_state(const struct sm *s)
 {
     return s->state;
+}
+
+void sm_ack(struct sm *s, struct sm_ack *tok, cJSON *ack_payload)
+{
+    struct sm_conn *c = NULL;
+    if (s && !s->destroyed)
+        for (c = s->conns; c && c->id != tok->conn_id; c = c->next)
+            ;
+    if (c && c->pending)
+        c->pending--;
+    if (c && c->wsi && !c->closing) {
+        queue_ack(c, tok->envelope_id, ack_payload, tok->type, tok->rx_us);
+    } else {
+        /* Its socket is gone: Slack sends the envelope again elsewhere. */
+        LOG_INFO("ack not sent: its socket is gone", "type:s", tok->type);
+        cJSON_Delete(ack_payload);
+        if (c && c->wsi && !c->pending && !c->acks.head)
+            lws_callback_on_writable(c->wsi);
+    }
+    free(tok);
 }

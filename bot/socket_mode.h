@@ -1,7 +1,7 @@
 /* socket_mode: the Slack Socket Mode client.  apps.connections.open (app
  * token) -> websocket (libwebsockets client on the shared libuv loop) ->
- * wait for "hello" -> online.  Every frame with an envelope_id is acked at
- * once; handler work runs only after the ack has been written.  Reconnects
+ * wait for "hello" -> online.  Every frame with an envelope_id is handed to
+ * the consumer and acked when it says so (sm_ack).  Reconnects
  * with a fresh URL and jittered exponential backoff after a "disconnect"
  * message, a closed/failed socket, or a silent one (no pong within
  * hangup_secs of a ping; lws pings every ping_secs).
@@ -31,15 +31,12 @@ enum sm_state {
     SM_STOPPED,
 };
 
-/* Called on the loop, synchronously, before the ack is queued.  Must be
- * fast: no network (it may make the envelope durable before the ack).
- * Returns an ack payload (ownership passes to the client) or NULL; sets
- * *want_work when work() should be called for this envelope.  It may add
- * members to the envelope for its own work phase. */
-typedef cJSON *(*sm_ack_fn)(void *ud, const char *type, cJSON *envelope, bool *want_work);
-/* Called after the ack went to the socket (or the socket died with the ack
- * still queued). The envelope is borrowed. */
-typedef void (*sm_work_fn)(void *ud, const char *type, const cJSON *envelope);
+struct sm_ack;
+/* Called on the loop for every envelope that carries an envelope_id, in
+ * arrival order.  The envelope (owned, passed on) and tok go to the
+ * consumer, which must call sm_ack(tok, ...) exactly once, later, on the
+ * loop, when the envelope is safe to acknowledge (durable). */
+typedef void (*sm_envelope_fn)(void *ud, struct sm_ack *tok, const char *type, cJSON *envelope);
 
 struct sm_config {
     const char *app_token;   /* copied */
@@ -47,13 +44,12 @@ struct sm_config {
     int hangup_secs;         /* 0 = 30; must exceed ping_secs */
     size_t max_message;      /* 0 = 1 MiB; larger messages are dropped */
     int max_depth;           /* 0 = 64; deeper JSON is dropped */
-    sm_ack_fn on_ack;
-    sm_work_fn on_work;
+    sm_envelope_fn on_envelope;
     /* Slack rejected the app token before we were ever online: the bot
      * cannot work; msg is one line for the operator. May be NULL. */
     void (*on_fatal)(void *fatal_ud, const char *msg);
     void *fatal_ud;
-    void *ud;                /* for on_ack / on_work */
+    void *ud;                /* for on_envelope */
 };
 
 struct sm;
@@ -65,9 +61,13 @@ int sm_start(struct sm *s);
  * done() is called once the socket is gone. */
 void sm_stop(struct sm *s, void (*done)(void *ud), void *ud);
 /* Frees the client once its handles, pending lookups and sockets are gone;
- * the loop must keep running. Envelopes still waiting for work are handed to
- * on_work first (their acks are already out). */
+ * the loop must keep running.  Tokens still out stay valid: sm_ack(NULL,
+ * tok, ...) (the caller forgets s at destroy) frees them. */
 void sm_destroy(struct sm *s);
+/* Sends the ack of tok's envelope with an optional payload (owned) on the
+ * socket it came on, and frees tok.  When that socket is gone (or s is
+ * NULL) the ack is dropped: Slack redelivers unacked envelopes. */
+void sm_ack(struct sm *s, struct sm_ack *tok, cJSON *ack_payload);
 bool sm_online(const struct sm *s);
 enum sm_state sm_get_state(const struct sm *s);
 const char *sm_state_name(enum sm_state st);

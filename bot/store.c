@@ -179,6 +179,18 @@ void store_close(struct store *s)
     free(s);
 }
 
+/* ---- threads and figures ---- */
+
+void store_bind_thread(struct store *s, bool bind)
+{
+    db_bind_thread(s->db, bind);
+}
+
+void store_stats_get(const struct store *s, struct store_stats *out)
+{
+    db_stats_get(s->db, &out->reads, &out->writes, &out->commits);
+}
+
 /* ---- transactions ---- */
 
 int store_begin(struct store *s)

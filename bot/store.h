@@ -56,6 +56,22 @@ bool store_txn_failed(const struct store *s);
  * <file> exists (reads and transaction control still work).  When the file
  * holds a number N, the first N writes after it appeared still succeed. */
 
+/* Test knob: with SIRT_TEST_STORE_DELAY_MS=<n> at store_open, every
+ * outermost commit first sleeps n ms (a slow fsync, a far database). */
+
+/* One owner per thread: after store_bind_thread(s, true) every statement
+ * must come from the calling thread (asserted in debug builds);
+ * store_bind_thread(s, false) lifts it (e.g. once that thread has ended). */
+void store_bind_thread(struct store *s, bool bind);
+
+/* Statements run and transactions committed since store_open. */
+struct store_stats {
+    uint64_t reads;    /* statements that return rows */
+    uint64_t writes;
+    uint64_t commits;  /* outermost commits */
+};
+void store_stats_get(const struct store *s, struct store_stats *out);
+
 /* ---- processed Slack events ---- */
 /* Records event_id. Returns 1 if it was already recorded (a duplicate), 0 if
  * newly recorded, <0 on error. */
@@ -259,6 +275,7 @@ struct outbox_new {
     const int64_t *deps;        /* ids of jobs that must be done first */
     size_t n_deps;
     int64_t now_ms;
+    bool *created;              /* optional: set to whether this call inserted the job */
 };
 
 /* Inserts a pending job and its deps.  An existing idem_key is not an error:
@@ -270,6 +287,15 @@ int store_outbox_get(struct store *s, int64_t id, struct outbox_job *out);
  * the array with outbox_jobs_free. */
 int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct outbox_job **jobs, size_t *n);
 void outbox_jobs_free(struct outbox_job *jobs, size_t n);
+/* Every pending job, by id (the outbox's one load at start). */
+int store_outbox_pending(struct store *s, struct outbox_job **jobs, size_t *n);
+/* The dependencies of pending jobs that are not finished (neither done nor
+ * dropped), with their state; free(*deps). */
+struct outbox_dep {
+    int64_t job_id, dep_id;
+    enum outbox_state dep_state;
+};
+int store_outbox_pending_deps(struct store *s, struct outbox_dep **deps, size_t *n);
 /* Earliest next_at_ms over pending jobs that are runnable or become
  * runnable by time alone (deps done, or a deadline); INT64_MAX if none. */
 int64_t store_outbox_next_due(struct store *s);

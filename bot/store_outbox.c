@@ -65,6 +65,8 @@ int64_t store_outbox_add(struct store *s, const struct outbox_new *j)
                            &id);
     if (ret < 0)
         goto fail;
+    if (j->created)
+        *j->created = ret != 0;
     if (ret == 0) {
         /* Already queued (a replayed event): same job, deps as first written. */
         ret = store__fetch_row(s, ST_OB_BY_KEY, "outbox_by_key", DB_ARGS(db_text(j->idem_key)),
@@ -84,6 +86,46 @@ int64_t store_outbox_add(struct store *s, const struct outbox_new *j)
 fail:
     store_rollback(s);
     return ret;
+}
+
+int store_outbox_pending(struct store *s, struct outbox_job **jobs, size_t *n)
+{
+    void *rows = NULL;
+    size_t cnt = 0;
+    int ret = store__collect_rows(s, ST_OB_PENDING, "outbox_pending", DB_NOARGS, sizeof(struct outbox_job),
+                                  SIZE_MAX, job_from_row, &rows, &cnt);
+    if (ret < 0) {
+        outbox_jobs_free(rows, cnt);
+        rows = NULL;
+        cnt = 0;
+    }
+    *jobs = rows;
+    *n = cnt;
+    return ret < 0 ? ret : 0;
+}
+
+static void dep_from_row(const struct db_row *r, void *row)
+{
+    struct outbox_dep *d = row;
+    d->job_id = db_col_int(r, 0);
+    d->dep_id = db_col_int(r, 1);
+    d->dep_state = (enum outbox_state)db_col_int(r, 2);
+}
+
+int store_outbox_pending_deps(struct store *s, struct outbox_dep **deps, size_t *n)
+{
+    void *rows = NULL;
+    size_t cnt = 0;
+    int ret = store__collect_rows(s, ST_OB_OPEN_DEPS, "outbox_pending_deps", DB_NOARGS, sizeof(struct outbox_dep),
+                                  SIZE_MAX, dep_from_row, &rows, &cnt);
+    if (ret < 0) {
+        free(rows);
+        rows = NULL;
+        cnt = 0;
+    }
+    *deps = rows;
+    *n = cnt;
+    return ret < 0 ? ret : 0;
 }
 
 int store_outbox_get(struct store *s, int64_t id, struct outbox_job *out)

@@ -221,6 +221,10 @@ const char *const store__sql[ST_COUNT] = {
     [ST_OB_DROPPED] =
         "UPDATE outbox SET state = 4, last_error = ?2, updated_ms = ?3 WHERE id = ?1 AND state IN (0, 1)",
     [ST_OB_OLDEST] = "SELECT MIN(created_ms) FROM outbox WHERE state IN (0, 1)",
+    [ST_OB_PENDING] = "SELECT " JOB_COLS " FROM outbox o WHERE o.state = 0 ORDER BY o.id",
+    [ST_OB_OPEN_DEPS] =
+        "SELECT d.job_id, d.dep_id, p.state FROM outbox_deps d JOIN outbox o ON o.id = d.job_id"
+        " JOIN outbox p ON p.id = d.dep_id WHERE o.state = 0 AND p.state NOT IN (2, 4) ORDER BY d.job_id",
     [ST_INBOX_ADD] = "INSERT INTO inbox(type, envelope, received_ms) VALUES (?1, ?2, ?3) RETURNING id",
     [ST_INBOX_DEL] = "DELETE FROM inbox WHERE id = ?1",
     [ST_INBOX_LIST] = "SELECT id, type, envelope FROM inbox ORDER BY id",

@@ -198,11 +198,12 @@ bool str_starts(const char *s, const char *prefix)
 
 uint64_t util_rand64(void)
 {
-    static uint64_t state;
+    static _Thread_local uint64_t state;   /* one generator per thread: no lock */
     if (!state) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^ 0x9e3779b97f4a7c15ull;
+        state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^ 0x9e3779b97f4a7c15ull
+                ^ (uint64_t)(uintptr_t)&state;
     }
     /* xorshift64* */
     state ^= state >> 12;

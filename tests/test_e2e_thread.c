@@ -1,0 +1,172 @@
+/* test_e2e_thread: the store thread seen from outside.  Envelopes that
+ * arrive together are made durable by fewer commits than envelopes (group
+ * commit, sirt_store_batch_size); with a slow store (SIRT_TEST_STORE_DELAY_MS)
+ * acks of stored envelopes do not wait behind the handlers' work and
+ * websocket pings are answered meanwhile; the outbox reads the store at
+ * most about once per job it sends.  Bounds here are generous: the precise
+ * figures belong to scripts/bench. */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "test.h"
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t l = sizeof(a);
+    getsockname(fd, (struct sockaddr *)&a, &l);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void get_metrics(int port, struct buf *body)
+{
+    char url[96];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+    buf_reset(body);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    FILE *f = tmpfile();
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+    ASSERT_EQ(curl_easy_perform(c), CURLE_OK);
+    curl_easy_cleanup(c);
+    rewind(f);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(body, chunk, n);
+    buf_append(body, "", 1);
+    fclose(f);
+}
+
+/* The value of a series line "name value" in the exposition text. */
+static double metric(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; (p = strstr(p, name)); p += n)
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return atof(p + n + 1);
+    return -1;
+}
+
+static const char *send_mention(struct fx *fx, int i)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "type", "app_mention");
+    cJSON_AddStringToObject(e, "user", "U0REPORT1");
+    cJSON_AddStringToObject(e, "text", "<@U0BOT0001> help");
+    cJSON_AddStringToObject(e, "channel", "C0PUBLIC1");
+    char ts[32], eid[32];
+    snprintf(ts, sizeof(ts), "1700000100.%06d", i);
+    snprintf(eid, sizeof(eid), "Ev0THREAD%04d", i);
+    cJSON_AddStringToObject(e, "ts", ts);
+    const char *id = fake_slack_send_event(fx->slack, e, eid, 0);
+    cJSON_Delete(e);
+    return id;
+}
+
+#define N_BURST 40
+
+TEST_T(e2e_thread_group_commit_fewer_commits_than_envelopes, 60)
+{
+    struct fx fx;
+    fx_init(&fx);
+    int port = free_port();
+    char http[64];
+    snprintf(http, sizeof(http), "SIRT_HTTP=127.0.0.1:%d", port);
+    /* Each commit takes 20 ms: envelopes arriving meanwhile queue up and
+     * share the next one. */
+    const char *env[] = { http, "SIRT_TEST_STORE_DELAY_MS=20", "SIRT_LOG=info", NULL };
+    fx_start(&fx, env);
+    ASSERT(fx_wait_calls(&fx, "auth.test", 1, 5000));
+    char *ids[N_BURST];
+    for (int i = 0; i < N_BURST; i++)
+        ids[i] = xstrdup(send_mention(&fx, i));
+    for (int i = 0; i < N_BURST; i++)
+        ASSERT(fx_wait(&fx, fx_pred_acked, ids[i], 10000));
+    ASSERT(fx_wait_calls(&fx, "chat.postMessage", N_BURST, 30000));
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    get_metrics(port, &b);
+    double batches = metric(b.data, "sirt_store_batch_size_count");
+    double kept = metric(b.data, "sirt_store_batch_size_sum");
+    ASSERT(kept == N_BURST);
+    ASSERT(batches >= 1 && batches < N_BURST / 2);
+    ASSERT(metric(b.data, "sirt_store_commits_total") > 0);
+    /* The outbox found its jobs without re-reading the queue per job:
+     * replies carry no incident, so few reads per job sent. */
+    double done = 0;
+    for (int k = 0; k < 100; k++) {
+        get_metrics(port, &b);
+        done = metric(b.data, "sirt_outbox_jobs_total{op=\"slack.post\",outcome=\"done\"}");
+        if (done == N_BURST)
+            break;
+        fx_run_for(&fx, 100);
+    }
+    ASSERT(done == N_BURST);
+    double reads = metric(b.data, "sirt_outbox_store_reads_total");
+    fprintf(stderr, "outbox store reads per job sent: %.2f\n", reads / done);
+    ASSERT(reads > 0 && reads / done < 10);
+    buf_finish(&b);
+    for (int i = 0; i < N_BURST; i++)
+        free(ids[i]);
+    ASSERT_EQ(fx_stop(&fx, 5000), 0);
+    fx_finish(&fx);
+}
+
+TEST_T(e2e_thread_slow_store_acks_and_pings_not_held, 60)
+{
+    struct fx fx;
+    fx_init(&fx);
+    /* Every commit takes 150 ms: one ingest commit for the burst, then five
+     * handler commits (plus the outbox's) one after the other. */
+    const char *env[] = { "SIRT_TEST_STORE_DELAY_MS=150", NULL };
+    fx_start(&fx, env);
+    ASSERT(fx_wait_calls(&fx, "auth.test", 1, 5000));
+    fx_run_for(&fx, 500);   /* start-up commits out of the way */
+    char *ids[5];
+    for (int i = 0; i < 5; i++)
+        ids[i] = xstrdup(send_mention(&fx, 100 + i));
+    for (int i = 0; i < 5; i++)
+        ASSERT(fx_wait(&fx, fx_pred_acked, ids[i], 10000));
+    /* The acks came after at most a couple of commits, not behind the five
+     * handlers' work (which alone takes >= 750 ms). */
+    uint64_t first_sent = fake_slack_ack(fx.slack, ids[0])->sent_us;
+    uint64_t last_ack = 0;
+    for (int i = 0; i < 5; i++)
+        if (fake_slack_ack(fx.slack, ids[i])->acked_us > last_ack)
+            last_ack = fake_slack_ack(fx.slack, ids[i])->acked_us;
+    ASSERT(last_ack - first_sent < 700000);
+    /* Meanwhile the loop answers pings at once. */
+    uint64_t worst = 0;
+    for (int i = 0; i < 5; i++) {
+        uint64_t before = fake_slack_pongs(fx.slack);
+        ASSERT_EQ(fake_slack_ping(fx.slack), 0);
+        for (int k = 0; k < 100 && fake_slack_pongs(fx.slack) == before; k++)
+            fx_run_for(&fx, 2);
+        ASSERT(fake_slack_pongs(fx.slack) > before);
+        if (fake_slack_last_rtt_us(fx.slack) > worst)
+            worst = fake_slack_last_rtt_us(fx.slack);
+    }
+    ASSERT(worst < 100000);
+    /* The work is still being done, slowly. */
+    ASSERT(fake_slack_call_count(fx.slack, "chat.postMessage") < 5);
+    ASSERT(fx_wait_calls(&fx, "chat.postMessage", 5, 20000));
+    for (int i = 0; i < 5; i++)
+        free(ids[i]);
+    ASSERT_EQ(fx_stop(&fx, 8000), 0);
+    fx_finish(&fx);
+}
