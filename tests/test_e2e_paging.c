@@ -328,15 +328,16 @@ TEST_T(e2e_paging_s1_page_does_not_wait_for_a_slow_issue_and_the_link_follows, 1
 {
     struct fx fx;
     start(&fx, WED_10_UTC);
-    /* GitLab takes 8 s to answer the issue creation. */
-    fake_gitlab_delay(fx.gitlab, "POST /projects/*/issues", 1, 8000);
+    /* GitLab takes 25 s to answer the issue creation (long enough that the
+     * page's 15 s wait ends first even on a slow run, e.g. under valgrind). */
+    fake_gitlab_delay(fx.gitlab, "POST /projects/*/issues", 1, 25000);
     submit(&fx, "U0REPORT1");
     ASSERT(fx_wait(&fx, pred_issue_requested, NULL, 15000));
     ASSERT_EQ(fake_gitlab_issue_count(fx.gitlab), 1);   /* created, the answer still on its way */
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);    /* the page waits for the issue... */
     /* ...at most 15 s: 20 s later on the bot's clock it goes without it. */
     fx_set_clock(&fx, WED_10_UTC + 20000);
-    ASSERT(wait_triggers(&fx, "SIRT-1", 1, 5000));
+    ASSERT(wait_triggers(&fx, "SIRT-1", 1, 20000));
     char links[1024];
     event_links(&fx, 0, links, sizeof(links));
     ASSERT_NOT_CONTAINS(links, "GitLab issue");
@@ -344,7 +345,7 @@ TEST_T(e2e_paging_s1_page_does_not_wait_for_a_slow_issue_and_the_link_follows, 1
 
     /* The issue arrives: a second trigger under the same key carries the
      * link, PagerDuty folds it into the same incident, the channel is told. */
-    ASSERT(wait_triggers(&fx, "SIRT-1", 2, 20000));
+    ASSERT(wait_triggers(&fx, "SIRT-1", 2, 45000));
     event_links(&fx, 1, links, sizeof(links));
     const char *issue_url = jstr(fake_gitlab_issue(fx.gitlab, 0), "web_url");
     ASSERT_NOT_NULL(issue_url);
