@@ -175,7 +175,7 @@ TEST(fake_conns_random_spread_is_seeded)
     fc_begin(&fx);
     struct wsc c[3];
     for (int i = 0; i < 3; i++) {
-        char tag[8];
+        char tag[16];
         snprintf(tag, sizeof(tag), "r%d", i + 1);
         open_online(&fx, &c[i], tag);
     }
@@ -222,7 +222,7 @@ TEST_T(fake_conns_eleventh_is_refused, 60)
     fc_begin(&fx);
     struct wsc c[11];
     for (int i = 0; i < 10; i++) {
-        char tag[8];
+        char tag[16];
         snprintf(tag, sizeof(tag), "r%d", i + 1);
         cJSON *h = open_tagged(&fx, &c[i], tag);
         ASSERT_STR_EQ(fc_jstr(h, "type"), "hello");
@@ -246,7 +246,7 @@ TEST_T(fake_conns_eleventh_is_refused, 60)
     fake_slack_set_spread(fx.slack, FAKE_SLACK_SPREAD_ROUND_ROBIN, 0);
     for (int i = 0; i < 20; i++) {
         const char *id = fake_slack_send_envelope(fx.slack, "interactive", NULL);
-        char want[8];
+        char want[16];
         snprintf(want, sizeof(want), "r%d", i % 10 + 1);
         ASSERT_STR_EQ(fake_slack_delivery_by_id(fx.slack, id)->conn_tag, want);
     }
