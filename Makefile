@@ -72,7 +72,7 @@ clean:
 
 -include $(BOT_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_SRCS:%.c=$(BUILD)/%.d) $(BUILD)/tests/torture/torture_report.d
 
-BENCH_OBJS := $(BUILD)/tests/bench/bench_ack.o $(BUILD)/tests/harness.o $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/fakes/http_peer.c,$(wildcard tests/fakes/*.c)))
+BENCH_OBJS := $(BUILD)/tests/bench/bench_ack.o $(BUILD)/tests/harness.o $(BUILD)/tests/harness_replicas.o $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/fakes/http_peer.c,$(wildcard tests/fakes/*.c)))
 BENCH_COMMON := $(filter-out $(BUILD)/tests/bench/bench_ack.o,$(BENCH_OBJS)) $(BUILD)/tests/report_payloads.o
 $(BUILD)/bench_ack: $(BENCH_OBJS) $(BUILD)/libsirt.a
 	@echo "  LD      $@"
