@@ -212,6 +212,8 @@ int fx_replicas_stop(struct fx *fx, int timeout_ms);
 /* Waits for replica i to exit on its own: its status, or -1 on timeout. */
 int fx_replica_wait_exit(struct fx *fx, int i, int timeout_ms);
 bool fx_replica_running(const struct fx *fx, int i);
+/* fx_set_clock for every running replica too (SIGUSR1 to each). */
+void fx_replicas_set_clock(struct fx *fx, int64_t epoch_ms);
 /* Its log so far (malloc'd, caller frees; "" when none). */
 char *fx_replica_log(const struct fx *fx, int i);
 bool fx_replica_log_has(const struct fx *fx, int i, const char *s);

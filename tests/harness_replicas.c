@@ -330,6 +330,14 @@ void fx_replicas_finish(struct fx *fx)
     }
 }
 
+void fx_replicas_set_clock(struct fx *fx, int64_t epoch_ms)
+{
+    fx_set_clock(fx, epoch_ms);
+    for (int i = 0; i < fx->n_reps; i++)
+        if (fx->reps[i].running)
+            uv_process_kill(&fx->reps[i].proc, SIGUSR1);
+}
+
 char *fx_replica_log(const struct fx *fx, int i)
 {
     if (i < 1 || i > fx->n_reps)
