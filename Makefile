@@ -81,6 +81,10 @@ $(BUILD)/bench_report: $(BUILD)/tests/bench/bench_report.o $(BENCH_COMMON) $(BUI
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
+$(BUILD)/bench_reply: $(BUILD)/tests/bench/bench_reply.o $(BENCH_COMMON) $(BUILD)/libsirt.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
 $(BUILD)/bench_mask: $(BUILD)/tests/bench/bench_mask.o $(BUILD)/libsirt.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
@@ -97,5 +101,5 @@ torture: deps
 	  || { echo "bot logs: $(BUILD)/torture.log"; exit 1; }
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_ack $(BUILD)/bench_report $(BUILD)/bench_mask
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_ack $(BUILD)/bench_report $(BUILD)/bench_mask $(BUILD)/bench_reply
 	scripts/bench

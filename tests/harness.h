@@ -198,7 +198,8 @@ int fx_replica_spawn(struct fx *fx, int i, const char *const *env);
 void fx_replicas_start(struct fx *fx, const char *const *env);
 /* Restarts one replica (must not be running) and waits until it is connected. */
 void fx_replica_restart(struct fx *fx, int i, const char *const *env);
-/* True once every running replica has a live socket at the fake. */
+/* True once every running replica has a live socket at the fake (those
+ * not running are not waited for: start and restart check they run). */
 bool fx_replicas_connected(struct fx *fx);
 bool fx_replicas_wait_connected(struct fx *fx, int timeout_ms);
 /* SIGKILL, reaped within 5 s: 128 + 9, its exit status if it had already

@@ -210,6 +210,14 @@ static void print_log_tail(const struct fx *fx, int i)
     free(log);
 }
 
+static bool pred_all_running(struct fx *fx)
+{
+    for (int i = 0; i < fx->n_reps; i++)
+        if (!fx->reps[i].running)
+            return false;
+    return true;
+}
+
 static int start_timeout(void)
 {
     return getenv("SIRTBOT_WRAPPER") ? 60000 : 15000;
@@ -217,13 +225,15 @@ static int start_timeout(void)
 
 static void fail_unconnected(struct fx *fx, const char *what)
 {
+    /* one that exited first (its log says why), else one still unconnected */
+    for (int pass = 0; pass < 2; pass++)
     for (int i = 1; i <= fx->n_reps; i++) {
         const struct fx_replica *r = &fx->reps[i - 1];
-        if (!r->spawns || (r->running && fake_slack_ws_count_tag(fx->slack, r->tag) >= 1))
+        if (!r->spawns || (r->running && fake_slack_ws_count_tag(fx->slack, r->tag) >= 1) || (pass == 0 && r->running))
             continue;
         print_log_tail(fx, i);
-        TEST_FAIL("%s: replica %d not connected within %d ms (running=%d exit=%lld signal=%d)", what, i,
-                  start_timeout(), r->running, (long long)r->exit_status, r->term_signal);
+        TEST_FAIL("%s: replica %d not connected (running=%d exit=%lld signal=%d; timeout %d ms)", what, i,
+                  r->running, (long long)r->exit_status, r->term_signal, start_timeout());
     }
     TEST_FAIL("%s: replicas not connected", what);
 }
@@ -239,7 +249,7 @@ void fx_replicas_start(struct fx *fx, const char *const *env)
         if (rc)
             TEST_FAIL("fx_replicas_start: replica %d: %s", i, uv_strerror(rc));
     }
-    if (!fx_replicas_wait_connected(fx, start_timeout()))
+    if (!fx_replicas_wait_connected(fx, start_timeout()) || !pred_all_running(fx))
         fail_unconnected(fx, "fx_replicas_start");
 }
 
@@ -248,7 +258,7 @@ void fx_replica_restart(struct fx *fx, int i, const char *const *env)
     int rc = fx_replica_spawn(fx, i, env);
     if (rc)
         TEST_FAIL("fx_replica_restart: replica %d: %s", i, uv_strerror(rc));
-    if (!fx_replicas_wait_connected(fx, start_timeout()))
+    if (!fx_replicas_wait_connected(fx, start_timeout()) || !fx_replica_running(fx, i))
         fail_unconnected(fx, "fx_replica_restart");
 }
 
