@@ -103,3 +103,45 @@ torture: deps
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_ack $(BUILD)/bench_report $(BUILD)/bench_mask $(BUILD)/bench_reply
 	scripts/bench
+
+# ---- fuzzing: clang + libFuzzer (README "Fuzzing") ----
+# Project objects are built again with clang in build/fuzz (coverage
+# instrumentation, ASan+UBSan, no main()); each fuzz/fuzz_<name>.c links into
+# build/fuzz/fuzz_<name>.  `make fuzz` builds them all and runs each for
+# FUZZ_SECONDS (default 60) on a scratch corpus seeded from fuzz/corpus/<name>.
+FUZZ_CC      ?= clang-14
+FUZZ_BUILD   := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
+                $(WARN) -MMD -MP $(PKG_CFLAGS)
+FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_LIBOBJS := $(BOT_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_SECONDS ?= 60
+
+.PHONY: fuzz fuzz-build fuzz-bins
+$(FUZZ_BUILD)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/libsirt.a: $(FUZZ_LIBOBJS)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_BUILD)/libsirt.a
+	@echo "  FUZZLD  $@"
+	@$(FUZZ_CC) -g -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(PKG_LIBS) -lm
+
+fuzz-bins: $(FUZZ_BINS)
+	@:
+
+fuzz-build: deps
+	@$(MAKE) --no-print-directory fuzz-bins
+
+# FUZZ="name ..." runs a subset.
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) fuzz/run $(or $(FUZZ),$(FUZZ_NAMES))
+
+.SECONDARY: $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%.o)
+-include $(FUZZ_LIBOBJS:.o=.d) $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%.d)

@@ -804,7 +804,9 @@ static int edit_distance(const char *a, const char *b)
 static int parse_object(struct pctx *x, const cJSON *obj, const struct table *t, void *rec,
                         const char *path)
 {
-    bool seen[16] = { false };
+    bool seen[32] = { false };
+    if (t->n > ARRAY_LEN(seen))
+        return perr(x, "internal error: a key table has more than %zu keys", ARRAY_LEN(seen));
     const cJSON *it;
     cJSON_ArrayForEach(it, obj) {
         size_t k = 0;
@@ -1023,31 +1025,64 @@ static int read_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
-static int load_team(struct cfg *c, bool path_from_env, char *err, size_t errlen)
+/* Reads and parses the team file at path into c's team fields.  Returns 0,
+ * -ENOENT when the file does not exist (nothing said yet), or -1 with the
+ * message in err. */
+static int read_team(struct cfg *c, const char *path, bool path_from_env, char *err, size_t errlen)
 {
     char *json = NULL;
     size_t len = 0;
-    int rc = read_file(c->config_path, &json, &len);
-    if (rc == -ENOENT && !path_from_env) {
+    int rc = read_file(path, &json, &len);
+    if (rc == -ENOENT && !path_from_env)
+        return -ENOENT;
+    if (rc == -EFBIG) {
+        set_err(err, errlen, "%s: team config is larger than %d bytes", path, CONFIG_MAX_BYTES);
+        return -1;
+    }
+    if (rc < 0) {
+        set_err(err, errlen, "%s: cannot read team config: %s%s", path, strerror(-rc),
+                path_from_env ? " (check SIRT_CONFIG)" : "");
+        return -1;
+    }
+    rc = cfg_parse_team(c, path, json, len, err, errlen);
+    free(json);
+    return rc;
+}
+
+static int load_team(struct cfg *c, bool path_from_env, char *err, size_t errlen)
+{
+    int rc = read_team(c, c->config_path, path_from_env, err, errlen);
+    if (rc == -ENOENT) {
         c->config_present = false;
         team_defaults(c);
         return 0;
     }
-    if (rc == -EFBIG) {
-        set_err(err, errlen, "%s: team config is larger than %d bytes", c->config_path,
-                CONFIG_MAX_BYTES);
-        return -1;
-    }
-    if (rc < 0) {
-        set_err(err, errlen, "%s: cannot read team config: %s%s", c->config_path, strerror(-rc),
-                path_from_env ? " (check SIRT_CONFIG)" : "");
-        return -1;
-    }
-    rc = cfg_parse_team(c, c->config_path, json, len, err, errlen);
-    free(json);
     if (rc == 0)
         c->config_present = true;
     return rc;
+}
+
+int cfg_reload_team(const struct cfg *c, struct cfg *fresh, char *err, size_t errlen)
+{
+    memset(fresh, 0, sizeof(*fresh));
+    if (err && errlen)
+        err[0] = '\0';
+    if (!c->config_path) {
+        set_err(err, errlen, "no team config path (SIRT_CONFIG)");
+        return -1;
+    }
+    /* A file that vanished is an error here: silently dropping to the
+     * built-in defaults would forget the whole team. */
+    return read_team(fresh, c->config_path, true, err, errlen) == 0 ? 0 : -1;
+}
+
+void cfg_adopt_team(struct cfg *c, struct cfg *fresh)
+{
+    size_t from = offsetof(struct cfg, timezone);
+    team_finish(c);
+    memcpy((char *)c + from, (char *)fresh + from, sizeof(*c) - from);
+    team_zero(fresh);
+    c->config_present = true;
 }
 
 static const char *real_getenv(const char *name)

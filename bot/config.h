@@ -93,6 +93,17 @@ int cfg_parse_team(struct cfg *c, const char *name, const char *json, size_t len
                    char *err, size_t errlen);
 void cfg_finish(struct cfg *c);
 
+/* Reload (SIGHUP): reads the team file at c->config_path again into
+ * *fresh, which the call zeroes first; only its team fields are set.
+ * Returns 0, or -1 with the same one-line messages as cfg_load (a missing
+ * file is an error here).  c is not touched.  On success pass fresh to
+ * cfg_adopt_team; on error there is nothing to free. */
+int cfg_reload_team(const struct cfg *c, struct cfg *fresh, char *err, size_t errlen);
+/* Frees c's team fields (timezone .. end of struct) and moves fresh's into
+ * c; fresh's team fields are zeroed.  Every pointer into c's old team fields
+ * (appsec entries, components, strings) is invalid afterwards. */
+void cfg_adopt_team(struct cfg *c, struct cfg *fresh);
+
 /* True if `zone` names an existing IANA zone (TZif file under TZDIR or
  * /usr/share/zoneinfo); rejects absolute paths and "..". */
 bool cfg_zone_exists(const char *zone);

@@ -254,7 +254,8 @@ void eff_outcome_api(const struct api_result *r, bool mutating, struct effect_re
         set_out(out, EFFECT_DONE, -1, false, errbuf);
         return;
     case API_ESLACK:
-        snprintf(errbuf, errlen, "%s", code);
+        /* Slack's code comes from the response: cut whole characters only. */
+        snprintf(errbuf, errlen, "%.*s", (int)str_utf8_prefix(code, errlen - 1), code);
         if (!eff_slack_error_retryable(code)) {
             set_out(out, EFFECT_FAIL, -1, false, errbuf);
         } else {
@@ -332,7 +333,7 @@ static void body_summary(const struct http_response *resp, char *out, size_t out
     cJSON_Delete(j);
     if (b.len) {
         char *m = mask_secrets(b.data);
-        snprintf(out, outlen, "%.160s", m);
+        snprintf(out, outlen, "%.*s", (int)str_utf8_prefix(m, outlen - 1 < 160 ? outlen - 1 : 160), m);
         free(m);
     }
     buf_finish(&b);
@@ -373,7 +374,9 @@ void eff_outcome_http(const struct http_response *resp, bool mutating, const cha
     }
     char msg[200];
     body_summary(resp, msg, sizeof(msg));
-    snprintf(errbuf, errlen, "%s http_%ld%s%s", service, st, msg[0] ? ": " : "", msg);
+    char full[sizeof(msg) + 64];
+    snprintf(full, sizeof(full), "%s http_%ld%s%s", service, st, msg[0] ? ": " : "", msg);
+    snprintf(errbuf, errlen, "%.*s", (int)str_utf8_prefix(full, errlen - 1), full);
     if (st == 429)
         set_out(out, EFFECT_RETRY, secs_to_ms(resp->retry_after_s), false, errbuf);
     else if (st == 408)   /* the server timed out reading the request: not applied */

@@ -305,6 +305,20 @@ static void member_added(struct fx *fx, const struct http_response *resp)
     next_member(fx);
 }
 
+int64_t eff_gitlab_user_id(const cJSON *users, const char *username)
+{
+    const cJSON *u;
+    const cJSON *arr = cJSON_IsArray(users) ? users : NULL;
+    if (!username)
+        return 0;
+    cJSON_ArrayForEach(u, arr) {
+        const char *name = eff_str(u, "username");
+        if (name && strcasecmp(name, username) == 0 && eff_int(u, "id") > 0)
+            return eff_int(u, "id");
+    }
+    return 0;
+}
+
 static void user_found(struct fx *fx, const struct http_response *resp)
 {
     if (!ok2xx(resp)) {
@@ -313,16 +327,7 @@ static void user_found(struct fx *fx, const struct http_response *resp)
     }
     const char *want = current_user(fx);
     cJSON *j = eff_parse(resp);
-    int64_t id = 0;
-    const cJSON *u;
-    const cJSON *arr = cJSON_IsArray(j) ? j : NULL;
-    cJSON_ArrayForEach(u, arr) {
-        const char *name = eff_str(u, "username");
-        if (name && strcasecmp(name, want) == 0 && eff_int(u, "id") > 0) {
-            id = eff_int(u, "id");
-            break;
-        }
-    }
+    int64_t id = eff_gitlab_user_id(j, want);
     cJSON_Delete(j);
     if (id <= 0) {
         LOG_WARN("gitlab user not found, skipped", "job:l incident:l", (long long)fx->job_id,

@@ -121,6 +121,12 @@ const cJSON *eff_find_own_channel(const cJSON *channels, const char *name, const
 /* First element of a GitLab issue/note array whose field (description or
  * body) contains marker, or NULL. */
 const cJSON *eff_find_marker(const cJSON *items, const char *field, const char *marker);
+/* PagerDuty GET /oncalls body: the first on-call's user email, or NULL
+ * (points into j). */
+const char *eff_pd_first_email(const cJSON *j);
+/* GitLab GET /users?username= body: the id of the user named username
+ * (case-insensitive), or 0. */
+int64_t eff_gitlab_user_id(const cJSON *users, const char *username);
 /* text with marker appended as an HTML comment unless it already holds it
  * (caller frees). */
 char *eff_with_marker(const char *text, const char *marker);

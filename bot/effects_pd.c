@@ -373,8 +373,7 @@ static void oncall_looked_up(struct fx *fx, const struct api_result *r)
         oncall_fallback(fx, err);   /* users_not_found and the like */
 }
 
-/* First on-call's user email, or NULL. */
-static const char *first_email(const cJSON *j)
+const char *eff_pd_first_email(const cJSON *j)
 {
     const cJSON *oncalls = cJSON_GetObjectItemCaseSensitive(j, "oncalls");
     const cJSON *o;
@@ -390,7 +389,7 @@ static void oncall_listed(struct fx *fx, const struct http_response *resp)
 {
     if (resp->err == HTTP_OK && resp->status >= 200 && resp->status <= 299) {
         cJSON *j = eff_parse(resp);
-        const char *email = first_email(j);
+        const char *email = eff_pd_first_email(j);
         if (!email) {
             cJSON_Delete(j);
             oncall_fallback(fx, "pagerduty: nobody on call in the schedule");

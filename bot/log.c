@@ -293,3 +293,17 @@ void log_write_errno(enum log_level l, const char *file, int line, int errnum,
     vlog(l, file, line, true, errnum, msg, fields, ap);
     va_end(ap);
 }
+
+void log_startup_error(const char *file, int line, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    char plain[1100];
+    int n = snprintf(plain, sizeof(plain), "sirtbot: %s\n", text);
+    if (n > 0)
+        write_all(plain, (size_t)n < sizeof(plain) ? (size_t)n : sizeof(plain) - 1);
+    log_write(LOG_LVL_ERROR, file, line, "start-up failed", "error:s", text);
+}

@@ -28,6 +28,14 @@ void log_write(enum log_level l, const char *file, int line, const char *msg,
 void log_write_errno(enum log_level l, const char *file, int line, int errnum,
                      const char *msg, const char *fields, ...);
 
+/* A start-up error that stops the bot: the plain line "sirtbot: <text>" on
+ * stderr for the operator at the terminal, then the same text as a JSON
+ * error line ({"level":"error","msg":"start-up failed","error":"<text>"})
+ * for log collectors.  Both are written at any SIRT_LOG level. */
+void log_startup_error(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define LOG_STARTUP_ERROR(...) log_startup_error(__FILE__, __LINE__, __VA_ARGS__)
+
 #define LOG_AT(lvl, msg, ...) \
     do { if (log_enabled(lvl)) log_write(lvl, __FILE__, __LINE__, msg, __VA_ARGS__); } while (0)
 #define LOG_DEBUG(msg, ...) LOG_AT(LOG_LVL_DEBUG, msg, __VA_ARGS__)

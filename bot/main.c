@@ -1,9 +1,11 @@
 /* main: loads the config, builds the one libuv loop and everything on it
  * (lws context, curl multi, Slack Web API client, Socket Mode client,
  * router, optional health server), runs it, and tears it down in order on
- * SIGTERM/SIGINT (exit 0) or on a fatal start-up error (exit 1).  main owns
- * every long-lived object; the shutdown sequence below is the only place
- * they are freed. */
+ * SIGTERM/SIGINT (exit 0) or on a fatal start-up error (exit 1, one plain
+ * line and one JSON line on stderr).  SIGHUP reloads the team config
+ * (reload_config below: a bad file is refused and the running one kept).
+ * main owns every long-lived object; the shutdown sequence below is the only
+ * place they are freed. */
 #include <curl/curl.h>
 #include <libwebsockets.h>
 #include <signal.h>
@@ -36,12 +38,18 @@ struct main_state {
     struct cfg cfg;
     struct sirt_app app;
     struct lws_context *lws;
-    uv_signal_t sigterm, sigint, sigusr1;
+    uv_signal_t sigterm, sigint, sigusr1, sighup;
     uv_timer_t grace;
     bool stopping;
     bool closing_done;
     int exit_code;
-    struct main_state **tz_req;     /* one slot per appsec engineer: users.info callback data */
+};
+
+/* users.info lookup of an appsec engineer's zone; freed by its callback.
+ * Found again by user id, so a reload meanwhile is harmless. */
+struct tz_lookup {
+    struct main_state *ms;
+    char user[40];
 };
 
 static void lws_log_emit(int level, const char *line)
@@ -117,42 +125,143 @@ static void on_sigusr1(uv_signal_t *h, int signum)
 /* Appsec engineers without a tz in the config: their Slack profile's zone. */
 static void on_users_info(void *ud, const struct api_result *r)
 {
-    struct main_state *ms = *(struct main_state **)ud;
-    size_t i = (size_t)((char *)ud - (char *)ms->tz_req) / sizeof(ms->tz_req[0]);
-    if (r->err == API_OK && i < ms->cfg.n_appsec && ms->app.appsec_tz) {
+    struct tz_lookup *q = ud;
+    struct main_state *ms = q->ms;
+    if (r->err == API_OK) {
         const cJSON *tz = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "user"), "tz");
-        if (cJSON_IsString(tz) && cfg_zone_exists(tz->valuestring)) {
+        const struct cfg_appsec *a = cfg_appsec_user(&ms->cfg, q->user);
+        size_t i = a ? (size_t)(a - ms->cfg.appsec) : 0;
+        /* The engineer may have left the config, or got a tz in it, since. */
+        if (a && !a->tz && ms->app.appsec_tz && cJSON_IsString(tz) && cfg_zone_exists(tz->valuestring)) {
             free(ms->app.appsec_tz[i]);
             ms->app.appsec_tz[i] = xstrdup(tz->valuestring);
-            LOG_INFO("appsec zone from Slack profile", "user:s tz:s", ms->cfg.appsec[i].user, tz->valuestring);
+            LOG_INFO("appsec zone from Slack profile", "user:s tz:s", q->user, tz->valuestring);
             scheduler_kick(ms->app.scheduler);
         }
     } else if (r->err != API_ECANCELED) {
         LOG_WARN("cannot read an appsec engineer's zone; using the team timezone", "error:s", r->error);
     }
+    free(q);
+}
+
+static void lookup_zone(struct main_state *ms, const char *user)
+{
+    struct tz_lookup *q = xcalloc(1, sizeof(*q));
+    q->ms = ms;
+    str_lcpy(q->user, user, sizeof(q->user));
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddStringToObject(args, "user", user);
+    struct api_opts o = { .get = true };
+    if (api_call_opts(ms->app.api, "users.info", args, &o, on_users_info, q) != 0)
+        free(q);
+    cJSON_Delete(args);
+}
+
+/* The zones of c's appsec list: the config's tz, else the zone already
+ * learnt from Slack for the same user in `old` (NULL at start), else NULL
+ * and *lookups counts the users.info calls still needed. */
+static char **zones_for(const struct cfg *c, const struct cfg *old, char *const *old_tz, size_t *lookups)
+{
+    char **tz = xcalloc(c->n_appsec + 1, sizeof(char *));
+    *lookups = 0;
+    for (size_t i = 0; i < c->n_appsec; i++) {
+        const struct cfg_appsec *prev = old ? cfg_appsec_user(old, c->appsec[i].user) : NULL;
+        size_t j = prev ? (size_t)(prev - old->appsec) : 0;
+        if (c->appsec[i].tz)
+            tz[i] = xstrdup(c->appsec[i].tz);
+        else if (prev && !prev->tz && old_tz && old_tz[j])
+            tz[i] = xstrdup(old_tz[j]);
+        else
+            (*lookups)++;
+    }
+    return tz;
+}
+
+static void free_zones(char **tz, size_t n)
+{
+    for (size_t i = 0; tz && i < n; i++)
+        free(tz[i]);
+    free(tz);
 }
 
 static void resolve_zones(struct main_state *ms)
 {
-    ms->app.appsec_tz = xcalloc(ms->cfg.n_appsec + 1, sizeof(char *));
-    ms->tz_req = xcalloc(ms->cfg.n_appsec + 1, sizeof(ms->tz_req[0]));
-    for (size_t i = 0; i < ms->cfg.n_appsec; i++) {
-        ms->tz_req[i] = ms;
-        if (ms->cfg.appsec[i].tz)
-            continue;
-        cJSON *args = cJSON_CreateObject();
-        cJSON_AddStringToObject(args, "user", ms->cfg.appsec[i].user);
-        struct api_opts o = { .get = true };
-        api_call_opts(ms->app.api, "users.info", args, &o, on_users_info, &ms->tz_req[i]);
-        cJSON_Delete(args);
+    size_t lookups;
+    ms->app.appsec_tz = zones_for(&ms->cfg, NULL, NULL, &lookups);
+    for (size_t i = 0; i < ms->cfg.n_appsec; i++)
+        if (!ms->app.appsec_tz[i])
+            lookup_zone(ms, ms->cfg.appsec[i].user);
+}
+
+/* The mask helper's extra patterns (mask.extra_patterns) are swapped here,
+ * the one call site for a reload: compile the new set first and refuse the
+ * reload (return -1, message in err) when a pattern does not compile, so
+ * the running set is kept with the running config. */
+static int reload_mask_patterns(const struct cfg *fresh, char *err, size_t errlen)
+{
+    char *merr = mask_set_extra((const char *const *)fresh->mask_extra_patterns.v,
+                                fresh->mask_extra_patterns.n);
+    if (!merr)
+        return 0;
+    snprintf(err, errlen, "mask.extra_patterns: %s", merr);
+    free(merr);
+    return -1;
+}
+
+/* SIGHUP: the team config file (SIRT_CONFIG) again.  The environment is not
+ * re-read (a process's environment cannot change).  Valid: swapped in, with
+ * everything that points into the old one rebuilt (appsec zones; the
+ * scheduler re-reads the config when it fires).  Invalid: refused with the
+ * reason in the log, the running config untouched.  Handlers and effects
+ * only borrow app->cfg within one loop callback, so swapping between
+ * callbacks is safe. */
+static void reload_config(struct main_state *ms)
+{
+    char err[512];
+    struct cfg fresh;
+    if (cfg_reload_team(&ms->cfg, &fresh, err, sizeof(err)) != 0) {
+        LOG_ERROR("config reload refused: keeping the running config", "path:s error:s",
+                  ms->cfg.config_path, err);
+        return;
     }
+    if (reload_mask_patterns(&fresh, err, sizeof(err)) != 0) {
+        LOG_ERROR("config reload refused: keeping the running config", "path:s error:s",
+                  ms->cfg.config_path, err);
+        cfg_finish(&fresh);
+        return;
+    }
+    size_t lookups;
+    char **tz = zones_for(&fresh, &ms->cfg, ms->app.appsec_tz, &lookups);
+    free_zones(ms->app.appsec_tz, ms->cfg.n_appsec);
+    ms->app.appsec_tz = NULL;
+    cfg_adopt_team(&ms->cfg, &fresh);
+    cfg_finish(&fresh);
+    ms->app.appsec_tz = tz;
+    for (size_t i = 0; i < ms->cfg.n_appsec; i++)
+        if (!tz[i])
+            lookup_zone(ms, ms->cfg.appsec[i].user);
+    LOG_INFO("config reloaded", "path:s sirt_team:u appsec:u components:u zone_lookups:u",
+             ms->cfg.config_path, ms->cfg.sirt_team.n, ms->cfg.n_appsec, ms->cfg.n_components, lookups);
+    scheduler_kick(ms->app.scheduler);
+    outbox_kick(ms->app.outbox);
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    struct main_state *ms = h->data;
+    (void)signum;
+    if (ms->stopping) {
+        LOG_INFO("SIGHUP during shutdown: ignored", "");
+        return;
+    }
+    LOG_INFO("SIGHUP: reloading the team config", "path:s", ms->cfg.config_path);
+    reload_config(ms);
 }
 
 static void on_fatal(void *ud, const char *msg)
 {
     struct main_state *ms = ud;
-    fprintf(stderr, "sirtbot: %s\n", msg);
-    LOG_ERROR("fatal", "error:s", msg);
+    LOG_STARTUP_ERROR("%s", msg);
     begin_shutdown(ms, 1, "fatal");
 }
 
@@ -272,6 +381,8 @@ static void finish_shutdown(struct main_state *ms)
     uv_close((uv_handle_t *)&ms->sigterm, NULL);
     uv_close((uv_handle_t *)&ms->sigint, NULL);
     uv_close((uv_handle_t *)&ms->sigusr1, NULL);
+    uv_close((uv_handle_t *)&ms->sighup, NULL);
+    signal(SIGHUP, SIG_IGN);   /* libuv restored the default action */
 }
 
 int main(int argc, char **argv)
@@ -281,10 +392,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: sirtbot   (configured by environment variables; see README.md)\n");
         return 2;
     }
+    /* Until the loop's SIGHUP handler is up (and after it is closed at the
+     * end), a SIGHUP must not kill the bot with its default action. */
+    signal(SIGHUP, SIG_IGN);
     static struct main_state ms;
     char err[512];
     if (cfg_load(&ms.cfg, NULL, err, sizeof(err)) != 0) {
-        fprintf(stderr, "sirtbot: %s\n", err);
+        LOG_STARTUP_ERROR("%s", err);
         return 1;
     }
     log_set_level((enum log_level)ms.cfg.log_level);
@@ -293,7 +407,7 @@ int main(int argc, char **argv)
         char *merr = mask_set_extra((const char *const *)ms.cfg.mask_extra_patterns.v,
                                     ms.cfg.mask_extra_patterns.n);
         if (merr) {   /* cannot happen: cfg_load compiled them; kept as a guard */
-            fprintf(stderr, "sirtbot: mask.extra_patterns: %s\n", merr);
+            LOG_STARTUP_ERROR("mask.extra_patterns: %s", merr);
             free(merr);
             cfg_finish(&ms.cfg);
             return 1;
@@ -306,14 +420,14 @@ int main(int argc, char **argv)
         LOG_WARN("PAGERDUTY_ROUTING_KEY is not set: paging is disabled", "");
 
     if (ms.cfg.clock_file && clock_load_file(ms.cfg.clock_file) != 0) {
-        fprintf(stderr, "sirtbot: SIRT_CLOCK_FILE %s: cannot read a time from it\n", ms.cfg.clock_file);
+        LOG_STARTUP_ERROR("SIRT_CLOCK_FILE %s: cannot read a time from it", ms.cfg.clock_file);
         cfg_finish(&ms.cfg);
         return 1;
     }
     if (ms.cfg.clock_file)
         LOG_WARN("SIRT_CLOCK_FILE is set: the wall clock comes from a file (drills and tests only)", "");
     if (store_open(&ms.app.store, ms.cfg.db, err, sizeof(err)) != 0) {
-        fprintf(stderr, "sirtbot: SIRT_DB: %s\n", err);
+        LOG_STARTUP_ERROR("SIRT_DB: %s", err);
         cfg_finish(&ms.cfg);
         return 1;
     }
@@ -346,7 +460,7 @@ int main(int argc, char **argv)
     info.fd_limit_per_thread = 1024;   /* lws sizes its fd tables from this */
     ms.lws = lws_create_context(&info);
     if (!ms.lws) {
-        fprintf(stderr, "sirtbot: cannot create the libwebsockets context (is libwebsockets-evlib-uv installed?)\n");
+        LOG_STARTUP_ERROR("cannot create the libwebsockets context (is libwebsockets-evlib-uv installed?)");
         uv_loop_close(&ms.loop);
         store_close(ms.app.store);
         cfg_finish(&ms.cfg);
@@ -362,6 +476,9 @@ int main(int argc, char **argv)
     uv_signal_init(&ms.loop, &ms.sigusr1);
     ms.sigusr1.data = &ms;
     uv_signal_start(&ms.sigusr1, on_sigusr1, SIGUSR1);
+    uv_signal_init(&ms.loop, &ms.sighup);
+    ms.sighup.data = &ms;
+    uv_signal_start(&ms.sighup, on_sighup, SIGHUP);
     uv_timer_init(&ms.loop, &ms.grace);
 
     ms.app.metrics = metrics_create();
@@ -384,14 +501,14 @@ int main(int argc, char **argv)
     smc.ud = ms.app.router;
     ms.app.sm = sm_create(&ms.loop, ms.lws, ms.app.api, ms.app.metrics, &smc);
     if (!ms.app.sm) {
-        fprintf(stderr, "sirtbot: cannot create the Socket Mode client\n");
+        LOG_STARTUP_ERROR("cannot create the Socket Mode client");
         ms.exit_code = 1;
         ms.stopping = true;
         finish_shutdown(&ms);
     } else {
         if (ms.cfg.http_host
             && health_start(ms.lws, &ms.loop, ms.cfg.http_host, ms.cfg.http_port, &ms.app.sm, ms.app.metrics) != 0) {
-            fprintf(stderr, "sirtbot: SIRT_HTTP: cannot listen on %s:%d\n", ms.cfg.http_host, ms.cfg.http_port);
+            LOG_STARTUP_ERROR("SIRT_HTTP: cannot listen on %s:%d", ms.cfg.http_host, ms.cfg.http_port);
             ms.exit_code = 1;
             ms.stopping = true;
             finish_shutdown(&ms);
@@ -415,10 +532,8 @@ int main(int argc, char **argv)
         LOG_WARN("loop closed with handles still open", "error:s", uv_strerror(rc));
     router_destroy(ms.app.router);
     store_close(ms.app.store);
-    for (size_t i = 0; ms.app.appsec_tz && i < ms.cfg.n_appsec; i++)
-        free(ms.app.appsec_tz[i]);
-    free(ms.app.appsec_tz);
-    free(ms.tz_req);
+    free_zones(ms.app.appsec_tz, ms.cfg.n_appsec);
+    ms.app.appsec_tz = NULL;
     metrics_destroy(ms.app.metrics);
     cfg_finish(&ms.cfg);
     curl_global_cleanup();

@@ -188,6 +188,30 @@ static const char *json_error_code(const cJSON *json)
     return cJSON_IsString(e) && e->valuestring[0] ? e->valuestring : "unknown_error";
 }
 
+cJSON *api_parse_response(long status, const char *body, size_t len, bool response_url,
+                          struct api_result *r, char code[32])
+{
+    cJSON *json = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+    r->json = json;
+    r->error = "";
+    if (status < 200 || status > 299) {
+        snprintf(code, 32, "http_%ld", status);
+        r->err = API_EHTTP;
+        r->error = code;
+    } else if (response_url) {
+        r->err = API_OK;        /* response_url answers a plain "ok": any 2xx is success */
+    } else if (!cJSON_IsObject(json) || !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(json, "ok"))) {
+        r->err = API_EBADJSON;
+        r->error = "bad_json";
+    } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "ok"))) {
+        r->err = API_OK;
+    } else {
+        r->err = API_ESLACK;
+        r->error = json_error_code(json);
+    }
+    return json;
+}
+
 static void on_http_done(void *ud, const struct http_response *resp)
 {
     struct api_call *call = ud;
@@ -257,37 +281,26 @@ static void on_http_done(void *ud, const struct http_response *resp)
         return;
     }
 
-    cJSON *json = cJSON_ParseWithLength(resp->body, resp->body_len);
-    r.json = json;
-    if (st < 200 || st > 299) {
-        snprintf(code, sizeof(code), "http_%ld", st);
+    cJSON *json = api_parse_response(st, resp->body, resp->body_len, call->response_url, &r, code);
+    switch (r.err) {
+    case API_EHTTP:
         LOG_WARN("slack api http error", "method:s status:l attempts:d",
                  call->method, (long long)st, call->attempts);
-        r.err = API_EHTTP;
-        r.error = code;
         call_complete(call, &r, code);
-    } else if (call->response_url) {
-        /* response_url answers a plain "ok": any 2xx is success. */
-        LOG_DEBUG("slack api ok", "method:s status:l attempts:d elapsed_us:l",
-                  call->method, (long long)st, call->attempts, (long long)resp->elapsed_us);
-        r.err = API_OK;
-        call_complete(call, &r, "ok");
-    } else if (!cJSON_IsObject(json) || !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(json, "ok"))) {
+        break;
+    case API_EBADJSON:
         LOG_WARN("slack api returned no ok field", "method:s status:l", call->method, (long long)st);
-        r.err = API_EBADJSON;
-        r.error = "bad_json";
         call_complete(call, &r, "bad_json");
-    } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "ok"))) {
+        break;
+    case API_ESLACK:
+        LOG_WARN("slack api error", "method:s error:s", call->method, r.error);
+        call_complete(call, &r, r.error);
+        break;
+    default:
         LOG_DEBUG("slack api ok", "method:s status:l attempts:d elapsed_us:l",
                   call->method, (long long)st, call->attempts, (long long)resp->elapsed_us);
-        r.err = API_OK;
         call_complete(call, &r, "ok");
-    } else {
-        const char *e = json_error_code(json);
-        LOG_WARN("slack api error", "method:s error:s", call->method, e);
-        r.err = API_ESLACK;
-        r.error = e;
-        call_complete(call, &r, e);
+        break;
     }
     cJSON_Delete(json);
 }

@@ -69,6 +69,16 @@ const char *api_strerror(int err);
  * and frees the client once its timers are closed. */
 void api_close(struct api_client *c);
 
+/* Classifies a Slack answer that arrived (not a network error, not a 429 or
+ * 5xx being retried): sets r->err, r->error and r->json, and returns the
+ * parsed body (caller frees; NULL when it is not JSON).  Non-2xx gives
+ * API_EHTTP with r->error = code = "http_<status>"; a 2xx without a boolean
+ * "ok" API_EBADJSON; ok:false API_ESLACK with Slack's code (r->error points
+ * into the returned JSON).  response_url: any 2xx is API_OK.  Pure; used by
+ * the client and by fuzz/fuzz_slack_response.c. */
+cJSON *api_parse_response(long status, const char *body, size_t len, bool response_url,
+                          struct api_result *r, char code[32]);
+
 /* Backoff for attempt n (1-based): base * 2^(n-1), capped, with full jitter
  * in [d/2, d].  Exposed for unit tests. */
 uint64_t api_backoff_ms(int attempt, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd);

@@ -421,6 +421,22 @@ static int json_depth_exceeds(const char *p, size_t n, int limit)
     return 0;
 }
 
+cJSON *sm_frame_parse(const char *data, size_t len, int max_depth, const char **why)
+{
+    *why = NULL;
+    if (json_depth_exceeds(data, len, max_depth > 0 ? max_depth : 64)) {
+        *why = "too_deep";
+        return NULL;
+    }
+    cJSON *msg = cJSON_ParseWithLength(data, len);
+    if (!cJSON_IsObject(msg)) {
+        *why = "malformed";
+        cJSON_Delete(msg);
+        return NULL;
+    }
+    return msg;
+}
+
 static void queue_ack(struct sm_conn *c, const char *envelope_id, cJSON *ack_payload,
                       cJSON *envelope, const char *type, uint64_t rx_us)
 {
@@ -449,9 +465,7 @@ static void queue_ack(struct sm_conn *c, const char *envelope_id, cJSON *ack_pay
     lws_callback_on_writable(c->wsi);
 }
 
-/* Slack's envelope ids are short printable ASCII; anything else (not UTF-8,
- * control bytes, spaces, kilobytes) is not echoed into an ack frame. */
-static bool envelope_id_ok(const char *id)
+bool sm_envelope_id_ok(const char *id)
 {
     size_t n = 0;
     for (; id[n]; n++)
@@ -464,23 +478,21 @@ static void handle_message(struct sm_conn *c, const char *data, size_t len)
 {
     struct sm *s = c->s;
     uint64_t rx_us = clock_mono_us();
-    if (json_depth_exceeds(data, len, s->cfg.max_depth)) {
-        LOG_WARN("dropping frame: JSON nested too deeply", "bytes:u limit:d", len, s->cfg.max_depth);
-        metrics_envelope_dropped(s->metrics, "too_deep");
-        return;
-    }
-    cJSON *msg = cJSON_ParseWithLength(data, len);
-    if (!cJSON_IsObject(msg)) {
-        LOG_WARN("dropping frame: not a JSON object", "bytes:u", len);
-        metrics_envelope_dropped(s->metrics, "malformed");
-        cJSON_Delete(msg);
+    const char *drop = NULL;
+    cJSON *msg = sm_frame_parse(data, len, s->cfg.max_depth, &drop);
+    if (!msg) {
+        if (strcmp(drop, "too_deep") == 0)
+            LOG_WARN("dropping frame: JSON nested too deeply", "bytes:u limit:d", len, s->cfg.max_depth);
+        else
+            LOG_WARN("dropping frame: not a JSON object", "bytes:u", len);
+        metrics_envelope_dropped(s->metrics, drop);
         return;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
     const cJSON *eid = cJSON_GetObjectItemCaseSensitive(msg, "envelope_id");
     const char *t = cJSON_IsString(type) ? type->valuestring : NULL;
 
-    if (cJSON_IsString(eid) && eid->valuestring[0] && !envelope_id_ok(eid->valuestring)) {
+    if (cJSON_IsString(eid) && eid->valuestring[0] && !sm_envelope_id_ok(eid->valuestring)) {
         LOG_WARN("dropping frame: envelope_id is not short printable ASCII", "bytes:u type:s",
                  strlen(eid->valuestring), t);
         metrics_envelope_dropped(s->metrics, "bad_envelope_id");

@@ -72,6 +72,16 @@ bool sm_online(const struct sm *s);
 enum sm_state sm_get_state(const struct sm *s);
 const char *sm_state_name(enum sm_state st);
 
+/* One text frame -> its JSON object (caller frees), or NULL with *why =
+ * "too_deep" (nested deeper than max_depth, 0 = 64) or "malformed" (not a
+ * JSON object).  The frame path before any envelope handling; exposed for
+ * fuzz/fuzz_envelope.c. */
+cJSON *sm_frame_parse(const char *data, size_t len, int max_depth, const char **why);
+/* True when id may be echoed in an ack: 1-128 bytes of printable ASCII
+ * (0x21-0x7e), as Slack's envelope ids are.  Anything else (not UTF-8,
+ * control bytes, spaces, kilobytes) is dropped with a log line instead. */
+bool sm_envelope_id_ok(const char *id);
+
 /* Reconnect delay for consecutive failure n (0-based): min(cap, base*2^n)
  * scaled by a jitter factor in [0.5, 1.0] taken from rnd. Exposed for tests. */
 uint64_t sm_backoff_ms(unsigned n, uint64_t rnd);

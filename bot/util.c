@@ -210,3 +210,13 @@ uint64_t util_rand64(void)
     state ^= state >> 27;
     return state * 0x2545F4914F6CDD1Dull;
 }
+
+size_t str_utf8_prefix(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    if (!s[n])
+        return n;               /* the whole string fits */
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;                    /* s[n] continues a character begun before it */
+    return n;
+}

@@ -45,6 +45,9 @@ char *buf_take(struct buf *b);                    /* caller frees; b is reset */
 
 /* Bounded string copy that always terminates; returns strlen(src). */
 size_t str_lcpy(char *dst, const char *src, size_t size);
+/* Length of the longest prefix of s of at most max bytes that does not end
+ * inside a UTF-8 sequence (for cutting text that goes to Slack or GitLab). */
+size_t str_utf8_prefix(const char *s, size_t max);
 bool str_starts(const char *s, const char *prefix);
 
 /* Random 64-bit value for jitter (not for secrets). */

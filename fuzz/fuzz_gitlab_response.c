@@ -1,0 +1,54 @@
+/* fuzz_gitlab_response: a GitLab REST answer ("<status> [<retry-after>]\n<body>",
+ * see response.h) as the gitlab.* effects read it: the outcome rules
+ * (eff_outcome_http, with the masked "message"/"error" summary), a created
+ * project or issue (id, iid, path, web_url), the issue/note found by the
+ * job's marker when reconciling, and a user id from GET /users.  Owns
+ * nothing across inputs. */
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bot/effects_internal.h"
+#include "../bot/log.h"
+#include "response.h"
+#include "utf8.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    log_set_level(LOG_LVL_ERROR);
+    struct http_response resp;
+    char *body;
+    resp_split(data, size, &resp, &body);
+    struct effect_result out;
+    char err[96];           /* smaller than any caller's: the cut is exercised */
+    bool body_utf8 = utf8_valid((const unsigned char *)resp.body, resp.body_len);
+    for (int mutating = 0; mutating <= 1; mutating++) {
+        memset(&out, 0, sizeof(out));
+        eff_outcome_http(&resp, mutating, "gitlab", &out, err, sizeof(err));
+        if (!memchr(err, '\0', sizeof(err)))
+            __builtin_trap();
+        /* The error is shown in Slack: a valid body gives valid text. */
+        if (body_utf8 && !utf8_valid((const unsigned char *)err, strlen(err)))
+            __builtin_trap();
+        if (out.outcome != EFFECT_DONE && !err[0])
+            __builtin_trap();
+    }
+    cJSON *j = eff_parse(&resp);
+    (void)eff_int(j, "id");
+    (void)eff_int(j, "iid");
+    (void)eff_str(j, "path_with_namespace");
+    (void)eff_str(j, "web_url");
+    (void)eff_find_marker(j, "description", "sirt-job-17");
+    (void)eff_find_marker(j, "body", "sirt-job-17");
+    (void)eff_gitlab_user_id(j, "alice");
+    char *with = eff_with_marker(eff_str(j, "description"), "sirt-job-17");
+    if (!strstr(with, "sirt-job-17"))
+        __builtin_trap();
+    free(with);
+    cJSON_Delete(j);
+    free(body);
+    return 0;
+}
