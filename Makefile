@@ -72,12 +72,16 @@ clean:
 
 -include $(BOT_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_SRCS:%.c=$(BUILD)/%.d) $(BUILD)/tests/torture/torture_report.d
 
-BENCH_OBJS := $(BUILD)/tests/bench/bench_ack.o $(BUILD)/tests/harness.o $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/fakes/http_peer.c,$(wildcard tests/fakes/*.c)))
+BENCH_OBJS := $(BUILD)/tests/bench/bench_ack.o $(BUILD)/tests/harness.o $(BUILD)/tests/harness_replicas.o $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/fakes/http_peer.c,$(wildcard tests/fakes/*.c)))
 BENCH_COMMON := $(filter-out $(BUILD)/tests/bench/bench_ack.o,$(BENCH_OBJS)) $(BUILD)/tests/report_payloads.o
 $(BUILD)/bench_ack: $(BENCH_OBJS) $(BUILD)/libsirt.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 $(BUILD)/bench_report: $(BUILD)/tests/bench/bench_report.o $(BENCH_COMMON) $(BUILD)/libsirt.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/bench_reply: $(BUILD)/tests/bench/bench_reply.o $(BENCH_COMMON) $(BUILD)/libsirt.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
@@ -97,7 +101,7 @@ torture: deps
 	  || { echo "bot logs: $(BUILD)/torture.log"; exit 1; }
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_ack $(BUILD)/bench_report $(BUILD)/bench_mask
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_ack $(BUILD)/bench_report $(BUILD)/bench_mask $(BUILD)/bench_reply
 	scripts/bench
 
 # ---- fuzzing: clang + libFuzzer (README "Fuzzing") ----

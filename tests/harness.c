@@ -20,7 +20,6 @@
 
 #define FX_STDERR_CAP  (8u << 20)
 #define FX_MAX_ARGS    64
-#define FX_MAX_ENV     128
 
 const char fx_default_config[] =
     "{\n"
@@ -434,26 +433,14 @@ static void env_put(char **env, int *n, const char *entry)
         env[(*n)++] = xstrdup(entry);
 }
 
-int fx_spawn(struct fx *fx, const char *const *extra)
+/* The child's environment (see harness.h) into env (owned strings,
+ * NULL-terminated); api_url NULL = the fake's plain URL.  Returns the count. */
+int fx_build_env(struct fx *fx, char **env, const char *api_url, const char *const *extra)
 {
-    if (fx->running) {
-        fprintf(stderr, "fx_spawn: a child is still running\n");
-        return UV_EBUSY;
-    }
-    /* A previous child's handles must be closed before reuse. */
-    if (!handles_closed(fx)) {
-        spin_until(fx, pipe_closed_cond, 1000);
-        close_pipe(fx);
-        spin_until(fx, handles_closed, 1000);
-        if (!handles_closed(fx))
-            TEST_FAIL("fx_spawn: previous child's handles did not close");
-    }
-
-    char *env[FX_MAX_ENV + 1];
     int ne = 0;
     env[ne++] = xstrdup("SLACK_APP_TOKEN=xapp-1-A0FAKE001-test");
     env[ne++] = xstrdup("SLACK_BOT_TOKEN=xoxb-test-token");
-    env[ne++] = xasprintf("SLACK_API_URL=%s", fake_slack_api_url(fx->slack));
+    env[ne++] = xasprintf("SLACK_API_URL=%s", api_url ? api_url : fake_slack_api_url(fx->slack));
     env[ne++] = xasprintf("SIRT_CONFIG=%s", fx->config_path);
     env[ne++] = xasprintf("SIRT_DB=%s/sirt.db", fx->dir);
     env[ne++] = xstrdup("SIRT_LOG=debug");
@@ -480,6 +467,26 @@ int fx_spawn(struct fx *fx, const char *const *extra)
         env_put(env, &ne, extra[i]);
     env[ne] = NULL;
 
+    return ne;
+}
+
+int fx_spawn(struct fx *fx, const char *const *extra)
+{
+    if (fx->running) {
+        fprintf(stderr, "fx_spawn: a child is still running\n");
+        return UV_EBUSY;
+    }
+    /* A previous child's handles must be closed before reuse. */
+    if (!handles_closed(fx)) {
+        spin_until(fx, pipe_closed_cond, 1000);
+        close_pipe(fx);
+        spin_until(fx, handles_closed, 1000);
+        if (!handles_closed(fx))
+            TEST_FAIL("fx_spawn: previous child's handles did not close");
+    }
+
+    char *env[FX_MAX_ENV + 1];
+    int ne = fx_build_env(fx, env, NULL, extra);
     char *wrapper = xstrdup(getenv("SIRTBOT_WRAPPER"));
     const char *bin = getenv("SIRTBOT_BIN");
     if (!bin || !bin[0])
@@ -666,6 +673,7 @@ static void watchdog_closed(uv_handle_t *h)
 
 void fx_finish(struct fx *fx)
 {
+    fx_replicas_finish(fx);
     if (fx->running) {
         uv_process_kill(&fx->proc, SIGKILL);
         fx_wait(fx, fx_pred_exited, NULL, 5000);

@@ -45,6 +45,25 @@
 #include "fakes/fake_pagerduty.h"
 #include "fakes/fake_slack.h"
 
+#define FX_MAX_REPLICAS 10   /* Slack's connection limit per app */
+
+/* One bot process of a replica set (fx_replicas_*; harness_replicas.c). */
+struct fx_replica {
+    struct fx *fx;
+    int index;                   /* 1..n: client tag "r<index>" at the fake Slack */
+    char tag[16];
+    char log_path[320];          /* <dir>/replica-<index>.log: its stderr, every run appended */
+    int http_port;               /* its SIRT_HTTP port on 127.0.0.1 */
+    uv_process_t proc;
+    bool proc_open;
+    bool running;
+    bool exited;
+    int64_t exit_status;
+    int term_signal;
+    int spawns;
+    int pid;                     /* of the current (or last) run */
+};
+
 struct fx {
     uv_loop_t loop;
     struct fake_slack *slack;
@@ -75,6 +94,11 @@ struct fx {
      * (Block Kit limits), unless the test set this because it sends bad
      * ones on purpose. */
     bool allow_block_refusals;
+    /* fx_replicas_init */
+    struct fx_replica reps[FX_MAX_REPLICAS];
+    int n_reps;
+    char rep_db[1024];           /* SIRT_DB of every replica */
+    bool rep_sqlite;             /* rep_db is the SQLite file in dir */
 };
 
 enum {
@@ -152,6 +176,81 @@ int fx_wait_exit(struct fx *fx, int timeout_ms);
  * runs the loop to completion (fails the test if handles remain after 5 s),
  * closes the loop and removes the temp dir.  Safe without fx_stop. */
 void fx_finish(struct fx *fx);
+
+/* --- replicas (tests/harness_replicas.c) ---
+ * Several real bot processes against the one fake Slack (and PagerDuty,
+ * GitLab) of fx: the same tokens, config and SIRT_DB, each its own
+ * SIRT_HTTP=127.0.0.1:<free port>, its own log file (stderr; not captured
+ * in stderr_buf) and its own client tag "r<i>" (SLACK_API_URL =
+ * fake_slack_client_api_url(fx->slack, "r<i>")), so the fake tells which
+ * replica made each call and owns each socket.  fx_replicas_init sets n
+ * (1..FX_MAX_REPLICAS) and the database: db NULL = the SQLite file
+ * <dir>/sirt.db, else a libpq URI (e.g. from pg_test_fresh_db).  The fake
+ * Slack is switched to round-robin spreading unless the test sets another.
+ * Indices are 1-based.  fx_finish() SIGKILLs whatever still runs.
+ * env: extra "NAME=value" entries as for fx_spawn, applied to every start. */
+void fx_replicas_init(struct fx *fx, int n, const char *db);
+/* Spawns replica i (not waiting).  0 or a negative uv error (logged). */
+int fx_replica_spawn(struct fx *fx, int i, const char *const *env);
+/* Spawns every replica not running and waits (15 s, 60 s under
+ * $SIRTBOT_WRAPPER) until each has a live socket; fails the test (with
+ * the tail of the logs of those that did not connect) otherwise. */
+void fx_replicas_start(struct fx *fx, const char *const *env);
+/* Restarts one replica (must not be running) and waits until it is connected. */
+void fx_replica_restart(struct fx *fx, int i, const char *const *env);
+/* True once every running replica has a live socket at the fake (those
+ * not running are not waited for: start and restart check they run). */
+bool fx_replicas_connected(struct fx *fx);
+bool fx_replicas_wait_connected(struct fx *fx, int timeout_ms);
+/* SIGKILL, reaped within 5 s: 128 + 9, its exit status if it had already
+ * exited, or -1 (never spawned / not reaped). */
+int fx_replica_kill(struct fx *fx, int i);
+/* SIGTERM to one / to all running, and wait (up to timeout_ms in all) for
+ * exit.  One: its exit status (as fx_stop) or -1.  All: 0 if every one
+ * exited 0, else the first non-zero status (or -1 on timeout). */
+int fx_replica_stop(struct fx *fx, int i, int timeout_ms);
+int fx_replicas_stop(struct fx *fx, int timeout_ms);
+/* Waits for replica i to exit on its own: its status, or -1 on timeout. */
+int fx_replica_wait_exit(struct fx *fx, int i, int timeout_ms);
+bool fx_replica_running(const struct fx *fx, int i);
+/* fx_set_clock for every running replica too (SIGUSR1 to each). */
+void fx_replicas_set_clock(struct fx *fx, int64_t epoch_ms);
+/* Its log so far (malloc'd, caller frees; "" when none). */
+char *fx_replica_log(const struct fx *fx, int i);
+bool fx_replica_log_has(const struct fx *fx, int i, const char *s);
+
+/* --- "exactly once" over the fakes' records (harness_replicas.c) ---
+ * Each check returns the number of violations and, when why != NULL, puts
+ * a description of the first few in why (size n).  "ok" calls are those
+ * the fake answered without an error (fake_call.error == NULL). */
+/* Ok calls of method whose argument key (top level) equals value. */
+size_t fx_slack_calls_where(struct fx *fx, const char *method, const char *key, const char *value);
+/* Calls of method answered with Slack error err (e.g. "name_taken"). */
+size_t fx_slack_errors(struct fx *fx, const char *method, const char *err);
+/* Ok calls of method grouped by argument key: every value at most once. */
+size_t fx_once_by(struct fx *fx, const char *method, const char *key, char *why, size_t n);
+/* Channels: each name created once (no ok conversations.create twice for
+ * a name, none answered name_taken). */
+size_t fx_channels_once(struct fx *fx, char *why, size_t n);
+/* Direct messages: ok chat.postMessage to a DM (a D... id, or a user id)
+ * with the same channel and text at most once; dm_count counts those to
+ * user whose text contains text_part (NULL = any). */
+size_t fx_dms_once(struct fx *fx, char *why, size_t n);
+size_t fx_dm_count(struct fx *fx, const char *user, const char *text_part);
+/* Every (channel, text) of ok chat.postMessage calls at most once. */
+size_t fx_posts_once(struct fx *fx, char *why, size_t n);
+/* PagerDuty: each dedup_key triggered (accepted) exactly once; want_keys
+ * (if > 0) is the number of distinct keys expected. */
+size_t fx_pd_triggers_once(struct fx *fx, size_t want_keys, char *why, size_t n);
+/* GitLab: each project path once, each project exactly one issue. */
+size_t fx_gitlab_once(struct fx *fx, char *why, size_t n);
+
+/* For harness_replicas.c: the child environment of harness.h (owned
+ * strings, NULL-terminated, at most FX_MAX_ENV); api_url NULL = the fake's
+ * plain URL.  Returns the count. */
+#define FX_MAX_ENV 128
+int fx_build_env(struct fx *fx, char **env, const char *api_url, const char *const *extra);
+void fx_replicas_finish(struct fx *fx);
 
 /* Common predicates */
 bool fx_pred_online(struct fx *fx, void *ud);              /* ws_count >= 1 */

@@ -17,469 +17,7 @@
 #include "harness.h"
 #include "test.h"
 
-/* ------------------------------------------------------------------ */
-/* run a blocking step on a helper thread while the loop runs */
-
-struct job {
-    void (*fn)(void *);
-    void *arg;
-    atomic_int done;
-};
-
-/* Wakes the loop when a helper thread finishes (closed in test_end). */
-static uv_async_t g_wake;
-static bool g_wake_on;
-
-static void wake_cb(uv_async_t *a)
-{
-    (void)a;
-}
-
-static void wake_init(struct fx *fx)
-{
-    if (!g_wake_on)
-        uv_async_init(&fx->loop, &g_wake, wake_cb);
-    g_wake_on = true;
-}
-
-static void *job_main(void *p)
-{
-    struct job *j = p;
-    j->fn(j->arg);
-    atomic_store(&j->done, 1);
-    uv_async_send(&g_wake);
-    return NULL;
-}
-
-static bool pred_job(struct fx *fx, void *ud)
-{
-    (void)fx;
-    return atomic_load(&((struct job *)ud)->done) != 0;
-}
-
-static void off_loop(struct fx *fx, void (*fn)(void *), void *arg)
-{
-    struct job j = { fn, arg, 0 };
-    pthread_t t;
-    wake_init(fx);
-    if (pthread_create(&t, NULL, job_main, &j) != 0)
-        TEST_FAIL("pthread_create");
-    if (!fx_wait(fx, pred_job, &j, 20000))
-        TEST_FAIL("helper thread did not finish in 20 s");
-    pthread_join(t, NULL);
-}
-
-/* ------------------------------------------------------------------ */
-/* HTTP client (libcurl easy, one handle per test so keep-alive is used) */
-
-static CURL *g_curl;
-
-struct http {
-    const char *method;       /* "GET" or "POST" */
-    const char *url;
-    const char *auth;         /* full header value or NULL */
-    const char *ctype;        /* POST content type */
-    const char *body;
-    long status;
-    struct buf resp;
-    char retry_after[32];
-    char resp_type[128];
-    char err[CURL_ERROR_SIZE];
-};
-
-static size_t http_write(char *p, size_t sz, size_t n, void *ud)
-{
-    buf_append(ud, p, sz * n);
-    return sz * n;
-}
-
-static void hdr_value(const char *line, size_t n, const char *name, char *out, size_t cap)
-{
-    size_t ln = strlen(name);
-    if (n <= ln || strncasecmp(line, name, ln) != 0)
-        return;
-    const char *v = line + ln;
-    size_t vn = n - ln;
-    while (vn && (*v == ' '))
-        v++, vn--;
-    while (vn && (v[vn - 1] == '\r' || v[vn - 1] == '\n'))
-        vn--;
-    snprintf(out, cap, "%.*s", (int)vn, v);
-}
-
-static size_t http_header(char *p, size_t sz, size_t n, void *ud)
-{
-    struct http *h = ud;
-    hdr_value(p, sz * n, "retry-after:", h->retry_after, sizeof(h->retry_after));
-    hdr_value(p, sz * n, "content-type:", h->resp_type, sizeof(h->resp_type));
-    return sz * n;
-}
-
-static void http_job(void *arg)
-{
-    struct http *h = arg;
-    if (!g_curl)
-        g_curl = curl_easy_init();
-    CURL *c = g_curl;
-    curl_easy_reset(c);
-    struct curl_slist *hdrs = NULL;
-    char line[512];
-    if (h->auth) {
-        snprintf(line, sizeof(line), "Authorization: %s", h->auth);
-        hdrs = curl_slist_append(hdrs, line);
-    }
-    if (h->ctype) {
-        snprintf(line, sizeof(line), "Content-Type: %s", h->ctype);
-        hdrs = curl_slist_append(hdrs, line);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, h->url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &h->resp);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->err);
-    if (strcmp(h->method, "POST") == 0) {
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, h->body ? h->body : "");
-    }
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h->status);
-    else
-        h->status = -1;
-    curl_slist_free_all(hdrs);
-}
-
-static void http_run(struct fx *fx, struct http *h)
-{
-    buf_init(&h->resp, 1 << 20);
-    h->status = 0;
-    h->retry_after[0] = h->resp_type[0] = h->err[0] = '\0';
-    off_loop(fx, http_job, h);
-    if (h->status < 0)
-        TEST_FAIL("curl %s %s: %s", h->method, h->url, h->err);
-}
-
-static void http_done(struct http *h)
-{
-    buf_finish(&h->resp);
-}
-
-/* Calls the fake's Web API; returns the parsed answer (caller deletes). */
-static cJSON *api(struct fx *fx, const char *http_method, const char *method, const char *auth, const char *ctype,
-                  const char *body_or_query, long *status)
-{
-    char url[512];
-    bool get = strcmp(http_method, "GET") == 0;
-    snprintf(url, sizeof(url), "%s/%s%s%s", fake_slack_api_url(fx->slack), method,
-             get && body_or_query ? "?" : "", get && body_or_query ? body_or_query : "");
-    struct http h = { .method = http_method, .url = url, .auth = auth, .ctype = ctype,
-                      .body = get ? NULL : body_or_query };
-    http_run(fx, &h);
-    if (status)
-        *status = h.status;
-    cJSON *j = cJSON_Parse(h.resp.data ? h.resp.data : "");
-    http_done(&h);
-    return j;
-}
-
-#define XOXB "Bearer xoxb-test-token"
-#define XAPP "Bearer xapp-1-A0FAKE001-test"
-#define JSONT "application/json; charset=utf-8"
-#define FORMT "application/x-www-form-urlencoded"
-
-static const char *jstr(const cJSON *o, const char *path)
-{
-    /* "a.b.c" lookup; numeric parts index arrays */
-    char tmp[128];
-    str_lcpy(tmp, path, sizeof(tmp));
-    const cJSON *cur = o;
-    char *save = NULL;
-    for (char *k = strtok_r(tmp, ".", &save); k && cur; k = strtok_r(NULL, ".", &save)) {
-        if (cJSON_IsArray(cur))
-            cur = cJSON_GetArrayItem(cur, atoi(k));
-        else
-            cur = cJSON_GetObjectItemCaseSensitive(cur, k);
-    }
-    return cJSON_IsString(cur) ? cur->valuestring : NULL;
-}
-
-static const cJSON *jget(const cJSON *o, const char *k)
-{
-    return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
-/* ------------------------------------------------------------------ */
-/* a tiny blocking websocket client (RFC 6455, client frames masked) */
-
-struct wsc {
-    int fd;
-    unsigned char *rx;
-    size_t len, cap;
-    char status[128];         /* handshake status line */
-};
-
-struct frame {
-    int op;
-    bool fin;
-    char *data;               /* NUL-terminated, malloc'd */
-    size_t len;
-    int rc;                   /* 0 ok, -1 EOF/error/timeout */
-};
-
-static int fill(struct wsc *c, size_t want)
-{
-    for (int i = 0; c->len < want && i < 100000; i++) {
-        if (c->cap - c->len < 65536) {
-            if (c->cap >= (16u << 20))
-                return -1;
-            c->cap = c->cap ? c->cap * 2 : 131072;
-            c->rx = xrealloc(c->rx, c->cap);
-        }
-        ssize_t n = recv(c->fd, c->rx + c->len, c->cap - c->len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        c->len += (size_t)n;
-    }
-    return c->len >= want ? 0 : -1;
-}
-
-static void consume(struct wsc *c, size_t n)
-{
-    memmove(c->rx, c->rx + n, c->len - n);
-    c->len -= n;
-}
-
-static void wsc_open(struct wsc *c, int port, const char *path)
-{
-    memset(c, 0, sizeof(*c));
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = { 5, 0 };
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) != 0)
-        return;
-    char req[1024];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                     path, port);
-    if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n)
-        return;
-    /* read up to the end of the response head; keep what follows */
-    for (int i = 0; i < 64; i++) {
-        if (c->len) {
-            size_t hl = 0;
-            for (size_t k = 0; k + 4 <= c->len && !hl; k++)
-                if (memcmp(c->rx + k, "\r\n\r\n", 4) == 0)
-                    hl = k + 4;
-            if (hl) {
-                size_t sl = strcspn((char *)c->rx, "\r");
-                snprintf(c->status, sizeof(c->status), "%.*s", (int)(sl < hl ? sl : 0), (char *)c->rx);
-                consume(c, hl);
-                return;
-            }
-        }
-        if (fill(c, c->len + 1) != 0)
-            return;
-    }
-}
-
-static void wsc_close(struct wsc *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    free(c->rx);
-    c->rx = NULL;
-    c->len = c->cap = 0;
-}
-
-static void wsc_read(struct wsc *c, struct frame *fr)
-{
-    memset(fr, 0, sizeof(*fr));
-    fr->rc = -1;
-    if (fill(c, 2) != 0)
-        return;
-    size_t hl = 2, plen = c->rx[1] & 0x7f;
-    if (plen == 126) {
-        if (fill(c, 4) != 0)
-            return;
-        plen = ((size_t)c->rx[2] << 8) | c->rx[3];
-        hl = 4;
-    } else if (plen == 127) {
-        if (fill(c, 10) != 0)
-            return;
-        plen = 0;
-        for (int i = 0; i < 8; i++)
-            plen = (plen << 8) | c->rx[2 + i];
-        hl = 10;
-    }
-    if (plen > (8u << 20) || fill(c, hl + plen) != 0)
-        return;
-    fr->op = c->rx[0] & 0x0f;
-    fr->fin = (c->rx[0] & 0x80) != 0;
-    fr->data = xstrndup((char *)c->rx + hl, plen);
-    fr->len = plen;
-    fr->rc = 0;
-    consume(c, hl + plen);
-}
-
-static int wsc_send(struct wsc *c, int op, bool fin, const void *p, size_t n)
-{
-    unsigned char *b = xmalloc(n + 14);
-    size_t hl = 2;
-    b[0] = (unsigned char)((fin ? 0x80 : 0) | op);
-    if (n < 126) {
-        b[1] = (unsigned char)(0x80 | n);
-    } else if (n < 65536) {
-        b[1] = 0x80 | 126;
-        b[2] = (unsigned char)(n >> 8);
-        b[3] = (unsigned char)n;
-        hl = 4;
-    } else {
-        b[1] = 0x80 | 127;
-        for (int i = 0; i < 8; i++)
-            b[2 + i] = (unsigned char)(n >> (56 - 8 * i));
-        hl = 10;
-    }
-    static const unsigned char mask[4] = { 0x12, 0x34, 0x56, 0x78 };
-    memcpy(b + hl, mask, 4);
-    hl += 4;
-    for (size_t i = 0; i < n; i++)
-        b[hl + i] = ((const unsigned char *)p)[i] ^ mask[i & 3];
-    size_t off = 0;
-    for (int i = 0; off < hl + n && i < 10000; i++) {
-        ssize_t w = send(c->fd, b + off, hl + n - off, MSG_NOSIGNAL);
-        if (w <= 0 && errno != EINTR)
-            break;
-        if (w > 0)
-            off += (size_t)w;
-    }
-    free(b);
-    return off == hl + n ? 0 : -1;
-}
-
-static int wsc_text(struct wsc *c, const char *s)
-{
-    return wsc_send(c, 1, true, s, strlen(s));
-}
-
-/* Steps run off the loop thread. */
-struct ws_step {
-    struct wsc *c;
-    int port;
-    const char *path;
-    struct frame fr;
-};
-
-static void open_job(void *arg)
-{
-    struct ws_step *s = arg;
-    wsc_open(s->c, s->port, s->path);
-}
-
-static void read_job(void *arg)
-{
-    struct ws_step *s = arg;
-    wsc_read(s->c, &s->fr);
-}
-
-/* Reads one frame while the loop runs; fails the test on EOF/timeout. */
-static struct frame next_frame(struct fx *fx, struct wsc *c)
-{
-    struct ws_step s = { .c = c };
-    off_loop(fx, read_job, &s);
-    if (s.fr.rc != 0)
-        TEST_FAIL("websocket: no frame (EOF or 5 s timeout)");
-    return s.fr;
-}
-
-/* True if nothing arrives within ms (loop running meanwhile). */
-static bool quiet_for(struct fx *fx, struct wsc *c, int ms)
-{
-    fx_run_for(fx, ms);
-    if (c->len)
-        return false;
-    struct pollfd p = { .fd = c->fd, .events = POLLIN };
-    return poll(&p, 1, 0) == 0;
-}
-
-/* Gets a ticket URL from apps.connections.open; returns its path part. */
-static char *new_ticket_path(struct fx *fx)
-{
-    long st;
-    cJSON *j = api(fx, "POST", "apps.connections.open", XAPP, FORMT, "", &st);
-    ASSERT_EQ(st, 200);
-    const char *url = jstr(j, "url");
-    ASSERT_NOT_NULL(url);
-    char prefix[64];
-    snprintf(prefix, sizeof(prefix), "ws://127.0.0.1:%d/link/?ticket=", fake_slack_port(fx->slack));
-    ASSERT(str_starts(url, prefix));
-    ASSERT_CONTAINS(url, "&app_id=A0FAKE001");
-    char *path = xstrdup(strstr(url + 5, "/link/"));
-    cJSON_Delete(j);
-    return path;
-}
-
-static void ws_connect(struct fx *fx, struct wsc *c, const char *path)
-{
-    struct ws_step s = { .c = c, .port = fake_slack_port(fx->slack), .path = path };
-    off_loop(fx, open_job, &s);
-}
-
-/* Connects with a fresh ticket and reads hello. */
-static void ws_online(struct fx *fx, struct wsc *c)
-{
-    char *path = new_ticket_path(fx);
-    ws_connect(fx, c, path);
-    free(path);
-    ASSERT_CONTAINS(c->status, " 101");
-    struct frame fr = next_frame(fx, c);
-    ASSERT_EQ(fr.op, 1);
-    cJSON *h = cJSON_Parse(fr.data);
-    ASSERT_STR_EQ(jstr(h, "type"), "hello");
-    ASSERT_STR_EQ(jstr(h, "debug_info.host"), "applink-fake-1");
-    ASSERT_STR_EQ(jstr(h, "connection_info.app_id"), "A0FAKE001");
-    ASSERT(cJSON_IsNumber(jget(h, "num_connections")));
-    cJSON_Delete(h);
-    free(fr.data);
-}
-
-static bool pred_ws_open_is(struct fx *fx, void *ud)
-{
-    return fake_slack_ws_open(fx->slack) == *(int *)ud;
-}
-
-static bool pred_ws_count_is(struct fx *fx, void *ud)
-{
-    return fake_slack_ws_count(fx->slack) == *(int *)ud;
-}
-
-static void test_begin(struct fx *fx)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    fx_init(fx);
-}
-
-static void test_end(struct fx *fx)
-{
-    if (g_wake_on)
-        uv_close((uv_handle_t *)&g_wake, NULL);
-    g_wake_on = false;
-    fx_finish(fx);
-    ASSERT_EQ(fake_slack_live_count(), 0);
-    if (g_curl)
-        curl_easy_cleanup(g_curl);
-    g_curl = NULL;
-    curl_global_cleanup();
-}
+#include "fake_clients.h"
 
 /* ------------------------------------------------------------------ */
 /* websocket tests */
@@ -487,12 +25,12 @@ static void test_end(struct fx *fx)
 TEST(fake_ws_hello_ack_and_single_use_ticket)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     struct wsc c;
-    char *path = new_ticket_path(&fx);
-    ws_connect(&fx, &c, path);
+    char *path = fc_new_ticket_path(&fx);
+    fc_ws_connect(&fx, &c, path);
     ASSERT_CONTAINS(c.status, " 101");
-    struct frame fr = next_frame(&fx, &c);
+    struct wsc_frame fr = fc_next_frame(&fx, &c);
     ASSERT_CONTAINS(fr.data, "\"type\":\"hello\"");
     free(fr.data);
     ASSERT(fx_wait(&fx, fx_pred_online, NULL, 2000));
@@ -504,14 +42,14 @@ TEST(fake_ws_hello_ack_and_single_use_ticket)
     cJSON_Delete(payload);
     ASSERT_NOT_NULL(id);
     ASSERT_EQ(strlen(id), 36);
-    fr = next_frame(&fx, &c);
+    fr = fc_next_frame(&fx, &c);
     cJSON *env = cJSON_Parse(fr.data);
     free(fr.data);
-    ASSERT_STR_EQ(jstr(env, "envelope_id"), id);
-    ASSERT_STR_EQ(jstr(env, "type"), "interactive");
-    ASSERT_STR_EQ(jstr(env, "payload.k"), "v");
-    ASSERT(cJSON_IsTrue(jget(env, "accepts_response_payload")));
-    ASSERT_NULL(jget(env, "retry_attempt"));
+    ASSERT_STR_EQ(fc_jstr(env, "envelope_id"), id);
+    ASSERT_STR_EQ(fc_jstr(env, "type"), "interactive");
+    ASSERT_STR_EQ(fc_jstr(env, "payload.k"), "v");
+    ASSERT(cJSON_IsTrue(fc_jget(env, "accepts_response_payload")));
+    ASSERT_NULL(fc_jget(env, "retry_attempt"));
     cJSON_Delete(env);
     ASSERT_NULL(fake_slack_ack(fx.slack, id));
 
@@ -521,7 +59,7 @@ TEST(fake_ws_hello_ack_and_single_use_ticket)
     ASSERT(fx_wait(&fx, fx_pred_acked, (void *)id, 2000));
     const struct fake_ack *a = fake_slack_ack(fx.slack, id);
     ASSERT_STR_EQ(a->envelope_id, id);
-    ASSERT_STR_EQ(jstr(a->json, "payload.text"), "done");
+    ASSERT_STR_EQ(fc_jstr(a->json, "payload.text"), "done");
     ASSERT(a->sent_us > 0);
     ASSERT_GE(a->acked_us, a->sent_us);
     ASSERT_EQ(fake_slack_ack_count(fx.slack), 1);
@@ -529,12 +67,12 @@ TEST(fake_ws_hello_ack_and_single_use_ticket)
 
     /* the same ticket again: refused, no hello, no new socket */
     struct wsc c2;
-    ws_connect(&fx, &c2, path);
+    fc_ws_connect(&fx, &c2, path);
     ASSERT_NOT_CONTAINS(c2.status, " 101");
     ASSERT_EQ(fake_slack_ws_refused(fx.slack), 1);
     wsc_close(&c2);
     /* a made-up ticket too */
-    ws_connect(&fx, &c2, "/link/?ticket=999-00000000&app_id=A0FAKE001");
+    fc_ws_connect(&fx, &c2, "/link/?ticket=999-00000000&app_id=A0FAKE001");
     ASSERT_NOT_CONTAINS(c2.status, " 101");
     ASSERT_EQ(fake_slack_ws_refused(fx.slack), 2);
     wsc_close(&c2);
@@ -544,18 +82,18 @@ TEST(fake_ws_hello_ack_and_single_use_ticket)
     /* the peer closing is noticed */
     wsc_close(&c);
     int zero = 0;
-    ASSERT(fx_wait(&fx, pred_ws_open_is, &zero, 2000));
-    test_end(&fx);
+    ASSERT(fx_wait(&fx, fc_pred_ws_open_is, &zero, 2000));
+    fc_end(&fx);
 }
 
 TEST(fake_ws_fragments_and_bad_frames)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     struct wsc c;
-    ws_online(&fx, &c);
+    fc_ws_online(&fx, &c);
     const char *id = fake_slack_send_envelope(fx.slack, "slash_commands", NULL);
-    struct frame fr = next_frame(&fx, &c);
+    struct wsc_frame fr = fc_next_frame(&fx, &c);
     free(fr.data);
     /* the ack in three fragments */
     ASSERT_EQ(wsc_send(&c, 1, false, "{\"envelope", 10), 0);
@@ -585,7 +123,7 @@ TEST(fake_ws_fragments_and_bad_frames)
     buf_init(&msg, 0);
     int frames = 0;
     for (;;) {
-        fr = next_frame(&fx, &c);
+        fr = fc_next_frame(&fx, &c);
         ASSERT_EQ(fr.op, frames ? 0 : 1);
         ASSERT_LE(fr.len, 16);
         buf_append(&msg, fr.data, fr.len);
@@ -597,9 +135,9 @@ TEST(fake_ws_fragments_and_bad_frames)
     }
     ASSERT_GE(frames, 3);
     cJSON *d = cJSON_Parse(msg.data);
-    ASSERT_STR_EQ(jstr(d, "type"), "disconnect");
-    ASSERT_STR_EQ(jstr(d, "reason"), "warning");
-    ASSERT_STR_EQ(jstr(d, "debug_info.host"), "applink-fake-1");
+    ASSERT_STR_EQ(fc_jstr(d, "type"), "disconnect");
+    ASSERT_STR_EQ(fc_jstr(d, "reason"), "warning");
+    ASSERT_STR_EQ(fc_jstr(d, "debug_info.host"), "applink-fake-1");
     cJSON_Delete(d);
     buf_finish(&msg);
 
@@ -607,16 +145,16 @@ TEST(fake_ws_fragments_and_bad_frames)
     fake_slack_set_fragment(fx.slack, 0);
     ASSERT_EQ(fake_slack_send_raw(fx.slack, "}{garbage", 9, false), 0);
     ASSERT_EQ(fake_slack_send_raw(fx.slack, "\xff\x00\x01", 3, true), 0);
-    fr = next_frame(&fx, &c);
+    fr = fc_next_frame(&fx, &c);
     ASSERT_EQ(fr.op, 1);
     ASSERT_STR_EQ(fr.data, "}{garbage");
     free(fr.data);
-    fr = next_frame(&fx, &c);
+    fr = fc_next_frame(&fx, &c);
     ASSERT_EQ(fr.op, 2);
     ASSERT_EQ(fr.len, 3);
     free(fr.data);
     wsc_close(&c);
-    test_end(&fx);
+    fc_end(&fx);
 }
 
 static bool pred_pongs(struct fx *fx, void *ud)
@@ -627,12 +165,12 @@ static bool pred_pongs(struct fx *fx, void *ud)
 TEST(fake_ws_ping_rtt)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     ASSERT_EQ(fake_slack_ping(fx.slack), -1);   /* no socket */
     struct wsc c;
-    ws_online(&fx, &c);
+    fc_ws_online(&fx, &c);
     ASSERT_EQ(fake_slack_ping(fx.slack), 0);
-    struct frame fr = next_frame(&fx, &c);
+    struct wsc_frame fr = fc_next_frame(&fx, &c);
     ASSERT_EQ(fr.op, 9);
     ASSERT_STR_EQ(fr.data, "fake-ping-1");
     /* a pong with the wrong payload does not count */
@@ -647,22 +185,22 @@ TEST(fake_ws_ping_rtt)
     ASSERT(fake_slack_last_rtt_us(fx.slack) < 5000000);
     /* the fake answers the client's pings (lws does) */
     wsc_send(&c, 9, true, "cli", 3);
-    fr = next_frame(&fx, &c);
+    fr = fc_next_frame(&fx, &c);
     ASSERT_EQ(fr.op, 10);
     ASSERT_STR_EQ(fr.data, "cli");
     free(fr.data);
     ASSERT_EQ(fake_slack_bad_frames(fx.slack), 0);
     wsc_close(&c);
-    test_end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_ws_drop_is_abrupt)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     struct wsc c1, c2;
-    ws_online(&fx, &c1);
-    ws_online(&fx, &c2);
+    fc_ws_online(&fx, &c1);
+    fc_ws_online(&fx, &c2);
     ASSERT_EQ(fake_slack_ws_count(fx.slack), 2);
     fake_slack_send_raw(fx.slack, "queued", 6, false);
     fake_slack_drop(fx.slack);
@@ -670,29 +208,29 @@ TEST(fake_ws_drop_is_abrupt)
     /* both peers read EOF (or a reset) without any close frame */
     struct wsc *cs[2] = { &c1, &c2 };
     for (int i = 0; i < 2; i++) {
-        struct ws_step s = { .c = cs[i] };
-        off_loop(&fx, read_job, &s);
+        struct fc_ws_step s = { .c = cs[i] };
+        fc_off_loop(&fx, fc_read_job, &s);
         if (s.fr.rc == 0)
             TEST_FAIL("socket %d got a frame (op %d \"%s\") after drop", i, s.fr.op, s.fr.data);
     }
     int zero = 0;
-    ASSERT(fx_wait(&fx, pred_ws_open_is, &zero, 2000));
+    ASSERT(fx_wait(&fx, fc_pred_ws_open_is, &zero, 2000));
     wsc_close(&c1);
     wsc_close(&c2);
     /* a new connection works afterwards */
-    ws_online(&fx, &c1);
+    fc_ws_online(&fx, &c1);
     ASSERT_EQ(fake_slack_ws_count(fx.slack), 1);
     ASSERT_EQ(fake_slack_ws_total(fx.slack), 3);
     wsc_close(&c1);
-    test_end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_ws_silent)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     struct wsc a, b;
-    ws_online(&fx, &a);
+    fc_ws_online(&fx, &a);
     fake_slack_set_silent(fx.slack, true);
     ASSERT_EQ(fake_slack_ws_count(fx.slack), 0);
     ASSERT_EQ(fake_slack_ws_open(fx.slack), 1);
@@ -700,14 +238,14 @@ TEST(fake_ws_silent)
     const char *id = fake_slack_send_envelope(fx.slack, "events_api", NULL);
     ASSERT_NOT_NULL(id);                                  /* queued, not sent */
     ASSERT(fake_slack_ping(fx.slack) == 0);               /* queued too */
-    ASSERT(quiet_for(&fx, &a, 300));
+    ASSERT(fc_quiet_for(&fx, &a, 300));
 
     /* a socket accepted while silent: handshake, then nothing */
-    char *path = new_ticket_path(&fx);
-    ws_connect(&fx, &b, path);
+    char *path = fc_new_ticket_path(&fx);
+    fc_ws_connect(&fx, &b, path);
     free(path);
     ASSERT_CONTAINS(b.status, " 101");
-    ASSERT(quiet_for(&fx, &b, 300));
+    ASSERT(fc_quiet_for(&fx, &b, 300));
     ASSERT_EQ(fake_slack_ws_open(fx.slack), 2);
     ASSERT_EQ(fake_slack_ws_count(fx.slack), 0);
 
@@ -715,7 +253,7 @@ TEST(fake_ws_silent)
     fake_slack_set_silent(fx.slack, false);
     bool got_pong = false, got_env = false, got_ping = false;
     for (int i = 0; i < 3; i++) {
-        struct frame fr = next_frame(&fx, &a);
+        struct wsc_frame fr = fc_next_frame(&fx, &a);
         if (fr.op == 10 && strcmp(fr.data, "p1") == 0)
             got_pong = true;
         else if (fr.op == 9)
@@ -725,94 +263,94 @@ TEST(fake_ws_silent)
         free(fr.data);
     }
     ASSERT(got_pong && got_env && got_ping);
-    struct frame fr = next_frame(&fx, &b);
+    struct wsc_frame fr = fc_next_frame(&fx, &b);
     ASSERT_CONTAINS(fr.data, "\"hello\"");
     free(fr.data);
     int two = 2;
-    ASSERT(fx_wait(&fx, pred_ws_count_is, &two, 2000));
+    ASSERT(fx_wait(&fx, fc_pred_ws_count_is, &two, 2000));
 
     /* a silent socket whose peer hangs up is closed by the fake */
     fake_slack_set_silent(fx.slack, true);
     wsc_close(&b);
     int one = 1;
-    ASSERT(fx_wait(&fx, pred_ws_open_is, &one, 2000));
+    ASSERT(fx_wait(&fx, fc_pred_ws_open_is, &one, 2000));
     fake_slack_set_silent(fx.slack, false);
-    ASSERT(fx_wait(&fx, pred_ws_count_is, &one, 2000));
+    ASSERT(fx_wait(&fx, fc_pred_ws_count_is, &one, 2000));
     wsc_close(&a);
-    test_end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_ws_envelope_shapes_and_response_url)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     ASSERT_NULL(fake_slack_send_slash(fx.slack, "U0APPSEC1", "C0SIRT0001", "status"));  /* no socket */
     struct wsc c;
-    ws_online(&fx, &c);
+    fc_ws_online(&fx, &c);
 
     cJSON *ev = cJSON_Parse("{\"type\":\"app_mention\",\"user\":\"U0APPSEC1\",\"text\":\"<@U0BOT0001> help\","
                             "\"channel\":\"C0SIRT0001\",\"ts\":\"1700000000.000100\",\"event_ts\":\"1700000000.000100\"}");
     const char *id = fake_slack_send_event(fx.slack, ev, "Ev0TEST1", 2);
-    struct frame fr = next_frame(&fx, &c);
+    struct wsc_frame fr = fc_next_frame(&fx, &c);
     cJSON *e = cJSON_Parse(fr.data);
     free(fr.data);
-    ASSERT_STR_EQ(jstr(e, "envelope_id"), id);
-    ASSERT_STR_EQ(jstr(e, "type"), "events_api");
-    ASSERT(cJSON_IsFalse(jget(e, "accepts_response_payload")));
-    ASSERT_EQ(jget(e, "retry_attempt")->valueint, 2);
-    ASSERT_STR_EQ(jstr(e, "retry_reason"), "timeout");
-    ASSERT_STR_EQ(jstr(e, "payload.type"), "event_callback");
-    ASSERT_STR_EQ(jstr(e, "payload.event_id"), "Ev0TEST1");
-    ASSERT_STR_EQ(jstr(e, "payload.team_id"), "T0FAKE001");
-    ASSERT_STR_EQ(jstr(e, "payload.api_app_id"), "A0FAKE001");
-    ASSERT_STR_EQ(jstr(e, "payload.event.type"), "app_mention");
-    ASSERT_STR_EQ(jstr(e, "payload.event.text"), "<@U0BOT0001> help");
-    ASSERT_STR_EQ(jstr(e, "payload.authorizations.0.user_id"), "U0BOT0001");
-    ASSERT(cJSON_IsNumber(jget(jget(e, "payload"), "event_time")));
+    ASSERT_STR_EQ(fc_jstr(e, "envelope_id"), id);
+    ASSERT_STR_EQ(fc_jstr(e, "type"), "events_api");
+    ASSERT(cJSON_IsFalse(fc_jget(e, "accepts_response_payload")));
+    ASSERT_EQ(fc_jget(e, "retry_attempt")->valueint, 2);
+    ASSERT_STR_EQ(fc_jstr(e, "retry_reason"), "timeout");
+    ASSERT_STR_EQ(fc_jstr(e, "payload.type"), "event_callback");
+    ASSERT_STR_EQ(fc_jstr(e, "payload.event_id"), "Ev0TEST1");
+    ASSERT_STR_EQ(fc_jstr(e, "payload.team_id"), "T0FAKE001");
+    ASSERT_STR_EQ(fc_jstr(e, "payload.api_app_id"), "A0FAKE001");
+    ASSERT_STR_EQ(fc_jstr(e, "payload.event.type"), "app_mention");
+    ASSERT_STR_EQ(fc_jstr(e, "payload.event.text"), "<@U0BOT0001> help");
+    ASSERT_STR_EQ(fc_jstr(e, "payload.authorizations.0.user_id"), "U0BOT0001");
+    ASSERT(cJSON_IsNumber(fc_jget(fc_jget(e, "payload"), "event_time")));
     cJSON_Delete(e);
 
     const char *id0 = fake_slack_send_event(fx.slack, ev, NULL, 0);
     cJSON_Delete(ev);
-    fr = next_frame(&fx, &c);
+    fr = fc_next_frame(&fx, &c);
     e = cJSON_Parse(fr.data);
     free(fr.data);
-    ASSERT_STR_EQ(jstr(e, "envelope_id"), id0);
-    ASSERT_EQ(jget(e, "retry_attempt")->valueint, 0);
-    ASSERT_STR_EQ(jstr(e, "retry_reason"), "");
-    ASSERT(str_starts(jstr(e, "payload.event_id"), "Ev"));
+    ASSERT_STR_EQ(fc_jstr(e, "envelope_id"), id0);
+    ASSERT_EQ(fc_jget(e, "retry_attempt")->valueint, 0);
+    ASSERT_STR_EQ(fc_jstr(e, "retry_reason"), "");
+    ASSERT(str_starts(fc_jstr(e, "payload.event_id"), "Ev"));
     cJSON_Delete(e);
 
     id = fake_slack_send_slash(fx.slack, "U0APPSEC1", "C0SIRT0001", "report Token leak");
-    fr = next_frame(&fx, &c);
+    fr = fc_next_frame(&fx, &c);
     e = cJSON_Parse(fr.data);
     free(fr.data);
-    ASSERT_STR_EQ(jstr(e, "envelope_id"), id);
-    ASSERT_STR_EQ(jstr(e, "type"), "slash_commands");
-    ASSERT(cJSON_IsTrue(jget(e, "accepts_response_payload")));
-    ASSERT_STR_EQ(jstr(e, "payload.command"), "/sirt");
-    ASSERT_STR_EQ(jstr(e, "payload.text"), "report Token leak");
-    ASSERT_STR_EQ(jstr(e, "payload.user_id"), "U0APPSEC1");
-    ASSERT_STR_EQ(jstr(e, "payload.user_name"), "alice");
-    ASSERT_STR_EQ(jstr(e, "payload.channel_id"), "C0SIRT0001");
-    ASSERT_STR_EQ(jstr(e, "payload.trigger_id"), fake_slack_last_trigger_id(fx.slack));
-    const char *rurl = jstr(e, "payload.response_url");
+    ASSERT_STR_EQ(fc_jstr(e, "envelope_id"), id);
+    ASSERT_STR_EQ(fc_jstr(e, "type"), "slash_commands");
+    ASSERT(cJSON_IsTrue(fc_jget(e, "accepts_response_payload")));
+    ASSERT_STR_EQ(fc_jstr(e, "payload.command"), "/sirt");
+    ASSERT_STR_EQ(fc_jstr(e, "payload.text"), "report Token leak");
+    ASSERT_STR_EQ(fc_jstr(e, "payload.user_id"), "U0APPSEC1");
+    ASSERT_STR_EQ(fc_jstr(e, "payload.user_name"), "alice");
+    ASSERT_STR_EQ(fc_jstr(e, "payload.channel_id"), "C0SIRT0001");
+    ASSERT_STR_EQ(fc_jstr(e, "payload.trigger_id"), fake_slack_last_trigger_id(fx.slack));
+    const char *rurl = fc_jstr(e, "payload.response_url");
     char prefix[64];
     snprintf(prefix, sizeof(prefix), "http://127.0.0.1:%d/commands/", fake_slack_port(fx.slack));
     ASSERT(str_starts(rurl, prefix));
 
-    struct http h = { .method = "POST", .url = rurl, .ctype = JSONT,
+    struct fc_http h = { .method = "POST", .url = rurl, .ctype = JSONT,
                       .body = "{\"text\":\"Incident SIRT-1 opened\",\"response_type\":\"ephemeral\"}" };
-    http_run(&fx, &h);
+    fc_http_run(&fx, &h);
     ASSERT_EQ(h.status, 200);
     ASSERT_STR_EQ(h.resp.data, "ok");
     ASSERT(str_starts(h.resp_type, "text/plain"));
-    http_done(&h);
+    fc_http_done(&h);
     const struct fake_call *call = fake_slack_last_call(fx.slack, "response_url");
     ASSERT_NOT_NULL(call);
-    ASSERT_STR_EQ(jstr(call->json, "text"), "Incident SIRT-1 opened");
+    ASSERT_STR_EQ(fc_jstr(call->json, "text"), "Incident SIRT-1 opened");
     cJSON_Delete(e);
     wsc_close(&c);
-    test_end(&fx);
+    fc_end(&fx);
 }
 
 static atomic_size_t g_acked;
@@ -835,7 +373,7 @@ static void acker_job(void *arg)
 {
     struct acker *k = arg;
     for (int i = 0; i < k->n; i++) {
-        struct frame fr;
+        struct wsc_frame fr;
         wsc_read(k->c, &fr);
         if (fr.rc != 0)
             return;
@@ -856,9 +394,9 @@ static bool pred_ack_count(struct fx *fx, void *ud)
 TEST_T(fake_ws_ack_throughput, 90)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     struct wsc c;
-    ws_online(&fx, &c);
+    fc_ws_online(&fx, &c);
     const char *ns = getenv("FAKE_BENCH_N");
     int n = ns && atoi(ns) > 0 ? atoi(ns) : 20000;
     uint64_t sum = 0;
@@ -870,13 +408,13 @@ TEST_T(fake_ws_ack_throughput, 90)
         ASSERT_NOT_NULL(fake_slack_send_event(fx.slack, ev, NULL, 0));
     cJSON_Delete(ev);
     struct acker k = { &c, n, 0 };
-    struct job j = { acker_job, &k, 0 };
+    struct fc_job j = { acker_job, &k, 0 };
     pthread_t t;
-    wake_init(&fx);
-    pthread_create(&t, NULL, job_main, &j);
+    fc_wake_init(&fx);
+    pthread_create(&t, NULL, fc_job_main, &j);
     size_t want = (size_t)n;
     bool ok = fx_wait(&fx, pred_ack_count, &want, 60000);
-    fx_wait(&fx, pred_job, &j, 5000);
+    fx_wait(&fx, fc_pred_job, &j, 5000);
     pthread_join(t, NULL);
     double secs = (double)(uv_hrtime() - t0) / 1e9;
     fprintf(stderr, "acked %zu of %d in %.3f s (%.0f/s), mean send->ack %.1f us\n",
@@ -886,7 +424,7 @@ TEST_T(fake_ws_ack_throughput, 90)
     ASSERT_EQ(atomic_load(&g_acked), (size_t)n);
     ASSERT_EQ(fake_slack_bad_frames(fx.slack), 0);
     wsc_close(&c);
-    test_end(&fx);
+    fc_end(&fx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -895,31 +433,31 @@ TEST_T(fake_ws_ack_throughput, 90)
 TEST(fake_api_auth)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     long st;
-    cJSON *j = api(&fx, "POST", "apps.connections.open", NULL, FORMT, "", &st);
+    cJSON *j = fc_api(&fx, "POST", "apps.connections.open", NULL, FORMT, "", &st);
     ASSERT_EQ(st, 200);
-    ASSERT(cJSON_IsFalse(jget(j, "ok")));
-    ASSERT_STR_EQ(jstr(j, "error"), "not_authed");
+    ASSERT(cJSON_IsFalse(fc_jget(j, "ok")));
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "not_authed");
     cJSON_Delete(j);
-    j = api(&fx, "POST", "apps.connections.open", XOXB, FORMT, "", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "invalid_auth");
+    j = fc_api(&fx, "POST", "apps.connections.open", XOXB, FORMT, "", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_auth");
     cJSON_Delete(j);
-    j = api(&fx, "POST", "auth.test", XAPP, FORMT, "", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "invalid_auth");
+    j = fc_api(&fx, "POST", "auth.test", XAPP, FORMT, "", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_auth");
     cJSON_Delete(j);
-    j = api(&fx, "POST", "chat.postMessage", "Basic Zm9vOmJhcg==", JSONT, "{\"channel\":\"C1\",\"text\":\"x\"}", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "invalid_auth");
+    j = fc_api(&fx, "POST", "chat.postMessage", "Basic Zm9vOmJhcg==", JSONT, "{\"channel\":\"C1\",\"text\":\"x\"}", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_auth");
     cJSON_Delete(j);
-    j = api(&fx, "POST", "auth.test", XOXB, FORMT, "", &st);
-    ASSERT(cJSON_IsTrue(jget(j, "ok")));
-    ASSERT_STR_EQ(jstr(j, "user_id"), "U0BOT0001");
-    ASSERT_STR_EQ(jstr(j, "bot_id"), "B0BOT0001");
-    ASSERT_STR_EQ(jstr(j, "team_id"), "T0FAKE001");
+    j = fc_api(&fx, "POST", "auth.test", XOXB, FORMT, "", &st);
+    ASSERT(cJSON_IsTrue(fc_jget(j, "ok")));
+    ASSERT_STR_EQ(fc_jstr(j, "user_id"), "U0BOT0001");
+    ASSERT_STR_EQ(fc_jstr(j, "bot_id"), "B0BOT0001");
+    ASSERT_STR_EQ(fc_jstr(j, "team_id"), "T0FAKE001");
     cJSON_Delete(j);
     /* token as a form argument, like Slack accepts */
-    j = api(&fx, "POST", "auth.test", NULL, FORMT, "token=xoxb-in-form", &st);
-    ASSERT(cJSON_IsTrue(jget(j, "ok")));
+    j = fc_api(&fx, "POST", "auth.test", NULL, FORMT, "token=xoxb-in-form", &st);
+    ASSERT(cJSON_IsTrue(fc_jget(j, "ok")));
     cJSON_Delete(j);
     ASSERT_EQ(fake_slack_call_count(fx.slack, "apps.connections.open"), 2);
     ASSERT_EQ(fake_slack_call_count(fx.slack, NULL), 6);
@@ -929,185 +467,185 @@ TEST(fake_api_auth)
     ASSERT_EQ(c->status, 200);
     ASSERT_STR_EQ(fake_slack_call(fx.slack, NULL, 0)->auth, "");
     ASSERT_NULL(fake_slack_call(fx.slack, "auth.test", 3));
-    test_end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_api_methods)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     long st;
-    cJSON *j = api(&fx, "POST", "chat.postMessage", XOXB, JSONT, "{\"channel\":\"C0SIRT0001\",\"text\":\"hello\"}", &st);
-    ASSERT(cJSON_IsTrue(jget(j, "ok")));
-    ASSERT_STR_EQ(jstr(j, "channel"), "C0SIRT0001");
+    cJSON *j = fc_api(&fx, "POST", "chat.postMessage", XOXB, JSONT, "{\"channel\":\"C0SIRT0001\",\"text\":\"hello\"}", &st);
+    ASSERT(cJSON_IsTrue(fc_jget(j, "ok")));
+    ASSERT_STR_EQ(fc_jstr(j, "channel"), "C0SIRT0001");
     char ts1[32];
-    str_lcpy(ts1, jstr(j, "ts"), sizeof(ts1));
-    ASSERT_STR_EQ(jstr(j, "message.text"), "hello");
-    ASSERT_STR_EQ(jstr(j, "message.ts"), ts1);
-    ASSERT_STR_EQ(jstr(j, "message.bot_id"), "B0BOT0001");
+    str_lcpy(ts1, fc_jstr(j, "ts"), sizeof(ts1));
+    ASSERT_STR_EQ(fc_jstr(j, "message.text"), "hello");
+    ASSERT_STR_EQ(fc_jstr(j, "message.ts"), ts1);
+    ASSERT_STR_EQ(fc_jstr(j, "message.bot_id"), "B0BOT0001");
     cJSON_Delete(j);
-    j = api(&fx, "POST", "chat.postMessage", XOXB, JSONT, "{\"channel\":\"C1\",\"blocks\":[{\"type\":\"divider\"}]}", &st);
-    ASSERT(cJSON_IsTrue(jget(j, "ok")));
-    ASSERT(strcmp(jstr(j, "ts"), ts1) != 0);
+    j = fc_api(&fx, "POST", "chat.postMessage", XOXB, JSONT, "{\"channel\":\"C1\",\"blocks\":[{\"type\":\"divider\"}]}", &st);
+    ASSERT(cJSON_IsTrue(fc_jget(j, "ok")));
+    ASSERT(strcmp(fc_jstr(j, "ts"), ts1) != 0);
     cJSON_Delete(j);
-    j = api(&fx, "POST", "chat.postMessage", XOXB, JSONT, "{\"channel\":\"C1\"}", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "no_text");
+    j = fc_api(&fx, "POST", "chat.postMessage", XOXB, JSONT, "{\"channel\":\"C1\"}", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "no_text");
     cJSON_Delete(j);
-    j = api(&fx, "POST", "chat.postMessage", XOXB, JSONT, "{\"text\":\"x\"}", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "channel_not_found");
+    j = fc_api(&fx, "POST", "chat.postMessage", XOXB, JSONT, "{\"text\":\"x\"}", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "channel_not_found");
     cJSON_Delete(j);
-    j = api(&fx, "POST", "chat.postMessage", XOXB, JSONT, "{\"text\":", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "invalid_json");
+    j = fc_api(&fx, "POST", "chat.postMessage", XOXB, JSONT, "{\"text\":", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_json");
     cJSON_Delete(j);
     const struct fake_call *c = fake_slack_call(fx.slack, "chat.postMessage", 0);
     ASSERT_STR_EQ(c->content_type, JSONT);
-    ASSERT_STR_EQ(jstr(c->json, "text"), "hello");
+    ASSERT_STR_EQ(fc_jstr(c->json, "text"), "hello");
     ASSERT_STR_EQ(c->body, "{\"channel\":\"C0SIRT0001\",\"text\":\"hello\"}");
     ASSERT(c->t_us > 0);
     ASSERT_NULL(fake_slack_last_call(fx.slack, "chat.postMessage")->json);
 
-    j = api(&fx, "POST", "chat.postEphemeral", XOXB, JSONT, "{\"channel\":\"C1\",\"user\":\"U1\",\"text\":\"x\"}", &st);
-    ASSERT_NOT_NULL(jstr(j, "message_ts"));
+    j = fc_api(&fx, "POST", "chat.postEphemeral", XOXB, JSONT, "{\"channel\":\"C1\",\"user\":\"U1\",\"text\":\"x\"}", &st);
+    ASSERT_NOT_NULL(fc_jstr(j, "message_ts"));
     cJSON_Delete(j);
-    j = api(&fx, "POST", "chat.update", XOXB, JSONT, "{\"channel\":\"C1\",\"ts\":\"1.2\",\"text\":\"y\"}", &st);
-    ASSERT_STR_EQ(jstr(j, "ts"), "1.2");
-    ASSERT_STR_EQ(jstr(j, "text"), "y");
+    j = fc_api(&fx, "POST", "chat.update", XOXB, JSONT, "{\"channel\":\"C1\",\"ts\":\"1.2\",\"text\":\"y\"}", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "ts"), "1.2");
+    ASSERT_STR_EQ(fc_jstr(j, "text"), "y");
     cJSON_Delete(j);
 
     /* form-encoded, as the python SDK sends conversations.* */
-    j = api(&fx, "POST", "conversations.create", XOXB, FORMT, "name=sirt-1-token%5Fleak&is_private=true", &st);
-    ASSERT(cJSON_IsTrue(jget(j, "ok")));
-    ASSERT(str_starts(jstr(j, "channel.id"), "C"));
-    ASSERT_STR_EQ(jstr(j, "channel.name"), "sirt-1-token_leak");
-    ASSERT(cJSON_IsTrue(jget(jget(j, "channel"), "is_private")));
+    j = fc_api(&fx, "POST", "conversations.create", XOXB, FORMT, "name=sirt-1-token%5Fleak&is_private=true", &st);
+    ASSERT(cJSON_IsTrue(fc_jget(j, "ok")));
+    ASSERT(str_starts(fc_jstr(j, "channel.id"), "C"));
+    ASSERT_STR_EQ(fc_jstr(j, "channel.name"), "sirt-1-token_leak");
+    ASSERT(cJSON_IsTrue(fc_jget(fc_jget(j, "channel"), "is_private")));
     cJSON_Delete(j);
-    j = api(&fx, "POST", "conversations.create", XOXB, JSONT, "{\"name\":\"sirt-1-token_leak\",\"is_private\":true}", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "name_taken");
+    j = fc_api(&fx, "POST", "conversations.create", XOXB, JSONT, "{\"name\":\"sirt-1-token_leak\",\"is_private\":true}", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "name_taken");
     cJSON_Delete(j);
-    j = api(&fx, "POST", "conversations.invite", XOXB, JSONT, "{\"channel\":\"C0FAKE00001\",\"users\":\"U0APPSEC1\"}", &st);
-    ASSERT_STR_EQ(jstr(j, "channel.id"), "C0FAKE00001");
+    j = fc_api(&fx, "POST", "conversations.invite", XOXB, JSONT, "{\"channel\":\"C0FAKE00001\",\"users\":\"U0APPSEC1\"}", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "channel.id"), "C0FAKE00001");
     cJSON_Delete(j);
-    j = api(&fx, "POST", "conversations.open", XOXB, FORMT, "users=U0APPSEC1", &st);
-    ASSERT_STR_EQ(jstr(j, "channel.id"), "D0APPSEC1");
+    j = fc_api(&fx, "POST", "conversations.open", XOXB, FORMT, "users=U0APPSEC1", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "channel.id"), "D0APPSEC1");
     cJSON_Delete(j);
 
-    j = api(&fx, "GET", "users.info", XOXB, NULL, "user=U0APPSEC1", &st);
-    ASSERT(cJSON_IsTrue(jget(j, "ok")));
-    ASSERT_STR_EQ(jstr(j, "user.id"), "U0APPSEC1");
-    ASSERT_STR_EQ(jstr(j, "user.name"), "alice");
-    ASSERT_STR_EQ(jstr(j, "user.tz"), "America/Los_Angeles");
-    ASSERT_EQ(jget(jget(j, "user"), "tz_offset")->valueint, -28800);
-    ASSERT_STR_EQ(jstr(j, "user.profile.email"), "alice@example.com");
-    ASSERT(cJSON_IsFalse(jget(jget(j, "user"), "is_bot")));
+    j = fc_api(&fx, "GET", "users.info", XOXB, NULL, "user=U0APPSEC1", &st);
+    ASSERT(cJSON_IsTrue(fc_jget(j, "ok")));
+    ASSERT_STR_EQ(fc_jstr(j, "user.id"), "U0APPSEC1");
+    ASSERT_STR_EQ(fc_jstr(j, "user.name"), "alice");
+    ASSERT_STR_EQ(fc_jstr(j, "user.tz"), "America/Los_Angeles");
+    ASSERT_EQ(fc_jget(fc_jget(j, "user"), "tz_offset")->valueint, -28800);
+    ASSERT_STR_EQ(fc_jstr(j, "user.profile.email"), "alice@example.com");
+    ASSERT(cJSON_IsFalse(fc_jget(fc_jget(j, "user"), "is_bot")));
     cJSON_Delete(j);
     c = fake_slack_last_call(fx.slack, "users.info");
     ASSERT_STR_EQ(c->http_method, "GET");
     ASSERT_STR_EQ(c->body, "user=U0APPSEC1");
-    j = api(&fx, "GET", "users.info", XOXB, NULL, "user=U0NOBODY", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "user_not_found");
+    j = fc_api(&fx, "GET", "users.info", XOXB, NULL, "user=U0NOBODY", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "user_not_found");
     cJSON_Delete(j);
-    j = api(&fx, "GET", "users.lookupByEmail", XOXB, NULL, "email=bob%40example.com", &st);
-    ASSERT_STR_EQ(jstr(j, "user.id"), "U0APPSEC2");
-    ASSERT_STR_EQ(jstr(j, "user.tz"), "Europe/Amsterdam");
+    j = fc_api(&fx, "GET", "users.lookupByEmail", XOXB, NULL, "email=bob%40example.com", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "user.id"), "U0APPSEC2");
+    ASSERT_STR_EQ(fc_jstr(j, "user.tz"), "Europe/Amsterdam");
     cJSON_Delete(j);
-    j = api(&fx, "GET", "users.lookupByEmail", XOXB, NULL, "email=nobody%40example.com", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "users_not_found");
+    j = fc_api(&fx, "GET", "users.lookupByEmail", XOXB, NULL, "email=nobody%40example.com", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "users_not_found");
     cJSON_Delete(j);
 
-    j = api(&fx, "POST", "views.open", XOXB, JSONT, "{\"view\":{\"type\":\"modal\"}}", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "invalid_arguments");
+    j = fc_api(&fx, "POST", "views.open", XOXB, JSONT, "{\"view\":{\"type\":\"modal\"}}", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_arguments");
     cJSON_Delete(j);
-    j = api(&fx, "POST", "views.open", XOXB, JSONT,
+    j = fc_api(&fx, "POST", "views.open", XOXB, JSONT,
             "{\"trigger_id\":\"1.2.x\",\"view\":{\"type\":\"modal\",\"callback_id\":\"report\","
             "\"title\":{\"type\":\"plain_text\",\"text\":\"Report\"},\"blocks\":[]}}", &st);
-    ASSERT(str_starts(jstr(j, "view.id"), "V"));
-    ASSERT_NOT_NULL(jstr(j, "view.hash"));
-    ASSERT_STR_EQ(jstr(j, "view.callback_id"), "report");
+    ASSERT(str_starts(fc_jstr(j, "view.id"), "V"));
+    ASSERT_NOT_NULL(fc_jstr(j, "view.hash"));
+    ASSERT_STR_EQ(fc_jstr(j, "view.callback_id"), "report");
     cJSON_Delete(j);
     /* form-encoded view is a JSON string */
-    j = api(&fx, "POST", "views.open", XOXB, FORMT, "trigger_id=1.2.y&view=%7B%22type%22%3A%22modal%22%2C%22title%22%3A%7B%22type%22%3A%22plain_text%22%2C"
+    j = fc_api(&fx, "POST", "views.open", XOXB, FORMT, "trigger_id=1.2.y&view=%7B%22type%22%3A%22modal%22%2C%22title%22%3A%7B%22type%22%3A%22plain_text%22%2C"
             "%22text%22%3A%22T%22%7D%2C%22blocks%22%3A%5B%5D%7D", &st);
-    ASSERT_STR_EQ(jstr(j, "view.type"), "modal");
+    ASSERT_STR_EQ(fc_jstr(j, "view.type"), "modal");
     cJSON_Delete(j);
 
-    j = api(&fx, "POST", "reactions.add", XOXB, JSONT, "{\"channel\":\"C1\",\"name\":\"eyes\",\"timestamp\":\"1.2\"}", &st);
-    ASSERT(cJSON_IsTrue(jget(j, "ok")));
+    j = fc_api(&fx, "POST", "reactions.add", XOXB, JSONT, "{\"channel\":\"C1\",\"name\":\"eyes\",\"timestamp\":\"1.2\"}", &st);
+    ASSERT(cJSON_IsTrue(fc_jget(j, "ok")));
     cJSON_Delete(j);
-    j = api(&fx, "POST", "some.newMethod", XOXB, JSONT, "{}", &st);
-    ASSERT(cJSON_IsTrue(jget(j, "ok")));
+    j = fc_api(&fx, "POST", "some.newMethod", XOXB, JSONT, "{}", &st);
+    ASSERT(cJSON_IsTrue(fc_jget(j, "ok")));
     cJSON_Delete(j);
     ASSERT_EQ(fake_slack_call_count(fx.slack, "some.newMethod"), 1);
 
-    struct http h = { .method = "GET", .url = "" };
+    struct fc_http h = { .method = "GET", .url = "" };
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/nothing", fake_slack_port(fx.slack));
     h.url = url;
-    http_run(&fx, &h);
+    fc_http_run(&fx, &h);
     ASSERT_EQ(h.status, 404);
-    http_done(&h);
-    test_end(&fx);
+    fc_http_done(&h);
+    fc_end(&fx);
 }
 
 TEST(fake_api_fail_injection)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     fake_slack_fail(fx.slack, "chat.postMessage", 2, 429, NULL, 7);
     const char *body = "{\"channel\":\"C1\",\"text\":\"x\"}";
     char url[160];
     snprintf(url, sizeof(url), "%s/chat.postMessage", fake_slack_api_url(fx.slack));
     for (int i = 0; i < 3; i++) {
-        struct http h = { .method = "POST", .url = url, .auth = XOXB, .ctype = JSONT, .body = body };
-        http_run(&fx, &h);
+        struct fc_http h = { .method = "POST", .url = url, .auth = XOXB, .ctype = JSONT, .body = body };
+        fc_http_run(&fx, &h);
         cJSON *j = cJSON_Parse(h.resp.data);
         if (i < 2) {
             ASSERT_EQ(h.status, 429);
             ASSERT_STR_EQ(h.retry_after, "7");
-            ASSERT_STR_EQ(jstr(j, "error"), "ratelimited");
+            ASSERT_STR_EQ(fc_jstr(j, "error"), "ratelimited");
             ASSERT_STR_EQ(h.resp_type, JSONT);
         } else {
             ASSERT_EQ(h.status, 200);
             ASSERT_STR_EQ(h.retry_after, "");
-            ASSERT(cJSON_IsTrue(jget(j, "ok")));
+            ASSERT(cJSON_IsTrue(fc_jget(j, "ok")));
         }
         cJSON_Delete(j);
-        http_done(&h);
+        fc_http_done(&h);
     }
     ASSERT_EQ(fake_slack_call(fx.slack, "chat.postMessage", 0)->status, 429);
     ASSERT_EQ(fake_slack_call(fx.slack, "chat.postMessage", 2)->status, 200);
 
     long st;
     fake_slack_fail(fx.slack, "conversations.create", 1, 200, "restricted_action", 0);
-    cJSON *j = api(&fx, "POST", "conversations.create", XOXB, JSONT, "{\"name\":\"a\"}", &st);
+    cJSON *j = fc_api(&fx, "POST", "conversations.create", XOXB, JSONT, "{\"name\":\"a\"}", &st);
     ASSERT_EQ(st, 200);
-    ASSERT_STR_EQ(jstr(j, "error"), "restricted_action");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "restricted_action");
     cJSON_Delete(j);
-    j = api(&fx, "POST", "conversations.create", XOXB, JSONT, "{\"name\":\"a\"}", &st);
-    ASSERT(cJSON_IsTrue(jget(j, "ok")));
+    j = fc_api(&fx, "POST", "conversations.create", XOXB, JSONT, "{\"name\":\"a\"}", &st);
+    ASSERT(cJSON_IsTrue(fc_jget(j, "ok")));
     cJSON_Delete(j);
 
     fake_slack_fail(fx.slack, "users.info", 1, 503, NULL, 0);
     snprintf(url, sizeof(url), "%s/users.info?user=U0APPSEC1", fake_slack_api_url(fx.slack));
-    struct http h = { .method = "GET", .url = url, .auth = XOXB };
-    http_run(&fx, &h);
+    struct fc_http h = { .method = "GET", .url = url, .auth = XOXB };
+    fc_http_run(&fx, &h);
     ASSERT_EQ(h.status, 503);
     ASSERT(str_starts(h.resp_type, "text/html"));
     cJSON *bad = cJSON_Parse(h.resp.data);
     ASSERT_NULL(bad);
-    http_done(&h);
+    fc_http_done(&h);
 
     fake_slack_fail(fx.slack, "response_url", 1, 500, NULL, 0);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/commands/T/1/x", fake_slack_port(fx.slack));
-    struct http h2 = { .method = "POST", .url = url, .ctype = JSONT, .body = "{\"text\":\"a\"}" };
-    http_run(&fx, &h2);
+    struct fc_http h2 = { .method = "POST", .url = url, .ctype = JSONT, .body = "{\"text\":\"a\"}" };
+    fc_http_run(&fx, &h2);
     ASSERT_EQ(h2.status, 500);
-    http_done(&h2);
-    struct http h3 = { .method = "POST", .url = url, .ctype = JSONT, .body = "{\"text\":\"a\"}" };
-    http_run(&fx, &h3);
+    fc_http_done(&h2);
+    struct fc_http h3 = { .method = "POST", .url = url, .ctype = JSONT, .body = "{\"text\":\"a\"}" };
+    fc_http_run(&fx, &h3);
     ASSERT_EQ(h3.status, 200);
-    http_done(&h3);
+    fc_http_done(&h3);
     ASSERT_EQ(fake_slack_call_count(fx.slack, "response_url"), 2);
-    test_end(&fx);
+    fc_end(&fx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1170,9 +708,9 @@ TEST(harness_spawn_env_and_exit_status)
     fclose(fp);
     cfg[n] = '\0';
     cJSON *j = cJSON_Parse(cfg);
-    ASSERT_STR_EQ(jstr(j, "sirt_channel"), "C0SIRT0001");
-    ASSERT_STR_EQ(jstr(j, "components.0.name"), "gitaly");
-    ASSERT_STR_EQ(jstr(j, "appsec.1.tz"), "Europe/Amsterdam");
+    ASSERT_STR_EQ(fc_jstr(j, "sirt_channel"), "C0SIRT0001");
+    ASSERT_STR_EQ(fc_jstr(j, "components.0.name"), "gitaly");
+    ASSERT_STR_EQ(fc_jstr(j, "appsec.1.tz"), "Europe/Amsterdam");
     cJSON_Delete(j);
 
     char dir[256];
@@ -1233,17 +771,17 @@ TEST(harness_fx_start_waits_for_hello)
 {
     /* A pretend bot: a helper thread plays the bot's part over loopback. */
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     unsetenv("SIRTBOT_WRAPPER");
     write_script(&fx, "sleep 30");
     ASSERT(!fx_pred_online(&fx, NULL));
     struct wsc c;
-    ws_online(&fx, &c);
+    fc_ws_online(&fx, &c);
     fx_start(&fx, NULL);                /* already online: returns at once */
     ASSERT(fx.running);
     ASSERT(fx_pred_online(&fx, NULL));
     wsc_close(&c);
-    test_end(&fx);                      /* kills the sleeping child */
+    fc_end(&fx);                      /* kills the sleeping child */
 }
 
 TEST(fake_destroy_with_live_sockets)
@@ -1251,14 +789,14 @@ TEST(fake_destroy_with_live_sockets)
     /* fx_finish with a silent socket, an online one with queued frames and
      * a half-sent HTTP request must end cleanly (valgrind: no leaks). */
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     struct wsc a, b;
-    ws_online(&fx, &a);
+    fc_ws_online(&fx, &a);
     fake_slack_set_silent(fx.slack, true);
     fake_slack_send_raw(fx.slack, "stuck", 5, false);
     fake_slack_set_silent(fx.slack, false);
     fx_run_for(&fx, 20);
-    ws_online(&fx, &b);
+    fc_ws_online(&fx, &b);
     for (int i = 0; i < 100; i++)
         fake_slack_send_envelope(fx.slack, "events_api", NULL);
     fake_slack_set_silent(fx.slack, true);
@@ -1269,14 +807,14 @@ TEST(fake_destroy_with_live_sockets)
     const char *req = "POST /api/chat.postMessage HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"chan";
     ASSERT_EQ(send(h, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
     fx_run_for(&fx, 50);
-    test_end(&fx);
+    fc_end(&fx);
     /* every peer sees the end */
     char tmp[4096];
     struct timeval tv = { 2, 0 };
     setsockopt(h, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     ASSERT(recv(h, tmp, sizeof(tmp), 0) <= 0);
     close(h);
-    struct frame fr;
+    struct wsc_frame fr;
     for (int i = 0; i < 200; i++) {
         wsc_read(&b, &fr);
         if (fr.rc != 0)
@@ -1335,18 +873,18 @@ static void post_blocks(struct fx *fx, const char *method, cJSON *blocks, char *
 {
     char *body = msg_body(blocks);
     long st;
-    cJSON *j = api(fx, "POST", method, XOXB, JSONT, body, &st);
+    cJSON *j = fc_api(fx, "POST", method, XOXB, JSONT, body, &st);
     free(body);
     ASSERT_NOT_NULL(j);
     err[0] = '\0';
-    if (!cJSON_IsTrue(jget(j, "ok"))) {
-        ASSERT_STR_EQ(jstr(j, "error"), "invalid_blocks");
-        const char *e = jstr(j, "errors.0");
+    if (!cJSON_IsTrue(fc_jget(j, "ok"))) {
+        ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_blocks");
+        const char *e = fc_jstr(j, "errors.0");
         ASSERT_NOT_NULL(e);
         str_lcpy(err, e, n);
         char want[600];
         snprintf(want, sizeof(want), "[ERROR] %s", e);
-        ASSERT_STR_EQ(jstr(j, "response_metadata.messages.0"), want);
+        ASSERT_STR_EQ(fc_jstr(j, "response_metadata.messages.0"), want);
     }
     cJSON_Delete(j);
 }
@@ -1364,7 +902,7 @@ TEST(fake_blocks_len_counts_like_slack)
 TEST(fake_blocks_refuses_long_section_text)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     fx.allow_block_refusals = true;
     char err[512];
     static const char *const methods[] = { "chat.postMessage", "chat.postEphemeral", "chat.update" };
@@ -1390,13 +928,13 @@ TEST(fake_blocks_refuses_long_section_text)
     ASSERT_EQ(fake_slack_block_refusals(fx.slack), 4);
     ASSERT_CONTAINS(fake_slack_last_refusal(fx.slack), "must be less than 3001 characters");
     /* a refused message is not posted: the answer has no ts */
-    test_end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_blocks_refuses_shapes_and_counts)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     fx.allow_block_refusals = true;
     char err[512];
 
@@ -1472,14 +1010,14 @@ TEST(fake_blocks_refuses_shapes_and_counts)
     ASSERT_STR_EQ(err, "must be less than 2001 characters [json-pointer:/blocks/0/fields/1/text]");
     /* a blocks argument given as a JSON string (form posts) is checked too */
     long st;
-    cJSON *j = api(&fx, "POST", "chat.postMessage", XOXB, FORMT,
+    cJSON *j = fc_api(&fx, "POST", "chat.postMessage", XOXB, FORMT,
                    "channel=C1&blocks=%5B%7B%22type%22%3A%22bogus%22%7D%5D", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "invalid_blocks");
-    ASSERT_STR_EQ(jstr(j, "errors.0"), "unsupported type: bogus [json-pointer:/blocks/0/type]");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_blocks");
+    ASSERT_STR_EQ(fc_jstr(j, "errors.0"), "unsupported type: bogus [json-pointer:/blocks/0/type]");
     cJSON_Delete(j);
     ASSERT_EQ(fake_slack_call_count(fx.slack, "chat.postMessage"), 14);
     ASSERT_EQ(fake_slack_block_refusals(fx.slack), 13);
-    test_end(&fx);
+    fc_end(&fx);
 }
 
 static cJSON *view_call(struct fx *fx, const char *method, const char *view_json)
@@ -1487,40 +1025,40 @@ static cJSON *view_call(struct fx *fx, const char *method, const char *view_json
     char body[8192];
     snprintf(body, sizeof(body), "{\"trigger_id\":\"1.2.v\",\"view_id\":\"V1\",\"view\":%s}", view_json);
     long st;
-    return api(fx, "POST", method, XOXB, JSONT, body, &st);
+    return fc_api(fx, "POST", method, XOXB, JSONT, body, &st);
 }
 
 TEST(fake_blocks_refuses_views)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     fx.allow_block_refusals = true;
     static const char *const methods[] = { "views.open", "views.push", "views.update" };
     for (size_t m = 0; m < ARRAY_LEN(methods); m++) {
         /* title of 25 characters */
         cJSON *j = view_call(&fx, methods[m], "{\"type\":\"modal\",\"title\":{\"type\":\"plain_text\","
                                               "\"text\":\"abcdefghijklmnopqrstuvwxy\"},\"blocks\":[]}");
-        ASSERT_STR_EQ(jstr(j, "error"), "invalid_arguments");
-        ASSERT_STR_EQ(jstr(j, "response_metadata.messages.0"),
+        ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_arguments");
+        ASSERT_STR_EQ(fc_jstr(j, "response_metadata.messages.0"),
                       "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]");
         cJSON_Delete(j);
         /* exactly 24 is fine */
         j = view_call(&fx, methods[m], "{\"type\":\"modal\",\"title\":{\"type\":\"plain_text\","
                                        "\"text\":\"abcdefghijklmnopqrstuvwx\"},\"blocks\":[]}");
-        ASSERT(cJSON_IsTrue(jget(j, "ok")));
+        ASSERT(cJSON_IsTrue(fc_jget(j, "ok")));
         cJSON_Delete(j);
     }
     /* an input without submit; a label over 2000; initial_value over max_length */
     cJSON *j = view_call(&fx, "views.open", "{\"type\":\"modal\",\"title\":{\"type\":\"plain_text\",\"text\":\"T\"},"
                                             "\"blocks\":[{\"type\":\"input\",\"label\":{\"type\":\"plain_text\","
                                             "\"text\":\"L\"},\"element\":{\"type\":\"plain_text_input\"}}]}");
-    ASSERT_STR_EQ(jstr(j, "response_metadata.messages.0"), "[ERROR] missing required field: submit [json-pointer:/view]");
+    ASSERT_STR_EQ(fc_jstr(j, "response_metadata.messages.0"), "[ERROR] missing required field: submit [json-pointer:/view]");
     cJSON_Delete(j);
     j = view_call(&fx, "views.open", "{\"type\":\"modal\",\"title\":{\"type\":\"plain_text\",\"text\":\"T\"},"
                                      "\"submit\":{\"type\":\"plain_text\",\"text\":\"S\"},\"blocks\":[{\"type\":"
                                      "\"input\",\"label\":{\"type\":\"plain_text\",\"text\":\"L\"},\"element\":"
                                      "{\"type\":\"plain_text_input\",\"max_length\":3,\"initial_value\":\"abcd\"}}]}");
-    ASSERT_STR_EQ(jstr(j, "response_metadata.messages.0"),
+    ASSERT_STR_EQ(fc_jstr(j, "response_metadata.messages.0"),
                   "[ERROR] must be less than 4 characters [json-pointer:/view/blocks/0/element/initial_value]");
     cJSON_Delete(j);
     /* option text over 75 in a static select */
@@ -1533,7 +1071,7 @@ TEST(fake_blocks_refuses_views)
                                  "\"value\":\"1\"}]}}]}", o);
     free(o);
     j = view_call(&fx, "views.open", view);
-    ASSERT_STR_EQ(jstr(j, "response_metadata.messages.0"),
+    ASSERT_STR_EQ(fc_jstr(j, "response_metadata.messages.0"),
                   "[ERROR] must be less than 76 characters [json-pointer:/view/blocks/0/element/options/0/text/text]");
     cJSON_Delete(j);
     /* private_metadata over 3000 and 101 blocks */
@@ -1544,7 +1082,7 @@ TEST(fake_blocks_refuses_views)
     char *vs = cJSON_PrintUnformatted(v);
     j = view_call(&fx, "views.open", vs);
     free(vs);
-    ASSERT_STR_EQ(jstr(j, "response_metadata.messages.0"),
+    ASSERT_STR_EQ(fc_jstr(j, "response_metadata.messages.0"),
                   "[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]");
     cJSON_Delete(j);
     cJSON_DeleteItemFromObject(v, "private_metadata");
@@ -1555,40 +1093,40 @@ TEST(fake_blocks_refuses_views)
     j = view_call(&fx, "views.open", vs);
     free(vs);
     cJSON_Delete(v);
-    ASSERT_STR_EQ(jstr(j, "response_metadata.messages.0"),
+    ASSERT_STR_EQ(fc_jstr(j, "response_metadata.messages.0"),
                   "[ERROR] must provide no more than 100 items [json-pointer:/view/blocks]");
     cJSON_Delete(j);
     ASSERT_EQ(fake_slack_block_refusals(fx.slack), 8);
-    test_end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_blocks_refuses_response_url_bodies)
 {
     struct fx fx;
-    test_begin(&fx);
+    fc_begin(&fx);
     fx.allow_block_refusals = true;
     char url[160];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/commands/T/1/y", fake_slack_port(fx.slack));
     char *s = repeat("z", 3001);
     char *body = msg_body(section_of(s));
     free(s);
-    struct http h = { .method = "POST", .url = url, .ctype = JSONT, .body = body };
-    http_run(&fx, &h);
+    struct fc_http h = { .method = "POST", .url = url, .ctype = JSONT, .body = body };
+    fc_http_run(&fx, &h);
     ASSERT_EQ(h.status, 400);
     cJSON *j = cJSON_Parse(h.resp.data);
-    ASSERT_STR_EQ(jstr(j, "error"), "invalid_blocks");
-    ASSERT_STR_EQ(jstr(j, "errors.0"), "must be less than 3001 characters [json-pointer:/blocks/0/text/text]");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_blocks");
+    ASSERT_STR_EQ(fc_jstr(j, "errors.0"), "must be less than 3001 characters [json-pointer:/blocks/0/text/text]");
     cJSON_Delete(j);
-    http_done(&h);
+    fc_http_done(&h);
     free(body);
     body = msg_body(section_of("fine"));
-    struct http h2 = { .method = "POST", .url = url, .ctype = JSONT, .body = body };
-    http_run(&fx, &h2);
+    struct fc_http h2 = { .method = "POST", .url = url, .ctype = JSONT, .body = body };
+    fc_http_run(&fx, &h2);
     ASSERT_EQ(h2.status, 200);
-    http_done(&h2);
+    fc_http_done(&h2);
     free(body);
     ASSERT_EQ(fake_slack_block_refusals(fx.slack), 1);
-    test_end(&fx);
+    fc_end(&fx);
 }
 
 /* Without allow_block_refusals the harness fails a test whose bot sent
@@ -1599,12 +1137,12 @@ TEST(fake_blocks_refusal_fails_the_test)
     ASSERT(pid >= 0);
     if (pid == 0) {
         struct fx fx;
-        test_begin(&fx);
+        fc_begin(&fx);
         char err[512];
         char *s = repeat("a", 3001);
         post_blocks(&fx, "chat.postMessage", section_of(s), err, sizeof(err));
         free(s);
-        test_end(&fx);   /* must exit(1) */
+        fc_end(&fx);   /* must exit(1) */
         _exit(0);
     }
     int status = 0;

@@ -3,8 +3,9 @@
  * other, with the real bot, its store on disk, and fake Slack, GitLab and
  * PagerDuty on 127.0.0.1.  Prints p50/p99/max, and the ack latency of the
  * submissions (which includes writing the envelope to the store).
- * Usage: bench_report [n]   (default 1000); SIRT_BENCH_DB=<SIRT_DB> to run
- * the bot on another store (e.g. postgresql://...). */
+ * --db URI runs the bot on that database (PostgreSQL) instead of a SQLite
+ * file; "skipped: <reason>" (exit 0) when the bot refuses it.
+ * Usage: bench_report [--db URI] [n]   (default 1000) */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,20 @@ static bool pred_events(struct fx *fx, void *ud)
     return fake_pagerduty_event_count(fx->pd) >= *(size_t *)ud;
 }
 
+static bool pred_online_or_exited(struct fx *fx, void *ud)
+{
+    (void)ud;
+    return fx->exited || fx_pred_online(fx, NULL);
+}
+
 int main(int argc, char **argv)
 {
+    const char *db = NULL;
+    if (argc > 2 && strcmp(argv[1], "--db") == 0) {
+        db = argv[2];
+        argc -= 2;
+        argv += 2;
+    }
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000;
     if (n < 10 || n > 100000) {
         fprintf(stderr, "usage: bench_report [n 10..100000]\n");
@@ -41,12 +54,16 @@ int main(int argc, char **argv)
     }
     static struct fx fx;
     fx_init_opts(&fx, FX_PAGERDUTY | FX_GITLAB);
-    /* SIRT_BENCH_DB: the bot's SIRT_DB (e.g. a postgresql:// URI) instead of
-     * a SQLite file in the temp dir. */
-    const char *bench_db = getenv("SIRT_BENCH_DB");
-    char *db_env = bench_db && *bench_db ? xasprintf("SIRT_DB=%s", bench_db) : NULL;
-    const char *env[] = { "SIRT_LOG=warn", db_env, NULL };
-    fx_start(&fx, env);
+    char dbenv[1100];
+    snprintf(dbenv, sizeof(dbenv), "SIRT_DB=%s", db ? db : "");
+    const char *env[] = { "SIRT_LOG=warn", db ? dbenv : NULL, NULL };
+    if (fx_spawn(&fx, env) != 0 || !fx_wait(&fx, pred_online_or_exited, NULL, 20000) || !fx_pred_online(&fx, NULL)) {
+        const char *why = strstr(fx_stderr_since_spawn(&fx), "sirtbot: ");
+        printf("(d) S1 report -> PagerDuty trigger on %s: skipped: %.*s\n", db ? "PostgreSQL" : "SQLite",
+               why ? (int)strcspn(why, "\n") : 30, why ? why : "the bot did not come up in 20 s");
+        fx_finish(&fx);
+        return 0;
+    }
     uint64_t *page = calloc(n, sizeof(uint64_t));
     uint64_t *ack = calloc(n, sizeof(uint64_t));
     struct report_fields f = { .title = "Bench: token leaked in CI logs", .what = "benchmark report",
@@ -73,7 +90,8 @@ int main(int argc, char **argv)
     }
     qsort(page, n, sizeof(uint64_t), cmp_u64);
     qsort(ack, n, sizeof(uint64_t), cmp_u64);
-    printf("(d) S1 report -> PagerDuty trigger, %zu reports one at a time, store on disk:\n", n);
+    printf("(d) S1 report -> PagerDuty trigger, %zu reports one at a time, store %s:\n", n,
+           db ? "PostgreSQL" : "SQLite on disk");
     printf("    page  p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms\n", pct(page, n, 0.5) / 1000.0,
            pct(page, n, 0.99) / 1000.0, page[n - 1] / 1000.0);
     printf("    ack of the view_submission  p50 %5llu us  p99 %5llu us\n", (unsigned long long)pct(ack, n, 0.5),
@@ -85,6 +103,5 @@ int main(int argc, char **argv)
     fx_finish(&fx);
     free(page);
     free(ack);
-    free(db_env);
     return code == 0 ? 0 : 1;
 }

@@ -32,6 +32,8 @@
 #define FS_APP             "A0FAKE001"
 #define FS_BOT_USER        "U0BOT0001"
 #define FS_BOT_ID          "B0BOT0001"
+#define FS_TAG_LEN         32           /* client tags (fake_slack_client_api_url) */
+#define FS_MAX_CONNS       10           /* Slack: 10 Socket Mode connections per app */
 
 static int fs_live;   /* fakes not yet freed (loop thread only) */
 
@@ -61,7 +63,9 @@ struct fs_conn {
     bool silent;
     bool dropping;
     bool ping_want;
+    bool over_limit;         /* past the connection limit: no hello, no envelopes */
     unsigned id;
+    char tag[FS_TAG_LEN];    /* the client tag of the ticket it used ("" none) */
 };
 
 /* Per-request HTTP state; lives from LWS_CALLBACK_HTTP to the final write. */
@@ -69,7 +73,9 @@ struct fs_req {
     struct fake_slack *f;
     struct fs_req *prev, *next;
     struct lws *wsi;
-    char *path;
+    char *path;              /* without the "/c/<tag>" prefix */
+    char client[FS_TAG_LEN]; /* that tag, "" without one */
+    char err[64];            /* Slack error code answered, "" when ok */
     char *http_method;
     char *auth;
     char *content_type;
@@ -103,14 +109,25 @@ struct fs_delay_rule {
 struct fs_pss {
     struct fs_req *req;
     struct fs_conn *conn;
+    char tag[FS_TAG_LEN];    /* FILTER -> ESTABLISHED: the ticket's client tag */
 };
 
+/* One envelope sent (or queued).  pub points into the arrays below. */
 struct fs_env {
-    struct fs_env *next;
+    struct fs_env *next;                  /* map bucket */
+    struct fs_env *pend_prev, *pend_next; /* unacked events_api awaiting redelivery */
+    bool pending;
+    bool listed;                          /* in f->envs: freed only with the fake */
+    uint64_t queued_us;
     uint64_t sent_us;
     struct fake_ack *ack;
     bool written;
+    char *payload;                        /* pending only: the payload JSON to send again */
+    struct fake_delivery pub;
     char id[40];
+    char type[16];
+    char event_id[64];
+    char conn_tag[FS_TAG_LEN];
 };
 
 struct fs_fail {
@@ -146,6 +163,19 @@ struct fake_slack {
 
     /* websocket */
     struct fs_conn *conns;       /* newest first */
+    int max_conns;               /* FS_MAX_CONNS unless set */
+    int ws_over_limit;           /* connections refused for the limit */
+    enum fake_slack_spread spread;
+    uint64_t rnd;                /* FAKE_SLACK_SPREAD_RANDOM state (xorshift64) */
+    unsigned rr_last;            /* FAKE_SLACK_SPREAD_ROUND_ROBIN: last connection id used */
+    struct fs_env **envs;        /* every envelope in send order (while acks are recorded) */
+    size_t n_envs, cap_envs;
+    struct fs_env *pend;         /* redelivery candidates, oldest first */
+    struct fs_env *pend_tail;
+    int redeliver_ms;            /* 0 = off */
+    int redeliver_max;
+    size_t redeliveries;
+    const char *cur_client;      /* the tag of the Web API call being answered */
     int ws_total, ws_refused;
     unsigned conn_seq;
     bool silent;
@@ -164,8 +194,10 @@ struct fake_slack {
     uint64_t ping_seq, ping_sent_us, pongs, last_rtt_us;
     char ping_payload[32];
 
-    /* tickets: state per number, 0 unissued, 1 issued, 2 used */
+    /* tickets: state per number, 0 unissued, 1 issued, 2 used; and the
+     * client tag of the apps.connections.open call that issued it */
     unsigned char *tickets;
+    char (*ticket_tags)[FS_TAG_LEN];
     size_t n_tickets;
 
     /* web api */
@@ -190,6 +222,7 @@ struct fake_slack {
     /* timers: sweep finds peer-closed silent sockets; fin finishes destroy */
     uv_timer_t sweep;
     uv_timer_t fin;
+    uv_timer_t redo;             /* redelivery of unacked events */
     int fin_ticks;
     bool fin_busy;
     int closes_pending;
@@ -364,6 +397,7 @@ static void map_free(struct fake_slack *f)
         struct fs_env *e = f->map[i];
         while (e) {
             struct fs_env *next = e->next;
+            free(e->payload);
             free(e);
             e = next;
         }
@@ -373,12 +407,48 @@ static void map_free(struct fake_slack *f)
     f->map_buckets = f->map_n = 0;
 }
 
+static void pend_remove(struct fake_slack *f, struct fs_env *e)
+{
+    if (!e->pending)
+        return;
+    if (e->pend_prev)
+        e->pend_prev->pend_next = e->pend_next;
+    else
+        f->pend = e->pend_next;
+    if (e->pend_next)
+        e->pend_next->pend_prev = e->pend_prev;
+    else
+        f->pend_tail = e->pend_prev;
+    e->pend_prev = e->pend_next = NULL;
+    e->pending = false;
+    free(e->payload);
+    e->payload = NULL;
+}
+
+static void pend_add(struct fake_slack *f, struct fs_env *e, char *payload)
+{
+    e->payload = payload;
+    e->pending = true;
+    e->pend_prev = f->pend_tail;
+    e->pend_next = NULL;
+    if (f->pend_tail)
+        f->pend_tail->pend_next = e;
+    else
+        f->pend = e;
+    f->pend_tail = e;
+}
+
 /* ------------------------------------------------------------------ */
 /* websocket connections */
 
 static bool conn_live(const struct fs_conn *c)
 {
-    return c->wsi && !c->dropping && !c->silent && c->hello_written;
+    return c->wsi && !c->dropping && !c->silent && c->hello_written && !c->over_limit;
+}
+
+static bool conn_open(const struct fs_conn *c)
+{
+    return c->wsi && !c->dropping && !c->over_limit;
 }
 
 /* Newest socket to send on: prefer live ones, else any still open. */
@@ -388,7 +458,56 @@ static struct fs_conn *newest_conn(struct fake_slack *f)
         if (conn_live(c))
             return c;
     for (struct fs_conn *c = f->conns; c; c = c->next)
-        if (c->wsi && !c->dropping)
+        if (conn_open(c))
+            return c;
+    return NULL;
+}
+
+static uint64_t next_rnd(struct fake_slack *f)
+{
+    uint64_t x = f->rnd ? f->rnd : 0x9e3779b97f4a7c15ull;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    f->rnd = x;
+    return x;
+}
+
+/* The socket an envelope goes to, by the spread mode: among the live ones
+ * (round robin by connection id, or seeded random), else the newest open
+ * one (frames then wait in its queue), as with one connection. */
+static struct fs_conn *pick_conn(struct fake_slack *f)
+{
+    if (f->spread == FAKE_SLACK_SPREAD_NEWEST)
+        return newest_conn(f);
+    size_t n = 0;
+    struct fs_conn *first = NULL, *next = NULL;
+    for (struct fs_conn *c = f->conns; c; c = c->next) {
+        if (!conn_live(c))
+            continue;
+        n++;
+        if (!first || c->id < first->id)
+            first = c;
+        if (c->id > f->rr_last && (!next || c->id < next->id))
+            next = c;
+    }
+    if (n == 0)
+        return newest_conn(f);
+    struct fs_conn *pick = next ? next : first;
+    if (f->spread == FAKE_SLACK_SPREAD_RANDOM) {
+        size_t k = (size_t)(next_rnd(f) % n);
+        for (struct fs_conn *c = f->conns; c; c = c->next)
+            if (conn_live(c) && k-- == 0)
+                pick = c;
+    }
+    f->rr_last = pick->id;
+    return pick;
+}
+
+static struct fs_conn *conn_by_id(const struct fake_slack *f, unsigned id)
+{
+    for (struct fs_conn *c = f->conns; c; c = c->next)
+        if (c->id == id)
             return c;
     return NULL;
 }
@@ -450,7 +569,7 @@ static void record_bad(struct fake_slack *f, const void *data, size_t len)
     f->bad_frames++;
 }
 
-static void handle_ack_frame(struct fake_slack *f, const char *data, size_t len)
+static void handle_ack_frame(struct fake_slack *f, const struct fs_conn *from, const char *data, size_t len)
 {
     cJSON *j = cJSON_ParseWithLength(data, len);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "envelope_id");
@@ -466,8 +585,12 @@ static void handle_ack_frame(struct fake_slack *f, const char *data, size_t len)
     a->json = j;
     a->sent_us = e->sent_us;
     a->acked_us = mono_us();
+    a->conn = from->id;
+    e->pub.acked_by = from->id;
+    e->pub.acked_us = a->acked_us;
+    pend_remove(f, e);
     f->ack_total++;
-    if (f->record_acks) {
+    if (f->record_acks || e->listed) {
         if (f->n_acks == f->cap_acks) {
             f->cap_acks = f->cap_acks ? f->cap_acks * 2 : 64;
             f->acks = xrealloc(f->acks, f->cap_acks * sizeof(*f->acks));
@@ -501,7 +624,7 @@ static void ws_received(struct fs_conn *c, const char *in, size_t len, bool bina
     if (c->rx_overflow)
         record_bad(f, c->rx.data ? c->rx.data : "(binary or oversized)", c->rx.data ? c->rx.len : 21);
     else
-        handle_ack_frame(f, c->rx.data ? c->rx.data : "", c->rx.len);
+        handle_ack_frame(f, c, c->rx.data ? c->rx.data : "", c->rx.len);
     buf_reset(&c->rx);
     c->rx_overflow = false;
 }
@@ -547,6 +670,8 @@ static int ws_writeable(struct fs_conn *c)
     if (o->off == 0 && o->env) {
         o->env->sent_us = mono_us();
         o->env->written = true;
+        o->env->pub.sent_us = o->env->sent_us;
+        o->env->pub.written = true;
     }
     if (lws_write(wsi, p, chunk, (enum lws_write_protocol)flags) < (int)chunk)
         return -1;
@@ -568,13 +693,43 @@ static int count_open(const struct fake_slack *f)
 {
     int n = 0;
     for (const struct fs_conn *c = f->conns; c; c = c->next)
-        if (c->wsi && !c->dropping)
+        if (conn_open(c))
             n++;
     return n;
 }
 
-static void ws_established(struct fake_slack *f, struct lws *wsi, struct fs_pss *pss)
+/* Slack documents the limit (10 per app) and the disconnect reason
+ * too_many_websockets with the shape below, not which socket gets it: the
+ * fake refuses the newcomer (no hello, never an envelope) and closes it
+ * 2 s later if the peer has not. */
+static void refuse_over_limit(struct fake_slack *f, struct fs_conn *c)
 {
+    c->over_limit = true;
+    f->ws_over_limit++;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "disconnect");
+    cJSON_AddStringToObject(o, "reason", "too_many_websockets");
+    cJSON_AddNumberToObject(o, "num_connections", count_open(f));
+    cJSON *d = cJSON_AddObjectToObject(o, "debug_info");
+    cJSON_AddStringToObject(d, "host", "applink-fake-1");
+    cJSON *ci = cJSON_AddObjectToObject(o, "connection_info");
+    cJSON_AddStringToObject(ci, "app_id", FS_APP);
+    char *s = json_print(o);
+    cJSON_Delete(o);
+    struct fs_out *out = out_new(OUT_FRAME, s, strlen(s), false);
+    cJSON_free(s);
+    if (c->out_tail)
+        c->out_tail->next = out;
+    else
+        c->out_head = out;
+    c->out_tail = out;
+    lws_callback_on_writable(c->wsi);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 2);
+}
+
+static void ws_established(struct fake_slack *f, struct lws *wsi, struct fs_pss *pss, const char *tag)
+{
+    int accepted = count_open(f);
     struct fs_conn *c = xcalloc(1, sizeof(*c));
     c->f = f;
     c->wsi = wsi;
@@ -588,10 +743,15 @@ static void ws_established(struct fake_slack *f, struct lws *wsi, struct fs_pss 
     f->ws_total++;
     if (lws_is_ssl(wsi))
         f->ws_tls_total++;
+    str_lcpy(c->tag, tag ? tag : "", sizeof(c->tag));
+    if (accepted >= f->max_conns) {
+        refuse_over_limit(f, c);
+        return;
+    }
 
     cJSON *h = cJSON_CreateObject();
     cJSON_AddStringToObject(h, "type", "hello");
-    cJSON_AddNumberToObject(h, "num_connections", count_open(f));
+    cJSON_AddNumberToObject(h, "num_connections", accepted + 1);
     cJSON *dbg = cJSON_AddObjectToObject(h, "debug_info");
     cJSON_AddStringToObject(dbg, "host", "applink-fake-1");
     cJSON_AddNumberToObject(dbg, "build_number", 1);
@@ -609,7 +769,7 @@ static void ws_established(struct fake_slack *f, struct lws *wsi, struct fs_pss 
 }
 
 /* Ticket check for the upgrade: "/link/?ticket=<n>-<prefix>&app_id=..". */
-static int ws_filter(struct fake_slack *f, struct lws *wsi)
+static int ws_filter(struct fake_slack *f, struct lws *wsi, struct fs_pss *pss)
 {
     char uri[256];
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 || !str_starts(uri, "/link")) {
@@ -635,6 +795,8 @@ static int ws_filter(struct fake_slack *f, struct lws *wsi)
         return -1;
     }
     f->tickets[n] = 2;
+    if (pss)
+        str_lcpy(pss->tag, f->ticket_tags[n], sizeof(pss->tag));
     return 0;
 }
 
@@ -684,9 +846,13 @@ static const char *api_connections_open(struct fake_slack *f, const cJSON *args,
         f->n_tickets = 1;
         f->tickets = xcalloc(1, 1);
     }
+    if (!f->ticket_tags)
+        f->ticket_tags = xcalloc(1, sizeof(*f->ticket_tags));
     size_t n = f->n_tickets;
     f->tickets = xrealloc(f->tickets, n + 1);
     f->tickets[n] = 1;
+    f->ticket_tags = xrealloc(f->ticket_tags, (n + 1) * sizeof(*f->ticket_tags));
+    str_lcpy(f->ticket_tags[n], f->cur_client ? f->cur_client : "", FS_TAG_LEN);
     f->n_tickets = n + 1;
     char url[256];
     if (f->tls_vh)
@@ -1273,6 +1439,8 @@ static void set_resp(struct fs_req *r, int status, const char *type, const char 
 {
     size_t n = strlen(body);
     r->status = status;
+    if (status != 200)
+        snprintf(r->err, sizeof(r->err), "http_%d", status);
     r->resp_type = type;
     free(r->resp);
     r->resp = xmalloc(LWS_PRE + n + 1);
@@ -1294,6 +1462,7 @@ static void set_resp_error(struct fs_req *r, int status, const char *err)
     cJSON_AddStringToObject(o, "error", err);
     set_resp_json(r, status, o);
     cJSON_Delete(o);
+    str_lcpy(r->err, err, sizeof(r->err));
 }
 
 /* Consumes one configured failure of method, if any. */
@@ -1364,6 +1533,8 @@ static void record_call(struct fake_slack *f, struct fs_req *r, const char *meth
         c->body = xstrndup(r->body.data ? r->body.data : "", r->body.len);
     c->json = args;
     c->status = r->status;
+    c->client = xstrdup(r->client);
+    c->error = r->err[0] ? xstrdup(r->err) : NULL;
     c->t_us = mono_us();
     if (f->n_calls == f->cap_calls) {
         f->cap_calls = f->cap_calls ? f->cap_calls * 2 : 64;
@@ -1406,7 +1577,9 @@ static void answer_api(struct fake_slack *f, struct fs_req *r, const char *metho
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddTrueToObject(o, "ok");
+    f->cur_client = r->client;
     const char *err = k < ARRAY_LEN(api_table) ? api_table[k].fn(f, args, o) : api_ok(f, args, o);
+    f->cur_client = NULL;
     if (err) {
         /* keep "errors" (conversations.invite with force) next to the code */
         cJSON *e = cJSON_CreateObject();
@@ -1420,6 +1593,7 @@ static void answer_api(struct fake_slack *f, struct fs_req *r, const char *metho
             cJSON_AddItemToObject(e, "response_metadata", md);
         set_resp_json(r, 200, e);
         cJSON_Delete(e);
+        str_lcpy(r->err, err, sizeof(r->err));
     } else {
         set_resp_json(r, 200, o);
     }
@@ -1448,6 +1622,7 @@ static void answer(struct fake_slack *f, struct fs_req *r)
             cJSON_AddFalseToObject(e, "ok");
             cJSON_AddStringToObject(e, "error", refuse(f, e, "invalid_blocks", msg));
             set_resp_json(r, 400, e);
+            str_lcpy(r->err, "invalid_blocks", sizeof(r->err));
             cJSON_Delete(e);
         } else {
             set_resp(r, 200, "text/plain; charset=utf-8", "ok");
@@ -1534,6 +1709,15 @@ static int http_begin(struct fake_slack *f, struct lws *wsi, struct fs_pss *pss,
         f->reqs->prev = r;
     f->reqs = r;
     pss->req = r;
+    /* "/c/<tag>/api/..." is "/api/..." from the client <tag> */
+    if (path && str_starts(path, "/c/")) {
+        size_t tl = strcspn(path + 3, "/");
+        if (tl > 0 && tl < FS_TAG_LEN && path[3 + tl] == '/') {
+            memcpy(r->client, path + 3, tl);
+            r->client[tl] = '\0';
+            path += 3 + tl;
+        }
+    }
     r->path = xstrdup(path ? path : "/");
     bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
     bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
@@ -1633,11 +1817,11 @@ static int fs_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         if (!f || f->destroying)
             return -1;
-        return ws_filter(f, wsi);
+        return ws_filter(f, wsi, pss);
     case LWS_CALLBACK_ESTABLISHED:
         if (!f || !pss || f->destroying)
             return -1;
-        ws_established(f, wsi, pss);
+        ws_established(f, wsi, pss, pss->tag);
         if (f->silent)
             sweep_start(f);
         return 0;
@@ -1694,6 +1878,8 @@ static void free_all(struct fake_slack *f)
         free(c->auth);
         free(c->content_type);
         free(c->body);
+        free(c->client);
+        free(c->error);
         cJSON_Delete(c->json);
         free(c);
     }
@@ -1726,6 +1912,8 @@ static void free_all(struct fake_slack *f)
     for (size_t i = 0; i < FS_BAD_KEEP; i++)
         free(f->bad[i]);
     free(f->tickets);
+    free(f->ticket_tags);
+    free(f->envs);
     free(f);
     fs_live--;
 }
@@ -1740,7 +1928,8 @@ static void timer_closed(uv_handle_t *h)
 static void walk_closing(uv_handle_t *h, void *arg)
 {
     struct fake_slack *f = arg;
-    if (h != (uv_handle_t *)&f->fin && h != (uv_handle_t *)&f->sweep && uv_is_closing(h))
+    if (h != (uv_handle_t *)&f->fin && h != (uv_handle_t *)&f->sweep && h != (uv_handle_t *)&f->redo
+        && uv_is_closing(h))
         f->fin_busy = true;
 }
 
@@ -1762,9 +1951,10 @@ static void fin_cb(uv_timer_t *t)
     if (f->ctx)
         fprintf(stderr, "fake_slack: lws context did not finish closing; leaking it\n");
     uv_timer_stop(&f->fin);
-    f->closes_pending = 2;
+    f->closes_pending = 3;
     uv_close((uv_handle_t *)&f->sweep, timer_closed);
     uv_close((uv_handle_t *)&f->fin, timer_closed);
+    uv_close((uv_handle_t *)&f->redo, timer_closed);
 }
 
 void fake_slack_destroy(struct fake_slack *f)
@@ -1773,6 +1963,7 @@ void fake_slack_destroy(struct fake_slack *f)
         return;
     f->destroying = true;
     uv_timer_stop(&f->sweep);
+    uv_timer_stop(&f->redo);
     for (struct fs_conn *c = f->conns; c; c = c->next)
         c->silent = false;
     for (struct fs_req *r = f->reqs; r; r = r->next)
@@ -1796,8 +1987,11 @@ static struct fake_slack *create_fake(uv_loop_t *loop, int port, const struct fa
     f->prefix = (uint32_t)util_rand64();
     uv_timer_init(loop, &f->sweep);
     uv_timer_init(loop, &f->fin);
+    uv_timer_init(loop, &f->redo);
     f->sweep.data = f;
     f->fin.data = f;
+    f->redo.data = f;
+    f->max_conns = FS_MAX_CONNS;
     fs_live++;
 
     lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
@@ -1818,9 +2012,10 @@ static struct fake_slack *create_fake(uv_loop_t *loop, int port, const struct fa
     if (!f->ctx) {
         fprintf(stderr, "fake_slack: lws_create_context failed\n");
         f->destroying = true;
-        f->closes_pending = 2;
+        f->closes_pending = 3;
         uv_close((uv_handle_t *)&f->sweep, timer_closed);
         uv_close((uv_handle_t *)&f->fin, timer_closed);
+        uv_close((uv_handle_t *)&f->redo, timer_closed);
         return NULL;
     }
     struct lws_context_creation_info vi;
@@ -1930,9 +2125,13 @@ int fake_slack_ws_refused(const struct fake_slack *f)
     return f->ws_refused;
 }
 
-static const char *send_env(struct fake_slack *f, const char *type, const cJSON *payload, int retry)
+/* Queues one envelope on the socket the spread mode picks.  payload_json is
+ * the payload already printed; with redelivery on, an events_api envelope
+ * keeps a copy until it is acked or redelivered. */
+static const char *send_env_json(struct fake_slack *f, const char *type, const char *payload_json, int retry,
+                                 const char *event_id)
 {
-    struct fs_conn *c = newest_conn(f);
+    struct fs_conn *c = pick_conn(f);
     if (!c || f->destroying)
         return NULL;
     char id[40];
@@ -1940,22 +2139,80 @@ static const char *send_env(struct fake_slack *f, const char *type, const cJSON 
     snprintf(id, sizeof(id), "%08x-%04x-4%03x-8000-%012llx", f->prefix, (unsigned)(n >> 48) & 0xffffu,
              (unsigned)(n >> 36) & 0xfffu, (unsigned long long)(n & 0xffffffffffffull));
     bool events = strcmp(type, "events_api") == 0;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "envelope_id", id);
-    cJSON_AddItemToObject(o, "payload", payload ? cJSON_Duplicate(payload, 1) : cJSON_CreateObject());
-    cJSON_AddStringToObject(o, "type", type);
-    cJSON_AddBoolToObject(o, "accepts_response_payload", !events);
-    if (events) {
-        cJSON_AddNumberToObject(o, "retry_attempt", retry);
-        cJSON_AddStringToObject(o, "retry_reason", retry > 0 ? "timeout" : "");
+    struct buf b;
+    buf_init(&b, FS_WS_RX_CAP + 1024);
+    buf_printf(&b, "{\"envelope_id\":\"%s\",\"payload\":%s,\"type\":\"%s\",\"accepts_response_payload\":%s", id,
+               payload_json, type, events ? "false" : "true");
+    if (events)
+        buf_printf(&b, ",\"retry_attempt\":%d,\"retry_reason\":\"%s\"", retry, retry > 0 ? "timeout" : "");
+    buf_puts(&b, "}");
+    struct fs_out *out = out_new(OUT_ENVELOPE, b.data, b.len, false);
+    buf_finish(&b);
+    struct fs_env *e = map_add(f, id);
+    out->env = e;
+    e->queued_us = mono_us();
+    str_lcpy(e->type, type, sizeof(e->type));
+    str_lcpy(e->event_id, event_id ? event_id : "", sizeof(e->event_id));
+    str_lcpy(e->conn_tag, c->tag, sizeof(e->conn_tag));
+    e->pub.envelope_id = e->id;
+    e->pub.type = e->type;
+    e->pub.event_id = e->event_id;
+    e->pub.conn_tag = e->conn_tag;
+    e->pub.retry_attempt = retry;
+    e->pub.conn = c->id;
+    if (f->record_acks) {
+        if (f->n_envs == f->cap_envs) {
+            f->cap_envs = f->cap_envs ? f->cap_envs * 2 : 64;
+            f->envs = xrealloc(f->envs, f->cap_envs * sizeof(*f->envs));
+        }
+        f->envs[f->n_envs++] = e;
+        e->listed = true;
     }
-    char *s = json_print(o);
-    cJSON_Delete(o);
-    struct fs_out *out = out_new(OUT_ENVELOPE, s, strlen(s), false);
-    cJSON_free(s);
-    out->env = map_add(f, id);
+    if (events && f->redeliver_ms > 0 && retry < f->redeliver_max)
+        pend_add(f, e, xstrdup(payload_json));
     conn_queue(c, out);
-    return out->env->id;
+    return e->id;
+}
+
+static const char *send_env(struct fake_slack *f, const char *type, const cJSON *payload, int retry)
+{
+    if (f->destroying || !newest_conn(f))   /* pick_conn finds one iff this does */
+        return NULL;
+    cJSON *p = payload ? cJSON_Duplicate(payload, 1) : cJSON_CreateObject();
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(p, "event_id");
+    char *s = json_print(p);
+    const char *id = send_env_json(f, type, s, retry, cJSON_IsString(ev) ? ev->valuestring : NULL);
+    cJSON_Delete(p);
+    cJSON_free(s);
+    return id;
+}
+
+/* Redelivers events_api envelopes not acked within redeliver_ms, as a new
+ * envelope with retry_attempt + 1 and retry_reason "timeout", to the socket
+ * the spread mode picks (with no socket, at the next tick that has one). */
+static void redo_cb(uv_timer_t *t)
+{
+    struct fake_slack *f = container_of(t, struct fake_slack, redo);
+    uint64_t now = mono_us();
+    struct fs_env *e = f->pend;
+    while (e && !f->destroying) {
+        struct fs_env *next = e->pend_next;
+        if (now - e->queued_us < (uint64_t)f->redeliver_ms * 1000u)
+            break;   /* oldest first: the rest are younger */
+        if (!newest_conn(f))
+            break;
+        char *payload = e->payload;
+        e->payload = NULL;
+        char event_id[64];
+        str_lcpy(event_id, e->event_id, sizeof(event_id));
+        int retry = e->pub.retry_attempt + 1;
+        e->pub.redelivered = true;
+        pend_remove(f, e);
+        send_env_json(f, "events_api", payload, retry, event_id);
+        f->redeliveries++;
+        free(payload);
+        e = next;
+    }
 }
 
 const char *fake_slack_send_envelope(struct fake_slack *f, const char *type, const cJSON *payload)
@@ -2343,4 +2600,128 @@ size_t fake_slack_block_refusals(const struct fake_slack *f)
 const char *fake_slack_last_refusal(const struct fake_slack *f)
 {
     return f->last_refusal;
+}
+
+/* ------------------------------------------------------------------ */
+/* several connections */
+
+void fake_slack_set_spread(struct fake_slack *f, enum fake_slack_spread mode, uint64_t seed)
+{
+    f->spread = mode;
+    f->rnd = seed ? seed : 0x9e3779b97f4a7c15ull;
+    f->rr_last = 0;
+}
+
+void fake_slack_set_max_connections(struct fake_slack *f, int n)
+{
+    f->max_conns = n > 0 ? n : FS_MAX_CONNS;
+}
+
+int fake_slack_ws_over_limit(const struct fake_slack *f)
+{
+    return f->ws_over_limit;
+}
+
+void fake_slack_set_redelivery(struct fake_slack *f, int timeout_ms, int max_retries)
+{
+    f->redeliver_ms = timeout_ms > 0 ? timeout_ms : 0;
+    f->redeliver_max = max_retries > 0 ? max_retries : 0;
+    if (f->redeliver_ms && !f->destroying) {
+        uint64_t tick = (uint64_t)f->redeliver_ms / 4;
+        tick = tick < 5 ? 5 : tick > 100 ? 100 : tick;
+        uv_timer_start(&f->redo, redo_cb, tick, tick);
+    } else {
+        uv_timer_stop(&f->redo);
+        while (f->pend)
+            pend_remove(f, f->pend);
+    }
+}
+
+size_t fake_slack_redeliveries(const struct fake_slack *f)
+{
+    return f->redeliveries;
+}
+
+int fake_slack_client_api_url(const struct fake_slack *f, const char *tag, char *out, size_t n)
+{
+    if (!tag || !tag[0] || strlen(tag) >= FS_TAG_LEN || strchr(tag, '/'))
+        return -1;
+    int w = snprintf(out, n, "http://127.0.0.1:%d/c/%s/api", f->port, tag);
+    return w > 0 && (size_t)w < n ? 0 : -1;
+}
+
+int fake_slack_conns(const struct fake_slack *f, unsigned *ids, int max)
+{
+    int n = 0;
+    /* the list is newest first: walk to the end, then back */
+    const struct fs_conn *last = f->conns;
+    while (last && last->next)
+        last = last->next;
+    for (const struct fs_conn *c = last; c; c = c->prev)
+        if (conn_live(c)) {
+            if (n < max)
+                ids[n] = c->id;
+            n++;
+        }
+    return n;
+}
+
+const char *fake_slack_conn_tag(const struct fake_slack *f, unsigned id)
+{
+    const struct fs_conn *c = conn_by_id(f, id);
+    return c ? c->tag : NULL;
+}
+
+int fake_slack_ws_count_tag(const struct fake_slack *f, const char *tag)
+{
+    int n = 0;
+    for (const struct fs_conn *c = f->conns; c; c = c->next)
+        if (conn_live(c) && strcmp(c->tag, tag ? tag : "") == 0)
+            n++;
+    return n;
+}
+
+int fake_slack_drop_conn(struct fake_slack *f, unsigned id)
+{
+    struct fs_conn *c = conn_by_id(f, id);
+    if (!c || !c->wsi || c->dropping)
+        return -1;
+    c->dropping = true;
+    out_free_all(c);
+    int fd = lws_get_socket_fd(c->wsi);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    return 0;
+}
+
+size_t fake_slack_delivery_count(const struct fake_slack *f)
+{
+    return f->n_envs;
+}
+
+const struct fake_delivery *fake_slack_delivery(const struct fake_slack *f, size_t idx)
+{
+    return idx < f->n_envs ? &f->envs[idx]->pub : NULL;
+}
+
+const struct fake_delivery *fake_slack_delivery_by_id(const struct fake_slack *f, const char *envelope_id)
+{
+    const struct fs_env *e = envelope_id ? map_find(f, envelope_id, NULL) : NULL;
+    return e && e->listed ? &e->pub : NULL;
+}
+
+size_t fake_slack_conn_deliveries(const struct fake_slack *f, unsigned id, size_t *acked_there)
+{
+    size_t n = 0, a = 0;
+    for (size_t i = 0; i < f->n_envs; i++) {
+        if (f->envs[i]->pub.conn != id)
+            continue;
+        n++;
+        if (f->envs[i]->pub.acked_by == id)
+            a++;
+    }
+    if (acked_there)
+        *acked_there = a;
+    return n;
 }

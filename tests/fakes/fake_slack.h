@@ -43,6 +43,9 @@ struct fake_call {
                               fill in keys the body lacks); NULL if the JSON body did not parse */
     int status;            /* HTTP status answered */
     uint64_t t_us;         /* CLOCK_MONOTONIC microseconds when the request completed */
+    char *client;          /* the tag of a fake_slack_client_api_url URL, "" without one */
+    char *error;           /* the Slack error answered ("name_taken", "ratelimited"; "http_503" for
+                              a non-JSON answer), NULL when the answer was ok */
 };
 
 /* A channel the fake remembers (conversations.create, fake_slack_add_channel)
@@ -64,6 +67,21 @@ struct fake_ack {
     cJSON *json;           /* the whole ack frame */
     uint64_t sent_us;      /* when the envelope was written */
     uint64_t acked_us;     /* when the ack was read */
+    unsigned conn;         /* the connection the ack came on (fake_slack_conns ids) */
+};
+
+/* One envelope sent, in send order (kept while acks are recorded). */
+struct fake_delivery {
+    const char *envelope_id;
+    const char *type;          /* "events_api", "slash_commands", "interactive" */
+    const char *event_id;      /* payload.event_id, "" if none */
+    int retry_attempt;         /* events_api: 0, or n for the n-th redelivery */
+    unsigned conn;             /* connection it was queued on */
+    const char *conn_tag;      /* that connection's client tag ("" none) */
+    bool written;              /* the frame was written (not lost with its socket) */
+    bool redelivered;          /* not acked in time: sent again as a new envelope */
+    unsigned acked_by;         /* connection the ack came on, 0 while unacked */
+    uint64_t sent_us, acked_us;
 };
 
 /* port 0 picks a free one. Returns NULL on failure (the half-built fake
@@ -110,13 +128,14 @@ const char *fake_slack_api_url(const struct fake_slack *f);   /* "http://127.0.0
 /* --- websocket side --- */
 /* Open sockets that got hello and are neither silent nor being dropped. */
 int fake_slack_ws_count(const struct fake_slack *f);
-int fake_slack_ws_open(const struct fake_slack *f);          /* every open socket, silent ones too */
+int fake_slack_ws_open(const struct fake_slack *f);          /* every open socket, silent ones too (not those past the limit) */
 int fake_slack_ws_total(const struct fake_slack *f);         /* sockets ever accepted */
 /* Upgrades refused: unknown, reused or missing ticket, or not /link. */
 int fake_slack_ws_refused(const struct fake_slack *f);
 /* Sends {"envelope_id":<new id>,"type":type,"payload":payload,
  * "accepts_response_payload":<type != events_api>} (+ retry_attempt /
- * retry_reason for events_api) to the newest socket.  payload is borrowed.
+ * retry_reason for events_api) to one socket, chosen by the spread mode
+ * (fake_slack_set_spread; default the newest).  payload is borrowed.
  * Returns the envelope id (owned by the fake) or NULL when no socket.
  * "Newest socket" = the newest one that is online (hello written, not
  * silent, not dropping), else the newest open one (frames then wait in its
@@ -248,5 +267,59 @@ size_t fake_slack_pin_count(const struct fake_slack *f);
 size_t fake_slack_block_refusals(const struct fake_slack *f);
 const char *fake_slack_last_refusal(const struct fake_slack *f);   /* "" if none */
 bool fake_slack_is_pinned(const struct fake_slack *f, const char *channel, const char *ts);
+
+/* --- several connections (one app, several bot processes) ---
+ * Slack allows up to 10 concurrent Socket Mode connections per app and
+ * delivers each envelope to one of them (protocol-facts.md §1.4,
+ * protocol-facts-2.md §6.1).  Every apps.connections.open call gets its own
+ * single-use ticket, so each process gets its own connection.
+ * Client tags: a process given SLACK_API_URL = fake_slack_client_api_url(f,
+ * "r1") is recorded as client "r1" on each call (fake_call.client), and the
+ * socket it opens with its ticket carries the tag too (fake_slack_conn_tag,
+ * fake_delivery.conn_tag): tests see which process got, acked and acted on
+ * what.  tag: 1-31 characters, no '/'.  0, or -1 (bad tag or too small). */
+int fake_slack_client_api_url(const struct fake_slack *f, const char *tag, char *out, size_t n);
+/* Which live socket gets the next envelope: the newest (default, what the
+ * one-connection tests expect), round robin by connection id, or a seeded
+ * random pick (seed 0 = a fixed default; the same seed and the same
+ * sockets give the same sequence). */
+enum fake_slack_spread {
+    FAKE_SLACK_SPREAD_NEWEST = 0,
+    FAKE_SLACK_SPREAD_ROUND_ROBIN,
+    FAKE_SLACK_SPREAD_RANDOM,
+};
+void fake_slack_set_spread(struct fake_slack *f, enum fake_slack_spread mode, uint64_t seed);
+/* Live sockets (hello written, not silent, not dropping), oldest first:
+ * writes up to max ids, returns how many there are. */
+int fake_slack_conns(const struct fake_slack *f, unsigned *ids, int max);
+const char *fake_slack_conn_tag(const struct fake_slack *f, unsigned id);   /* NULL once closed */
+int fake_slack_ws_count_tag(const struct fake_slack *f, const char *tag);   /* live sockets of a client */
+/* Abrupt close of one socket (as fake_slack_drop).  0, or -1 if not open. */
+int fake_slack_drop_conn(struct fake_slack *f, unsigned id);
+/* Envelopes queued on connection id (and, in *acked_there, how many of them
+ * were acked on that same connection). */
+size_t fake_slack_conn_deliveries(const struct fake_slack *f, unsigned id, size_t *acked_there);
+size_t fake_slack_delivery_count(const struct fake_slack *f);
+const struct fake_delivery *fake_slack_delivery(const struct fake_slack *f, size_t idx);
+const struct fake_delivery *fake_slack_delivery_by_id(const struct fake_slack *f, const char *envelope_id);
+/* The connection limit (default 10, Slack's).  Slack documents the limit and
+ * a disconnect {"type":"disconnect","reason":"too_many_websockets",
+ * "num_connections":n,...} but not which socket gets it nor what
+ * apps.connections.open answers past the limit.  The fake: the call still
+ * returns a URL; the socket past the limit is accepted, gets that
+ * disconnect instead of hello, never an envelope, and is closed by the fake
+ * 2 s later if the client has not closed it.  Counted here. */
+void fake_slack_set_max_connections(struct fake_slack *f, int n);
+int fake_slack_ws_over_limit(const struct fake_slack *f);
+/* Redelivery of events_api envelopes, as Slack does for the Events API
+ * (protocol-facts.md §1.5/§1.6): an envelope not acked within timeout_ms of
+ * being queued (its socket died, or the bot was too slow) is sent again as
+ * a NEW envelope (new envelope_id, same payload and event_id) with
+ * retry_attempt + 1 and retry_reason "timeout", to the socket the spread
+ * mode picks (possibly another connection; with none, as soon as one is
+ * up), at most max_retries times (Slack: 3).  Acks of the old envelope are
+ * still taken.  Off by default (timeout_ms 0); Slack's own timeout is 3 s. */
+void fake_slack_set_redelivery(struct fake_slack *f, int timeout_ms, int max_retries);
+size_t fake_slack_redeliveries(const struct fake_slack *f);
 
 #endif

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pg-server.sh: a throwaway PostgreSQL server for the tests.
 #
-#   pg-server.sh start <dir> [--tcp]   initdb in <dir>/data, start, create database "sirt",
+#   pg-server.sh start <dir> [--tcp] [--durable]
+#                                      initdb in <dir>/data, start, create database "sirt",
 #                                      print the libpq URI (also written to <dir>/uri)
 #   pg-server.sh stop <dir>            stop (-m immediate) and remove <dir>
 #   pg-server.sh uri <dir>             print the URI of a running server
@@ -13,8 +14,9 @@
 # /usr/lib/postgresql/<ver>/bin.  initdb and postgres refuse root: as root
 # the server runs as the "postgres" system user (Debian's package creates
 # it), or a dedicated "sirt-pgtest" user created here if it is absent.
-# Durability is off (fsync, synchronous_commit, full_page_writes): never use
-# this for data you want to keep.  Every step is bounded in time.
+# Durability is off (fsync, synchronous_commit, full_page_writes) unless
+# --durable (the server's defaults: what the benchmarks measure against):
+# never use this for data you want to keep.  Every step is bounded in time.
 # "stop" only removes a directory this script started (marker file).
 set -euo pipefail
 
@@ -72,8 +74,14 @@ free_port() {
 }
 
 cmd_start() {
-    local tcp=0
-    [ "${2:-}" = "--tcp" ] && tcp=1
+    local tcp=0 durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" a
+    for a in "${@:2}"; do
+        case "$a" in
+            --tcp) tcp=1 ;;
+            --durable) durability="" ;;
+            *) die "unknown option $a" ;;
+        esac
+    done
     DIR=$1
     case "$DIR" in /*) ;; *) DIR="$(pwd)/$DIR" ;; esac
     mkdir -p "$DIR"
@@ -95,7 +103,7 @@ cmd_start() {
     for i in $(seq 1 $tries); do
         if [ $tcp -eq 1 ]; then port=$(free_port); listen=127.0.0.1; else port=5432; listen=""; fi
         if as "$user" "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 \
-            -o "-k '$DIR' -p $port -c listen_addresses='$listen' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c dynamic_shared_memory_type=mmap -c max_connections=200" \
+            -o "-k '$DIR' -p $port -c listen_addresses='$listen' $durability -c dynamic_shared_memory_type=mmap -c max_connections=200" \
             start >"$DIR/pg_ctl.log" 2>&1; then
             break
         fi
@@ -141,8 +149,8 @@ cmd_stop() {
 }
 
 case "${1:-}" in
-    start) [ $# -ge 2 ] || die "usage: $0 start <dir> [--tcp]"; cmd_start "$2" "${3:-}" ;;
+    start) [ $# -ge 2 ] || die "usage: $0 start <dir> [--tcp] [--durable]"; cmd_start "${@:2}" ;;
     stop)  [ $# -eq 2 ] || die "usage: $0 stop <dir>"; cmd_stop "$2" ;;
     uri)   [ $# -eq 2 ] || die "usage: $0 uri <dir>"; cat "$2/uri" ;;
-    *) echo "usage: $0 start <dir> [--tcp] | stop <dir> | uri <dir>" >&2; exit 2 ;;
+    *) echo "usage: $0 start <dir> [--tcp] [--durable] | stop <dir> | uri <dir>" >&2; exit 2 ;;
 esac
