@@ -512,6 +512,7 @@ int main(int argc, char **argv)
     /* The store reports for itself from now on (bot/db.c: lost and
      * regained database); an open store is a working one. */
     health_set_store_ok(true, NULL);
+    LOG_INFO("store open", "owner:s", store_owner(ms.app.store));
     {
         int pruned = store_events_prune(ms.app.store, clock_now_ms() - 7LL * 24 * 3600 * 1000);
         if (pruned > 0)

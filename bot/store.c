@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -124,6 +125,22 @@ int64_t store__limit(size_t max)
     return (uint64_t)max > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)max;
 }
 
+/* ---- replica id ---- */
+
+static void make_owner(char *out, size_t n)
+{
+    char host[64];
+    if (gethostname(host, sizeof(host)) != 0)
+        str_lcpy(host, "host", sizeof(host));
+    host[sizeof(host) - 1] = '\0';
+    snprintf(out, n, "%s:%ld:%08x", host, (long)getpid(), (unsigned)(util_rand64() & 0xffffffffu));
+}
+
+const char *store_owner(const struct store *s)
+{
+    return s->owner;
+}
+
 /* ---- open / close ---- */
 
 /* The statement table of this driver: its own text where it has one, then
@@ -153,6 +170,7 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
 {
     *out = NULL;
     struct store *s = xcalloc(1, sizeof(*s));
+    make_owner(s->owner, sizeof(s->owner));
     int ret = db_open(&s->db, path, err, errlen);
     if (ret < 0)
         goto fail;

@@ -64,6 +64,15 @@ bool store_txn_failed(const struct store *s);
  * store_bind_thread(s, false) lifts it (e.g. once that thread has ended). */
 void store_bind_thread(struct store *s, bool bind);
 
+/* Leases: work rows (outbox jobs, timers, inbox envelopes) that a replica
+ * holds carry its id and a lease end; a replica that dies leaves them to
+ * the others once STORE_LEASE_MS has passed without a renewal. */
+#define STORE_LEASE_MS 30000
+/* This process's replica id, "<host>:<pid>:<8 hex>", made at store_open
+ * (unique per process start, so a restarted replica never mistakes its
+ * predecessor's leases for its own).  Borrowed for the store's life. */
+const char *store_owner(const struct store *s);
+
 /* Statements run and transactions committed since store_open. */
 struct store_stats {
     uint64_t reads;    /* statements that return rows */

@@ -51,6 +51,7 @@ const struct store_dialect *store__dialect(enum db_dialect d);
 
 struct store {
     struct db *db;
+    char owner[96];     /* this process's replica id, the owner of its leases */
 };
 
 typedef void (*store_decode_fn)(const struct db_row *r, void *row);
