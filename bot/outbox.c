@@ -1121,8 +1121,8 @@ struct outbox *outbox_create(struct sirt_app *app)
     /* From now on (before the store thread starts) the commits that
      * create jobs report them, including those of an inbox replay that
      * runs before outbox_start. */
-    if (o->app->store)
-        store_outbox_track(o->app->store, true);
+    if (app->store)
+        store_outbox_track(app->store, true);
     pthread_mutex_init(&o->mu, NULL);
     uv_timer_init(app->loop, &o->timer);
     return o;

@@ -120,6 +120,11 @@ static const char *const sqlite_migrations[] = {
     "o.id, o.incident_id, o.idem_key, o.op, o.payload, o.state, o.attempts, o.maybe_sent, " \
     "o.next_at_ms, o.deps_deadline_ms, o.last_error, o.result, o.created_ms, o.updated_ms, " \
     "o.first_due_ms"
+/* The same, unqualified (RETURNING of an UPDATE). */
+#define JOB_COLS_BARE \
+    "id, incident_id, idem_key, op, payload, state, attempts, maybe_sent, " \
+    "next_at_ms, deps_deadline_ms, last_error, result, created_ms, updated_ms, " \
+    "first_due_ms"
 /* A dependency of job o that is not done or dropped (failed ones included;
  * pending ones, retrying, make o wait), or failed. */
 #define DEP_UNFINISHED \
@@ -232,11 +237,11 @@ const char *const store__sql[ST_COUNT] = {
         " JOIN outbox p ON p.id = d.dep_id WHERE o.state = 0 AND p.state NOT IN (2, 4) ORDER BY d.job_id",
     /* The sweep: jobs no one holds, or whose holder's lease ended before ?4. */
     [ST_OB_CLAIM] =
-        "UPDATE outbox AS o SET owner = ?1, lease_until_ms = ?3, updated_ms = ?2,"
+        "UPDATE outbox SET owner = ?1, lease_until_ms = ?3, updated_ms = ?2,"
         " maybe_sent = CASE WHEN state = 1 THEN 1 ELSE maybe_sent END, state = 0"
         " WHERE id IN (SELECT id FROM outbox WHERE state IN (0, 1)"
         "   AND (owner IS NULL OR (owner <> ?1 AND lease_until_ms < ?4)) ORDER BY id LIMIT ?5)"
-        " RETURNING " JOB_COLS,
+        " RETURNING " JOB_COLS_BARE,
     [ST_OB_RENEW] = "UPDATE outbox SET lease_until_ms = ?2 WHERE owner = ?1 AND state IN (0, 1)",
     [ST_OB_RELEASE] = "UPDATE outbox SET owner = NULL, lease_until_ms = 0 WHERE owner = ?1 AND state IN (0, 1)",
     [ST_OB_DEPS_OF] =
@@ -360,12 +365,12 @@ static const char *const sqlite_own[ST_COUNT] = { NULL };
 static const char *const pg_own[ST_COUNT] = {
     /* Replicas sweeping together skip each other's rows instead of waiting. */
     [ST_OB_CLAIM] =
-        "UPDATE outbox AS o SET owner = ?1, lease_until_ms = ?3, updated_ms = ?2,"
+        "UPDATE outbox SET owner = ?1, lease_until_ms = ?3, updated_ms = ?2,"
         " maybe_sent = CASE WHEN state = 1 THEN 1 ELSE maybe_sent END, state = 0"
         " WHERE id IN (SELECT id FROM outbox WHERE state IN (0, 1)"
         "   AND (owner IS NULL OR (owner <> ?1 AND lease_until_ms < ?4)) ORDER BY id LIMIT ?5"
         "   FOR UPDATE SKIP LOCKED)"
-        " RETURNING " JOB_COLS,
+        " RETURNING " JOB_COLS_BARE,
 };
 
 static const struct store_dialect dialects[] = {
