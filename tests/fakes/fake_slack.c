@@ -2552,6 +2552,12 @@ void fake_slack_delay(struct fake_slack *f, const char *method, int times, int m
     x->ms = ms;
 }
 
+void fake_slack_delay_clear(struct fake_slack *f)
+{
+    for (size_t i = 0; i < f->n_delays; i++)
+        f->delays[i].times = 0;
+}
+
 const char *fake_slack_send_interactive(struct fake_slack *f, const cJSON *payload)
 {
     return send_env(f, "interactive", payload, 0);

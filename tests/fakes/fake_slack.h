@@ -240,6 +240,8 @@ void fake_slack_add_user(struct fake_slack *f, const char *id, const char *name,
  * created, a message posted); only the answer waits, so a bot killed during
  * the delay never learns of it.  Rules add up, oldest first. */
 void fake_slack_delay(struct fake_slack *f, const char *method, int times, int ms);
+/* Ends every delay rule (answers already held still wait their time). */
+void fake_slack_delay_clear(struct fake_slack *f);
 
 /* --- channels ---
  * conversations.create: name required (invalid_name_required), <= 80
