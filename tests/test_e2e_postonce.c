@@ -60,8 +60,7 @@ static bool pred_settled(struct fx *fx, void *ud)
     (void)ud;
     return ok_pins(fx) >= 1 && fake_gitlab_note_count(fx->gitlab) >= 1
            && fake_pagerduty_incident_count(fx->pd) >= 1
-           && messages_with(fx, "C0GITALY1", NULL) >= 1
-           && fake_slack_call_count(fx->slack, "conversations.history") >= 2;
+           && messages_with(fx, "C0GITALY1", NULL) >= 1;
 }
 
 /* No two messages with the same channel, thread and text. */
@@ -121,6 +120,7 @@ TEST_T(e2e_post_once_summary_and_dm_killed_while_answers_held, 90)
         cJSON_free(md);
     }
     /* The retries read history narrowly: with metadata, a small page. */
+    ASSERT(fake_slack_call_count(fx.slack, "conversations.history") >= 2);
     const struct fake_call *h = fake_slack_call(fx.slack, "conversations.history", 0);
     ASSERT_STR_EQ(cJSON_GetObjectItemCaseSensitive(h->json, "include_all_metadata")->valuestring, "true");
     ASSERT_STR_EQ(cJSON_GetObjectItemCaseSensitive(h->json, "limit")->valuestring, "15");
