@@ -171,6 +171,11 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
     *out = NULL;
     struct store *s = xcalloc(1, sizeof(*s));
     make_owner(s->owner, sizeof(s->owner));
+    s->lease_ms = STORE_LEASE_MS;
+    const char *lease = getenv("SIRT_TEST_LEASE_MS");
+    if (lease && atoll(lease) > 0)
+        s->lease_ms = atoll(lease);
+    s->created_tail = &s->created;
     int ret = db_open(&s->db, path, err, errlen);
     if (ret < 0)
         goto fail;
@@ -194,6 +199,7 @@ void store_close(struct store *s)
     if (!s)
         return;
     db_close(s->db);
+    outbox_created_free(s->created);
     free(s);
 }
 
@@ -218,12 +224,20 @@ int store_begin(struct store *s)
 
 int store_commit(struct store *s)
 {
-    return db_commit(s->db);
+    int ret = db_commit(s->db);
+    store__outbox_txn_end(s, ret == 0);
+    return ret;
 }
 
 void store_rollback(struct store *s)
 {
     db_rollback(s->db);
+    store__outbox_txn_end(s, false);
+}
+
+int64_t store_lease_ms(const struct store *s)
+{
+    return s->lease_ms;
 }
 
 bool store_txn_failed(const struct store *s)
