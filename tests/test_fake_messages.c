@@ -196,7 +196,7 @@ TEST(fake_slack_history_order_window_metadata)
 TEST(fake_messages_paging_edges)
 {
     struct fake_messages *m = fake_messages_create();
-    char ts[16];
+    char ts[32];
     for (int i = 1; i <= 4; i++) {
         snprintf(ts, sizeof(ts), "100.00000%d", i);
         fake_messages_add(m, "G1", ts, NULL, "U0BOT0001", NULL, "t", NULL);
