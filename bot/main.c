@@ -31,6 +31,7 @@
 #include "store.h"
 #include "storeq.h"
 #include "util.h"
+#include "workhours.h"
 #include "../handlers/handlers.h"
 
 #define SHUTDOWN_GRACE_MS 3000
@@ -480,6 +481,7 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_level((enum log_level)ms.cfg.log_level);
+    wh_init();   /* before any thread: zone switches must never move environ */
     mask_init();
     {
         char *merr = mask_set_extra((const char *const *)ms.cfg.mask_extra_patterns.v,

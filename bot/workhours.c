@@ -2,11 +2,15 @@
  * Each public call switches the process TZ to the zone once (setenv + tzset),
  * does all its conversions, and restores the previous TZ (or unsets it).
  * The C library answers instant -> local; local -> instant is solved here,
- * with DST gaps and overlaps resolved explicitly.  Not thread-safe (setenv):
- * call from the loop thread only.  Nothing is allocated. */
+ * with DST gaps and overlaps resolved explicitly.  Threads: one switch at a
+ * time (a lock from zone_enter to zone_leave), and TZ must already be in the
+ * environment before any thread starts (wh_init), so that setenv only
+ * replaces the value of an existing entry and never moves `environ` under a
+ * concurrent getenv (libcurl's, say).  Nothing is allocated. */
 #include "workhours.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +75,16 @@ static unsigned zone_ok_next;
 /* The TZ value tzset() last ran with on our behalf ("" = unset/unknown). */
 static char tz_loaded[ZONE_NAME_MAX];
 
+/* Held from zone_enter to zone_leave: the process zone, the caches above. */
+static pthread_mutex_t zone_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void wh_init(void)
+{
+    /* ":/etc/localtime" means what an unset TZ means to glibc. */
+    if (!getenv("TZ"))
+        setenv("TZ", ":/etc/localtime", 1);
+}
+
 static bool zone_valid(const char *zone)
 {
     if (strlen(zone) >= ZONE_NAME_MAX)
@@ -101,7 +115,19 @@ static void note_loaded(const char *v)
 
 /* Makes `zone` (NULL or "" = UTC) the process's zone.  0 or -1 (unknown
  * zone, or a current TZ value too long to restore). */
+static int zone_enter_locked(const char *zone, struct tzsave *s);
+
+/* Takes zone_lock; on success zone_leave releases it. */
 static int zone_enter(const char *zone, struct tzsave *s)
+{
+    pthread_mutex_lock(&zone_lock);
+    int ret = zone_enter_locked(zone, s);
+    if (ret != 0)
+        pthread_mutex_unlock(&zone_lock);
+    return ret;
+}
+
+static int zone_enter_locked(const char *zone, struct tzsave *s)
 {
     const char *want = zone && *zone ? zone : "UTC";
     s->changed = false;
@@ -134,14 +160,15 @@ static int zone_enter(const char *zone, struct tzsave *s)
 
 static void zone_leave(const struct tzsave *s)
 {
-    if (!s->changed)
-        return;
-    if (s->had_old)
-        setenv("TZ", s->old, 1);
-    else
-        unsetenv("TZ");
-    tzset();
-    note_loaded(s->had_old ? s->old : NULL);
+    if (s->changed) {
+        if (s->had_old)
+            setenv("TZ", s->old, 1);
+        else
+            unsetenv("TZ");
+        tzset();
+        note_loaded(s->had_old ? s->old : NULL);
+    }
+    pthread_mutex_unlock(&zone_lock);
 }
 
 /* ---- conversions in the current zone ---- */

@@ -17,6 +17,10 @@
 
 struct cfg;
 
+/* Call once at start, before any other thread exists: puts TZ in the
+ * environment (":/etc/localtime" when unset, the same zone) so that later
+ * zone switches only replace its value (see workhours.c). */
+void wh_init(void);
 /* Local civil time of epoch_ms in zone (NULL or "" = UTC). 0 or -1. */
 int tz_local(const char *zone, int64_t epoch_ms, struct tm *out);
 /* Epoch ms of a local civil time (mon 1-12).  In a DST gap: the first
