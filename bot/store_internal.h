@@ -17,11 +17,11 @@ enum stmt_id {
     ST_MEM_ADD, ST_MEM_IS,
     ST_DEC_INSERT, ST_DEC_GET, ST_DEC_FIX, ST_DEC_VALIDATED, ST_DEC_LIST,
     ST_TM_RETIRE, ST_TM_UPSERT, ST_TM_CANCEL, ST_TM_GET, ST_TM_DUE, ST_TM_NEXT, ST_TM_DONE,
-    ST_TM_EXISTS, ST_TM_CANCEL_INC,
+    ST_TM_EXISTS, ST_TM_CANCEL_INC, ST_TM_CLAIM, ST_TM_FIRE, ST_TM_RENEW, ST_TM_RELEASE, ST_TM_CLEAR,
     ST_OB_INSERT, ST_OB_BY_KEY, ST_OB_DEP_INSERT, ST_OB_GET, ST_OB_DUE, ST_OB_NEXT_DUE,
     ST_OB_BLOCKED, ST_OB_SENDING, ST_OB_STATE, ST_OB_DONE, ST_OB_RETRY, ST_OB_FAILED,
     ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS, ST_OB_DROPPED, ST_OB_OLDEST, ST_OB_PENDING, ST_OB_OPEN_DEPS,
-    ST_INBOX_ADD, ST_INBOX_DEL, ST_INBOX_LIST,
+    ST_INBOX_ADD, ST_INBOX_DEL, ST_INBOX_LIST, ST_INBOX_CLAIM, ST_INBOX_RENEW, ST_INBOX_RELEASE, ST_INBOX_CLEAR,
     ST_PG_INSERT, ST_PG_LAST, ST_PG_OPEN, ST_PG_LIST, ST_PG_RESOLVE, ST_PG_USER,
     ST_COUNT,
     /* Then one "UPDATE incidents SET <field> ..." per store__inc_fields entry. */
@@ -52,6 +52,7 @@ const struct store_dialect *store__dialect(enum db_dialect d);
 struct store {
     struct db *db;
     char owner[96];     /* this process's replica id, the owner of its leases */
+    int64_t lease_ms;   /* STORE_LEASE_MS, or SIRT_TEST_LEASE_MS */
 };
 
 typedef void (*store_decode_fn)(const struct db_row *r, void *row);
