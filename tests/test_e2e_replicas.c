@@ -8,9 +8,7 @@
  * each once; the dead replica's work finished by the others within the
  * lease (30 s); each handoff prompt and the weekly review posted once.
  *
- * These need the PostgreSQL store and leases (issue 8): until they land the
- * bot refuses SIRT_DB=postgres://, so the tests are compiled but registered
- * only with -DSIRT_REPLICA_TESTS (see README "Replica tests"). */
+ * Real PostgreSQL (TEST_PG): they run in `make test`. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +22,7 @@
 #include "report_payloads.h"
 #include "test.h"
 
-#ifdef SIRT_REPLICA_TESTS
 #define REPLICA_TEST(name, timeout_s) TEST_PG_T(name, timeout_s)
-#else
-#define REPLICA_TEST(name, timeout_s) \
-    __attribute__((unused)) static void test_##name(void); \
-    static void test_##name(void)
-#endif
 
 #define N_REPORTS 20
 #define LEASE_MS 30000
@@ -57,12 +49,15 @@ static const char *submit(struct fx *fx, int i)
     return eid;
 }
 
-/* A follow-up mention in the public channel, with its own event id. */
+/* A follow-up mention in the public channel, with its own event id and a
+ * verb of its own: the bot echoes an unknown verb in its reply, so each
+ * follow-up's answer differs from the others' and fx_posts_once tells a
+ * reply posted twice from two replies (`help N` answers every N alike). */
 static const char *follow_up(struct fx *fx, int i, int retry)
 {
     char eid[32], text[64], ts[32];
     snprintf(eid, sizeof(eid), "Ev0REPL%04d", i);
-    snprintf(text, sizeof(text), "<@U0BOT0001> help %d", i);
+    snprintf(text, sizeof(text), "<@U0BOT0001> followup%d", i);
     snprintf(ts, sizeof(ts), "1700000%03d.000100", i);
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "type", "app_mention");
