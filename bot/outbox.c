@@ -1,7 +1,9 @@
 /* outbox: the worker that turns committed outbox rows into effects (see
- * outbox.h).  Two sides: the store thread owns the queue (the store), the
- * list of in-flight jobs and every decision; the loop owns one uv_timer
- * (armed by message for the next due moment) and runs the effects.  Jobs
+ * outbox.h).  Two sides: the store thread owns the due jobs in memory
+ * (outbox_queue.h: loaded once at start, fed by the commits that create
+ * jobs and by the lease sweep), the list of in-flight jobs and every
+ * decision, and writes the store for durability only; the loop owns one
+ * uv_timer (armed by message for the next due moment) and runs the effects.  Jobs
  * picked together are marked sending in one commit before their requests
  * leave; outcomes that came back together are recorded in one commit, so a
  * SIGKILL at any point leaves a consistent queue.  An in-flight entry is
@@ -24,6 +26,7 @@
 #include "metrics.h"
 #include "store.h"
 #include "storeq.h"
+#include "outbox_queue.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -69,6 +72,10 @@ struct outcome {
     long retry_after_ms;
     bool maybe_sent;
     cJSON *result;          /* owned copy */
+    /* What the queue in memory learns once the outcome's commit is done: */
+    int final_state;        /* DONE, FAILED, or -1: pending again (a retry) */
+    int64_t next_at_ms;
+    char *new_payload;
 };
 
 /* A job ready to go, on its way from the store thread to the loop. */
@@ -99,12 +106,16 @@ struct outbox {
     int64_t gauges[OUTBOX_N_STATES];
     int64_t oldest_ms;
     bool gauges_ok;
+    struct obq *q;               /* store thread: the due jobs this replica holds */
+    int64_t counts[OUTBOX_N_STATES];   /* store thread: jobs by state, kept as they change */
+    int64_t next_sweep_ms;       /* store thread: lease renewal and sweep */
 };
 
 static void tick(struct outbox *o);
 static void schedule(struct outbox *o);
 static void on_timer(uv_timer_t *t);
 static void arm_loop(struct outbox *o, int64_t delay_ms);
+static void count_move(struct outbox *o, int from, int to);
 
 size_t outbox_in_flight(const struct outbox *o)
 {
@@ -468,17 +479,12 @@ static void finish_inflight(struct outbox *o, struct inflight *f)
     free(f);
 }
 
-static bool is_inflight(const struct outbox *o, int64_t id)
-{
-    for (const struct inflight *f = o->inflight; f; f = f->next)
-        if (f->job_id == id)
-            return true;
-    return false;
-}
-
 /* Store thread: one outcome, inside the caller's transaction. */
-static void apply_outcome(struct outbox *o, struct inflight *f, const struct effect_result *r, bool closing)
+static void apply_outcome(struct outbox *o, struct inflight *f, const struct effect_result *r, bool closing,
+                          struct outcome *c)
 {
+    c->final_state = -1;
+    c->next_at_ms = clock_now_ms();
     struct store *s = o->app->store;
     int64_t now = clock_now_ms();
     uint64_t ms = (clock_mono_us() - f->started_us) / 1000;
@@ -487,12 +493,14 @@ static void apply_outcome(struct outbox *o, struct inflight *f, const struct eff
     if (cJSON_IsObject(newp)) {
         char *t = cJSON_PrintUnformatted(newp);
         store_outbox_set_payload(s, f->job_id, t, now);
+        c->new_payload = xstrdup(t);
         cJSON_free(t);
     }
     switch (r->outcome) {
     case EFFECT_DONE: {
         char *res = r->result ? cJSON_PrintUnformatted(r->result) : NULL;
         store_outbox_mark_done(s, f->job_id, res, now);
+        c->final_state = OUTBOX_DONE;
         cJSON_free(res);
         apply_captures(s, f->incident_id, f->op, r->result, now);
         if (pol.page)
@@ -508,12 +516,14 @@ static void apply_outcome(struct outbox *o, struct inflight *f, const struct eff
         if (closing) {
             /* Canceled by a stop: due again at the next start. */
             store_outbox_mark_retry(s, f->job_id, now, r->error ? r->error : "", r->maybe_sent, now);
+            c->next_at_ms = now;
             break;
         }
         if (pol.give_up_ms && waited >= pol.give_up_ms) {
             char *e = xasprintf("gave up after %d attempts over %.1f h: %s", f->attempts,
                                 (double)waited / 3600000.0, r->error ? r->error : "");
             store_outbox_mark_failed(s, f->job_id, e, now);
+            c->final_state = OUTBOX_FAILED;
             metrics_outbox(o->app->metrics, f->op, "failed");
             add_failure_notice(o, f->incident_id, f->op, f->idem_key, e);
             LOG_ERROR("outbox: failed", "job:l op:s incident:l error:s", (long long)f->job_id, f->op,
@@ -535,6 +545,7 @@ static void apply_outcome(struct outbox *o, struct inflight *f, const struct eff
                 delay = announce_at - now;   /* try once more right when the announcement is due */
         }
         store_outbox_mark_retry(s, f->job_id, now + delay, r->error ? r->error : "", r->maybe_sent, now);
+        c->next_at_ms = now + delay;
         metrics_outbox(o->app->metrics, f->op, "retry");
         metrics_outbox_retry(o->app->metrics, f->op);
         LOG_WARN("outbox: will retry", "job:l op:s incident:l attempt:d delay_ms:l error:s maybe_sent:b",
@@ -544,6 +555,7 @@ static void apply_outcome(struct outbox *o, struct inflight *f, const struct eff
     }
     case EFFECT_FAIL:
         store_outbox_mark_failed(s, f->job_id, r->error ? r->error : "failed", now);
+        c->final_state = OUTBOX_FAILED;
         metrics_outbox(o->app->metrics, f->op, "failed");
         add_failure_notice(o, f->incident_id, f->op, f->idem_key, r->error);
         LOG_ERROR("outbox: failed", "job:l op:s incident:l error:s", (long long)f->job_id, f->op,
@@ -571,17 +583,36 @@ static void outcomes_st(struct store *st, void *arg)
         LOG_ERROR("outbox: store unavailable; jobs stay sending until restart", "");
     for (struct outcome *c = list; c && began; c = c->next) {
         struct effect_result r = { c->outcome, c->error ? c->error : "", c->retry_after_ms, c->maybe_sent, c->result };
-        apply_outcome(o, c->f, &r, closing);
+        apply_outcome(o, c->f, &r, closing, c);
     }
-    if (began && store_commit(st) != 0)   /* rolled back; the jobs stay sending until restart */
+    bool ok = began && store_commit(st) == 0;
+    if (began && !ok)   /* rolled back; the jobs stay sending (and ours) until restart */
         LOG_ERROR("outbox: cannot record the outcomes", "");
     store_stats_get(st, &sb);
     metrics_outbox_reads(o->app->metrics, sb.reads - sa.reads);
     while (list) {
         struct outcome *c = list;
         list = c->next;
+        struct obq_job *j = obq_get(o->q, c->f->job_id);
+        if (j && !ok) {
+            obq_remove(o->q, j);
+        } else if (j && c->final_state >= 0) {
+            count_move(o, OUTBOX_SENDING, c->final_state);
+            obq_finished(o->q, c->f->job_id, (enum outbox_state)c->final_state);
+        } else if (j) {
+            count_move(o, OUTBOX_SENDING, OUTBOX_PENDING);
+            j->inflight = false;
+            j->job.next_at_ms = c->next_at_ms;
+            j->job.maybe_sent = j->job.maybe_sent || c->maybe_sent;
+            if (c->new_payload) {
+                free(j->job.payload);
+                j->job.payload = c->new_payload;
+                c->new_payload = NULL;
+            }
+        }
         finish_inflight(o, c->f);
         free(c->error);
+        free(c->new_payload);
         cJSON_Delete(c->result);
         free(c);
     }
@@ -614,12 +645,133 @@ static void on_effect_done(void *ud, const struct effect_result *r)
         storeq_post(o->loop_app->storeq, outcomes_st, NULL, o);
 }
 
+/* ---- the queue in memory (store thread) ---- */
+
+static void count_move(struct outbox *o, int from, int to)
+{
+    if (from >= 0 && o->counts[from] > 0)
+        o->counts[from]--;
+    if (to >= 0)
+        o->counts[to]++;
+}
+
+/* Sweep and renewal period: a third of the lease, at most 10 s. */
+static int64_t sweep_every_ms(const struct outbox *o)
+{
+    int64_t p = store_lease_ms(o->app->store) / 3;
+    return p < 10000 ? (p < 1 ? 1 : p) : 10000;
+}
+
+/* The dependency dep of j: waited for while pending here or elsewhere;
+ * read from the store only when neither the queue nor its memory of
+ * finished jobs knows it (another replica's job, or one finished long ago). */
+static void resolve_dep(struct outbox *o, struct obq_job *j, int64_t dep)
+{
+    int st = obq_state(o->q, dep);
+    if (st < 0)
+        st = store_outbox_state(o->app->store, dep);
+    if (st == OUTBOX_PENDING || st == OUTBOX_SENDING)
+        obq_add_dep(j, dep);
+    else if (st == OUTBOX_FAILED)
+        j->dep_failed = true;
+    /* done, dropped, or gone: nothing to wait for */
+}
+
+/* j's unfinished dependencies as the store has them (claimed jobs, and
+ * jobs waiting on another replica's). */
+static void load_deps(struct outbox *o, struct obq_job *j)
+{
+    struct outbox_dep *deps = NULL;
+    size_t n = 0;
+    if (store_outbox_deps_of(o->app->store, j->job.id, &deps, &n) != 0)
+        return;
+    j->n_deps = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (deps[i].dep_state == OUTBOX_FAILED)
+            j->dep_failed = true;
+        else
+            obq_add_dep(j, deps[i].dep_id);
+    }
+    free(deps);
+}
+
+/* The jobs the commits since the last call created: ours, due as written. */
+static void take_created(struct outbox *o)
+{
+    struct outbox_created *list = store_outbox_take_created(o->app->store);
+    for (struct outbox_created *c = list; c; c = c->next) {
+        int64_t id = c->job.id;
+        struct obq_job *j = obq_add(o->q, &c->job);
+        if (!j)
+            continue;
+        (void)id;
+        count_move(o, -1, OUTBOX_PENDING);
+        for (size_t i = 0; i < c->n_deps; i++)
+            resolve_dep(o, j, c->deps[i]);
+    }
+    outbox_created_free(list);
+}
+
+/* Jobs claimed from the store (at start, or by the sweep) join the queue. */
+static size_t adopt(struct outbox *o, struct outbox_job *jobs, size_t n, bool with_deps)
+{
+    size_t added = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct obq_job *j = obq_add(o->q, &jobs[i]);
+        if (!j)
+            continue;
+        added++;
+        if (with_deps)
+            load_deps(o, j);
+    }
+    return added;
+}
+
+/* Store thread, every sweep_every_ms: renews this replica's leases and
+ * claims the jobs no one holds (a dead replica's, once its lease ended).
+ * The only reading-to-find-work left: one bounded query. */
+static void sweep(struct outbox *o)
+{
+    struct store *s = o->app->store;
+    int64_t now = clock_now_ms();
+    o->next_sweep_ms = now + sweep_every_ms(o);
+    if (store_begin(s) != 0)
+        return;
+    store_outbox_renew(s, now);
+    struct outbox_job *jobs = NULL;
+    size_t n = 0;
+    if (store_outbox_claim(s, now, false, 256, &jobs, &n) != 0 || store_commit(s) != 0) {
+        if (store_txn_failed(s))
+            store_rollback(s);
+        outbox_jobs_free(jobs, n);
+        return;
+    }
+    size_t added = adopt(o, jobs, n, true);
+    outbox_jobs_free(jobs, n);
+    if (added)
+        LOG_WARN("outbox: jobs taken over from a replica whose lease ended (or from no one)", "jobs:l",
+                 (long long)added);
+    /* Jobs waiting on another replica's jobs: their states, read again. */
+    for (struct obq_job *j = obq_first(o->q); j; j = j->next) {
+        bool foreign = false;
+        for (size_t i = 0; i < j->n_deps && !foreign; i++)
+            foreign = obq_get(o->q, j->deps[i]) == NULL;
+        if (foreign)
+            load_deps(o, j);
+    }
+    /* Other replicas change the counts too: the truth, once a sweep. */
+    int64_t counts[OUTBOX_N_STATES];
+    if (store_outbox_counts(s, counts) == 0)
+        memcpy(o->counts, counts, sizeof(counts));
+}
+
 /* ---- dispatch (store thread) ---- */
 
 /* Returns false when the store could not record it (the job stays due). */
-static bool fail_now(struct outbox *o, const struct outbox_job *j, const char *why, bool notify)
+static bool fail_now(struct outbox *o, struct obq_job *oj, const char *why, bool notify)
 {
     struct store *s = o->app->store;
+    const struct outbox_job *j = &oj->job;
     int64_t now = clock_now_ms();
     if (store_begin(s) != 0)
         return false;
@@ -633,14 +785,17 @@ static bool fail_now(struct outbox *o, const struct outbox_job *j, const char *w
         return false;
     LOG_WARN("outbox: job failed", "job:l op:s incident:l error:s", (long long)j->id, j->op,
              (long long)j->incident_id, why);
+    count_move(o, OUTBOX_PENDING, OUTBOX_FAILED);
+    obq_finished(o->q, j->id, OUTBOX_FAILED);
     return true;
 }
 
 /* Drops j as no longer needed (recorded as DROPPED, with why).  Returns
  * false when the store could not record it. */
-static bool drop_now(struct outbox *o, const struct outbox_job *j, const char *why)
+static bool drop_now(struct outbox *o, struct obq_job *oj, const char *why)
 {
     struct store *s = o->app->store;
+    const struct outbox_job *j = &oj->job;
     int64_t now = clock_now_ms();
     if (store_begin(s) != 0)
         return false;
@@ -656,25 +811,31 @@ static bool drop_now(struct outbox *o, const struct outbox_job *j, const char *w
     metrics_outbox(o->app->metrics, j->op, "dropped");
     LOG_WARN("outbox: job dropped", "job:l op:s incident:l why:s", (long long)j->id, j->op,
              (long long)j->incident_id, why);
+    count_move(o, OUTBOX_PENDING, OUTBOX_DROPPED);
+    obq_finished(o->q, j->id, OUTBOX_DROPPED);
     return true;
 }
 
 /* Starts j's effect, or fails it for good.  Returns false when the store
  * could not record the change, so the caller backs off instead of finding
- * the same job due again at once. */
-static bool dispatch(struct outbox *o, const struct outbox_job *j)
+ * the same job due again at once.  oj may be freed (failed, dropped, or
+ * claimed by another replica). */
+static bool dispatch(struct outbox *o, struct obq_job *oj)
 {
     struct store *s = o->app->store;
+    const struct outbox_job *j = &oj->job;
     int64_t now = clock_now_ms();
+    if (obq_blocked(oj))
+        return fail_now(o, oj, "a step it depends on failed", false);
     if (!effect_known(j->op))
-        return fail_now(o, j, "unknown op", false);
+        return fail_now(o, oj, "unknown op", false);
     if (strcmp(j->op, "slack.views_open") == 0 && now - j->created_ms > VIEWS_OPEN_TTL_MS)
         /* A trigger_id lives 3 s: a late modal cannot open any more. */
-        return fail_now(o, j, "trigger_id expired before the modal could open", false);
+        return fail_now(o, oj, "trigger_id expired before the modal could open", false);
     cJSON *payload = cJSON_Parse(j->payload ? j->payload : "{}");
     if (!cJSON_IsObject(payload)) {
         cJSON_Delete(payload);
-        return fail_now(o, j, "corrupt payload", true);
+        return fail_now(o, oj, "corrupt payload", true);
     }
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
@@ -684,18 +845,29 @@ static bool dispatch(struct outbox *o, const struct outbox_job *j)
         /* Retried until delivered or no longer needed: it is no longer needed. */
         cJSON_Delete(payload);
         incident_finish(&inc);
-        return drop_now(o, j, "not sent: the incident was resolved before PagerDuty accepted the page");
+        return drop_now(o, oj, "not sent: the incident was resolved before PagerDuty accepted the page");
     }
     expand(payload, have_inc ? &inc : NULL, o->app, 0);
 
-    /* Recorded as sending before the request leaves: a crash from here on
-     * is retried with maybe_sent set. */
-    if (store_outbox_mark_sending(s, j->id, now) != 0) {
+    /* Claimed and recorded as sending before the request leaves: a crash
+     * from here on is retried with maybe_sent set. */
+    int ret = store_outbox_mark_sending(s, j->id, now);
+    if (ret == STORE_EINVAL || ret == STORE_ENOTFOUND) {
+        /* Not pending any more, or another replica holds it: not ours. */
+        LOG_INFO("outbox: job held elsewhere, left to its holder", "job:l op:s", (long long)j->id, j->op);
+        count_move(o, OUTBOX_PENDING, -1);
+        obq_remove(o->q, oj);
+        cJSON_Delete(payload);
+        incident_finish(&inc);
+        return true;
+    }
+    if (ret != 0) {
         LOG_ERROR("outbox: cannot mark a job as sending; not sent", "job:l op:s", (long long)j->id, j->op);
         cJSON_Delete(payload);
         incident_finish(&inc);
         return false;
     }
+    oj->inflight = true;
     struct inflight *f = xcalloc(1, sizeof(*f));
     f->o = o;
     f->job_id = j->id;
@@ -733,34 +905,6 @@ static bool dispatch(struct outbox *o, const struct outbox_job *j)
     return true;
 }
 
-/* Returns false on a store error. */
-static bool fail_blocked(struct outbox *o)
-{
-    struct store *s = o->app->store;
-    int64_t *ids = NULL;
-    size_t n = 0;
-    bool ok = true;
-    if (store_outbox_blocked_by_failure(s, &ids, &n) != 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        struct outbox_job j;
-        memset(&j, 0, sizeof(j));
-        if (store_outbox_get(s, ids[i], &j) != 0)
-            continue;
-        if (j.deps_deadline_ms != 0) {
-            /* Soft dependencies: a failed one does not stop this job. */
-            if (!is_inflight(o, j.id) && o->n_inflight < OUTBOX_MAX_IN_FLIGHT && j.next_at_ms <= clock_now_ms())
-                ok = dispatch(o, &j) && ok;
-        } else {
-            ok = fail_now(o, &j, "a step it depends on failed", false) && ok;
-        }
-        outbox_job_finish(&j);
-    }
-    free(ids);
-    return ok;
-}
-
-
 static void start_free(struct start *sp)
 {
     outbox_job_finish(&sp->job);
@@ -786,16 +930,14 @@ static void starts_on_loop(void *arg)
     }
 }
 
-/* Store thread: the gauges /metrics shows, kept here so a scrape never
- * waits on the store. */
+/* Store thread: the gauges /metrics shows, from memory, kept here so a
+ * scrape never waits on the store. */
 static void update_gauges(struct outbox *o)
 {
-    int64_t counts[OUTBOX_N_STATES] = { 0 };
-    bool ok = store_outbox_counts(o->app->store, counts) == 0;
-    int64_t oldest = ok ? store_outbox_oldest_pending(o->app->store) : -1;
+    int64_t oldest = obq_oldest(o->q);
     pthread_mutex_lock(&o->mu);
-    o->gauges_ok = ok && oldest >= 0;
-    memcpy(o->gauges, counts, sizeof(counts));
+    o->gauges_ok = true;
+    memcpy(o->gauges, o->counts, sizeof(o->counts));
     o->oldest_ms = oldest;
     pthread_mutex_unlock(&o->mu);
 }
@@ -818,27 +960,30 @@ static void tick_inner(struct outbox *o)
 {
     o->ticking = true;
     struct store *s = o->app->store;
+    take_created(o);
+    if (clock_now_ms() >= o->next_sweep_ms)
+        sweep(o);
     /* The jobs picked here are marked sending in one transaction. */
     bool began = store_begin(s) == 0;
-    bool ok = began && fail_blocked(o);
+    bool ok = began;
+    struct obq_job *due[OUTBOX_MAX_IN_FLIGHT];
     for (int round = 0; ok && round < 4 && o->n_inflight < OUTBOX_MAX_IN_FLIGHT; round++) {
-        struct outbox_job *jobs = NULL;
-        size_t n = 0;
         size_t room = OUTBOX_MAX_IN_FLIGHT - o->n_inflight;
-        if (store_outbox_due(s, clock_now_ms(), room + o->n_inflight, &jobs, &n) != 0) {
-            ok = false;
-            break;
-        }
+        size_t n = obq_due(o->q, clock_now_ms(), due, room);
         size_t started = 0;
+        int64_t ids[OUTBOX_MAX_IN_FLIGHT];
+        for (size_t i = 0; i < n; i++)
+            ids[i] = due[i]->job.id;
         for (size_t i = 0; i < n && o->n_inflight < OUTBOX_MAX_IN_FLIGHT; i++) {
-            if (is_inflight(o, jobs[i].id))
+            struct obq_job *j = obq_get(o->q, ids[i]);   /* a failure may have finished it */
+            if (!j || j->inflight)
                 continue;
-            if (dispatch(o, &jobs[i]))
+            if (dispatch(o, j))
                 started++;
             else
                 ok = false;
         }
-        outbox_jobs_free(jobs, n);
+        take_created(o);   /* failure notices of fail_now */
         if (!started)
             break;
     }
@@ -846,8 +991,21 @@ static void tick_inner(struct outbox *o)
         ok = false;   /* the commit undid the marks: nothing leaves */
     if (began && !ok && store_txn_failed(s))
         store_rollback(s);
+    take_created(o);
     struct start *list = o->starts;
     o->starts = NULL;
+    for (struct start *sp = list; sp; sp = sp->next) {
+        struct obq_job *j = obq_get(o->q, sp->job.id);
+        if (!j)
+            continue;
+        if (ok) {
+            j->job.attempts = sp->job.attempts;
+            j->job.first_due_ms = sp->job.first_due_ms;
+            count_move(o, OUTBOX_PENDING, OUTBOX_SENDING);
+        } else {
+            j->inflight = false;
+        }
+    }
     if (ok) {
         if (list)
             storeq_to_loop(o->app->storeq, starts_on_loop, list);
@@ -921,40 +1079,17 @@ static void arm_loop(struct outbox *o, int64_t delay_ms)
     storeq_to_loop(o->app->storeq, arm_on_loop, a);
 }
 
-/* Store thread: sets the one timer to the next moment something becomes due. */
+/* Store thread: sets the one timer to the next moment something becomes
+ * due, or the next sweep.  Full in flight: a completion ticks. */
 static void schedule(struct outbox *o)
 {
     if (o->closing)
         return;
-    int64_t next = store_outbox_next_due(o->app->store);
-    if (next < 0) {
-        arm_loop(o, 1000);   /* store trouble: look again soon */
-        return;
-    }
-    if (next == INT64_MAX || o->n_inflight >= OUTBOX_MAX_IN_FLIGHT) {
-        arm_loop(o, -1);   /* nothing due, or a completion ticks */
-        return;
-    }
+    int64_t next = o->n_inflight >= OUTBOX_MAX_IN_FLIGHT ? INT64_MAX : obq_next_due(o->q);
+    if (o->next_sweep_ms < next)
+        next = o->next_sweep_ms;
     int64_t now = clock_now_ms();
-    int64_t delay = next <= now ? 0 : next - now;
-    /* Due jobs that are all in flight would make a zero timer spin: those
-     * report back through their outcomes, which tick. */
-    if (delay == 0 && o->n_inflight > 0) {
-        struct outbox_job *jobs = NULL;
-        size_t n = 0;
-        bool any_new = false;
-        if (store_outbox_due(o->app->store, now, o->n_inflight + 1, &jobs, &n) == 0) {
-            for (size_t i = 0; i < n; i++)
-                if (!is_inflight(o, jobs[i].id))
-                    any_new = true;
-            outbox_jobs_free(jobs, n);
-        }
-        if (!any_new) {
-            arm_loop(o, -1);
-            return;
-        }
-    }
-    arm_loop(o, delay);
+    arm_loop(o, next <= now ? 0 : next - now);
 }
 
 void outbox_kick(struct outbox *o)
@@ -972,7 +1107,9 @@ void outbox_st_committed(struct outbox *o)
 
 void outbox_st_rolled_back(struct outbox *o)
 {
-    (void)o;   /* the store holds the queue: nothing of a rolled-back job is kept here */
+    /* The store forgot the jobs of the rolled-back transaction: nothing
+     * of them reached the queue. */
+    (void)o;
 }
 
 struct outbox *outbox_create(struct sirt_app *app)
@@ -980,6 +1117,12 @@ struct outbox *outbox_create(struct sirt_app *app)
     struct outbox *o = xcalloc(1, sizeof(*o));
     o->loop_app = app;
     o->app = app->st_app ? app->st_app : app;
+    o->q = obq_create();
+    /* From now on (before the store thread starts) the commits that
+     * create jobs report them, including those of an inbox replay that
+     * runs before outbox_start. */
+    if (app->store)
+        store_outbox_track(app->store, true);
     pthread_mutex_init(&o->mu, NULL);
     uv_timer_init(app->loop, &o->timer);
     return o;
@@ -999,16 +1142,60 @@ static bool probe(void *ud, int64_t counts[METRICS_OUTBOX_STATES], int64_t *olde
     return ok;
 }
 
+/* Store thread, once: the jobs no live replica holds become ours (on
+ * SQLite every job: one process), the queue is loaded from them, and from
+ * now on the commits that create jobs report them. */
 static void start_st(struct store *st, void *arg)
 {
     struct outbox *o = arg;
-    int n = store_outbox_recover(st, clock_now_ms());
-    if (n > 0)
-        LOG_WARN("outbox: jobs interrupted by a stop are retried with reconciliation", "jobs:d", n);
-    int64_t counts[OUTBOX_N_STATES] = { 0 };
-    if (store_outbox_counts(st, counts) == 0 && counts[OUTBOX_PENDING])
-        LOG_INFO("outbox: pending jobs at start", "pending:l failed:l", (long long)counts[OUTBOX_PENDING],
-                 (long long)counts[OUTBOX_FAILED]);
+    struct store_stats a, b;
+    store_stats_get(st, &a);
+    int64_t now = clock_now_ms();
+    size_t recovered = 0, total = 0;
+    if (store_begin(st) == 0) {
+        for (;;) {
+            struct outbox_job *jobs = NULL;
+            size_t n = 0;
+            if (store_outbox_claim(st, now, true, 1024, &jobs, &n) != 0)
+                break;
+            for (size_t i = 0; i < n; i++)
+                recovered += jobs[i].maybe_sent && jobs[i].attempts > 0;
+            total += adopt(o, jobs, n, false);
+            outbox_jobs_free(jobs, n);
+            if (n < 1024)
+                break;
+        }
+        if (store_commit(st) != 0) {
+            obq_destroy(o->q);
+            o->q = obq_create();
+            total = 0;
+        }
+    }
+    take_created(o);   /* ours already, e.g. from an inbox replay */
+    /* Their dependencies: one read for all. */
+    struct outbox_dep *deps = NULL;
+    size_t nd = 0;
+    if (total && store_outbox_pending_deps(st, &deps, &nd) == 0) {
+        for (size_t i = 0; i < nd; i++) {
+            struct obq_job *j = obq_get(o->q, deps[i].job_id);
+            if (!j)
+                continue;
+            if (deps[i].dep_state == OUTBOX_FAILED)
+                j->dep_failed = true;
+            else
+                obq_add_dep(j, deps[i].dep_id);
+        }
+    }
+    free(deps);
+    if (store_outbox_counts(st, o->counts) == 0 && o->counts[OUTBOX_PENDING])
+        LOG_INFO("outbox: pending jobs at start", "pending:l failed:l ours:l", (long long)o->counts[OUTBOX_PENDING],
+                 (long long)o->counts[OUTBOX_FAILED], (long long)total);
+    if (recovered)
+        LOG_WARN("outbox: jobs interrupted by a stop are retried with reconciliation", "jobs:l",
+                 (long long)recovered);
+    o->next_sweep_ms = now + sweep_every_ms(o);
+    store_stats_get(st, &b);
+    metrics_outbox_reads(o->app->metrics, b.reads - a.reads);
     o->started = true;
     tick(o);
 }
@@ -1028,6 +1215,20 @@ static void on_timer_closed(uv_handle_t *h)
     o->timer_closed = true;
 }
 
+/* Store thread, at a clean stop: this replica's jobs are anyone's now (the
+ * outcomes still coming only record what happened). */
+static void release_st(struct store *st, void *arg)
+{
+    struct outbox *o = arg;
+    if (!o->started)
+        return;
+    int n = store_outbox_release(st);
+    if (n > 0)
+        LOG_INFO("outbox: leases released", "jobs:d", n);
+    store_outbox_track(st, false);
+    outbox_created_free(store_outbox_take_created(st));
+}
+
 void outbox_close(struct outbox *o)
 {
     if (!o)
@@ -1036,6 +1237,7 @@ void outbox_close(struct outbox *o)
     pthread_mutex_lock(&o->mu);
     o->closing = true;
     pthread_mutex_unlock(&o->mu);
+    storeq_post(o->loop_app->storeq, release_st, NULL, o);
     uv_close((uv_handle_t *)&o->timer, on_timer_closed);
 }
 
@@ -1047,11 +1249,13 @@ void outbox_destroy(struct outbox *o)
         struct outcome *c = o->out_head;
         o->out_head = c->next;
         free(c->error);
+        free(c->new_payload);
         cJSON_Delete(c->result);
         free(c);
     }
     while (o->inflight)
         finish_inflight(o, o->inflight);
+    obq_destroy(o->q);
     pthread_mutex_destroy(&o->mu);
     free(o);
 }

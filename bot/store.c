@@ -214,6 +214,8 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
     *out = NULL;
     struct store *s = xcalloc(1, sizeof(*s));
     make_owner(s->owner, sizeof(s->owner));
+    s->lease_ms = lease_from_env();
+    s->created_tail = &s->created;
     int ret = db_open(&s->db, path, err, errlen);
     if (ret < 0)
         goto fail;
@@ -224,7 +226,6 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
     ret = prepare_all(s, err, errlen);
     if (ret < 0)
         goto fail;
-    s->lease_ms = lease_from_env();
     if (!store_shared(s)) {
         /* This process holds the file's one-process lock: every lease in
          * it is a dead predecessor's, free to take at once. */
@@ -247,6 +248,7 @@ void store_close(struct store *s)
     if (!s)
         return;
     db_close(s->db);
+    outbox_created_free(s->created);
     free(s);
 }
 
@@ -271,12 +273,15 @@ int store_begin(struct store *s)
 
 int store_commit(struct store *s)
 {
-    return db_commit(s->db);
+    int ret = db_commit(s->db);
+    store__outbox_txn_end(s, ret == 0);
+    return ret;
 }
 
 void store_rollback(struct store *s)
 {
     db_rollback(s->db);
+    store__outbox_txn_end(s, false);
 }
 
 bool store_txn_failed(const struct store *s)

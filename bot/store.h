@@ -362,8 +362,49 @@ int64_t store_outbox_find(struct store *s, const char *idem_key);
 int64_t store_outbox_oldest_pending(struct store *s);
 int store_outbox_set_payload(struct store *s, int64_t id, const char *payload_json, int64_t now_ms);
 /* At start: every SENDING job goes back to PENDING with maybe_sent = 1.
- * Returns how many. */
+ * Returns how many.  (One process only: replicas use store_outbox_claim.) */
 int store_outbox_recover(struct store *s, int64_t now_ms);
+
+/* ---- outbox leases (replicas) ----
+ * A job row carries owner (a replica id, store_owner) and lease_until_ms.
+ * store_outbox_add claims the jobs it inserts for this replica in the same
+ * transaction; store_outbox_mark_sending claims a job only if no one else
+ * holds a live lease on it (STORE_ENOTFOUND otherwise, or if it is not
+ * pending).  The lease is store_lease_ms (above). */
+/* Claims at most max pending or sending jobs that no one holds or whose
+ * holder's lease ended (a dead replica's); sending ones come back pending
+ * with maybe_sent.  at_start on SQLite (one process) takes every job not
+ * ours, since no other process can be alive.  PostgreSQL: FOR UPDATE SKIP
+ * LOCKED, so two replicas sweeping together claim disjoint sets.  Fills
+ * *jobs (outbox_jobs_free). */
+int store_outbox_claim(struct store *s, int64_t now_ms, bool at_start, size_t max, struct outbox_job **jobs,
+                       size_t *n);
+/* Extends this replica's leases to now + store_lease_ms.  Rows or < 0. */
+int store_outbox_renew(struct store *s, int64_t now_ms);
+/* Clean shutdown: gives up this replica's leases (the jobs are anyone's). */
+int store_outbox_release(struct store *s);
+/* The unfinished dependencies (neither done nor dropped) of job_id with
+ * their state; free(*deps). */
+int store_outbox_deps_of(struct store *s, int64_t job_id, struct outbox_dep **deps, size_t *n);
+/* State of one job, or < 0 (STORE_ENOTFOUND). */
+int store_outbox_state(struct store *s, int64_t id);
+
+/* Jobs inserted by transactions that committed, reported once each, so the
+ * outbox learns its new work without reading the queue.  Off until
+ * store_outbox_track(s, true); a job inserted inside a transaction (or
+ * savepoint) that rolls back is never reported. */
+struct outbox_created {
+    struct outbox_created *next;
+    struct outbox_job job;      /* as inserted (pending, attempts 0) */
+    int64_t *deps;
+    size_t n_deps;
+    int depth;                  /* the store's: savepoint depth while uncommitted */
+};
+void store_outbox_track(struct store *s, bool on);
+/* The committed ones since the last call, oldest first; the caller frees the
+ * list with outbox_created_free. */
+struct outbox_created *store_outbox_take_created(struct store *s);
+void outbox_created_free(struct outbox_created *list);
 /* Counts by state (array indexed by enum outbox_state). */
 int store_outbox_counts(struct store *s, int64_t counts[OUTBOX_N_STATES]);
 

@@ -21,6 +21,7 @@ enum stmt_id {
     ST_OB_INSERT, ST_OB_BY_KEY, ST_OB_DEP_INSERT, ST_OB_GET, ST_OB_DUE, ST_OB_NEXT_DUE,
     ST_OB_BLOCKED, ST_OB_SENDING, ST_OB_STATE, ST_OB_DONE, ST_OB_RETRY, ST_OB_FAILED,
     ST_OB_PAYLOAD, ST_OB_RECOVER, ST_OB_COUNTS, ST_OB_DROPPED, ST_OB_OLDEST, ST_OB_PENDING, ST_OB_OPEN_DEPS,
+    ST_OB_CLAIM, ST_OB_RENEW, ST_OB_RELEASE, ST_OB_DEPS_OF,
     ST_INBOX_ADD, ST_INBOX_DEL, ST_INBOX_LIST, ST_INBOX_CLAIM, ST_INBOX_RENEW, ST_INBOX_RELEASE, ST_INBOX_CLEAR,
     ST_PG_INSERT, ST_PG_LAST, ST_PG_OPEN, ST_PG_LIST, ST_PG_RESOLVE, ST_PG_USER,
     ST_COUNT,
@@ -53,7 +54,13 @@ struct store {
     struct db *db;
     char owner[96];     /* this process's replica id, the owner of its leases */
     int64_t lease_ms;   /* STORE_LEASE_MS, or SIRT_TEST_LEASE_MS */
+    bool track;         /* store_outbox_track */
+    struct outbox_created *created, **created_tail;   /* oldest first */
 };
+/* store.c, after every commit (ok) or rollback at any depth: the created
+ * jobs of savepoints released join their parent's; those of rolled-back
+ * ones are forgotten (store_outbox.c). */
+void store__outbox_txn_end(struct store *s, bool ok);
 
 typedef void (*store_decode_fn)(const struct db_row *r, void *row);
 

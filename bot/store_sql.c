@@ -97,7 +97,11 @@ static const char *const sqlite_migrations[] = {
     "         CASE WHEN i.state = 'resolved' THEN max(i.resolved_ms, 1) ELSE 0 END"
     "  FROM incidents i WHERE EXISTS (SELECT 1 FROM outbox o"
     "    WHERE o.incident_id = i.id AND o.op = 'pd.trigger');",
-    /* 5 -> 6 (replicas): inbox rows and timers held under a lease by the
+    /* 5 -> 6: outbox leases (owner = a replica id, see store_owner). */
+    "ALTER TABLE outbox ADD COLUMN owner TEXT;"
+    "ALTER TABLE outbox ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX outbox_open_owner ON outbox(owner, lease_until_ms) WHERE state IN (0, 1);",
+    /* 6 -> 7 (replicas): inbox rows and timers held under a lease by the
      * replica working on them (owner = store_owner, NULL: nobody). */
     "ALTER TABLE inbox ADD COLUMN owner TEXT;"
     "ALTER TABLE inbox ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;"
@@ -122,6 +126,11 @@ static const char *const sqlite_migrations[] = {
     "o.id, o.incident_id, o.idem_key, o.op, o.payload, o.state, o.attempts, o.maybe_sent, " \
     "o.next_at_ms, o.deps_deadline_ms, o.last_error, o.result, o.created_ms, o.updated_ms, " \
     "o.first_due_ms"
+/* The same, unqualified (RETURNING of an UPDATE). */
+#define JOB_COLS_BARE \
+    "id, incident_id, idem_key, op, payload, state, attempts, maybe_sent, " \
+    "next_at_ms, deps_deadline_ms, last_error, result, created_ms, updated_ms, " \
+    "first_due_ms"
 /* A dependency of job o that is not done or dropped (failed ones included;
  * pending ones, retrying, make o wait), or failed. */
 #define DEP_UNFINISHED \
@@ -210,8 +219,8 @@ const char *const store__sql[ST_COUNT] = {
     [ST_TM_CANCEL_INC] = "UPDATE timers SET state = 2 WHERE incident_id = ?1 AND state = 0",
     [ST_OB_INSERT] =
         "INSERT INTO outbox(incident_id, idem_key, op, payload, state, attempts, maybe_sent,"
-        " next_at_ms, deps_deadline_ms, created_ms, updated_ms)"
-        " VALUES (NULLIF(CAST(?1 AS BIGINT), 0), ?2, ?3, ?4, 0, 0, 0, ?5, ?6, ?7, ?7)"
+        " next_at_ms, deps_deadline_ms, created_ms, updated_ms, owner, lease_until_ms)"
+        " VALUES (NULLIF(CAST(?1 AS BIGINT), 0), ?2, ?3, ?4, 0, 0, 0, ?5, ?6, ?7, ?7, ?8, ?9)"
         " ON CONFLICT(idem_key) DO NOTHING RETURNING id",
     [ST_OB_BY_KEY] = "SELECT id FROM outbox WHERE idem_key = ?1",
     [ST_OB_DEP_INSERT] = "INSERT INTO outbox_deps(job_id, dep_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
@@ -233,8 +242,9 @@ const char *const store__sql[ST_COUNT] = {
     [ST_OB_BLOCKED] = "SELECT o.id FROM outbox o WHERE o.state = 0 AND " DEP_FAILED " ORDER BY o.id",
     [ST_OB_SENDING] =
         "UPDATE outbox SET state = 1, attempts = attempts + 1, updated_ms = ?2,"
-        " first_due_ms = CASE WHEN first_due_ms = 0 THEN ?2 ELSE first_due_ms END"
-        " WHERE id = ?1 AND state = 0",
+        " first_due_ms = CASE WHEN first_due_ms = 0 THEN ?2 ELSE first_due_ms END,"
+        " owner = ?3, lease_until_ms = ?4"
+        " WHERE id = ?1 AND state = 0 AND (owner IS NULL OR owner = ?3 OR lease_until_ms < ?5)",
     [ST_OB_STATE] = "SELECT state FROM outbox WHERE id = ?1",
     [ST_OB_DONE] = "UPDATE outbox SET state = 2, result = ?2, updated_ms = ?3 WHERE id = ?1",
     [ST_OB_RETRY] =
@@ -251,6 +261,18 @@ const char *const store__sql[ST_COUNT] = {
     [ST_OB_OPEN_DEPS] =
         "SELECT d.job_id, d.dep_id, p.state FROM outbox_deps d JOIN outbox o ON o.id = d.job_id"
         " JOIN outbox p ON p.id = d.dep_id WHERE o.state = 0 AND p.state NOT IN (2, 4) ORDER BY d.job_id",
+    /* The sweep: jobs no one holds, or whose holder's lease ended before ?4. */
+    [ST_OB_CLAIM] =
+        "UPDATE outbox SET owner = ?1, lease_until_ms = ?3, updated_ms = ?2,"
+        " maybe_sent = CASE WHEN state = 1 THEN 1 ELSE maybe_sent END, state = 0"
+        " WHERE id IN (SELECT id FROM outbox WHERE state IN (0, 1)"
+        "   AND (owner IS NULL OR (owner <> ?1 AND lease_until_ms < ?4)) ORDER BY id LIMIT ?5)"
+        " RETURNING " JOB_COLS_BARE,
+    [ST_OB_RENEW] = "UPDATE outbox SET lease_until_ms = ?2 WHERE owner = ?1 AND state IN (0, 1)",
+    [ST_OB_RELEASE] = "UPDATE outbox SET owner = NULL, lease_until_ms = 0 WHERE owner = ?1 AND state IN (0, 1)",
+    [ST_OB_DEPS_OF] =
+        "SELECT d.job_id, d.dep_id, p.state FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id"
+        " WHERE d.job_id = ?1 AND p.state NOT IN (2, 4) ORDER BY d.dep_id",
     [ST_INBOX_ADD] =
         "INSERT INTO inbox(type, envelope, received_ms, owner, lease_until_ms) VALUES (?1, ?2, ?3, ?4, ?5)"
         " RETURNING id",
@@ -370,7 +392,11 @@ static const char *const pg_migrations[] = {
     "  created_ms BIGINT NOT NULL DEFAULT 0, resolved_ms BIGINT NOT NULL DEFAULT 0,"
     "  paged_user TEXT,"
     "  PRIMARY KEY (incident_id, round));",
-    /* 1 -> 2 (replicas): inbox rows and timers held under a lease by the
+    /* 1 -> 2: outbox leases (owner = a replica id, see store_owner). */
+    "ALTER TABLE outbox ADD COLUMN owner TEXT;"
+    "ALTER TABLE outbox ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;"
+    "CREATE INDEX outbox_open_owner ON outbox(owner, lease_until_ms) WHERE state IN (0, 1);",
+    /* 2 -> 3 (replicas): inbox rows and timers held under a lease by the
      * replica working on them (owner = store_owner, NULL: nobody). */
     "ALTER TABLE inbox ADD COLUMN owner TEXT;"
     "ALTER TABLE inbox ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;"
@@ -384,6 +410,14 @@ static const char *const pg_migrations[] = {
  * another (SQLite has one process: nothing to skip). */
 static const char *const sqlite_own[ST_COUNT] = { NULL };
 static const char *const pg_own[ST_COUNT] = {
+    /* Replicas sweeping together skip each other's rows instead of waiting. */
+    [ST_OB_CLAIM] =
+        "UPDATE outbox SET owner = ?1, lease_until_ms = ?3, updated_ms = ?2,"
+        " maybe_sent = CASE WHEN state = 1 THEN 1 ELSE maybe_sent END, state = 0"
+        " WHERE id IN (SELECT id FROM outbox WHERE state IN (0, 1)"
+        "   AND (owner IS NULL OR (owner <> ?1 AND lease_until_ms < ?4)) ORDER BY id LIMIT ?5"
+        "   FOR UPDATE SKIP LOCKED)"
+        " RETURNING " JOB_COLS_BARE,
     [ST_TM_CLAIM] =
         "UPDATE timers SET owner = ?1, lease_until_ms = ?3 WHERE id IN (SELECT id FROM timers"
         " WHERE state = 0 AND due_ms <= ?2 AND (owner IS NULL OR owner = ?1 OR lease_until_ms <= ?5)"

@@ -156,8 +156,8 @@ static long long schema_version(struct sfx *f)
 {
     return raw_int(f, f->pg ? "SELECT COALESCE(MAX(version), 0) FROM schema_version" : "PRAGMA user_version");
 }
-#define SCHEMA_SQLITE 6
-#define SCHEMA_PG 2
+#define SCHEMA_SQLITE 7
+#define SCHEMA_PG 3
 
 /* STORE_TEST(name, secs) { body using f } registers name (SQLite) and
  * name_pg (PostgreSQL). */
@@ -1702,4 +1702,49 @@ STORE_TEST(store_page_rounds, 30)
     ASSERT_EQ(store_page_open(s, a, &r), STORE_ENOTFOUND);
     ASSERT_EQ(store_page_last_round(s, b), 0);
     store_close(s);
+}
+
+/* The journal of created jobs reports committed inserts once, and never
+ * those of a rolled-back savepoint or transaction. */
+TEST(store_outbox_created_journal)
+{
+    struct tdir t;
+    tdir_make(&t);
+    struct store *s = open_ok(t.db);
+    store_outbox_track(s, true);
+    struct outbox_new j = { .idem_key = "a", .op = "slack.post", .payload = "{}", .now_ms = 5 };
+    ASSERT_EQ(store_begin(s), 0);
+    int64_t a = store_outbox_add(s, &j);
+    ASSERT(a > 0);
+    ASSERT(store_outbox_take_created(s) == NULL);   /* not committed yet */
+    ASSERT_EQ(store_begin(s), 0);
+    j.idem_key = "b";
+    ASSERT(store_outbox_add(s, &j) > 0);
+    store_rollback(s);                              /* the savepoint only */
+    int64_t deps[] = { a };
+    j.idem_key = "c";
+    j.deps = deps;
+    j.n_deps = 1;
+    int64_t c = store_outbox_add(s, &j);
+    ASSERT_EQ(store_commit(s), 0);
+    struct outbox_created *list = store_outbox_take_created(s);
+    ASSERT(list && list->next && !list->next->next);
+    ASSERT_EQ(list->job.id, a);
+    ASSERT_EQ(list->next->job.id, c);
+    ASSERT_EQ(list->next->n_deps, 1);
+    ASSERT_EQ(list->next->deps[0], a);
+    outbox_created_free(list);
+    ASSERT(store_outbox_take_created(s) == NULL);   /* once */
+    ASSERT_EQ(store_begin(s), 0);
+    j.idem_key = "d";
+    j.n_deps = 0;
+    ASSERT(store_outbox_add(s, &j) > 0);
+    store_rollback(s);
+    ASSERT(store_outbox_take_created(s) == NULL);
+    /* The same idem key again inserts nothing: nothing reported. */
+    j.idem_key = "a";
+    ASSERT_EQ(store_outbox_add(s, &j), a);
+    ASSERT(store_outbox_take_created(s) == NULL);
+    store_close(s);
+    tdir_remove(&t);
 }

@@ -115,9 +115,9 @@ TEST_PG(store_pg_replicas_migrate_once)
     PGconn *c = connect_ok(uri);
     /* One migration row per step: a second migration would have failed on
      * its primary key (and on CREATE TABLE) and so a child's open. */
-    ASSERT_EQ(q_int(c, "SELECT count(*) FROM schema_version"), 2);
-    ASSERT_EQ(q_int(c, "SELECT count(DISTINCT version) FROM schema_version"), 2);
-    ASSERT_EQ(q_int(c, "SELECT max(version) FROM schema_version"), 2);
+    ASSERT_EQ(q_int(c, "SELECT count(*) FROM schema_version"), 3);
+    ASSERT_EQ(q_int(c, "SELECT count(DISTINCT version) FROM schema_version"), 3);
+    ASSERT_EQ(q_int(c, "SELECT max(version) FROM schema_version"), 3);
     ASSERT_EQ(q_int(c, "SELECT count(*) FROM incidents"), N);
     ASSERT_EQ(q_int(c, "SELECT count(DISTINCT id) FROM incidents"), N);
     PQfinish(c);
@@ -381,5 +381,55 @@ TEST_PG(store_pg_password_never_shown)
     ASSERT(strchr(err, '\n') == NULL);
     free(bad);
     free(with_pw);
+    free(uri);
+}
+
+/* Two replicas (two stores) on one database: a job A holds is neither
+ * claimed nor sent by B while A's lease lives; once it ends (A died without
+ * renewing), B's sweep takes it back, as pending with maybe_sent since A
+ * had started sending it, and exactly one of them can mark it sending. */
+TEST_PG(store_pg_outbox_leases_two_replicas)
+{
+    char *uri = pg_test_fresh_db("outbox_leases");
+    struct store *a = open_ok(uri);
+    struct store *b = open_ok(uri);
+    ASSERT(strcmp(store_owner(a), store_owner(b)) != 0);
+    int64_t lease = store_lease_ms(a);
+    int64_t t0 = 1000000;
+    struct outbox_new j = { .idem_key = "k/lease", .op = "slack.post", .payload = "{}", .next_at_ms = t0, .now_ms = t0 };
+    int64_t id = store_outbox_add(a, &j);
+    ASSERT(id > 0);
+    struct outbox_job *jobs = NULL;
+    size_t n = 0;
+    /* A created it: A holds it.  B's sweep and B's claim find nothing. */
+    ASSERT_EQ(store_outbox_claim(b, t0 + 1, true, 10, &jobs, &n), 0);
+    ASSERT_EQ(n, 0);
+    ASSERT_EQ(store_outbox_mark_sending(b, id, t0 + 1), STORE_EINVAL);
+    ASSERT_EQ(store_outbox_mark_sending(a, id, t0 + 2), 0);
+    /* A renews; B still cannot take it just after the first lease end. */
+    ASSERT_EQ(store_outbox_renew(a, t0 + lease / 2), 1);
+    ASSERT_EQ(store_outbox_claim(b, t0 + lease + 10, false, 10, &jobs, &n), 0);
+    ASSERT_EQ(n, 0);
+    /* A dies (no more renewals): after its lease B takes it over. */
+    int64_t after = t0 + lease / 2 + lease + 1;
+    ASSERT_EQ(store_outbox_claim(b, after, false, 10, &jobs, &n), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(jobs[0].id, id);
+    ASSERT_EQ(jobs[0].state, OUTBOX_PENDING);
+    ASSERT(jobs[0].maybe_sent);
+    outbox_jobs_free(jobs, n);
+    /* Only B may send it now; a second sweep claims nothing more. */
+    ASSERT_EQ(store_outbox_mark_sending(a, id, after + 1), STORE_EINVAL);
+    ASSERT_EQ(store_outbox_mark_sending(b, id, after + 1), 0);
+    ASSERT_EQ(store_outbox_claim(a, after + 2, false, 10, &jobs, &n), 0);
+    ASSERT_EQ(n, 0);
+    /* A clean stop releases: the job is anyone's at once. */
+    ASSERT_EQ(store_outbox_mark_retry(b, id, after + 3, "x", false, after + 3), 0);
+    ASSERT_EQ(store_outbox_release(b), 1);
+    ASSERT_EQ(store_outbox_claim(a, after + 4, false, 10, &jobs, &n), 0);
+    ASSERT_EQ(n, 1);
+    outbox_jobs_free(jobs, n);
+    store_close(a);
+    store_close(b);
     free(uri);
 }
