@@ -84,6 +84,10 @@ static void eff_free(struct fx *fx)
     free(fx->inc_issue_url);
     free(fx->s1);
     free(fx->s2);
+    free(fx->idem_key);
+    free(fx->scan.channel);
+    free(fx->scan.thread_ts);
+    free(fx->scan.cursor);
     free(fx);
 }
 
@@ -596,7 +600,9 @@ void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSO
     fx->job_id = job ? job->id : 0;
     fx->incident_id = job && job->incident_id ? job->incident_id : inc ? inc->id : 0;
     fx->job_created_ms = job ? job->created_ms : 0;
+    fx->job_first_ms = job ? job->first_due_ms : 0;
     fx->job_maybe_sent = job && job->maybe_sent;
+    fx->idem_key = xstrdup(job && job->idem_key ? job->idem_key : "");
     fx->payload = cJSON_IsObject(payload) ? cJSON_Duplicate(payload, 1) : cJSON_CreateObject();
     if (inc) {
         fx->inc_channel_id = masked(inc->channel_id);

@@ -31,8 +31,18 @@
  *                       errors of conversations.info retry for 10 min, then count as not private.
  *                       Blocks of every slack.* op are fitted to Block Kit limits (bot/blockkit.h).
  *  slack.dm             {"user","text","blocks"?}            conversations.open + chat.postMessage
- *  slack.ephemeral      {"channel","user","text","thread_ts"?}  chat.postEphemeral
- *  slack.response_url   {"url","body":{...}}                 POST to a response_url
+ *                       Both post with metadata {"event_type":"sirt_outbox","event_payload":
+ *                       {"job":<opaque token of the idem key>}} (never a payload's own metadata).
+ *                       With maybe_sent, first look for that message (conversations.history of
+ *                       the channel / DM, conversations.replies of thread_ts; from the first send
+ *                       minus 5 min, include_all_metadata, limit 15, <= 3 pages, the bot's own
+ *                       messages) and adopt its ts (result "adopted":true; then pins.add if
+ *                       "pin") instead of posting; a 429 on the first page = RETRY after it
+ *                       (see effects_internal.h "posting exactly once")
+ *  slack.ephemeral      {"channel","user","text","thread_ts"?}  chat.postEphemeral (not
+ *                       reconciled: Slack keeps no copy; may repeat after a crash)
+ *  slack.response_url   {"url","body":{...}}                 POST to a response_url (not
+ *                       reconciled: may repeat after a crash)
  *  gitlab.create_project {"name","path","description"}       POST /projects with namespace_id
  *                       from config, visibility private; captures gitlab_project_id,
  *                       gitlab_project_path, gitlab_project_url.  "has already been taken" with

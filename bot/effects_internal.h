@@ -33,7 +33,9 @@ struct fx {
     int64_t job_id;
     int64_t incident_id;
     int64_t job_created_ms;
+    int64_t job_first_ms;          /* first send of the job (0 = unknown: use job_created_ms) */
     bool job_maybe_sent;
+    char *idem_key;                /* the job's idempotency key ("" when none) */
     cJSON *payload;                /* owned copy; never NULL (empty object) */
 
     /* Incident row at start, strings passed through mask_secrets(). */
@@ -47,6 +49,13 @@ struct fx {
     cJSON *work;                   /* scratch: list of names/users still to do */
     char *s1, *s2;                 /* scratch strings (cursor, channel, path, ...) */
     int n1, n2;                    /* scratch counters (pages, index) */
+
+    /* Looking for this job's own message after a crash (eff_slack_find_posted). */
+    struct {
+        char *channel, *thread_ts, *cursor;
+        int pages;
+        void (*then)(struct fx *fx, const char *ts);
+    } scan;
 
     /* Current request. */
     bool pending;
@@ -130,6 +139,36 @@ int64_t eff_gitlab_user_id(const cJSON *users, const char *username);
 /* text with marker appended as an HTML comment unless it already holds it
  * (caller frees). */
 char *eff_with_marker(const char *text, const char *marker);
+
+/* ---- posting exactly once (effects_slack.c) ----
+ * Every chat.postMessage of an outbox job carries metadata
+ * {"event_type":"sirt_outbox","event_payload":{"job":"<token>"}}: the token
+ * is opaque (HMAC-SHA-256 of the job's idempotency key under a key derived
+ * from the bot token, 128 bits in hex), so nothing about the incident is
+ * visible to the workspace, and the same job gives the same token on every
+ * replica.  A job retried with maybe_sent looks for its own message before
+ * posting again. */
+#define EFF_OUTBOX_EVENT "sirt_outbox"
+#define EFF_TOKEN_HEX 32
+/* The token of idem_key under secret into out (EFF_TOKEN_HEX + 1 bytes).
+ * False (out "") without a secret or a key. */
+bool eff_outbox_token(const char *secret, const char *idem_key, char out[EFF_TOKEN_HEX + 1]);
+/* The metadata object for this job's posts, or NULL (no token). */
+cJSON *eff_post_metadata(const struct fx *fx);
+/* In a conversations.history/replies "messages" array, the message posted by
+ * us (user bot_user or bot_id bot_id, when those are known) with our
+ * event_type and this token, or NULL. */
+const cJSON *eff_find_own_message(const cJSON *messages, const char *token, const char *bot_user,
+                                  const char *bot_id);
+/* When the job is maybe_sent (and has a token), scans channel (thread_ts:
+ * that thread, with conversations.replies) from the job's first send minus
+ * a margin for its own message, a few small pages at most, then calls
+ * then(fx, ts of the message found, or NULL: post it).  Otherwise calls
+ * then(fx, NULL) at once.  A transient error or a 429 on the first page
+ * finishes the job (RETRY, after Retry-After, still maybe_sent); a lasting
+ * error, or a 429 on a later page, ends the scan: then(fx, NULL), logged. */
+void eff_slack_find_posted(struct fx *fx, const char *channel, const char *thread_ts,
+                           void (*then)(struct fx *fx, const char *ts));
 
 /* ---- op entry points ---- */
 void eff_slack_views_open(struct fx *fx);

@@ -272,10 +272,8 @@ static void oncall_reply_url_posted(struct fx *fx, const struct http_response *r
         eff_fail(fx, "nobody on call found");
 }
 
-/* Posts the answer where the payload's "reply" says, then finishes. */
-static void oncall_reply(struct fx *fx)
+static char *oncall_text(const struct fx *fx)
 {
-    const cJSON *reply = cJSON_GetObjectItemCaseSensitive(fx->payload, "reply");
     char *text;
     if (!fx->s1)
         text = xstrdup("I could not find who is on call: PagerDuty did not say and no secops fallback_user "
@@ -285,6 +283,39 @@ static void oncall_reply(struct fx *fx)
     else
         text = xasprintf("On call now: <@%s> (fallback: the configured secops user; PagerDuty could not tell).",
                          fx->s1);
+    return text;
+}
+
+static void oncall_reply_checked(struct fx *fx, const char *found_ts)
+{
+    if (found_ts) {
+        cJSON_AddStringToObject(eff_result(fx), "reply_ts", found_ts);
+        if (fx->s1)
+            oncall_finish_done(fx);
+        else
+            eff_fail(fx, "nobody on call found");
+        return;
+    }
+    const cJSON *reply = cJSON_GetObjectItemCaseSensitive(fx->payload, "reply");
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddStringToObject(args, "channel", eff_str(reply, "channel"));
+    char *text = oncall_text(fx);
+    cJSON_AddStringToObject(args, "text", text);
+    free(text);
+    const char *ts = eff_str(reply, "thread_ts");
+    if (ts)
+        cJSON_AddStringToObject(args, "thread_ts", ts);
+    cJSON *md = eff_post_metadata(fx);
+    if (md)
+        cJSON_AddItemToObject(args, "metadata", md);
+    eff_slack(fx, "chat.postMessage", args, false, true, oncall_reply_posted);
+}
+
+/* Posts the answer where the payload's "reply" says, then finishes. */
+static void oncall_reply(struct fx *fx)
+{
+    const cJSON *reply = cJSON_GetObjectItemCaseSensitive(fx->payload, "reply");
+    char *text = oncall_text(fx);
     const char *url = eff_str(reply, "url");
     const char *channel = eff_str(reply, "channel");
     if (url) {
@@ -296,14 +327,9 @@ static void oncall_reply(struct fx *fx)
         return;
     }
     if (channel) {
-        cJSON *args = cJSON_CreateObject();
-        cJSON_AddStringToObject(args, "channel", channel);
-        cJSON_AddStringToObject(args, "text", text);
-        const char *ts = eff_str(reply, "thread_ts");
-        if (ts)
-            cJSON_AddStringToObject(args, "thread_ts", ts);
         free(text);
-        eff_slack(fx, "chat.postMessage", args, false, true, oncall_reply_posted);
+        /* After a crash (maybe_sent) the reply may be there already. */
+        eff_slack_find_posted(fx, channel, eff_str(reply, "thread_ts"), oncall_reply_checked);
         return;
     }
     free(text);

@@ -408,14 +408,10 @@ static void pin_done(struct fx *fx, const struct api_result *r)
     eff_done(fx);
 }
 
-static void post_done(struct fx *fx, const struct api_result *r)
+/* The message is in channel ch at ts (posted now, or found): pin it when
+ * the job says so, and finish. */
+static void post_landed(struct fx *fx, const char *ch, const char *ts)
 {
-    if (r->err != API_OK) {
-        eff_finish_api(fx, r);
-        return;
-    }
-    const char *ch = api_str(r, NULL, "channel");
-    const char *ts = api_str(r, NULL, "ts");
     cJSON *res = eff_result(fx);
     cJSON_AddStringToObject(res, "channel", ch ? ch : fx->s1);
     if (ts)
@@ -430,6 +426,25 @@ static void post_done(struct fx *fx, const struct api_result *r)
     eff_done(fx);
 }
 
+static void post_done(struct fx *fx, const struct api_result *r)
+{
+    if (r->err != API_OK) {
+        eff_finish_api(fx, r);
+        return;
+    }
+    post_landed(fx, api_str(r, NULL, "channel"), api_str(r, NULL, "ts"));
+}
+
+/* Every post of a job carries its opaque token (effects_internal.h), so a
+ * retry after a crash can find it: the payload's own metadata is never sent
+ * (it could hold incident details, and metadata is workspace-visible). */
+static void add_metadata(const struct fx *fx, cJSON *args)
+{
+    cJSON *md = eff_post_metadata(fx);
+    if (md)
+        cJSON_AddItemToObject(args, "metadata", md);
+}
+
 static void post_message(struct fx *fx, const char *channel, eff_api_fn cb)
 {
     free(fx->s1);
@@ -440,7 +455,7 @@ static void post_message(struct fx *fx, const char *channel, eff_api_fn cb)
     add_dup(args, "blocks", fx->payload);
     add_dup(args, "thread_ts", fx->payload);
     add_dup(args, "unfurl_links", fx->payload);
-    add_dup(args, "metadata", fx->payload);
+    add_metadata(fx, args);
     fit_logged(fx, blockkit_fit_message(args));
     eff_slack(fx, "chat.postMessage", args, false, true, cb);
 }
@@ -466,6 +481,7 @@ static void post_reduced(struct fx *fx, const char *privacy, const char *why)
     cJSON_AddStringToObject(args, "channel", ch);
     cJSON_AddStringToObject(args, "text", pub);
     add_dup(args, "unfurl_links", fx->payload);
+    add_metadata(fx, args);
     free(ch);
     eff_slack(fx, "chat.postMessage", args, false, true, post_done);
 }
@@ -498,6 +514,8 @@ static void privacy_known(struct fx *fx, const struct api_result *r)
     post_reduced(fx, "unknown", why);
 }
 
+static void post_checked(struct fx *fx, const char *found_ts);
+
 void eff_slack_post(struct fx *fx)
 {
     const char *ch = eff_str(fx->payload, "channel");
@@ -511,18 +529,41 @@ void eff_slack_post(struct fx *fx)
         eff_fail(fx, "bad payload: text missing");
         return;
     }
+    free(fx->s1);
+    fx->s1 = xstrdup(ch);
+    /* After a crash (maybe_sent) the message may be there already. */
+    eff_slack_find_posted(fx, ch, eff_str(fx->payload, "thread_ts"), post_checked);
+}
+
+static void post_checked(struct fx *fx, const char *found_ts)
+{
+    char *ch = xstrdup(fx->s1);
+    if (found_ts) {
+        cJSON_AddTrueToObject(eff_result(fx), "adopted");
+        post_landed(fx, ch, found_ts);
+        free(ch);
+        return;
+    }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fx->payload, "private_only"))) {
-        free(fx->s1);
-        fx->s1 = xstrdup(ch);
         cJSON *args = cJSON_CreateObject();
         cJSON_AddStringToObject(args, "channel", ch);
         eff_slack(fx, "conversations.info", args, true, false, privacy_known);
+        free(ch);
         return;
     }
     post_message(fx, ch, post_done);
+    free(ch);
 }
 
 /* ---- slack.dm ---- */
+
+static void dm_landed(struct fx *fx, const char *ch, const char *ts)
+{
+    cJSON_AddStringToObject(eff_result(fx), "channel", ch ? ch : fx->s1);
+    if (ts)
+        cJSON_AddStringToObject(eff_result(fx), "ts", ts);
+    eff_done(fx);
+}
 
 static void dm_posted(struct fx *fx, const struct api_result *r)
 {
@@ -530,12 +571,19 @@ static void dm_posted(struct fx *fx, const struct api_result *r)
         eff_finish_api(fx, r);
         return;
     }
-    const char *ch = api_str(r, NULL, "channel");
-    const char *ts = api_str(r, NULL, "ts");
-    cJSON_AddStringToObject(eff_result(fx), "channel", ch ? ch : fx->s1);
-    if (ts)
-        cJSON_AddStringToObject(eff_result(fx), "ts", ts);
-    eff_done(fx);
+    dm_landed(fx, api_str(r, NULL, "channel"), api_str(r, NULL, "ts"));
+}
+
+static void dm_checked(struct fx *fx, const char *found_ts)
+{
+    char *ch = xstrdup(fx->s1);
+    if (found_ts) {
+        cJSON_AddTrueToObject(eff_result(fx), "adopted");
+        dm_landed(fx, ch, found_ts);
+    } else {
+        post_message(fx, ch, dm_posted);
+    }
+    free(ch);
 }
 
 static void dm_opened(struct fx *fx, const struct api_result *r)
@@ -549,7 +597,9 @@ static void dm_opened(struct fx *fx, const struct api_result *r)
         eff_finish(fx, EFFECT_RETRY, -1, fx->job_maybe_sent, "conversations.open: no channel id");
         return;
     }
-    post_message(fx, ch, dm_posted);
+    free(fx->s1);
+    fx->s1 = xstrdup(ch);
+    eff_slack_find_posted(fx, ch, NULL, dm_checked);
 }
 
 void eff_slack_dm(struct fx *fx)

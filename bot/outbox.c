@@ -13,6 +13,7 @@
 #include "outbox.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +94,7 @@ struct outbox {
     struct sirt_app *loop_app;
     uv_timer_t timer;            /* loop */
     bool started;
-    bool closing;                /* set on the loop, read by both (atomic enough: only ever set) */
+    atomic_bool closing;         /* set once on the loop, read by both threads */
     bool timer_closed;
     struct inflight *inflight;   /* store thread */
     size_t n_inflight;

@@ -20,6 +20,7 @@
 #include "../bot/effects_internal.h"
 #include "../bot/http.h"
 #include "../bot/log.h"
+#include "../bot/sha256.h"
 #include "../bot/slack_api.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
@@ -65,6 +66,7 @@ static void env_init(struct env *e, enum slack_mode mode)
     ASSERT_NOT_NULL(e->api);
     e->cfg.gitlab_url = xasprintf("%s/", http_peer_url(e->peer));
     e->cfg.gitlab_token = xstrdup(GL_TOKEN);
+    e->cfg.slack_bot_token = xstrdup("xoxb-test-token");
     e->cfg.gitlab_namespace_id = 42;
     e->cfg.pagerduty_routing_key = xstrdup(PD_KEY);
     e->cfg.pagerduty_events_url = xasprintf("%s/v2/enqueue", http_peer_url(e->peer));
@@ -90,6 +92,7 @@ static void env_finish(struct env *e)
     free(e->api_url);
     free(e->cfg.gitlab_url);
     free(e->cfg.gitlab_token);
+    free(e->cfg.slack_bot_token);
     free(e->cfg.pagerduty_routing_key);
     free(e->cfg.pagerduty_events_url);
     curl_global_cleanup();
@@ -142,6 +145,7 @@ struct job_spec {
     int64_t incident_id;
     bool maybe_sent;
     int64_t created_ms;
+    const char *idem_key;        /* NULL: none (posts carry no metadata) */
 };
 
 static void start(struct env *e, const struct job_spec *js, const struct incident *inc, struct got *g)
@@ -154,6 +158,8 @@ static void start(struct env *e, const struct job_spec *js, const struct inciden
     job.payload = (char *)js->payload;
     job.maybe_sent = js->maybe_sent;
     job.created_ms = js->created_ms ? js->created_ms : clock_now_ms();
+    job.first_due_ms = job.created_ms;
+    job.idem_key = (char *)js->idem_key;
     cJSON *p = cJSON_Parse(js->payload ? js->payload : "{}");
     ASSERT_NOT_NULL(p);
     memset(g, 0, sizeof(*g));
@@ -1523,6 +1529,201 @@ TEST(eff_fake_slack_adopt_invite_pin_round_trip)
     ASSERT_EQ(fake_slack_call_count(e.fs, "pins.add"), 1);
     got_free(&g);
     free(id);
+    env_finish(&e);
+}
+
+/* ================================================================== */
+/* posting exactly once: metadata token, and the maybe_sent scan */
+
+static void hex(const unsigned char *d, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+TEST(eff_sha256_hmac_vectors_and_token)
+{
+    unsigned char d[SHA256_LEN];
+    char h[2 * SHA256_LEN + 1];
+    struct sha256 c;
+    sha256_init(&c);
+    sha256_update(&c, "abc", 3);
+    sha256_final(&c, d);
+    hex(d, sizeof(d), h);
+    ASSERT_STR_EQ(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* FIPS 180-4 two-block message, fed in odd pieces */
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    sha256_init(&c);
+    sha256_update(&c, two, 5);
+    sha256_update(&c, two + 5, strlen(two) - 5);
+    sha256_final(&c, d);
+    hex(d, sizeof(d), h);
+    ASSERT_STR_EQ(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    /* RFC 4231 test cases 2 and 6 (a key longer than the block) */
+    sha256_hmac("Jefe", 4, "what do ya want for nothing?", 28, d);
+    hex(d, sizeof(d), h);
+    ASSERT_STR_EQ(h, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    unsigned char key[131];
+    memset(key, 0xaa, sizeof(key));
+    const char *msg = "Test Using Larger Than Block-Size Key - Hash Key First";
+    sha256_hmac(key, sizeof(key), msg, strlen(msg), d);
+    hex(d, sizeof(d), h);
+    ASSERT_STR_EQ(h, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+
+    /* the token: stable, per key and per secret, opaque */
+    char t1[EFF_TOKEN_HEX + 1], t2[EFF_TOKEN_HEX + 1], t3[EFF_TOKEN_HEX + 1];
+    ASSERT(eff_outbox_token("xoxb-1", "Ev1/SIRT-3/summary", t1));
+    ASSERT(eff_outbox_token("xoxb-1", "Ev1/SIRT-3/summary", t2));
+    ASSERT_STR_EQ(t1, t2);
+    ASSERT_EQ(strlen(t1), EFF_TOKEN_HEX);
+    ASSERT_EQ(strspn(t1, "0123456789abcdef"), EFF_TOKEN_HEX);
+    ASSERT(eff_outbox_token("xoxb-1", "Ev1/SIRT-3/notice", t3));
+    ASSERT(strcmp(t1, t3) != 0);
+    ASSERT(eff_outbox_token("xoxb-2", "Ev1/SIRT-3/summary", t3));
+    ASSERT(strcmp(t1, t3) != 0);
+    ASSERT(!eff_outbox_token(NULL, "k", t3));
+    ASSERT_STR_EQ(t3, "");
+    ASSERT(!eff_outbox_token("xoxb-1", "", t3));
+
+    /* only our own message with our token */
+    char msgs[1024];
+    snprintf(msgs, sizeof(msgs),
+             "[{\"user\":\"U0HUMAN01\",\"ts\":\"5.1\",\"metadata\":{\"event_type\":\"sirt_outbox\",\"event_payload\":{\"job\":\"%s\"}}},"
+             "{\"user\":\"U0BOT0001\",\"ts\":\"5.2\",\"metadata\":{\"event_type\":\"other\",\"event_payload\":{\"job\":\"%s\"}}},"
+             "{\"user\":\"U0BOT0001\",\"ts\":\"5.3\",\"metadata\":{\"event_type\":\"sirt_outbox\",\"event_payload\":{\"job\":\"x\"}}},"
+             "{\"bot_id\":\"B0BOT0001\",\"ts\":\"5.4\",\"metadata\":{\"event_type\":\"sirt_outbox\",\"event_payload\":{\"job\":\"%s\"}}}]",
+             t1, t1, t1);
+    cJSON *arr = cJSON_Parse(msgs);
+    ASSERT_NOT_NULL(arr);
+    const cJSON *m = eff_find_own_message(arr, t1, "U0BOT0001", "B0BOT0001");
+    ASSERT_STR_EQ(eff_str(m, "ts"), "5.4");
+    ASSERT_NULL(eff_find_own_message(arr, t1, "U0BOT0001", ""));
+    ASSERT_NULL(eff_find_own_message(arr, "", "U0BOT0001", "B0BOT0001"));
+    ASSERT_STR_EQ(eff_str(eff_find_own_message(arr, t1, "", ""), "ts"), "5.1");   /* identity unknown: token decides */
+    cJSON_Delete(arr);
+}
+
+static const char *hist_arg(const struct env *e, const char *method, size_t idx, const char *k)
+{
+    const struct fake_call *c = fake_slack_call(e->fs, method, idx);
+    ASSERT_NOT_NULL(c);
+    return eff_str(c->json, k);
+}
+
+TEST(eff_post_maybe_sent_adopts_its_own_message)
+{
+    struct env e;
+    env_init(&e, SLACK_FAKE);
+    str_lcpy(e.app.bot_id, "B0BOT0001", sizeof(e.app.bot_id));
+    struct incident inc;
+    incident_init(&inc, 8);
+    inc.channel_id = "G0INC0008";
+    const char *pl = "{\"text\":\"summary\",\"pin\":true}";
+    struct got g;
+    /* first attempt: posted with the opaque token, no scan */
+    run(&e, &(struct job_spec){ .op = "slack.post", .incident_id = 8, .payload = pl, .idem_key = "Ev8/SIRT-8/summary" },
+        &inc, &g);
+    ASSERT_EQ(g.outcome, EFFECT_DONE);
+    char *ts = xstrdup(res_str(&g, "ts", NULL));
+    got_free(&g);
+    char token[EFF_TOKEN_HEX + 1];
+    ASSERT(eff_outbox_token("xoxb-test-token", "Ev8/SIRT-8/summary", token));
+    cJSON *a = call_json(&e, "chat.postMessage", 0);
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(a, "metadata");
+    ASSERT_STR_EQ(eff_str(md, "event_type"), "sirt_outbox");
+    ASSERT_STR_EQ(eff_str(cJSON_GetObjectItemCaseSensitive(md, "event_payload"), "job"), token);
+    ASSERT_EQ(fake_slack_call_count(e.fs, "conversations.history"), 0);
+    ASSERT_NOT_CONTAINS(fake_slack_call(e.fs, "chat.postMessage", 0)->body, "SIRT-8");
+
+    /* the crash lost the answer: the retry finds it, pins it, posts nothing */
+    int64_t t0 = clock_now_ms();
+    run(&e, &(struct job_spec){ .op = "slack.post", .incident_id = 8, .payload = pl, .maybe_sent = true,
+                                .idem_key = "Ev8/SIRT-8/summary" }, &inc, &g);
+    ASSERT_EQ(g.outcome, EFFECT_DONE);
+    ASSERT_STR_EQ(res_str(&g, "ts", NULL), ts);
+    ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g.result, "adopted")));
+    ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g.result, "pinned")));
+    ASSERT_EQ(fake_slack_call_count(e.fs, "chat.postMessage"), 1);
+    ASSERT_EQ(fake_slack_call_count(e.fs, "pins.add"), 2);   /* second: already_pinned */
+    ASSERT_EQ(fake_slack_pin_count(e.fs), 1);
+    ASSERT_STR_EQ(fake_slack_call(e.fs, "conversations.history", 0)->http_method, "GET");
+    ASSERT_STR_EQ(hist_arg(&e, "conversations.history", 0, "channel"), "G0INC0008");
+    ASSERT_STR_EQ(hist_arg(&e, "conversations.history", 0, "include_all_metadata"), "true");
+    ASSERT_STR_EQ(hist_arg(&e, "conversations.history", 0, "limit"), "15");
+    double oldest = atof(hist_arg(&e, "conversations.history", 0, "oldest"));
+    ASSERT(oldest <= (double)t0 / 1000 - 299 && oldest >= (double)t0 / 1000 - 310);
+    got_free(&g);
+
+    /* another job's retry does not take it: it scans, then posts */
+    run(&e, &(struct job_spec){ .op = "slack.post", .incident_id = 8, .payload = pl, .maybe_sent = true,
+                                .idem_key = "Ev8/SIRT-8/notice" }, &inc, &g);
+    ASSERT_EQ(g.outcome, EFFECT_DONE);
+    ASSERT(strcmp(res_str(&g, "ts", NULL), ts) != 0);
+    ASSERT_NULL(cJSON_GetObjectItemCaseSensitive(g.result, "adopted"));
+    ASSERT_EQ(fake_slack_call_count(e.fs, "chat.postMessage"), 2);
+    ASSERT_EQ(fake_slack_call_count(e.fs, "conversations.history"), 2);
+    got_free(&g);
+
+    /* a thread reply is looked for in its thread */
+    const char *tp = "{\"text\":\"in thread\",\"thread_ts\":\"%s\"}";
+    char *tpl = xasprintf(tp, ts);
+    run(&e, &(struct job_spec){ .op = "slack.post", .incident_id = 8, .payload = tpl, .idem_key = "Ev8/reply" }, &inc, &g);
+    char *rts = xstrdup(res_str(&g, "ts", NULL));
+    got_free(&g);
+    run(&e, &(struct job_spec){ .op = "slack.post", .incident_id = 8, .payload = tpl, .maybe_sent = true,
+                                .idem_key = "Ev8/reply" }, &inc, &g);
+    ASSERT_EQ(g.outcome, EFFECT_DONE);
+    ASSERT_STR_EQ(res_str(&g, "ts", NULL), rts);
+    ASSERT_STR_EQ(hist_arg(&e, "conversations.replies", 0, "ts"), ts);
+    ASSERT_EQ(fake_slack_call_count(e.fs, "chat.postMessage"), 3);
+    got_free(&g);
+    free(tpl);
+    free(rts);
+    free(ts);
+    env_finish(&e);
+}
+
+TEST(eff_dm_maybe_sent_adopts_and_scan_errors)
+{
+    struct env e;
+    env_init(&e, SLACK_FAKE);
+    struct got g;
+    const char *pl = "{\"user\":\"U0APPSEC1\",\"text\":\"you are on call\"}";
+    run(&e, &(struct job_spec){ .op = "slack.dm", .payload = pl, .idem_key = "handoff/SIRT-2/dm" }, NULL, &g);
+    ASSERT_EQ(g.outcome, EFFECT_DONE);
+    char *ts = xstrdup(res_str(&g, "ts", NULL));
+    got_free(&g);
+    run(&e, &(struct job_spec){ .op = "slack.dm", .payload = pl, .maybe_sent = true, .idem_key = "handoff/SIRT-2/dm" },
+        NULL, &g);
+    ASSERT_EQ(g.outcome, EFFECT_DONE);
+    ASSERT_STR_EQ(res_str(&g, "ts", NULL), ts);
+    ASSERT_STR_EQ(res_str(&g, "channel", NULL), "D0APPSEC1");
+    ASSERT_STR_EQ(hist_arg(&e, "conversations.history", 0, "channel"), "D0APPSEC1");
+    ASSERT_EQ(fake_slack_message_count(e.fs, "D0APPSEC1"), 1);
+    got_free(&g);
+
+    /* rate limited: retry after Retry-After, still maybe_sent, nothing posted */
+    fake_slack_fail(e.fs, "conversations.history", 1, 429, NULL, 60);
+    run(&e, &(struct job_spec){ .op = "slack.dm", .payload = pl, .maybe_sent = true, .idem_key = "handoff/SIRT-2/x" },
+        NULL, &g);
+    ASSERT_EQ(g.outcome, EFFECT_RETRY);
+    ASSERT_EQ(g.retry_after_ms, 60000);
+    ASSERT(g.maybe_sent);
+    ASSERT_EQ(fake_slack_message_count(e.fs, "D0APPSEC1"), 1);
+    got_free(&g);
+    /* a lasting error (no history scope): posted anyway */
+    fake_slack_fail(e.fs, "conversations.history", 1, 200, "missing_scope", 0);
+    run(&e, &(struct job_spec){ .op = "slack.dm", .payload = pl, .maybe_sent = true, .idem_key = "handoff/SIRT-2/x" },
+        NULL, &g);
+    ASSERT_EQ(g.outcome, EFFECT_DONE);
+    ASSERT_EQ(fake_slack_message_count(e.fs, "D0APPSEC1"), 2);
+    got_free(&g);
+    /* a plain retry (not maybe_sent) never reads history */
+    size_t before = fake_slack_call_count(e.fs, "conversations.history");
+    run(&e, &(struct job_spec){ .op = "slack.dm", .payload = pl, .idem_key = "handoff/SIRT-2/y" }, NULL, &g);
+    ASSERT_EQ(fake_slack_call_count(e.fs, "conversations.history"), before);
+    got_free(&g);
+    free(ts);
     env_finish(&e);
 }
 

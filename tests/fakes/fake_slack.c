@@ -19,6 +19,7 @@
 
 #include "../../bot/util.h"
 #include "fake_blocks.h"
+#include "fake_messages.h"
 
 #ifndef POLLRDHUP
 #define POLLRDHUP 0x2000
@@ -214,6 +215,8 @@ struct fake_slack {
     size_t n_pins;
     struct fs_delay_rule *delays;
     size_t n_delays;
+    struct fake_messages *msgs;       /* what chat.postMessage posted */
+    uint64_t last_ts_us;              /* ts handed out: wall clock, strictly increasing */
     unsigned ts_seq, chan_seq, view_seq, trigger_seq, cmd_seq, event_seq;
     char last_trigger[64];
     size_t block_refusals;            /* blocks/views refused as Slack would */
@@ -833,10 +836,19 @@ static void sweep_start(struct fake_slack *f)
 
 typedef const char *(*api_fn)(struct fake_slack *f, const cJSON *args, cJSON *out);
 
+/* Message timestamps as Slack makes them: wall-clock seconds and
+ * microseconds, unique and increasing (conversations.history's oldest and
+ * latest compare them with the bot's clock). */
 static void next_ts(struct fake_slack *f, char out[32])
 {
-    unsigned n = ++f->ts_seq;
-    snprintf(out, 32, "%u.%06u", 1700000000u + n / 10000u, (n % 10000u) * 100u);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+    if (us <= f->last_ts_us)
+        us = f->last_ts_us + 1;
+    f->last_ts_us = us;
+    f->ts_seq++;
+    snprintf(out, 32, "%llu.%06llu", (unsigned long long)(us / 1000000u), (unsigned long long)(us % 1000000u));
 }
 
 static const char *api_connections_open(struct fake_slack *f, const cJSON *args, cJSON *out)
@@ -922,8 +934,14 @@ static const char *api_post_message(struct fake_slack *f, const cJSON *args, cJS
     const char *bad = check_blocks(f, args, out);
     if (bad)
         return bad;
+    cJSON *md = NULL;
+    bad = fake_messages_check_metadata(args, &md);
+    if (bad)
+        return bad;
     char ts[32];
     next_ts(f, ts);
+    const char *thread = arg_str(args, "thread_ts");
+    fake_messages_add(f->msgs, ch, ts, thread, FS_BOT_USER, FS_BOT_ID, text, md);
     cJSON_AddStringToObject(out, "channel", ch);
     cJSON_AddStringToObject(out, "ts", ts);
     cJSON *m = cJSON_AddObjectToObject(out, "message");
@@ -932,12 +950,13 @@ static const char *api_post_message(struct fake_slack *f, const cJSON *args, cJS
     cJSON_AddStringToObject(m, "bot_id", FS_BOT_ID);
     cJSON_AddStringToObject(m, "ts", ts);
     cJSON_AddStringToObject(m, "type", "message");
-    const char *thread = arg_str(args, "thread_ts");
     if (thread)
         cJSON_AddStringToObject(m, "thread_ts", thread);
     const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(args, "blocks");
     if (cJSON_IsArray(blocks))
         cJSON_AddItemToObject(m, "blocks", cJSON_Duplicate(blocks, 1));
+    if (md)
+        cJSON_AddItemToObject(m, "metadata", cJSON_Duplicate(md, 1));
     return NULL;
 }
 
@@ -1256,6 +1275,26 @@ static const char *api_pins_add(struct fake_slack *f, const cJSON *args, cJSON *
     return NULL;
 }
 
+/* A channel the reads can answer for: remembered, a DM, or one with posts. */
+static bool readable_channel(const struct fake_slack *f, const char *ch)
+{
+    return ch && (ch[0] == 'D' || channel_find_id(f, ch) || fake_messages_count(f->msgs, ch) > 0);
+}
+
+static const char *api_conv_history(struct fake_slack *f, const cJSON *args, cJSON *out)
+{
+    if (!readable_channel(f, arg_str(args, "channel")))
+        return "channel_not_found";
+    return fake_messages_history(f->msgs, args, out);
+}
+
+static const char *api_conv_replies(struct fake_slack *f, const cJSON *args, cJSON *out)
+{
+    if (!readable_channel(f, arg_str(args, "channel")))
+        return "channel_not_found";
+    return fake_messages_replies(f->msgs, args, out);
+}
+
 static const char *api_conv_open(struct fake_slack *f, const cJSON *args, cJSON *out)
 {
     (void)f;
@@ -1371,10 +1410,12 @@ static const struct {
     { "chat.postMessage", api_post_message, false },
     { "chat.update", api_chat_update, false },
     { "conversations.create", api_conv_create, false },
+    { "conversations.history", api_conv_history, false },
     { "conversations.info", api_conv_info, false },
     { "conversations.invite", api_conv_invite, false },
     { "conversations.list", api_conv_list, false },
     { "conversations.open", api_conv_open, false },
+    { "conversations.replies", api_conv_replies, false },
     { "pins.add", api_pins_add, false },
     { "users.info", api_users_info, false },
     { "users.lookupByEmail", api_users_by_email, false },
@@ -1909,6 +1950,7 @@ static void free_all(struct fake_slack *f)
     for (size_t i = 0; i < f->n_delays; i++)
         free(f->delays[i].method);
     free(f->delays);
+    fake_messages_destroy(f->msgs);
     for (size_t i = 0; i < FS_BAD_KEEP; i++)
         free(f->bad[i]);
     free(f->tickets);
@@ -1992,6 +2034,7 @@ static struct fake_slack *create_fake(uv_loop_t *loop, int port, const struct fa
     f->fin.data = f;
     f->redo.data = f;
     f->max_conns = FS_MAX_CONNS;
+    f->msgs = fake_messages_create();
     fs_live++;
 
     lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
@@ -2509,6 +2552,12 @@ void fake_slack_delay(struct fake_slack *f, const char *method, int times, int m
     x->ms = ms;
 }
 
+void fake_slack_delay_clear(struct fake_slack *f)
+{
+    for (size_t i = 0; i < f->n_delays; i++)
+        f->delays[i].times = 0;
+}
+
 const char *fake_slack_send_interactive(struct fake_slack *f, const cJSON *payload)
 {
     return send_env(f, "interactive", payload, 0);
@@ -2724,4 +2773,14 @@ size_t fake_slack_conn_deliveries(const struct fake_slack *f, unsigned id, size_
     if (acked_there)
         *acked_there = a;
     return n;
+}
+
+size_t fake_slack_message_count(const struct fake_slack *f, const char *channel)
+{
+    return fake_messages_count(f->msgs, channel);
+}
+
+const struct fake_message *fake_slack_message(const struct fake_slack *f, const char *channel, size_t idx)
+{
+    return fake_messages_get(f->msgs, channel, idx);
 }

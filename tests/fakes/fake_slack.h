@@ -62,6 +62,19 @@ struct fake_channel {
     size_t n_members;
 };
 
+/* A message chat.postMessage posted (ok answers only), as the fake keeps it
+ * for conversations.history / conversations.replies.  metadata: the
+ * "metadata" argument as posted (validated), NULL without one. */
+struct fake_message {
+    char *channel;
+    char *ts;
+    char *thread_ts;       /* NULL for a top-level message */
+    char *user;            /* U0BOT0001 */
+    char *bot_id;          /* B0BOT0001 */
+    char *text;            /* "" when only blocks were given */
+    cJSON *metadata;
+};
+
 struct fake_ack {
     char *envelope_id;
     cJSON *json;           /* the whole ack frame */
@@ -227,6 +240,8 @@ void fake_slack_add_user(struct fake_slack *f, const char *id, const char *name,
  * created, a message posted); only the answer waits, so a bot killed during
  * the delay never learns of it.  Rules add up, oldest first. */
 void fake_slack_delay(struct fake_slack *f, const char *method, int times, int ms);
+/* Ends every delay rule (answers already held still wait their time). */
+void fake_slack_delay_clear(struct fake_slack *f);
 
 /* --- channels ---
  * conversations.create: name required (invalid_name_required), <= 80
@@ -267,6 +282,28 @@ size_t fake_slack_pin_count(const struct fake_slack *f);
 size_t fake_slack_block_refusals(const struct fake_slack *f);
 const char *fake_slack_last_refusal(const struct fake_slack *f);   /* "" if none */
 bool fake_slack_is_pinned(const struct fake_slack *f, const char *channel, const char *ts);
+
+/* --- messages (tests/fakes/fake_messages.c) ---
+ * Message ts are wall-clock "<unix seconds>.<microseconds>", unique and
+ * increasing per fake (Slack's shape: history's oldest/latest compare them
+ * with the client's clock).
+ * chat.postMessage: "metadata" (an object, or a JSON string in a form post)
+ *   must be {"event_type": non-empty string, "event_payload": object}, else
+ *   invalid_metadata_format and nothing is posted; the message is stored
+ *   with it, and the answer's "message" carries it.
+ * conversations.history: channel (channel_not_found unless remembered, a
+ *   D id, or posted to); top-level messages only (thread replies are not
+ *   listed; parents carry thread_ts and reply_count), newest first; oldest
+ *   / latest (exclusive unless inclusive=true), limit (default 100, max
+ *   999), cursor (next_cursor in response_metadata, "" on the last page;
+ *   invalid_cursor), has_more.  "metadata" only with
+ *   include_all_metadata=true, as Slack.
+ * conversations.replies: channel + ts of the thread (thread_not_found when
+ *   neither the parent nor a reply is known); the parent and its replies,
+ *   oldest first, same window, paging and metadata rules. */
+size_t fake_slack_message_count(const struct fake_slack *f, const char *channel);   /* NULL = all */
+/* The idx-th message posted to channel (NULL = any), in post order. */
+const struct fake_message *fake_slack_message(const struct fake_slack *f, const char *channel, size_t idx);
 
 /* --- several connections (one app, several bot processes) ---
  * Slack allows up to 10 concurrent Socket Mode connections per app and

@@ -5,7 +5,8 @@
  * its answer never arrived), kill, restart, let it finish, then count what
  * the fakes received.  Fails (exit 1) on any lost page or any duplicate
  * channel, project, issue, note, PagerDuty incident, summary or component
- * notice (a trigger in flight at the kill is sent again under the same
+ * notice, or any message posted twice (same channel, thread and text: DMs,
+ * notices, replies) (a trigger in flight at the kill is sent again under the same
  * dedup_key, which PagerDuty folds into one incident: counted apart), and
  * prints one summary line with the counts.  Not part of `make test`.
  * Usage: torture_report [kills]; TORTURE_SEED=n repeats a run. */
@@ -42,7 +43,7 @@ static size_t ok_calls(struct fx *fx, const char *method, const char *channel, c
     size_t n = 0;
     for (size_t i = 0; i < fake_slack_call_count(fx->slack, method); i++) {
         const struct fake_call *c = fake_slack_call(fx->slack, method, i);
-        if (c->status != 200)
+        if (c->status != 200 || c->error)   /* ok:false (already_pinned) is no new pin */
             continue;
         const char *ch = jstr(c->json, "channel"), *t = jstr(c->json, "text");
         if (channel && (!ch || strcmp(ch, channel) != 0))
@@ -52,6 +53,24 @@ static size_t ok_calls(struct fx *fx, const char *method, const char *channel, c
         n++;
     }
     return n;
+}
+
+/* Messages the fake Slack holds twice (same channel, thread and text). */
+static size_t twice_posted(struct fx *fx)
+{
+    size_t n = fake_slack_message_count(fx->slack, NULL), dups = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct fake_message *a = fake_slack_message(fx->slack, NULL, i);
+        for (size_t k = i + 1; k < n; k++) {
+            const struct fake_message *b = fake_slack_message(fx->slack, NULL, k);
+            if (strcmp(a->channel, b->channel) == 0 && strcmp(a->text, b->text) == 0
+                && strcmp(a->thread_ts ? a->thread_ts : "", b->thread_ts ? b->thread_ts : "") == 0) {
+                dups++;
+                break;
+            }
+        }
+    }
+    return dups;
 }
 
 static size_t triggers(struct fx *fx)
@@ -76,7 +95,7 @@ static bool pred_settled(struct fx *fx, void *ud)
 
 struct totals {
     int runs, incomplete, pages_lost;
-    int dup_channel, dup_project, dup_issue, dup_note, dup_page, dup_summary, dup_notice;
+    int dup_channel, dup_project, dup_issue, dup_note, dup_page, dup_summary, dup_notice, dup_post;
     int killed_before_page, slow, refolded;
 };
 
@@ -89,6 +108,7 @@ static void one(struct totals *t, int i, unsigned delay_ms, bool slow)
         fake_gitlab_delay(fx.gitlab, "POST /projects", 1, 250);
         fake_gitlab_delay(fx.gitlab, "POST /projects/*/issues", 1, 250);
         fake_pagerduty_delay(fx.pd, FAKE_PD_ENQUEUE, 1, 250);
+        fake_slack_delay(fx.slack, "chat.postMessage", 4, 250);   /* summary, DMs, notices */
         t->slow++;
     }
     fx_start(&fx, NULL);
@@ -111,6 +131,7 @@ static void one(struct totals *t, int i, unsigned delay_ms, bool slow)
     size_t is = fake_gitlab_issue_count(fx.gitlab), no = fake_gitlab_note_count(fx.gitlab);
     size_t pg = triggers(&fx), pd_inc = fake_pagerduty_incident_count(fx.pd);
     size_t su = ok_calls(&fx, "pins.add", NULL, NULL), cn = ok_calls(&fx, "chat.postMessage", "C0GITALY1", NULL);
+    size_t tw = twice_posted(&fx);
     t->incomplete += !done;
     t->pages_lost += pd_inc == 0;
     t->dup_channel += ch > 1;
@@ -121,10 +142,11 @@ static void one(struct totals *t, int i, unsigned delay_ms, bool slow)
     t->refolded += pg > 1 && pd_inc == 1;   /* a trigger in flight at the kill, sent again: same dedup_key */
     t->dup_summary += su > 1;
     t->dup_notice += cn > 1;
-    if (!done || ch != 1 || pr != 1 || is != 1 || no != 1 || pd_inc != 1 || su != 1 || cn != 1)
+    t->dup_post += tw > 0;
+    if (!done || ch != 1 || pr != 1 || is != 1 || no != 1 || pd_inc != 1 || su != 1 || cn != 1 || tw)
         printf("run %d (kill after %u ms%s): channels %zu projects %zu issues %zu notes %zu "
-                        "triggers %zu summaries %zu notices %zu%s\n", i, delay_ms, slow ? ", slow answers" : "",
-                ch, pr, is, no, pg, su, cn, done ? "" : " (did not complete)");
+                        "triggers %zu summaries %zu notices %zu messages posted twice %zu%s\n", i, delay_ms,
+                slow ? ", slow answers" : "", ch, pr, is, no, pg, su, cn, tw, done ? "" : " (did not complete)");
     fflush(stdout);
     fx_stop(&fx, 5000);
     fx_finish(&fx);
@@ -154,11 +176,11 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &b);
     double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     int bad = t.incomplete + t.pages_lost + t.dup_channel + t.dup_project + t.dup_issue + t.dup_note + t.dup_page
-              + t.dup_summary + t.dup_notice;
+              + t.dup_summary + t.dup_notice + t.dup_post;
     printf("torture: %d SIGKILLs (%d before the page left, %d with slow answers) in %.0f s: "
            "pages lost %d, incomplete %d, duplicate channels %d, projects %d, issues %d, notes %d, pages %d, "
-           "summaries %d, component notices %d; triggers re-sent after a kill and folded by dedup_key %d -> %s\n",
+           "summaries %d, component notices %d, runs with any message posted twice %d; triggers re-sent after a kill and folded by dedup_key %d -> %s\n",
            t.runs, t.killed_before_page, t.slow, secs, t.pages_lost, t.incomplete, t.dup_channel, t.dup_project,
-           t.dup_issue, t.dup_note, t.dup_page, t.dup_summary, t.dup_notice, t.refolded, bad ? "FAIL" : "ok");
+           t.dup_issue, t.dup_note, t.dup_page, t.dup_summary, t.dup_notice, t.dup_post, t.refolded, bad ? "FAIL" : "ok");
     return bad ? 1 : 0;
 }
