@@ -8,6 +8,9 @@
 #include <stdint.h>
 
 int64_t clock_now_ms(void);      /* Unix epoch milliseconds (possibly faked) */
+/* The system's wall clock, never faked: for what processes compare with
+ * one another (the leases of replicas), which a drill's clock must not move. */
+int64_t clock_real_ms(void);
 uint64_t clock_mono_us(void);    /* CLOCK_MONOTONIC microseconds */
 uint64_t clock_mono_ms(void);
 void clock_set_fixed_ms(int64_t epoch_ms); /* freeze wall time at this value */

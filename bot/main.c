@@ -429,6 +429,16 @@ static void close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+/* Store thread, last of the queue at a clean stop: the work this replica
+ * holds is given up, so another replica takes it at its next sweep rather
+ * than a lease later. */
+static void release_leases_st(struct store *st, void *arg)
+{
+    (void)arg;
+    if (st && store_leases_release(st) < 0)
+        LOG_WARN("leases: cannot release; other replicas take the work over when they end", "");
+}
+
 /* Frees everything in dependency order.  Clients first cancel what is in
  * flight (their callbacks see *_ECANCELED), then the lws context goes. */
 static void finish_shutdown(struct main_state *ms)
@@ -451,6 +461,7 @@ static void finish_shutdown(struct main_state *ms)
     ms->app.sm = NULL;
     /* The store thread finishes what is queued (its acks now find no
      * socket: Slack sends those envelopes again, and the inbox keeps them). */
+    storeq_post(ms->app.storeq, release_leases_st, NULL, NULL);
     storeq_close(ms->app.storeq);
     ms->app.storeq = NULL;
     health_stop();
@@ -605,7 +616,6 @@ int main(int argc, char **argv)
             ms.stopping = true;
             finish_shutdown(&ms);
         } else {
-            router_inbox_mark(ms.app.router);
             if (storeq_start(ms.app.storeq) != 0) {
                 fprintf(stderr, "sirtbot: cannot start the store thread\n");
                 exit(1);

@@ -57,17 +57,19 @@ struct router {
     pthread_mutex_t mu;       /* guards the ingest list */
     struct env_item *in_head, *in_tail;
     bool ingest_posted;
-    int64_t replay_upto;      /* inbox rows up to this id predate this run */
-    /* Inbox rows kept after their work failed, to replay (ascending ids). */
+    /* Inbox rows this replica holds whose work failed, to replay (ascending ids). */
     int64_t *retry;
     size_t n_retry, cap_retry;
     uint64_t retry_delay_ms;  /* next backoff step */
     int retry_rounds;         /* replay rounds since the last success */
-    bool old_pending;         /* rows up to replay_upto could not be read at start */
+    bool old_pending;         /* the inbox could not be claimed from: try again */
     bool retry_armed;         /* a replay round is on its way (store thread) */
     bool stopping;            /* loop side: closing */
     uv_timer_t retry_timer;   /* loop side */
     bool timer_init;
+    uv_timer_t sweep_timer;   /* loop side: leases renewed, the inbox claimed from */
+    bool sweep_init;
+    bool sweeping;            /* store thread: a sweep is running */
 };
 
 /* ---- de-duplication: open-addressing hash set + FIFO ring for eviction ---- */
@@ -763,12 +765,13 @@ struct replay_pass {
     int tried, done;
 };
 
+static int claim_pass(struct router *rt);
+
 static bool replay_kept(void *ud, int64_t id, const char *type, const char *json)
 {
     struct replay_pass *p = ud;
-    bool kept = retry_has(p->rt, id);
-    if (!kept && !(p->rt->old_pending && id <= p->rt->replay_upto))
-        return true;
+    if (!retry_has(p->rt, id))
+        return true;   /* this run's own envelope: its work is queued */
     if (p->tried >= RETRY_BATCH)
         return false;
     p->tried++;
@@ -786,8 +789,6 @@ static bool replay_kept(void *ud, int64_t id, const char *type, const char *json
         retry_remove(p->rt, id);
         p->done++;
         LOG_INFO("inbox: kept envelope handled on replay", "inbox_id:l type:s", (long long)id, type);
-    } else if (!kept) {
-        retry_add(p->rt, id);
     }
     cJSON_Delete(env);
     return true;
@@ -800,9 +801,9 @@ static void retry_round_st(struct store *st, void *arg)
     rt->retry_armed = false;
     struct replay_pass p = { rt, 0, 0 };
     size_t before = rt->n_retry;
+    if (rt->old_pending && rt->app->store && claim_pass(rt) >= 0)
+        rt->old_pending = false;   /* claimed: their failures are now in the list */
     int rc = rt->app->store ? store_inbox_list(rt->app->store, replay_kept, &p) : STORE_EIO;
-    if (rc == 0 && p.tried < RETRY_BATCH)
-        rt->old_pending = false;   /* every older row was tried; failures are now in the list */
     if (rc == 0 && p.tried == 0 && before == rt->n_retry) {
         /* Read fine, and none of the kept ids is in the inbox any more. */
         rt->n_retry = 0;
@@ -1110,6 +1111,14 @@ static int work_one(struct router *rt, const char *type, const cJSON *envelope)
         return STORE_EIO;
     if (st && inbox_id)
         rc = store_inbox_delete(st, inbox_id);
+    if (rc == STORE_ENOTFOUND) {
+        /* Gone, or taken over by another replica after this one's lease
+         * ended: the work is not this replica's any more. */
+        LOG_WARN("inbox: envelope no longer held by this replica; left to its holder", "type:s inbox_id:l", type,
+                 (long long)inbox_id);
+        store_rollback(st);
+        return 0;
+    }
     if (rc < 0) {
         /* nothing to do: rolled back below */
     } else if (strcmp(type, "slash_commands") == 0) {
@@ -1170,34 +1179,18 @@ static void work_st(struct store *st, void *arg)
     env_item_free(it);
 }
 
+/* ---- claims: envelopes nobody holds any more ---- */
+
 struct replay {
     struct router *rt;
     int n;
 };
 
-static bool note_max(void *ud, int64_t id, const char *type, const char *json)
-{
-    (void)type;
-    (void)json;
-    int64_t *max = ud;
-    if (id > *max)
-        *max = id;
-    return true;
-}
-
-void router_inbox_mark(struct router *rt)
-{
-    rt->replay_upto = 0;
-    if (rt->app->store)
-        store_inbox_list(rt->app->store, note_max, &rt->replay_upto);
-}
-
 static bool replay_one(void *ud, int64_t id, const char *type, const char *json)
 {
     struct replay *r = ud;
-    if (id > r->rt->replay_upto)
-        return false;   /* this run's own envelopes: their work is queued */
     cJSON *env = cJSON_Parse(json);
+    r->n++;
     if (!cJSON_IsObject(env)) {
         LOG_ERROR("inbox: unreadable envelope dropped", "inbox_id:l", (long long)id);
         store_inbox_delete(r->rt->app->store, id);
@@ -1206,22 +1199,79 @@ static bool replay_one(void *ud, int64_t id, const char *type, const char *json)
     }
     cJSON_DeleteItemFromObjectCaseSensitive(env, "sirt_inbox_id");
     cJSON_AddNumberToObject(env, "sirt_inbox_id", (double)id);
-    LOG_WARN("inbox: handling an envelope acked before the last stop", "inbox_id:l type:s", (long long)id, type);
+    LOG_WARN("inbox: handling an envelope its replica did not finish", "inbox_id:l type:s", (long long)id, type);
     if (work_one(r->rt, type, env) < 0)
         keep_for_replay(r->rt, type, env, false);   /* its sender heard from the last run, or hears nothing new */
     cJSON_Delete(env);
-    r->n++;
     return true;
+}
+
+/* Claims (a lease, in its own commit) and handles, a batch at a time, the
+ * rows nobody holds: an earlier run's, or those of a replica that died or
+ * stopped.  How many were claimed, or <0 when the inbox could not be read. */
+static int claim_pass(struct router *rt)
+{
+    struct replay r = { rt, 0 };
+    for (;;) {
+        int before = r.n;
+        int got = store_inbox_claim(rt->app->store, RETRY_BATCH, replay_one, &r);
+        if (got < 0)
+            return got;
+        if (got < RETRY_BATCH || r.n == before)
+            return r.n;
+    }
+}
+
+static void on_sweep_timer(uv_timer_t *t);
+
+static void sweep_start_loop(void *arg)
+{
+    struct router *rt = arg;
+    if (rt->loop_app->loop && !rt->stopping && !rt->sweep_init) {
+        uint64_t every = (uint64_t)store_lease_ms(rt->app->store) / 3;
+        uv_timer_init(rt->loop_app->loop, &rt->sweep_timer);
+        uv_unref((uv_handle_t *)&rt->sweep_timer);
+        rt->sweep_init = true;
+        uv_timer_start(&rt->sweep_timer, on_sweep_timer, every, every);
+    }
+}
+
+/* Store thread, every third of a lease on a shared store: this replica's
+ * leases are renewed, then rows whose replica is gone are claimed. */
+static void sweep_st(struct store *st, void *arg)
+{
+    struct router *rt = arg;
+    if (rt->sweeping)
+        return;
+    rt->sweeping = true;
+    if (store_leases_renew(st) < 0)
+        LOG_ERROR("leases: cannot renew; the work this replica holds may be taken over", "");
+    int n = claim_pass(rt);
+    if (n > 0)
+        LOG_WARN("inbox: envelopes of a stopped replica taken over", "count:d", n);
+    rt->sweeping = false;
+}
+
+static void on_sweep_timer(uv_timer_t *t)
+{
+    struct router *rt = container_of(t, struct router, sweep_timer);
+    if (!rt->stopping)
+        storeq_post(rt->loop_app->storeq, sweep_st, NULL, rt);
 }
 
 int router_replay_inbox(struct router *rt)
 {
-    struct replay r = { rt, 0 };
-    if (rt->app->store && store_inbox_list(rt->app->store, replay_one, &r) < 0) {
-        /* Cannot even read the inbox: try the older rows again later. */
-        LOG_ERROR("inbox: cannot read the kept envelopes; retried later", "");
+    if (!rt->app->store)
+        return 0;
+    int n = claim_pass(rt);
+    if (n < 0) {
+        /* Cannot even read the inbox: try again later. */
+        LOG_ERROR("inbox: cannot claim the kept envelopes; retried later", "");
         rt->old_pending = true;
         retry_arm(rt);
+        n = 0;
     }
-    return r.n;
+    if (store_shared(rt->app->store) && rt->app->storeq)
+        storeq_to_loop(rt->app->storeq, sweep_start_loop, rt);
+    return n;
 }

@@ -35,11 +35,12 @@ void router_stop(struct router *r);
  * router_work deletes that row in the work's transaction. */
 cJSON *router_ack(void *router, const char *type, cJSON *envelope, bool *want_work);
 void router_work(void *router, const char *type, const cJSON *envelope);
-/* Handles envelopes acked by an earlier run that crashed before their work
- * committed.  Call once at start, before new envelopes arrive.  Returns how many. */
+/* Store thread, once at start: claims and handles the envelopes nobody
+ * holds (acked by an earlier run, or by a replica that died, whose work
+ * never committed).  On a shared store it then starts the sweep: every
+ * third of a lease this replica's leases are renewed and envelopes whose
+ * replica's lease ended are claimed and handled.  Returns how many. */
 int router_replay_inbox(struct router *r);
-/* Records which inbox rows predate this run; call before the socket starts. */
-void router_inbox_mark(struct router *r);
 
 /* Splits command text into a lowercased verb and the trimmed rest.
  * "  Help  me " -> verb "help", *args "me".  Empty text -> verb "". */

@@ -1,6 +1,7 @@
 /* scheduler: see scheduler.h.  Owns one uv_timer on the loop, armed by
- * message from the store thread, which reads the agenda and fires the due
- * timers.  The agenda itself lives in the store (timers table), so a
+ * message from the store thread, which reads the agenda, claims the due
+ * timers (a lease, so each fires once whichever replicas are up) and fires
+ * them.  The agenda itself lives in the store (timers table), so a
  * restart loses nothing: at start the timer is set to the earliest pending
  * due moment, and timers that came due while the bot was down fire at once.
  * Freed by scheduler_destroy once the timer is closed and the store thread
@@ -29,14 +30,18 @@ struct scheduler {
     bool started;                /* store thread */
     bool closing;                /* loop; checked by the loop's messages */
     bool firing;                 /* store thread */
-    int64_t armed_for;           /* store thread: due moment last sent to the loop */
+    int64_t armed_for;           /* store thread: wake moment last sent to the loop (0: none) */
+    bool armed_capped;           /* store thread: that wake is a re-check, not a due moment */
 };
 
 static void arm_loop(struct scheduler *s, int64_t delay_ms, int64_t due);
 
 static void arm(struct scheduler *s);
 
-/* Returns false on a store error (the due timers stay due). */
+/* Returns false on a store error (the due timers stay due).  Due timers are
+ * claimed first (a lease in their own commit, so replicas firing at the
+ * same moment split them), then each fires in its own transaction that
+ * also marks it done, only if it is still this replica's to fire. */
 static bool fire_due(struct scheduler *s)
 {
     struct store *st = s->app->store;
@@ -47,7 +52,7 @@ static bool fire_due(struct scheduler *s)
     for (int round = 0; ok && round < 16; round++) {
         struct sched_timer *due = NULL;
         size_t n = 0;
-        int rc = store_timers_due(st, clock_now_ms(), FIRE_BATCH, &due, &n);
+        int rc = store_timers_claim(st, clock_now_ms(), FIRE_BATCH, &due, &n);
         if (rc != 0 || n == 0) {
             ok = rc == 0;
             sched_timers_free(due, n);
@@ -55,19 +60,18 @@ static bool fire_due(struct scheduler *s)
         }
         for (size_t i = 0; i < n; i++) {
             const struct sirt_timer_kind *k = handlers_timer(due[i].kind);
-            /* An earlier timer of this batch may have moved or cancelled
-             * this one: fire only what is still pending as read. */
-            struct sched_timer cur;
-            memset(&cur, 0, sizeof(cur));
-            bool live = store_timer_get(st, due[i].key, &cur) == 0 && cur.id == due[i].id;
-            sched_timer_finish(&cur);
-            if (!live)
-                continue;
             if (store_begin(st) != 0) {
                 ok = false;
                 break;
             }
-            if (store_timer_done(st, due[i].id) != 0) {
+            /* An earlier timer of this batch may have moved or cancelled
+             * this one, and another replica may have taken it over. */
+            rc = store_timer_fire(st, due[i].id, clock_now_ms());
+            if (rc == STORE_ENOTFOUND) {
+                store_rollback(st);
+                continue;
+            }
+            if (rc != 0) {
                 store_rollback(st);
                 ok = false;
                 break;
@@ -145,22 +149,31 @@ static void arm(struct scheduler *s)
 {
     if (!s->started)
         return;
-    int64_t next = store_timer_next(s->app->store);
+    int64_t now = clock_now_ms();
+    int64_t next = store_timer_next(s->app->store, now);
     if (next < 0) {
         arm_loop(s, 1000, 0);   /* store trouble: look again soon */
         return;
     }
-    if (next == s->armed_for)
-        return;
-    if (next == INT64_MAX) {
-        arm_loop(s, -1, next);
+    /* On a shared store other replicas add timers this one never hears
+     * of: look again every third of a lease (the sweep), so a timer whose
+     * creator died fires about a lease after its due moment at the latest. */
+    int64_t max_delay = MAX_DELAY_MS;
+    if (store_shared(s->app->store))
+        max_delay = store_lease_ms(s->app->store) / 3;
+    if (next == INT64_MAX && !store_shared(s->app->store)) {
+        if (s->armed_for != INT64_MAX)
+            arm_loop(s, -1, INT64_MAX);
         return;
     }
-    int64_t now = clock_now_ms();
-    int64_t delay = next <= now ? 0 : next - now;
-    if (delay > MAX_DELAY_MS)
-        delay = MAX_DELAY_MS;
-    arm_loop(s, delay, delay == MAX_DELAY_MS ? 0 : next);
+    bool capped = next > now && next - now > max_delay;
+    int64_t when = capped ? now + max_delay : next;
+    /* A capped wake already set no later than needed stays: commits must
+     * not keep pushing the sweep away. */
+    if (capped ? s->armed_capped && s->armed_for > now && s->armed_for <= when : when == s->armed_for)
+        return;
+    arm_loop(s, when <= now ? 0 : when - now, when);
+    s->armed_capped = capped;
 }
 
 struct scheduler *scheduler_create(struct sirt_app *app)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "util.h"
 
@@ -141,6 +142,48 @@ const char *store_owner(const struct store *s)
     return s->owner;
 }
 
+int64_t store_lease_ms(const struct store *s)
+{
+    return s->lease_ms;
+}
+
+bool store_shared(const struct store *s)
+{
+    return db_dialect(s->db) == DB_PG;
+}
+
+/* SIRT_TEST_LEASE_MS: a shorter lease for tests (100 ms .. STORE_LEASE_MS). */
+static int64_t lease_from_env(void)
+{
+    const char *v = getenv("SIRT_TEST_LEASE_MS");
+    if (!v || !*v)
+        return STORE_LEASE_MS;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (*end || n < 100 || n > STORE_LEASE_MS) {
+        LOG_WARN("SIRT_TEST_LEASE_MS ignored (100..30000)", "value:s", v);
+        return STORE_LEASE_MS;
+    }
+    return n;
+}
+
+int store_leases_renew(struct store *s)
+{
+    int64_t until = clock_real_ms() + s->lease_ms;
+    int ret = store__exec(s, ST_INBOX_RENEW, "inbox_renew", DB_ARGS(db_text(s->owner), db_int(until)));
+    if (ret == 0)
+        ret = store__exec(s, ST_TM_RENEW, "timers_renew", DB_ARGS(db_text(s->owner), db_int(until)));
+    return ret;
+}
+
+int store_leases_release(struct store *s)
+{
+    int ret = store__exec(s, ST_INBOX_RELEASE, "inbox_release", DB_ARGS(db_text(s->owner)));
+    if (ret == 0)
+        ret = store__exec(s, ST_TM_RELEASE, "timers_release", DB_ARGS(db_text(s->owner)));
+    return ret;
+}
+
 /* ---- open / close ---- */
 
 /* The statement table of this driver: its own text where it has one, then
@@ -171,10 +214,7 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
     *out = NULL;
     struct store *s = xcalloc(1, sizeof(*s));
     make_owner(s->owner, sizeof(s->owner));
-    s->lease_ms = STORE_LEASE_MS;
-    const char *lease = getenv("SIRT_TEST_LEASE_MS");
-    if (lease && atoll(lease) > 0)
-        s->lease_ms = atoll(lease);
+    s->lease_ms = lease_from_env();
     s->created_tail = &s->created;
     int ret = db_open(&s->db, path, err, errlen);
     if (ret < 0)
@@ -186,6 +226,15 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
     ret = prepare_all(s, err, errlen);
     if (ret < 0)
         goto fail;
+    if (!store_shared(s)) {
+        /* This process holds the file's one-process lock: every lease in
+         * it is a dead predecessor's, free to take at once. */
+        if ((ret = store__exec(s, ST_INBOX_CLEAR, "inbox_clear_leases", DB_NOARGS)) < 0 ||
+            (ret = store__exec(s, ST_TM_CLEAR, "timers_clear_leases", DB_NOARGS)) < 0) {
+            snprintf(err, errlen, "cannot clear the leases of a previous run: %s", store_strerror(ret));
+            goto fail;
+        }
+    }
     *out = s;
     return 0;
 
@@ -235,11 +284,6 @@ void store_rollback(struct store *s)
     store__outbox_txn_end(s, false);
 }
 
-int64_t store_lease_ms(const struct store *s)
-{
-    return s->lease_ms;
-}
-
 bool store_txn_failed(const struct store *s)
 {
     return s && db_txn_failed(s->db);
@@ -273,7 +317,9 @@ int64_t store_inbox_add(struct store *s, const char *type, const char *envelope_
 {
     int64_t id;
     int ret = store__insert_id(s, ST_INBOX_ADD, "inbox_add",
-                               DB_ARGS(db_text(type), db_text(envelope_json), db_int(now_ms)), &id);
+                               DB_ARGS(db_text(type), db_text(envelope_json), db_int(now_ms), db_text(s->owner),
+                                       db_int(clock_real_ms() + s->lease_ms)),
+                               &id);
     if (ret == 0)
         return STORE_EIO;
     return ret < 0 ? ret : id;
@@ -281,7 +327,7 @@ int64_t store_inbox_add(struct store *s, const char *type, const char *envelope_
 
 int store_inbox_delete(struct store *s, int64_t id)
 {
-    return store__exec(s, ST_INBOX_DEL, "inbox_delete", DB_ARGS(db_int(id)));
+    return store__update_one(s, ST_INBOX_DEL, "inbox_delete", DB_ARGS(db_int(id), db_text(s->owner)));
 }
 
 struct inbox_row {
@@ -297,15 +343,19 @@ static void inbox_from_row(const struct db_row *r, void *row)
     e->json = db_col_str(r, 2);
 }
 
-int store_inbox_list(struct store *s, bool (*cb)(void *ud, int64_t id, const char *type, const char *json),
-                     void *ud)
+static int inbox_cmp(const void *a, const void *b)
 {
-    void *rows;
-    size_t n;
-    int ret = store__collect_rows(s, ST_INBOX_LIST, "inbox_list", DB_NOARGS, sizeof(struct inbox_row),
-                                  SIZE_MAX, inbox_from_row, &rows, &n);
-    struct inbox_row *v = rows;
-    for (size_t i = 0; i < n && ret == 0; i++)
+    const struct inbox_row *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Hands the rows read to cb in id order, then frees them. */
+static void inbox_walk(struct inbox_row *v, size_t n, bool ok,
+                       bool (*cb)(void *ud, int64_t id, const char *type, const char *json), void *ud)
+{
+    if (n > 1)
+        qsort(v, n, sizeof(*v), inbox_cmp);
+    for (size_t i = 0; i < n && ok; i++)
         if (!cb(ud, v[i].id, v[i].type ? v[i].type : "", v[i].json ? v[i].json : "{}"))
             break;
     for (size_t i = 0; i < n; i++) {
@@ -313,5 +363,31 @@ int store_inbox_list(struct store *s, bool (*cb)(void *ud, int64_t id, const cha
         free(v[i].json);
     }
     free(v);
+}
+
+int store_inbox_list(struct store *s, bool (*cb)(void *ud, int64_t id, const char *type, const char *json),
+                     void *ud)
+{
+    void *rows;
+    size_t n;
+    int ret = store__collect_rows(s, ST_INBOX_LIST, "inbox_list", DB_ARGS(db_text(s->owner)),
+                                  sizeof(struct inbox_row), SIZE_MAX, inbox_from_row, &rows, &n);
+    inbox_walk(rows, n, ret == 0, cb, ud);
     return ret;
+}
+
+int store_inbox_claim(struct store *s, size_t max,
+                      bool (*cb)(void *ud, int64_t id, const char *type, const char *json), void *ud)
+{
+    if (max == 0)
+        return 0;
+    void *rows;
+    size_t n;
+    int64_t now = clock_real_ms();
+    int ret = store__collect_rows(s, ST_INBOX_CLAIM, "inbox_claim",
+                                  DB_ARGS(db_text(s->owner), db_int(now), db_int(now + s->lease_ms),
+                                          db_int(store__limit(max))),
+                                  sizeof(struct inbox_row), max, inbox_from_row, &rows, &n);
+    inbox_walk(rows, n, ret == 0, cb, ud);
+    return ret < 0 ? ret : (int)n;
 }

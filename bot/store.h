@@ -72,6 +72,22 @@ void store_bind_thread(struct store *s, bool bind);
  * (unique per process start, so a restarted replica never mistakes its
  * predecessor's leases for its own).  Borrowed for the store's life. */
 const char *store_owner(const struct store *s);
+/* The lease this process takes: STORE_LEASE_MS, or, as a test knob,
+ * SIRT_TEST_LEASE_MS (100..30000) read once at store_open. */
+int64_t store_lease_ms(const struct store *s);
+/* True when other processes may use the database at the same time
+ * (PostgreSQL): work rows must then be claimed.  SQLite has one process;
+ * at its store_open every lease left in the file (a dead predecessor's)
+ * is cleared. */
+bool store_shared(const struct store *s);
+/* Leases are in real time (clock_real_ms: a drill's clock never moves
+ * them), so the hosts of replicas must keep their clocks in step (NTP).
+ * Renews, to now + the lease, every lease this replica holds (inbox rows,
+ * pending timers); the replica does it every third of a lease while alive. */
+int store_leases_renew(struct store *s);
+/* Gives up every lease this replica holds (a clean stop), so the others
+ * take the work over at their next sweep instead of after the lease. */
+int store_leases_release(struct store *s);
 
 /* Statements run and transactions committed since store_open. */
 struct store_stats {
@@ -91,12 +107,23 @@ int store_events_prune(struct store *s, int64_t cutoff_ms);
 /* ---- inbox: envelopes acked but not yet handled ----
  * An envelope that needs work is written here before its ack goes out and
  * deleted in the transaction of its work, so an ack is never a promise the
- * bot can forget by crashing: at start the rows left are handled again. */
+ * bot can forget by crashing.  The replica that stores a row holds it under
+ * a lease (renewed while it lives); rows nobody holds any more (their
+ * replica died or stopped) are claimed by another and handled again. */
 int64_t store_inbox_add(struct store *s, const char *type, const char *envelope_json, int64_t now_ms);
+/* Deletes a row this replica holds: 0, or STORE_ENOTFOUND when it is gone
+ * or held by another replica (its lease ended and it was taken over): the
+ * caller must then not do its work. */
 int store_inbox_delete(struct store *s, int64_t id);
-/* Rows in arrival order; cb may write to the store; stops if cb returns false. */
+/* This replica's rows in arrival order; cb may write to the store; stops if
+ * cb returns false. */
 int store_inbox_list(struct store *s, bool (*cb)(void *ud, int64_t id, const char *type, const char *json),
                      void *ud);
+/* Claims for this replica at most max rows nobody holds (unowned, or
+ * another replica's lease has ended; SKIP LOCKED on PostgreSQL) and calls
+ * cb for each, in arrival order.  Returns how many were claimed. */
+int store_inbox_claim(struct store *s, size_t max,
+                      bool (*cb)(void *ud, int64_t id, const char *type, const char *json), void *ud);
 
 /* ---- incidents ---- */
 struct incident {
@@ -205,8 +232,18 @@ int store_timer_get(struct store *s, const char *key, struct sched_timer *out);
 /* Pending timers with due_ms <= now, earliest first, at most max; free with sched_timers_free. */
 int store_timers_due(struct store *s, int64_t now_ms, size_t max, struct sched_timer **out, size_t *n);
 void sched_timers_free(struct sched_timer *t, size_t n);
-/* Earliest pending due_ms, INT64_MAX if none, <0 on error. */
-int64_t store_timer_next(struct store *s);
+/* Earliest moment a pending timer may be fired here: its due_ms, or, for a
+ * due timer another replica holds, the end of that lease.  INT64_MAX if
+ * none, <0 on error. */
+int64_t store_timer_next(struct store *s, int64_t now_ms);
+/* Claims for this replica, under a lease, at most max timers due by now_ms
+ * (the bot's clock) nobody holds (unowned, this replica's, or a lease that ended; SKIP LOCKED on
+ * PostgreSQL); earliest first; free with sched_timers_free. */
+int store_timers_claim(struct store *s, int64_t now_ms, size_t max, struct sched_timer **out, size_t *n);
+/* Inside the transaction that fires it: marks a claimed timer done.  0, or
+ * STORE_ENOTFOUND when it is no longer this replica's to fire (done,
+ * cancelled, moved, or taken over after the lease): then do not fire it. */
+int store_timer_fire(struct store *s, int64_t id, int64_t now_ms);
 /* Marks a fired timer done (it no longer blocks its key). */
 int store_timer_done(struct store *s, int64_t id);
 /* Cancels every pending timer of an incident (e.g. when it is resolved). */
@@ -333,9 +370,7 @@ int store_outbox_recover(struct store *s, int64_t now_ms);
  * store_outbox_add claims the jobs it inserts for this replica in the same
  * transaction; store_outbox_mark_sending claims a job only if no one else
  * holds a live lease on it (STORE_ENOTFOUND otherwise, or if it is not
- * pending).  The lease is store_lease_ms: STORE_LEASE_MS, or
- * SIRT_TEST_LEASE_MS from the environment at store_open (tests). */
-int64_t store_lease_ms(const struct store *s);
+ * pending).  The lease is store_lease_ms (above). */
 /* Claims at most max pending or sending jobs that no one holds or whose
  * holder's lease ended (a dead replica's); sending ones come back pending
  * with maybe_sent.  at_start on SQLite (one process) takes every job not

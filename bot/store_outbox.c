@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "util.h"
 
@@ -147,7 +148,7 @@ int64_t store_outbox_add(struct store *s, const struct outbox_new *j)
     ret = store__insert_id(s, ST_OB_INSERT, "outbox_add",
                            DB_ARGS(db_int(j->incident_id), db_text(j->idem_key), db_text(j->op),
                                    db_text(j->payload), db_int(j->next_at_ms), db_int(j->deps_deadline_ms),
-                                   db_int(j->now_ms), db_text(s->owner), db_int(j->now_ms + s->lease_ms)),
+                                   db_int(j->now_ms), db_text(s->owner), db_int(clock_real_ms() + s->lease_ms)),
                            &id);
     if (ret < 0)
         goto fail;
@@ -265,8 +266,10 @@ int store_outbox_blocked_by_failure(struct store *s, int64_t **ids, size_t *n)
 
 int store_outbox_mark_sending(struct store *s, int64_t id, int64_t now_ms)
 {
+    int64_t real = clock_real_ms();
     int ret = store__update_one(s, ST_OB_SENDING, "outbox_mark_sending",
-                                DB_ARGS(db_int(id), db_int(now_ms), db_text(s->owner), db_int(now_ms + s->lease_ms)));
+                                DB_ARGS(db_int(id), db_int(now_ms), db_text(s->owner), db_int(real + s->lease_ms),
+                                        db_int(real)));
     if (ret != STORE_ENOTFOUND)
         return ret;
     /* Only a pending job can be claimed; tell "gone" from "not pending". */
@@ -375,11 +378,12 @@ int store_outbox_claim(struct store *s, int64_t now_ms, bool at_start, size_t ma
     if (max == 0)
         return 0;
     /* One process on SQLite: at start no one else can hold a live lease. */
-    int64_t expired_before = at_start && db_dialect(s->db) == DB_SQLITE ? INT64_MAX : now_ms;
+    int64_t real = clock_real_ms();
+    int64_t expired_before = at_start && db_dialect(s->db) == DB_SQLITE ? INT64_MAX : real;
     void *rows;
     size_t cnt;
     int ret = store__collect_rows(s, ST_OB_CLAIM, "outbox_claim",
-                                  DB_ARGS(db_text(s->owner), db_int(now_ms), db_int(now_ms + s->lease_ms),
+                                  DB_ARGS(db_text(s->owner), db_int(now_ms), db_int(real + s->lease_ms),
                                           db_int(expired_before), db_int(store__limit(max))),
                                   sizeof(struct outbox_job), max, job_from_row, &rows, &cnt);
     if (ret < 0) {
@@ -395,7 +399,8 @@ int store_outbox_claim(struct store *s, int64_t now_ms, bool at_start, size_t ma
 
 int store_outbox_renew(struct store *s, int64_t now_ms)
 {
-    int64_t n = db_exec(s->db, ST_OB_RENEW, "outbox_renew", DB_ARGS(db_text(s->owner), db_int(now_ms + s->lease_ms)));
+    (void)now_ms;   /* leases run on the real clock (clock_real_ms), not the bot's */
+    int64_t n = db_exec(s->db, ST_OB_RENEW, "outbox_renew", DB_ARGS(db_text(s->owner), db_int(clock_real_ms() + s->lease_ms)));
     return (int)n;
 }
 

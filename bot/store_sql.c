@@ -101,6 +101,12 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE outbox ADD COLUMN owner TEXT;"
     "ALTER TABLE outbox ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX outbox_open_owner ON outbox(owner, lease_until_ms) WHERE state IN (0, 1);",
+    /* 6 -> 7 (replicas): inbox rows and timers held under a lease by the
+     * replica working on them (owner = store_owner, NULL: nobody). */
+    "ALTER TABLE inbox ADD COLUMN owner TEXT;"
+    "ALTER TABLE inbox ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE timers ADD COLUMN owner TEXT;"
+    "ALTER TABLE timers ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* ---- statements (both drivers) ---- */
@@ -176,18 +182,38 @@ const char *const store__sql[ST_COUNT] = {
      * marking it done afterwards must not swallow the new schedule. */
     [ST_TM_RETIRE] =
         "UPDATE timers SET state = 2, updated_ms = ?2 WHERE key = ?1 AND state = 0 AND due_ms <= ?2",
+    /* Moving a pending timer also ends any claim on it (a claim is for a
+     * due moment that has passed). */
     [ST_TM_UPSERT] =
         "INSERT INTO timers(key, kind, incident_id, due_ms, payload, state, created_ms, updated_ms)"
         " VALUES (?1, ?2, NULLIF(CAST(?3 AS BIGINT), 0), ?4, ?5, 0, ?6, ?6)"
         " ON CONFLICT(key) WHERE state = 0 DO UPDATE SET kind = excluded.kind,"
         " incident_id = excluded.incident_id, due_ms = excluded.due_ms,"
-        " payload = excluded.payload, updated_ms = excluded.updated_ms",
+        " payload = excluded.payload, updated_ms = excluded.updated_ms,"
+        " owner = NULL, lease_until_ms = 0",
     [ST_TM_CANCEL] = "UPDATE timers SET state = 2 WHERE key = ?1 AND state = 0",
     [ST_TM_GET] = "SELECT " TIMER_COLS " FROM timers WHERE key = ?1 AND state = 0",
     [ST_TM_DUE] =
         "SELECT " TIMER_COLS " FROM timers WHERE state = 0 AND due_ms <= ?1"
         " ORDER BY due_ms, id LIMIT ?2",
-    [ST_TM_NEXT] = "SELECT MIN(due_ms) FROM timers WHERE state = 0",
+    /* A due timer another replica holds counts from the end of its lease:
+     * the moment this replica may take it over.  Leases are in real time
+     * (?2, clock_real_ms), due moments in the bot's clock (?3, now). */
+    [ST_TM_NEXT] =
+        "SELECT MIN(CASE WHEN owner IS NOT NULL AND owner <> ?1 AND lease_until_ms > ?2"
+        "            AND ?3 + (lease_until_ms - ?2) > due_ms THEN ?3 + (lease_until_ms - ?2) ELSE due_ms END)"
+        " FROM timers WHERE state = 0",
+    /* Due timers (?2: the bot's now) nobody holds (unowned, this replica's
+     * own, or a lease that ended by ?5, real time) are claimed for
+     * lease_until = ?3; the rows come back in no particular order. */
+    [ST_TM_CLAIM] =
+        "UPDATE timers SET owner = ?1, lease_until_ms = ?3 WHERE id IN (SELECT id FROM timers"
+        " WHERE state = 0 AND due_ms <= ?2 AND (owner IS NULL OR owner = ?1 OR lease_until_ms <= ?5)"
+        " ORDER BY due_ms, id LIMIT ?4) RETURNING " TIMER_COLS,
+    [ST_TM_FIRE] = "UPDATE timers SET state = 1, updated_ms = ?3 WHERE id = ?1 AND state = 0 AND owner = ?2",
+    [ST_TM_RENEW] = "UPDATE timers SET lease_until_ms = ?2 WHERE owner = ?1 AND state = 0",
+    [ST_TM_RELEASE] = "UPDATE timers SET owner = NULL, lease_until_ms = 0 WHERE owner = ?1 AND state = 0",
+    [ST_TM_CLEAR] = "UPDATE timers SET owner = NULL, lease_until_ms = 0 WHERE owner IS NOT NULL",
     [ST_TM_DONE] = "UPDATE timers SET state = 1 WHERE id = ?1 AND state = 0",
     [ST_TM_EXISTS] = "SELECT state FROM timers WHERE id = ?1",
     [ST_TM_CANCEL_INC] = "UPDATE timers SET state = 2 WHERE incident_id = ?1 AND state = 0",
@@ -218,7 +244,7 @@ const char *const store__sql[ST_COUNT] = {
         "UPDATE outbox SET state = 1, attempts = attempts + 1, updated_ms = ?2,"
         " first_due_ms = CASE WHEN first_due_ms = 0 THEN ?2 ELSE first_due_ms END,"
         " owner = ?3, lease_until_ms = ?4"
-        " WHERE id = ?1 AND state = 0 AND (owner IS NULL OR owner = ?3 OR lease_until_ms < ?2)",
+        " WHERE id = ?1 AND state = 0 AND (owner IS NULL OR owner = ?3 OR lease_until_ms < ?5)",
     [ST_OB_STATE] = "SELECT state FROM outbox WHERE id = ?1",
     [ST_OB_DONE] = "UPDATE outbox SET state = 2, result = ?2, updated_ms = ?3 WHERE id = ?1",
     [ST_OB_RETRY] =
@@ -247,9 +273,21 @@ const char *const store__sql[ST_COUNT] = {
     [ST_OB_DEPS_OF] =
         "SELECT d.job_id, d.dep_id, p.state FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id"
         " WHERE d.job_id = ?1 AND p.state NOT IN (2, 4) ORDER BY d.dep_id",
-    [ST_INBOX_ADD] = "INSERT INTO inbox(type, envelope, received_ms) VALUES (?1, ?2, ?3) RETURNING id",
-    [ST_INBOX_DEL] = "DELETE FROM inbox WHERE id = ?1",
-    [ST_INBOX_LIST] = "SELECT id, type, envelope FROM inbox ORDER BY id",
+    [ST_INBOX_ADD] =
+        "INSERT INTO inbox(type, envelope, received_ms, owner, lease_until_ms) VALUES (?1, ?2, ?3, ?4, ?5)"
+        " RETURNING id",
+    [ST_INBOX_DEL] = "DELETE FROM inbox WHERE id = ?1 AND owner = ?2",
+    [ST_INBOX_LIST] = "SELECT id, type, envelope FROM inbox WHERE owner = ?1 ORDER BY id",
+    /* Rows nobody holds (unowned, or another replica's lease ended) are
+     * claimed for lease_until = ?3; the rows come back in no particular
+     * order. */
+    [ST_INBOX_CLAIM] =
+        "UPDATE inbox SET owner = ?1, lease_until_ms = ?3 WHERE id IN (SELECT id FROM inbox"
+        " WHERE owner IS NULL OR (owner <> ?1 AND lease_until_ms <= ?2) ORDER BY id LIMIT ?4)"
+        " RETURNING id, type, envelope",
+    [ST_INBOX_RENEW] = "UPDATE inbox SET lease_until_ms = ?2 WHERE owner = ?1",
+    [ST_INBOX_RELEASE] = "UPDATE inbox SET owner = NULL, lease_until_ms = 0 WHERE owner = ?1",
+    [ST_INBOX_CLEAR] = "UPDATE inbox SET owner = NULL, lease_until_ms = 0 WHERE owner IS NOT NULL",
     [ST_PG_INSERT] =
         "INSERT INTO pages(incident_id, round, dedup_key, reason, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)"
         " ON CONFLICT DO NOTHING",
@@ -358,9 +396,18 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE outbox ADD COLUMN owner TEXT;"
     "ALTER TABLE outbox ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;"
     "CREATE INDEX outbox_open_owner ON outbox(owner, lease_until_ms) WHERE state IN (0, 1);",
+    /* 2 -> 3 (replicas): inbox rows and timers held under a lease by the
+     * replica working on them (owner = store_owner, NULL: nobody). */
+    "ALTER TABLE inbox ADD COLUMN owner TEXT;"
+    "ALTER TABLE inbox ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE timers ADD COLUMN owner TEXT;"
+    "ALTER TABLE timers ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;",
 };
 
-/* A driver's own statements, where its dialect differs from store__sql. */
+/* A driver's own statements, where its dialect differs from store__sql.
+ * PostgreSQL's claims lock the rows they pick with SKIP LOCKED, so replicas
+ * claiming at the same moment split the rows instead of queueing behind one
+ * another (SQLite has one process: nothing to skip). */
 static const char *const sqlite_own[ST_COUNT] = { NULL };
 static const char *const pg_own[ST_COUNT] = {
     /* Replicas sweeping together skip each other's rows instead of waiting. */
@@ -371,6 +418,14 @@ static const char *const pg_own[ST_COUNT] = {
         "   AND (owner IS NULL OR (owner <> ?1 AND lease_until_ms < ?4)) ORDER BY id LIMIT ?5"
         "   FOR UPDATE SKIP LOCKED)"
         " RETURNING " JOB_COLS_BARE,
+    [ST_TM_CLAIM] =
+        "UPDATE timers SET owner = ?1, lease_until_ms = ?3 WHERE id IN (SELECT id FROM timers"
+        " WHERE state = 0 AND due_ms <= ?2 AND (owner IS NULL OR owner = ?1 OR lease_until_ms <= ?5)"
+        " ORDER BY due_ms, id LIMIT ?4 FOR UPDATE SKIP LOCKED) RETURNING " TIMER_COLS,
+    [ST_INBOX_CLAIM] =
+        "UPDATE inbox SET owner = ?1, lease_until_ms = ?3 WHERE id IN (SELECT id FROM inbox"
+        " WHERE owner IS NULL OR (owner <> ?1 AND lease_until_ms <= ?2) ORDER BY id LIMIT ?4"
+        " FOR UPDATE SKIP LOCKED) RETURNING id, type, envelope",
 };
 
 static const struct store_dialect dialects[] = {

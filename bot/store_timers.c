@@ -1,10 +1,13 @@
-/* store_timers: the scheduler's durable agenda, one pending timer per key.
+/* store_timers: the scheduler's durable agenda, one pending timer per key,
+ * and the claims (owner, lease end) under which a replica fires a due timer.
  * Timers handed out own their strings (sched_timer_finish, or
- * sched_timers_free for the arrays of store_timers_due). */
+ * sched_timers_free for the arrays of store_timers_due / _claim). */
 #include "store_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "clock.h"
 
 void sched_timer_finish(struct sched_timer *t)
 {
@@ -92,9 +95,57 @@ int store_timers_due(struct store *s, int64_t now_ms, size_t max, struct sched_t
     return 0;
 }
 
-int64_t store_timer_next(struct store *s)
+int64_t store_timer_next(struct store *s, int64_t now_ms)
 {
-    return store__select_min(s, ST_TM_NEXT, "timer_next");
+    int ret = db_query(s->db, ST_TM_NEXT, "timer_next", DB_ARGS(db_text(s->owner), db_int(clock_real_ms()), db_int(now_ms)));
+    if (ret < 0)
+        return ret;
+    const struct db_row *row;
+    ret = db_next(s->db, &row);
+    if (ret < 0)
+        return ret;
+    int64_t v = INT64_MAX;
+    if (ret > 0 && !db_col_null(row, 0))
+        v = db_col_int(row, 0);
+    db_end(s->db);
+    return v;
+}
+
+static int timer_cmp(const void *a, const void *b)
+{
+    const struct sched_timer *x = a, *y = b;
+    if (x->due_ms != y->due_ms)
+        return x->due_ms < y->due_ms ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int store_timers_claim(struct store *s, int64_t now_ms, size_t max, struct sched_timer **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (max == 0)
+        return 0;
+    void *rows;
+    size_t cnt;
+    int64_t real = clock_real_ms();
+    int ret = store__collect_rows(s, ST_TM_CLAIM, "timers_claim",
+                                  DB_ARGS(db_text(s->owner), db_int(now_ms), db_int(real + s->lease_ms),
+                                          db_int(store__limit(max)), db_int(real)),
+                                  sizeof(struct sched_timer), max, timer_from_row, &rows, &cnt);
+    if (ret < 0) {
+        sched_timers_free(rows, cnt);
+        return ret;
+    }
+    if (cnt > 1)
+        qsort(rows, cnt, sizeof(struct sched_timer), timer_cmp);
+    *out = rows;
+    *n = cnt;
+    return 0;
+}
+
+int store_timer_fire(struct store *s, int64_t id, int64_t now_ms)
+{
+    return store__update_one(s, ST_TM_FIRE, "timer_fire", DB_ARGS(db_int(id), db_text(s->owner), db_int(now_ms)));
 }
 
 /* Idempotent: a timer no longer pending (done, canceled, or retired by a

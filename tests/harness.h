@@ -62,6 +62,8 @@ struct fx_replica {
     int term_signal;
     int spawns;
     int pid;                     /* of the current (or last) run */
+    bool killed;                 /* fx_replica_kill ended a run of it (SIGKILL) */
+    uint64_t killed_us;          /* CLOCK_MONOTONIC µs of that kill */
 };
 
 struct fx {
@@ -230,7 +232,8 @@ size_t fx_slack_errors(struct fx *fx, const char *method, const char *err);
 /* Ok calls of method grouped by argument key: every value at most once. */
 size_t fx_once_by(struct fx *fx, const char *method, const char *key, char *why, size_t n);
 /* Channels: each name created once (no ok conversations.create twice for
- * a name, none answered name_taken). */
+ * a name, none answered name_taken except another replica's retry of a
+ * create sent by a replica that fx_replica_kill ended). */
 size_t fx_channels_once(struct fx *fx, char *why, size_t n);
 /* Direct messages: ok chat.postMessage to a DM (a D... id, or a user id)
  * with the same channel and text at most once; dm_count counts those to
@@ -239,8 +242,11 @@ size_t fx_dms_once(struct fx *fx, char *why, size_t n);
 size_t fx_dm_count(struct fx *fx, const char *user, const char *text_part);
 /* Every (channel, text) of ok chat.postMessage calls at most once. */
 size_t fx_posts_once(struct fx *fx, char *why, size_t n);
-/* PagerDuty: each dedup_key triggered (accepted) exactly once; want_keys
- * (if > 0) is the number of distinct keys expected. */
+/* PagerDuty: each dedup_key triggered (accepted) exactly once — or twice
+ * when the second is another replica's retry of a trigger that reached
+ * PagerDuty just before its replica was SIGKILLed, folded into the open
+ * incident (no new page); want_keys (if > 0) is the number of distinct keys
+ * expected. */
 size_t fx_pd_triggers_once(struct fx *fx, size_t want_keys, char *why, size_t n);
 /* GitLab: each project path once, each project exactly one issue. */
 size_t fx_gitlab_once(struct fx *fx, char *why, size_t n);

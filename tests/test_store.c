@@ -156,8 +156,8 @@ static long long schema_version(struct sfx *f)
 {
     return raw_int(f, f->pg ? "SELECT COALESCE(MAX(version), 0) FROM schema_version" : "PRAGMA user_version");
 }
-#define SCHEMA_SQLITE 6
-#define SCHEMA_PG 2
+#define SCHEMA_SQLITE 7
+#define SCHEMA_PG 3
 
 /* STORE_TEST(name, secs) { body using f } registers name (SQLite) and
  * name_pg (PostgreSQL). */
@@ -281,15 +281,15 @@ STORE_TEST(store_newer_schema_refused, 30)
 {
     struct store *s = open_ok(f->target);
     store_close(s);
-    raw_exec(f, f->pg ? "INSERT INTO schema_version(version) VALUES (7)" : "PRAGMA user_version = 7");
+    raw_exec(f, f->pg ? "INSERT INTO schema_version(version) VALUES (99)" : "PRAGMA user_version = 99");
     char err[512], want[512];
     s = (struct store *)&err;   /* must be reset to NULL on failure */
     ASSERT(store_open(&s, f->target, err, sizeof(err)) < 0);
     ASSERT_NULL(s);
-    snprintf(want, sizeof(want), "%s: schema version 7 is newer than this sirtbot (%d)", f->target,
+    snprintf(want, sizeof(want), "%s: schema version 99 is newer than this sirtbot (%d)", f->target,
              f->pg ? SCHEMA_PG : SCHEMA_SQLITE);
     ASSERT_STR_EQ(err, want);
-    ASSERT_EQ(schema_version(f), 7);
+    ASSERT_EQ(schema_version(f), 99);
 }
 
 TEST(store_open_errors)
@@ -1077,8 +1077,11 @@ TEST(store_migrate_v2_to_v5)
     ASSERT_EQ(j.state, OUTBOX_DONE);
     ASSERT_EQ(j.incident_id, 1);
     outbox_job_finish(&j);
+    /* The old inbox row is nobody's: the first claim takes it. */
     int n = 0;
     ASSERT_EQ(store_inbox_list(s, collect_inbox, &n), 0);
+    ASSERT_EQ(n, 0);
+    ASSERT_EQ(store_inbox_claim(s, 10, collect_inbox, &n), 1);
     ASSERT_EQ(n, 1);
     ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM timeline"), 1);
     ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM incidents"), 2);
@@ -1100,7 +1103,7 @@ TEST(store_migrate_v2_to_v5)
     ASSERT_EQ(store_decision_add(s, &d), 0);
     ASSERT(d.id > 0);
     ASSERT_EQ(store_timer_set(s, "reminder/SIRT-1", "reminder", 1, 5000, NULL, 300), 0);
-    ASSERT_EQ(store_timer_next(s), 5000);
+    ASSERT_EQ(store_timer_next(s, 0), 5000);
     /* The old incident keeps its id sequence: a new one follows it. */
     ASSERT_EQ(new_incident(s, NULL, 400), 3);
     store_close(s);
@@ -1343,7 +1346,7 @@ STORE_TEST(store_timer_set_move_cancel, 30)
     int64_t inc = new_incident(s, NULL, 1);
     struct sched_timer tm;
     ASSERT_EQ(store_timer_get(s, "handoff_prompt/SIRT-1", &tm), STORE_ENOTFOUND);
-    ASSERT_EQ(store_timer_next(s), INT64_MAX);
+    ASSERT_EQ(store_timer_next(s, 0), INT64_MAX);
 
     ASSERT_EQ(store_timer_set(s, "handoff_prompt/SIRT-1", "handoff_prompt", inc, 5000,
                               "{\"n\":1}", 100), 0);
@@ -1359,7 +1362,7 @@ STORE_TEST(store_timer_set_move_cancel, 30)
     ASSERT_NULL(tm.key);
     sched_timer_finish(&tm);
     sched_timer_finish(NULL);
-    ASSERT_EQ(store_timer_next(s), 5000);
+    ASSERT_EQ(store_timer_next(s, 0), 5000);
 
     /* Setting the key again moves the same timer (earlier or later). */
     ASSERT_EQ(store_timer_set(s, "handoff_prompt/SIRT-1", "handoff_prompt2", 0, 3000, NULL, 200), 0);
@@ -1372,7 +1375,7 @@ STORE_TEST(store_timer_set_move_cancel, 30)
     sched_timer_finish(&tm);
     ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM timers WHERE incident_id IS NULL"), 1);
     ASSERT_EQ(store_timer_set(s, "handoff_prompt/SIRT-1", "handoff_prompt", inc, 9000, "{}", 300), 0);
-    ASSERT_EQ(store_timer_next(s), 9000);
+    ASSERT_EQ(store_timer_next(s, 0), 9000);
     ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM timers"), 1);
     ASSERT_EQ(raw_int(f, "SELECT created_ms * 1000 + updated_ms FROM timers"), 100 * 1000 + 300);
 
@@ -1380,7 +1383,7 @@ STORE_TEST(store_timer_set_move_cancel, 30)
     ASSERT_EQ(store_timer_set(s, "other", "reminder", inc, 8000, NULL, 300), 0);
     ASSERT_EQ(store_timer_cancel(s, "handoff_prompt/SIRT-1"), 0);
     ASSERT_EQ(store_timer_get(s, "handoff_prompt/SIRT-1", &tm), STORE_ENOTFOUND);
-    ASSERT_EQ(store_timer_next(s), 8000);
+    ASSERT_EQ(store_timer_next(s, 0), 8000);
     ASSERT_EQ(store_timer_cancel(s, "handoff_prompt/SIRT-1"), 0);
     ASSERT_EQ(store_timer_cancel(s, "never-set"), 0);
     ASSERT_EQ(raw_int(f, "SELECT state FROM timers WHERE key = 'handoff_prompt/SIRT-1'"), 2);
@@ -1391,7 +1394,7 @@ STORE_TEST(store_timer_set_move_cancel, 30)
     ASSERT(tm.id != id);
     ASSERT_EQ(tm.due_ms, 4000);
     sched_timer_finish(&tm);
-    ASSERT_EQ(store_timer_next(s), 4000);
+    ASSERT_EQ(store_timer_next(s, 0), 4000);
 
     /* Bad input. */
     ASSERT_EQ(store_timer_set(s, NULL, "k", 0, 1, NULL, 1), STORE_EINVAL);
@@ -1414,7 +1417,7 @@ STORE_TEST(store_timers_due_next_done, 30)
     ASSERT_EQ(store_timer_set(s, "b2", "k", 0, 200, NULL, 1), 0);
     ASSERT_EQ(store_timer_set(s, "b1", "k", 0, 200, NULL, 1), 0);   /* same due: insertion order */
     ASSERT_EQ(store_timer_set(s, "late", "k", 0, 10000, NULL, 1), 0);
-    ASSERT_EQ(store_timer_next(s), 100);
+    ASSERT_EQ(store_timer_next(s, 0), 100);
 
     due_keys(s, 99, 10, keys, sizeof(keys));
     ASSERT_STR_EQ(keys, "");
@@ -1440,7 +1443,7 @@ STORE_TEST(store_timers_due_next_done, 30)
     ASSERT_EQ(store_timer_done(s, a_id), 0);
     ASSERT_EQ(store_timer_done(s, a_id), 0);                 /* idempotent */
     ASSERT_EQ(store_timer_done(s, 999), STORE_ENOTFOUND);
-    ASSERT_EQ(store_timer_next(s), 200);
+    ASSERT_EQ(store_timer_next(s, 0), 200);
     due_keys(s, 300, 10, keys, sizeof(keys));
     ASSERT_STR_EQ(keys, "b2,b1,c");
     struct sched_timer tm;
@@ -1454,7 +1457,7 @@ STORE_TEST(store_timers_due_next_done, 30)
     ASSERT_STR_EQ(tm.payload, "{\"again\":true}");
     sched_timer_finish(&tm);
     ASSERT_EQ(raw_int(f, "SELECT state FROM timers WHERE key = 'a' ORDER BY id LIMIT 1"), 1);
-    ASSERT_EQ(store_timer_next(s), 150);
+    ASSERT_EQ(store_timer_next(s, 0), 150);
 
     /* Done on a canceled timer leaves it canceled. */
     ASSERT_EQ(store_timer_get(s, "c", &tm), 0);
@@ -1469,7 +1472,7 @@ STORE_TEST(store_timers_due_next_done, 30)
     for (size_t i = 0; i < n; i++)
         ASSERT_EQ(store_timer_done(s, v[i].id), 0);
     sched_timers_free(v, n);
-    ASSERT_EQ(store_timer_next(s), INT64_MAX);
+    ASSERT_EQ(store_timer_next(s, 0), INT64_MAX);
     due_keys(s, INT64_MAX, 10, keys, sizeof(keys));
     ASSERT_STR_EQ(keys, "");
     store_close(s);
@@ -1490,7 +1493,7 @@ STORE_TEST(store_timer_reset_while_firing, 30)
     ASSERT_EQ(store_timer_set(s, "remind", "remind", 0, 2000, NULL, 1000), 0);
     ASSERT_EQ(store_commit(s), 0);
     sched_timer_finish(&tm);
-    ASSERT_EQ(store_timer_next(s), 2000);
+    ASSERT_EQ(store_timer_next(s, 0), 2000);
 
     /* Set first (the firing timer is due, so it is retired), then done. */
     ASSERT_EQ(store_timer_get(s, "remind", &tm), 0);
@@ -1499,7 +1502,7 @@ STORE_TEST(store_timer_reset_while_firing, 30)
     ASSERT_EQ(store_timer_done(s, tm.id), 0);
     ASSERT_EQ(store_commit(s), 0);
     sched_timer_finish(&tm);
-    ASSERT_EQ(store_timer_next(s), 3000);
+    ASSERT_EQ(store_timer_next(s, 0), 3000);
     ASSERT_EQ(store_timer_get(s, "remind", &tm), 0);
     ASSERT_EQ(tm.due_ms, 3000);
     sched_timer_finish(&tm);

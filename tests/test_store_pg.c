@@ -115,8 +115,9 @@ TEST_PG(store_pg_replicas_migrate_once)
     PGconn *c = connect_ok(uri);
     /* One migration row per step: a second migration would have failed on
      * its primary key (and on CREATE TABLE) and so a child's open. */
-    ASSERT_EQ(q_int(c, "SELECT count(*) FROM schema_version"), 2);
-    ASSERT_EQ(q_int(c, "SELECT max(version) FROM schema_version"), 2);
+    ASSERT_EQ(q_int(c, "SELECT count(*) FROM schema_version"), 3);
+    ASSERT_EQ(q_int(c, "SELECT count(DISTINCT version) FROM schema_version"), 3);
+    ASSERT_EQ(q_int(c, "SELECT max(version) FROM schema_version"), 3);
     ASSERT_EQ(q_int(c, "SELECT count(*) FROM incidents"), N);
     ASSERT_EQ(q_int(c, "SELECT count(DISTINCT id) FROM incidents"), N);
     PQfinish(c);
@@ -386,14 +387,27 @@ TEST_PG(store_pg_password_never_shown)
 /* Two replicas (two stores) on one database: a job A holds is neither
  * claimed nor sent by B while A's lease lives; once it ends (A died without
  * renewing), B's sweep takes it back, as pending with maybe_sent since A
- * had started sending it, and exactly one of them can mark it sending. */
+ * had started sending it, and exactly one of them can mark it sending.
+ * Leases run on the real clock (SIRT_TEST_LEASE_MS shortens them), the
+ * jobs' times on the bot's (t0...). */
+static struct store *open_short_lease(const char *uri, int64_t lease_ms)
+{
+    char v[24];
+    snprintf(v, sizeof(v), "%lld", (long long)lease_ms);
+    setenv("SIRT_TEST_LEASE_MS", v, 1);
+    struct store *s = open_ok(uri);
+    unsetenv("SIRT_TEST_LEASE_MS");
+    return s;
+}
+
 TEST_PG(store_pg_outbox_leases_two_replicas)
 {
     char *uri = pg_test_fresh_db("outbox_leases");
-    struct store *a = open_ok(uri);
-    struct store *b = open_ok(uri);
+    int64_t lease = 400;
+    struct store *a = open_short_lease(uri, lease);
+    struct store *b = open_short_lease(uri, lease);
     ASSERT(strcmp(store_owner(a), store_owner(b)) != 0);
-    int64_t lease = store_lease_ms(a);
+    ASSERT_EQ(store_lease_ms(a), lease);
     int64_t t0 = 1000000;
     struct outbox_new j = { .idem_key = "k/lease", .op = "slack.post", .payload = "{}", .next_at_ms = t0, .now_ms = t0 };
     int64_t id = store_outbox_add(a, &j);
@@ -406,11 +420,14 @@ TEST_PG(store_pg_outbox_leases_two_replicas)
     ASSERT_EQ(store_outbox_mark_sending(b, id, t0 + 1), STORE_EINVAL);
     ASSERT_EQ(store_outbox_mark_sending(a, id, t0 + 2), 0);
     /* A renews; B still cannot take it just after the first lease end. */
-    ASSERT_EQ(store_outbox_renew(a, t0 + lease / 2), 1);
-    ASSERT_EQ(store_outbox_claim(b, t0 + lease + 10, false, 10, &jobs, &n), 0);
+    usleep((useconds_t)lease * 600);
+    ASSERT_EQ(store_outbox_renew(a, t0 + 3), 1);
+    usleep((useconds_t)lease * 600);
+    ASSERT_EQ(store_outbox_claim(b, t0 + 4, false, 10, &jobs, &n), 0);
     ASSERT_EQ(n, 0);
     /* A dies (no more renewals): after its lease B takes it over. */
-    int64_t after = t0 + lease / 2 + lease + 1;
+    usleep((useconds_t)lease * 1100);
+    int64_t after = t0 + 10;
     ASSERT_EQ(store_outbox_claim(b, after, false, 10, &jobs, &n), 0);
     ASSERT_EQ(n, 1);
     ASSERT_EQ(jobs[0].id, id);
