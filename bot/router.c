@@ -350,6 +350,37 @@ static cJSON *ack_slash(struct router *rt, const cJSON *payload, bool *want_work
     return ack;
 }
 
+/* Loop: a slash command whose verb the handlers' table marks store_free
+ * (no work, a respond that reads neither the store nor the app) is answered
+ * here, at once: nothing of it has to be durable before its ack (it changes
+ * nothing, and the ack is its whole reply), and slash commands carry no
+ * event id to record.  True when it was acked; false leaves the envelope to
+ * the store thread as usual. */
+static bool ack_store_free(struct router *rt, struct sm_ack *tok, const char *type, const cJSON *envelope)
+{
+    if (strcmp(type, "slash_commands") != 0)
+        return false;
+    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
+    const char *text = jstr(payload, "text");
+    char verb[VERB_MAX];
+    const char *rest;
+    router_split(text, verb, sizeof(verb), &rest);
+    const struct sirt_verb *v = verb_for(verb);
+    if (!v || !v->store_free || v->work || !v->respond)
+        return false;
+    struct parsed p;
+    if (!parse_slash(payload, &p))
+        return false;   /* malformed: the store thread's path logs it */
+    struct sirt_reply r = { 0 };
+    v->respond(rt->loop_app, &p.req, &r);
+    LOG_INFO("slash command", "verb:s user:s known:b", p.verb, p.req.user_id, true);
+    cJSON *ack = reply_to_ack(&r);
+    reply_finish(&r);
+    free(p.args);
+    sm_ack(rt->loop_app->sm, tok, ack);
+    return true;
+}
+
 static int work_slash(struct router *rt, const cJSON *payload)
 {
     struct parsed p;
@@ -1078,6 +1109,12 @@ void router_envelope(void *router, struct sm_ack *tok, const char *type, cJSON *
     it->rt = rt;
     it->tok = tok;
     if (!rt->loop_app->storeq) {   /* shutting down: Slack sends it again */
+        it->env = envelope;
+        env_item_free(it);
+        return;
+    }
+    if (ack_store_free(rt, tok, type, envelope)) {
+        it->tok = NULL;
         it->env = envelope;
         env_item_free(it);
         return;

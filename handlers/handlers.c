@@ -8,17 +8,17 @@
 #include "../bot/util.h"
 
 const struct sirt_verb handlers_verbs[] = {
-    { "assign", "assign SIRT-n @user", "make @user the incident's appsec owner", assign_respond, assign_work },
-    { "decision", "decision [SIRT-n]", "record a short-term decision (opens a form)", decision_respond, decision_work },
-    { "handoff", "handoff [SIRT-n] [@user]", "hand the incident off now (to @user, or the next engineer along the sun)", handoff_respond, handoff_work },
-    { "help", "help", "this list", help_respond, NULL },
-    { "oncall", "oncall", "who is the security on-call right now", oncall_respond, oncall_work },
-    { "page", "page [SIRT-n]", "page the security on-call for the incident", page_respond, page_work },
-    { "report", "report [summary]", "report a security incident (opens a form)", report_respond, report_work },
-    { "resolve", "resolve SIRT-n", "resolve the incident (and its page)", resolve_respond, resolve_work },
-    { "review", "review", "post the weekly review digest in the SIRT channel", review_respond, review_work },
-    { "status", "status [SIRT-n]", "status of an incident, or the list of open ones", status_respond, status_work },
-    { "timeline", "timeline SIRT-n", "the incident's timeline as Markdown, for the postmortem", timeline_respond, timeline_work },
+    { "assign", "assign SIRT-n @user", "make @user the incident's appsec owner", assign_respond, assign_work, false },
+    { "decision", "decision [SIRT-n]", "record a short-term decision (opens a form)", decision_respond, decision_work, false },
+    { "handoff", "handoff [SIRT-n] [@user]", "hand the incident off now (to @user, or the next engineer along the sun)", handoff_respond, handoff_work, false },
+    { "help", "help", "this list", help_respond, NULL, true },
+    { "oncall", "oncall", "who is the security on-call right now", oncall_respond, oncall_work, false },
+    { "page", "page [SIRT-n]", "page the security on-call for the incident", page_respond, page_work, false },
+    { "report", "report [summary]", "report a security incident (opens a form)", report_respond, report_work, false },
+    { "resolve", "resolve SIRT-n", "resolve the incident (and its page)", resolve_respond, resolve_work, false },
+    { "review", "review", "post the weekly review digest in the SIRT channel", review_respond, review_work, false },
+    { "status", "status [SIRT-n]", "status of an incident, or the list of open ones", status_respond, status_work, false },
+    { "timeline", "timeline SIRT-n", "the incident's timeline as Markdown, for the postmortem", timeline_respond, timeline_work, false },
 };
 const size_t handlers_n_verbs = ARRAY_LEN(handlers_verbs);
 

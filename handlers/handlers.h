@@ -57,6 +57,12 @@ struct sirt_verb {
     const char *summary;    /* one line for help */
     void (*respond)(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
     int (*work)(struct sirt_app *app, const struct sirt_req *req);
+    /* True when the verb needs no store at all: work is NULL and respond
+     * reads neither the store nor anything of app (it builds its reply
+     * from the request and static tables).  Its slash command changes
+     * nothing and its reply travels in the ack, so the router answers it on
+     * the loop at once, without the store thread (nothing to make durable). */
+    bool store_free;
 };
 
 /* block_actions by action_id; view_submission by callback_id.  The payload

@@ -173,3 +173,41 @@ TEST_T(e2e_thread_slow_store_acks_and_pings_not_held, 60)
     ASSERT_EQ(fx_stop(&fx, 8000), 0);
     fx_finish(&fx);
 }
+
+/* `/sirt help` needs no store (the handlers' table marks it store_free):
+ * its ack, with the reply in it, goes out from the loop while the store
+ * thread is still busy with a slow commit for the mention sent before it.
+ * A verb that needs the store (status) waits for the store thread. */
+TEST_T(e2e_thread_store_free_ack_while_store_blocked, 60)
+{
+    struct fx fx;
+    fx_init(&fx);
+    const char *env[] = { "SIRT_TEST_STORE_DELAY_MS=600", NULL };
+    fx_start(&fx, env);
+    ASSERT(fx_wait_calls(&fx, "auth.test", 1, 5000));
+    fx_run_for(&fx, 1500);   /* start-up commits out of the way */
+    char *mention = xstrdup(send_mention(&fx, 200));
+    fx_run_for(&fx, 50);     /* the store thread is inside the mention's commit */
+    char *help = xstrdup(fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help"));
+    char *status = xstrdup(fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "status"));
+    ASSERT(fx_wait(&fx, fx_pred_acked, help, 5000));
+    const struct fake_ack *h = fake_slack_ack(fx.slack, help);
+    ASSERT(h->acked_us - h->sent_us < 300000);
+    /* The reply is in the ack. */
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(h->json, "payload"), "text");
+    ASSERT(cJSON_IsString(text) && strstr(text->valuestring, "/sirt report"));
+    /* The mention is acked only once its commit is done, and the verb that
+     * reads the store only after the store thread took it. */
+    ASSERT(fake_slack_ack(fx.slack, mention) == NULL);
+    ASSERT(fake_slack_ack(fx.slack, status) == NULL);
+    ASSERT(fx_wait(&fx, fx_pred_acked, mention, 10000));
+    ASSERT(fx_wait(&fx, fx_pred_acked, status, 10000));
+    const struct fake_ack *m = fake_slack_ack(fx.slack, mention);
+    ASSERT(m->acked_us - m->sent_us >= 500000);
+    ASSERT(h->acked_us < m->acked_us);
+    free(mention);
+    free(help);
+    free(status);
+    ASSERT_EQ(fx_stop(&fx, 10000), 0);
+    fx_finish(&fx);
+}
