@@ -2,7 +2,8 @@
  * first line is "<HTTP status> [<Retry-After seconds>]", the rest is the
  * body, e.g. "200\n{\"ok\":true}".  resp_split() fills a struct
  * http_response whose body points into the input (borrowed, NUL-terminated
- * copy in *owned, which the caller frees). */
+ * copy in *owned, which the caller frees).  resp_check_outcome() runs the
+ * HTTP outcome rules on it with the checks every REST target shares. */
 #ifndef SIRT_FUZZ_RESPONSE_H
 #define SIRT_FUZZ_RESPONSE_H
 
@@ -10,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../bot/effects_internal.h"
 #include "../bot/http.h"
 #include "../bot/util.h"
+#include "utf8.h"
 
 static inline void resp_split(const uint8_t *data, size_t size, struct http_response *r, char **owned)
 {
@@ -36,6 +39,27 @@ static inline void resp_split(const uint8_t *data, size_t size, struct http_resp
     (*owned)[size - off] = '\0';
     r->body = *owned;
     r->body_len = size - off;
+}
+
+/* eff_outcome_http as the effects call it, mutating or not, into a buffer
+ * smaller than any caller's (so the cut is exercised).  Traps unless the
+ * error is NUL-terminated, valid UTF-8 when the body was (it is shown in
+ * Slack), and non-empty for every outcome but DONE (a failure says why). */
+static inline void resp_check_outcome(const struct http_response *resp, const char *service)
+{
+    struct effect_result out;
+    char err[96];
+    bool body_utf8 = utf8_valid((const unsigned char *)resp->body, resp->body_len);
+    for (int mutating = 0; mutating <= 1; mutating++) {
+        memset(&out, 0, sizeof(out));
+        eff_outcome_http(resp, mutating, service, &out, err, sizeof(err));
+        if (!memchr(err, '\0', sizeof(err)))
+            __builtin_trap();
+        if (body_utf8 && !utf8_valid((const unsigned char *)err, strlen(err)))
+            __builtin_trap();
+        if (out.outcome != EFFECT_DONE && !err[0])
+            __builtin_trap();
+    }
 }
 
 #endif
