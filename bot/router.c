@@ -218,12 +218,6 @@ const char *router_strip_mention(const char *text, const char *user_id)
     return p;
 }
 
-static const char *jstr(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* Right-trims args into a private copy: trailing whitespace never matters. */
 static char *trimmed(const char *s)
 {
@@ -303,9 +297,9 @@ struct parsed {
 static bool parse_slash(const cJSON *payload, struct parsed *p)
 {
     memset(p, 0, sizeof(*p));
-    const char *user = jstr(payload, "user_id");
-    const char *channel = jstr(payload, "channel_id");
-    const char *text = jstr(payload, "text");
+    const char *user = util_jstr(payload, "user_id");
+    const char *channel = util_jstr(payload, "channel_id");
+    const char *text = util_jstr(payload, "text");
     if (!user || !channel) {
         LOG_WARN("slash command without user_id/channel_id: ignored", "");
         return false;
@@ -318,8 +312,8 @@ static bool parse_slash(const cJSON *payload, struct parsed *p)
     p->req.channel_id = channel;
     p->req.verb = p->verb;
     p->req.args = p->args;
-    p->req.trigger_id = jstr(payload, "trigger_id");
-    p->req.response_url = jstr(payload, "response_url");
+    p->req.trigger_id = util_jstr(payload, "trigger_id");
+    p->req.response_url = util_jstr(payload, "response_url");
     p->req.payload = payload;
     return true;
 }
@@ -361,7 +355,7 @@ static bool ack_store_free(struct router *rt, struct sm_ack *tok, const char *ty
     if (strcmp(type, "slash_commands") != 0)
         return false;
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
-    const char *text = jstr(payload, "text");
+    const char *text = util_jstr(payload, "text");
     char verb[VERB_MAX];
     const char *rest;
     router_split(text, verb, sizeof(verb), &rest);
@@ -399,7 +393,7 @@ static int work_slash(struct router *rt, const cJSON *payload)
 /* Returns the event if it is one we act on (mention, or a human's DM). */
 static const cJSON *wanted_event(struct router *rt, const cJSON *event, enum req_source *src)
 {
-    const char *type = jstr(event, "type");
+    const char *type = util_jstr(event, "type");
     if (!type)
         return NULL;
     if (strcmp(type, "app_mention") == 0) {
@@ -409,8 +403,8 @@ static const cJSON *wanted_event(struct router *rt, const cJSON *event, enum req
         return event;
     }
     if (strcmp(type, "message") == 0) {
-        const char *ct = jstr(event, "channel_type");
-        const char *user = jstr(event, "user");
+        const char *ct = util_jstr(event, "channel_type");
+        const char *user = util_jstr(event, "user");
         if (!ct || strcmp(ct, "im") != 0)
             return NULL;
         /* Bot messages (ours included), edits, deletions, joins: all have a
@@ -429,7 +423,7 @@ static const cJSON *wanted_event(struct router *rt, const cJSON *event, enum req
 static bool ack_event(struct router *rt, const cJSON *payload)
 {
     const cJSON *event = cJSON_GetObjectItemCaseSensitive(payload, "event");
-    const char *event_id = jstr(payload, "event_id");
+    const char *event_id = util_jstr(payload, "event_id");
     enum req_source src;
     if (!cJSON_IsObject(event) || !wanted_event(rt, event, &src))
         return false;
@@ -451,22 +445,22 @@ static int work_event(struct router *rt, const cJSON *payload)
     enum req_source src;
     if (!wanted_event(rt, event, &src))
         return 0;
-    const char *user = jstr(event, "user");
-    const char *channel = jstr(event, "channel");
+    const char *user = util_jstr(event, "user");
+    const char *channel = util_jstr(event, "channel");
     if (!user || !channel) {
         LOG_WARN("event without user/channel: ignored", "");
         return 0;
     }
     struct parsed p;
     memset(&p, 0, sizeof(p));
-    const char *text = router_strip_mention(jstr(event, "text"), rt->app->bot_user_id);
+    const char *text = router_strip_mention(util_jstr(event, "text"), rt->app->bot_user_id);
     const char *rest;
     router_split(text, p.verb, sizeof(p.verb), &rest);
     p.args = trimmed(rest);
     p.req.source = src;
     p.req.user_id = user;
     p.req.channel_id = channel;
-    p.req.thread_ts = jstr(event, "thread_ts");
+    p.req.thread_ts = util_jstr(event, "thread_ts");
     p.req.verb = p.verb;
     p.req.args = p.args;
     p.req.payload = payload;
@@ -481,10 +475,10 @@ static int work_event(struct router *rt, const cJSON *payload)
     }
     LOG_INFO(src == REQ_DM ? "direct message" : "mention", "verb:s user:s channel:s known:b",
              p.verb, user, channel, v != NULL);
-    const char *eid = jstr(payload, "event_id");
+    const char *eid = util_jstr(payload, "event_id");
     char fallback[64];
     if (!eid) {
-        snprintf(fallback, sizeof(fallback), "%s/%s", channel, jstr(event, "ts") ? jstr(event, "ts") : "0");
+        snprintf(fallback, sizeof(fallback), "%s/%s", channel, util_jstr(event, "ts") ? util_jstr(event, "ts") : "0");
         eid = fallback;
     }
     int rc = post_reply(rt, &p.req, &r, eid);
@@ -499,14 +493,14 @@ static int work_event(struct router *rt, const cJSON *payload)
 
 static cJSON *ack_interactive(struct router *rt, const cJSON *payload, bool *want_work)
 {
-    const char *itype = jstr(payload, "type");
+    const char *itype = util_jstr(payload, "type");
     if (!itype)
         return NULL;
     if (strcmp(itype, "block_actions") == 0) {
         const cJSON *actions = cJSON_GetObjectItemCaseSensitive(payload, "actions");
         const cJSON *a;
         cJSON_ArrayForEach(a, actions) {
-            const char *id = jstr(a, "action_id");
+            const char *id = util_jstr(a, "action_id");
             if (id && handlers_action(id))
                 *want_work = true;
             else
@@ -516,7 +510,7 @@ static cJSON *ack_interactive(struct router *rt, const cJSON *payload, bool *wan
     }
     if (strcmp(itype, "view_submission") == 0) {
         const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
-        const char *cb = jstr(view, "callback_id");
+        const char *cb = util_jstr(view, "callback_id");
         const struct sirt_view *v = cb ? handlers_view(cb) : NULL;
         if (!v) {
             LOG_WARN("view submission without a handler", "callback_id:s", cb);
@@ -534,18 +528,18 @@ static cJSON *ack_interactive(struct router *rt, const cJSON *payload, bool *wan
  * with it anyway, and the replay does them all again. */
 static int work_interactive(struct router *rt, const cJSON *payload)
 {
-    const char *itype = jstr(payload, "type");
+    const char *itype = util_jstr(payload, "type");
     if (itype && strcmp(itype, "block_actions") == 0) {
         const cJSON *a;
         cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(payload, "actions")) {
-            const char *id = jstr(a, "action_id");
+            const char *id = util_jstr(a, "action_id");
             const struct sirt_action *h = id ? handlers_action(id) : NULL;
             int rc = h && h->work ? h->work(rt->app, payload, a) : 0;
             if (rc < 0)
                 return rc;
         }
     } else if (itype && strcmp(itype, "view_submission") == 0) {
-        const char *cb = jstr(cJSON_GetObjectItemCaseSensitive(payload, "view"), "callback_id");
+        const char *cb = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "view"), "callback_id");
         const struct sirt_view *v = cb ? handlers_view(cb) : NULL;
         if (v && v->work)
             return v->work(rt->app, payload);
@@ -564,20 +558,20 @@ static int work_interactive(struct router *rt, const cJSON *payload)
 static const char *payload_user_id(const char *type, const cJSON *payload)
 {
     if (strcmp(type, "slash_commands") == 0)
-        return jstr(payload, "user_id");
+        return util_jstr(payload, "user_id");
     if (strcmp(type, "events_api") == 0)
-        return jstr(cJSON_GetObjectItemCaseSensitive(payload, "event"), "user");
-    return jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+        return util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "event"), "user");
+    return util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
 }
 
 static const char *payload_channel_id(const char *type, const cJSON *payload)
 {
     if (strcmp(type, "slash_commands") == 0)
-        return jstr(payload, "channel_id");
+        return util_jstr(payload, "channel_id");
     if (strcmp(type, "events_api") == 0)
-        return jstr(cJSON_GetObjectItemCaseSensitive(payload, "event"), "channel");
-    const char *c = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
-    return c ? c : jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
+        return util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "event"), "channel");
+    const char *c = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    return c ? c : util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
 }
 
 /* The end of "…page security by hand: …", in mrkdwn or plain text. */
@@ -621,8 +615,8 @@ static void notify_direct_loop(struct router *rt, const char *type, const cJSON 
         return;
     const char *user = payload_user_id(type, payload);
     const char *channel = payload_channel_id(type, payload);
-    const char *url = jstr(payload, "response_url");
-    const char *itype = jstr(payload, "type");
+    const char *url = util_jstr(payload, "response_url");
+    const char *itype = util_jstr(payload, "type");
     bool view = strcmp(type, "interactive") == 0 && itype && strcmp(itype, "view_submission") == 0;
     cJSON *a = cJSON_CreateObject();
     cJSON_AddStringToObject(a, "text", text);
@@ -675,8 +669,8 @@ static const char *first_input_block(const cJSON *view)
 {
     const cJSON *b;
     cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(view, "blocks")) {
-        const char *t = jstr(b, "type");
-        const char *id = jstr(b, "block_id");
+        const char *t = util_jstr(b, "type");
+        const char *id = util_jstr(b, "block_id");
         if (t && id && strcmp(t, "input") == 0)
             return id;
     }
@@ -690,7 +684,7 @@ static const char *first_input_block(const cJSON *view)
  * envelopes get a direct notice.  Returns the ack payload to send. */
 static cJSON *refuse_at_ack(struct router *rt, const char *type, const cJSON *payload, cJSON *ack)
 {
-    const char *itype = jstr(payload, "type");
+    const char *itype = util_jstr(payload, "type");
     if (strcmp(type, "interactive") == 0 && itype && strcmp(itype, "view_submission") == 0) {
         cJSON_Delete(ack);
         char *t = notice_text(rt->app, false, false);
@@ -923,7 +917,7 @@ static int64_t keep_one(struct router *rt, const char *type, const cJSON *envelo
     struct store *st = rt->app->store;
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
     if (strcmp(type, "events_api") == 0) {
-        const char *eid = jstr(payload, "event_id");
+        const char *eid = util_jstr(payload, "event_id");
         int dup = eid && eid[0] ? store_event_record(st, eid, clock_now_ms()) : 0;
         if (dup < 0)
             return dup;

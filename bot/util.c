@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "util.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -220,4 +222,10 @@ size_t str_utf8_prefix(const char *s, size_t max)
     while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
         n--;                    /* s[n] continues a character begun before it */
     return n;
+}
+
+const char *util_jstr(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
 }

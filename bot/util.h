@@ -14,6 +14,11 @@
     ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+struct cJSON;
+/* The string member key of object o, or NULL (o NULL, key absent, or not a
+ * string).  Borrowed from o. */
+const char *util_jstr(const struct cJSON *o, const char *key);
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);

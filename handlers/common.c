@@ -19,12 +19,6 @@
 #include "../bot/outbox.h"
 #include "../bot/util.h"
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 int64_t incident_parse_id(const char *w)
 {
     if (!w)
@@ -164,10 +158,10 @@ void request_key(const struct sirt_req *req, const char *prefix, char *out, size
     if (req->source == REQ_SLASH)
         id = req->trigger_id;
     else
-        id = jstr(req->payload, "event_id");
+        id = util_jstr(req->payload, "event_id");
     if (!id) {
         const cJSON *ev = cJSON_GetObjectItemCaseSensitive(req->payload, "event");
-        id = jstr(ev, "ts");
+        id = util_jstr(ev, "ts");
     }
     char rnd[24];
     if (!id) {
@@ -410,9 +404,9 @@ const char *view_input(const cJSON *view, const char *block)
     const cJSON *el = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(values, block), "value");
     if (!el)
         return NULL;
-    const char *v = jstr(el, "value");
+    const char *v = util_jstr(el, "value");
     if (!v)
-        v = jstr(cJSON_GetObjectItemCaseSensitive(el, "selected_option"), "value");
+        v = util_jstr(cJSON_GetObjectItemCaseSensitive(el, "selected_option"), "value");
     return v && *v ? v : NULL;
 }
 
@@ -423,8 +417,8 @@ bool incident_in_channel(const struct incident *inc, const char *channel)
 
 static const char *button_channel(const cJSON *payload)
 {
-    const char *c = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
-    return c ? c : jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
+    const char *c = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    return c ? c : util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
 }
 
 /* An answer to the one who pressed a button: through the message's
@@ -432,12 +426,12 @@ static const char *button_channel(const cJSON *payload)
 int64_t fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
                          const char *text, bool replace)
 {
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *channel = button_channel(payload);
-    const char *url = jstr(payload, "response_url");
-    const char *ts = jstr(action, "action_ts");
+    const char *url = util_jstr(payload, "response_url");
+    const char *ts = util_jstr(action, "action_ts");
     if (!ts)
-        ts = jstr(payload, "trigger_id");
+        ts = util_jstr(payload, "trigger_id");
     char key[200];
     snprintf(key, sizeof(key), "%s/%s/%s", what, user ? user : "-", ts ? ts : "0");
     if (url) {

@@ -29,12 +29,6 @@
 
 #define KEEP_MS (60LL * 60 * 1000)
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static int appsec_index(const struct cfg *cfg, const char *user)
 {
     for (size_t i = 0; user && i < cfg->n_appsec; i++)
@@ -340,7 +334,7 @@ static bool timer_still_valid(struct sirt_app *app, const struct sched_timer *t,
     if (store_incident_get(app->store, t->incident_id, inc) != 0)
         return false;
     cJSON *p = cJSON_Parse(t->payload ? t->payload : "{}");
-    const char *owner = jstr(p, "owner");
+    const char *owner = util_jstr(p, "owner");
     bool ok = inc->state && strcmp(inc->state, "open") == 0 && owner && inc->owner && strcmp(owner, inc->owner) == 0;
     cJSON_Delete(p);
     return ok;
@@ -494,9 +488,9 @@ static bool load_for_action(struct sirt_app *app, int64_t id, const char *user, 
 
 int handoff_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
-    if (!load_for_action(app, incident_parse_id(jstr(action, "value")), user, &inc, payload, action))
+    if (!load_for_action(app, incident_parse_id(util_jstr(action, "value")), user, &inc, payload, action))
         return handler_result(app);
     int next = next_owner(app, inc.owner, clock_now_ms());
     do_handoff(app, &inc, next >= 0 ? app->cfg->appsec[next].user : NULL, user, "handed off by hand");
@@ -506,8 +500,8 @@ int handoff_button(struct sirt_app *app, const cJSON *payload, const cJSON *acti
 
 int handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    const char *v = jstr(action, "value");
+    const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *v = util_jstr(action, "value");
     if (!v)
         return handler_result(app);
     struct incident inc;
@@ -531,9 +525,9 @@ int handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJSO
 
 int handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
-    if (!load_for_action(app, incident_parse_id(jstr(action, "value")), user, &inc, payload, action))
+    if (!load_for_action(app, incident_parse_id(util_jstr(action, "value")), user, &inc, payload, action))
         return handler_result(app);
     int64_t now = clock_now_ms();
     int64_t lead = (int64_t)app->cfg->handoff_lead_minutes * 60000;
@@ -552,18 +546,18 @@ int handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON 
 
 int handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    const char *chosen = jstr(action, "selected_user");
-    const char *block = jstr(action, "block_id");
+    const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *chosen = util_jstr(action, "selected_user");
+    const char *block = util_jstr(action, "block_id");
     /* The prompt's context block carries the incident id; the select sits
      * in the actions block, so find it in the message. */
     int64_t id = 0;
     const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(payload, "message"), "blocks");
     const cJSON *b;
     cJSON_ArrayForEach(b, blocks) {
-        const char *t = jstr(b, "type");
+        const char *t = util_jstr(b, "type");
         if (t && strcmp(t, "context") == 0)
-            id = incident_parse_id(jstr(b, "block_id"));
+            id = incident_parse_id(util_jstr(b, "block_id"));
     }
     if (!id && block)
         id = incident_parse_id(block);

@@ -29,12 +29,6 @@
 #define LINK_MAX 2000
 #define SOFT_DEPS_MS 15000     /* how long the summary and the page wait for the GitLab issue */
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* Copies at most max bytes of s without cutting a UTF-8 sequence. */
 static char *utf8_prefix(const char *s, size_t max)
 {
@@ -285,8 +279,8 @@ int report_work(struct sirt_app *app, const struct sirt_req *req)
 
 int report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
-    const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
-    open_modal(app, jstr(payload, "trigger_id"), jstr(action, "value"), channel);
+    const char *channel = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    open_modal(app, util_jstr(payload, "trigger_id"), util_jstr(action, "value"), channel);
     return handler_result(app);
 }
 
@@ -675,8 +669,8 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
 int report_submit(struct sirt_app *app, const cJSON *payload)
 {
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
-    const char *view_id = jstr(view, "id");
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *view_id = util_jstr(view, "id");
+    const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     if (!user || !app->store) {
         LOG_WARN("report: submission without a user", "");
         return handler_result(app);
@@ -694,7 +688,7 @@ int report_submit(struct sirt_app *app, const cJSON *payload)
     mask_replace(&in.component);
     mask_replace(&in.repro);
     mask_replace(&in.link);
-    cJSON *meta = cJSON_Parse(jstr(view, "private_metadata") ? jstr(view, "private_metadata") : "{}");
+    cJSON *meta = cJSON_Parse(util_jstr(view, "private_metadata") ? util_jstr(view, "private_metadata") : "{}");
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
     inc.title = in.title;
@@ -709,7 +703,7 @@ int report_submit(struct sirt_app *app, const cJSON *payload)
     inc.owner = (char *)(a ? user : handoff_next_owner(app, NULL, clock_now_ms()));
     inc.state = "open";
     /* private_metadata is input: only a conversation id is kept from it. */
-    const char *origin = jstr(meta, "origin");
+    const char *origin = util_jstr(meta, "origin");
     size_t olen = origin ? strspn(origin, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") : 0;
     inc.origin_channel = origin && olen && olen <= 24 && !origin[olen] ? (char *)origin : NULL;
     char *key = view_id ? xasprintf("view/%s", view_id) : NULL;

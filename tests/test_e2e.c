@@ -13,6 +13,7 @@
 #include "fakes/fake_slack.h"
 #include "harness.h"
 #include "test.h"
+#include "../bot/util.h"
 
 static const char *ack_text(struct fx *fx, const char *eid)
 {
@@ -21,12 +22,6 @@ static const char *ack_text(struct fx *fx, const char *eid)
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(a->json, "payload");
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "text");
     return cJSON_IsString(t) ? t->valuestring : NULL;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static cJSON *mention(const char *text, const char *thread_ts)
@@ -116,7 +111,7 @@ TEST(e2e_help_by_slash_command_in_ack)
     ASSERT(wait_ack(&fx, eid));
     const struct fake_ack *a = fake_slack_ack(fx.slack, eid);
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(a->json, "payload");
-    ASSERT_STR_EQ(jstr(p, "response_type"), "ephemeral");
+    ASSERT_STR_EQ(util_jstr(p, "response_type"), "ephemeral");
     const char *t = ack_text(&fx, eid);
     const char *verbs[] = { "/sirt report", "/sirt page", "/sirt decision", "/sirt handoff", "/sirt status",
                             "/sirt oncall", "/sirt resolve", "/sirt timeline", "/sirt review", "/sirt help" };
@@ -153,9 +148,9 @@ TEST(e2e_help_by_mention_threaded_and_dm)
     ASSERT(wait_ack(&fx, eid));
     ASSERT(fx_wait_calls(&fx, "chat.postMessage", 1, 5000));
     const struct fake_call *c = fake_slack_call(fx.slack, "chat.postMessage", 0);
-    ASSERT_STR_EQ(jstr(c->json, "channel"), "C0PUBLIC1");
-    ASSERT_STR_EQ(jstr(c->json, "thread_ts"), "1700000000.000100");
-    ASSERT_CONTAINS(jstr(c->json, "text"), "@sirt report");
+    ASSERT_STR_EQ(util_jstr(c->json, "channel"), "C0PUBLIC1");
+    ASSERT_STR_EQ(util_jstr(c->json, "thread_ts"), "1700000000.000100");
+    ASSERT_CONTAINS(util_jstr(c->json, "text"), "@sirt report");
     ASSERT(str_starts(c->auth, "Bearer xoxb-"));
     ASSERT_CONTAINS(c->content_type, "application/json");
 
@@ -166,7 +161,7 @@ TEST(e2e_help_by_mention_threaded_and_dm)
     ASSERT(fx_wait_calls(&fx, "chat.postMessage", 2, 5000));
     c = fake_slack_call(fx.slack, "chat.postMessage", 1);
     ASSERT_NULL(cJSON_GetObjectItemCaseSensitive(c->json, "thread_ts"));
-    ASSERT_CONTAINS(jstr(c->json, "text"), "@sirt status");
+    ASSERT_CONTAINS(util_jstr(c->json, "text"), "@sirt status");
 
     /* A DM. */
     ev = cJSON_Parse("{\"type\":\"message\",\"channel_type\":\"im\",\"user\":\"U0REPORT1\",\"text\":\"help\","
@@ -175,7 +170,7 @@ TEST(e2e_help_by_mention_threaded_and_dm)
     cJSON_Delete(ev);
     ASSERT(fx_wait_calls(&fx, "chat.postMessage", 3, 5000));
     c = fake_slack_call(fx.slack, "chat.postMessage", 2);
-    ASSERT_STR_EQ(jstr(c->json, "channel"), "D0REPORT1");
+    ASSERT_STR_EQ(util_jstr(c->json, "channel"), "D0REPORT1");
 
     /* Our own DM echo and a bot's message are ignored. */
     ev = cJSON_Parse("{\"type\":\"message\",\"channel_type\":\"im\",\"user\":\"U0BOT0001\",\"bot_id\":\"B0BOT0001\","

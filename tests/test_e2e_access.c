@@ -16,6 +16,7 @@
 #include "harness.h"
 #include "report_payloads.h"
 #include "test.h"
+#include "../bot/util.h"
 
 #define OUTSIDER "U0OUTSID1"
 #define PUBLIC "C0PUBLIC1"
@@ -32,18 +33,12 @@ static const struct report_fields fields = {
 
 static const char *title_words[] = { "Cache", "poisoning", "mirror", "tenant" };
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static size_t count_to(struct fx *fx, const char *method, const char *channel, const char *user)
 {
     size_t n = 0;
     for (size_t i = 0; i < fake_slack_call_count(fx->slack, method); i++) {
         const cJSON *j = fake_slack_call(fx->slack, method, i)->json;
-        const char *c = jstr(j, "channel"), *u = jstr(j, "user");
+        const char *c = util_jstr(j, "channel"), *u = util_jstr(j, "user");
         if (c && strcmp(c, channel) == 0 && (!user || (u && strcmp(u, user) == 0)))
             n++;
     }
@@ -55,7 +50,7 @@ static const cJSON *call_to(struct fx *fx, const char *method, const char *chann
 {
     for (size_t i = 0; i < fake_slack_call_count(fx->slack, method); i++) {
         const cJSON *j = fake_slack_call(fx->slack, method, i)->json;
-        const char *c = jstr(j, "channel"), *u = jstr(j, "user");
+        const char *c = util_jstr(j, "channel"), *u = util_jstr(j, "user");
         if (c && strcmp(c, channel) == 0 && (!user || (u && strcmp(u, user) == 0)) && idx-- == 0)
             return j;
     }
@@ -104,7 +99,7 @@ static const char *report(struct fx *fx, const struct report_fields *f, int n)
     ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
     const cJSON *ack = fake_slack_ack(fx->slack, eid)->json;
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(ack, "payload");
-    if (pl && jstr(pl, "response_action"))
+    if (pl && util_jstr(pl, "response_action"))
         TEST_FAIL("the report form was refused: %s", cJSON_PrintUnformatted(pl));
     ASSERT(fx_wait_calls(fx, "pins.add", pins + 1, 15000));
     const struct fake_channel *ch = incident_channel(fx, n);
@@ -147,10 +142,10 @@ TEST_T(e2e_access_status_details_privately_in_public, 60)
     /* A SIRT member in a public channel: the one-liner there ... */
     mention(&fx, "U0SIRT001", PUBLIC, "status SIRT-1", "Ev0ACCESS01");
     ASSERT(wait_count(&fx, "chat.postMessage", PUBLIC, NULL, 1, 5000));
-    assert_limited(jstr(call_to(&fx, "chat.postMessage", PUBLIC, NULL, 0), "text"));
+    assert_limited(util_jstr(call_to(&fx, "chat.postMessage", PUBLIC, NULL, 0), "text"));
     /* ... and everything to them alone */
     ASSERT(wait_count(&fx, "chat.postEphemeral", PUBLIC, "U0SIRT001", 1, 5000));
-    const char *e = jstr(call_to(&fx, "chat.postEphemeral", PUBLIC, "U0SIRT001", 0), "text");
+    const char *e = util_jstr(call_to(&fx, "chat.postEphemeral", PUBLIC, "U0SIRT001", 0), "text");
     ASSERT_CONTAINS(e, "SIRT-1: Cache poisoning in repository mirror");
     ASSERT_CONTAINS(e, "gitaly");
     ASSERT_CONTAINS(e, "<@U0REPORT1>");
@@ -160,20 +155,20 @@ TEST_T(e2e_access_status_details_privately_in_public, 60)
     /* The reporter (on the incident, not in the SIRT team): the same. */
     mention(&fx, "U0REPORT1", PUBLIC, "status SIRT-1", "Ev0ACCESS02");
     ASSERT(wait_count(&fx, "chat.postMessage", PUBLIC, NULL, 2, 5000));
-    assert_limited(jstr(call_to(&fx, "chat.postMessage", PUBLIC, NULL, 1), "text"));
+    assert_limited(util_jstr(call_to(&fx, "chat.postMessage", PUBLIC, NULL, 1), "text"));
     ASSERT(wait_count(&fx, "chat.postEphemeral", PUBLIC, "U0REPORT1", 1, 5000));
-    ASSERT_CONTAINS(jstr(call_to(&fx, "chat.postEphemeral", PUBLIC, "U0REPORT1", 0), "text"), "Cache poisoning");
+    ASSERT_CONTAINS(util_jstr(call_to(&fx, "chat.postEphemeral", PUBLIC, "U0REPORT1", 0), "text"), "Cache poisoning");
 
     /* An outsider: the one-liner only, nothing private. */
     mention(&fx, OUTSIDER, PUBLIC, "status SIRT-1", "Ev0ACCESS03");
     ASSERT(wait_count(&fx, "chat.postMessage", PUBLIC, NULL, 3, 5000));
-    assert_limited(jstr(call_to(&fx, "chat.postMessage", PUBLIC, NULL, 2), "text"));
+    assert_limited(util_jstr(call_to(&fx, "chat.postMessage", PUBLIC, NULL, 2), "text"));
     /* the list of open incidents: the SIRT member gets titles privately */
     mention(&fx, "U0SIRT001", PUBLIC, "status", "Ev0ACCESS04");
     ASSERT(wait_count(&fx, "chat.postEphemeral", PUBLIC, "U0SIRT001", 2, 5000));
-    ASSERT_CONTAINS(jstr(call_to(&fx, "chat.postEphemeral", PUBLIC, "U0SIRT001", 1), "text"), "Cache poisoning");
+    ASSERT_CONTAINS(util_jstr(call_to(&fx, "chat.postEphemeral", PUBLIC, "U0SIRT001", 1), "text"), "Cache poisoning");
     ASSERT(wait_count(&fx, "chat.postMessage", PUBLIC, NULL, 4, 5000));
-    ASSERT_NOT_CONTAINS(jstr(call_to(&fx, "chat.postMessage", PUBLIC, NULL, 3), "text"), "Cache");
+    ASSERT_NOT_CONTAINS(util_jstr(call_to(&fx, "chat.postMessage", PUBLIC, NULL, 3), "text"), "Cache");
     fx_run_for(&fx, 800);
     ASSERT_EQ(count_to(&fx, "chat.postEphemeral", PUBLIC, OUTSIDER), 0);
     ASSERT_EQ(count_to(&fx, "chat.postEphemeral", PUBLIC, NULL), 3);
@@ -199,7 +194,7 @@ static const char *review(struct fx *fx, size_t nth)
     const char *eid = fake_slack_send_slash(fx->slack, "U0SIRT001", PUBLIC, "review");
     ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
     ASSERT(wait_count(fx, "chat.postMessage", SIRT_CH, NULL, nth + 1, 10000));
-    return jstr(call_to(fx, "chat.postMessage", SIRT_CH, NULL, nth), "text");
+    return util_jstr(call_to(fx, "chat.postMessage", SIRT_CH, NULL, nth), "text");
 }
 
 static void second_report(struct fx *fx)
@@ -323,7 +318,7 @@ TEST_T(e2e_access_long_report_summary_accepted, 90)
     const cJSON *summary = NULL;
     for (size_t i = 0; i < fake_slack_call_count(fx.slack, "chat.postMessage"); i++) {
         const struct fake_call *c = fake_slack_call(fx.slack, "chat.postMessage", i);
-        const char *cch = jstr(c->json, "channel");
+        const char *cch = util_jstr(c->json, "channel");
         if (cch && strcmp(cch, ch) == 0 && cJSON_GetObjectItemCaseSensitive(c->json, "blocks"))
             summary = c->json;
     }
@@ -333,9 +328,9 @@ TEST_T(e2e_access_long_report_summary_accepted, 90)
     bool marker = false, buttons = false;
     const cJSON *b;
     cJSON_ArrayForEach(b, blocks) {
-        const char *type = jstr(b, "type");
+        const char *type = util_jstr(b, "type");
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
-        const char *text = t ? jstr(t, "text") : NULL;
+        const char *text = t ? util_jstr(t, "text") : NULL;
         if (strcmp(type, "section") == 0) {
             ASSERT_LE(blockkit_len(text), BK_SECTION_TEXT);
             marker = marker || strstr(text, BK_TRUNCATED_MARKER) != NULL;
@@ -362,8 +357,8 @@ TEST_T(e2e_access_long_report_summary_accepted, 90)
     cJSON_Delete(p);
     ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid3, 5000));
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx.slack, eid3)->json, "payload");
-    ASSERT_STR_EQ(jstr(pl, "response_action"), "errors");
-    ASSERT_CONTAINS(jstr(cJSON_GetObjectItemCaseSensitive(pl, "errors"), "title"), "under 150 characters");
+    ASSERT_STR_EQ(util_jstr(pl, "response_action"), "errors");
+    ASSERT_CONTAINS(util_jstr(cJSON_GetObjectItemCaseSensitive(pl, "errors"), "title"), "under 150 characters");
     free(long_title);
     fx_run_for(&fx, 500);
     ASSERT_NULL(incident_channel(&fx, 2));

@@ -13,16 +13,11 @@
 #include "harness.h"
 #include "report_payloads.h"
 #include "test.h"
+#include "../bot/util.h"
 
 /* Wednesday 2026-11-25 (CET = UTC+1, PST = UTC-8). */
 #define WED_10_UTC 1795600800000LL   /* 2026-11-25T10:00:00Z */
 #define MIN_MS 60000LL
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 /* LA works 08:00-16:00 here so that at Amsterdam's end of day (17:00 CET =
  * 16:00 UTC = 08:00 PST) the LA engineer is in hours: the next zone along
@@ -50,7 +45,7 @@ static const struct fake_call *post_with(struct fx *fx, const char *channel, con
 {
     for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
         const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        const char *ch = jstr(c->json, "channel");
+        const char *ch = util_jstr(c->json, "channel");
         if (!ch || strcmp(ch, channel) != 0)
             continue;
         char *s = cJSON_PrintUnformatted(c->json);
@@ -142,7 +137,7 @@ TEST_T(e2e_handoff_prompt_and_handoff_across_zones, 60)
     click(&fx, "U0APPSEC2", "handoff_accept", "1|U0APPSEC1");
     ASSERT(wait_post(&fx, "D0APPSEC1", "You now own SIRT-1", 10000));
     const struct fake_call *brief = post_with(&fx, "D0APPSEC1", "You now own SIRT-1");
-    const char *bt = jstr(brief->json, "text");
+    const char *bt = util_jstr(brief->json, "text");
     ASSERT_CONTAINS(bt, "Reproduction steps");
     ASSERT_CONTAINS(bt, "Decisions so far");
     ASSERT_CONTAINS(bt, "Open next steps");
@@ -156,7 +151,7 @@ TEST_T(e2e_handoff_prompt_and_handoff_across_zones, 60)
     bool noted = false;
     for (int i = 0; i < 250 && !noted; i++) {
         for (size_t k = 0; k < fake_gitlab_note_count(fx.gitlab); k++)
-            if (strstr(jstr(fake_gitlab_note(fx.gitlab, k), "body"), "Handed off"))
+            if (strstr(util_jstr(fake_gitlab_note(fx.gitlab, k), "body"), "Handed off"))
                 noted = true;
         if (!noted)
             fx_run_for(&fx, 20);
@@ -178,7 +173,7 @@ TEST_T(e2e_handoff_happens_by_itself_without_an_answer, 60)
     /* Nobody answers; the day ends (16:00 UTC). */
     fx_set_clock(&fx, WED_10_UTC + 6 * 60 * MIN_MS + 5000);
     ASSERT(wait_post(&fx, "D0APPSEC1", "You now own SIRT-1", 10000));
-    ASSERT_CONTAINS(jstr(post_with(&fx, "D0APPSEC1", "You now own SIRT-1")->json, "text"), "automatic");
+    ASSERT_CONTAINS(util_jstr(post_with(&fx, "D0APPSEC1", "You now own SIRT-1")->json, "text"), "automatic");
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
 }
@@ -201,7 +196,7 @@ TEST_T(e2e_handoff_to_secops_oncall_when_nobody_in_hours, 60)
         fx_run_for(&fx, 20);
     ASSERT_GE(fake_pagerduty_event_count(fx.pd), pages_before + 1);
     const cJSON *ev = fake_pagerduty_last_event(fx.pd);
-    ASSERT_STR_EQ(jstr(ev, "dedup_key"), "SIRT-1");
+    ASSERT_STR_EQ(util_jstr(ev, "dedup_key"), "SIRT-1");
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
     ASSERT(wait_post(&fx, ch->id, "secops on-call <@U0SECOPS1>", 10000));
     for (int i = 0; i < 200 && !fake_slack_channel_has_member(ch, "U0SECOPS1"); i++)
@@ -222,8 +217,8 @@ TEST_T(e2e_handoff_keep_it_one_hour_then_slash_handoff, 60)
     click(&fx, "U0OUTSIDE", "handoff_accept", "1|U0OUTSIDE");
     ASSERT(fx_wait_calls(&fx, "chat.postEphemeral", 1, 5000));
     const struct fake_call *e = fake_slack_last_call(fx.slack, "chat.postEphemeral");
-    ASSERT_STR_EQ(jstr(e->json, "user"), "U0OUTSIDE");
-    ASSERT_CONTAINS(jstr(e->json, "text"), "Only the SIRT team");
+    ASSERT_STR_EQ(util_jstr(e->json, "user"), "U0OUTSIDE");
+    ASSERT_CONTAINS(util_jstr(e->json, "text"), "Only the SIRT team");
     click(&fx, "U0APPSEC2", "handoff_keep", "1");
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
     ASSERT(wait_post(&fx, ch->id, "keeps SIRT-1 one more hour", 10000));
@@ -243,7 +238,7 @@ TEST_T(e2e_handoff_keep_it_one_hour_then_slash_handoff, 60)
     eid = fake_slack_send_slash(fx.slack, "U0OUTSIDE", "C0PUBLIC1", "handoff SIRT-1 <@U0OUTSIDE>");
     ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx.slack, eid)->json, "payload");
-    ASSERT_CONTAINS(jstr(pl, "text"), "Only the SIRT team");
+    ASSERT_CONTAINS(util_jstr(pl, "text"), "Only the SIRT team");
     fx_run_for(&fx, 500);
     ASSERT(post_with(&fx, "D0OUTSIDE", "You now own") == NULL);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);

@@ -16,14 +16,9 @@
 #include "harness.h"
 #include "report_payloads.h"
 #include "test.h"
+#include "../bot/util.h"
 
 #define OUTSIDER "U0OUTSID1"
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 static bool wait_ack(struct fx *fx, const char *eid)
 {
@@ -73,7 +68,7 @@ static size_t count_calls(struct fx *fx, const char *method, const char *channel
     size_t k = 0;
     for (size_t i = 0; i < fake_slack_call_count(fx->slack, method); i++) {
         const struct fake_call *c = fake_slack_call(fx->slack, method, i);
-        if (channel && (!jstr(c->json, "channel") || strcmp(jstr(c->json, "channel"), channel) != 0))
+        if (channel && (!util_jstr(c->json, "channel") || strcmp(util_jstr(c->json, "channel"), channel) != 0))
             continue;
         if (needle && (!c->body || !strstr(c->body, needle)))
             continue;
@@ -145,8 +140,8 @@ TEST_T(e2e_nodrop_disk_full_report_form_stays_open, 60)
     const char *eid = submit_report(&fx, "V0FULL0001", "U0REPORT1");
     ASSERT(wait_ack(&fx, eid));
     const cJSON *p = ack_payload(&fx, eid);
-    ASSERT_STR_EQ(jstr(p, "response_action"), "errors");
-    const char *err = jstr(cJSON_GetObjectItemCaseSensitive(p, "errors"), "title");
+    ASSERT_STR_EQ(util_jstr(p, "response_action"), "errors");
+    const char *err = util_jstr(cJSON_GetObjectItemCaseSensitive(p, "errors"), "title");
     ASSERT_NOT_NULL(err);
     ASSERT_CONTAINS(err, "sirt cannot save this right now");
     ASSERT_CONTAINS(err, "page security by hand: trigger the security on-call service in PagerDuty");
@@ -154,12 +149,12 @@ TEST_T(e2e_nodrop_disk_full_report_form_stays_open, 60)
     /* A slash command that needs the store: the ack itself says so. */
     const char *s = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "report XSS in search");
     ASSERT(wait_ack(&fx, s));
-    ASSERT_CONTAINS(jstr(ack_payload(&fx, s), "text"), "sirt cannot save this right now");
-    ASSERT_STR_EQ(jstr(ack_payload(&fx, s), "response_type"), "ephemeral");
+    ASSERT_CONTAINS(util_jstr(ack_payload(&fx, s), "text"), "sirt cannot save this right now");
+    ASSERT_STR_EQ(util_jstr(ack_payload(&fx, s), "response_type"), "ephemeral");
     /* One that does not need it still works. */
     s = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");
     ASSERT(wait_ack(&fx, s));
-    ASSERT_CONTAINS(jstr(ack_payload(&fx, s), "text"), "/sirt report");
+    ASSERT_CONTAINS(util_jstr(ack_payload(&fx, s), "text"), "/sirt report");
 
     /* A mention: an ephemeral reply, sent directly (the outbox is in the store). */
     cJSON *ev = cJSON_Parse("{\"type\":\"app_mention\",\"user\":\"U0REPORT1\",\"text\":\"<@U0BOT0001> report XSS\","
@@ -168,7 +163,7 @@ TEST_T(e2e_nodrop_disk_full_report_form_stays_open, 60)
     cJSON_Delete(ev);
     ASSERT(wait_call(&fx, "chat.postEphemeral", "C0PUBLIC1", "sirt cannot save this right now"));
     const struct fake_call *c = fake_slack_last_call(fx.slack, "chat.postEphemeral");
-    ASSERT_STR_EQ(jstr(c->json, "user"), "U0REPORT1");
+    ASSERT_STR_EQ(util_jstr(c->json, "user"), "U0REPORT1");
 
     /* Nothing half done. */
     fx_run_for(&fx, 1500);
@@ -181,7 +176,7 @@ TEST_T(e2e_nodrop_disk_full_report_form_stays_open, 60)
     fault_off(&fx);
     eid = submit_report(&fx, "V0FULL0001", "U0REPORT1");
     ASSERT(wait_ack(&fx, eid));
-    ASSERT_NULL(jstr(ack_payload(&fx, eid), "response_action"));
+    ASSERT_NULL(util_jstr(ack_payload(&fx, eid), "response_action"));
     ASSERT(fx_wait(&fx, pred_pinned, NULL, 20000));
     size_t one = 1;
     ASSERT(fx_wait(&fx, pred_pd_events, &one, 20000));
@@ -203,7 +198,7 @@ TEST_T(e2e_nodrop_work_failure_kept_and_replayed, 60)
     fault_on(&fx, "1");
     const char *eid = submit_report(&fx, "V0KEPT0001", "U0REPORT1");
     ASSERT(wait_ack(&fx, eid));
-    ASSERT_NULL(jstr(ack_payload(&fx, eid), "response_action"));   /* the form closed: it was kept */
+    ASSERT_NULL(util_jstr(ack_payload(&fx, eid), "response_action"));   /* the form closed: it was kept */
     /* The reporter hears it is queued, by DM, directly. */
     ASSERT(wait_call(&fx, "chat.postMessage", "U0REPORT1", "saved and will be done by itself"));
     ASSERT(fx_stderr_has(&fx, "envelope kept in the inbox"));
@@ -326,12 +321,12 @@ TEST_T(e2e_nodrop_forged_interactions_refused, 90)
     /* 1. A decision form for SIRT-1, submitted by the outsider: refused in the form. */
     const char *eid = send_and_ack(&fx, decision_form(OUTSIDER, "V0FORGED01", "{\"incident\":1}"));
     const cJSON *p = ack_payload(&fx, eid);
-    ASSERT_STR_EQ(jstr(p, "response_action"), "errors");
-    ASSERT_CONTAINS(jstr(cJSON_GetObjectItemCaseSensitive(p, "errors"), "solution"),
+    ASSERT_STR_EQ(util_jstr(p, "response_action"), "errors");
+    ASSERT_CONTAINS(util_jstr(cJSON_GetObjectItemCaseSensitive(p, "errors"), "solution"),
                     "Only the SIRT team and the people on SIRT-1");
     /* 2. The same with a channel that is not SIRT-1's in the metadata. */
     eid = send_and_ack(&fx, decision_form(OUTSIDER, "V0FORGED02", "{\"incident\":1,\"channel\":\"C0PUBLIC1\"}"));
-    ASSERT_STR_EQ(jstr(ack_payload(&fx, eid), "response_action"), "errors");
+    ASSERT_STR_EQ(util_jstr(ack_payload(&fx, eid), "response_action"), "errors");
     /* 3. Malformed metadata, from someone who is on SIRT-1. */
     const char *bad_meta[] = { "not json", "{\"incident\":\"1\"}", "{\"incident\":1.5}", "{\"incident\":1,\"channel\":\"<#x>\"}",
                                "[1]", "" };
@@ -340,8 +335,8 @@ TEST_T(e2e_nodrop_forged_interactions_refused, 90)
         snprintf(vid, sizeof(vid), "V0BADMETA%zu", i);
         eid = send_and_ack(&fx, decision_form("U0REPORT1", vid, bad_meta[i]));
         p = ack_payload(&fx, eid);
-        ASSERT_STR_EQ(jstr(p, "response_action"), "errors");
-        ASSERT_CONTAINS(jstr(cJSON_GetObjectItemCaseSensitive(p, "errors"), "solution"), "does not say which incident");
+        ASSERT_STR_EQ(util_jstr(p, "response_action"), "errors");
+        ASSERT_CONTAINS(util_jstr(cJSON_GetObjectItemCaseSensitive(p, "errors"), "solution"), "does not say which incident");
     }
     /* 4. The handoff button of SIRT-1 pressed by the outsider. */
     eid = send_and_ack(&fx, button(OUTSIDER, "sirt_handoff", "SIRT-1", "100.1"));
@@ -368,7 +363,7 @@ TEST_T(e2e_nodrop_forged_interactions_refused, 90)
 
     /* The control: the reporter's own decision form for SIRT-1 is recorded. */
     eid = send_and_ack(&fx, decision_form("U0REPORT1", "V0GOOD0001", "{\"incident\":1}"));
-    ASSERT_NULL(jstr(ack_payload(&fx, eid), "response_action"));
+    ASSERT_NULL(util_jstr(ack_payload(&fx, eid), "response_action"));
     ASSERT(wait_call(&fx, "chat.postMessage", NULL, "Short-term decision #1 for SIRT-1"));
     ASSERT_EQ(fake_slack_bad_frames(fx.slack), 0);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
@@ -406,7 +401,7 @@ TEST_T(e2e_nodrop_bad_envelope_ids_not_echoed, 30)
     /* The bot keeps working: the next envelope is acked and answered. */
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");
     ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(jstr(ack_payload(&fx, eid), "text"), "/sirt report");
+    ASSERT_CONTAINS(util_jstr(ack_payload(&fx, eid), "text"), "/sirt report");
     fx_run_for(&fx, 300);
     ASSERT_EQ(fake_slack_ack_count(fx.slack), 1);
     ASSERT_EQ(fake_slack_bad_frames(fx.slack), 0);

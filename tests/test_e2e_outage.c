@@ -23,12 +23,6 @@
 
 static const char *const scaled_env[] = { SCALE_ENV, NULL };
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static const struct report_fields s1 = {
     .title = "Deploy key exposed in a public pipeline",
     .what = "The deploy key was printed in a job log.",
@@ -53,7 +47,7 @@ static size_t posts(struct fx *fx, const char *channel, const char *needle)
     size_t n = 0;
     for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
         const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        const char *ch = jstr(c->json, "channel"), *t = jstr(c->json, "text");
+        const char *ch = util_jstr(c->json, "channel"), *t = util_jstr(c->json, "text");
         if (c->status != 200 || (channel && (!ch || strcmp(ch, channel) != 0)))
             continue;
         if (t && strstr(t, needle))
@@ -71,7 +65,7 @@ static size_t triggers(struct fx *fx)
 {
     size_t n = 0;
     for (size_t i = 0; i < fake_pagerduty_event_count(fx->pd); i++) {
-        const char *a = jstr(fake_pagerduty_event_json(fx->pd, i), "event_action");
+        const char *a = util_jstr(fake_pagerduty_event_json(fx->pd, i), "event_action");
         if (a && strcmp(a, "trigger") == 0)
             n++;
     }
@@ -154,7 +148,7 @@ TEST_T(e2e_outage_pagerduty_down_page_delivered_once_and_announced, 60)
     ASSERT(fx_wait(&fx, pred_posts, &ok_sirt, 5000));
     fx_run_for(&fx, 1500);
     assert_plan_once(&fx);
-    ASSERT_STR_EQ(jstr(fake_pagerduty_last_event(fx.pd), "dedup_key"), "SIRT-1");
+    ASSERT_STR_EQ(util_jstr(fake_pagerduty_last_event(fx.pd), "dedup_key"), "SIRT-1");
     ASSERT_EQ(posts(&fx, incident_channel(&fx), "has not accepted the page"), 1);
     ASSERT_EQ(posts(&fx, "C0SIRT0001", "has not accepted the page"), 1);
     ASSERT_EQ(posts(&fx, incident_channel(&fx), "PagerDuty accepted the page"), 1);
@@ -299,6 +293,7 @@ TEST_T(e2e_outage_gives_up_after_give_up_hours, 60)
 
 #include "../bot/metrics.h"
 #include "../bot/outbox.h"
+#include "../bot/util.h"
 
 TEST(outage_backoff_is_capped_and_jittered)
 {

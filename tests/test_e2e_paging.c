@@ -20,6 +20,7 @@
 #include "harness.h"
 #include "report_payloads.h"
 #include "test.h"
+#include "../bot/util.h"
 
 /* Wednesday 2026-11-25 10:00 UTC: Amsterdam (11:00) in hours, LA (02:00) not. */
 #define WED_10_UTC 1795600800000LL
@@ -47,12 +48,6 @@ static const struct report_fields s1 = {
     .repro = "GET /api/v4/projects",
     .link = "",
 };
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 static void start(struct fx *fx, int64_t clock_ms)
 {
@@ -137,7 +132,7 @@ static const struct fake_call *post_with(struct fx *fx, const char *channel, con
 {
     for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
         const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        if (c->status != 200 || !jstr(c->json, "channel") || strcmp(jstr(c->json, "channel"), channel) != 0)
+        if (c->status != 200 || !util_jstr(c->json, "channel") || strcmp(util_jstr(c->json, "channel"), channel) != 0)
             continue;
         if (c->body && strstr(c->body, text))
             return c;
@@ -164,8 +159,8 @@ static void event_links(struct fx *fx, size_t idx, char *out, size_t len)
     const cJSON *l;
     cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(fake_pagerduty_event_json(fx->pd, idx), "links")) {
         size_t used = strlen(out);
-        snprintf(out + used, len - used, "%s=%s|", jstr(l, "text") ? jstr(l, "text") : "?",
-                 jstr(l, "href") ? jstr(l, "href") : "?");
+        snprintf(out + used, len - used, "%s=%s|", util_jstr(l, "text") ? util_jstr(l, "text") : "?",
+                 util_jstr(l, "href") ? util_jstr(l, "href") : "?");
     }
 }
 
@@ -347,7 +342,7 @@ TEST_T(e2e_paging_s1_page_does_not_wait_for_a_slow_issue_and_the_link_follows, 1
      * link, PagerDuty folds it into the same incident, the channel is told. */
     ASSERT(wait_triggers(&fx, "SIRT-1", 2, 45000));
     event_links(&fx, 1, links, sizeof(links));
-    const char *issue_url = jstr(fake_gitlab_issue(fx.gitlab, 0), "web_url");
+    const char *issue_url = util_jstr(fake_gitlab_issue(fx.gitlab, 0), "web_url");
     ASSERT_NOT_NULL(issue_url);
     char want[600];
     snprintf(want, sizeof(want), "GitLab issue=%s|", issue_url);

@@ -22,6 +22,7 @@
 #include "pg_test.h"
 #include "report_payloads.h"
 #include "test.h"
+#include "../bot/util.h"
 
 /* The three-replica scenario is registered only with -DSIRT_REPLICA_TESTS
  * until it passes (README "Replica tests": what still fails); the start
@@ -39,12 +40,6 @@
 #define WED_10_UTC 1795600800000LL     /* Wednesday 2026-11-25 10:00 UTC */
 #define MON_09_UTC 1795957200000LL     /* Monday 2026-11-30 09:00 UTC: the weekly review */
 #define MIN_MS 60000LL
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 static const char *submit(struct fx *fx, int i)
 {
@@ -111,7 +106,7 @@ static size_t posts_with(struct fx *fx, const char *channel, const char *part)
     size_t hits = 0;
     for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
         const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        if (c->error || !jstr(c->json, "channel") || strcmp(jstr(c->json, "channel"), channel) != 0)
+        if (c->error || !util_jstr(c->json, "channel") || strcmp(util_jstr(c->json, "channel"), channel) != 0)
             continue;
         if (strstr(c->body, part))
             hits++;

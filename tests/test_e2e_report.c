@@ -17,16 +17,11 @@
 #include "pg_test.h"
 #include "report_payloads.h"
 #include "test.h"
+#include "../bot/util.h"
 
 #define SECRET_GL "glpat-Zx9Yw8Vu7Ts6Rq5Po4Nm"
 #define SECRET_SLACK "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx"
 #define SECRET_AWS "AKIAIOSFODNN7EXAMPLE"
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 /* Most tests run on Wednesday 2026-11-25 10:00 UTC, when the Amsterdam
  * appsec engineer is in working hours and becomes the owner; the S3 test
@@ -94,7 +89,7 @@ static const struct fake_call *post_to(struct fx *fx, const char *channel)
 {
     for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
         const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        if (jstr(c->json, "channel") && strcmp(jstr(c->json, "channel"), channel) == 0)
+        if (util_jstr(c->json, "channel") && strcmp(util_jstr(c->json, "channel"), channel) == 0)
             return c;
     }
     return NULL;
@@ -140,9 +135,9 @@ TEST_T(e2e_report_slash_opens_modal, 30)
     ASSERT(fx_wait_calls(&fx, "views.open", 1, 3000));
     const struct fake_call *c = fake_slack_call(fx.slack, "views.open", 0);
     ASSERT_EQ(c->status, 200);
-    ASSERT_STR_EQ(jstr(c->json, "trigger_id"), fake_slack_last_trigger_id(fx.slack));
+    ASSERT_STR_EQ(util_jstr(c->json, "trigger_id"), fake_slack_last_trigger_id(fx.slack));
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(c->json, "view");
-    ASSERT_STR_EQ(jstr(view, "callback_id"), "sirt_report");
+    ASSERT_STR_EQ(util_jstr(view, "callback_id"), "sirt_report");
     char *v = cJSON_PrintUnformatted(view);
     ASSERT_CONTAINS(v, "\"initial_value\":\"SQL injection in search\"");
     ASSERT_CONTAINS(v, "\"value\":\"gitaly\"");
@@ -168,7 +163,7 @@ TEST_T(e2e_report_slash_opens_modal, 30)
     fake_slack_send_interactive(fx.slack, click);
     cJSON_Delete(click);
     ASSERT(fx_wait_calls(&fx, "views.open", 2, 3000));
-    ASSERT_STR_EQ(jstr(fake_slack_call(fx.slack, "views.open", 1)->json, "trigger_id"), "555.666.click");
+    ASSERT_STR_EQ(util_jstr(fake_slack_call(fx.slack, "views.open", 1)->json, "trigger_id"), "555.666.click");
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
 }
@@ -187,11 +182,11 @@ TEST_T(e2e_report_invalid_input_is_refused, 30)
     ASSERT(wait_ack(&fx, eid));
     const struct fake_ack *a = fake_slack_ack(fx.slack, eid);
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(a->json, "payload");
-    ASSERT_STR_EQ(jstr(p, "response_action"), "errors");
+    ASSERT_STR_EQ(util_jstr(p, "response_action"), "errors");
     const cJSON *errs = cJSON_GetObjectItemCaseSensitive(p, "errors");
-    ASSERT_NOT_NULL(jstr(errs, "title"));
-    ASSERT_NOT_NULL(jstr(errs, "component"));
-    ASSERT_CONTAINS(jstr(errs, "link"), "https://");
+    ASSERT_NOT_NULL(util_jstr(errs, "title"));
+    ASSERT_NOT_NULL(util_jstr(errs, "component"));
+    ASSERT_CONTAINS(util_jstr(errs, "link"), "https://");
     fx_run_for(&fx, 300);
     ASSERT_EQ(fake_slack_call_count(fx.slack, "conversations.create"), 0);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
@@ -243,7 +238,7 @@ static void s1_full_path(const char *const *env, const char *driver)
     /* GitLab: private project in namespace 42, confidential issue with labels. */
     ASSERT_EQ(fake_gitlab_project_count(fx.gitlab), 1);
     const cJSON *proj = fake_gitlab_project(fx.gitlab, 0);
-    ASSERT_STR_EQ(jstr(proj, "visibility"), "private");
+    ASSERT_STR_EQ(util_jstr(proj, "visibility"), "private");
     ASSERT_EQ(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(proj, "namespace"), "id")->valueint, 42);
     ASSERT_EQ(fake_gitlab_issue_count(fx.gitlab), 1);
     const cJSON *issue = fake_gitlab_issue(fx.gitlab, 0);
@@ -252,8 +247,8 @@ static void s1_full_path(const char *const *env, const char *driver)
     ASSERT_CONTAINS(labels, "severity::1");
     ASSERT_CONTAINS(labels, "priority::2");
     cJSON_free(labels);
-    ASSERT_CONTAINS(jstr(issue, "description"), "reproduction steps");
-    ASSERT_CONTAINS(jstr(issue, "description"), "PRIVATE-TOKEN: glpat-[MASKED]");
+    ASSERT_CONTAINS(util_jstr(issue, "description"), "reproduction steps");
+    ASSERT_CONTAINS(util_jstr(issue, "description"), "PRIVATE-TOKEN: glpat-[MASKED]");
     /* Members (the harness's GitLab users: alice 201, em-gitaly 202, pm-gitaly
      * 203): the reporter is no appsec engineer and the S1 responders have
      * no GitLab names, so the EM and PM are added as Developers, not alice. */
@@ -263,22 +258,22 @@ static void s1_full_path(const char *const *env, const char *driver)
     ASSERT(fake_gitlab_member_access(fx.gitlab, pid, 201) <= 0);
     /* The EM/PM note mentions both GitLab usernames. */
     const cJSON *note = fake_gitlab_note(fx.gitlab, 0);
-    ASSERT_CONTAINS(jstr(note, "body"), "@em-gitaly");
-    ASSERT_CONTAINS(jstr(note, "body"), "@pm-gitaly");
+    ASSERT_CONTAINS(util_jstr(note, "body"), "@em-gitaly");
+    ASSERT_CONTAINS(util_jstr(note, "body"), "@pm-gitaly");
 
     /* PagerDuty: one trigger, dedup_key = incident id, critical, links. */
     ASSERT_EQ(fake_pagerduty_incident_count(fx.pd), 1);
     const cJSON *ev = fake_pagerduty_event_json(fx.pd, 0);
-    ASSERT_STR_EQ(jstr(ev, "event_action"), "trigger");
-    ASSERT_STR_EQ(jstr(ev, "dedup_key"), "SIRT-1");
-    ASSERT_STR_EQ(jstr(ev, "routing_key"), FAKE_PD_ROUTING_KEY);
+    ASSERT_STR_EQ(util_jstr(ev, "event_action"), "trigger");
+    ASSERT_STR_EQ(util_jstr(ev, "dedup_key"), "SIRT-1");
+    ASSERT_STR_EQ(util_jstr(ev, "routing_key"), FAKE_PD_ROUTING_KEY);
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(ev, "payload");
-    ASSERT_STR_EQ(jstr(pl, "severity"), "critical");
-    ASSERT_CONTAINS(jstr(pl, "summary"), "SIRT-1");
+    ASSERT_STR_EQ(util_jstr(pl, "severity"), "critical");
+    ASSERT_CONTAINS(util_jstr(pl, "summary"), "SIRT-1");
     const cJSON *cd = cJSON_GetObjectItemCaseSensitive(pl, "custom_details");
-    ASSERT_STR_EQ(jstr(cd, "component"), "gitaly");
-    ASSERT_STR_EQ(jstr(cd, "reporter"), "U0REPORT1");
-    ASSERT_STR_EQ(jstr(cd, "priority"), "P2");
+    ASSERT_STR_EQ(util_jstr(cd, "component"), "gitaly");
+    ASSERT_STR_EQ(util_jstr(cd, "reporter"), "U0REPORT1");
+    ASSERT_STR_EQ(util_jstr(cd, "priority"), "P2");
     char *links = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(ev, "links"));
     ASSERT_CONTAINS(links, ch->id);
     ASSERT_CONTAINS(links, "/-/issues/1");
@@ -287,7 +282,7 @@ static void s1_full_path(const char *const *env, const char *driver)
     /* EM and PM: the component channel gets no details; each gets a DM. */
     const struct fake_call *comp = post_to(&fx, "C0GITALY1");
     ASSERT_NOT_NULL(comp);
-    const char *ct = jstr(comp->json, "text");
+    const char *ct = util_jstr(comp->json, "text");
     ASSERT_CONTAINS(ct, "<@U0EM00001>");
     ASSERT_CONTAINS(ct, "<@U0PM00001>");
     ASSERT_CONTAINS(ct, "SIRT-1");
@@ -300,7 +295,7 @@ static void s1_full_path(const char *const *env, const char *driver)
     bool owner_told = false;
     for (size_t i = 0; i < fake_slack_call_count(fx.slack, "chat.postMessage"); i++) {
         const struct fake_call *c = fake_slack_call(fx.slack, "chat.postMessage", i);
-        if (strcmp(jstr(c->json, "channel"), "D0APPSEC2") == 0 && strstr(jstr(c->json, "text"), "You own security incident SIRT-1"))
+        if (strcmp(util_jstr(c->json, "channel"), "D0APPSEC2") == 0 && strstr(util_jstr(c->json, "text"), "You own security incident SIRT-1"))
             owner_told = true;
     }
     ASSERT(owner_told);
@@ -387,7 +382,7 @@ TEST_T(e2e_report_without_routing_key_warns_in_channel, 60)
     bool warned = false;
     for (size_t i = 0; i < fake_slack_call_count(fx.slack, "chat.postMessage"); i++) {
         const struct fake_call *c = fake_slack_call(fx.slack, "chat.postMessage", i);
-        if (strcmp(jstr(c->json, "channel"), ch->id) == 0 && strstr(jstr(c->json, "text"), "nobody was paged"))
+        if (strcmp(util_jstr(c->json, "channel"), ch->id) == 0 && strstr(util_jstr(c->json, "text"), "nobody was paged"))
             warned = true;
     }
     ASSERT(warned);
@@ -455,7 +450,7 @@ TEST_T(e2e_report_retries_429_and_500_from_each_service, 90)
     ASSERT_EQ(fake_gitlab_project_count(fx.gitlab), 1);
     ASSERT_EQ(fake_gitlab_issue_count(fx.gitlab), 1);
     ASSERT_EQ(fake_pagerduty_incident_count(fx.pd), 1);
-    ASSERT_STR_EQ(jstr(fake_pagerduty_last_event(fx.pd), "dedup_key"), "SIRT-1");
+    ASSERT_STR_EQ(util_jstr(fake_pagerduty_last_event(fx.pd), "dedup_key"), "SIRT-1");
     ASSERT(fx_stderr_has(&fx, "outbox: will retry"));
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
@@ -478,8 +473,8 @@ TEST_T(e2e_report_permanent_error_is_reported_in_channel, 60)
     bool told = false;
     for (size_t i = 0; i < fake_slack_call_count(fx.slack, "chat.postMessage"); i++) {
         const struct fake_call *c = fake_slack_call(fx.slack, "chat.postMessage", i);
-        const char *t = jstr(c->json, "text");
-        if (strcmp(jstr(c->json, "channel"), ch->id) == 0 && t && strstr(t, "GitLab project") && strstr(t, "403"))
+        const char *t = util_jstr(c->json, "text");
+        if (strcmp(util_jstr(c->json, "channel"), ch->id) == 0 && t && strstr(t, "GitLab project") && strstr(t, "403"))
             told = true;
     }
     ASSERT(told);

@@ -17,15 +17,10 @@
 #include "harness.h"
 #include "report_payloads.h"
 #include "test.h"
+#include "../bot/util.h"
 
 #define SECRET_GL "glpat-Zx9Yw8Vu7Ts6Rq5Po4Nm"
 #define T0_MS 1795453200000LL   /* 2026-11-23T17:00:00Z, a Monday: 09:00 for the LA owner */
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 static bool wait_ack(struct fx *fx, const char *eid)
 {
@@ -36,7 +31,7 @@ static bool wait_ack(struct fx *fx, const char *eid)
 static const char *ack_text(struct fx *fx, const char *eid)
 {
     const struct fake_ack *a = fake_slack_ack(fx->slack, eid);
-    const char *t = a ? jstr(cJSON_GetObjectItemCaseSensitive(a->json, "payload"), "text") : NULL;
+    const char *t = a ? util_jstr(cJSON_GetObjectItemCaseSensitive(a->json, "payload"), "text") : NULL;
     return t ? t : "";
 }
 
@@ -95,7 +90,7 @@ static size_t count_calls(struct fx *fx, const char *method, const char *channel
         const struct fake_call *c = fake_slack_call(fx->slack, method, i);
         if (c->status != 200)
             continue;
-        if (channel && (!jstr(c->json, "channel") || strcmp(jstr(c->json, "channel"), channel) != 0))
+        if (channel && (!util_jstr(c->json, "channel") || strcmp(util_jstr(c->json, "channel"), channel) != 0))
             continue;
         if (needle && (!c->body || !strstr(c->body, needle)))
             continue;
@@ -108,7 +103,7 @@ static const struct fake_call *find_call(struct fx *fx, const char *method, cons
 {
     for (size_t i = 0; i < fake_slack_call_count(fx->slack, method); i++) {
         const struct fake_call *c = fake_slack_call(fx->slack, method, i);
-        if (channel && (!jstr(c->json, "channel") || strcmp(jstr(c->json, "channel"), channel) != 0))
+        if (channel && (!util_jstr(c->json, "channel") || strcmp(util_jstr(c->json, "channel"), channel) != 0))
             continue;
         if (needle && (!c->body || !strstr(c->body, needle)))
             continue;
@@ -254,13 +249,13 @@ TEST_T(e2e_responders_page_and_resolve, 90)
     ASSERT_NOT_CONTAINS(ack_text(&fx, eid), "Token");
     ASSERT(wait_pd_events(&fx, 2));
     const cJSON *ev = fake_pagerduty_event_json(fx.pd, 1);
-    ASSERT_STR_EQ(jstr(ev, "event_action"), "trigger");
-    ASSERT_STR_EQ(jstr(ev, "dedup_key"), "SIRT-1");
+    ASSERT_STR_EQ(util_jstr(ev, "event_action"), "trigger");
+    ASSERT_STR_EQ(util_jstr(ev, "dedup_key"), "SIRT-1");
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(ev, "payload");
-    ASSERT_STR_EQ(jstr(pl, "severity"), "critical");
-    ASSERT_CONTAINS(jstr(pl, "summary"), "SIRT-1 [S1/P2] Token glpat-[MASKED]");
-    ASSERT_NOT_CONTAINS(jstr(pl, "summary"), SECRET_GL);
-    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(pl, "custom_details"), "paged_by"), "U0REPORT1");
+    ASSERT_STR_EQ(util_jstr(pl, "severity"), "critical");
+    ASSERT_CONTAINS(util_jstr(pl, "summary"), "SIRT-1 [S1/P2] Token glpat-[MASKED]");
+    ASSERT_NOT_CONTAINS(util_jstr(pl, "summary"), SECRET_GL);
+    ASSERT_STR_EQ(util_jstr(cJSON_GetObjectItemCaseSensitive(pl, "custom_details"), "paged_by"), "U0REPORT1");
     ASSERT_EQ(fake_pagerduty_incident_count(fx.pd), 1);
     ASSERT_EQ(fake_pagerduty_incident_by_key(fx.pd, "SIRT-1")->alerts, 2);
     ASSERT(wait_posts(&fx, "chat.postMessage", ch, "<@U0REPORT1> paged the security on-call again (PagerDuty page `SIRT-1`, still open).", 1));
@@ -269,7 +264,7 @@ TEST_T(e2e_responders_page_and_resolve, 90)
     press(&fx, "U0SIRT001", ch, "sirt_page", "SIRT-1", "1700000400.000001", "100.200.page1");
     press(&fx, "U0SIRT001", ch, "sirt_page", "SIRT-1", "1700000401.000001", "100.200.page2");
     ASSERT(wait_pd_events(&fx, 4));
-    ASSERT_STR_EQ(jstr(fake_pagerduty_event_json(fx.pd, 3), "dedup_key"), "SIRT-1");
+    ASSERT_STR_EQ(util_jstr(fake_pagerduty_event_json(fx.pd, 3), "dedup_key"), "SIRT-1");
     ASSERT_EQ(fake_pagerduty_incident_count(fx.pd), 1);
     ASSERT(wait_posts(&fx, "chat.postMessage", ch, "<@U0SIRT001> paged the security on-call again (PagerDuty page `SIRT-1`", 2));
 
@@ -284,8 +279,8 @@ TEST_T(e2e_responders_page_and_resolve, 90)
     ASSERT(wait_ack(&fx, eid));
     ASSERT_CONTAINS(ack_text(&fx, eid), "Resolving SIRT-1");
     ASSERT(wait_pd_events(&fx, 5));
-    ASSERT_STR_EQ(jstr(fake_pagerduty_event_json(fx.pd, 4), "event_action"), "resolve");
-    ASSERT_STR_EQ(jstr(fake_pagerduty_event_json(fx.pd, 4), "dedup_key"), "SIRT-1");
+    ASSERT_STR_EQ(util_jstr(fake_pagerduty_event_json(fx.pd, 4), "event_action"), "resolve");
+    ASSERT_STR_EQ(util_jstr(fake_pagerduty_event_json(fx.pd, 4), "dedup_key"), "SIRT-1");
     ASSERT_STR_EQ(fake_pagerduty_incident_state(fx.pd, "SIRT-1"), "resolved");
     ASSERT(wait_posts(&fx, "chat.postMessage", ch, "<@U0SIRT002> resolved SIRT-1", 1));
 
@@ -353,7 +348,7 @@ TEST_T(e2e_responders_oncall, 60)
     const struct fake_call *lk = fake_slack_last_call(fx.slack, "users.lookupByEmail");
     ASSERT_NOT_NULL(lk);
     ASSERT_STR_EQ(lk->http_method, "GET");
-    ASSERT_STR_EQ(jstr(lk->json, "email"), "secops@example.com");
+    ASSERT_STR_EQ(util_jstr(lk->json, "email"), "secops@example.com");
 
     /* Someone else on call: the answer follows PagerDuty. */
     fake_pagerduty_set_oncall(fx.pd, "PSCHED1", "PALICE001", "alice", "alice@example.com");
@@ -474,11 +469,11 @@ TEST_T(e2e_responders_decision_flow, 120)
     press(&fx, "U0APPSEC1", ch, "sirt_decision", "SIRT-1", "1700000600.000001", "777.888.dec");
     ASSERT(fx_wait_calls(&fx, "views.open", 1, 5000));
     const struct fake_call *vo = fake_slack_last_call(fx.slack, "views.open");
-    ASSERT_STR_EQ(jstr(vo->json, "trigger_id"), "777.888.dec");
+    ASSERT_STR_EQ(util_jstr(vo->json, "trigger_id"), "777.888.dec");
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(vo->json, "view");
-    ASSERT_STR_EQ(jstr(view, "callback_id"), "sirt_decision");
+    ASSERT_STR_EQ(util_jstr(view, "callback_id"), "sirt_decision");
     /* The incident, and the channel it was opened from (re-checked on submit). */
-    ASSERT_CONTAINS(jstr(view, "private_metadata"), "{\"incident\":1,\"channel\":\"C");
+    ASSERT_CONTAINS(util_jstr(view, "private_metadata"), "{\"incident\":1,\"channel\":\"C");
     char *vs = cJSON_PrintUnformatted(view);
     const char *ids[] = { "solution", "options", "effectiveness", "customers", "how", "magnitude", "consequences" };
     for (size_t i = 0; i < ARRAY_LEN(ids); i++) {
@@ -497,15 +492,15 @@ TEST_T(e2e_responders_decision_flow, 120)
     const char *eid = submit_decision(&fx, "V0DECBAD1", "{\"incident\":1}", &bad);
     ASSERT(wait_ack(&fx, eid));
     const cJSON *ap = ack_payload(&fx, eid);
-    ASSERT_STR_EQ(jstr(ap, "response_action"), "errors");
+    ASSERT_STR_EQ(util_jstr(ap, "response_action"), "errors");
     const cJSON *errs = cJSON_GetObjectItemCaseSensitive(ap, "errors");
-    ASSERT_NOT_NULL(jstr(errs, "solution"));
-    ASSERT_NOT_NULL(jstr(errs, "magnitude"));
-    ASSERT_NULL(jstr(errs, "options"));
+    ASSERT_NOT_NULL(util_jstr(errs, "solution"));
+    ASSERT_NOT_NULL(util_jstr(errs, "magnitude"));
+    ASSERT_NULL(util_jstr(errs, "options"));
     /* Unknown incident: the error sits on "solution". */
     eid = submit_decision(&fx, "V0DECBAD2", "{\"incident\":99}", &good_decision);
     ASSERT(wait_ack(&fx, eid));
-    ASSERT_NOT_NULL(jstr(cJSON_GetObjectItemCaseSensitive(ack_payload(&fx, eid), "errors"), "solution"));
+    ASSERT_NOT_NULL(util_jstr(cJSON_GetObjectItemCaseSensitive(ack_payload(&fx, eid), "errors"), "solution"));
 
     /* A valid decision: channel message with Fix delivered, GitLab note,
      * the directors told. */
@@ -519,9 +514,9 @@ TEST_T(e2e_responders_decision_flow, 120)
     ASSERT_CONTAINS(post->body, "All self-managed customers using CI");
     ASSERT(fx_wait(&fx, pred_notes, &notes, 10000));
     const cJSON *note = fake_gitlab_note(fx.gitlab, 1);
-    ASSERT_CONTAINS(jstr(note, "body"), "Short-term decision");
-    ASSERT_CONTAINS(jstr(note, "body"), "Magnitude");
-    ASSERT_NOT_CONTAINS(jstr(note, "body"), SECRET_GL);
+    ASSERT_CONTAINS(util_jstr(note, "body"), "Short-term decision");
+    ASSERT_CONTAINS(util_jstr(note, "body"), "Magnitude");
+    ASSERT_NOT_CONTAINS(util_jstr(note, "body"), SECRET_GL);
     ASSERT(wait_posts(&fx, "chat.postMessage", "D0DIRSEC1", "approval is not required", 1));
     ASSERT(wait_posts(&fx, "chat.postMessage", "D0DIRINF1", "approval is not required", 1));
     const struct fake_call *dm = find_call(&fx, "chat.postMessage", "D0DIRSEC1", "approval is not required");

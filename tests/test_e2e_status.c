@@ -13,6 +13,7 @@
 #include "harness.h"
 #include "report_payloads.h"
 #include "test.h"
+#include "../bot/util.h"
 
 #define MON_0900 1795424400000LL   /* 2026-11-23T09:00:00Z, a Monday; the harness config is UTC */
 #define OUTSIDER "U0OUTSID1"
@@ -29,17 +30,11 @@ static const struct report_fields fields = {
 
 static const char *title_words[] = { "Cache", "poisoning", "mirror", "tenant" };
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static size_t posts_to(struct fx *fx, const char *channel)
 {
     size_t n = 0;
     for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const char *c = jstr(fake_slack_call(fx->slack, "chat.postMessage", i)->json, "channel");
+        const char *c = util_jstr(fake_slack_call(fx->slack, "chat.postMessage", i)->json, "channel");
         if (c && strcmp(c, channel) == 0)
             n++;
     }
@@ -51,9 +46,9 @@ static const char *post_text(struct fx *fx, const char *channel, size_t idx)
 {
     for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
         const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        const char *ch = jstr(c->json, "channel");
+        const char *ch = util_jstr(c->json, "channel");
         if (ch && strcmp(ch, channel) == 0 && idx-- == 0)
-            return jstr(c->json, "text");
+            return util_jstr(c->json, "text");
     }
     return NULL;
 }
@@ -120,8 +115,8 @@ static const char *slash(struct fx *fx, const char *user, const char *channel, c
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
     if (!p)
         return "";
-    ASSERT_STR_EQ(jstr(p, "response_type"), "ephemeral");
-    const char *t = jstr(p, "text");
+    ASSERT_STR_EQ(util_jstr(p, "response_type"), "ephemeral");
+    const char *t = util_jstr(p, "text");
     return t ? t : "";
 }
 

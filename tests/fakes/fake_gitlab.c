@@ -46,12 +46,6 @@ struct fake_gitlab {
 /* ------------------------------------------------------------------ */
 /* small helpers */
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static int jint(const cJSON *o, const char *k, int dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -194,7 +188,7 @@ static char *gl_match_path(void *ud, const char *path)
         if (k == 0) {
             const cJSON *p;
             cJSON_ArrayForEach(p, g->projects) {
-                const char *pwn = jstr(p, "path_with_namespace");
+                const char *pwn = util_jstr(p, "path_with_namespace");
                 size_t n = strlen(pwn);
                 if (n > best_len && strncmp(idp, pwn, n) == 0 && (idp[n] == '\0' || idp[n] == '/')) {
                     best = jint(p, "id", -1);
@@ -235,8 +229,8 @@ static void slugify(const char *name, char *out, size_t cap)
 
 static void create_project(struct fake_gitlab *g, const cJSON *args, struct fake_http_resp *resp)
 {
-    const char *name = jstr(args, "name");
-    const char *path = jstr(args, "path");
+    const char *name = util_jstr(args, "name");
+    const char *path = util_jstr(args, "path");
     if ((!name || !name[0]) && (!path || !path[0])) {
         reply_err(resp, 400, "name, path are missing, at least one parameter must be provided");
         return;
@@ -254,7 +248,7 @@ static void create_project(struct fake_gitlab *g, const cJSON *args, struct fake
         reply_msg(resp, 404, "404 Namespace Not Found");
         return;
     }
-    const char *vis = jstr(args, "visibility");
+    const char *vis = util_jstr(args, "visibility");
     if (!vis)
         vis = "private";
     if (strcmp(vis, "private") != 0 && strcmp(vis, "internal") != 0 && strcmp(vis, "public") != 0) {
@@ -266,9 +260,9 @@ static void create_project(struct fake_gitlab *g, const cJSON *args, struct fake
     cJSON_ArrayForEach(p, g->projects) {
         if (jint(cJSON_GetObjectItemCaseSensitive(p, "namespace"), "id", -1) != ns_id)
             continue;
-        if (strcasecmp(jstr(p, "path"), path) == 0)
+        if (strcasecmp(util_jstr(p, "path"), path) == 0)
             path_taken = true;
-        if (strcasecmp(jstr(p, "name"), name) == 0)
+        if (strcasecmp(util_jstr(p, "name"), name) == 0)
             name_taken = true;
     }
     if (path_taken || name_taken) {
@@ -304,7 +298,7 @@ static void create_project(struct fake_gitlab *g, const cJSON *args, struct fake
     free(url);
     free(pwn);
     free(nwn);
-    const char *desc = jstr(args, "description");
+    const char *desc = util_jstr(args, "description");
     if (desc)
         cJSON_AddStringToObject(o, "description", desc);
     else
@@ -362,7 +356,7 @@ static void add_labels(cJSON *arr, const cJSON *v)
 
 static void create_issue(struct fake_gitlab *g, cJSON *proj, const cJSON *args, struct fake_http_resp *resp)
 {
-    const char *title = jstr(args, "title");
+    const char *title = util_jstr(args, "title");
     if (!title || !title[0]) {
         reply_err(resp, 400, "title is missing");
         return;
@@ -380,7 +374,7 @@ static void create_issue(struct fake_gitlab *g, cJSON *proj, const cJSON *args, 
     cJSON_AddNumberToObject(o, "iid", iid);
     cJSON_AddNumberToObject(o, "project_id", pid);
     cJSON_AddStringToObject(o, "title", title);
-    const char *desc = jstr(args, "description");
+    const char *desc = util_jstr(args, "description");
     if (desc)
         cJSON_AddStringToObject(o, "description", desc);
     else
@@ -397,14 +391,14 @@ static void create_issue(struct fake_gitlab *g, cJSON *proj, const cJSON *args, 
     cJSON_AddStringToObject(author, "name", "SIRT bot");
     cJSON_AddArrayToObject(o, "assignees");
     cJSON_AddBoolToObject(o, "confidential", jbool(args, "confidential") == 1);
-    char *url = xasprintf("%s/-/issues/%d", jstr(proj, "web_url"), iid);
+    char *url = xasprintf("%s/-/issues/%d", util_jstr(proj, "web_url"), iid);
     cJSON_AddStringToObject(o, "web_url", url);
     free(url);
     cJSON *refs = cJSON_AddObjectToObject(o, "references");
     char *r = xasprintf("#%d", iid);
     cJSON_AddStringToObject(refs, "short", r);
     free(r);
-    r = xasprintf("%s#%d", jstr(proj, "path_with_namespace"), iid);
+    r = xasprintf("%s#%d", util_jstr(proj, "path_with_namespace"), iid);
     cJSON_AddStringToObject(refs, "full", r);
     free(r);
     cJSON_AddItemToArray(g->issues, o);
@@ -422,10 +416,10 @@ static void list_issues(struct fake_gitlab *g, int pid, const struct fake_http_r
         const cJSON *x = cJSON_GetArrayItem(g->issues, i);
         if (jint(x, "project_id", -1) != pid)
             continue;
-        if (state && strcmp(state, "all") != 0 && strcmp(state, jstr(x, "state")) != 0)
+        if (state && strcmp(state, "all") != 0 && strcmp(state, util_jstr(x, "state")) != 0)
             continue;
-        if (search && search[0] && !ci_contains(jstr(x, "title"), search) &&
-            !ci_contains(jstr(x, "description"), search))
+        if (search && search[0] && !ci_contains(util_jstr(x, "title"), search) &&
+            !ci_contains(util_jstr(x, "description"), search))
             continue;
         cJSON_AddItemToArray(arr, wire_copy(x));
     }
@@ -443,9 +437,9 @@ static void update_issue(cJSON *issue, const cJSON *args, struct fake_http_resp 
     char ts[32];
     now_iso(ts);
     const char *v;
-    if ((v = jstr(args, "title")) && v[0])
+    if ((v = util_jstr(args, "title")) && v[0])
         set_str(issue, "title", v);
-    if ((v = jstr(args, "description")))
+    if ((v = util_jstr(args, "description")))
         set_str(issue, "description", v);
     int conf = jbool(args, "confidential");
     if (conf >= 0)
@@ -468,7 +462,7 @@ static void update_issue(cJSON *issue, const cJSON *args, struct fake_http_resp 
                 cJSON_DeleteItemFromArray(labels, i);
     }
     cJSON_Delete(rm);
-    if ((v = jstr(args, "state_event"))) {
+    if ((v = util_jstr(args, "state_event"))) {
         if (strcmp(v, "close") == 0) {
             set_str(issue, "state", "closed");
             cJSON_ReplaceItemInObjectCaseSensitive(issue, "closed_at", cJSON_CreateString(ts));
@@ -494,7 +488,7 @@ static void add_member(struct fake_gitlab *g, int pid, const cJSON *args, struct
         reply_err(resp, 400, "user_id, username are missing, exactly one parameter must be provided");
         return;
     }
-    const char *uname = jstr(args, "username");
+    const char *uname = util_jstr(args, "username");
     if (uid < 0 && uname) {
         for (size_t i = 0; i < g->n_users; i++)
             if (strcmp(g->users[i].username, uname) == 0)
@@ -551,7 +545,7 @@ static void list_members(struct fake_gitlab *g, int pid, struct fake_http_resp *
 
 static void add_note(struct fake_gitlab *g, const cJSON *issue, const cJSON *args, struct fake_http_resp *resp)
 {
-    const char *body = jstr(args, "body");
+    const char *body = util_jstr(args, "body");
     if (!body || !body[0]) {
         reply_err(resp, 400, "body is missing");
         return;
@@ -861,7 +855,7 @@ const cJSON *fake_gitlab_project_by_path(const struct fake_gitlab *g, const char
 {
     const cJSON *p;
     cJSON_ArrayForEach(p, g->projects)
-        if (strcmp(jstr(p, "path_with_namespace"), path_with_namespace) == 0)
+        if (strcmp(util_jstr(p, "path_with_namespace"), path_with_namespace) == 0)
             return p;
     return NULL;
 }
