@@ -713,15 +713,18 @@ static void take_created(struct outbox *o)
     outbox_created_free(list);
 }
 
-/* Jobs claimed from the store (at start, or by the sweep) join the queue. */
+/* Jobs claimed from the store (at start, or by the sweep) join the queue;
+ * their soft waits on dependencies start again (obq_takeover). */
 static size_t adopt(struct outbox *o, struct outbox_job *jobs, size_t n, bool with_deps)
 {
     size_t added = 0;
+    int64_t now = clock_now_ms();
     for (size_t i = 0; i < n; i++) {
         struct obq_job *j = obq_add(o->q, &jobs[i]);
         if (!j)
             continue;
         added++;
+        obq_takeover(j, now);
         if (with_deps)
             load_deps(o, j);
     }

@@ -97,6 +97,18 @@ void obq_add_dep(struct obq_job *j, int64_t dep_id)
     j->deps[j->n_deps++] = dep_id;
 }
 
+void obq_takeover(struct obq_job *j, int64_t now)
+{
+    int64_t dl = j->job.deps_deadline_ms;
+    if (dl == 0)
+        return;
+    int64_t wait = dl - j->job.created_ms;
+    if (wait < 0)
+        wait = 0;
+    if (now + wait > dl)
+        j->job.deps_deadline_ms = now + wait;
+}
+
 void obq_remove(struct obq *q, struct obq_job *j)
 {
     struct obq_job **pp = &q->buckets[bucket(j->job.id)];

@@ -32,6 +32,15 @@ struct obq_job *obq_get(const struct obq *q, int64_t id);
 struct obq_job *obq_add(struct obq *q, struct outbox_job *job);
 /* Adds an unfinished dependency to j. */
 void obq_add_dep(struct obq_job *j, int64_t dep_id);
+/* j was taken over at now (from a replica whose lease ended, or at start
+ * from the previous run): nobody worked on its dependencies while it was
+ * held by no live replica, so its soft wait for them (deps_deadline_ms,
+ * written as created_ms + the wait) starts again from now.  Without this a
+ * page adopted after its 15 s had run out left at once, before the GitLab
+ * issue its own replica had not created, and its link update followed as
+ * a second trigger a few ms later.  Jobs without a soft wait are left as
+ * they are; the store's row keeps its deadline. */
+void obq_takeover(struct obq_job *j, int64_t now);
 /* Forgets j (claimed elsewhere, or finished: see obq_finished). */
 void obq_remove(struct obq *q, struct obq_job *j);
 /* Job id finished in state (DONE, FAILED or DROPPED): it leaves the queue,
