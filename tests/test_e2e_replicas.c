@@ -157,7 +157,7 @@ static void assert_once(struct fx *fx)
     /* each incident's owner DM once */
     for (int n = 1; n <= N_REPORTS; n++) {
         char part[64];
-        snprintf(part, sizeof(part), "You own security incident SIRT-%d", n);
+        snprintf(part, sizeof(part), "You own security incident SIRT-%d (", n);
         if (fx_dm_count(fx, "U0APPSEC2", part) != 1)
             TEST_FAIL("%s: %zu DMs", part, fx_dm_count(fx, "U0APPSEC2", part));
     }
