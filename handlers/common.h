@@ -113,6 +113,13 @@ void bk_fit(cJSON *blocks, int max_blocks);
 /* Owner and follow-the-sun: (re)plans the owner's end-of-day handoff
  * timers for inc (handoff.c). Call after the owner changes. */
 void handoff_plan(struct sirt_app *app, const struct incident *inc);
+/* The context brief (mrkdwn, for a DM: a private place) that people who
+ * join an incident get: what happened, the reproduction steps, the
+ * decisions so far and the open next steps, with {{incident.channel}} and
+ * {{incident.issue_link}} filled at send time.  owner: for a new owner
+ * ("You now own ..."), else for someone added ("You have been added to
+ * ...").  reason goes in brackets after the title.  Caller frees. */
+char *handoff_brief(struct sirt_app *app, const struct incident *inc, bool owner, const char *reason);
 /* The appsec engineer (Slack id) in working hours at t whose day ends
  * latest, skipping exclude; NULL if nobody is in hours. */
 const char *handoff_next_owner(struct sirt_app *app, const char *exclude, int64_t t);

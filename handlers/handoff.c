@@ -150,14 +150,14 @@ static bool brief_decision(void *ud, const struct decision *d)
     return c->n < 20;
 }
 
-/* The context brief for the new owner (a DM: a private place). */
-static char *brief_text(struct sirt_app *app, const struct incident *inc, const char *reason)
+char *handoff_brief(struct sirt_app *app, const struct incident *inc, bool owner, const char *reason)
 {
     struct buf b;
     buf_init(&b, 0);
     char *title = clean_user_text(inc->title, 150);
     char *et = mrkdwn_escape(title);
-    buf_printf(&b, "*You now own SIRT-%" PRId64 ": %s* (%s)\n", inc->id, et, reason);
+    buf_printf(&b, "*%s SIRT-%" PRId64 ": %s* (%s)\n", owner ? "You now own" : "You have been added to", inc->id,
+               et, reason);
     buf_printf(&b, "Severity S%d, priority P%d, component %s, reported by <@%s>.\n", inc->severity, inc->priority,
                inc->component ? inc->component : "(none)", inc->reporter);
     char *what = clean_user_text(inc->description, 600);
@@ -185,7 +185,8 @@ static char *brief_text(struct sirt_app *app, const struct incident *inc, const 
         buf_printf(&b, "• %d short-term decision%s not yet validated as effective\n", c.open, c.open == 1 ? "" : "s");
     else
         buf_puts(&b, "• follow the long-term fix through the critical security release\n");
-    buf_puts(&b, "• hand off again at the end of your day (I will ask)\n");
+    if (owner)
+        buf_puts(&b, "• hand off again at the end of your day (I will ask)\n");
     buf_puts(&b, "*Links* {{incident.channel}} · {{incident.issue_link}}");
     free(title);
     free(et);
@@ -245,7 +246,7 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
         int64_t j_on = outbox_add(app->store, id, key, "pd.oncall", p, NULL, 0, 0);
         cJSON_Delete(p);
 
-        char *brief = brief_text(app, inc, "no appsec engineer is in working hours: handed to the secops on-call");
+        char *brief = handoff_brief(app, inc, true, "no appsec engineer is in working hours: handed to the secops on-call");
         p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "user", "{{incident.owner}}");
         cJSON_AddStringToObject(p, "text", brief);
@@ -305,7 +306,7 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
     outbox_add(app->store, id, key, "slack.invite", p, NULL, 0, 0);
     cJSON_Delete(p);
 
-    char *brief = brief_text(app, inc, reason);
+    char *brief = handoff_brief(app, inc, true, reason);
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/brief", id, step);
     fx_dm(app, id, key, to, brief, NULL);
     free(brief);
