@@ -55,8 +55,8 @@ static void start(struct fx *fx)
     cJSON *p = report_submission_payload("V0ADD00001", "U0REPORT1", &fields);
     const char *eid = fake_slack_send_interactive(fx->slack, p);
     cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
-    ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
+    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 15000));
+    ASSERT(fx_wait_calls(fx, "pins.add", 1, 30000));
     for (int i = 0; i < 500 && fake_gitlab_project_count(fx->gitlab) < 1; i++)
         fx_run_for(fx, 20);
     ASSERT_EQ(fake_gitlab_project_count(fx->gitlab), 1);
@@ -82,7 +82,7 @@ static const char *slash(struct fx *fx, const char *user, const char *channel, c
 {
     const char *eid = fake_slack_send_slash(fx->slack, user, channel, text);
     ASSERT_NOT_NULL(eid);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 15000));
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
     const char *t = util_jstr(pl, "text");
     return t ? t : "";
@@ -190,7 +190,7 @@ static void check_brief(struct fx *fx, const char *dm, const char *by)
     ASSERT_NOT_CONTAINS(t, "hand off again");  /* that is for owners */
 }
 
-TEST_T(e2e_add_person_with_slash_add, 60)
+TEST_T(e2e_add_person_with_slash_add, 180)
 {
     struct fx fx;
     start(&fx);
@@ -200,11 +200,11 @@ TEST_T(e2e_add_person_with_slash_add, 60)
     /* The reporter (on the incident) adds alice from a public channel. */
     const char *t = slash(&fx, "U0REPORT1", "C0PUBLIC1", "add SIRT-1 <@U0APPSEC1|alice>");
     ASSERT_CONTAINS(t, "Adding <@U0APPSEC1> to SIRT-1");
-    ASSERT(wait_member(&fx, "U0APPSEC1", 10000));
-    ASSERT(wait_gitlab_member(&fx, GL_ALICE, 10000));
-    ASSERT(wait_post(&fx, "D0APPSEC1", "You have been added to SIRT-1", 10000));
+    ASSERT(wait_member(&fx, "U0APPSEC1", 20000));
+    ASSERT(wait_gitlab_member(&fx, GL_ALICE, 20000));
+    ASSERT(wait_post(&fx, "D0APPSEC1", "You have been added to SIRT-1", 20000));
     check_brief(&fx, "D0APPSEC1", "added by <@U0REPORT1>");
-    ASSERT(wait_post(&fx, ch->id, "<@U0REPORT1> added <@U0APPSEC1> to SIRT-1", 10000));
+    ASSERT(wait_post(&fx, ch->id, "<@U0REPORT1> added <@U0APPSEC1> to SIRT-1", 20000));
     ASSERT_CONTAINS(util_jstr(post_with(&fx, ch->id, "added <@U0APPSEC1>")->json, "text"), "`alice`");
 
     char *tl = timeline_added(&fx);
@@ -220,7 +220,7 @@ TEST_T(e2e_add_person_with_slash_add, 60)
     fx_finish(&fx);
 }
 
-TEST_T(e2e_add_several_at_once_in_the_incident_channel, 60)
+TEST_T(e2e_add_several_at_once_in_the_incident_channel, 180)
 {
     struct fx fx;
     start(&fx);
@@ -239,13 +239,13 @@ TEST_T(e2e_add_several_at_once_in_the_incident_channel, 60)
     fake_slack_send_event(fx.slack, ev, NULL, 0);
     cJSON_Delete(ev);
 
-    ASSERT(wait_post(&fx, ch->id, "<@U0SIRT001> added <@U0SIRT002> and <@U0DIRSEC1> to SIRT-1", 10000));
-    ASSERT(wait_member(&fx, "U0SIRT002", 10000));
-    ASSERT(wait_member(&fx, "U0DIRSEC1", 10000));
-    ASSERT(wait_post(&fx, "D0SIRT002", "You have been added to SIRT-1", 10000));
-    ASSERT(wait_post(&fx, "D0DIRSEC1", "You have been added to SIRT-1", 10000));
+    ASSERT(wait_post(&fx, ch->id, "<@U0SIRT001> added <@U0SIRT002> and <@U0DIRSEC1> to SIRT-1", 20000));
+    ASSERT(wait_member(&fx, "U0SIRT002", 20000));
+    ASSERT(wait_member(&fx, "U0DIRSEC1", 20000));
+    ASSERT(wait_post(&fx, "D0SIRT002", "You have been added to SIRT-1", 20000));
+    ASSERT(wait_post(&fx, "D0DIRSEC1", "You have been added to SIRT-1", 20000));
     check_brief(&fx, "D0DIRSEC1", "added by <@U0SIRT001>");
-    ASSERT(wait_gitlab_member(&fx, GL_SIRT_TWO, 10000));
+    ASSERT(wait_gitlab_member(&fx, GL_SIRT_TWO, 20000));
     /* The director has no GitLab username: only the colleague joined the project. */
     fx_run_for(&fx, 500);
     ASSERT_EQ(fake_gitlab_member_count(fx.gitlab), members + 1);
@@ -279,7 +279,7 @@ static const char *press_add(struct fx *fx, const char *user, const char *channe
     cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "actions"), a);
     const char *eid = fake_slack_send_interactive(fx->slack, p);
     cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 15000));
     return eid;
 }
 
@@ -305,12 +305,12 @@ static const cJSON *submit_add(struct fx *fx, const char *user, const char *view
     cJSON_AddArrayToObject(p, "response_urls");
     const char *eid = fake_slack_send_interactive(fx->slack, p);
     cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 15000));
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
     return pl;
 }
 
-TEST_T(e2e_add_people_button_and_modal, 60)
+TEST_T(e2e_add_people_button_and_modal, 180)
 {
     struct fx fx;
     start(&fx);
@@ -360,13 +360,13 @@ TEST_T(e2e_add_people_button_and_modal, 60)
     /* The SIRT member's submission: both added. */
     ack = submit_add(&fx, "U0SIRT001", "V0ADDOK001", "{\"incident\":1}", two);
     ASSERT_NULL(util_jstr(ack, "response_action"));
-    ASSERT(wait_post(&fx, ch->id, "<@U0SIRT001> added <@U0APPSEC1> and <@U0SECOPS1> to SIRT-1", 10000));
-    ASSERT(wait_member(&fx, "U0APPSEC1", 10000));
-    ASSERT(wait_member(&fx, "U0SECOPS1", 10000));
-    ASSERT(wait_post(&fx, "D0APPSEC1", "You have been added to SIRT-1", 10000));
-    ASSERT(wait_post(&fx, "D0SECOPS1", "You have been added to SIRT-1", 10000));
+    ASSERT(wait_post(&fx, ch->id, "<@U0SIRT001> added <@U0APPSEC1> and <@U0SECOPS1> to SIRT-1", 20000));
+    ASSERT(wait_member(&fx, "U0APPSEC1", 20000));
+    ASSERT(wait_member(&fx, "U0SECOPS1", 20000));
+    ASSERT(wait_post(&fx, "D0APPSEC1", "You have been added to SIRT-1", 20000));
+    ASSERT(wait_post(&fx, "D0SECOPS1", "You have been added to SIRT-1", 20000));
     check_brief(&fx, "D0SECOPS1", "added by <@U0SIRT001>");
-    ASSERT(wait_gitlab_member(&fx, GL_ALICE, 10000));
+    ASSERT(wait_gitlab_member(&fx, GL_ALICE, 20000));
     char *tl = timeline_added(&fx);
     ASSERT_STR_EQ(tl, "U0SIRT001:U0APPSEC1|U0SIRT001:U0SECOPS1|");
     free(tl);
@@ -374,7 +374,7 @@ TEST_T(e2e_add_people_button_and_modal, 60)
     fx_finish(&fx);
 }
 
-TEST_T(e2e_add_outsider_refused_nothing_sent, 60)
+TEST_T(e2e_add_outsider_refused_nothing_sent, 180)
 {
     struct fx fx;
     start(&fx);
@@ -404,16 +404,16 @@ TEST_T(e2e_add_outsider_refused_nothing_sent, 60)
     fx_finish(&fx);
 }
 
-TEST_T(e2e_add_someone_already_present_and_bad_input, 60)
+TEST_T(e2e_add_someone_already_present_and_bad_input, 180)
 {
     struct fx fx;
     start(&fx);
     const struct fake_channel *ch = incident_channel(&fx);
     const char *t = slash(&fx, "U0SIRT001", "C0PUBLIC1", "add SIRT-1 <@U0APPSEC1|alice>");
     ASSERT_CONTAINS(t, "Adding <@U0APPSEC1>");
-    ASSERT(wait_post(&fx, "D0APPSEC1", "You have been added to SIRT-1", 10000));
-    ASSERT(wait_post(&fx, ch->id, "added <@U0APPSEC1>", 10000));
-    ASSERT(wait_member(&fx, "U0APPSEC1", 10000));
+    ASSERT(wait_post(&fx, "D0APPSEC1", "You have been added to SIRT-1", 20000));
+    ASSERT(wait_post(&fx, ch->id, "added <@U0APPSEC1>", 20000));
+    ASSERT(wait_member(&fx, "U0APPSEC1", 20000));
     size_t inv = invites_of(&fx, "U0APPSEC1");
 
     /* Again, with someone new (the EM is on it from the report; the
@@ -421,8 +421,8 @@ TEST_T(e2e_add_someone_already_present_and_bad_input, 60)
     t = slash(&fx, "U0SIRT001", "C0PUBLIC1", "add SIRT-1 <@U0APPSEC1|alice> <@U0REPORT1> <@U0SIRT002>");
     ASSERT_CONTAINS(t, "Adding <@U0SIRT002> to SIRT-1");
     ASSERT_CONTAINS(t, "<@U0APPSEC1> and <@U0REPORT1> are already on SIRT-1");
-    ASSERT(wait_post(&fx, ch->id, "Already on it: <@U0APPSEC1> and <@U0REPORT1>", 10000));
-    ASSERT(wait_post(&fx, "D0SIRT002", "You have been added to SIRT-1", 10000));
+    ASSERT(wait_post(&fx, ch->id, "Already on it: <@U0APPSEC1> and <@U0REPORT1>", 20000));
+    ASSERT(wait_post(&fx, "D0SIRT002", "You have been added to SIRT-1", 20000));
     /* Only those already there, inside the channel by slash: said so, invited
      * again (in case they left), not briefed twice, no new timeline entry. */
     t = slash(&fx, "U0SIRT001", ch->id, "add <@U0APPSEC1>");
@@ -440,7 +440,7 @@ TEST_T(e2e_add_someone_already_present_and_bad_input, 60)
     const char *const one[] = { "U0APPSEC1", NULL };
     const cJSON *ack = submit_add(&fx, "U0SIRT001", "V0ADDAGAIN", "{\"incident\":1}", one);
     ASSERT_NULL(util_jstr(ack, "response_action"));
-    ASSERT(wait_post(&fx, "D0SIRT001", "<@U0APPSEC1> is already on SIRT-1", 10000));
+    ASSERT(wait_post(&fx, "D0SIRT001", "<@U0APPSEC1> is already on SIRT-1", 20000));
     ASSERT_EQ(fx_dm_count(&fx, "U0APPSEC1", "You have been added"), 1);
 
     /* Bad input: the usage. */
