@@ -127,6 +127,13 @@ int decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJS
 int decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_timer *t);
 
+/* add.c: /sirt add [SIRT-n] @user …, the Add people button and its modal */
+void add_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int add_work(struct sirt_app *app, const struct sirt_req *req);
+int add_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+cJSON *add_validate(struct sirt_app *app, const cJSON *payload);
+int add_submit(struct sirt_app *app, const cJSON *payload);
+
 /* assign.c: /sirt assign SIRT-n @user */
 void assign_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int assign_work(struct sirt_app *app, const struct sirt_req *req);
