@@ -438,6 +438,15 @@ fail:
     return ret;
 }
 
+/* The WAL into the database file, then the WAL truncated to nothing: no
+ * page image older than the last commit is left in either file. */
+static int sq_scrub(struct db *db)
+{
+    struct db_sqlite *q = SQ(db);
+    int rc = sqlite3_wal_checkpoint_v2(q->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : fail(q, rc, "wal_checkpoint");
+}
+
 const struct db_ops db_sqlite_ops = {
     .dialect = DB_SQLITE,
     .open = sq_open,
@@ -455,4 +464,5 @@ const struct db_ops db_sqlite_ops = {
     .col_int = sq_col_int,
     .col_null = sq_col_null,
     .col_text = sq_col_text,
+    .scrub = sq_scrub,
 };

@@ -107,6 +107,8 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE inbox ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE timers ADD COLUMN owner TEXT;"
     "ALTER TABLE timers ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;",
+    /* 7 -> 8 (retention.days): when the incident's text was erased, 0 = not. */
+    "ALTER TABLE incidents ADD COLUMN erased_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* ---- statements (both drivers) ---- */
@@ -136,6 +138,8 @@ static const char *const sqlite_migrations[] = {
 #define DEP_UNFINISHED \
     "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
     " WHERE d.job_id = o.id AND p.state NOT IN (2, 4))"
+/* Retention: a text column replaced by the marker ?2, NULL left NULL. */
+#define ERASE(col) col " = CASE WHEN " col " IS NULL THEN NULL ELSE ?2 END"
 #define DEP_FAILED \
     "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
     " WHERE d.job_id = o.id AND p.state = 3)"
@@ -301,6 +305,28 @@ const char *const store__sql[ST_COUNT] = {
         "UPDATE pages SET resolved_ms = ?3 WHERE incident_id = ?1 AND resolved_ms = 0"
         " AND dedup_key = COALESCE(?2, dedup_key)",
     [ST_PG_USER] = "UPDATE pages SET paged_user = ?3 WHERE incident_id = ?1 AND dedup_key = ?2",
+    /* Retention (store_retention.c): what is erased and what stays is
+     * listed in store.h at store_incident_erase. */
+    [ST_RET_DUE] =
+        "SELECT id FROM incidents WHERE state = 'resolved' AND resolved_ms > 0 AND resolved_ms <= ?1"
+        " AND erased_ms = 0 ORDER BY id LIMIT ?2",
+    [ST_RET_INC] =
+        "UPDATE incidents SET " ERASE("title") ", " ERASE("description") ", " ERASE("repro") ", "
+        ERASE("issue_link") ", channel_name = CASE WHEN channel_name IS NULL THEN NULL"
+        " ELSE 'sirt-' || CAST(id AS TEXT) END, erased_ms = ?3, updated_ms = ?3"
+        " WHERE id = ?1 AND state = 'resolved' AND erased_ms = 0",
+    [ST_RET_DEC] =
+        "UPDATE decisions SET " ERASE("solution") ", " ERASE("options") ", " ERASE("effectiveness") ", "
+        ERASE("customers") ", " ERASE("how_affected") ", " ERASE("magnitude") ", " ERASE("consequences")
+        " WHERE incident_id = ?1",
+    [ST_RET_TL] = "UPDATE timeline SET text = ?2 WHERE incident_id = ?1 AND text IS NOT NULL AND text <> ''",
+    /* Finished jobs only: a pending one still needs its payload. */
+    [ST_RET_OB] =
+        "UPDATE outbox SET payload = '{}' WHERE incident_id = ?1 AND state IN (2, 3, 4)"
+        " AND payload IS NOT NULL AND payload <> '{}'",
+    [ST_RET_TM] =
+        "UPDATE timers SET payload = '{}' WHERE incident_id = ?1 AND state <> 0"
+        " AND payload IS NOT NULL AND payload <> '{}'",
 };
 
 const struct store_field store__inc_fields[] = {
@@ -403,6 +429,8 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE inbox ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;"
     "ALTER TABLE timers ADD COLUMN owner TEXT;"
     "ALTER TABLE timers ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;",
+    /* 3 -> 4 (retention.days): when the incident's text was erased, 0 = not. */
+    "ALTER TABLE incidents ADD COLUMN erased_ms BIGINT NOT NULL DEFAULT 0;",
 };
 
 /* A driver's own statements, where its dialect differs from store__sql.

@@ -60,6 +60,7 @@ static const struct sirt_timer_kind timer_kinds[] = {
     { "handoff_auto", handoff_auto_fire },
     { "handoff_prompt", handoff_prompt_fire },
     { "handoff_unaccepted", handoff_unaccepted_fire },
+    { "retention", retention_fire },
     { "validate_prompt", decision_validate_prompt_fire },
     { "weekly_review", review_fire },
     { NULL, NULL },
