@@ -261,8 +261,8 @@ int store_retention_due(struct store *s, int64_t cutoff_ms, size_t max, int64_t 
  * marker: title, description, repro, issue_link; channel_name becomes
  * "sirt-<id>" (its slug came from the title); every decision's texts
  * (solution .. consequences); every timeline entry's text (kind, ts_ms and
- * actor stay); the payloads of its finished outbox jobs and of its timers
- * that are no longer pending become "{}".  Ids, dates, severity, priority,
+ * actor stay); the payloads and results of its finished outbox jobs and
+ * the payloads of its timers that are no longer pending become "{}".  Ids, dates, severity, priority,
  * state, component, people, page rounds, decision states and times, and the
  * GitLab links stay.  Records erased_ms = now_ms.  0, or STORE_ENOTFOUND
  * when there is no such resolved incident or it was erased already.  On

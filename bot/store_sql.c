@@ -320,10 +320,11 @@ const char *const store__sql[ST_COUNT] = {
         ERASE("customers") ", " ERASE("how_affected") ", " ERASE("magnitude") ", " ERASE("consequences")
         " WHERE incident_id = ?1",
     [ST_RET_TL] = "UPDATE timeline SET text = ?2 WHERE incident_id = ?1 AND text IS NOT NULL AND text <> ''",
-    /* Finished jobs only: a pending one still needs its payload. */
+    /* Finished jobs only: a pending one still needs its payload.  Results
+     * too: a channel's name (from the title), a message as sent. */
     [ST_RET_OB] =
-        "UPDATE outbox SET payload = '{}' WHERE incident_id = ?1 AND state IN (2, 3, 4)"
-        " AND payload IS NOT NULL AND payload <> '{}'",
+        "UPDATE outbox SET payload = '{}', result = CASE WHEN result IS NULL THEN NULL ELSE '{}' END"
+        " WHERE incident_id = ?1 AND state IN (2, 3, 4)",
     [ST_RET_TM] =
         "UPDATE timers SET payload = '{}' WHERE incident_id = ?1 AND state <> 0"
         " AND payload IS NOT NULL AND payload <> '{}'",
