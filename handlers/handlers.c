@@ -18,6 +18,7 @@ const struct sirt_verb handlers_verbs[] = {
     { "report", "report [summary]", "report a security incident (opens a form)", report_respond, report_work, false },
     { "resolve", "resolve SIRT-n", "resolve the incident (and its page)", resolve_respond, resolve_work, false },
     { "review", "review", "post the weekly review digest in the SIRT channel", review_respond, review_work, false },
+    { "severity", "severity [SIRT-n] S<1-4> [P<1-4>]", "change the incident's severity/priority (S1 adds the responders; first S1/P1 pages)", severity_respond, severity_work, false },
     { "status", "status [SIRT-n]", "status of an incident, or the list of open ones", status_respond, status_work, false },
     { "timeline", "timeline SIRT-n", "the incident's timeline as Markdown, for the postmortem", timeline_respond, timeline_work, false },
 };
@@ -45,6 +46,7 @@ static const struct sirt_action actions[] = {
     { "sirt_page", page_button },
     { "sirt_report_open", report_open_action },
     { "sirt_resolve", resolve_button },
+    { "sirt_severity", severity_button },
     { NULL, NULL },
 };
 
@@ -52,6 +54,7 @@ static const struct sirt_view views[] = {
     { "sirt_add", add_validate, add_submit },
     { "sirt_decision", decision_validate, decision_submit },
     { "sirt_report", report_validate, report_submit },
+    { "sirt_severity", severity_validate, severity_submit },
     { NULL, NULL, NULL },
 };
 
