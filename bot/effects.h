@@ -143,6 +143,12 @@ enum effect_retry_class { EFFECT_CLASS_DEFAULT, EFFECT_CLASS_PAGE };
 /* The class of op from the op table; DEFAULT for an unknown op. */
 enum effect_retry_class effect_retry_class(const char *op);
 
+/* The cache of Slack display names the effects keep (effects_names.c):
+ * loop thread only; unames_destroy(NULL) is a no-op. */
+struct unames;
+struct unames *unames_create(void);
+void unames_destroy(struct unames *u);
+
 /* Slack permalink-ish URL of a channel for links ("<team url>archives/<id>").
  * Returns a malloc'd string, or NULL when the team URL is unknown. */
 char *effect_channel_url(const struct sirt_app *app, const char *channel_id);
