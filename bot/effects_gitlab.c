@@ -573,3 +573,51 @@ void eff_gitlab_update_issue(struct fx *fx)
              (long long)fx->inc_issue_iid);
     eff_gitlab(fx, "PUT", path, b, true, issue_updated);
 }
+
+/* ---- gitlab.issue_state: close or reopen the incident's issue ---- */
+
+static void issue_state_done(struct fx *fx, const struct http_response *resp)
+{
+    if (resp->err != HTTP_OK || resp->status < 200 || resp->status > 299) {
+        eff_finish_http(fx, resp, "gitlab");
+        return;
+    }
+    cJSON *j = eff_parse(resp);
+    const char *state = eff_str(j, "state");
+    if (state)
+        cJSON_AddStringToObject(eff_result(fx), "state", state);
+    cJSON_Delete(j);
+    eff_done(fx);
+}
+
+void eff_gitlab_issue_state(struct fx *fx)
+{
+    if (fx->inc_project_id <= 0) {
+        eff_wait(fx, "gitlab project");
+        return;
+    }
+    if (fx->inc_issue_iid <= 0) {
+        eff_wait(fx, "gitlab issue");
+        return;
+    }
+    const char *ev = eff_str(fx->payload, "state_event");
+    if (!ev || (strcmp(ev, "close") != 0 && strcmp(ev, "reopen") != 0)) {
+        eff_fail(fx, "bad payload: state_event must be close or reopen");
+        return;
+    }
+    /* state_event rides along with the label change: older GitLab refuses a
+     * PUT that carries only add_labels/remove_labels (protocol-facts-2 §8.3).
+     * Closing a closed issue again is a no-op, so a replay is harmless. */
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "state_event", ev);
+    const char *add = eff_str(fx->payload, "add_labels");
+    const char *rm = eff_str(fx->payload, "remove_labels");
+    if (add)
+        cJSON_AddStringToObject(body, "add_labels", add);
+    if (rm)
+        cJSON_AddStringToObject(body, "remove_labels", rm);
+    char path[96];
+    snprintf(path, sizeof(path), "/projects/%lld/issues/%lld", (long long)fx->inc_project_id,
+             (long long)fx->inc_issue_iid);
+    eff_gitlab(fx, "PUT", path, body, true, issue_state_done);
+}

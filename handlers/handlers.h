@@ -181,6 +181,17 @@ void review_plan(struct sirt_app *app);
 void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int timeline_work(struct sirt_app *app, const struct sirt_req *req);
 
+/* closeout.c: /sirt reopen */
+void reopen_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int reopen_work(struct sirt_app *app, const struct sirt_req *req);
+
+/* release.c: /sirt release, the resolve confirmation's buttons, the daily reminder */
+void release_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int release_work(struct sirt_app *app, const struct sirt_req *req);
+int release_resolve_anyway(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int release_resolve_cancel(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void release_reminder_fire(struct sirt_app *app, const struct sched_timer *t);
+
 /* help.c */
 void help_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 

@@ -481,6 +481,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
                            "the secops on-call owns it");
     }
     handoff_plan(app, inc);
+    release_plan(app, inc);   /* S1/P1: daily reminder until a long-term fix is recorded */
 
     /* 3. GitLab: private project, confidential issue, members, EM/PM note */
     int64_t j_issue = 0, j_proj = 0;

@@ -222,6 +222,7 @@ static int plan_change(struct sirt_app *app, const struct incident *inc, const c
         free(w);
         timeline_add(app, inc->id, "sirtbot", "not_paged", "nobody paged: PAGERDUTY_ROUTING_KEY is not set");
     }
+    release_plan(app, &cur);   /* now S1/P1: the daily long-term-fix reminder (no-op otherwise, or when planned) */
     LOG_INFO("severity changed", "incident:l user:s from_s:d from_p:d to_s:d to_p:d page:b", (long long)inc->id,
              user, os, op, ns, np, (int)page);
     return handler_result(app);

@@ -497,6 +497,25 @@ static void update_issue(cJSON *issue, const cJSON *args, struct fake_http_resp 
     char ts[32];
     now_iso(ts);
     const char *v;
+    /* GitLab's Grape validation: a known state_event, and at least one
+     * attribute to change (doc/api/issues.md "Edit an issue"). */
+    const char *ev = util_jstr(args, "state_event");
+    if (ev && strcmp(ev, "close") != 0 && strcmp(ev, "reopen") != 0) {
+        reply_err(resp, 400, "state_event does not have a valid value");
+        return;
+    }
+    static const char *const editable[] = { "title", "description", "labels", "add_labels", "remove_labels",
+                                            "confidential", "state_event", "assignee_ids", "milestone_id",
+                                            "due_date", "discussion_locked", "weight", "issue_type" };
+    bool any = false;
+    for (size_t i = 0; i < sizeof(editable) / sizeof(editable[0]); i++)
+        if (cJSON_GetObjectItemCaseSensitive(args, editable[i]))
+            any = true;
+    if (!any) {
+        reply_err(resp, 400, "title, description, assignee_ids, confidential, labels, add_labels, remove_labels, "
+                             "state_event, ... are missing, at least one parameter must be provided");
+        return;
+    }
     if ((v = util_jstr(args, "title")) && v[0])
         set_str(issue, "title", v);
     if ((v = util_jstr(args, "description")))
@@ -524,8 +543,9 @@ static void update_issue(cJSON *issue, const cJSON *args, struct fake_http_resp 
     cJSON_Delete(rm);
     if ((v = util_jstr(args, "state_event"))) {
         if (strcmp(v, "close") == 0) {
+            if (strcmp(util_jstr(issue, "state"), "closed") != 0)
+                cJSON_ReplaceItemInObjectCaseSensitive(issue, "closed_at", cJSON_CreateString(ts));
             set_str(issue, "state", "closed");
-            cJSON_ReplaceItemInObjectCaseSensitive(issue, "closed_at", cJSON_CreateString(ts));
         } else if (strcmp(v, "reopen") == 0) {
             set_str(issue, "state", "opened");
             cJSON_ReplaceItemInObjectCaseSensitive(issue, "closed_at", cJSON_CreateNull());
