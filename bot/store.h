@@ -254,8 +254,9 @@ int store_incidents_since(struct store *s, int64_t since_ms, bool (*cb)(void *ud
                           void *ud);
 
 /* ---- retention (retention.days) ---- */
-/* Ids of resolved incidents with resolved_ms <= cutoff_ms whose text is not
- * erased yet, ascending, at most max; the caller frees *ids. */
+/* Ids of resolved incidents with resolved_ms <= cutoff_ms whose text was
+ * not erased since they were resolved (an incident reopened and resolved
+ * again is erased again), ascending, at most max; the caller frees *ids. */
 int store_retention_due(struct store *s, int64_t cutoff_ms, size_t max, int64_t **ids, size_t *n);
 /* Erases a resolved incident's text, replacing each non-NULL value by
  * marker: title, description, repro, issue_link; channel_name becomes
@@ -265,8 +266,9 @@ int store_retention_due(struct store *s, int64_t cutoff_ms, size_t max, int64_t 
  * the payloads of its timers that are no longer pending become "{}".  Ids, dates, severity, priority,
  * state, component, people, page rounds, decision states and times, and the
  * GitLab links stay.  Records erased_ms = now_ms.  0, or STORE_ENOTFOUND
- * when there is no such resolved incident or it was erased already.  On
- * SQLite the files are scrubbed (db_scrub) after the outermost commit. */
+ * when there is no such resolved incident.  On
+ * SQLite the files are scrubbed (db_scrub) after the outermost commit.
+ * STORE_ENOTFOUND also when it was erased after its last resolution. */
 int store_incident_erase(struct store *s, int64_t id, const char *marker, int64_t now_ms);
 
 /* ---- page rounds ----
@@ -299,6 +301,20 @@ int store_pages_list(struct store *s, int64_t incident_id, bool (*cb)(void *ud, 
 int store_page_resolve(struct store *s, int64_t incident_id, const char *dedup_key, int64_t now_ms);
 /* Records who was on call for the round (STORE_ENOTFOUND: no such round). */
 int store_page_set_user(struct store *s, int64_t incident_id, const char *dedup_key, const char *user);
+
+/* ---- long-term fix (store_releases.c) ----
+ * The critical security release issue or MR of an incident (/sirt
+ * release): at most one per incident; recording another replaces it. */
+struct release {
+    int64_t incident_id;
+    char *url;                  /* masked like every user text */
+    char *actor;                /* Slack user id */
+    int64_t recorded_ms;
+};
+void release_finish(struct release *r);
+int store_release_set(struct store *s, int64_t incident_id, const char *url, const char *actor, int64_t now_ms);
+/* 0 and out filled (release_finish), STORE_ENOTFOUND when none is recorded. */
+int store_release_get(struct store *s, int64_t incident_id, struct release *out);
 
 /* ---- outbox ---- */
 /* DROPPED: no longer needed and never to be sent (a page for an incident

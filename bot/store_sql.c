@@ -107,7 +107,12 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE inbox ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE timers ADD COLUMN owner TEXT;"
     "ALTER TABLE timers ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;",
-    /* 7 -> 8 (retention.days): when the incident's text was erased, 0 = not. */
+    /* 7 -> 8 (issue 9, long-term fix): the critical security release issue
+     * or MR recorded for an incident (/sirt release), one per incident. */
+    "CREATE TABLE releases ("
+    "  incident_id INTEGER PRIMARY KEY REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  url TEXT NOT NULL, actor TEXT, recorded_ms INTEGER NOT NULL DEFAULT 0);",
+    /* 8 -> 9 (retention.days): when the incident's text was erased, 0 = not. */
     "ALTER TABLE incidents ADD COLUMN erased_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
@@ -305,16 +310,21 @@ const char *const store__sql[ST_COUNT] = {
         "UPDATE pages SET resolved_ms = ?3 WHERE incident_id = ?1 AND resolved_ms = 0"
         " AND dedup_key = COALESCE(?2, dedup_key)",
     [ST_PG_USER] = "UPDATE pages SET paged_user = ?3 WHERE incident_id = ?1 AND dedup_key = ?2",
+    [ST_REL_SET] =
+        "INSERT INTO releases(incident_id, url, actor, recorded_ms) VALUES (?1, ?2, ?3, ?4)"
+        " ON CONFLICT (incident_id) DO UPDATE SET url = excluded.url, actor = excluded.actor,"
+        " recorded_ms = excluded.recorded_ms",
+    [ST_REL_GET] = "SELECT incident_id, url, actor, recorded_ms FROM releases WHERE incident_id = ?1",
     /* Retention (store_retention.c): what is erased and what stays is
      * listed in store.h at store_incident_erase. */
     [ST_RET_DUE] =
         "SELECT id FROM incidents WHERE state = 'resolved' AND resolved_ms > 0 AND resolved_ms <= ?1"
-        " AND erased_ms = 0 ORDER BY id LIMIT ?2",
+        " AND erased_ms < resolved_ms ORDER BY id LIMIT ?2",   /* reopened since: again */
     [ST_RET_INC] =
         "UPDATE incidents SET " ERASE("title") ", " ERASE("description") ", " ERASE("repro") ", "
         ERASE("issue_link") ", channel_name = CASE WHEN channel_name IS NULL THEN NULL"
         " ELSE 'sirt-' || CAST(id AS TEXT) END, erased_ms = ?3, updated_ms = ?3"
-        " WHERE id = ?1 AND state = 'resolved' AND erased_ms = 0",
+        " WHERE id = ?1 AND state = 'resolved' AND erased_ms < resolved_ms",
     [ST_RET_DEC] =
         "UPDATE decisions SET " ERASE("solution") ", " ERASE("options") ", " ERASE("effectiveness") ", "
         ERASE("customers") ", " ERASE("how_affected") ", " ERASE("magnitude") ", " ERASE("consequences")
@@ -430,7 +440,12 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE inbox ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;"
     "ALTER TABLE timers ADD COLUMN owner TEXT;"
     "ALTER TABLE timers ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;",
-    /* 3 -> 4 (retention.days): when the incident's text was erased, 0 = not. */
+    /* 3 -> 4 (issue 9, long-term fix): the critical security release issue
+     * or MR recorded for an incident (/sirt release), one per incident. */
+    "CREATE TABLE releases ("
+    "  incident_id BIGINT PRIMARY KEY REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  url TEXT NOT NULL, actor TEXT, recorded_ms BIGINT NOT NULL DEFAULT 0);",
+    /* 4 -> 5 (retention.days): when the incident's text was erased, 0 = not. */
     "ALTER TABLE incidents ADD COLUMN erased_ms BIGINT NOT NULL DEFAULT 0;",
 };
 

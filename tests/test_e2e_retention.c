@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fakes/fake_files.h"
 #include "fakes/fake_slack.h"
 #include "harness.h"
 #include "report_payloads.h"
@@ -126,16 +127,28 @@ static const char *report_and_resolve(struct fx *fx, const char *view_id, const 
     TEST_FAIL("SIRT-%d not resolved", n);
 }
 
-/* /sirt timeline SIRT-n by the SIRT team: the Markdown posted in the channel. */
+/* /sirt timeline SIRT-n by the SIRT team: the Markdown file uploaded to its channel. */
+struct files_want {
+    size_t n;
+};
+
+static bool pred_files(struct fx *fx, void *ud)
+{
+    struct files_want *w = ud;
+    size_t n = fake_slack_file_count(fx->slack);
+    return n >= w->n && fake_slack_file(fx->slack, w->n - 1)->completed;
+}
+
 static const char *timeline_of(struct fx *fx, int n, const char *channel)
 {
-    size_t before = posts_to(fx, channel);
+    struct files_want w = { fake_slack_file_count(fx->slack) + 1 };
     char cmd[32];
     snprintf(cmd, sizeof(cmd), "timeline SIRT-%d", n);
-    ASSERT_CONTAINS(slash(fx, "U0SIRT001", PUBLIC, cmd), "Posting the timeline");
-    struct posts_want w = { channel, before + 1 };
-    ASSERT(fx_wait(fx, pred_posts, &w, 5000));
-    return post_text(fx, channel, before);
+    ASSERT_CONTAINS(slash(fx, "U0SIRT001", PUBLIC, cmd), "Uploading the timeline");
+    ASSERT(fx_wait(fx, pred_files, &w, 10000));
+    const struct fake_file *file = fake_slack_file(fx->slack, w.n - 1);
+    ASSERT_STR_EQ(file->channel, channel);
+    return file->content;
 }
 
 /* Every text column of every table, and the raw bytes of the files. */

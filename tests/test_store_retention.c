@@ -313,3 +313,36 @@ TEST(store_retention_sqlite_bytes)
     ASSERT(!file_has(t.db, WORD));
     sfx_tdir_remove(&t);
 }
+
+/* Reopened after its text was erased and resolved again: the text written
+ * since is erased in its turn once that resolution is old enough. */
+STORE_TEST(store_retention_reopened_erased_again, 30)
+{
+    struct store *s = sfx_open(f->target);
+    int64_t now = 1000 * DAY;
+    int64_t id = make_incident(s, WORD, now - 60 * DAY, now - 40 * DAY);
+    ASSERT_EQ(store_incident_erase(s, id, MARK, now), 0);
+    ASSERT_EQ(store_incident_set_text(s, id, "state", "open", now + DAY), 0);
+    ASSERT_EQ(store_timeline_add(s, id, now + DAY, "U0SIRT001", "note", "Reopenword"), 0);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    ASSERT_EQ(store_retention_due(s, now + 100 * DAY, 10, &ids, &n), 0);
+    ASSERT_EQ(n, 0);                           /* open */
+    free(ids);
+    ASSERT_EQ(store_incident_set_text(s, id, "state", "resolved", now + 2 * DAY), 0);
+    ASSERT_EQ(store_incident_set_int(s, id, "resolved_ms", now + 2 * DAY, now + 2 * DAY), 0);
+    ASSERT_EQ(store_retention_due(s, now + 2 * DAY - 1, 10, &ids, &n), 0);
+    ASSERT_EQ(n, 0);                           /* not old enough */
+    free(ids);
+    ASSERT_EQ(store_retention_due(s, now + 40 * DAY, 10, &ids, &n), 0);
+    ASSERT_EQ(n, 1);
+    free(ids);
+    ASSERT_EQ(store_incident_erase(s, id, MARK, now + 40 * DAY), 0);
+    struct texts tl, dec;
+    read_texts(s, id, &tl, &dec);
+    ASSERT_NOT_CONTAINS(tl.all.data, "Reopenword");
+    ASSERT_CONTAINS(tl.all.data, "U0SIRT001|note|" MARK);
+    texts_finish(&tl, &dec);
+    ASSERT_EQ(store_incident_erase(s, id, MARK, now + 41 * DAY), STORE_ENOTFOUND);
+    store_close(s);
+}
