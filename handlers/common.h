@@ -136,4 +136,14 @@ int page_round(struct sirt_app *app, int64_t incident_id, bool new_round, const 
 int64_t page_oncall_invite(struct sirt_app *app, int64_t incident_id, const char *idem_key, const char *dedup_key,
                            int64_t after, int64_t channel_job, int64_t project_job);
 
+/* ---- following pages (page_ack.c) ---- */
+/* A new page round dedup_key was opened: follow it (the "page_ack" timer:
+ * PagerDuty asked once a minute, "acknowledged by" said once, escalation
+ * after paging.ack_minutes); without PAGERDUTY_API_TOKEN the incident
+ * channel is told once that acknowledgements are not followed. */
+void page_ack_plan(struct sirt_app *app, int64_t incident_id, const char *dedup_key);
+/* Resolving: a pd.resolve (escalation routing) for every escalation page
+ * of the incident; req_id makes the keys unique.  0 or <0 (store). */
+int page_ack_resolve(struct sirt_app *app, int64_t incident_id, const char *req_id);
+
 #endif
