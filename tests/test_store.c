@@ -1797,6 +1797,9 @@ STORE_TEST(store_page_acks, 30)
     ASSERT_EQ(store_page_acks_list(s, inc, count_acks, &n), 0);
     ASSERT_EQ(n, 1);
     ASSERT(store_page_ack_seen(s, inc, "SIRT-1", 0, "x", "acknowledged") < 0);
+    store_close(s);
+}
+
 /* A replica whose lease ended while it was still sending may report a
  * retry after another replica finished the job: the late retry must not
  * make the finished job pending again (it would be sent twice). */
