@@ -36,6 +36,7 @@ static const struct {
     { "gitlab.create_issue", eff_gitlab_create_issue, EFFECT_CLASS_DEFAULT },
     { "gitlab.create_project", eff_gitlab_create_project, EFFECT_CLASS_DEFAULT },
     { "gitlab.note", eff_gitlab_note, EFFECT_CLASS_DEFAULT },
+    { "gitlab.update_issue", eff_gitlab_update_issue, EFFECT_CLASS_DEFAULT },
     { "pd.oncall", eff_pd_oncall, EFFECT_CLASS_DEFAULT },
     { "pd.page_status", eff_pd_page_status, EFFECT_CLASS_DEFAULT },
     { "pd.resolve", eff_pd_resolve, EFFECT_CLASS_DEFAULT },
@@ -610,6 +611,8 @@ void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSO
         fx->inc_project_id = inc->gitlab_project_id;
         fx->inc_issue_iid = inc->gitlab_issue_iid;
         fx->inc_issue_url = masked(inc->gitlab_issue_url);
+        fx->inc_severity = inc->severity;
+        fx->inc_priority = inc->priority;
     }
     fx->in_start = true;
 

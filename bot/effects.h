@@ -56,6 +56,15 @@
  *                       usernames are skipped (listed in the result)
  *  gitlab.note          {"body","marker"}                    POST /projects/:id/issues/:iid/notes;
  *                       with maybe_sent, first look for a note holding marker
+ *  gitlab.update_issue  {"add_labels","remove_labels","severity"?,"priority"?}
+ *                       PUT /projects/:id/issues/:iid with add_labels / remove_labels
+ *                       (comma-separated, as GitLab documents them; arrays are joined).
+ *                       Idempotent, so a replay after a crash simply sends it again.  With
+ *                       "severity"/"priority" (the values the labels stand for): when the
+ *                       incident row no longer has them at send time, a later change
+ *                       superseded this one (its own job sets the labels), so nothing is sent
+ *                       (result "superseded":true): changes applied out of order never leave
+ *                       stale labels.  Waits for the project and the issue.
  *  pd.trigger           {"dedup_key","summary","severity","source","component",
  *                       "custom_details":{...},"issue_job"?,"links_update"?}
  *                       Events v2 trigger, routing key from config, dedup_key as written by the

@@ -43,6 +43,7 @@ struct fx {
     int64_t inc_project_id;
     int64_t inc_issue_iid;
     char *inc_issue_url;
+    int inc_severity, inc_priority;  /* 1..4, 0 when unknown */
 
     /* Progress of multi-step ops (meaning per op). */
     cJSON *result;                 /* DONE result being built, owned */
@@ -146,6 +147,10 @@ int eff_pd_page_seen(const cJSON *j, int64_t *at_ms, const char **by, const char
 /* GitLab GET /users?username= body: the id of the user named username
  * (case-insensitive), or 0. */
 int64_t eff_gitlab_user_id(const cJSON *users, const char *username);
+/* The body of gitlab.update_issue's PUT from its payload: add_labels and
+ * remove_labels copied as GitLab's comma-separated strings (arrays are
+ * joined); NULL when the payload names no label to change (caller frees). */
+cJSON *eff_gitlab_update_body(const cJSON *payload);
 /* text with marker appended as an HTML comment unless it already holds it
  * (caller frees). */
 char *eff_with_marker(const char *text, const char *marker);
@@ -192,6 +197,7 @@ void eff_gitlab_create_project(struct fx *fx);
 void eff_gitlab_create_issue(struct fx *fx);
 void eff_gitlab_add_members(struct fx *fx);
 void eff_gitlab_note(struct fx *fx);
+void eff_gitlab_update_issue(struct fx *fx);
 void eff_pd_trigger(struct fx *fx);
 void eff_pd_resolve(struct fx *fx);
 void eff_pd_oncall(struct fx *fx);

@@ -113,6 +113,14 @@ void bk_fit(cJSON *blocks, int max_blocks);
 /* Owner and follow-the-sun: (re)plans the owner's end-of-day handoff
  * timers for inc (handoff.c). Call after the owner changes. */
 void handoff_plan(struct sirt_app *app, const struct incident *inc);
+/* The context brief for a DM (a private place): the incident, the
+ * decisions so far and the open next steps, with {{incident.channel}} and
+ * {{incident.issue_link}} filled at send time.  kind: BRIEF_OWNER "You now
+ * own SIRT-n", BRIEF_OFFER "SIRT-n is handed to you ... press Accept",
+ * BRIEF_ADDED "You have been added to SIRT-n".  reason goes in brackets
+ * after the title.  Caller frees. */
+enum brief_kind { BRIEF_OWNER, BRIEF_OFFER, BRIEF_ADDED };
+char *handoff_brief(struct sirt_app *app, const struct incident *inc, const char *reason, enum brief_kind kind);
 /* The appsec engineer (Slack id) in working hours at t whose day ends
  * latest, skipping exclude; NULL if nobody is in hours. */
 const char *handoff_next_owner(struct sirt_app *app, const char *exclude, int64_t t);
@@ -127,6 +135,15 @@ const char *handoff_next_owner(struct sirt_app *app, const char *exclude, int64_
  * dedup_key.  Returns the round number (>= 1), or <0 on a store error. */
 int page_round(struct sirt_app *app, int64_t incident_id, bool new_round, const char *reason, char *key,
                size_t len, bool *is_new);
+/* The page itself (Page button, /sirt page, a raise to S1/P1): the open
+ * round's key again (PagerDuty folds the trigger into that alert), or a new
+ * round when none is open; the pd.trigger job with inc's severity and
+ * priority, the on-call it reaches invited (page_oncall_invite), a
+ * "paged" timeline entry and a word in the incident channel.  reason is
+ * "page" (user paged) or "severity" (user raised the incident: said so).
+ * req_id makes the keys unique per request, so a replay adds nothing. */
+void page_plan(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id,
+               const char *reason);
 /* Adds the pd.oncall job (idem_key) that runs after job `after`, finds who
  * the round dedup_key reached (PagerDuty schedule, else fallback_user),
  * records them on the round and invites them to the channel and, when

@@ -151,15 +151,13 @@ int64_t page_oncall_invite(struct sirt_app *app, int64_t incident_id, const char
     return id;
 }
 
-/* The page itself: the open round's key again (PagerDuty folds the trigger
- * into that alert), or a new round when none is open; the on-call it
- * reaches is invited; the timeline and a word in the incident channel.
- * req_id makes the keys unique per request. */
-static void plan_page(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id)
+void page_plan(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id,
+               const char *reason)
 {
+    bool by_severity = reason && strcmp(reason, "severity") == 0;
     char dedup[64];
     bool is_new = false;
-    int round = page_round(app, inc->id, false, "page", dedup, sizeof(dedup), &is_new);
+    int round = page_round(app, inc->id, false, by_severity ? "severity" : "page", dedup, sizeof(dedup), &is_new);
     if (round < 0) {
         LOG_ERROR("page: cannot record the page round", "incident:l error:s", (long long)inc->id,
                   store_strerror(round));
@@ -197,12 +195,21 @@ static void plan_page(struct sirt_app *app, const struct incident *inc, const ch
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/page/%s/oncall", inc->id, req_id);
     page_oncall_invite(app, inc->id, key, dedup, j_page, 0, 0);
 
-    timeline_add(app, inc->id, user, "paged", "security on-call paged by <@%s> (%s page round %d, dedup_key %s)",
-                 user, is_new ? "new" : "open", round, dedup);
-    char *text = is_new ? xasprintf(":rotating_light: <@%s> paged the security on-call (PagerDuty page `%s`).",
-                                    user, dedup)
-                        : xasprintf(":rotating_light: <@%s> paged the security on-call again (PagerDuty page `%s`, "
-                                    "still open).", user, dedup);
+    char *text;
+    if (by_severity) {
+        timeline_add(app, inc->id, user, "paged", "security on-call paged: <@%s> raised the incident to S%d/P%d "
+                     "(%s page round %d, dedup_key %s)", user, inc->severity, inc->priority,
+                     is_new ? "new" : "open", round, dedup);
+        text = xasprintf(":rotating_light: SIRT-%" PRId64 " is now S%d/P%d: the security on-call is being paged "
+                         "(PagerDuty page `%s`).", inc->id, inc->severity, inc->priority, dedup);
+    } else {
+        timeline_add(app, inc->id, user, "paged", "security on-call paged by <@%s> (%s page round %d, dedup_key %s)",
+                     user, is_new ? "new" : "open", round, dedup);
+        text = is_new ? xasprintf(":rotating_light: <@%s> paged the security on-call (PagerDuty page `%s`).",
+                                  user, dedup)
+                      : xasprintf(":rotating_light: <@%s> paged the security on-call again (PagerDuty page `%s`, "
+                                  "still open).", user, dedup);
+    }
     snprintf(key, sizeof(key), "paged/%s", req_id);
     fx_post_incident(app, inc, key, text, NULL);
     free(text);
@@ -234,7 +241,7 @@ int page_work(struct sirt_app *app, const struct sirt_req *req)
     if (page_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0) {
         char id[200];
         request_key(req, "req", id, sizeof(id));
-        plan_page(app, &inc, req->user_id, id);
+        page_plan(app, &inc, req->user_id, id, "page");
     }
     incident_finish(&inc);
     return handler_result(app);
@@ -257,7 +264,7 @@ int page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
     } else {
         char id[200];
         press_id(payload, action, id, sizeof(id));
-        plan_page(app, &inc, user, id);
+        page_plan(app, &inc, user, id, "page");
     }
     incident_finish(&inc);
     return handler_result(app);
