@@ -310,8 +310,8 @@ static void pd_oncalls(void *ud, const struct fake_http_request *rq, struct fake
 static void pd_schedule(void *ud, const struct fake_http_request *rq, struct fake_http_resp *resp)
 {
     struct fake_pagerduty *pd = ud;
-    if (!authorized(pd, rq)) {
-        rest_error(resp, 401, "Unauthenticated", 2006);
+    if (!fake_pd__authorized(pd, rq)) {
+        fake_pd__rest_error(resp, 401, "Unauthenticated", 2006);
         return;
     }
     const char *id = rq->path + strlen("/schedules/");
@@ -320,7 +320,7 @@ static void pd_schedule(void *ud, const struct fake_http_request *rq, struct fak
         if (strcmp(pd->oncalls[i].schedule, id) == 0)
             oc = &pd->oncalls[i];
     if (!oc || strchr(id, '/')) {
-        rest_error(resp, 404, "Not Found", 2100);
+        fake_pd__rest_error(resp, 404, "Not Found", 2100);
         return;
     }
     const char *base = fake_http_url(pd->http);
