@@ -35,6 +35,7 @@ static const struct {
     { "gitlab.add_members", eff_gitlab_add_members, EFFECT_CLASS_DEFAULT },
     { "gitlab.create_issue", eff_gitlab_create_issue, EFFECT_CLASS_DEFAULT },
     { "gitlab.create_project", eff_gitlab_create_project, EFFECT_CLASS_DEFAULT },
+    { "gitlab.link", eff_gitlab_link, EFFECT_CLASS_DEFAULT },
     { "gitlab.note", eff_gitlab_note, EFFECT_CLASS_DEFAULT },
     { "pd.oncall", eff_pd_oncall, EFFECT_CLASS_DEFAULT },
     { "pd.resolve", eff_pd_resolve, EFFECT_CLASS_DEFAULT },
