@@ -1057,7 +1057,7 @@ TEST(fake_gitlab_issue_links_and_hidden)
     cJSON_Delete(j);
 
     /* hidden: 404 on the issue, its notes and links, as a target, and in the other side's list */
-    fake_gitlab_hide_issue(fx.gitlab, hp, 1);
+    fake_gitlab_hide_issue(fx.gitlab, hp, 1, true);
     snprintf(url, sizeof(url), "/projects/%d/issues/1", hp);
     j = gl(&fx, "GET", url, NULL, &st);
     ASSERT_EQ(st, 404);
@@ -1070,6 +1070,10 @@ TEST(fake_gitlab_issue_links_and_hidden)
     ASSERT_EQ(st, 404);
     j = gl(&fx, "GET", p, NULL, &st);
     ASSERT_EQ(cJSON_GetArraySize(j), 0);
+    cJSON_Delete(j);
+    fake_gitlab_hide_issue(fx.gitlab, hp, 1, false);
+    j = gl(&fx, "GET", p, NULL, &st);
+    ASSERT_EQ(cJSON_GetArraySize(j), 1);
     cJSON_Delete(j);
     end(&fx);
 }

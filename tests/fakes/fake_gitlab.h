@@ -100,8 +100,9 @@ const cJSON *fake_gitlab_issue_note(const struct fake_gitlab *g, int project_id,
  * it.  Returns the issue (owned by the fake), NULL for a bad path. */
 const cJSON *fake_gitlab_add_issue(struct fake_gitlab *g, const char *project_path, const char *title,
                                    bool confidential);
-/* The token loses access to that issue: 404 on every request about it. */
-void fake_gitlab_hide_issue(struct fake_gitlab *g, int project_id, int iid);
+/* hidden: the token loses access to that issue (404 on every request
+ * about it); false: it can read it again. */
+void fake_gitlab_hide_issue(struct fake_gitlab *g, int project_id, int iid, bool hidden);
 size_t fake_gitlab_link_count(const struct fake_gitlab *g);
 /* What GET /projects/:id/issues/:iid/links answers now (caller frees). */
 cJSON *fake_gitlab_issue_links(const struct fake_gitlab *g, int project_id, int iid);

@@ -146,10 +146,15 @@ size_t fake_gitlab_link_count(const struct fake_gitlab *g)
     return (size_t)cJSON_GetArraySize(fake_gitlab_links_state(g)->links);
 }
 
-void fake_gitlab_hide_issue(struct fake_gitlab *g, int project_id, int iid)
+void fake_gitlab_hide_issue(struct fake_gitlab *g, int project_id, int iid, bool hidden)
 {
     struct fgl_links *l = fake_gitlab_links_state(g);
-    if (fgl_links_hidden(l, project_id, iid))
+    for (int i = cJSON_GetArraySize(l->hidden) - 1; i >= 0; i--) {
+        const cJSON *h = cJSON_GetArrayItem(l->hidden, i);
+        if (cJSON_GetArrayItem(h, 0)->valueint == project_id && cJSON_GetArrayItem(h, 1)->valueint == iid)
+            cJSON_DeleteItemFromArray(l->hidden, i);
+    }
+    if (!hidden)
         return;
     cJSON *h = cJSON_CreateArray();
     cJSON_AddItemToArray(h, cJSON_CreateNumber(project_id));
