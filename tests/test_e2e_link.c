@@ -195,7 +195,7 @@ static int timeline_rows(struct fx *fx, const char *kind, char *text, size_t tle
 
 /* ---- tests ---- */
 
-TEST_T(e2e_link_report_names_existing_issue, 60)
+TEST_T(e2e_link_report_names_existing_issue, 120)
 {
     struct fx fx;
     fx_init_opts(&fx, FX_GITLAB);
@@ -258,7 +258,7 @@ TEST_T(e2e_link_report_names_existing_issue, 60)
     fx_finish(&fx);
 }
 
-TEST_T(e2e_link_command_later_and_refusals, 60)
+TEST_T(e2e_link_command_later_and_refusals, 120)
 {
     struct fx fx;
     fx_init_opts(&fx, FX_GITLAB);
@@ -320,7 +320,7 @@ TEST_T(e2e_link_command_later_and_refusals, 60)
     fx_finish(&fx);
 }
 
-TEST_T(e2e_link_unreadable_reported_incident_continues, 60)
+TEST_T(e2e_link_unreadable_reported_incident_continues, 120)
 {
     struct fx fx;
     fx_init_opts(&fx, FX_GITLAB);
