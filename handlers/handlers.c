@@ -38,6 +38,7 @@ static const struct sirt_action actions[] = {
     { "handoff_accept", handoff_accept_action },
     { "handoff_choose", handoff_choose_action },
     { "handoff_keep", handoff_keep_action },
+    { "handoff_take", handoff_take_action },
     { "sirt_decision", decision_button },
     { "sirt_handoff", handoff_button },
     { "sirt_page", page_button },
@@ -53,8 +54,10 @@ static const struct sirt_view views[] = {
 };
 
 static const struct sirt_timer_kind timer_kinds[] = {
+    { "handback", handoff_handback_fire },
     { "handoff_auto", handoff_auto_fire },
     { "handoff_prompt", handoff_prompt_fire },
+    { "handoff_unaccepted", handoff_unaccepted_fire },
     { "validate_prompt", decision_validate_prompt_fire },
     { "weekly_review", review_fire },
     { NULL, NULL },
