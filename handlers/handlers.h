@@ -127,6 +127,13 @@ int decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJS
 int decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_timer *t);
 
+/* add.c: /sirt add [SIRT-n] @user …, the Add people button and its modal */
+void add_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int add_work(struct sirt_app *app, const struct sirt_req *req);
+int add_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+cJSON *add_validate(struct sirt_app *app, const cJSON *payload);
+int add_submit(struct sirt_app *app, const cJSON *payload);
+
 /* assign.c: /sirt assign SIRT-n @user */
 void assign_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int assign_work(struct sirt_app *app, const struct sirt_req *req);
@@ -151,6 +158,17 @@ bool handoff_pending(struct sirt_app *app, int64_t id, char *receiver, size_t si
 /* Store thread, in a transaction: appsec zones changed (a Slack profile
  * refreshed), so pending hand-backs are planned again. */
 void handoff_zones_changed(struct sirt_app *app);
+
+/* severity.c: /sirt severity, the Change severity button and its modal */
+void severity_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int severity_work(struct sirt_app *app, const struct sirt_req *req);
+int severity_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+cJSON *severity_validate(struct sirt_app *app, const cJSON *payload);
+int severity_submit(struct sirt_app *app, const cJSON *payload);
+/* Parses "S<1-4> [P<1-4>]" (either or both, any order, case-insensitive,
+ * separated by spaces, '/' or ','): 0 with *sev / *pri set (0 = not
+ * given), or -1 when s is empty, names anything else, or a level twice. */
+int severity_parse(const char *s, int *sev, int *pri);
 
 /* status.c, review.c, timeline.c */
 void status_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
@@ -181,6 +199,17 @@ int link_parse_url(const char *gitlab_url, const char *url, char *path, size_t p
  * linked already (or was tried too often), < 0 on a store error. */
 int64_t link_add(struct sirt_app *app, const struct incident *inc, const char *actor, const char *url,
                  const char *path, int64_t iid, int64_t issue_job);
+
+/* closeout.c: /sirt reopen */
+void reopen_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int reopen_work(struct sirt_app *app, const struct sirt_req *req);
+
+/* release.c: /sirt release, the resolve confirmation's buttons, the daily reminder */
+void release_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int release_work(struct sirt_app *app, const struct sirt_req *req);
+int release_resolve_anyway(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int release_resolve_cancel(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void release_reminder_fire(struct sirt_app *app, const struct sched_timer *t);
 
 /* help.c */
 void help_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);

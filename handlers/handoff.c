@@ -178,18 +178,19 @@ static bool brief_decision(void *ud, const struct decision *d)
 }
 
 /* The context brief for the new owner (a DM: a private place). */
-char *handoff_brief(struct sirt_app *app, const struct incident *inc, const char *reason, bool offer)
+char *handoff_brief(struct sirt_app *app, const struct incident *inc, const char *reason, enum brief_kind kind)
 {
     struct buf b;
     buf_init(&b, 0);
     char *title = clean_user_text(inc->title, 150);
     char *et = mrkdwn_escape(title);
-    if (offer)
+    if (kind == BRIEF_OFFER)
         buf_printf(&b, "*SIRT-%" PRId64 " is handed to you: %s* (%s)\nPress *Accept* to take it: until you do, "
                    "it shows \"handoff pending\", and after %d minutes it goes to the next engineer.\n",
                    inc->id, et, reason, app->cfg->handoff_accept_minutes);
     else
-        buf_printf(&b, "*You now own SIRT-%" PRId64 ": %s* (%s)\n", inc->id, et, reason);
+        buf_printf(&b, "*%s SIRT-%" PRId64 ": %s* (%s)\n", kind == BRIEF_OWNER ? "You now own" : "You have been added to",
+                   inc->id, et, reason);
     buf_printf(&b, "Severity S%d, priority P%d, component %s, reported by <@%s>.\n", inc->severity, inc->priority,
                inc->component ? inc->component : "(none)", inc->reporter);
     char *what = clean_user_text(inc->description, 600);
@@ -217,7 +218,8 @@ char *handoff_brief(struct sirt_app *app, const struct incident *inc, const char
         buf_printf(&b, "• %d short-term decision%s not yet validated as effective\n", c.open, c.open == 1 ? "" : "s");
     else
         buf_puts(&b, "• follow the long-term fix through the critical security release\n");
-    buf_puts(&b, "• hand off again at the end of your day (I will ask)\n");
+    if (kind != BRIEF_ADDED)
+        buf_puts(&b, "• hand off again at the end of your day (I will ask)\n");
     buf_puts(&b, "*Links* {{incident.channel}} · {{incident.issue_link}}");
     free(title);
     free(et);
@@ -278,7 +280,7 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
         cJSON_Delete(p);
 
         char *brief = handoff_brief(app, inc, "no appsec engineer is in working hours: handed to the secops on-call",
-                                    false);
+                                    BRIEF_OWNER);
         p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "user", "{{incident.owner}}");
         cJSON_AddStringToObject(p, "text", brief);

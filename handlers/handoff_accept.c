@@ -143,7 +143,7 @@ void handoff_offer(struct sirt_app *app, const struct incident *inc, const char 
     outbox_add(app->store, id, key, "slack.invite", p, NULL, 0, 0);
     cJSON_Delete(p);
 
-    char *brief = handoff_brief(app, inc, reason, true);
+    char *brief = handoff_brief(app, inc, reason, BRIEF_OFFER);
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/brief", id, step);
     fx_dm(app, id, key, to, brief, accept_blocks(brief, id, offer));
     free(brief);

@@ -20,8 +20,6 @@ struct incident;
 int handoff_appsec_index(const struct sirt_app *app, const char *user);
 /* Working hours of cfg->appsec[i] in their resolved zone (borrowed). */
 struct wh handoff_appsec_wh(const struct sirt_app *app, size_t i);
-/* The context brief for a DM: offer ? "SIRT-n is handed to you" : "You now own SIRT-n". */
-char *handoff_brief(struct sirt_app *app, const struct incident *inc, const char *reason, bool offer);
 /* Hands inc to the secops on-call (paged in a new page round), or says
  * nobody is configured; plans the hand-back to appsec. */
 void handoff_to_secops(struct sirt_app *app, const struct incident *inc, const char *by, const char *reason);
