@@ -110,6 +110,10 @@ struct outbox {
     struct obq *q;               /* store thread: the due jobs this replica holds */
     int64_t counts[OUTBOX_N_STATES];   /* store thread: jobs by state, kept as they change */
     int64_t next_sweep_ms;       /* store thread: lease renewal and sweep */
+    int64_t armed_for;           /* store thread: the moment the loop's timer was last set for
+                                  * (0: unknown, INT64_MAX: never); a tick that wants the
+                                  * same moment sends no message */
+    bool timer_fired;            /* guarded by mu: the timer fired since the last tick_st */
 };
 
 static void tick(struct outbox *o);
@@ -1039,6 +1043,9 @@ static void tick_st(struct store *st, void *arg)
     struct outbox *o = arg;
     pthread_mutex_lock(&o->mu);
     o->tick_posted = false;
+    if (o->timer_fired)
+        o->armed_for = 0;   /* a one-shot timer: set it again, whatever the moment */
+    o->timer_fired = false;
     pthread_mutex_unlock(&o->mu);
     tick(o);
 }
@@ -1055,7 +1062,11 @@ static void post_tick(struct outbox *o)
 
 static void on_timer(uv_timer_t *t)
 {
-    post_tick(container_of(t, struct outbox, timer));
+    struct outbox *o = container_of(t, struct outbox, timer);
+    pthread_mutex_lock(&o->mu);
+    o->timer_fired = true;
+    pthread_mutex_unlock(&o->mu);
+    post_tick(o);
 }
 
 struct arm {
@@ -1077,6 +1088,7 @@ static void arm_on_loop(void *arg)
 
 static void arm_loop(struct outbox *o, int64_t delay_ms)
 {
+    o->armed_for = 0;   /* schedule() says which moment, when it knows */
     struct arm *a = xcalloc(1, sizeof(*a));
     a->o = o;
     a->delay_ms = delay_ms;
@@ -1093,7 +1105,12 @@ static void schedule(struct outbox *o)
     if (o->next_sweep_ms < next)
         next = o->next_sweep_ms;
     int64_t now = clock_now_ms();
+    /* Each commit ticks: most ticks want the moment already set (the next
+     * sweep), and a loop wake-up per reply for nothing is worth saving. */
+    if (next > now && next == o->armed_for)
+        return;
     arm_loop(o, next <= now ? 0 : next - now);
+    o->armed_for = next;
 }
 
 void outbox_kick(struct outbox *o)

@@ -50,6 +50,8 @@ int store_commit(struct store *s);
 void store_rollback(struct store *s);
 /* True inside a transaction once one of its writes has failed as above. */
 bool store_txn_failed(const struct store *s);
+/* How many store_begin are open (0: no transaction). */
+int store_txn_depth(const struct store *s);
 
 /* Test knob: with SIRT_TEST_STORE_FAULT=<file> in the environment at
  * store_open, every statement that writes fails as SQLITE_FULL would while
