@@ -114,6 +114,11 @@ struct outbox {
                                   * (0: unknown, INT64_MAX: never); a tick that wants the
                                   * same moment sends no message */
     bool timer_fired;            /* guarded by mu: the timer fired since the last tick_st */
+    /* Store thread, between outbox_st_precommit and outbox_st_postcommit: */
+    bool pre;                    /* jobs were picked inside the caller's transaction */
+    bool pre_failed;             /* a mark failed there: nothing picked leaves */
+    int64_t *tent;               /* the jobs that transaction created (leave if it rolls back) */
+    size_t n_tent, cap_tent;
 };
 
 static void tick(struct outbox *o);
@@ -964,16 +969,12 @@ static void tick(struct outbox *o)
     metrics_outbox_reads(o->app->metrics, b.reads - a.reads);
 }
 
-static void tick_inner(struct outbox *o)
+/* The dispatch rounds of a tick, inside the caller's open transaction: the
+ * jobs picked are marked sending in it and wait in o->starts until it ends
+ * (starts_settle).  False when the store refused a write. */
+static bool pick_rounds(struct outbox *o)
 {
-    o->ticking = true;
-    struct store *s = o->app->store;
-    take_created(o);
-    if (clock_now_ms() >= o->next_sweep_ms)
-        sweep(o);
-    /* The jobs picked here are marked sending in one transaction. */
-    bool began = store_begin(s) == 0;
-    bool ok = began;
+    bool ok = true;
     struct obq_job *due[OUTBOX_MAX_IN_FLIGHT];
     for (int round = 0; ok && round < 4 && o->n_inflight < OUTBOX_MAX_IN_FLIGHT; round++) {
         size_t room = OUTBOX_MAX_IN_FLIGHT - o->n_inflight;
@@ -995,11 +996,14 @@ static void tick_inner(struct outbox *o)
         if (!started)
             break;
     }
-    if (began && (store_txn_failed(s) || store_commit(s) != 0))
-        ok = false;   /* the commit undid the marks: nothing leaves */
-    if (began && !ok && store_txn_failed(s))
-        store_rollback(s);
-    take_created(o);
+    return ok;
+}
+
+/* The transaction that marked o->starts ended: committed (ok), their
+ * requests leave; otherwise they stay pending, and the jobs that the
+ * transaction itself created (tent, n_tent) leave the queue with it. */
+static void starts_settle(struct outbox *o, bool ok, const int64_t *tent, size_t n_tent)
+{
     struct start *list = o->starts;
     o->starts = NULL;
     for (struct start *sp = list; sp; sp = sp->next) {
@@ -1014,6 +1018,13 @@ static void tick_inner(struct outbox *o)
             j->inflight = false;
         }
     }
+    for (size_t i = 0; !ok && i < n_tent; i++) {
+        struct obq_job *j = obq_get(o->q, tent[i]);
+        if (j) {
+            count_move(o, OUTBOX_PENDING, -1);
+            obq_remove(o->q, j);
+        }
+    }
     if (ok) {
         if (list)
             storeq_to_loop(o->app->storeq, starts_on_loop, list);
@@ -1025,6 +1036,24 @@ static void tick_inner(struct outbox *o)
             start_free(sp);
         }
     }
+}
+
+static void tick_inner(struct outbox *o)
+{
+    o->ticking = true;
+    struct store *s = o->app->store;
+    take_created(o);
+    if (clock_now_ms() >= o->next_sweep_ms)
+        sweep(o);
+    /* The jobs picked here are marked sending in one transaction. */
+    bool began = store_begin(s) == 0;
+    bool ok = began && pick_rounds(o);
+    if (began && (store_txn_failed(s) || store_commit(s) != 0))
+        ok = false;   /* the commit undid the marks: nothing leaves */
+    if (began && !ok && store_txn_failed(s))
+        store_rollback(s);
+    take_created(o);
+    starts_settle(o, ok, NULL, 0);
     o->ticking = false;
     update_gauges(o);
     if (ok) {
@@ -1124,6 +1153,64 @@ void outbox_st_committed(struct outbox *o)
 {
     if (o && o->started && !o->closing && !o->ticking)
         tick(o);
+}
+
+void outbox_st_precommit(struct outbox *o)
+{
+    if (!o || !o->started || o->closing || o->ticking || store_txn_depth(o->app->store) != 1
+        || store_txn_failed(o->app->store))
+        return;
+    struct store_stats a, b;
+    store_stats_get(o->app->store, &a);
+    o->ticking = true;
+    o->pre = true;
+    /* The transaction's own jobs join the queue now, tentatively. */
+    struct outbox_created *list = store_outbox_take_created_in_txn(o->app->store);
+    for (struct outbox_created *c = list; c; c = c->next) {
+        int64_t id = c->job.id;
+        struct obq_job *j = obq_add(o->q, &c->job);
+        if (!j)
+            continue;
+        count_move(o, -1, OUTBOX_PENDING);
+        for (size_t i = 0; i < c->n_deps; i++)
+            resolve_dep(o, j, c->deps[i]);
+        if (o->n_tent == o->cap_tent) {
+            o->cap_tent = o->cap_tent ? 2 * o->cap_tent : 16;
+            o->tent = xrealloc(o->tent, o->cap_tent * sizeof(*o->tent));
+        }
+        o->tent[o->n_tent++] = id;
+    }
+    outbox_created_free(list);
+    if (!pick_rounds(o))
+        o->pre_failed = true;
+    store_stats_get(o->app->store, &b);
+    metrics_outbox_reads(o->app->metrics, b.reads - a.reads);
+}
+
+void outbox_st_postcommit(struct outbox *o, bool committed)
+{
+    if (!o)
+        return;
+    if (!o->pre) {
+        if (committed)
+            outbox_st_committed(o);
+        return;
+    }
+    bool ok = committed && !o->pre_failed;
+    o->pre = o->pre_failed = false;
+    starts_settle(o, ok, o->tent, o->n_tent);
+    o->n_tent = 0;
+    o->ticking = false;
+    if (committed) {
+        take_created(o);   /* e.g. failure notices of jobs failed in there */
+        int64_t now = clock_now_ms();
+        if (now >= o->next_sweep_ms || obq_next_due(o->q) <= now) {
+            tick(o);       /* more is due: its own transaction */
+            return;
+        }
+    }
+    update_gauges(o);
+    schedule(o);
 }
 
 void outbox_st_rolled_back(struct outbox *o)
@@ -1277,6 +1364,7 @@ void outbox_destroy(struct outbox *o)
     while (o->inflight)
         finish_inflight(o, o->inflight);
     obq_destroy(o->q);
+    free(o->tent);
     pthread_mutex_destroy(&o->mu);
     free(o);
 }

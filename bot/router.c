@@ -1189,14 +1189,19 @@ static int work_one(struct router *rt, const char *type, const cJSON *envelope, 
         outbox_st_rolled_back(rt->app->outbox);
         return rc < 0 ? rc : STORE_EIO;
     }
+    /* Alone, the jobs it created are marked sending in its own commit. */
+    if (!batched)
+        outbox_st_precommit(rt->app->outbox);
     if (store_commit(st) != 0) {
         /* Rolled back by the store, the inbox row's deletion with it. */
         LOG_ERROR("store commit failed: envelope kept in the inbox", "type:s inbox_id:l", type, (long long)inbox_id);
+        if (!batched)
+            outbox_st_postcommit(rt->app->outbox, false);
         outbox_st_rolled_back(rt->app->outbox);
         return STORE_EIO;
     }
     if (!batched) {
-        outbox_st_committed(rt->app->outbox);
+        outbox_st_postcommit(rt->app->outbox, true);
         scheduler_st_changed(rt->app->scheduler);
     }
     return 0;
@@ -1266,12 +1271,13 @@ static void work_batch_st(struct store *st, void *arg)
         }
     }
     if (ok) {
-        ok = store_commit(st) == 0;   /* on failure rolled back, all of it */
+        outbox_st_precommit(rt->app->outbox);   /* their jobs marked sending in the same commit */
+        ok = store_commit(st) == 0;             /* on failure rolled back, all of it */
+        outbox_st_postcommit(rt->app->outbox, ok);
     } else if (store_txn_depth(st) == 1) {
         store_rollback(st);
     }
     if (ok) {
-        outbox_st_committed(rt->app->outbox);
         scheduler_st_changed(rt->app->scheduler);
     } else {
         LOG_WARN("handlers: a batch could not commit; its envelopes run again one by one", "envelopes:l",

@@ -406,6 +406,10 @@ void store_outbox_track(struct store *s, bool on);
 /* The committed ones since the last call, oldest first; the caller frees the
  * list with outbox_created_free. */
 struct outbox_created *store_outbox_take_created(struct store *s);
+/* The same, and the jobs of the transaction still open (to be called in the
+ * outermost one, just before its commit): they are the caller's from now
+ * on, and a rollback no longer takes them back from the list. */
+struct outbox_created *store_outbox_take_created_in_txn(struct store *s);
 void outbox_created_free(struct outbox_created *list);
 /* Counts by state (array indexed by enum outbox_state). */
 int store_outbox_counts(struct store *s, int64_t counts[OUTBOX_N_STATES]);
