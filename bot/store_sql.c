@@ -249,7 +249,8 @@ const char *const store__sql[ST_COUNT] = {
     [ST_OB_DONE] = "UPDATE outbox SET state = 2, result = ?2, updated_ms = ?3 WHERE id = ?1",
     [ST_OB_RETRY] =
         "UPDATE outbox SET state = 0, next_at_ms = ?2, last_error = ?3,"
-        " maybe_sent = CASE WHEN ?4 <> 0 THEN 1 ELSE maybe_sent END, updated_ms = ?5 WHERE id = ?1",
+        " maybe_sent = CASE WHEN ?4 <> 0 THEN 1 ELSE maybe_sent END, updated_ms = ?5"
+        " WHERE id = ?1 AND state NOT IN (2, 3, 4)",   /* a late retry never reopens a finished job */
     [ST_OB_FAILED] = "UPDATE outbox SET state = 3, last_error = ?2, updated_ms = ?3 WHERE id = ?1",
     [ST_OB_PAYLOAD] = "UPDATE outbox SET payload = ?2, updated_ms = ?3 WHERE id = ?1",
     [ST_OB_RECOVER] = "UPDATE outbox SET state = 0, maybe_sent = 1, updated_ms = ?1 WHERE state = 1",

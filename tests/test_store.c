@@ -1748,3 +1748,32 @@ TEST(store_outbox_created_journal)
     store_close(s);
     tdir_remove(&t);
 }
+
+/* A replica whose lease ended while it was still sending may report a
+ * retry after another replica finished the job: the late retry must not
+ * make the finished job pending again (it would be sent twice). */
+STORE_TEST(store_outbox_late_retry_keeps_done, 30)
+{
+    struct store *s = open_ok(f->target);
+    int64_t a = add_job(s, "late-retry", 0, 0, NULL, 0);
+    ASSERT_EQ(store_outbox_mark_done(s, a, "{\"ok\":true}", 200), 0);
+    ASSERT_EQ(store_outbox_mark_retry(s, a, 5000, "timeout", true, 300), STORE_ENOTFOUND);
+    struct outbox_job j;
+    job_get(s, a, &j);
+    ASSERT_EQ(j.state, OUTBOX_DONE);
+    outbox_job_finish(&j);
+    int64_t b = add_job(s, "late-retry-failed", 0, 0, NULL, 0);
+    ASSERT_EQ(store_outbox_mark_failed(s, b, "bad", 200), 0);
+    ASSERT_EQ(store_outbox_mark_retry(s, b, 5000, "timeout", false, 300), STORE_ENOTFOUND);
+    job_get(s, b, &j);
+    ASSERT_EQ(j.state, OUTBOX_FAILED);
+    outbox_job_finish(&j);
+    /* a pending job still takes its retry */
+    int64_t c = add_job(s, "late-retry-pending", 0, 0, NULL, 0);
+    ASSERT_EQ(store_outbox_mark_retry(s, c, 5000, "timeout", true, 300), 0);
+    job_get(s, c, &j);
+    ASSERT_EQ(j.state, OUTBOX_PENDING);
+    ASSERT_EQ(j.next_at_ms, 5000);
+    outbox_job_finish(&j);
+    store_close(s);
+}
