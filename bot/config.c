@@ -350,10 +350,12 @@ static const struct env_spec env_table[] = {
       NULL, NULL, NULL },
     { "PAGERDUTY_API_URL", CFG_FIELD(pagerduty_api_url), "https://api.pagerduty.com", false,
       check_url, NULL, NULL, NULL },
+    { "PAGERDUTY_ESCALATION_ROUTING_KEY", CFG_FIELD(pagerduty_escalation_routing_key), NULL, false,
+      check_secret, NULL, NULL, NULL },
     { "GITLAB_URL", CFG_FIELD(gitlab_url), NULL, false, check_url, NULL, NULL, NULL },
     { "GITLAB_TOKEN", CFG_FIELD(gitlab_token), NULL, false, check_secret, NULL, NULL, NULL },
     { "SIRT_CONFIG", CFG_FIELD(config_path), DEFAULT_CONFIG_PATH, false, NULL, NULL, NULL, NULL },
-    { "SIRT_DB", CFG_FIELD(db), "sirt.db", false, check_db, NULL, NULL, NULL },
+    { "SIRT_DB", CFG_FIELD(db), CFG_DEFAULT_DB, false, check_db, NULL, NULL, NULL },
     { "SIRT_HTTP", NO_FIELD, NULL, false, check_http, NULL, NULL, NULL },
     { "SIRT_LOG", NO_FIELD, "info", false, check_log, NULL, NULL, NULL },
     { "SIRT_PING_SECS", NO_FIELD, "10", false, check_ping, NULL, NULL, NULL },
@@ -396,7 +398,7 @@ static int load_env(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen)
 
 enum kind {
     K_ZONE, K_CHANNEL, K_USER, K_USERS, K_HOURS, K_NAME, K_GITLAB_USER, K_PD_ID,
-    K_LEAD, K_NSID, K_GIVE_UP, K_OBJECT, K_OBJARRAY, K_USERMAP, K_PATTERNS,
+    K_LEAD, K_WAIT, K_NSID, K_GIVE_UP, K_OBJECT, K_OBJARRAY, K_USERMAP, K_PATTERNS,
 };
 
 static const char *const expect[] = {
@@ -409,6 +411,7 @@ static const char *const expect[] = {
     [K_GITLAB_USER] = "expected a GitLab username like \"alice\"",
     [K_PD_ID] = "expected a PagerDuty schedule id like \"PABC123\"",
     [K_LEAD] = "expected an integer from 0 to 720 (minutes)",
+    [K_WAIT] = "expected an integer from 1 to 720 (minutes)",
     [K_NSID] = "expected a positive integer (the GitLab group id)",
     [K_GIVE_UP] = "expected an integer from 1 to 8760 (hours)",
     [K_OBJECT] = "expected an object",
@@ -467,6 +470,7 @@ static const struct table secops_table = { secops_keys, ARRAY_LEN(secops_keys), 
 
 static const struct key_spec handoff_keys[] = {
     { "lead_minutes", K_LEAD, CFG_FIELD(handoff_lead_minutes), 0, false, NULL, 30, NULL },
+    { "accept_minutes", K_WAIT, CFG_FIELD(handoff_accept_minutes), 0, false, NULL, 30, NULL },
 };
 static const struct table handoff_table = { handoff_keys, ARRAY_LEN(handoff_keys), 0 };
 
@@ -484,6 +488,10 @@ static const struct key_spec outbox_keys[] = {
     { "give_up_hours", K_GIVE_UP, CFG_FIELD(outbox_give_up_hours), 0, false, NULL, 168, NULL },
 };
 static const struct table outbox_table = { outbox_keys, ARRAY_LEN(outbox_keys), 0 };
+static const struct key_spec paging_keys[] = {
+    { "ack_minutes", K_WAIT, CFG_FIELD(paging_ack_minutes), 0, false, NULL, 15, NULL },
+};
+static const struct table paging_table = { paging_keys, ARRAY_LEN(paging_keys), 0 };
 static const struct key_spec mask_keys[] = {
     { "extra_patterns", K_PATTERNS, CFG_FIELD(mask_extra_patterns), 0, false, NULL, 0, NULL },
 };
@@ -504,6 +512,7 @@ static const struct key_spec top_keys[] = {
     { "decisions", K_OBJECT, 0, 0, false, NULL, 0, &decisions_table },
     { "gitlab", K_OBJECT, 0, 0, false, NULL, 0, &gitlab_table },
     { "outbox", K_OBJECT, 0, 0, false, NULL, 0, &outbox_table },
+    { "paging", K_OBJECT, 0, 0, false, NULL, 0, &paging_table },
     { "gitlab_users", K_USERMAP, CFG_FIELD(gitlab_users), CFG_FIELD(n_gitlab_users), false, NULL, 0, NULL },
     { "mask", K_OBJECT, 0, 0, false, NULL, 0, &mask_table },
 };
@@ -729,6 +738,15 @@ static int parse_value(struct pctx *x, const cJSON *it, const struct key_spec *k
         }
         *(int *)(void *)((char *)rec + ks->off) = (int)v;
         return 0;
+    case K_WAIT:
+        if (!int_in(it, 1, 720, &v)) {
+            if (cJSON_IsNumber(it))
+                return perr(x, "key \"%s\": invalid value %g: %s", path, it->valuedouble,
+                            expect[K_WAIT]);
+            return perr(x, "key \"%s\": %s", path, expect[K_WAIT]);
+        }
+        *(int *)(void *)((char *)rec + ks->off) = (int)v;
+        return 0;
     case K_GIVE_UP:
         if (!int_in(it, 1, 8760, &v)) {
             if (cJSON_IsNumber(it))
@@ -772,6 +790,7 @@ static void apply_default(const struct key_spec *ks, void *rec)
                         (int *)(void *)((char *)rec + ks->off2));
         break;
     case K_LEAD:
+    case K_WAIT:
     case K_GIVE_UP:
         *(int *)(void *)((char *)rec + ks->off) = (int)ks->idef;
         break;
@@ -1121,6 +1140,7 @@ void cfg_finish(struct cfg *c)
     free(c->pagerduty_events_url);
     free(c->pagerduty_api_token);
     free(c->pagerduty_api_url);
+    free(c->pagerduty_escalation_routing_key);
     free(c->gitlab_url);
     free(c->gitlab_token);
     free(c->clock_file);

@@ -16,8 +16,11 @@
 #include <uv.h>
 
 #include "app.h"
+#include "check.h"
+#include "cli.h"
 #include "clock.h"
 #include "config.h"
+#include "effects.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"
@@ -31,10 +34,16 @@
 #include "store.h"
 #include "storeq.h"
 #include "util.h"
+#include "version.h"
 #include "workhours.h"
 #include "../handlers/handlers.h"
 
 #define SHUTDOWN_GRACE_MS 3000
+/* Zones read from Slack profiles are read again once they are this old (on
+ * the bot's clock), looked at every ZONE_CHECK_MS and whenever the clock
+ * is moved: people travel, and Slack follows their devices' zone. */
+#define ZONE_MAX_AGE_MS (24LL * 3600 * 1000)
+#define ZONE_CHECK_MS (10 * 60 * 1000)
 
 struct main_state {
     uv_loop_t loop;
@@ -44,6 +53,8 @@ struct main_state {
     struct lws_context *lws;
     uv_signal_t sigterm, sigint, sigusr1, sighup;
     uv_timer_t grace;
+    uv_timer_t zone_check;
+    int64_t zones_read_ms;          /* when the profile zones were last asked for (bot clock) */
     bool stopping;
     bool closing_done;
     int exit_code;
@@ -71,6 +82,7 @@ static void lws_log_emit(int level, const char *line)
 }
 
 static void finish_shutdown(struct main_state *ms);
+static void zones_refresh_if_old(struct main_state *ms);
 
 static void on_sm_stopped(void *ud)
 {
@@ -124,6 +136,7 @@ static void on_sigusr1(uv_signal_t *h, int signum)
     LOG_INFO("clock moved", "now:s", iso);
     scheduler_kick(ms->app.scheduler);
     outbox_kick(ms->app.outbox);
+    zones_refresh_if_old(ms);
 }
 
 /* ---- what the store thread's view learns by message ---- */
@@ -145,6 +158,12 @@ static void zone_st(struct store *st, void *arg)
         free(m->st_app->appsec_tz[i]);
         m->st_app->appsec_tz[i] = m->tz;
         m->tz = NULL;
+        /* Timers computed from the old zone are planned again. */
+        if (store_begin(st) == 0) {
+            handoff_zones_changed(m->st_app);
+            if (store_commit(st) == 0)
+                scheduler_st_changed(m->st_app->scheduler);
+        }
     }
     free(m->tz);
     free(m);
@@ -196,7 +215,11 @@ static void on_users_info(void *ud, const struct api_result *r)
         const struct cfg_appsec *a = cfg_appsec_user(&ms->cfg, q->user);
         size_t i = a ? (size_t)(a - ms->cfg.appsec) : 0;
         /* The engineer may have left the config, or got a tz in it, since. */
-        if (a && !a->tz && ms->app.appsec_tz && cJSON_IsString(tz) && cfg_zone_exists(tz->valuestring)) {
+        bool same = a && ms->app.appsec_tz && ms->app.appsec_tz[i] && cJSON_IsString(tz)
+                    && strcmp(ms->app.appsec_tz[i], tz->valuestring) == 0;
+        if (same) {
+            LOG_DEBUG("appsec zone from Slack profile unchanged", "user:s tz:s", q->user, tz->valuestring);
+        } else if (a && !a->tz && ms->app.appsec_tz && cJSON_IsString(tz) && cfg_zone_exists(tz->valuestring)) {
             free(ms->app.appsec_tz[i]);
             ms->app.appsec_tz[i] = xstrdup(tz->valuestring);
             struct zone_msg *m = xcalloc(1, sizeof(*m));
@@ -257,9 +280,33 @@ static void resolve_zones(struct main_state *ms)
 {
     size_t lookups;
     ms->app.appsec_tz = zones_for(&ms->cfg, NULL, NULL, &lookups);
+    ms->zones_read_ms = clock_now_ms();
     for (size_t i = 0; i < ms->cfg.n_appsec; i++)
         if (!ms->app.appsec_tz[i])
             lookup_zone(ms, ms->cfg.appsec[i].user);
+}
+
+/* Every zone that comes from a Slack profile (no "tz" in the config) is
+ * asked for again once a day; an answer that differs replaces it. */
+static void zones_refresh_if_old(struct main_state *ms)
+{
+    int64_t now = clock_now_ms();
+    if (ms->stopping || !ms->app.api || now - ms->zones_read_ms < ZONE_MAX_AGE_MS)
+        return;
+    ms->zones_read_ms = now;
+    size_t n = 0;
+    for (size_t i = 0; i < ms->cfg.n_appsec; i++)
+        if (!ms->cfg.appsec[i].tz) {
+            lookup_zone(ms, ms->cfg.appsec[i].user);
+            n++;
+        }
+    if (n)
+        LOG_INFO("reading appsec zones from Slack profiles again", "lookups:u", n);
+}
+
+static void on_zone_check(uv_timer_t *t)
+{
+    zones_refresh_if_old(container_of(t, struct main_state, zone_check));
 }
 
 /* The mask helper's extra patterns (mask.extra_patterns) are swapped here,
@@ -447,6 +494,7 @@ static void finish_shutdown(struct main_state *ms)
         return;
     ms->closing_done = true;
     uv_timer_stop(&ms->grace);
+    uv_timer_stop(&ms->zone_check);
     router_stop(ms->app.router);
     outbox_close(ms->app.outbox);
     scheduler_close(ms->app.scheduler);
@@ -468,6 +516,7 @@ static void finish_shutdown(struct main_state *ms)
     if (ms->lws)
         lws_context_destroy(ms->lws);
     uv_close((uv_handle_t *)&ms->grace, NULL);
+    uv_close((uv_handle_t *)&ms->zone_check, NULL);
     uv_close((uv_handle_t *)&ms->sigterm, NULL);
     uv_close((uv_handle_t *)&ms->sigint, NULL);
     uv_close((uv_handle_t *)&ms->sigusr1, NULL);
@@ -475,13 +524,19 @@ static void finish_shutdown(struct main_state *ms)
     signal(SIGHUP, SIG_IGN);   /* libuv restored the default action */
 }
 
+/* A placeholder id left from sirt.example.json stops the start. */
+static void on_placeholder(void *ud, const char *key, const char *value)
+{
+    (void)ud;
+    LOG_STARTUP_ERROR("%s: \"%s\" is a placeholder from sirt.example.json: put your team's id (how to find it: %s)",
+                      key, value, CHECK_IDS_DOC);
+}
+
 int main(int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 1) {
-        fprintf(stderr, "usage: sirtbot   (configured by environment variables; see README.md)\n");
-        return 2;
-    }
+    if (argc > 1)
+        return cli_main(argc, argv);
+    LOG_INFO("sirtbot " SIRT_VERSION, "version:s", SIRT_VERSION);
     /* Until the loop's SIGHUP handler is up (and after it is closed at the
      * end), a SIGHUP must not kill the bot with its default action. */
     signal(SIGHUP, SIG_IGN);
@@ -492,6 +547,10 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_level((enum log_level)ms.cfg.log_level);
+    if (check_placeholders(&ms.cfg, on_placeholder, NULL) > 0) {
+        cfg_finish(&ms.cfg);
+        return 1;
+    }
     wh_init();   /* before any thread: zone switches must never move environ */
     mask_init();
     {
@@ -509,6 +568,9 @@ int main(int argc, char **argv)
                  "path:s", ms.cfg.config_path);
     if (!ms.cfg.pagerduty_routing_key)
         LOG_WARN("PAGERDUTY_ROUTING_KEY is not set: paging is disabled", "");
+    else if (!ms.cfg.pagerduty_api_token)
+        LOG_WARN("PAGERDUTY_API_TOKEN is not set: page acknowledgements are not followed "
+                 "(no \"acknowledged by\" message, no escalation)", "");
 
     if (ms.cfg.clock_file && clock_load_file(ms.cfg.clock_file) != 0) {
         LOG_STARTUP_ERROR("SIRT_CLOCK_FILE %s: cannot read a time from it", ms.cfg.clock_file);
@@ -572,6 +634,8 @@ int main(int argc, char **argv)
     ms.sighup.data = &ms;
     uv_signal_start(&ms.sighup, on_sighup, SIGHUP);
     uv_timer_init(&ms.loop, &ms.grace);
+    uv_timer_init(&ms.loop, &ms.zone_check);
+    uv_timer_start(&ms.zone_check, on_zone_check, ZONE_CHECK_MS, ZONE_CHECK_MS);
 
     ms.app.metrics = metrics_create();
     ms.app.http = http_create(&ms.loop);
@@ -581,6 +645,7 @@ int main(int argc, char **argv)
     ms.app.router = router_create(&ms.app);
     ms.app.outbox = outbox_create(&ms.app);
     ms.app.scheduler = scheduler_create(&ms.app);
+    ms.app.unames = unames_create();
     resolve_zones(&ms);
     {
         /* The store thread's view: no network; its zones are its own. */
@@ -591,6 +656,7 @@ int main(int argc, char **argv)
         ms.st_app.api = NULL;
         ms.st_app.sm = NULL;
         ms.st_app.st_app = NULL;
+        ms.st_app.unames = NULL;
     }
 
     struct sm_config smc;
@@ -640,6 +706,8 @@ int main(int argc, char **argv)
     router_destroy(ms.app.router);
     outbox_destroy(ms.app.outbox);
     scheduler_destroy(ms.app.scheduler);
+    unames_destroy(ms.app.unames);
+    ms.app.unames = NULL;
     store_close(ms.app.store);
     free_zones(ms.app.appsec_tz, ms.cfg.n_appsec);
     ms.app.appsec_tz = NULL;

@@ -28,6 +28,7 @@
 #include "store.h"
 #include "storeq.h"
 #include "outbox_queue.h"
+#include "scheduler.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -205,7 +206,9 @@ static void fmt_hhmm(int64_t ms, char out[16])
  * gets Slack's own error). */
 static bool quiet_op(const char *op, const char *idem)
 {
+    /* pd.page_status: a poll, repeated every minute while it matters. */
     return strcmp(op, "slack.views_open") == 0 || strcmp(op, "slack.ephemeral") == 0
+           || strcmp(op, "pd.page_status") == 0
            || strcmp(op, "slack.response_url") == 0 || (idem && strstr(idem, "/failure-notice"));
 }
 
@@ -223,6 +226,7 @@ static const char *op_what(const char *op)
         { "pd.trigger", "paging the security on-call (PagerDuty)" },
         { "pd.resolve", "resolving the PagerDuty incident" },
         { "pd.oncall", "finding the secops on-call (PagerDuty)" },
+        { "pd.page_status", "reading the page's status (PagerDuty)" },
     };
     for (size_t i = 0; i < ARRAY_LEN(names); i++)
         if (strcmp(names[i].op, op) == 0)
@@ -445,6 +449,23 @@ static void apply_captures(struct store *s, int64_t incident_id, const char *op,
         store_page_set_user(s, incident_id, pk->valuestring, pu->valuestring);
         store_member_add(s, incident_id, pu->valuestring, "oncall", now);
     }
+    /* What PagerDuty said about a page round, and the timer that acts on it. */
+    const cJSON *pa = cJSON_GetObjectItemCaseSensitive(result, "page_ack");
+    const cJSON *pak = cJSON_GetObjectItemCaseSensitive(pa, "dedup_key");
+    const cJSON *pat = cJSON_GetObjectItemCaseSensitive(pa, "at_ms");
+    if (cJSON_IsString(pak) && cJSON_IsNumber(pat) && pat->valuedouble > 0)
+        store_page_ack_seen(s, incident_id, pak->valuestring, (int64_t)pat->valuedouble,
+                            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pa, "by")),
+                            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pa, "how")));
+    const cJSON *wake = cJSON_GetObjectItemCaseSensitive(result, "wake");
+    const char *wk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(wake, "key"));
+    const char *wkind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(wake, "kind"));
+    if (wk && wkind) {
+        const cJSON *wp = cJSON_GetObjectItemCaseSensitive(wake, "payload");
+        char *wpt = cJSON_IsObject(wp) ? cJSON_PrintUnformatted(wp) : NULL;
+        store_timer_set(s, wk, wkind, incident_id, now, wpt, now);
+        cJSON_free(wpt);
+    }
 }
 
 /* The follow-up jobs of a DONE result ("jobs", see effects.h), written in
@@ -455,6 +476,11 @@ static void add_followups(struct store *s, const struct inflight *f, const cJSON
 {
     const cJSON *jobs = result ? cJSON_GetObjectItemCaseSensitive(result, "jobs") : NULL;
     const cJSON *j;
+    struct added_job {
+        const char *key;
+        int64_t id;
+    } added[64];
+    size_t n_added = 0;
     cJSON_ArrayForEach(j, jobs) {
         const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "key");
         const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
@@ -463,15 +489,24 @@ static void add_followups(struct store *s, const struct inflight *f, const cJSON
             LOG_WARN("outbox: malformed follow-up job ignored", "job:l op:s", (long long)f->job_id, f->op);
             continue;
         }
-        int64_t deps[4];
+        int64_t deps[5];
         size_t n = 0;
         const cJSON *d;
         cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(j, "deps"))
-            if (cJSON_IsNumber(d) && d->valuedouble >= 1 && n < ARRAY_LEN(deps))
+            if (cJSON_IsNumber(d) && d->valuedouble >= 1 && n < ARRAY_LEN(deps) - 1)
                 deps[n++] = (int64_t)d->valuedouble;
+        /* "after": an earlier follow-up of the same result, by key (ordered
+         * messages). */
+        const cJSON *after = cJSON_GetObjectItemCaseSensitive(j, "after");
+        for (size_t k = 0; cJSON_IsString(after) && k < n_added; k++)
+            if (strcmp(added[k].key, after->valuestring) == 0 && added[k].id > 0)
+                deps[n++] = added[k].id;
         char *idem = xasprintf("%s/%s", f->idem_key, key->valuestring);
-        outbox_add(s, f->incident_id, idem, op->valuestring, cJSON_IsObject(payload) ? payload : NULL, deps, n, 0);
+        int64_t id = outbox_add(s, f->incident_id, idem, op->valuestring, cJSON_IsObject(payload) ? payload : NULL,
+                                deps, n, 0);
         free(idem);
+        if (n_added < ARRAY_LEN(added))
+            added[n_added++] = (struct added_job){ key->valuestring, id };
     }
 }
 
@@ -598,6 +633,11 @@ static void outcomes_st(struct store *st, void *arg)
     bool ok = began && store_commit(st) == 0;
     if (began && !ok)   /* rolled back; the jobs stay sending (and ours) until restart */
         LOG_ERROR("outbox: cannot record the outcomes", "");
+    bool woke = false;   /* a result set a timer ("wake"): the scheduler re-reads its agenda */
+    for (struct outcome *c = list; c && ok && !woke; c = c->next)
+        woke = c->outcome == EFFECT_DONE && cJSON_GetObjectItemCaseSensitive(c->result, "wake");
+    if (woke)
+        scheduler_st_changed(o->app->scheduler);
     store_stats_get(st, &sb);
     metrics_outbox_reads(o->app->metrics, sb.reads - sa.reads);
     while (list) {
@@ -805,7 +845,7 @@ static bool fail_now(struct outbox *o, struct obq_job *oj, const char *why, bool
 
 /* Drops j as no longer needed (recorded as DROPPED, with why).  Returns
  * false when the store could not record it. */
-static bool drop_now(struct outbox *o, struct obq_job *oj, const char *why)
+static bool drop_now(struct outbox *o, struct obq_job *oj, const char *why, bool page)
 {
     struct store *s = o->app->store;
     const struct outbox_job *j = &oj->job;
@@ -816,9 +856,10 @@ static bool drop_now(struct outbox *o, struct obq_job *oj, const char *why)
         store_rollback(s);
         return false;
     }
-    if (j->incident_id)
+    if (page && j->incident_id)
         store_timeline_add(s, j->incident_id, now, "sirtbot", "page_dropped", why);
-    announce_page_outcome(o, j->incident_id, j->idem_key, false);
+    if (page)
+        announce_page_outcome(o, j->incident_id, j->idem_key, false);
     if (store_commit(s) != 0)
         return false;
     metrics_outbox(o->app->metrics, j->op, "dropped");
@@ -858,7 +899,17 @@ static bool dispatch(struct outbox *o, struct obq_job *oj)
         /* Retried until delivered or no longer needed: it is no longer needed. */
         cJSON_Delete(payload);
         incident_finish(&inc);
-        return drop_now(o, oj, "not sent: the incident was resolved before PagerDuty accepted the page");
+        return drop_now(o, oj, "not sent: the incident was resolved before PagerDuty accepted the page", true);
+    }
+    const char *if_state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "if_state"));
+    if (have_inc && if_state && inc.state && strcmp(inc.state, if_state) != 0) {
+        /* Written for an incident in another state (a reminder for an open
+         * one, a close for a resolved one): no longer makes sense. */
+        char why[96];
+        snprintf(why, sizeof(why), "not sent: the incident is %.20s, no longer %.20s", inc.state, if_state);
+        cJSON_Delete(payload);
+        incident_finish(&inc);
+        return drop_now(o, oj, why, false);
     }
     expand(payload, have_inc ? &inc : NULL, o->app, 0);
 

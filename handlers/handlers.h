@@ -117,6 +117,9 @@ int oncall_work(struct sirt_app *app, const struct sirt_req *req);
 int page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 int resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 
+/* page_ack.c: the timer that follows a page round until it is seen */
+void page_ack_fire(struct sirt_app *app, const struct sched_timer *t);
+
 /* decision.c: /sirt decision, the Record decision button, the modal, Fix delivered, validation */
 void decision_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int decision_work(struct sirt_app *app, const struct sirt_req *req);
@@ -126,6 +129,13 @@ int decision_submit(struct sirt_app *app, const cJSON *payload);
 int decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 int decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_timer *t);
+
+/* add.c: /sirt add [SIRT-n] @user …, the Add people button and its modal */
+void add_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int add_work(struct sirt_app *app, const struct sirt_req *req);
+int add_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+cJSON *add_validate(struct sirt_app *app, const cJSON *payload);
+int add_submit(struct sirt_app *app, const cJSON *payload);
 
 /* assign.c: /sirt assign SIRT-n @user */
 void assign_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
@@ -141,6 +151,28 @@ int handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSO
 void handoff_prompt_fire(struct sirt_app *app, const struct sched_timer *t);
 void handoff_auto_fire(struct sirt_app *app, const struct sched_timer *t);
 
+/* handoff_accept.c: offers that wait for Accept, the hand-back from secops */
+int handoff_take_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void handoff_unaccepted_fire(struct sirt_app *app, const struct sched_timer *t);
+void handoff_handback_fire(struct sirt_app *app, const struct sched_timer *t);
+/* True while a handoff of incident id waits for Accept: receiver (a Slack
+ * id) copied into receiver[size], *until (may be NULL) its deadline. */
+bool handoff_pending(struct sirt_app *app, int64_t id, char *receiver, size_t size, int64_t *until);
+/* Store thread, in a transaction: appsec zones changed (a Slack profile
+ * refreshed), so pending hand-backs are planned again. */
+void handoff_zones_changed(struct sirt_app *app);
+
+/* severity.c: /sirt severity, the Change severity button and its modal */
+void severity_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int severity_work(struct sirt_app *app, const struct sirt_req *req);
+int severity_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+cJSON *severity_validate(struct sirt_app *app, const cJSON *payload);
+int severity_submit(struct sirt_app *app, const cJSON *payload);
+/* Parses "S<1-4> [P<1-4>]" (either or both, any order, case-insensitive,
+ * separated by spaces, '/' or ','): 0 with *sev / *pri set (0 = not
+ * given), or -1 when s is empty, names anything else, or a level twice. */
+int severity_parse(const char *s, int *sev, int *pri);
+
 /* status.c, review.c, timeline.c */
 void status_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int status_work(struct sirt_app *app, const struct sirt_req *req);
@@ -151,6 +183,17 @@ void review_fire(struct sirt_app *app, const struct sched_timer *t);
 void review_plan(struct sirt_app *app);
 void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int timeline_work(struct sirt_app *app, const struct sirt_req *req);
+
+/* closeout.c: /sirt reopen */
+void reopen_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int reopen_work(struct sirt_app *app, const struct sirt_req *req);
+
+/* release.c: /sirt release, the resolve confirmation's buttons, the daily reminder */
+void release_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int release_work(struct sirt_app *app, const struct sirt_req *req);
+int release_resolve_anyway(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int release_resolve_cancel(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void release_reminder_fire(struct sirt_app *app, const struct sched_timer *t);
 
 /* help.c */
 void help_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);

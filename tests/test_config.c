@@ -136,7 +136,7 @@ static const char full_json[] =
     "     \"gitlab_em\": \"em-gitaly\", \"gitlab_pm\": \"pm.gitaly\"},\n"
     "    {\"name\": \"ci_runner-2\"}\n"
     "  ],\n"
-    "  \"handoff\": {\"lead_minutes\": 45},\n"
+    "  \"handoff\": {\"lead_minutes\": 45, \"accept_minutes\": 12},\n"
     "  \"gitlab\": {\"namespace_id\": 9876543210}\n"
     "}\n";
 
@@ -166,6 +166,7 @@ TEST(cfg_env_minimal_defaults)
     /* built-in team defaults */
     ASSERT_STR_EQ(c.timezone, "UTC");
     ASSERT_EQ(c.handoff_lead_minutes, 30);
+    ASSERT_EQ(c.handoff_accept_minutes, 30);
     ASSERT_NULL(c.sirt_channel);
     ASSERT_EQ(c.n_appsec, 0);
     ASSERT_EQ(c.n_components, 0);
@@ -416,6 +417,7 @@ TEST(cfg_team_full_roundtrip)
     ASSERT_NULL(c.components[1].channel);
 
     ASSERT_EQ(c.handoff_lead_minutes, 45);
+    ASSERT_EQ(c.handoff_accept_minutes, 12);
     ASSERT_EQ(c.gitlab_namespace_id, 9876543210LL);
 
     /* helpers */
@@ -488,7 +490,7 @@ TEST(cfg_team_example_file_parses)
     ASSERT_NOT_NULL(cfg_component(&c, "gitaly"));
     ASSERT_EQ(c.gitlab_namespace_id, 42);
     ASSERT_EQ(c.handoff_lead_minutes, 30);
-    ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0SECOPS1"), "sid");
+    ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0EXAMPLE07"), "sid");
     cfg_finish(&c);
 }
 
@@ -603,6 +605,12 @@ TEST(cfg_team_wrong_types)
     expect_team_error("{\"handoff\": {\"lead_minutes\": 721}}", "expected an integer from 0 to 720");
     expect_team_error("{\"handoff\": {\"lead_minutes\": -1}}", "expected an integer from 0 to 720");
     expect_team_error("{\"handoff\": {\"lead_minutes\": 1e400}}", "key \"handoff.lead_minutes\"");
+    expect_team_error("{\"handoff\": {\"accept_minutes\": 0}}",
+                      "key \"handoff.accept_minutes\": invalid value 0: expected an integer from 1 to 720");
+    expect_team_error("{\"handoff\": {\"accept_minutes\": 721}}", "expected an integer from 1 to 720");
+    expect_team_error("{\"handoff\": {\"accept_minutes\": \"30\"}}",
+                      "key \"handoff.accept_minutes\": expected an integer from 1 to 720");
+    expect_team_error("{\"handoff\": {\"accept_minutes\": 2.5}}", "key \"handoff.accept_minutes\"");
     expect_team_error("{\"gitlab\": {\"namespace_id\": 0}}",
                       "key \"gitlab.namespace_id\": invalid value 0: expected a positive integer");
     expect_team_error("{\"gitlab\": {\"namespace_id\": 4.2}}", "key \"gitlab.namespace_id\"");
@@ -774,4 +782,28 @@ TEST(cfg_small_err_buffer)
     ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, strlen(j), err, sizeof(err)), -1);
     ASSERT_STR_EQ(err, "sirt.js");
     ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, strlen(j), NULL, 0), -1);
+}
+
+/* paging.ack_minutes (issue 9, pages that are seen): 1..720, default 15. */
+TEST(cfg_paging_ack_minutes)
+{
+    struct cfg c;
+    char err[512];
+    memset(&c, 0, sizeof(c));
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", "{}", 2, err, sizeof(err)), 0);
+    ASSERT_EQ(c.paging_ack_minutes, 15);
+    cfg_finish(&c);
+    const char *j = "{\"paging\":{\"ack_minutes\":30}}";
+    memset(&c, 0, sizeof(c));
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, strlen(j), err, sizeof(err)), 0);
+    ASSERT_EQ(c.paging_ack_minutes, 30);
+    cfg_finish(&c);
+    expect_team_error("{\"paging\":{\"ack_minutes\":0}}",
+                      "key \"paging.ack_minutes\": invalid value 0: expected an integer from 1 to 720 (minutes)");
+    expect_team_error("{\"paging\":{\"ack_minutes\":721}}", "key \"paging.ack_minutes\": invalid value 721");
+    expect_team_error("{\"paging\":{\"ack_minutes\":2.5}}", "key \"paging.ack_minutes\": invalid value 2.5");
+    expect_team_error("{\"paging\":{\"ack_minutes\":\"15\"}}",
+                      "key \"paging.ack_minutes\": expected an integer from 1 to 720 (minutes)");
+    expect_team_error("{\"paging\":15}", "key \"paging\": expected an object");
+    expect_team_error("{\"paging\":{\"ack_minute\":15}}", "ack_minute");
 }

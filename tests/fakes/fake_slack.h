@@ -269,6 +269,11 @@ const struct fake_channel *fake_slack_channel_by_id(const struct fake_slack *f, 
 bool fake_slack_channel_has_member(const struct fake_channel *c, const char *user);
 /* A pre-existing channel (e.g. the SIRT channel): members [U0BOT0001]. */
 void fake_slack_add_channel(struct fake_slack *f, const char *id, const char *name, bool is_private);
+/* A member leaves a remembered channel (e.g. the bot, to test "not in channel"). */
+void fake_slack_channel_remove_member(struct fake_slack *f, const char *id, const char *user);
+/* From now on only this bot token is valid (others: invalid_auth, as for a
+ * revoked token); NULL = any xoxb- token again. */
+void fake_slack_only_bot_token(struct fake_slack *f, const char *token);
 size_t fake_slack_pin_count(const struct fake_slack *f);
 /* --- Block Kit validation (tests/fakes/fake_blocks.c) ---
  * chat.postMessage, chat.postEphemeral, chat.update and response_url POSTs
@@ -304,6 +309,15 @@ bool fake_slack_is_pinned(const struct fake_slack *f, const char *channel, const
 size_t fake_slack_message_count(const struct fake_slack *f, const char *channel);   /* NULL = all */
 /* The idx-th message posted to channel (NULL = any), in post order. */
 const struct fake_message *fake_slack_message(const struct fake_slack *f, const char *channel, size_t idx);
+
+/* --- files (tests/fakes/fake_files.c, see fake_files.h) ---
+ * files.getUploadURLExternal, the upload URL (POST /upload/v1/<id>; calls
+ * recorded as method "upload", knobs too) and files.completeUploadExternal
+ * (channel_id: channel_not_found unless remembered, not_in_channel unless
+ * the bot is a member). */
+struct fake_file;
+size_t fake_slack_file_count(const struct fake_slack *f);
+const struct fake_file *fake_slack_file(const struct fake_slack *f, size_t idx);   /* creation order */
 
 /* --- several connections (one app, several bot processes) ---
  * Slack allows up to 10 concurrent Socket Mode connections per app and
