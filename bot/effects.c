@@ -39,6 +39,7 @@ static const struct {
     { "gitlab.note", eff_gitlab_note, EFFECT_CLASS_DEFAULT },
     { "gitlab.update_issue", eff_gitlab_update_issue, EFFECT_CLASS_DEFAULT },
     { "pd.oncall", eff_pd_oncall, EFFECT_CLASS_DEFAULT },
+    { "pd.page_status", eff_pd_page_status, EFFECT_CLASS_DEFAULT },
     { "pd.resolve", eff_pd_resolve, EFFECT_CLASS_DEFAULT },
     { "pd.trigger", eff_pd_trigger, EFFECT_CLASS_PAGE },
     { "slack.create_channel", eff_slack_create_channel, EFFECT_CLASS_DEFAULT },

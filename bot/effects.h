@@ -85,7 +85,14 @@
  *                       issue yet at send time, the result adds two follow-up jobs after
  *                       issue_job: "links" (the same trigger, same dedup_key, with
  *                       "links_update") and "links_notice" (a slack.post telling the channel)
- *  pd.resolve           {"dedup_key"}                        Events v2 resolve of that key
+ *  pd.resolve           {"dedup_key","routing"?}             Events v2 resolve of that key.
+ *                       pd.trigger and pd.resolve with "routing":"escalation" use
+ *                       PAGERDUTY_ESCALATION_ROUTING_KEY (the security manager's service)
+ *  pd.page_status       {"dedup_key","wake"?:{"key","kind"}}  REST GET /incidents?incident_key=
+ *                       (token from config): was the page seen?  Acknowledged, or resolved in
+ *                       PagerDuty: result "page_ack":{"dedup_key","at_ms","by","how"} (PagerDuty's
+ *                       time and name; how "acknowledged"|"resolved") and "wake" copied from the
+ *                       payload; always "status".  Never maybe_sent
  *  pd.oncall            {"schedule","fallback_user"?,"reply"?:{"channel","thread_ts"?}|{"url"},
  *                       "set_owner"?,"invite"?,"page"?:{"dedup_key"},"channel_job"?,
  *                       "project_job"?}  GET /oncalls (schedule, include users) -> e-mail ->
@@ -107,7 +114,9 @@
  * ids the handler put in this job's payload (hard dependencies).  The other
  * reserved result member for paging, "page":{"dedup_key","user"}, records
  * the user on that page round (store_page_set_user) and on the incident
- * (role "oncall").
+ * (role "oncall"); "page_ack":{"dedup_key","at_ms","by","how"} records what
+ * PagerDuty said about a round (store_page_ack_seen); "wake":{"key","kind"}
+ * sets that timer due now (the handler that follows the round decides).
  *
  * A follow-up may name "after": the key of an earlier follow-up of the
  * same result, which it then depends on (ordered messages).

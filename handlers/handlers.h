@@ -117,6 +117,9 @@ int oncall_work(struct sirt_app *app, const struct sirt_req *req);
 int page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 int resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 
+/* page_ack.c: the timer that follows a page round until it is seen */
+void page_ack_fire(struct sirt_app *app, const struct sched_timer *t);
+
 /* decision.c: /sirt decision, the Record decision button, the modal, Fix delivered, validation */
 void decision_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int decision_work(struct sirt_app *app, const struct sirt_req *req);

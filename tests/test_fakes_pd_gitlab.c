@@ -622,7 +622,7 @@ TEST(fake_pd_oncalls)
     ASSERT_EQ(st, 200);
     ASSERT_EQ(cJSON_GetArraySize(jpath(j, "oncalls")), 0);
     cJSON_Delete(j);
-    snprintf(url, sizeof(url), "%s/incidents", fake_pagerduty_url(fx.pd));
+    snprintf(url, sizeof(url), "%s/users", fake_pagerduty_url(fx.pd));
     j = call(&fx, "GET", url, auth, NULL, NULL, &st);
     ASSERT_EQ(st, 404);
     cJSON_Delete(j);
@@ -1318,5 +1318,84 @@ TEST(harness_kill_without_child)
     begin(&fx, FX_GITLAB);
     ASSERT_EQ(fx_kill(&fx), -1);
     ASSERT_NULL(fx.pd);
+    end(&fx);
+}
+
+/* REST GET /incidents by incident_key (issue 9): token, documented shape,
+ * acknowledgements only while acknowledged; Events v2 stays as it was. */
+TEST(fake_pd_incidents_by_key_and_acknowledgements)
+{
+    struct fx fx;
+    begin(&fx, FX_PAGERDUTY);
+    char ev_url[160], url[256];
+    snprintf(ev_url, sizeof(ev_url), "%s", fake_pagerduty_events_url(fx.pd));
+    long st;
+    cJSON *j = call(&fx, "POST", ev_url, JSONT, NULL,
+                    "{\"routing_key\":\"" FAKE_PD_ROUTING_KEY "\",\"event_action\":\"trigger\","
+                    "\"dedup_key\":\"SIRT-1/page-2\",\"payload\":{\"summary\":\"s\",\"source\":\"x\","
+                    "\"severity\":\"critical\"}}", &st);
+    ASSERT_EQ(st, 202);
+    cJSON_Delete(j);
+    snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-1%%2Fpage-2&date_range=all",
+             fake_pagerduty_url(fx.pd));
+    j = call(&fx, "GET", url, NULL, NULL, NULL, &st);
+    ASSERT_EQ(st, 401);
+    ASSERT_EQ(jnum(j, "error.code"), 2006);
+    cJSON_Delete(j);
+    const char *auth = "Authorization: Token token=" FAKE_PD_API_TOKEN;
+    const char *accept = "Accept: application/vnd.pagerduty+json;version=2";
+    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    ASSERT_EQ(st, 200);
+    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents")), 1);
+    ASSERT_STR_EQ(jstr(j, "incidents.0.type"), "incident");
+    ASSERT_STR_EQ(jstr(j, "incidents.0.status"), "triggered");
+    ASSERT_STR_EQ(jstr(j, "incidents.0.incident_key"), "SIRT-1/page-2");
+    ASSERT_EQ(jnum(j, "incidents.0.incident_number"), 1);
+    ASSERT_NOT_NULL(jstr(j, "incidents.0.id"));
+    ASSERT_NOT_NULL(jstr(j, "incidents.0.created_at"));
+    ASSERT_STR_EQ(jstr(j, "incidents.0.service.type"), "service_reference");
+    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents.0.acknowledgements")), 0);
+    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents.0.assignments")), 1);
+    ASSERT(cJSON_IsFalse(jpath(j, "more")));
+    cJSON_Delete(j);
+    /* Another key: nothing. A bad status filter: 400. */
+    snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-9", fake_pagerduty_url(fx.pd));
+    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    ASSERT_EQ(st, 200);
+    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents")), 0);
+    cJSON_Delete(j);
+    snprintf(url, sizeof(url), "%s/incidents?statuses[]=open", fake_pagerduty_url(fx.pd));
+    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    ASSERT_EQ(st, 400);
+    cJSON_Delete(j);
+
+    /* A responder acknowledges it. */
+    ASSERT(fake_pagerduty_acknowledge(fx.pd, "SIRT-1/page-2", "PALICE01", "Alice", 1795600890));
+    ASSERT(!fake_pagerduty_acknowledge(fx.pd, "SIRT-404", "PALICE01", "Alice", 1795600890));
+    snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-1%%2Fpage-2&statuses[]=acknowledged",
+             fake_pagerduty_url(fx.pd));
+    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    ASSERT_EQ(st, 200);
+    ASSERT_STR_EQ(jstr(j, "incidents.0.status"), "acknowledged");
+    ASSERT_STR_EQ(jstr(j, "incidents.0.acknowledgements.0.at"), "2026-11-25T10:01:30Z");
+    ASSERT_STR_EQ(jstr(j, "incidents.0.acknowledgements.0.acknowledger.id"), "PALICE01");
+    ASSERT_STR_EQ(jstr(j, "incidents.0.acknowledgements.0.acknowledger.type"), "user_reference");
+    ASSERT_STR_EQ(jstr(j, "incidents.0.acknowledgements.0.acknowledger.summary"), "Alice");
+    cJSON_Delete(j);
+
+    /* Resolved through Events v2: no acknowledgements, no assignments. */
+    j = call(&fx, "POST", ev_url, JSONT, NULL,
+             "{\"routing_key\":\"" FAKE_PD_ROUTING_KEY "\",\"event_action\":\"resolve\","
+             "\"dedup_key\":\"SIRT-1/page-2\"}", &st);
+    ASSERT_EQ(st, 202);
+    cJSON_Delete(j);
+    snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-1%%2Fpage-2", fake_pagerduty_url(fx.pd));
+    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    ASSERT_STR_EQ(jstr(j, "incidents.0.status"), "resolved");
+    ASSERT_NOT_NULL(jstr(j, "incidents.0.resolved_at"));
+    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents.0.acknowledgements")), 0);
+    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents.0.assignments")), 0);
+    cJSON_Delete(j);
+    ASSERT_EQ(fake_pagerduty_incident_lookups(fx.pd, "SIRT-1/page-2"), 4);
     end(&fx);
 }
