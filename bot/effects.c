@@ -36,6 +36,7 @@ static const struct {
     { "gitlab.create_issue", eff_gitlab_create_issue, EFFECT_CLASS_DEFAULT },
     { "gitlab.create_project", eff_gitlab_create_project, EFFECT_CLASS_DEFAULT },
     { "gitlab.issue_state", eff_gitlab_issue_state, EFFECT_CLASS_DEFAULT },
+    { "gitlab.link", eff_gitlab_link, EFFECT_CLASS_DEFAULT },
     { "gitlab.note", eff_gitlab_note, EFFECT_CLASS_DEFAULT },
     { "gitlab.update_issue", eff_gitlab_update_issue, EFFECT_CLASS_DEFAULT },
     { "pd.oncall", eff_pd_oncall, EFFECT_CLASS_DEFAULT },

@@ -56,6 +56,14 @@
  *                       usernames are skipped (listed in the result)
  *  gitlab.note          {"body","marker"}                    POST /projects/:id/issues/:iid/notes;
  *                       with maybe_sent, first look for a note holding marker
+ *  gitlab.link          {"url","project_path","iid","body","marker","actor"?}  attaches an existing
+ *                       issue (effects_gitlab_link.c): GET /projects/:path, GET its issue iid,
+ *                       POST an internal note (body + marker; with maybe_sent, first look for it),
+ *                       then POST /projects/:id/issues/:iid/links from the incident's issue
+ *                       (target_project_id, target_issue_iid, relates_to; 409 = linked already).
+ *                       Result "linked":true|false; timeline kind issue_linked (text url, actor)
+ *                       or issue_link_failed; follow-up "notice" (slack.post to the channel).
+ *                       403/404 on any step = not linked (DONE, told), never retried
  *  gitlab.update_issue  {"add_labels","remove_labels","severity"?,"priority"?}
  *                       PUT /projects/:id/issues/:iid with add_labels / remove_labels
  *                       (comma-separated, as GitLab documents them; arrays are joined).
@@ -154,7 +162,8 @@ struct effect_result {
     bool maybe_sent;            /* RETRY: the request may have been applied */
     /* DONE: optional result object.  Reserved members the outbox applies:
      *   "incident": {"channel_id": "...", "gitlab_project_id": 7, ...}  -> store_incident_set_*
-     *   "timeline": "text"  -> a timeline entry of kind = op
+     *   "timeline": "text"  -> a timeline entry of kind = op, or "timeline_kind" when
+ *                          given, by "timeline_actor" (default "sirtbot")
      *   "jobs": [...], "page": {...}  -> follow-up jobs and page rounds (above)
      * RETRY/FAIL may carry "payload": {...} to replace the job's payload
      * (e.g. create_channel with a new name). Borrowed for the callback. */

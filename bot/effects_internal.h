@@ -207,6 +207,7 @@ void eff_gitlab_create_project(struct fx *fx);
 void eff_gitlab_create_issue(struct fx *fx);
 void eff_gitlab_add_members(struct fx *fx);
 void eff_gitlab_note(struct fx *fx);
+void eff_gitlab_link(struct fx *fx);      /* effects_gitlab_link.c */
 void eff_gitlab_update_issue(struct fx *fx);
 void eff_pd_trigger(struct fx *fx);
 void eff_pd_resolve(struct fx *fx);

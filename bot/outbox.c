@@ -214,6 +214,7 @@ static const char *op_what(const char *op)
         { "gitlab.create_issue", "creating the confidential GitLab issue" },
         { "gitlab.add_members", "adding members to the GitLab project" },
         { "gitlab.note", "adding a note to the GitLab issue" },
+        { "gitlab.link", "linking an existing GitLab issue" },
         { "pd.trigger", "paging the security on-call (PagerDuty)" },
         { "pd.resolve", "resolving the PagerDuty incident" },
         { "pd.oncall", "finding the secops on-call (PagerDuty)" },
@@ -430,8 +431,11 @@ static void apply_captures(struct store *s, int64_t incident_id, const char *op,
             store_incident_set_int(s, incident_id, f->string, (int64_t)f->valuedouble, now);
     }
     const cJSON *tl = cJSON_GetObjectItemCaseSensitive(result, "timeline");
+    const cJSON *tk = cJSON_GetObjectItemCaseSensitive(result, "timeline_kind");
+    const cJSON *ta = cJSON_GetObjectItemCaseSensitive(result, "timeline_actor");
     if (cJSON_IsString(tl))
-        store_timeline_add(s, incident_id, now, "sirtbot", op, tl->valuestring);
+        store_timeline_add(s, incident_id, now, cJSON_IsString(ta) && ta->valuestring[0] ? ta->valuestring : "sirtbot",
+                           cJSON_IsString(tk) && tk->valuestring[0] ? tk->valuestring : op, tl->valuestring);
     /* Who a page round reached: on the round, and on the incident. */
     const cJSON *pg = cJSON_GetObjectItemCaseSensitive(result, "page");
     const cJSON *pk = cJSON_GetObjectItemCaseSensitive(pg, "dedup_key");

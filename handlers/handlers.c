@@ -13,6 +13,7 @@ const struct sirt_verb handlers_verbs[] = {
     { "decision", "decision [SIRT-n]", "record a short-term decision (opens a form)", decision_respond, decision_work, false },
     { "handoff", "handoff [SIRT-n] [@user]", "hand the incident off now (to @user, or the next engineer along the sun)", handoff_respond, handoff_work, false },
     { "help", "help", "this list", help_respond, NULL, true },
+    { "link", "link [SIRT-n] <issue URL>", "attach an existing GitLab issue: the repro goes there, the issues link each other", link_respond, link_work, false },
     { "oncall", "oncall", "who is the security on-call right now", oncall_respond, oncall_work, false },
     { "page", "page [SIRT-n]", "page the security on-call for the incident", page_respond, page_work, false },
     { "release", "release [SIRT-n] <URL>", "record the long-term fix (critical security release issue or MR)", release_respond, release_work, false },

@@ -983,6 +983,118 @@ TEST(fake_gitlab_knobs)
     end(&fx);
 }
 
+/* Issue links in GitLab's documented shapes, internal notes, an issue the
+ * token cannot read (fake_gitlab_links.c). */
+TEST(fake_gitlab_issue_links_and_hidden)
+{
+    struct fx fx;
+    begin(&fx, FX_GITLAB);
+    long st;
+    const cJSON *h1 = fake_gitlab_add_issue(fx.gitlab, "hackerone/reports", "H1 #1234: SSRF", true);
+    ASSERT_NOT_NULL(h1);
+    int hp = (int)jnum(h1, "project_id");
+    ASSERT_EQ(jnum(h1, "iid"), 1);
+    ASSERT_NOT_NULL(fake_gitlab_project_by_path(fx.gitlab, "hackerone/reports"));
+    cJSON *j = gl(&fx, "GET", "/projects/hackerone%2Freports", NULL, &st);   /* project by path */
+    ASSERT_EQ(st, 200);
+    ASSERT_EQ(jnum(j, "id"), hp);
+    cJSON_Delete(j);
+    j = gl(&fx, "POST", "/projects", "{\"name\":\"p\",\"path\":\"sirt-4-x\",\"namespace_id\":42}", &st);
+    int sp = (int)jnum(j, "id");
+    cJSON_Delete(j);
+    char p[160], body[200];
+    snprintf(p, sizeof(p), "/projects/%d/issues", sp);
+    cJSON_Delete(gl(&fx, "POST", p, "{\"title\":\"SIRT-4\"}", &st));
+    snprintf(p, sizeof(p), "/projects/%d/issues/1/links", sp);
+
+    /* validation */
+    j = gl(&fx, "POST", p, "{\"target_issue_iid\":1}", &st);
+    ASSERT_EQ(st, 400);
+    ASSERT_STR_EQ(jstr(j, "error"), "target_project_id is missing");
+    cJSON_Delete(j);
+    snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1,\"link_type\":\"duplicates\"}", hp);
+    cJSON_Delete(gl(&fx, "POST", p, body, &st));
+    ASSERT_EQ(st, 400);
+    snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":9}", hp);
+    j = gl(&fx, "POST", p, body, &st);
+    ASSERT_EQ(st, 404);
+    ASSERT_STR_EQ(jstr(j, "message"), "No Issue found for given params");
+    cJSON_Delete(j);
+    snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1}", sp);
+    cJSON_Delete(gl(&fx, "POST", p, body, &st));
+    ASSERT_EQ(st, 400);   /* itself */
+
+    /* created, by the target's path (form-encoded): {source_issue, target_issue, link_type} */
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/v4%s", fake_gitlab_url(fx.gitlab), p);
+    j = call(&fx, "POST", url, GLTOK, FORMT, "target_project_id=hackerone%2Freports&target_issue_iid=1", &st);
+    ASSERT_EQ(st, 201);
+    ASSERT_EQ(jnum(j, "source_issue.project_id"), sp);
+    ASSERT_EQ(jnum(j, "target_issue.project_id"), hp);
+    ASSERT_EQ(jnum(j, "target_issue.iid"), 1);
+    ASSERT_STR_EQ(jstr(j, "link_type"), "relates_to");
+    cJSON_Delete(j);
+    ASSERT_EQ(fake_gitlab_link_count(fx.gitlab), 1);
+    /* twice, from either side: 409 */
+    snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1}", hp);
+    j = gl(&fx, "POST", p, body, &st);
+    ASSERT_EQ(st, 409);
+    ASSERT_STR_EQ(jstr(j, "message"), "Issue(s) already assigned");
+    cJSON_Delete(j);
+    char hpath[160];
+    snprintf(hpath, sizeof(hpath), "/projects/%d/issues/1/links", hp);
+    snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1}", sp);
+    cJSON_Delete(gl(&fx, "POST", hpath, body, &st));
+    ASSERT_EQ(st, 409);
+
+    /* listed from both sides */
+    j = gl(&fx, "GET", p, NULL, &st);
+    ASSERT_EQ(st, 200);
+    ASSERT_EQ(cJSON_GetArraySize(j), 1);
+    ASSERT_EQ(jnum(j, "0.project_id"), hp);
+    ASSERT_EQ(jnum(j, "0.issue_link_id"), 1);
+    ASSERT_STR_EQ(jstr(j, "0.link_type"), "relates_to");
+    ASSERT_NOT_NULL(jstr(j, "0.link_created_at"));
+    cJSON_Delete(j);
+    j = gl(&fx, "GET", hpath, NULL, &st);
+    ASSERT_EQ(cJSON_GetArraySize(j), 1);
+    ASSERT_EQ(jnum(j, "0.project_id"), sp);
+    cJSON_Delete(j);
+    snprintf(url, sizeof(url), "%s/1", hpath);
+    j = gl(&fx, "GET", url, NULL, &st);
+    ASSERT_EQ(st, 200);
+    ASSERT_EQ(jnum(j, "source_issue.project_id"), sp);
+    cJSON_Delete(j);
+
+    /* internal notes */
+    snprintf(url, sizeof(url), "/projects/%d/issues/1/notes", hp);
+    j = gl(&fx, "POST", url, "{\"body\":\"repro\",\"internal\":true}", &st);
+    ASSERT_EQ(st, 201);
+    ASSERT(cJSON_IsTrue(jpath(j, "internal")));
+    cJSON_Delete(j);
+
+    /* hidden: 404 on the issue, its notes and links, as a target, and in the other side's list */
+    fake_gitlab_hide_issue(fx.gitlab, hp, 1, true);
+    snprintf(url, sizeof(url), "/projects/%d/issues/1", hp);
+    j = gl(&fx, "GET", url, NULL, &st);
+    ASSERT_EQ(st, 404);
+    ASSERT_STR_EQ(jstr(j, "message"), "404 Not found");
+    cJSON_Delete(j);
+    snprintf(url, sizeof(url), "/projects/%d/issues/1/notes", hp);
+    cJSON_Delete(gl(&fx, "POST", url, "{\"body\":\"x\"}", &st));
+    ASSERT_EQ(st, 404);
+    cJSON_Delete(gl(&fx, "GET", hpath, NULL, &st));
+    ASSERT_EQ(st, 404);
+    j = gl(&fx, "GET", p, NULL, &st);
+    ASSERT_EQ(cJSON_GetArraySize(j), 0);
+    cJSON_Delete(j);
+    fake_gitlab_hide_issue(fx.gitlab, hp, 1, false);
+    j = gl(&fx, "GET", p, NULL, &st);
+    ASSERT_EQ(cJSON_GetArraySize(j), 1);
+    cJSON_Delete(j);
+    end(&fx);
+}
+
 /* ------------------------------------------------------------------ */
 /* fake_slack additions */
 
