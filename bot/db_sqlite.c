@@ -402,7 +402,7 @@ static int sq_open(struct db **out, const char *target, const char *shown, char 
     if (ret < 0)
         goto fail;
     ret = STORE_EIO;
-    /* Test knob (README, "Test knobs"): not part of the config table because
+    /* Test knob (docs/configuration.md, "For drills and tests only"): not part of the config table because
      * it is not configuration, and it must hold before the first write. */
     const char *fault = getenv("SIRT_TEST_STORE_FAULT");
     if (fault && *fault) {

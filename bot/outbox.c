@@ -35,7 +35,7 @@
 
 #define VIEWS_OPEN_TTL_MS 2500
 
-/* Retry policy (README "Retries").  Every delay of our own is multiplied by
+/* Retry policy (docs/reliability.md "Retries").  Every delay of our own is multiplied by
  * cfg->backoff_scale (SIRT_TEST_BACKOFF_SCALE, 1 in production); a
  * server's Retry-After is honoured as sent, up to the class's limit. */
 #define BACKOFF_BASE_MS 1000
