@@ -475,6 +475,11 @@ static const struct key_spec decisions_keys[] = {
 };
 static const struct table decisions_table = { decisions_keys, ARRAY_LEN(decisions_keys), 0 };
 
+static const struct key_spec paging_keys[] = {
+    { "ack_minutes", K_LEAD, CFG_FIELD(paging_ack_minutes), 0, false, NULL, 15, NULL },
+};
+static const struct table paging_table = { paging_keys, ARRAY_LEN(paging_keys), 0 };
+
 static const struct key_spec gitlab_keys[] = {
     { "namespace_id", K_NSID, CFG_FIELD(gitlab_namespace_id), 0, false, NULL, 0, NULL },
 };
@@ -503,6 +508,7 @@ static const struct key_spec top_keys[] = {
     { "handoff", K_OBJECT, 0, 0, false, NULL, 0, &handoff_table },
     { "decisions", K_OBJECT, 0, 0, false, NULL, 0, &decisions_table },
     { "gitlab", K_OBJECT, 0, 0, false, NULL, 0, &gitlab_table },
+    { "paging", K_OBJECT, 0, 0, false, NULL, 0, &paging_table },
     { "outbox", K_OBJECT, 0, 0, false, NULL, 0, &outbox_table },
     { "gitlab_users", K_USERMAP, CFG_FIELD(gitlab_users), CFG_FIELD(n_gitlab_users), false, NULL, 0, NULL },
     { "mask", K_OBJECT, 0, 0, false, NULL, 0, &mask_table },

@@ -73,6 +73,7 @@ struct cfg {
     int outbox_give_up_hours;       /* outbox.give_up_hours, default 168 */
     struct cfg_gitlab_user *gitlab_users;   /* gitlab_users: Slack user id -> GitLab username */
     size_t n_gitlab_users;
+    int paging_ack_minutes;         /* paging.ack_minutes, default 15: a page is acknowledged in time */
 };
 
 /* getenv-like lookup so tests can feed a fake environment. */
