@@ -110,8 +110,10 @@ void rf_compute(const struct rf_rows *in, const struct rf_params *p, struct rf_r
         if (r->paged_ms ? r->paged_ms - r->page_due_ms > RF_PAGE_LATE_MS : end - r->page_due_ms > RF_PAGE_LATE_MS)
             r->flags |= RF_PAGE_LATE;
     }
-    if (r->paged_ms) {
-        r->dur_ms[RF_D_PAGE] = span(r->page_due_ms ? r->page_due_ms : created, r->paged_ms);
+    /* Time to page: for incidents that had to be paged (S1/P1) only; a
+     * page for another reason (a handoff to secops) is not a response time. */
+    if (r->paged_ms && r->page_due_ms) {
+        r->dur_ms[RF_D_PAGE] = span(r->page_due_ms, r->paged_ms);
         r->dur_end_ms[RF_D_PAGE] = r->paged_ms;
     }
 

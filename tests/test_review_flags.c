@@ -376,3 +376,15 @@ TEST(review_flags_improvements_store)
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     ASSERT_EQ(system(cmd), 0);
 }
+
+TEST(review_flags_page_time_only_when_due)
+{
+    struct rows x;
+    rows_init(&x, 3, 3);                             /* paged for a handoff to secops */
+    ev(&x, T0 + 50 * HOUR, "pd.trigger", "sirtbot", "paged");
+    ev(&x, T0 + 50 * HOUR + 3 * MIN, "page_acked", "U0SECOPS1", "secops");
+    struct rf_result r = run(&x);
+    ASSERT_EQ(r.flags, 0);
+    ASSERT_EQ(r.dur_ms[RF_D_PAGE], -1);
+    ASSERT_EQ(r.dur_ms[RF_D_ACK], 3 * MIN);
+}
