@@ -353,7 +353,7 @@ static const struct env_spec env_table[] = {
     { "GITLAB_URL", CFG_FIELD(gitlab_url), NULL, false, check_url, NULL, NULL, NULL },
     { "GITLAB_TOKEN", CFG_FIELD(gitlab_token), NULL, false, check_secret, NULL, NULL, NULL },
     { "SIRT_CONFIG", CFG_FIELD(config_path), DEFAULT_CONFIG_PATH, false, NULL, NULL, NULL, NULL },
-    { "SIRT_DB", CFG_FIELD(db), "sirt.db", false, check_db, NULL, NULL, NULL },
+    { "SIRT_DB", CFG_FIELD(db), CFG_DEFAULT_DB, false, check_db, NULL, NULL, NULL },
     { "SIRT_HTTP", NO_FIELD, NULL, false, check_http, NULL, NULL, NULL },
     { "SIRT_LOG", NO_FIELD, "info", false, check_log, NULL, NULL, NULL },
     { "SIRT_PING_SECS", NO_FIELD, "10", false, check_ping, NULL, NULL, NULL },

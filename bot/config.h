@@ -9,6 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* SIRT_DB when unset: the SQLite file in the working directory. */
+#define CFG_DEFAULT_DB "sirt.db"
+
 struct cfg_appsec {
     char *user;        /* Slack user id */
     char *tz;          /* IANA zone, NULL = ask Slack users.info */

@@ -16,6 +16,8 @@
 #include <uv.h>
 
 #include "app.h"
+#include "check.h"
+#include "cli.h"
 #include "clock.h"
 #include "config.h"
 #include "health.h"
@@ -31,6 +33,7 @@
 #include "store.h"
 #include "storeq.h"
 #include "util.h"
+#include "version.h"
 #include "workhours.h"
 #include "../handlers/handlers.h"
 
@@ -529,13 +532,19 @@ static void finish_shutdown(struct main_state *ms)
     signal(SIGHUP, SIG_IGN);   /* libuv restored the default action */
 }
 
+/* A placeholder id left from sirt.example.json stops the start. */
+static void on_placeholder(void *ud, const char *key, const char *value)
+{
+    (void)ud;
+    LOG_STARTUP_ERROR("%s: \"%s\" is a placeholder from sirt.example.json: put your team's id (how to find it: %s)",
+                      key, value, CHECK_IDS_DOC);
+}
+
 int main(int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 1) {
-        fprintf(stderr, "usage: sirtbot   (configured by environment variables; see README.md)\n");
-        return 2;
-    }
+    if (argc > 1)
+        return cli_main(argc, argv);
+    LOG_INFO("sirtbot " SIRT_VERSION, "version:s", SIRT_VERSION);
     /* Until the loop's SIGHUP handler is up (and after it is closed at the
      * end), a SIGHUP must not kill the bot with its default action. */
     signal(SIGHUP, SIG_IGN);
@@ -546,6 +555,10 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_level((enum log_level)ms.cfg.log_level);
+    if (check_placeholders(&ms.cfg, on_placeholder, NULL) > 0) {
+        cfg_finish(&ms.cfg);
+        return 1;
+    }
     wh_init();   /* before any thread: zone switches must never move environ */
     mask_init();
     {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "version.h"
 
 #define MAX_LABELS 48
 #define LABEL_LEN 48
@@ -284,6 +285,9 @@ static void render_set(const struct counter_set *s, struct buf *out, const char 
 
 static void render_locked(const struct metrics *m, struct buf *out)
 {
+    buf_puts(out, "# HELP sirt_build_info The running sirtbot's version (always 1).\n"
+                  "# TYPE sirt_build_info gauge\n"
+                  "sirt_build_info{version=\"" SIRT_VERSION "\"} 1\n");
     buf_puts(out, "# HELP sirt_socket_connected 1 while the Socket Mode websocket is online.\n"
                   "# TYPE sirt_socket_connected gauge\n");
     buf_printf(out, "sirt_socket_connected %d\n", m->connected ? 1 : 0);

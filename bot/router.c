@@ -18,6 +18,7 @@
 #include "../handlers/handlers.h"
 #include "app.h"
 #include "log.h"
+#include "mask.h"
 #include "clock.h"
 #include "config.h"
 #include "metrics.h"
@@ -909,6 +910,38 @@ static cJSON *ack_dispatch(struct router *rt, const char *type, const cJSON *pay
     return NULL;
 }
 
+/* Keys whose values are Slack's own handles, used as they are on a replay
+ * (never user text): left unmasked. */
+static bool inbox_key_kept(const char *key)
+{
+    if (!key)
+        return false;
+    size_t n = strlen(key);
+    return strcmp(key, "response_url") == 0 || strcmp(key, "id") == 0
+        || (n > 3 && strcmp(key + n - 3, "_id") == 0);
+}
+
+/* Masks the secrets in every string of `node` (in place), so the inbox row
+ * that keeps an envelope until it is handled holds no secret either: a
+ * replay hands the handler the masked text, which masking leaves as it is. */
+static void inbox_mask(cJSON *node, const char *key, int depth)
+{
+    if (!node || depth > 64)
+        return;
+    if (cJSON_IsString(node) && node->valuestring && !inbox_key_kept(key)) {
+        if (mask_count(node->valuestring) > 0) {
+            char *m = mask_secrets(node->valuestring);
+            if (m) {
+                cJSON_SetValuestring(node, m);
+                free(m);
+            }
+        }
+        return;
+    }
+    for (cJSON *c = node->child; c; c = c->next)
+        inbox_mask(c, c->string, depth + 1);
+}
+
 /* Makes one envelope durable inside the caller's transaction: its event id
  * (events) and its inbox row.  Returns the inbox id, 0 for an event already
  * recorded (a duplicate: no work), or <0. */
@@ -927,7 +960,10 @@ static int64_t keep_one(struct router *rt, const char *type, const cJSON *envelo
             return 0;
         }
     }
-    char *json = cJSON_PrintUnformatted(envelope);
+    cJSON *kept = cJSON_Duplicate(envelope, true);
+    inbox_mask(kept, NULL, 0);
+    char *json = kept ? cJSON_PrintUnformatted(kept) : NULL;
+    cJSON_Delete(kept);
     int64_t id = json ? store_inbox_add(st, type, json, clock_now_ms()) : STORE_EIO;
     cJSON_free(json);
     return id > 0 ? id : (id < 0 ? id : STORE_EIO);

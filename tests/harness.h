@@ -258,6 +258,13 @@ size_t fx_gitlab_once(struct fx *fx, char *why, size_t n);
 int fx_build_env(struct fx *fx, char **env, const char *api_url, const char *const *extra);
 void fx_replicas_finish(struct fx *fx);
 
+/* harness_cli.c: runs the bot binary (SIRTBOT_BIN, under SIRTBOT_WRAPPER)
+ * with `args` (NULL-terminated) in the fixture's environment plus
+ * extra_env, the loop turning meanwhile.  Returns the exit status (128+n
+ * for a signal); *out and *err get its stdout and stderr (caller frees). */
+int fx_cli_run(struct fx *fx, const char *const *args, const char *const *extra_env, char **out, char **err,
+               int timeout_ms);
+
 /* Common predicates */
 bool fx_pred_online(struct fx *fx, void *ud);              /* ws_count >= 1 */
 bool fx_pred_acked(struct fx *fx, void *envelope_id);

@@ -488,7 +488,7 @@ TEST(cfg_team_example_file_parses)
     ASSERT_NOT_NULL(cfg_component(&c, "gitaly"));
     ASSERT_EQ(c.gitlab_namespace_id, 42);
     ASSERT_EQ(c.handoff_lead_minutes, 30);
-    ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0SECOPS1"), "sid");
+    ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0EXAMPLE07"), "sid");
     cfg_finish(&c);
 }
 
@@ -503,7 +503,7 @@ TEST(cfg_team_gitlab_users)
     if (cfg_parse_team(&c, "sirt.json", json, strlen(json), err, sizeof(err)) != 0)
         TEST_FAIL("%s", err);
     ASSERT_EQ(c.n_gitlab_users, 3);
-    ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0SECOPS1"), "sid");
+    ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0EXAMPLE07"), "sid");
     ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0APPSEC1"), "alice");   /* appsec[].gitlab first */
     ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0APPSEC2"), "bob.b");   /* appsec without gitlab: the map */
     ASSERT_NULL(cfg_gitlab_user(&c, "U0NOBODY1"));

@@ -4,8 +4,8 @@
  * 20 S1 reports and their follow-ups (a mention each, some delivered twice
  * to different replicas); replica 2 is SIGKILLed in the middle, with work
  * it claimed still in flight (slow answers from the fakes).  Checked: every
- * channel, project, issue, page and DM exactly once; incident numbers 1..20
- * each once; the dead replica's work finished by the others within the
+ * channel, project, issue, page and DM exactly once; incident numbers
+ * never repeated (a gap is possible); the dead replica's work finished by the others within the
  * lease (30 s); each handoff prompt and the weekly review posted once.
  *
  * Real PostgreSQL (TEST_PG). */
@@ -150,17 +150,21 @@ static void assert_once(struct fx *fx)
     ASSERT_EQ(fake_pagerduty_incident_count(fx->pd), N_REPORTS);
     ASSERT_EQ(fake_slack_pin_count(fx->slack), N_REPORTS);
     ASSERT_EQ(fx_slack_calls_where(fx, "chat.postMessage", "channel", "C0PUBLIC1"), N_REPORTS);
-    /* incident numbers from a sequence: 1..20, each once */
-    bool seen[N_REPORTS + 1] = { false };
-    for (size_t i = 0; i < fake_slack_channel_count(fx->slack); i++) {
+    /* Incident numbers come from a sequence: never repeated; a gap is
+     * possible (the killed replica may have drawn a number in a transaction
+     * that never committed). */
+    int seen[N_REPORTS];
+    size_t n_seen = fake_slack_channel_count(fx->slack);
+    ASSERT_EQ(n_seen, N_REPORTS);
+    for (size_t i = 0; i < n_seen; i++) {
         int n = channel_number(fake_slack_channel(fx->slack, i)->name);
-        if (n < 1 || n > N_REPORTS || seen[n])
-            TEST_FAIL("channel %s: incident number out of 1..%d or repeated", fake_slack_channel(fx->slack, i)->name,
-                      N_REPORTS);
-        seen[n] = true;
-    }
-    /* each incident's owner DM once */
-    for (int n = 1; n <= N_REPORTS; n++) {
+        if (n < 1)
+            TEST_FAIL("channel %s: no incident number", fake_slack_channel(fx->slack, i)->name);
+        for (size_t k = 0; k < i; k++)
+            if (seen[k] == n)
+                TEST_FAIL("incident number %d repeated", n);
+        seen[i] = n;
+        /* each incident's owner DM once */
         char part[64];
         snprintf(part, sizeof(part), "You own security incident SIRT-%d (", n);
         if (fx_dm_count(fx, "U0APPSEC2", part) != 1)
@@ -263,9 +267,9 @@ TEST_PG_T(e2e_replicas_three_share_the_work_one_killed, 240)
      * second page round (SIRT-n/page-2), each triggered once. */
     if (fx_pd_triggers_once(&fx, 2 * N_REPORTS, why, sizeof(why)))
         TEST_FAIL("pagerduty after the timers: %s", why);
-    for (int n = 1; n <= N_REPORTS; n++) {
+    for (size_t i = 0; i < fake_slack_channel_count(fx.slack); i++) {
         char key[32];
-        snprintf(key, sizeof(key), "SIRT-%d/page-2", n);
+        snprintf(key, sizeof(key), "SIRT-%d/page-2", channel_number(fake_slack_channel(fx.slack, i)->name));
         ASSERT_EQ(fake_pagerduty_trigger_count(fx.pd, key), 1);
     }
 

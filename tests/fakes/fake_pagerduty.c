@@ -285,6 +285,42 @@ static void pd_oncalls(void *ud, const struct fake_http_request *rq, struct fake
     cJSON_Delete(o);
 }
 
+/* GET /schedules/{id}: the schedules the fake knows are those it has
+ * on-call entries for (fake_pagerduty_set_oncall / _clear_oncall). */
+static void pd_schedule(void *ud, const struct fake_http_request *rq, struct fake_http_resp *resp)
+{
+    struct fake_pagerduty *pd = ud;
+    if (!authorized(pd, rq)) {
+        rest_error(resp, 401, "Unauthenticated", 2006);
+        return;
+    }
+    const char *id = rq->path + strlen("/schedules/");
+    const struct pd_oncall *oc = NULL;
+    for (size_t i = 0; i < pd->n_oncalls && !oc; i++)
+        if (strcmp(pd->oncalls[i].schedule, id) == 0)
+            oc = &pd->oncalls[i];
+    if (!oc || strchr(id, '/')) {
+        rest_error(resp, 404, "Not Found", 2100);
+        return;
+    }
+    const char *base = fake_http_url(pd->http);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *sc = cJSON_AddObjectToObject(o, "schedule");
+    cJSON_AddStringToObject(sc, "id", oc->schedule);
+    cJSON_AddStringToObject(sc, "type", "schedule");
+    cJSON_AddStringToObject(sc, "summary", "Security on-call");
+    char *self = xasprintf("%s/schedules/%s", base, oc->schedule);
+    cJSON_AddStringToObject(sc, "self", self);
+    free(self);
+    cJSON_AddStringToObject(sc, "name", "Security on-call");
+    cJSON_AddStringToObject(sc, "time_zone", "Etc/UTC");
+    cJSON_AddStringToObject(sc, "description", "");
+    cJSON_AddArrayToObject(sc, "escalation_policies");
+    cJSON_AddArrayToObject(sc, "users");
+    fake_http_reply_json(resp, 200, o);
+    cJSON_Delete(o);
+}
+
 static void pd_not_found(void *ud, const struct fake_http_request *rq, struct fake_http_resp *resp)
 {
     (void)ud;
@@ -306,6 +342,7 @@ struct fake_pagerduty *fake_pagerduty_create(uv_loop_t *loop, int port)
     snprintf(pd->events_url, sizeof(pd->events_url), "%s/v2/enqueue", fake_http_url(h));
     fake_http_route(h, "POST", "/v2/enqueue", pd_enqueue, pd);
     fake_http_route(h, "GET", "/oncalls", pd_oncalls, pd);
+    fake_http_route(h, "GET", "/schedules/", pd_schedule, pd);
     fake_http_route(h, NULL, "/", pd_not_found, pd);
     return pd;
 }

@@ -146,6 +146,7 @@ struct fs_user {
 };
 
 struct fake_slack {
+    char *only_bot_token;        /* fake_slack_only_bot_token: other xoxb- tokens are invalid_auth */
     int close_frames;            /* close frames received from the bot */
     int last_close_code;         /* status code of the last one, 0 if none given */
     uv_loop_t *loop;
@@ -1612,7 +1613,8 @@ static void answer_api(struct fake_slack *f, struct fs_req *r, const char *metho
         set_resp_error(r, 200, "not_authed");
         goto out;
     }
-    if (!str_starts(tok, want_app ? "xapp-" : "xoxb-")) {
+    if (!str_starts(tok, want_app ? "xapp-" : "xoxb-")
+        || (!want_app && f->only_bot_token && strcmp(tok, f->only_bot_token) != 0)) {
         set_resp_error(r, 200, "invalid_auth");
         goto out;
     }
@@ -2004,6 +2006,8 @@ void fake_slack_destroy(struct fake_slack *f)
     if (!f || f->destroying)
         return;
     f->destroying = true;
+    free(f->only_bot_token);
+    f->only_bot_token = NULL;
     uv_timer_stop(&f->sweep);
     uv_timer_stop(&f->redo);
     for (struct fs_conn *c = f->conns; c; c = c->next)
@@ -2783,4 +2787,23 @@ size_t fake_slack_message_count(const struct fake_slack *f, const char *channel)
 const struct fake_message *fake_slack_message(const struct fake_slack *f, const char *channel, size_t idx)
 {
     return fake_messages_get(f->msgs, channel, idx);
+}
+
+void fake_slack_channel_remove_member(struct fake_slack *f, const char *id, const char *user)
+{
+    struct fake_channel *c = channel_find_id(f, id);
+    for (size_t i = 0; c && i < c->n_members; i++) {
+        if (strcmp(c->members[i], user) == 0) {
+            free(c->members[i]);
+            memmove(&c->members[i], &c->members[i + 1], (c->n_members - i - 1) * sizeof(c->members[0]));
+            c->n_members--;
+            return;
+        }
+    }
+}
+
+void fake_slack_only_bot_token(struct fake_slack *f, const char *token)
+{
+    free(f->only_bot_token);
+    f->only_bot_token = token ? xstrdup(token) : NULL;
 }

@@ -269,6 +269,11 @@ const struct fake_channel *fake_slack_channel_by_id(const struct fake_slack *f, 
 bool fake_slack_channel_has_member(const struct fake_channel *c, const char *user);
 /* A pre-existing channel (e.g. the SIRT channel): members [U0BOT0001]. */
 void fake_slack_add_channel(struct fake_slack *f, const char *id, const char *name, bool is_private);
+/* A member leaves a remembered channel (e.g. the bot, to test "not in channel"). */
+void fake_slack_channel_remove_member(struct fake_slack *f, const char *id, const char *user);
+/* From now on only this bot token is valid (others: invalid_auth, as for a
+ * revoked token); NULL = any xoxb- token again. */
+void fake_slack_only_bot_token(struct fake_slack *f, const char *token);
 size_t fake_slack_pin_count(const struct fake_slack *f);
 /* --- Block Kit validation (tests/fakes/fake_blocks.c) ---
  * chat.postMessage, chat.postEphemeral, chat.update and response_url POSTs
