@@ -396,7 +396,7 @@ static int load_env(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen)
 
 enum kind {
     K_ZONE, K_CHANNEL, K_USER, K_USERS, K_HOURS, K_NAME, K_GITLAB_USER, K_PD_ID,
-    K_LEAD, K_NSID, K_GIVE_UP, K_OBJECT, K_OBJARRAY, K_USERMAP, K_PATTERNS,
+    K_LEAD, K_WAIT, K_NSID, K_GIVE_UP, K_OBJECT, K_OBJARRAY, K_USERMAP, K_PATTERNS,
 };
 
 static const char *const expect[] = {
@@ -409,6 +409,7 @@ static const char *const expect[] = {
     [K_GITLAB_USER] = "expected a GitLab username like \"alice\"",
     [K_PD_ID] = "expected a PagerDuty schedule id like \"PABC123\"",
     [K_LEAD] = "expected an integer from 0 to 720 (minutes)",
+    [K_WAIT] = "expected an integer from 1 to 720 (minutes)",
     [K_NSID] = "expected a positive integer (the GitLab group id)",
     [K_GIVE_UP] = "expected an integer from 1 to 8760 (hours)",
     [K_OBJECT] = "expected an object",
@@ -467,6 +468,7 @@ static const struct table secops_table = { secops_keys, ARRAY_LEN(secops_keys), 
 
 static const struct key_spec handoff_keys[] = {
     { "lead_minutes", K_LEAD, CFG_FIELD(handoff_lead_minutes), 0, false, NULL, 30, NULL },
+    { "accept_minutes", K_WAIT, CFG_FIELD(handoff_accept_minutes), 0, false, NULL, 30, NULL },
 };
 static const struct table handoff_table = { handoff_keys, ARRAY_LEN(handoff_keys), 0 };
 
@@ -735,6 +737,15 @@ static int parse_value(struct pctx *x, const cJSON *it, const struct key_spec *k
         }
         *(int *)(void *)((char *)rec + ks->off) = (int)v;
         return 0;
+    case K_WAIT:
+        if (!int_in(it, 1, 720, &v)) {
+            if (cJSON_IsNumber(it))
+                return perr(x, "key \"%s\": invalid value %g: %s", path, it->valuedouble,
+                            expect[K_WAIT]);
+            return perr(x, "key \"%s\": %s", path, expect[K_WAIT]);
+        }
+        *(int *)(void *)((char *)rec + ks->off) = (int)v;
+        return 0;
     case K_GIVE_UP:
         if (!int_in(it, 1, 8760, &v)) {
             if (cJSON_IsNumber(it))
@@ -778,6 +789,7 @@ static void apply_default(const struct key_spec *ks, void *rec)
                         (int *)(void *)((char *)rec + ks->off2));
         break;
     case K_LEAD:
+    case K_WAIT:
     case K_GIVE_UP:
         *(int *)(void *)((char *)rec + ks->off) = (int)ks->idef;
         break;

@@ -70,6 +70,7 @@ struct cfg {
     struct cfg_component *components;
     size_t n_components;
     int handoff_lead_minutes;       /* default 30 */
+    int handoff_accept_minutes;     /* handoff.accept_minutes, 1..720, default 30 */
     int validate_after_minutes;     /* decisions.validate_after_minutes, default 240 */
     long long gitlab_namespace_id;  /* 0 = unset */
     struct cfg_strv mask_extra_patterns;  /* mask.extra_patterns, each compiles (PCRE2) */

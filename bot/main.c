@@ -38,6 +38,11 @@
 #include "../handlers/handlers.h"
 
 #define SHUTDOWN_GRACE_MS 3000
+/* Zones read from Slack profiles are read again once they are this old (on
+ * the bot's clock), looked at every ZONE_CHECK_MS and whenever the clock
+ * is moved: people travel, and Slack follows their devices' zone. */
+#define ZONE_MAX_AGE_MS (24LL * 3600 * 1000)
+#define ZONE_CHECK_MS (10 * 60 * 1000)
 
 struct main_state {
     uv_loop_t loop;
@@ -47,6 +52,8 @@ struct main_state {
     struct lws_context *lws;
     uv_signal_t sigterm, sigint, sigusr1, sighup;
     uv_timer_t grace;
+    uv_timer_t zone_check;
+    int64_t zones_read_ms;          /* when the profile zones were last asked for (bot clock) */
     bool stopping;
     bool closing_done;
     int exit_code;
@@ -76,6 +83,7 @@ static void lws_log_emit(int level, const char *line)
 }
 
 static void finish_shutdown(struct main_state *ms);
+static void zones_refresh_if_old(struct main_state *ms);
 
 static void on_sm_stopped(void *ud)
 {
@@ -129,6 +137,7 @@ static void on_sigusr1(uv_signal_t *h, int signum)
     LOG_INFO("clock moved", "now:s", iso);
     scheduler_kick(ms->app.scheduler);
     outbox_kick(ms->app.outbox);
+    zones_refresh_if_old(ms);
 }
 
 /* ---- the review's step durations on /metrics ----
@@ -201,6 +210,12 @@ static void zone_st(struct store *st, void *arg)
         free(m->st_app->appsec_tz[i]);
         m->st_app->appsec_tz[i] = m->tz;
         m->tz = NULL;
+        /* Timers computed from the old zone are planned again. */
+        if (store_begin(st) == 0) {
+            handoff_zones_changed(m->st_app);
+            if (store_commit(st) == 0)
+                scheduler_st_changed(m->st_app->scheduler);
+        }
     }
     free(m->tz);
     free(m);
@@ -252,7 +267,11 @@ static void on_users_info(void *ud, const struct api_result *r)
         const struct cfg_appsec *a = cfg_appsec_user(&ms->cfg, q->user);
         size_t i = a ? (size_t)(a - ms->cfg.appsec) : 0;
         /* The engineer may have left the config, or got a tz in it, since. */
-        if (a && !a->tz && ms->app.appsec_tz && cJSON_IsString(tz) && cfg_zone_exists(tz->valuestring)) {
+        bool same = a && ms->app.appsec_tz && ms->app.appsec_tz[i] && cJSON_IsString(tz)
+                    && strcmp(ms->app.appsec_tz[i], tz->valuestring) == 0;
+        if (same) {
+            LOG_DEBUG("appsec zone from Slack profile unchanged", "user:s tz:s", q->user, tz->valuestring);
+        } else if (a && !a->tz && ms->app.appsec_tz && cJSON_IsString(tz) && cfg_zone_exists(tz->valuestring)) {
             free(ms->app.appsec_tz[i]);
             ms->app.appsec_tz[i] = xstrdup(tz->valuestring);
             struct zone_msg *m = xcalloc(1, sizeof(*m));
@@ -313,9 +332,33 @@ static void resolve_zones(struct main_state *ms)
 {
     size_t lookups;
     ms->app.appsec_tz = zones_for(&ms->cfg, NULL, NULL, &lookups);
+    ms->zones_read_ms = clock_now_ms();
     for (size_t i = 0; i < ms->cfg.n_appsec; i++)
         if (!ms->app.appsec_tz[i])
             lookup_zone(ms, ms->cfg.appsec[i].user);
+}
+
+/* Every zone that comes from a Slack profile (no "tz" in the config) is
+ * asked for again once a day; an answer that differs replaces it. */
+static void zones_refresh_if_old(struct main_state *ms)
+{
+    int64_t now = clock_now_ms();
+    if (ms->stopping || !ms->app.api || now - ms->zones_read_ms < ZONE_MAX_AGE_MS)
+        return;
+    ms->zones_read_ms = now;
+    size_t n = 0;
+    for (size_t i = 0; i < ms->cfg.n_appsec; i++)
+        if (!ms->cfg.appsec[i].tz) {
+            lookup_zone(ms, ms->cfg.appsec[i].user);
+            n++;
+        }
+    if (n)
+        LOG_INFO("reading appsec zones from Slack profiles again", "lookups:u", n);
+}
+
+static void on_zone_check(uv_timer_t *t)
+{
+    zones_refresh_if_old(container_of(t, struct main_state, zone_check));
 }
 
 /* The mask helper's extra patterns (mask.extra_patterns) are swapped here,
@@ -504,6 +547,7 @@ static void finish_shutdown(struct main_state *ms)
     ms->closing_done = true;
     uv_timer_stop(&ms->grace);
     metrics_set_durations_refresh(ms->app.metrics, NULL, NULL);
+    uv_timer_stop(&ms->zone_check);
     router_stop(ms->app.router);
     outbox_close(ms->app.outbox);
     scheduler_close(ms->app.scheduler);
@@ -525,6 +569,7 @@ static void finish_shutdown(struct main_state *ms)
     if (ms->lws)
         lws_context_destroy(ms->lws);
     uv_close((uv_handle_t *)&ms->grace, NULL);
+    uv_close((uv_handle_t *)&ms->zone_check, NULL);
     uv_close((uv_handle_t *)&ms->sigterm, NULL);
     uv_close((uv_handle_t *)&ms->sigint, NULL);
     uv_close((uv_handle_t *)&ms->sigusr1, NULL);
@@ -639,6 +684,8 @@ int main(int argc, char **argv)
     ms.sighup.data = &ms;
     uv_signal_start(&ms.sighup, on_sighup, SIGHUP);
     uv_timer_init(&ms.loop, &ms.grace);
+    uv_timer_init(&ms.loop, &ms.zone_check);
+    uv_timer_start(&ms.zone_check, on_zone_check, ZONE_CHECK_MS, ZONE_CHECK_MS);
 
     ms.app.metrics = metrics_create();
     ms.app.http = http_create(&ms.loop);

@@ -113,6 +113,14 @@ void bk_fit(cJSON *blocks, int max_blocks);
 /* Owner and follow-the-sun: (re)plans the owner's end-of-day handoff
  * timers for inc (handoff.c). Call after the owner changes. */
 void handoff_plan(struct sirt_app *app, const struct incident *inc);
+/* The context brief for a DM (a private place): the incident, the
+ * decisions so far and the open next steps, with {{incident.channel}} and
+ * {{incident.issue_link}} filled at send time.  kind: BRIEF_OWNER "You now
+ * own SIRT-n", BRIEF_OFFER "SIRT-n is handed to you ... press Accept",
+ * BRIEF_ADDED "You have been added to SIRT-n".  reason goes in brackets
+ * after the title.  Caller frees. */
+enum brief_kind { BRIEF_OWNER, BRIEF_OFFER, BRIEF_ADDED };
+char *handoff_brief(struct sirt_app *app, const struct incident *inc, const char *reason, enum brief_kind kind);
 /* The appsec engineer (Slack id) in working hours at t whose day ends
  * latest, skipping exclude; NULL if nobody is in hours. */
 const char *handoff_next_owner(struct sirt_app *app, const char *exclude, int64_t t);

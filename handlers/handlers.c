@@ -8,6 +8,7 @@
 #include "../bot/util.h"
 
 const struct sirt_verb handlers_verbs[] = {
+    { "add", "add [SIRT-n] @user …", "add people to the incident: channel, GitLab project, and the context by DM", add_respond, add_work, false },
     { "assign", "assign SIRT-n @user", "make @user the incident's appsec owner", assign_respond, assign_work, false },
     { "decision", "decision [SIRT-n]", "record a short-term decision (opens a form)", decision_respond, decision_work, false },
     { "handoff", "handoff [SIRT-n] [@user]", "hand the incident off now (to @user, or the next engineer along the sun)", handoff_respond, handoff_work, false },
@@ -38,7 +39,9 @@ static const struct sirt_action actions[] = {
     { "handoff_accept", handoff_accept_action },
     { "handoff_choose", handoff_choose_action },
     { "handoff_keep", handoff_keep_action },
+    { "handoff_take", handoff_take_action },
     { "review_improvement_done", review_improvement_done_action },
+    { "sirt_add", add_button },
     { "sirt_decision", decision_button },
     { "sirt_handoff", handoff_button },
     { "sirt_page", page_button },
@@ -48,14 +51,17 @@ static const struct sirt_action actions[] = {
 };
 
 static const struct sirt_view views[] = {
+    { "sirt_add", add_validate, add_submit },
     { "sirt_decision", decision_validate, decision_submit },
     { "sirt_report", report_validate, report_submit },
     { NULL, NULL, NULL },
 };
 
 static const struct sirt_timer_kind timer_kinds[] = {
+    { "handback", handoff_handback_fire },
     { "handoff_auto", handoff_auto_fire },
     { "handoff_prompt", handoff_prompt_fire },
+    { "handoff_unaccepted", handoff_unaccepted_fire },
     { "validate_prompt", decision_validate_prompt_fire },
     { "weekly_review", review_fire },
     { NULL, NULL },

@@ -129,6 +129,13 @@ int decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJS
 int decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_timer *t);
 
+/* add.c: /sirt add [SIRT-n] @user …, the Add people button and its modal */
+void add_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int add_work(struct sirt_app *app, const struct sirt_req *req);
+int add_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+cJSON *add_validate(struct sirt_app *app, const cJSON *payload);
+int add_submit(struct sirt_app *app, const cJSON *payload);
+
 /* assign.c: /sirt assign SIRT-n @user */
 void assign_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int assign_work(struct sirt_app *app, const struct sirt_req *req);
@@ -142,6 +149,17 @@ int handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON 
 int handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 void handoff_prompt_fire(struct sirt_app *app, const struct sched_timer *t);
 void handoff_auto_fire(struct sirt_app *app, const struct sched_timer *t);
+
+/* handoff_accept.c: offers that wait for Accept, the hand-back from secops */
+int handoff_take_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void handoff_unaccepted_fire(struct sirt_app *app, const struct sched_timer *t);
+void handoff_handback_fire(struct sirt_app *app, const struct sched_timer *t);
+/* True while a handoff of incident id waits for Accept: receiver (a Slack
+ * id) copied into receiver[size], *until (may be NULL) its deadline. */
+bool handoff_pending(struct sirt_app *app, int64_t id, char *receiver, size_t size, int64_t *until);
+/* Store thread, in a transaction: appsec zones changed (a Slack profile
+ * refreshed), so pending hand-backs are planned again. */
+void handoff_zones_changed(struct sirt_app *app);
 
 /* status.c, review.c, timeline.c */
 void status_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);

@@ -26,11 +26,14 @@
 #include "../bot/workhours.h"
 #include "common.h"
 #include "handlers.h"
+#include "handoff_internal.h"
 
 #define KEEP_MS (60LL * 60 * 1000)
 
 static int appsec_index(const struct cfg *cfg, const char *user)
 {
+    if (!cfg->appsec)
+        return -1;
     for (size_t i = 0; user && i < cfg->n_appsec; i++)
         if (strcmp(cfg->appsec[i].user, user) == 0)
             return (int)i;
@@ -50,6 +53,16 @@ static struct wh appsec_wh(const struct sirt_app *app, int i)
 {
     struct wh w = { appsec_zone(app, i), app->cfg->appsec[i].start_min, app->cfg->appsec[i].end_min };
     return w;
+}
+
+int handoff_appsec_index(const struct sirt_app *app, const char *user)
+{
+    return appsec_index(app->cfg, user);
+}
+
+struct wh handoff_appsec_wh(const struct sirt_app *app, size_t i)
+{
+    return appsec_wh(app, (int)i);
 }
 
 /* The engineer to hand to at moment t, or -1 (nobody in hours). */
@@ -80,6 +93,7 @@ static void cancel_timers(struct sirt_app *app, int64_t id)
     store_timer_cancel(app->store, k);
     timer_key(k, sizeof(k), "handoff_auto", id);
     store_timer_cancel(app->store, k);
+    handoff_offer_cancel(app, id);
 }
 
 static void set_timers(struct sirt_app *app, int64_t id, const char *owner, int64_t prompt_at, int64_t auto_at)
@@ -101,11 +115,24 @@ static void set_timers(struct sirt_app *app, int64_t id, const char *owner, int6
 void handoff_plan(struct sirt_app *app, const struct incident *inc)
 {
     cancel_timers(app, inc->id);
-    if (!inc->owner || (inc->state && strcmp(inc->state, "open") != 0))
+    if (inc->state && strcmp(inc->state, "open") != 0)
         return;
+    const struct cfg *cfg = app->cfg;
+    if (!inc->owner) {
+        /* Nobody in hours at the report: the secops on-call, found at send
+         * time, owns it until appsec's day starts. */
+        if (cfg->secops_schedule || cfg->secops_fallback_user)
+            handoff_handback_plan(app, inc->id);
+        return;
+    }
     int i = appsec_index(app->cfg, inc->owner);
-    if (i < 0)
-        return;   /* the secops on-call (or someone outside appsec) is on call: no end of day */
+    if (i < 0) {
+        /* Someone outside appsec owns it: no end of day.  The fallback
+         * on-call gives it back when appsec's day starts. */
+        if (cfg->secops_fallback_user && strcmp(inc->owner, cfg->secops_fallback_user) == 0)
+            handoff_handback_plan(app, inc->id);
+        return;
+    }
     struct wh w = appsec_wh(app, i);
     int64_t now = clock_now_ms();
     int64_t lead = (int64_t)app->cfg->handoff_lead_minutes * 60000;
@@ -151,13 +178,19 @@ static bool brief_decision(void *ud, const struct decision *d)
 }
 
 /* The context brief for the new owner (a DM: a private place). */
-static char *brief_text(struct sirt_app *app, const struct incident *inc, const char *reason)
+char *handoff_brief(struct sirt_app *app, const struct incident *inc, const char *reason, enum brief_kind kind)
 {
     struct buf b;
     buf_init(&b, 0);
     char *title = clean_user_text(inc->title, 150);
     char *et = mrkdwn_escape(title);
-    buf_printf(&b, "*You now own SIRT-%" PRId64 ": %s* (%s)\n", inc->id, et, reason);
+    if (kind == BRIEF_OFFER)
+        buf_printf(&b, "*SIRT-%" PRId64 " is handed to you: %s* (%s)\nPress *Accept* to take it: until you do, "
+                   "it shows \"handoff pending\", and after %d minutes it goes to the next engineer.\n",
+                   inc->id, et, reason, app->cfg->handoff_accept_minutes);
+    else
+        buf_printf(&b, "*%s SIRT-%" PRId64 ": %s* (%s)\n", kind == BRIEF_OWNER ? "You now own" : "You have been added to",
+                   inc->id, et, reason);
     buf_printf(&b, "Severity S%d, priority P%d, component %s, reported by <@%s>.\n", inc->severity, inc->priority,
                inc->component ? inc->component : "(none)", inc->reporter);
     char *what = clean_user_text(inc->description, 600);
@@ -185,7 +218,8 @@ static char *brief_text(struct sirt_app *app, const struct incident *inc, const 
         buf_printf(&b, "• %d short-term decision%s not yet validated as effective\n", c.open, c.open == 1 ? "" : "s");
     else
         buf_puts(&b, "• follow the long-term fix through the critical security release\n");
-    buf_puts(&b, "• hand off again at the end of your day (I will ask)\n");
+    if (kind != BRIEF_ADDED)
+        buf_puts(&b, "• hand off again at the end of your day (I will ask)\n");
     buf_puts(&b, "*Links* {{incident.channel}} · {{incident.issue_link}}");
     free(title);
     free(et);
@@ -245,7 +279,8 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
         int64_t j_on = outbox_add(app->store, id, key, "pd.oncall", p, NULL, 0, 0);
         cJSON_Delete(p);
 
-        char *brief = brief_text(app, inc, "no appsec engineer is in working hours: handed to the secops on-call");
+        char *brief = handoff_brief(app, inc, "no appsec engineer is in working hours: handed to the secops on-call",
+                                    BRIEF_OWNER);
         p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "user", "{{incident.owner}}");
         cJSON_AddStringToObject(p, "text", brief);
@@ -292,38 +327,15 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
         free(note);
         timeline_add(app, id, by, "handoff", "handed off%s%s to the secops on-call (%s)", from ? " from " : "",
                      from ? from : "", reason);
+        handoff_handback_plan(app, id);
         return;
     }
+    handoff_offer(app, inc, to, by, reason, OFFER_HANDOFF, NULL);
+}
 
-    store_incident_set_text(app->store, id, "owner", to, now);
-    store_member_add(app->store, id, to, "owner", now);
-    char key[160];
-    cJSON *p = cJSON_CreateObject();
-    cJSON *u = cJSON_AddArrayToObject(p, "users");
-    cJSON_AddItemToArray(u, cJSON_CreateString(to));
-    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/invite", id, step);
-    outbox_add(app->store, id, key, "slack.invite", p, NULL, 0, 0);
-    cJSON_Delete(p);
-
-    char *brief = brief_text(app, inc, reason);
-    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/brief", id, step);
-    fx_dm(app, id, key, to, brief, NULL);
-    free(brief);
-
-    char *t = xasprintf(":sunrise_over_mountains: SIRT-%" PRId64 " handed off%s%s%s to <@%s> (%s).", id,
-                        from ? " from <@" : "", from ? from : "", from ? ">" : "", to, reason);
-    snprintf(key, sizeof(key), "%s/note", step);
-    fx_post_incident(app, inc, key, t, NULL);
-    free(t);
-    char *note = xasprintf("Handed off to the next appsec owner (%s).", reason);
-    fx_gitlab_note(app, inc, step, note);
-    free(note);
-    timeline_add(app, id, by, "handoff", "handed off%s%s to %s (%s)", from ? " from " : "", from ? from : "", to,
-                 reason);
-
-    struct incident next = *inc;
-    next.owner = (char *)to;
-    handoff_plan(app, &next);
+void handoff_to_secops(struct sirt_app *app, const struct incident *inc, const char *by, const char *reason)
+{
+    do_handoff(app, inc, NULL, by, reason);
 }
 
 /* ---- timers ---- */

@@ -382,6 +382,7 @@ static cJSON *summary_blocks(const struct incident *inc, const struct report_inp
     cJSON_AddItemToArray(els, bk_button("Page on-call", "sirt_page", id, "danger"));
     cJSON_AddItemToArray(els, bk_button("Record decision", "sirt_decision", id, NULL));
     cJSON_AddItemToArray(els, bk_button("Hand off", "sirt_handoff", id, NULL));
+    cJSON_AddItemToArray(els, bk_button("Add people", "sirt_add", id, NULL));
     cJSON_AddItemToArray(els, bk_button("Resolve", "sirt_resolve", id, "primary"));
     cJSON_AddItemToArray(blocks, actions);
 

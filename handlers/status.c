@@ -131,6 +131,13 @@ static void full_status(struct sirt_app *app, const struct incident *inc, struct
         buf_printf(b, "<@%s>", inc->owner);
     else
         buf_puts(b, "nobody yet");
+    char recv[32];
+    int64_t until;
+    if (handoff_pending(app, inc->id, recv, sizeof(recv), &until)) {
+        char by[32];
+        fmt_utc(until, "%H:%M UTC", by);
+        buf_printf(b, "   *Handoff pending* to <@%s> (Accept by %s)", recv, by);
+    }
     buf_printf(b, "   *Reporter* <@%s>\n", inc->reporter ? inc->reporter : "?");
     buf_puts(b, "*Channel* ");
     if (inc->channel_id)
@@ -221,6 +228,9 @@ static bool list_one(void *ud, const struct incident *inc)
             buf_printf(c->b, "<@%s>", inc->owner);
         else
             buf_puts(c->b, "nobody");
+        char recv[32];
+        if (handoff_pending(c->app, inc->id, recv, sizeof(recv), NULL))
+            buf_printf(c->b, ", handoff pending to <@%s>", recv);
         if (inc->channel_id)
             buf_printf(c->b, ", <#%s>", inc->channel_id);
         free(title);

@@ -45,7 +45,7 @@ static char *repo_file(const char *name)
     return s;
 }
 
-TEST_T(cli_version_help_and_usage, 30)
+TEST_T(cli_version_help_and_usage, 90)
 {
     struct fx fx;
     fx_init(&fx);
@@ -122,7 +122,7 @@ TEST(cli_example_ids_are_placeholders)
     ASSERT(!check_is_placeholder(NULL));
 }
 
-TEST_T(cli_placeholder_config_refused_at_start, 30)
+TEST_T(cli_placeholder_config_refused_at_start, 60)
 {
     struct fx fx;
     fx_init(&fx);

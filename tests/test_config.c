@@ -136,7 +136,7 @@ static const char full_json[] =
     "     \"gitlab_em\": \"em-gitaly\", \"gitlab_pm\": \"pm.gitaly\"},\n"
     "    {\"name\": \"ci_runner-2\"}\n"
     "  ],\n"
-    "  \"handoff\": {\"lead_minutes\": 45},\n"
+    "  \"handoff\": {\"lead_minutes\": 45, \"accept_minutes\": 12},\n"
     "  \"gitlab\": {\"namespace_id\": 9876543210}\n"
     "}\n";
 
@@ -166,6 +166,7 @@ TEST(cfg_env_minimal_defaults)
     /* built-in team defaults */
     ASSERT_STR_EQ(c.timezone, "UTC");
     ASSERT_EQ(c.handoff_lead_minutes, 30);
+    ASSERT_EQ(c.handoff_accept_minutes, 30);
     ASSERT_NULL(c.sirt_channel);
     ASSERT_EQ(c.n_appsec, 0);
     ASSERT_EQ(c.n_components, 0);
@@ -416,6 +417,7 @@ TEST(cfg_team_full_roundtrip)
     ASSERT_NULL(c.components[1].channel);
 
     ASSERT_EQ(c.handoff_lead_minutes, 45);
+    ASSERT_EQ(c.handoff_accept_minutes, 12);
     ASSERT_EQ(c.gitlab_namespace_id, 9876543210LL);
 
     /* helpers */
@@ -503,7 +505,7 @@ TEST(cfg_team_gitlab_users)
     if (cfg_parse_team(&c, "sirt.json", json, strlen(json), err, sizeof(err)) != 0)
         TEST_FAIL("%s", err);
     ASSERT_EQ(c.n_gitlab_users, 3);
-    ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0EXAMPLE07"), "sid");
+    ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0SECOPS1"), "sid");
     ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0APPSEC1"), "alice");   /* appsec[].gitlab first */
     ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0APPSEC2"), "bob.b");   /* appsec without gitlab: the map */
     ASSERT_NULL(cfg_gitlab_user(&c, "U0NOBODY1"));
@@ -603,6 +605,12 @@ TEST(cfg_team_wrong_types)
     expect_team_error("{\"handoff\": {\"lead_minutes\": 721}}", "expected an integer from 0 to 720");
     expect_team_error("{\"handoff\": {\"lead_minutes\": -1}}", "expected an integer from 0 to 720");
     expect_team_error("{\"handoff\": {\"lead_minutes\": 1e400}}", "key \"handoff.lead_minutes\"");
+    expect_team_error("{\"handoff\": {\"accept_minutes\": 0}}",
+                      "key \"handoff.accept_minutes\": invalid value 0: expected an integer from 1 to 720");
+    expect_team_error("{\"handoff\": {\"accept_minutes\": 721}}", "expected an integer from 1 to 720");
+    expect_team_error("{\"handoff\": {\"accept_minutes\": \"30\"}}",
+                      "key \"handoff.accept_minutes\": expected an integer from 1 to 720");
+    expect_team_error("{\"handoff\": {\"accept_minutes\": 2.5}}", "key \"handoff.accept_minutes\"");
     expect_team_error("{\"gitlab\": {\"namespace_id\": 0}}",
                       "key \"gitlab.namespace_id\": invalid value 0: expected a positive integer");
     expect_team_error("{\"gitlab\": {\"namespace_id\": 4.2}}", "key \"gitlab.namespace_id\"");

@@ -2,6 +2,8 @@
  * the test (SIRT_CLOCK_FILE): the end-of-day prompt and a handoff across
  * zones, the handoff that happens by itself, the handoff to the secops
  * on-call when nobody is in working hours, "Keep it 1 h", and /sirt handoff.
+ * An engineer who receives a handoff gets it as an offer to Accept
+ * (test_e2e_handoff_accept.c follows what happens next).
  * The fake Slack answers conversations.open for U0XXXX with channel D0XXXX. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -135,8 +137,8 @@ TEST_T(e2e_handoff_prompt_and_handoff_across_zones, 60)
 
     /* The owner accepts. */
     click(&fx, "U0APPSEC2", "handoff_accept", "1|U0APPSEC1");
-    ASSERT(wait_post(&fx, "D0APPSEC1", "You now own SIRT-1", 10000));
-    const struct fake_call *brief = post_with(&fx, "D0APPSEC1", "You now own SIRT-1");
+    ASSERT(wait_post(&fx, "D0APPSEC1", "SIRT-1 is handed to you", 10000));
+    const struct fake_call *brief = post_with(&fx, "D0APPSEC1", "SIRT-1 is handed to you");
     const char *bt = util_jstr(brief->json, "text");
     ASSERT_CONTAINS(bt, "Reproduction steps");
     ASSERT_CONTAINS(bt, "Decisions so far");
@@ -148,15 +150,8 @@ TEST_T(e2e_handoff_prompt_and_handoff_across_zones, 60)
         fx_run_for(&fx, 20);
     ASSERT(fake_slack_channel_has_member(ch, "U0APPSEC1"));
     ASSERT(wait_post(&fx, ch->id, "handed off from <@U0APPSEC2> to <@U0APPSEC1>", 10000));
-    bool noted = false;
-    for (int i = 0; i < 250 && !noted; i++) {
-        for (size_t k = 0; k < fake_gitlab_note_count(fx.gitlab); k++)
-            if (strstr(util_jstr(fake_gitlab_note(fx.gitlab, k), "body"), "Handed off"))
-                noted = true;
-        if (!noted)
-            fx_run_for(&fx, 20);
-    }
-    ASSERT(noted);
+    /* The GitLab issue hears of it once the receiver accepts
+     * (test_e2e_handoff_accept.c). */
     /* No page: it stayed with appsec. */
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
@@ -172,8 +167,8 @@ TEST_T(e2e_handoff_happens_by_itself_without_an_answer, 60)
     ASSERT(wait_post(&fx, "D0APPSEC2", "handoff_accept", 10000));
     /* Nobody answers; the day ends (16:00 UTC). */
     fx_set_clock(&fx, WED_10_UTC + 6 * 60 * MIN_MS + 5000);
-    ASSERT(wait_post(&fx, "D0APPSEC1", "You now own SIRT-1", 10000));
-    ASSERT_CONTAINS(util_jstr(post_with(&fx, "D0APPSEC1", "You now own SIRT-1")->json, "text"), "automatic");
+    ASSERT(wait_post(&fx, "D0APPSEC1", "SIRT-1 is handed to you", 10000));
+    ASSERT_CONTAINS(util_jstr(post_with(&fx, "D0APPSEC1", "SIRT-1 is handed to you")->json, "text"), "automatic");
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
 }
@@ -225,22 +220,22 @@ TEST_T(e2e_handoff_keep_it_one_hour_then_slash_handoff, 60)
     /* The end of the day passes: kept, so no handoff yet. */
     fx_set_clock(&fx, WED_10_UTC + 6 * 60 * MIN_MS + 5000);
     fx_run_for(&fx, 1500);
-    ASSERT(post_with(&fx, "D0APPSEC1", "You now own SIRT-1") == NULL);
+    ASSERT(post_with(&fx, "D0APPSEC1", "SIRT-1 is handed to you") == NULL);
     /* /sirt handoff inside the incident channel: now, to the next engineer. */
     const char *eid = fake_slack_send_slash(fx.slack, "U0APPSEC2", ch->id, "handoff");
     ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
-    ASSERT(wait_post(&fx, "D0APPSEC1", "You now own SIRT-1", 10000));
+    ASSERT(wait_post(&fx, "D0APPSEC1", "SIRT-1 is handed to you", 10000));
     /* And /sirt handoff SIRT-1 @user from anywhere, by someone on the incident. */
     eid = fake_slack_send_slash(fx.slack, "U0APPSEC1", "C0PUBLIC1", "handoff SIRT-1 <@U0SIRT001|sirt1>");
     ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
-    ASSERT(wait_post(&fx, "D0SIRT001", "You now own SIRT-1", 10000));
+    ASSERT(wait_post(&fx, "D0SIRT001", "SIRT-1 is handed to you", 10000));
     /* An outsider cannot. */
     eid = fake_slack_send_slash(fx.slack, "U0OUTSIDE", "C0PUBLIC1", "handoff SIRT-1 <@U0OUTSIDE>");
     ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx.slack, eid)->json, "payload");
     ASSERT_CONTAINS(util_jstr(pl, "text"), "Only the SIRT team");
     fx_run_for(&fx, 500);
-    ASSERT(post_with(&fx, "D0OUTSIDE", "You now own") == NULL);
+    ASSERT(post_with(&fx, "D0OUTSIDE", "is handed to you") == NULL);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
 }

@@ -1,0 +1,438 @@
+/* add: people added to an incident as needed — `/sirt add [SIRT-n] @user …`
+ * (and `@sirt add …`), and the summary's "Add people" button with its modal
+ * (a multi_users_select).  Only the SIRT team and the people on the
+ * incident may add, re-checked at work time and on the modal's submission.
+ * Each new person is recorded as a member and on the timeline (kind
+ * "added"), invited to the channel, added to the GitLab project when their
+ * GitLab username is known, and sent the context brief by DM (once per
+ * person and incident).  Runs in the router's transaction; effects are
+ * outbox jobs.  Nothing here outlives the call. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bot/app.h"
+#include "../bot/blockkit.h"
+#include "../bot/clock.h"
+#include "../bot/config.h"
+#include "../bot/log.h"
+#include "../bot/outbox.h"
+#include "../bot/store.h"
+#include "../bot/util.h"
+#include "common.h"
+#include "handlers.h"
+
+#define ADD_MAX 20            /* people per request, as the modal's max_selected_items */
+#define USER_ID_MAX 32
+
+/* Who a request names, without repeats, and whether each is already on
+ * the incident. */
+struct add_list {
+    char user[ADD_MAX][USER_ID_MAX];
+    bool present[ADD_MAX];
+    size_t n;
+};
+
+static const char usage[] = "Usage: `add [SIRT-n] @user …`: mention each person (so Slack sends their id); "
+                            "inside the incident's channel the incident is implied.";
+
+/* Adds user unless listed already; false when the list is full. */
+static bool list_push(struct add_list *l, const char *user)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->user[i], user) == 0)
+            return true;
+    if (l->n >= ADD_MAX)
+        return false;
+    str_lcpy(l->user[l->n++], user, USER_ID_MAX);
+    return true;
+}
+
+/* Is user on the incident already (reporter, owner, recorded member, or
+ * the bot itself, which is in every incident channel)? */
+static bool on_incident(struct sirt_app *app, const struct incident *inc, const char *user)
+{
+    if (app->bot_user_id[0] && strcmp(user, app->bot_user_id) == 0)
+        return true;
+    if ((inc->reporter && strcmp(inc->reporter, user) == 0) || (inc->owner && strcmp(inc->owner, user) == 0))
+        return true;
+    return store_member_is(app->store, inc->id, user) == 1;
+}
+
+static void list_classify(struct sirt_app *app, const struct incident *inc, struct add_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        l->present[i] = on_incident(app, inc, l->user[i]);
+}
+
+static size_t list_count(const struct add_list *l, bool present)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++)
+        k += l->present[i] == present;
+    return k;
+}
+
+/* "<@U1>, <@U2> and <@U3>" of those with present == want. */
+static void list_mentions(const struct add_list *l, bool want, struct buf *b)
+{
+    size_t total = list_count(l, want), k = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->present[i] != want)
+            continue;
+        if (k)
+            buf_puts(b, k + 1 == total ? " and " : ", ");
+        buf_printf(b, "<@%s>", l->user[i]);
+        k++;
+    }
+}
+
+static const char *refusal(const struct incident *inc, char *msg, size_t len)
+{
+    snprintf(msg, len, "Sorry, only the SIRT team and the people on SIRT-%" PRId64 " can add people to it. "
+                       "Nothing was changed.", inc->id);
+    return msg;
+}
+
+/* Parses a command: the incident, then who may add, then the mentions.
+ * 0 (inc filled, caller finishes it), or -1 with a message for the asker. */
+static int add_parse(struct sirt_app *app, const struct sirt_req *req, struct incident *inc, struct add_list *l,
+                     char *msg, size_t len)
+{
+    memset(l, 0, sizeof(*l));
+    const char *rest = NULL;
+    char err[256];
+    if (incident_for(app, req->channel_id, req->args, inc, &rest, err, sizeof(err)) != 0) {
+        snprintf(msg, len, "%s\n%s", err, usage);
+        return -1;
+    }
+    if (!incident_authorized(app, inc, req->user_id)) {
+        refusal(inc, msg, len);
+        incident_finish(inc);
+        return -1;
+    }
+    const char *p = rest ? rest : "";
+    for (;;) {
+        while (isspace((unsigned char)*p) || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        const char *end = p;
+        while (*end && !isspace((unsigned char)*end) && *end != ',')
+            end++;
+        char word[128], user[USER_ID_MAX];
+        size_t wl = (size_t)(end - p) < sizeof(word) ? (size_t)(end - p) : sizeof(word) - 1;
+        memcpy(word, p, wl);
+        word[wl] = '\0';
+        if (!parse_user_mention(word, user, sizeof(user))) {
+            snprintf(msg, len, "I cannot tell who that is: everything after the incident must be a mention "
+                               "(@person).\n%s", usage);
+            incident_finish(inc);
+            return -1;
+        }
+        if (!list_push(l, user)) {
+            snprintf(msg, len, "At most %d people at once, please.", ADD_MAX);
+            incident_finish(inc);
+            return -1;
+        }
+        p = end;
+    }
+    if (!l->n) {
+        snprintf(msg, len, "Whom should I add to SIRT-%" PRId64 "?\n%s", inc->id, usage);
+        incident_finish(inc);
+        return -1;
+    }
+    list_classify(app, inc, l);
+    return 0;
+}
+
+/* Adds the people of l not yet on inc (by: who asked; rk: this request's
+ * key) and re-invites those already on it to the channel.  The DM and the
+ * GitLab membership are keyed by incident and person, so a person is
+ * briefed once whatever path adds them. */
+static void add_apply(struct sirt_app *app, const struct incident *inc, const char *by, const struct add_list *l,
+                      const char *rk)
+{
+    const struct cfg *cfg = app->cfg;
+    int64_t now = clock_now_ms();
+    char key[256];
+    char *reason = xasprintf("added by <@%s>", by);
+
+    cJSON *inv = cJSON_CreateObject();
+    cJSON *users = cJSON_AddArrayToObject(inv, "users");
+    struct buf gl;
+    buf_init(&gl, 0);
+    for (size_t i = 0; i < l->n; i++) {
+        const char *u = l->user[i];
+        if (app->bot_user_id[0] && strcmp(u, app->bot_user_id) == 0)
+            continue;
+        cJSON_AddItemToArray(users, cJSON_CreateString(u));   /* already_in_channel is fine */
+        if (l->present[i])
+            continue;
+        store_member_add(app->store, inc->id, u, "added", now);
+        timeline_add(app, inc->id, by, "added", "%s", u);
+
+        char *brief = handoff_brief(app, inc, reason, BRIEF_ADDED);
+        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/added/%s/brief", inc->id, u);
+        fx_dm(app, inc->id, key, u, brief, NULL);
+        free(brief);
+
+        const char *gu = cfg_gitlab_user(cfg, u);
+        if (gu && cfg->gitlab_url) {
+            cJSON *p = cJSON_CreateObject();
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "usernames"), cJSON_CreateString(gu));
+            cJSON_AddNumberToObject(p, "access_level", 30);   /* Developer, as the other responders */
+            snprintf(key, sizeof(key), "SIRT-%" PRId64 "/added/%s/gitlab_member", inc->id, u);
+            outbox_add(app->store, inc->id, key, "gitlab.add_members", p, NULL, 0, 0);
+            cJSON_Delete(p);
+            buf_printf(&gl, "%s`%s`", gl.len ? ", " : "", gu);
+        }
+    }
+    if (cJSON_GetArraySize(users) > 0) {
+        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/invite", inc->id, rk);
+        outbox_add(app->store, inc->id, key, "slack.invite", inv, NULL, 0, 0);
+    }
+    cJSON_Delete(inv);
+
+    if (list_count(l, false) > 0) {
+        struct buf t;
+        buf_init(&t, 0);
+        buf_printf(&t, ":heavy_plus_sign: <@%s> added ", by);
+        list_mentions(l, false, &t);
+        buf_printf(&t, " to SIRT-%" PRId64 ": invited here and briefed by DM", inc->id);
+        if (gl.len)
+            buf_printf(&t, "; GitLab project access for %s", gl.data);
+        buf_puts(&t, ".");
+        if (list_count(l, true) > 0) {
+            buf_puts(&t, " Already on it: ");
+            list_mentions(l, true, &t);
+            buf_puts(&t, ".");
+        }
+        snprintf(key, sizeof(key), "%s/post", rk);
+        fx_post_incident(app, inc, key, t.data, NULL);
+        buf_finish(&t);
+    }
+    LOG_INFO("people added", "incident:l by:s added:l already:l", (long long)inc->id, by,
+             (long long)list_count(l, false), (long long)list_count(l, true));
+    buf_finish(&gl);
+    free(reason);
+}
+
+/* What the asker is told: who is being added, who was there already. */
+static char *summary_text(const struct incident *inc, const struct add_list *l)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    if (list_count(l, false)) {
+        buf_puts(&b, "Adding ");
+        list_mentions(l, false, &b);
+        buf_printf(&b, " to SIRT-%" PRId64 ": invited to the channel, added to the GitLab project when I know "
+                       "their GitLab username, and briefed by DM.", inc->id);
+    }
+    if (list_count(l, true)) {
+        if (b.len)
+            buf_puts(&b, " ");
+        list_mentions(l, true, &b);
+        buf_printf(&b, " %s already on SIRT-%" PRId64 "%s.", list_count(l, true) == 1 ? "is" : "are", inc->id,
+                   list_count(l, false) ? "" : ": nothing new to do (invited to the channel again in case they left)");
+    }
+    return buf_take(&b);
+}
+
+void add_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+{
+    struct incident inc;
+    struct add_list l;
+    char msg[600];
+    if (add_parse(app, req, &inc, &l, msg, sizeof(msg)) != 0) {
+        reply_set_text(out, "%s", msg);
+        return;
+    }
+    if (!reply_private_for(app, req, &inc)) {
+        reply_set_text(out, "Done: SIRT-%" PRId64 " has the people you named. The incident channel has the details.",
+                       inc.id);
+    } else if (req->source == REQ_SLASH || req->source == REQ_DM || list_count(&l, true)) {
+        /* In the incident channel the bot's own post names the new people. */
+        char *t = summary_text(&inc, &l);
+        reply_set_text(out, "%s", t);
+        free(t);
+    }
+    incident_finish(&inc);
+}
+
+int add_work(struct sirt_app *app, const struct sirt_req *req)
+{
+    struct incident inc;
+    struct add_list l;
+    char msg[600], rk[200];
+    if (add_parse(app, req, &inc, &l, msg, sizeof(msg)) != 0)
+        return handler_result(app);   /* respond() told the asker; nothing happens */
+    request_key(req, "add", rk, sizeof(rk));
+    add_apply(app, &inc, req->user_id, &l, rk);
+    incident_finish(&inc);
+    return handler_result(app);
+}
+
+/* ---- the Add people button and its modal ---- */
+
+static cJSON *add_view(int64_t incident_id)
+{
+    cJSON *v = bk_modal("Add people", "Add", "Cancel");
+    cJSON_AddStringToObject(v, "callback_id", "sirt_add");
+    char meta[64];
+    snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 "}", incident_id);
+    cJSON_AddStringToObject(v, "private_metadata", meta);
+    cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
+    char *intro = xasprintf("*SIRT-%" PRId64 "*: each person is invited to the incident channel, added to the "
+                            "GitLab project when their GitLab username is known, and briefed by DM "
+                            "(reproduction, decisions, next steps).", incident_id);
+    cJSON_AddItemToArray(blocks, bk_section(intro));
+    free(intro);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "type", "multi_users_select");
+    cJSON_AddStringToObject(e, "action_id", "users");
+    cJSON_AddItemToObject(e, "placeholder", bk_plain_max("Choose people", BK_PLACEHOLDER));
+    cJSON_AddNumberToObject(e, "max_selected_items", ADD_MAX);
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "input");
+    cJSON_AddStringToObject(b, "block_id", "people");
+    cJSON_AddItemToObject(b, "label", bk_plain_max("People to add", BK_LABEL));
+    cJSON_AddItemToObject(b, "element", e);
+    cJSON_AddItemToArray(blocks, b);
+    return v;
+}
+
+int add_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+{
+    const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    int64_t id = incident_parse_id(util_jstr(action, "value"));
+    struct incident inc;
+    memset(&inc, 0, sizeof(inc));
+    if (!user)
+        return handler_result(app);
+    if (id <= 0 || store_incident_get(app->store, id, &inc) != 0) {
+        fx_button_notice(app, payload, action, "add-unknown", "I cannot find that incident any more.", false);
+        return handler_result(app);
+    }
+    char msg[300];
+    const char *trigger = util_jstr(payload, "trigger_id");
+    if (!incident_authorized(app, &inc, user)) {
+        fx_button_notice(app, payload, action, "add-refused", refusal(&inc, msg, sizeof(msg)), false);
+    } else if (!trigger) {
+        LOG_WARN("add: no trigger_id, cannot open the form", "incident:l", (long long)inc.id);
+    } else {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "trigger_id", trigger);
+        cJSON_AddItemToObject(p, "view", add_view(inc.id));
+        char *key = xasprintf("views_open/%s", trigger);
+        outbox_add(app->store, inc.id, key, "slack.views_open", p, NULL, 0, 0);
+        free(key);
+        cJSON_Delete(p);
+    }
+    incident_finish(&inc);
+    return handler_result(app);
+}
+
+/* Reads and checks a submission: 0 with inc and l filled (caller finishes
+ * inc), or -1 with the reason in msg.  The form is input, never proof:
+ * the incident comes from private_metadata and the submitter is checked
+ * again, as the command would be. */
+static int submission_parse(struct sirt_app *app, const cJSON *payload, struct incident *inc, struct add_list *l,
+                            char *msg, size_t len)
+{
+    memset(inc, 0, sizeof(*inc));
+    memset(l, 0, sizeof(*l));
+    const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
+    const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *m = util_jstr(view, "private_metadata");
+    cJSON *j = m ? cJSON_Parse(m) : NULL;
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "incident");
+    int64_t id = cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble < 1e15
+                         && n->valuedouble == (double)(int64_t)n->valuedouble
+                     ? (int64_t)n->valuedouble
+                     : 0;
+    cJSON_Delete(j);
+    if (!id) {
+        snprintf(msg, len, "This form does not say which incident it is for: use `/sirt add SIRT-n @user`. "
+                           "Nothing was changed.");
+        return -1;
+    }
+    if (!app || !app->store || store_incident_get(app->store, id, inc) != 0) {
+        snprintf(msg, len, "This form is for an incident that no longer exists.");
+        return -1;
+    }
+    if (!user || !incident_authorized(app, inc, user)) {
+        refusal(inc, msg, len);
+        incident_finish(inc);
+        return -1;
+    }
+    const cJSON *values = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(view, "state"), "values");
+    const cJSON *sel = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(values, "people"), "users"),
+        "selected_users");
+    const cJSON *u;
+    cJSON_ArrayForEach(u, sel) {
+        char who[USER_ID_MAX];
+        if (!cJSON_IsString(u) || !parse_user_mention(u->valuestring, who, sizeof(who)))
+            continue;   /* not a user id: Slack never sends one; ignored */
+        if (!list_push(l, who)) {
+            snprintf(msg, len, "At most %d people at once, please.", ADD_MAX);
+            incident_finish(inc);
+            return -1;
+        }
+    }
+    if (!l->n) {
+        snprintf(msg, len, "Choose at least one person to add.");
+        incident_finish(inc);
+        return -1;
+    }
+    list_classify(app, inc, l);
+    return 0;
+}
+
+cJSON *add_validate(struct sirt_app *app, const cJSON *payload)
+{
+    struct incident inc;
+    struct add_list l;
+    char msg[300];
+    if (submission_parse(app, payload, &inc, &l, msg, sizeof(msg)) == 0) {
+        incident_finish(&inc);
+        return NULL;
+    }
+    cJSON *ack = cJSON_CreateObject();
+    cJSON_AddStringToObject(ack, "response_action", "errors");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(ack, "errors"), "people", msg);
+    return ack;
+}
+
+int add_submit(struct sirt_app *app, const cJSON *payload)
+{
+    const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *view_id = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "view"), "id");
+    char rk[160], key[200];
+    snprintf(rk, sizeof(rk), "add/%s", view_id ? view_id : "noview");
+    struct incident inc;
+    struct add_list l;
+    char msg[300];
+    if (submission_parse(app, payload, &inc, &l, msg, sizeof(msg)) != 0) {
+        /* validate() said so in the form; this is the race where it changed
+         * since (or a replay): tell the submitter, change nothing. */
+        if (user) {
+            snprintf(key, sizeof(key), "%s/refused", rk);
+            fx_dm(app, 0, key, user, msg, NULL);
+        }
+        return handler_result(app);
+    }
+    add_apply(app, &inc, user, &l, rk);
+    if (!list_count(&l, false)) {
+        /* No channel post for nobody new: the submitter hears it here. */
+        char *t = summary_text(&inc, &l);
+        snprintf(key, sizeof(key), "%s/already", rk);
+        fx_dm(app, inc.id, key, user, t, NULL);
+        free(t);
+    }
+    incident_finish(&inc);
+    return handler_result(app);
+}
