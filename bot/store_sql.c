@@ -107,7 +107,12 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE inbox ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE timers ADD COLUMN owner TEXT;"
     "ALTER TABLE timers ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;",
-    /* 7 -> 8 (issue 9 part 8, the review): process improvements noted with
+    /* 7 -> 8 (issue 9, long-term fix): the critical security release issue
+     * or MR recorded for an incident (/sirt release), one per incident. */
+    "CREATE TABLE releases ("
+    "  incident_id INTEGER PRIMARY KEY REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  url TEXT NOT NULL, actor TEXT, recorded_ms INTEGER NOT NULL DEFAULT 0);",
+    /* 8 -> 9 (issue 9 part 8, the review): process improvements noted with
      * `/sirt improve`, listed in every digest until marked done. */
     "CREATE TABLE improvements ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -321,6 +326,11 @@ const char *const store__sql[ST_COUNT] = {
         "SELECT id, COALESCE(incident_id, 0), author, text, created_ms, done_ms, done_by FROM improvements"
         " WHERE id = ?1",
     [ST_IMP_DONE] = "UPDATE improvements SET done_ms = ?2, done_by = ?3 WHERE id = ?1 AND done_ms = 0",
+    [ST_REL_SET] =
+        "INSERT INTO releases(incident_id, url, actor, recorded_ms) VALUES (?1, ?2, ?3, ?4)"
+        " ON CONFLICT (incident_id) DO UPDATE SET url = excluded.url, actor = excluded.actor,"
+        " recorded_ms = excluded.recorded_ms",
+    [ST_REL_GET] = "SELECT incident_id, url, actor, recorded_ms FROM releases WHERE incident_id = ?1",
 };
 
 const struct store_field store__inc_fields[] = {
@@ -423,7 +433,12 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE inbox ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;"
     "ALTER TABLE timers ADD COLUMN owner TEXT;"
     "ALTER TABLE timers ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;",
-    /* 3 -> 4 (issue 9 part 8, the review): process improvements. */
+    /* 3 -> 4 (issue 9, long-term fix): the critical security release issue
+     * or MR recorded for an incident (/sirt release), one per incident. */
+    "CREATE TABLE releases ("
+    "  incident_id BIGINT PRIMARY KEY REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  url TEXT NOT NULL, actor TEXT, recorded_ms BIGINT NOT NULL DEFAULT 0);",
+    /* 4 -> 5 (issue 9 part 8, the review): process improvements. */
     "CREATE TABLE improvements ("
     "  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
     "  incident_id BIGINT NULL REFERENCES incidents(id) ON DELETE SET NULL,"

@@ -273,7 +273,9 @@ TEST_T(e2e_review_flags_improvements_medians_metrics, 120)
     /* Two days later SIRT-1 is resolved, still without a decision or an ack. */
     fx_set_clock(&fx, T0 + 10 * MINUTE + 49 * HOUR);
     fx_run_for(&fx, 500);
+    /* An S1 without a long-term fix: resolving asks first; "Resolve anyway". */
     ASSERT_CONTAINS(slash(&fx, "U0SIRT001", PUBLIC, "resolve SIRT-1"), "SIRT-1");
+    click(&fx, "U0SIRT001", PUBLIC, "resolve_anyway", "SIRT-1", "1795777000.000100");
     ASSERT(wait_posts(&fx, NULL, "resolved SIRT-1", 1, 10000));
 
     /* The digest: each flag, the improvement with its button, the medians last. */
