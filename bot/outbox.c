@@ -28,6 +28,7 @@
 #include "store.h"
 #include "storeq.h"
 #include "outbox_queue.h"
+#include "scheduler.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -110,6 +111,15 @@ struct outbox {
     struct obq *q;               /* store thread: the due jobs this replica holds */
     int64_t counts[OUTBOX_N_STATES];   /* store thread: jobs by state, kept as they change */
     int64_t next_sweep_ms;       /* store thread: lease renewal and sweep */
+    int64_t armed_for;           /* store thread: the moment the loop's timer was last set for
+                                  * (0: unknown, INT64_MAX: never); a tick that wants the
+                                  * same moment sends no message */
+    bool timer_fired;            /* guarded by mu: the timer fired since the last tick_st */
+    /* Store thread, between outbox_st_precommit and outbox_st_postcommit: */
+    bool pre;                    /* jobs were picked inside the caller's transaction */
+    bool pre_failed;             /* a mark failed there: nothing picked leaves */
+    int64_t *tent;               /* the jobs that transaction created (leave if it rolls back) */
+    size_t n_tent, cap_tent;
 };
 
 static void tick(struct outbox *o);
@@ -196,7 +206,9 @@ static void fmt_hhmm(int64_t ms, char out[16])
  * gets Slack's own error). */
 static bool quiet_op(const char *op, const char *idem)
 {
+    /* pd.page_status: a poll, repeated every minute while it matters. */
     return strcmp(op, "slack.views_open") == 0 || strcmp(op, "slack.ephemeral") == 0
+           || strcmp(op, "pd.page_status") == 0
            || strcmp(op, "slack.response_url") == 0 || (idem && strstr(idem, "/failure-notice"));
 }
 
@@ -211,9 +223,11 @@ static const char *op_what(const char *op)
         { "gitlab.create_issue", "creating the confidential GitLab issue" },
         { "gitlab.add_members", "adding members to the GitLab project" },
         { "gitlab.note", "adding a note to the GitLab issue" },
+        { "gitlab.link", "linking an existing GitLab issue" },
         { "pd.trigger", "paging the security on-call (PagerDuty)" },
         { "pd.resolve", "resolving the PagerDuty incident" },
         { "pd.oncall", "finding the secops on-call (PagerDuty)" },
+        { "pd.page_status", "reading the page's status (PagerDuty)" },
     };
     for (size_t i = 0; i < ARRAY_LEN(names); i++)
         if (strcmp(names[i].op, op) == 0)
@@ -426,8 +440,11 @@ static void apply_captures(struct store *s, int64_t incident_id, const char *op,
             store_incident_set_int(s, incident_id, f->string, (int64_t)f->valuedouble, now);
     }
     const cJSON *tl = cJSON_GetObjectItemCaseSensitive(result, "timeline");
+    const cJSON *tk = cJSON_GetObjectItemCaseSensitive(result, "timeline_kind");
+    const cJSON *ta = cJSON_GetObjectItemCaseSensitive(result, "timeline_actor");
     if (cJSON_IsString(tl))
-        store_timeline_add(s, incident_id, now, "sirtbot", op, tl->valuestring);
+        store_timeline_add(s, incident_id, now, cJSON_IsString(ta) && ta->valuestring[0] ? ta->valuestring : "sirtbot",
+                           cJSON_IsString(tk) && tk->valuestring[0] ? tk->valuestring : op, tl->valuestring);
     /* Who a page round reached: on the round, and on the incident. */
     const cJSON *pg = cJSON_GetObjectItemCaseSensitive(result, "page");
     const cJSON *pk = cJSON_GetObjectItemCaseSensitive(pg, "dedup_key");
@@ -435,6 +452,23 @@ static void apply_captures(struct store *s, int64_t incident_id, const char *op,
     if (cJSON_IsString(pk) && cJSON_IsString(pu)) {
         store_page_set_user(s, incident_id, pk->valuestring, pu->valuestring);
         store_member_add(s, incident_id, pu->valuestring, "oncall", now);
+    }
+    /* What PagerDuty said about a page round, and the timer that acts on it. */
+    const cJSON *pa = cJSON_GetObjectItemCaseSensitive(result, "page_ack");
+    const cJSON *pak = cJSON_GetObjectItemCaseSensitive(pa, "dedup_key");
+    const cJSON *pat = cJSON_GetObjectItemCaseSensitive(pa, "at_ms");
+    if (cJSON_IsString(pak) && cJSON_IsNumber(pat) && pat->valuedouble > 0)
+        store_page_ack_seen(s, incident_id, pak->valuestring, (int64_t)pat->valuedouble,
+                            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pa, "by")),
+                            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pa, "how")));
+    const cJSON *wake = cJSON_GetObjectItemCaseSensitive(result, "wake");
+    const char *wk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(wake, "key"));
+    const char *wkind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(wake, "kind"));
+    if (wk && wkind) {
+        const cJSON *wp = cJSON_GetObjectItemCaseSensitive(wake, "payload");
+        char *wpt = cJSON_IsObject(wp) ? cJSON_PrintUnformatted(wp) : NULL;
+        store_timer_set(s, wk, wkind, incident_id, now, wpt, now);
+        cJSON_free(wpt);
     }
 }
 
@@ -603,6 +637,11 @@ static void outcomes_st(struct store *st, void *arg)
     bool ok = began && store_commit(st) == 0;
     if (began && !ok)   /* rolled back; the jobs stay sending (and ours) until restart */
         LOG_ERROR("outbox: cannot record the outcomes", "");
+    bool woke = false;   /* a result set a timer ("wake"): the scheduler re-reads its agenda */
+    for (struct outcome *c = list; c && ok && !woke; c = c->next)
+        woke = c->outcome == EFFECT_DONE && cJSON_GetObjectItemCaseSensitive(c->result, "wake");
+    if (woke)
+        scheduler_st_changed(o->app->scheduler);
     store_stats_get(st, &sb);
     metrics_outbox_reads(o->app->metrics, sb.reads - sa.reads);
     while (list) {
@@ -985,16 +1024,12 @@ static void tick(struct outbox *o)
     metrics_outbox_reads(o->app->metrics, b.reads - a.reads);
 }
 
-static void tick_inner(struct outbox *o)
+/* The dispatch rounds of a tick, inside the caller's open transaction: the
+ * jobs picked are marked sending in it and wait in o->starts until it ends
+ * (starts_settle).  False when the store refused a write. */
+static bool pick_rounds(struct outbox *o)
 {
-    o->ticking = true;
-    struct store *s = o->app->store;
-    take_created(o);
-    if (clock_now_ms() >= o->next_sweep_ms)
-        sweep(o);
-    /* The jobs picked here are marked sending in one transaction. */
-    bool began = store_begin(s) == 0;
-    bool ok = began;
+    bool ok = true;
     struct obq_job *due[OUTBOX_MAX_IN_FLIGHT];
     for (int round = 0; ok && round < 4 && o->n_inflight < OUTBOX_MAX_IN_FLIGHT; round++) {
         size_t room = OUTBOX_MAX_IN_FLIGHT - o->n_inflight;
@@ -1016,11 +1051,14 @@ static void tick_inner(struct outbox *o)
         if (!started)
             break;
     }
-    if (began && (store_txn_failed(s) || store_commit(s) != 0))
-        ok = false;   /* the commit undid the marks: nothing leaves */
-    if (began && !ok && store_txn_failed(s))
-        store_rollback(s);
-    take_created(o);
+    return ok;
+}
+
+/* The transaction that marked o->starts ended: committed (ok), their
+ * requests leave; otherwise they stay pending, and the jobs that the
+ * transaction itself created (tent, n_tent) leave the queue with it. */
+static void starts_settle(struct outbox *o, bool ok, const int64_t *tent, size_t n_tent)
+{
     struct start *list = o->starts;
     o->starts = NULL;
     for (struct start *sp = list; sp; sp = sp->next) {
@@ -1035,6 +1073,13 @@ static void tick_inner(struct outbox *o)
             j->inflight = false;
         }
     }
+    for (size_t i = 0; !ok && i < n_tent; i++) {
+        struct obq_job *j = obq_get(o->q, tent[i]);
+        if (j) {
+            count_move(o, OUTBOX_PENDING, -1);
+            obq_remove(o->q, j);
+        }
+    }
     if (ok) {
         if (list)
             storeq_to_loop(o->app->storeq, starts_on_loop, list);
@@ -1046,6 +1091,24 @@ static void tick_inner(struct outbox *o)
             start_free(sp);
         }
     }
+}
+
+static void tick_inner(struct outbox *o)
+{
+    o->ticking = true;
+    struct store *s = o->app->store;
+    take_created(o);
+    if (clock_now_ms() >= o->next_sweep_ms)
+        sweep(o);
+    /* The jobs picked here are marked sending in one transaction. */
+    bool began = store_begin(s) == 0;
+    bool ok = began && pick_rounds(o);
+    if (began && (store_txn_failed(s) || store_commit(s) != 0))
+        ok = false;   /* the commit undid the marks: nothing leaves */
+    if (began && !ok && store_txn_failed(s))
+        store_rollback(s);
+    take_created(o);
+    starts_settle(o, ok, NULL, 0);
     o->ticking = false;
     update_gauges(o);
     if (ok) {
@@ -1064,6 +1127,9 @@ static void tick_st(struct store *st, void *arg)
     struct outbox *o = arg;
     pthread_mutex_lock(&o->mu);
     o->tick_posted = false;
+    if (o->timer_fired)
+        o->armed_for = 0;   /* a one-shot timer: set it again, whatever the moment */
+    o->timer_fired = false;
     pthread_mutex_unlock(&o->mu);
     tick(o);
 }
@@ -1080,7 +1146,11 @@ static void post_tick(struct outbox *o)
 
 static void on_timer(uv_timer_t *t)
 {
-    post_tick(container_of(t, struct outbox, timer));
+    struct outbox *o = container_of(t, struct outbox, timer);
+    pthread_mutex_lock(&o->mu);
+    o->timer_fired = true;
+    pthread_mutex_unlock(&o->mu);
+    post_tick(o);
 }
 
 struct arm {
@@ -1102,6 +1172,7 @@ static void arm_on_loop(void *arg)
 
 static void arm_loop(struct outbox *o, int64_t delay_ms)
 {
+    o->armed_for = 0;   /* schedule() says which moment, when it knows */
     struct arm *a = xcalloc(1, sizeof(*a));
     a->o = o;
     a->delay_ms = delay_ms;
@@ -1118,7 +1189,12 @@ static void schedule(struct outbox *o)
     if (o->next_sweep_ms < next)
         next = o->next_sweep_ms;
     int64_t now = clock_now_ms();
+    /* Each commit ticks: most ticks want the moment already set (the next
+     * sweep), and a loop wake-up per reply for nothing is worth saving. */
+    if (next > now && next == o->armed_for)
+        return;
     arm_loop(o, next <= now ? 0 : next - now);
+    o->armed_for = next;
 }
 
 void outbox_kick(struct outbox *o)
@@ -1132,6 +1208,64 @@ void outbox_st_committed(struct outbox *o)
 {
     if (o && o->started && !o->closing && !o->ticking)
         tick(o);
+}
+
+void outbox_st_precommit(struct outbox *o)
+{
+    if (!o || !o->started || o->closing || o->ticking || store_txn_depth(o->app->store) != 1
+        || store_txn_failed(o->app->store))
+        return;
+    struct store_stats a, b;
+    store_stats_get(o->app->store, &a);
+    o->ticking = true;
+    o->pre = true;
+    /* The transaction's own jobs join the queue now, tentatively. */
+    struct outbox_created *list = store_outbox_take_created_in_txn(o->app->store);
+    for (struct outbox_created *c = list; c; c = c->next) {
+        int64_t id = c->job.id;
+        struct obq_job *j = obq_add(o->q, &c->job);
+        if (!j)
+            continue;
+        count_move(o, -1, OUTBOX_PENDING);
+        for (size_t i = 0; i < c->n_deps; i++)
+            resolve_dep(o, j, c->deps[i]);
+        if (o->n_tent == o->cap_tent) {
+            o->cap_tent = o->cap_tent ? 2 * o->cap_tent : 16;
+            o->tent = xrealloc(o->tent, o->cap_tent * sizeof(*o->tent));
+        }
+        o->tent[o->n_tent++] = id;
+    }
+    outbox_created_free(list);
+    if (!pick_rounds(o))
+        o->pre_failed = true;
+    store_stats_get(o->app->store, &b);
+    metrics_outbox_reads(o->app->metrics, b.reads - a.reads);
+}
+
+void outbox_st_postcommit(struct outbox *o, bool committed)
+{
+    if (!o)
+        return;
+    if (!o->pre) {
+        if (committed)
+            outbox_st_committed(o);
+        return;
+    }
+    bool ok = committed && !o->pre_failed;
+    o->pre = o->pre_failed = false;
+    starts_settle(o, ok, o->tent, o->n_tent);
+    o->n_tent = 0;
+    o->ticking = false;
+    if (committed) {
+        take_created(o);   /* e.g. failure notices of jobs failed in there */
+        int64_t now = clock_now_ms();
+        if (now >= o->next_sweep_ms || obq_next_due(o->q) <= now) {
+            tick(o);       /* more is due: its own transaction */
+            return;
+        }
+    }
+    update_gauges(o);
+    schedule(o);
 }
 
 void outbox_st_rolled_back(struct outbox *o)
@@ -1285,6 +1419,7 @@ void outbox_destroy(struct outbox *o)
     while (o->inflight)
         finish_inflight(o, o->inflight);
     obq_destroy(o->q);
+    free(o->tent);
     pthread_mutex_destroy(&o->mu);
     free(o);
 }

@@ -26,6 +26,7 @@ enum stmt_id {
     ST_PG_INSERT, ST_PG_LAST, ST_PG_OPEN, ST_PG_LIST, ST_PG_RESOLVE, ST_PG_USER,
     ST_IMP_INSERT, ST_IMP_OPEN, ST_IMP_GET, ST_IMP_DONE, ST_INC_AFTER,
     ST_REL_SET, ST_REL_GET,
+    ST_PA_GET, ST_PA_LIST, ST_PA_PUT, ST_PA_SEEN,
     ST_COUNT,
     /* Then one "UPDATE incidents SET <field> ..." per store__inc_fields entry. */
     ST_SET_FIELD = ST_COUNT
