@@ -272,6 +272,10 @@ int store_retention_due(struct store *s, int64_t cutoff_ms, size_t max, int64_t 
  * SQLite the files are scrubbed (db_scrub) after the outermost commit.
  * STORE_ENOTFOUND also when it was erased after its last resolution. */
 int store_incident_erase(struct store *s, int64_t id, const char *marker, int64_t now_ms);
+/* At most max incidents with id > after_id, ascending id (a pass over
+ * every incident in slices: the review's figures). */
+int store_incidents_after(struct store *s, int64_t after_id, size_t max,
+                          bool (*cb)(void *ud, const struct incident *inc), void *ud);
 
 /* ---- page rounds ----
  * One row per PagerDuty alert the bot opened for an incident: round 1 is
@@ -303,6 +307,24 @@ int store_pages_list(struct store *s, int64_t incident_id, bool (*cb)(void *ud, 
 int store_page_resolve(struct store *s, int64_t incident_id, const char *dedup_key, int64_t now_ms);
 /* Records who was on call for the round (STORE_ENOTFOUND: no such round). */
 int store_page_set_user(struct store *s, int64_t incident_id, const char *dedup_key, const char *user);
+
+/* ---- process improvements (the weekly review, `/sirt improve`) ----
+ * Noted by a SIRT member, optionally about one incident (incident_id 0 =
+ * none); listed in every digest while done_ms is 0. */
+struct improvement {
+    int64_t id, incident_id;
+    char *author, *text;        /* text is stored masked */
+    int64_t created_ms, done_ms;
+    char *done_by;
+};
+void improvement_finish(struct improvement *m);
+/* Inserts; sets m->id. */
+int store_improvement_add(struct store *s, struct improvement *m);
+int store_improvement_get(struct store *s, int64_t id, struct improvement *out);
+/* Marks it done: 0, or STORE_ENOTFOUND when there is no such open one. */
+int store_improvement_done(struct store *s, int64_t id, const char *user, int64_t now_ms);
+/* The open ones by id; rows borrowed for the call; stops if cb returns false. */
+int store_improvements_open(struct store *s, bool (*cb)(void *ud, const struct improvement *m), void *ud);
 
 /* ---- long-term fix (store_releases.c) ----
  * The critical security release issue or MR of an incident (/sirt

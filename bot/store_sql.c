@@ -125,6 +125,15 @@ static const char *const sqlite_migrations[] = {
     "CREATE INDEX page_acks_incident ON page_acks(incident_id);",
     /* 9 -> 10 (retention.days): when the incident's text was erased, 0 = not. */
     "ALTER TABLE incidents ADD COLUMN erased_ms INTEGER NOT NULL DEFAULT 0;",
+    /* 10 -> 11 (issue 9 part 8, the review): process improvements noted with
+     * `/sirt improve`, listed in every digest until marked done. */
+    "CREATE TABLE improvements ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  incident_id INTEGER NULL REFERENCES incidents(id) ON DELETE SET NULL,"
+    "  author TEXT NOT NULL, text TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0,"
+    "  done_ms INTEGER NOT NULL DEFAULT 0, done_by TEXT);"
+    "CREATE INDEX improvements_open ON improvements(done_ms, id);",
 };
 
 /* ---- statements (both drivers) ---- */
@@ -181,6 +190,7 @@ const char *const store__sql[ST_COUNT] = {
     [ST_INC_OPEN] = "SELECT " INC_COLS " FROM incidents WHERE state = 'open' ORDER BY id",
     [ST_INC_SINCE] =
         "SELECT " INC_COLS " FROM incidents WHERE created_ms >= ?1 OR state = 'open' ORDER BY id",
+    [ST_INC_AFTER] = "SELECT " INC_COLS " FROM incidents WHERE id > ?1 ORDER BY id LIMIT ?2",
     [ST_TL_INSERT] =
         "INSERT INTO timeline(incident_id, ts_ms, actor, kind, text) VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_TL_LIST] =
@@ -323,6 +333,16 @@ const char *const store__sql[ST_COUNT] = {
         "UPDATE pages SET resolved_ms = ?3 WHERE incident_id = ?1 AND resolved_ms = 0"
         " AND dedup_key = COALESCE(?2, dedup_key)",
     [ST_PG_USER] = "UPDATE pages SET paged_user = ?3 WHERE incident_id = ?1 AND dedup_key = ?2",
+    [ST_IMP_INSERT] =
+        "INSERT INTO improvements(incident_id, author, text, created_ms)"
+        " VALUES (NULLIF(CAST(?1 AS BIGINT), 0), ?2, ?3, ?4) RETURNING id",
+    [ST_IMP_OPEN] =
+        "SELECT id, COALESCE(incident_id, 0), author, text, created_ms, done_ms, done_by FROM improvements"
+        " WHERE done_ms = 0 ORDER BY id",
+    [ST_IMP_GET] =
+        "SELECT id, COALESCE(incident_id, 0), author, text, created_ms, done_ms, done_by FROM improvements"
+        " WHERE id = ?1",
+    [ST_IMP_DONE] = "UPDATE improvements SET done_ms = ?2, done_by = ?3 WHERE id = ?1 AND done_ms = 0",
     [ST_REL_SET] =
         "INSERT INTO releases(incident_id, url, actor, recorded_ms) VALUES (?1, ?2, ?3, ?4)"
         " ON CONFLICT (incident_id) DO UPDATE SET url = excluded.url, actor = excluded.actor,"
@@ -482,6 +502,14 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX page_acks_incident ON page_acks(incident_id);",
     /* 5 -> 6 (retention.days): when the incident's text was erased, 0 = not. */
     "ALTER TABLE incidents ADD COLUMN erased_ms BIGINT NOT NULL DEFAULT 0;",
+    /* 6 -> 7 (issue 9 part 8, the review): process improvements. */
+    "CREATE TABLE improvements ("
+    "  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  incident_id BIGINT NULL REFERENCES incidents(id) ON DELETE SET NULL,"
+    "  author TEXT NOT NULL, text TEXT NOT NULL,"
+    "  created_ms BIGINT NOT NULL DEFAULT 0,"
+    "  done_ms BIGINT NOT NULL DEFAULT 0, done_by TEXT);"
+    "CREATE INDEX improvements_open ON improvements(done_ms, id);",
 };
 
 /* A driver's own statements, where its dialect differs from store__sql.

@@ -29,8 +29,8 @@ static long long schema_version(struct sfx *f)
 {
     return sfx_raw_int(f, f->pg ? "SELECT COALESCE(MAX(version), 0) FROM schema_version" : "PRAGMA user_version");
 }
-#define SCHEMA_SQLITE 10
-#define SCHEMA_PG 6
+#define SCHEMA_SQLITE 11
+#define SCHEMA_PG 7
 
 
 static int64_t new_incident(struct store *s, const char *key, int64_t now)
