@@ -17,6 +17,7 @@ struct store;
 struct outbox;
 struct scheduler;
 struct storeq;
+struct unames;
 
 struct sirt_app {
     uv_loop_t *loop;
@@ -39,6 +40,10 @@ struct sirt_app {
     /* Resolved zone of cfg->appsec[i] (config tz, else Slack users.info,
      * else NULL until known); owned by main. */
     char **appsec_tz;
+    /* Slack display names the effects looked up (users.info), loop thread
+     * only; NULL in the store thread's view and in unit tests (no cache).
+     * Owned by main (effects_names.c). */
+    struct unames *unames;
     char bot_user_id[32];   /* from auth.test; "" until known */
     char bot_id[32];
     char team_url[256];     /* from auth.test, e.g. "https://acme.slack.com/"; "" until known */

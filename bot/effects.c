@@ -35,13 +35,18 @@ static const struct {
     { "gitlab.add_members", eff_gitlab_add_members, EFFECT_CLASS_DEFAULT },
     { "gitlab.create_issue", eff_gitlab_create_issue, EFFECT_CLASS_DEFAULT },
     { "gitlab.create_project", eff_gitlab_create_project, EFFECT_CLASS_DEFAULT },
+    { "gitlab.issue_state", eff_gitlab_issue_state, EFFECT_CLASS_DEFAULT },
     { "gitlab.note", eff_gitlab_note, EFFECT_CLASS_DEFAULT },
+    { "gitlab.update_issue", eff_gitlab_update_issue, EFFECT_CLASS_DEFAULT },
     { "pd.oncall", eff_pd_oncall, EFFECT_CLASS_DEFAULT },
     { "pd.resolve", eff_pd_resolve, EFFECT_CLASS_DEFAULT },
     { "pd.trigger", eff_pd_trigger, EFFECT_CLASS_PAGE },
     { "slack.create_channel", eff_slack_create_channel, EFFECT_CLASS_DEFAULT },
     { "slack.dm", eff_slack_dm, EFFECT_CLASS_DEFAULT },
     { "slack.ephemeral", eff_slack_ephemeral, EFFECT_CLASS_DEFAULT },
+    { "slack.file_bytes", eff_slack_file_bytes, EFFECT_CLASS_DEFAULT },
+    { "slack.file_complete", eff_slack_file_complete, EFFECT_CLASS_DEFAULT },
+    { "slack.file_upload", eff_slack_file_upload, EFFECT_CLASS_DEFAULT },
     { "slack.invite", eff_slack_invite, EFFECT_CLASS_DEFAULT },
     { "slack.post", eff_slack_post, EFFECT_CLASS_DEFAULT },
     { "slack.response_url", eff_slack_response_url, EFFECT_CLASS_DEFAULT },
@@ -88,6 +93,8 @@ static void eff_free(struct fx *fx)
     free(fx->scan.channel);
     free(fx->scan.thread_ts);
     free(fx->scan.cursor);
+    cJSON_Delete(fx->names.ids);
+    cJSON_Delete(fx->names.map);
     free(fx);
 }
 
@@ -402,12 +409,14 @@ static void on_api(void *ud, const struct api_result *r)
     cb(fx, r);
 }
 
-void eff_slack(struct fx *fx, const char *method, cJSON *args, bool get, bool mutating, eff_api_fn cb)
+static void slack_call(struct fx *fx, const char *method, cJSON *args, bool get, bool form, bool mutating,
+                       eff_api_fn cb)
 {
     struct api_opts o;
     memset(&o, 0, sizeof(o));
     o.no_retry = true;
     o.get = get;
+    o.form = form;
     fx->api_cb = cb;
     fx->mutating = mutating;
     fx->pending = true;
@@ -418,6 +427,16 @@ void eff_slack(struct fx *fx, const char *method, cJSON *args, bool get, bool mu
         fx->api_cb = NULL;
         eff_finish(fx, EFFECT_RETRY, -1, fx->job_maybe_sent, "canceled");
     }
+}
+
+void eff_slack(struct fx *fx, const char *method, cJSON *args, bool get, bool mutating, eff_api_fn cb)
+{
+    slack_call(fx, method, args, get, false, mutating, cb);
+}
+
+void eff_slack_form(struct fx *fx, const char *method, cJSON *args, bool mutating, eff_api_fn cb)
+{
+    slack_call(fx, method, args, false, true, mutating, cb);
 }
 
 static void on_http(void *ud, const struct http_response *resp)
@@ -437,6 +456,29 @@ bool eff_has_ctl(const char *s)
     return false;
 }
 
+int eff_http_send_raw(struct fx *fx, const char *method, const char *url, const char *const *headers,
+                      const char *body, size_t body_len, bool mutating, long timeout_ms, eff_http_fn cb)
+{
+    struct http_request req;
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = url;
+    req.headers = headers;
+    req.body = body;
+    req.body_len = body ? body_len : 0;
+    req.timeout_ms = timeout_ms > 0 ? timeout_ms : FX_HTTP_TIMEOUT_MS;
+    req.max_response = FX_MAX_RESPONSE;
+    fx->http_cb = cb;
+    fx->mutating = mutating;
+    fx->pending = true;
+    int rc = fx->app->http ? http_send(fx->app->http, &req, on_http, fx) : HTTP_EINVAL;
+    if (rc != 0) {
+        fx->pending = false;
+        fx->http_cb = NULL;
+    }
+    return rc;
+}
+
 int eff_http_send(struct fx *fx, const char *method, const char *url, const char *const *headers, cJSON *body,
                   bool mutating, long timeout_ms, eff_http_fn cb)
 {
@@ -445,25 +487,9 @@ int eff_http_send(struct fx *fx, const char *method, const char *url, const char
         text = cJSON_PrintUnformatted(body);
         cJSON_Delete(body);
     }
-    struct http_request req;
-    memset(&req, 0, sizeof(req));
-    req.method = method;
-    req.url = url;
-    req.headers = headers;
-    req.body = text;
-    req.body_len = text ? strlen(text) : 0;
-    req.timeout_ms = timeout_ms > 0 ? timeout_ms : FX_HTTP_TIMEOUT_MS;
-    req.max_response = FX_MAX_RESPONSE;
-    fx->http_cb = cb;
-    fx->mutating = mutating;
-    fx->pending = true;
-    int rc = fx->app->http ? http_send(fx->app->http, &req, on_http, fx) : HTTP_EINVAL;
+    int rc = eff_http_send_raw(fx, method, url, headers, text, text ? strlen(text) : 0, mutating, timeout_ms, cb);
     if (text)
         cJSON_free(text);
-    if (rc != 0) {
-        fx->pending = false;
-        fx->http_cb = NULL;
-    }
     return rc;
 }
 
@@ -609,6 +635,8 @@ void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSO
         fx->inc_project_id = inc->gitlab_project_id;
         fx->inc_issue_iid = inc->gitlab_issue_iid;
         fx->inc_issue_url = masked(inc->gitlab_issue_url);
+        fx->inc_severity = inc->severity;
+        fx->inc_priority = inc->priority;
     }
     fx->in_start = true;
 
@@ -629,6 +657,8 @@ void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSO
     }
     if (!start)
         eff_fail(fx, "unknown op");
+    else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fx->payload, "names")))
+        eff_names_then(fx, start);   /* {{user.<id>}} -> names first */
     else
         start(fx);
     /* fx is still alive here: anything finished inside start was deferred. */

@@ -56,6 +56,26 @@
  *                       usernames are skipped (listed in the result)
  *  gitlab.note          {"body","marker"}                    POST /projects/:id/issues/:iid/notes;
  *                       with maybe_sent, first look for a note holding marker
+ *  gitlab.update_issue  {"add_labels","remove_labels","severity"?,"priority"?}
+ *                       PUT /projects/:id/issues/:iid with add_labels / remove_labels
+ *                       (comma-separated, as GitLab documents them; arrays are joined).
+ *                       Idempotent, so a replay after a crash simply sends it again.  With
+ *                       "severity"/"priority" (the values the labels stand for): when the
+ *                       incident row no longer has them at send time, a later change
+ *                       superseded this one (its own job sets the labels), so nothing is sent
+ *                       (result "superseded":true): changes applied out of order never leave
+ *                       stale labels.  Waits for the project and the issue.
+ *  gitlab.issue_state   {"state_event":"close"|"reopen","add_labels"?,"remove_labels"?}
+ *                       PUT /projects/:id/issues/:iid (close/reopen is idempotent in GitLab);
+ *                       waits for the issue.  result {"state"}
+ *  slack.file_upload    {"channel"?,"filename","title","content","fallback_intro"?}
+ *                       files.getUploadURLExternal (form-encoded: filename, length) -> DONE with
+ *                       the follow-up "bytes" (slack.file_bytes) -> "complete"
+ *                       (slack.file_complete: files.completeUploadExternal, files=[{id,title}],
+ *                       channel_id).  A lasting failure of any step (not_allowed_token_type,
+ *                       missing_scope, a 4xx from the upload URL, ...) is DONE with follow-up
+ *                       slack.post jobs instead: a notice of why, then the content in ordered
+ *                       code-block parts (effects_files.c)
  *  pd.trigger           {"dedup_key","summary","severity","source","component",
  *                       "custom_details":{...},"issue_job"?,"links_update"?}
  *                       Events v2 trigger, routing key from config, dedup_key as written by the
@@ -88,6 +108,15 @@
  * reserved result member for paging, "page":{"dedup_key","user"}, records
  * the user on that page round (store_page_set_user) and on the incident
  * (role "oncall").
+ *
+ * A follow-up may name "after": the key of an earlier follow-up of the
+ * same result, which it then depends on (ordered messages).
+ *
+ * Any payload may carry "if_state": "open"|"resolved": the outbox drops the
+ * job (DROPPED, not sent) when the incident is in another state at send
+ * time (a reminder queued before a resolve).  "names": true makes the
+ * {{user.<Slack id>}} placeholders of its strings people's names first
+ * (effects_names.c).
  *
  * Outcome rules: 2xx/ok -> DONE; Slack ok:false -> FAIL, except ratelimited /
  * internal_error / fatal_error / service_unavailable / request_timeout /
@@ -142,6 +171,12 @@ bool effect_known(const char *op);
 enum effect_retry_class { EFFECT_CLASS_DEFAULT, EFFECT_CLASS_PAGE };
 /* The class of op from the op table; DEFAULT for an unknown op. */
 enum effect_retry_class effect_retry_class(const char *op);
+
+/* The cache of Slack display names the effects keep (effects_names.c):
+ * loop thread only; unames_destroy(NULL) is a no-op. */
+struct unames;
+struct unames *unames_create(void);
+void unames_destroy(struct unames *u);
 
 /* Slack permalink-ish URL of a channel for links ("<team url>archives/<id>").
  * Returns a malloc'd string, or NULL when the team URL is unknown. */

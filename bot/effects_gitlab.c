@@ -485,3 +485,139 @@ void eff_gitlab_note(struct fx *fx)
     }
     post_note(fx);
 }
+
+/* ---- gitlab.update_issue ---- */
+
+/* A label list as GitLab takes it: "a,b,c"; NULL when empty. */
+static char *label_list(const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return v->valuestring[0] ? xstrdup(v->valuestring) : NULL;
+    if (!cJSON_IsArray(v))
+        return NULL;
+    struct buf l;
+    buf_init(&l, 0);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v)
+        if (cJSON_IsString(it) && it->valuestring[0])
+            buf_printf(&l, "%s%s", l.len ? "," : "", it->valuestring);
+    char *out = l.len ? xstrdup(l.data) : NULL;
+    buf_finish(&l);
+    return out;
+}
+
+cJSON *eff_gitlab_update_body(const cJSON *payload)
+{
+    char *add = label_list(cJSON_GetObjectItemCaseSensitive(payload, "add_labels"));
+    char *rm = label_list(cJSON_GetObjectItemCaseSensitive(payload, "remove_labels"));
+    cJSON *b = NULL;
+    if (add || rm) {
+        b = cJSON_CreateObject();
+        if (add)
+            cJSON_AddStringToObject(b, "add_labels", add);
+        if (rm)
+            cJSON_AddStringToObject(b, "remove_labels", rm);
+    }
+    free(add);
+    free(rm);
+    return b;
+}
+
+static void issue_updated(struct fx *fx, const struct http_response *resp)
+{
+    if (!ok2xx(resp)) {
+        eff_finish_http(fx, resp, "gitlab");
+        return;
+    }
+    cJSON *j = eff_parse(resp);
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(j, "labels");
+    if (cJSON_IsArray(labels))
+        cJSON_AddItemToObject(eff_result(fx), "labels", cJSON_Duplicate(labels, 1));
+    cJSON_Delete(j);
+    char *add = label_list(cJSON_GetObjectItemCaseSensitive(fx->payload, "add_labels"));
+    if (add) {
+        char *t = xasprintf("GitLab issue relabelled: %s", add);
+        cJSON_AddStringToObject(eff_result(fx), "timeline", t);
+        free(t);
+        free(add);
+    }
+    eff_done(fx);
+}
+
+void eff_gitlab_update_issue(struct fx *fx)
+{
+    if (fx->inc_project_id <= 0) {
+        eff_wait(fx, "gitlab project");
+        return;
+    }
+    if (fx->inc_issue_iid <= 0) {
+        eff_wait(fx, "gitlab issue");
+        return;
+    }
+    int64_t sev = eff_int(fx->payload, "severity"), pri = eff_int(fx->payload, "priority");
+    if ((sev > 0 && fx->inc_severity > 0 && sev != fx->inc_severity) ||
+        (pri > 0 && fx->inc_priority > 0 && pri != fx->inc_priority)) {
+        LOG_INFO("gitlab relabel superseded by a later change, not sent", "job:l incident:l",
+                 (long long)fx->job_id, (long long)fx->incident_id);
+        cJSON_AddTrueToObject(eff_result(fx), "superseded");
+        eff_done(fx);
+        return;
+    }
+    cJSON *b = eff_gitlab_update_body(fx->payload);
+    if (!b) {
+        eff_fail(fx, "bad payload: no labels to change");
+        return;
+    }
+    char path[96];
+    snprintf(path, sizeof(path), "/projects/%lld/issues/%lld", (long long)fx->inc_project_id,
+             (long long)fx->inc_issue_iid);
+    eff_gitlab(fx, "PUT", path, b, true, issue_updated);
+}
+
+/* ---- gitlab.issue_state: close or reopen the incident's issue ---- */
+
+static void issue_state_done(struct fx *fx, const struct http_response *resp)
+{
+    if (resp->err != HTTP_OK || resp->status < 200 || resp->status > 299) {
+        eff_finish_http(fx, resp, "gitlab");
+        return;
+    }
+    cJSON *j = eff_parse(resp);
+    const char *state = eff_str(j, "state");
+    if (state)
+        cJSON_AddStringToObject(eff_result(fx), "state", state);
+    cJSON_Delete(j);
+    eff_done(fx);
+}
+
+void eff_gitlab_issue_state(struct fx *fx)
+{
+    if (fx->inc_project_id <= 0) {
+        eff_wait(fx, "gitlab project");
+        return;
+    }
+    if (fx->inc_issue_iid <= 0) {
+        eff_wait(fx, "gitlab issue");
+        return;
+    }
+    const char *ev = eff_str(fx->payload, "state_event");
+    if (!ev || (strcmp(ev, "close") != 0 && strcmp(ev, "reopen") != 0)) {
+        eff_fail(fx, "bad payload: state_event must be close or reopen");
+        return;
+    }
+    /* state_event rides along with the label change: older GitLab refuses a
+     * PUT that carries only add_labels/remove_labels (protocol-facts-2 §8.3).
+     * Closing a closed issue again is a no-op, so a replay is harmless. */
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "state_event", ev);
+    const char *add = eff_str(fx->payload, "add_labels");
+    const char *rm = eff_str(fx->payload, "remove_labels");
+    if (add)
+        cJSON_AddStringToObject(body, "add_labels", add);
+    if (rm)
+        cJSON_AddStringToObject(body, "remove_labels", rm);
+    char path[96];
+    snprintf(path, sizeof(path), "/projects/%lld/issues/%lld", (long long)fx->inc_project_id,
+             (long long)fx->inc_issue_iid);
+    eff_gitlab(fx, "PUT", path, body, true, issue_state_done);
+}

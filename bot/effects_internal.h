@@ -43,6 +43,7 @@ struct fx {
     int64_t inc_project_id;
     int64_t inc_issue_iid;
     char *inc_issue_url;
+    int inc_severity, inc_priority;  /* 1..4, 0 when unknown */
 
     /* Progress of multi-step ops (meaning per op). */
     cJSON *result;                 /* DONE result being built, owned */
@@ -56,6 +57,13 @@ struct fx {
         int pages;
         void (*then)(struct fx *fx, const char *ts);
     } scan;
+
+    /* People's names for {{user.<id>}} placeholders (effects_names.c). */
+    struct {
+        cJSON *ids;                /* array of ids still to look up */
+        cJSON *map;                /* id -> name found */
+        void (*then)(struct fx *fx);
+    } names;
 
     /* Current request. */
     bool pending;
@@ -101,6 +109,9 @@ bool eff_slack_error_retryable(const char *code);
 /* ---- requests (effects.c) ---- */
 /* Slack Web API, one attempt.  args is consumed.  get: query string. */
 void eff_slack(struct fx *fx, const char *method, cJSON *args, bool get, bool mutating, eff_api_fn cb);
+/* Slack Web API, one attempt, arguments form-encoded (methods that take no
+ * JSON body, e.g. files.getUploadURLExternal).  args is consumed. */
+void eff_slack_form(struct fx *fx, const char *method, cJSON *args, bool mutating, eff_api_fn cb);
 /* GitLab REST: $GITLAB_URL/api/v4<path>; body (consumed) may be NULL. */
 void eff_gitlab(struct fx *fx, const char *method, const char *path, cJSON *body, bool mutating,
                eff_http_fn cb);
@@ -136,6 +147,10 @@ const char *eff_pd_first_email(const cJSON *j);
 /* GitLab GET /users?username= body: the id of the user named username
  * (case-insensitive), or 0. */
 int64_t eff_gitlab_user_id(const cJSON *users, const char *username);
+/* The body of gitlab.update_issue's PUT from its payload: add_labels and
+ * remove_labels copied as GitLab's comma-separated strings (arrays are
+ * joined); NULL when the payload names no label to change (caller frees). */
+cJSON *eff_gitlab_update_body(const cJSON *payload);
 /* text with marker appended as an HTML comment unless it already holds it
  * (caller frees). */
 char *eff_with_marker(const char *text, const char *marker);
@@ -182,15 +197,38 @@ void eff_gitlab_create_project(struct fx *fx);
 void eff_gitlab_create_issue(struct fx *fx);
 void eff_gitlab_add_members(struct fx *fx);
 void eff_gitlab_note(struct fx *fx);
+void eff_gitlab_update_issue(struct fx *fx);
 void eff_pd_trigger(struct fx *fx);
 void eff_pd_resolve(struct fx *fx);
 void eff_pd_oncall(struct fx *fx);
+void eff_gitlab_issue_state(struct fx *fx);
+void eff_slack_file_upload(struct fx *fx);
+void eff_slack_file_bytes(struct fx *fx);
+void eff_slack_file_complete(struct fx *fx);
+
+/* ---- people's names (effects_names.c) ----
+ * A payload with "names": true may hold {{user.<Slack id>}} in any string.
+ * eff_names_then looks each id up (users.info; cached in app->unames for a
+ * day) and replaces the placeholders with the person's display name (else
+ * real name, else the id) before it calls then(fx).  A transient Slack
+ * error finishes the job (RETRY); a lasting one (user_not_found) leaves the
+ * id. */
+void eff_names_then(struct fx *fx, void (*then)(struct fx *fx));
+/* s with every {{user.<id>}} replaced from map (id -> name; missing: the
+ * id); caller frees.  Pure, for the unit tests. */
+char *eff_names_apply(const char *s, const cJSON *map);
+/* A display name made safe for Markdown and mrkdwn (control characters
+ * dropped, ` < > * _ ~ | replaced), at most 80 bytes; caller frees. */
+char *eff_name_clean(const char *name);
 
 /* Sends one HTTP request for fx (body taken over, may be NULL; timeout 0 =
  * the default); cb runs with the response.  Returns 0, or non-zero when it
  * could not be sent (cb will not run: the caller decides the outcome). */
 int eff_http_send(struct fx *fx, const char *method, const char *url, const char *const *headers, cJSON *body,
                   bool mutating, long timeout_ms, eff_http_fn cb);
+/* The same with a raw body (borrowed for the call; may be NULL). */
+int eff_http_send_raw(struct fx *fx, const char *method, const char *url, const char *const *headers,
+                      const char *body, size_t body_len, bool mutating, long timeout_ms, eff_http_fn cb);
 /* True if s holds control characters (never put into a header or URL). */
 bool eff_has_ctl(const char *s);
 

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "config.h"
+#include "effects.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"
@@ -641,6 +642,7 @@ int main(int argc, char **argv)
     ms.app.router = router_create(&ms.app);
     ms.app.outbox = outbox_create(&ms.app);
     ms.app.scheduler = scheduler_create(&ms.app);
+    ms.app.unames = unames_create();
     resolve_zones(&ms);
     {
         /* The store thread's view: no network; its zones are its own. */
@@ -651,6 +653,7 @@ int main(int argc, char **argv)
         ms.st_app.api = NULL;
         ms.st_app.sm = NULL;
         ms.st_app.st_app = NULL;
+        ms.st_app.unames = NULL;
     }
 
     struct sm_config smc;
@@ -700,6 +703,8 @@ int main(int argc, char **argv)
     router_destroy(ms.app.router);
     outbox_destroy(ms.app.outbox);
     scheduler_destroy(ms.app.scheduler);
+    unames_destroy(ms.app.unames);
+    ms.app.unames = NULL;
     store_close(ms.app.store);
     free_zones(ms.app.appsec_tz, ms.cfg.n_appsec);
     ms.app.appsec_tz = NULL;

@@ -446,6 +446,11 @@ static void add_followups(struct store *s, const struct inflight *f, const cJSON
 {
     const cJSON *jobs = result ? cJSON_GetObjectItemCaseSensitive(result, "jobs") : NULL;
     const cJSON *j;
+    struct added_job {
+        const char *key;
+        int64_t id;
+    } added[64];
+    size_t n_added = 0;
     cJSON_ArrayForEach(j, jobs) {
         const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "key");
         const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
@@ -454,15 +459,24 @@ static void add_followups(struct store *s, const struct inflight *f, const cJSON
             LOG_WARN("outbox: malformed follow-up job ignored", "job:l op:s", (long long)f->job_id, f->op);
             continue;
         }
-        int64_t deps[4];
+        int64_t deps[5];
         size_t n = 0;
         const cJSON *d;
         cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(j, "deps"))
-            if (cJSON_IsNumber(d) && d->valuedouble >= 1 && n < ARRAY_LEN(deps))
+            if (cJSON_IsNumber(d) && d->valuedouble >= 1 && n < ARRAY_LEN(deps) - 1)
                 deps[n++] = (int64_t)d->valuedouble;
+        /* "after": an earlier follow-up of the same result, by key (ordered
+         * messages). */
+        const cJSON *after = cJSON_GetObjectItemCaseSensitive(j, "after");
+        for (size_t k = 0; cJSON_IsString(after) && k < n_added; k++)
+            if (strcmp(added[k].key, after->valuestring) == 0 && added[k].id > 0)
+                deps[n++] = added[k].id;
         char *idem = xasprintf("%s/%s", f->idem_key, key->valuestring);
-        outbox_add(s, f->incident_id, idem, op->valuestring, cJSON_IsObject(payload) ? payload : NULL, deps, n, 0);
+        int64_t id = outbox_add(s, f->incident_id, idem, op->valuestring, cJSON_IsObject(payload) ? payload : NULL,
+                                deps, n, 0);
         free(idem);
+        if (n_added < ARRAY_LEN(added))
+            added[n_added++] = (struct added_job){ key->valuestring, id };
     }
 }
 
@@ -796,7 +810,7 @@ static bool fail_now(struct outbox *o, struct obq_job *oj, const char *why, bool
 
 /* Drops j as no longer needed (recorded as DROPPED, with why).  Returns
  * false when the store could not record it. */
-static bool drop_now(struct outbox *o, struct obq_job *oj, const char *why)
+static bool drop_now(struct outbox *o, struct obq_job *oj, const char *why, bool page)
 {
     struct store *s = o->app->store;
     const struct outbox_job *j = &oj->job;
@@ -807,9 +821,10 @@ static bool drop_now(struct outbox *o, struct obq_job *oj, const char *why)
         store_rollback(s);
         return false;
     }
-    if (j->incident_id)
+    if (page && j->incident_id)
         store_timeline_add(s, j->incident_id, now, "sirtbot", "page_dropped", why);
-    announce_page_outcome(o, j->incident_id, j->idem_key, false);
+    if (page)
+        announce_page_outcome(o, j->incident_id, j->idem_key, false);
     if (store_commit(s) != 0)
         return false;
     metrics_outbox(o->app->metrics, j->op, "dropped");
@@ -849,7 +864,17 @@ static bool dispatch(struct outbox *o, struct obq_job *oj)
         /* Retried until delivered or no longer needed: it is no longer needed. */
         cJSON_Delete(payload);
         incident_finish(&inc);
-        return drop_now(o, oj, "not sent: the incident was resolved before PagerDuty accepted the page");
+        return drop_now(o, oj, "not sent: the incident was resolved before PagerDuty accepted the page", true);
+    }
+    const char *if_state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "if_state"));
+    if (have_inc && if_state && inc.state && strcmp(inc.state, if_state) != 0) {
+        /* Written for an incident in another state (a reminder for an open
+         * one, a close for a resolved one): no longer makes sense. */
+        char why[96];
+        snprintf(why, sizeof(why), "not sent: the incident is %.20s, no longer %.20s", inc.state, if_state);
+        cJSON_Delete(payload);
+        incident_finish(&inc);
+        return drop_now(o, oj, why, false);
     }
     expand(payload, have_inc ? &inc : NULL, o->app, 0);
 

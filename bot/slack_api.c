@@ -36,6 +36,7 @@ struct api_call {
     size_t body_len;
     char *auth;                  /* "Authorization: Bearer ...", NULL for response_url */
     bool get;
+    bool form;                   /* body is form-encoded */
     bool response_url;
     int max_attempts;
     long timeout_ms;
@@ -313,7 +314,9 @@ static int send_attempt(struct api_call *call)
     size_t n = 0;
     if (call->auth)
         hdrs[n++] = call->auth;
-    if (!call->get)
+    if (call->form)
+        hdrs[n++] = "Content-Type: application/x-www-form-urlencoded";
+    else if (!call->get)
         hdrs[n++] = "Content-Type: application/json; charset=utf-8";
     hdrs[n++] = "Accept: application/json";
     hdrs[n] = NULL;
@@ -483,10 +486,20 @@ int api_call_opts(struct api_client *c, const char *method, const cJSON *args,
     buf_init(&u, 0);
     buf_printf(&u, "%s/", c->base_url);
     url_escape(&u, method);
-    if (call->get)
+    call->form = !call->get && opts && opts->form;
+    if (call->get) {
         append_query(&u, args);
-    else
+    } else if (call->form) {
+        struct buf f;
+        buf_init(&f, 0);
+        append_query(&f, args);
+        /* append_query writes "?k=v&...": the body is what follows the '?' */
+        call->body = xstrdup(f.len ? f.data + 1 : "");
+        call->body_len = strlen(call->body);
+        buf_finish(&f);
+    } else {
         call->body = json_body(args, &call->body_len);
+    }
     call->url = buf_take(&u);
     return call_start(c, call);
 }

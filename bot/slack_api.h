@@ -44,6 +44,7 @@ typedef void (*api_cb)(void *ud, const struct api_result *r);
 struct api_opts {
     const char *token;       /* NULL = the bot token */
     bool get;                /* GET with query string from args' string/number members */
+    bool form;               /* POST the same members form-encoded (application/x-www-form-urlencoded) */
     bool no_retry;           /* one attempt only (caller handles retries, e.g. the outbox) */
     int max_attempts;        /* 0 = default (5) */
     long timeout_ms;         /* 0 = default (10000) per attempt */

@@ -284,6 +284,20 @@ int store_page_resolve(struct store *s, int64_t incident_id, const char *dedup_k
 /* Records who was on call for the round (STORE_ENOTFOUND: no such round). */
 int store_page_set_user(struct store *s, int64_t incident_id, const char *dedup_key, const char *user);
 
+/* ---- long-term fix (store_releases.c) ----
+ * The critical security release issue or MR of an incident (/sirt
+ * release): at most one per incident; recording another replaces it. */
+struct release {
+    int64_t incident_id;
+    char *url;                  /* masked like every user text */
+    char *actor;                /* Slack user id */
+    int64_t recorded_ms;
+};
+void release_finish(struct release *r);
+int store_release_set(struct store *s, int64_t incident_id, const char *url, const char *actor, int64_t now_ms);
+/* 0 and out filled (release_finish), STORE_ENOTFOUND when none is recorded. */
+int store_release_get(struct store *s, int64_t incident_id, struct release *out);
+
 /* ---- outbox ---- */
 /* DROPPED: no longer needed and never to be sent (a page for an incident
  * resolved while it was being retried); counts as finished for dependents. */

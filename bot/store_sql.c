@@ -107,6 +107,11 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE inbox ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE timers ADD COLUMN owner TEXT;"
     "ALTER TABLE timers ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;",
+    /* 7 -> 8 (issue 9, long-term fix): the critical security release issue
+     * or MR recorded for an incident (/sirt release), one per incident. */
+    "CREATE TABLE releases ("
+    "  incident_id INTEGER PRIMARY KEY REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  url TEXT NOT NULL, actor TEXT, recorded_ms INTEGER NOT NULL DEFAULT 0);",
 };
 
 /* ---- statements (both drivers) ---- */
@@ -301,6 +306,11 @@ const char *const store__sql[ST_COUNT] = {
         "UPDATE pages SET resolved_ms = ?3 WHERE incident_id = ?1 AND resolved_ms = 0"
         " AND dedup_key = COALESCE(?2, dedup_key)",
     [ST_PG_USER] = "UPDATE pages SET paged_user = ?3 WHERE incident_id = ?1 AND dedup_key = ?2",
+    [ST_REL_SET] =
+        "INSERT INTO releases(incident_id, url, actor, recorded_ms) VALUES (?1, ?2, ?3, ?4)"
+        " ON CONFLICT (incident_id) DO UPDATE SET url = excluded.url, actor = excluded.actor,"
+        " recorded_ms = excluded.recorded_ms",
+    [ST_REL_GET] = "SELECT incident_id, url, actor, recorded_ms FROM releases WHERE incident_id = ?1",
 };
 
 const struct store_field store__inc_fields[] = {
@@ -403,6 +413,11 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE inbox ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;"
     "ALTER TABLE timers ADD COLUMN owner TEXT;"
     "ALTER TABLE timers ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;",
+    /* 3 -> 4 (issue 9, long-term fix): the critical security release issue
+     * or MR recorded for an incident (/sirt release), one per incident. */
+    "CREATE TABLE releases ("
+    "  incident_id BIGINT PRIMARY KEY REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  url TEXT NOT NULL, actor TEXT, recorded_ms BIGINT NOT NULL DEFAULT 0);",
 };
 
 /* A driver's own statements, where its dialect differs from store__sql.

@@ -135,6 +135,15 @@ const char *handoff_next_owner(struct sirt_app *app, const char *exclude, int64_
  * dedup_key.  Returns the round number (>= 1), or <0 on a store error. */
 int page_round(struct sirt_app *app, int64_t incident_id, bool new_round, const char *reason, char *key,
                size_t len, bool *is_new);
+/* The page itself (Page button, /sirt page, a raise to S1/P1): the open
+ * round's key again (PagerDuty folds the trigger into that alert), or a new
+ * round when none is open; the pd.trigger job with inc's severity and
+ * priority, the on-call it reaches invited (page_oncall_invite), a
+ * "paged" timeline entry and a word in the incident channel.  reason is
+ * "page" (user paged) or "severity" (user raised the incident: said so).
+ * req_id makes the keys unique per request, so a replay adds nothing. */
+void page_plan(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id,
+               const char *reason);
 /* Adds the pd.oncall job (idem_key) that runs after job `after`, finds who
  * the round dedup_key reached (PagerDuty schedule, else fallback_user),
  * records them on the round and invites them to the channel and, when
@@ -143,5 +152,40 @@ int page_round(struct sirt_app *app, int64_t incident_id, bool new_round, const 
  * configured, <0 on error. */
 int64_t page_oncall_invite(struct sirt_app *app, int64_t incident_id, const char *idem_key, const char *dedup_key,
                            int64_t after, int64_t channel_job, int64_t project_job);
+
+/* ---- resolving (page.c) and close-out (closeout.c, release.c) ---- */
+/* May user resolve inc now?  0, or -1 with the reason for the user in msg. */
+int resolve_check(struct sirt_app *app, const struct incident *inc, const char *user, char *msg, size_t len);
+/* Resolves inc (checked by the caller): state, timers cancelled, PagerDuty
+ * resolved, the close-out, timeline and the channel told.  req_id makes the
+ * idempotency keys unique per request. */
+void resolve_plan(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id);
+/* The close-out of a resolve: the GitLab issue closed with label
+ * incident::resolved and the timeline added to it as a note (when GitLab is
+ * configured).  True when GitLab jobs were written. */
+bool closeout_resolved(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id);
+/* A note on the incident's GitLab issue whose body may name people as
+ * {{user.<id>}} (filled in when sent); 0 when GitLab is off. */
+int64_t closeout_note(struct sirt_app *app, const struct incident *inc, const char *key_suffix, const char *body);
+/* The incident's timeline as Markdown with {{user.<id>}} placeholders
+ * (effects with "names": true fill them in); caller frees (timeline.c). */
+char *timeline_markdown(struct sirt_app *app, const struct incident *inc);
+
+/* ---- the long-term fix (release.c) ---- */
+/* True when resolving inc must be confirmed first: S1 or P1, open, and no
+ * long-term fix recorded. */
+bool release_gate(struct sirt_app *app, const struct incident *inc);
+/* The confirmation (Resolve anyway / Cancel) as a slash command's reply. */
+void release_confirm_reply(const struct incident *inc, struct sirt_reply *out);
+/* The same as an ephemeral message to user in channel (mentions, DMs). */
+void release_confirm_ephemeral(struct sirt_app *app, const struct incident *inc, const char *channel,
+                               const char *user, const char *req_id);
+/* The same as the answer to a press of the summary's Resolve button. */
+void release_confirm_button(struct sirt_app *app, const struct incident *inc, const cJSON *payload,
+                            const cJSON *action);
+/* Arms the daily reminder to the owner of an open S1/P1 incident without a
+ * long-term fix (no-op otherwise, or when one is pending).  Call when an
+ * incident is created, reopened, or raised to S1/P1. */
+void release_plan(struct sirt_app *app, const struct incident *inc);
 
 #endif

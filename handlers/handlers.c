@@ -15,11 +15,14 @@ const struct sirt_verb handlers_verbs[] = {
     { "help", "help", "this list", help_respond, NULL, true },
     { "oncall", "oncall", "who is the security on-call right now", oncall_respond, oncall_work, false },
     { "page", "page [SIRT-n]", "page the security on-call for the incident", page_respond, page_work, false },
+    { "release", "release [SIRT-n] <URL>", "record the long-term fix (critical security release issue or MR)", release_respond, release_work, false },
+    { "reopen", "reopen SIRT-n", "reopen a resolved incident and its GitLab issue (SIRT team)", reopen_respond, reopen_work, false },
     { "report", "report [summary]", "report a security incident (opens a form)", report_respond, report_work, false },
-    { "resolve", "resolve SIRT-n", "resolve the incident (and its page)", resolve_respond, resolve_work, false },
+    { "resolve", "resolve SIRT-n", "resolve the incident, its page and its GitLab issue", resolve_respond, resolve_work, false },
     { "review", "review", "post the weekly review digest in the SIRT channel", review_respond, review_work, false },
+    { "severity", "severity [SIRT-n] S<1-4> [P<1-4>]", "change the incident's severity/priority (S1 adds the responders; first S1/P1 pages)", severity_respond, severity_work, false },
     { "status", "status [SIRT-n]", "status of an incident, or the list of open ones", status_respond, status_work, false },
-    { "timeline", "timeline SIRT-n", "the incident's timeline as Markdown, for the postmortem", timeline_respond, timeline_work, false },
+    { "timeline", "timeline SIRT-n", "upload the incident's timeline as a Markdown file, for the postmortem", timeline_respond, timeline_work, false },
 };
 const size_t handlers_n_verbs = ARRAY_LEN(handlers_verbs);
 
@@ -39,12 +42,15 @@ static const struct sirt_action actions[] = {
     { "handoff_choose", handoff_choose_action },
     { "handoff_keep", handoff_keep_action },
     { "handoff_take", handoff_take_action },
+    { "resolve_anyway", release_resolve_anyway },
+    { "resolve_cancel", release_resolve_cancel },
     { "sirt_add", add_button },
     { "sirt_decision", decision_button },
     { "sirt_handoff", handoff_button },
     { "sirt_page", page_button },
     { "sirt_report_open", report_open_action },
     { "sirt_resolve", resolve_button },
+    { "sirt_severity", severity_button },
     { NULL, NULL },
 };
 
@@ -52,6 +58,7 @@ static const struct sirt_view views[] = {
     { "sirt_add", add_validate, add_submit },
     { "sirt_decision", decision_validate, decision_submit },
     { "sirt_report", report_validate, report_submit },
+    { "sirt_severity", severity_validate, severity_submit },
     { NULL, NULL, NULL },
 };
 
@@ -60,6 +67,7 @@ static const struct sirt_timer_kind timer_kinds[] = {
     { "handoff_auto", handoff_auto_fire },
     { "handoff_prompt", handoff_prompt_fire },
     { "handoff_unaccepted", handoff_unaccepted_fire },
+    { "release_reminder", release_reminder_fire },
     { "validate_prompt", decision_validate_prompt_fire },
     { "weekly_review", review_fire },
     { NULL, NULL },

@@ -159,6 +159,17 @@ bool handoff_pending(struct sirt_app *app, int64_t id, char *receiver, size_t si
  * refreshed), so pending hand-backs are planned again. */
 void handoff_zones_changed(struct sirt_app *app);
 
+/* severity.c: /sirt severity, the Change severity button and its modal */
+void severity_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int severity_work(struct sirt_app *app, const struct sirt_req *req);
+int severity_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+cJSON *severity_validate(struct sirt_app *app, const cJSON *payload);
+int severity_submit(struct sirt_app *app, const cJSON *payload);
+/* Parses "S<1-4> [P<1-4>]" (either or both, any order, case-insensitive,
+ * separated by spaces, '/' or ','): 0 with *sev / *pri set (0 = not
+ * given), or -1 when s is empty, names anything else, or a level twice. */
+int severity_parse(const char *s, int *sev, int *pri);
+
 /* status.c, review.c, timeline.c */
 void status_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int status_work(struct sirt_app *app, const struct sirt_req *req);
@@ -169,6 +180,17 @@ void review_fire(struct sirt_app *app, const struct sched_timer *t);
 void review_plan(struct sirt_app *app);
 void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int timeline_work(struct sirt_app *app, const struct sirt_req *req);
+
+/* closeout.c: /sirt reopen */
+void reopen_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int reopen_work(struct sirt_app *app, const struct sirt_req *req);
+
+/* release.c: /sirt release, the resolve confirmation's buttons, the daily reminder */
+void release_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int release_work(struct sirt_app *app, const struct sirt_req *req);
+int release_resolve_anyway(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+int release_resolve_cancel(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+void release_reminder_fire(struct sirt_app *app, const struct sched_timer *t);
 
 /* help.c */
 void help_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);

@@ -150,15 +150,13 @@ int64_t page_oncall_invite(struct sirt_app *app, int64_t incident_id, const char
     return id;
 }
 
-/* The page itself: the open round's key again (PagerDuty folds the trigger
- * into that alert), or a new round when none is open; the on-call it
- * reaches is invited; the timeline and a word in the incident channel.
- * req_id makes the keys unique per request. */
-static void plan_page(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id)
+void page_plan(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id,
+               const char *reason)
 {
+    bool by_severity = reason && strcmp(reason, "severity") == 0;
     char dedup[64];
     bool is_new = false;
-    int round = page_round(app, inc->id, false, "page", dedup, sizeof(dedup), &is_new);
+    int round = page_round(app, inc->id, false, by_severity ? "severity" : "page", dedup, sizeof(dedup), &is_new);
     if (round < 0) {
         LOG_ERROR("page: cannot record the page round", "incident:l error:s", (long long)inc->id,
                   store_strerror(round));
@@ -196,12 +194,21 @@ static void plan_page(struct sirt_app *app, const struct incident *inc, const ch
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/page/%s/oncall", inc->id, req_id);
     page_oncall_invite(app, inc->id, key, dedup, j_page, 0, 0);
 
-    timeline_add(app, inc->id, user, "paged", "security on-call paged by <@%s> (%s page round %d, dedup_key %s)",
-                 user, is_new ? "new" : "open", round, dedup);
-    char *text = is_new ? xasprintf(":rotating_light: <@%s> paged the security on-call (PagerDuty page `%s`).",
-                                    user, dedup)
-                        : xasprintf(":rotating_light: <@%s> paged the security on-call again (PagerDuty page `%s`, "
-                                    "still open).", user, dedup);
+    char *text;
+    if (by_severity) {
+        timeline_add(app, inc->id, user, "paged", "security on-call paged: <@%s> raised the incident to S%d/P%d "
+                     "(%s page round %d, dedup_key %s)", user, inc->severity, inc->priority,
+                     is_new ? "new" : "open", round, dedup);
+        text = xasprintf(":rotating_light: SIRT-%" PRId64 " is now S%d/P%d: the security on-call is being paged "
+                         "(PagerDuty page `%s`).", inc->id, inc->severity, inc->priority, dedup);
+    } else {
+        timeline_add(app, inc->id, user, "paged", "security on-call paged by <@%s> (%s page round %d, dedup_key %s)",
+                     user, is_new ? "new" : "open", round, dedup);
+        text = is_new ? xasprintf(":rotating_light: <@%s> paged the security on-call (PagerDuty page `%s`).",
+                                  user, dedup)
+                      : xasprintf(":rotating_light: <@%s> paged the security on-call again (PagerDuty page `%s`, "
+                                  "still open).", user, dedup);
+    }
     snprintf(key, sizeof(key), "paged/%s", req_id);
     fx_post_incident(app, inc, key, text, NULL);
     free(text);
@@ -233,7 +240,7 @@ int page_work(struct sirt_app *app, const struct sirt_req *req)
     if (page_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0) {
         char id[200];
         request_key(req, "req", id, sizeof(id));
-        plan_page(app, &inc, req->user_id, id);
+        page_plan(app, &inc, req->user_id, id, "page");
     }
     incident_finish(&inc);
     return handler_result(app);
@@ -256,7 +263,7 @@ int page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
     } else {
         char id[200];
         press_id(payload, action, id, sizeof(id));
-        plan_page(app, &inc, user, id);
+        page_plan(app, &inc, user, id, "page");
     }
     incident_finish(&inc);
     return handler_result(app);
@@ -264,7 +271,7 @@ int page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 
 /* ---- resolving ---- */
 
-static int resolve_check(struct sirt_app *app, const struct incident *inc, const char *user, char *msg, size_t len)
+int resolve_check(struct sirt_app *app, const struct incident *inc, const char *user, char *msg, size_t len)
 {
     if (!incident_authorized(app, inc, user)) {
         snprintf(msg, len, "Sorry, only the SIRT team, the owner of SIRT-%" PRId64 " and the people on it can "
@@ -303,7 +310,7 @@ static bool resolve_round(void *ud, const struct page_round *r)
     return true;
 }
 
-static void plan_resolve(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id)
+void resolve_plan(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id)
 {
     int64_t now = clock_now_ms();
     store_incident_set_text(app->store, inc->id, "state", "resolved", now);
@@ -315,12 +322,17 @@ static void plan_resolve(struct sirt_app *app, const struct incident *inc, const
     bool paging = rc.paging && rc.n > 0;
     char key[256];
     timeline_add(app, inc->id, user, "resolved", "incident resolved by <@%s>", user);
-    char *text = xasprintf(":white_check_mark: <@%s> resolved SIRT-%" PRId64 ".%s Reminders for it are "
-                           "cancelled. Use `/sirt timeline SIRT-%" PRId64 "` for the postmortem.",
+    /* Close-out (closeout.c): the GitLab issue closed, with the timeline. */
+    bool issue = closeout_resolved(app, inc, user, req_id);
+    char *text = xasprintf(":white_check_mark: <@%s> resolved SIRT-%" PRId64 ".%s%s Reminders and follow-ups "
+                           "for it are stopped. Use `/sirt timeline SIRT-%" PRId64 "` for the postmortem, and "
+                           "`/sirt reopen SIRT-%" PRId64 "` if it comes back.",
                            user, inc->id,
                            !paging ? "" : rc.n == 1 ? " Its PagerDuty page is being resolved too."
                                                     : " Its PagerDuty pages are being resolved too.",
-                           inc->id);
+                           issue ? " Its GitLab issue is being closed (label `incident::resolved`), with the "
+                                   "timeline added as a note." : "",
+                           inc->id, inc->id);
     snprintf(key, sizeof(key), "resolved/%s", req_id);
     fx_post_incident(app, inc, key, text, NULL);
     free(text);
@@ -337,7 +349,12 @@ void resolve_respond(struct sirt_app *app, const struct sirt_req *req, struct si
     }
     if (resolve_check(app, &inc, req->user_id, msg, sizeof(msg)) != 0)
         reply_set_text(out, "%s", msg);
-    else if (req->source == REQ_SLASH || !incident_in_channel(&inc, req->channel_id))
+    else if (release_gate(app, &inc)) {
+        /* S1/P1 without a long-term fix: confirm first (release.c). */
+        if (req->source == REQ_SLASH)
+            release_confirm_reply(&inc, out);
+        /* else: work() sends the question ephemerally */
+    } else if (req->source == REQ_SLASH || !incident_in_channel(&inc, req->channel_id))
         reply_set_text(out, "Resolving SIRT-%" PRId64 "…", inc.id);
     incident_finish(&inc);
 }
@@ -351,7 +368,10 @@ int resolve_work(struct sirt_app *app, const struct sirt_req *req)
     if (resolve_check(app, &inc, req->user_id, msg, sizeof(msg)) == 0) {
         char id[200];
         request_key(req, "req", id, sizeof(id));
-        plan_resolve(app, &inc, req->user_id, id);
+        if (!release_gate(app, &inc))
+            resolve_plan(app, &inc, req->user_id, id);
+        else if (req->source != REQ_SLASH)
+            release_confirm_ephemeral(app, &inc, req->channel_id, req->user_id, id);
     }
     incident_finish(&inc);
     return handler_result(app);
@@ -373,7 +393,10 @@ int resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *acti
     } else {
         char id[200];
         press_id(payload, action, id, sizeof(id));
-        plan_resolve(app, &inc, user, id);
+        if (release_gate(app, &inc))
+            release_confirm_button(app, &inc, payload, action);
+        else
+            resolve_plan(app, &inc, user, id);
     }
     incident_finish(&inc);
     return handler_result(app);

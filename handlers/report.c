@@ -383,6 +383,7 @@ static cJSON *summary_blocks(const struct incident *inc, const struct report_inp
     cJSON_AddItemToArray(els, bk_button("Record decision", "sirt_decision", id, NULL));
     cJSON_AddItemToArray(els, bk_button("Hand off", "sirt_handoff", id, NULL));
     cJSON_AddItemToArray(els, bk_button("Add people", "sirt_add", id, NULL));
+    cJSON_AddItemToArray(els, bk_button("Change severity", "sirt_severity", id, NULL));
     cJSON_AddItemToArray(els, bk_button("Resolve", "sirt_resolve", id, "primary"));
     cJSON_AddItemToArray(blocks, actions);
 
@@ -480,6 +481,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
                            "the secops on-call owns it");
     }
     handoff_plan(app, inc);
+    release_plan(app, inc);   /* S1/P1: daily reminder until a long-term fix is recorded */
 
     /* 3. GitLab: private project, confidential issue, members, EM/PM note */
     int64_t j_issue = 0, j_proj = 0;

@@ -1,10 +1,13 @@
 /* timeline: `/sirt timeline [SIRT-n]` — the incident's record as Markdown
- * for the postmortem (header, timeline in UTC, decisions, links), posted in
- * the incident's private channel in one or more ordered code-block parts
- * through the outbox.  Only people allowed to see the incident get it;
- * anyone else gets a refusal that says nothing about the incident.  Every
- * stored text is masked and defused before it is posted; nothing about the
- * incident is logged but its id. */
+ * for the postmortem (header, timeline in UTC, decisions, links), uploaded
+ * to the incident's private channel as a file (slack.file_upload, which
+ * falls back to code-block messages when Slack refuses uploads), and the
+ * same Markdown for the GitLab issue at resolve (timeline_markdown).
+ * People appear by name: the text carries {{user.<id>}} placeholders that
+ * the effect fills from Slack profiles.  Only people allowed to see the
+ * incident get it; anyone else gets a refusal that says nothing about the
+ * incident.  Every stored text is masked and defused before it leaves;
+ * nothing about the incident is logged but its id. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,10 +24,8 @@
 #include "common.h"
 #include "handlers.h"
 
-#define PART_MAX 3500               /* per chat message, fences included */
 #define LINE_MAX_BYTES 900          /* one Markdown line */
-#define PARTS_MAX 30
-#define ORDER_DEADLINE_MS 60000     /* a later part waits this long for an earlier one */
+#define LINES_MAX 4000              /* the file stays far below Slack's 1 MB */
 
 static const char refusal[] = "Only people on the incident or in the SIRT team can get its timeline.";
 
@@ -37,17 +38,13 @@ static bool allowed(struct sirt_app *app, const struct sirt_req *req, const stru
 }
 
 
-/* Slack user ids only; anything else is the bot. */
-static void actor(const char *a, struct buf *b)
+static bool is_user_id(const char *a)
 {
     bool user = a && (a[0] == 'U' || a[0] == 'W') && strlen(a) < 24;
     for (const char *p = a; user && *p; p++)
         if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
             user = false;
-    if (user)
-        buf_printf(b, "&lt;@%s&gt;", a);
-    else
-        buf_puts(b, "sirtbot");
+    return user;
 }
 
 /* ---- building the Markdown as lines ---- */
@@ -56,6 +53,46 @@ struct lines {
     char **v;
     size_t n, alloc;
 };
+
+/* Slack user ids become {{user.<id>}} (a name when it is sent); anything
+ * else is the bot. */
+static void actor(const char *a, struct buf *b)
+{
+    if (is_user_id(a))
+        buf_printf(b, "{{user.%s}}", a);
+    else
+        buf_puts(b, "sirtbot");
+}
+
+/* User text for one Markdown line: masked, "{{" defused, cut at max bytes,
+ * newlines and tabs made spaces; Slack mentions <@U1> / <@U1|x> become
+ * {{user.U1}}.  Caller frees. */
+static char *md_line(const char *s, size_t max)
+{
+    char *c = clean_user_text(s ? s : "", max);
+    struct buf b;
+    buf_init(&b, 0);
+    for (const char *p = c; *p;) {
+        if (p[0] == '<' && p[1] == '@') {
+            size_t n = strcspn(p + 2, ">|");
+            const char *end = strchr(p + 2, '>');
+            char id[32];
+            if (n > 0 && n < sizeof(id) && end) {
+                memcpy(id, p + 2, n);
+                id[n] = '\0';
+                if (is_user_id(id)) {
+                    buf_printf(&b, "{{user.%s}}", id);
+                    p = end + 1;
+                    continue;
+                }
+            }
+        }
+        buf_append(&b, (*p == '\n' || *p == '\r' || *p == '\t') ? " " : p, 1);
+        p++;
+    }
+    free(c);
+    return buf_take(&b);
+}
 
 static void line_add(struct lines *l, struct buf *b)
 {
@@ -66,6 +103,10 @@ static void line_add(struct lines *l, struct buf *b)
         b->data[n] = '\0';
         b->len = n;
         buf_puts(b, " …");
+    }
+    if (l->n >= LINES_MAX) {
+        buf_finish(b);
+        return;
     }
     if (l->n == l->alloc) {
         l->alloc = l->alloc ? l->alloc * 2 : 32;
@@ -93,8 +134,8 @@ static bool tl_line(void *ud, const struct timeline_entry *e)
     struct lines *l = ud;
     char when[32];
     fmt_utc(e->ts_ms, "%Y-%m-%d %H:%M:%S UTC", when);
-    char *kind = shown_line(e->kind, 60);
-    char *text = shown_line(e->text, 600);
+    char *kind = md_line(e->kind, 60);
+    char *text = md_line(e->text, 600);
     struct buf b;
     buf_init(&b, 0);
     buf_printf(&b, "- %s — ", when);
@@ -113,7 +154,7 @@ static bool decision_lines(void *ud, const struct decision *d)
     fmt_utc(d->created_ms, "%Y-%m-%d %H:%M:%S UTC", when);
     struct buf b;
     buf_init(&b, 0);
-    char *sol = shown_line(d->solution, 400);
+    char *sol = md_line(d->solution, 400);
     buf_printf(&b, "- Decision #%" PRId64 " (%s, by ", d->id, when);
     actor(d->author, &b);
     buf_printf(&b, "): %s", sol);
@@ -129,7 +170,7 @@ static bool decision_lines(void *ud, const struct decision *d)
     for (size_t i = 0; i < ARRAY_LEN(f); i++) {
         if (!f[i].value || !f[i].value[0])
             continue;
-        char *v = shown_line(f[i].value, 400);
+        char *v = md_line(f[i].value, 400);
         line_printf(l, "  - %s: %s", f[i].label, v);
         free(v);
     }
@@ -155,8 +196,8 @@ static bool decision_lines(void *ud, const struct decision *d)
 
 static void build(struct sirt_app *app, const struct incident *inc, struct lines *l)
 {
-    char *title = shown_line(inc->title, 150);
-    char *comp = shown_line(inc->component ? inc->component : "(not given)", 80);
+    char *title = md_line(inc->title, 150);
+    char *comp = md_line(inc->component ? inc->component : "(not given)", 80);
     char created[32], resolved[32];
     fmt_utc(inc->created_ms, "%Y-%m-%d %H:%M:%S UTC", created);
     fmt_utc(inc->resolved_ms, "%Y-%m-%d %H:%M:%S UTC", resolved);
@@ -197,7 +238,7 @@ static void build(struct sirt_app *app, const struct incident *inc, struct lines
     line_printf(l, "## Links");
     line_printf(l, "%s", "");
     if (inc->channel_id) {
-        char *name = shown_line(inc->channel_name ? inc->channel_name : "", 80);
+        char *name = md_line(inc->channel_name ? inc->channel_name : "", 80);
         /* The outbox fills in the channel's URL. */
         line_printf(l, "- Slack channel: #%s (%s) {{incident.channel_url}}", name, inc->channel_id);
         free(name);
@@ -205,14 +246,14 @@ static void build(struct sirt_app *app, const struct incident *inc, struct lines
         line_printf(l, "- Slack channel: not created yet");
     }
     if (inc->gitlab_issue_url) {
-        char *u = shown_line(inc->gitlab_issue_url, 500);
+        char *u = md_line(inc->gitlab_issue_url, 500);
         line_printf(l, "- GitLab issue: %s", u);
         free(u);
     } else {
         line_printf(l, "- GitLab issue: none");
     }
     if (inc->issue_link) {
-        char *u = shown_line(inc->issue_link, 500);
+        char *u = md_line(inc->issue_link, 500);
         line_printf(l, "- Reported link: %s", u);
         free(u);
     }
@@ -220,56 +261,47 @@ static void build(struct sirt_app *app, const struct incident *inc, struct lines
     free(comp);
 }
 
-/* ---- posting ---- */
+/* ---- the whole text ---- */
 
-static void post_parts(struct sirt_app *app, const struct incident *inc, const char *key_base,
-                       const struct lines *l)
+char *timeline_markdown(struct sirt_app *app, const struct incident *inc)
 {
-    char *parts[PARTS_MAX];
-    size_t np = 0, i = 0;
-    /* Room for the fences, "(part i/n)" and the note that the rest is missing. */
-    const size_t budget = PART_MAX - 120;
-    while (i < l->n && np < PARTS_MAX) {
-        struct buf b;
-        buf_init(&b, 0);
-        while (i < l->n) {
-            size_t need = strlen(l->v[i]) + 1;
-            if (b.len && b.len + need > budget)
-                break;
-            buf_puts(&b, l->v[i]);
-            buf_puts(&b, "\n");
-            i++;
-        }
-        parts[np++] = buf_take(&b);
+    struct lines l = { 0 };
+    build(app, inc, &l);
+    struct buf b;
+    buf_init(&b, 0);
+    for (size_t i = 0; i < l.n; i++) {
+        buf_puts(&b, l.v[i]);
+        buf_puts(&b, "\n");
+        free(l.v[i]);
     }
-    bool truncated = i < l->n;
-    int64_t now = clock_now_ms();
-    int64_t prev = 0;
-    for (size_t k = 0; k < np; k++) {
-        struct buf t;
-        buf_init(&t, 0);
-        buf_printf(&t, "```\n%s```", parts[k]);
-        if (np > 1)
-            buf_printf(&t, "\n_(part %zu/%zu)_", k + 1, np);
-        if (truncated && k + 1 == np)
-            buf_puts(&t, "\n_(the timeline is longer: the rest is in the store)_");
-        char key[256];
-        snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/%zu", inc->id, key_base, k + 1);
-        cJSON *p = cJSON_CreateObject();
-        /* No channel yet: the effect waits for the incident channel. */
-        if (inc->channel_id)
-            cJSON_AddStringToObject(p, "channel", inc->channel_id);
-        cJSON_AddStringToObject(p, "text", t.data);
-        cJSON_AddFalseToObject(p, "unfurl_links");
-        int64_t id = outbox_add(app->store, inc->id, key, "slack.post", p, prev > 0 ? &prev : NULL,
-                                prev > 0 ? 1 : 0, prev > 0 ? now + ORDER_DEADLINE_MS : 0);
-        if (id > 0)
-            prev = id;
-        cJSON_Delete(p);
-        buf_finish(&t);
-        free(parts[k]);
-    }
-    LOG_INFO("timeline: posted in the incident channel", "incident:l parts:d", (long long)inc->id, (int)np);
+    free(l.v);
+    return buf_take(&b);
+}
+
+/* The upload chain (bot/effects_files.c): the file in the incident channel,
+ * or messages there when uploads are refused.  key makes it unique. */
+static void upload(struct sirt_app *app, const struct incident *inc, const char *key)
+{
+    char *md = timeline_markdown(app, inc);
+    cJSON *p = cJSON_CreateObject();
+    /* No channel yet: the effect waits for the incident channel. */
+    if (inc->channel_id)
+        cJSON_AddStringToObject(p, "channel", inc->channel_id);
+    char name[64];
+    snprintf(name, sizeof(name), "SIRT-%" PRId64 "-timeline.md", inc->id);
+    cJSON_AddStringToObject(p, "filename", name);
+    snprintf(name, sizeof(name), "SIRT-%" PRId64 " timeline", inc->id);
+    cJSON_AddStringToObject(p, "title", name);
+    snprintf(name, sizeof(name), "the timeline of SIRT-%" PRId64, inc->id);
+    cJSON_AddStringToObject(p, "fallback_intro", name);
+    cJSON_AddStringToObject(p, "content", md);
+    cJSON_AddTrueToObject(p, "names");
+    char idem[256];
+    snprintf(idem, sizeof(idem), "SIRT-%" PRId64 "/%s", inc->id, key);
+    outbox_add(app->store, inc->id, idem, "slack.file_upload", p, NULL, 0, 0);
+    cJSON_Delete(p);
+    free(md);
+    LOG_INFO("timeline: upload to the incident channel planned", "incident:l", (long long)inc->id);
 }
 
 void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
@@ -287,10 +319,10 @@ void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct s
     if (!allowed(app, req, &inc))
         reply_set_text(out, "%s", refusal);
     else if (inc.channel_id && reply_private_for(app, req, &inc))
-        reply_set_text(out, "Posting the timeline of SIRT-%" PRId64 " in <#%s>, as Markdown for the postmortem.",
-                       inc.id, inc.channel_id);
+        reply_set_text(out, "Uploading the timeline of SIRT-%" PRId64 " to <#%s>, as a Markdown file for the "
+                       "postmortem.", inc.id, inc.channel_id);
     else
-        reply_set_text(out, "Posting the timeline of SIRT-%" PRId64 " in the incident's private channel%s.",
+        reply_set_text(out, "Uploading the timeline of SIRT-%" PRId64 " to the incident's private channel%s.",
                        inc.id, inc.channel_id ? "" : " once it exists");
     incident_finish(&inc);
 }
@@ -302,14 +334,9 @@ int timeline_work(struct sirt_app *app, const struct sirt_req *req)
     if (!app->store || incident_for(app, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0)
         return handler_result(app);
     if (allowed(app, req, &inc)) {
-        struct lines l = { 0 };
-        build(app, &inc, &l);
         char key[200];
         request_key(req, "timeline", key, sizeof(key));
-        post_parts(app, &inc, key, &l);
-        for (size_t i = 0; i < l.n; i++)
-            free(l.v[i]);
-        free(l.v);
+        upload(app, &inc, key);
     }
     incident_finish(&inc);
     return handler_result(app);

@@ -340,7 +340,7 @@ TEST_T(e2e_access_long_report_summary_accepted, 90)
         } else if (strcmp(type, "header") == 0) {
             ASSERT_LE(blockkit_len(text), BK_HEADER_TEXT);
         } else if (strcmp(type, "actions") == 0) {
-            buttons = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(b, "elements")) == 5;
+            buttons = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(b, "elements")) == 6;   /* Page, Decision, Hand off, Add people, Change severity, Resolve */
         }
     }
     ASSERT(marker);

@@ -227,7 +227,10 @@ TEST_T(e2e_outage_page_for_resolved_incident_is_dropped, 60)
     submit(&fx, "V0OUTRS001");
     struct count_want late = { "C0SIRT0001", "has not accepted the page for SIRT-1", 1 };
     ASSERT(fx_wait(&fx, pred_posts, &late, 15000));
-    const char *eid = fake_slack_send_slash(fx.slack, "U0SIRT001", incident_channel(&fx), "resolve SIRT-1");
+    const char *eid = fake_slack_send_slash(fx.slack, "U0SIRT001", incident_channel(&fx),
+                                            "release SIRT-1 https://gitlab.example/security/release/-/issues/7");
+    ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
+    eid = fake_slack_send_slash(fx.slack, "U0SIRT001", incident_channel(&fx), "resolve SIRT-1");
     ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
     struct count_want dropped = { "C0SIRT0001", "no longer sent", 1 };
     ASSERT(fx_wait(&fx, pred_posts, &dropped, 10000));

@@ -244,7 +244,9 @@ TEST_T(e2e_paging_handoff_pages_a_new_round_and_invites_the_oncall, 120)
     ASSERT_EQ(fake_pagerduty_incident_count(fx.pd), 2);
     ASSERT(wait_post(&fx, ch, "paged the security on-call again (PagerDuty page `SIRT-1/page-2`", 10000));
 
-    /* Resolving the incident resolves every round, each under its key. */
+    /* Resolving the incident resolves every round, each under its key (its
+     * long-term fix recorded first: no confirmation asked). */
+    slash(&fx, "U0SIRT002", "C0PUBLIC1", "release SIRT-1 https://gitlab.example/security/release/-/issues/7");
     slash(&fx, "U0SIRT002", "C0PUBLIC1", "resolve SIRT-1");
     ASSERT(fx_wait(&fx, pred_resolved, (void *)"SIRT-1", 10000));
     ASSERT(fx_wait(&fx, pred_resolved, (void *)"SIRT-1/page-2", 10000));
@@ -301,6 +303,7 @@ TEST_T(e2e_paging_page_after_a_resolved_round_opens_a_new_one, 120)
 
     /* Resolve: only the open round is resolved in PagerDuty. */
     size_t before = fake_pagerduty_event_count(fx.pd);
+    slash(&fx, "U0SIRT002", ch, "release https://gitlab.example/security/release/-/issues/7");
     slash(&fx, "U0SIRT002", ch, "resolve");
     ASSERT(fx_wait(&fx, pred_resolved, (void *)"SIRT-1/page-2", 10000));
     fx_run_for(&fx, 500);

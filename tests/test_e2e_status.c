@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fakes/fake_files.h"
 #include "fakes/fake_slack.h"
 #include "harness.h"
 #include "report_payloads.h"
@@ -214,20 +215,25 @@ TEST_T(e2e_status_review_and_timeline, 60)
     t = slash(&fx, OUTSIDER, PUBLIC, "timeline SIRT-1");
     ASSERT_STR_EQ(t, "Only people on the incident or in the SIRT team can get its timeline.");
 
-    /* The SIRT team's: Markdown in the incident channel. */
+    /* The SIRT team's: a Markdown file uploaded to the incident channel. */
     t = slash(&fx, "U0SIRT001", PUBLIC, "timeline SIRT-1");
-    ASSERT_CONTAINS(t, "Posting the timeline of SIRT-1 in <#");
-    ASSERT(wait_posts(&fx, ch, before + 1, 5000));
+    ASSERT_CONTAINS(t, "Uploading the timeline of SIRT-1 to <#");
+    ASSERT(fx_wait_calls(&fx, "files.completeUploadExternal", 1, 10000));
     fx_run_for(&fx, 500);
-    ASSERT_EQ(posts_to(&fx, ch), before + 1);
-    const char *md = post_text(&fx, ch, before);
-    ASSERT(strncmp(md, "```\n# SIRT-1: Cache poisoning in repository mirror\n", 50) == 0);
+    ASSERT_EQ(posts_to(&fx, ch), before);
+    ASSERT_EQ(fake_slack_file_count(fx.slack), 1);
+    const struct fake_file *file = fake_slack_file(fx.slack, 0);
+    ASSERT(file->completed);
+    ASSERT_STR_EQ(file->channel, ch);
+    const char *md = file->content;
+    ASSERT(strncmp(md, "# SIRT-1: Cache poisoning in repository mirror\n", 47) == 0);
     ASSERT_CONTAINS(md, "## Timeline (UTC)");
     ASSERT_CONTAINS(md, "— reported: incident reported");
     ASSERT_CONTAINS(md, "slack.create_channel");
-    ASSERT_CONTAINS(md, "channel");
     ASSERT_CONTAINS(md, "- Slack channel: #sirt-1-cache-poisoning");
     ASSERT_CONTAINS(md, ch);
+    ASSERT_CONTAINS(md, "Reporter: reporter");      /* a name, not U0REPORT1 */
+    ASSERT_NOT_CONTAINS(md, "U0REPORT1");
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
 }

@@ -1803,3 +1803,23 @@ TEST(eff_no_tokens_or_incident_text_in_logs)
     ASSERT_NOT_CONTAINS(logged, "Plugh");
     free(logged);
 }
+
+TEST(eff_names_placeholders)
+{
+    cJSON *map = cJSON_CreateObject();
+    cJSON_AddStringToObject(map, "U0ALICE01", "Alice A");
+    char *s = eff_names_apply("by {{user.U0ALICE01}} and {{user.U0BOB0001}}; {{user.bad id}} {{user.", map);
+    ASSERT_STR_EQ(s, "by Alice A and U0BOB0001; {{user.bad id}} {{user.");
+    free(s);
+    s = eff_names_apply("no placeholders", map);
+    ASSERT_STR_EQ(s, "no placeholders");
+    free(s);
+    cJSON_Delete(map);
+    char *n = eff_name_clean("  <b>`Eve`*_|\x01 ");
+    ASSERT_STR_EQ(n, "(b)'Eve'");
+    free(n);
+    ASSERT(effect_known("slack.file_upload"));
+    ASSERT(effect_known("slack.file_bytes"));
+    ASSERT(effect_known("slack.file_complete"));
+    ASSERT(effect_known("gitlab.issue_state"));
+}

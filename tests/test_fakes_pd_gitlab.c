@@ -853,6 +853,23 @@ TEST(fake_gitlab_issues_members_notes)
     ASSERT_STR_EQ(jstr(j, "labels.1"), "resolved");
     ASSERT_EQ(cJSON_GetArraySize(jpath(j, "labels")), 2);
     cJSON_Delete(j);
+    /* Edit an issue takes its documented parameters only, and at least one. */
+    j = gl(&fx, "PUT", q, "{\"add_labels\":\"severity::1\",\"severity\":1}", &st);
+    ASSERT_EQ(st, 400);
+    ASSERT_CONTAINS(jstr(j, "error"), "severity does not have a valid value");
+    cJSON_Delete(j);
+    j = gl(&fx, "PUT", q, "{}", &st);
+    ASSERT_EQ(st, 400);
+    ASSERT_CONTAINS(jstr(j, "error"), "at least one parameter must be provided");
+    cJSON_Delete(j);
+    j = gl(&fx, "PUT", q, "{\"state_event\":\"shut\"}", &st);
+    ASSERT_EQ(st, 400);
+    cJSON_Delete(j);
+    j = gl(&fx, "PUT", q, "{\"remove_labels\":[\"resolved\"],\"add_labels\":[\"severity::1\",\"priority::2\"]}", &st);
+    ASSERT_EQ(st, 200);
+    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "labels")), 3);
+    ASSERT_STR_EQ(jstr(j, "labels.2"), "priority::2");
+    cJSON_Delete(j);
     snprintf(q, sizeof(q), "%s/7", p);
     j = gl(&fx, "GET", q, NULL, &st);
     ASSERT_EQ(st, 404);

@@ -493,38 +493,40 @@ TEST(timeline_markdown_for_allowed_only)
     outbox_jobs_free(j.v, j.n);
 
     reply = timeline_reply(&e, "U0SIRT001", "C0PUBLIC1", "SIRT-1");
-    ASSERT_CONTAINS(reply, "in <#C0INC0001>");
+    ASSERT_CONTAINS(reply, "to <#C0INC0001>");
     free(reply);
     j = jobs_now(&e);
     ASSERT_EQ(j.n, 1);
     ASSERT_EQ(j.v[0].incident_id, id);
-    ASSERT_STR_EQ(j.v[0].idem_key, "SIRT-1/timeline/trig.timeline.1/1");
-    const char *ch;
-    char *t = job_text(&j.v[0], &ch);
-    ASSERT_STR_EQ(ch, "C0INC0001");
-    ASSERT(strncmp(t, "```\n# SIRT-1: Token glpat-[MASKED] leaked\n", 40) == 0);
+    ASSERT_STR_EQ(j.v[0].op, "slack.file_upload");
+    ASSERT_STR_EQ(j.v[0].idem_key, "SIRT-1/timeline/trig.timeline.1");
+    cJSON *p = cJSON_Parse(j.v[0].payload);
+    ASSERT_STR_EQ(util_jstr(p, "channel"), "C0INC0001");
+    ASSERT_STR_EQ(util_jstr(p, "filename"), "SIRT-1-timeline.md");
+    ASSERT_STR_EQ(util_jstr(p, "title"), "SIRT-1 timeline");
+    ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "names")));
+    const char *t = util_jstr(p, "content");
+    ASSERT_NOT_NULL(t);
+    ASSERT(strncmp(t, "# SIRT-1: Token glpat-[MASKED] leaked\n", 37) == 0);
     ASSERT_CONTAINS(t, "- Severity: S1 · Priority: P2 · Component: gitaly");
-    ASSERT_CONTAINS(t, "&lt;@U0REPORT1&gt; — reported: incident reported");
+    /* People as placeholders the effect turns into names. */
+    ASSERT_CONTAINS(t, "{{user.U0REPORT1}} — reported: incident reported");
     ASSERT_CONTAINS(t, "sirtbot — slack.create_channel: private channel #sirt-1-token-leaked created");
     ASSERT_CONTAINS(t, "## Decisions");
-    ASSERT_CONTAINS(t, "Rotate the ''' token");
+    ASSERT_CONTAINS(t, "Rotate the ``` token");
     ASSERT_CONTAINS(t, "  - Validated: effective");
     ASSERT_CONTAINS(t, "  - Magnitude: hundreds");
     ASSERT_CONTAINS(t, "- GitLab issue: https://gl.example/sec/sirt-1/-/issues/1");
     ASSERT_CONTAINS(t, "- Slack channel: #sirt-1-token-leaked (C0INC0001) {{incident.channel_url}}");
+    /* User text cannot smuggle placeholders in. */
     ASSERT_NOT_CONTAINS(t, "{{incident.id}}");
     ASSERT_NOT_CONTAINS(t, SECRET);
-    /* One fence pair only: user text cannot close the block. */
-    int fences = 0;
-    for (const char *p = strstr(t, "```"); p; p = strstr(p + 3, "```"))
-        fences++;
-    ASSERT_EQ(fences, 2);
-    free(t);
+    cJSON_Delete(p);
     outbox_jobs_free(j.v, j.n);
     env_finish(&e);
 }
 
-TEST(timeline_long_is_split_in_parts)
+TEST(timeline_long_is_one_whole_file)
 {
     struct env e;
     env_init(&e, team_json);
@@ -537,14 +539,17 @@ TEST(timeline_long_is_split_in_parts)
     char *reply = timeline_reply(&e, "U0REPORT1", "C0PUBLIC1", "SIRT-1");
     free(reply);
     struct jobs j = jobs_now(&e);
-    ASSERT_GE(j.n, 6);
-    for (size_t i = 0; i < j.n; i++) {
-        char *t = job_text(&j.v[i], NULL);
-        ASSERT_LE(strlen(t), 3500);
-        ASSERT(strncmp(t, "```\n", 4) == 0);
-        ASSERT_CONTAINS(t, "\n```\n_(part ");
-        free(t);
-    }
+    /* One file, whole: the split into messages is only the fallback's. */
+    ASSERT_EQ(j.n, 1);
+    cJSON *p = cJSON_Parse(j.v[0].payload);
+    const char *t = util_jstr(p, "content");
+    ASSERT_NOT_NULL(t);
+    ASSERT_GE(strlen(t), 60 * 400);
+    int n = 0;
+    for (const char *q = strstr(t, "— note: xxx"); q; q = strstr(q + 1, "— note: xxx"))
+        n++;
+    ASSERT_EQ(n, 60);
+    cJSON_Delete(p);
     outbox_jobs_free(j.v, j.n);
     env_finish(&e);
 }

@@ -156,8 +156,8 @@ static long long schema_version(struct sfx *f)
 {
     return raw_int(f, f->pg ? "SELECT COALESCE(MAX(version), 0) FROM schema_version" : "PRAGMA user_version");
 }
-#define SCHEMA_SQLITE 7
-#define SCHEMA_PG 3
+#define SCHEMA_SQLITE 8
+#define SCHEMA_PG 4
 
 /* STORE_TEST(name, secs) { body using f } registers name (SQLite) and
  * name_pg (PostgreSQL). */

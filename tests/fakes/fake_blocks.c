@@ -125,6 +125,26 @@ static bool check_option(struct chk *c, const cJSON *o, const char *ptr)
            && check_str(c, o, "value", ptr, 75, true);
 }
 
+static const char *option_text(const cJSON *o)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "text"), "text");
+    return cJSON_IsString(t) ? t->valuestring : "";
+}
+
+/* Is o (value and text) one of opts? */
+static bool option_listed(const cJSON *opts, const cJSON *o)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "value");
+    const cJSON *x;
+    cJSON_ArrayForEach(x, opts) {
+        const cJSON *xv = cJSON_GetObjectItemCaseSensitive(x, "value");
+        if (cJSON_IsString(v) && cJSON_IsString(xv) && strcmp(v->valuestring, xv->valuestring) == 0 &&
+            strcmp(option_text(o), option_text(x)) == 0)
+            return true;
+    }
+    return false;
+}
+
 static bool check_options(struct chk *c, const cJSON *e, const char *ptr, int min, int max, bool required)
 {
     if (!check_array(c, e, "options", ptr, min, max, required))
@@ -141,7 +161,12 @@ static bool check_options(struct chk *c, const cJSON *e, const char *ptr, int mi
     const cJSON *io = cJSON_GetObjectItemCaseSensitive(e, "initial_option");
     if (io) {
         sub(q, sizeof(q), ptr, "initial_option");
-        return check_option(c, io, q);
+        if (!check_option(c, io, q))
+            return false;
+        /* Slack: it must exactly match one of the options. */
+        const cJSON *opts = cJSON_GetObjectItemCaseSensitive(e, "options");
+        if (opts && !option_listed(opts, io))
+            return fail(c, q, "must match one of the provided options", NULL, 0);
     }
     return true;
 }

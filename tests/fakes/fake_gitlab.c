@@ -432,11 +432,90 @@ static void set_str(cJSON *o, const char *k, const char *v)
     cJSON_ReplaceItemInObjectCaseSensitive(o, k, cJSON_CreateString(v));
 }
 
+/* The parameters GitLab documents for PUT /projects/:id/issues/:iid
+ * ("Edit an issue"); anything else is refused, so a bot that sends a field
+ * GitLab would silently ignore is caught here. */
+static const char *const issue_put_params[] = {
+    "add_labels", "assignee_ids", "confidential", "description", "discussion_locked", "due_date",
+    "epic_id", "epic_iid", "issue_type", "labels", "milestone_id", "remove_labels", "state_event",
+    "title", "updated_at", "weight", NULL,
+};
+
+/* Refuses what GitLab would (400): an unknown parameter, labels that are
+ * neither a comma-separated string nor an array of strings, a bad
+ * state_event, or no parameter at all.  True when the request may go on. */
+static bool issue_put_valid(const cJSON *args, struct fake_http_resp *resp)
+{
+    const cJSON *a;
+    int n = 0;
+    cJSON_ArrayForEach(a, args) {
+        bool known = false;
+        for (size_t i = 0; issue_put_params[i]; i++)
+            known = known || strcmp(a->string, issue_put_params[i]) == 0;
+        if (strcmp(a->string, "id") == 0 || strcmp(a->string, "issue_iid") == 0)
+            continue;   /* the path's own parameters */
+        if (!known) {
+            char *m = xasprintf("%s does not have a valid value (not a parameter of Edit an issue)", a->string);
+            reply_err(resp, 400, m);
+            free(m);
+            return false;
+        }
+        n++;
+        bool labels = strcmp(a->string, "labels") == 0 || strcmp(a->string, "add_labels") == 0 ||
+                      strcmp(a->string, "remove_labels") == 0;
+        bool ok = true;
+        if (labels && cJSON_IsArray(a)) {
+            const cJSON *x;
+            cJSON_ArrayForEach(x, a)
+                ok = ok && cJSON_IsString(x);
+        } else if (labels) {
+            ok = cJSON_IsString(a);
+        } else if (strcmp(a->string, "state_event") == 0) {
+            ok = cJSON_IsString(a) && (strcmp(a->valuestring, "close") == 0 || strcmp(a->valuestring, "reopen") == 0);
+        }
+        if (!ok) {
+            char *m = xasprintf("%s is invalid", a->string);
+            reply_err(resp, 400, m);
+            free(m);
+            return false;
+        }
+    }
+    if (n == 0) {
+        reply_err(resp, 400, "assignee_id, assignee_ids, confidential, created_at, description, discussion_locked, "
+                             "due_date, labels, add_labels, remove_labels, milestone_id, state_event, title, "
+                             "issue_type, weight, epic_id, epic_iid are missing, at least one parameter must be "
+                             "provided");
+        return false;
+    }
+    return true;
+}
+
 static void update_issue(cJSON *issue, const cJSON *args, struct fake_http_resp *resp)
 {
+    if (!issue_put_valid(args, resp))
+        return;
     char ts[32];
     now_iso(ts);
     const char *v;
+    /* GitLab's Grape validation: a known state_event, and at least one
+     * attribute to change (doc/api/issues.md "Edit an issue"). */
+    const char *ev = util_jstr(args, "state_event");
+    if (ev && strcmp(ev, "close") != 0 && strcmp(ev, "reopen") != 0) {
+        reply_err(resp, 400, "state_event does not have a valid value");
+        return;
+    }
+    static const char *const editable[] = { "title", "description", "labels", "add_labels", "remove_labels",
+                                            "confidential", "state_event", "assignee_ids", "milestone_id",
+                                            "due_date", "discussion_locked", "weight", "issue_type" };
+    bool any = false;
+    for (size_t i = 0; i < sizeof(editable) / sizeof(editable[0]); i++)
+        if (cJSON_GetObjectItemCaseSensitive(args, editable[i]))
+            any = true;
+    if (!any) {
+        reply_err(resp, 400, "title, description, assignee_ids, confidential, labels, add_labels, remove_labels, "
+                             "state_event, ... are missing, at least one parameter must be provided");
+        return;
+    }
     if ((v = util_jstr(args, "title")) && v[0])
         set_str(issue, "title", v);
     if ((v = util_jstr(args, "description")))
@@ -464,8 +543,9 @@ static void update_issue(cJSON *issue, const cJSON *args, struct fake_http_resp 
     cJSON_Delete(rm);
     if ((v = util_jstr(args, "state_event"))) {
         if (strcmp(v, "close") == 0) {
+            if (strcmp(util_jstr(issue, "state"), "closed") != 0)
+                cJSON_ReplaceItemInObjectCaseSensitive(issue, "closed_at", cJSON_CreateString(ts));
             set_str(issue, "state", "closed");
-            cJSON_ReplaceItemInObjectCaseSensitive(issue, "closed_at", cJSON_CreateString(ts));
         } else if (strcmp(v, "reopen") == 0) {
             set_str(issue, "state", "opened");
             cJSON_ReplaceItemInObjectCaseSensitive(issue, "closed_at", cJSON_CreateNull());

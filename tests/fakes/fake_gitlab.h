@@ -15,6 +15,9 @@
  *   GET|PUT /projects/:id/issues/:iid  issue; PUT: title, description,
  *                                      labels, add_labels, remove_labels,
  *                                      confidential, state_event close|reopen
+ *                                      (the documented parameters only: any
+ *                                      other, a bad state_event or labels
+ *                                      value, or none at all -> 400 {"error"})
  *   GET  /users?username=u             [] or [user]
  *   POST /projects/:id/members         201 member; 409 "Member already
  *                                      exists"; 404 "404 User Not Found"

@@ -19,6 +19,7 @@
 
 #include "../../bot/util.h"
 #include "fake_blocks.h"
+#include "fake_files.h"
 #include "fake_messages.h"
 
 #ifndef POLLRDHUP
@@ -217,6 +218,7 @@ struct fake_slack {
     struct fs_delay_rule *delays;
     size_t n_delays;
     struct fake_messages *msgs;       /* what chat.postMessage posted */
+    struct fake_files *files;         /* external uploads (fake_files.c) */
     uint64_t last_ts_us;              /* ts handed out: wall clock, strictly increasing */
     unsigned ts_seq, chan_seq, view_seq, trigger_seq, cmd_seq, event_seq;
     char last_trigger[64];
@@ -1392,6 +1394,28 @@ static const char *api_users_by_email(struct fake_slack *f, const cJSON *args, c
     return "users_not_found";
 }
 
+/* --- files (fake_files.c) --- */
+
+static const char *api_files_url(struct fake_slack *f, const cJSON *args, cJSON *out)
+{
+    char base[64];
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", f->port);
+    return fake_files_get_upload_url(f->files, base, args, out);
+}
+
+static const char *api_files_complete(struct fake_slack *f, const cJSON *args, cJSON *out)
+{
+    const char *ch = arg_str(args, "channel_id");
+    if (ch) {
+        const struct fake_channel *c = channel_find_id(f, ch);
+        if (!c || !c->known)
+            return "channel_not_found";
+        if (!fake_slack_channel_has_member(c, FS_BOT_USER))
+            return "not_in_channel";
+    }
+    return fake_files_complete(f->files, args, ch, out);
+}
+
 static const char *api_ok(struct fake_slack *f, const cJSON *args, cJSON *out)
 {
     (void)f;
@@ -1417,6 +1441,8 @@ static const struct {
     { "conversations.list", api_conv_list, false },
     { "conversations.open", api_conv_open, false },
     { "conversations.replies", api_conv_replies, false },
+    { "files.completeUploadExternal", api_files_complete, false },
+    { "files.getUploadURLExternal", api_files_url, false },
     { "pins.add", api_pins_add, false },
     { "users.info", api_users_info, false },
     { "users.lookupByEmail", api_users_by_email, false },
@@ -1654,6 +1680,19 @@ static void answer(struct fake_slack *f, struct fs_req *r)
         } else {
             answer_api(f, r, r->path + 5);
         }
+    } else if (str_starts(r->path, "/upload/v1/") && strcmp(r->http_method, "POST") == 0) {
+        /* Slack's upload URL: the raw bytes, no token (the URL is the grant). */
+        if (!apply_fail(f, r, "upload")) {
+            const char *msg = "";
+            int st = fake_files_upload(f->files, r->path, r->body.data, r->body.len, &msg);
+            char body[64];
+            if (st == 200)
+                snprintf(body, sizeof(body), "OK - %zu", r->body.len);
+            else
+                snprintf(body, sizeof(body), "%s", msg);
+            set_resp(r, st, "text/plain; charset=utf-8", body);
+        }
+        record_call(f, r, "upload", NULL);
     } else if (str_starts(r->path, "/commands/") && strcmp(r->http_method, "POST") == 0) {
         cJSON *args = req_args(r);
         char msg[512];
@@ -1684,6 +1723,8 @@ static const char *req_method(const struct fs_req *r)
         return r->path + 5;
     if (str_starts(r->path, "/commands/"))
         return "response_url";
+    if (str_starts(r->path, "/upload/v1/"))
+        return "upload";
     return r->path;
 }
 
@@ -1953,6 +1994,7 @@ static void free_all(struct fake_slack *f)
         free(f->delays[i].method);
     free(f->delays);
     fake_messages_destroy(f->msgs);
+    fake_files_destroy(f->files);
     for (size_t i = 0; i < FS_BAD_KEEP; i++)
         free(f->bad[i]);
     free(f->tickets);
@@ -2039,6 +2081,7 @@ static struct fake_slack *create_fake(uv_loop_t *loop, int port, const struct fa
     f->redo.data = f;
     f->max_conns = FS_MAX_CONNS;
     f->msgs = fake_messages_create();
+    f->files = fake_files_create();
     fs_live++;
 
     lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
@@ -2806,4 +2849,14 @@ void fake_slack_only_bot_token(struct fake_slack *f, const char *token)
 {
     free(f->only_bot_token);
     f->only_bot_token = token ? xstrdup(token) : NULL;
+}
+
+size_t fake_slack_file_count(const struct fake_slack *f)
+{
+    return fake_files_count(f->files);
+}
+
+const struct fake_file *fake_slack_file(const struct fake_slack *f, size_t idx)
+{
+    return fake_files_get(f->files, idx);
 }

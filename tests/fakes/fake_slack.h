@@ -310,6 +310,15 @@ size_t fake_slack_message_count(const struct fake_slack *f, const char *channel)
 /* The idx-th message posted to channel (NULL = any), in post order. */
 const struct fake_message *fake_slack_message(const struct fake_slack *f, const char *channel, size_t idx);
 
+/* --- files (tests/fakes/fake_files.c, see fake_files.h) ---
+ * files.getUploadURLExternal, the upload URL (POST /upload/v1/<id>; calls
+ * recorded as method "upload", knobs too) and files.completeUploadExternal
+ * (channel_id: channel_not_found unless remembered, not_in_channel unless
+ * the bot is a member). */
+struct fake_file;
+size_t fake_slack_file_count(const struct fake_slack *f);
+const struct fake_file *fake_slack_file(const struct fake_slack *f, size_t idx);   /* creation order */
+
 /* --- several connections (one app, several bot processes) ---
  * Slack allows up to 10 concurrent Socket Mode connections per app and
  * delivers each envelope to one of them (protocol-facts.md §1.4,

@@ -1,0 +1,100 @@
+/* Unit tests of severity changes: the command's level parser
+ * (severity_parse) and the body of the GitLab relabel request
+ * (eff_gitlab_update_body). */
+#include <cjson/cJSON.h>
+#include <string.h>
+
+#include "../bot/effects_internal.h"
+#include "../bot/util.h"
+#include "../handlers/handlers.h"
+#include "fakes/fake_blocks.h"
+#include "test.h"
+
+static int parse(const char *s, int *sev, int *pri)
+{
+    *sev = *pri = -7;
+    return severity_parse(s, sev, pri);
+}
+
+TEST(severity_parse_levels)
+{
+    int s, p;
+    ASSERT_EQ(parse("S1 P2", &s, &p), 0);
+    ASSERT_EQ(s, 1);
+    ASSERT_EQ(p, 2);
+    ASSERT_EQ(parse("  s4  ", &s, &p), 0);
+    ASSERT_EQ(s, 4);
+    ASSERT_EQ(p, 0);
+    ASSERT_EQ(parse("P1", &s, &p), 0);
+    ASSERT_EQ(s, 0);
+    ASSERT_EQ(p, 1);
+    ASSERT_EQ(parse("p3 S2", &s, &p), 0);   /* any order */
+    ASSERT_EQ(s, 2);
+    ASSERT_EQ(p, 3);
+    ASSERT_EQ(parse("S1/P1", &s, &p), 0);
+    ASSERT_EQ(s, 1);
+    ASSERT_EQ(p, 1);
+    ASSERT_EQ(parse("S3, P4", &s, &p), 0);
+    ASSERT_EQ(s, 3);
+    ASSERT_EQ(p, 4);
+}
+
+TEST(severity_parse_refuses)
+{
+    int s, p;
+    static const char *const bad[] = {
+        "", "   ", "S5", "P0", "S0", "P5", "S", "P", "S12", "S1 S2", "P1 p2", "S1 P2 X", "high", "1",
+        "SIRT-1 S1", "S1P2", "S-1", "Q1", "S1 P2 P3",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (parse(bad[i], &s, &p) != -1)
+            TEST_FAIL("\"%s\" was accepted (S%d P%d)", bad[i], s, p);
+    }
+    ASSERT_EQ(severity_parse(NULL, &s, &p), -1);
+}
+
+TEST(severity_relabel_body)
+{
+    cJSON *payload = cJSON_Parse("{\"add_labels\":\"severity::1,priority::2\",\"remove_labels\":"
+                                 "[\"severity::3\",\"priority::3\",\"\"],\"severity\":1,\"priority\":2}");
+    cJSON *b = eff_gitlab_update_body(payload);
+    ASSERT_NOT_NULL(b);
+    ASSERT_STR_EQ(util_jstr(b, "add_labels"), "severity::1,priority::2");
+    ASSERT_STR_EQ(util_jstr(b, "remove_labels"), "severity::3,priority::3");
+    /* Only the documented PUT parameters: no severity/priority bookkeeping. */
+    ASSERT_EQ(cJSON_GetArraySize(b), 2);
+    cJSON_Delete(b);
+    cJSON_Delete(payload);
+    payload = cJSON_Parse("{\"add_labels\":\"\",\"remove_labels\":[]}");
+    ASSERT_NULL(eff_gitlab_update_body(payload));
+    cJSON_Delete(payload);
+}
+
+/* The fake Slack refuses a select whose initial_option is not one of its
+ * options, as Slack does: the change-severity modal must pre-fill exactly. */
+TEST(severity_fake_refuses_unlisted_initial_option)
+{
+    static const char base[] =
+        "{\"type\":\"modal\",\"title\":{\"type\":\"plain_text\",\"text\":\"Change severity\"},"
+        "\"submit\":{\"type\":\"plain_text\",\"text\":\"Change\"},"
+        "\"blocks\":[{\"type\":\"input\",\"block_id\":\"severity\",\"label\":{\"type\":\"plain_text\",\"text\":\"S\"},"
+        "\"element\":{\"type\":\"static_select\",\"action_id\":\"value\",\"options\":["
+        "{\"text\":{\"type\":\"plain_text\",\"text\":\"S1 - critical\"},\"value\":\"1\"},"
+        "{\"text\":{\"type\":\"plain_text\",\"text\":\"S3 - medium\"},\"value\":\"3\"}],"
+        "\"initial_option\":{\"text\":{\"type\":\"plain_text\",\"text\":\"%s\"},\"value\":\"%s\"}}}]}";
+    char json[1024], err[256];
+    snprintf(json, sizeof(json), base, "S3 - medium", "3");
+    cJSON *v = cJSON_Parse(json);
+    if (!fake_blocks_check_view(v, err, sizeof(err)))
+        TEST_FAIL("refused: %s", err);
+    cJSON_Delete(v);
+    snprintf(json, sizeof(json), base, "S3", "3");
+    v = cJSON_Parse(json);
+    ASSERT(!fake_blocks_check_view(v, err, sizeof(err)));
+    ASSERT_CONTAINS(err, "must match one of the provided options");
+    cJSON_Delete(v);
+    snprintf(json, sizeof(json), base, "S3 - medium", "4");
+    v = cJSON_Parse(json);
+    ASSERT(!fake_blocks_check_view(v, err, sizeof(err)));
+    cJSON_Delete(v);
+}
