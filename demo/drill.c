@@ -180,6 +180,31 @@ static bool fail(struct drill *d, const char *what)
     return false;
 }
 
+static size_t clock_moves(struct fx *fx)
+{
+    size_t k = 0;
+    for (const char *p = fx->stderr_buf.data; p && (p = strstr(p, "\"msg\":\"clock moved\"")) != NULL; p++)
+        k++;
+    return k;
+}
+
+static bool pred_moved(struct fx *fx, void *ud)
+{
+    return clock_moves(fx) > *(size_t *)ud;
+}
+
+/* Moves the bot's clock and waits until the bot says it read it, so that
+ * what happens next is stamped with the new time (a button pressed before
+ * the move would look three seconds old to it, and its trigger_id expired). */
+static bool move_clock(struct drill *d, int64_t epoch_ms)
+{
+    size_t before = clock_moves(&d->fx);
+    tr_set_clock(&d->tr, epoch_ms);
+    if (fx_wait(&d->fx, pred_moved, &before, d->timeout_ms))
+        return true;
+    return fail(d, "the bot reading its new clock");
+}
+
 #define NEED(d, cond, what) do { if (!(cond)) { fail(d, what); return false; } } while (0)
 
 /* ---- what people do ---- */
@@ -357,7 +382,8 @@ static bool step_report(struct drill *d)
 static bool step_decision(struct drill *d)
 {
     const char *const zones[] = { cast[BRAM].id, NULL };
-    tr_set_clock(&d->tr, AT(10, 40));
+    if (!move_clock(d, AT(10, 40)))
+        return false;
     tr_step(&d->tr, zones, "Bram records the short-term decision");
     const struct fake_call *summary = find_call(d, "chat.postMessage", d->channel, "sirt_decision");
     if (!press(d, BRAM, d->channel, summary, "sirt_decision", "Record decision"))
@@ -382,7 +408,8 @@ static bool step_decision(struct drill *d)
 static bool step_validation(struct drill *d)
 {
     const char *const zones[] = { cast[BRAM].id, NULL };
-    tr_set_clock(&d->tr, AT(12, 10));
+    if (!move_clock(d, AT(12, 10)))
+        return false;
     tr_step(&d->tr, zones, "The fix is out: Bram marks it delivered");
     const struct fake_call *dec = find_call(d, "chat.postMessage", d->channel, "decision_fix_delivered");
     if (!press(d, BRAM, d->channel, dec, "decision_fix_delivered", "Fix delivered"))
@@ -391,7 +418,8 @@ static bool step_validation(struct drill *d)
     quiesce(d);
     tr_flush(&d->tr);
 
-    tr_set_clock(&d->tr, AT(14, 11));
+    if (!move_clock(d, AT(14, 11)))
+        return false;
     tr_step(&d->tr, zones, "Two hours later the bot asks Bram whether the fix works");
     const struct fake_call *ask = wait_call(d, "chat.postMessage", "D0APPSEC2", "decision_validated_yes");
     NEED(d, ask, "the validation prompt");
@@ -405,16 +433,33 @@ static bool step_validation(struct drill *d)
     return true;
 }
 
+static bool step_severity(struct drill *d)
+{
+    const char *const zones[] = { cast[TOM].id, NULL };
+    if (!move_clock(d, AT(14, 20)))
+        return false;
+    tr_step(&d->tr, zones, "Contained: Tom lowers the severity to S2/P2");
+    if (!slash(d, TOM, d->channel, "severity S2 P2"))
+        return false;
+    NEED(d, wait_call(d, "chat.postMessage", d->channel, "lowered SIRT-1"), "the severity change in the channel");
+    NEED(d, wait_gitlab(d, "PUT /projects/*/issues/*"), "the GitLab issue relabelled");
+    quiesce(d);
+    tr_flush(&d->tr);
+    return true;
+}
+
 static bool step_handoff(struct drill *d)
 {
     const char *const zones[] = { cast[BRAM].id, cast[ALICE].id, NULL };
-    tr_set_clock(&d->tr, AT(15, 30) + 5000);
+    if (!move_clock(d, AT(15, 30) + 5000))
+        return false;
     tr_step(&d->tr, zones, "Bram's day ends in 30 minutes: the bot offers a handoff along the sun");
     const struct fake_call *prompt = wait_call(d, "chat.postMessage", "D0APPSEC2", "handoff_accept");
     NEED(d, prompt, "the end-of-day prompt");
     quiesce(d);
     tr_flush(&d->tr);
-    tr_set_clock(&d->tr, AT(15, 34));
+    if (!move_clock(d, AT(15, 34)))
+        return false;
     if (!press(d, BRAM, "D0APPSEC2", prompt, "handoff_accept", "Hand off to the next engineer"))
         return false;
     const struct fake_call *offer = wait_call(d, "chat.postMessage", "D0APPSEC1", "handoff_take");
@@ -422,7 +467,8 @@ static bool step_handoff(struct drill *d)
     quiesce(d);
     tr_flush(&d->tr);
 
-    tr_set_clock(&d->tr, AT(16, 5));
+    if (!move_clock(d, AT(16, 5)))
+        return false;
     tr_step(&d->tr, zones, "Alice starts her day in Los Angeles and accepts");
     if (!press(d, ALICE, "D0APPSEC1", offer, "handoff_take", "Accept"))
         return false;
@@ -434,9 +480,17 @@ static bool step_handoff(struct drill *d)
 
 static bool step_resolve(struct drill *d)
 {
-    const char *const zones[] = { cast[SASHA].id, cast[ALICE].id, NULL };
-    tr_set_clock(&d->tr, AT(21, 0));
-    tr_step(&d->tr, zones, "The security release is out: Sasha resolves the incident");
+    const char *const zones[] = { cast[ALICE].id, cast[SASHA].id, NULL };
+    if (!move_clock(d, AT(20, 45)))
+        return false;
+    tr_step(&d->tr, zones, "The security release is out: Alice records it, Sasha resolves the incident");
+    if (!slash(d, ALICE, d->channel, "release https://gitlab.example.com/gitlab-org/security/gitaly/-/merge_requests/412"))
+        return false;
+    NEED(d, wait_call(d, "chat.postMessage", d->channel, "merge_requests/412"), "the long-term fix recorded");
+    quiesce(d);
+    tr_flush(&d->tr);
+    if (!move_clock(d, AT(21, 0)))
+        return false;
     if (!slash(d, SASHA, d->channel, "resolve SIRT-1"))
         return false;
     NEED(d, wait_call(d, "chat.postMessage", d->channel, "resolved SIRT-1"), "the resolution");
@@ -450,10 +504,12 @@ static bool step_resolve(struct drill *d)
 static bool step_review(struct drill *d)
 {
     const char *const zones[] = { cast[SASHA].id, cast[TOM].id, NULL };
-    tr_set_clock(&d->tr, MON_0900_UTC + 5000);
+    if (!move_clock(d, MON_0900_UTC + 5000))
+        return false;
     tr_step(&d->tr, zones, "Monday 09:00: the weekly review in #sirt");
     NEED(d, wait_call(d, "chat.postMessage", "C0SIRT0001", "Weekly SIRT review"), "the weekly review");
     quiesce(d);
+    d->tr.max_lines = 60;   /* the digest whole */
     tr_flush(&d->tr);
     return true;
 }
@@ -501,13 +557,22 @@ int drill_run(FILE *out, FILE *err)
     wh_init();
     setup(d, out);
     cast_list(d, out);
-    tr_set_clock(&d->tr, WED_1005_UTC);
+    tr_set_clock(&d->tr, WED_1005_UTC);   /* before the start: pins it */
     const char *env[] = { "SIRT_LOG=info", NULL };
     fx_start(&d->fx, env);
-    bool ok = step_report(d) && step_decision(d) && step_validation(d) && step_handoff(d) && step_resolve(d) &&
-              step_review(d);
+    bool ok = step_report(d) && step_decision(d) && step_validation(d) && step_severity(d) && step_handoff(d) &&
+              step_resolve(d) && step_review(d);
     if (ok)
         tr_tally(&d->tr, d->channel);
+    if (getenv("DEMO_DEBUG")) {
+        struct fake_http *h = fake_pagerduty_http(d->fx.pd);
+        for (size_t i = 0; i < fake_http_count(h, NULL); i++) {
+            const struct fake_http_request *r = fake_http_request(h, NULL, i);
+            fprintf(err, "PD %zu %s %s %d %llu %.80s\n", i, r->method, r->path, r->status, (unsigned long long)r->t_us, r->body);
+        }
+        for (size_t i = 0; i < fake_pagerduty_event_count(d->fx.pd); i++)
+            fprintf(err, "EV %zu %s %llu\n", i, fake_pagerduty_event(d->fx.pd, i)->action, (unsigned long long)fake_pagerduty_event(d->fx.pd, i)->t_us);
+    }
     int stop = fx_stop(&d->fx, 10000);
     if (ok && stop != 0) {
         fprintf(err, "demo: the bot exited with status %d\n", stop);

@@ -13,7 +13,7 @@
 
 #define TR_WIDTH 100      /* wrap message text at this column */
 #define TR_INDENT "            "
-#define TR_MAX_LINES 16   /* of one message; the rest is summarised */
+#define TR_MAX_LINES 16   /* default of max_lines */
 
 static uint64_t mono_us(void)
 {
@@ -32,6 +32,7 @@ void tr_init(struct transcript *t, FILE *out, struct fx *fx, const struct tr_per
     t->n_people = n_people;
     t->channels = channels;
     t->n_channels = n_channels;
+    t->max_lines = TR_MAX_LINES;
     t->seen = xcalloc(n_people ? n_people : 1, sizeof(*t->seen));
 }
 
@@ -141,17 +142,51 @@ static void plain_tag(const struct transcript *t, const char *s, size_t len, str
             buf_puts(b, label);
         else
             buf_printf(b, "@%s", inner + 1);
+    } else if (label && strcmp(label, inner) != 0 && str_starts(inner, "http")) {
+        buf_printf(b, "%s (%s)", label, inner);   /* where the link goes is part of the story */
     } else {
         buf_puts(b, label ? label : inner);
     }
+}
+
+/* True when only blanks stand between the start of p's line (in s) and p. */
+static bool at_line_start(const char *s, const char *p)
+{
+    while (p > s && (p[-1] == ' ' || p[-1] == '\t'))
+        p--;
+    return p == s || p[-1] == '\n';
+}
+
+/* Slack's emoji codes the bot uses, as the characters Slack shows. */
+static const struct {
+    const char *code, *glyph;
+} emoji[] = {
+    { ":alarm_clock:", "⏰" }, { ":arrow_down:", "⬇️" }, { ":arrow_up:", "⬆️" },
+    { ":arrows_counterclockwise:", "🔄" }, { ":bust_in_silhouette:", "👤" }, { ":clipboard:", "📋" },
+    { ":heavy_plus_sign:", "➕" }, { ":hourglass:", "⌛" }, { ":left_right_arrow:", "↔️" }, { ":link:", "🔗" },
+    { ":memo:", "📝" }, { ":package:", "📦" }, { ":rotating_light:", "🚨" }, { ":sunrise:", "🌅" },
+    { ":sunrise_over_mountains:", "🌄" }, { ":warning:", "⚠️" }, { ":white_check_mark:", "✅" }, { ":x:", "❌" },
+};
+
+static size_t emoji_at(const char *p, struct buf *b)
+{
+    for (size_t i = 0; i < ARRAY_LEN(emoji); i++) {
+        size_t n = strlen(emoji[i].code);
+        if (strncmp(p, emoji[i].code, n) == 0) {
+            buf_puts(b, emoji[i].glyph);
+            return n;
+        }
+    }
+    return 0;
 }
 
 char *tr_plain(const struct transcript *t, const char *s)
 {
     struct buf b;
     buf_init(&b, 1u << 20);
-    bool code = false;
-    for (const char *p = s ? s : ""; *p;) {
+    bool code = false, bold = false, label = false;
+    const char *start = s ? s : "", *bold_at = NULL;
+    for (const char *p = start; *p;) {
         if (strncmp(p, "```", 3) == 0) {
             p += 3;
             continue;
@@ -180,7 +215,23 @@ char *tr_plain(const struct transcript *t, const char *s)
                 continue;
         }
         if (*p == '*' && !code) {
+            /* "*Severity* S1" at the start of a line (or of a field after
+             * two blanks), short and without its own colon, is a label:
+             * "Severity: S1" */
+            if (!bold) {
+                label = at_line_start(start, p) || (p - start >= 2 && p[-1] == ' ' && p[-2] == ' ');
+                bold_at = p;
+            } else if (label && p[1] == ' ' && p - bold_at <= 32 && !memchr(bold_at, ':', (size_t)(p - bold_at)) &&
+                       !strchr(".?!", p[-1])) {
+                buf_puts(&b, ":");
+            }
+            bold = !bold;
             p++;
+            continue;
+        }
+        size_t e = *p == ':' && !code ? emoji_at(p, &b) : 0;
+        if (e) {
+            p += e;
             continue;
         }
         buf_append(&b, p, 1);
@@ -316,7 +367,7 @@ char *tr_message_text(const struct transcript *t, const cJSON *args)
 
 /* ---- printing ---- */
 
-/* Prints text indented and wrapped, at most TR_MAX_LINES lines. */
+/* Prints text indented and wrapped, at most max_lines lines. */
 static void body(struct transcript *t, const char *text)
 {
     int lines = 0, dropped = 0;
@@ -342,7 +393,7 @@ static void body(struct transcript *t, const char *text)
                     take = width;
             }
             take = str_utf8_prefix(line, take) ? str_utf8_prefix(line, take) : take;
-            if (lines < TR_MAX_LINES)
+            if (lines < t->max_lines)
                 fprintf(t->out, TR_INDENT "%.*s\n", (int)take, line);
             else
                 dropped++;
@@ -424,8 +475,10 @@ static void count_seen(struct transcript *t, const char *user, int what)
         t->seen[i].dms++;
     else if (what == 1)
         t->seen[i].ephemeral++;
-    else
+    else if (what == 2)
         t->seen[i].forms++;
+    else
+        t->seen[i].pages++;
 }
 
 void tr_ack_reply(struct transcript *t, const char *user, const char *text)
@@ -555,16 +608,48 @@ static void pd_event(struct transcript *t, const struct fake_pd_event *e)
 {
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(e->json, "payload");
     if (strcmp(e->action, "trigger") == 0) {
-        head(t, "PagerDuty", "→ page %s: the security on-call, %s, is paged (%s)", e->dedup_key,
-             tr_who(t, t->oncall), e->new_incident ? "a new PagerDuty incident" : "folded into the open one");
+        head(t, "PagerDuty", "→ pages %s (dedup key %s, %s)", tr_who(t, t->oncall), e->dedup_key,
+             e->new_incident ? "a new PagerDuty incident" : "folded into the open one");
         char *s = xasprintf("%s [severity %s]", util_jstr(pl, "summary") ? util_jstr(pl, "summary") : "",
                             util_jstr(pl, "severity") ? util_jstr(pl, "severity") : "?");
         body(t, s);
         free(s);
-        count_seen(t, t->oncall, 0);
+        count_seen(t, t->oncall, 3);
     } else {
         head(t, "PagerDuty", "→ page %s: %s", e->dedup_key, e->action);
     }
+}
+
+/* GitLab Markdown as a reader sees it: no HTML comments (the bot's
+ * idempotency markers), no ** emphasis.  Caller frees. */
+static char *gitlab_plain(const char *md)
+{
+    struct buf b;
+    buf_init(&b, 1u << 20);
+    for (const char *p = md ? md : ""; *p;) {
+        if (strncmp(p, "<!--", 4) == 0) {
+            const char *end = strstr(p, "-->");
+            p = end ? end + 3 : p + strlen(p);
+            continue;
+        }
+        if (strncmp(p, "**", 2) == 0) {
+            p += 2;
+            continue;
+        }
+        buf_append(&b, p, 1);
+        p++;
+    }
+    buf_append(&b, "", 1);
+    char *r = buf_take(&b);
+    buf_finish(&b);
+    return r;
+}
+
+static void gitlab_body(struct transcript *t, const char *md)
+{
+    char *p = gitlab_plain(md);
+    body(t, p);
+    free(p);
 }
 
 static const char *gitlab_user(const struct transcript *t, int id)
@@ -589,10 +674,10 @@ static void gitlab_request(struct transcript *t, const struct fake_http_request 
         head(t, "GitLab", "→ confidential issue #%d \"%s\", labels %s",
              cJSON_GetObjectItemCaseSensitive(resp, "iid") ? cJSON_GetObjectItemCaseSensitive(resp, "iid")->valueint : 0,
              util_jstr(a, "title") ? util_jstr(a, "title") : "", util_jstr(a, "labels") ? util_jstr(a, "labels") : "-");
-        body(t, util_jstr(a, "description"));
+        gitlab_body(t, util_jstr(a, "description"));
     } else if (fake_http_match("POST /projects/*/issues/*/notes", r->method, mp)) {
         head(t, "GitLab", "→ comment on the issue:");
-        body(t, util_jstr(a, "body"));
+        gitlab_body(t, util_jstr(a, "body"));
     } else if (fake_http_match("POST /projects/*/members", r->method, mp)) {
         const cJSON *uid = cJSON_GetObjectItemCaseSensitive(a, "user_id");
         int id = cJSON_IsNumber(uid) ? uid->valueint : (cJSON_IsString(uid) ? atoi(uid->valuestring) : 0);
@@ -647,8 +732,12 @@ void tr_tally(struct transcript *t, const char *incident_channel)
     fprintf(t->out, "\n== Who saw what\n");
     for (size_t i = 0; i < t->n_people; i++) {
         const struct tr_seen *s = &t->seen[i];
-        fprintf(t->out, "  %-42s %2d DM%s, %2d only-you message%s, %d form%s%s\n", tr_who(t, t->people[i].id), s->dms,
-                s->dms == 1 ? "" : "s", s->ephemeral, s->ephemeral == 1 ? "" : "s", s->forms, s->forms == 1 ? "" : "s",
+        char pages[32] = "";
+        if (s->pages)
+            snprintf(pages, sizeof(pages), ", %d page%s", s->pages, s->pages == 1 ? "" : "s");
+        fprintf(t->out, "  %-42s %d DM%s, %d only-you message%s, %d form%s%s%s\n", tr_who(t, t->people[i].id),
+                s->dms, s->dms == 1 ? "" : "s", s->ephemeral, s->ephemeral == 1 ? "" : "s", s->forms,
+                s->forms == 1 ? "" : "s", pages,
                 ic && fake_slack_channel_has_member(ic, t->people[i].id) ? "; in the incident channel" : "");
     }
     fflush(t->out);

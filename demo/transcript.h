@@ -35,7 +35,7 @@ struct tr_channel {
 
 /* How many messages each person got, by kind (tr_tally). */
 struct tr_seen {
-    int dms, ephemeral, forms;
+    int dms, ephemeral, forms, pages;
 };
 
 struct transcript {
@@ -51,6 +51,7 @@ struct transcript {
     uint64_t clock_set_us;        /* CLOCK_MONOTONIC µs when it was set */
     size_t slack_seen, pd_seen, gitlab_seen;
     int steps;
+    int max_lines;                /* of one message's text; the rest is summarised (default 16) */
     struct tr_seen *seen;         /* n_people entries */
 };
 
