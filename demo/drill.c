@@ -564,15 +564,6 @@ int drill_run(FILE *out, FILE *err)
               step_resolve(d) && step_review(d);
     if (ok)
         tr_tally(&d->tr, d->channel);
-    if (getenv("DEMO_DEBUG")) {
-        struct fake_http *h = fake_pagerduty_http(d->fx.pd);
-        for (size_t i = 0; i < fake_http_count(h, NULL); i++) {
-            const struct fake_http_request *r = fake_http_request(h, NULL, i);
-            fprintf(err, "PD %zu %s %s %d %llu %.80s\n", i, r->method, r->path, r->status, (unsigned long long)r->t_us, r->body);
-        }
-        for (size_t i = 0; i < fake_pagerduty_event_count(d->fx.pd); i++)
-            fprintf(err, "EV %zu %s %llu\n", i, fake_pagerduty_event(d->fx.pd, i)->action, (unsigned long long)fake_pagerduty_event(d->fx.pd, i)->t_us);
-    }
     int stop = fx_stop(&d->fx, 10000);
     if (ok && stop != 0) {
         fprintf(err, "demo: the bot exited with status %d\n", stop);
