@@ -379,6 +379,23 @@ static bool step_report(struct drill *d)
     return true;
 }
 
+static bool step_ack(struct drill *d)
+{
+    const char *const zones[] = { cast[SID].id, NULL };
+    /* PagerDuty knows of the acknowledgement before the bot's clock reaches
+     * the minute it asks at, so its first look finds it. */
+    NEED(d, fake_pagerduty_acknowledge(d->fx.pd, "SIRT-1", "PSID00001", cast[SID].name, AT(10, 8) / 1000),
+         "an open PagerDuty incident SIRT-1");
+    if (!move_clock(d, AT(10, 9)))
+        return false;
+    tr_step(&d->tr, zones, "Sid acknowledges the page in the PagerDuty app");
+    tr_say(&d->tr, "Sid Patel pressed [Acknowledge] in PagerDuty at 10:08 UTC (05:08 in New York)");
+    NEED(d, wait_call(d, "chat.postMessage", d->channel, "acknowledged"), "the acknowledgement in the channel");
+    quiesce(d);
+    tr_flush(&d->tr);
+    return true;
+}
+
 static bool step_decision(struct drill *d)
 {
     const char *const zones[] = { cast[BRAM].id, NULL };
@@ -560,8 +577,8 @@ int drill_run(FILE *out, FILE *err)
     tr_set_clock(&d->tr, WED_1005_UTC);   /* before the start: pins it */
     const char *env[] = { "SIRT_LOG=info", NULL };
     fx_start(&d->fx, env);
-    bool ok = step_report(d) && step_decision(d) && step_validation(d) && step_severity(d) && step_handoff(d) &&
-              step_resolve(d) && step_review(d);
+    bool ok = step_report(d) && step_ack(d) && step_decision(d) && step_validation(d) && step_severity(d) &&
+              step_handoff(d) && step_resolve(d) && step_review(d);
     if (ok)
         tr_tally(&d->tr, d->channel);
     int stop = fx_stop(&d->fx, 10000);

@@ -162,8 +162,8 @@ static const struct {
     const char *code, *glyph;
 } emoji[] = {
     { ":alarm_clock:", "⏰" }, { ":arrow_down:", "⬇️" }, { ":arrow_up:", "⬆️" },
-    { ":arrows_counterclockwise:", "🔄" }, { ":bust_in_silhouette:", "👤" }, { ":clipboard:", "📋" },
-    { ":heavy_plus_sign:", "➕" }, { ":hourglass:", "⌛" }, { ":left_right_arrow:", "↔️" }, { ":link:", "🔗" },
+    { ":arrows_counterclockwise:", "🔄" }, { ":bust_in_silhouette:", "👤" }, { ":clipboard:", "📋" }, { ":eyes:", "👀" },
+    { ":heavy_plus_sign:", "➕" }, { ":hourglass:", "⌛" }, { ":information_source:", "ℹ️" }, { ":left_right_arrow:", "↔️" }, { ":link:", "🔗" },
     { ":memo:", "📝" }, { ":package:", "📦" }, { ":rotating_light:", "🚨" }, { ":sunrise:", "🌅" },
     { ":sunrise_over_mountains:", "🌄" }, { ":warning:", "⚠️" }, { ":white_check_mark:", "✅" }, { ":x:", "❌" },
 };

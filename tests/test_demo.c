@@ -2,7 +2,7 @@
  * build/rel/sirt_demo; it drives $SIRTBOT_BIN against the fakes) as a
  * user would, and checks that it exits 0 within a minute and that its
  * transcript shows every step of the drill — report form, private channel,
- * page, GitLab issue, EM/PM told, decision and directors told, fix
+ * page and its acknowledgement, GitLab issue, EM/PM told, decision and directors told, fix
  * delivered and validated, severity change, handoff accepted, resolve,
  * Monday review — with the pasted token masked everywhere the bot repeats
  * it and absent from the bot's log. */
@@ -127,6 +127,8 @@ TEST_T(e2e_demo_drill, 240)
     ASSERT_CONTAINS(out, "PagerDuty → pages Sid Patel (security on-call) (dedup key SIRT-1, a new PagerDuty incident)");
     ASSERT_CONTAINS(out, "SIRT-1 [S1/P1] Deploy token printed in public CI job logs [severity critical]");
     ASSERT_CONTAINS(out, ": Sid Patel (security on-call)");
+    /* The page acknowledged in PagerDuty, said in the channel. */
+    ASSERT_CONTAINS(out, "👀 Page acknowledged by Sid Patel at 10:08 UTC (PagerDuty page `SIRT-1`).");
     /* The GitLab project and confidential issue. */
     ASSERT_CONTAINS(out, "GitLab    project security/incidents/sirt-1-");
     ASSERT_CONTAINS(out, "GitLab    → confidential issue #1 \"SIRT-1: Deploy token printed in public CI job logs\"");
@@ -168,7 +170,7 @@ TEST_T(e2e_demo_drill, 240)
     ASSERT_CONTAINS(out, "Sid Patel (security on-call)");
     ASSERT_CONTAINS(out, "1 page; in the incident channel");
     ASSERT_CONTAINS(out, "Drill complete");
-    ASSERT_EQ(count(out, "\n== "), 11);   /* ten steps and the tally */
+    ASSERT_EQ(count(out, "\n== "), 12);   /* eleven steps and the tally */
 
     /* The token: shown where Rachel pasted it (twice), masked everywhere after. */
     const char *masked_from = strstr(out, "(the bot masks the token");
