@@ -24,8 +24,6 @@
 /* Monday 2026-11-30 09:00 UTC: the weekly review. */
 #define MON_0900_UTC 1796029200000LL
 
-#define INCIDENT_CHANNEL_WHAT "the incident channel, private"
-
 enum {
     REPORTER, BRAM, ALICE, SASHA, TOM, SID, ERIN, PRIYA, DANA, OMAR
 };
@@ -96,7 +94,6 @@ struct drill {
     int timeout_ms;
     char channel[32];      /* the incident channel's id */
     int presses;
-    bool failed;
 };
 
 /* ---- waiting on the fakes ---- */
@@ -176,7 +173,6 @@ static bool wait_gitlab(struct drill *d, const char *pattern)
 static bool fail(struct drill *d, const char *what)
 {
     fprintf(d->err, "demo: step %d: %s did not happen within %d s\n", d->tr.steps, what, d->timeout_ms / 1000);
-    d->failed = true;
     return false;
 }
 
@@ -551,7 +547,7 @@ static void setup(struct drill *d, FILE *out)
     d->tr.oncall = cast[SID].id;
 }
 
-static void cast_list(struct drill *d, FILE *out)
+static void cast_list(FILE *out)
 {
     fprintf(out, "sirtbot demo: one S1 incident, from the report to the Monday review.\n"
                  "The real bot (%s) runs against local fakes of Slack, PagerDuty and GitLab on 127.0.0.1,\n"
@@ -563,7 +559,6 @@ static void cast_list(struct drill *d, FILE *out)
     fprintf(out, "Channels: #sirt (the SIRT team, private), #gitaly (the component's), #support (public).\n"
                  "PagerDuty: %s is on call (schedule PSCHED1). GitLab: incidents go under security/incidents.\n",
             cast[SID].name);
-    (void)d;
 }
 
 int drill_run(FILE *out, FILE *err)
@@ -573,7 +568,7 @@ int drill_run(FILE *out, FILE *err)
     d->timeout_ms = getenv("SIRTBOT_WRAPPER") && getenv("SIRTBOT_WRAPPER")[0] ? 90000 : 20000;
     wh_init();
     setup(d, out);
-    cast_list(d, out);
+    cast_list(out);
     tr_set_clock(&d->tr, WED_1005_UTC);   /* before the start: pins it */
     const char *env[] = { "SIRT_LOG=info", NULL };
     fx_start(&d->fx, env);

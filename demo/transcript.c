@@ -64,13 +64,14 @@ static size_t person_index(const struct transcript *t, const char *id)
     return (size_t)-1;
 }
 
-const struct tr_person *tr_person(const struct transcript *t, const char *slack_id)
+static const struct tr_person *tr_person(const struct transcript *t, const char *slack_id)
 {
     size_t i = person_index(t, slack_id);
     return i == (size_t)-1 ? NULL : &t->people[i];
 }
 
-const char *tr_who(const struct transcript *t, const char *slack_id)
+/* "Name (role)", or the id itself; valid until the next call. */
+static const char *tr_who(const struct transcript *t, const char *slack_id)
 {
     static char who[160];
     const struct tr_person *p = tr_person(t, slack_id);
@@ -161,9 +162,9 @@ static bool at_line_start(const char *s, const char *p)
 static const struct {
     const char *code, *glyph;
 } emoji[] = {
-    { ":alarm_clock:", "⏰" }, { ":arrow_down:", "⬇️" }, { ":arrow_up:", "⬆️" },
-    { ":arrows_counterclockwise:", "🔄" }, { ":bust_in_silhouette:", "👤" }, { ":clipboard:", "📋" }, { ":eyes:", "👀" },
-    { ":heavy_plus_sign:", "➕" }, { ":hourglass:", "⌛" }, { ":information_source:", "ℹ️" }, { ":left_right_arrow:", "↔️" }, { ":link:", "🔗" },
+    { ":alarm_clock:", "⏰" }, { ":arrow_down:", "⬇️" }, { ":arrow_up:", "⬆️" }, { ":arrows_counterclockwise:", "🔄" },
+    { ":bust_in_silhouette:", "👤" }, { ":clipboard:", "📋" }, { ":eyes:", "👀" }, { ":heavy_plus_sign:", "➕" },
+    { ":hourglass:", "⌛" }, { ":information_source:", "ℹ️" }, { ":left_right_arrow:", "↔️" }, { ":link:", "🔗" },
     { ":memo:", "📝" }, { ":package:", "📦" }, { ":rotating_light:", "🚨" }, { ":sunrise:", "🌅" },
     { ":sunrise_over_mountains:", "🌄" }, { ":warning:", "⚠️" }, { ":white_check_mark:", "✅" }, { ":x:", "❌" },
 };
@@ -180,7 +181,11 @@ static size_t emoji_at(const char *p, struct buf *b)
     return 0;
 }
 
-char *tr_plain(const struct transcript *t, const char *s)
+/* Slack mrkdwn as plain text: <@U..> -> @Name, <#C..|n> -> #n, <url|label>
+ * -> "label (url)", entities decoded, emoji codes as emoji, *bold* markers
+ * dropped (a short bold label at the start of a line gets a colon).
+ * Caller frees. */
+static char *tr_plain(const struct transcript *t, const char *s)
 {
     struct buf b;
     buf_init(&b, 1u << 20);
@@ -347,7 +352,8 @@ static cJSON *blocks_of(const cJSON *o, const char *key, bool *owned)
     return bl;
 }
 
-char *tr_message_text(const struct transcript *t, const cJSON *args)
+/* A message's text: its blocks rendered as lines, else its "text".  Caller frees. */
+static char *tr_message_text(const struct transcript *t, const cJSON *args)
 {
     struct buf b;
     buf_init(&b, 1u << 20);
@@ -407,7 +413,7 @@ static void body(struct transcript *t, const char *text)
         } while (len > 0);
     }
     if (dropped)
-        fprintf(t->out, TR_INDENT "… (%d more lines)\n", dropped);
+        fprintf(t->out, TR_INDENT "… (%d more line%s)\n", dropped, dropped == 1 ? "" : "s");
 }
 
 static void head(struct transcript *t, const char *src, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -607,14 +613,18 @@ static void slack_call(struct transcript *t, const struct fake_call *c)
 static void pd_event(struct transcript *t, const struct fake_pd_event *e)
 {
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(e->json, "payload");
+    const char *key = util_jstr(e->json, "routing_key");
+    bool oncall = key && strcmp(key, FAKE_PD_ROUTING_KEY) == 0;   /* else the escalation service */
     if (strcmp(e->action, "trigger") == 0) {
-        head(t, "PagerDuty", "→ pages %s (dedup key %s, %s)", tr_who(t, t->oncall), e->dedup_key,
+        head(t, "PagerDuty", "→ pages %s (dedup key %s, %s)",
+             oncall ? tr_who(t, t->oncall) : "the security manager on-call (escalation)", e->dedup_key,
              e->new_incident ? "a new PagerDuty incident" : "folded into the open one");
         char *s = xasprintf("%s [severity %s]", util_jstr(pl, "summary") ? util_jstr(pl, "summary") : "",
                             util_jstr(pl, "severity") ? util_jstr(pl, "severity") : "?");
         body(t, s);
         free(s);
-        count_seen(t, t->oncall, 3);
+        if (oncall)
+            count_seen(t, t->oncall, 3);
     } else {
         head(t, "PagerDuty", "→ page %s: %s", e->dedup_key, e->action);
     }

@@ -75,14 +75,4 @@ void tr_flush(struct transcript *t);
 /* The closing tally: per person, what reached them and the channels they are in. */
 void tr_tally(struct transcript *t, const char *incident_channel);
 
-/* Lookups (NULL when unknown). */
-const struct tr_person *tr_person(const struct transcript *t, const char *slack_id);
-/* "Name (role)", or the id itself; valid until the next call. */
-const char *tr_who(const struct transcript *t, const char *slack_id);
-/* Slack mrkdwn as plain text: <@U..> -> @Name, <#C..|n> -> #n, <url|label>
- * -> label, entities decoded, *bold* markers dropped.  Caller frees. */
-char *tr_plain(const struct transcript *t, const char *mrkdwn);
-/* A message's text: its blocks rendered as lines, else its "text".  Caller frees. */
-char *tr_message_text(const struct transcript *t, const cJSON *args);
-
 #endif
