@@ -200,6 +200,7 @@ static void st_after_ident(struct store *st, void *arg)
     router_replay_inbox(ms->app.router);
     if (store_begin(ms->app.store) == 0) {
         review_plan(&ms->st_app);
+        retention_plan(&ms->st_app);
         if (store_commit(ms->app.store) == 0)
             scheduler_st_changed(ms->app.scheduler);
     }

@@ -255,6 +255,24 @@ int store_timers_cancel_incident(struct store *s, int64_t incident_id);
 int store_incidents_since(struct store *s, int64_t since_ms, bool (*cb)(void *ud, const struct incident *inc),
                           void *ud);
 
+/* ---- retention (retention.days) ---- */
+/* Ids of resolved incidents with resolved_ms <= cutoff_ms whose text was
+ * not erased since they were resolved (an incident reopened and resolved
+ * again is erased again), ascending, at most max; the caller frees *ids. */
+int store_retention_due(struct store *s, int64_t cutoff_ms, size_t max, int64_t **ids, size_t *n);
+/* Erases a resolved incident's text, replacing each non-NULL value by
+ * marker: title, description, repro, issue_link; channel_name becomes
+ * "sirt-<id>" (its slug came from the title); every decision's texts
+ * (solution .. consequences); every timeline entry's text (kind, ts_ms and
+ * actor stay); the payloads and results of its finished outbox jobs and
+ * the payloads of its timers that are no longer pending become "{}".  Ids, dates, severity, priority,
+ * state, component, people, page rounds, decision states and times, and the
+ * GitLab links stay.  Records erased_ms = now_ms.  0, or STORE_ENOTFOUND
+ * when there is no such resolved incident.  On
+ * SQLite the files are scrubbed (db_scrub) after the outermost commit.
+ * STORE_ENOTFOUND also when it was erased after its last resolution. */
+int store_incident_erase(struct store *s, int64_t id, const char *marker, int64_t now_ms);
+
 /* ---- page rounds ----
  * One row per PagerDuty alert the bot opened for an incident: round 1 is
  * "SIRT-<n>", later rounds "SIRT-<n>/page-<k>".  A round is open until the

@@ -1,6 +1,6 @@
 /* store_internal: shared by the store's files (store.c: open, transactions,
  * events, inbox; store_incidents.c; store_timers.c; store_outbox.c;
- * store_sql.c: every statement and migration).  Not for anyone else.  The
+ * store_retention.c; store_sql.c: every statement and migration).  Not for anyone else.  The
  * row helpers read rows into malloc'd memory owned by the caller and end the
  * statement before returning, so callers may use the store while they walk
  * what was read. */
@@ -26,6 +26,7 @@ enum stmt_id {
     ST_PG_INSERT, ST_PG_LAST, ST_PG_OPEN, ST_PG_LIST, ST_PG_RESOLVE, ST_PG_USER,
     ST_REL_SET, ST_REL_GET,
     ST_PA_GET, ST_PA_LIST, ST_PA_PUT, ST_PA_SEEN,
+    ST_RET_DUE, ST_RET_INC, ST_RET_DEC, ST_RET_TL, ST_RET_OB, ST_RET_TM,
     ST_COUNT,
     /* Then one "UPDATE incidents SET <field> ..." per store__inc_fields entry. */
     ST_SET_FIELD = ST_COUNT
@@ -58,6 +59,7 @@ struct store {
     int64_t lease_ms;   /* STORE_LEASE_MS, or SIRT_TEST_LEASE_MS */
     bool track;         /* store_outbox_track */
     struct outbox_created *created, **created_tail;   /* oldest first */
+    bool scrub;         /* text was erased: db_scrub after the outermost commit */
 };
 /* store.c, after every commit (ok) or rollback at any depth: the created
  * jobs of savepoints released join their parent's; those of rolled-back

@@ -70,6 +70,7 @@ static const struct sirt_timer_kind timer_kinds[] = {
     { "handoff_unaccepted", handoff_unaccepted_fire },
     { "page_ack", page_ack_fire },
     { "release_reminder", release_reminder_fire },
+    { "retention", retention_fire },
     { "validate_prompt", decision_validate_prompt_fire },
     { "weekly_review", review_fire },
     { NULL, NULL },

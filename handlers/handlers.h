@@ -181,6 +181,10 @@ int review_work(struct sirt_app *app, const struct sirt_req *req);
 void review_fire(struct sirt_app *app, const struct sched_timer *t);
 /* Arms the next Monday 09:00 (config timezone) review timer if none is pending. */
 void review_plan(struct sirt_app *app);
+/* retention.c: the daily "retention" timer (retention.days). */
+void retention_fire(struct sirt_app *app, const struct sched_timer *t);
+/* Arms the next daily run (03:00, config timezone) if none is pending. */
+void retention_plan(struct sirt_app *app);
 void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int timeline_work(struct sirt_app *app, const struct sirt_req *req);
 
