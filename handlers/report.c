@@ -513,7 +513,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         char *link = clean_user_text(in->link, LINK_MAX);
         struct buf d;
         buf_init(&d, 0);
-        buf_printf(&d, "**Security incident SIRT-%" PRId64 "**, reported in Slack by %s via sirtbot.\n\n"
+        buf_printf(&d, "**Security incident SIRT-%" PRId64 "**, reported in Slack by {{user.%s}} via sirtbot.\n\n"
                        "| Severity | Priority | Component |\n|---|---|---|\n| S%d | P%d | %s |\n\n"
                        "## What happened\n\n%s\n\n",
                    n, inc->reporter, in->severity, in->priority, in->component[0] ? in->component : "-", what);
@@ -528,6 +528,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         cJSON_AddStringToObject(p, "title", ititle);
         cJSON_AddStringToObject(p, "description", d.data);
         cJSON_AddStringToObject(p, "labels", labels);
+        cJSON_AddTrueToObject(p, "names");   /* the reporter's name, not their Slack id */
         cJSON_AddStringToObject(p, "marker", marker);
         j_issue = add_job(app, n, "gitlab_issue", "gitlab.create_issue", p, &j_proj, 1, 0);
         free(ititle);

@@ -249,6 +249,9 @@ static void s1_full_path(const char *const *env, const char *driver)
     cJSON_free(labels);
     ASSERT_CONTAINS(util_jstr(issue, "description"), "reproduction steps");
     ASSERT_CONTAINS(util_jstr(issue, "description"), "PRIVATE-TOKEN: glpat-[MASKED]");
+    /* people by name, not by Slack id (users.info at send time) */
+    ASSERT_CONTAINS(util_jstr(issue, "description"), "reported in Slack by reporter via sirtbot");
+    ASSERT_NOT_CONTAINS(util_jstr(issue, "description"), "U0REPORT1");
     /* Members (the harness's GitLab users: alice 201, em-gitaly 202, pm-gitaly
      * 203): the reporter is no appsec engineer and the S1 responders have
      * no GitLab names, so the EM and PM are added as Developers, not alice. */
