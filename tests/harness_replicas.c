@@ -572,6 +572,38 @@ static bool pd_takeover_retry(struct fx *fx, size_t first, const char *key)
     return false;
 }
 
+/* A link to the incident's GitLab issue among a trigger's "links". */
+static bool has_issue_link(const cJSON *ev)
+{
+    const cJSON *l;
+    cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(ev, "links")) {
+        const char *href = util_jstr(l, "href");
+        if (href && strstr(href, "/-/issues/"))
+            return true;
+    }
+    return false;
+}
+
+/* The second trigger of a dedup key is the documented link update: the
+ * page left without the GitLab issue link (its soft wait for the issue
+ * ran out, e.g. on a loaded machine), and a second trigger under the same
+ * key carries it, folded by PagerDuty into the open incident (no new
+ * page).  first is the index of the first trigger. */
+static bool pd_links_update(struct fx *fx, size_t first, const char *key)
+{
+    const cJSON *a = fake_pagerduty_event_json(fx->pd, first), *b = NULL;
+    size_t bi = 0;
+    for (size_t k = first + 1; k < fake_pagerduty_event_count(fx->pd) && !b; k++) {
+        const cJSON *e = fake_pagerduty_event_json(fx->pd, k);
+        const char *act = util_jstr(e, "event_action"), *dk = util_jstr(e, "dedup_key");
+        if (act && strcmp(act, "trigger") == 0 && dk && strcmp(dk, key) == 0) {
+            b = e;
+            bi = k;
+        }
+    }
+    return a && b && !has_issue_link(a) && has_issue_link(b) && !fake_pagerduty_event(fx->pd, bi)->new_incident;
+}
+
 size_t fx_pd_triggers_once(struct fx *fx, size_t want_keys, char *why, size_t n)
 {
     size_t bad = 0, keys = 0;
@@ -598,11 +630,26 @@ size_t fx_pd_triggers_once(struct fx *fx, size_t want_keys, char *why, size_t n)
             continue;
         keys++;
         size_t t = fake_pagerduty_trigger_count(fx->pd, key->valuestring);
-        if (t == 2 && pd_takeover_retry(fx, i, key->valuestring))
+        if (t == 2 && (pd_takeover_retry(fx, i, key->valuestring) || pd_links_update(fx, i, key->valuestring)))
             continue;
         if (t != 1) {
-            char num[32];
-            snprintf(num, sizeof(num), "%zu", t);
+            char num[160];
+            /* what each trigger was: time from the first kill, whether it
+             * carried the issue link, whether it opened an incident */
+            uint64_t kill_us = 0;
+            for (int r = 0; r < fx->n_reps; r++)
+                if (fx->reps[r].killed && (!kill_us || fx->reps[r].killed_us < kill_us))
+                    kill_us = fx->reps[r].killed_us;
+            size_t len = (size_t)snprintf(num, sizeof(num), "%zu", t);
+            for (size_t k = i; k < count && len < sizeof(num) - 24; k++) {
+                const struct fake_pd_event *e = fake_pagerduty_event(fx->pd, k);
+                if (e->action && strcmp(e->action, "trigger") == 0 && e->dedup_key
+                    && strcmp(e->dedup_key, key->valuestring) == 0)
+                    len += (size_t)snprintf(num + len, sizeof(num) - len, " [%+.1fs%s%s]",
+                                            ((double)e->t_us - (double)kill_us) / 1e6,
+                                            has_issue_link(fake_pagerduty_event_json(fx->pd, k)) ? " link" : "",
+                                            e->new_incident ? " new" : "");
+            }
             note(&bad, why, n, "%s triggered %s times", key->valuestring, num);
         }
     }

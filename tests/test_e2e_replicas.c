@@ -226,11 +226,18 @@ TEST_PG_T(e2e_replicas_three_share_the_work_one_killed, 240)
     ASSERT(fx_wait(&fx, pred_acked_all, again, 10000));
 
     /* everything settles within the lease (and a margin for the slow answers) */
-    if (!fx_wait(&fx, pred_settled, NULL, LEASE_MS + 15000))
+    if (!fx_wait(&fx, pred_settled, NULL, LEASE_MS + 15000)) {
+        for (int r = 1; r <= 3; r++) {
+            dump_log_lines(&fx, r, "\"level\":\"warn\"");
+            dump_log_lines(&fx, r, "\"level\":\"error\"");
+            dump_log_lines(&fx, r, "taken over");
+            dump_log_lines(&fx, r, "claimed");
+        }
         TEST_FAIL("not settled %d s after the kill: channels %zu issues %zu pages %zu notes %zu pins %zu", (LEASE_MS + 15000) / 1000,
                   fake_slack_channel_count(fx.slack), fake_gitlab_issue_count(fx.gitlab),
                   fake_pagerduty_incident_count(fx.pd), fake_gitlab_note_count(fx.gitlab),
                   fake_slack_call_count(fx.slack, "pins.add"));
+    }
     uv_update_time(&fx.loop);
     ASSERT_LE(uv_now(&fx.loop) - killed_at, LEASE_MS + 15000);
     /* the owner DMs come after the plan: let them arrive */
