@@ -55,16 +55,23 @@ $(TEST_BIN): $(TEST_OBJS) $(BUILD)/libsirt.a
 
 tests-build: $(BIN) $(TEST_BIN)
 
-# TESTS="substr ..." runs a subset.
+# `make test` and `make valgrind` build in parallel: one job per CPU unless
+# the command line gave -j.
+NPROC = $(eval NPROC := $$(shell nproc 2>/dev/null || echo 2))$(NPROC)
+PAR_MAKE = $(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
+
+# TESTS="substr ..." runs a subset; TEST_JOBS=n tests at a time (default: four
+# per CPU, two under valgrind; README "Development").
 test: deps
-	@$(MAKE) --no-print-directory tests-build
+	@$(PAR_MAKE) tests-build
 	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(TESTS)
 
 run: $(BIN)
 	./$(BIN)
 
-valgrind: $(BIN) $(TEST_BIN)
-	SIRTBOT_WRAPPER="valgrind --quiet --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
+valgrind: deps
+	@$(PAR_MAKE) tests-build
+	TEST_JOBS=$(or $(TEST_JOBS),2) SIRTBOT_WRAPPER="valgrind --quiet --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
 	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(or $(TESTS),e2e_)
 
 clean:

@@ -307,9 +307,16 @@ TEST_T(api_network_error_gives_enet_after_max_attempts, 40)
     ax_init(&x);
     struct http_peer_reply drop = { .action = PEER_CLOSE };
     http_peer_set_default(x.peer, &drop);
+    /* SIRT_TEST_BACKOFF_SCALE's 1/100: unscaled, the four waits between the
+     * five attempts are at least 250+500+1000+2000 ms (api_backoff_ms). */
+    api_set_backoff_scale(x.api, 0.01);
     struct res r = { 0 };
+    uv_update_time(&x.loop);
+    uint64_t t0 = uv_now(&x.loop);
     ASSERT_EQ(api_call(x.api, "chat.postMessage", NULL, on_res, &r), 0);
     ASSERT(http_peer_run_until(&x.loop, res_done, &r, 20000));
+    uv_update_time(&x.loop);
+    ASSERT_LE(uv_now(&x.loop) - t0, 3000);
     ASSERT_EQ(r.calls, 1);
     ASSERT_EQ(r.err, API_ENET);
     ASSERT_EQ(r.attempts, 5);
