@@ -425,6 +425,17 @@ TEST(api_post_url_plain_ok_without_token)
     ax_finish(&x);
 }
 
+struct peer_want {
+    struct http_peer *peer;
+    size_t n;
+};
+
+static bool peer_has(void *ud)
+{
+    const struct peer_want *w = ud;
+    return http_peer_count(w->peer) >= w->n;
+}
+
 TEST(api_close_cancels_backoff_and_in_flight)
 {
     struct ax x;
@@ -434,12 +445,15 @@ TEST(api_close_cancels_backoff_and_in_flight)
     struct http_peer_reply silent = { .action = PEER_SILENT };
     http_peer_set_default(x.peer, &silent);
     struct res a = { 0 }, b = { 0 };
+    /* Waits for the requests themselves, not a fixed time: on a busy
+     * machine a fixed wait can outlast A's backoff (>= 250 ms). */
+    struct peer_want one = { x.peer, 1 }, two = { x.peer, 2 };
     ASSERT_EQ(api_call(x.api, "chat.postMessage", NULL, on_res, &a), 0);
-    http_peer_run_until(&x.loop, NULL, NULL, 50);
-    ASSERT_EQ(http_peer_count(x.peer), 1);
+    ASSERT(http_peer_run_until(&x.loop, peer_has, &one, 5000));
     ASSERT_EQ(api_call(x.api, "chat.update", NULL, on_res, &b), 0);
-    http_peer_run_until(&x.loop, NULL, NULL, 50);   /* backoff is >= 250 ms */
+    ASSERT(http_peer_run_until(&x.loop, peer_has, &two, 5000));
     ASSERT_EQ(http_peer_count(x.peer), 2);
+    ASSERT_CONTAINS(http_peer_request(x.peer, 1)->target, "chat.update");   /* not A's retry */
     ASSERT_EQ(a.calls + b.calls, 0);
 
     api_close(x.api);
