@@ -351,6 +351,8 @@ static const struct env_spec env_table[] = {
       NULL, NULL, NULL },
     { "PAGERDUTY_API_URL", CFG_FIELD(pagerduty_api_url), "https://api.pagerduty.com", false,
       check_url, NULL, NULL, NULL },
+    { "PAGERDUTY_ESCALATION_ROUTING_KEY", CFG_FIELD(pagerduty_escalation_routing_key), NULL, false,
+      check_secret, NULL, NULL, NULL },
     { "GITLAB_URL", CFG_FIELD(gitlab_url), NULL, false, check_url, NULL, NULL, NULL },
     { "GITLAB_TOKEN", CFG_FIELD(gitlab_token), NULL, false, check_secret, NULL, NULL, NULL },
     { "SIRT_CONFIG", CFG_FIELD(config_path), DEFAULT_CONFIG_PATH, false, NULL, NULL, NULL, NULL },
@@ -487,6 +489,10 @@ static const struct key_spec outbox_keys[] = {
     { "give_up_hours", K_GIVE_UP, CFG_FIELD(outbox_give_up_hours), 0, false, NULL, 168, NULL },
 };
 static const struct table outbox_table = { outbox_keys, ARRAY_LEN(outbox_keys), 0 };
+static const struct key_spec paging_keys[] = {
+    { "ack_minutes", K_WAIT, CFG_FIELD(paging_ack_minutes), 0, false, NULL, 15, NULL },
+};
+static const struct table paging_table = { paging_keys, ARRAY_LEN(paging_keys), 0 };
 static const struct key_spec mask_keys[] = {
     { "extra_patterns", K_PATTERNS, CFG_FIELD(mask_extra_patterns), 0, false, NULL, 0, NULL },
 };
@@ -507,6 +513,7 @@ static const struct key_spec top_keys[] = {
     { "decisions", K_OBJECT, 0, 0, false, NULL, 0, &decisions_table },
     { "gitlab", K_OBJECT, 0, 0, false, NULL, 0, &gitlab_table },
     { "outbox", K_OBJECT, 0, 0, false, NULL, 0, &outbox_table },
+    { "paging", K_OBJECT, 0, 0, false, NULL, 0, &paging_table },
     { "gitlab_users", K_USERMAP, CFG_FIELD(gitlab_users), CFG_FIELD(n_gitlab_users), false, NULL, 0, NULL },
     { "mask", K_OBJECT, 0, 0, false, NULL, 0, &mask_table },
 };
@@ -1134,6 +1141,7 @@ void cfg_finish(struct cfg *c)
     free(c->pagerduty_events_url);
     free(c->pagerduty_api_token);
     free(c->pagerduty_api_url);
+    free(c->pagerduty_escalation_routing_key);
     free(c->gitlab_url);
     free(c->gitlab_token);
     free(c->clock_file);

@@ -45,6 +45,7 @@ struct cfg {
     char *pagerduty_events_url;
     char *pagerduty_api_token;
     char *pagerduty_api_url;
+    char *pagerduty_escalation_routing_key;   /* NULL = unacknowledged pages are not escalated */
     char *gitlab_url;               /* NULL = GitLab steps skipped */
     char *gitlab_token;
     char *config_path;              /* SIRT_CONFIG */
@@ -75,6 +76,7 @@ struct cfg {
     long long gitlab_namespace_id;  /* 0 = unset */
     struct cfg_strv mask_extra_patterns;  /* mask.extra_patterns, each compiles (PCRE2) */
     int outbox_give_up_hours;       /* outbox.give_up_hours, default 168 */
+    int paging_ack_minutes;         /* paging.ack_minutes, default 15: escalate an unacknowledged page */
     struct cfg_gitlab_user *gitlab_users;   /* gitlab_users: Slack user id -> GitLab username */
     size_t n_gitlab_users;
 };

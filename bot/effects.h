@@ -56,6 +56,14 @@
  *                       usernames are skipped (listed in the result)
  *  gitlab.note          {"body","marker"}                    POST /projects/:id/issues/:iid/notes;
  *                       with maybe_sent, first look for a note holding marker
+ *  gitlab.link          {"url","project_path","iid","body","marker","actor"?}  attaches an existing
+ *                       issue (effects_gitlab_link.c): GET /projects/:path, GET its issue iid,
+ *                       POST an internal note (body + marker; with maybe_sent, first look for it),
+ *                       then POST /projects/:id/issues/:iid/links from the incident's issue
+ *                       (target_project_id, target_issue_iid, relates_to; 409 = linked already).
+ *                       Result "linked":true|false; timeline kind issue_linked (text url, actor)
+ *                       or issue_link_failed; follow-up "notice" (slack.post to the channel).
+ *                       403/404 on any step = not linked (DONE, told), never retried
  *  gitlab.update_issue  {"add_labels","remove_labels","severity"?,"priority"?}
  *                       PUT /projects/:id/issues/:iid with add_labels / remove_labels
  *                       (comma-separated, as GitLab documents them; arrays are joined).
@@ -85,7 +93,14 @@
  *                       issue yet at send time, the result adds two follow-up jobs after
  *                       issue_job: "links" (the same trigger, same dedup_key, with
  *                       "links_update") and "links_notice" (a slack.post telling the channel)
- *  pd.resolve           {"dedup_key"}                        Events v2 resolve of that key
+ *  pd.resolve           {"dedup_key","routing"?}             Events v2 resolve of that key.
+ *                       pd.trigger and pd.resolve with "routing":"escalation" use
+ *                       PAGERDUTY_ESCALATION_ROUTING_KEY (the security manager's service)
+ *  pd.page_status       {"dedup_key","wake"?:{"key","kind"}}  REST GET /incidents?incident_key=
+ *                       (token from config): was the page seen?  Acknowledged, or resolved in
+ *                       PagerDuty: result "page_ack":{"dedup_key","at_ms","by","how"} (PagerDuty's
+ *                       time and name; how "acknowledged"|"resolved") and "wake" copied from the
+ *                       payload; always "status".  Never maybe_sent
  *  pd.oncall            {"schedule","fallback_user"?,"reply"?:{"channel","thread_ts"?}|{"url"},
  *                       "set_owner"?,"invite"?,"page"?:{"dedup_key"},"channel_job"?,
  *                       "project_job"?}  GET /oncalls (schedule, include users) -> e-mail ->
@@ -107,7 +122,9 @@
  * ids the handler put in this job's payload (hard dependencies).  The other
  * reserved result member for paging, "page":{"dedup_key","user"}, records
  * the user on that page round (store_page_set_user) and on the incident
- * (role "oncall").
+ * (role "oncall"); "page_ack":{"dedup_key","at_ms","by","how"} records what
+ * PagerDuty said about a round (store_page_ack_seen); "wake":{"key","kind"}
+ * sets that timer due now (the handler that follows the round decides).
  *
  * A follow-up may name "after": the key of an earlier follow-up of the
  * same result, which it then depends on (ordered messages).
@@ -145,7 +162,8 @@ struct effect_result {
     bool maybe_sent;            /* RETRY: the request may have been applied */
     /* DONE: optional result object.  Reserved members the outbox applies:
      *   "incident": {"channel_id": "...", "gitlab_project_id": 7, ...}  -> store_incident_set_*
-     *   "timeline": "text"  -> a timeline entry of kind = op
+     *   "timeline": "text"  -> a timeline entry of kind = op, or "timeline_kind" when
+ *                          given, by "timeline_actor" (default "sirtbot")
      *   "jobs": [...], "page": {...}  -> follow-up jobs and page rounds (above)
      * RETRY/FAIL may carry "payload": {...} to replace the job's payload
      * (e.g. create_channel with a new name). Borrowed for the callback. */

@@ -144,6 +144,16 @@ const cJSON *eff_find_marker(const cJSON *items, const char *field, const char *
 /* PagerDuty GET /oncalls body: the first on-call's user email, or NULL
  * (points into j). */
 const char *eff_pd_first_email(const cJSON *j);
+/* ISO 8601 date-time as PagerDuty writes it ("2015-10-06T21:38:23Z",
+ * "2015-03-06T15:28:51-05:00", fractions allowed) to epoch ms; 0 when it
+ * is not one. */
+int64_t eff_pd_parse_time(const char *s);
+/* PagerDuty GET /incidents body: 1 when the newest incident was seen
+ * (acknowledged: its earliest acknowledgement's at and acknowledger
+ * summary, how "acknowledged"; resolved: resolved_at and
+ * last_status_change_by, how "resolved"), 0 otherwise.  by may be NULL;
+ * strings point into j. */
+int eff_pd_page_seen(const cJSON *j, int64_t *at_ms, const char **by, const char **how);
 /* GitLab GET /users?username= body: the id of the user named username
  * (case-insensitive), or 0. */
 int64_t eff_gitlab_user_id(const cJSON *users, const char *username);
@@ -197,6 +207,7 @@ void eff_gitlab_create_project(struct fx *fx);
 void eff_gitlab_create_issue(struct fx *fx);
 void eff_gitlab_add_members(struct fx *fx);
 void eff_gitlab_note(struct fx *fx);
+void eff_gitlab_link(struct fx *fx);      /* effects_gitlab_link.c */
 void eff_gitlab_update_issue(struct fx *fx);
 void eff_pd_trigger(struct fx *fx);
 void eff_pd_resolve(struct fx *fx);
@@ -220,6 +231,7 @@ char *eff_names_apply(const char *s, const cJSON *map);
 /* A display name made safe for Markdown and mrkdwn (control characters
  * dropped, ` < > * _ ~ | replaced), at most 80 bytes; caller frees. */
 char *eff_name_clean(const char *name);
+void eff_pd_page_status(struct fx *fx);
 
 /* Sends one HTTP request for fx (body taken over, may be NULL; timeout 0 =
  * the default); cb runs with the response.  Returns 0, or non-zero when it

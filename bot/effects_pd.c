@@ -1,5 +1,6 @@
-/* effects_pd: pd.trigger and pd.resolve, PagerDuty Events API v2, and
- * pd.oncall (REST GET /oncalls + Slack users.lookupByEmail).  The routing
+/* effects_pd: pd.trigger and pd.resolve, PagerDuty Events API v2,
+ * pd.oncall (REST GET /oncalls + Slack users.lookupByEmail) and
+ * pd.page_status (REST GET /incidents?incident_key=: was the page seen?).  The routing
  * key travels in the body (no Authorization header); the page round's
  * dedup_key, fixed in the payload when the job was written, makes a
  * repeated trigger or resolve harmless, so these ops need no
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "clock.h"
@@ -16,15 +18,23 @@
 #include "effects_internal.h"
 #include "http.h"
 #include "log.h"
+#include "mask.h"
 #include "slack_api.h"
 #include "util.h"
 
 #define PD_DEFAULT_EVENTS_URL "https://events.pagerduty.com/v2/enqueue"
 
+/* The payload's "routing":"escalation" names the security manager's
+ * service (PAGERDUTY_ESCALATION_ROUTING_KEY): its trigger and its resolve
+ * must use the same key, or PagerDuty drops the resolve. */
 static const char *routing_key(const struct fx *fx)
 {
     const struct cfg *c = fx->app->cfg;
-    return c && c->pagerduty_routing_key && c->pagerduty_routing_key[0] ? c->pagerduty_routing_key : NULL;
+    const char *r = eff_str(fx->payload, "routing");
+    const char *k = !c ? NULL
+                    : r && strcmp(r, "escalation") == 0 ? c->pagerduty_escalation_routing_key
+                                                         : c->pagerduty_routing_key;
+    return k && k[0] ? k : NULL;
 }
 
 static const char *events_url(const struct fx *fx)
@@ -39,7 +49,9 @@ static cJSON *pd_body(struct fx *fx, const char *action)
 {
     const char *key = routing_key(fx);
     if (!key) {
-        eff_fail(fx, "paging disabled: PAGERDUTY_ROUTING_KEY is not set");
+        const char *r = eff_str(fx->payload, "routing");
+        eff_fail(fx, "paging disabled: %s is not set",
+                 r && strcmp(r, "escalation") == 0 ? "PAGERDUTY_ESCALATION_ROUTING_KEY" : "PAGERDUTY_ROUTING_KEY");
         return NULL;
     }
     char dedup[48];
@@ -112,8 +124,11 @@ static void pd_sent(struct fx *fx, const struct http_response *resp)
         cJSON_Delete(j);
         bool resolve = strcmp(fx->op, "pd.resolve") == 0;
         bool update = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fx->payload, "links_update"));
+        const char *routing = eff_str(fx->payload, "routing");
+        bool esc = routing && strcmp(routing, "escalation") == 0;
         cJSON_AddStringToObject(eff_result(fx), "timeline",
-                                resolve  ? "PagerDuty incident resolved"
+                                resolve  ? (esc ? "PagerDuty escalation page resolved" : "PagerDuty incident resolved")
+                                : esc    ? "security manager on-call paged (PagerDuty escalation)"
                                 : update ? "page updated with the GitLab issue link (PagerDuty)"
                                          : "security on-call paged (PagerDuty)");
         if (!resolve)
@@ -478,4 +493,208 @@ void eff_pd_oncall(struct fx *fx)
     free(url);
     if (rc != 0)
         oncall_fallback(fx, "pagerduty: request not sent");
+}
+
+/* ---- pd.page_status ----
+ * Was the page of dedup_key seen?  GET /incidents?incident_key=<key>
+ * (date_range=all: an old key is found too), the newest incident of the
+ * key.  Acknowledged: its first acknowledgement ({at, acknowledger.summary});
+ * resolved in PagerDuty without one: last_status_change_{at,by}.  Either
+ * goes into the result as "page_ack" (the outbox records it on the round)
+ * with "wake" (the handler's timer, due now, so it is said at once).  A
+ * lookup changes nothing remotely, so it is never maybe_sent; 429 waits for
+ * Retry-After, 5xx and network errors take the outbox backoff. */
+
+static int two(const char *p)
+{
+    return (p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9') ? (p[0] - '0') * 10 + (p[1] - '0') : -1;
+}
+
+int64_t eff_pd_parse_time(const char *s)
+{
+    /* YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM|+HHMM) */
+    if (!s || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':'
+        || s[16] != ':')
+        return 0;
+    int y1 = two(s), y2 = two(s + 2), mo = two(s + 5), d = two(s + 8), h = two(s + 11), mi = two(s + 14),
+        se = two(s + 17);
+    if (y1 < 0 || y2 < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59
+        || se < 0 || se > 60)
+        return 0;
+    const char *p = s + 19;
+    int ms = 0;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 3)
+                ms = ms * 10 + (*p - '0');
+        for (; digits < 3 && digits > 0; digits++)
+            ms *= 10;
+    }
+    long off = 0;
+    if (*p == 'Z' && p[1] == '\0') {
+        off = 0;
+    } else if ((*p == '+' || *p == '-') && two(p + 1) >= 0) {
+        int oh = two(p + 1);
+        const char *q = p + 3;
+        if (*q == ':')
+            q++;
+        int om = two(q);
+        if (om < 0 || q[2] != '\0' || oh > 23 || om > 59)
+            return 0;
+        off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
+    } else {
+        return 0;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y1 * 100 + y2 - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = se;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return 0;
+    return ((int64_t)t - off) * 1000 + ms;
+}
+
+/* The newest incident of the list (created_at, ISO 8601: the latest time). */
+static const cJSON *newest_incident(const cJSON *incidents)
+{
+    const cJSON *best = NULL;
+    int64_t best_t = -1;
+    const cJSON *i;
+    cJSON_ArrayForEach(i, incidents) {
+        if (!cJSON_IsObject(i))
+            continue;
+        int64_t t = eff_pd_parse_time(eff_str(i, "created_at"));
+        if (!best || t >= best_t) {
+            best = i;
+            best_t = t;
+        }
+    }
+    return best;
+}
+
+int eff_pd_page_seen(const cJSON *j, int64_t *at_ms, const char **by, const char **how)
+{
+    *at_ms = 0;
+    *by = *how = NULL;
+    const cJSON *inc = newest_incident(cJSON_GetObjectItemCaseSensitive(j, "incidents"));
+    if (!inc)
+        return 0;
+    const char *status = eff_str(inc, "status");
+    if (status && strcmp(status, "acknowledged") == 0) {
+        const cJSON *a, *first = NULL;
+        int64_t first_t = 0;
+        cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(inc, "acknowledgements")) {
+            int64_t t = eff_pd_parse_time(eff_str(a, "at"));
+            if (t > 0 && (!first || t < first_t)) {
+                first = a;
+                first_t = t;
+            }
+        }
+        if (!first) {   /* acknowledged, but no usable time: when the status changed */
+            first_t = eff_pd_parse_time(eff_str(inc, "last_status_change_at"));
+            *by = eff_str(cJSON_GetObjectItemCaseSensitive(inc, "last_status_change_by"), "summary");
+        } else {
+            *by = eff_str(cJSON_GetObjectItemCaseSensitive(first, "acknowledger"), "summary");
+        }
+        if (first_t <= 0)
+            return 0;
+        *at_ms = first_t;
+        *how = "acknowledged";
+        return 1;
+    }
+    if (status && strcmp(status, "resolved") == 0) {
+        int64_t t = eff_pd_parse_time(eff_str(inc, "resolved_at"));
+        if (t <= 0)
+            t = eff_pd_parse_time(eff_str(inc, "last_status_change_at"));
+        if (t <= 0)
+            return 0;
+        *at_ms = t;
+        *by = eff_str(cJSON_GetObjectItemCaseSensitive(inc, "last_status_change_by"), "summary");
+        *how = "resolved";
+        return 1;
+    }
+    return 0;
+}
+
+static void page_status_read(struct fx *fx, const struct http_response *resp)
+{
+    if (resp->err == HTTP_OK && resp->status >= 200 && resp->status <= 299) {
+        cJSON *j = eff_parse(resp);
+        if (!cJSON_IsObject(j) || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "incidents"))) {
+            cJSON_Delete(j);
+            eff_finish(fx, EFFECT_RETRY, -1, false, "pagerduty: no incidents list in the answer");
+            return;
+        }
+        int64_t at = 0;
+        const char *by = NULL, *how = NULL;
+        cJSON *res = eff_result(fx);
+        if (eff_pd_page_seen(j, &at, &by, &how)) {
+            cJSON *pa = cJSON_AddObjectToObject(res, "page_ack");
+            cJSON_AddStringToObject(pa, "dedup_key", eff_str(fx->payload, "dedup_key"));
+            cJSON_AddNumberToObject(pa, "at_ms", (double)at);
+            char *name = mask_secrets(by ? by : "someone");
+            cJSON_AddStringToObject(pa, "by", name);
+            free(name);
+            cJSON_AddStringToObject(pa, "how", how);
+            const cJSON *wake = cJSON_GetObjectItemCaseSensitive(fx->payload, "wake");
+            if (cJSON_IsObject(wake))
+                cJSON_AddItemToObject(res, "wake", cJSON_Duplicate(wake, 1));
+            cJSON_AddStringToObject(res, "status", how);
+        } else {
+            cJSON_AddStringToObject(res, "status",
+                                    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "incidents")) > 0
+                                        ? "triggered" : "not_found");
+        }
+        cJSON_Delete(j);
+        eff_done(fx);
+        return;
+    }
+    struct effect_result m;
+    char err[256];
+    eff_outcome_http(resp, false, "pagerduty", &m, err, sizeof(err));
+    eff_finish(fx, m.outcome, m.retry_after_ms, false, "%s", err);
+}
+
+void eff_pd_page_status(struct fx *fx)
+{
+    const struct cfg *c = fx->app->cfg;
+    const char *token = c && c->pagerduty_api_token && c->pagerduty_api_token[0] ? c->pagerduty_api_token : NULL;
+    const char *base = c && c->pagerduty_api_url && c->pagerduty_api_url[0] ? c->pagerduty_api_url
+                                                                            : PD_DEFAULT_API_URL;
+    const char *dedup = eff_str(fx->payload, "dedup_key");
+    if (!dedup) {
+        eff_fail(fx, "bad payload: no dedup_key");
+        return;
+    }
+    if (!token || eff_has_ctl(token)) {
+        eff_fail(fx, "PAGERDUTY_API_TOKEN is not set");
+        return;
+    }
+    if (!(str_starts(base, "http://") || str_starts(base, "https://")) || eff_has_ctl(base)) {
+        eff_fail(fx, "PAGERDUTY_API_URL is not an http(s) URL");
+        return;
+    }
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    char *prefix = xasprintf("%.*s/incidents?incident_key=", (int)n, base);
+    char *u = eff_urlenc_cat(prefix, dedup);
+    char *url = xasprintf("%s&date_range=all", u);
+    free(prefix);
+    free(u);
+    char *auth = xasprintf("Authorization: Token token=%s", token);
+    const char *hdrs[] = { auth, "Accept: application/vnd.pagerduty+json;version=2",
+                           "Content-Type: application/json", NULL };
+    int rc = eff_http_send(fx, "GET", url, hdrs, NULL, false, 15000, page_status_read);
+    explicit_bzero(auth, strlen(auth));
+    free(auth);
+    free(url);
+    if (rc != 0)
+        eff_finish(fx, EFFECT_RETRY, -1, false, "pagerduty: request not sent");
 }

@@ -568,6 +568,9 @@ int main(int argc, char **argv)
                  "path:s", ms.cfg.config_path);
     if (!ms.cfg.pagerduty_routing_key)
         LOG_WARN("PAGERDUTY_ROUTING_KEY is not set: paging is disabled", "");
+    else if (!ms.cfg.pagerduty_api_token)
+        LOG_WARN("PAGERDUTY_API_TOKEN is not set: page acknowledgements are not followed "
+                 "(no \"acknowledged by\" message, no escalation)", "");
 
     if (ms.cfg.clock_file && clock_load_file(ms.cfg.clock_file) != 0) {
         LOG_STARTUP_ERROR("SIRT_CLOCK_FILE %s: cannot read a time from it", ms.cfg.clock_file);

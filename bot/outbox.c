@@ -28,6 +28,7 @@
 #include "store.h"
 #include "storeq.h"
 #include "outbox_queue.h"
+#include "scheduler.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -196,7 +197,9 @@ static void fmt_hhmm(int64_t ms, char out[16])
  * gets Slack's own error). */
 static bool quiet_op(const char *op, const char *idem)
 {
+    /* pd.page_status: a poll, repeated every minute while it matters. */
     return strcmp(op, "slack.views_open") == 0 || strcmp(op, "slack.ephemeral") == 0
+           || strcmp(op, "pd.page_status") == 0
            || strcmp(op, "slack.response_url") == 0 || (idem && strstr(idem, "/failure-notice"));
 }
 
@@ -211,9 +214,11 @@ static const char *op_what(const char *op)
         { "gitlab.create_issue", "creating the confidential GitLab issue" },
         { "gitlab.add_members", "adding members to the GitLab project" },
         { "gitlab.note", "adding a note to the GitLab issue" },
+        { "gitlab.link", "linking an existing GitLab issue" },
         { "pd.trigger", "paging the security on-call (PagerDuty)" },
         { "pd.resolve", "resolving the PagerDuty incident" },
         { "pd.oncall", "finding the secops on-call (PagerDuty)" },
+        { "pd.page_status", "reading the page's status (PagerDuty)" },
     };
     for (size_t i = 0; i < ARRAY_LEN(names); i++)
         if (strcmp(names[i].op, op) == 0)
@@ -426,8 +431,11 @@ static void apply_captures(struct store *s, int64_t incident_id, const char *op,
             store_incident_set_int(s, incident_id, f->string, (int64_t)f->valuedouble, now);
     }
     const cJSON *tl = cJSON_GetObjectItemCaseSensitive(result, "timeline");
+    const cJSON *tk = cJSON_GetObjectItemCaseSensitive(result, "timeline_kind");
+    const cJSON *ta = cJSON_GetObjectItemCaseSensitive(result, "timeline_actor");
     if (cJSON_IsString(tl))
-        store_timeline_add(s, incident_id, now, "sirtbot", op, tl->valuestring);
+        store_timeline_add(s, incident_id, now, cJSON_IsString(ta) && ta->valuestring[0] ? ta->valuestring : "sirtbot",
+                           cJSON_IsString(tk) && tk->valuestring[0] ? tk->valuestring : op, tl->valuestring);
     /* Who a page round reached: on the round, and on the incident. */
     const cJSON *pg = cJSON_GetObjectItemCaseSensitive(result, "page");
     const cJSON *pk = cJSON_GetObjectItemCaseSensitive(pg, "dedup_key");
@@ -435,6 +443,23 @@ static void apply_captures(struct store *s, int64_t incident_id, const char *op,
     if (cJSON_IsString(pk) && cJSON_IsString(pu)) {
         store_page_set_user(s, incident_id, pk->valuestring, pu->valuestring);
         store_member_add(s, incident_id, pu->valuestring, "oncall", now);
+    }
+    /* What PagerDuty said about a page round, and the timer that acts on it. */
+    const cJSON *pa = cJSON_GetObjectItemCaseSensitive(result, "page_ack");
+    const cJSON *pak = cJSON_GetObjectItemCaseSensitive(pa, "dedup_key");
+    const cJSON *pat = cJSON_GetObjectItemCaseSensitive(pa, "at_ms");
+    if (cJSON_IsString(pak) && cJSON_IsNumber(pat) && pat->valuedouble > 0)
+        store_page_ack_seen(s, incident_id, pak->valuestring, (int64_t)pat->valuedouble,
+                            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pa, "by")),
+                            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pa, "how")));
+    const cJSON *wake = cJSON_GetObjectItemCaseSensitive(result, "wake");
+    const char *wk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(wake, "key"));
+    const char *wkind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(wake, "kind"));
+    if (wk && wkind) {
+        const cJSON *wp = cJSON_GetObjectItemCaseSensitive(wake, "payload");
+        char *wpt = cJSON_IsObject(wp) ? cJSON_PrintUnformatted(wp) : NULL;
+        store_timer_set(s, wk, wkind, incident_id, now, wpt, now);
+        cJSON_free(wpt);
     }
 }
 
@@ -603,6 +628,11 @@ static void outcomes_st(struct store *st, void *arg)
     bool ok = began && store_commit(st) == 0;
     if (began && !ok)   /* rolled back; the jobs stay sending (and ours) until restart */
         LOG_ERROR("outbox: cannot record the outcomes", "");
+    bool woke = false;   /* a result set a timer ("wake"): the scheduler re-reads its agenda */
+    for (struct outcome *c = list; c && ok && !woke; c = c->next)
+        woke = c->outcome == EFFECT_DONE && cJSON_GetObjectItemCaseSensitive(c->result, "wake");
+    if (woke)
+        scheduler_st_changed(o->app->scheduler);
     store_stats_get(st, &sb);
     metrics_outbox_reads(o->app->metrics, sb.reads - sa.reads);
     while (list) {

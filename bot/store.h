@@ -297,6 +297,36 @@ void release_finish(struct release *r);
 int store_release_set(struct store *s, int64_t incident_id, const char *url, const char *actor, int64_t now_ms);
 /* 0 and out filled (release_finish), STORE_ENOTFOUND when none is recorded. */
 int store_release_get(struct store *s, int64_t incident_id, struct release *out);
+/* ---- following a page round (store_page_acks.c) ----
+ * One row per followed page round (its dedup_key): what PagerDuty said
+ * (ack_ms: PagerDuty's time of the acknowledgement, 0 while none was seen;
+ * ack_by: the acknowledger's name; ack_how: "acknowledged", or "resolved"
+ * when it was resolved in PagerDuty without one) and how the bot follows it
+ * (noticed_ms: the acknowledgement was announced; the escalation page's key
+ * and time; polls made and the last poll job). */
+struct page_ack {
+    char *dedup_key;
+    int64_t incident_id;
+    int64_t ack_ms;
+    char *ack_by, *ack_how;
+    int64_t noticed_ms;
+    char *escalation_key;       /* NULL: not escalated by a page */
+    int64_t escalated_ms;       /* escalated, or told that it could not be (0: neither) */
+    int polls;
+    int64_t poll_job;           /* outbox id of the last status poll, 0 = none */
+};
+void page_ack_finish(struct page_ack *a);
+/* 0 and out filled, STORE_ENOTFOUND when the round has no row yet. */
+int store_page_ack_get(struct store *s, const char *dedup_key, struct page_ack *out);
+/* Writes the bot's columns (noticed_ms, escalation_*, polls, poll_job),
+ * creating the row if needed; the ack_* columns are left as they are. */
+int store_page_ack_put(struct store *s, const struct page_ack *a);
+/* Records what PagerDuty said; only the first acknowledgement seen is kept. */
+int store_page_ack_seen(struct store *s, int64_t incident_id, const char *dedup_key, int64_t ack_ms,
+                        const char *by, const char *how);
+/* Every followed round of the incident; rows borrowed for the call; cb may write. */
+int store_page_acks_list(struct store *s, int64_t incident_id, bool (*cb)(void *ud, const struct page_ack *a),
+                         void *ud);
 
 /* ---- outbox ---- */
 /* DROPPED: no longer needed and never to be sent (a page for an incident

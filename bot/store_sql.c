@@ -112,6 +112,17 @@ static const char *const sqlite_migrations[] = {
     "CREATE TABLE releases ("
     "  incident_id INTEGER PRIMARY KEY REFERENCES incidents(id) ON DELETE CASCADE,"
     "  url TEXT NOT NULL, actor TEXT, recorded_ms INTEGER NOT NULL DEFAULT 0);",
+    /* 8 -> 9 (issue 9, pages that are seen): what PagerDuty said about a
+     * page round (ack_ms: its acknowledgement time, 0 = not seen) and how the
+     * bot followed it (noticed, escalated, the last status poll). */
+    "CREATE TABLE page_acks ("
+    "  dedup_key TEXT PRIMARY KEY,"
+    "  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  ack_ms INTEGER NOT NULL DEFAULT 0, ack_by TEXT, ack_how TEXT,"
+    "  noticed_ms INTEGER NOT NULL DEFAULT 0,"
+    "  escalation_key TEXT, escalated_ms INTEGER NOT NULL DEFAULT 0,"
+    "  polls INTEGER NOT NULL DEFAULT 0, poll_job INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX page_acks_incident ON page_acks(incident_id);",
 };
 
 /* ---- statements (both drivers) ---- */
@@ -127,6 +138,8 @@ static const char *const sqlite_migrations[] = {
     "validated_by, validated_ms"
 #define TIMER_COLS "id, key, kind, incident_id, due_ms, payload"
 #define PAGE_COLS "incident_id, round, dedup_key, reason, created_ms, resolved_ms, paged_user"
+#define PACK_COLS \
+    "dedup_key, incident_id, ack_ms, ack_by, ack_how, noticed_ms, escalation_key, escalated_ms, polls, poll_job"
 #define JOB_COLS \
     "o.id, o.incident_id, o.idem_key, o.op, o.payload, o.state, o.attempts, o.maybe_sent, " \
     "o.next_at_ms, o.deps_deadline_ms, o.last_error, o.result, o.created_ms, o.updated_ms, " \
@@ -311,6 +324,19 @@ const char *const store__sql[ST_COUNT] = {
         " ON CONFLICT (incident_id) DO UPDATE SET url = excluded.url, actor = excluded.actor,"
         " recorded_ms = excluded.recorded_ms",
     [ST_REL_GET] = "SELECT incident_id, url, actor, recorded_ms FROM releases WHERE incident_id = ?1",
+    [ST_PA_GET] = "SELECT " PACK_COLS " FROM page_acks WHERE dedup_key = ?1",
+    [ST_PA_LIST] = "SELECT " PACK_COLS " FROM page_acks WHERE incident_id = ?1 ORDER BY dedup_key",
+    /* The bot's own columns; what PagerDuty said (ack_*) is left alone. */
+    [ST_PA_PUT] =
+        "INSERT INTO page_acks(dedup_key, incident_id, noticed_ms, escalation_key, escalated_ms, polls, poll_job)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(dedup_key) DO UPDATE SET"
+        " noticed_ms = excluded.noticed_ms, escalation_key = excluded.escalation_key,"
+        " escalated_ms = excluded.escalated_ms, polls = excluded.polls, poll_job = excluded.poll_job",
+    /* The first acknowledgement seen stands. */
+    [ST_PA_SEEN] =
+        "INSERT INTO page_acks(dedup_key, incident_id, ack_ms, ack_by, ack_how) VALUES (?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT(dedup_key) DO UPDATE SET ack_ms = excluded.ack_ms, ack_by = excluded.ack_by,"
+        " ack_how = excluded.ack_how WHERE page_acks.ack_ms = 0",
 };
 
 const struct store_field store__inc_fields[] = {
@@ -418,6 +444,15 @@ static const char *const pg_migrations[] = {
     "CREATE TABLE releases ("
     "  incident_id BIGINT PRIMARY KEY REFERENCES incidents(id) ON DELETE CASCADE,"
     "  url TEXT NOT NULL, actor TEXT, recorded_ms BIGINT NOT NULL DEFAULT 0);",
+    /* 4 -> 5 (issue 9, pages that are seen): see the SQLite step 8 -> 9. */
+    "CREATE TABLE page_acks ("
+    "  dedup_key TEXT PRIMARY KEY,"
+    "  incident_id BIGINT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  ack_ms BIGINT NOT NULL DEFAULT 0, ack_by TEXT, ack_how TEXT,"
+    "  noticed_ms BIGINT NOT NULL DEFAULT 0,"
+    "  escalation_key TEXT, escalated_ms BIGINT NOT NULL DEFAULT 0,"
+    "  polls INTEGER NOT NULL DEFAULT 0, poll_job BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX page_acks_incident ON page_acks(incident_id);",
 };
 
 /* A driver's own statements, where its dialect differs from store__sql.

@@ -187,5 +187,14 @@ void release_confirm_button(struct sirt_app *app, const struct incident *inc, co
  * long-term fix (no-op otherwise, or when one is pending).  Call when an
  * incident is created, reopened, or raised to S1/P1. */
 void release_plan(struct sirt_app *app, const struct incident *inc);
+/* ---- following pages (page_ack.c) ---- */
+/* A new page round dedup_key was opened: follow it (the "page_ack" timer:
+ * PagerDuty asked once a minute, "acknowledged by" said once, escalation
+ * after paging.ack_minutes); without PAGERDUTY_API_TOKEN the incident
+ * channel is told once that acknowledgements are not followed. */
+void page_ack_plan(struct sirt_app *app, int64_t incident_id, const char *dedup_key);
+/* Resolving: a pd.resolve (escalation routing) for every escalation page
+ * of the incident; req_id makes the keys unique.  0 or <0 (store). */
+int page_ack_resolve(struct sirt_app *app, int64_t incident_id, const char *req_id);
 
 #endif

@@ -117,6 +117,9 @@ int oncall_work(struct sirt_app *app, const struct sirt_req *req);
 int page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 int resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *action);
 
+/* page_ack.c: the timer that follows a page round until it is seen */
+void page_ack_fire(struct sirt_app *app, const struct sched_timer *t);
+
 /* decision.c: /sirt decision, the Record decision button, the modal, Fix delivered, validation */
 void decision_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int decision_work(struct sirt_app *app, const struct sirt_req *req);
@@ -180,6 +183,25 @@ void review_fire(struct sirt_app *app, const struct sched_timer *t);
 void review_plan(struct sirt_app *app);
 void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int timeline_work(struct sirt_app *app, const struct sirt_req *req);
+
+/* link.c: /sirt link, and the report form's Issue link on GITLAB_URL */
+struct incident;
+void link_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int link_work(struct sirt_app *app, const struct sirt_req *req);
+enum { LINK_URL_ISSUE = 0, LINK_URL_NOT_GITLAB = -1, LINK_URL_NOT_ISSUE = -2 };
+/* Is url an issue on gitlab_url ("$GITLAB_URL/<namespace path>/<project>/-/issues/<iid>", or the
+ * older ".../issues/<iid>"; query and fragment ignored; host case-insensitive)?  LINK_URL_ISSUE with
+ * the project path (path, plen), the iid and the canonical URL "<GITLAB_URL>/<path>/-/issues/<iid>"
+ * (canon, clen); LINK_URL_NOT_GITLAB when url is not under gitlab_url (or it is NULL);
+ * LINK_URL_NOT_ISSUE for anything else there. */
+int link_parse_url(const char *gitlab_url, const char *url, char *path, size_t plen, int64_t *iid, char *canon,
+                   size_t clen);
+/* Adds the gitlab.link job attaching issue (path, iid; url the canonical URL) to inc, in the
+ * caller's transaction, after job issue_job when > 0 (the incident's issue being created).
+ * actor: who asked (timeline, channel notice).  Returns the job id, 0 when it is linked or being
+ * linked already (or was tried too often), < 0 on a store error. */
+int64_t link_add(struct sirt_app *app, const struct incident *inc, const char *actor, const char *url,
+                 const char *path, int64_t iid, int64_t issue_job);
 
 /* closeout.c: /sirt reopen */
 void reopen_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);

@@ -122,6 +122,7 @@ int page_round(struct sirt_app *app, int64_t incident_id, bool new_round, const 
         return rc;
     if (is_new)
         *is_new = true;
+    page_ack_plan(app, incident_id, key);
     LOG_INFO("page round opened", "incident:l round:d dedup_key:s reason:s", (long long)incident_id, round, key,
              reason);
     return round;
@@ -318,6 +319,8 @@ void resolve_plan(struct sirt_app *app, const struct incident *inc, const char *
     store_timers_cancel_incident(app->store, inc->id);
     struct resolve_ctx rc = { app, req_id, paging_enabled(app), 0 };
     store_pages_list(app->store, inc->id, resolve_round, &rc);
+    if (rc.paging)
+        page_ack_resolve(app, inc->id, req_id);   /* the escalation pages too */
     store_page_resolve(app->store, inc->id, NULL, now);
     bool paging = rc.paging && rc.n > 0;
     char key[256];

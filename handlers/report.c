@@ -162,6 +162,16 @@ static bool https_link(const char *s)
     return true;
 }
 
+/* Does link name an issue on GITLAB_URL?  (That one may be plain http, e.g.
+ * an internal instance.) */
+static bool gitlab_issue_link(const struct cfg *cfg, const char *link)
+{
+    char path[LINK_MAX + 1], canon[LINK_MAX + 64];
+    int64_t iid = 0;
+    return cfg && cfg->gitlab_url
+           && link_parse_url(cfg->gitlab_url, link, path, sizeof(path), &iid, canon, sizeof(canon)) == LINK_URL_ISSUE;
+}
+
 /* Parses and checks the form. Returns an errors object (caller owns) or NULL. */
 static cJSON *parse_input(const struct cfg *cfg, const cJSON *view, struct report_input *in)
 {
@@ -197,7 +207,7 @@ static cJSON *parse_input(const struct cfg *cfg, const cJSON *view, struct repor
     }
     if (blockkit_len(in->repro) > TEXT_MAX)
         cJSON_AddStringToObject(errors, "repro", "Keep this under 3000 characters; put the rest in the issue.");
-    if (in->link[0] && !https_link(in->link))
+    if (in->link[0] && !https_link(in->link) && !gitlab_issue_link(cfg, in->link))
         cJSON_AddStringToObject(errors, "link", "The issue link must be an https:// URL.");
     if (!cJSON_GetArraySize(errors)) {
         cJSON_Delete(errors);
@@ -547,6 +557,14 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
             add_job(app, n, "gitlab_members", "gitlab.add_members", p, &j_proj, 1, 0);
         else
             cJSON_Delete(p);
+
+        /* The Issue link names an existing issue on GitLab: the repro goes
+         * there and the issues link each other once ours exists (link.c). */
+        char lpath[LINK_MAX + 1], lurl[LINK_MAX + 64];
+        int64_t liid = 0;
+        if (in->link[0] && link_parse_url(cfg->gitlab_url, in->link, lpath, sizeof(lpath), &liid, lurl, sizeof(lurl))
+                               == LINK_URL_ISSUE)
+            link_add(app, inc, inc->reporter, lurl, lpath, liid, j_issue);
 
         if (comp && (comp->gitlab_em || comp->gitlab_pm)) {
             char *mention = xasprintf("%s%s%s%s", comp->gitlab_em ? "@" : "", comp->gitlab_em ? comp->gitlab_em : "",

@@ -783,3 +783,27 @@ TEST(cfg_small_err_buffer)
     ASSERT_STR_EQ(err, "sirt.js");
     ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, strlen(j), NULL, 0), -1);
 }
+
+/* paging.ack_minutes (issue 9, pages that are seen): 1..720, default 15. */
+TEST(cfg_paging_ack_minutes)
+{
+    struct cfg c;
+    char err[512];
+    memset(&c, 0, sizeof(c));
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", "{}", 2, err, sizeof(err)), 0);
+    ASSERT_EQ(c.paging_ack_minutes, 15);
+    cfg_finish(&c);
+    const char *j = "{\"paging\":{\"ack_minutes\":30}}";
+    memset(&c, 0, sizeof(c));
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, strlen(j), err, sizeof(err)), 0);
+    ASSERT_EQ(c.paging_ack_minutes, 30);
+    cfg_finish(&c);
+    expect_team_error("{\"paging\":{\"ack_minutes\":0}}",
+                      "key \"paging.ack_minutes\": invalid value 0: expected an integer from 1 to 720 (minutes)");
+    expect_team_error("{\"paging\":{\"ack_minutes\":721}}", "key \"paging.ack_minutes\": invalid value 721");
+    expect_team_error("{\"paging\":{\"ack_minutes\":2.5}}", "key \"paging.ack_minutes\": invalid value 2.5");
+    expect_team_error("{\"paging\":{\"ack_minutes\":\"15\"}}",
+                      "key \"paging.ack_minutes\": expected an integer from 1 to 720 (minutes)");
+    expect_team_error("{\"paging\":15}", "key \"paging\": expected an object");
+    expect_team_error("{\"paging\":{\"ack_minute\":15}}", "ack_minute");
+}

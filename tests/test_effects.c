@@ -1823,3 +1823,45 @@ TEST(eff_names_placeholders)
     ASSERT(effect_known("slack.file_complete"));
     ASSERT(effect_known("gitlab.issue_state"));
 }
+
+/* pd.page_status's pure pieces: PagerDuty's times and "was it seen". */
+TEST(eff_pd_parse_time_and_page_seen)
+{
+    ASSERT_EQ(eff_pd_parse_time("2026-11-25T10:01:30Z"), 1795600890000LL);
+    ASSERT_EQ(eff_pd_parse_time("2026-11-25T11:01:30+01:00"), 1795600890000LL);
+    ASSERT_EQ(eff_pd_parse_time("2026-11-25T05:01:30.250-05:00"), 1795600890250LL);
+    ASSERT_EQ(eff_pd_parse_time("2026-11-25T10:01:30"), 0);
+    ASSERT_EQ(eff_pd_parse_time("yesterday"), 0);
+    ASSERT_EQ(eff_pd_parse_time(NULL), 0);
+
+    int64_t at;
+    const char *by, *how;
+    cJSON *j = cJSON_Parse("{\"incidents\":[{\"status\":\"triggered\",\"created_at\":\"2026-11-25T10:00:00Z\","
+                           "\"acknowledgements\":[]}]}");
+    ASSERT_EQ(eff_pd_page_seen(j, &at, &by, &how), 0);
+    cJSON_Delete(j);
+    /* The newest incident of the key counts; its earliest acknowledgement. */
+    j = cJSON_Parse("{\"incidents\":[{\"status\":\"resolved\",\"created_at\":\"2026-10-01T10:00:00Z\","
+                    "\"resolved_at\":\"2026-10-01T11:00:00Z\"},"
+                    "{\"status\":\"acknowledged\",\"created_at\":\"2026-11-25T10:00:00Z\",\"acknowledgements\":["
+                    "{\"at\":\"2026-11-25T10:03:00Z\",\"acknowledger\":{\"id\":\"P2\",\"type\":\"user_reference\","
+                    "\"summary\":\"Bob\"}},"
+                    "{\"at\":\"2026-11-25T10:01:30Z\",\"acknowledger\":{\"id\":\"P1\",\"type\":\"user_reference\","
+                    "\"summary\":\"Alice\"}}]}]}");
+    ASSERT_EQ(eff_pd_page_seen(j, &at, &by, &how), 1);
+    ASSERT_EQ(at, 1795600890000LL);
+    ASSERT_STR_EQ(by, "Alice");
+    ASSERT_STR_EQ(how, "acknowledged");
+    cJSON_Delete(j);
+    j = cJSON_Parse("{\"incidents\":[{\"status\":\"resolved\",\"created_at\":\"2026-11-25T10:00:00Z\","
+                    "\"resolved_at\":\"2026-11-25T10:04:00Z\",\"acknowledgements\":[],"
+                    "\"last_status_change_by\":{\"summary\":\"Carol\"}}]}");
+    ASSERT_EQ(eff_pd_page_seen(j, &at, &by, &how), 1);
+    ASSERT_EQ(at, 1795600800000LL + 240000);
+    ASSERT_STR_EQ(by, "Carol");
+    ASSERT_STR_EQ(how, "resolved");
+    cJSON_Delete(j);
+    j = cJSON_Parse("{\"incidents\":[]}");
+    ASSERT_EQ(eff_pd_page_seen(j, &at, &by, &how), 0);
+    cJSON_Delete(j);
+}

@@ -622,7 +622,7 @@ TEST(fake_pd_oncalls)
     ASSERT_EQ(st, 200);
     ASSERT_EQ(cJSON_GetArraySize(jpath(j, "oncalls")), 0);
     cJSON_Delete(j);
-    snprintf(url, sizeof(url), "%s/incidents", fake_pagerduty_url(fx.pd));
+    snprintf(url, sizeof(url), "%s/users", fake_pagerduty_url(fx.pd));
     j = call(&fx, "GET", url, auth, NULL, NULL, &st);
     ASSERT_EQ(st, 404);
     cJSON_Delete(j);
@@ -983,6 +983,118 @@ TEST(fake_gitlab_knobs)
     end(&fx);
 }
 
+/* Issue links in GitLab's documented shapes, internal notes, an issue the
+ * token cannot read (fake_gitlab_links.c). */
+TEST(fake_gitlab_issue_links_and_hidden)
+{
+    struct fx fx;
+    begin(&fx, FX_GITLAB);
+    long st;
+    const cJSON *h1 = fake_gitlab_add_issue(fx.gitlab, "hackerone/reports", "H1 #1234: SSRF", true);
+    ASSERT_NOT_NULL(h1);
+    int hp = (int)jnum(h1, "project_id");
+    ASSERT_EQ(jnum(h1, "iid"), 1);
+    ASSERT_NOT_NULL(fake_gitlab_project_by_path(fx.gitlab, "hackerone/reports"));
+    cJSON *j = gl(&fx, "GET", "/projects/hackerone%2Freports", NULL, &st);   /* project by path */
+    ASSERT_EQ(st, 200);
+    ASSERT_EQ(jnum(j, "id"), hp);
+    cJSON_Delete(j);
+    j = gl(&fx, "POST", "/projects", "{\"name\":\"p\",\"path\":\"sirt-4-x\",\"namespace_id\":42}", &st);
+    int sp = (int)jnum(j, "id");
+    cJSON_Delete(j);
+    char p[160], body[200];
+    snprintf(p, sizeof(p), "/projects/%d/issues", sp);
+    cJSON_Delete(gl(&fx, "POST", p, "{\"title\":\"SIRT-4\"}", &st));
+    snprintf(p, sizeof(p), "/projects/%d/issues/1/links", sp);
+
+    /* validation */
+    j = gl(&fx, "POST", p, "{\"target_issue_iid\":1}", &st);
+    ASSERT_EQ(st, 400);
+    ASSERT_STR_EQ(jstr(j, "error"), "target_project_id is missing");
+    cJSON_Delete(j);
+    snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1,\"link_type\":\"duplicates\"}", hp);
+    cJSON_Delete(gl(&fx, "POST", p, body, &st));
+    ASSERT_EQ(st, 400);
+    snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":9}", hp);
+    j = gl(&fx, "POST", p, body, &st);
+    ASSERT_EQ(st, 404);
+    ASSERT_STR_EQ(jstr(j, "message"), "No Issue found for given params");
+    cJSON_Delete(j);
+    snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1}", sp);
+    cJSON_Delete(gl(&fx, "POST", p, body, &st));
+    ASSERT_EQ(st, 400);   /* itself */
+
+    /* created, by the target's path (form-encoded): {source_issue, target_issue, link_type} */
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/v4%s", fake_gitlab_url(fx.gitlab), p);
+    j = call(&fx, "POST", url, GLTOK, FORMT, "target_project_id=hackerone%2Freports&target_issue_iid=1", &st);
+    ASSERT_EQ(st, 201);
+    ASSERT_EQ(jnum(j, "source_issue.project_id"), sp);
+    ASSERT_EQ(jnum(j, "target_issue.project_id"), hp);
+    ASSERT_EQ(jnum(j, "target_issue.iid"), 1);
+    ASSERT_STR_EQ(jstr(j, "link_type"), "relates_to");
+    cJSON_Delete(j);
+    ASSERT_EQ(fake_gitlab_link_count(fx.gitlab), 1);
+    /* twice, from either side: 409 */
+    snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1}", hp);
+    j = gl(&fx, "POST", p, body, &st);
+    ASSERT_EQ(st, 409);
+    ASSERT_STR_EQ(jstr(j, "message"), "Issue(s) already assigned");
+    cJSON_Delete(j);
+    char hpath[160];
+    snprintf(hpath, sizeof(hpath), "/projects/%d/issues/1/links", hp);
+    snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1}", sp);
+    cJSON_Delete(gl(&fx, "POST", hpath, body, &st));
+    ASSERT_EQ(st, 409);
+
+    /* listed from both sides */
+    j = gl(&fx, "GET", p, NULL, &st);
+    ASSERT_EQ(st, 200);
+    ASSERT_EQ(cJSON_GetArraySize(j), 1);
+    ASSERT_EQ(jnum(j, "0.project_id"), hp);
+    ASSERT_EQ(jnum(j, "0.issue_link_id"), 1);
+    ASSERT_STR_EQ(jstr(j, "0.link_type"), "relates_to");
+    ASSERT_NOT_NULL(jstr(j, "0.link_created_at"));
+    cJSON_Delete(j);
+    j = gl(&fx, "GET", hpath, NULL, &st);
+    ASSERT_EQ(cJSON_GetArraySize(j), 1);
+    ASSERT_EQ(jnum(j, "0.project_id"), sp);
+    cJSON_Delete(j);
+    snprintf(url, sizeof(url), "%s/1", hpath);
+    j = gl(&fx, "GET", url, NULL, &st);
+    ASSERT_EQ(st, 200);
+    ASSERT_EQ(jnum(j, "source_issue.project_id"), sp);
+    cJSON_Delete(j);
+
+    /* internal notes */
+    snprintf(url, sizeof(url), "/projects/%d/issues/1/notes", hp);
+    j = gl(&fx, "POST", url, "{\"body\":\"repro\",\"internal\":true}", &st);
+    ASSERT_EQ(st, 201);
+    ASSERT(cJSON_IsTrue(jpath(j, "internal")));
+    cJSON_Delete(j);
+
+    /* hidden: 404 on the issue, its notes and links, as a target, and in the other side's list */
+    fake_gitlab_hide_issue(fx.gitlab, hp, 1, true);
+    snprintf(url, sizeof(url), "/projects/%d/issues/1", hp);
+    j = gl(&fx, "GET", url, NULL, &st);
+    ASSERT_EQ(st, 404);
+    ASSERT_STR_EQ(jstr(j, "message"), "404 Not found");
+    cJSON_Delete(j);
+    snprintf(url, sizeof(url), "/projects/%d/issues/1/notes", hp);
+    cJSON_Delete(gl(&fx, "POST", url, "{\"body\":\"x\"}", &st));
+    ASSERT_EQ(st, 404);
+    cJSON_Delete(gl(&fx, "GET", hpath, NULL, &st));
+    ASSERT_EQ(st, 404);
+    j = gl(&fx, "GET", p, NULL, &st);
+    ASSERT_EQ(cJSON_GetArraySize(j), 0);
+    cJSON_Delete(j);
+    fake_gitlab_hide_issue(fx.gitlab, hp, 1, false);
+    j = gl(&fx, "GET", p, NULL, &st);
+    ASSERT_EQ(cJSON_GetArraySize(j), 1);
+    cJSON_Delete(j);
+    end(&fx);
+}
+
 /* ------------------------------------------------------------------ */
 /* fake_slack additions */
 
@@ -1318,5 +1430,84 @@ TEST(harness_kill_without_child)
     begin(&fx, FX_GITLAB);
     ASSERT_EQ(fx_kill(&fx), -1);
     ASSERT_NULL(fx.pd);
+    end(&fx);
+}
+
+/* REST GET /incidents by incident_key (issue 9): token, documented shape,
+ * acknowledgements only while acknowledged; Events v2 stays as it was. */
+TEST(fake_pd_incidents_by_key_and_acknowledgements)
+{
+    struct fx fx;
+    begin(&fx, FX_PAGERDUTY);
+    char ev_url[160], url[256];
+    snprintf(ev_url, sizeof(ev_url), "%s", fake_pagerduty_events_url(fx.pd));
+    long st;
+    cJSON *j = call(&fx, "POST", ev_url, JSONT, NULL,
+                    "{\"routing_key\":\"" FAKE_PD_ROUTING_KEY "\",\"event_action\":\"trigger\","
+                    "\"dedup_key\":\"SIRT-1/page-2\",\"payload\":{\"summary\":\"s\",\"source\":\"x\","
+                    "\"severity\":\"critical\"}}", &st);
+    ASSERT_EQ(st, 202);
+    cJSON_Delete(j);
+    snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-1%%2Fpage-2&date_range=all",
+             fake_pagerduty_url(fx.pd));
+    j = call(&fx, "GET", url, NULL, NULL, NULL, &st);
+    ASSERT_EQ(st, 401);
+    ASSERT_EQ(jnum(j, "error.code"), 2006);
+    cJSON_Delete(j);
+    const char *auth = "Authorization: Token token=" FAKE_PD_API_TOKEN;
+    const char *accept = "Accept: application/vnd.pagerduty+json;version=2";
+    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    ASSERT_EQ(st, 200);
+    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents")), 1);
+    ASSERT_STR_EQ(jstr(j, "incidents.0.type"), "incident");
+    ASSERT_STR_EQ(jstr(j, "incidents.0.status"), "triggered");
+    ASSERT_STR_EQ(jstr(j, "incidents.0.incident_key"), "SIRT-1/page-2");
+    ASSERT_EQ(jnum(j, "incidents.0.incident_number"), 1);
+    ASSERT_NOT_NULL(jstr(j, "incidents.0.id"));
+    ASSERT_NOT_NULL(jstr(j, "incidents.0.created_at"));
+    ASSERT_STR_EQ(jstr(j, "incidents.0.service.type"), "service_reference");
+    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents.0.acknowledgements")), 0);
+    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents.0.assignments")), 1);
+    ASSERT(cJSON_IsFalse(jpath(j, "more")));
+    cJSON_Delete(j);
+    /* Another key: nothing. A bad status filter: 400. */
+    snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-9", fake_pagerduty_url(fx.pd));
+    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    ASSERT_EQ(st, 200);
+    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents")), 0);
+    cJSON_Delete(j);
+    snprintf(url, sizeof(url), "%s/incidents?statuses[]=open", fake_pagerduty_url(fx.pd));
+    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    ASSERT_EQ(st, 400);
+    cJSON_Delete(j);
+
+    /* A responder acknowledges it. */
+    ASSERT(fake_pagerduty_acknowledge(fx.pd, "SIRT-1/page-2", "PALICE01", "Alice", 1795600890));
+    ASSERT(!fake_pagerduty_acknowledge(fx.pd, "SIRT-404", "PALICE01", "Alice", 1795600890));
+    snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-1%%2Fpage-2&statuses[]=acknowledged",
+             fake_pagerduty_url(fx.pd));
+    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    ASSERT_EQ(st, 200);
+    ASSERT_STR_EQ(jstr(j, "incidents.0.status"), "acknowledged");
+    ASSERT_STR_EQ(jstr(j, "incidents.0.acknowledgements.0.at"), "2026-11-25T10:01:30Z");
+    ASSERT_STR_EQ(jstr(j, "incidents.0.acknowledgements.0.acknowledger.id"), "PALICE01");
+    ASSERT_STR_EQ(jstr(j, "incidents.0.acknowledgements.0.acknowledger.type"), "user_reference");
+    ASSERT_STR_EQ(jstr(j, "incidents.0.acknowledgements.0.acknowledger.summary"), "Alice");
+    cJSON_Delete(j);
+
+    /* Resolved through Events v2: no acknowledgements, no assignments. */
+    j = call(&fx, "POST", ev_url, JSONT, NULL,
+             "{\"routing_key\":\"" FAKE_PD_ROUTING_KEY "\",\"event_action\":\"resolve\","
+             "\"dedup_key\":\"SIRT-1/page-2\"}", &st);
+    ASSERT_EQ(st, 202);
+    cJSON_Delete(j);
+    snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-1%%2Fpage-2", fake_pagerduty_url(fx.pd));
+    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    ASSERT_STR_EQ(jstr(j, "incidents.0.status"), "resolved");
+    ASSERT_NOT_NULL(jstr(j, "incidents.0.resolved_at"));
+    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents.0.acknowledgements")), 0);
+    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents.0.assignments")), 0);
+    cJSON_Delete(j);
+    ASSERT_EQ(fake_pagerduty_incident_lookups(fx.pd, "SIRT-1/page-2"), 4);
     end(&fx);
 }

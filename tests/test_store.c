@@ -156,8 +156,8 @@ static long long schema_version(struct sfx *f)
 {
     return raw_int(f, f->pg ? "SELECT COALESCE(MAX(version), 0) FROM schema_version" : "PRAGMA user_version");
 }
-#define SCHEMA_SQLITE 8
-#define SCHEMA_PG 4
+#define SCHEMA_SQLITE 9
+#define SCHEMA_PG 5
 
 /* STORE_TEST(name, secs) { body using f } registers name (SQLite) and
  * name_pg (PostgreSQL). */
@@ -1747,6 +1747,57 @@ TEST(store_outbox_created_journal)
     ASSERT(store_outbox_take_created(s) == NULL);
     store_close(s);
     tdir_remove(&t);
+}
+
+/* page_acks (issue 9, pages that are seen): the first acknowledgement seen
+ * stands; the bot's columns and PagerDuty's are written separately. */
+static bool count_acks(void *ud, const struct page_ack *a)
+{
+    int *n = ud;
+    if (a->escalation_key)
+        (*n)++;
+    return true;
+}
+
+STORE_TEST(store_page_acks, 30)
+{
+    struct store *s = open_ok(f->target);
+    int64_t inc = new_incident(s, NULL, 1);
+    struct page_ack a;
+    ASSERT_EQ(store_page_ack_get(s, "SIRT-1", &a), STORE_ENOTFOUND);
+    memset(&a, 0, sizeof(a));
+    a.dedup_key = (char *)"SIRT-1";
+    a.incident_id = inc;
+    a.polls = 2;
+    a.poll_job = 7;
+    ASSERT_EQ(store_page_ack_put(s, &a), 0);
+    ASSERT_EQ(store_page_ack_seen(s, inc, "SIRT-1", 5000, "Alice", "acknowledged"), 0);
+    ASSERT_EQ(store_page_ack_seen(s, inc, "SIRT-1", 9000, "Bob", "acknowledged"), 0);   /* the first stands */
+    a.noticed_ms = 6000;
+    a.escalation_key = (char *)"SIRT-1/escalation-1";
+    a.escalated_ms = 5500;
+    ASSERT_EQ(store_page_ack_put(s, &a), 0);   /* leaves ack_* alone */
+    struct page_ack b;
+    ASSERT_EQ(store_page_ack_get(s, "SIRT-1", &b), 0);
+    ASSERT_EQ(b.ack_ms, 5000);
+    ASSERT_STR_EQ(b.ack_by, "Alice");
+    ASSERT_STR_EQ(b.ack_how, "acknowledged");
+    ASSERT_EQ(b.noticed_ms, 6000);
+    ASSERT_STR_EQ(b.escalation_key, "SIRT-1/escalation-1");
+    ASSERT_EQ(b.polls, 2);
+    ASSERT_EQ(b.poll_job, 7);
+    page_ack_finish(&b);
+    /* Seen before the bot wrote its row: created by the capture. */
+    ASSERT_EQ(store_page_ack_seen(s, inc, "SIRT-1/page-2", 7000, NULL, "resolved"), 0);
+    ASSERT_EQ(store_page_ack_get(s, "SIRT-1/page-2", &b), 0);
+    ASSERT_EQ(b.ack_ms, 7000);
+    ASSERT_NULL(b.ack_by);
+    page_ack_finish(&b);
+    int n = 0;
+    ASSERT_EQ(store_page_acks_list(s, inc, count_acks, &n), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT(store_page_ack_seen(s, inc, "SIRT-1", 0, "x", "acknowledged") < 0);
+    store_close(s);
 }
 
 /* A replica whose lease ended while it was still sending may report a

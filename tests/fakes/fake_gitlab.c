@@ -6,6 +6,7 @@
  * fake_gitlab_destroy() frees the state at once and starts the fake_http's
  * async close (no handler runs once destroy has begun). */
 #include "fake_gitlab.h"
+#include "fake_gitlab_links.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@ struct fake_gitlab {
     size_t n_users;
     cJSON *projects, *issues, *members, *notes;
     int project_seq, issue_seq, note_seq;
+    struct fgl_links *links;       /* issue links, unreadable issues (fake_gitlab_links.c) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -148,18 +150,23 @@ static cJSON *wire_copy(const cJSON *o)
     return c;
 }
 
+/* The replies take resp NULL (a resource made by a setup call): nothing is sent. */
 static void reply_msg(struct fake_http_resp *resp, int status, const char *msg)
 {
-    fake_http_reply_msg(resp, status, "message", msg);
+    if (resp)
+        fake_http_reply_msg(resp, status, "message", msg);
 }
 
 static void reply_err(struct fake_http_resp *resp, int status, const char *msg)
 {
-    fake_http_reply_msg(resp, status, "error", msg);
+    if (resp)
+        fake_http_reply_msg(resp, status, "error", msg);
 }
 
 static void reply_obj(struct fake_http_resp *resp, int status, const cJSON *o)
 {
+    if (!resp)
+        return;
     cJSON *c = wire_copy(o);
     fake_http_reply_json(resp, status, c);
     cJSON_Delete(c);
@@ -274,7 +281,8 @@ static void create_project(struct fake_gitlab *g, const cJSON *args, struct fake
         } else {
             cJSON_AddItemToArray(cJSON_AddArrayToObject(m, "name"), cJSON_CreateString("has already been taken"));
         }
-        fake_http_reply_json(resp, 400, o);
+        if (resp)
+            fake_http_reply_json(resp, 400, o);
         cJSON_Delete(o);
         return;
     }
@@ -414,7 +422,7 @@ static void list_issues(struct fake_gitlab *g, int pid, const struct fake_http_r
     int n = cJSON_GetArraySize(g->issues);
     for (int i = n - 1; i >= 0; i--) {
         const cJSON *x = cJSON_GetArrayItem(g->issues, i);
-        if (jint(x, "project_id", -1) != pid)
+        if (jint(x, "project_id", -1) != pid || fgl_links_hidden(g->links, pid, jint(x, "iid", -1)))
             continue;
         if (state && strcmp(state, "all") != 0 && strcmp(state, util_jstr(x, "state")) != 0)
             continue;
@@ -764,7 +772,7 @@ static void gl_handler(void *ud, const struct fake_http_request *rq, struct fake
                 list_issues(g, pid, rq, resp);
         } else if (ns >= 4 && strcmp(seg[2], "issues") == 0) {
             cJSON *issue = issue_find(g, pid, seg_int(seg[3]));
-            if (!issue)
+            if (!issue || fgl_links_hidden(g->links, pid, seg_int(seg[3])))
                 reply_msg(resp, 404, "404 Not found");
             else if (ns == 4 && get)
                 reply_obj(resp, 200, issue);
@@ -774,6 +782,8 @@ static void gl_handler(void *ud, const struct fake_http_request *rq, struct fake
                 add_note(g, issue, args, resp);
             else if (ns == 5 && strcmp(seg[4], "notes") == 0 && get)
                 list_notes(g, issue, rq, resp);
+            else if (ns >= 5 && strcmp(seg[4], "links") == 0)
+                fgl_links_serve(g, issue, m, seg, ns, args, resp);
             else
                 reply_err(resp, 404, "404 Not Found");
         } else if (ns == 3 && strcmp(seg[2], "members") == 0 && post) {
@@ -835,6 +845,7 @@ struct fake_gitlab *fake_gitlab_create(uv_loop_t *loop, int port)
     g->project_seq = 100;
     g->issue_seq = 1000;
     g->note_seq = 5000;
+    g->links = fgl_links_create();
     fake_gitlab_add_user(g, GL_BOT_ID, GL_BOT_USER);
     fake_gitlab_add_namespace(g, GL_BOT_ID, GL_BOT_USER);
     g->ns[g->n_ns - 1].kind = "user";
@@ -860,6 +871,7 @@ void fake_gitlab_destroy(struct fake_gitlab *g)
     cJSON_Delete(g->issues);
     cJSON_Delete(g->members);
     cJSON_Delete(g->notes);
+    fgl_links_destroy(g->links);
     free(g->token);
     free(g);
 }
@@ -914,6 +926,48 @@ void fake_gitlab_add_user(struct fake_gitlab *g, int id, const char *username)
     g->users[g->n_users].id = id;
     g->users[g->n_users].username = xstrdup(username);
     g->n_users++;
+}
+
+struct fgl_links *fake_gitlab_links_state(const struct fake_gitlab *g)
+{
+    return g->links;
+}
+
+const cJSON *fake_gitlab_add_issue(struct fake_gitlab *g, const char *project_path, const char *title,
+                                   bool confidential)
+{
+    const cJSON *proj = fake_gitlab_project_by_path(g, project_path);
+    if (!proj) {
+        const char *slash = strrchr(project_path, '/');
+        if (!slash || slash == project_path || !slash[1])
+            return NULL;
+        char *ns_path = xstrndup(project_path, (size_t)(slash - project_path));
+        int ns_id = 0;
+        for (size_t i = 0; i < g->n_ns; i++)
+            if (strcmp(g->ns[i].full_path, ns_path) == 0)
+                ns_id = g->ns[i].id;
+        if (!ns_id) {
+            ns_id = 900 + (int)g->n_ns;
+            fake_gitlab_add_namespace(g, ns_id, ns_path);
+        }
+        free(ns_path);
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "name", slash + 1);
+        cJSON_AddStringToObject(a, "path", slash + 1);
+        cJSON_AddNumberToObject(a, "namespace_id", ns_id);
+        create_project(g, a, NULL);
+        cJSON_Delete(a);
+        proj = fake_gitlab_project_by_path(g, project_path);
+        if (!proj)
+            return NULL;
+    }
+    size_t before = fake_gitlab_issue_count(g);
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, "title", title);
+    cJSON_AddBoolToObject(a, "confidential", confidential);
+    create_issue(g, (cJSON *)proj, a, NULL);
+    cJSON_Delete(a);
+    return fake_gitlab_issue_count(g) > before ? fake_gitlab_issue(g, before) : NULL;
 }
 
 size_t fake_gitlab_project_count(const struct fake_gitlab *g)

@@ -24,6 +24,21 @@
  *   GET  /projects/:id/members[/all]   array
  *   POST /projects/:id/issues/:iid/notes  201 note (author "sirtbot")
  *   GET  /projects/:id/issues/:iid/notes  array (sort=asc|desc, default desc)
+ *   POST /projects/:id/issues/:iid/links  target_project_id (id or full
+ *                                      path), target_issue_iid, link_type
+ *                                      relates_to|blocks|is_blocked_by: 201
+ *                                      {source_issue,target_issue,link_type};
+ *                                      409 "Issue(s) already assigned" (either
+ *                                      direction); 404 "No Issue found for
+ *                                      given params" (missing or unreadable)
+ *   GET  /projects/:id/issues/:iid/links  the linked issues, from either side,
+ *                                      with issue_link_id, link_type (seen
+ *                                      from this issue), link_created_at,
+ *                                      link_updated_at
+ *   GET  /projects/:id/issues/:iid/links/:issue_link_id  as the POST answers
+ * Notes take "internal" (or the deprecated "confidential"): both echo it.
+ * An issue hidden with fake_gitlab_hide_issue answers 404 to everything
+ * (issue, notes, links, and as a link target) and drops out of lists.
  * Unknown project -> 404 {"message":"404 Project Not Found"}, unknown issue
  * -> 404 {"message":"404 Not found"}, unknown route -> 404 {"error":"404 Not
  * Found"}.  The token's user is id 1 "sirtbot" (namespace 1 "sirtbot");
@@ -81,6 +96,19 @@ size_t fake_gitlab_note_count(const struct fake_gitlab *g);                     
 const cJSON *fake_gitlab_note(const struct fake_gitlab *g, size_t idx);              /* creation order */
 size_t fake_gitlab_issue_note_count(const struct fake_gitlab *g, int project_id, int iid);
 const cJSON *fake_gitlab_issue_note(const struct fake_gitlab *g, int project_id, int iid, size_t idx);
+
+/* --- existing issues, links (fake_gitlab_links.c) --- */
+/* An issue in project project_path ("group/sub/project"), which is made
+ * (with its namespace) when it does not exist; as if a person had filed
+ * it.  Returns the issue (owned by the fake), NULL for a bad path. */
+const cJSON *fake_gitlab_add_issue(struct fake_gitlab *g, const char *project_path, const char *title,
+                                   bool confidential);
+/* hidden: the token loses access to that issue (404 on every request
+ * about it); false: it can read it again. */
+void fake_gitlab_hide_issue(struct fake_gitlab *g, int project_id, int iid, bool hidden);
+size_t fake_gitlab_link_count(const struct fake_gitlab *g);
+/* What GET /projects/:id/issues/:iid/links answers now (caller frees). */
+cJSON *fake_gitlab_issue_links(const struct fake_gitlab *g, int project_id, int iid);
 
 /* --- calls (see fake_http: method, path, headers, body, status, times) --- */
 size_t fake_gitlab_call_count(const struct fake_gitlab *g, const char *pattern);     /* "POST /projects" */

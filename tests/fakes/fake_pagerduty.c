@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "../../bot/util.h"
+#include "fake_pagerduty_internal.h"
 
 struct pd_oncall {
     char *schedule, *user, *name, *email;
@@ -33,6 +34,7 @@ struct fake_pagerduty {
 static const char *const pd_api_pattern[] = {
     [FAKE_PD_ENQUEUE] = "POST /v2/enqueue",
     [FAKE_PD_ONCALLS] = "GET /oncalls",
+    [FAKE_PD_INCIDENTS] = "GET /incidents",
     [FAKE_PD_ANY] = NULL,
 };
 
@@ -73,6 +75,15 @@ static void set_state(struct fake_pd_incident *inc, const char *state)
 {
     free(inc->state);
     inc->state = xstrdup(state);
+    inc->changed_s = (int64_t)time(NULL);
+    free(inc->changed_by);
+    inc->changed_by = NULL;
+    if (strcmp(state, "acknowledged") != 0) {   /* PagerDuty lists acknowledgements only while acknowledged */
+        inc->ack_s = 0;
+        free(inc->acker_id);
+        free(inc->acker_name);
+        inc->acker_id = inc->acker_name = NULL;
+    }
 }
 
 /* Returns the validation error, or NULL when the event is valid. */
@@ -150,13 +161,22 @@ static void pd_enqueue(void *ud, const struct fake_http_request *rq, struct fake
             inc->severity = xstrdup(str_field(p, "severity"));
             inc->alerts = 1;
             inc->t_us = rq->t_us;
+            inc->number = (int)pd->n_incidents + 1;
+            snprintf(inc->id, sizeof(inc->id), "PINC%05d", inc->number);
+            inc->created_s = inc->changed_s = (int64_t)time(NULL);
             pd->incidents = xrealloc(pd->incidents, (pd->n_incidents + 1) * sizeof(*pd->incidents));
             pd->incidents[pd->n_incidents++] = inc;
             e->new_incident = true;
         }
     } else if (inc && is_open(inc)) {
         /* acknowledge / resolve of nothing open: accepted, no effect (as PD) */
-        set_state(inc, strcmp(action, "acknowledge") == 0 ? "acknowledged" : "resolved");
+        bool ack = strcmp(action, "acknowledge") == 0;
+        set_state(inc, ack ? "acknowledged" : "resolved");
+        if (ack) {   /* acknowledged through the integration: the service is the acknowledger */
+            inc->ack_s = inc->changed_s;
+            inc->acker_id = xstrdup(FAKE_PD_SERVICE_ID);
+            inc->acker_name = xstrdup(FAKE_PD_SERVICE_NAME);
+        }
     }
     pd->events = xrealloc(pd->events, (pd->n_events + 1) * sizeof(*pd->events));
     pd->events[pd->n_events++] = e;
@@ -172,7 +192,7 @@ static void pd_enqueue(void *ud, const struct fake_http_request *rq, struct fake
 /* ------------------------------------------------------------------ */
 /* REST */
 
-static void rest_error(struct fake_http_resp *resp, int status, const char *msg, int code)
+void fake_pd__rest_error(struct fake_http_resp *resp, int status, const char *msg, int code)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *e = cJSON_AddObjectToObject(o, "error");
@@ -182,7 +202,7 @@ static void rest_error(struct fake_http_resp *resp, int status, const char *msg,
     cJSON_Delete(o);
 }
 
-static bool authorized(const struct fake_pagerduty *pd, const struct fake_http_request *rq)
+bool fake_pd__authorized(const struct fake_pagerduty *pd, const struct fake_http_request *rq)
 {
     const char *a = fake_http_header(rq, "authorization");
     if (!a || !str_starts(a, "Token token="))
@@ -190,14 +210,14 @@ static bool authorized(const struct fake_pagerduty *pd, const struct fake_http_r
     return strcmp(a + 12, pd->api_token) == 0;
 }
 
-static void iso_time(time_t t, char out[32])
+void fake_pd__iso_time(time_t t, char out[32])
 {
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void add_ref(cJSON *o, const char *key, const char *type, const char *id, const char *summary,
+void fake_pd__add_ref(cJSON *o, const char *key, const char *type, const char *id, const char *summary,
                     const char *base, const char *kind)
 {
     cJSON *r = cJSON_AddObjectToObject(o, key);
@@ -240,16 +260,16 @@ static bool include_users(const struct fake_http_request *rq)
 static void pd_oncalls(void *ud, const struct fake_http_request *rq, struct fake_http_resp *resp)
 {
     struct fake_pagerduty *pd = ud;
-    if (!authorized(pd, rq)) {
-        rest_error(resp, 401, "Unauthenticated", 2006);
+    if (!fake_pd__authorized(pd, rq)) {
+        fake_pd__rest_error(resp, 401, "Unauthenticated", 2006);
         return;
     }
     const char *base = fake_http_url(pd->http);
     bool users = include_users(rq);
     time_t now = time(NULL);
     char start[32], endt[32];
-    iso_time(now - 3600, start);
-    iso_time(now + 7 * 86400, endt);
+    fake_pd__iso_time(now - 3600, start);
+    fake_pd__iso_time(now + 7 * 86400, endt);
     const char *since = fake_http_arg(rq, "since", 0);
     const char *until = fake_http_arg(rq, "until", 0);
 
@@ -260,7 +280,7 @@ static void pd_oncalls(void *ud, const struct fake_http_request *rq, struct fake
         if (oc->empty || !wanted(rq, oc->schedule))
             continue;
         cJSON *e = cJSON_CreateObject();
-        add_ref(e, "user", "user_reference", oc->user, oc->name, base, "users");
+        fake_pd__add_ref(e, "user", "user_reference", oc->user, oc->name, base, "users");
         if (users) {
             cJSON *u = cJSON_GetObjectItemCaseSensitive(e, "user");
             cJSON_ReplaceItemInObjectCaseSensitive(u, "type", cJSON_CreateString("user"));
@@ -269,8 +289,8 @@ static void pd_oncalls(void *ud, const struct fake_http_request *rq, struct fake
             cJSON_AddStringToObject(u, "time_zone", "Etc/UTC");
             cJSON_AddStringToObject(u, "role", "user");
         }
-        add_ref(e, "schedule", "schedule_reference", oc->schedule, "Security on-call", base, "schedules");
-        add_ref(e, "escalation_policy", "escalation_policy_reference", "PEPFAKE01", "Security", base,
+        fake_pd__add_ref(e, "schedule", "schedule_reference", oc->schedule, "Security on-call", base, "schedules");
+        fake_pd__add_ref(e, "escalation_policy", "escalation_policy_reference", "PEPFAKE01", "Security", base,
                 "escalation_policies");
         cJSON_AddNumberToObject(e, "escalation_level", 1);
         cJSON_AddStringToObject(e, "start", since ? since : start);
@@ -290,8 +310,8 @@ static void pd_oncalls(void *ud, const struct fake_http_request *rq, struct fake
 static void pd_schedule(void *ud, const struct fake_http_request *rq, struct fake_http_resp *resp)
 {
     struct fake_pagerduty *pd = ud;
-    if (!authorized(pd, rq)) {
-        rest_error(resp, 401, "Unauthenticated", 2006);
+    if (!fake_pd__authorized(pd, rq)) {
+        fake_pd__rest_error(resp, 401, "Unauthenticated", 2006);
         return;
     }
     const char *id = rq->path + strlen("/schedules/");
@@ -300,7 +320,7 @@ static void pd_schedule(void *ud, const struct fake_http_request *rq, struct fak
         if (strcmp(pd->oncalls[i].schedule, id) == 0)
             oc = &pd->oncalls[i];
     if (!oc || strchr(id, '/')) {
-        rest_error(resp, 404, "Not Found", 2100);
+        fake_pd__rest_error(resp, 404, "Not Found", 2100);
         return;
     }
     const char *base = fake_http_url(pd->http);
@@ -325,7 +345,7 @@ static void pd_not_found(void *ud, const struct fake_http_request *rq, struct fa
 {
     (void)ud;
     (void)rq;
-    rest_error(resp, 404, "Not Found", 2100);
+    fake_pd__rest_error(resp, 404, "Not Found", 2100);
 }
 
 /* ------------------------------------------------------------------ */
@@ -342,6 +362,7 @@ struct fake_pagerduty *fake_pagerduty_create(uv_loop_t *loop, int port)
     snprintf(pd->events_url, sizeof(pd->events_url), "%s/v2/enqueue", fake_http_url(h));
     fake_http_route(h, "POST", "/v2/enqueue", pd_enqueue, pd);
     fake_http_route(h, "GET", "/oncalls", pd_oncalls, pd);
+    fake_http_route(h, "GET", "/incidents", fake_pd__incidents, pd);
     fake_http_route(h, "GET", "/schedules/", pd_schedule, pd);
     fake_http_route(h, NULL, "/", pd_not_found, pd);
     return pd;
@@ -364,6 +385,9 @@ void fake_pagerduty_destroy(struct fake_pagerduty *pd)
         free(pd->incidents[i]->state);
         free(pd->incidents[i]->summary);
         free(pd->incidents[i]->severity);
+        free(pd->incidents[i]->changed_by);
+        free(pd->incidents[i]->acker_id);
+        free(pd->incidents[i]->acker_name);
         free(pd->incidents[i]);
     }
     free(pd->incidents);
@@ -484,6 +508,26 @@ bool fake_pagerduty_set_incident_state(struct fake_pagerduty *pd, const char *de
     if (!inc || !is_open(inc) || (strcmp(state, "acknowledged") != 0 && strcmp(state, "resolved") != 0))
         return false;
     set_state(inc, state);
+    inc->changed_by = xstrdup(FAKE_PD_RESPONDER_NAME);
+    if (strcmp(state, "acknowledged") == 0) {
+        inc->ack_s = inc->changed_s;
+        inc->acker_id = xstrdup(FAKE_PD_RESPONDER_ID);
+        inc->acker_name = xstrdup(FAKE_PD_RESPONDER_NAME);
+    }
+    return true;
+}
+
+bool fake_pagerduty_acknowledge(struct fake_pagerduty *pd, const char *dedup_key, const char *user_id,
+                                const char *name, int64_t at_s)
+{
+    struct fake_pd_incident *inc = find_incident(pd, dedup_key);
+    if (!inc || !is_open(inc) || !user_id || !name)
+        return false;
+    set_state(inc, "acknowledged");
+    inc->changed_s = inc->ack_s = at_s;
+    inc->changed_by = xstrdup(name);
+    inc->acker_id = xstrdup(user_id);
+    inc->acker_name = xstrdup(name);
     return true;
 }
 

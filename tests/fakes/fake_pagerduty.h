@@ -9,6 +9,7 @@
  *                      a trigger for an open incident adds an alert to it,
  *                      acknowledge/resolve change its state, a trigger after
  *                      resolve opens a new incident.
+ *   GET  /incidents    REST, by incident_key (see below; fake_pagerduty_rest.c).
  *   GET  /oncalls      REST, "Authorization: Token token=<token>" (else 401
  *                      {"error":{"message":"Unauthenticated","code":2006}}),
  *                      filtered by schedule_ids[]; include[]=users expands
@@ -43,6 +44,13 @@ struct fake_pd_event {
 struct fake_pd_incident {
     char *dedup_key;
     char *state;           /* "triggered", "acknowledged", "resolved" */
+    char id[16];           /* REST id, e.g. "PINC00001" */
+    int number;            /* incident_number, 1, 2, ... */
+    int64_t created_s;     /* wall clock (epoch s) when opened */
+    int64_t changed_s;     /* last status change (epoch s) */
+    char *changed_by;      /* who changed it last (summary), NULL: the service */
+    int64_t ack_s;         /* acknowledgement time (epoch s), 0 = none */
+    char *acker_id, *acker_name;   /* acknowledger reference (user or service) */
     char *summary;         /* payload.summary of the opening trigger */
     char *severity;
     int alerts;            /* triggers folded into it, the first included */
@@ -86,6 +94,25 @@ size_t fake_pagerduty_trigger_count(const struct fake_pagerduty *pd, const char 
  * recorded.  false when no incident with that key is open. */
 bool fake_pagerduty_set_incident_state(struct fake_pagerduty *pd, const char *dedup_key, const char *state);
 
+/* A responder acknowledges the open incident of dedup_key in PagerDuty at
+ * at_s (epoch seconds, the bot's clock in tests): state "acknowledged",
+ * acknowledgements [{at, acknowledger: user_reference {id, summary}}].
+ * false when no incident with that key is open. */
+bool fake_pagerduty_acknowledge(struct fake_pagerduty *pd, const char *dedup_key, const char *user_id,
+                                const char *name, int64_t at_s);
+
+/* --- REST /incidents (fake_pagerduty_rest.c) ---
+ * GET /incidents: token as /oncalls; incident_key filters (the key's
+ * incidents, newest last), statuses[] too; date_range=all or since/until
+ * (else the last month, by created_at); limit (1..100), offset.  The
+ * documented shape: {"incidents":[{id, type "incident", incident_number,
+ * title, status, incident_key, urgency, created_at, updated_at,
+ * last_status_change_at, last_status_change_by, resolved_at, service,
+ * assignments, acknowledgements [{at, acknowledger}], html_url, self, ...}],
+ * "limit","offset","more","total"}.  Acknowledgements and assignments are
+ * empty unless acknowledged / open, as PagerDuty's. */
+size_t fake_pagerduty_incident_lookups(const struct fake_pagerduty *pd, const char *dedup_key);
+
 /* --- on-call --- */
 /* Who is on call for schedule_id (replaces the previous one).  Users get
  * time_zone "Etc/UTC"; the escalation policy is PEPFAKE01 "Security". */
@@ -95,7 +122,7 @@ void fake_pagerduty_set_oncall(struct fake_pagerduty *pd, const char *schedule_i
 void fake_pagerduty_clear_oncall(struct fake_pagerduty *pd, const char *schedule_id);
 
 /* --- knobs --- */
-enum fake_pd_api { FAKE_PD_ENQUEUE, FAKE_PD_ONCALLS, FAKE_PD_ANY };
+enum fake_pd_api { FAKE_PD_ENQUEUE, FAKE_PD_ONCALLS, FAKE_PD_INCIDENTS, FAKE_PD_ANY };
 /* The next `times` requests to api fail with status and a PagerDuty-shaped
  * body: 429 (with Retry-After: retry_after when > 0), 500, 400, ...; 0 drops
  * the connection.  The request has no effect. */
