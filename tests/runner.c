@@ -103,10 +103,9 @@ static void on_interrupt(int sig)
 static char pg_dir[64];       /* "" when no server was started by us */
 static char pg_log[128];      /* the script's stderr */
 
-/* Runs "bash <script> <verb> <dir> [arg]" with stdout to /dev/null and
- * stderr to pg_log, in its own process group, bounded to
- * PG_SCRIPT_TIMEOUT_S.  Returns its exit status, or -1. */
-static int pg_script(const char *verb, const char *arg)
+/* Starts "bash <script> <verb> <dir> [arg]" with stdout to /dev/null and
+ * stderr to pg_log, in its own process group.  Returns its pid, or -1. */
+static pid_t pg_spawn(const char *verb, const char *arg)
 {
     const char *script = getenv("SIRT_PG_SERVER") ? getenv("SIRT_PG_SERVER") : "tests/pg/pg-server.sh";
     fflush(NULL);
@@ -126,7 +125,13 @@ static int pg_script(const char *verb, const char *arg)
         _exit(127);
     }
     setpgid(pid, pid);
-    double start = now_s();
+    return pid;
+}
+
+/* Waits for a pg_spawn'ed script, killing it PG_SCRIPT_TIMEOUT_S after
+ * start.  Returns its exit status, or -1. */
+static int pg_wait(pid_t pid, const char *verb, double start)
+{
     for (;;) {
         int status;
         pid_t r = waitpid(pid, &status, WNOHANG);
@@ -137,11 +142,18 @@ static int pg_script(const char *verb, const char *arg)
         if (now_s() - start > PG_SCRIPT_TIMEOUT_S) {
             kill(-pid, SIGKILL);
             waitpid(pid, &status, 0);
-            fprintf(stderr, "runner: %s %s timed out after %ds\n", script, verb, PG_SCRIPT_TIMEOUT_S);
+            fprintf(stderr, "runner: pg-server.sh %s timed out after %ds\n", verb, PG_SCRIPT_TIMEOUT_S);
             return -1;
         }
         usleep(20000);
     }
+}
+
+/* pg_spawn + pg_wait: bounded to PG_SCRIPT_TIMEOUT_S. */
+static int pg_script(const char *verb, const char *arg)
+{
+    pid_t pid = pg_spawn(verb, arg);
+    return pid < 0 ? -1 : pg_wait(pid, verb, now_s());
 }
 
 /* Last non-empty line of the script's log, for SIRT_TEST_PG_ERROR. */
@@ -198,18 +210,52 @@ static void pg_start(void)
     fflush(stdout);
 }
 
-static void pg_stop(void)
+/* The server is stopped as soon as the last TEST_PG test is done, while
+ * the other tests go on (removing its directory takes seconds). */
+static pid_t pg_stop_pid = -1;
+static double pg_stop_t0;
+
+static void pg_stop_report(int rc)
 {
-    if (!pg_dir[0])
-        return;
-    double t0 = now_s();
-    int rc = pg_script("stop", NULL);
     if (rc == 0)
-        printf("postgres: stopped in %.2fs\n", now_s() - t0);
+        printf("postgres: stopped in %.2fs\n", now_s() - pg_stop_t0);
     else
         printf("postgres: stop failed (exit %d); see %s and %s\n", rc, pg_log, pg_dir);
     fflush(stdout);
     pg_dir[0] = '\0';
+    pg_stop_pid = -1;
+}
+
+static void pg_stop_begin(void)
+{
+    if (!pg_dir[0] || pg_stop_pid > 0)
+        return;
+    pg_stop_t0 = now_s();
+    pg_stop_pid = pg_spawn("stop", NULL);
+    if (pg_stop_pid < 0)
+        pg_stop_report(-1);
+}
+
+/* The main loop reaped the stop script. */
+static void pg_stop_reaped(int status)
+{
+    pg_stop_report(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/* Stops the server (or waits for the stop under way). */
+static void pg_stop(void)
+{
+    if (!pg_dir[0])
+        return;
+    if (pg_stop_pid < 0) {
+        pg_stop_t0 = now_s();
+        pg_stop_pid = pg_spawn("stop", NULL);
+        if (pg_stop_pid < 0) {
+            pg_stop_report(-1);
+            return;
+        }
+    }
+    pg_stop_report(pg_wait(pg_stop_pid, "stop", pg_stop_t0));
 }
 
 struct slot {
@@ -318,14 +364,17 @@ static void times_save(const char *path)
         unlink(tmp);
 }
 
-/* The order tests start in: serial ones last; with several jobs the rest
- * longest first (by the previous run; unknown ones first of all, they
- * may be long), so the run does not end waiting on one long test. */
+/* The order tests start in with several jobs: serial ones last; TEST_PG
+ * ones first, so the PostgreSQL server stops while the others run; each
+ * group longest first (by the previous run; unknown ones first of all,
+ * they may be long), so the run does not end waiting on one long test. */
 static int cmp_order(const void *a, const void *b)
 {
     const struct test_entry *x = &tests[*(const size_t *)a], *y = &tests[*(const size_t *)b];
     if (x->serial != y->serial)
         return x->serial ? 1 : -1;
+    if (x->needs_pg != y->needs_pg)
+        return x->needs_pg ? -1 : 1;
     if (!x->serial) {
         double kx = x->last_s > 0 ? x->last_s : 1e9, ky = y->last_s > 0 ? y->last_s : 1e9;
         if (kx != ky)
@@ -385,13 +434,14 @@ int main(int argc, char **argv)
 
     static size_t order[MAX_TESTS];
     size_t n_sel = 0;
-    bool want_pg = false;
+    int pg_left = 0;   /* TEST_PG tests not finished yet */
     for (size_t k = 0; k < n_tests; k++) {
         if (!selected(tests[k].name, argc, argv))
             continue;
         order[n_sel++] = k;
-        want_pg = want_pg || tests[k].needs_pg;
+        pg_left += tests[k].needs_pg;
     }
+    bool want_pg = pg_left > 0;
     if (jobs > 1)
         qsort(order, n_sel, sizeof(order[0]), cmp_order);
     if (want_pg && !getenv("SIRT_TEST_PG_URI"))
@@ -443,6 +493,10 @@ int main(int argc, char **argv)
         /* Reap whatever finished; enforce timeouts at 20 ms granularity. */
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid > 0 && pid == pg_stop_pid) {
+            pg_stop_reaped(status);
+            continue;
+        }
         if (pid > 0) {
             for (int k = 0; k < jobs; k++) {
                 if (slots[k].pid == pid) {
@@ -451,9 +505,12 @@ int main(int argc, char **argv)
                     report(&slots[k], status, false, &passed, &failed);
                     slots[k].pid = 0;
                     serial_running = serial_running && !tests[slots[k].idx].serial;
+                    pg_left -= tests[slots[k].idx].needs_pg;
                     running--;
                 }
             }
+            if (pg_left == 0)
+                pg_stop_begin();
             continue;
         }
         if (pid < 0 && errno != EINTR && errno != ECHILD)
@@ -466,8 +523,16 @@ int main(int argc, char **argv)
                 report(&slots[k], status, true, &passed, &failed);
                 slots[k].pid = 0;
                 serial_running = serial_running && !tests[slots[k].idx].serial;
+                pg_left -= tests[slots[k].idx].needs_pg;
                 running--;
+                if (pg_left == 0)
+                    pg_stop_begin();
             }
+        }
+        if (pg_stop_pid > 0 && now_s() - pg_stop_t0 > PG_SCRIPT_TIMEOUT_S) {
+            kill(-pg_stop_pid, SIGKILL);
+            waitpid(pg_stop_pid, &status, 0);
+            pg_stop_report(-1);
         }
         usleep(20000);
     }
