@@ -5,8 +5,9 @@
  * to different replicas); replica 2 is SIGKILLed in the middle, with work
  * it claimed still in flight (slow answers from the fakes).  Checked: every
  * channel, project, issue, page and DM exactly once; incident numbers
- * never repeated (a gap is possible); the dead replica's work finished by the others within the
- * lease (SIRT_TEST_LEASE_MS: 5 s here, 30 s under valgrind); each handoff prompt and the weekly review posted once.
+ * never repeated (a gap is possible); the dead replica's work finished by
+ * the others within the lease (SIRT_TEST_LEASE_MS: 5 s here, 30 s under
+ * valgrind); each handoff prompt and the weekly review posted once.
  *
  * Real PostgreSQL (TEST_PG). */
 #include <cjson/cJSON.h>
