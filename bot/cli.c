@@ -1,6 +1,6 @@
 /* cli: the command-line modes (see cli.h).  Plain blocking code: it runs
  * instead of the bot, never beside its loop.  The help text is the one
- * place that lists the modes; README "Command line" mirrors it. */
+ * place that lists the modes; README "Command line" and docs/operations.md mirror it. */
 #include "cli.h"
 
 #include <errno.h>
@@ -96,7 +96,7 @@ int cli_backup(const char *db, const char *file)
     if (db_is_pg_target(db)) {
         fprintf(stderr, "sirtbot backup: SIRT_DB is a PostgreSQL database: back it up with pg_dump, e.g.\n"
                         "  pg_dump --format=custom --file=sirt-$(date +%%F).dump \"$SIRT_DB\"\n"
-                        "and restore with pg_restore (README \"Backup and restore\").\n");
+                        "and restore with pg_restore (docs/replicas.md, \"Backup and restore\").\n");
         return 1;
     }
     struct stat st;

@@ -1,4 +1,4 @@
-/* config: the environment table and the team config file (DESIGN.md).  Both
+/* config: the environment table and the team config file (docs/configuration.md).  Both
  * are described by tables (name, field, default, validator) so the message
  * for a bad value is written once.  Every string in struct cfg is owned by it
  * and freed by cfg_finish().  Error messages never contain a secret: token
@@ -1191,4 +1191,35 @@ bool cfg_strv_has(const struct cfg_strv *v, const char *s)
         if (v->v[i] && strcmp(v->v[i], s) == 0)
             return true;
     return false;
+}
+
+/* ---- the tables, walked (docs coverage: tests/test_docs.c) ---- */
+
+static void each_key(const struct table *t, const char *parent, cfg_key_fn fn, void *ud)
+{
+    for (size_t k = 0; k < t->n; k++) {
+        const struct key_spec *ks = &t->keys[k];
+        char p[PATH_MAX_LEN];
+        if (snprintf(p, sizeof(p), "%s%s%s", parent, *parent ? "." : "", ks->key) < 0)
+            continue;
+        fn(p, ud);
+        if (ks->kind == K_OBJARRAY) {
+            char arr[PATH_MAX_LEN];
+            if (snprintf(arr, sizeof(arr), "%s[]", p) >= 0)
+                each_key(ks->sub, arr, fn, ud);
+        } else if (ks->kind == K_OBJECT) {
+            each_key(ks->sub, p, fn, ud);
+        }
+    }
+}
+
+void cfg_each_key(cfg_key_fn fn, void *ud)
+{
+    each_key(&top_table, "", fn, ud);
+}
+
+void cfg_each_env(cfg_key_fn fn, void *ud)
+{
+    for (size_t i = 0; i < ARRAY_LEN(env_table); i++)
+        fn(env_table[i].name, ud);
 }

@@ -1,5 +1,5 @@
 /* config: the environment (secrets, endpoints) and the team config file
- * (SIRT_CONFIG, JSON), as specified in DESIGN.md.  cfg_load() fills a
+ * (SIRT_CONFIG, JSON), as docs/configuration.md describes.  cfg_load() fills a
  * caller-owned struct cfg; cfg_finish() frees every string and array in it.
  * All strings are owned by the struct.  Validation is table-driven: a bad
  * value yields one line naming the variable, file, key or zone. */
@@ -122,5 +122,14 @@ const struct cfg_appsec *cfg_appsec_user(const struct cfg *c, const char *user);
  * NULL when unknown.  Borrowed from c. */
 const char *cfg_gitlab_user(const struct cfg *c, const char *user);
 bool cfg_strv_has(const struct cfg_strv *v, const char *s);
+
+/* The tables themselves, for the docs test.  cfg_each_key calls fn once per
+ * team-config key, as the docs write it: "timezone", "appsec", "appsec[].tz",
+ * "handoff", "handoff.lead_minutes" (an object or array before its keys).
+ * cfg_each_env calls fn once per environment variable of the table.  The
+ * strings are borrowed for the call. */
+typedef void (*cfg_key_fn)(const char *name, void *ud);
+void cfg_each_key(cfg_key_fn fn, void *ud);
+void cfg_each_env(cfg_key_fn fn, void *ud);
 
 #endif

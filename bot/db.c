@@ -100,7 +100,7 @@ int db_open(struct db **out, const char *target, char *err, size_t errlen)
     db->shown = shown;
     db->healthy = true;
     db->row.ops = ops;
-    /* Test knob (README, "Test knobs"): a slow fsync or a far database. */
+    /* Test knob (docs/configuration.md, "For drills and tests only"): a slow fsync or a far database. */
     const char *delay = getenv("SIRT_TEST_STORE_DELAY_MS");
     if (delay && *delay && atol(delay) > 0)
         db->delay_ms = atol(delay);

@@ -1,9 +1,11 @@
 /* db_sqlite: the SQLite driver of the store's db layer.  Owns one sqlite3
  * connection (WAL, busy_timeout, foreign keys, secure_delete), its prepared
  * statements (prepared once in db_prepare, finalized at close), the schema
- * version (PRAGMA user_version), the SIRT_TEST_STORE_FAULT knob and the
- * one-process lock: an flock on the database file held from open to close. */
+ * version (PRAGMA user_version), the SIRT_TEST_STORE_FAULT knob, the
+ * checkpointer (db_sqlite_ckpt.h) and the one-process lock: an flock on the
+ * database file held from open to close. */
 #include "db_internal.h"
+#include "db_sqlite_ckpt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +28,7 @@ struct db_sqlite {
     sqlite3 *h;
     const char *path;           /* the target as it may be shown (db.c owns it) */
     int lock_fd;                /* the one-process lock, -1 when none */
+    struct sq_ckpt *ckpt;       /* WAL checkpoints off the commits, or NULL */
     sqlite3_stmt **st;
     int n_st;
     sqlite3_stmt *tx[TX_N];
@@ -372,6 +375,7 @@ static void sq_close(struct db *db)
     for (int i = 0; i < TX_N; i++)
         sqlite3_finalize(q->tx[i]);
     free(q->st);
+    sq_ckpt_stop(q->ckpt);
     if (q->h && sqlite3_close(q->h) != SQLITE_OK)
         LOG_ERROR("store: close failed", "error:s", sqlite3_errmsg(q->h));
     if (q->lock_fd >= 0)
@@ -398,7 +402,7 @@ static int sq_open(struct db **out, const char *target, const char *shown, char 
     if (ret < 0)
         goto fail;
     ret = STORE_EIO;
-    /* Test knob (README, "Test knobs"): not part of the config table because
+    /* Test knob (docs/configuration.md, "For drills and tests only"): not part of the config table because
      * it is not configuration, and it must hold before the first write. */
     const char *fault = getenv("SIRT_TEST_STORE_FAULT");
     if (fault && *fault) {
@@ -409,10 +413,12 @@ static int sq_open(struct db **out, const char *target, const char *shown, char 
     /* journal_mode answers with the mode in effect; also the first read, so a
      * file that is not a database fails here with SQLite's own words. */
     sqlite3_stmt *st = NULL;
+    bool wal = false;
     rc = sqlite3_prepare_v2(q->h, "PRAGMA journal_mode = WAL", -1, &st, NULL);
     if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *mode = (const char *)sqlite3_column_text(st, 0);
-        if (!mode || strcmp(mode, "wal") != 0) {
+        wal = mode && strcmp(mode, "wal") == 0;
+        if (!wal) {
             if (strcmp(target, ":memory:") != 0)
                 LOG_WARN("store: WAL mode unavailable", "path:s mode:s", shown, mode);
         }
@@ -425,11 +431,15 @@ static int sq_open(struct db **out, const char *target, const char *shown, char 
     }
     /* NORMAL under WAL loses nothing on a process crash (only on power loss
      * the last commits may roll back), and skips an fsync per commit. */
+    /* journal_size_limit: a WAL that grew in a burst is cut back to 8 MiB
+     * when it rewinds. */
     if (exec_sql(q->h, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024; "
-                       "PRAGMA secure_delete = ON") != SQLITE_OK) {
+                       "PRAGMA secure_delete = ON; PRAGMA journal_size_limit = 8388608") != SQLITE_OK) {
         set_err(err, errlen, shown, sqlite3_errmsg(q->h));
         goto fail;
     }
+    if (wal)
+        q->ckpt = sq_ckpt_start(q->h, sqlite3_db_filename(q->h, "main"));
     *out = &q->base;
     return 0;
 

@@ -183,7 +183,7 @@ void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSO
 /* True if op is known. */
 bool effect_known(const char *op);
 
-/* How the outbox retries an op's transient failures (README "Retries"):
+/* How the outbox retries an op's transient failures (docs/reliability.md "Retries"):
  * PAGE (pd.trigger): at most 60 s apart, until delivered or the incident is
  * resolved; DEFAULT: at most 5 min apart, for outbox.give_up_hours. */
 enum effect_retry_class { EFFECT_CLASS_DEFAULT, EFFECT_CLASS_PAGE };

@@ -46,7 +46,7 @@ char *mask_set_extra(const char *const *patterns, size_t n);
  * like "missing closing parenthesis at offset 2". */
 char *mask_pattern_check(const char *pattern);
 
-/* Rule table introspection (tests, README, --help): number of built-in
+/* Rule table introspection (tests, docs, --help): number of built-in
  * rules, and the name / source document of rule i (NULL past the end). */
 size_t mask_rule_count(void);
 const char *mask_rule_name(size_t i);

@@ -35,7 +35,7 @@
 
 #define VIEWS_OPEN_TTL_MS 2500
 
-/* Retry policy (README "Retries").  Every delay of our own is multiplied by
+/* Retry policy (docs/reliability.md "Retries").  Every delay of our own is multiplied by
  * cfg->backoff_scale (SIRT_TEST_BACKOFF_SCALE, 1 in production); a
  * server's Retry-After is honoured as sent, up to the class's limit. */
 #define BACKOFF_BASE_MS 1000
@@ -111,6 +111,15 @@ struct outbox {
     struct obq *q;               /* store thread: the due jobs this replica holds */
     int64_t counts[OUTBOX_N_STATES];   /* store thread: jobs by state, kept as they change */
     int64_t next_sweep_ms;       /* store thread: lease renewal and sweep */
+    int64_t armed_for;           /* store thread: the moment the loop's timer was last set for
+                                  * (0: unknown, INT64_MAX: never); a tick that wants the
+                                  * same moment sends no message */
+    bool timer_fired;            /* guarded by mu: the timer fired since the last tick_st */
+    /* Store thread, between outbox_st_precommit and outbox_st_postcommit: */
+    bool pre;                    /* jobs were picked inside the caller's transaction */
+    bool pre_failed;             /* a mark failed there: nothing picked leaves */
+    int64_t *tent;               /* the jobs that transaction created (leave if it rolls back) */
+    size_t n_tent, cap_tent;
 };
 
 static void tick(struct outbox *o);
@@ -1015,16 +1024,12 @@ static void tick(struct outbox *o)
     metrics_outbox_reads(o->app->metrics, b.reads - a.reads);
 }
 
-static void tick_inner(struct outbox *o)
+/* The dispatch rounds of a tick, inside the caller's open transaction: the
+ * jobs picked are marked sending in it and wait in o->starts until it ends
+ * (starts_settle).  False when the store refused a write. */
+static bool pick_rounds(struct outbox *o)
 {
-    o->ticking = true;
-    struct store *s = o->app->store;
-    take_created(o);
-    if (clock_now_ms() >= o->next_sweep_ms)
-        sweep(o);
-    /* The jobs picked here are marked sending in one transaction. */
-    bool began = store_begin(s) == 0;
-    bool ok = began;
+    bool ok = true;
     struct obq_job *due[OUTBOX_MAX_IN_FLIGHT];
     for (int round = 0; ok && round < 4 && o->n_inflight < OUTBOX_MAX_IN_FLIGHT; round++) {
         size_t room = OUTBOX_MAX_IN_FLIGHT - o->n_inflight;
@@ -1046,11 +1051,14 @@ static void tick_inner(struct outbox *o)
         if (!started)
             break;
     }
-    if (began && (store_txn_failed(s) || store_commit(s) != 0))
-        ok = false;   /* the commit undid the marks: nothing leaves */
-    if (began && !ok && store_txn_failed(s))
-        store_rollback(s);
-    take_created(o);
+    return ok;
+}
+
+/* The transaction that marked o->starts ended: committed (ok), their
+ * requests leave; otherwise they stay pending, and the jobs that the
+ * transaction itself created (tent, n_tent) leave the queue with it. */
+static void starts_settle(struct outbox *o, bool ok, const int64_t *tent, size_t n_tent)
+{
     struct start *list = o->starts;
     o->starts = NULL;
     for (struct start *sp = list; sp; sp = sp->next) {
@@ -1065,6 +1073,13 @@ static void tick_inner(struct outbox *o)
             j->inflight = false;
         }
     }
+    for (size_t i = 0; !ok && i < n_tent; i++) {
+        struct obq_job *j = obq_get(o->q, tent[i]);
+        if (j) {
+            count_move(o, OUTBOX_PENDING, -1);
+            obq_remove(o->q, j);
+        }
+    }
     if (ok) {
         if (list)
             storeq_to_loop(o->app->storeq, starts_on_loop, list);
@@ -1076,6 +1091,24 @@ static void tick_inner(struct outbox *o)
             start_free(sp);
         }
     }
+}
+
+static void tick_inner(struct outbox *o)
+{
+    o->ticking = true;
+    struct store *s = o->app->store;
+    take_created(o);
+    if (clock_now_ms() >= o->next_sweep_ms)
+        sweep(o);
+    /* The jobs picked here are marked sending in one transaction. */
+    bool began = store_begin(s) == 0;
+    bool ok = began && pick_rounds(o);
+    if (began && (store_txn_failed(s) || store_commit(s) != 0))
+        ok = false;   /* the commit undid the marks: nothing leaves */
+    if (began && !ok && store_txn_failed(s))
+        store_rollback(s);
+    take_created(o);
+    starts_settle(o, ok, NULL, 0);
     o->ticking = false;
     update_gauges(o);
     if (ok) {
@@ -1094,6 +1127,9 @@ static void tick_st(struct store *st, void *arg)
     struct outbox *o = arg;
     pthread_mutex_lock(&o->mu);
     o->tick_posted = false;
+    if (o->timer_fired)
+        o->armed_for = 0;   /* a one-shot timer: set it again, whatever the moment */
+    o->timer_fired = false;
     pthread_mutex_unlock(&o->mu);
     tick(o);
 }
@@ -1110,7 +1146,11 @@ static void post_tick(struct outbox *o)
 
 static void on_timer(uv_timer_t *t)
 {
-    post_tick(container_of(t, struct outbox, timer));
+    struct outbox *o = container_of(t, struct outbox, timer);
+    pthread_mutex_lock(&o->mu);
+    o->timer_fired = true;
+    pthread_mutex_unlock(&o->mu);
+    post_tick(o);
 }
 
 struct arm {
@@ -1132,6 +1172,7 @@ static void arm_on_loop(void *arg)
 
 static void arm_loop(struct outbox *o, int64_t delay_ms)
 {
+    o->armed_for = 0;   /* schedule() says which moment, when it knows */
     struct arm *a = xcalloc(1, sizeof(*a));
     a->o = o;
     a->delay_ms = delay_ms;
@@ -1148,7 +1189,12 @@ static void schedule(struct outbox *o)
     if (o->next_sweep_ms < next)
         next = o->next_sweep_ms;
     int64_t now = clock_now_ms();
+    /* Each commit ticks: most ticks want the moment already set (the next
+     * sweep), and a loop wake-up per reply for nothing is worth saving. */
+    if (next > now && next == o->armed_for)
+        return;
     arm_loop(o, next <= now ? 0 : next - now);
+    o->armed_for = next;
 }
 
 void outbox_kick(struct outbox *o)
@@ -1162,6 +1208,64 @@ void outbox_st_committed(struct outbox *o)
 {
     if (o && o->started && !o->closing && !o->ticking)
         tick(o);
+}
+
+void outbox_st_precommit(struct outbox *o)
+{
+    if (!o || !o->started || o->closing || o->ticking || store_txn_depth(o->app->store) != 1
+        || store_txn_failed(o->app->store))
+        return;
+    struct store_stats a, b;
+    store_stats_get(o->app->store, &a);
+    o->ticking = true;
+    o->pre = true;
+    /* The transaction's own jobs join the queue now, tentatively. */
+    struct outbox_created *list = store_outbox_take_created_in_txn(o->app->store);
+    for (struct outbox_created *c = list; c; c = c->next) {
+        int64_t id = c->job.id;
+        struct obq_job *j = obq_add(o->q, &c->job);
+        if (!j)
+            continue;
+        count_move(o, -1, OUTBOX_PENDING);
+        for (size_t i = 0; i < c->n_deps; i++)
+            resolve_dep(o, j, c->deps[i]);
+        if (o->n_tent == o->cap_tent) {
+            o->cap_tent = o->cap_tent ? 2 * o->cap_tent : 16;
+            o->tent = xrealloc(o->tent, o->cap_tent * sizeof(*o->tent));
+        }
+        o->tent[o->n_tent++] = id;
+    }
+    outbox_created_free(list);
+    if (!pick_rounds(o))
+        o->pre_failed = true;
+    store_stats_get(o->app->store, &b);
+    metrics_outbox_reads(o->app->metrics, b.reads - a.reads);
+}
+
+void outbox_st_postcommit(struct outbox *o, bool committed)
+{
+    if (!o)
+        return;
+    if (!o->pre) {
+        if (committed)
+            outbox_st_committed(o);
+        return;
+    }
+    bool ok = committed && !o->pre_failed;
+    o->pre = o->pre_failed = false;
+    starts_settle(o, ok, o->tent, o->n_tent);
+    o->n_tent = 0;
+    o->ticking = false;
+    if (committed) {
+        take_created(o);   /* e.g. failure notices of jobs failed in there */
+        int64_t now = clock_now_ms();
+        if (now >= o->next_sweep_ms || obq_next_due(o->q) <= now) {
+            tick(o);       /* more is due: its own transaction */
+            return;
+        }
+    }
+    update_gauges(o);
+    schedule(o);
 }
 
 void outbox_st_rolled_back(struct outbox *o)
@@ -1315,6 +1419,7 @@ void outbox_destroy(struct outbox *o)
     while (o->inflight)
         finish_inflight(o, o->inflight);
     obq_destroy(o->q);
+    free(o->tent);
     pthread_mutex_destroy(&o->mu);
     free(o);
 }

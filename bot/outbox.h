@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct sirt_app;
@@ -38,6 +39,15 @@ void outbox_kick(struct outbox *o);
  * rolled back); due jobs go out now. */
 void outbox_st_committed(struct outbox *o);
 void outbox_st_rolled_back(struct outbox *o);
+/* Store thread, around the commit of a handler's outermost transaction:
+ * precommit, just before it, marks the due jobs (those the transaction
+ * created included) as sending inside it, which saves the commit a tick of
+ * its own would cost; postcommit, once it committed or rolled back, sends
+ * them (after the commit only: the outbox is durable before anything
+ * leaves) or forgets them.  Without a precommit that picked anything,
+ * postcommit is outbox_st_committed after a commit. */
+void outbox_st_precommit(struct outbox *o);
+void outbox_st_postcommit(struct outbox *o, bool committed);
 /* Loop: stops the worker; in-flight effects are told to cancel (by closing
  * the clients) and their outcomes recorded by the store thread's drain, the
  * jobs pending (maybe_sent) for the next start.  The loop must keep

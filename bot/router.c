@@ -71,6 +71,10 @@ struct router {
     uv_timer_t sweep_timer;   /* loop side: leases renewed, the inbox claimed from */
     bool sweep_init;
     bool sweeping;            /* store thread: a sweep is running */
+    /* Store thread: kept envelopes waiting for their handlers; what
+     * gathered while the thread was busy runs as one batch (one commit). */
+    struct env_item *work_head, *work_tail;
+    bool work_posted;
 };
 
 /* ---- de-duplication: open-addressing hash set + FIFO ring for eviction ---- */
@@ -784,7 +788,7 @@ static void retry_timer_arm_loop(void *arg)
     free(m);
 }
 
-static int work_one(struct router *rt, const char *type, const cJSON *envelope);
+static int work_one(struct router *rt, const char *type, const cJSON *envelope, bool batched);
 
 struct replay_pass {
     struct router *rt;
@@ -811,7 +815,7 @@ static bool replay_kept(void *ud, int64_t id, const char *type, const char *json
     }
     cJSON_DeleteItemFromObjectCaseSensitive(env, "sirt_inbox_id");
     cJSON_AddNumberToObject(env, "sirt_inbox_id", (double)id);
-    if (work_one(p->rt, type, env) == 0) {
+    if (work_one(p->rt, type, env, false) == 0) {
         retry_remove(p->rt, id);
         p->done++;
         LOG_INFO("inbox: kept envelope handled on replay", "inbox_id:l type:s", (long long)id, type);
@@ -882,6 +886,11 @@ void router_destroy(struct router *r)
     while (r->in_head) {
         struct env_item *it = r->in_head;
         r->in_head = it->next;
+        env_item_free(it);
+    }
+    while (r->work_head) {
+        struct env_item *it = r->work_head;
+        r->work_head = it->next;
         env_item_free(it);
     }
     dedup_destroy(r->dedup);
@@ -1080,7 +1089,7 @@ static void acks_on_loop(void *arg)
     free(b);
 }
 
-static void work_st(struct store *st, void *arg);
+static void work_batch_st(struct store *st, void *arg);
 
 static void ingest_st(struct store *st, void *arg)
 {
@@ -1125,10 +1134,19 @@ static void ingest_st(struct store *st, void *arg)
         struct env_item *it = batch;
         batch = it->next;
         it->next = NULL;
-        if (it->want_work)
-            storeq_post(rt->app->storeq, work_st, NULL, it);
-        else
+        if (!it->want_work) {
             env_item_free(it);
+            continue;
+        }
+        if (rt->work_tail)
+            rt->work_tail->next = it;
+        else
+            rt->work_head = it;
+        rt->work_tail = it;
+    }
+    if (rt->work_head && !rt->work_posted) {
+        rt->work_posted = true;
+        storeq_post(rt->app->storeq, work_batch_st, NULL, rt);
     }
 }
 
@@ -1166,8 +1184,10 @@ void router_envelope(void *router, struct sm_ack *tok, const char *type, cJSON *
 
 /* The handler's store writes, its outbox jobs, the inbox row's deletion and
  * (for events) the event id commit in one transaction: all of them or none.
- * 0, or <0 when the work was rolled back (its inbox row stays). */
-static int work_one(struct router *rt, const char *type, const cJSON *envelope)
+ * 0, or <0 when the work was rolled back (its inbox row stays).  batched:
+ * inside the batch's transaction (a savepoint of it); the caller commits
+ * and tells the outbox and the scheduler. */
+static int work_one(struct router *rt, const char *type, const cJSON *envelope, bool batched)
 {
     struct store *st = rt->app->store;
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
@@ -1205,14 +1225,21 @@ static int work_one(struct router *rt, const char *type, const cJSON *envelope)
         outbox_st_rolled_back(rt->app->outbox);
         return rc < 0 ? rc : STORE_EIO;
     }
+    /* Alone, the jobs it created are marked sending in its own commit. */
+    if (!batched)
+        outbox_st_precommit(rt->app->outbox);
     if (store_commit(st) != 0) {
         /* Rolled back by the store, the inbox row's deletion with it. */
         LOG_ERROR("store commit failed: envelope kept in the inbox", "type:s inbox_id:l", type, (long long)inbox_id);
+        if (!batched)
+            outbox_st_postcommit(rt->app->outbox, false);
         outbox_st_rolled_back(rt->app->outbox);
         return STORE_EIO;
     }
-    outbox_st_committed(rt->app->outbox);
-    scheduler_st_changed(rt->app->scheduler);
+    if (!batched) {
+        outbox_st_postcommit(rt->app->outbox, true);
+        scheduler_st_changed(rt->app->scheduler);
+    }
     return 0;
 }
 
@@ -1234,16 +1261,73 @@ static void keep_for_replay(struct router *rt, const char *type, const cJSON *en
 void router_work(void *router, const char *type, const cJSON *envelope)
 {
     struct router *rt = router;
-    if (work_one(rt, type, envelope) < 0)
+    if (work_one(rt, type, envelope, false) < 0)
         keep_for_replay(rt, type, envelope, true);
 }
 
-static void work_st(struct store *st, void *arg)
+/* Store thread: the handlers of every kept envelope waiting, each in a
+ * savepoint of one transaction, so a burst costs one commit (one fsync on
+ * PostgreSQL) instead of one each.  A handler that fails rolls back its own
+ * savepoint only.  When the commit itself fails (or a write failed with an
+ * I/O error, which fails the whole transaction), nothing of the batch is
+ * durable: each envelope runs again alone, as it would have unbatched. */
+static void work_batch_st(struct store *st, void *arg)
 {
-    (void)st;
-    struct env_item *it = arg;
-    router_work(it->rt, it->type, it->env);
-    env_item_free(it);
+    struct router *rt = arg;
+    struct env_item *list = rt->work_head;
+    rt->work_head = rt->work_tail = NULL;
+    rt->work_posted = false;
+    if (!list)
+        return;
+    if (!list->next || !st) {
+        while (list) {
+            struct env_item *it = list;
+            list = it->next;
+            router_work(rt, it->type, it->env);
+            env_item_free(it);
+        }
+        return;
+    }
+    /* Per envelope: 0 not run (or its failure ended the transaction),
+     * 1 handled inside the batch, 2 failed alone and kept for replay. */
+    size_t n = 0;
+    for (struct env_item *it = list; it; it = it->next)
+        n++;
+    unsigned char *fate = xcalloc(n, 1);
+    bool ok = store_begin(st) == 0;
+    size_t i = 0;
+    for (struct env_item *it = list; it && ok; it = it->next, i++) {
+        if (work_one(rt, it->type, it->env, true) >= 0) {
+            fate[i] = 1;
+        } else if (!store_txn_failed(st) && store_txn_depth(st) == 1) {
+            fate[i] = 2;   /* its savepoint rolled back; the others stand */
+            keep_for_replay(rt, it->type, it->env, true);
+        } else {
+            ok = false;    /* the transaction is failed or gone: no savepoint helps */
+        }
+    }
+    if (ok) {
+        outbox_st_precommit(rt->app->outbox);   /* their jobs marked sending in the same commit */
+        ok = store_commit(st) == 0;             /* on failure rolled back, all of it */
+        outbox_st_postcommit(rt->app->outbox, ok);
+    } else if (store_txn_depth(st) == 1) {
+        store_rollback(st);
+    }
+    if (ok) {
+        scheduler_st_changed(rt->app->scheduler);
+    } else {
+        LOG_WARN("handlers: a batch could not commit; its envelopes run again one by one", "envelopes:l",
+                 (long long)n);
+        outbox_st_rolled_back(rt->app->outbox);
+    }
+    for (i = 0; list; i++) {
+        struct env_item *it = list;
+        list = it->next;
+        if (!ok && fate[i] != 2)
+            router_work(rt, it->type, it->env);
+        env_item_free(it);
+    }
+    free(fate);
 }
 
 /* ---- claims: envelopes nobody holds any more ---- */
@@ -1267,7 +1351,7 @@ static bool replay_one(void *ud, int64_t id, const char *type, const char *json)
     cJSON_DeleteItemFromObjectCaseSensitive(env, "sirt_inbox_id");
     cJSON_AddNumberToObject(env, "sirt_inbox_id", (double)id);
     LOG_WARN("inbox: handling an envelope its replica did not finish", "inbox_id:l type:s", (long long)id, type);
-    if (work_one(r->rt, type, env) < 0)
+    if (work_one(r->rt, type, env, false) < 0)
         keep_for_replay(r->rt, type, env, false);   /* its sender heard from the last run, or hears nothing new */
     cJSON_Delete(env);
     return true;

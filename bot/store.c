@@ -289,6 +289,11 @@ bool store_txn_failed(const struct store *s)
     return s && db_txn_failed(s->db);
 }
 
+int store_txn_depth(const struct store *s)
+{
+    return s ? db_depth(s->db) : 0;
+}
+
 /* ---- events ---- */
 
 /* The event id is the table's primary key, so two replicas handed the same

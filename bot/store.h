@@ -50,6 +50,8 @@ int store_commit(struct store *s);
 void store_rollback(struct store *s);
 /* True inside a transaction once one of its writes has failed as above. */
 bool store_txn_failed(const struct store *s);
+/* How many store_begin are open (0: no transaction). */
+int store_txn_depth(const struct store *s);
 
 /* Test knob: with SIRT_TEST_STORE_FAULT=<file> in the environment at
  * store_open, every statement that writes fails as SQLITE_FULL would while
@@ -448,6 +450,10 @@ void store_outbox_track(struct store *s, bool on);
 /* The committed ones since the last call, oldest first; the caller frees the
  * list with outbox_created_free. */
 struct outbox_created *store_outbox_take_created(struct store *s);
+/* The same, and the jobs of the transaction still open (to be called in the
+ * outermost one, just before its commit): they are the caller's from now
+ * on, and a rollback no longer takes them back from the list. */
+struct outbox_created *store_outbox_take_created_in_txn(struct store *s);
 void outbox_created_free(struct outbox_created *list);
 /* Counts by state (array indexed by enum outbox_state). */
 int store_outbox_counts(struct store *s, int64_t counts[OUTBOX_N_STATES]);

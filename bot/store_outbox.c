@@ -136,6 +136,14 @@ struct outbox_created *store_outbox_take_created(struct store *s)
     return taken;
 }
 
+struct outbox_created *store_outbox_take_created_in_txn(struct store *s)
+{
+    struct outbox_created *taken = s->created;
+    s->created = NULL;
+    s->created_tail = &s->created;
+    return taken;
+}
+
 int64_t store_outbox_add(struct store *s, const struct outbox_new *j)
 {
     if (!j->idem_key || !*j->idem_key || !j->op || (j->n_deps && !j->deps))

@@ -1,4 +1,4 @@
-/* help: `/sirt help` and `@sirt help` — the commands of DESIGN.md, with the
+/* help: `/sirt help` and `@sirt help` — the commands of docs/commands.md, with the
  * slash form or the mention form depending on where it was asked.  Pure:
  * builds the reply text only.  Also the reply to an unknown verb. */
 #include <stdio.h>

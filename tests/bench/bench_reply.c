@@ -86,6 +86,33 @@ static bool pred_run(struct fx *fx, void *ud)
     return r->replied >= r->n;
 }
 
+/* CPU time (user + system, every thread) a process used so far, in us:
+ * on a loaded machine the figure that moves least between runs. */
+static uint64_t proc_cpu_us(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');   /* the name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (ut + st) * 1000000ull / (uint64_t)sysconf(_SC_CLK_TCK);
+}
+
+static uint64_t bots_cpu_us(const struct fx *fx)
+{
+    uint64_t t = 0;
+    for (int i = 0; i < fx->n_reps; i++)
+        t += proc_cpu_us(fx->reps[i].pid);
+    return t;
+}
+
 static void proc_hwm(int pid, long *hwm_kb)
 {
     char path[64], line[256];
@@ -109,7 +136,7 @@ static int run_mentions(struct fx *fx, size_t n, int window, size_t base, bool w
     r.scanned = fake_slack_call_count(fx->slack, "chat.postMessage");
     uint64_t *rtt = calloc(n / 5 + 2, sizeof(uint64_t));
     size_t n_rtt = 0;
-    uint64_t t0 = mono_us();
+    uint64_t t0 = mono_us(), cpu0 = bots_cpu_us(fx);
     if (window == 1 && with_ping) {
         for (size_t i = 0; i < n; i++) {
             r.n = i + 1;
@@ -131,6 +158,7 @@ static int run_mentions(struct fx *fx, size_t n, int window, size_t base, bool w
         return 1;
     }
     double secs = (double)(mono_us() - t0) / 1e6;
+    double cpu_per = (double)(bots_cpu_us(fx) - cpu0) / (double)n;
     uint64_t *lat = calloc(n, sizeof(uint64_t)), *ack = calloc(n, sizeof(uint64_t));
     size_t n_ack = 0;
     for (size_t i = 0; i < n; i++) {
@@ -142,9 +170,9 @@ static int run_mentions(struct fx *fx, size_t n, int window, size_t base, bool w
     qsort(lat, n, sizeof(uint64_t), cmp_u64);
     qsort(ack, n_ack, sizeof(uint64_t), cmp_u64);
     printf("    %s: mention -> reply  p50 %7.3f ms  p99 %7.3f ms  max %7.3f ms   (%zu mentions, %d in flight, "
-           "%.0f replies/s)\n",
+           "%.0f replies/s, bot CPU %.0f us/reply)\n",
            label, pct(lat, n, 0.5) / 1000.0, pct(lat, n, 0.99) / 1000.0, lat[n - 1] / 1000.0, n, window,
-           (double)n / secs);
+           (double)n / secs, cpu_per);
     if (window == 1)
         printf("    %s: ack  p50 %5llu us  p99 %5llu us", label, (unsigned long long)pct(ack, n_ack, 0.5),
                (unsigned long long)pct(ack, n_ack, 0.99));
