@@ -71,7 +71,7 @@ run: $(BIN)
 
 valgrind: deps
 	@$(PAR_MAKE) tests-build
-	TEST_JOBS=$(or $(TEST_JOBS),2) SIRTBOT_WRAPPER="valgrind --quiet --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
+	TEST_JOBS=$(or $(TEST_JOBS),2) TEST_TIMES=$(BUILD)/run_tests.valgrind.times SIRTBOT_WRAPPER="valgrind --quiet --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
 	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(or $(TESTS),e2e_)
 
 clean:
