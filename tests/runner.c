@@ -30,6 +30,7 @@
 
 #define MAX_TESTS 1024
 #define MAX_JOBS 64
+#define LOG_TAIL 200    /* lines of a failed test's log shown */
 
 static struct test_entry tests[MAX_TESTS];
 static size_t n_tests;
@@ -299,13 +300,21 @@ static void report(const struct slot *s, int status, bool timed_out, int *passed
             printf("FAILED %-44s killed by signal %d\n", t->name, WTERMSIG(status));
         else
             printf("FAILED %-44s exit %d\n", t->name, WEXITSTATUS(status));
-        /* Show the child's log (assertion message, bot stderr tail). */
+        /* Show the child's log: its last LOG_TAIL lines (the assertion
+         * message is at the end, after the bot's stderr). */
         FILE *f = fopen(s->log, "r");
         if (f) {
             char line[1024];
-            long lines = 0;
-            while (fgets(line, sizeof(line), f) && lines++ < 200)
-                printf("    | %s", line);
+            long total = 0, skip;
+            while (fgets(line, sizeof(line), f))
+                total++;
+            skip = total > LOG_TAIL ? total - LOG_TAIL : 0;
+            if (skip)
+                printf("    | ... %ld lines before\n", skip);
+            rewind(f);
+            for (long n = 0; fgets(line, sizeof(line), f); n++)
+                if (n >= skip)
+                    printf("    | %s", line);
             fclose(f);
         }
         if (!ok)
