@@ -72,9 +72,15 @@ $(DEMO_BIN): $(DEMO_OBJS) $(FAKES_LIB) $(BUILD)/libsirt.a
 
 tests-build: $(BIN) $(TEST_BIN) $(DEMO_BIN)
 
-# TESTS="substr ..." runs a subset.
+# `make test` and `make valgrind` build in parallel: one job per CPU unless
+# the command line gave -j.
+NPROC = $(eval NPROC := $$(shell nproc 2>/dev/null || echo 2))$(NPROC)
+PAR_MAKE = $(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
+
+# TESTS="substr ..." runs a subset; TEST_JOBS=n tests at a time (default: four
+# per CPU, two under valgrind; README "Development").
 test: deps
-	@$(MAKE) --no-print-directory tests-build
+	@$(PAR_MAKE) tests-build
 	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) SIRT_DEMO_BIN=$(abspath $(DEMO_BIN)) \
 	  $(TEST_BIN) $(TESTS)
 
@@ -82,14 +88,15 @@ test: deps
 # (no tokens, no Slack workspace, nothing but 127.0.0.1), narrated as each
 # person sees it.  The bot's own log goes to $(BUILD)/demo.log.
 demo: deps
-	@$(MAKE) --no-print-directory $(BIN) $(DEMO_BIN)
+	@$(PAR_MAKE) $(BIN) $(DEMO_BIN)
 	@SIRTBOT_BIN=$(abspath $(BIN)) $(DEMO_BIN) --log $(BUILD)/demo.log
 
 run: $(BIN)
 	./$(BIN)
 
-valgrind: $(BIN) $(TEST_BIN) $(DEMO_BIN)
-	SIRTBOT_WRAPPER="valgrind --quiet --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
+valgrind: deps
+	@$(PAR_MAKE) tests-build
+	TEST_JOBS=$(or $(TEST_JOBS),2) TEST_TIMES=$(BUILD)/run_tests.valgrind.times SIRTBOT_WRAPPER="valgrind --quiet --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
 	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) SIRT_DEMO_BIN=$(abspath $(DEMO_BIN)) \
 	  $(TEST_BIN) $(or $(TESTS),e2e_)
 

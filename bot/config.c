@@ -314,7 +314,8 @@ static int check_ping(struct cfg *c, const struct env_spec *e, char **val,
 }
 
 /* Tests and drills only: multiplies the outbox's own delays (backoff, its
- * caps, the page announcement, give-up) so an outage plays out in seconds. */
+ * caps, the page announcement, give-up), the Web API client's retry backoff
+ * and the Socket Mode reconnect backoff, so an outage plays out in seconds. */
 static int check_backoff_scale(struct cfg *c, const struct env_spec *e, char **val,
                                char *err, size_t errlen)
 {

@@ -695,6 +695,7 @@ int main(int argc, char **argv)
     ms.app.metrics = metrics_create();
     ms.app.http = http_create(&ms.loop);
     ms.app.api = api_create(&ms.loop, ms.app.http, ms.cfg.slack_api_url, ms.cfg.slack_bot_token, ms.app.metrics);
+    api_set_backoff_scale(ms.app.api, ms.cfg.backoff_scale);
     ms.app.storeq = storeq_create(&ms.loop, ms.app.store, ms.app.metrics);
     ms.app.st_app = &ms.st_app;
     ms.app.router = router_create(&ms.app);
@@ -719,6 +720,7 @@ int main(int argc, char **argv)
     smc.app_token = ms.cfg.slack_app_token;
     smc.ping_secs = ms.cfg.ping_secs;
     smc.hangup_secs = ms.cfg.ping_secs * 3;
+    smc.backoff_scale = ms.cfg.backoff_scale;
     smc.on_envelope = router_envelope;
     smc.on_fatal = on_fatal;
     smc.fatal_ud = &ms;

@@ -56,6 +56,7 @@ struct api_client {
     char *bot_token;
     struct metrics *metrics;
     struct api_call *calls;
+    double backoff_scale;        /* SIRT_TEST_BACKOFF_SCALE: 1 in production */
     uv_timer_t anchor;           /* closed by api_close; its close callback frees the client */
     bool closing;
 };
@@ -172,6 +173,14 @@ static void on_retry_timer(uv_timer_t *t)
     start_attempt(container_of(t, struct api_call, timer));
 }
 
+/* The next retry's delay, times the client's backoff scale (tests). */
+static uint64_t call_backoff_ms(const struct api_call *call)
+{
+    uint64_t d = api_backoff_ms(call->attempts, API_BACKOFF_BASE_MS, API_BACKOFF_CAP_MS, util_rand64());
+    double f = call->c ? call->c->backoff_scale : 1.0;
+    return f < 1.0 ? (uint64_t)((double)d * f) + 1 : d;
+}
+
 static void schedule_retry(struct api_call *call, uint64_t delay_ms, const char *reason, long status)
 {
     LOG_INFO("slack api retry", "method:s attempt:d status:l reason:s delay_ms:l",
@@ -239,8 +248,7 @@ static void on_http_done(void *ud, const struct http_response *resp)
     if (resp->err == HTTP_ETIMEDOUT || resp->err == HTTP_ENET) {
         const char *why = resp->err == HTTP_ETIMEDOUT ? "timeout" : "network";
         if (can_retry) {
-            schedule_retry(call, api_backoff_ms(call->attempts, API_BACKOFF_BASE_MS,
-                                                API_BACKOFF_CAP_MS, util_rand64()), why, 0);
+            schedule_retry(call, call_backoff_ms(call), why, 0);
             return;
         }
         LOG_WARN("slack api call failed", "method:s attempts:d reason:s detail:s",
@@ -277,8 +285,7 @@ static void on_http_done(void *ud, const struct http_response *resp)
         return;
     }
     if (st >= 500 && st <= 599 && can_retry) {
-        schedule_retry(call, api_backoff_ms(call->attempts, API_BACKOFF_BASE_MS,
-                                            API_BACKOFF_CAP_MS, util_rand64()), "server_error", st);
+        schedule_retry(call, call_backoff_ms(call), "server_error", st);
         return;
     }
 
@@ -419,8 +426,15 @@ struct api_client *api_create(uv_loop_t *loop, struct http_client *http,
         c->base_url[--n] = '\0';
     c->bot_token = xstrdup(bot_token ? bot_token : "");
     c->metrics = metrics;
+    c->backoff_scale = 1.0;
     uv_timer_init(loop, &c->anchor);
     return c;
+}
+
+void api_set_backoff_scale(struct api_client *c, double f)
+{
+    if (c && f > 0 && f <= 1)
+        c->backoff_scale = f;
 }
 
 static struct api_call *call_new(struct api_client *c, const char *method, const struct api_opts *o,

@@ -56,6 +56,9 @@ struct api_client;
 struct api_client *api_create(uv_loop_t *loop, struct http_client *http,
                               const char *base_url, const char *bot_token,
                               struct metrics *metrics);
+/* Tests and drills (SIRT_TEST_BACKOFF_SCALE): multiplies the retry backoff
+ * of network errors and 5xx by f (0 < f <= 1); Retry-After is kept. */
+void api_set_backoff_scale(struct api_client *c, double f);
 /* args is borrowed (serialized before return); may be NULL.  cb may be NULL
  * (fire and forget: errors are logged).  Returns 0 or API_ECANCELED. */
 int api_call(struct api_client *c, const char *method, const cJSON *args,

@@ -225,6 +225,8 @@ static void schedule_retry(struct sm *s, const char *why, long min_delay_ms)
     if (s->state == SM_DRAINING || s->state == SM_STOPPED || s->destroyed)
         return;
     uint64_t d = sm_backoff_ms(s->failures, util_rand64());
+    if (s->cfg.backoff_scale < 1.0)
+        d = (uint64_t)((double)d * s->cfg.backoff_scale) + 1;
     if (min_delay_ms > 0 && d < (uint64_t)min_delay_ms)
         d = (uint64_t)min_delay_ms;
     s->failures++;
@@ -728,6 +730,8 @@ struct sm *sm_create(uv_loop_t *loop, struct lws_context *ctx, struct api_client
         s->cfg.max_message = 1u << 20;
     if (s->cfg.max_depth <= 0)
         s->cfg.max_depth = 64;
+    if (!(s->cfg.backoff_scale > 0 && s->cfg.backoff_scale <= 1))
+        s->cfg.backoff_scale = 1.0;
     s->retry.secs_since_valid_ping = (uint16_t)s->cfg.ping_secs;
     s->retry.secs_since_valid_hangup = (uint16_t)s->cfg.hangup_secs;
 

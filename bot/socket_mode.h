@@ -44,6 +44,7 @@ struct sm_config {
     int hangup_secs;         /* 0 = 30; must exceed ping_secs */
     size_t max_message;      /* 0 = 1 MiB; larger messages are dropped */
     int max_depth;           /* 0 = 64; deeper JSON is dropped */
+    double backoff_scale;    /* 0 = 1; SIRT_TEST_BACKOFF_SCALE: the reconnect backoff times this */
     sm_envelope_fn on_envelope;
     /* Slack rejected the app token before we were ever online: the bot
      * cannot work; msg is one line for the operator. May be NULL. */

@@ -76,6 +76,13 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
+/* The wait timers repeat every FX_TICK_MS after their deadline: uv_run
+ * (UV_RUN_ONCE) runs due timers before it polls, and a timer that fired
+ * there (the loop's clock was behind, e.g. the test was descheduled on a
+ * busy machine) would leave the poll without a timeout: blocked until some
+ * I/O, maybe for ever.  Still active, it bounds the poll. */
+#define FX_TICK_MS 10
+
 static void timer_cb(uv_timer_t *t)
 {
     struct fx *fx = container_of(t, struct fx, timer);
@@ -382,7 +389,7 @@ static void spin_until(struct fx *fx, bool (*cond)(struct fx *), int max_ms)
 {
     uv_update_time(&fx->loop);
     fx->timer_fired = false;
-    uv_timer_start(&fx->timer, timer_cb, (uint64_t)max_ms, 0);
+    uv_timer_start(&fx->timer, timer_cb, (uint64_t)max_ms, FX_TICK_MS);
     uint64_t deadline = now_ms() + (uint64_t)max_ms;
     for (long i = 0; i < 10000000L && !cond(fx) && !fx->timer_fired && now_ms() < deadline; i++)
         uv_run(&fx->loop, UV_RUN_ONCE);
@@ -553,7 +560,7 @@ bool fx_wait(struct fx *fx, fx_pred pred, void *ud, int timeout_ms)
         return true;
     uv_update_time(&fx->loop);
     fx->timer_fired = false;
-    uv_timer_start(&fx->timer, timer_cb, (uint64_t)(timeout_ms > 0 ? timeout_ms : 0), 0);
+    uv_timer_start(&fx->timer, timer_cb, (uint64_t)(timeout_ms > 0 ? timeout_ms : 0), FX_TICK_MS);
     uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
     bool ok = false;
     for (long i = 0; i < 100000000L; i++) {
@@ -704,7 +711,7 @@ void fx_finish(struct fx *fx)
     uv_timer_t wd;
     uv_timer_init(&fx->loop, &wd);
     wd.data = &fired;
-    uv_timer_start(&wd, watchdog_cb, 5000, 0);
+    uv_timer_start(&wd, watchdog_cb, 5000, FX_TICK_MS);
     uv_unref((uv_handle_t *)&wd);
     for (long i = 0; i < 10000000L && !fired && uv_run(&fx->loop, UV_RUN_ONCE) != 0;)
         i++;

@@ -1,8 +1,13 @@
 /* runner: walks the test registry (filled by TEST() constructors), runs each
- * test in a forked child with its own timeout, prints one line per test and
+ * test in a forked child (its own process group, log file and timeout),
+ * prints one line per test as it ends (its log whole when it failed) and
  * the closing "N passed, M failed".  Exit status 1 if any test failed.
  * Arguments: substrings; a test runs if its name contains any of them.
- * -l lists the tests.  TEST_JOBS=n runs n tests at a time (default 2);
+ * -l lists the tests.  TEST_JOBS=n runs n tests at a time (default four per
+ * CPU: most tests wait on sockets and timers; TEST_JOBS=1 runs them one
+ * after another in name order); TEST_SERIAL tests run alone, after the
+ * others.  With more than one job the longest tests of the previous run
+ * start first (times kept in <runner>.times, or $TEST_TIMES).
  * TEST_VERBOSE=1 shows every test's log, not only the failures'.
  * When a selected test is a TEST_PG and SIRT_TEST_PG_URI is not set, the
  * runner starts one throwaway PostgreSQL server ($SIRT_PG_SERVER, default
@@ -24,11 +29,13 @@
 #include "test.h"
 
 #define MAX_TESTS 1024
+#define MAX_JOBS 64
+#define LOG_TAIL 200    /* lines of a failed test's log shown */
 
 static struct test_entry tests[MAX_TESTS];
 static size_t n_tests;
 
-static void register_test(const char *name, test_fn fn, int timeout_s, bool needs_pg)
+static void register_test(const char *name, test_fn fn, int timeout_s, bool needs_pg, bool serial)
 {
     if (n_tests == MAX_TESTS) {
         fprintf(stderr, "too many tests\n");
@@ -38,17 +45,23 @@ static void register_test(const char *name, test_fn fn, int timeout_s, bool need
     tests[n_tests].fn = fn;
     tests[n_tests].timeout_s = timeout_s;
     tests[n_tests].needs_pg = needs_pg;
+    tests[n_tests].serial = serial;
     n_tests++;
 }
 
 void test_register(const char *name, test_fn fn, int timeout_s)
 {
-    register_test(name, fn, timeout_s, false);
+    register_test(name, fn, timeout_s, false, false);
 }
 
 void test_register_pg(const char *name, test_fn fn, int timeout_s)
 {
-    register_test(name, fn, timeout_s, true);
+    register_test(name, fn, timeout_s, true, false);
+}
+
+void test_register_serial(const char *name, test_fn fn, int timeout_s, bool needs_pg)
+{
+    register_test(name, fn, timeout_s, needs_pg, true);
 }
 
 static int cmp_test(const void *a, const void *b)
@@ -91,10 +104,9 @@ static void on_interrupt(int sig)
 static char pg_dir[64];       /* "" when no server was started by us */
 static char pg_log[128];      /* the script's stderr */
 
-/* Runs "bash <script> <verb> <dir> [arg]" with stdout to /dev/null and
- * stderr to pg_log, in its own process group, bounded to
- * PG_SCRIPT_TIMEOUT_S.  Returns its exit status, or -1. */
-static int pg_script(const char *verb, const char *arg)
+/* Starts "bash <script> <verb> <dir> [arg]" with stdout to /dev/null and
+ * stderr to pg_log, in its own process group.  Returns its pid, or -1. */
+static pid_t pg_spawn(const char *verb, const char *arg)
 {
     const char *script = getenv("SIRT_PG_SERVER") ? getenv("SIRT_PG_SERVER") : "tests/pg/pg-server.sh";
     fflush(NULL);
@@ -114,7 +126,13 @@ static int pg_script(const char *verb, const char *arg)
         _exit(127);
     }
     setpgid(pid, pid);
-    double start = now_s();
+    return pid;
+}
+
+/* Waits for a pg_spawn'ed script, killing it PG_SCRIPT_TIMEOUT_S after
+ * start.  Returns its exit status, or -1. */
+static int pg_wait(pid_t pid, const char *verb, double start)
+{
     for (;;) {
         int status;
         pid_t r = waitpid(pid, &status, WNOHANG);
@@ -125,11 +143,18 @@ static int pg_script(const char *verb, const char *arg)
         if (now_s() - start > PG_SCRIPT_TIMEOUT_S) {
             kill(-pid, SIGKILL);
             waitpid(pid, &status, 0);
-            fprintf(stderr, "runner: %s %s timed out after %ds\n", script, verb, PG_SCRIPT_TIMEOUT_S);
+            fprintf(stderr, "runner: pg-server.sh %s timed out after %ds\n", verb, PG_SCRIPT_TIMEOUT_S);
             return -1;
         }
         usleep(20000);
     }
+}
+
+/* pg_spawn + pg_wait: bounded to PG_SCRIPT_TIMEOUT_S. */
+static int pg_script(const char *verb, const char *arg)
+{
+    pid_t pid = pg_spawn(verb, arg);
+    return pid < 0 ? -1 : pg_wait(pid, verb, now_s());
 }
 
 /* Last non-empty line of the script's log, for SIRT_TEST_PG_ERROR. */
@@ -186,18 +211,52 @@ static void pg_start(void)
     fflush(stdout);
 }
 
-static void pg_stop(void)
+/* The server is stopped as soon as the last TEST_PG test is done, while
+ * the other tests go on (removing its directory takes seconds). */
+static pid_t pg_stop_pid = -1;
+static double pg_stop_t0;
+
+static void pg_stop_report(int rc)
 {
-    if (!pg_dir[0])
-        return;
-    double t0 = now_s();
-    int rc = pg_script("stop", NULL);
     if (rc == 0)
-        printf("postgres: stopped in %.2fs\n", now_s() - t0);
+        printf("postgres: stopped in %.2fs\n", now_s() - pg_stop_t0);
     else
         printf("postgres: stop failed (exit %d); see %s and %s\n", rc, pg_log, pg_dir);
     fflush(stdout);
     pg_dir[0] = '\0';
+    pg_stop_pid = -1;
+}
+
+static void pg_stop_begin(void)
+{
+    if (!pg_dir[0] || pg_stop_pid > 0)
+        return;
+    pg_stop_t0 = now_s();
+    pg_stop_pid = pg_spawn("stop", NULL);
+    if (pg_stop_pid < 0)
+        pg_stop_report(-1);
+}
+
+/* The main loop reaped the stop script. */
+static void pg_stop_reaped(int status)
+{
+    pg_stop_report(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/* Stops the server (or waits for the stop under way). */
+static void pg_stop(void)
+{
+    if (!pg_dir[0])
+        return;
+    if (pg_stop_pid < 0) {
+        pg_stop_t0 = now_s();
+        pg_stop_pid = pg_spawn("stop", NULL);
+        if (pg_stop_pid < 0) {
+            pg_stop_report(-1);
+            return;
+        }
+    }
+    pg_stop_report(pg_wait(pg_stop_pid, "stop", pg_stop_t0));
 }
 
 struct slot {
@@ -241,13 +300,21 @@ static void report(const struct slot *s, int status, bool timed_out, int *passed
             printf("FAILED %-44s killed by signal %d\n", t->name, WTERMSIG(status));
         else
             printf("FAILED %-44s exit %d\n", t->name, WEXITSTATUS(status));
-        /* Show the child's log (assertion message, bot stderr tail). */
+        /* Show the child's log: its last LOG_TAIL lines (the assertion
+         * message is at the end, after the bot's stderr). */
         FILE *f = fopen(s->log, "r");
         if (f) {
             char line[1024];
-            long lines = 0;
-            while (fgets(line, sizeof(line), f) && lines++ < 200)
-                printf("    | %s", line);
+            long total = 0, skip;
+            while (fgets(line, sizeof(line), f))
+                total++;
+            skip = total > LOG_TAIL ? total - LOG_TAIL : 0;
+            if (skip)
+                printf("    | ... %ld lines before\n", skip);
+            rewind(f);
+            for (long n = 0; fgets(line, sizeof(line), f); n++)
+                if (n >= skip)
+                    printf("    | %s", line);
             fclose(f);
         }
         if (!ok)
@@ -255,6 +322,96 @@ static void report(const struct slot *s, int status, bool timed_out, int *passed
     }
     fflush(stdout);
     unlink(s->log);
+}
+
+/* ---- the times of the previous run: longest first ---- */
+
+static const char *times_path(const char *argv0, char *buf, size_t n)
+{
+    const char *p = getenv("TEST_TIMES");
+    if (p && p[0])
+        return p;
+    snprintf(buf, n, "%s.times", argv0);
+    return buf;
+}
+
+static struct test_entry *find_test(const char *name)
+{
+    struct test_entry key = { .name = name };
+    return bsearch(&key, tests, n_tests, sizeof(tests[0]), cmp_test);
+}
+
+/* Lines "<seconds> <name>"; unknown names and bad lines are skipped. */
+static void times_load(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[512], name[400];
+    double secs;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%lf %399s", &secs, name) != 2 || !(secs >= 0))
+            continue;
+        struct test_entry *t = find_test(name);
+        if (t)
+            t->last_s = secs;
+    }
+    fclose(f);
+}
+
+static void times_save(const char *path)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    for (size_t k = 0; k < n_tests; k++)
+        if (tests[k].last_s > 0)
+            fprintf(f, "%.2f %s\n", tests[k].last_s, tests[k].name);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        unlink(tmp);
+}
+
+/* The order tests start in with several jobs: serial ones last; TEST_PG
+ * ones first, so the PostgreSQL server stops while the others run; each
+ * group longest first (by the previous run; unknown ones first of all,
+ * they may be long), so the run does not end waiting on one long test. */
+static int cmp_order(const void *a, const void *b)
+{
+    const struct test_entry *x = &tests[*(const size_t *)a], *y = &tests[*(const size_t *)b];
+    if (x->serial != y->serial)
+        return x->serial ? 1 : -1;
+    if (x->needs_pg != y->needs_pg)
+        return x->needs_pg ? -1 : 1;
+    if (!x->serial) {
+        double kx = x->last_s > 0 ? x->last_s : 1e9, ky = y->last_s > 0 ? y->last_s : 1e9;
+        if (kx != ky)
+            return kx > ky ? -1 : 1;
+    }
+    return strcmp(x->name, y->name);
+}
+
+static int default_jobs(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1)
+        cpus = 1;
+    long j = 4 * cpus;
+    return j < 2 ? 2 : j > 32 ? 32 : (int)j;
+}
+
+static void kill_all(struct slot *slots, int jobs)
+{
+    for (int k = 0; k < jobs; k++) {
+        if (slots[k].pid) {
+            int status;
+            kill(-slots[k].pid, SIGKILL);
+            waitpid(slots[k].pid, &status, 0);
+            unlink(slots[k].log);
+            slots[k].pid = 0;
+        }
+    }
 }
 
 int main(int argc, char **argv)
@@ -275,75 +432,94 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    bool want_pg = false;
-    for (size_t k = 0; k < n_tests; k++)
-        want_pg = want_pg || (tests[k].needs_pg && selected(tests[k].name, argc, argv));
-    if (want_pg && !getenv("SIRT_TEST_PG_URI"))
-        pg_start();
-    int jobs = 2;
+
+    int jobs = default_jobs();
     const char *j = getenv("TEST_JOBS");
     if (j && atoi(j) > 0)
-        jobs = atoi(j) > 16 ? 16 : atoi(j);
+        jobs = atoi(j) > MAX_JOBS ? MAX_JOBS : atoi(j);
+    char tbuf[1024];
+    const char *tpath = times_path(argv[0], tbuf, sizeof(tbuf));
+    times_load(tpath);
 
-    struct slot slots[16];
+    static size_t order[MAX_TESTS];
+    size_t n_sel = 0;
+    int pg_left = 0;   /* TEST_PG tests not finished yet */
+    for (size_t k = 0; k < n_tests; k++) {
+        if (!selected(tests[k].name, argc, argv))
+            continue;
+        order[n_sel++] = k;
+        pg_left += tests[k].needs_pg;
+    }
+    bool want_pg = pg_left > 0;
+    if (jobs > 1)
+        qsort(order, n_sel, sizeof(order[0]), cmp_order);
+    if (want_pg && !getenv("SIRT_TEST_PG_URI"))
+        pg_start();
+
+    struct slot slots[MAX_JOBS];
     memset(slots, 0, sizeof(slots));
     int passed = 0, failed = 0, running = 0;
+    bool serial_running = false;
     size_t next = 0;
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    double t_start = now_s();
 
     for (;;) {
         if (interrupted) {
-            for (int k = 0; k < jobs; k++) {
-                if (slots[k].pid) {
-                    int status;
-                    kill(-slots[k].pid, SIGKILL);
-                    waitpid(slots[k].pid, &status, 0);
-                    unlink(slots[k].log);
-                    slots[k].pid = 0;
-                }
-            }
+            kill_all(slots, jobs);
             printf("interrupted by signal %d: %d passed, %d failed before it\n", (int)interrupted, passed, failed);
             pg_stop();
             return 130;
         }
-        while (running < jobs) {
-            while (next < n_tests && !selected(tests[next].name, argc, argv))
-                next++;
-            if (next >= n_tests)
-                break;
+        /* A serial test starts when nothing runs, and runs alone. */
+        while (running < jobs && next < n_sel && !serial_running
+               && (!tests[order[next]].serial || running == 0)) {
+            size_t idx = order[next];
             int k = 0;
             while (slots[k].pid)
                 k++;
-            snprintf(slots[k].log, sizeof(slots[k].log), "%s/sirt-test-%d-%zu.log", tmp, (int)getpid(), next);
+            snprintf(slots[k].log, sizeof(slots[k].log), "%s/sirt-test-%d-%zu.log", tmp, (int)getpid(), idx);
             fflush(NULL);
             pid_t pid = fork();
             if (pid < 0) {
                 perror("fork");
+                kill_all(slots, jobs);
+                pg_stop();
                 return 2;
             }
             if (pid == 0)
-                run_child(&tests[next], slots[k].log);
+                run_child(&tests[idx], slots[k].log);
             setpgid(pid, pid);
             slots[k].pid = pid;
-            slots[k].idx = next;
+            slots[k].idx = idx;
             slots[k].start = now_s();
+            serial_running = tests[idx].serial;
             running++;
             next++;
         }
         if (running == 0)
             break;
-        /* Reap whatever finished; enforce timeouts at 50 ms granularity. */
+        /* Reap whatever finished; enforce timeouts at 20 ms granularity. */
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid > 0 && pid == pg_stop_pid) {
+            pg_stop_reaped(status);
+            continue;
+        }
         if (pid > 0) {
             for (int k = 0; k < jobs; k++) {
                 if (slots[k].pid == pid) {
                     kill(-pid, SIGKILL);   /* whatever the test left behind */
+                    tests[slots[k].idx].last_s = now_s() - slots[k].start;
                     report(&slots[k], status, false, &passed, &failed);
                     slots[k].pid = 0;
+                    serial_running = serial_running && !tests[slots[k].idx].serial;
+                    pg_left -= tests[slots[k].idx].needs_pg;
                     running--;
                 }
             }
+            if (pg_left == 0)
+                pg_stop_begin();
             continue;
         }
         if (pid < 0 && errno != EINTR && errno != ECHILD)
@@ -352,14 +528,26 @@ int main(int argc, char **argv)
             if (slots[k].pid && now_s() - slots[k].start > tests[slots[k].idx].timeout_s) {
                 kill(-slots[k].pid, SIGKILL);
                 waitpid(slots[k].pid, &status, 0);
+                tests[slots[k].idx].last_s = now_s() - slots[k].start;
                 report(&slots[k], status, true, &passed, &failed);
                 slots[k].pid = 0;
+                serial_running = serial_running && !tests[slots[k].idx].serial;
+                pg_left -= tests[slots[k].idx].needs_pg;
                 running--;
+                if (pg_left == 0)
+                    pg_stop_begin();
             }
+        }
+        if (pg_stop_pid > 0 && now_s() - pg_stop_t0 > PG_SCRIPT_TIMEOUT_S) {
+            kill(-pg_stop_pid, SIGKILL);
+            waitpid(pg_stop_pid, &status, 0);
+            pg_stop_report(-1);
         }
         usleep(20000);
     }
     pg_stop();
+    times_save(tpath);
+    printf("%zu tests in %.1fs with TEST_JOBS=%d\n", n_sel, now_s() - t_start, jobs);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -2,7 +2,8 @@
  * defines a test and registers it (constructor) in the one table the runner
  * (tests/runner.c) walks.  Each test runs in its own forked process with a
  * timeout; an assertion failure prints both sides with file:line and exits
- * the child with status 1.  Runner usage: run_tests [-l] [substring...]. */
+ * the child with status 1.  Runner usage: run_tests [-l] [substring...];
+ * TEST_JOBS=n tests at a time (tests/runner.c). */
 #ifndef SIRT_TEST_H
 #define SIRT_TEST_H
 
@@ -18,10 +19,13 @@ struct test_entry {
     test_fn fn;
     int timeout_s;
     bool needs_pg;     /* TEST_PG: the runner starts the PostgreSQL test server */
+    bool serial;       /* TEST_SERIAL: runs alone, after the others */
+    double last_s;     /* its time in the previous run (runner), 0 = unknown */
 };
 
 void test_register(const char *name, test_fn fn, int timeout_s);
 void test_register_pg(const char *name, test_fn fn, int timeout_s);
+void test_register_serial(const char *name, test_fn fn, int timeout_s, bool needs_pg);
 
 #define TEST_T(name, timeout_s) \
     static void test_##name(void); \
@@ -38,6 +42,17 @@ void test_register_pg(const char *name, test_fn fn, int timeout_s);
     __attribute__((constructor)) static void test_reg_##name(void) { test_register_pg(#name, test_##name, timeout_s); } \
     static void test_##name(void)
 #define TEST_PG(name) TEST_PG_T(name, 60)
+/* A test that must not share the machine with other tests (it measures
+ * time, or it is heavy enough to starve them): the runner runs it alone,
+ * after the others.  Prefer fixing a race to marking a test serial. */
+#define TEST_SERIAL_T(name, timeout_s) \
+    static void test_##name(void); \
+    __attribute__((constructor)) static void test_reg_##name(void) { test_register_serial(#name, test_##name, timeout_s, false); } \
+    static void test_##name(void)
+#define TEST_SERIAL_PG_T(name, timeout_s) \
+    static void test_##name(void); \
+    __attribute__((constructor)) static void test_reg_##name(void) { test_register_serial(#name, test_##name, timeout_s, true); } \
+    static void test_##name(void)
 
 #define TEST_FAIL(...) do { \
     fprintf(stderr, "  FAIL %s:%d: ", __FILE__, __LINE__); \

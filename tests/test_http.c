@@ -257,7 +257,9 @@ TEST(http_timeout_does_not_block_the_loop)
     ASSERT_EQ(g.err, HTTP_ETIMEDOUT);
     ASSERT_GE(ms, 380);
     ASSERT_LE(ms, 2000);
-    ASSERT_GE(ticks, 10);        /* the loop kept turning meanwhile */
+    /* The loop kept turning meanwhile (20 ticks when idle; a busy machine
+     * coalesces late ticks into one). */
+    ASSERT_GE(ticks, 5);
     ASSERT_EQ(http_peer_count(x.peer), 1);
     uv_close((uv_handle_t *)&tick, on_tick_closed);
     free(u);

@@ -307,9 +307,16 @@ TEST_T(api_network_error_gives_enet_after_max_attempts, 40)
     ax_init(&x);
     struct http_peer_reply drop = { .action = PEER_CLOSE };
     http_peer_set_default(x.peer, &drop);
+    /* SIRT_TEST_BACKOFF_SCALE's 1/100: unscaled, the four waits between the
+     * five attempts are at least 250+500+1000+2000 ms (api_backoff_ms). */
+    api_set_backoff_scale(x.api, 0.01);
     struct res r = { 0 };
+    uv_update_time(&x.loop);
+    uint64_t t0 = uv_now(&x.loop);
     ASSERT_EQ(api_call(x.api, "chat.postMessage", NULL, on_res, &r), 0);
     ASSERT(http_peer_run_until(&x.loop, res_done, &r, 20000));
+    uv_update_time(&x.loop);
+    ASSERT_LE(uv_now(&x.loop) - t0, 3000);
     ASSERT_EQ(r.calls, 1);
     ASSERT_EQ(r.err, API_ENET);
     ASSERT_EQ(r.attempts, 5);
@@ -418,6 +425,17 @@ TEST(api_post_url_plain_ok_without_token)
     ax_finish(&x);
 }
 
+struct peer_want {
+    struct http_peer *peer;
+    size_t n;
+};
+
+static bool peer_has(void *ud)
+{
+    const struct peer_want *w = ud;
+    return http_peer_count(w->peer) >= w->n;
+}
+
 TEST(api_close_cancels_backoff_and_in_flight)
 {
     struct ax x;
@@ -427,12 +445,15 @@ TEST(api_close_cancels_backoff_and_in_flight)
     struct http_peer_reply silent = { .action = PEER_SILENT };
     http_peer_set_default(x.peer, &silent);
     struct res a = { 0 }, b = { 0 };
+    /* Waits for the requests themselves, not a fixed time: on a busy
+     * machine a fixed wait can outlast A's backoff (>= 250 ms). */
+    struct peer_want one = { x.peer, 1 }, two = { x.peer, 2 };
     ASSERT_EQ(api_call(x.api, "chat.postMessage", NULL, on_res, &a), 0);
-    http_peer_run_until(&x.loop, NULL, NULL, 50);
-    ASSERT_EQ(http_peer_count(x.peer), 1);
+    ASSERT(http_peer_run_until(&x.loop, peer_has, &one, 5000));
     ASSERT_EQ(api_call(x.api, "chat.update", NULL, on_res, &b), 0);
-    http_peer_run_until(&x.loop, NULL, NULL, 50);   /* backoff is >= 250 ms */
+    ASSERT(http_peer_run_until(&x.loop, peer_has, &two, 5000));
     ASSERT_EQ(http_peer_count(x.peer), 2);
+    ASSERT_CONTAINS(http_peer_request(x.peer, 1)->target, "chat.update");   /* not A's retry */
     ASSERT_EQ(a.calls + b.calls, 0);
 
     api_close(x.api);

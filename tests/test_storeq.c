@@ -3,6 +3,7 @@
  * completions back on the loop; the store refuses nothing from its own
  * thread; closing runs what is queued. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +23,8 @@ struct ctx {
     bool off_loop;
     pthread_t loop_thread;
     int64_t inbox_ids[8];
+    atomic_bool started0;    /* job 0 runs on the store thread */
+    atomic_bool posted;      /* the loop posted the jobs that queue behind it */
 };
 
 struct job {
@@ -35,8 +38,13 @@ static void job_fn(struct store *st, void *arg)
     struct ctx *c = j->c;
     c->on_thread = storeq_on_thread(c->q);
     c->off_loop = !pthread_equal(pthread_self(), c->loop_thread);
-    if (j->tag == 0)
-        usleep(20000);   /* the others queue up meanwhile */
+    if (j->tag == 0) {
+        /* the others queue up meanwhile (waited for, not timed: a busy
+         * machine may run this thread late or the loop's posts late) */
+        atomic_store(&c->started0, true);
+        for (int i = 0; i < 5000 && !atomic_load(&c->posted); i++)
+            usleep(1000);
+    }
     if (j->tag < 8)
         c->inbox_ids[j->tag] = store_inbox_add(st, "test", "{}", 1);
     c->order[c->n_run++] = j->tag;
@@ -86,12 +94,15 @@ TEST(storeq_order_urgent_first_completions_on_loop)
     c.q = storeq_create(&loop, st, m);
     ASSERT_EQ(storeq_start(c.q), 0);
     ASSERT(!storeq_on_thread(c.q));
-    post_job(&c, 0, false);         /* runs first (sleeps: the rest queue behind it) */
-    usleep(5000);
+    post_job(&c, 0, false);         /* runs first (waits: the rest queue behind it) */
+    for (int i = 0; i < 5000 && !atomic_load(&c.started0); i++)
+        usleep(1000);
+    ASSERT(atomic_load(&c.started0));
     post_job(&c, 1, false);
     post_job(&c, 2, false);
     post_job(&c, 3, true);          /* jumps the ordinary ones */
-    for (int i = 0; i < 200 && c.n_done < 4; i++)
+    atomic_store(&c.posted, true);
+    for (int i = 0; i < 5000 && c.n_done < 4; i++)
         uv_run(&loop, UV_RUN_NOWAIT), usleep(1000);
     ASSERT_EQ(c.n_done, 4);
     ASSERT_EQ(c.order[0], 0);

@@ -474,7 +474,11 @@ bool http_peer_run_until(uv_loop_t *loop, bool (*pred)(void *ud), void *ud, int 
     uv_timer_t *wake = xcalloc(1, sizeof(*wake));
     uv_timer_init(loop, wake);
     wake->data = &expired;
-    uv_timer_start(wake, on_wake, (uint64_t)(timeout_ms > 0 ? timeout_ms : 0), 0);
+    /* Repeating: a wake timer that fires in uv_run's timer phase, before
+     * the poll (the loop's clock was behind: a busy machine), must still
+     * bound that poll, or it blocks until some I/O. */
+    uv_update_time(loop);
+    uv_timer_start(wake, on_wake, (uint64_t)(timeout_ms > 0 ? timeout_ms : 0), 10);
     bool ok = pred ? pred(ud) : false;
     /* Each uv_run returns at the latest when the wake timer fires. */
     while (!ok && !expired) {
