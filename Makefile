@@ -21,16 +21,18 @@ endif
 CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(OPT) $(LDFLAGS)
 
-BOT_SRCS  := $(filter-out bot/main.c,$(wildcard bot/*.c)) $(wildcard handlers/*.c)
+# bot/ is the platform, handlers/ the verbs and flows, app/main.c the
+# composition root that wires them (docs/development.md "Layout").
+BOT_SRCS  := $(wildcard bot/*.c) $(wildcard handlers/*.c)
 TEST_SRCS := $(wildcard tests/*.c) $(wildcard tests/fakes/*.c)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BOT_OBJS  := $(BOT_SRCS:%.c=$(BUILD)/%.o)
-MAIN_OBJ  := $(BUILD)/bot/main.o
+MAIN_OBJ  := $(BUILD)/app/main.o
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(BUILD)/run_tests
 
 
-.PHONY: all deps test run clean bench valgrind tests-build torture
+.PHONY: all deps test run clean bench valgrind tests-build torture check-layers
 all: $(BIN)
 
 deps:
@@ -55,8 +57,14 @@ $(TEST_BIN): $(TEST_OBJS) $(BUILD)/libsirt.a
 
 tests-build: $(BIN) $(TEST_BIN)
 
+# The platform never includes the handlers: only app/main.c wires them.
+LAYER_RE := ^[[:space:]]*\#[[:space:]]*include[[:space:]]*["<]([^">]*/)?handlers/
+check-layers:
+	@if grep -nE '$(LAYER_RE)' bot/*.c bot/*.h; then \
+	  echo "check-layers: bot/ must not include handlers/ (pass tables in from app/main.c)"; exit 1; fi
+
 # TESTS="substr ..." runs a subset.
-test: deps
+test: deps check-layers
 	@$(MAKE) --no-print-directory tests-build
 	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(TESTS)
 
