@@ -24,15 +24,24 @@ LDFLAGS_ALL = $(OPT) $(LDFLAGS)
 # bot/ is the platform, handlers/ the verbs and flows, app/main.c the
 # composition root that wires them (docs/development.md "Layout").
 BOT_SRCS  := $(wildcard bot/*.c) $(wildcard handlers/*.c)
-TEST_SRCS := $(wildcard tests/*.c) $(wildcard tests/fakes/*.c)
+# libfakes.a: the local fakes of Slack, PagerDuty and GitLab, the harness
+# that runs the real bot against them, and the report form's payloads; the
+# tests, the benchmarks, `make torture` and `make demo` all link it.
+FAKES_SRCS := $(wildcard tests/fakes/*.c) tests/harness.c tests/harness_replicas.c tests/report_payloads.c
+TEST_SRCS := $(filter-out $(FAKES_SRCS),$(wildcard tests/*.c))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
+DEMO_SRCS := $(wildcard demo/*.c)
 BOT_OBJS  := $(BOT_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/app/main.o
+FAKES_OBJS := $(FAKES_SRCS:%.c=$(BUILD)/%.o)
+FAKES_LIB := $(BUILD)/libfakes.a
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(BUILD)/run_tests
+DEMO_OBJS := $(DEMO_SRCS:%.c=$(BUILD)/%.o)
+DEMO_BIN  := $(BUILD)/sirt_demo
 
 
-.PHONY: all deps test run clean bench valgrind tests-build torture check-layers
+.PHONY: all deps test run clean bench valgrind tests-build torture demo check-layers
 all: $(BIN)
 
 deps:
@@ -51,11 +60,19 @@ $(BUILD)/libsirt.a: $(BOT_OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
 
-$(TEST_BIN): $(TEST_OBJS) $(BUILD)/libsirt.a
+$(FAKES_LIB): $(FAKES_OBJS)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(TEST_BIN): $(TEST_OBJS) $(FAKES_LIB) $(BUILD)/libsirt.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
-tests-build: $(BIN) $(TEST_BIN)
+$(DEMO_BIN): $(DEMO_OBJS) $(FAKES_LIB) $(BUILD)/libsirt.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+tests-build: $(BIN) $(TEST_BIN) $(DEMO_BIN)
 
 # The platform never includes the handlers: only app/main.c wires them.
 LAYER_RE := ^[[:space:]]*\#[[:space:]]*include[[:space:]]*["<]([^">]*/)?handlers/
@@ -66,23 +83,32 @@ check-layers:
 # TESTS="substr ..." runs a subset.
 test: deps check-layers
 	@$(MAKE) --no-print-directory tests-build
-	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(TESTS)
+	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) SIRT_DEMO_BIN=$(abspath $(DEMO_BIN)) \
+	  $(TEST_BIN) $(TESTS)
+
+# `make demo`: an S1 incident drill, the real bot against the local fakes
+# (no tokens, no Slack workspace, nothing but 127.0.0.1), narrated as each
+# person sees it.  The bot's own log goes to $(BUILD)/demo.log.
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN) $(DEMO_BIN)
+	@SIRTBOT_BIN=$(abspath $(BIN)) $(DEMO_BIN) --log $(BUILD)/demo.log
 
 run: $(BIN)
 	./$(BIN)
 
-valgrind: $(BIN) $(TEST_BIN)
+valgrind: $(BIN) $(TEST_BIN) $(DEMO_BIN)
 	SIRTBOT_WRAPPER="valgrind --quiet --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
-	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) $(TEST_BIN) $(or $(TESTS),e2e_)
+	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) SIRT_DEMO_BIN=$(abspath $(DEMO_BIN)) \
+	  $(TEST_BIN) $(or $(TESTS),e2e_)
 
 clean:
 	rm -rf build bot/sirtbot
 
--include $(BOT_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_SRCS:%.c=$(BUILD)/%.d) $(BUILD)/tests/torture/torture_report.d
+-include $(BOT_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(FAKES_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(DEMO_OBJS:.o=.d) \
+         $(BENCH_SRCS:%.c=$(BUILD)/%.d) $(BUILD)/tests/torture/torture_report.d
 
-BENCH_OBJS := $(BUILD)/tests/bench/bench_ack.o $(BUILD)/tests/harness.o $(BUILD)/tests/harness_replicas.o $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/fakes/http_peer.c,$(wildcard tests/fakes/*.c)))
-BENCH_COMMON := $(filter-out $(BUILD)/tests/bench/bench_ack.o,$(BENCH_OBJS)) $(BUILD)/tests/report_payloads.o
-$(BUILD)/bench_ack: $(BENCH_OBJS) $(BUILD)/libsirt.a
+BENCH_COMMON := $(FAKES_LIB)
+$(BUILD)/bench_ack: $(BUILD)/tests/bench/bench_ack.o $(BENCH_COMMON) $(BUILD)/libsirt.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 $(BUILD)/bench_report: $(BUILD)/tests/bench/bench_report.o $(BENCH_COMMON) $(BUILD)/libsirt.a

@@ -61,6 +61,8 @@ struct main_state {
     bool stopping;
     bool closing_done;
     int exit_code;
+    bool dur_busy;                  /* a durations pass is running on the store thread */
+    uint64_t dur_last;              /* uv_now when the last pass ended, 0 never */
 };
 
 /* users.info lookup of an appsec engineer's zone; freed by its callback.
@@ -142,6 +144,57 @@ static void on_sigusr1(uv_signal_t *h, int signum)
     zones_refresh_if_old(ms);
 }
 
+/* ---- the review's step durations on /metrics ----
+ * Computed from the store (handlers/review_parts.c), never counted in
+ * memory: every replica renders the same store-wide histograms, which
+ * survive restarts.  A render asks for a fresh pass when the last one ended
+ * DUR_REFRESH_MS ago; the pass reads DUR_SLICE incidents per store item,
+ * so the store thread never stops long for it. */
+#define DUR_REFRESH_MS 5000
+#define DUR_SLICE 64
+
+struct dur_pass {
+    struct main_state *ms;
+    struct review_dur_pass pass;
+    int rc;                         /* of the last slice: 1 done, 0 more, <0 error */
+};
+
+static void dur_slice_st(struct store *st, void *arg)
+{
+    (void)st;
+    struct dur_pass *p = arg;
+    p->rc = review_durations_step(&p->ms->st_app, &p->pass, DUR_SLICE);
+}
+
+static void dur_slice_done(void *arg)
+{
+    struct dur_pass *p = arg;
+    struct main_state *ms = p->ms;
+    if (p->rc == 0 && !ms->stopping && ms->app.storeq) {
+        storeq_post(ms->app.storeq, dur_slice_st, dur_slice_done, p);
+        return;
+    }
+    if (p->rc == 1)
+        metrics_set_durations(ms->app.metrics, &p->pass.d);
+    else if (p->rc < 0)
+        LOG_WARN("metrics: cannot read the incidents for the duration histograms", "");
+    ms->dur_busy = false;
+    ms->dur_last = uv_now(&ms->loop);
+    free(p);
+}
+
+static void dur_refresh(void *ud)
+{
+    struct main_state *ms = ud;
+    if (ms->stopping || ms->dur_busy || !ms->app.storeq
+        || (ms->dur_last && uv_now(&ms->loop) - ms->dur_last < DUR_REFRESH_MS))
+        return;
+    struct dur_pass *p = xcalloc(1, sizeof(*p));
+    p->ms = ms;
+    ms->dur_busy = true;
+    storeq_post(ms->app.storeq, dur_slice_st, dur_slice_done, p);
+}
+
 /* ---- what the store thread's view learns by message ---- */
 
 struct zone_msg {
@@ -203,6 +256,7 @@ static void st_after_ident(struct store *st, void *arg)
     router_replay_inbox(ms->app.router);
     if (store_begin(ms->app.store) == 0) {
         review_plan(&ms->st_app);
+        retention_plan(&ms->st_app);
         if (store_commit(ms->app.store) == 0)
             scheduler_st_changed(ms->app.scheduler);
     }
@@ -497,6 +551,7 @@ static void finish_shutdown(struct main_state *ms)
         return;
     ms->closing_done = true;
     uv_timer_stop(&ms->grace);
+    metrics_set_durations_refresh(ms->app.metrics, NULL, NULL);
     uv_timer_stop(&ms->zone_check);
     router_stop(ms->app.router);
     outbox_close(ms->app.outbox);
@@ -689,6 +744,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "sirtbot: cannot start the store thread\n");
                 exit(1);
             }
+            metrics_set_durations_refresh(ms.app.metrics, dur_refresh, &ms);
             api_call(ms.app.api, "auth.test", NULL, on_auth_test, &ms);
             sm_start(ms.app.sm);
             LOG_INFO("sirtbot started", "api:s", ms.cfg.slack_api_url);

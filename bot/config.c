@@ -398,7 +398,7 @@ static int load_env(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen)
 
 enum kind {
     K_ZONE, K_CHANNEL, K_USER, K_USERS, K_HOURS, K_NAME, K_GITLAB_USER, K_PD_ID,
-    K_LEAD, K_WAIT, K_NSID, K_GIVE_UP, K_OBJECT, K_OBJARRAY, K_USERMAP, K_PATTERNS,
+    K_LEAD, K_WAIT, K_NSID, K_GIVE_UP, K_DAYS, K_OBJECT, K_OBJARRAY, K_USERMAP, K_PATTERNS,
 };
 
 static const char *const expect[] = {
@@ -414,6 +414,7 @@ static const char *const expect[] = {
     [K_WAIT] = "expected an integer from 1 to 720 (minutes)",
     [K_NSID] = "expected a positive integer (the GitLab group id)",
     [K_GIVE_UP] = "expected an integer from 1 to 8760 (hours)",
+    [K_DAYS] = "expected an integer from 1 to 36500 (days)",
     [K_OBJECT] = "expected an object",
     [K_OBJARRAY] = "expected an array of objects",
     [K_USERMAP] = "expected an object of Slack user ids to GitLab usernames, like {\"U0123ABCD\": \"alice\"}",
@@ -492,6 +493,11 @@ static const struct key_spec paging_keys[] = {
     { "ack_minutes", K_WAIT, CFG_FIELD(paging_ack_minutes), 0, false, NULL, 15, NULL },
 };
 static const struct table paging_table = { paging_keys, ARRAY_LEN(paging_keys), 0 };
+/* retention.days: absent = keep forever (0). */
+static const struct key_spec retention_keys[] = {
+    { "days", K_DAYS, CFG_FIELD(retention_days), 0, false, NULL, 0, NULL },
+};
+static const struct table retention_table = { retention_keys, ARRAY_LEN(retention_keys), 0 };
 static const struct key_spec mask_keys[] = {
     { "extra_patterns", K_PATTERNS, CFG_FIELD(mask_extra_patterns), 0, false, NULL, 0, NULL },
 };
@@ -515,6 +521,7 @@ static const struct key_spec top_keys[] = {
     { "paging", K_OBJECT, 0, 0, false, NULL, 0, &paging_table },
     { "gitlab_users", K_USERMAP, CFG_FIELD(gitlab_users), CFG_FIELD(n_gitlab_users), false, NULL, 0, NULL },
     { "mask", K_OBJECT, 0, 0, false, NULL, 0, &mask_table },
+    { "retention", K_OBJECT, 0, 0, false, NULL, 0, &retention_table },
 };
 static const struct table top_table = { top_keys, ARRAY_LEN(top_keys), 0 };
 
@@ -748,14 +755,17 @@ static int parse_value(struct pctx *x, const cJSON *it, const struct key_spec *k
         *(int *)(void *)((char *)rec + ks->off) = (int)v;
         return 0;
     case K_GIVE_UP:
-        if (!int_in(it, 1, 8760, &v)) {
+    case K_DAYS: {
+        long long max = ks->kind == K_GIVE_UP ? 8760 : 36500;
+        if (!int_in(it, 1, (double)max, &v)) {
             if (cJSON_IsNumber(it))
                 return perr(x, "key \"%s\": invalid value %g: %s", path, it->valuedouble,
-                            expect[K_GIVE_UP]);
-            return perr(x, "key \"%s\": %s", path, expect[K_GIVE_UP]);
+                            expect[ks->kind]);
+            return perr(x, "key \"%s\": %s", path, expect[ks->kind]);
         }
         *(int *)(void *)((char *)rec + ks->off) = (int)v;
         return 0;
+    }
     case K_NSID:
         if (!int_in(it, 1, 9007199254740992.0, &v)) {
             if (cJSON_IsNumber(it))
@@ -792,6 +802,7 @@ static void apply_default(const struct key_spec *ks, void *rec)
     case K_LEAD:
     case K_WAIT:
     case K_GIVE_UP:
+    case K_DAYS:
         *(int *)(void *)((char *)rec + ks->off) = (int)ks->idef;
         break;
     default:

@@ -77,6 +77,7 @@ struct cfg {
     struct cfg_strv mask_extra_patterns;  /* mask.extra_patterns, each compiles (PCRE2) */
     int outbox_give_up_hours;       /* outbox.give_up_hours, default 168 */
     int paging_ack_minutes;         /* paging.ack_minutes, default 15: escalate an unacknowledged page */
+    int retention_days;             /* retention.days, 1..36500; 0 (absent) = keep forever */
     struct cfg_gitlab_user *gitlab_users;   /* gitlab_users: Slack user id -> GitLab username */
     size_t n_gitlab_users;
 };

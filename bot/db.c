@@ -224,6 +224,13 @@ int64_t db_exec(struct db *db, int id, const char *what, const struct db_arg *ar
     return db->changes;
 }
 
+int db_scrub(struct db *db)
+{
+    if (db->depth != 0)
+        return STORE_EINVAL;
+    return db->ops->scrub ? db->ops->scrub(db) : 0;
+}
+
 int64_t db_changes(const struct db *db)
 {
     return db->changes;

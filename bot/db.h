@@ -77,6 +77,14 @@ void db_end(struct db *db);
 /* Rows changed by the last statement that ran to completion. */
 int64_t db_changes(const struct db *db);
 
+/* Outside any transaction (STORE_EINVAL inside one): makes what committed
+ * writes overwrote unreadable in the database's files.  SQLite overwrites
+ * freed space with zeros (secure_delete) but the WAL still holds earlier
+ * page images: they are checkpointed into the database and the WAL is
+ * truncated.  PostgreSQL: nothing here (dead row versions go at the next
+ * (auto)vacuum). */
+int db_scrub(struct db *db);
+
 /* Columns of the current row; NULL reads as 0 / NULL. */
 int64_t db_col_int(const struct db_row *r, int i);
 bool db_col_null(const struct db_row *r, int i);

@@ -38,6 +38,9 @@ struct db_ops {
     int64_t (*col_int)(const struct db_row *r, int i);
     bool (*col_null)(const struct db_row *r, int i);
     const char *(*col_text)(const struct db_row *r, int i);
+    /* Outside any transaction: makes content erased by committed writes
+     * unreadable in the files (NULL: nothing to do for this driver). */
+    int (*scrub)(struct db *db);
 };
 
 struct db {

@@ -448,6 +448,27 @@ fail:
     return ret;
 }
 
+/* The WAL into the database file, then the WAL truncated to nothing: no
+ * page image older than the last commit is left in either file.  The
+ * checkpointer thread (db_sqlite_ckpt.c) may be running a checkpoint of
+ * its own: SQLITE_BUSY then, so a few tries, 10 ms apart (rare: erasing
+ * runs once a day). */
+static int sq_scrub(struct db *db)
+{
+    struct db_sqlite *q = SQ(db);
+    int rc = SQLITE_BUSY;
+    for (int i = 0; i < 100 && (rc == SQLITE_BUSY || rc == SQLITE_LOCKED); i++) {
+        if (i)
+            sqlite3_sleep(10);
+        rc = sqlite3_wal_checkpoint_v2(q->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    }
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+        LOG_WARN("store: the WAL could not be truncated after erasing: erased text may stay in it until overwritten", "");
+        return STORE_EIO;
+    }
+    return rc == SQLITE_OK ? 0 : fail(q, rc, "wal_checkpoint");
+}
+
 const struct db_ops db_sqlite_ops = {
     .dialect = DB_SQLITE,
     .open = sq_open,
@@ -465,4 +486,5 @@ const struct db_ops db_sqlite_ops = {
     .col_int = sq_col_int,
     .col_null = sq_col_null,
     .col_text = sq_col_text,
+    .scrub = sq_scrub,
 };

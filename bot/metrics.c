@@ -6,6 +6,7 @@
 #include "metrics.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,20 @@
 static const double ack_buckets_s[] = { 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                         0.005, 0.01, 0.05, 0.1, 0.5, 1, 3 };
 #define N_BUCKETS ARRAY_LEN(ack_buckets_s)
+
+/* Incident step durations: 1m to 30 days. */
+static const double dur_buckets_s[METRICS_DUR_BUCKETS] = { 60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600,
+                                                           86400, 2 * 86400, 4 * 86400, 7 * 86400,
+                                                           30 * 86400 };
+static const char *const dur_names[METRICS_DUR_KINDS] = { "page", "acknowledge", "decision", "validated_fix",
+                                                          "resolve" };
+static const char *const dur_help[METRICS_DUR_KINDS] = {
+    "From the report (or the moment it became S1/P1) to the first page delivered to PagerDuty",
+    "From the first page to its first acknowledgement in PagerDuty",
+    "From the report to the first short-term decision recorded",
+    "From the report to the first fix validated effective",
+    "From the report to the incident resolved",
+};
 
 struct counter {
     char a[LABEL_LEN];
@@ -49,6 +64,10 @@ struct metrics {
     uint64_t duplicates;
     uint64_t reconnects;
     bool connected;
+    struct metrics_durations durations;   /* valid when have_durations */
+    bool have_durations;
+    metrics_refresh_fn dur_refresh;
+    void *dur_refresh_ud;
     uint64_t hist[N_BUCKETS + 1];  /* last = +Inf */
     double hist_sum_s;
     uint64_t hist_count;
@@ -200,6 +219,51 @@ void metrics_outbox_in_flight(struct metrics *m, long n)
     LOCKED(m, m->outbox_in_flight = n);
 }
 
+void metrics_durations_observe(struct metrics_durations *d, int kind, int severity, double seconds)
+{
+    if (!d || kind < 0 || kind >= METRICS_DUR_KINDS || severity < 1 || severity > METRICS_DUR_SEVERITIES
+        || seconds < 0)
+        return;
+    size_t i = 0;
+    while (i < METRICS_DUR_BUCKETS && seconds > dur_buckets_s[i])
+        i++;
+    d->bucket[kind][severity - 1][i]++;
+    d->sum_s[kind][severity - 1] += seconds;
+    d->count[kind][severity - 1]++;
+}
+
+void metrics_set_durations(struct metrics *m, const struct metrics_durations *d)
+{
+    LOCKED(m, (m->have_durations = d != NULL, d ? (void)(m->durations = *d) : (void)0));
+}
+
+void metrics_set_durations_refresh(struct metrics *m, metrics_refresh_fn fn, void *ud)
+{
+    LOCKED(m, (m->dur_refresh = fn, m->dur_refresh_ud = ud));
+}
+
+static void render_durations(const struct metrics_durations *d, struct buf *out)
+{
+    for (int k = 0; k < METRICS_DUR_KINDS; k++) {
+        char name[96];
+        snprintf(name, sizeof(name), "sirt_incident_time_to_%s_seconds", dur_names[k]);
+        buf_printf(out, "# HELP %s %s, by the incident's severity (store-wide: every replica shows the same).\n"
+                        "# TYPE %s histogram\n", name, dur_help[k], name);
+        for (int s = 0; s < METRICS_DUR_SEVERITIES; s++) {
+            uint64_t cum = 0;
+            for (int i = 0; i < METRICS_DUR_BUCKETS; i++) {
+                cum += d->bucket[k][s][i];
+                buf_printf(out, "%s_bucket{severity=\"%d\",le=\"%g\"} %llu\n", name, s + 1, dur_buckets_s[i],
+                           (unsigned long long)cum);
+            }
+            cum += d->bucket[k][s][METRICS_DUR_BUCKETS];
+            buf_printf(out, "%s_bucket{severity=\"%d\",le=\"+Inf\"} %llu\n", name, s + 1, (unsigned long long)cum);
+            buf_printf(out, "%s_sum{severity=\"%d\"} %.3f\n", name, s + 1, d->sum_s[k][s]);
+            buf_printf(out, "%s_count{severity=\"%d\"} %llu\n", name, s + 1, (unsigned long long)d->count[k][s]);
+        }
+    }
+}
+
 static void render_one(const struct counter *c, struct buf *out, const char *name,
                        const char *la, const char *lb)
 {
@@ -315,11 +379,20 @@ static void render_locked(const struct metrics *m, struct buf *out)
     }
     buf_printf(out, "sirt_store_batch_size_sum %llu\n", (unsigned long long)m->batch_sum);
     buf_printf(out, "sirt_store_batch_size_count %llu\n", (unsigned long long)m->batch_count);
+
+    if (m->have_durations)
+        render_durations(&m->durations, out);
 }
 
 void metrics_render(const struct metrics *m, struct buf *out)
 {
     struct metrics *mm = (struct metrics *)m;   /* the lock is not part of the value */
+    pthread_mutex_lock(&mm->lock);
+    metrics_refresh_fn fn = mm->dur_refresh;
+    void *ud = mm->dur_refresh_ud;
+    pthread_mutex_unlock(&mm->lock);
+    if (fn)
+        fn(ud);   /* a fresher snapshot for the next render */
     pthread_mutex_lock(&mm->lock);
     render_locked(m, out);
     pthread_mutex_unlock(&mm->lock);

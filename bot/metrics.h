@@ -53,4 +53,26 @@ void metrics_store_batch(struct metrics *m, size_t envelopes);
 /* Appends the Prometheus exposition text to out. */
 void metrics_render(const struct metrics *m, struct buf *out);
 
+/* Incident step durations by severity (sirt_incident_time_to_*_seconds
+ * histograms): a snapshot computed from the store elsewhere (the review's
+ * figures, so every replica renders the same store-wide values) and
+ * replaced whole.  Kinds in this order: page, acknowledge, decision,
+ * validated_fix, resolve; severities 1..4. */
+#define METRICS_DUR_KINDS 5
+#define METRICS_DUR_SEVERITIES 4
+#define METRICS_DUR_BUCKETS 12
+struct metrics_durations {
+    uint64_t bucket[METRICS_DUR_KINDS][METRICS_DUR_SEVERITIES][METRICS_DUR_BUCKETS + 1];  /* last: +Inf */
+    double sum_s[METRICS_DUR_KINDS][METRICS_DUR_SEVERITIES];
+    uint64_t count[METRICS_DUR_KINDS][METRICS_DUR_SEVERITIES];
+};
+/* Counts one duration into d (pure; kind or severity out of range: ignored). */
+void metrics_durations_observe(struct metrics_durations *d, int kind, int severity, double seconds);
+/* Replaces the snapshot rendered (copied); NULL leaves the histograms out. */
+void metrics_set_durations(struct metrics *m, const struct metrics_durations *d);
+/* Called (on the rendering thread, without the metrics lock) each time
+ * /metrics is rendered, to ask for a fresher snapshot; fn NULL unregisters. */
+typedef void (*metrics_refresh_fn)(void *ud);
+void metrics_set_durations_refresh(struct metrics *m, metrics_refresh_fn fn, void *ud);
+
 #endif

@@ -275,6 +275,13 @@ int store_commit(struct store *s)
 {
     int ret = db_commit(s->db);
     store__outbox_txn_end(s, ret == 0);
+    if (db_depth(s->db) == 0 && s->scrub) {
+        /* Text was erased (store_incident_erase): not left in the files
+         * either.  A failure is logged; the erasure itself has committed. */
+        s->scrub = false;
+        if (ret == 0)
+            db_scrub(s->db);
+    }
     return ret;
 }
 
@@ -282,6 +289,8 @@ void store_rollback(struct store *s)
 {
     db_rollback(s->db);
     store__outbox_txn_end(s, false);
+    if (db_depth(s->db) == 0)
+        s->scrub = false;
 }
 
 bool store_txn_failed(const struct store *s)

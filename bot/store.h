@@ -255,6 +255,28 @@ int store_timers_cancel_incident(struct store *s, int64_t incident_id);
 int store_incidents_since(struct store *s, int64_t since_ms, bool (*cb)(void *ud, const struct incident *inc),
                           void *ud);
 
+/* ---- retention (retention.days) ---- */
+/* Ids of resolved incidents with resolved_ms <= cutoff_ms whose text was
+ * not erased since they were resolved (an incident reopened and resolved
+ * again is erased again), ascending, at most max; the caller frees *ids. */
+int store_retention_due(struct store *s, int64_t cutoff_ms, size_t max, int64_t **ids, size_t *n);
+/* Erases a resolved incident's text, replacing each non-NULL value by
+ * marker: title, description, repro, issue_link; channel_name becomes
+ * "sirt-<id>" (its slug came from the title); every decision's texts
+ * (solution .. consequences); every timeline entry's text (kind, ts_ms and
+ * actor stay); the payloads and results of its finished outbox jobs and
+ * the payloads of its timers that are no longer pending become "{}".  Ids, dates, severity, priority,
+ * state, component, people, page rounds, decision states and times, and the
+ * GitLab links stay.  Records erased_ms = now_ms.  0, or STORE_ENOTFOUND
+ * when there is no such resolved incident.  On
+ * SQLite the files are scrubbed (db_scrub) after the outermost commit.
+ * STORE_ENOTFOUND also when it was erased after its last resolution. */
+int store_incident_erase(struct store *s, int64_t id, const char *marker, int64_t now_ms);
+/* At most max incidents with id > after_id, ascending id (a pass over
+ * every incident in slices: the review's figures). */
+int store_incidents_after(struct store *s, int64_t after_id, size_t max,
+                          bool (*cb)(void *ud, const struct incident *inc), void *ud);
+
 /* ---- page rounds ----
  * One row per PagerDuty alert the bot opened for an incident: round 1 is
  * "SIRT-<n>", later rounds "SIRT-<n>/page-<k>".  A round is open until the
@@ -285,6 +307,24 @@ int store_pages_list(struct store *s, int64_t incident_id, bool (*cb)(void *ud, 
 int store_page_resolve(struct store *s, int64_t incident_id, const char *dedup_key, int64_t now_ms);
 /* Records who was on call for the round (STORE_ENOTFOUND: no such round). */
 int store_page_set_user(struct store *s, int64_t incident_id, const char *dedup_key, const char *user);
+
+/* ---- process improvements (the weekly review, `/sirt improve`) ----
+ * Noted by a SIRT member, optionally about one incident (incident_id 0 =
+ * none); listed in every digest while done_ms is 0. */
+struct improvement {
+    int64_t id, incident_id;
+    char *author, *text;        /* text is stored masked */
+    int64_t created_ms, done_ms;
+    char *done_by;
+};
+void improvement_finish(struct improvement *m);
+/* Inserts; sets m->id. */
+int store_improvement_add(struct store *s, struct improvement *m);
+int store_improvement_get(struct store *s, int64_t id, struct improvement *out);
+/* Marks it done: 0, or STORE_ENOTFOUND when there is no such open one. */
+int store_improvement_done(struct store *s, int64_t id, const char *user, int64_t now_ms);
+/* The open ones by id; rows borrowed for the call; stops if cb returns false. */
+int store_improvements_open(struct store *s, bool (*cb)(void *ud, const struct improvement *m), void *ud);
 
 /* ---- long-term fix (store_releases.c) ----
  * The critical security release issue or MR of an incident (/sirt

@@ -167,6 +167,13 @@ int store_incidents_since(struct store *s, int64_t since_ms, bool (*cb)(void *ud
     return incidents_each(s, ST_INC_SINCE, "incidents_since", DB_ARGS(db_int(since_ms)), cb, ud);
 }
 
+int store_incidents_after(struct store *s, int64_t after_id, size_t max,
+                          bool (*cb)(void *ud, const struct incident *inc), void *ud)
+{
+    return incidents_each(s, ST_INC_AFTER, "incidents_after", DB_ARGS(db_int(after_id), db_int(store__limit(max))),
+                          cb, ud);
+}
+
 /* ---- timeline ---- */
 
 int store_timeline_add(struct store *s, int64_t incident_id, int64_t ts_ms, const char *actor,

@@ -1,6 +1,6 @@
 /* store_internal: shared by the store's files (store.c: open, transactions,
  * events, inbox; store_incidents.c; store_timers.c; store_outbox.c;
- * store_sql.c: every statement and migration).  Not for anyone else.  The
+ * store_retention.c; store_sql.c: every statement and migration).  Not for anyone else.  The
  * row helpers read rows into malloc'd memory owned by the caller and end the
  * statement before returning, so callers may use the store while they walk
  * what was read. */
@@ -24,8 +24,10 @@ enum stmt_id {
     ST_OB_CLAIM, ST_OB_RENEW, ST_OB_RELEASE, ST_OB_DEPS_OF,
     ST_INBOX_ADD, ST_INBOX_DEL, ST_INBOX_LIST, ST_INBOX_CLAIM, ST_INBOX_RENEW, ST_INBOX_RELEASE, ST_INBOX_CLEAR,
     ST_PG_INSERT, ST_PG_LAST, ST_PG_OPEN, ST_PG_LIST, ST_PG_RESOLVE, ST_PG_USER,
+    ST_IMP_INSERT, ST_IMP_OPEN, ST_IMP_GET, ST_IMP_DONE, ST_INC_AFTER,
     ST_REL_SET, ST_REL_GET,
     ST_PA_GET, ST_PA_LIST, ST_PA_PUT, ST_PA_SEEN,
+    ST_RET_DUE, ST_RET_INC, ST_RET_DEC, ST_RET_TL, ST_RET_OB, ST_RET_TM,
     ST_COUNT,
     /* Then one "UPDATE incidents SET <field> ..." per store__inc_fields entry. */
     ST_SET_FIELD = ST_COUNT
@@ -58,6 +60,7 @@ struct store {
     int64_t lease_ms;   /* STORE_LEASE_MS, or SIRT_TEST_LEASE_MS */
     bool track;         /* store_outbox_track */
     struct outbox_created *created, **created_tail;   /* oldest first */
+    bool scrub;         /* text was erased: db_scrub after the outermost commit */
 };
 /* store.c, after every commit (ok) or rollback at any depth: the created
  * jobs of savepoints released join their parent's; those of rolled-back

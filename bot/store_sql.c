@@ -123,6 +123,17 @@ static const char *const sqlite_migrations[] = {
     "  escalation_key TEXT, escalated_ms INTEGER NOT NULL DEFAULT 0,"
     "  polls INTEGER NOT NULL DEFAULT 0, poll_job INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX page_acks_incident ON page_acks(incident_id);",
+    /* 9 -> 10 (retention.days): when the incident's text was erased, 0 = not. */
+    "ALTER TABLE incidents ADD COLUMN erased_ms INTEGER NOT NULL DEFAULT 0;",
+    /* 10 -> 11 (issue 9 part 8, the review): process improvements noted with
+     * `/sirt improve`, listed in every digest until marked done. */
+    "CREATE TABLE improvements ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  incident_id INTEGER NULL REFERENCES incidents(id) ON DELETE SET NULL,"
+    "  author TEXT NOT NULL, text TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0,"
+    "  done_ms INTEGER NOT NULL DEFAULT 0, done_by TEXT);"
+    "CREATE INDEX improvements_open ON improvements(done_ms, id);",
 };
 
 /* ---- statements (both drivers) ---- */
@@ -154,6 +165,8 @@ static const char *const sqlite_migrations[] = {
 #define DEP_UNFINISHED \
     "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
     " WHERE d.job_id = o.id AND p.state NOT IN (2, 4))"
+/* Retention: a text column replaced by the marker ?2, NULL left NULL. */
+#define ERASE(col) col " = CASE WHEN " col " IS NULL THEN NULL ELSE ?2 END"
 #define DEP_FAILED \
     "EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox p ON p.id = d.dep_id" \
     " WHERE d.job_id = o.id AND p.state = 3)"
@@ -177,6 +190,7 @@ const char *const store__sql[ST_COUNT] = {
     [ST_INC_OPEN] = "SELECT " INC_COLS " FROM incidents WHERE state = 'open' ORDER BY id",
     [ST_INC_SINCE] =
         "SELECT " INC_COLS " FROM incidents WHERE created_ms >= ?1 OR state = 'open' ORDER BY id",
+    [ST_INC_AFTER] = "SELECT " INC_COLS " FROM incidents WHERE id > ?1 ORDER BY id LIMIT ?2",
     [ST_TL_INSERT] =
         "INSERT INTO timeline(incident_id, ts_ms, actor, kind, text) VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_TL_LIST] =
@@ -319,6 +333,16 @@ const char *const store__sql[ST_COUNT] = {
         "UPDATE pages SET resolved_ms = ?3 WHERE incident_id = ?1 AND resolved_ms = 0"
         " AND dedup_key = COALESCE(?2, dedup_key)",
     [ST_PG_USER] = "UPDATE pages SET paged_user = ?3 WHERE incident_id = ?1 AND dedup_key = ?2",
+    [ST_IMP_INSERT] =
+        "INSERT INTO improvements(incident_id, author, text, created_ms)"
+        " VALUES (NULLIF(CAST(?1 AS BIGINT), 0), ?2, ?3, ?4) RETURNING id",
+    [ST_IMP_OPEN] =
+        "SELECT id, COALESCE(incident_id, 0), author, text, created_ms, done_ms, done_by FROM improvements"
+        " WHERE done_ms = 0 ORDER BY id",
+    [ST_IMP_GET] =
+        "SELECT id, COALESCE(incident_id, 0), author, text, created_ms, done_ms, done_by FROM improvements"
+        " WHERE id = ?1",
+    [ST_IMP_DONE] = "UPDATE improvements SET done_ms = ?2, done_by = ?3 WHERE id = ?1 AND done_ms = 0",
     [ST_REL_SET] =
         "INSERT INTO releases(incident_id, url, actor, recorded_ms) VALUES (?1, ?2, ?3, ?4)"
         " ON CONFLICT (incident_id) DO UPDATE SET url = excluded.url, actor = excluded.actor,"
@@ -337,6 +361,29 @@ const char *const store__sql[ST_COUNT] = {
         "INSERT INTO page_acks(dedup_key, incident_id, ack_ms, ack_by, ack_how) VALUES (?1, ?2, ?3, ?4, ?5)"
         " ON CONFLICT(dedup_key) DO UPDATE SET ack_ms = excluded.ack_ms, ack_by = excluded.ack_by,"
         " ack_how = excluded.ack_how WHERE page_acks.ack_ms = 0",
+    /* Retention (store_retention.c): what is erased and what stays is
+     * listed in store.h at store_incident_erase. */
+    [ST_RET_DUE] =
+        "SELECT id FROM incidents WHERE state = 'resolved' AND resolved_ms > 0 AND resolved_ms <= ?1"
+        " AND erased_ms < resolved_ms ORDER BY id LIMIT ?2",   /* reopened since: again */
+    [ST_RET_INC] =
+        "UPDATE incidents SET " ERASE("title") ", " ERASE("description") ", " ERASE("repro") ", "
+        ERASE("issue_link") ", channel_name = CASE WHEN channel_name IS NULL THEN NULL"
+        " ELSE 'sirt-' || CAST(id AS TEXT) END, erased_ms = ?3, updated_ms = ?3"
+        " WHERE id = ?1 AND state = 'resolved' AND erased_ms < resolved_ms",
+    [ST_RET_DEC] =
+        "UPDATE decisions SET " ERASE("solution") ", " ERASE("options") ", " ERASE("effectiveness") ", "
+        ERASE("customers") ", " ERASE("how_affected") ", " ERASE("magnitude") ", " ERASE("consequences")
+        " WHERE incident_id = ?1",
+    [ST_RET_TL] = "UPDATE timeline SET text = ?2 WHERE incident_id = ?1 AND text IS NOT NULL AND text <> ''",
+    /* Finished jobs only: a pending one still needs its payload.  Results
+     * too: a channel's name (from the title), a message as sent. */
+    [ST_RET_OB] =
+        "UPDATE outbox SET payload = '{}', result = CASE WHEN result IS NULL THEN NULL ELSE '{}' END"
+        " WHERE incident_id = ?1 AND state IN (2, 3, 4)",
+    [ST_RET_TM] =
+        "UPDATE timers SET payload = '{}' WHERE incident_id = ?1 AND state <> 0"
+        " AND payload IS NOT NULL AND payload <> '{}'",
 };
 
 const struct store_field store__inc_fields[] = {
@@ -453,6 +500,16 @@ static const char *const pg_migrations[] = {
     "  escalation_key TEXT, escalated_ms BIGINT NOT NULL DEFAULT 0,"
     "  polls INTEGER NOT NULL DEFAULT 0, poll_job BIGINT NOT NULL DEFAULT 0);"
     "CREATE INDEX page_acks_incident ON page_acks(incident_id);",
+    /* 5 -> 6 (retention.days): when the incident's text was erased, 0 = not. */
+    "ALTER TABLE incidents ADD COLUMN erased_ms BIGINT NOT NULL DEFAULT 0;",
+    /* 6 -> 7 (issue 9 part 8, the review): process improvements. */
+    "CREATE TABLE improvements ("
+    "  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  incident_id BIGINT NULL REFERENCES incidents(id) ON DELETE SET NULL,"
+    "  author TEXT NOT NULL, text TEXT NOT NULL,"
+    "  created_ms BIGINT NOT NULL DEFAULT 0,"
+    "  done_ms BIGINT NOT NULL DEFAULT 0, done_by TEXT);"
+    "CREATE INDEX improvements_open ON improvements(done_ms, id);",
 };
 
 /* A driver's own statements, where its dialect differs from store__sql.

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "../bot/dispatch.h"
+#include "../bot/metrics.h"
 
 struct sirt_app;
 
@@ -123,6 +124,24 @@ int review_work(struct sirt_app *app, const struct sirt_req *req);
 void review_fire(struct sirt_app *app, const struct sched_timer *t);
 /* Arms the next Monday 09:00 (config timezone) review timer if none is pending. */
 void review_plan(struct sirt_app *app);
+/* retention.c: the daily "retention" timer (retention.days). */
+void retention_fire(struct sirt_app *app, const struct sched_timer *t);
+/* Arms the next daily run (03:00, config timezone) if none is pending. */
+void retention_plan(struct sirt_app *app);
+
+/* review_parts.c: /sirt improve, the digest's Mark done button, and the
+ * store-wide step durations for /metrics, computed in slices on the store
+ * thread: start with a zeroed pass, call review_durations_step (at most
+ * max incidents each, 0 = a default) until it returns 1 (done; <0: a
+ * store error), then publish pass.d with metrics_set_durations. */
+void improve_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+int improve_work(struct sirt_app *app, const struct sirt_req *req);
+int review_improvement_done_action(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+struct review_dur_pass {
+    int64_t cursor;             /* last incident id counted */
+    struct metrics_durations d;
+};
+int review_durations_step(struct sirt_app *app, struct review_dur_pass *pass, size_t max);
 void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
 int timeline_work(struct sirt_app *app, const struct sirt_req *req);
 

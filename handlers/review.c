@@ -27,6 +27,7 @@
 #include "../bot/workhours.h"
 #include "common.h"
 #include "handlers.h"
+#include "review_parts.h"
 
 #define REVIEW_KEY "weekly_review"
 #define REVIEW_WINDOW_MS (7LL * 24 * 3600 * 1000)
@@ -142,7 +143,7 @@ static bool sum_timeline(void *ud, const struct timeline_entry *e)
     return true;
 }
 
-static char *incident_section(struct sirt_app *app, const struct incident *inc, int64_t now)
+static char *incident_section(struct sirt_app *app, const struct incident *inc, int64_t now, int *nflags)
 {
     bool open = !(inc->state && strcmp(inc->state, "resolved") == 0);
     struct dec_sum ds;
@@ -237,6 +238,11 @@ static char *incident_section(struct sirt_app *app, const struct incident *inc, 
     if (!blocked)
         buf_puts(&b, "none known");
 
+    /* how it was handled (review_flags.c: from the stored rows) */
+    char *flags = review_flags_line(app, inc, now, nflags);
+    buf_printf(&b, "\n• *Handling*: %s", flags ? flags : "nothing flagged");
+    free(flags);
+
     /* status */
     char created[32], resolved[32], last[32];
     fmt_utc(inc->created_ms, "%Y-%m-%d", created);
@@ -276,7 +282,7 @@ struct digest {
     int64_t now;
     char **items;
     size_t n, alloc;
-    int open, resolved;
+    int open, resolved, flagged;
     struct buf brief;           /* the reduced digest's lines: ids, severities, states */
 };
 
@@ -291,10 +297,16 @@ static bool add_incident(void *ud, const struct incident *inc)
         d->alloc = d->alloc ? d->alloc * 2 : 8;
         d->items = xrealloc(d->items, d->alloc * sizeof(char *));
     }
-    d->items[d->n++] = incident_section(d->app, inc, d->now);
-    if (d->n <= BRIEF_MAX)
+    int nflags = 0;
+    d->items[d->n++] = incident_section(d->app, inc, d->now, &nflags);
+    if (nflags)
+        d->flagged++;
+    if (d->n <= BRIEF_MAX) {
         buf_printf(&d->brief, "\n• SIRT-%" PRId64 " — S%d — %s", inc->id, inc->severity,
                    inc->state && strcmp(inc->state, "resolved") == 0 ? "resolved" : "open");
+        if (nflags)
+            buf_printf(&d->brief, " — %d handling flag%s", nflags, nflags == 1 ? "" : "s");
+    }
     return true;
 }
 
@@ -326,8 +338,9 @@ static int review_post(struct sirt_app *app, const char *key_base)
         buf_printf(&head, "No incident reported since %s and none open.", from);
     else
         buf_printf(&head, "Incidents reported since %s and every open one: %zu (%d open, %d resolved). "
-                          "For each: scope, impact, work done, next steps, blockers, status.",
-                   from, d.n, d.open, d.resolved);
+                          "For each: scope, impact, work done, next steps, blockers, status, and how it was "
+                          "handled (%d with something flagged).",
+                   from, d.n, d.open, d.resolved, d.flagged);
 
     /* The reduced digest, for a channel that is not private. */
     struct buf brief;
@@ -342,6 +355,14 @@ static int review_post(struct sirt_app *app, const char *key_base)
                    from, d.n, d.open, d.resolved, d.brief.data ? d.brief.data : "");
     if (d.n > BRIEF_MAX)
         buf_printf(&brief, "\n• … and %zu more", d.n - BRIEF_MAX);
+    /* Improvements may carry details: only their number here.  The
+     * medians are figures, not details: in both digests. */
+    int improvements = review_improvements_open(app);
+    if (improvements > 0)
+        buf_printf(&brief, "\n\n%d process improvement%s open (listed, with their Mark done buttons, only when "
+                           "this channel is private).", improvements, improvements == 1 ? "" : "s");
+    char *medians = review_medians_text(app, now);
+    buf_printf(&brief, "\n\n%s", medians);
 
     /* Pack sections into messages of at most PART_MAX bytes. */
     char *parts[PARTS_MAX];
@@ -365,6 +386,15 @@ static int review_post(struct sirt_app *app, const char *key_base)
     if (shown_items < d.n)
         buf_printf(&cur, "\n\n… and %zu more incident%s not shown here.", d.n - shown_items,
                    d.n - shown_items == 1 ? "" : "s");
+    /* The digest ends with the medians: here when no improvement message
+     * comes between, else in a message of their own after those. */
+    if (improvements <= 0) {
+        if (cur.len + strlen(medians) + 2 > PART_MAX - 120 && np + 1 < PARTS_MAX) {
+            parts[np++] = buf_take(&cur);
+            buf_init(&cur, 0);
+        }
+        buf_printf(&cur, "%s%s", cur.len ? "\n\n" : "", medians);
+    }
     parts[np++] = buf_take(&cur);
 
     int64_t prev = 0;
@@ -392,6 +422,23 @@ static int review_post(struct sirt_app *app, const char *key_base)
         free(text);
         free(parts[i]);
     }
+    size_t extra = 0;
+    if (improvements > 0) {
+        extra = review_improvements_post(app, key_base, now, &prev);
+        char key[256];
+        snprintf(key, sizeof(key), "%s/medians", key_base);
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "channel", channel);
+        cJSON_AddStringToObject(p, "text", medians);
+        cJSON_AddFalseToObject(p, "unfurl_links");
+        cJSON_AddTrueToObject(p, "private_only");   /* the public digest had them already */
+        if (outbox_add(app->store, 0, key, "slack.post", p, prev > 0 ? &prev : NULL, prev > 0 ? 1 : 0,
+                       prev > 0 ? now + ORDER_DEADLINE_MS : 0) > 0)
+            extra++;
+        cJSON_Delete(p);
+    }
+    free(medians);
+    np += extra;
     LOG_INFO("review: digest queued", "incidents:d messages:d", (int)d.n, (int)np);
     for (size_t i = 0; i < d.n; i++)
         free(d.items[i]);

@@ -763,6 +763,22 @@ bool fx_wait_calls(struct fx *fx, const char *method, size_t n, int timeout_ms)
     return fx_wait(fx, pred_calls, &w, timeout_ms);
 }
 
+static bool pred_post_text(struct fx *fx, void *ud)
+{
+    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
+        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(c->json, "text");
+        if (!c->error && cJSON_IsString(t) && strstr(t->valuestring, (const char *)ud))
+            return true;
+    }
+    return false;
+}
+
+bool fx_wait_post_text(struct fx *fx, const char *part, int timeout_ms)
+{
+    return fx_wait(fx, pred_post_text, (void *)part, timeout_ms);
+}
+
 bool fx_stderr_has(struct fx *fx, const char *s)
 {
     return fx->stderr_buf.data && strstr(fx->stderr_buf.data, s) != NULL;

@@ -272,6 +272,8 @@ bool fx_pred_exited(struct fx *fx, void *ud);
 /* ud: const char *method; true once fake_slack_call_count(method) >= 1 */
 bool fx_pred_called(struct fx *fx, void *method);
 bool fx_wait_calls(struct fx *fx, const char *method, size_t n, int timeout_ms);
+/* Waits until a chat.postMessage answered ok has a "text" containing part. */
+bool fx_wait_post_text(struct fx *fx, const char *part, int timeout_ms);
 /* True if the bot's stderr so far contains s. */
 bool fx_stderr_has(struct fx *fx, const char *s);
 /* What the bot wrote on stderr since the last fx_spawn (never NULL). */

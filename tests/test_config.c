@@ -137,7 +137,8 @@ static const char full_json[] =
     "    {\"name\": \"ci_runner-2\"}\n"
     "  ],\n"
     "  \"handoff\": {\"lead_minutes\": 45, \"accept_minutes\": 12},\n"
-    "  \"gitlab\": {\"namespace_id\": 9876543210}\n"
+    "  \"gitlab\": {\"namespace_id\": 9876543210},\n"
+    "  \"retention\": {\"days\": 730}\n"
     "}\n";
 
 /* ---- environment ---- */
@@ -419,6 +420,7 @@ TEST(cfg_team_full_roundtrip)
     ASSERT_EQ(c.handoff_lead_minutes, 45);
     ASSERT_EQ(c.handoff_accept_minutes, 12);
     ASSERT_EQ(c.gitlab_namespace_id, 9876543210LL);
+    ASSERT_EQ(c.retention_days, 730);
 
     /* helpers */
     ASSERT(cfg_component(&c, "gitaly") == &c.components[0]);
@@ -442,6 +444,15 @@ TEST(cfg_team_defaults_and_empty)
     ASSERT_STR_EQ(c.timezone, "UTC");
     ASSERT_EQ(c.handoff_lead_minutes, 30);
     ASSERT_EQ(c.gitlab_namespace_id, 0);
+    ASSERT_EQ(c.retention_days, 0);          /* absent: keep forever */
+    cfg_finish(&c);
+    j = "{\"retention\": {}}";
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, strlen(j), err, sizeof(err)), 0);
+    ASSERT_EQ(c.retention_days, 0);
+    cfg_finish(&c);
+    j = "{\"retention\": {\"days\": 36500}}";
+    ASSERT_EQ(cfg_parse_team(&c, "sirt.json", j, strlen(j), err, sizeof(err)), 0);
+    ASSERT_EQ(c.retention_days, 36500);
     cfg_finish(&c);
     j = "{\"sirt_team\": [], \"appsec\": [], \"components\": [], \"handoff\": {},"
         " \"secops_oncall\": {}, \"gitlab\": {}, \"sirt_channel\": null, \"handoff\": {}}";
@@ -611,6 +622,15 @@ TEST(cfg_team_wrong_types)
     expect_team_error("{\"handoff\": {\"accept_minutes\": \"30\"}}",
                       "key \"handoff.accept_minutes\": expected an integer from 1 to 720");
     expect_team_error("{\"handoff\": {\"accept_minutes\": 2.5}}", "key \"handoff.accept_minutes\"");
+    expect_team_error("{\"retention\": {\"days\": 0}}",
+                      "key \"retention.days\": invalid value 0: expected an integer from 1 to 36500 (days)");
+    expect_team_error("{\"retention\": {\"days\": 36501}}", "expected an integer from 1 to 36500");
+    expect_team_error("{\"retention\": {\"days\": -3}}", "key \"retention.days\": invalid value -3");
+    expect_team_error("{\"retention\": {\"days\": 1.5}}", "key \"retention.days\"");
+    expect_team_error("{\"retention\": {\"days\": \"730\"}}",
+                      "key \"retention.days\": expected an integer from 1 to 36500 (days)");
+    expect_team_error("{\"retention\": 730}", "key \"retention\": expected an object");
+    expect_team_error("{\"retention\": {\"day\": 730}}", "retention.day");
     expect_team_error("{\"gitlab\": {\"namespace_id\": 0}}",
                       "key \"gitlab.namespace_id\": invalid value 0: expected a positive integer");
     expect_team_error("{\"gitlab\": {\"namespace_id\": 4.2}}", "key \"gitlab.namespace_id\"");

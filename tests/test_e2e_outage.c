@@ -230,6 +230,7 @@ TEST_T(e2e_outage_page_for_resolved_incident_is_dropped, 60)
     const char *eid = fake_slack_send_slash(fx.slack, "U0SIRT001", incident_channel(&fx),
                                             "release SIRT-1 https://gitlab.example/security/release/-/issues/7");
     ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
+    ASSERT(fx_wait_post_text(&fx, "the long-term fix of SIRT-1", 10000));   /* recorded before the resolve asks */
     eid = fake_slack_send_slash(fx.slack, "U0SIRT001", incident_channel(&fx), "resolve SIRT-1");
     ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
     struct count_want dropped = { "C0SIRT0001", "no longer sent", 1 };

@@ -280,6 +280,7 @@ TEST_T(e2e_page_ack_unacknowledged_escalates_once_and_resolve_stops_it, 120)
      * looks (the long-term fix recorded first: an S1 without one asks). */
     slash(&fx, "U0SIRT001", "C0PUBLIC1", "release SIRT-1 https://gitlab.example/security/release/-/issues/7");
     fx_run_for(&fx, 500);
+    ASSERT(fx_wait_post_text(&fx, "the long-term fix of SIRT-1", 10000));   /* recorded before the resolve asks */
     slash(&fx, "U0SIRT001", "C0PUBLIC1", "resolve SIRT-1");
     ASSERT(fx_wait(&fx, pred_resolved, (void *)"SIRT-1", 10000));
     ASSERT(fx_wait(&fx, pred_resolved, (void *)"SIRT-1/escalation-1", 10000));

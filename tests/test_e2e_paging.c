@@ -247,6 +247,7 @@ TEST_T(e2e_paging_handoff_pages_a_new_round_and_invites_the_oncall, 120)
     /* Resolving the incident resolves every round, each under its key (its
      * long-term fix recorded first: no confirmation asked). */
     slash(&fx, "U0SIRT002", "C0PUBLIC1", "release SIRT-1 https://gitlab.example/security/release/-/issues/7");
+    ASSERT(fx_wait_post_text(&fx, "the long-term fix of SIRT-1", 10000));   /* recorded before the resolve asks */
     slash(&fx, "U0SIRT002", "C0PUBLIC1", "resolve SIRT-1");
     ASSERT(fx_wait(&fx, pred_resolved, (void *)"SIRT-1", 10000));
     ASSERT(fx_wait(&fx, pred_resolved, (void *)"SIRT-1/page-2", 10000));

@@ -278,6 +278,7 @@ TEST_T(e2e_responders_page_and_resolve, 90)
     eid = fake_slack_send_slash(fx.slack, "U0SIRT002", "C0PUBLIC1",
                                 "release SIRT-1 https://gitlab.example/security/release/-/issues/7");
     ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_post_text(&fx, "the long-term fix of SIRT-1", 10000));   /* recorded before the resolve asks */
     eid = fake_slack_send_slash(fx.slack, "U0SIRT002", "C0PUBLIC1", "resolve SIRT-1");
     ASSERT(wait_ack(&fx, eid));
     ASSERT_CONTAINS(ack_text(&fx, eid), "Resolving SIRT-1");

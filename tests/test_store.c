@@ -21,163 +21,17 @@
 #include "../bot/clock.h"
 #include "../bot/store.h"
 #include "pg_test.h"
+#include "store_fixture.h"
 #include "test.h"
-
-struct tdir {
-    char dir[64];
-    char db[96];
-};
-
-static void tdir_make(struct tdir *t)
-{
-    snprintf(t->dir, sizeof(t->dir), "/tmp/sirt-store-XXXXXX");
-    ASSERT_NOT_NULL(mkdtemp(t->dir));
-    snprintf(t->db, sizeof(t->db), "%s/sirt.db", t->dir);
-}
-
-static void tdir_remove(struct tdir *t)
-{
-    DIR *d = opendir(t->dir);
-    ASSERT_NOT_NULL(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char p[512];
-        snprintf(p, sizeof(p), "%s/%s", t->dir, e->d_name);
-        ASSERT_EQ(unlink(p), 0);
-    }
-    closedir(d);
-    ASSERT_EQ(rmdir(t->dir), 0);
-}
-
-static struct store *open_ok(const char *path)
-{
-    struct store *s = NULL;
-    char err[512];
-    int rc = store_open(&s, path, err, sizeof(err));
-    if (rc != 0)
-        TEST_FAIL("store_open(%s): %d %s", path, rc, err);
-    ASSERT_NOT_NULL(s);
-    return s;
-}
-
-/* Runs one scalar query on a separate raw SQLite connection. */
-static long long sq_int(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-    long long v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
-static void sq_exec(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-}
-
-/* ---- one suite, two drivers ---- */
-
-struct sfx {
-    bool pg;
-    struct tdir t;              /* SQLite */
-    char *uri;                  /* PostgreSQL */
-    const char *target;         /* what store_open gets */
-};
-
-static void sfx_make(struct sfx *f, const char *name, bool pg)
-{
-    memset(f, 0, sizeof(*f));
-    f->pg = pg;
-    if (pg) {
-        f->uri = pg_test_fresh_db(name);
-        f->target = f->uri;
-    } else {
-        tdir_make(&f->t);
-        f->target = f->t.db;
-    }
-}
-
-static void sfx_remove(struct sfx *f)
-{
-    if (f->pg)
-        free(f->uri);
-    else
-        tdir_remove(&f->t);
-}
-
-static PGconn *pg_connect_ok(const char *uri)
-{
-    PGconn *c = PQconnectdb(uri);
-    if (PQstatus(c) != CONNECTION_OK)
-        TEST_FAIL("connect %s: %s", uri, PQerrorMessage(c));
-    return c;
-}
-
-/* One scalar query on a separate raw connection of the test's driver. */
-static long long raw_int(struct sfx *f, const char *sql)
-{
-    if (!f->pg)
-        return sq_int(f->target, sql);
-    PGconn *c = pg_connect_ok(f->uri);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-        TEST_FAIL("%s: %s", sql, PQresultErrorMessage(r));
-    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    PQfinish(c);
-    return v;
-}
-
-static void raw_exec(struct sfx *f, const char *sql)
-{
-    if (!f->pg) {
-        sq_exec(f->target, sql);
-        return;
-    }
-    PGconn *c = pg_connect_ok(f->uri);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        TEST_FAIL("%s: %s", sql, PQresultErrorMessage(r));
-    PQclear(r);
-    PQfinish(c);
-}
 
 /* The schema version as each driver records it, and the current one. */
 static long long schema_version(struct sfx *f)
 {
-    return raw_int(f, f->pg ? "SELECT COALESCE(MAX(version), 0) FROM schema_version" : "PRAGMA user_version");
+    return sfx_raw_int(f, f->pg ? "SELECT COALESCE(MAX(version), 0) FROM schema_version" : "PRAGMA user_version");
 }
-#define SCHEMA_SQLITE 9
-#define SCHEMA_PG 5
+#define SCHEMA_SQLITE 11
+#define SCHEMA_PG 7
 
-/* STORE_TEST(name, secs) { body using f } registers name (SQLite) and
- * name_pg (PostgreSQL). */
-#define STORE_TEST(name, secs) \
-    static void name##_body(struct sfx *f); \
-    TEST_T(name, secs) \
-    { \
-        struct sfx fx; \
-        sfx_make(&fx, #name, false); \
-        name##_body(&fx); \
-        sfx_remove(&fx); \
-    } \
-    TEST_PG_T(name##_pg, 2 * (secs)) \
-    { \
-        struct sfx fx; \
-        sfx_make(&fx, #name, true); \
-        name##_body(&fx); \
-        sfx_remove(&fx); \
-    } \
-    static void name##_body(struct sfx *f)
 
 static int64_t new_incident(struct store *s, const char *key, int64_t now)
 {
@@ -228,25 +82,25 @@ static void job_get(struct store *s, int64_t id, struct outbox_job *j)
 
 TEST(store_schema_created)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct sfx_tdir t;
+    sfx_tdir_make(&t);
+    struct store *s = sfx_open(t.db);
     store_close(s);
-    ASSERT_EQ(sq_int(t.db, "PRAGMA user_version"), SCHEMA_SQLITE);
-    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+    ASSERT_EQ(sfx_sq_int(t.db, "PRAGMA user_version"), SCHEMA_SQLITE);
+    ASSERT_EQ(sfx_sq_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                             " ('incidents','timeline','events','outbox','outbox_deps','inbox',"
                             "  'incident_members','decisions','timers')"), 9);
-    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+    ASSERT_EQ(sfx_sq_int(t.db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN"
                             " ('incidents_channel','timeline_incident','events_seen','outbox_due',"
                             "  'decisions_incident','timers_pending_key','timers_due')"), 7);
-    tdir_remove(&t);
+    sfx_tdir_remove(&t);
 }
 
 TEST(store_wal_mode)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct sfx_tdir t;
+    sfx_tdir_make(&t);
+    struct store *s = sfx_open(t.db);
     /* WAL is persistent in the file; a raw connection sees it. */
     sqlite3 *db = NULL;
     ASSERT_EQ(sqlite3_open_v2(t.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -257,16 +111,16 @@ TEST(store_wal_mode)
     sqlite3_finalize(st);
     sqlite3_close(db);
     store_close(s);
-    tdir_remove(&t);
+    sfx_tdir_remove(&t);
 }
 
 STORE_TEST(store_reopen_idempotent, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t id = new_incident(s, "view-1", 1000);
     store_close(s);
     for (int i = 0; i < 3; i++) {
-        s = open_ok(f->target);
+        s = sfx_open(f->target);
         struct incident inc;
         ASSERT_EQ(store_incident_get(s, id, &inc), 0);
         ASSERT_STR_EQ(inc.submission_key, "view-1");
@@ -274,14 +128,14 @@ STORE_TEST(store_reopen_idempotent, 30)
         store_close(s);
     }
     ASSERT_EQ(schema_version(f), f->pg ? SCHEMA_PG : SCHEMA_SQLITE);
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM incidents"), 1);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM incidents"), 1);
 }
 
 STORE_TEST(store_newer_schema_refused, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     store_close(s);
-    raw_exec(f, f->pg ? "INSERT INTO schema_version(version) VALUES (99)" : "PRAGMA user_version = 99");
+    sfx_raw_exec(f, f->pg ? "INSERT INTO schema_version(version) VALUES (99)" : "PRAGMA user_version = 99");
     char err[512], want[512];
     s = (struct store *)&err;   /* must be reset to NULL on failure */
     ASSERT(store_open(&s, f->target, err, sizeof(err)) < 0);
@@ -294,8 +148,8 @@ STORE_TEST(store_newer_schema_refused, 30)
 
 TEST(store_open_errors)
 {
-    struct tdir t;
-    tdir_make(&t);
+    struct sfx_tdir t;
+    sfx_tdir_make(&t);
     char path[256], err[512], want[512];
     struct store *s = NULL;
     snprintf(path, sizeof(path), "%s/missing/dir/sirt.db", t.dir);
@@ -316,7 +170,7 @@ TEST(store_open_errors)
     snprintf(want, sizeof(want), "%s: file is not a database", path);
     ASSERT_STR_EQ(err, want);
     ASSERT(strchr(err, '\n') == NULL);
-    tdir_remove(&t);
+    sfx_tdir_remove(&t);
 }
 
 /* A SQLite database serves one process: a second one is refused at open
@@ -324,9 +178,9 @@ TEST(store_open_errors)
  * plain SQLite readers are not held up; once the owner closes, it opens. */
 TEST(store_sqlite_one_process)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct sfx_tdir t;
+    sfx_tdir_make(&t);
+    struct store *s = sfx_open(t.db);
     ASSERT_EQ(store_event_record(s, "Ev1", 1), 0);
     fflush(NULL);
     pid_t pid = fork();
@@ -354,19 +208,19 @@ TEST(store_sqlite_one_process)
              "serves one process (use SIRT_DB=postgres://... to run several replicas)", t.db);
     ASSERT_STR_EQ(err, want);
     /* The lock is not SQLite's: a plain reader still reads. */
-    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM events"), 1);
+    ASSERT_EQ(sfx_sq_int(t.db, "SELECT COUNT(*) FROM events"), 1);
     ASSERT_EQ(store_event_record(s, "Ev2", 1), 0);
     store_close(s);
-    s = open_ok(t.db);
+    s = sfx_open(t.db);
     ASSERT_EQ(store_event_record(s, "Ev2", 2), 1);
     store_close(s);
-    tdir_remove(&t);
+    sfx_tdir_remove(&t);
 }
 
 TEST(store_in_memory)
 {
     /* Handy for other modules' unit tests: no file, no WAL, same schema. */
-    struct store *s = open_ok(":memory:");
+    struct store *s = sfx_open(":memory:");
     int64_t id = new_incident(s, "V1", 1);
     ASSERT_EQ(add_job(s, "k", 0, 0, NULL, 0) > 0, 1);
     struct incident got;
@@ -387,7 +241,7 @@ TEST(store_close_null_and_strerror)
 
 STORE_TEST(store_events, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     ASSERT_EQ(store_event_record(s, "Ev1", 100), 0);
     ASSERT_EQ(store_event_record(s, "Ev1", 150), 1);
     ASSERT_EQ(store_event_record(s, "Ev2", 200), 0);
@@ -404,7 +258,7 @@ STORE_TEST(store_events, 30)
 
 STORE_TEST(store_nested_inner_rollback, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     ASSERT_EQ(store_begin(s), 0);
     ASSERT_EQ(store_event_record(s, "a", 1), 0);
     ASSERT_EQ(store_begin(s), 0);
@@ -415,16 +269,16 @@ STORE_TEST(store_nested_inner_rollback, 30)
     ASSERT_EQ(store_event_record(s, "d", 1), 0);
     ASSERT_EQ(store_commit(s), 0);
     /* Inner release commits nothing yet: another connection sees nothing. */
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM events"), 0);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM events"), 0);
     ASSERT_EQ(store_commit(s), 0);
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM events"), 3);
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM events WHERE event_id IN ('a', 'c', 'd')"), 3);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM events"), 3);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM events WHERE event_id IN ('a', 'c', 'd')"), 3);
     store_close(s);
 }
 
 STORE_TEST(store_nested_outer_rollback, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     ASSERT_EQ(store_begin(s), 0);
     int64_t inc = new_incident(s, NULL, 5);
     ASSERT_EQ(store_event_record(s, "x", 1), 0);
@@ -450,14 +304,14 @@ STORE_TEST(store_nested_outer_rollback, 30)
     ASSERT_EQ(store_begin(s), 0);
     ASSERT_EQ(store_event_record(s, "z", 1), 0);
     store_close(s);
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM events WHERE event_id = 'z'"), 0);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM events WHERE event_id = 'z'"), 0);
 }
 
 /* ---- incidents ---- */
 
 STORE_TEST(store_incident_roundtrip, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     struct incident inc = {
         .title = "Token leak", .description = "desc", .severity = 1, .priority = 2,
         .component = "gitaly", .repro = "GET /x", .issue_link = "https://example/1",
@@ -524,7 +378,7 @@ STORE_TEST(store_incident_roundtrip, 30)
 
 STORE_TEST(store_incident_set_rejects, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t id = new_incident(s, NULL, 1000);
     /* Not on the whitelist, or whitelisted with the other type. */
     ASSERT_EQ(store_incident_set_text(s, id, "reporter", "U0EVIL", 2000), STORE_EINVAL);
@@ -561,7 +415,7 @@ STORE_TEST(store_incident_set_rejects, 30)
 
 STORE_TEST(store_incident_submission_key_conflict, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t first = new_incident(s, "V-dup", 1000);
     new_incident(s, "V-other", 1000);
     struct incident again = {
@@ -578,7 +432,7 @@ STORE_TEST(store_incident_submission_key_conflict, 30)
     int64_t a = new_incident(s, NULL, 3000);
     int64_t b = new_incident(s, NULL, 3000);
     ASSERT_NE(a, b);
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM incidents"), 4);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM incidents"), 4);
     store_close(s);
 }
 
@@ -600,7 +454,7 @@ static bool collect_open(void *ud, const struct incident *inc)
 
 STORE_TEST(store_incidents_open_iteration, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t a = new_incident(s, NULL, 1);
     int64_t b = new_incident(s, NULL, 2);
     int64_t c = new_incident(s, NULL, 3);
@@ -651,7 +505,7 @@ static bool collect_tl(void *ud, const struct timeline_entry *e)
 
 STORE_TEST(store_timeline_order, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t inc = new_incident(s, NULL, 1);
     int64_t other = new_incident(s, NULL, 1);
     ASSERT_EQ(store_timeline_add(s, inc, 300, "sirtbot", "paged", "p"), 0);
@@ -680,7 +534,7 @@ STORE_TEST(store_timeline_order, 30)
 
 STORE_TEST(store_outbox_add_idempotent, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t inc = new_incident(s, NULL, 1);
     struct outbox_new n = {
         .incident_id = inc, .idem_key = "SIRT-1/create_channel", .op = "slack.create_channel",
@@ -696,8 +550,8 @@ STORE_TEST(store_outbox_add_idempotent, 30)
     again.deps = &other;
     again.n_deps = 1;
     ASSERT_EQ(store_outbox_add(s, &again), id);
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM outbox"), 2);
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM outbox_deps"), 0);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM outbox"), 2);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM outbox_deps"), 0);
 
     struct outbox_job j;
     job_get(s, id, &j);
@@ -728,18 +582,18 @@ STORE_TEST(store_outbox_add_idempotent, 30)
     ASSERT(store_outbox_add(s, &dangling) < 0);
     struct outbox_new noinc = { .incident_id = 777, .idem_key = "noinc", .op = "x" };
     ASSERT(store_outbox_add(s, &noinc) < 0);
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM outbox"), 2);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM outbox"), 2);
     ASSERT_EQ(store_outbox_get(s, 999, &j), STORE_ENOTFOUND);
 
     /* The failed adds left no transaction open. */
     add_job(s, "dangling", 0, 0, NULL, 0);
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM outbox"), 3);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM outbox"), 3);
     store_close(s);
 }
 
 STORE_TEST(store_outbox_due_order_and_deps, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     char ids[256];
     int64_t a = add_job(s, "a", 100, 0, NULL, 0);
     int64_t b = add_job(s, "b", 50, 0, &a, 1);         /* waits for a */
@@ -747,7 +601,7 @@ STORE_TEST(store_outbox_due_order_and_deps, 30)
     int64_t d = add_job(s, "d", 20, 0, NULL, 0);
     int64_t deps_ac[] = { a, c, a };                      /* duplicate dep is fine */
     int64_t e = add_job(s, "e", 0, 0, deps_ac, 3);
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM outbox_deps"), 3);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM outbox_deps"), 3);
 
     due_ids(s, 10, 10, ids, sizeof(ids));
     ASSERT_STR_EQ(ids, "");
@@ -783,7 +637,7 @@ STORE_TEST(store_outbox_due_order_and_deps, 30)
 
 STORE_TEST(store_outbox_deps_deadline, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     char ids[256], want[64];
     int64_t a = add_job(s, "a", 1000000, 0, NULL, 0);      /* far in the future */
     int64_t b = add_job(s, "b", 0, 500, &a, 1);             /* run anyway at 500 */
@@ -801,7 +655,7 @@ STORE_TEST(store_outbox_deps_deadline, 30)
 
 STORE_TEST(store_outbox_failed_dep_blocks, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     char ids[256];
     int64_t a = add_job(s, "a", 0, 0, NULL, 0);
     int64_t ok = add_job(s, "ok", 0, 0, NULL, 0);
@@ -843,7 +697,7 @@ STORE_TEST(store_outbox_failed_dep_blocks, 30)
 
 STORE_TEST(store_outbox_next_due_values, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     ASSERT_EQ(store_outbox_next_due(s), INT64_MAX);
     int64_t a = add_job(s, "a", 5000, 0, NULL, 0);
     ASSERT_EQ(store_outbox_next_due(s), 5000);
@@ -867,7 +721,7 @@ STORE_TEST(store_outbox_next_due_values, 30)
 
 STORE_TEST(store_outbox_transitions, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t id = add_job(s, "j", 0, 0, NULL, 0);
     struct outbox_job j;
 
@@ -927,7 +781,7 @@ STORE_TEST(store_outbox_transitions, 30)
 
 STORE_TEST(store_outbox_recover_after_crash, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t a = add_job(s, "a", 0, 0, NULL, 0);
     int64_t b = add_job(s, "b", 0, 0, NULL, 0);
     int64_t c = add_job(s, "c", 0, 0, NULL, 0);
@@ -936,7 +790,7 @@ STORE_TEST(store_outbox_recover_after_crash, 30)
     ASSERT_EQ(store_outbox_mark_done(s, b, NULL, 11), 0);
     store_close(s);   /* a was never marked done */
 
-    s = open_ok(f->target);
+    s = sfx_open(f->target);
     ASSERT_EQ(store_outbox_recover(s, 20), 1);
     ASSERT_EQ(store_outbox_recover(s, 21), 0);
     struct outbox_job j;
@@ -957,7 +811,7 @@ STORE_TEST(store_outbox_recover_after_crash, 30)
 
 STORE_TEST(store_outbox_counts_by_state, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t counts[OUTBOX_N_STATES] = { -1, -1, -1, -1, -1 };
     ASSERT_EQ(store_outbox_counts(s, counts), 0);
     for (int i = 0; i < OUTBOX_N_STATES; i++)
@@ -1040,10 +894,10 @@ static bool collect_inbox(void *ud, int64_t id, const char *type, const char *js
 
 TEST(store_migrate_v2_to_v5)
 {
-    struct tdir t;
-    tdir_make(&t);
-    sq_exec(t.db, v2_schema);
-    sq_exec(t.db,
+    struct sfx_tdir t;
+    sfx_tdir_make(&t);
+    sfx_sq_exec(t.db, v2_schema);
+    sfx_sq_exec(t.db,
              "INSERT INTO incidents(title, severity, priority, reporter, state, submission_key,"
              "  channel_id, created_ms, updated_ms)"
              " VALUES ('old', 2, 2, 'U0REP0001', 'open', 'V-old', 'C0OLD0001', 100, 100);"
@@ -1060,10 +914,10 @@ TEST(store_migrate_v2_to_v5)
              "INSERT INTO outbox(incident_id, idem_key, op, payload, state, next_at_ms)"
              " VALUES (2, 'SIRT-2/page', 'pd.trigger', '{}', 2, 0);"
              "INSERT INTO inbox(type, envelope, received_ms) VALUES ('events_api', '{}', 100);");
-    ASSERT_EQ(sq_int(t.db, "PRAGMA user_version"), 2);
+    ASSERT_EQ(sfx_sq_int(t.db, "PRAGMA user_version"), 2);
 
-    struct store *s = open_ok(t.db);
-    ASSERT_EQ(sq_int(t.db, "PRAGMA user_version"), SCHEMA_SQLITE);
+    struct store *s = sfx_open(t.db);
+    ASSERT_EQ(sfx_sq_int(t.db, "PRAGMA user_version"), SCHEMA_SQLITE);
     /* Every old row is still there and readable through the store. */
     struct incident inc;
     ASSERT_EQ(store_incident_by_channel(s, "C0OLD0001", &inc), 0);
@@ -1083,8 +937,8 @@ TEST(store_migrate_v2_to_v5)
     ASSERT_EQ(n, 0);
     ASSERT_EQ(store_inbox_claim(s, 10, collect_inbox, &n), 1);
     ASSERT_EQ(n, 1);
-    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM timeline"), 1);
-    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM incidents"), 2);
+    ASSERT_EQ(sfx_sq_int(t.db, "SELECT COUNT(*) FROM timeline"), 1);
+    ASSERT_EQ(sfx_sq_int(t.db, "SELECT COUNT(*) FROM incidents"), 2);
     /* Incidents paged before page rounds have round 1, "SIRT-<n>": open
      * unless the incident was resolved. */
     struct page_round pr;
@@ -1109,21 +963,21 @@ TEST(store_migrate_v2_to_v5)
     store_close(s);
 
     /* Opening again changes nothing. */
-    s = open_ok(t.db);
-    ASSERT_EQ(sq_int(t.db, "PRAGMA user_version"), SCHEMA_SQLITE);
+    s = sfx_open(t.db);
+    ASSERT_EQ(sfx_sq_int(t.db, "PRAGMA user_version"), SCHEMA_SQLITE);
     ASSERT_EQ(store_member_is(s, 1, "U0REP0001"), 1);
     store_close(s);
-    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM pragma_integrity_check"
+    ASSERT_EQ(sfx_sq_int(t.db, "SELECT COUNT(*) FROM pragma_integrity_check"
                             " WHERE integrity_check != 'ok'"), 0);
-    ASSERT_EQ(sq_int(t.db, "SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
-    tdir_remove(&t);
+    ASSERT_EQ(sfx_sq_int(t.db, "SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
+    sfx_tdir_remove(&t);
 }
 
 /* ---- incidents since ---- */
 
 STORE_TEST(store_incidents_since_window, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t old_open = new_incident(s, NULL, 100);
     int64_t old_resolved = new_incident(s, NULL, 200);
     int64_t recent_resolved = new_incident(s, NULL, 1000);
@@ -1160,7 +1014,7 @@ STORE_TEST(store_incidents_since_window, 30)
 
 STORE_TEST(store_members, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t a = new_incident(s, NULL, 1);
     int64_t b = new_incident(s, NULL, 1);
     ASSERT_EQ(store_member_is(s, a, "U0EM00001"), 0);
@@ -1171,9 +1025,9 @@ STORE_TEST(store_members, 30)
     ASSERT_EQ(store_member_is(s, a, "U0RESP001"), 1);
     ASSERT_EQ(store_member_is(s, b, "U0EM00001"), 0);                   /* per incident */
     ASSERT_EQ(store_member_is(s, a, "U0em00001"), 0);                   /* ids are exact */
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM incident_members"), 2);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM incident_members"), 2);
     /* The first add's role and time are kept. */
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM incident_members"
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM incident_members"
                             " WHERE user_id = 'U0EM00001' AND role = 'em' AND added_ms = 10"), 1);
 
     ASSERT_EQ(store_member_add(s, a, NULL, "x", 1), STORE_EINVAL);
@@ -1196,7 +1050,7 @@ STORE_TEST(store_members, 30)
 
 STORE_TEST(store_decision_roundtrip, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t inc = new_incident(s, NULL, 1);
     /* Zeroed delivery/validation fields must not read as "validated: no". */
     struct decision d = {
@@ -1291,7 +1145,7 @@ static bool collect_decisions(void *ud, const struct decision *d)
 
 STORE_TEST(store_decisions_list_order, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t inc = new_incident(s, NULL, 1);
     int64_t other = new_incident(s, NULL, 1);
     int64_t ids[3];
@@ -1342,7 +1196,7 @@ static void due_keys(struct store *s, int64_t now, size_t max, char *out, size_t
 
 STORE_TEST(store_timer_set_move_cancel, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t inc = new_incident(s, NULL, 1);
     struct sched_timer tm;
     ASSERT_EQ(store_timer_get(s, "handoff_prompt/SIRT-1", &tm), STORE_ENOTFOUND);
@@ -1373,11 +1227,11 @@ STORE_TEST(store_timer_set_move_cancel, 30)
     ASSERT_EQ(tm.due_ms, 3000);
     ASSERT_NULL(tm.payload);
     sched_timer_finish(&tm);
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM timers WHERE incident_id IS NULL"), 1);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM timers WHERE incident_id IS NULL"), 1);
     ASSERT_EQ(store_timer_set(s, "handoff_prompt/SIRT-1", "handoff_prompt", inc, 9000, "{}", 300), 0);
     ASSERT_EQ(store_timer_next(s, 0), 9000);
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM timers"), 1);
-    ASSERT_EQ(raw_int(f, "SELECT created_ms * 1000 + updated_ms FROM timers"), 100 * 1000 + 300);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM timers"), 1);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT created_ms * 1000 + updated_ms FROM timers"), 100 * 1000 + 300);
 
     /* Cancel: gone from get/due/next; cancelling again (or a missing key) is fine. */
     ASSERT_EQ(store_timer_set(s, "other", "reminder", inc, 8000, NULL, 300), 0);
@@ -1386,7 +1240,7 @@ STORE_TEST(store_timer_set_move_cancel, 30)
     ASSERT_EQ(store_timer_next(s, 0), 8000);
     ASSERT_EQ(store_timer_cancel(s, "handoff_prompt/SIRT-1"), 0);
     ASSERT_EQ(store_timer_cancel(s, "never-set"), 0);
-    ASSERT_EQ(raw_int(f, "SELECT state FROM timers WHERE key = 'handoff_prompt/SIRT-1'"), 2);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT state FROM timers WHERE key = 'handoff_prompt/SIRT-1'"), 2);
 
     /* After a cancel the key is free: a new timer, not the canceled one. */
     ASSERT_EQ(store_timer_set(s, "handoff_prompt/SIRT-1", "handoff_prompt", inc, 4000, NULL, 400), 0);
@@ -1410,7 +1264,7 @@ STORE_TEST(store_timer_set_move_cancel, 30)
 
 STORE_TEST(store_timers_due_next_done, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     char keys[256];
     ASSERT_EQ(store_timer_set(s, "c", "k", 0, 300, NULL, 1), 0);
     ASSERT_EQ(store_timer_set(s, "a", "k", 0, 100, NULL, 1), 0);
@@ -1456,7 +1310,7 @@ STORE_TEST(store_timers_due_next_done, 30)
     ASSERT_EQ(tm.due_ms, 150);
     ASSERT_STR_EQ(tm.payload, "{\"again\":true}");
     sched_timer_finish(&tm);
-    ASSERT_EQ(raw_int(f, "SELECT state FROM timers WHERE key = 'a' ORDER BY id LIMIT 1"), 1);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT state FROM timers WHERE key = 'a' ORDER BY id LIMIT 1"), 1);
     ASSERT_EQ(store_timer_next(s, 0), 150);
 
     /* Done on a canceled timer leaves it canceled. */
@@ -1465,7 +1319,7 @@ STORE_TEST(store_timers_due_next_done, 30)
     sched_timer_finish(&tm);
     ASSERT_EQ(store_timer_cancel(s, "c"), 0);
     ASSERT_EQ(store_timer_done(s, c_id), 0);
-    ASSERT_EQ(raw_int(f, "SELECT state FROM timers WHERE key = 'c'"), 2);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT state FROM timers WHERE key = 'c'"), 2);
 
     /* Everything fired: next is INT64_MAX again. */
     ASSERT_EQ(store_timers_due(s, INT64_MAX, 100, &v, &n), 0);
@@ -1482,7 +1336,7 @@ STORE_TEST(store_timers_due_next_done, 30)
  * new schedule, whether the timer is marked done before or after it runs. */
 STORE_TEST(store_timer_reset_while_firing, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     struct sched_timer tm;
 
     /* Done first, then set. */
@@ -1506,13 +1360,13 @@ STORE_TEST(store_timer_reset_while_firing, 30)
     ASSERT_EQ(store_timer_get(s, "remind", &tm), 0);
     ASSERT_EQ(tm.due_ms, 3000);
     sched_timer_finish(&tm);
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM timers WHERE state = 0"), 1);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM timers WHERE state = 0"), 1);
     store_close(s);
 }
 
 STORE_TEST(store_timers_cancel_incident_only_its_own, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t a = new_incident(s, NULL, 1);
     int64_t b = new_incident(s, NULL, 1);
     char keys[256];
@@ -1529,8 +1383,8 @@ STORE_TEST(store_timers_cancel_incident_only_its_own, 30)
     ASSERT_EQ(store_timers_cancel_incident(s, a), 0);
     due_keys(s, 1000, 10, keys, sizeof(keys));
     ASSERT_STR_EQ(keys, "b/1,global");
-    ASSERT_EQ(raw_int(f, "SELECT state FROM timers WHERE key = 'a/fired'"), 1);   /* stays done */
-    ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM timers WHERE state = 2"), 2);
+    ASSERT_EQ(sfx_raw_int(f, "SELECT state FROM timers WHERE key = 'a/fired'"), 1);   /* stays done */
+    ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM timers WHERE state = 2"), 2);
     ASSERT_EQ(store_timers_cancel_incident(s, a), 0);       /* nothing left: fine */
     ASSERT_EQ(store_timers_cancel_incident(s, 0), 0);       /* 0 is "none", not the NULL rows */
     due_keys(s, 1000, 10, keys, sizeof(keys));
@@ -1553,7 +1407,7 @@ STORE_TEST(store_crash_mid_transaction, 30)
     pid_t pid = fork();
     ASSERT(pid >= 0);
     if (pid == 0) {
-        struct store *s = open_ok(f->target);
+        struct store *s = sfx_open(f->target);
         /* Committed: one incident, its event and two jobs, in one transaction. */
         ASSERT_EQ(store_begin(s), 0);
         ASSERT_EQ(store_event_record(s, "Ev-committed", 1), 0);
@@ -1597,7 +1451,7 @@ STORE_TEST(store_crash_mid_transaction, 30)
         ASSERT(sb.st_size > 1024 * 1024);
     }
 
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int n = 0;
     ASSERT_EQ(store_incidents_open(s, count_open, &n), 0);
     ASSERT_EQ(n, 1);
@@ -1611,7 +1465,7 @@ STORE_TEST(store_crash_mid_transaction, 30)
                               .submission_key = "V-lost", .created_ms = 3 };
     ASSERT_EQ(store_incident_create(s, &again), 0);   /* the key is free */
     if (!f->pg)
-        ASSERT_EQ(raw_int(f, "SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check != 'ok'"), 0);
+        ASSERT_EQ(sfx_raw_int(f, "SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check != 'ok'"), 0);
     store_close(s);
 }
 
@@ -1619,7 +1473,7 @@ STORE_TEST(store_crash_mid_transaction, 30)
 
 STORE_TEST(store_perf_sanity, 120)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     const int n_tx = 1000;
     uint64_t t0 = clock_mono_us();
     for (int i = 0; i < n_tx; i++) {
@@ -1664,7 +1518,7 @@ static bool collect_round(void *ud, const struct page_round *r)
 
 STORE_TEST(store_page_rounds, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t a = new_incident(s, NULL, 100), b = new_incident(s, NULL, 100);
     struct page_round r;
     memset(&r, 0, sizeof(r));
@@ -1708,9 +1562,9 @@ STORE_TEST(store_page_rounds, 30)
  * those of a rolled-back savepoint or transaction. */
 TEST(store_outbox_created_journal)
 {
-    struct tdir t;
-    tdir_make(&t);
-    struct store *s = open_ok(t.db);
+    struct sfx_tdir t;
+    sfx_tdir_make(&t);
+    struct store *s = sfx_open(t.db);
     store_outbox_track(s, true);
     struct outbox_new j = { .idem_key = "a", .op = "slack.post", .payload = "{}", .now_ms = 5 };
     ASSERT_EQ(store_begin(s), 0);
@@ -1746,7 +1600,7 @@ TEST(store_outbox_created_journal)
     ASSERT_EQ(store_outbox_add(s, &j), a);
     ASSERT(store_outbox_take_created(s) == NULL);
     store_close(s);
-    tdir_remove(&t);
+    sfx_tdir_remove(&t);
 }
 
 /* page_acks (issue 9, pages that are seen): the first acknowledgement seen
@@ -1761,7 +1615,7 @@ static bool count_acks(void *ud, const struct page_ack *a)
 
 STORE_TEST(store_page_acks, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t inc = new_incident(s, NULL, 1);
     struct page_ack a;
     ASSERT_EQ(store_page_ack_get(s, "SIRT-1", &a), STORE_ENOTFOUND);
@@ -1805,7 +1659,7 @@ STORE_TEST(store_page_acks, 30)
  * make the finished job pending again (it would be sent twice). */
 STORE_TEST(store_outbox_late_retry_keeps_done, 30)
 {
-    struct store *s = open_ok(f->target);
+    struct store *s = sfx_open(f->target);
     int64_t a = add_job(s, "late-retry", 0, 0, NULL, 0);
     ASSERT_EQ(store_outbox_mark_done(s, a, "{\"ok\":true}", 200), 0);
     ASSERT_EQ(store_outbox_mark_retry(s, a, 5000, "timeout", true, 300), STORE_ENOTFOUND);

@@ -115,9 +115,9 @@ TEST_PG(store_pg_replicas_migrate_once)
     PGconn *c = connect_ok(uri);
     /* One migration row per step: a second migration would have failed on
      * its primary key (and on CREATE TABLE) and so a child's open. */
-    ASSERT_EQ(q_int(c, "SELECT count(*) FROM schema_version"), 5);
-    ASSERT_EQ(q_int(c, "SELECT count(DISTINCT version) FROM schema_version"), 5);
-    ASSERT_EQ(q_int(c, "SELECT max(version) FROM schema_version"), 5);
+    ASSERT_EQ(q_int(c, "SELECT count(*) FROM schema_version"), 7);
+    ASSERT_EQ(q_int(c, "SELECT count(DISTINCT version) FROM schema_version"), 7);
+    ASSERT_EQ(q_int(c, "SELECT max(version) FROM schema_version"), 7);
     ASSERT_EQ(q_int(c, "SELECT count(*) FROM incidents"), N);
     ASSERT_EQ(q_int(c, "SELECT count(DISTINCT id) FROM incidents"), N);
     PQfinish(c);
