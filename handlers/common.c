@@ -148,6 +148,7 @@ int64_t fx_gitlab_note(struct sirt_app *app, const struct incident *inc, const c
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "body", b);
     cJSON_AddStringToObject(p, "marker", marker);
+    cJSON_AddTrueToObject(p, "names");   /* {{user.<id>}} in body -> people's names at send time */
     free(b);
     return add(app, inc->id, key, "gitlab.note", p);
 }

@@ -403,7 +403,7 @@ static void plan_decision(struct sirt_app *app, const struct incident *inc, cons
     /* 2. the GitLab issue */
     struct buf b;
     buf_init(&b, 0);
-    buf_printf(&b, "## Short-term decision #%" PRId64 "\n\nRecorded in Slack by %s via sirtbot. Approval is not "
+    buf_printf(&b, "## Short-term decision #%" PRId64 "\n\nRecorded in Slack by {{user.%s}} via sirtbot. Approval is not "
                    "required; the directors have been informed.\n\n",
                d->id, d->author);
     for (size_t i = 0; i < N_FIELDS; i++) {

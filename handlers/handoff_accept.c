@@ -311,7 +311,7 @@ int handoff_take_action(struct sirt_app *app, const cJSON *payload, const cJSON 
     free(msg);
     char *note = handback ? xasprintf("Handed back from the secops on-call to the appsec engineer whose day started "
                                       "(accepted).")
-                          : xasprintf("Handed off to the next appsec owner (accepted).");
+                          : xasprintf("Handed off to the next appsec owner, {{user.%s}} (accepted).", user);
     fx_gitlab_note(app, &inc, step, note);
     free(note);
     snprintf(buf, sizeof(buf), "You own SIRT-%" PRId64 " now. The brief above has the context; I will ask you to "

@@ -326,7 +326,10 @@ void resolve_plan(struct sirt_app *app, const struct incident *inc, const char *
     char key[256];
     timeline_add(app, inc->id, user, "resolved", "incident resolved by <@%s>", user);
     /* Close-out (closeout.c): the GitLab issue closed, with the timeline. */
-    bool issue = closeout_resolved(app, inc, user, req_id);
+    struct incident now_resolved = *inc;   /* shallow: the strings stay inc's */
+    now_resolved.state = (char *)"resolved";
+    now_resolved.resolved_ms = now;
+    bool issue = closeout_resolved(app, &now_resolved, user, req_id);   /* its note shows the state just set */
     char *text = xasprintf(":white_check_mark: <@%s> resolved SIRT-%" PRId64 ".%s%s Reminders and follow-ups "
                            "for it are stopped. Use `/sirt timeline SIRT-%" PRId64 "` for the postmortem, and "
                            "`/sirt reopen SIRT-%" PRId64 "` if it comes back.",

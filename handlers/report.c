@@ -462,6 +462,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     }
     add_job(app, n, "invite", "slack.invite", p, &j_chan, 1, 0);
 
+    cJSON *owner_dm = NULL;
     /* The appsec owner: told, and on the follow-the-sun clock.  Nobody
      * in working hours: the secops on-call takes it (found at send time). */
     if (inc->owner && strcmp(inc->owner, inc->reporter) != 0) {
@@ -469,10 +470,9 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
                             "engineer in working hours with the most of the day left. Channel: "
                             "{{incident.channel}} · {{incident.issue_link}}. I will ask you to hand it off "
                             "before your day ends.", n, title, in->severity, in->priority);
-        p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "user", inc->owner);
-        cJSON_AddStringToObject(p, "text", t);
-        add_job(app, n, "dm_owner", "slack.dm", p, &j_chan, 1, 0);
+        owner_dm = cJSON_CreateObject();   /* added once the issue job exists: its link, if it comes in time */
+        cJSON_AddStringToObject(owner_dm, "user", inc->owner);
+        cJSON_AddStringToObject(owner_dm, "text", t);
         free(t);
     } else if (!inc->owner && (cfg->secops_schedule || cfg->secops_fallback_user)) {
         p = cJSON_CreateObject();
@@ -513,7 +513,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         char *link = clean_user_text(in->link, LINK_MAX);
         struct buf d;
         buf_init(&d, 0);
-        buf_printf(&d, "**Security incident SIRT-%" PRId64 "**, reported in Slack by %s via sirtbot.\n\n"
+        buf_printf(&d, "**Security incident SIRT-%" PRId64 "**, reported in Slack by {{user.%s}} via sirtbot.\n\n"
                        "| Severity | Priority | Component |\n|---|---|---|\n| S%d | P%d | %s |\n\n"
                        "## What happened\n\n%s\n\n",
                    n, inc->reporter, in->severity, in->priority, in->component[0] ? in->component : "-", what);
@@ -528,6 +528,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         cJSON_AddStringToObject(p, "title", ititle);
         cJSON_AddStringToObject(p, "description", d.data);
         cJSON_AddStringToObject(p, "labels", labels);
+        cJSON_AddTrueToObject(p, "names");   /* the reporter's name, not their Slack id */
         cJSON_AddStringToObject(p, "marker", marker);
         j_issue = add_job(app, n, "gitlab_issue", "gitlab.create_issue", p, &j_proj, 1, 0);
         free(ititle);
@@ -587,6 +588,8 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
 
     /* 4. the pinned summary, once the channel exists (and the issue, if it comes in time) */
     int64_t deps[2] = { j_chan, j_issue };
+    if (owner_dm)
+        add_job(app, n, "dm_owner", "slack.dm", owner_dm, deps, j_issue ? 2 : 1, j_issue ? soft : 0);
     p = cJSON_CreateObject();
     char *stext = xasprintf("SIRT-%" PRId64 ": %s (S%d, P%d)", n, title, in->severity, in->priority);
     cJSON_AddStringToObject(p, "text", stext);

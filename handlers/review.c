@@ -126,7 +126,7 @@ static bool sum_timeline(void *ud, const struct timeline_entry *e)
         s->page_requests++;
     else if (strcmp(k, "not_paged") == 0)
         s->not_paged++;
-    else if (strstr(k, "handoff") || strstr(k, "handed_off"))
+    else if (strcmp(k, "handoff") == 0)   /* one per handoff made (offered, or to secops); not its prompts/accepts */
         s->handoffs++;
     else if (strcmp(k, "slack.invite") == 0 || strcmp(k, "invited") == 0)
         s->invites++;

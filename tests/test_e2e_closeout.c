@@ -274,6 +274,7 @@ TEST_T(e2e_closeout_confirm_resolve_and_reopen, 90)
     ASSERT_CONTAINS(note, "## Timeline (UTC)");
     ASSERT_CONTAINS(note, "resolved_without_release");
     ASSERT_CONTAINS(note, "Reporter: reporter");
+    ASSERT_NOT_CONTAINS(note, "Resolved: not yet");          /* the note shows the state it closes */
     /* What GitLab shows: everything before the hidden marker comment. */
     char *shown = xstrndup(note, strstr(note, "<!--") ? (size_t)(strstr(note, "<!--") - note) : strlen(note));
     ASSERT_NOT_CONTAINS(shown, "U0SIRT001");

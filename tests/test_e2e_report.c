@@ -249,6 +249,9 @@ static void s1_full_path(const char *const *env, const char *driver)
     cJSON_free(labels);
     ASSERT_CONTAINS(util_jstr(issue, "description"), "reproduction steps");
     ASSERT_CONTAINS(util_jstr(issue, "description"), "PRIVATE-TOKEN: glpat-[MASKED]");
+    /* people by name, not by Slack id (users.info at send time) */
+    ASSERT_CONTAINS(util_jstr(issue, "description"), "reported in Slack by reporter via sirtbot");
+    ASSERT_NOT_CONTAINS(util_jstr(issue, "description"), "U0REPORT1");
     /* Members (the harness's GitLab users: alice 201, em-gitaly 202, pm-gitaly
      * 203): the reporter is no appsec engineer and the S1 responders have
      * no GitLab names, so the EM and PM are added as Developers, not alice. */
@@ -292,11 +295,15 @@ static void s1_full_path(const char *const *env, const char *driver)
 
     for (int i = 0; i < 250 && fake_slack_call_count(fx.slack, "conversations.open") < 4; i++)
         fx_run_for(&fx, 20);
+    /* the owner's DM waits for the issue (its link), as the summary does */
+    ASSERT(fx_wait_post_text(&fx, "You own security incident SIRT-1 (", 20000));
     bool owner_told = false;
     for (size_t i = 0; i < fake_slack_call_count(fx.slack, "chat.postMessage"); i++) {
         const struct fake_call *c = fake_slack_call(fx.slack, "chat.postMessage", i);
-        if (strcmp(util_jstr(c->json, "channel"), "D0APPSEC2") == 0 && strstr(util_jstr(c->json, "text"), "You own security incident SIRT-1"))
+        if (strcmp(util_jstr(c->json, "channel"), "D0APPSEC2") == 0 && strstr(util_jstr(c->json, "text"), "You own security incident SIRT-1")) {
             owner_told = true;
+            ASSERT_NOT_CONTAINS(util_jstr(c->json, "text"), "no GitLab issue");
+        }
     }
     ASSERT(owner_told);
 
