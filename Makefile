@@ -21,7 +21,9 @@ endif
 CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(OPT) $(LDFLAGS)
 
-BOT_SRCS  := $(filter-out bot/main.c,$(wildcard bot/*.c)) $(wildcard handlers/*.c)
+# bot/ is the platform, handlers/ the verbs and flows, app/main.c the
+# composition root that wires them (docs/development.md "Layout").
+BOT_SRCS  := $(wildcard bot/*.c) $(wildcard handlers/*.c)
 # libfakes.a: the local fakes of Slack, PagerDuty and GitLab, the harness
 # that runs the real bot against them, and the report form's payloads; the
 # tests, the benchmarks, `make torture` and `make demo` all link it.
@@ -30,7 +32,7 @@ TEST_SRCS := $(filter-out $(FAKES_SRCS),$(wildcard tests/*.c))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 DEMO_SRCS := $(wildcard demo/*.c)
 BOT_OBJS  := $(BOT_SRCS:%.c=$(BUILD)/%.o)
-MAIN_OBJ  := $(BUILD)/bot/main.o
+MAIN_OBJ  := $(BUILD)/app/main.o
 FAKES_OBJS := $(FAKES_SRCS:%.c=$(BUILD)/%.o)
 FAKES_LIB := $(BUILD)/libfakes.a
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
@@ -39,7 +41,7 @@ DEMO_OBJS := $(DEMO_SRCS:%.c=$(BUILD)/%.o)
 DEMO_BIN  := $(BUILD)/sirt_demo
 
 
-.PHONY: all deps test run clean bench valgrind tests-build torture demo
+.PHONY: all deps test run clean bench valgrind tests-build torture demo check-layers
 all: $(BIN)
 
 deps:
@@ -77,9 +79,15 @@ tests-build: $(BIN) $(TEST_BIN) $(DEMO_BIN)
 NPROC = $(eval NPROC := $$(shell nproc 2>/dev/null || echo 2))$(NPROC)
 PAR_MAKE = $(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 
+# The platform never includes the handlers: only app/main.c wires them.
+LAYER_RE := ^[[:space:]]*\#[[:space:]]*include[[:space:]]*["<]([^">]*/)?handlers/
+check-layers:
+	@if grep -nE '$(LAYER_RE)' bot/*.c bot/*.h; then \
+	  echo "check-layers: bot/ must not include handlers/ (pass tables in from app/main.c)"; exit 1; fi
+
 # TESTS="substr ..." runs a subset; TEST_JOBS=n tests at a time (default: four
-# per CPU, two under valgrind; README "Development").
-test: deps
+# per CPU, two under valgrind; docs/development.md).
+test: deps check-layers
 	@$(PAR_MAKE) tests-build
 	SIRT_PG_SERVER=$(abspath tests/pg/pg-server.sh) SIRTBOT_BIN=$(abspath $(BIN)) SIRT_DEMO_BIN=$(abspath $(DEMO_BIN)) \
 	  $(TEST_BIN) $(TESTS)

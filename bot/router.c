@@ -11,12 +11,11 @@
 
 #include <ctype.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../handlers/handlers.h"
 #include "app.h"
+#include "dispatch.h"
 #include "log.h"
 #include "mask.h"
 #include "clock.h"
@@ -53,6 +52,7 @@ struct env_item {
 
 struct router {
     struct sirt_app *app;     /* the store thread's view */
+    const struct router_table *table;   /* borrowed from the composition root */
     struct sirt_app *loop_app;
     struct dedup *dedup;
     pthread_mutex_t mu;       /* guards the ingest list */
@@ -234,16 +234,8 @@ static char *trimmed(const char *s)
 
 /* ---- replies ---- */
 
-void reply_set_text(struct sirt_reply *r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    free(r->text);
-    r->text = xvasprintf(fmt, ap);
-    va_end(ap);
-}
-
-void reply_finish(struct sirt_reply *r)
+/* The router owns a reply once the handler filled it (bot/dispatch.h). */
+static void reply_free(struct sirt_reply *r)
 {
     free(r->text);
     cJSON_Delete(r->blocks);
@@ -323,9 +315,9 @@ static bool parse_slash(const cJSON *payload, struct parsed *p)
     return true;
 }
 
-static const struct sirt_verb *verb_for(const char *verb)
+static const struct sirt_verb *verb_for(const struct router *rt, const char *verb)
 {
-    return handlers_verb(verb[0] ? verb : "help");
+    return rt->table->verb(verb[0] ? verb : "help");
 }
 
 static cJSON *ack_slash(struct router *rt, const cJSON *payload, bool *want_work)
@@ -333,18 +325,18 @@ static cJSON *ack_slash(struct router *rt, const cJSON *payload, bool *want_work
     struct parsed p;
     if (!parse_slash(payload, &p))
         return NULL;
-    const struct sirt_verb *v = verb_for(p.verb);
+    const struct sirt_verb *v = verb_for(rt, p.verb);
     struct sirt_reply r = { 0 };
     if (v) {
         if (v->respond)
             v->respond(rt->app, &p.req, &r);
         *want_work = v->work != NULL;
     } else {
-        handlers_unknown(rt->app, &p.req, &r);
+        rt->table->unknown(rt->app, &p.req, &r);
     }
     LOG_INFO("slash command", "verb:s user:s known:b", p.verb, p.req.user_id, v != NULL);
     cJSON *ack = reply_to_ack(&r);
-    reply_finish(&r);
+    reply_free(&r);
     free(p.args);
     return ack;
 }
@@ -364,7 +356,7 @@ static bool ack_store_free(struct router *rt, struct sm_ack *tok, const char *ty
     char verb[VERB_MAX];
     const char *rest;
     router_split(text, verb, sizeof(verb), &rest);
-    const struct sirt_verb *v = verb_for(verb);
+    const struct sirt_verb *v = verb_for(rt, verb);
     if (!v || !v->store_free || v->work || !v->respond)
         return false;
     struct parsed p;
@@ -374,7 +366,7 @@ static bool ack_store_free(struct router *rt, struct sm_ack *tok, const char *ty
     v->respond(rt->loop_app, &p.req, &r);
     LOG_INFO("slash command", "verb:s user:s known:b", p.verb, p.req.user_id, true);
     cJSON *ack = reply_to_ack(&r);
-    reply_finish(&r);
+    reply_free(&r);
     free(p.args);
     sm_ack(rt->loop_app->sm, tok, ack);
     return true;
@@ -385,7 +377,7 @@ static int work_slash(struct router *rt, const cJSON *payload)
     struct parsed p;
     if (!parse_slash(payload, &p))
         return 0;
-    const struct sirt_verb *v = verb_for(p.verb);
+    const struct sirt_verb *v = verb_for(rt, p.verb);
     int rc = 0;
     if (v && v->work)
         rc = v->work(rt->app, &p.req);
@@ -470,13 +462,13 @@ static int work_event(struct router *rt, const cJSON *payload)
     p.req.args = p.args;
     p.req.payload = payload;
 
-    const struct sirt_verb *v = verb_for(p.verb);
+    const struct sirt_verb *v = verb_for(rt, p.verb);
     struct sirt_reply r = { 0 };
     if (v) {
         if (v->respond)
             v->respond(rt->app, &p.req, &r);
     } else {
-        handlers_unknown(rt->app, &p.req, &r);
+        rt->table->unknown(rt->app, &p.req, &r);
     }
     LOG_INFO(src == REQ_DM ? "direct message" : "mention", "verb:s user:s channel:s known:b",
              p.verb, user, channel, v != NULL);
@@ -487,7 +479,7 @@ static int work_event(struct router *rt, const cJSON *payload)
         eid = fallback;
     }
     int rc = post_reply(rt, &p.req, &r, eid);
-    reply_finish(&r);
+    reply_free(&r);
     if (rc >= 0 && v && v->work)
         rc = v->work(rt->app, &p.req);
     free(p.args);
@@ -506,7 +498,7 @@ static cJSON *ack_interactive(struct router *rt, const cJSON *payload, bool *wan
         const cJSON *a;
         cJSON_ArrayForEach(a, actions) {
             const char *id = util_jstr(a, "action_id");
-            if (id && handlers_action(id))
+            if (id && rt->table->action(id))
                 *want_work = true;
             else
                 LOG_INFO("block action without a handler", "action_id:s", id);
@@ -516,7 +508,7 @@ static cJSON *ack_interactive(struct router *rt, const cJSON *payload, bool *wan
     if (strcmp(itype, "view_submission") == 0) {
         const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
         const char *cb = util_jstr(view, "callback_id");
-        const struct sirt_view *v = cb ? handlers_view(cb) : NULL;
+        const struct sirt_view *v = cb ? rt->table->view(cb) : NULL;
         if (!v) {
             LOG_WARN("view submission without a handler", "callback_id:s", cb);
             return NULL;
@@ -538,14 +530,14 @@ static int work_interactive(struct router *rt, const cJSON *payload)
         const cJSON *a;
         cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(payload, "actions")) {
             const char *id = util_jstr(a, "action_id");
-            const struct sirt_action *h = id ? handlers_action(id) : NULL;
+            const struct sirt_action *h = id ? rt->table->action(id) : NULL;
             int rc = h && h->work ? h->work(rt->app, payload, a) : 0;
             if (rc < 0)
                 return rc;
         }
     } else if (itype && strcmp(itype, "view_submission") == 0) {
         const char *cb = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "view"), "callback_id");
-        const struct sirt_view *v = cb ? handlers_view(cb) : NULL;
+        const struct sirt_view *v = cb ? rt->table->view(cb) : NULL;
         if (v && v->work)
             return v->work(rt->app, payload);
     }
@@ -858,9 +850,10 @@ static void on_retry_timer(uv_timer_t *t)
 
 /* ---- entry points ---- */
 
-struct router *router_create(struct sirt_app *app)
+struct router *router_create(struct sirt_app *app, const struct router_table *table)
 {
     struct router *r = xcalloc(1, sizeof(*r));
+    r->table = table;
     r->loop_app = app;
     r->app = app->st_app ? app->st_app : app;
     r->dedup = dedup_create(DEDUP_CAPACITY);

@@ -15,9 +15,13 @@
 
 struct sirt_app;
 struct router;
+struct router_table;
 struct sm_ack;
 
-struct router *router_create(struct sirt_app *app);
+/* table (bot/dispatch.h): the verbs, actions and views to dispatch to,
+ * borrowed for the router's life (the composition root passes the
+ * handlers' table). */
+struct router *router_create(struct sirt_app *app, const struct router_table *table);
 void router_destroy(struct router *r);
 
 /* The socket's consumer (sm_envelope_fn), on the loop: queues the envelope

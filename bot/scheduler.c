@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../handlers/handlers.h"
 #include "app.h"
 #include "clock.h"
+#include "dispatch.h"
 #include "log.h"
 #include "outbox.h"
 #include "store.h"
@@ -26,6 +26,7 @@
 struct scheduler {
     struct sirt_app *app;        /* the store thread's view */
     struct sirt_app *loop_app;
+    const struct sched_kinds *kinds;   /* borrowed from the composition root */
     uv_timer_t timer;            /* loop */
     bool started;                /* store thread */
     bool closing;                /* loop; checked by the loop's messages */
@@ -59,7 +60,7 @@ static bool fire_due(struct scheduler *s)
             break;
         }
         for (size_t i = 0; i < n; i++) {
-            const struct sirt_timer_kind *k = handlers_timer(due[i].kind);
+            const struct sirt_timer_kind *k = s->kinds->find(due[i].kind);
             if (store_begin(st) != 0) {
                 ok = false;
                 break;
@@ -176,9 +177,10 @@ static void arm(struct scheduler *s)
     s->armed_capped = capped;
 }
 
-struct scheduler *scheduler_create(struct sirt_app *app)
+struct scheduler *scheduler_create(struct sirt_app *app, const struct sched_kinds *kinds)
 {
     struct scheduler *s = xcalloc(1, sizeof(*s));
+    s->kinds = kinds;
     s->loop_app = app;
     s->app = app->st_app ? app->st_app : app;
     uv_timer_init(app->loop, &s->timer);

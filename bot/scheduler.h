@@ -2,15 +2,18 @@
  * the earliest due moment and recomputed on every change — no polling.  A
  * due timer's handler runs inside a store transaction (with the timer
  * marked done in the same transaction) and may add outbox jobs and set new
- * timers.  Handlers are looked up by kind in handlers_timer().  The
+ * timers.  Handlers are looked up by kind in the struct sched_kinds
+ * (bot/dispatch.h) given at create time.  The
  * timer lives on the loop; the reading and firing run on the store thread. */
 #ifndef SIRT_SCHEDULER_H
 #define SIRT_SCHEDULER_H
 
 struct sirt_app;
 struct scheduler;
+struct sched_kinds;
 
-struct scheduler *scheduler_create(struct sirt_app *app);
+/* kinds: borrowed for the scheduler's life (the handlers' timer kinds). */
+struct scheduler *scheduler_create(struct sirt_app *app, const struct sched_kinds *kinds);
 void scheduler_start(struct scheduler *s);
 /* Loop: re-reads the next due moment (e.g. after the clock was moved). */
 void scheduler_kick(struct scheduler *s);

@@ -19,6 +19,7 @@
 #include "../bot/socket_mode.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
+#include "../handlers/handlers.h"
 
 #define STORE_REOPEN 2000
 
@@ -49,7 +50,7 @@ static void open_store(void)
         abort();
     if (app.router)
         router_destroy(app.router);
-    app.router = router_create(&app);
+    app.router = router_create(&app, &handlers_router_table);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

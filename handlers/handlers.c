@@ -1,8 +1,11 @@
 /* handlers: the tables the router dispatches on — verbs (alphabetical),
  * block actions by action_id, view submissions by callback_id, and the
- * scheduler's timer kinds.  Tables are static and read-only. */
+ * scheduler's timer kinds — and the replies the verbs build.  Tables are
+ * static and read-only; the composition root passes them in. */
 #include "handlers.h"
 
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../bot/util.h"
@@ -100,4 +103,34 @@ const struct sirt_view *handlers_view(const char *callback_id)
         if (strcmp(views[i].callback_id, callback_id) == 0)
             return &views[i];
     return NULL;
+}
+
+const struct router_table handlers_router_table = {
+    .verb = handlers_verb,
+    .action = handlers_action,
+    .view = handlers_view,
+    .unknown = handlers_unknown,
+};
+
+const struct sched_kinds handlers_sched_kinds = {
+    .find = handlers_timer,
+};
+
+/* ---- replies ---- */
+
+void reply_set_text(struct sirt_reply *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    free(r->text);
+    r->text = xvasprintf(fmt, ap);
+    va_end(ap);
+}
+
+void reply_finish(struct sirt_reply *r)
+{
+    free(r->text);
+    cJSON_Delete(r->blocks);
+    r->text = NULL;
+    r->blocks = NULL;
 }

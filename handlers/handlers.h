@@ -1,22 +1,9 @@
 /* handlers: one file per verb or flow, all listed in the tables of
- * handlers.c.  A verb has two phases:
- *   respond(): fast, no network, no store writes (store reads are fine),
- *              fills the reply.  For a
- *              slash command the reply goes into the ack payload (ephemeral);
- *              for a mention it is posted in the channel (in the thread when
- *              the mention was in one); for a DM, in the DM.
- *   work():    side effects, run after the ack is on the wire.  May be NULL.
- *              Returns 0, or a negative STORE_E* code when a store write
- *              failed: the router then rolls the whole transaction back and
- *              keeps the envelope for a replay (so nothing after a failed
- *              step commits).  A request that is refused (not allowed,
- *              malformed, stale) is not an error: the notice to the user is
- *              its work, and it returns 0.
- * Block actions and view submissions are re-checked in work() (and a
- * view's validate()) against who may act on the incident they name, exactly
- * like the command that opened them: button values and private_metadata
- * are input, never proof.
- * The request and everything it points to are borrowed for the call. */
+ * handlers.c.  The types the router and the scheduler dispatch on (verbs,
+ * actions, views, timer kinds, requests and replies) and the two phases of
+ * a verb are declared by the platform in bot/dispatch.h; the composition
+ * root (app/main.c) hands handlers_router_table and handlers_sched_kinds to
+ * router_create() and scheduler_create(). */
 #ifndef SIRT_HANDLERS_H
 #define SIRT_HANDLERS_H
 
@@ -25,60 +12,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../bot/dispatch.h"
 #include "../bot/metrics.h"
 
 struct sirt_app;
 
-enum req_source { REQ_SLASH, REQ_MENTION, REQ_DM };
-
-struct sirt_req {
-    enum req_source source;
-    const char *user_id;
-    const char *channel_id;
-    const char *thread_ts;     /* mention/DM inside a thread, else NULL */
-    const char *verb;          /* lowercased, "" when none was given */
-    const char *args;          /* the rest, trimmed, never NULL */
-    const char *trigger_id;    /* slash commands, else NULL */
-    const char *response_url;  /* slash commands, else NULL */
-    const cJSON *payload;      /* the envelope's payload */
-};
-
-/* A reply: text (mrkdwn) and optional blocks; owned by the reply and freed
- * by the router (reply_finish). */
-struct sirt_reply {
-    char *text;
-    cJSON *blocks;
-};
-
+/* Replies (struct sirt_reply): reply_set_text replaces the text;
+ * reply_finish frees text and blocks and leaves the reply empty. */
 void reply_set_text(struct sirt_reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void reply_finish(struct sirt_reply *r);
 
-struct sirt_verb {
-    const char *name;
-    const char *usage;      /* e.g. "report [summary]" */
-    const char *summary;    /* one line for help */
-    void (*respond)(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
-    int (*work)(struct sirt_app *app, const struct sirt_req *req);
-    /* True when the verb needs no store at all: work is NULL and respond
-     * reads neither the store nor anything of app (it builds its reply
-     * from the request and static tables).  Its slash command changes
-     * nothing and its reply travels in the ack, so the router answers it on
-     * the loop at once, without the store thread (nothing to make durable). */
-    bool store_free;
-};
-
-/* block_actions by action_id; view_submission by callback_id.  The payload
- * is the interactive payload. */
-struct sirt_action {
-    const char *action_id;
-    int (*work)(struct sirt_app *app, const cJSON *payload, const cJSON *action);
-};
-struct sirt_view {
-    const char *callback_id;
-    /* Pure: returns an ack payload ({"response_action":"errors",...}) or NULL if valid. */
-    cJSON *(*validate)(struct sirt_app *app, const cJSON *payload);
-    int (*work)(struct sirt_app *app, const cJSON *payload);
-};
+/* The tables the composition root passes to the router and the scheduler. */
+extern const struct router_table handlers_router_table;
+extern const struct sched_kinds handlers_sched_kinds;
 
 const struct sirt_verb *handlers_verb(const char *name);
 const struct sirt_action *handlers_action(const char *action_id);
@@ -102,11 +48,6 @@ cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origi
 void report_channel_name(int64_t n, const char *title, char *out, size_t size);
 
 /* Timer kinds run by the scheduler (inside a store transaction). */
-struct sched_timer;
-struct sirt_timer_kind {
-    const char *kind;
-    void (*fire)(struct sirt_app *app, const struct sched_timer *t);
-};
 const struct sirt_timer_kind *handlers_timer(const char *kind);
 
 /* page.c: /sirt page, /sirt resolve, @sirt oncall, the summary's Page and Resolve buttons */

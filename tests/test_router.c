@@ -95,7 +95,7 @@ TEST(router_slash_help_in_ack_payload)
 {
     struct sirt_app app;
     memset(&app, 0, sizeof(app));
-    struct router *r = router_create(&app);
+    struct router *r = router_create(&app, &handlers_router_table);
     const char *texts[] = { "help", "", "  HELP " };
     for (size_t i = 0; i < ARRAY_LEN(texts); i++) {
         cJSON *env = slash_envelope(texts[i]);
@@ -121,7 +121,7 @@ TEST(router_unknown_verb_is_answered)
 {
     struct sirt_app app;
     memset(&app, 0, sizeof(app));
-    struct router *r = router_create(&app);
+    struct router *r = router_create(&app, &handlers_router_table);
     cJSON *env = slash_envelope("frobnicate <script>now");
     bool work = true;
     cJSON *ack = router_ack(r, "slash_commands", env, &work);
@@ -153,7 +153,7 @@ TEST(router_events_filtering_and_dedup)
     struct sirt_app app;
     memset(&app, 0, sizeof(app));
     strcpy(app.bot_user_id, "U0BOT0001");
-    struct router *r = router_create(&app);
+    struct router *r = router_create(&app, &handlers_router_table);
     struct {
         const char *json;
         const char *id;
@@ -185,7 +185,7 @@ TEST(router_tolerates_missing_fields)
 {
     struct sirt_app app;
     memset(&app, 0, sizeof(app));
-    struct router *r = router_create(&app);
+    struct router *r = router_create(&app, &handlers_router_table);
     const char *bad[] = {
         "{\"envelope_id\":\"x\",\"type\":\"slash_commands\",\"payload\":{}}",
         "{\"envelope_id\":\"x\",\"type\":\"slash_commands\",\"payload\":{\"text\":5,\"user_id\":[]}}",

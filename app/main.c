@@ -1,6 +1,9 @@
-/* main: loads the config, builds the one libuv loop and everything on it
- * (lws context, curl multi, Slack Web API client, Socket Mode client,
- * router, optional health server) and the store thread (storeq), runs it,
+/* main: the composition root, the one file that wires the platform (bot/)
+ * to the handlers (handlers/): it hands the handlers' tables to the router
+ * and the scheduler and calls the handlers' store-thread hooks.  It loads
+ * the config, builds the one libuv loop and everything on it (lws context,
+ * curl multi, Slack Web API client, Socket Mode client, router, optional
+ * health server) and the store thread (storeq), runs it,
  * and tears it down in order on
  * SIGTERM/SIGINT (exit 0) or on a fatal start-up error (exit 1, one plain
  * line and one JSON line on stderr).  SIGHUP reloads the team config
@@ -15,27 +18,27 @@
 #include <string.h>
 #include <uv.h>
 
-#include "app.h"
-#include "check.h"
-#include "cli.h"
-#include "clock.h"
-#include "config.h"
-#include "effects.h"
-#include "health.h"
-#include "http.h"
-#include "log.h"
-#include "mask.h"
-#include "metrics.h"
-#include "outbox.h"
-#include "router.h"
-#include "scheduler.h"
-#include "slack_api.h"
-#include "socket_mode.h"
-#include "store.h"
-#include "storeq.h"
-#include "util.h"
-#include "version.h"
-#include "workhours.h"
+#include "../bot/app.h"
+#include "../bot/check.h"
+#include "../bot/cli.h"
+#include "../bot/clock.h"
+#include "../bot/config.h"
+#include "../bot/effects.h"
+#include "../bot/health.h"
+#include "../bot/http.h"
+#include "../bot/log.h"
+#include "../bot/mask.h"
+#include "../bot/metrics.h"
+#include "../bot/outbox.h"
+#include "../bot/router.h"
+#include "../bot/scheduler.h"
+#include "../bot/slack_api.h"
+#include "../bot/socket_mode.h"
+#include "../bot/store.h"
+#include "../bot/storeq.h"
+#include "../bot/util.h"
+#include "../bot/version.h"
+#include "../bot/workhours.h"
 #include "../handlers/handlers.h"
 
 #define SHUTDOWN_GRACE_MS 3000
@@ -698,9 +701,9 @@ int main(int argc, char **argv)
     api_set_backoff_scale(ms.app.api, ms.cfg.backoff_scale);
     ms.app.storeq = storeq_create(&ms.loop, ms.app.store, ms.app.metrics);
     ms.app.st_app = &ms.st_app;
-    ms.app.router = router_create(&ms.app);
+    ms.app.router = router_create(&ms.app, &handlers_router_table);
     ms.app.outbox = outbox_create(&ms.app);
-    ms.app.scheduler = scheduler_create(&ms.app);
+    ms.app.scheduler = scheduler_create(&ms.app, &handlers_sched_kinds);
     ms.app.unames = unames_create();
     resolve_zones(&ms);
     {
