@@ -283,6 +283,9 @@ TEST_T(e2e_review_flags_improvements_medians_metrics, 120)
     ASSERT(wait_posts(&fx, NULL, "Short-term decision #1", 1, 10000));
     click(&fx, "U0SIRT001", PUBLIC, "decision_fix_delivered", "1", "1795601500.000100");
     fx_run_for(&fx, 500);
+    /* ... and handed to an engineer who never presses Accept. */
+    ASSERT_CONTAINS(slash(&fx, "U0SIRT001", PUBLIC, "handoff SIRT-2 <@U0APPSEC1>"), "SIRT-2");
+    ASSERT(wait_posts(&fx, NULL, "Handoff pending", 1, 10000));
 
     /* An improvement, by the SIRT team only; its text is masked. */
     ASSERT_CONTAINS(slash(&fx, OUTSIDER, PUBLIC, "improve SIRT-1 something"), "Only the SIRT team");
@@ -312,6 +315,7 @@ TEST_T(e2e_review_flags_improvements_medians_metrics, 120)
     ASSERT_CONTAINS(d, "S1 with no decision recorded within 24h");
     ASSERT_CONTAINS(d, "resolved without a long-term fix recorded");
     ASSERT_CONTAINS(d, "fix of decision #1 not validated within 48h");
+    ASSERT_CONTAINS(d, "1 handoff nobody accepted");
     ASSERT_CONTAINS(d, "(2 with something flagged)");
     ASSERT_CONTAINS(d, "Process improvements noted");
     ASSERT_CONTAINS(d, "(SIRT-1) Escalate to the manager when PagerDuty is down");
