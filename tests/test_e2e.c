@@ -350,7 +350,7 @@ TEST(e2e_rate_limited_web_api_call_is_retried)
     fx_finish(&fx);
 }
 
-TEST(e2e_duplicate_event_id_handled_once)
+TEST_T(e2e_duplicate_event_id_handled_once, 60)
 {
     struct fx fx;
     fx_init(&fx);
@@ -379,7 +379,7 @@ static void expect_start_error(const char *const *env, const char *config, const
     if (config)
         fx_write_config(&fx, config);
     ASSERT_EQ(fx_spawn(&fx, env), 0);
-    int code = fx_wait_exit(&fx, 10000);
+    int code = fx_wait_exit(&fx, 30000);
     if (code == 0 || code == -1)
         TEST_FAIL("bot should exit non-zero for %s, got %d", needle, code);
     ASSERT(fx_stderr_has(&fx, needle));
@@ -442,13 +442,13 @@ TEST_T(e2e_sqlite_second_process_refused, 60)
     fx_finish(&a);
 }
 
-TEST(e2e_rejected_app_token_exits)
+TEST_T(e2e_rejected_app_token_exits, 60)
 {
     struct fx fx;
     fx_init(&fx);
     fake_slack_fail(fx.slack, "apps.connections.open", 1, 200, "invalid_auth", 0);
     ASSERT_EQ(fx_spawn(&fx, NULL), 0);
-    ASSERT_EQ(fx_wait_exit(&fx, 10000), 1);
+    ASSERT_EQ(fx_wait_exit(&fx, 30000), 1);
     ASSERT(fx_stderr_has(&fx, "SLACK_APP_TOKEN was rejected by Slack (invalid_auth)"));
     fx_finish(&fx);
 }
@@ -544,7 +544,7 @@ static bool pred_socket_open(struct fx *fx, void *ud)
     return fake_slack_ws_open(fx->slack) >= 1;
 }
 
-TEST(e2e_sigterm_before_hello_still_closes_cleanly)
+TEST_T(e2e_sigterm_before_hello_still_closes_cleanly, 60)
 {
     /* SIGTERM while the socket waits for hello; hello then arrives during
      * the shutdown.  The bot must not go back online: it closes with 1000. */
@@ -557,7 +557,7 @@ TEST(e2e_sigterm_before_hello_still_closes_cleanly)
     uv_process_kill(&fx.proc, SIGTERM);
     fx_run_for(&fx, 200);
     fake_slack_set_silent(fx.slack, false);
-    ASSERT_EQ(fx_wait_exit(&fx, 10000), 0);
+    ASSERT_EQ(fx_wait_exit(&fx, 30000), 0);
     ASSERT_EQ(fake_slack_close_frames(fx.slack), 1);
     ASSERT_EQ(fake_slack_last_close_code(fx.slack), 1000);
     ASSERT(!fx_stderr_has(&fx, "\"msg\":\"socket mode online\""));

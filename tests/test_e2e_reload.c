@@ -132,7 +132,7 @@ TEST_T(e2e_start_up_error_is_a_line_and_a_json_log_line, 60)
     fx_init(&fx);
     fx_write_config(&fx, "{\"appsec\": [{\"user\": \"U0APPSEC1\", \"tz\": \"Mars/Olympus_Mons\"}]}");
     ASSERT_EQ(fx_spawn(&fx, NULL), 0);
-    ASSERT_EQ(fx_wait_exit(&fx, 10000), 1);
+    ASSERT_EQ(fx_wait_exit(&fx, 30000), 1);
     const char *err = fx_stderr_since_spawn(&fx);
     /* The plain line, at the start of a line, as before. */
     char want[600];
