@@ -461,16 +461,24 @@ static void notes_listed(struct fx *fx, const struct http_response *resp)
     post_note(fx);
 }
 
-void eff_gitlab_note(struct fx *fx)
+/* The incident's project and issue exist (else the job waits for them). */
+static bool issue_ready(struct fx *fx)
 {
     if (fx->inc_project_id <= 0) {
         eff_wait(fx, "gitlab project");
-        return;
+        return false;
     }
     if (fx->inc_issue_iid <= 0) {
         eff_wait(fx, "gitlab issue");
-        return;
+        return false;
     }
+    return true;
+}
+
+void eff_gitlab_note(struct fx *fx)
+{
+    if (!issue_ready(fx))
+        return;
     if (!eff_str(fx->payload, "body")) {
         eff_fail(fx, "bad payload: body missing");
         return;
@@ -546,14 +554,8 @@ static void issue_updated(struct fx *fx, const struct http_response *resp)
 
 void eff_gitlab_update_issue(struct fx *fx)
 {
-    if (fx->inc_project_id <= 0) {
-        eff_wait(fx, "gitlab project");
+    if (!issue_ready(fx))
         return;
-    }
-    if (fx->inc_issue_iid <= 0) {
-        eff_wait(fx, "gitlab issue");
-        return;
-    }
     int64_t sev = eff_int(fx->payload, "severity"), pri = eff_int(fx->payload, "priority");
     if ((sev > 0 && fx->inc_severity > 0 && sev != fx->inc_severity) ||
         (pri > 0 && fx->inc_priority > 0 && pri != fx->inc_priority)) {
@@ -578,7 +580,7 @@ void eff_gitlab_update_issue(struct fx *fx)
 
 static void issue_state_done(struct fx *fx, const struct http_response *resp)
 {
-    if (resp->err != HTTP_OK || resp->status < 200 || resp->status > 299) {
+    if (!ok2xx(resp)) {
         eff_finish_http(fx, resp, "gitlab");
         return;
     }
@@ -592,14 +594,8 @@ static void issue_state_done(struct fx *fx, const struct http_response *resp)
 
 void eff_gitlab_issue_state(struct fx *fx)
 {
-    if (fx->inc_project_id <= 0) {
-        eff_wait(fx, "gitlab project");
+    if (!issue_ready(fx))
         return;
-    }
-    if (fx->inc_issue_iid <= 0) {
-        eff_wait(fx, "gitlab issue");
-        return;
-    }
     const char *ev = eff_str(fx->payload, "state_event");
     if (!ev || (strcmp(ev, "close") != 0 && strcmp(ev, "reopen") != 0)) {
         eff_fail(fx, "bad payload: state_event must be close or reopen");
