@@ -364,6 +364,8 @@ TEST_T(e2e_report_s3_no_page_no_responders, 60)
     fx_run_for(&fx, 800);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
+    for (int i = 0; i < 200 && !fake_slack_channel_has_member(ch, "U0REPORT1"); i++)
+        fx_run_for(&fx, 50);
     ASSERT(fake_slack_channel_has_member(ch, "U0REPORT1"));
     ASSERT(!fake_slack_channel_has_member(ch, "U0SIRT001"));
     ASSERT(!fake_slack_channel_has_member(ch, "U0SIRT002"));
@@ -397,6 +399,13 @@ TEST_T(e2e_report_without_routing_key_warns_in_channel, 60)
     fx_finish(&fx);
 }
 
+static bool pred_suffixed_channel_ready(struct fx *fx, void *ud)
+{
+    (void)ud;
+    return pred_pinned_summary(fx, NULL) && fake_slack_channel_count(fx->slack) >= 2
+           && fake_slack_channel_has_member(fake_slack_channel(fx->slack, 1), "U0REPORT1");
+}
+
 TEST_T(e2e_report_name_taken_gets_a_suffix, 60)
 {
     struct fx fx;
@@ -406,7 +415,9 @@ TEST_T(e2e_report_name_taken_gets_a_suffix, 60)
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0TAKEN001", &s1_fields);
     ASSERT(wait_ack(&fx, eid));
-    ASSERT(fx_wait(&fx, pred_pinned_summary, NULL, 15000));
+    /* The pin and the reporter's invite are separate jobs: either may land
+     * first, so wait for both. */
+    ASSERT(fx_wait(&fx, pred_suffixed_channel_ready, NULL, 15000));
     ASSERT_EQ(fake_slack_channel_count(fx.slack), 2);
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 1);
     ASSERT_STR_EQ(ch->name, "sirt-1-token-leaked-in-ci-logs-2");
