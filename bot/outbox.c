@@ -33,8 +33,6 @@
 
 #include <pthread.h>
 
-#define VIEWS_OPEN_TTL_MS 2500
-
 /* Retry policy (docs/reliability.md "Retries").  Every delay of our own is multiplied by
  * cfg->backoff_scale (SIRT_TEST_BACKOFF_SCALE, 1 in production); a
  * server's Retry-After is honoured as sent, up to the class's limit. */
@@ -202,45 +200,14 @@ static void fmt_hhmm(int64_t ms, char out[16])
     snprintf(out, 16, "%.5s UTC", iso + 11);
 }
 
-/* Ops whose failure is not worth a notice (they are notices, or the user
- * gets Slack's own error). */
-static bool quiet_op(const char *op, const char *idem)
-{
-    /* pd.page_status: a poll, repeated every minute while it matters. */
-    return strcmp(op, "slack.views_open") == 0 || strcmp(op, "slack.ephemeral") == 0
-           || strcmp(op, "pd.page_status") == 0
-           || strcmp(op, "slack.response_url") == 0 || (idem && strstr(idem, "/failure-notice"));
-}
-
-static const char *op_what(const char *op)
-{
-    static const struct { const char *op, *what; } names[] = {
-        { "slack.create_channel", "creating the private Slack channel" },
-        { "slack.invite", "inviting people to the incident channel" },
-        { "slack.post", "posting a message" },
-        { "slack.dm", "sending a direct message" },
-        { "gitlab.create_project", "creating the private GitLab project" },
-        { "gitlab.create_issue", "creating the confidential GitLab issue" },
-        { "gitlab.add_members", "adding members to the GitLab project" },
-        { "gitlab.note", "adding a note to the GitLab issue" },
-        { "gitlab.link", "linking an existing GitLab issue" },
-        { "pd.trigger", "paging the security on-call (PagerDuty)" },
-        { "pd.resolve", "resolving the PagerDuty incident" },
-        { "pd.oncall", "finding the secops on-call (PagerDuty)" },
-        { "pd.page_status", "reading the page's status (PagerDuty)" },
-    };
-    for (size_t i = 0; i < ARRAY_LEN(names); i++)
-        if (strcmp(names[i].op, op) == 0)
-            return names[i].what;
-    return op;
-}
-
 /* Adds a notice about a permanently failed job: into the incident channel
  * when there is one, else a DM to the reporter.  Inside the caller's txn. */
 static void add_failure_notice(struct outbox *o, int64_t incident_id, const char *op,
                                const char *idem, const char *error)
 {
-    if (quiet_op(op, idem) || !incident_id)
+    const struct effect_op *eop = effect_op_find(op);
+    /* A notice's own failure is not told either (no notice chains). */
+    if ((eop && eop->quiet) || (idem && strstr(idem, "/failure-notice")) || !incident_id)
         return;
     struct store *s = o->app->store;
     struct incident inc;
@@ -250,11 +217,10 @@ static void add_failure_notice(struct outbox *o, int64_t incident_id, const char
     char *err = mask_secrets(error ? error : "unknown error");
     char *text = xasprintf(":warning: SIRT-%" PRId64 ": %s failed (%s). Nothing more will be tried "
                            "automatically: please do it by hand.",
-                           incident_id, op_what(op), err);
+                           incident_id, eop ? eop->what : op, err);
     cJSON *p = cJSON_CreateObject();
     const char *nop;
-    bool to_channel = inc.channel_id && strcmp(op, "slack.create_channel") != 0
-                      && strcmp(op, "slack.invite") != 0;
+    bool to_channel = inc.channel_id && !(eop && eop->notice_dm);
     if (to_channel) {
         cJSON_AddStringToObject(p, "channel", inc.channel_id);
         nop = "slack.post";
@@ -885,10 +851,11 @@ static bool dispatch(struct outbox *o, struct obq_job *oj)
     int64_t now = clock_now_ms();
     if (obq_blocked(oj))
         return fail_now(o, oj, "a step it depends on failed", false);
-    if (!effect_known(j->op))
+    const struct effect_op *eop = effect_op_find(j->op);
+    if (!eop)
         return fail_now(o, oj, "unknown op", false);
-    if (strcmp(j->op, "slack.views_open") == 0 && now - j->created_ms > VIEWS_OPEN_TTL_MS)
-        /* A trigger_id lives 3 s: a late modal cannot open any more. */
+    if (eop->ttl_ms > 0 && now - j->created_ms > eop->ttl_ms)
+        /* slack.views_open: a trigger_id lives 3 s, a late modal cannot open any more. */
         return fail_now(o, oj, "trigger_id expired before the modal could open", false);
     cJSON *payload = cJSON_Parse(j->payload ? j->payload : "{}");
     if (!cJSON_IsObject(payload)) {
@@ -899,7 +866,7 @@ static bool dispatch(struct outbox *o, struct obq_job *oj)
     memset(&inc, 0, sizeof(inc));
     bool have_inc = j->incident_id && store_incident_get(s, j->incident_id, &inc) == 0;
     if (have_inc && inc.state && strcmp(inc.state, "resolved") == 0
-        && effect_retry_class(j->op) == EFFECT_CLASS_PAGE) {
+        && eop->retry == EFFECT_CLASS_PAGE) {
         /* Retried until delivered or no longer needed: it is no longer needed. */
         cJSON_Delete(payload);
         incident_finish(&inc);
