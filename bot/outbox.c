@@ -536,7 +536,7 @@ void outbox_destroy(struct outbox *o)
     if (!o)
         return;
     while (o->out_head) {
-        struct outcome *c = o->out_head;
+        struct outbox_outcome *c = o->out_head;
         o->out_head = c->next;
         free(c->error);
         free(c->new_payload);

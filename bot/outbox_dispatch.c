@@ -219,7 +219,7 @@ static bool dispatch(struct outbox *o, struct obq_job *oj)
         return false;
     }
     oj->inflight = true;
-    struct inflight *f = xcalloc(1, sizeof(*f));
+    struct outbox_inflight *f = xcalloc(1, sizeof(*f));
     f->o = o;
     f->job_id = j->id;
     f->incident_id = j->incident_id;
@@ -235,7 +235,7 @@ static bool dispatch(struct outbox *o, struct obq_job *oj)
     LOG_DEBUG("outbox: sending", "job:l op:s incident:l attempt:d maybe_sent:b", (long long)j->id, j->op,
               (long long)j->incident_id, f->attempts, j->maybe_sent);
     /* Sent from the loop once the transaction that marks it is committed. */
-    struct start *sp = xcalloc(1, sizeof(*sp));
+    struct outbox_start *sp = xcalloc(1, sizeof(*sp));
     sp->f = f;
     sp->job.id = j->id;
     sp->job.incident_id = j->incident_id;
@@ -256,7 +256,7 @@ static bool dispatch(struct outbox *o, struct obq_job *oj)
     return true;
 }
 
-static void start_free(struct start *sp)
+static void start_free(struct outbox_start *sp)
 {
     outbox_job_finish(&sp->job);
     cJSON_Delete(sp->payload);
@@ -267,9 +267,9 @@ static void start_free(struct start *sp)
 /* Loop: the requests of the jobs just marked sending leave. */
 static void starts_on_loop(void *arg)
 {
-    struct start *list = arg;
+    struct outbox_start *list = arg;
     while (list) {
-        struct start *sp = list;
+        struct outbox_start *sp = list;
         list = sp->next;
         if (sp->f->o->closing) {   /* stays sending: retried with reconciliation at the next start */
             start_free(sp);
@@ -316,9 +316,9 @@ bool outbox__pick_rounds(struct outbox *o)
  * transaction itself created (tent, n_tent) leave the queue with it. */
 void outbox__starts_settle(struct outbox *o, bool ok, const int64_t *tent, size_t n_tent)
 {
-    struct start *list = o->starts;
+    struct outbox_start *list = o->starts;
     o->starts = NULL;
-    for (struct start *sp = list; sp; sp = sp->next) {
+    for (struct outbox_start *sp = list; sp; sp = sp->next) {
         struct obq_job *j = obq_get(o->q, sp->job.id);
         if (!j)
             continue;
@@ -342,7 +342,7 @@ void outbox__starts_settle(struct outbox *o, bool ok, const int64_t *tent, size_
             storeq_to_loop(o->app->storeq, starts_on_loop, list);
     } else {
         while (list) {
-            struct start *sp = list;
+            struct outbox_start *sp = list;
             list = sp->next;
             outbox__finish_inflight(o, sp->f);
             start_free(sp);

@@ -21,8 +21,8 @@
 
 struct sirt_app;
 
-struct inflight {
-    struct inflight *next;
+struct outbox_inflight {
+    struct outbox_inflight *next;
     struct outbox *o;
     int64_t job_id;
     int64_t incident_id;
@@ -34,9 +34,9 @@ struct inflight {
 };
 
 /* An effect's outcome on its way from the loop to the store thread. */
-struct outcome {
-    struct outcome *next;
-    struct inflight *f;
+struct outbox_outcome {
+    struct outbox_outcome *next;
+    struct outbox_inflight *f;
     enum effect_outcome outcome;
     char *error;
     long retry_after_ms;
@@ -49,9 +49,9 @@ struct outcome {
 };
 
 /* A job ready to go, on its way from the store thread to the loop. */
-struct start {
-    struct start *next;
-    struct inflight *f;
+struct outbox_start {
+    struct outbox_start *next;
+    struct outbox_inflight *f;
     struct outbox_job job;
     cJSON *payload;
     struct incident inc;
@@ -65,14 +65,14 @@ struct outbox {
     bool started;
     atomic_bool closing;         /* set once on the loop, read by both threads */
     bool timer_closed;
-    struct inflight *inflight;   /* store thread */
+    struct outbox_inflight *inflight;   /* store thread */
     size_t n_inflight;
     bool ticking;
     bool tick_posted;            /* guarded by mu */
     pthread_mutex_t mu;          /* guards outcomes, tick_posted and the gauges */
-    struct outcome *out_head, *out_tail;
+    struct outbox_outcome *out_head, *out_tail;
     bool outcome_posted;
-    struct start *starts;        /* store thread: picked in this tick, sent after its commit */
+    struct outbox_start *starts;        /* store thread: picked in this tick, sent after its commit */
     int64_t gauges[OUTBOX_N_STATES];
     int64_t oldest_ms;
     bool gauges_ok;
@@ -108,7 +108,7 @@ void outbox__starts_settle(struct outbox *o, bool ok, const int64_t *tent, size_
 /* outbox_outcome.c: the effect_done_fn of every job (loop; ud is its
  * inflight entry), and the freeing of an entry (store thread). */
 void outbox__on_effect_done(void *ud, const struct effect_result *r);
-void outbox__finish_inflight(struct outbox *o, struct inflight *f);
+void outbox__finish_inflight(struct outbox *o, struct outbox_inflight *f);
 
 /* outbox_notice.c, store thread, inside the caller's transaction: the
  * notice of a job failed for good (none for quiet ops or without an

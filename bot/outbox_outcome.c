@@ -119,7 +119,7 @@ static void apply_captures(struct store *s, int64_t incident_id, const char *op,
  * the transaction that marks the job done: the result and what follows from
  * it commit together.  Their idem keys extend the job's, so an effect
  * replayed after a crash adds nothing twice. */
-static void add_followups(struct store *s, const struct inflight *f, const cJSON *result)
+static void add_followups(struct store *s, const struct outbox_inflight *f, const cJSON *result)
 {
     const cJSON *jobs = result ? cJSON_GetObjectItemCaseSensitive(result, "jobs") : NULL;
     const cJSON *j;
@@ -157,9 +157,9 @@ static void add_followups(struct store *s, const struct inflight *f, const cJSON
     }
 }
 
-void outbox__finish_inflight(struct outbox *o, struct inflight *f)
+void outbox__finish_inflight(struct outbox *o, struct outbox_inflight *f)
 {
-    struct inflight **pp = &o->inflight;
+    struct outbox_inflight **pp = &o->inflight;
     while (*pp && *pp != f)
         pp = &(*pp)->next;
     if (*pp)
@@ -172,8 +172,8 @@ void outbox__finish_inflight(struct outbox *o, struct inflight *f)
 }
 
 /* Store thread: one outcome, inside the caller's transaction. */
-static void apply_outcome(struct outbox *o, struct inflight *f, const struct effect_result *r, bool closing,
-                          struct outcome *c)
+static void apply_outcome(struct outbox *o, struct outbox_inflight *f, const struct effect_result *r, bool closing,
+                          struct outbox_outcome *c)
 {
     c->final_state = -1;
     c->next_at_ms = clock_now_ms();
@@ -260,7 +260,7 @@ static void outcomes_st(struct store *st, void *arg)
 {
     struct outbox *o = arg;
     pthread_mutex_lock(&o->mu);
-    struct outcome *list = o->out_head;
+    struct outbox_outcome *list = o->out_head;
     o->out_head = o->out_tail = NULL;
     o->outcome_posted = false;
     bool closing = o->closing;
@@ -273,7 +273,7 @@ static void outcomes_st(struct store *st, void *arg)
     bool began = store_begin(st) == 0;
     if (!began)
         LOG_ERROR("outbox: store unavailable; jobs stay sending until restart", "");
-    for (struct outcome *c = list; c && began; c = c->next) {
+    for (struct outbox_outcome *c = list; c && began; c = c->next) {
         struct effect_result r = { c->outcome, c->error ? c->error : "", c->retry_after_ms, c->maybe_sent, c->result };
         apply_outcome(o, c->f, &r, closing, c);
     }
@@ -281,14 +281,14 @@ static void outcomes_st(struct store *st, void *arg)
     if (began && !ok)   /* rolled back; the jobs stay sending (and ours) until restart */
         LOG_ERROR("outbox: cannot record the outcomes", "");
     bool woke = false;   /* a result set a timer ("wake"): the scheduler re-reads its agenda */
-    for (struct outcome *c = list; c && ok && !woke; c = c->next)
+    for (struct outbox_outcome *c = list; c && ok && !woke; c = c->next)
         woke = c->outcome == EFFECT_DONE && cJSON_GetObjectItemCaseSensitive(c->result, "wake");
     if (woke)
         scheduler_st_changed(o->app->scheduler);
     store_stats_get(st, &sb);
     metrics_outbox_reads(o->app->metrics, sb.reads - sa.reads);
     while (list) {
-        struct outcome *c = list;
+        struct outbox_outcome *c = list;
         list = c->next;
         struct obq_job *j = obq_get(o->q, c->f->job_id);
         if (j && !ok) {
@@ -320,9 +320,9 @@ static void outcomes_st(struct store *st, void *arg)
 /* Loop: an effect reported back; its outcome goes to the store thread. */
 void outbox__on_effect_done(void *ud, const struct effect_result *r)
 {
-    struct inflight *f = ud;
+    struct outbox_inflight *f = ud;
     struct outbox *o = f->o;
-    struct outcome *c = xcalloc(1, sizeof(*c));
+    struct outbox_outcome *c = xcalloc(1, sizeof(*c));
     c->f = f;
     c->outcome = r->outcome;
     c->error = r->error ? xstrdup(r->error) : NULL;
