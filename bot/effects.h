@@ -187,7 +187,7 @@ void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSO
 enum effect_retry_class { EFFECT_CLASS_DEFAULT, EFFECT_CLASS_PAGE };
 
 struct fx;
-/* One op: a line of the one op table (effect_ops.c), which everything that
+/* One op: a line of the one op table (ops[] in effects.c), which everything that
  * treats ops differently reads.  Static: the pointers live forever. */
 struct effect_op {
     const char *name;              /* "slack.post" */

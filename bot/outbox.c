@@ -20,14 +20,19 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
-#include "outbox_internal.h"
+#include "outbox_dispatch.h"
+#include "outbox_outcome.h"
 #include "outbox_queue.h"
+#include "outbox_state.h"
+#include "scheduler.h"
 #include "store.h"
 #include "storeq.h"
 #include "util.h"
 
 _Static_assert(METRICS_OUTBOX_STATES == OUTBOX_N_STATES, "metrics and store disagree on outbox states");
 
+static void tick(struct outbox *o);
+static void on_effect_done(void *ud, const struct effect_result *r);
 static void schedule(struct outbox *o);
 static void on_timer(uv_timer_t *t);
 static void arm_loop(struct outbox *o, int64_t delay_ms);
@@ -37,161 +42,156 @@ size_t outbox_in_flight(const struct outbox *o)
     return o ? o->n_inflight : 0;
 }
 
-int64_t outbox_add(struct store *s, int64_t incident_id, const char *idem_key, const char *op,
-                   const cJSON *payload, const int64_t *deps, size_t n_deps,
-                   int64_t deps_deadline_ms)
+/* ---- jobs out and outcomes back ---- */
+
+static void start_free(struct outbox_start *sp)
 {
-    char *text = payload ? cJSON_PrintUnformatted(payload) : NULL;
-    int64_t now = clock_now_ms();
-    struct outbox_new j = {
-        .incident_id = incident_id,
-        .idem_key = idem_key,
-        .op = op,
-        .payload = text ? text : "{}",
-        .next_at_ms = now,
-        .deps_deadline_ms = deps_deadline_ms,
-        .deps = deps,
-        .n_deps = n_deps,
-        .now_ms = now,
-    };
-    int64_t id = store_outbox_add(s, &j);
-    if (id <= 0)
-        LOG_ERROR("outbox: cannot add job", "op:s idem:s", op, idem_key);
-    cJSON_free(text);
-    return id;
+    outbox_job_finish(&sp->job);
+    cJSON_Delete(sp->payload);
+    incident_finish(&sp->inc);
+    free(sp);
 }
 
-uint64_t outbox_backoff_ms(int attempts, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd)
+/* Loop: the requests of the jobs just marked sending leave. */
+static void starts_on_loop(void *arg)
 {
-    uint64_t d = base_ms ? base_ms : 1;
-    for (int i = 1; i < attempts && d < cap_ms; i++)
-        d *= 2;
-    if (d > cap_ms)
-        d = cap_ms;
-    return d - d / 2 + rnd % (d / 2 + 1);   /* in [d/2, d]: never above the cap */
-}
-
-/* ---- the queue in memory (store thread) ---- */
-
-void outbox__count_move(struct outbox *o, int from, int to)
-{
-    if (from >= 0 && o->counts[from] > 0)
-        o->counts[from]--;
-    if (to >= 0)
-        o->counts[to]++;
-}
-
-/* Sweep and renewal period: a third of the lease, at most 10 s. */
-static int64_t sweep_every_ms(const struct outbox *o)
-{
-    int64_t p = store_lease_ms(o->app->store) / 3;
-    return p < 10000 ? (p < 1 ? 1 : p) : 10000;
-}
-
-/* The dependency dep of j: waited for while pending here or elsewhere;
- * read from the store only when neither the queue nor its memory of
- * finished jobs knows it (another replica's job, or one finished long ago). */
-static void resolve_dep(struct outbox *o, struct obq_job *j, int64_t dep)
-{
-    int st = obq_state(o->q, dep);
-    if (st < 0)
-        st = store_outbox_state(o->app->store, dep);
-    if (st == OUTBOX_PENDING || st == OUTBOX_SENDING)
-        obq_add_dep(j, dep);
-    else if (st == OUTBOX_FAILED)
-        j->dep_failed = true;
-    /* done, dropped, or gone: nothing to wait for */
-}
-
-/* j's unfinished dependencies as the store has them (claimed jobs, and
- * jobs waiting on another replica's). */
-static void load_deps(struct outbox *o, struct obq_job *j)
-{
-    struct outbox_dep *deps = NULL;
-    size_t n = 0;
-    if (store_outbox_deps_of(o->app->store, j->job.id, &deps, &n) != 0)
-        return;
-    j->n_deps = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (deps[i].dep_state == OUTBOX_FAILED)
-            j->dep_failed = true;
-        else
-            obq_add_dep(j, deps[i].dep_id);
+    struct outbox_start *list = arg;
+    while (list) {
+        struct outbox_start *sp = list;
+        list = sp->next;
+        if (sp->f->o->closing) {   /* stays sending: retried with reconciliation at the next start */
+            start_free(sp);
+            continue;
+        }
+        effect_start(sp->f->o->loop_app, &sp->job, sp->payload, sp->have_inc ? &sp->inc : NULL, on_effect_done,
+                     sp->f);
+        start_free(sp);
     }
-    free(deps);
 }
 
-/* The jobs the commits since the last call created: ours, due as written. */
-void outbox__take_created(struct outbox *o)
+/* The transaction that marked o->starts ended: committed (ok), their
+ * requests leave; otherwise they stay pending, and the jobs that the
+ * transaction itself created (tent, n_tent) leave the queue with it. */
+static void starts_settle(struct outbox *o, bool ok, const int64_t *tent, size_t n_tent)
 {
-    struct outbox_created *list = store_outbox_take_created(o->app->store);
-    for (struct outbox_created *c = list; c; c = c->next) {
-        int64_t id = c->job.id;
-        struct obq_job *j = obq_add(o->q, &c->job);
+    struct outbox_start *list = o->starts;
+    o->starts = NULL;
+    for (struct outbox_start *sp = list; sp; sp = sp->next) {
+        struct obq_job *j = obq_get(o->q, sp->job.id);
         if (!j)
             continue;
-        (void)id;
-        outbox__count_move(o, -1, OUTBOX_PENDING);
-        for (size_t i = 0; i < c->n_deps; i++)
-            resolve_dep(o, j, c->deps[i]);
+        if (ok) {
+            j->job.attempts = sp->job.attempts;
+            j->job.first_due_ms = sp->job.first_due_ms;
+            outbox__count_move(o, OUTBOX_PENDING, OUTBOX_SENDING);
+        } else {
+            j->inflight = false;
+        }
     }
-    outbox_created_free(list);
+    for (size_t i = 0; !ok && i < n_tent; i++) {
+        struct obq_job *j = obq_get(o->q, tent[i]);
+        if (j) {
+            outbox__count_move(o, OUTBOX_PENDING, -1);
+            obq_remove(o->q, j);
+        }
+    }
+    if (ok) {
+        if (list)
+            storeq_to_loop(o->app->storeq, starts_on_loop, list);
+    } else {
+        while (list) {
+            struct outbox_start *sp = list;
+            list = sp->next;
+            outbox__finish_inflight(o, sp->f);
+            start_free(sp);
+        }
+    }
 }
 
-/* Jobs claimed from the store (at start, or by the sweep) join the queue;
- * their soft waits on dependencies start again (obq_takeover). */
-static size_t adopt(struct outbox *o, struct outbox_job *jobs, size_t n, bool with_deps)
+static void outcomes_st(struct store *st, void *arg)
 {
-    size_t added = 0;
-    int64_t now = clock_now_ms();
-    for (size_t i = 0; i < n; i++) {
-        struct obq_job *j = obq_add(o->q, &jobs[i]);
-        if (!j)
-            continue;
-        added++;
-        obq_takeover(j, now);
-        if (with_deps)
-            load_deps(o, j);
+    struct outbox *o = arg;
+    pthread_mutex_lock(&o->mu);
+    struct outbox_outcome *list = o->out_head;
+    o->out_head = o->out_tail = NULL;
+    o->outcome_posted = false;
+    bool closing = o->closing;
+    pthread_mutex_unlock(&o->mu);
+    if (!list)
+        return;
+    /* Every outcome that came back together: one commit. */
+    struct store_stats sa, sb;
+    store_stats_get(st, &sa);
+    bool began = store_begin(st) == 0;
+    if (!began)
+        LOG_ERROR("outbox: store unavailable; jobs stay sending until restart", "");
+    for (struct outbox_outcome *c = list; c && began; c = c->next) {
+        struct effect_result r = { c->outcome, c->error ? c->error : "", c->retry_after_ms, c->maybe_sent, c->result };
+        outbox__apply_outcome(o, c->f, &r, closing, c);
     }
-    return added;
+    bool ok = began && store_commit(st) == 0;
+    if (began && !ok)   /* rolled back; the jobs stay sending (and ours) until restart */
+        LOG_ERROR("outbox: cannot record the outcomes", "");
+    bool woke = false;   /* a result set a timer ("wake"): the scheduler re-reads its agenda */
+    for (struct outbox_outcome *c = list; c && ok && !woke; c = c->next)
+        woke = c->outcome == EFFECT_DONE && cJSON_GetObjectItemCaseSensitive(c->result, "wake");
+    if (woke)
+        scheduler_st_changed(o->app->scheduler);
+    store_stats_get(st, &sb);
+    metrics_outbox_reads(o->app->metrics, sb.reads - sa.reads);
+    while (list) {
+        struct outbox_outcome *c = list;
+        list = c->next;
+        struct obq_job *j = obq_get(o->q, c->f->job_id);
+        if (j && !ok) {
+            obq_remove(o->q, j);
+        } else if (j && c->final_state >= 0) {
+            outbox__count_move(o, OUTBOX_SENDING, c->final_state);
+            obq_finished(o->q, c->f->job_id, (enum outbox_state)c->final_state);
+        } else if (j) {
+            outbox__count_move(o, OUTBOX_SENDING, OUTBOX_PENDING);
+            j->inflight = false;
+            j->job.next_at_ms = c->next_at_ms;
+            j->job.maybe_sent = j->job.maybe_sent || c->maybe_sent;
+            if (c->new_payload) {
+                free(j->job.payload);
+                j->job.payload = c->new_payload;
+                c->new_payload = NULL;
+            }
+        }
+        outbox__finish_inflight(o, c->f);
+        free(c->error);
+        free(c->new_payload);
+        cJSON_Delete(c->result);
+        free(c);
+    }
+    if (!closing)
+        tick(o);
 }
 
-/* Store thread, every sweep_every_ms: renews this replica's leases and
- * claims the jobs no one holds (a dead replica's, once its lease ended).
- * The only reading-to-find-work left: one bounded query. */
-static void sweep(struct outbox *o)
+/* Loop: an effect reported back; its outcome goes to the store thread. */
+static void on_effect_done(void *ud, const struct effect_result *r)
 {
-    struct store *s = o->app->store;
-    int64_t now = clock_now_ms();
-    o->next_sweep_ms = now + sweep_every_ms(o);
-    if (store_begin(s) != 0)
-        return;
-    store_outbox_renew(s, now);
-    struct outbox_job *jobs = NULL;
-    size_t n = 0;
-    if (store_outbox_claim(s, now, false, 256, &jobs, &n) != 0 || store_commit(s) != 0) {
-        if (store_txn_failed(s))
-            store_rollback(s);
-        outbox_jobs_free(jobs, n);
-        return;
-    }
-    size_t added = adopt(o, jobs, n, true);
-    outbox_jobs_free(jobs, n);
-    if (added)
-        LOG_WARN("outbox: jobs taken over from a replica whose lease ended (or from no one)", "jobs:l",
-                 (long long)added);
-    /* Jobs waiting on another replica's jobs: their states, read again. */
-    for (struct obq_job *j = obq_first(o->q); j; j = j->next) {
-        bool foreign = false;
-        for (size_t i = 0; i < j->n_deps && !foreign; i++)
-            foreign = obq_get(o->q, j->deps[i]) == NULL;
-        if (foreign)
-            load_deps(o, j);
-    }
-    /* Other replicas change the counts too: the truth, once a sweep. */
-    int64_t counts[OUTBOX_N_STATES];
-    if (store_outbox_counts(s, counts) == 0)
-        memcpy(o->counts, counts, sizeof(counts));
+    struct outbox_inflight *f = ud;
+    struct outbox *o = f->o;
+    struct outbox_outcome *c = xcalloc(1, sizeof(*c));
+    c->f = f;
+    c->outcome = r->outcome;
+    c->error = r->error ? xstrdup(r->error) : NULL;
+    c->retry_after_ms = r->retry_after_ms;
+    c->maybe_sent = r->maybe_sent;
+    c->result = r->result ? cJSON_Duplicate(r->result, true) : NULL;
+    pthread_mutex_lock(&o->mu);
+    if (o->out_tail)
+        o->out_tail->next = c;
+    else
+        o->out_head = c;
+    o->out_tail = c;
+    bool post = !o->outcome_posted;
+    o->outcome_posted = true;
+    pthread_mutex_unlock(&o->mu);
+    if (post)
+        storeq_post(o->loop_app->storeq, outcomes_st, NULL, o);
 }
 
 /* Store thread: the gauges /metrics shows, from memory, kept here so a
@@ -209,7 +209,7 @@ static void update_gauges(struct outbox *o)
 static void tick_inner(struct outbox *o);
 
 /* Counts the store reads the outbox makes (sirt_outbox_store_reads_total). */
-void outbox__tick(struct outbox *o)
+static void tick(struct outbox *o)
 {
     if (o->closing || o->ticking || !o->started)
         return;
@@ -226,7 +226,7 @@ static void tick_inner(struct outbox *o)
     struct store *s = o->app->store;
     outbox__take_created(o);
     if (clock_now_ms() >= o->next_sweep_ms)
-        sweep(o);
+        outbox__sweep(o);
     /* The jobs picked here are marked sending in one transaction. */
     bool began = store_begin(s) == 0;
     bool ok = began && outbox__pick_rounds(o);
@@ -235,7 +235,7 @@ static void tick_inner(struct outbox *o)
     if (began && !ok && store_txn_failed(s))
         store_rollback(s);
     outbox__take_created(o);
-    outbox__starts_settle(o, ok, NULL, 0);
+    starts_settle(o, ok, NULL, 0);
     o->ticking = false;
     update_gauges(o);
     if (ok) {
@@ -258,7 +258,7 @@ static void tick_st(struct store *st, void *arg)
         o->armed_for = 0;   /* a one-shot timer: set it again, whatever the moment */
     o->timer_fired = false;
     pthread_mutex_unlock(&o->mu);
-    outbox__tick(o);
+    tick(o);
 }
 
 static void post_tick(struct outbox *o)
@@ -334,7 +334,7 @@ void outbox_kick(struct outbox *o)
 void outbox_st_committed(struct outbox *o)
 {
     if (o && o->started && !o->closing && !o->ticking)
-        outbox__tick(o);
+        tick(o);
 }
 
 void outbox_st_precommit(struct outbox *o)
@@ -355,7 +355,7 @@ void outbox_st_precommit(struct outbox *o)
             continue;
         outbox__count_move(o, -1, OUTBOX_PENDING);
         for (size_t i = 0; i < c->n_deps; i++)
-            resolve_dep(o, j, c->deps[i]);
+            outbox__resolve_dep(o, j, c->deps[i]);
         if (o->n_tent == o->cap_tent) {
             o->cap_tent = o->cap_tent ? 2 * o->cap_tent : 16;
             o->tent = xrealloc(o->tent, o->cap_tent * sizeof(*o->tent));
@@ -380,14 +380,14 @@ void outbox_st_postcommit(struct outbox *o, bool committed)
     }
     bool ok = committed && !o->pre_failed;
     o->pre = o->pre_failed = false;
-    outbox__starts_settle(o, ok, o->tent, o->n_tent);
+    starts_settle(o, ok, o->tent, o->n_tent);
     o->n_tent = 0;
     o->ticking = false;
     if (committed) {
         outbox__take_created(o);   /* e.g. failure notices of jobs failed in there */
         int64_t now = clock_now_ms();
         if (now >= o->next_sweep_ms || obq_next_due(o->q) <= now) {
-            outbox__tick(o);       /* more is due: its own transaction */
+            tick(o);       /* more is due: its own transaction */
             return;
         }
     }
@@ -450,7 +450,7 @@ static void start_st(struct store *st, void *arg)
                 break;
             for (size_t i = 0; i < n; i++)
                 recovered += jobs[i].maybe_sent && jobs[i].attempts > 0;
-            total += adopt(o, jobs, n, false);
+            total += outbox__adopt(o, jobs, n, false);
             outbox_jobs_free(jobs, n);
             if (n < 1024)
                 break;
@@ -483,11 +483,11 @@ static void start_st(struct store *st, void *arg)
     if (recovered)
         LOG_WARN("outbox: jobs interrupted by a stop are retried with reconciliation", "jobs:l",
                  (long long)recovered);
-    o->next_sweep_ms = now + sweep_every_ms(o);
+    o->next_sweep_ms = now + outbox__sweep_every_ms(o);
     store_stats_get(st, &b);
     metrics_outbox_reads(o->app->metrics, b.reads - a.reads);
     o->started = true;
-    outbox__tick(o);
+    tick(o);
 }
 
 int outbox_start(struct outbox *o)

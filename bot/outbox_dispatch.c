@@ -1,10 +1,9 @@
-/* outbox_dispatch: jobs on their way out.  On the store thread, a tick's
- * rounds pick the due jobs, fail or drop those that must not go (a failed
- * dependency, an unknown op, too late, an incident in another state), fill
- * in the {{incident.*}} placeholders from the incident row at send time, and
- * mark the rest sending inside the tick's transaction; once it committed,
- * their requests leave from the loop.  A start is freed once its effect is
- * started (or the transaction failed). */
+/* outbox_dispatch: the store thread's picking of due jobs, inside the
+ * tick's transaction: it fails or drops those that must not go (a failed
+ * dependency, an unknown op, too late, an incident in another state),
+ * fills in the {{incident.*}} placeholders from the incident row at send
+ * time, and marks the rest sending; each leaves as an outbox_start on
+ * o->starts, which outbox.c sends once the transaction committed. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +14,11 @@
 #include "effects.h"
 #include "log.h"
 #include "metrics.h"
-#include "outbox.h"
-#include "outbox_internal.h"
+#include "outbox_dispatch.h"
+#include "outbox_jobs.h"
 #include "outbox_queue.h"
+#include "outbox_state.h"
 #include "store.h"
-#include "storeq.h"
 #include "util.h"
 
 /* ---- placeholders ---- */
@@ -256,31 +255,6 @@ static bool dispatch(struct outbox *o, struct obq_job *oj)
     return true;
 }
 
-static void start_free(struct outbox_start *sp)
-{
-    outbox_job_finish(&sp->job);
-    cJSON_Delete(sp->payload);
-    incident_finish(&sp->inc);
-    free(sp);
-}
-
-/* Loop: the requests of the jobs just marked sending leave. */
-static void starts_on_loop(void *arg)
-{
-    struct outbox_start *list = arg;
-    while (list) {
-        struct outbox_start *sp = list;
-        list = sp->next;
-        if (sp->f->o->closing) {   /* stays sending: retried with reconciliation at the next start */
-            start_free(sp);
-            continue;
-        }
-        effect_start(sp->f->o->loop_app, &sp->job, sp->payload, sp->have_inc ? &sp->inc : NULL, outbox__on_effect_done,
-                     sp->f);
-        start_free(sp);
-    }
-}
-
 /* The dispatch rounds of a tick, inside the caller's open transaction: the
  * jobs picked are marked sending in it and wait in o->starts until it ends
  * (outbox__starts_settle).  False when the store refused a write. */
@@ -310,43 +284,3 @@ bool outbox__pick_rounds(struct outbox *o)
     }
     return ok;
 }
-
-/* The transaction that marked o->starts ended: committed (ok), their
- * requests leave; otherwise they stay pending, and the jobs that the
- * transaction itself created (tent, n_tent) leave the queue with it. */
-void outbox__starts_settle(struct outbox *o, bool ok, const int64_t *tent, size_t n_tent)
-{
-    struct outbox_start *list = o->starts;
-    o->starts = NULL;
-    for (struct outbox_start *sp = list; sp; sp = sp->next) {
-        struct obq_job *j = obq_get(o->q, sp->job.id);
-        if (!j)
-            continue;
-        if (ok) {
-            j->job.attempts = sp->job.attempts;
-            j->job.first_due_ms = sp->job.first_due_ms;
-            outbox__count_move(o, OUTBOX_PENDING, OUTBOX_SENDING);
-        } else {
-            j->inflight = false;
-        }
-    }
-    for (size_t i = 0; !ok && i < n_tent; i++) {
-        struct obq_job *j = obq_get(o->q, tent[i]);
-        if (j) {
-            outbox__count_move(o, OUTBOX_PENDING, -1);
-            obq_remove(o->q, j);
-        }
-    }
-    if (ok) {
-        if (list)
-            storeq_to_loop(o->app->storeq, starts_on_loop, list);
-    } else {
-        while (list) {
-            struct outbox_start *sp = list;
-            list = sp->next;
-            outbox__finish_inflight(o, sp->f);
-            start_free(sp);
-        }
-    }
-}
-

@@ -1,9 +1,9 @@
-/* outbox_outcome: outcomes on their way back.  The loop queues each
- * effect's outcome (an owned copy) for the store thread, which records all
- * that came back together in one commit: done with its captures and
- * follow-up jobs, a retry at the delay its op's retry class allows, or
- * failed with its notice; then the queue in memory learns the new states
- * and the inflight entries are freed. */
+/* outbox_outcome: what one effect's outcome writes, on the store thread
+ * inside the transaction that records the outcomes that came back together:
+ * done with its captures and follow-up jobs, a retry at the delay its op's
+ * retry class allows (docs/reliability.md "Retries"), or failed with its
+ * notice.  The inflight entry is freed by outbox__finish_inflight once the
+ * queue in memory has learnt the new state. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +15,10 @@
 #include "effects.h"
 #include "log.h"
 #include "metrics.h"
-#include "outbox.h"
-#include "outbox_internal.h"
-#include "outbox_queue.h"
-#include "scheduler.h"
+#include "outbox_jobs.h"
+#include "outbox_outcome.h"
+#include "outbox_state.h"
 #include "store.h"
-#include "storeq.h"
 #include "util.h"
 
 /* Retry policy (docs/reliability.md "Retries").  Every delay of our own is multiplied by
@@ -39,6 +37,16 @@ struct policy {
     int64_t announce_ms;     /* pages: scaled delay before "not accepted" is announced */
     int64_t retry_after_max_ms;
 };
+
+uint64_t outbox_backoff_ms(int attempts, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd)
+{
+    uint64_t d = base_ms ? base_ms : 1;
+    for (int i = 1; i < attempts && d < cap_ms; i++)
+        d *= 2;
+    if (d > cap_ms)
+        d = cap_ms;
+    return d - d / 2 + rnd % (d / 2 + 1);   /* in [d/2, d]: never above the cap */
+}
 
 static int64_t scaled(const struct outbox *o, int64_t ms)
 {
@@ -66,8 +74,6 @@ static struct policy policy_of(const struct outbox *o, const char *op)
     }
     return p;
 }
-
-/* ---- completion ---- */
 
 static void apply_captures(struct store *s, int64_t incident_id, const char *op, const cJSON *result,
                            int64_t now)
@@ -172,8 +178,8 @@ void outbox__finish_inflight(struct outbox *o, struct outbox_inflight *f)
 }
 
 /* Store thread: one outcome, inside the caller's transaction. */
-static void apply_outcome(struct outbox *o, struct outbox_inflight *f, const struct effect_result *r, bool closing,
-                          struct outbox_outcome *c)
+void outbox__apply_outcome(struct outbox *o, struct outbox_inflight *f, const struct effect_result *r,
+                           bool closing, struct outbox_outcome *c)
 {
     c->final_state = -1;
     c->next_at_ms = clock_now_ms();
@@ -255,90 +261,3 @@ static void apply_outcome(struct outbox *o, struct outbox_inflight *f, const str
         break;
     }
 }
-
-static void outcomes_st(struct store *st, void *arg)
-{
-    struct outbox *o = arg;
-    pthread_mutex_lock(&o->mu);
-    struct outbox_outcome *list = o->out_head;
-    o->out_head = o->out_tail = NULL;
-    o->outcome_posted = false;
-    bool closing = o->closing;
-    pthread_mutex_unlock(&o->mu);
-    if (!list)
-        return;
-    /* Every outcome that came back together: one commit. */
-    struct store_stats sa, sb;
-    store_stats_get(st, &sa);
-    bool began = store_begin(st) == 0;
-    if (!began)
-        LOG_ERROR("outbox: store unavailable; jobs stay sending until restart", "");
-    for (struct outbox_outcome *c = list; c && began; c = c->next) {
-        struct effect_result r = { c->outcome, c->error ? c->error : "", c->retry_after_ms, c->maybe_sent, c->result };
-        apply_outcome(o, c->f, &r, closing, c);
-    }
-    bool ok = began && store_commit(st) == 0;
-    if (began && !ok)   /* rolled back; the jobs stay sending (and ours) until restart */
-        LOG_ERROR("outbox: cannot record the outcomes", "");
-    bool woke = false;   /* a result set a timer ("wake"): the scheduler re-reads its agenda */
-    for (struct outbox_outcome *c = list; c && ok && !woke; c = c->next)
-        woke = c->outcome == EFFECT_DONE && cJSON_GetObjectItemCaseSensitive(c->result, "wake");
-    if (woke)
-        scheduler_st_changed(o->app->scheduler);
-    store_stats_get(st, &sb);
-    metrics_outbox_reads(o->app->metrics, sb.reads - sa.reads);
-    while (list) {
-        struct outbox_outcome *c = list;
-        list = c->next;
-        struct obq_job *j = obq_get(o->q, c->f->job_id);
-        if (j && !ok) {
-            obq_remove(o->q, j);
-        } else if (j && c->final_state >= 0) {
-            outbox__count_move(o, OUTBOX_SENDING, c->final_state);
-            obq_finished(o->q, c->f->job_id, (enum outbox_state)c->final_state);
-        } else if (j) {
-            outbox__count_move(o, OUTBOX_SENDING, OUTBOX_PENDING);
-            j->inflight = false;
-            j->job.next_at_ms = c->next_at_ms;
-            j->job.maybe_sent = j->job.maybe_sent || c->maybe_sent;
-            if (c->new_payload) {
-                free(j->job.payload);
-                j->job.payload = c->new_payload;
-                c->new_payload = NULL;
-            }
-        }
-        outbox__finish_inflight(o, c->f);
-        free(c->error);
-        free(c->new_payload);
-        cJSON_Delete(c->result);
-        free(c);
-    }
-    if (!closing)
-        outbox__tick(o);
-}
-
-/* Loop: an effect reported back; its outcome goes to the store thread. */
-void outbox__on_effect_done(void *ud, const struct effect_result *r)
-{
-    struct outbox_inflight *f = ud;
-    struct outbox *o = f->o;
-    struct outbox_outcome *c = xcalloc(1, sizeof(*c));
-    c->f = f;
-    c->outcome = r->outcome;
-    c->error = r->error ? xstrdup(r->error) : NULL;
-    c->retry_after_ms = r->retry_after_ms;
-    c->maybe_sent = r->maybe_sent;
-    c->result = r->result ? cJSON_Duplicate(r->result, true) : NULL;
-    pthread_mutex_lock(&o->mu);
-    if (o->out_tail)
-        o->out_tail->next = c;
-    else
-        o->out_head = c;
-    o->out_tail = c;
-    bool post = !o->outcome_posted;
-    o->outcome_posted = true;
-    pthread_mutex_unlock(&o->mu);
-    if (post)
-        storeq_post(o->loop_app->storeq, outcomes_st, NULL, o);
-}
-

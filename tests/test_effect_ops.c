@@ -1,4 +1,4 @@
-/* test_effect_ops: the one op table (bot/effect_ops.c): every op has an
+/* test_effect_ops: the one op table (ops[] in bot/effects.c): every op has an
  * entry point, a description for failure notices and a retry class, names
  * are unique and the table is alphabetical; lookups by name find each op
  * and nothing else. */

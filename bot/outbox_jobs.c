@@ -1,8 +1,9 @@
-/* outbox_notice: what the outbox tells people about its jobs, written as
- * more outbox jobs inside the caller's transaction: the notice of a job that
- * failed for good, and the announcements of a page PagerDuty has not
- * accepted (and of its end).  Their idempotency keys derive from the job's,
- * so each is made once however often the outcome is replayed. */
+/* outbox_jobs: writing jobs into the outbox, inside the caller's store
+ * transaction: outbox_add for everyone, and the jobs the outbox writes
+ * itself: the notice of a job that failed for good and the announcements
+ * of a page PagerDuty has not accepted (and of its end).  Those derive
+ * their idempotency keys from the job's, so each is made once however
+ * often an outcome is replayed. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +15,33 @@
 #include "effects.h"
 #include "log.h"
 #include "mask.h"
-#include "outbox.h"
-#include "outbox_internal.h"
+#include "outbox_jobs.h"
 #include "store.h"
 #include "util.h"
+
+int64_t outbox_add(struct store *s, int64_t incident_id, const char *idem_key, const char *op,
+                   const cJSON *payload, const int64_t *deps, size_t n_deps,
+                   int64_t deps_deadline_ms)
+{
+    char *text = payload ? cJSON_PrintUnformatted(payload) : NULL;
+    int64_t now = clock_now_ms();
+    struct outbox_new j = {
+        .incident_id = incident_id,
+        .idem_key = idem_key,
+        .op = op,
+        .payload = text ? text : "{}",
+        .next_at_ms = now,
+        .deps_deadline_ms = deps_deadline_ms,
+        .deps = deps,
+        .n_deps = n_deps,
+        .now_ms = now,
+    };
+    int64_t id = store_outbox_add(s, &j);
+    if (id <= 0)
+        LOG_ERROR("outbox: cannot add job", "op:s idem:s", op, idem_key);
+    cJSON_free(text);
+    return id;
+}
 
 /* "HH:MM UTC" of an epoch time. */
 static void fmt_hhmm(int64_t ms, char out[16])
@@ -135,4 +159,3 @@ void outbox__page_outcome(struct sirt_app *app, int64_t incident_id, const char 
     announce_page(app, incident_id, idem, delivered ? "accepted" : "dropped", text);
     free(text);
 }
-

@@ -1,25 +1,28 @@
-/* outbox_internal: what the outbox's files share (outbox.c: the worker,
- * its timer, the queue in memory and the lifecycle; outbox_dispatch.c: jobs
- * on their way out; outbox_outcome.c: outcomes on their way back;
- * outbox_notice.c: what is told about them).  Not for other modules.
- * Ownership is as outbox.c's header says: an inflight entry is freed on the
- * store thread once its outcome is recorded. */
-#ifndef SIRT_OUTBOX_INTERNAL_H
-#define SIRT_OUTBOX_INTERNAL_H
+/* outbox_state: the outbox worker's state, shared by its files (outbox.c:
+ * the public calls, the tick and its timer, sending and receiving;
+ * outbox_dispatch.c: picking due jobs; outbox_outcome.c: recording an
+ * outcome; outbox_state.c: the queue in memory).  Not for other modules.
+ * An inflight entry is freed on the store thread once its outcome is
+ * recorded (outbox__finish_inflight). */
+#ifndef SIRT_OUTBOX_STATE_H
+#define SIRT_OUTBOX_STATE_H
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "effects.h"
-#include "outbox.h"
-#include "outbox_queue.h"
 #include "store.h"
 
 struct sirt_app;
+struct obq;
+struct obq_job;
+
+#define OUTBOX_MAX_IN_FLIGHT 32
 
 struct outbox_inflight {
     struct outbox_inflight *next;
@@ -91,34 +94,20 @@ struct outbox {
 };
 
 
-/* outbox.c, store thread: a job moved between states (-1: none) in the
- * counts /metrics shows; the jobs the commits since the last call created
- * join the queue; one dispatch pass (unless closing or already in one). */
+/* Store thread.  A job moved between states (-1: none) in the counts
+ * /metrics shows. */
 void outbox__count_move(struct outbox *o, int from, int to);
+/* The jobs the commits since the last call created join the queue. */
 void outbox__take_created(struct outbox *o);
-void outbox__tick(struct outbox *o);
-
-/* outbox_dispatch.c, store thread: the dispatch rounds of a tick, inside the
- * caller's open transaction (false when the store refused a write); once it
- * ended, the picked jobs' requests leave (ok) or they stay pending, and the
- * jobs the transaction created (tent) leave the queue with it. */
-bool outbox__pick_rounds(struct outbox *o);
-void outbox__starts_settle(struct outbox *o, bool ok, const int64_t *tent, size_t n_tent);
-
-/* outbox_outcome.c: the effect_done_fn of every job (loop; ud is its
- * inflight entry), and the freeing of an entry (store thread). */
-void outbox__on_effect_done(void *ud, const struct effect_result *r);
-void outbox__finish_inflight(struct outbox *o, struct outbox_inflight *f);
-
-/* outbox_notice.c, store thread, inside the caller's transaction: the
- * notice of a job failed for good (none for quiet ops or without an
- * incident); the "not accepted" announcement of a page first due at
- * first_due_ms (once); and, when that was made, the page's end (delivered,
- * or dropped as the incident was resolved). */
-void outbox__notice_failed(struct sirt_app *app, int64_t incident_id, const char *op, const char *idem,
-                           const char *error);
-void outbox__page_delayed(struct sirt_app *app, int64_t incident_id, const char *idem, int64_t first_due_ms,
-                          const char *error);
-void outbox__page_outcome(struct sirt_app *app, int64_t incident_id, const char *idem, bool delivered);
+/* The dependency dep of j (a job in the queue): waited for while pending
+ * here or elsewhere, j blocked when it failed. */
+void outbox__resolve_dep(struct outbox *o, struct obq_job *j, int64_t dep);
+/* Jobs claimed from the store (borrowed) join the queue; returns how many
+ * were new.  with_deps: their unfinished dependencies are read too. */
+size_t outbox__adopt(struct outbox *o, struct outbox_job *jobs, size_t n, bool with_deps);
+/* Renews this replica's leases and claims the jobs no one holds; sets
+ * o->next_sweep_ms from outbox__sweep_every_ms. */
+void outbox__sweep(struct outbox *o);
+int64_t outbox__sweep_every_ms(const struct outbox *o);
 
 #endif
