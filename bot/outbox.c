@@ -4,11 +4,12 @@
  * jobs and by the lease sweep), the list of in-flight jobs and every
  * decision, and writes the store for durability only; the loop owns one
  * uv_timer (armed by message for the next due moment) and runs the effects.  Jobs
- * picked together are marked sending in one commit before their requests
- * leave (outbox_dispatch.c); outcomes that came back together are recorded
- * in one commit (outbox_outcome.c), so a SIGKILL at any point leaves a
- * consistent queue.  This file: the public calls, the queue in memory and
- * its lease sweep, the tick and its timer, start and stop. */
+ * picked together (outbox_dispatch.c) are marked sending in one commit
+ * before their requests leave; outcomes that came back together are
+ * recorded in one commit (each by outbox_outcome.c), so a SIGKILL at any
+ * point leaves a consistent queue.  This file: the public calls, sending
+ * the picked jobs and receiving their outcomes, the tick and its timer,
+ * start and stop; the queue in memory is outbox_state.c's. */
 #include "outbox.h"
 
 #include <inttypes.h>
