@@ -1,7 +1,7 @@
-/* app: the handles a handler or platform module may use, owned by main.c.
- * Handlers get a borrowed pointer; they must not call the network directly
- * (they go through the router's reply path, and from the next version the
- * outbox). */
+/* app: the handles a handler or platform module may use, owned by the
+ * composition root (app/main.c).  Handlers get a borrowed pointer to the
+ * store thread's view (st_app, below); they never call the network: every
+ * side effect is an outbox job written in their transaction. */
 #ifndef SIRT_APP_H
 #define SIRT_APP_H
 

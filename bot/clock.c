@@ -91,7 +91,7 @@ static int64_t digits(const char *s, int n)
     return v;
 }
 
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+int64_t clock_days_from_civil(int64_t y, int64_t m, int64_t d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -157,7 +157,7 @@ static int parse_time(const char *s, size_t n, int64_t *out)
     }
     if (i != n)
         return -1;
-    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_s;
+    int64_t t = clock_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_s;
     *out = t * 1000 + ms;
     return 0;
 }

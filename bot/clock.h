@@ -24,4 +24,8 @@ int clock_load_file(const char *path);
 /* Writes an RFC 3339 UTC timestamp with milliseconds ("2026-11-23T03:38:09.123Z"). */
 void clock_fmt_iso(int64_t epoch_ms, char out[32]);
 
+/* Day number (days since 1970-01-01, proleptic Gregorian) of the civil date
+ * y-m-d (m 1..12, d 1..31); pure, any year. */
+int64_t clock_days_from_civil(int64_t y, int64_t m, int64_t d);
+
 #endif

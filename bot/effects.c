@@ -1,7 +1,9 @@
 /* effects: dispatch by op name, the per-effect context (struct fx) and its
  * completion, the outcome rules, and the request plumbing the ops share
  * (Slack via slack_api with no_retry, GitLab and PagerDuty via http).  The
- * ops live in effects_slack.c, effects_gitlab.c and effects_pd.c.
+ * ops live in effects_slack.c, effects_gitlab.c and effects_pd.c; the one
+ * op table here (ops[]) lists each with everything the outbox treats
+ * differently by op: a new op is one line there.
  * A context is freed right after its done callback returns (or in its
  * timer's close callback when completion had to be deferred out of
  * effect_start); nothing touches it afterwards. */
@@ -25,50 +27,62 @@
 #define FX_HTTP_TIMEOUT_MS 15000L
 #define FX_MAX_RESPONSE ((size_t)4 << 20)
 
-/* Every op, its entry point and its retry class (the one place that says
- * which ops are pages: see effect_retry_class). */
-static const struct {
-    const char *name;
-    void (*start)(struct fx *fx);
-    enum effect_retry_class retry;
-} ops[] = {
-    { "gitlab.add_members", eff_gitlab_add_members, EFFECT_CLASS_DEFAULT },
-    { "gitlab.create_issue", eff_gitlab_create_issue, EFFECT_CLASS_DEFAULT },
-    { "gitlab.create_project", eff_gitlab_create_project, EFFECT_CLASS_DEFAULT },
-    { "gitlab.issue_state", eff_gitlab_issue_state, EFFECT_CLASS_DEFAULT },
-    { "gitlab.link", eff_gitlab_link, EFFECT_CLASS_DEFAULT },
-    { "gitlab.note", eff_gitlab_note, EFFECT_CLASS_DEFAULT },
-    { "gitlab.update_issue", eff_gitlab_update_issue, EFFECT_CLASS_DEFAULT },
-    { "pd.oncall", eff_pd_oncall, EFFECT_CLASS_DEFAULT },
-    { "pd.page_status", eff_pd_page_status, EFFECT_CLASS_DEFAULT },
-    { "pd.resolve", eff_pd_resolve, EFFECT_CLASS_DEFAULT },
-    { "pd.trigger", eff_pd_trigger, EFFECT_CLASS_PAGE },
-    { "slack.create_channel", eff_slack_create_channel, EFFECT_CLASS_DEFAULT },
-    { "slack.dm", eff_slack_dm, EFFECT_CLASS_DEFAULT },
-    { "slack.ephemeral", eff_slack_ephemeral, EFFECT_CLASS_DEFAULT },
-    { "slack.file_bytes", eff_slack_file_bytes, EFFECT_CLASS_DEFAULT },
-    { "slack.file_complete", eff_slack_file_complete, EFFECT_CLASS_DEFAULT },
-    { "slack.file_upload", eff_slack_file_upload, EFFECT_CLASS_DEFAULT },
-    { "slack.invite", eff_slack_invite, EFFECT_CLASS_DEFAULT },
-    { "slack.post", eff_slack_post, EFFECT_CLASS_DEFAULT },
-    { "slack.response_url", eff_slack_response_url, EFFECT_CLASS_DEFAULT },
-    { "slack.views_open", eff_slack_views_open, EFFECT_CLASS_DEFAULT },
+/* ---- the op table ---- */
+
+/* A trigger_id lives 3 s: a modal that could not open by then never will. */
+#define VIEWS_OPEN_TTL_MS 2500
+
+/* Alphabetical.  Quiet ops: notices themselves, a poll repeated every minute
+ * while it matters (pd.page_status), or ops whose user sees Slack's own
+ * error.  notice_dm: the op makes the incident channel usable, so its
+ * failure notice goes to the reporter instead. */
+static const struct effect_op ops[] = {
+    /* name, start, what (failure notices), quiet, notice_dm, ttl_ms, retry */
+    { "gitlab.add_members",    eff_gitlab_add_members,    "adding members to the GitLab project",    false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "gitlab.create_issue",   eff_gitlab_create_issue,   "creating the confidential GitLab issue",  false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "gitlab.create_project", eff_gitlab_create_project, "creating the private GitLab project",     false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "gitlab.issue_state",    eff_gitlab_issue_state,    "closing or reopening the GitLab issue",   false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "gitlab.link",           eff_gitlab_link,           "linking an existing GitLab issue",        false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "gitlab.note",           eff_gitlab_note,           "adding a note to the GitLab issue",       false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "gitlab.update_issue",   eff_gitlab_update_issue,   "updating the GitLab issue's labels",      false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "pd.oncall",             eff_pd_oncall,             "finding the secops on-call (PagerDuty)",  false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "pd.page_status",        eff_pd_page_status,        "reading the page's status (PagerDuty)",   true,  false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "pd.resolve",            eff_pd_resolve,            "resolving the PagerDuty incident",        false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "pd.trigger",            eff_pd_trigger,            "paging the security on-call (PagerDuty)", false, false, 0,                 EFFECT_CLASS_PAGE },
+    { "slack.create_channel",  eff_slack_create_channel,  "creating the private Slack channel",      false, true,  0,                 EFFECT_CLASS_DEFAULT },
+    { "slack.dm",              eff_slack_dm,              "sending a direct message",                false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "slack.ephemeral",       eff_slack_ephemeral,       "showing a message only you can see",      true,  false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "slack.file_bytes",      eff_slack_file_bytes,      "uploading a file's content to Slack",     false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "slack.file_complete",   eff_slack_file_complete,   "sharing an uploaded file in Slack",       false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "slack.file_upload",     eff_slack_file_upload,     "uploading a file to Slack",               false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "slack.invite",          eff_slack_invite,          "inviting people to the incident channel", false, true,  0,                 EFFECT_CLASS_DEFAULT },
+    { "slack.post",            eff_slack_post,            "posting a message",                       false, false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "slack.response_url",    eff_slack_response_url,    "answering a slash command",               true,  false, 0,                 EFFECT_CLASS_DEFAULT },
+    { "slack.views_open",      eff_slack_views_open,      "opening a form",                          true,  false, VIEWS_OPEN_TTL_MS, EFFECT_CLASS_DEFAULT },
 };
 
-enum effect_retry_class effect_retry_class(const char *op)
+const struct effect_op *effect_op_find(const char *name)
 {
-    for (size_t i = 0; op && i < ARRAY_LEN(ops); i++)
-        if (strcmp(ops[i].name, op) == 0)
-            return ops[i].retry;
-    return EFFECT_CLASS_DEFAULT;
+    for (size_t i = 0; name && i < ARRAY_LEN(ops); i++)
+        if (strcmp(ops[i].name, name) == 0)
+            return &ops[i];
+    return NULL;
+}
+
+const struct effect_op *effect_op_at(size_t i)
+{
+    return i < ARRAY_LEN(ops) ? &ops[i] : NULL;
 }
 
 bool effect_known(const char *op)
 {
-    for (size_t i = 0; op && i < ARRAY_LEN(ops); i++)
-        if (strcmp(ops[i].name, op) == 0)
-            return true;
-    return false;
+    return effect_op_find(op) != NULL;
+}
+
+enum effect_retry_class effect_retry_class(const char *op)
+{
+    const struct effect_op *e = effect_op_find(op);
+    return e ? e->retry : EFFECT_CLASS_DEFAULT;
 }
 
 char *effect_channel_url(const struct sirt_app *app, const char *channel_id)
@@ -642,13 +656,10 @@ void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSO
     }
     fx->in_start = true;
 
-    void (*start)(struct fx *) = NULL;
-    for (size_t i = 0; job && job->op && i < ARRAY_LEN(ops); i++) {
-        if (strcmp(ops[i].name, job->op) == 0) {
-            fx->op = ops[i].name;
-            start = ops[i].start;
-        }
-    }
+    const struct effect_op *op = effect_op_find(job ? job->op : NULL);
+    void (*start)(struct fx *) = op ? op->start : NULL;
+    if (op)
+        fx->op = op->name;
     LOG_DEBUG("effect start", "op:s job:l incident:l maybe_sent:b", fx->op, (long long)fx->job_id,
               (long long)fx->incident_id, (int)fx->job_maybe_sent);
     if (!app || !app->loop) {

@@ -147,6 +147,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct sirt_app;
@@ -180,13 +181,31 @@ typedef void (*effect_done_fn)(void *ud, const struct effect_result *r);
 void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSON *payload,
                   const struct incident *inc, effect_done_fn done, void *ud);
 
-/* True if op is known. */
-bool effect_known(const char *op);
-
 /* How the outbox retries an op's transient failures (docs/reliability.md "Retries"):
  * PAGE (pd.trigger): at most 60 s apart, until delivered or the incident is
  * resolved; DEFAULT: at most 5 min apart, for outbox.give_up_hours. */
 enum effect_retry_class { EFFECT_CLASS_DEFAULT, EFFECT_CLASS_PAGE };
+
+struct fx;
+/* One op: a line of the one op table (ops[] in effects.c), which everything that
+ * treats ops differently reads.  Static: the pointers live forever. */
+struct effect_op {
+    const char *name;              /* "slack.post" */
+    void (*start)(struct fx *fx);  /* its entry point (effects_internal.h) */
+    const char *what;              /* for failure notices: "<what> failed (<error>)" */
+    bool quiet;                    /* its lasting failure is not told (a notice itself,
+                                    * a poll, or the user sees Slack's own error) */
+    bool notice_dm;                /* its failure is told to the reporter by DM, not in
+                                    * the incident channel (which it was to make usable) */
+    int64_t ttl_ms;                /* > 0: fails instead of starting once the job is older */
+    enum effect_retry_class retry;
+};
+/* The op called name, or NULL (unknown op, or name NULL). */
+const struct effect_op *effect_op_find(const char *name);
+/* The i-th op of the table (to walk it), or NULL past its end. */
+const struct effect_op *effect_op_at(size_t i);
+/* True if op is known. */
+bool effect_known(const char *op);
 /* The class of op from the op table; DEFAULT for an unknown op. */
 enum effect_retry_class effect_retry_class(const char *op);
 

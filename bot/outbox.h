@@ -19,16 +19,14 @@
 #ifndef SIRT_OUTBOX_H
 #define SIRT_OUTBOX_H
 
-#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-struct sirt_app;
-struct store;
-struct outbox;
+#include "outbox_jobs.h"   /* outbox_add */
 
-#define OUTBOX_MAX_IN_FLIGHT 32
+struct sirt_app;
+struct outbox;
 
 struct outbox *outbox_create(struct sirt_app *app);
 /* Recovers jobs left "sending" by a crash and starts the worker. */
@@ -56,17 +54,5 @@ void outbox_st_postcommit(struct outbox *o, bool committed);
 void outbox_close(struct outbox *o);
 void outbox_destroy(struct outbox *o);
 size_t outbox_in_flight(const struct outbox *o);
-
-/* Backoff before retry number `attempts` (1 = after the first failure):
- * base_ms doubled per attempt up to cap_ms, then "equal jitter" from rnd:
- * a value in [d/2, d], so never above cap_ms.  Pure, for tests. */
-uint64_t outbox_backoff_ms(int attempts, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd);
-
-/* Convenience for handlers: adds a job with payload (borrowed, serialized
- * here) and deps; returns the job id (> 0) or < 0.  idem_key must be unique
- * per effect, e.g. "SIRT-12/create_channel". */
-int64_t outbox_add(struct store *s, int64_t incident_id, const char *idem_key, const char *op,
-                   const cJSON *payload, const int64_t *deps, size_t n_deps,
-                   int64_t deps_deadline_ms);
 
 #endif

@@ -53,11 +53,4 @@ void router_split(const char *text, char *verb, size_t verblen, const char **arg
  * whitespace; returns a pointer into text. */
 const char *router_strip_mention(const char *text, const char *user_id);
 
-/* Event-id de-duplication set: bounded (capacity entries, oldest evicted).
- * Returns true if the id was already seen; records it otherwise. */
-struct dedup;
-struct dedup *dedup_create(size_t capacity);
-void dedup_destroy(struct dedup *d);
-bool dedup_seen(struct dedup *d, const char *id);
-
 #endif

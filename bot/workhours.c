@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "config.h"
 
 #define DAY_S 86400
@@ -23,17 +24,8 @@
 #define BAD INT64_MIN
 
 /* Civil-date arithmetic on day numbers (days since 1970-01-01, proleptic
- * Gregorian), so dates can be stepped without going through the zone. */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
+ * Gregorian; the other way is clock_days_from_civil), so dates can be
+ * stepped without going through the zone. */
 static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
@@ -194,7 +186,7 @@ static int64_t local_day(int64_t t)
     struct tm tm;
     if (!local_at(t, &tm))
         return BAD;
-    return days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    return clock_days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
 static void add_offset(long *v, size_t *n, long o)
@@ -291,7 +283,7 @@ int64_t tz_make(const char *zone, int year, int mon, int mday, int hour, int min
     m0 -= floor_div(m0, 12) * 12;
     if (y < 1 || y > 9999)
         return -1;
-    int64_t L = (days_from_civil(y, m0 + 1, 1) + (int64_t)mday - 1) * DAY_S +
+    int64_t L = (clock_days_from_civil(y, m0 + 1, 1) + (int64_t)mday - 1) * DAY_S +
                 (int64_t)hour * 3600 + (int64_t)min * 60;
     struct tzsave s;
     if (zone_enter(zone, &s) != 0)

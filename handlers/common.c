@@ -172,24 +172,6 @@ void request_key(const struct sirt_req *req, const char *prefix, char *out, size
     snprintf(out, size, "%s/%s", prefix, id);
 }
 
-int64_t fx_reply(struct sirt_app *app, const struct sirt_req *req, const char *key_prefix, const char *text,
-                 cJSON *blocks)
-{
-    char key[200];
-    request_key(req, key_prefix, key, sizeof(key));
-    if (req->source == REQ_SLASH && req->response_url) {
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "url", req->response_url);
-        cJSON *body = cJSON_AddObjectToObject(p, "body");
-        cJSON_AddStringToObject(body, "response_type", "ephemeral");
-        cJSON_AddStringToObject(body, "text", text);
-        if (blocks)
-            cJSON_AddItemToObject(body, "blocks", blocks);
-        return add(app, 0, key, "slack.response_url", p);
-    }
-    return fx_post_channel(app, 0, key, req->channel_id, req->thread_ts, text, blocks);
-}
-
 int handler_result(const struct sirt_app *app)
 {
     return app && store_txn_failed(app->store) ? STORE_EIO : 0;

@@ -51,12 +51,6 @@ bool incident_in_channel(const struct incident *inc, const char *channel);
  * channel, else by DM.  what + the press make the idempotency key. */
 int64_t fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
                          const char *text, bool replace);
-/* Replies to a request from the work phase: a slash command through its
- * response_url (ephemeral), a mention in its channel (threaded when it was
- * in a thread), a DM in the DM.  key_prefix + the request's own id make the
- * idempotency key. */
-int64_t fx_reply(struct sirt_app *app, const struct sirt_req *req, const char *key_prefix, const char *text,
-                 cJSON *blocks);
 /* What a work() returns: 0, or STORE_EIO once a write of the router's
  * transaction has failed (see store_txn_failed). */
 int handler_result(const struct sirt_app *app);

@@ -41,11 +41,7 @@ static char *utf8_prefix(const char *s, size_t max)
     return xstrndup(s, n);
 }
 
-/* Slack mrkdwn needs &, <, > escaped in text that is not markup. */
-
-
 /* ---- the modal ---- */
-
 
 static cJSON *input_block(const char *block_id, const char *label, cJSON *element, bool optional)
 {

@@ -297,6 +297,7 @@ TEST_T(e2e_outage_gives_up_after_give_up_hours, 60)
 
 #include "../bot/metrics.h"
 #include "../bot/outbox.h"
+#include "../bot/outbox_outcome.h"
 #include "../bot/util.h"
 
 TEST(outage_backoff_is_capped_and_jittered)

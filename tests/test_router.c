@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../bot/app.h"
+#include "../bot/dedup.h"
 #include "../bot/metrics.h"
 #include "../bot/router.h"
 #include "../bot/socket_mode.h"
