@@ -1,172 +1,151 @@
-/* config: loading the configuration (docs/configuration.md) — the
- * environment (config_env.c) and the team config file (config_team.c),
- * both described by tables so the message for a bad value is written once;
- * re-reading the team file; and the lookups handlers use.  Every string in
- * struct cfg is owned by it and freed by cfg_finish().  Error messages never
- * contain a secret: token variables are named, never quoted. */
+/* config: what a struct cfg is worth to its readers — the lookups
+ * handlers use (components, appsec engineers, GitLab users, id lists) and
+ * the rules its values follow, shared by the environment and the team file:
+ * the one-line error writer, user values quoted safely in messages,
+ * character classes, Slack ids, time zones (a TZif file under TZDIR) and
+ * working hours.  Loading is in config_load.c.  Nothing here allocates. */
 #include "config.h"
-#include "config_internal.h"
+#include "config_shared.h"
 
-#include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
-#include "log.h"
-#include "util.h"
-
-/* Reads a whole file (capped).  Returns 0, or -errno / -EFBIG. */
-static int read_file(const char *path, char **out, size_t *len)
+void cfg__set_err(char *err, size_t errlen, const char *fmt, ...)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-    }
-    if (st.st_size > CONFIG_MAX_BYTES) {
-        close(fd);
-        return -EFBIG;
-    }
-    size_t cap = (size_t)st.st_size + 1;
-    char *data = xmalloc(cap);
-    size_t n = 0;
-    for (int tries = 0; n < cap - 1 && tries < 1000; tries++) {
-        ssize_t r = read(fd, data + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            free(data);
-            close(fd);
-            return -e;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    data[n] = '\0';
-    *out = data;
-    *len = n;
-    return 0;
-}
-
-/* Reads and parses the team file at path into c's team fields.  Returns 0,
- * -ENOENT when the file does not exist (nothing said yet), or -1 with the
- * message in err. */
-static int read_team(struct cfg *c, const char *path, bool path_from_env, char *err, size_t errlen)
-{
-    char *json = NULL;
-    size_t len = 0;
-    int rc = read_file(path, &json, &len);
-    if (rc == -ENOENT && !path_from_env)
-        return -ENOENT;
-    if (rc == -EFBIG) {
-        cfg__set_err(err, errlen, "%s: team config is larger than %d bytes", path, CONFIG_MAX_BYTES);
-        return -1;
-    }
-    if (rc < 0) {
-        cfg__set_err(err, errlen, "%s: cannot read team config: %s%s", path, strerror(-rc),
-                path_from_env ? " (check SIRT_CONFIG)" : "");
-        return -1;
-    }
-    rc = cfg_parse_team(c, path, json, len, err, errlen);
-    free(json);
-    return rc;
-}
-
-static int load_team(struct cfg *c, bool path_from_env, char *err, size_t errlen)
-{
-    int rc = read_team(c, c->config_path, path_from_env, err, errlen);
-    if (rc == -ENOENT) {
-        c->config_present = false;
-        cfg__team_defaults(c);
-        return 0;
-    }
-    if (rc == 0)
-        c->config_present = true;
-    return rc;
-}
-
-int cfg_reload_team(const struct cfg *c, struct cfg *fresh, char *err, size_t errlen)
-{
-    memset(fresh, 0, sizeof(*fresh));
-    if (err && errlen)
-        err[0] = '\0';
-    if (!c->config_path) {
-        cfg__set_err(err, errlen, "no team config path (SIRT_CONFIG)");
-        return -1;
-    }
-    /* A file that vanished is an error here: silently dropping to the
-     * built-in defaults would forget the whole team. */
-    return read_team(fresh, c->config_path, true, err, errlen) == 0 ? 0 : -1;
-}
-
-void cfg_adopt_team(struct cfg *c, struct cfg *fresh)
-{
-    size_t from = offsetof(struct cfg, timezone);
-    cfg__team_finish(c);
-    memcpy((char *)c + from, (char *)fresh + from, sizeof(*c) - from);
-    cfg__team_zero(fresh);
-    c->config_present = true;
-}
-
-static const char *real_getenv(const char *name)
-{
-    return getenv(name);
-}
-
-int cfg_load(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen)
-{
-    memset(c, 0, sizeof(*c));
-    if (err && errlen)
-        err[0] = '\0';
-    if (!env)
-        env = real_getenv;
-    c->log_level = LOG_LVL_INFO;
-    const char *cp = env("SIRT_CONFIG");
-    bool path_from_env = cp && *cp;
-    if (cfg__load_env(c, env, err, errlen) < 0 || load_team(c, path_from_env, err, errlen) < 0) {
-        cfg_finish(c);
-        return -1;
-    }
-    return 0;
-}
-
-void cfg_finish(struct cfg *c)
-{
-    if (!c)
+    if (!err || !errlen)
         return;
-    free(c->slack_app_token);
-    free(c->slack_bot_token);
-    free(c->slack_api_url);
-    free(c->pagerduty_routing_key);
-    free(c->pagerduty_events_url);
-    free(c->pagerduty_api_token);
-    free(c->pagerduty_api_url);
-    free(c->pagerduty_escalation_routing_key);
-    free(c->gitlab_url);
-    free(c->gitlab_token);
-    free(c->clock_file);
-    free(c->config_path);
-    free(c->db);
-    free(c->http_host);
-    cfg__team_finish(c);
-    memset(c, 0, sizeof(*c));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }
+
+const char *cfg__show(const char *s, char out[SHOW_MAX + 8])
+{
+    size_t o = 0, i = 0;
+    for (; s && s[i] && o < SHOW_MAX; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else {
+            out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+        }
+    }
+    if (s && s[i]) {            /* cut: at most SHOW_MAX + 1 bytes so far */
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* ---- small validators shared by the environment and the team file ---- */
+
+bool cfg__all_chars(const char *s, bool (*ok)(unsigned char))
+{
+    for (; *s; s++)
+        if (!ok((unsigned char)*s))
+            return false;
+    return true;
+}
+
+static bool upper_alnum(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool cfg__alnum(unsigned char c)
+{
+    return upper_alnum(c) || (c >= 'a' && c <= 'z');
+}
+
+static bool zone_char(unsigned char c)
+{
+    return cfg__alnum(c) || c == '/' || c == '_' || c == '+' || c == '-';
+}
+
+bool cfg__component_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+bool cfg__gitlab_user_char(unsigned char c)
+{
+    return cfg__alnum(c) || c == '_' || c == '.' || c == '-';
+}
+
+bool cfg__printable_nonspace(unsigned char c)
+{
+    return c > 0x20 && c != 0x7f;
+}
+
+bool cfg__slack_id(const char *s, const char *first)
+{
+    size_t n = strlen(s);
+    return n >= 3 && n <= 32 && strchr(first, s[0]) && cfg__all_chars(s + 1, upper_alnum);
+}
+
+bool cfg_zone_exists(const char *zone)
+{
+    if (!zone || !*zone || strlen(zone) > ZONE_MAX || zone[0] == '/' || strstr(zone, "..") ||
+        !cfg__all_chars(zone, zone_char))
+        return false;
+    if (strcmp(zone, "UTC") == 0)
+        return true;            /* glibc knows UTC even without tzdata */
+    const char *dir = getenv("TZDIR");
+    if (!dir || !*dir)
+        dir = "/usr/share/zoneinfo";
+    char path[PATH_MAX_LEN + ZONE_MAX + 2];
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, zone) >= sizeof(path))
+        return false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    char magic[4];
+    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+              read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
+              memcmp(magic, "TZif", 4) == 0;
+    close(fd);
+    return ok;
+}
+
+static int two_digits(const char *s)
+{
+    if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+        return -1;
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+static int parse_hhmm(const char *s)
+{
+    int h = two_digits(s), m = two_digits(s + 3);
+    if (h < 0 || s[2] != ':' || m < 0 || h > 23 || m > 59)
+        return -1;
+    return h * 60 + m;
+}
+
+int cfg_parse_hours(const char *s, int *start_min, int *end_min)
+{
+    if (!s || strlen(s) != 11 || s[5] != '-')
+        return -1;
+    int a = parse_hhmm(s), b = parse_hhmm(s + 6);
+    if (a < 0 || b < 0 || a == b)
+        return -1;
+    if (start_min)
+        *start_min = a;
+    if (end_min)
+        *end_min = b;
+    return 0;
+}
+
+/* ---- lookups ---- */
 
 const struct cfg_component *cfg_component(const struct cfg *c, const char *name)
 {

@@ -2,7 +2,8 @@
  * with its field, default and validator — and loading it into struct cfg.
  * Error messages name token variables, never quote them.  Strings stored in
  * struct cfg are owned by it (freed by cfg_finish). */
-#include "config_internal.h"
+#include "config.h"
+#include "config_shared.h"
 
 #include <errno.h>
 #include <math.h>

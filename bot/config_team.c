@@ -3,7 +3,8 @@
  * message per kind of bad value, the checks across keys, and the team
  * record's lifecycle.  Strings and arrays stored in struct cfg are owned by
  * it (cfg__team_finish). */
-#include "config_internal.h"
+#include "config.h"
+#include "config_shared.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,17 +1,17 @@
 /* router: turns envelopes into handler calls (see router.h).  This file
  * holds the router itself and its two paths: the ingest list the loop fills
  * (guarded by mu) and the store thread drains in one commit, then the work
- * of each kept envelope, batched in one transaction.  The rest is in
- * router_dispatch.c (envelope -> request -> handler), router_keep.c (the
- * inbox row and the notices when the store fails) and router_replay.c
- * (replaying kept envelopes, claiming a dead replica's).  Two sides: the
- * loop side owns the ingest list, the timers and the sending of acks and
- * direct notices; the store-thread side owns the event-id de-duplication
- * set, the list of inbox rows whose work failed, and runs every handler
- * (rt->app is the store thread's view of the app).  An envelope is owned by
- * its env_item until freed. */
+ * of the kept envelopes, batched in one transaction.  The rest is in
+ * router_dispatch.c (envelope -> request -> handler, the work's
+ * transaction), router_keep.c (the inbox row, and the notices when the
+ * store fails) and router_replay.c (replaying kept envelopes, claiming a
+ * dead replica's).  The loop side owns the ingest list, the timers and the
+ * sending of acks and direct notices; the store-thread side owns the
+ * event-id de-duplication set, the list of inbox rows whose work failed,
+ * and runs every handler (rt->app is the store thread's view of the app).
+ * An envelope is owned by its env_item until freed. */
 #include "router.h"
-#include "router_internal.h"
+#include "router_state.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -138,47 +138,6 @@ bool dedup_seen(struct dedup *d, const char *id)
     d->slots[slot] = d->ring[pos];
     d->n++;
     return false;
-}
-
-/* ---- parsing helpers ---- */
-
-void router_split(const char *text, char *verb, size_t verblen, const char **args)
-{
-    const char *p = text ? text : "";
-    while (isspace((unsigned char)*p))
-        p++;
-    size_t n = 0;
-    while (p[n] && !isspace((unsigned char)p[n]))
-        n++;
-    size_t k = 0;
-    for (; k < n && k + 1 < verblen; k++)
-        verb[k] = (char)tolower((unsigned char)p[k]);
-    if (verblen)
-        verb[k] = '\0';
-    if (n >= verblen && verblen >= 2)   /* too long to be a verb we know: keep it unknown */
-        verb[verblen - 2] = '~';
-    p += n;
-    while (isspace((unsigned char)*p))
-        p++;
-    *args = p;
-}
-
-const char *router_strip_mention(const char *text, const char *user_id)
-{
-    const char *p = text ? text : "";
-    while (isspace((unsigned char)*p))
-        p++;
-    if (user_id && user_id[0] && p[0] == '<' && p[1] == '@') {
-        size_t ul = strlen(user_id);
-        if (strncmp(p + 2, user_id, ul) == 0 && (p[2 + ul] == '>' || p[2 + ul] == '|')) {
-            const char *end = strchr(p, '>');
-            if (end)
-                p = end + 1;
-        }
-    }
-    while (isspace((unsigned char)*p))
-        p++;
-    return p;
 }
 
 /* ---- entry points ---- */
@@ -398,59 +357,6 @@ void router_envelope(void *router, struct sm_ack *tok, const char *type, cJSON *
     pthread_mutex_unlock(&rt->mu);
     if (post)
         storeq_post_urgent(rt->loop_app->storeq, ingest_st, NULL, rt);
-}
-
-/* The handler's store writes, its outbox jobs, the inbox row's deletion and
- * (for events) the event id commit in one transaction: all of them or none.
- * 0, or <0 when the work was rolled back (its inbox row stays).  batched:
- * inside the batch's transaction (a savepoint of it); the caller commits
- * and tells the outbox and the scheduler. */
-int router__work_one(struct router *rt, const char *type, const cJSON *envelope, bool batched)
-{
-    struct store *st = rt->app->store;
-    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
-    const cJSON *inbox = cJSON_GetObjectItemCaseSensitive(envelope, "sirt_inbox_id");
-    int64_t inbox_id = cJSON_IsNumber(inbox) ? (int64_t)inbox->valuedouble : 0;
-    int rc = 0;
-    if (st && store_begin(st) != 0)
-        return STORE_EIO;
-    if (st && inbox_id)
-        rc = store_inbox_delete(st, inbox_id);
-    if (rc == STORE_ENOTFOUND) {
-        /* Gone, or taken over by another replica after this one's lease
-         * ended: the work is not this replica's any more. */
-        LOG_WARN("inbox: envelope no longer held by this replica; left to its holder", "type:s inbox_id:l", type,
-                 (long long)inbox_id);
-        store_rollback(st);
-        return 0;
-    }
-    if (rc >= 0)
-        rc = router__work_dispatch(rt, type, payload);
-    if (!st)
-        return rc;
-    if (rc < 0 || store_txn_failed(st)) {
-        LOG_ERROR("handler failed: rolled back, envelope kept in the inbox", "type:s inbox_id:l error:s", type,
-                  (long long)inbox_id, store_strerror(rc < 0 ? rc : STORE_EIO));
-        store_rollback(st);
-        outbox_st_rolled_back(rt->app->outbox);
-        return rc < 0 ? rc : STORE_EIO;
-    }
-    /* Alone, the jobs it created are marked sending in its own commit. */
-    if (!batched)
-        outbox_st_precommit(rt->app->outbox);
-    if (store_commit(st) != 0) {
-        /* Rolled back by the store, the inbox row's deletion with it. */
-        LOG_ERROR("store commit failed: envelope kept in the inbox", "type:s inbox_id:l", type, (long long)inbox_id);
-        if (!batched)
-            outbox_st_postcommit(rt->app->outbox, false);
-        outbox_st_rolled_back(rt->app->outbox);
-        return STORE_EIO;
-    }
-    if (!batched) {
-        outbox_st_postcommit(rt->app->outbox, true);
-        scheduler_st_changed(rt->app->scheduler);
-    }
-    return 0;
 }
 
 void router_work(void *router, const char *type, const cJSON *envelope)

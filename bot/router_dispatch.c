@@ -1,10 +1,10 @@
-/* router_dispatch: the router's two phases for each kind of envelope —
- * a slash command, an event (mention or DM) or an interactive payload made
+/* router_dispatch: the router's phases for each kind of envelope — a
+ * slash command, an event (mention or DM) or an interactive payload parsed
  * into a request and handed to the handlers' table (bot/dispatch.h): the
- * ack phase (pure: it may only compute the ack's reply) and the work phase
- * (the handler's writes and outbox jobs, in the caller's transaction).
+ * ack phase (pure: it may only compute the ack's reply) and the work phase,
+ * run with the inbox row's deletion in one transaction (router__work_one).
  * Replies filled by handlers are owned here until sent or freed. */
-#include "router_internal.h"
+#include "router_state.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -17,9 +17,51 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "router.h"
+#include "scheduler.h"
 #include "socket_mode.h"
 #include "store.h"
 #include "util.h"
+
+/* ---- parsing helpers ---- */
+
+void router_split(const char *text, char *verb, size_t verblen, const char **args)
+{
+    const char *p = text ? text : "";
+    while (isspace((unsigned char)*p))
+        p++;
+    size_t n = 0;
+    while (p[n] && !isspace((unsigned char)p[n]))
+        n++;
+    size_t k = 0;
+    for (; k < n && k + 1 < verblen; k++)
+        verb[k] = (char)tolower((unsigned char)p[k]);
+    if (verblen)
+        verb[k] = '\0';
+    if (n >= verblen && verblen >= 2)   /* too long to be a verb we know: keep it unknown */
+        verb[verblen - 2] = '~';
+    p += n;
+    while (isspace((unsigned char)*p))
+        p++;
+    *args = p;
+}
+
+const char *router_strip_mention(const char *text, const char *user_id)
+{
+    const char *p = text ? text : "";
+    while (isspace((unsigned char)*p))
+        p++;
+    if (user_id && user_id[0] && p[0] == '<' && p[1] == '@') {
+        size_t ul = strlen(user_id);
+        if (strncmp(p + 2, user_id, ul) == 0 && (p[2 + ul] == '>' || p[2 + ul] == '|')) {
+            const char *end = strchr(p, '>');
+            if (end)
+                p = end + 1;
+        }
+    }
+    while (isspace((unsigned char)*p))
+        p++;
+    return p;
+}
 
 /* ---- replies ---- */
 
@@ -358,7 +400,9 @@ cJSON *router__ack_dispatch(struct router *rt, const char *type, const cJSON *pa
     return NULL;
 }
 
-int router__work_dispatch(struct router *rt, const char *type, const cJSON *payload)
+/* Inside the work's transaction: the work phase of payload.  0, or <0
+ * when the handler failed. */
+static int work_dispatch(struct router *rt, const char *type, const cJSON *payload)
 {
     if (strcmp(type, "slash_commands") == 0)
         return work_slash(rt, payload);
@@ -366,5 +410,55 @@ int router__work_dispatch(struct router *rt, const char *type, const cJSON *payl
         return work_event(rt, payload);   /* its event id was recorded with its inbox row, before the ack */
     if (strcmp(type, "interactive") == 0)
         return work_interactive(rt, payload);
+    return 0;
+}
+
+/* ---- the work phase in its transaction ---- */
+
+int router__work_one(struct router *rt, const char *type, const cJSON *envelope, bool batched)
+{
+    struct store *st = rt->app->store;
+    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
+    const cJSON *inbox = cJSON_GetObjectItemCaseSensitive(envelope, "sirt_inbox_id");
+    int64_t inbox_id = cJSON_IsNumber(inbox) ? (int64_t)inbox->valuedouble : 0;
+    int rc = 0;
+    if (st && store_begin(st) != 0)
+        return STORE_EIO;
+    if (st && inbox_id)
+        rc = store_inbox_delete(st, inbox_id);
+    if (rc == STORE_ENOTFOUND) {
+        /* Gone, or taken over by another replica after this one's lease
+         * ended: the work is not this replica's any more. */
+        LOG_WARN("inbox: envelope no longer held by this replica; left to its holder", "type:s inbox_id:l", type,
+                 (long long)inbox_id);
+        store_rollback(st);
+        return 0;
+    }
+    if (rc >= 0)
+        rc = work_dispatch(rt, type, payload);
+    if (!st)
+        return rc;
+    if (rc < 0 || store_txn_failed(st)) {
+        LOG_ERROR("handler failed: rolled back, envelope kept in the inbox", "type:s inbox_id:l error:s", type,
+                  (long long)inbox_id, store_strerror(rc < 0 ? rc : STORE_EIO));
+        store_rollback(st);
+        outbox_st_rolled_back(rt->app->outbox);
+        return rc < 0 ? rc : STORE_EIO;
+    }
+    /* Alone, the jobs it created are marked sending in its own commit. */
+    if (!batched)
+        outbox_st_precommit(rt->app->outbox);
+    if (store_commit(st) != 0) {
+        /* Rolled back by the store, the inbox row's deletion with it. */
+        LOG_ERROR("store commit failed: envelope kept in the inbox", "type:s inbox_id:l", type, (long long)inbox_id);
+        if (!batched)
+            outbox_st_postcommit(rt->app->outbox, false);
+        outbox_st_rolled_back(rt->app->outbox);
+        return STORE_EIO;
+    }
+    if (!batched) {
+        outbox_st_postcommit(rt->app->outbox, true);
+        scheduler_st_changed(rt->app->scheduler);
+    }
     return 0;
 }

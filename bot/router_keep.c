@@ -3,7 +3,7 @@
  * store cannot: the envelope is refused at the ack, or its sender told
  * directly.  Those notices are the one exception to "every effect through
  * the outbox" (the outbox is in the failing store). */
-#include "router_internal.h"
+#include "router_state.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +53,6 @@ static void inbox_mask(cJSON *node, const char *key, int depth)
         inbox_mask(c, c->string, depth + 1);
 }
 
-/* Makes one envelope durable inside the caller's transaction: its event id
- * (events) and its inbox row.  Returns the inbox id, 0 for an event already
- * recorded (a duplicate: no work), or <0. */
 int64_t router__keep_one(struct router *rt, const char *type, const cJSON *envelope)
 {
     struct store *st = rt->app->store;

@@ -3,7 +3,7 @@
  * and on a shared store every third of a lease, the rows nobody holds (an
  * earlier run's, a dead replica's) are claimed and handled.  The retry
  * list belongs to the store thread; the timers to the loop. */
-#include "router_internal.h"
+#include "router_state.h"
 
 #include <stdlib.h>
 #include <string.h>

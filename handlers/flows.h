@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../bot/dispatch.h"
 #include "../bot/store.h"
-#include "handlers.h"
 
 struct sirt_app;
 

@@ -1,10 +1,10 @@
-/* router_internal: what the router's files share — the router itself, the
+/* router_state: what the router's files share — the router itself, the
  * envelope on its way from the socket to its handler, and the functions one
  * file of the router calls in another (router__ prefix).  Not for use
  * outside bot/router*.c.  Which thread may touch what is said at each
  * member and in router.c's opening comment. */
-#ifndef SIRT_ROUTER_INTERNAL_H
-#define SIRT_ROUTER_INTERNAL_H
+#ifndef SIRT_ROUTER_STATE_H
+#define SIRT_ROUTER_STATE_H
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -74,9 +74,12 @@ cJSON *router__ack_dispatch(struct router *rt, const char *type, const cJSON *pa
  * bot/dispatch.h), acking it through tok.  False leaves the envelope to the
  * store thread. */
 bool router__ack_store_free(struct router *rt, struct sm_ack *tok, const char *type, const cJSON *envelope);
-/* Store thread, inside the work's transaction: the work phase of payload.
- * 0, or <0 when the handler failed. */
-int router__work_dispatch(struct router *rt, const char *type, const cJSON *payload);
+/* The handler's store writes, its outbox jobs, the inbox row's deletion and
+ * (for events) the event id commit in one transaction: all of them or none.
+ * 0, or <0 when the work was rolled back (its inbox row stays).  batched:
+ * inside the batch's transaction (a savepoint of it); the caller commits
+ * and tells the outbox and the scheduler. */
+int router__work_one(struct router *rt, const char *type, const cJSON *envelope, bool batched);
 
 /* ---- router_keep.c: the inbox row, and notices when the store fails ---- */
 
@@ -102,14 +105,5 @@ void router__notify_direct(struct router *rt, const char *type, const cJSON *pay
 /* A failed envelope: kept for the replay timer; its sender told once when
  * tell. */
 void router__keep_for_replay(struct router *rt, const char *type, const cJSON *envelope, bool tell);
-
-/* ---- router.c ---- */
-
-/* The handler's store writes, its outbox jobs, the inbox row's deletion and
- * (for events) the event id commit in one transaction: all of them or none.
- * 0, or <0 when the work was rolled back (its inbox row stays).  batched:
- * inside the batch's transaction (a savepoint of it); the caller commits
- * and tells the outbox and the scheduler. */
-int router__work_one(struct router *rt, const char *type, const cJSON *envelope, bool batched);
 
 #endif

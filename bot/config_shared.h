@@ -1,14 +1,15 @@
-/* config_internal: what the files of the config share — limits, the
- * one-line error writer, the quoting of user values in messages, the small
- * validators both the environment and the team file use, and the team
- * record's lifecycle (cfg__ prefix).  Not for use outside bot/config*.c. */
-#ifndef SIRT_CONFIG_INTERNAL_H
-#define SIRT_CONFIG_INTERNAL_H
+/* config_shared: what the files of the config share (cfg__ prefix) —
+ * limits, the one-line error writer, the quoting of user values in
+ * messages and the small validators (config.c), loading the environment
+ * (config_env.c) and the team record's lifecycle (config_team.c).  Not for
+ * use outside bot/config*.c. */
+#ifndef SIRT_CONFIG_SHARED_H
+#define SIRT_CONFIG_SHARED_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
+struct cfg;
 
 #define DEFAULT_CONFIG_PATH "sirt.json"
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -17,7 +18,7 @@
 #define SHOW_MAX 64
 #define CFG_FIELD(f) offsetof(struct cfg, f)   /* a field of the tables' record */
 
-/* ---- config_check.c ---- */
+/* ---- config.c ---- */
 
 /* printf into err (when err and errlen). */
 void cfg__set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -39,7 +40,7 @@ bool cfg__slack_id(const char *s, const char *first);
 
 /* Fills c's environment fields from env, by the environment table.  0, or
  * -1 with the message in err. */
-int cfg__load_env(struct cfg *c, cfg_getenv_fn env, char *err, size_t errlen);
+int cfg__load_env(struct cfg *c, const char *(*env)(const char *name), char *err, size_t errlen);
 
 /* ---- config_team.c ---- */
 
