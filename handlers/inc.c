@@ -1,7 +1,7 @@
 /* inc: the incident a request is about and who may see it — finding it by
  * id or channel, the access rule for its details, and its timeline entries.
  * Runs inside the caller's store transaction; the incident filled in by
- * inc_for belongs to the caller (store_incident_finish). */
+ * inc_for belongs to the caller (incident_finish). */
 #include "inc.h"
 
 #include <ctype.h>

@@ -107,8 +107,6 @@ static const char *button_channel(const cJSON *payload)
     return c ? c : util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
 }
 
-/* An answer to the one who pressed a button: through the message's
- * response_url when there is one, else ephemeral in the channel, else DM. */
 int64_t job_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
                           const char *text, bool replace)
 {
@@ -131,9 +129,7 @@ int64_t job_button_notice(struct sirt_app *app, const cJSON *payload, const cJSO
             cJSON_AddFalseToObject(body, "replace_original");
         }
         cJSON_AddStringToObject(body, "text", text);
-        int64_t id = outbox_add(app->store, 0, key, "slack.response_url", p, NULL, 0, 0);
-        cJSON_Delete(p);
-        return id;
+        return add(app, 0, key, "slack.response_url", p);
     }
     if (channel && user)
         return job_ephemeral(app, key, channel, user, text);
