@@ -1,5 +1,5 @@
 /* blockkit: Slack's Block Kit limits in one table and the one way text is
- * cut to fit them.  Handlers' builders (handlers/common.c) cut what they
+ * cut to fit them.  Handlers' builders (handlers/bk.c) cut what they
  * build; the Slack effects fit every payload again right before it goes on
  * the wire (after the outbox filled in {{incident.*}} placeholders), so no
  * message or view is ever refused for its size.  Pure functions on cJSON

@@ -21,8 +21,12 @@
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "common.h"
+#include "bk.h"
+#include "flows.h"
 #include "handlers.h"
+#include "inc.h"
+#include "job.h"
+#include "txt.h"
 
 #define ADD_MAX 20            /* people per request, as the modal's max_selected_items */
 #define USER_ID_MAX 32
@@ -104,11 +108,11 @@ static int add_parse(struct sirt_app *app, const struct sirt_req *req, struct in
     memset(l, 0, sizeof(*l));
     const char *rest = NULL;
     char err[256];
-    if (incident_for(app, req->channel_id, req->args, inc, &rest, err, sizeof(err)) != 0) {
+    if (inc_for(app, req->channel_id, req->args, inc, &rest, err, sizeof(err)) != 0) {
         snprintf(msg, len, "%s\n%s", err, usage);
         return -1;
     }
-    if (!incident_authorized(app, inc, req->user_id)) {
+    if (!inc_authorized(app, inc, req->user_id)) {
         refusal(inc, msg, len);
         incident_finish(inc);
         return -1;
@@ -126,7 +130,7 @@ static int add_parse(struct sirt_app *app, const struct sirt_req *req, struct in
         size_t wl = (size_t)(end - p) < sizeof(word) ? (size_t)(end - p) : sizeof(word) - 1;
         memcpy(word, p, wl);
         word[wl] = '\0';
-        if (!parse_user_mention(word, user, sizeof(user))) {
+        if (!txt_user_mention(word, user, sizeof(user))) {
             snprintf(msg, len, "I cannot tell who that is: everything after the incident must be a mention "
                                "(@person).\n%s", usage);
             incident_finish(inc);
@@ -172,11 +176,11 @@ static void add_apply(struct sirt_app *app, const struct incident *inc, const ch
         if (l->present[i])
             continue;
         store_member_add(app->store, inc->id, u, "added", now);
-        timeline_add(app, inc->id, by, "added", "%s", u);
+        inc_timeline_add(app, inc->id, by, "added", "%s", u);
 
         char *brief = handoff_brief(app, inc, reason, BRIEF_ADDED);
         snprintf(key, sizeof(key), "SIRT-%" PRId64 "/added/%s/brief", inc->id, u);
-        fx_dm(app, inc->id, key, u, brief, NULL);
+        job_dm(app, inc->id, key, u, brief, NULL);
         free(brief);
 
         const char *gu = cfg_gitlab_user(cfg, u);
@@ -211,7 +215,7 @@ static void add_apply(struct sirt_app *app, const struct incident *inc, const ch
             buf_puts(&t, ".");
         }
         snprintf(key, sizeof(key), "%s/post", rk);
-        fx_post_incident(app, inc, key, t.data, NULL);
+        job_post_incident(app, inc, key, t.data, NULL);
         buf_finish(&t);
     }
     LOG_INFO("people added", "incident:l by:s added:l already:l", (long long)inc->id, by,
@@ -250,7 +254,7 @@ void add_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_r
         reply_set_text(out, "%s", msg);
         return;
     }
-    if (!reply_private_for(app, req, &inc)) {
+    if (!inc_reply_private(app, req, &inc)) {
         reply_set_text(out, "Done: SIRT-%" PRId64 " has the people you named. The incident channel has the details.",
                        inc.id);
     } else if (req->source == REQ_SLASH || req->source == REQ_DM || list_count(&l, true)) {
@@ -268,11 +272,11 @@ int add_work(struct sirt_app *app, const struct sirt_req *req)
     struct add_list l;
     char msg[600], rk[200];
     if (add_parse(app, req, &inc, &l, msg, sizeof(msg)) != 0)
-        return handler_result(app);   /* respond() told the asker; nothing happens */
-    request_key(req, "add", rk, sizeof(rk));
+        return job_result(app);   /* respond() told the asker; nothing happens */
+    job_request_key(req, "add", rk, sizeof(rk));
     add_apply(app, &inc, req->user_id, &l, rk);
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 /* ---- the Add people button and its modal ---- */
@@ -307,19 +311,19 @@ static cJSON *add_view(int64_t incident_id)
 int add_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    int64_t id = incident_parse_id(util_jstr(action, "value"));
+    int64_t id = inc_parse_id(util_jstr(action, "value"));
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
     if (!user)
-        return handler_result(app);
+        return job_result(app);
     if (id <= 0 || store_incident_get(app->store, id, &inc) != 0) {
-        fx_button_notice(app, payload, action, "add-unknown", "I cannot find that incident any more.", false);
-        return handler_result(app);
+        job_button_notice(app, payload, action, "add-unknown", "I cannot find that incident any more.", false);
+        return job_result(app);
     }
     char msg[300];
     const char *trigger = util_jstr(payload, "trigger_id");
-    if (!incident_authorized(app, &inc, user)) {
-        fx_button_notice(app, payload, action, "add-refused", refusal(&inc, msg, sizeof(msg)), false);
+    if (!inc_authorized(app, &inc, user)) {
+        job_button_notice(app, payload, action, "add-refused", refusal(&inc, msg, sizeof(msg)), false);
     } else if (!trigger) {
         LOG_WARN("add: no trigger_id, cannot open the form", "incident:l", (long long)inc.id);
     } else {
@@ -332,7 +336,7 @@ int add_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
         cJSON_Delete(p);
     }
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 /* Reads and checks a submission: 0 with inc and l filled (caller finishes
@@ -363,7 +367,7 @@ static int submission_parse(struct sirt_app *app, const cJSON *payload, struct i
         snprintf(msg, len, "This form is for an incident that no longer exists.");
         return -1;
     }
-    if (!user || !incident_authorized(app, inc, user)) {
+    if (!user || !inc_authorized(app, inc, user)) {
         refusal(inc, msg, len);
         incident_finish(inc);
         return -1;
@@ -375,7 +379,7 @@ static int submission_parse(struct sirt_app *app, const cJSON *payload, struct i
     const cJSON *u;
     cJSON_ArrayForEach(u, sel) {
         char who[USER_ID_MAX];
-        if (!cJSON_IsString(u) || !parse_user_mention(u->valuestring, who, sizeof(who)))
+        if (!cJSON_IsString(u) || !txt_user_mention(u->valuestring, who, sizeof(who)))
             continue;   /* not a user id: Slack never sends one; ignored */
         if (!list_push(l, who)) {
             snprintf(msg, len, "At most %d people at once, please.", ADD_MAX);
@@ -421,18 +425,18 @@ int add_submit(struct sirt_app *app, const cJSON *payload)
          * since (or a replay): tell the submitter, change nothing. */
         if (user) {
             snprintf(key, sizeof(key), "%s/refused", rk);
-            fx_dm(app, 0, key, user, msg, NULL);
+            job_dm(app, 0, key, user, msg, NULL);
         }
-        return handler_result(app);
+        return job_result(app);
     }
     add_apply(app, &inc, user, &l, rk);
     if (!list_count(&l, false)) {
         /* No channel post for nobody new: the submitter hears it here. */
         char *t = summary_text(&inc, &l);
         snprintf(key, sizeof(key), "%s/already", rk);
-        fx_dm(app, inc.id, key, user, t, NULL);
+        job_dm(app, inc.id, key, user, t, NULL);
         free(t);
     }
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }

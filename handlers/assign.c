@@ -17,8 +17,11 @@
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "common.h"
+#include "flows.h"
 #include "handlers.h"
+#include "inc.h"
+#include "job.h"
+#include "txt.h"
 
 #define TITLE_MAX 150
 
@@ -28,15 +31,15 @@ static int assign_parse(struct sirt_app *app, const struct sirt_req *req, struct
                         size_t ulen, char *msg, size_t len)
 {
     const char *rest = NULL;
-    if (incident_for(app, req->channel_id, req->args, inc, &rest, msg, len) != 0)
+    if (inc_for(app, req->channel_id, req->args, inc, &rest, msg, len) != 0)
         return -1;
-    if (!rest || !*rest || !parse_user_mention(rest, user, ulen)) {
+    if (!rest || !*rest || !txt_user_mention(rest, user, ulen)) {
         snprintf(msg, len, "Usage: `assign SIRT-%" PRId64 " @user`: mention the new owner so Slack sends their id.",
                  inc->id);
         incident_finish(inc);
         return -1;
     }
-    if (!incident_authorized(app, inc, req->user_id)) {
+    if (!inc_authorized(app, inc, req->user_id)) {
         snprintf(msg, len, "Sorry, only the SIRT team, the owner of SIRT-%" PRId64 " and the people on it can "
                            "assign it.", inc->id);
         incident_finish(inc);
@@ -65,7 +68,7 @@ void assign_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
     }
     if (req->source == REQ_SLASH)
         reply_set_text(out, "Assigning SIRT-%" PRId64 " to <@%s>…", inc.id, user);
-    else if (!reply_private_for(app, req, &inc))
+    else if (!inc_reply_private(app, req, &inc))
         reply_set_text(out, "Done: SIRT-%" PRId64 " has a new owner. The incident channel has the details.", inc.id);
     /* in the incident channel, the channel message says it */
     incident_finish(&inc);
@@ -76,19 +79,19 @@ int assign_work(struct sirt_app *app, const struct sirt_req *req)
     struct incident inc;
     char user[32], msg[300];
     if (assign_parse(app, req, &inc, user, sizeof(user), msg, sizeof(msg)) != 0)
-        return handler_result(app);   /* respond() told the asker */
+        return job_result(app);   /* respond() told the asker */
     int64_t now = clock_now_ms();
     char rk[200], key[256];
-    request_key(req, "assign", rk, sizeof(rk));
+    job_request_key(req, "assign", rk, sizeof(rk));
     char *old = inc.owner;
 
     store_incident_set_text(app->store, inc.id, "owner", user, now);
     store_member_add(app->store, inc.id, user, "owner", now);
     if (old)
-        timeline_add(app, inc.id, req->user_id, "assigned", "owner changed from <@%s> to <@%s> by <@%s>", old, user,
-                     req->user_id);
+        inc_timeline_add(app, inc.id, req->user_id, "assigned", "owner changed from <@%s> to <@%s> by <@%s>", old, user,
+                         req->user_id);
     else
-        timeline_add(app, inc.id, req->user_id, "assigned", "<@%s> assigned as owner by <@%s>", user, req->user_id);
+        inc_timeline_add(app, inc.id, req->user_id, "assigned", "<@%s> assigned as owner by <@%s>", user, req->user_id);
 
     cJSON *p = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "users"), cJSON_CreateString(user));
@@ -96,8 +99,8 @@ int assign_work(struct sirt_app *app, const struct sirt_req *req)
     outbox_add(app->store, inc.id, key, "slack.invite", p, NULL, 0, 0);
     cJSON_Delete(p);
 
-    char *title = clean_user_text(inc.title, TITLE_MAX);
-    char *etitle = mrkdwn_escape(title);
+    char *title = txt_clean(inc.title, TITLE_MAX);
+    char *etitle = txt_mrkdwn(title);
     char *dm = xasprintf("<@%s> made you the appsec owner of security incident *SIRT-%" PRId64 "*: %s (S%d, P%d). "
                          "You have been invited to {{incident.channel}}; GitLab: {{incident.issue_link}}. "
                          "The pinned summary there has the reproduction steps; `/sirt status SIRT-%" PRId64 "` "
@@ -105,7 +108,7 @@ int assign_work(struct sirt_app *app, const struct sirt_req *req)
                          "it off.",
                          req->user_id, inc.id, etitle, inc.severity, inc.priority, inc.id);
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/dm", inc.id, rk);
-    fx_dm(app, inc.id, key, user, dm, NULL);
+    job_dm(app, inc.id, key, user, dm, NULL);
     free(dm);
     free(etitle);
     free(title);
@@ -115,7 +118,7 @@ int assign_work(struct sirt_app *app, const struct sirt_req *req)
                      : xasprintf(":bust_in_silhouette: <@%s> assigned SIRT-%" PRId64 " to <@%s>.", req->user_id,
                                  inc.id, user);
     snprintf(key, sizeof(key), "%s/post", rk);
-    fx_post_incident(app, &inc, key, text, NULL);
+    job_post_incident(app, &inc, key, text, NULL);
     free(text);
 
     inc.owner = xstrdup(user);
@@ -123,5 +126,5 @@ int assign_work(struct sirt_app *app, const struct sirt_req *req)
     free(old);
     LOG_INFO("incident assigned", "incident:l owner:s by:s", (long long)inc.id, user, req->user_id);
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }

@@ -18,8 +18,10 @@
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "common.h"
+#include "flows.h"
 #include "handlers.h"
+#include "inc.h"
+#include "job.h"
 
 #define RESOLVED_LABEL "incident::resolved"
 
@@ -128,10 +130,10 @@ static void plan_reopen(struct sirt_app *app, const struct incident *old, const 
     int64_t now = clock_now_ms();
     store_incident_set_text(app->store, old->id, "state", "open", now);
     store_incident_set_int(app->store, old->id, "resolved_ms", 0, now);
-    timeline_add(app, old->id, user, "reopened", "incident reopened by <@%s>", user);
+    inc_timeline_add(app, old->id, user, "reopened", "incident reopened by <@%s>", user);
     struct incident inc;
     if (store_incident_get(app->store, old->id, &inc) != 0)
-        return;   /* the write failed: handler_result reports it */
+        return;   /* the write failed: job_result reports it */
     /* Reminders and follow-ups, as they were before the resolve. */
     handoff_plan(app, &inc);
     release_plan(app, &inc);
@@ -149,7 +151,7 @@ static void plan_reopen(struct sirt_app *app, const struct incident *old, const 
                            inc.owner ? " (owner: {{incident.owner_mention}})" : "",
                            gl ? " Its GitLab issue is being reopened." : "");
     snprintf(key, sizeof(key), "reopened/%s", req_id);
-    fx_post_incident(app, &inc, key, text, NULL);
+    job_post_incident(app, &inc, key, text, NULL);
     free(text);
     LOG_INFO("incident reopened", "incident:l user:s validations:d", (long long)inc.id, user, rc.n);
     incident_finish(&inc);
@@ -159,13 +161,13 @@ void reopen_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
 {
     struct incident inc;
     char msg[300];
-    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
+    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
         reply_set_text(out, "%s", msg);
         return;
     }
     if (reopen_check(app, &inc, req->user_id, msg, sizeof(msg)) != 0)
         reply_set_text(out, "%s", msg);
-    else if (req->source == REQ_SLASH || !incident_in_channel(&inc, req->channel_id))
+    else if (req->source == REQ_SLASH || !inc_in_channel(&inc, req->channel_id))
         reply_set_text(out, "Reopening SIRT-%" PRId64 "…", inc.id);
     incident_finish(&inc);
 }
@@ -174,13 +176,13 @@ int reopen_work(struct sirt_app *app, const struct sirt_req *req)
 {
     struct incident inc;
     char msg[300];
-    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return handler_result(app);
+    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
+        return job_result(app);
     if (reopen_check(app, &inc, req->user_id, msg, sizeof(msg)) == 0) {
         char id[200];
-        request_key(req, "req", id, sizeof(id));
+        job_request_key(req, "req", id, sizeof(id));
         plan_reopen(app, &inc, req->user_id, id);
     }
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }

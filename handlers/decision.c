@@ -23,8 +23,11 @@
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "common.h"
+#include "bk.h"
 #include "handlers.h"
+#include "inc.h"
+#include "job.h"
+#include "txt.h"
 
 #define FIELD_MAX 3000        /* per input, as the modal's max_length */
 #define SECTION_MAX 3000      /* Slack's limit for a section's text */
@@ -81,8 +84,8 @@ static const char *payload_channel(const cJSON *payload)
 /* Masked, escaped user text for mrkdwn, at most max bytes of source. */
 static char *mrkdwn_user(const char *s, size_t max)
 {
-    char *m = clean_user_text(s, max);
-    char *e = mrkdwn_escape(m);
+    char *m = txt_clean(s, max);
+    char *e = txt_mrkdwn(m);
     free(m);
     return e;
 }
@@ -116,7 +119,7 @@ static cJSON *field_section(const char *label, const char *text)
 static int decision_check(struct sirt_app *app, const struct incident *inc, const char *user, const char *channel,
                           char *msg, size_t len)
 {
-    if (!incident_authorized(app, inc, user) && !incident_in_channel(inc, channel)) {
+    if (!inc_authorized(app, inc, user) && !inc_in_channel(inc, channel)) {
         snprintf(msg, len, "Only the SIRT team and the people on SIRT-%" PRId64 " can record its decisions.",
                  inc->id);
         return -1;
@@ -195,7 +198,7 @@ void decision_respond(struct sirt_app *app, const struct sirt_req *req, struct s
 {
     struct incident inc;
     char msg[300];
-    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
+    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
         reply_set_text(out, "%s", msg);
         return;
     }
@@ -223,36 +226,36 @@ void decision_respond(struct sirt_app *app, const struct sirt_req *req, struct s
 int decision_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (req->source != REQ_SLASH)
-        return handler_result(app);
+        return job_result(app);
     struct incident inc;
     char msg[300];
-    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return handler_result(app);
+    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
+        return job_result(app);
     if (decision_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0)
         open_modal(app, inc.id, req->channel_id, req->trigger_id);
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 int decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = payload_user(payload);
-    int64_t id = incident_parse_id(jstr(action, "value"));
+    int64_t id = inc_parse_id(jstr(action, "value"));
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
     if (!user)
-        return handler_result(app);
+        return job_result(app);
     if (id <= 0 || store_incident_get(app->store, id, &inc) != 0) {
-        fx_button_notice(app, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
-        return handler_result(app);
+        job_button_notice(app, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
+        return job_result(app);
     }
     char msg[300];
     if (decision_check(app, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0)
-        fx_button_notice(app, payload, action, "decision-refused", msg, false);
+        job_button_notice(app, payload, action, "decision-refused", msg, false);
     else
         open_modal(app, inc.id, payload_channel(payload), jstr(payload, "trigger_id"));
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 /* ---- the submission ---- */
@@ -297,7 +300,7 @@ static cJSON *parse_input(struct sirt_app *app, const cJSON *payload, struct dec
     memset(in, 0, sizeof(*in));
     cJSON *errors = cJSON_CreateObject();
     for (size_t i = 0; i < N_FIELDS; i++) {
-        in->v[i] = trim_copy(view_input(view, fields[i].id));
+        in->v[i] = txt_trim(bk_view_input(view, fields[i].id));
         if (fields[i].required && !in->v[i][0])
             cJSON_AddStringToObject(errors, fields[i].id, "This is required.");
         else if (utf8_len(in->v[i]) > FIELD_MAX)
@@ -397,7 +400,7 @@ static void plan_decision(struct sirt_app *app, const struct incident *inc, cons
                            d->author, sol);
     free(sol);
     snprintf(key, sizeof(key), "decision/%s/post", form);
-    fx_post_incident(app, inc, key, text, blocks);
+    job_post_incident(app, inc, key, text, blocks);
     free(text);
 
     /* 2. the GitLab issue */
@@ -407,12 +410,12 @@ static void plan_decision(struct sirt_app *app, const struct incident *inc, cons
                    "required; the directors have been informed.\n\n",
                d->id, d->author);
     for (size_t i = 0; i < N_FIELDS; i++) {
-        char *t = clean_user_text(vals[i] && vals[i][0] ? vals[i] : "(not given)", FIELD_MAX);
+        char *t = txt_clean(vals[i] && vals[i][0] ? vals[i] : "(not given)", FIELD_MAX);
         buf_printf(&b, "### %s\n\n%s\n\n", fields[i].label, t);
         free(t);
     }
     snprintf(key, sizeof(key), "decision/%s/note", form);
-    fx_gitlab_note(app, inc, key, b.data);
+    job_gitlab_note(app, inc, key, b.data);
     buf_finish(&b);
 
     /* 3. the directors: communication, not approval */
@@ -431,7 +434,7 @@ static void plan_decision(struct sirt_app *app, const struct incident *inc, cons
     for (size_t i = 0; i < app->cfg->directors.n; i++) {
         char dkey[256];
         snprintf(dkey, sizeof(dkey), "SIRT-%" PRId64 "/decision/%s/dm/%s", inc->id, form, app->cfg->directors.v[i]);
-        fx_dm(app, inc->id, dkey, app->cfg->directors.v[i], dm, NULL);
+        job_dm(app, inc->id, dkey, app->cfg->directors.v[i], dm, NULL);
     }
     free(dm);
     free(dsol);
@@ -453,7 +456,7 @@ int decision_submit(struct sirt_app *app, const cJSON *payload)
     const char *user = payload_user(payload);
     if (!user || !app->store) {
         LOG_WARN("decision: submission without a user", "");
-        return handler_result(app);
+        return job_result(app);
     }
     struct decision_input in;
     cJSON *errors = parse_input(app, payload, &in);
@@ -465,17 +468,17 @@ int decision_submit(struct sirt_app *app, const cJSON *payload)
                             why ? why : "the form did not pass its checks.");
         char key[200];
         snprintf(key, sizeof(key), "decision-refused/%s", view_id_or(view));
-        fx_dm(app, 0, key, user, t, NULL);
+        job_dm(app, 0, key, user, t, NULL);
         LOG_WARN("decision: submission refused at work time", "user:s incident:l", user, (long long)in.incident_id);
         free(t);
         cJSON_Delete(errors);
         input_finish(&in);
-        return handler_result(app);
+        return job_result(app);
     }
     struct incident inc;
     if (store_incident_get(app->store, in.incident_id, &inc) != 0) {
         input_finish(&in);
-        return handler_result(app);
+        return job_result(app);
     }
     const char *view_id = jstr(view, "id");
     char form[96], tag[120];
@@ -485,7 +488,7 @@ int decision_submit(struct sirt_app *app, const cJSON *payload)
         LOG_INFO("decision: the same form was submitted again; recorded once", "incident:l", (long long)inc.id);
         incident_finish(&inc);
         input_finish(&in);
-        return handler_result(app);
+        return job_result(app);
     }
     for (size_t i = 0; i < N_FIELDS; i++)
         mask_replace(&in.v[i]);     /* the store keeps the masked text only */
@@ -505,8 +508,8 @@ int decision_submit(struct sirt_app *app, const cJSON *payload)
     if (rc == 0) {
         if (!view_id)
             snprintf(form, sizeof(form), "d%" PRId64, d.id);
-        rc = timeline_add(app, inc.id, user, "decision", "short-term decision #%" PRId64 " recorded by <@%s> %s",
-                          d.id, user, view_id ? tag : "");
+        rc = inc_timeline_add(app, inc.id, user, "decision", "short-term decision #%" PRId64 " recorded by <@%s> %s",
+                              d.id, user, view_id ? tag : "");
     }
     if (rc != 0) {
         LOG_ERROR("decision: cannot record; kept for a replay", "incident:l error:s", (long long)inc.id,
@@ -517,7 +520,7 @@ int decision_submit(struct sirt_app *app, const cJSON *payload)
     }
     incident_finish(&inc);
     input_finish(&in);
-    return rc < 0 ? rc : handler_result(app);
+    return rc < 0 ? rc : job_result(app);
 }
 
 /* ---- fix delivered, and validation ---- */
@@ -533,12 +536,12 @@ static int button_decision(struct sirt_app *app, const cJSON *payload, const cJS
     char *end = NULL;
     long long id = v ? strtoll(v, &end, 10) : 0;
     if (id <= 0 || !end || *end || store_decision_get(app->store, id, d) != 0) {
-        fx_button_notice(app, payload, action, "decision-unknown", "I cannot find that decision any more.", false);
+        job_button_notice(app, payload, action, "decision-unknown", "I cannot find that decision any more.", false);
         return -1;
     }
     if (store_incident_get(app->store, d->incident_id, inc) != 0) {
         decision_finish(d);
-        fx_button_notice(app, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
+        job_button_notice(app, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
         return -1;
     }
     return 0;
@@ -558,19 +561,20 @@ int decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJS
     struct decision d;
     struct incident inc;
     if (!user || button_decision(app, payload, action, &d, &inc) != 0)
-        return handler_result(app);
+        return job_result(app);
     char msg[300];
     if (decision_check(app, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0) {
-        fx_button_notice(app, payload, action, "fix-refused", msg, false);
+        job_button_notice(app, payload, action, "fix-refused", msg, false);
     } else if (d.fix_delivered_ms) {
         snprintf(msg, sizeof(msg), "The fix of decision #%" PRId64 " was already marked delivered by <@%s>.", d.id,
                  d.fix_delivered_by ? d.fix_delivered_by : "someone");
-        fx_button_notice(app, payload, action, "fix-again", msg, false);
+        job_button_notice(app, payload, action, "fix-again", msg, false);
     } else {
         int64_t now = clock_now_ms();
         store_decision_fix_delivered(app->store, d.id, user, now);
-        timeline_add(app, inc.id, user, "fix_delivered", "short-term fix of decision #%" PRId64 " delivered (<@%s>)",
-                     d.id, user);
+        inc_timeline_add(app, inc.id, user, "fix_delivered",
+                         "short-term fix of decision #%" PRId64 " delivered (<@%s>)",
+                         d.id, user);
         int minutes = app->cfg->validate_after_minutes > 0 ? app->cfg->validate_after_minutes : 240;
         char when[32];
         minutes_text(minutes, when, sizeof(when));
@@ -579,7 +583,7 @@ int decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJS
                                user, d.id, when, inc.owner ? "owner" : "reporter", inc.owner ? inc.owner : inc.reporter ? inc.reporter : "?");
         char key[96];
         snprintf(key, sizeof(key), "decision/%" PRId64 "/fix_delivered", d.id);
-        fx_post_incident(app, &inc, key, text, NULL);
+        job_post_incident(app, &inc, key, text, NULL);
         free(text);
         char tkey[64], tp[64];
         snprintf(tkey, sizeof(tkey), "validate/%" PRId64, d.id);
@@ -588,7 +592,7 @@ int decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJS
     }
     decision_finish(&d);
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_timer *t)
@@ -630,9 +634,10 @@ void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_time
         char key[128];
         snprintf(key, sizeof(key), "SIRT-%" PRId64 "/decision/%" PRId64 "/validate_prompt/%" PRId64, inc.id, d.id,
                  t->id);
-        fx_dm(app, inc.id, key, to, text, blocks);
-        timeline_add(app, inc.id, "sirtbot", "validate_prompt", "asked <@%s> to validate the fix of decision #%" PRId64,
-                     to, d.id);
+        job_dm(app, inc.id, key, to, text, blocks);
+        inc_timeline_add(app, inc.id, "sirtbot", "validate_prompt",
+                         "asked <@%s> to validate the fix of decision #%" PRId64,
+                         to, d.id);
         free(sol);
         free(text);
         free(body);
@@ -649,21 +654,22 @@ int decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *
     struct decision d;
     struct incident inc;
     if (!user || !aid || button_decision(app, payload, action, &d, &inc) != 0)
-        return handler_result(app);
+        return job_result(app);
     char msg[300];
-    if (!incident_authorized(app, &inc, user)) {
+    if (!inc_authorized(app, &inc, user)) {
         snprintf(msg, sizeof(msg), "Only the SIRT team and the people on SIRT-%" PRId64 " can validate its fixes.",
                  inc.id);
-        fx_button_notice(app, payload, action, "validated-refused", msg, false);
+        job_button_notice(app, payload, action, "validated-refused", msg, false);
     } else if (d.validated != -1) {
         snprintf(msg, sizeof(msg), "<@%s> already validated decision #%" PRId64 "'s fix as %s.",
                  d.validated_by ? d.validated_by : "someone", d.id, d.validated ? "effective" : "NOT effective");
-        fx_button_notice(app, payload, action, "validated-again", msg, false);
+        job_button_notice(app, payload, action, "validated-again", msg, false);
     } else {
         int64_t now = clock_now_ms();
         store_decision_validated(app->store, d.id, yes, user, now);
-        timeline_add(app, inc.id, user, "fix_validated", "short-term fix of decision #%" PRId64 " validated as %s by <@%s>",
-                     d.id, yes ? "effective" : "NOT effective", user);
+        inc_timeline_add(app, inc.id, user, "fix_validated",
+                         "short-term fix of decision #%" PRId64 " validated as %s by <@%s>",
+                         d.id, yes ? "effective" : "NOT effective", user);
         char *text = yes ? xasprintf(":white_check_mark: <@%s> validated the short-term fix (decision #%" PRId64
                                      ") as effective.", user, d.id)
                          : xasprintf(":x: <@%s> validated the short-term fix (decision #%" PRId64 ") as NOT "
@@ -671,15 +677,15 @@ int decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *
                                      PRId64 "`).", user, d.id, inc.id);
         char key[96];
         snprintf(key, sizeof(key), "decision/%" PRId64 "/validated", d.id);
-        fx_post_incident(app, &inc, key, text, NULL);
+        job_post_incident(app, &inc, key, text, NULL);
         free(text);
         snprintf(msg, sizeof(msg), "Thanks: recorded that the short-term fix for SIRT-%" PRId64 " is %s.", inc.id,
                  yes ? "effective" : "NOT effective");
-        fx_button_notice(app, payload, action, "validated-thanks", msg, true);
+        job_button_notice(app, payload, action, "validated-thanks", msg, true);
         snprintf(key, sizeof(key), "validate/%" PRId64, d.id);
         store_timer_cancel(app->store, key);
     }
     decision_finish(&d);
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }

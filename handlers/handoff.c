@@ -24,9 +24,13 @@
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "../bot/workhours.h"
-#include "common.h"
+#include "bk.h"
+#include "flows.h"
 #include "handlers.h"
 #include "handoff_internal.h"
+#include "inc.h"
+#include "job.h"
+#include "txt.h"
 
 #define KEEP_MS (60LL * 60 * 1000)
 
@@ -162,8 +166,8 @@ struct brief_ctx {
 static bool brief_decision(void *ud, const struct decision *d)
 {
     struct brief_ctx *c = ud;
-    char *sol = clean_user_text(d->solution, 400);
-    char *e = mrkdwn_escape(sol);
+    char *sol = txt_clean(d->solution, 400);
+    char *e = txt_mrkdwn(sol);
     const char *state = d->validated == 1 ? "fix validated as effective"
                         : d->validated == 0 ? "fix NOT effective: needs another decision"
                         : d->fix_delivered_ms ? "fix delivered, validation pending"
@@ -182,8 +186,8 @@ char *handoff_brief(struct sirt_app *app, const struct incident *inc, const char
 {
     struct buf b;
     buf_init(&b, 0);
-    char *title = clean_user_text(inc->title, 150);
-    char *et = mrkdwn_escape(title);
+    char *title = txt_clean(inc->title, 150);
+    char *et = txt_mrkdwn(title);
     if (kind == BRIEF_OFFER)
         buf_printf(&b, "*SIRT-%" PRId64 " is handed to you: %s* (%s)\nPress *Accept* to take it: until you do, "
                    "it shows \"handoff pending\", and after %d minutes it goes to the next engineer.\n",
@@ -193,12 +197,12 @@ char *handoff_brief(struct sirt_app *app, const struct incident *inc, const char
                    inc->id, et, reason);
     buf_printf(&b, "Severity S%d, priority P%d, component %s, reported by <@%s>.\n", inc->severity, inc->priority,
                inc->component ? inc->component : "(none)", inc->reporter);
-    char *what = clean_user_text(inc->description, 600);
-    char *ew = mrkdwn_escape(what);
+    char *what = txt_clean(inc->description, 600);
+    char *ew = txt_mrkdwn(what);
     buf_printf(&b, "*What happened*\n%s\n", ew);
     if (inc->repro && *inc->repro) {
-        char *r = clean_user_text(inc->repro, 900);
-        char *er = mrkdwn_escape(r);
+        char *r = txt_clean(inc->repro, 900);
+        char *er = txt_mrkdwn(r);
         for (char *p = er; *p; p++)
             if (*p == '`')
                 *p = '\'';
@@ -247,9 +251,10 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
             char *t = xasprintf(":warning: SIRT-%" PRId64 ": no appsec engineer is in working hours and no "
                                 "secops on-call is configured: %s keeps it. Assign someone with `/sirt assign`.",
                                 id, from ? "the current owner" : "nobody");
-            fx_post_incident(app, inc, step, t, NULL);
+            job_post_incident(app, inc, step, t, NULL);
             free(t);
-            timeline_add(app, id, by, "handoff_failed", "no appsec engineer in hours and no secops on-call configured");
+            inc_timeline_add(app, id, by, "handoff_failed",
+                             "no appsec engineer in hours and no secops on-call configured");
             return;
         }
         /* A new page round: an open one (the report's page, say) would
@@ -290,13 +295,13 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
         free(brief);
 
         if (round > 0) {
-            char *title = clean_user_text(inc->title, 150);
+            char *title = txt_clean(inc->title, 150);
             p = cJSON_CreateObject();
             cJSON_AddStringToObject(p, "dedup_key", dedup);
             char *sum = xasprintf("SIRT-%" PRId64 " handed to the secops on-call [S%d/P%d] %s", id, inc->severity,
                                   inc->priority, title);
             cJSON_AddStringToObject(p, "summary", sum);
-            cJSON_AddStringToObject(p, "severity", pd_severity_name(inc->severity));
+            cJSON_AddStringToObject(p, "severity", txt_pd_severity(inc->severity));
             cJSON_AddStringToObject(p, "source", "sirtbot");
             cJSON_AddStringToObject(p, "component", inc->component ? inc->component : "unknown");
             cJSON *cd = cJSON_AddObjectToObject(p, "custom_details");
@@ -323,10 +328,10 @@ static void do_handoff(struct sirt_app *app, const struct incident *inc, const c
         cJSON_Delete(p);
         free(t);
         char *note = xasprintf("Handed off to the secops on-call (%s).", reason);
-        fx_gitlab_note(app, inc, step, note);
+        job_gitlab_note(app, inc, step, note);
         free(note);
-        timeline_add(app, id, by, "handoff", "handed off%s%s to the secops on-call (%s)", from ? " from " : "",
-                     from ? from : "", reason);
+        inc_timeline_add(app, id, by, "handoff", "handed off%s%s to the secops on-call (%s)", from ? " from " : "",
+                         from ? from : "", reason);
         handoff_handback_plan(app, id);
         return;
     }
@@ -371,8 +376,8 @@ void handoff_prompt_fire(struct sirt_app *app, const struct sched_timer *t)
     char when[64] = "soon";
     if (i >= 0 && tz_local(appsec_zone(app, i), end, &lt) == 0)
         snprintf(when, sizeof(when), "at %02d:%02d (%s)", lt.tm_hour, lt.tm_min, appsec_zone(app, i));
-    char *title = clean_user_text(inc.title, 120);
-    char *et = mrkdwn_escape(title);
+    char *title = txt_clean(inc.title, 120);
+    char *et = txt_mrkdwn(title);
     char *text = xasprintf("Your working day ends %s. Hand off *SIRT-%" PRId64 "* (%s) before you go? "
                            "If you don't answer, it goes to %s%s%s at the end of your day.",
                            when, inc.id, et, next_user ? "<@" : "the secops on-call", next_user ? next_user : "",
@@ -411,8 +416,9 @@ void handoff_prompt_fire(struct sirt_app *app, const struct sched_timer *t)
 
     char key[128];
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/handoff_prompt/%" PRId64, inc.id, t->id);
-    fx_dm(app, inc.id, key, inc.owner, text, blocks);
-    timeline_add(app, inc.id, "sirtbot", "handoff_prompted", "asked %s to hand off before the end of the day", inc.owner);
+    job_dm(app, inc.id, key, inc.owner, text, blocks);
+    inc_timeline_add(app, inc.id, "sirtbot", "handoff_prompted",
+                     "asked %s to hand off before the end of the day", inc.owner);
     free(text);
     free(title);
     free(et);
@@ -439,14 +445,14 @@ void handoff_respond(struct sirt_app *app, const struct sirt_req *req, struct si
     struct incident inc;
     char err[256];
     const char *rest;
-    if (incident_for(app, req->channel_id, req->args, &inc, &rest, err, sizeof(err)) != 0) {
+    if (inc_for(app, req->channel_id, req->args, &inc, &rest, err, sizeof(err)) != 0) {
         reply_set_text(out, "%s", err);
         return;
     }
     char user[32];
-    if (!incident_authorized(app, &inc, req->user_id))
+    if (!inc_authorized(app, &inc, req->user_id))
         reply_set_text(out, "Only the SIRT team and the people on SIRT-%" PRId64 " can hand it off.", inc.id);
-    else if (parse_user_mention(rest, user, sizeof(user)))
+    else if (txt_user_mention(rest, user, sizeof(user)))
         reply_set_text(out, "Handing SIRT-%" PRId64 " off to <@%s>.", inc.id, user);
     else
         reply_set_text(out, "Handing SIRT-%" PRId64 " off to the next engineer along the sun.", inc.id);
@@ -458,21 +464,21 @@ int handoff_work(struct sirt_app *app, const struct sirt_req *req)
     struct incident inc;
     char err[256];
     const char *rest;
-    if (incident_for(app, req->channel_id, req->args, &inc, &rest, err, sizeof(err)) != 0)
-        return handler_result(app);
-    if (!incident_authorized(app, &inc, req->user_id) || strcmp(inc.state, "open") != 0) {
+    if (inc_for(app, req->channel_id, req->args, &inc, &rest, err, sizeof(err)) != 0)
+        return job_result(app);
+    if (!inc_authorized(app, &inc, req->user_id) || strcmp(inc.state, "open") != 0) {
         incident_finish(&inc);
-        return handler_result(app);
+        return job_result(app);
     }
     char user[32];
-    if (parse_user_mention(rest, user, sizeof(user))) {
+    if (txt_user_mention(rest, user, sizeof(user))) {
         do_handoff(app, &inc, user, req->user_id, "handed off by hand");
     } else {
         int next = next_owner(app, inc.owner, clock_now_ms());
         do_handoff(app, &inc, next >= 0 ? app->cfg->appsec[next].user : NULL, req->user_id, "handed off by hand");
     }
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 /* Loads the incident a button names; tells the presser when they may not
@@ -482,16 +488,16 @@ static bool load_for_action(struct sirt_app *app, int64_t id, const char *user, 
 {
     memset(inc, 0, sizeof(*inc));
     if (id <= 0 || store_incident_get(app->store, id, inc) != 0) {
-        fx_button_notice(app, payload, action, "handoff-unknown", "I cannot find that incident any more.", false);
+        job_button_notice(app, payload, action, "handoff-unknown", "I cannot find that incident any more.", false);
         return false;
     }
     const char *why = NULL;
-    if (!incident_authorized(app, inc, user))
+    if (!inc_authorized(app, inc, user))
         why = "Only the SIRT team and the people on this incident can hand it off.";
     else if (strcmp(inc->state, "open") != 0)
         why = "This incident is resolved: there is nothing to hand off.";
     if (why) {
-        fx_button_notice(app, payload, action, "handoff-refused", why, false);
+        job_button_notice(app, payload, action, "handoff-refused", why, false);
         incident_finish(inc);
         return false;
     }
@@ -502,12 +508,12 @@ int handoff_button(struct sirt_app *app, const cJSON *payload, const cJSON *acti
 {
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
-    if (!load_for_action(app, incident_parse_id(util_jstr(action, "value")), user, &inc, payload, action))
-        return handler_result(app);
+    if (!load_for_action(app, inc_parse_id(util_jstr(action, "value")), user, &inc, payload, action))
+        return job_result(app);
     int next = next_owner(app, inc.owner, clock_now_ms());
     do_handoff(app, &inc, next >= 0 ? app->cfg->appsec[next].user : NULL, user, "handed off by hand");
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 int handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
@@ -515,45 +521,45 @@ int handoff_accept_action(struct sirt_app *app, const cJSON *payload, const cJSO
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *v = util_jstr(action, "value");
     if (!v)
-        return handler_result(app);
+        return job_result(app);
     struct incident inc;
-    if (!load_for_action(app, incident_parse_id(v), user, &inc, payload, action))
-        return handler_result(app);
+    if (!load_for_action(app, inc_parse_id(v), user, &inc, payload, action))
+        return job_result(app);
     /* The value is "<n>|<user id>" or "<n>|secops", as the prompt wrote it;
      * anything else is refused rather than guessed at. */
     const char *bar = strchr(v, '|');
     const char *to = bar && strcmp(bar + 1, "secops") != 0 ? bar + 1 : NULL;
     char who[32] = "";
-    if (!bar || (to && !parse_user_mention(to, who, sizeof(who)))) {
-        fx_button_notice(app, payload, action, "handoff-malformed", "That button does not name a handoff I "
-                         "made: nothing was changed. Use `/sirt handoff SIRT-n` instead.", false);
+    if (!bar || (to && !txt_user_mention(to, who, sizeof(who)))) {
+        job_button_notice(app, payload, action, "handoff-malformed", "That button does not name a handoff I "
+                          "made: nothing was changed. Use `/sirt handoff SIRT-n` instead.", false);
         incident_finish(&inc);
-        return handler_result(app);
+        return job_result(app);
     }
     do_handoff(app, &inc, to ? who : NULL, user, "the owner accepted the end-of-day handoff");
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 int handoff_keep_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
-    if (!load_for_action(app, incident_parse_id(util_jstr(action, "value")), user, &inc, payload, action))
-        return handler_result(app);
+    if (!load_for_action(app, inc_parse_id(util_jstr(action, "value")), user, &inc, payload, action))
+        return job_result(app);
     int64_t now = clock_now_ms();
     int64_t lead = (int64_t)app->cfg->handoff_lead_minutes * 60000;
     int64_t auto_at = now + KEEP_MS;
     int64_t prompt_at = lead < KEEP_MS ? auto_at - lead : now + KEEP_MS / 2;
     set_timers(app, inc.id, inc.owner, prompt_at, auto_at);
-    timeline_add(app, inc.id, user, "handoff_kept", "kept the incident one more hour");
+    inc_timeline_add(app, inc.id, user, "handoff_kept", "kept the incident one more hour");
     char key[96];
     snprintf(key, sizeof(key), "keep/%" PRId64, now);
     char *t = xasprintf("<@%s> keeps SIRT-%" PRId64 " one more hour.", user, inc.id);
-    fx_post_incident(app, &inc, key, t, NULL);
+    job_post_incident(app, &inc, key, t, NULL);
     free(t);
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 int handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
@@ -569,21 +575,21 @@ int handoff_choose_action(struct sirt_app *app, const cJSON *payload, const cJSO
     cJSON_ArrayForEach(b, blocks) {
         const char *t = util_jstr(b, "type");
         if (t && strcmp(t, "context") == 0)
-            id = incident_parse_id(util_jstr(b, "block_id"));
+            id = inc_parse_id(util_jstr(b, "block_id"));
     }
     if (!id && block)
-        id = incident_parse_id(block);
+        id = inc_parse_id(block);
     struct incident inc;
     if (!load_for_action(app, id, user, &inc, payload, action))
-        return handler_result(app);
+        return job_result(app);
     char who[32];
-    if (!chosen || !parse_user_mention(chosen, who, sizeof(who))) {
-        fx_button_notice(app, payload, action, "handoff-malformed", "Choose a person to hand the incident to: "
-                         "nothing was changed.", false);
+    if (!chosen || !txt_user_mention(chosen, who, sizeof(who))) {
+        job_button_notice(app, payload, action, "handoff-malformed", "Choose a person to hand the incident to: "
+                          "nothing was changed.", false);
         incident_finish(&inc);
-        return handler_result(app);
+        return job_result(app);
     }
     do_handoff(app, &inc, who, user, "the owner chose who takes it");
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }

@@ -21,9 +21,13 @@
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "../bot/workhours.h"
-#include "common.h"
+#include "bk.h"
+#include "flows.h"
 #include "handlers.h"
 #include "handoff_internal.h"
+#include "inc.h"
+#include "job.h"
+#include "txt.h"
 
 #define OFFER_KIND "handoff_unaccepted"
 #define HANDBACK_KIND "handback"
@@ -145,11 +149,11 @@ void handoff_offer(struct sirt_app *app, const struct incident *inc, const char 
 
     char *brief = handoff_brief(app, inc, reason, BRIEF_OFFER);
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/brief", id, step);
-    fx_dm(app, id, key, to, brief, accept_blocks(brief, id, offer));
+    job_dm(app, id, key, to, brief, accept_blocks(brief, id, offer));
     free(brief);
 
     char until[32];
-    fmt_utc(due, "%H:%M UTC", until);
+    txt_utc(due, "%H:%M UTC", until);
     char *t;
     if (kind == OFFER_HANDBACK)
         t = xasprintf(":sunrise: SIRT-%" PRId64 " is offered back to appsec: <@%s>'s working day starts (%s). "
@@ -159,13 +163,13 @@ void handoff_offer(struct sirt_app *app, const struct incident *inc, const char 
                       "until they accept (by %s).", id, from ? " from <@" : "", from ? from : "", from ? ">" : "",
                       to, reason, until);
     snprintf(key, sizeof(key), "%s/note", step);
-    fx_post_incident(app, inc, key, t, NULL);
+    job_post_incident(app, inc, key, t, NULL);
     free(t);
     if (kind == OFFER_HANDOFF)
-        timeline_add(app, id, by, "handoff", "handed off%s%s to %s (%s)", from ? " from " : "", from ? from : "",
-                     to, reason);
-    timeline_add(app, id, to, "handoff_offered", "%s to %s, waiting for Accept",
-                 kind == OFFER_HANDBACK ? "hand-back from the secops on-call" : "handoff", to);
+        inc_timeline_add(app, id, by, "handoff", "handed off%s%s to %s (%s)", from ? " from " : "", from ? from : "",
+                         to, reason);
+    inc_timeline_add(app, id, to, "handoff_offered", "%s to %s, waiting for Accept",
+                     kind == OFFER_HANDBACK ? "hand-back from the secops on-call" : "handoff", to);
 
     cJSON *pl = cJSON_CreateObject();
     cJSON_AddStringToObject(pl, "receiver", to);
@@ -199,13 +203,13 @@ void handoff_unaccepted_fire(struct sirt_app *app, const struct sched_timer *t)
         return;
     }
     bool handback = util_jstr(pl, "kind") && strcmp(util_jstr(pl, "kind"), "handback") == 0;
-    timeline_add(app, inc.id, receiver, "handoff_unaccepted", "not accepted within %d minutes",
-                 app->cfg->handoff_accept_minutes);
+    inc_timeline_add(app, inc.id, receiver, "handoff_unaccepted", "not accepted within %d minutes",
+                     app->cfg->handoff_accept_minutes);
     char key[128];
     snprintf(key, sizeof(key), "unaccepted/%" PRId64, t->id);
     char *msg = xasprintf(":hourglass: <@%s> did not accept SIRT-%" PRId64 " within %d minutes.", receiver, inc.id,
                           app->cfg->handoff_accept_minutes);
-    fx_post_incident(app, &inc, key, msg, NULL);
+    job_post_incident(app, &inc, key, msg, NULL);
     free(msg);
 
     cJSON *tried = cJSON_GetObjectItemCaseSensitive(pl, "tried");
@@ -230,7 +234,7 @@ void handoff_unaccepted_fire(struct sirt_app *app, const struct sched_timer *t)
                             "offer it again when the next appsec working day starts.", inc.id,
                             inc.owner ? "<@" : "the secops on-call", inc.owner ? inc.owner : "",
                             inc.owner ? ">" : "");
-        fx_post_incident(app, &inc, key, k, NULL);
+        job_post_incident(app, &inc, key, k, NULL);
         free(k);
         handoff_handback_plan(app, inc.id);
     }
@@ -246,14 +250,14 @@ int handoff_take_action(struct sirt_app *app, const cJSON *payload, const cJSON 
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *v = util_jstr(action, "value");
     const char *bar = v ? strchr(v, '|') : NULL;
-    int64_t id = v ? incident_parse_id(v) : 0;
+    int64_t id = v ? inc_parse_id(v) : 0;
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
     if (!user || !bar || id <= 0 || store_incident_get(app->store, id, &inc) != 0) {
-        fx_button_notice(app, payload, action, "take-unknown", "I cannot find that handoff: nothing was changed.",
-                         false);
+        job_button_notice(app, payload, action, "take-unknown", "I cannot find that handoff: nothing was changed.",
+                          false);
         incident_finish(&inc);
-        return handler_result(app);
+        return job_result(app);
     }
     struct sched_timer t;
     cJSON *pl = NULL;
@@ -283,9 +287,9 @@ int handoff_take_action(struct sirt_app *app, const cJSON *payload, const cJSON 
         }
     }
     if (why) {
-        fx_button_notice(app, payload, action, "take-refused", why, false);
+        job_button_notice(app, payload, action, "take-refused", why, false);
         incident_finish(&inc);
-        return handler_result(app);
+        return job_result(app);
     }
 
     int64_t now = clock_now_ms();
@@ -296,9 +300,9 @@ int handoff_take_action(struct sirt_app *app, const cJSON *payload, const cJSON 
     store_timer_cancel(app->store, t.key);
     store_incident_set_text(app->store, id, "owner", user, now);
     store_member_add(app->store, id, user, "owner", now);
-    timeline_add(app, id, user, "handoff_accepted", "accepted%s", handback ? " the hand-back" : " the handoff");
+    inc_timeline_add(app, id, user, "handoff_accepted", "accepted%s", handback ? " the hand-back" : " the handoff");
     if (handback)
-        timeline_add(app, id, user, "handed_back", "from %s to %s", old ? old : "the secops on-call", user);
+        inc_timeline_add(app, id, user, "handed_back", "from %s to %s", old ? old : "the secops on-call", user);
 
     char *msg = handback ? xasprintf(":white_check_mark: SIRT-%" PRId64 " handed back%s%s%s to appsec: <@%s> "
                                      "accepted and owns it now.", id, old ? " from <@" : "", old ? old : "",
@@ -307,16 +311,16 @@ int handoff_take_action(struct sirt_app *app, const cJSON *payload, const cJSON 
                                      "now.", user, id);
     char key[160];
     snprintf(key, sizeof(key), "%s/note", step);
-    fx_post_incident(app, &inc, key, msg, NULL);
+    job_post_incident(app, &inc, key, msg, NULL);
     free(msg);
     char *note = handback ? xasprintf("Handed back from the secops on-call to the appsec engineer whose day started "
                                       "(accepted).")
                           : xasprintf("Handed off to the next appsec owner, {{user.%s}} (accepted).", user);
-    fx_gitlab_note(app, &inc, step, note);
+    job_gitlab_note(app, &inc, step, note);
     free(note);
     snprintf(buf, sizeof(buf), "You own SIRT-%" PRId64 " now. The brief above has the context; I will ask you to "
              "hand it off before your day ends.", id);
-    fx_button_notice(app, payload, action, "take-done", buf, false);
+    job_button_notice(app, payload, action, "take-done", buf, false);
     LOG_INFO("handoff accepted", "incident:l owner:s handback:d", (long long)id, user, handback ? 1 : 0);
 
     inc.owner = xstrdup(user);
@@ -325,7 +329,7 @@ int handoff_take_action(struct sirt_app *app, const cJSON *payload, const cJSON 
     cJSON_Delete(pl);
     sched_timer_finish(&t);
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 /* ---- hand-back from the secops on-call ---- */

@@ -20,8 +20,10 @@
 #include "../bot/sha256.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "common.h"
 #include "handlers.h"
+#include "inc.h"
+#include "job.h"
+#include "txt.h"
 
 #define URL_MAX 2000
 #define MAX_ATTEMPTS 20        /* a link tried again after GitLab refused it, per incident and issue */
@@ -181,7 +183,7 @@ static enum attempt_state attempts(struct sirt_app *app, int64_t incident, const
  * reproduction steps (masked when stored; masked again here). */
 static char *note_body(const struct incident *inc)
 {
-    char *repro = clean_user_text(inc->repro ? inc->repro : "", 0);
+    char *repro = txt_clean(inc->repro ? inc->repro : "", 0);
     char *b;
     if (repro[0])
         b = xasprintf("**Security incident SIRT-%" PRId64 "** is linked to this issue (sirtbot). Its summarized "
@@ -205,7 +207,7 @@ int64_t link_add(struct sirt_app *app, const struct incident *inc, const char *a
     char base[96], key[128];
     key_base(inc->id, path, iid, base, sizeof(base));
     attempt_key(base, next, key, sizeof(key));
-    char *murl = clean_user_text(url, URL_MAX);
+    char *murl = txt_clean(url, URL_MAX);
     char *body = note_body(inc);
     char *marker = xasprintf("sirt:%s", key);
     cJSON *p = cJSON_CreateObject();
@@ -260,14 +262,14 @@ static int link_parse(struct sirt_app *app, const struct sirt_req *req, struct l
 {
     const char *rest = NULL;
     memset(lr, 0, sizeof(*lr));
-    if (incident_for(app, req->channel_id, req->args, &lr->inc, &rest, msg, len) != 0)
+    if (inc_for(app, req->channel_id, req->args, &lr->inc, &rest, msg, len) != 0)
         return -1;
     int64_t n = lr->inc.id;
     int rc = -1;
     char raw[URL_MAX + 1];
     unwrap_url(rest ? rest : "", raw, sizeof(raw));
     const char *gl = app->cfg ? app->cfg->gitlab_url : NULL;
-    if (!incident_authorized(app, &lr->inc, req->user_id)) {
+    if (!inc_authorized(app, &lr->inc, req->user_id)) {
         snprintf(msg, len, "Sorry, only the SIRT team and the people on SIRT-%" PRId64 " can link issues to it.", n);
     } else if (!raw[0]) {
         snprintf(msg, len, "Usage: `link SIRT-%" PRId64 " <issue URL>`, e.g. `%s/<group>/<project>/-/issues/<number>`.",
@@ -277,7 +279,7 @@ static int link_parse(struct sirt_app *app, const struct sirt_req *req, struct l
                            "Post the link in the incident channel instead.");
     } else {
         int k = link_parse_url(gl, raw, lr->path, sizeof(lr->path), &lr->iid, lr->url, sizeof(lr->url));
-        char *shown = shown_line(raw, 200);
+        char *shown = txt_line(raw, 200);
         if (k == LINK_URL_NOT_GITLAB) {
             snprintf(msg, len, "I can only link issues on %s, and %s is not there. Post other links in the "
                                "incident channel.", gl, shown);
@@ -327,7 +329,7 @@ void link_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_
         free(lr);
         return;
     }
-    if (reply_private_for(app, req, &lr->inc))
+    if (inc_reply_private(app, req, &lr->inc))
         reply_set_text(out, "Linking %s to SIRT-%" PRId64 ": its reproduction steps go there as an internal "
                             "comment and the two issues will link each other. The incident channel hears when "
                             "it is done.", lr->url, lr->inc.id);
@@ -344,10 +346,10 @@ int link_work(struct sirt_app *app, const struct sirt_req *req)
     char msg[URL_MAX + 600];
     if (link_parse(app, req, lr, msg, sizeof(msg)) != 0) {
         free(lr);
-        return handler_result(app);   /* respond() told the asker */
+        return job_result(app);   /* respond() told the asker */
     }
     link_add(app, &lr->inc, req->user_id, lr->url, lr->path, lr->iid, lr->issue_job);
     incident_finish(&lr->inc);
     free(lr);
-    return handler_result(app);
+    return job_result(app);
 }

@@ -1,6 +1,6 @@
 /* page: `/sirt page [SIRT-n]`, `/sirt resolve SIRT-n`, `/sirt oncall` (and
  * their @sirt forms), the summary's "Page on-call" and "Resolve" buttons,
- * and the page rounds every page goes through (page_round, common.h).
+ * and the page rounds every page goes through (page_round, flows.h).
  * respond() only reads the store and answers; work() and the buttons write
  * the state change and its effects (pd.trigger, pd.resolve, pd.oncall,
  * messages, timeline) as outbox jobs in the router's transaction.  Texts
@@ -17,8 +17,11 @@
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "common.h"
+#include "flows.h"
 #include "handlers.h"
+#include "inc.h"
+#include "job.h"
+#include "txt.h"
 
 #define TITLE_MAX 150
 
@@ -57,7 +60,7 @@ static void press_id(const cJSON *payload, const cJSON *action, char *out, size_
 static int button_incident(struct sirt_app *app, const cJSON *action, struct incident *inc)
 {
     memset(inc, 0, sizeof(*inc));
-    int64_t id = incident_parse_id(jstr(action, "value"));
+    int64_t id = inc_parse_id(jstr(action, "value"));
     if (id <= 0 || !app->store)
         return -1;
     return store_incident_get(app->store, id, inc) == 0 ? 0 : -1;
@@ -71,7 +74,7 @@ static int button_incident(struct sirt_app *app, const cJSON *action, struct inc
 static int page_check(struct sirt_app *app, const struct incident *inc, const char *user, const char *channel,
                       char *msg, size_t len)
 {
-    if (!incident_authorized(app, inc, user) && !incident_in_channel(inc, channel)) {
+    if (!inc_authorized(app, inc, user) && !inc_in_channel(inc, channel)) {
         snprintf(msg, len, "Only the SIRT team and the people on SIRT-%" PRId64 " can page for it. "
                            "If you have news about it, tell the SIRT team.", inc->id);
         return -1;
@@ -163,13 +166,13 @@ void page_plan(struct sirt_app *app, const struct incident *inc, const char *use
                   store_strerror(round));
         return;
     }
-    char *title = clean_user_text(inc->title, TITLE_MAX);
+    char *title = txt_clean(inc->title, TITLE_MAX);
     cJSON *p = cJSON_CreateObject();
     char *sum = xasprintf("SIRT-%" PRId64 " [S%d/P%d] %s", inc->id, inc->severity, inc->priority, title);
     cJSON_AddStringToObject(p, "summary", sum);
     free(sum);
     cJSON_AddStringToObject(p, "dedup_key", dedup);
-    cJSON_AddStringToObject(p, "severity", pd_severity_name(inc->severity));
+    cJSON_AddStringToObject(p, "severity", txt_pd_severity(inc->severity));
     cJSON_AddStringToObject(p, "source", "sirtbot");
     const char *comp = inc->component && inc->component[0] ? inc->component : "unknown";
     cJSON_AddStringToObject(p, "component", comp);
@@ -197,21 +200,22 @@ void page_plan(struct sirt_app *app, const struct incident *inc, const char *use
 
     char *text;
     if (by_severity) {
-        timeline_add(app, inc->id, user, "paged", "security on-call paged: <@%s> raised the incident to S%d/P%d "
-                     "(%s page round %d, dedup_key %s)", user, inc->severity, inc->priority,
-                     is_new ? "new" : "open", round, dedup);
+        inc_timeline_add(app, inc->id, user, "paged", "security on-call paged: <@%s> raised the incident to S%d/P%d "
+                         "(%s page round %d, dedup_key %s)", user, inc->severity, inc->priority,
+                         is_new ? "new" : "open", round, dedup);
         text = xasprintf(":rotating_light: SIRT-%" PRId64 " is now S%d/P%d: the security on-call is being paged "
                          "(PagerDuty page `%s`).", inc->id, inc->severity, inc->priority, dedup);
     } else {
-        timeline_add(app, inc->id, user, "paged", "security on-call paged by <@%s> (%s page round %d, dedup_key %s)",
-                     user, is_new ? "new" : "open", round, dedup);
+        inc_timeline_add(app, inc->id, user, "paged",
+                         "security on-call paged by <@%s> (%s page round %d, dedup_key %s)",
+                         user, is_new ? "new" : "open", round, dedup);
         text = is_new ? xasprintf(":rotating_light: <@%s> paged the security on-call (PagerDuty page `%s`).",
                                   user, dedup)
                       : xasprintf(":rotating_light: <@%s> paged the security on-call again (PagerDuty page `%s`, "
                                   "still open).", user, dedup);
     }
     snprintf(key, sizeof(key), "paged/%s", req_id);
-    fx_post_incident(app, inc, key, text, NULL);
+    job_post_incident(app, inc, key, text, NULL);
     free(text);
     LOG_INFO("page requested", "incident:l user:s", (long long)inc->id, user);
 }
@@ -220,13 +224,13 @@ void page_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_
 {
     struct incident inc;
     char msg[300];
-    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
+    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
         reply_set_text(out, "%s", msg);
         return;
     }
     if (page_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) != 0)
         reply_set_text(out, "%s", msg);
-    else if (req->source == REQ_SLASH || !incident_in_channel(&inc, req->channel_id))
+    else if (req->source == REQ_SLASH || !inc_in_channel(&inc, req->channel_id))
         reply_set_text(out, "Paging the security on-call for SIRT-%" PRId64 "…", inc.id);
     /* else: inside the incident channel the channel message says it */
     incident_finish(&inc);
@@ -236,15 +240,15 @@ int page_work(struct sirt_app *app, const struct sirt_req *req)
 {
     struct incident inc;
     char msg[300];
-    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return handler_result(app);   /* respond() told the user */
+    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
+        return job_result(app);   /* respond() told the user */
     if (page_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0) {
         char id[200];
-        request_key(req, "req", id, sizeof(id));
+        job_request_key(req, "req", id, sizeof(id));
         page_plan(app, &inc, req->user_id, id, "page");
     }
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 int page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
@@ -253,28 +257,28 @@ int page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
     const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
     struct incident inc;
     if (!user)
-        return handler_result(app);
+        return job_result(app);
     if (button_incident(app, action, &inc) != 0) {
-        fx_button_notice(app, payload, action, "page-unknown", "I cannot find that incident any more.", false);
-        return handler_result(app);
+        job_button_notice(app, payload, action, "page-unknown", "I cannot find that incident any more.", false);
+        return job_result(app);
     }
     char msg[300];
     if (page_check(app, &inc, user, channel, msg, sizeof(msg)) != 0) {
-        fx_button_notice(app, payload, action, "page-refused", msg, false);
+        job_button_notice(app, payload, action, "page-refused", msg, false);
     } else {
         char id[200];
         press_id(payload, action, id, sizeof(id));
         page_plan(app, &inc, user, id, "page");
     }
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 /* ---- resolving ---- */
 
 int resolve_check(struct sirt_app *app, const struct incident *inc, const char *user, char *msg, size_t len)
 {
-    if (!incident_authorized(app, inc, user)) {
+    if (!inc_authorized(app, inc, user)) {
         snprintf(msg, len, "Sorry, only the SIRT team, the owner of SIRT-%" PRId64 " and the people on it can "
                            "resolve it. Ask one of them.", inc->id);
         return -1;
@@ -324,7 +328,7 @@ void resolve_plan(struct sirt_app *app, const struct incident *inc, const char *
     store_page_resolve(app->store, inc->id, NULL, now);
     bool paging = rc.paging && rc.n > 0;
     char key[256];
-    timeline_add(app, inc->id, user, "resolved", "incident resolved by <@%s>", user);
+    inc_timeline_add(app, inc->id, user, "resolved", "incident resolved by <@%s>", user);
     /* Close-out (closeout.c): the GitLab issue closed, with the timeline. */
     struct incident now_resolved = *inc;   /* shallow: the strings stay inc's */
     now_resolved.state = (char *)"resolved";
@@ -340,7 +344,7 @@ void resolve_plan(struct sirt_app *app, const struct incident *inc, const char *
                                    "timeline added as a note." : "",
                            inc->id, inc->id);
     snprintf(key, sizeof(key), "resolved/%s", req_id);
-    fx_post_incident(app, inc, key, text, NULL);
+    job_post_incident(app, inc, key, text, NULL);
     free(text);
     LOG_INFO("incident resolved", "incident:l user:s", (long long)inc->id, user);
 }
@@ -349,7 +353,7 @@ void resolve_respond(struct sirt_app *app, const struct sirt_req *req, struct si
 {
     struct incident inc;
     char msg[300];
-    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
+    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
         reply_set_text(out, "%s", msg);
         return;
     }
@@ -360,7 +364,7 @@ void resolve_respond(struct sirt_app *app, const struct sirt_req *req, struct si
         if (req->source == REQ_SLASH)
             release_confirm_reply(&inc, out);
         /* else: work() sends the question ephemerally */
-    } else if (req->source == REQ_SLASH || !incident_in_channel(&inc, req->channel_id))
+    } else if (req->source == REQ_SLASH || !inc_in_channel(&inc, req->channel_id))
         reply_set_text(out, "Resolving SIRT-%" PRId64 "…", inc.id);
     incident_finish(&inc);
 }
@@ -369,18 +373,18 @@ int resolve_work(struct sirt_app *app, const struct sirt_req *req)
 {
     struct incident inc;
     char msg[300];
-    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return handler_result(app);
+    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
+        return job_result(app);
     if (resolve_check(app, &inc, req->user_id, msg, sizeof(msg)) == 0) {
         char id[200];
-        request_key(req, "req", id, sizeof(id));
+        job_request_key(req, "req", id, sizeof(id));
         if (!release_gate(app, &inc))
             resolve_plan(app, &inc, req->user_id, id);
         else if (req->source != REQ_SLASH)
             release_confirm_ephemeral(app, &inc, req->channel_id, req->user_id, id);
     }
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 int resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
@@ -388,14 +392,14 @@ int resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *acti
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
     if (!user)
-        return handler_result(app);
+        return job_result(app);
     if (button_incident(app, action, &inc) != 0) {
-        fx_button_notice(app, payload, action, "resolve-unknown", "I cannot find that incident any more.", false);
-        return handler_result(app);
+        job_button_notice(app, payload, action, "resolve-unknown", "I cannot find that incident any more.", false);
+        return job_result(app);
     }
     char msg[300];
     if (resolve_check(app, &inc, user, msg, sizeof(msg)) != 0) {
-        fx_button_notice(app, payload, action, "resolve-refused", msg, false);
+        job_button_notice(app, payload, action, "resolve-refused", msg, false);
     } else {
         char id[200];
         press_id(payload, action, id, sizeof(id));
@@ -405,7 +409,7 @@ int resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *acti
             resolve_plan(app, &inc, user, id);
     }
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 /* ---- who is on call ---- */
@@ -431,7 +435,7 @@ void oncall_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
 int oncall_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (!oncall_configured(app))
-        return handler_result(app);
+        return job_result(app);
     const struct cfg *c = app->cfg;
     cJSON *p = cJSON_CreateObject();
     if (c->secops_schedule && c->secops_schedule[0])
@@ -447,8 +451,8 @@ int oncall_work(struct sirt_app *app, const struct sirt_req *req)
             cJSON_AddStringToObject(reply, "thread_ts", req->thread_ts);
     }
     char key[200];
-    request_key(req, "oncall", key, sizeof(key));
+    job_request_key(req, "oncall", key, sizeof(key));
     outbox_add(app->store, 0, key, "pd.oncall", p, NULL, 0, 0);
     cJSON_Delete(p);
-    return handler_result(app);
+    return job_result(app);
 }

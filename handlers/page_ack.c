@@ -17,8 +17,11 @@
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "common.h"
+#include "flows.h"
 #include "handlers.h"
+#include "inc.h"
+#include "job.h"
+#include "txt.h"
 
 #define PAGE_ACK_KIND "page_ack"
 #define PAGE_ACK_POLL_MS 60000LL      /* PagerDuty is asked at most once a minute */
@@ -75,11 +78,11 @@ void page_ack_plan(struct sirt_app *app, int64_t incident_id, const char *dedup_
         struct incident inc;
         if (store_incident_get(app->store, incident_id, &inc) != 0)
             return;
-        fx_post_incident(app, &inc, "ack-not-followed",
-                         ":information_source: PagerDuty acknowledgements are not followed for this incident: "
-                         "PAGERDUTY_API_TOKEN is not set for sirtbot, so I cannot say when the page is "
-                         "acknowledged or escalate it when it is not. Check PagerDuty yourself.",
-                         NULL);
+        job_post_incident(app, &inc, "ack-not-followed",
+                          ":information_source: PagerDuty acknowledgements are not followed for this incident: "
+                          "PAGERDUTY_API_TOKEN is not set for sirtbot, so I cannot say when the page is "
+                          "acknowledged or escalate it when it is not. Check PagerDuty yourself.",
+                          NULL);
         incident_finish(&inc);
         return;
     }
@@ -111,9 +114,9 @@ static bool find_round_cb(void *ud, const struct page_round *r)
  * noticed_ms both say it was done. */
 static void announce_ack(struct sirt_app *app, const struct incident *inc, struct page_ack *a)
 {
-    char *name = shown_line(a->ack_by && a->ack_by[0] ? a->ack_by : "someone", 120);
+    char *name = txt_line(a->ack_by && a->ack_by[0] ? a->ack_by : "someone", 120);
     char at[32];
-    fmt_utc(a->ack_ms, "%H:%M UTC", at);
+    txt_utc(a->ack_ms, "%H:%M UTC", at);
     bool resolved = a->ack_how && strcmp(a->ack_how, "resolved") == 0;
     char *text = resolved
         ? xasprintf(":white_check_mark: Page resolved in PagerDuty by %s at %s (page `%s`), so it was seen.",
@@ -121,9 +124,9 @@ static void announce_ack(struct sirt_app *app, const struct incident *inc, struc
         : xasprintf(":eyes: Page acknowledged by %s at %s (PagerDuty page `%s`).", name, at, a->dedup_key);
     char key[200];
     snprintf(key, sizeof(key), "page_acked/%s", a->dedup_key);
-    fx_post_incident(app, inc, key, text, NULL);
+    job_post_incident(app, inc, key, text, NULL);
     free(text);
-    char *who = clean_user_text(a->ack_by && a->ack_by[0] ? a->ack_by : "someone", 120);
+    char *who = txt_clean(a->ack_by && a->ack_by[0] ? a->ack_by : "someone", 120);
     store_timeline_add(app->store, inc->id, a->ack_ms, "pagerduty", "page_acked", who);
     free(who);
     free(name);
@@ -140,11 +143,11 @@ static void tell_channels(struct sirt_app *app, const struct incident *inc, cons
 {
     char key[200];
     snprintf(key, sizeof(key), "%s/%s", what, dedup);
-    fx_post_incident(app, inc, key, text, NULL);
+    job_post_incident(app, inc, key, text, NULL);
     const char *sirt = app->cfg ? app->cfg->sirt_channel : NULL;
     if (sirt && *sirt) {
         snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/%s/sirt", inc->id, what, dedup);
-        fx_post_channel(app, inc->id, key, sirt, NULL, text, NULL);
+        job_post_channel(app, inc->id, key, sirt, NULL, text, NULL);
     }
 }
 
@@ -162,8 +165,8 @@ static void escalate(struct sirt_app *app, const struct incident *inc, const str
                                "paged. Call the security manager on-call by hand.",
                                inc->id, r->dedup_key, mins);
         tell_channels(app, inc, "page_unacked", r->dedup_key, text);
-        timeline_add(app, inc->id, "sirtbot", "page_not_escalated",
-                     "page %s not acknowledged within %d minutes; no escalation key set", r->dedup_key, mins);
+        inc_timeline_add(app, inc->id, "sirtbot", "page_not_escalated",
+                         "page %s not acknowledged within %d minutes; no escalation key set", r->dedup_key, mins);
         free(text);
         LOG_WARN("page not acknowledged; no escalation routing key", "incident:l dedup_key:s",
                  (long long)inc->id, r->dedup_key);
@@ -199,9 +202,9 @@ static void escalate(struct sirt_app *app, const struct incident *inc, const str
                            inc->id, r->dedup_key, mins, esc);
     tell_channels(app, inc, "page_escalated", r->dedup_key, text);
     free(text);
-    timeline_add(app, inc->id, "sirtbot", "page_escalated",
-                 "page %s not acknowledged within %d minutes; security manager on-call paged (%s)", r->dedup_key,
-                 mins, esc);
+    inc_timeline_add(app, inc->id, "sirtbot", "page_escalated",
+                     "page %s not acknowledged within %d minutes; security manager on-call paged (%s)", r->dedup_key,
+                     mins, esc);
     LOG_WARN("page not acknowledged; escalated", "incident:l dedup_key:s escalation:s", (long long)inc->id,
              r->dedup_key, esc);
 }

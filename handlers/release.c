@@ -18,8 +18,12 @@
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "common.h"
+#include "bk.h"
+#include "flows.h"
 #include "handlers.h"
+#include "inc.h"
+#include "job.h"
+#include "txt.h"
 
 #define URL_MAX 500
 #define REMIND_EVERY_MS (24LL * 3600 * 1000)
@@ -99,8 +103,8 @@ void release_reminder_fire(struct sirt_app *app, const struct sched_timer *t)
         outbox_add(app->store, inc.id, key, "slack.dm", p, NULL, 0, 0);
         cJSON_Delete(p);
         free(text);
-        timeline_add(app, inc.id, "sirtbot", "release_reminder", "reminded <@%s> that no long-term fix is recorded",
-                     to);
+        inc_timeline_add(app, inc.id, "sirtbot", "release_reminder", "reminded <@%s> that no long-term fix is recorded",
+                         to);
     }
     char key[64];
     reminder_key(inc.id, key, sizeof(key));
@@ -115,7 +119,7 @@ void release_reminder_fire(struct sirt_app *app, const struct sched_timer *t)
  * masked copy in out, or false. */
 static bool parse_url(const char *arg, char *out, size_t n)
 {
-    char *s = trim_copy(arg);
+    char *s = txt_trim(arg);
     char *u = s;
     if (*u == '<') {
         u++;
@@ -126,7 +130,7 @@ static bool parse_url(const char *arg, char *out, size_t n)
         if ((unsigned char)*p <= ' ' || *p == '<' || *p == '>' || *p == '"' || *p == '`')
             ok = false;
     if (ok) {
-        char *m = clean_user_text(u, URL_MAX + 32);
+        char *m = txt_clean(u, URL_MAX + 32);
         str_lcpy(out, m, n);
         free(m);
     }
@@ -138,9 +142,9 @@ static int release_parse(struct sirt_app *app, const struct sirt_req *req, struc
                          size_t ulen, char *msg, size_t len)
 {
     const char *rest = NULL;
-    if (incident_for(app, req->channel_id, req->args, inc, &rest, msg, len) != 0)
+    if (inc_for(app, req->channel_id, req->args, inc, &rest, msg, len) != 0)
         return -1;
-    if (!incident_authorized(app, inc, req->user_id) && !incident_in_channel(inc, req->channel_id)) {
+    if (!inc_authorized(app, inc, req->user_id) && !inc_in_channel(inc, req->channel_id)) {
         snprintf(msg, len, "Sorry, only the SIRT team and the people on SIRT-%" PRId64 " can record its long-term "
                            "fix.", inc->id);
         incident_finish(inc);
@@ -163,7 +167,7 @@ void release_respond(struct sirt_app *app, const struct sirt_req *req, struct si
         reply_set_text(out, "%s", msg);
         return;
     }
-    if (req->source == REQ_SLASH || !incident_in_channel(&inc, req->channel_id))
+    if (req->source == REQ_SLASH || !inc_in_channel(&inc, req->channel_id))
         reply_set_text(out, "Recording the long-term fix of SIRT-%" PRId64 "…", inc.id);
     incident_finish(&inc);
 }
@@ -173,22 +177,22 @@ int release_work(struct sirt_app *app, const struct sirt_req *req)
     struct incident inc;
     char msg[400], url[URL_MAX + 40];
     if (release_parse(app, req, &inc, url, sizeof(url), msg, sizeof(msg)) != 0)
-        return handler_result(app);
+        return job_result(app);
     int64_t now = clock_now_ms();
     bool again = has_release(app, inc.id);
     store_release_set(app->store, inc.id, url, req->user_id, now);
-    timeline_add(app, inc.id, req->user_id, "release_recorded", "%s", url);
+    inc_timeline_add(app, inc.id, req->user_id, "release_recorded", "%s", url);
     char key[300];
     reminder_key(inc.id, key, sizeof(key));
     store_timer_cancel(app->store, key);
 
     char id[200];
-    request_key(req, "req", id, sizeof(id));
-    char *shown = shown_line(url, URL_MAX + 40);
+    job_request_key(req, "req", id, sizeof(id));
+    char *shown = txt_line(url, URL_MAX + 40);
     char *text = xasprintf(":link: <@%s> %s the long-term fix of SIRT-%" PRId64 " (critical security release): %s",
                            req->user_id, again ? "replaced" : "recorded", inc.id, shown);
     snprintf(key, sizeof(key), "release/%s", id);
-    fx_post_incident(app, &inc, key, text, NULL);
+    job_post_incident(app, &inc, key, text, NULL);
     free(text);
     free(shown);
     char *body = xasprintf("**Long-term fix** (critical security release issue or MR): %s\n\nRecorded by "
@@ -198,7 +202,7 @@ int release_work(struct sirt_app *app, const struct sirt_req *req)
     free(body);
     LOG_INFO("long-term fix recorded", "incident:l user:s", (long long)inc.id, req->user_id);
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 /* ---- the resolve confirmation ---- */
@@ -302,7 +306,7 @@ void release_confirm_button(struct sirt_app *app, const struct incident *inc, co
 static int button_incident(struct sirt_app *app, const cJSON *action, struct incident *inc)
 {
     memset(inc, 0, sizeof(*inc));
-    int64_t id = incident_parse_id(jstr(action, "value"));
+    int64_t id = inc_parse_id(jstr(action, "value"));
     if (id <= 0 || !app->store)
         return -1;
     return store_incident_get(app->store, id, inc) == 0 ? 0 : -1;
@@ -313,33 +317,33 @@ int release_resolve_anyway(struct sirt_app *app, const cJSON *payload, const cJS
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
     if (!user)
-        return handler_result(app);
+        return job_result(app);
     if (button_incident(app, action, &inc) != 0) {
-        fx_button_notice(app, payload, action, "resolve-anyway-unknown", "I cannot find that incident any more.",
-                         true);
-        return handler_result(app);
+        job_button_notice(app, payload, action, "resolve-anyway-unknown", "I cannot find that incident any more.",
+                          true);
+        return job_result(app);
     }
     char msg[300];
     /* Re-checked now: who presses, and whether it is still unresolved. */
     if (resolve_check(app, &inc, user, msg, sizeof(msg)) != 0) {
-        fx_button_notice(app, payload, action, "resolve-anyway-refused", msg, true);
+        job_button_notice(app, payload, action, "resolve-anyway-refused", msg, true);
         incident_finish(&inc);
-        return handler_result(app);
+        return job_result(app);
     }
     char id[200];
     press_key("anyway", payload, action, id, sizeof(id));
     if (release_gate(app, &inc)) {
-        timeline_add(app, inc.id, user, "resolved_without_release",
-                     "resolved by <@%s> without a long-term fix recorded", user);
+        inc_timeline_add(app, inc.id, user, "resolved_without_release",
+                         "resolved by <@%s> without a long-term fix recorded", user);
         snprintf(msg, sizeof(msg), "Resolving SIRT-%" PRId64 " without a long-term fix recorded.", inc.id);
     } else {
         /* Recorded (or lowered) since the question: an ordinary resolve. */
         snprintf(msg, sizeof(msg), "Resolving SIRT-%" PRId64 " (its long-term fix is recorded now).", inc.id);
     }
     resolve_plan(app, &inc, user, id);
-    fx_button_notice(app, payload, action, "resolve-anyway", msg, true);
+    job_button_notice(app, payload, action, "resolve-anyway", msg, true);
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 int release_resolve_cancel(struct sirt_app *app, const cJSON *payload, const cJSON *action)
@@ -347,12 +351,12 @@ int release_resolve_cancel(struct sirt_app *app, const cJSON *payload, const cJS
     struct incident inc;
     char msg[300];
     if (button_incident(app, action, &inc) != 0) {
-        fx_button_notice(app, payload, action, "resolve-cancel", "Cancelled: nothing was resolved.", true);
-        return handler_result(app);
+        job_button_notice(app, payload, action, "resolve-cancel", "Cancelled: nothing was resolved.", true);
+        return job_result(app);
     }
     snprintf(msg, sizeof(msg), "Cancelled: SIRT-%" PRId64 " stays open. Record its long-term fix with "
                                "`/sirt release SIRT-%" PRId64 " <URL>`, then resolve it.", inc.id, inc.id);
-    fx_button_notice(app, payload, action, "resolve-cancel", msg, true);
+    job_button_notice(app, payload, action, "resolve-cancel", msg, true);
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }

@@ -21,8 +21,11 @@
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "common.h"
+#include "bk.h"
+#include "flows.h"
 #include "handlers.h"
+#include "job.h"
+#include "txt.h"
 
 #define TITLE_MAX 150
 #define TEXT_MAX 3000
@@ -173,13 +176,13 @@ static cJSON *parse_input(const struct cfg *cfg, const cJSON *view, struct repor
 {
     memset(in, 0, sizeof(*in));
     cJSON *errors = cJSON_CreateObject();
-    in->title = trim_copy(view_input(view, "title"));
-    in->what = trim_copy(view_input(view, "what"));
-    in->component = trim_copy(view_input(view, "component"));
-    in->repro = trim_copy(view_input(view, "repro"));
-    in->link = trim_copy(view_input(view, "link"));
-    const char *sev = view_input(view, "severity");
-    const char *pri = view_input(view, "priority");
+    in->title = txt_trim(bk_view_input(view, "title"));
+    in->what = txt_trim(bk_view_input(view, "what"));
+    in->component = txt_trim(bk_view_input(view, "component"));
+    in->repro = txt_trim(bk_view_input(view, "repro"));
+    in->link = txt_trim(bk_view_input(view, "link"));
+    const char *sev = bk_view_input(view, "severity");
+    const char *pri = bk_view_input(view, "priority");
 
     if (!in->title[0])
         cJSON_AddStringToObject(errors, "title", "Give the incident a title.");
@@ -278,16 +281,16 @@ void report_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
 int report_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (req->source != REQ_SLASH)
-        return handler_result(app);   /* mention/DM: the button reply was posted by the router */
+        return job_result(app);   /* mention/DM: the button reply was posted by the router */
     open_modal(app, req->trigger_id, req->args, req->channel_id);
-    return handler_result(app);
+    return job_result(app);
 }
 
 int report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
 {
     const char *channel = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
     open_modal(app, util_jstr(payload, "trigger_id"), util_jstr(action, "value"), channel);
-    return handler_result(app);
+    return job_result(app);
 }
 
 /* ---- submission: the incident and its plan ---- */
@@ -341,14 +344,14 @@ static void add_unique(cJSON *arr, const char *s)
 static cJSON *summary_blocks(const struct incident *inc, const struct report_input *in, bool paged,
                              bool paging_enabled)
 {
-    char *title = clean_user_text(in->title, TITLE_MAX);
+    char *title = txt_clean(in->title, TITLE_MAX);
     /* Whole texts, escaped, then cut by the section builder to Slack's
      * limit with the truncation marker (the GitLab issue has them whole). */
-    char *what = clean_user_text(in->what, 0);
-    char *repro = clean_user_text(in->repro, 0);
-    char *comp = shown_line(in->component[0] ? in->component : "(not given)", 80);
-    char *link = in->link[0] ? clean_user_text(in->link, LINK_MAX) : NULL;
-    char *e_what = mrkdwn_escape(what), *e_repro = mrkdwn_escape(repro);
+    char *what = txt_clean(in->what, 0);
+    char *repro = txt_clean(in->repro, 0);
+    char *comp = txt_line(in->component[0] ? in->component : "(not given)", 80);
+    char *link = in->link[0] ? txt_clean(in->link, LINK_MAX) : NULL;
+    char *e_what = txt_mrkdwn(what), *e_repro = txt_mrkdwn(repro);
     cJSON *blocks = cJSON_CreateArray();
 
     char *ht = xasprintf("SIRT-%" PRId64 ": %s", inc->id, title);
@@ -373,7 +376,7 @@ static cJSON *summary_blocks(const struct incident *inc, const struct report_inp
         free(r);
     }
     if (link) {
-        char *e_link = mrkdwn_escape(link);
+        char *e_link = txt_mrkdwn(link);
         char *l = xasprintf("*Issue link* %s", e_link);
         cJSON_AddItemToArray(blocks, bk_section(l));
         free(l);
@@ -425,7 +428,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     bool page = in->severity == 1 || in->priority == 1;
     bool paging = cfg->pagerduty_routing_key != NULL;
     bool gitlab = cfg->gitlab_url != NULL;
-    char *title = clean_user_text(in->title, TITLE_MAX);
+    char *title = txt_clean(in->title, TITLE_MAX);
     char *marker = xasprintf("sirt:SIRT-%" PRId64 ":%016llx", n, (unsigned long long)util_rand64());
 
     /* 1. private channel */
@@ -504,9 +507,9 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
 
         /* Whole (validated to 3000 characters, any number of bytes): the
          * issue is where a cut summary sends the reader. */
-        char *what = clean_user_text(in->what, 0);
-        char *repro = clean_user_text(in->repro, 0);
-        char *link = clean_user_text(in->link, LINK_MAX);
+        char *what = txt_clean(in->what, 0);
+        char *repro = txt_clean(in->repro, 0);
+        char *link = txt_clean(in->link, LINK_MAX);
         struct buf d;
         buf_init(&d, 0);
         buf_printf(&d, "**Security incident SIRT-%" PRId64 "**, reported in Slack by {{user.%s}} via sirtbot.\n\n"
@@ -605,7 +608,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         char *sum = xasprintf("SIRT-%" PRId64 " [S%d/P%d] %s", n, in->severity, in->priority, title);
         cJSON_AddStringToObject(p, "summary", sum);
         free(sum);
-        cJSON_AddStringToObject(p, "severity", pd_severity_name(in->severity));
+        cJSON_AddStringToObject(p, "severity", txt_pd_severity(in->severity));
         cJSON_AddStringToObject(p, "source", "sirtbot");
         cJSON_AddStringToObject(p, "component", in->component[0] ? in->component : "unknown");
         cJSON *cd = cJSON_AddObjectToObject(p, "custom_details");
@@ -693,14 +696,14 @@ int report_submit(struct sirt_app *app, const cJSON *payload)
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     if (!user || !app->store) {
         LOG_WARN("report: submission without a user", "");
-        return handler_result(app);
+        return job_result(app);
     }
     struct report_input in;
     cJSON *errors = parse_input(app->cfg, view, &in);
     if (errors) {   /* validated at ack time; the config cannot have changed since */
         cJSON_Delete(errors);
         input_finish(&in);
-        return handler_result(app);
+        return job_result(app);
     }
     /* Mask before anything is stored: the store keeps the masked text only. */
     mask_replace(&in.title);
@@ -747,5 +750,5 @@ int report_submit(struct sirt_app *app, const cJSON *payload)
     input_finish(&in);
     if (rc < 0 && rc != STORE_EEXIST)
         return rc;
-    return handler_result(app);
+    return job_result(app);
 }

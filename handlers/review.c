@@ -25,9 +25,10 @@
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "../bot/workhours.h"
-#include "common.h"
 #include "handlers.h"
+#include "job.h"
 #include "review_parts.h"
+#include "txt.h"
 
 #define REVIEW_KEY "weekly_review"
 #define REVIEW_WINDOW_MS (7LL * 24 * 3600 * 1000)
@@ -100,7 +101,7 @@ static bool sum_decision(void *ud, const struct decision *d)
         buf_printf(&s->next, "%sdeliver the fix of decision #%" PRId64, s->next.len ? "; " : "", d->id);
     }
     if (s->n <= DECISIONS_SHOWN) {
-        char *sol = shown_line(d->solution, 140);
+        char *sol = txt_line(d->solution, 140);
         buf_printf(&s->lines, "\n    ◦ #%" PRId64 " %s — %s", d->id, sol, state);
         free(sol);
     }
@@ -138,7 +139,7 @@ static bool sum_timeline(void *ud, const struct timeline_entry *e)
         s->failures++;
         free(s->failure[0]);
         memmove(&s->failure[0], &s->failure[1], (FAILURES_SHOWN - 1) * sizeof(char *));
-        s->failure[FAILURES_SHOWN - 1] = shown_line(e->text, 220);
+        s->failure[FAILURES_SHOWN - 1] = txt_line(e->text, 220);
     }
     return true;
 }
@@ -157,9 +158,9 @@ static char *incident_section(struct sirt_app *app, const struct incident *inc, 
 
     struct buf b;
     buf_init(&b, 0);
-    char *title = shown_line(inc->title, 150);
-    char *comp = shown_line(inc->component ? inc->component : "(not given)", 80);
-    char *what = shown_line(inc->description, 300);
+    char *title = txt_line(inc->title, 150);
+    char *comp = txt_line(inc->component ? inc->component : "(not given)", 80);
+    char *what = txt_line(inc->description, 300);
     buf_printf(&b, "*SIRT-%" PRId64 " — %s*", inc->id, title);
     if (inc->channel_id)
         buf_printf(&b, "  <#%s>", inc->channel_id);
@@ -183,7 +184,7 @@ static char *incident_section(struct sirt_app *app, const struct incident *inc, 
     buf_printf(&b, ", %d hand-off%s", ts.handoffs, ts.handoffs == 1 ? "" : "s");
     buf_printf(&b, ", channel %s", inc->channel_id || ts.channel_created ? "created" : "not created");
     if (inc->gitlab_issue_url) {
-        char *u = shown_line(inc->gitlab_issue_url, 300);
+        char *u = txt_line(inc->gitlab_issue_url, 300);
         buf_printf(&b, ", GitLab issue %s", u);
         free(u);
     } else {
@@ -245,13 +246,13 @@ static char *incident_section(struct sirt_app *app, const struct incident *inc, 
 
     /* status */
     char created[32], resolved[32], last[32];
-    fmt_utc(inc->created_ms, "%Y-%m-%d", created);
+    txt_utc(inc->created_ms, "%Y-%m-%d", created);
     buf_printf(&b, "\n• *Status*: %s", open ? "open" : "resolved");
     if (open) {
         int64_t days = inc->created_ms > 0 && now > inc->created_ms ? (now - inc->created_ms) / 86400000 : 0;
         buf_printf(&b, " since %s (%" PRId64 " day%s)", created, days, days == 1 ? "" : "s");
     } else {
-        fmt_utc(inc->resolved_ms, "%Y-%m-%d", resolved);
+        txt_utc(inc->resolved_ms, "%Y-%m-%d", resolved);
         buf_printf(&b, " (reported %s, resolved %s)", created, resolved);
     }
     buf_puts(&b, ", owner ");
@@ -260,7 +261,7 @@ static char *incident_section(struct sirt_app *app, const struct incident *inc, 
     else
         buf_puts(&b, "nobody");
     if (ts.last_ms > 0) {
-        fmt_utc(ts.last_ms, "%Y-%m-%d %H:%M UTC", last);
+        txt_utc(ts.last_ms, "%Y-%m-%d %H:%M UTC", last);
         buf_printf(&b, ", last update %s", last);
     }
 
@@ -329,8 +330,8 @@ static int review_post(struct sirt_app *app, const char *key_base)
     }
 
     char today[32], from[32];
-    fmt_utc(now, "%Y-%m-%d", today);
-    fmt_utc(since, "%Y-%m-%d %H:%M UTC", from);
+    txt_utc(now, "%Y-%m-%d", today);
+    txt_utc(since, "%Y-%m-%d %H:%M UTC", from);
     struct buf head;
     buf_init(&head, 0);
     buf_printf(&head, ":clipboard: *Weekly SIRT review* — %s\n", today);
@@ -465,11 +466,11 @@ void review_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
 int review_work(struct sirt_app *app, const struct sirt_req *req)
 {
     if (!app->store || !sirt_channel(app) || !may_request(app, req->user_id))
-        return handler_result(app);
+        return job_result(app);
     char key[200];
-    request_key(req, "review", key, sizeof(key));
+    job_request_key(req, "review", key, sizeof(key));
     review_post(app, key);
-    return handler_result(app);
+    return job_result(app);
 }
 
 static void review_arm(struct sirt_app *app, int64_t after)
@@ -492,7 +493,7 @@ void review_fire(struct sirt_app *app, const struct sched_timer *t)
     if (sirt_channel(app)) {
         /* One digest per scheduled Monday, however often this fires. */
         char day[32], key[64];
-        fmt_utc(t && t->due_ms > 0 ? t->due_ms : now, "%Y-%m-%d", day);
+        txt_utc(t && t->due_ms > 0 ? t->due_ms : now, "%Y-%m-%d", day);
         snprintf(key, sizeof(key), "review/week-%s", day);
         review_post(app, key);
     } else {

@@ -22,9 +22,12 @@
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "common.h"
+#include "bk.h"
 #include "handlers.h"
+#include "inc.h"
+#include "job.h"
 #include "review_flags.h"
+#include "txt.h"
 
 #define IMPROVEMENT_MAX 1000        /* stored text, bytes */
 #define IMPROVEMENTS_PER_MSG 40     /* + a header: within BK_MSG_BLOCKS */
@@ -231,9 +234,9 @@ static bool add_improvement(void *ud, const struct improvement *m)
                                                 "when it is in place (SIRT team).", ip->total);
         cJSON_AddItemToArray(ip->blocks, bk_section(head));
     }
-    char *t = shown_line(m->text, 2400);
+    char *t = txt_line(m->text, 2400);
     char day[32];
-    fmt_utc(m->created_ms, "%Y-%m-%d", day);
+    txt_utc(m->created_ms, "%Y-%m-%d", day);
     struct buf b;
     buf_init(&b, 0);
     buf_printf(&b, "*#%" PRId64 "*", m->id);
@@ -278,7 +281,7 @@ static int improve_parse(struct sirt_app *app, const struct sirt_req *req, int64
     const char *a = req->args ? req->args : "";
     while (isspace((unsigned char)*a))
         a++;
-    int64_t id = incident_parse_id(a);
+    int64_t id = inc_parse_id(a);
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
     if (id > 0) {
@@ -326,20 +329,20 @@ int improve_work(struct sirt_app *app, const struct sirt_req *req)
     const char *text;
     char msg[300];
     if (!app->store || improve_parse(app, req, &id, &text, msg, sizeof(msg)) != 0)
-        return handler_result(app);   /* respond() told the asker */
+        return job_result(app);   /* respond() told the asker */
     struct improvement m;
     memset(&m, 0, sizeof(m));
     m.incident_id = id;
     m.author = (char *)req->user_id;
-    m.text = clean_user_text(text, IMPROVEMENT_MAX);   /* masked */
+    m.text = txt_clean(text, IMPROVEMENT_MAX);   /* masked */
     m.created_ms = clock_now_ms();
     int rc = store_improvement_add(app->store, &m);
     if (rc == 0 && id > 0)
-        timeline_add(app, id, req->user_id, "improvement", "%s", m.text);
+        inc_timeline_add(app, id, req->user_id, "improvement", "%s", m.text);
     if (rc == 0)
         LOG_INFO("review: process improvement noted", "improvement:l incident:l", (long long)m.id, (long long)id);
     free(m.text);
-    return handler_result(app);
+    return job_result(app);
 }
 
 /* ---- the digest's "Mark done" ---- */
@@ -348,11 +351,11 @@ int review_improvement_done_action(struct sirt_app *app, const cJSON *payload, c
 {
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     if (!user || !app->store)
-        return handler_result(app);
+        return job_result(app);
     if (!is_sirt(app, user)) {
-        fx_button_notice(app, payload, action, "improvement-refused",
-                         "Only the SIRT team can mark process improvements done.", false);
-        return handler_result(app);
+        job_button_notice(app, payload, action, "improvement-refused",
+                          "Only the SIRT team can mark process improvements done.", false);
+        return job_result(app);
     }
     const char *v = util_jstr(action, "value");
     int64_t id = v ? strtoll(v, NULL, 10) : 0;
@@ -366,15 +369,15 @@ int review_improvement_done_action(struct sirt_app *app, const cJSON *payload, c
                  m.done_by ? m.done_by : "someone");
     } else if (store_improvement_done(app->store, id, user, clock_now_ms()) == 0) {
         if (m.incident_id > 0)
-            timeline_add(app, m.incident_id, user, "improvement_done", "process improvement #%" PRId64
-                         " marked done by <@%s>", id, user);
+            inc_timeline_add(app, m.incident_id, user, "improvement_done", "process improvement #%" PRId64
+                             " marked done by <@%s>", id, user);
         snprintf(text, sizeof(text), "Process improvement #%" PRId64 " marked done: the next weekly review no "
                                      "longer lists it.", id);
         LOG_INFO("review: process improvement done", "improvement:l user:s", (long long)id, user);
     } else {
         snprintf(text, sizeof(text), "Process improvement #%" PRId64 " could not be marked done; try again.", id);
     }
-    fx_button_notice(app, payload, action, "improvement-done", text, false);
+    job_button_notice(app, payload, action, "improvement-done", text, false);
     improvement_finish(&m);
-    return handler_result(app);
+    return job_result(app);
 }

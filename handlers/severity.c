@@ -19,8 +19,11 @@
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "common.h"
+#include "bk.h"
+#include "flows.h"
 #include "handlers.h"
+#include "inc.h"
+#include "job.h"
 
 static const char usage[] =
     "Usage: `/sirt severity [SIRT-n] S<1-4> [P<1-4>]`, e.g. `/sirt severity SIRT-12 S1 P2` "
@@ -57,13 +60,13 @@ int severity_parse(const char *s, int *sev, int *pri)
     return n > 0 ? 0 : -1;
 }
 
-/* args after an optional leading incident id (which incident_for reads). */
+/* args after an optional leading incident id (which inc_for reads). */
 static const char *after_id(const char *args)
 {
     const char *a = args ? args : "";
     while (isspace((unsigned char)*a))
         a++;
-    if (incident_parse_id(a) <= 0)
+    if (inc_parse_id(a) <= 0)
         return a;
     while (*a && !isspace((unsigned char)*a))
         a++;
@@ -79,7 +82,7 @@ enum decide { SEV_REFUSED = -1, SEV_SAME = 0, SEV_CHANGE = 1 };
 static enum decide sev_decide(struct sirt_app *app, const struct incident *inc, const char *user, int s, int p,
                               int *ns, int *np, char *msg, size_t len)
 {
-    if (!incident_authorized(app, inc, user)) {
+    if (!inc_authorized(app, inc, user)) {
         snprintf(msg, len, "Sorry, only the SIRT team and the people on SIRT-%" PRId64 " can change its "
                            "severity. If you think it should change, tell them.", inc->id);
         return SEV_REFUSED;
@@ -156,7 +159,7 @@ static int plan_change(struct sirt_app *app, const struct incident *inc, const c
     int64_t now = clock_now_ms();
     store_incident_set_int(app->store, inc->id, "severity", ns, now);
     store_incident_set_int(app->store, inc->id, "priority", np, now);
-    timeline_add(app, inc->id, user, "severity_changed", "S%d/P%d -> S%d/P%d", os, op, ns, np);
+    inc_timeline_add(app, inc->id, user, "severity_changed", "S%d/P%d -> S%d/P%d", os, op, ns, np);
     struct incident cur = *inc;   /* shallow: the strings stay inc's */
     cur.severity = ns;
     cur.priority = np;
@@ -205,7 +208,7 @@ static int plan_change(struct sirt_app *app, const struct incident *inc, const c
         buf_puts(&t, " The security on-call was paged for it before, so I did not page again "
                      "(use Page on-call if needed).");
     snprintf(key, sizeof(key), "severity/%s/post", id);
-    fx_post_incident(app, inc, key, t.data, NULL);
+    job_post_incident(app, inc, key, t.data, NULL);
     buf_finish(&t);
     buf_finish(&who);
 
@@ -218,14 +221,14 @@ static int plan_change(struct sirt_app *app, const struct incident *inc, const c
         char *w = xasprintf(":rotating_light: SIRT-%" PRId64 " is now S%d/P%d but *nobody was paged*: "
                             "PAGERDUTY_ROUTING_KEY is not set for sirtbot. Page the security on-call by hand now.",
                             inc->id, ns, np);
-        fx_post_incident(app, inc, key, w, NULL);
+        job_post_incident(app, inc, key, w, NULL);
         free(w);
-        timeline_add(app, inc->id, "sirtbot", "not_paged", "nobody paged: PAGERDUTY_ROUTING_KEY is not set");
+        inc_timeline_add(app, inc->id, "sirtbot", "not_paged", "nobody paged: PAGERDUTY_ROUTING_KEY is not set");
     }
     release_plan(app, &cur);   /* now S1/P1: the daily long-term-fix reminder (no-op otherwise, or when planned) */
     LOG_INFO("severity changed", "incident:l user:s from_s:d from_p:d to_s:d to_p:d page:b", (long long)inc->id,
              user, os, op, ns, np, (int)page);
-    return handler_result(app);
+    return job_result(app);
 }
 
 /* ---- the command ---- */
@@ -239,7 +242,7 @@ void severity_respond(struct sirt_app *app, const struct sirt_req *req, struct s
     }
     struct incident inc;
     char msg[300];
-    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
+    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
         reply_set_text(out, "%s", msg);
         return;
     }
@@ -248,7 +251,7 @@ void severity_respond(struct sirt_app *app, const struct sirt_req *req, struct s
         reply_set_text(out, "%s", msg);
     else if (req->source == REQ_SLASH)
         reply_set_text(out, "Changing SIRT-%" PRId64 " to S%d/P%d…", inc.id, ns, np);
-    else if (!incident_in_channel(&inc, req->channel_id))
+    else if (!inc_in_channel(&inc, req->channel_id))
         reply_set_text(out, "Changing the severity of SIRT-%" PRId64 "; the incident channel has the details.",
                        inc.id);
     /* else: in the incident channel the channel message says it */
@@ -259,19 +262,19 @@ int severity_work(struct sirt_app *app, const struct sirt_req *req)
 {
     int s, p;
     if (severity_parse(after_id(req->args), &s, &p) != 0)
-        return handler_result(app);
+        return job_result(app);
     struct incident inc;
     char msg[300];
-    if (incident_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return handler_result(app);
+    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
+        return job_result(app);
     int ns, np, rc = 0;
     if (sev_decide(app, &inc, req->user_id, s, p, &ns, &np, msg, sizeof(msg)) == SEV_CHANGE) {
         char id[200];
-        request_key(req, "req", id, sizeof(id));
+        job_request_key(req, "req", id, sizeof(id));
         rc = plan_change(app, &inc, req->user_id, ns, np, id);
     }
     incident_finish(&inc);
-    return rc < 0 ? rc : handler_result(app);
+    return rc < 0 ? rc : job_result(app);
 }
 
 /* ---- the button and its form ---- */
@@ -324,20 +327,20 @@ int severity_button(struct sirt_app *app, const cJSON *payload, const cJSON *act
 {
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     if (!user || !app->store)
-        return handler_result(app);
-    int64_t id = incident_parse_id(util_jstr(action, "value"));
+        return job_result(app);
+    int64_t id = inc_parse_id(util_jstr(action, "value"));
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
     if (id <= 0 || store_incident_get(app->store, id, &inc) != 0) {
-        fx_button_notice(app, payload, action, "severity-unknown", "I cannot find that incident any more.", false);
-        return handler_result(app);
+        job_button_notice(app, payload, action, "severity-unknown", "I cannot find that incident any more.", false);
+        return job_result(app);
     }
     int ns, np;
     char msg[300];
     const char *trigger = util_jstr(payload, "trigger_id");
     /* Levels given as "keep": only the refusals matter here. */
     if (sev_decide(app, &inc, user, 0, 0, &ns, &np, msg, sizeof(msg)) == SEV_REFUSED) {
-        fx_button_notice(app, payload, action, "severity-refused", msg, false);
+        job_button_notice(app, payload, action, "severity-refused", msg, false);
     } else if (!trigger) {
         LOG_WARN("severity: no trigger_id, cannot open the form", "incident:l", (long long)inc.id);
     } else {
@@ -350,7 +353,7 @@ int severity_button(struct sirt_app *app, const cJSON *payload, const cJSON *act
         cJSON_Delete(p);
     }
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }
 
 /* The form's incident and levels; 0, or -1 with the error for the form. */
@@ -373,7 +376,7 @@ static int form_read(const cJSON *view, struct form *f, const char **err)
         *err = "This form does not say which incident it is for: use `/sirt severity SIRT-n S<1-4> [P<1-4>]`.";
         return -1;
     }
-    const char *s = view_input(view, "severity"), *p = view_input(view, "priority");
+    const char *s = bk_view_input(view, "severity"), *p = bk_view_input(view, "priority");
     if (s && strlen(s) == 1 && s[0] >= '1' && s[0] <= '4')
         f->s = s[0] - '0';
     if (p && strlen(p) == 1 && p[0] >= '1' && p[0] <= '4')
@@ -432,7 +435,7 @@ int severity_submit(struct sirt_app *app, const cJSON *payload)
     /* Checked again: the incident may have changed since the ack. */
     if (form_check(app, payload, &inc, &ns, &np, msg, sizeof(msg)) != 0) {
         LOG_INFO("severity form not applied", "reason:s", msg);
-        return handler_result(app);
+        return job_result(app);
     }
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *view_id = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "view"), "id");
@@ -440,5 +443,5 @@ int severity_submit(struct sirt_app *app, const cJSON *payload)
     snprintf(id, sizeof(id), "view/%s", view_id ? view_id : "-");
     rc = plan_change(app, &inc, user, ns, np, id);
     incident_finish(&inc);
-    return rc < 0 ? rc : handler_result(app);
+    return rc < 0 ? rc : job_result(app);
 }

@@ -21,8 +21,10 @@
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "common.h"
 #include "handlers.h"
+#include "inc.h"
+#include "job.h"
+#include "txt.h"
 
 #define STATUS_MAX 3500         /* one reply, well under Slack's 40,000 for message text */
 #define LAST_UPDATES 5
@@ -38,9 +40,9 @@ static const char *state_word(const struct incident *inc)
  * the asker alone (ack, DM, ephemeral) whatever the request's source. */
 static bool full_view(struct sirt_app *app, const struct sirt_req *req, const struct incident *inc, bool priv)
 {
-    if (!priv && !reply_private_for(app, req, inc))
+    if (!priv && !inc_reply_private(app, req, inc))
         return false;
-    if (incident_authorized(app, inc, req->user_id))
+    if (inc_authorized(app, inc, req->user_id))
         return true;
     return inc->channel_id && req->channel_id && strcmp(inc->channel_id, req->channel_id) == 0;
 }
@@ -78,9 +80,9 @@ static bool add_decision(void *ud, const struct decision *d)
     c->n++;
     if (c->n > DECISIONS_MAX)
         return true;   /* keep counting */
-    char *sol = shown_line(d->solution, 160);
+    char *sol = txt_line(d->solution, 160);
     char when[32];
-    fmt_utc(d->created_ms, "%Y-%m-%d %H:%M UTC", when);
+    txt_utc(d->created_ms, "%Y-%m-%d %H:%M UTC", when);
     buf_printf(c->b, "\n• #%" PRId64 " %s — %s (%s)", d->id, sol, decision_state(d), when);
     free(sol);
     return true;
@@ -121,8 +123,8 @@ static void actor_mention(const char *actor, struct buf *b)
 
 static void full_status(struct sirt_app *app, const struct incident *inc, struct buf *b)
 {
-    char *title = shown_line(inc->title, 150);
-    char *comp = shown_line(inc->component ? inc->component : "(not given)", 80);
+    char *title = txt_line(inc->title, 150);
+    char *comp = txt_line(inc->component ? inc->component : "(not given)", 80);
     buf_printf(b, "*SIRT-%" PRId64 ": %s*\n", inc->id, title);
     buf_printf(b, "*State* %s   *Severity* S%d   *Priority* P%d   *Component* %s\n", state_word(inc),
                inc->severity, inc->priority, comp);
@@ -135,7 +137,7 @@ static void full_status(struct sirt_app *app, const struct incident *inc, struct
     int64_t until;
     if (handoff_pending(app, inc->id, recv, sizeof(recv), &until)) {
         char by[32];
-        fmt_utc(until, "%H:%M UTC", by);
+        txt_utc(until, "%H:%M UTC", by);
         buf_printf(b, "   *Handoff pending* to <@%s> (Accept by %s)", recv, by);
     }
     buf_printf(b, "   *Reporter* <@%s>\n", inc->reporter ? inc->reporter : "?");
@@ -146,22 +148,22 @@ static void full_status(struct sirt_app *app, const struct incident *inc, struct
         buf_puts(b, "(being created)");
     buf_puts(b, "   *GitLab issue* ");
     if (inc->gitlab_issue_url) {
-        char *u = shown_line(inc->gitlab_issue_url, 500);
+        char *u = txt_line(inc->gitlab_issue_url, 500);
         buf_puts(b, u);
         free(u);
     } else {
         buf_puts(b, "none");
     }
     if (inc->issue_link) {
-        char *u = shown_line(inc->issue_link, 500);
+        char *u = txt_line(inc->issue_link, 500);
         buf_printf(b, "   *Reported link* %s", u);
         free(u);
     }
     char created[32], resolved[32];
-    fmt_utc(inc->created_ms, "%Y-%m-%d %H:%M UTC", created);
+    txt_utc(inc->created_ms, "%Y-%m-%d %H:%M UTC", created);
     buf_printf(b, "\n*Reported* %s", created);
     if (inc->resolved_ms > 0) {
-        fmt_utc(inc->resolved_ms, "%Y-%m-%d %H:%M UTC", resolved);
+        txt_utc(inc->resolved_ms, "%Y-%m-%d %H:%M UTC", resolved);
         buf_printf(b, "   *Resolved* %s", resolved);
     }
     free(title);
@@ -187,9 +189,9 @@ static void full_status(struct sirt_app *app, const struct incident *inc, struct
     for (size_t i = first; i < tc.n; i++) {
         const struct timeline_entry *e = &tc.last[i % LAST_UPDATES];
         char when[32];
-        fmt_utc(e->ts_ms, "%Y-%m-%d %H:%M UTC", when);
-        char *kind = shown_line(e->kind, 40);
-        char *text = shown_line(e->text, 200);
+        txt_utc(e->ts_ms, "%Y-%m-%d %H:%M UTC", when);
+        char *kind = txt_line(e->kind, 40);
+        char *text = txt_line(e->text, 200);
         buf_printf(b, "\n• %s — ", when);
         actor_mention(e->actor, b);
         buf_printf(b, " — %s: %s", kind, text);
@@ -220,8 +222,8 @@ static bool list_one(void *ud, const struct incident *inc)
     if (c->n > LIST_MAX)
         return true;   /* keep counting */
     if (full_view(c->app, c->req, inc, c->priv)) {
-        char *title = shown_line(inc->title, 80);
-        char *comp = shown_line(inc->component ? inc->component : "-", 40);
+        char *title = txt_line(inc->title, 80);
+        char *comp = txt_line(inc->component ? inc->component : "-", 40);
         buf_printf(c->b, "\n• *SIRT-%" PRId64 "* %s — S%d/P%d, %s, owner ", inc->id, title, inc->severity,
                    inc->priority, comp);
         if (inc->owner)
@@ -269,7 +271,7 @@ static char *status_text(struct sirt_app *app, const struct sirt_req *req, bool 
 {
     struct buf b;
     buf_init(&b, 0);
-    bool named = incident_parse_id(req->args) > 0;
+    bool named = inc_parse_id(req->args) > 0;
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
     if (!app->store) {
@@ -281,7 +283,7 @@ static char *status_text(struct sirt_app *app, const struct sirt_req *req, bool 
     } else {
         char err[160];
         incident_finish(&inc);
-        if (incident_for(app, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0) {
+        if (inc_for(app, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0) {
             buf_puts(&b, err);
         } else if (full_view(app, req, &inc, priv)) {
             full_status(app, &inc, &b);
@@ -313,7 +315,7 @@ int status_work(struct sirt_app *app, const struct sirt_req *req)
     char *priv = status_text(app, req, true);
     if (strcmp(pub, priv) != 0) {
         char key[200];
-        request_key(req, "status_private", key, sizeof(key));
+        job_request_key(req, "status_private", key, sizeof(key));
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "channel", req->channel_id);
         cJSON_AddStringToObject(p, "user", req->user_id);
@@ -327,5 +329,5 @@ int status_work(struct sirt_app *app, const struct sirt_req *req)
     }
     free(pub);
     free(priv);
-    return handler_result(app);
+    return job_result(app);
 }

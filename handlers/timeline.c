@@ -21,8 +21,11 @@
 #include "../bot/outbox.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "common.h"
+#include "flows.h"
 #include "handlers.h"
+#include "inc.h"
+#include "job.h"
+#include "txt.h"
 
 #define LINE_MAX_BYTES 900          /* one Markdown line */
 #define LINES_MAX 4000              /* the file stays far below Slack's 1 MB */
@@ -31,7 +34,7 @@ static const char refusal[] = "Only people on the incident or in the SIRT team c
 
 static bool allowed(struct sirt_app *app, const struct sirt_req *req, const struct incident *inc)
 {
-    if (incident_authorized(app, inc, req->user_id))
+    if (inc_authorized(app, inc, req->user_id))
         return true;
     /* Asked inside the incident channel: the timeline goes where the asker already is. */
     return inc->channel_id && req->channel_id && strcmp(inc->channel_id, req->channel_id) == 0;
@@ -69,7 +72,7 @@ static void actor(const char *a, struct buf *b)
  * {{user.U1}}.  Caller frees. */
 static char *md_line(const char *s, size_t max)
 {
-    char *c = clean_user_text(s ? s : "", max);
+    char *c = txt_clean(s ? s : "", max);
     struct buf b;
     buf_init(&b, 0);
     for (const char *p = c; *p;) {
@@ -133,7 +136,7 @@ static bool tl_line(void *ud, const struct timeline_entry *e)
 {
     struct lines *l = ud;
     char when[32];
-    fmt_utc(e->ts_ms, "%Y-%m-%d %H:%M:%S UTC", when);
+    txt_utc(e->ts_ms, "%Y-%m-%d %H:%M:%S UTC", when);
     char *kind = md_line(e->kind, 60);
     char *text = md_line(e->text, 600);
     struct buf b;
@@ -151,7 +154,7 @@ static bool decision_lines(void *ud, const struct decision *d)
 {
     struct lines *l = ud;
     char when[32];
-    fmt_utc(d->created_ms, "%Y-%m-%d %H:%M:%S UTC", when);
+    txt_utc(d->created_ms, "%Y-%m-%d %H:%M:%S UTC", when);
     struct buf b;
     buf_init(&b, 0);
     char *sol = md_line(d->solution, 400);
@@ -175,7 +178,7 @@ static bool decision_lines(void *ud, const struct decision *d)
         free(v);
     }
     if (d->fix_delivered_ms > 0) {
-        fmt_utc(d->fix_delivered_ms, "%Y-%m-%d %H:%M:%S UTC", when);
+        txt_utc(d->fix_delivered_ms, "%Y-%m-%d %H:%M:%S UTC", when);
         buf_printf(&b, "  - Fix delivered: %s by ", when);
         actor(d->fix_delivered_by, &b);
         line_add(l, &b);
@@ -183,7 +186,7 @@ static bool decision_lines(void *ud, const struct decision *d)
         line_printf(l, "  - Fix delivered: not yet");
     }
     if (d->validated == 1 || d->validated == 0) {
-        fmt_utc(d->validated_ms, "%Y-%m-%d %H:%M:%S UTC", when);
+        txt_utc(d->validated_ms, "%Y-%m-%d %H:%M:%S UTC", when);
         buf_printf(&b, "  - Validated: %s (%s by ", d->validated ? "effective" : "NOT effective", when);
         actor(d->validated_by, &b);
         buf_puts(&b, ")");
@@ -199,8 +202,8 @@ static void build(struct sirt_app *app, const struct incident *inc, struct lines
     char *title = md_line(inc->title, 150);
     char *comp = md_line(inc->component ? inc->component : "(not given)", 80);
     char created[32], resolved[32];
-    fmt_utc(inc->created_ms, "%Y-%m-%d %H:%M:%S UTC", created);
-    fmt_utc(inc->resolved_ms, "%Y-%m-%d %H:%M:%S UTC", resolved);
+    txt_utc(inc->created_ms, "%Y-%m-%d %H:%M:%S UTC", created);
+    txt_utc(inc->resolved_ms, "%Y-%m-%d %H:%M:%S UTC", resolved);
     bool open = !(inc->state && strcmp(inc->state, "resolved") == 0);
 
     line_printf(l, "# SIRT-%" PRId64 ": %s", inc->id, title);
@@ -312,13 +315,13 @@ void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct s
         reply_set_text(out, "I cannot read the incidents right now; try again in a moment.");
         return;
     }
-    if (incident_for(app, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0) {
+    if (inc_for(app, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0) {
         reply_set_text(out, "%s", err);
         return;
     }
     if (!allowed(app, req, &inc))
         reply_set_text(out, "%s", refusal);
-    else if (inc.channel_id && reply_private_for(app, req, &inc))
+    else if (inc.channel_id && inc_reply_private(app, req, &inc))
         reply_set_text(out, "Uploading the timeline of SIRT-%" PRId64 " to <#%s>, as a Markdown file for the "
                        "postmortem.", inc.id, inc.channel_id);
     else
@@ -331,13 +334,13 @@ int timeline_work(struct sirt_app *app, const struct sirt_req *req)
 {
     struct incident inc;
     char err[160];
-    if (!app->store || incident_for(app, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0)
-        return handler_result(app);
+    if (!app->store || inc_for(app, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0)
+        return job_result(app);
     if (allowed(app, req, &inc)) {
         char key[200];
-        request_key(req, "timeline", key, sizeof(key));
+        job_request_key(req, "timeline", key, sizeof(key));
         upload(app, &inc, key);
     }
     incident_finish(&inc);
-    return handler_result(app);
+    return job_result(app);
 }

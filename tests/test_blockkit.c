@@ -6,7 +6,8 @@
 
 #include "../bot/blockkit.h"
 #include "../bot/util.h"
-#include "../handlers/common.h"
+#include "../handlers/bk.h"
+#include "../handlers/txt.h"
 #include "fakes/fake_blocks.h"
 #include "test.h"
 
@@ -132,7 +133,7 @@ TEST(blockkit_cut_after_escaping)
     for (size_t pad = 0; pad < 6; pad++) {
         char *raw = repeat("a&<>", 1250);            /* 5,000 characters */
         char *padded = xasprintf("%.*s%s", (int)pad, "xxxxx", raw);
-        char *esc = mrkdwn_escape(padded);
+        char *esc = txt_mrkdwn(padded);
         ASSERT_GE(blockkit_len(esc), 14000);
         char *c = blockkit_cut(esc, BK_SECTION_TEXT, true);
         ASSERT_LE(blockkit_len(c), BK_SECTION_TEXT);
@@ -200,7 +201,7 @@ TEST(blockkit_builders_within_limits)
     cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
     cJSON_AddItemToArray(blocks, bk_header(long_title));
     char *ctx = repeat("<", 4000);
-    char *ectx = mrkdwn_escape(ctx);
+    char *ectx = txt_mrkdwn(ctx);
     cJSON_AddItemToArray(blocks, bk_context(ectx));
     cJSON *acts = bk_actions("a");
     cJSON_AddItemToArray(cJSON_GetObjectItem(acts, "elements"), bk_button(long_title, "go", long_title, "primary"));

@@ -14,7 +14,6 @@
 #include "../bot/config.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
-#include "../handlers/common.h"
 #include "../handlers/handlers.h"
 #include "test.h"
 

@@ -1,108 +1,20 @@
-/* common: what several handlers share — finding the incident a request is
- * about, deciding who may see its details, and writing the usual effects
- * (messages in the incident channel, ephemeral replies, DMs, timeline) as
- * outbox jobs.  Everything here runs inside the caller's store transaction
- * and never touches the network. */
-#ifndef SIRT_HANDLERS_COMMON_H
-#define SIRT_HANDLERS_COMMON_H
+/* flows: what one handler's flow asks of another's — the owner's handoff
+ * plan and context brief (handoff.c), page rounds (page.c, page_ack.c),
+ * resolving and the close-out (page.c, closeout.c, release.c) and the
+ * timeline as Markdown (timeline.c).  Everything here runs inside the
+ * caller's store transaction and never touches the network. */
+#ifndef SIRT_HANDLERS_FLOWS_H
+#define SIRT_HANDLERS_FLOWS_H
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../bot/dispatch.h"
 #include "../bot/store.h"
-#include "handlers.h"
 
 struct sirt_app;
-
-/* The incident a request names: "SIRT-12", "sirt-12" or "12" as the first
- * word of args (then *rest points after it), else the incident whose
- * private channel channel_id is.  0 and inc filled (caller finishes it), or
- * -1 with a one-line message for the user in err. */
-int incident_for(struct sirt_app *app, const char *channel_id, const char *args, struct incident *inc,
-                 const char **rest, char *err, size_t errlen);
-/* Parses "SIRT-12" / "sirt-12" / "12"; 0 if not an incident id. */
-int64_t incident_parse_id(const char *word);
-
-/* May user see the incident's details?  Members of sirt_team, the
- * reporter, the owner, and everyone recorded on the incident. */
-bool incident_authorized(struct sirt_app *app, const struct incident *inc, const char *user);
-/* Is a reply to req seen only by people who may see inc's details?  A slash
- * command reply is ephemeral (the asker only); a DM is the asker only; a
- * mention is public unless it was made in the incident's own channel. */
-bool reply_private_for(struct sirt_app *app, const struct sirt_req *req, const struct incident *inc);
-
-/* Outbox helpers.  key_suffix makes the idempotency key unique per effect
- * ("SIRT-<n>/<key_suffix>"); blocks (may be NULL) is taken over. */
-int64_t fx_post_incident(struct sirt_app *app, const struct incident *inc, const char *key_suffix,
-                         const char *text, cJSON *blocks);
-int64_t fx_post_channel(struct sirt_app *app, int64_t incident_id, const char *key, const char *channel,
-                        const char *thread_ts, const char *text, cJSON *blocks);
-int64_t fx_ephemeral(struct sirt_app *app, const char *key, const char *channel, const char *user,
-                     const char *text);
-int64_t fx_dm(struct sirt_app *app, int64_t incident_id, const char *key, const char *user, const char *text,
-              cJSON *blocks);
-int64_t fx_gitlab_note(struct sirt_app *app, const struct incident *inc, const char *key_suffix, const char *body);
-/* Is channel the incident's own private channel? */
-bool incident_in_channel(const struct incident *inc, const char *channel);
-/* An answer to whoever pressed a button: through the message's
- * response_url (replacing the message when replace), else ephemeral in the
- * channel, else by DM.  what + the press make the idempotency key. */
-int64_t fx_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
-                         const char *text, bool replace);
-/* What a work() returns: 0, or STORE_EIO once a write of the router's
- * transaction has failed (see store_txn_failed). */
-int handler_result(const struct sirt_app *app);
-
-/* Timeline entry now, printf-style text; 0 or a negative STORE_E*. */
-int timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, const char *kind,
-                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-/* A key unique to this delivery of a request (envelope trigger/event ids),
- * for replies: writes "<prefix>/<id>" into out. */
-void request_key(const struct sirt_req *req, const char *prefix, char *out, size_t size);
-
-/* Masked copy of user text, at most max bytes (UTF-8 safe, "..." when cut),
- * with "{{" defused; caller frees. */
-char *clean_user_text(const char *s, size_t max);
-/* User text for one line of a message: masked, cut at max bytes, newlines
- * and tabs made spaces, mrkdwn-escaped (backticks too); caller frees. */
-char *shown_line(const char *s, size_t max);
-/* strftime of epoch ms in UTC into out[32]; "-" for 0 or less. */
-void fmt_utc(int64_t ms, const char *fmt, char out[32]);
-/* Slack mrkdwn escaping of &, <, > (and ` becomes '); caller frees. */
-char *mrkdwn_escape(const char *s);
-
-/* A Slack user id from "<@U123>", "<@U123|name>" or a bare "U123ABC";
- * false when word is none of them. */
-bool parse_user_mention(const char *word, char *out, size_t size);
-/* PagerDuty payload.severity for S1..S4: critical, error, warning, info. */
-const char *pd_severity_name(int severity);
-/* Copy of s without leading/trailing whitespace ("" for NULL); caller frees. */
-char *trim_copy(const char *s);
-/* A modal input's value (block_id, action_id "value"): plain text or the
- * selected option's value; NULL when empty. */
-const char *view_input(const cJSON *view, const char *block);
-
-/* Block Kit builders (caller owns the result until added to a parent).
- * Every text goes in already escaped for its kind and is cut to Slack's
- * limit for its place with blockkit_cut (bot/blockkit.h): long text ends
- * with "(truncated — full text in the GitLab issue)", short labels with
- * "…"; nothing a builder makes is refused for its size. */
-cJSON *bk_plain(const char *text);                      /* plain_text, at most BK_SECTION_TEXT */
-cJSON *bk_plain_max(const char *text, size_t max);      /* plain_text, at most max */
-cJSON *bk_section(const char *mrkdwn);                  /* section, text at most BK_SECTION_TEXT */
-cJSON *bk_header(const char *text);                     /* header, at most BK_HEADER_TEXT */
-cJSON *bk_context(const char *mrkdwn);                  /* context with one mrkdwn element */
-cJSON *bk_button(const char *text, const char *action_id, const char *value, const char *style);
-cJSON *bk_actions(const char *block_id);   /* add buttons to its "elements" */
-cJSON *bk_option(const char *text, const char *value);  /* option: text and value at most 75 */
-/* A modal's title/submit/close (each cut to 24) on an object with "type":"modal". */
-cJSON *bk_modal(const char *title, const char *submit, const char *close);
-/* Fits a finished blocks array (at most max_blocks) in place, as the
- * effects will: for builders that assemble many blocks. */
-void bk_fit(cJSON *blocks, int max_blocks);
 
 /* Owner and follow-the-sun: (re)plans the owner's end-of-day handoff
  * timers for inc (handoff.c). Call after the owner changes. */
