@@ -11,29 +11,28 @@
 #include "../bot/dispatch.h"
 #include "../bot/store.h"
 
-struct sirt_app;
 
 /* The incident a request names: "SIRT-12", "sirt-12" or "12" as the first
  * word of args (then *rest points after it), else the incident whose
  * private channel channel_id is.  0 and inc filled (caller finishes it), or
  * -1 with a one-line message for the user in err. */
-int inc_for(struct sirt_app *app, const char *channel_id, const char *args, struct incident *inc,
+int inc_for(const struct hctx *ctx, const char *channel_id, const char *args, struct incident *inc,
             const char **rest, char *err, size_t errlen);
 /* Parses "SIRT-12" / "sirt-12" / "12"; 0 if not an incident id. */
 int64_t inc_parse_id(const char *word);
 
 /* May user see the incident's details?  Members of sirt_team, the
  * reporter, the owner, and everyone recorded on the incident. */
-bool inc_authorized(struct sirt_app *app, const struct incident *inc, const char *user);
+bool inc_authorized(const struct hctx *ctx, const struct incident *inc, const char *user);
 /* Is a reply to req seen only by people who may see inc's details?  A slash
  * command reply is ephemeral (the asker only); a DM is the asker only; a
  * mention is public unless it was made in the incident's own channel. */
-bool inc_reply_private(struct sirt_app *app, const struct sirt_req *req, const struct incident *inc);
+bool inc_reply_private(const struct hctx *ctx, const struct sirt_req *req, const struct incident *inc);
 /* Is channel the incident's own private channel? */
 bool inc_in_channel(const struct incident *inc, const char *channel);
 
 /* Timeline entry now, printf-style text (masked); 0 or a negative STORE_E*. */
-int inc_timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, const char *kind,
+int inc_timeline_add(const struct hctx *ctx, int64_t incident_id, const char *actor, const char *kind,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #endif
