@@ -14,10 +14,9 @@
 #include <string.h>
 
 #include "../bot/blockkit.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "bk.h"
@@ -159,7 +158,7 @@ static void add_apply(const struct hctx *ctx, const struct incident *inc, const 
                       const char *rk)
 {
     const struct cfg *cfg = ctx->cfg;
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     char key[256];
     char *reason = xasprintf("added by <@%s>", by);
 

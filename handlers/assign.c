@@ -10,10 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "flows.h"
@@ -79,7 +78,7 @@ int assign_work(const struct hctx *ctx, const struct sirt_req *req)
     char user[32], msg[300];
     if (assign_parse(ctx, req, &inc, user, sizeof(user), msg, sizeof(msg)) != 0)
         return job_result(ctx);   /* respond() told the asker */
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     char rk[200], key[256];
     job_request_key(req, "assign", rk, sizeof(rk));
     char *old = inc.owner;

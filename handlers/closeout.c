@@ -11,10 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "flows.h"
@@ -126,7 +125,7 @@ static bool replan_validation(void *ud, const struct decision *d)
 
 static void plan_reopen(const struct hctx *ctx, const struct incident *old, const char *user, const char *req_id)
 {
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     store_incident_set_text(ctx->store, old->id, "state", "open", now);
     store_incident_set_int(ctx->store, old->id, "resolved_ms", 0, now);
     inc_timeline_add(ctx, old->id, user, "reopened", "incident reopened by <@%s>", user);

@@ -15,11 +15,10 @@
 #include <string.h>
 
 #include "../bot/blockkit.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
 #include "../bot/mask.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "bk.h"
@@ -495,7 +494,7 @@ int decision_submit(const struct hctx *ctx, const cJSON *payload)
     memset(&d, 0, sizeof(d));
     d.incident_id = inc.id;
     d.author = (char *)user;
-    d.created_ms = clock_now_ms();
+    d.created_ms = ctx->now_ms();
     d.solution = in.v[F_SOLUTION];
     d.options = in.v[F_OPTIONS][0] ? in.v[F_OPTIONS] : NULL;
     d.effectiveness = in.v[F_EFFECT];
@@ -569,7 +568,7 @@ int decision_fix_delivered(const struct hctx *ctx, const cJSON *payload, const c
                  d.fix_delivered_by ? d.fix_delivered_by : "someone");
         job_button_notice(ctx, payload, action, "fix-again", msg, false);
     } else {
-        int64_t now = clock_now_ms();
+        int64_t now = ctx->now_ms();
         store_decision_fix_delivered(ctx->store, d.id, user, now);
         inc_timeline_add(ctx, inc.id, user, "fix_delivered",
                          "short-term fix of decision #%" PRId64 " delivered (<@%s>)",
@@ -664,7 +663,7 @@ int decision_validated(const struct hctx *ctx, const cJSON *payload, const cJSON
                  d.validated_by ? d.validated_by : "someone", d.id, d.validated ? "effective" : "NOT effective");
         job_button_notice(ctx, payload, action, "validated-again", msg, false);
     } else {
-        int64_t now = clock_now_ms();
+        int64_t now = ctx->now_ms();
         store_decision_validated(ctx->store, d.id, yes, user, now);
         inc_timeline_add(ctx, inc.id, user, "fix_validated",
                          "short-term fix of decision #%" PRId64 " validated as %s by <@%s>",

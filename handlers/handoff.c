@@ -17,10 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "../bot/workhours.h"
@@ -107,7 +106,7 @@ static void set_timers(const struct hctx *ctx, int64_t id, const char *owner, in
     cJSON_AddStringToObject(p, "owner", owner);
     cJSON_AddNumberToObject(p, "end", (double)auto_at);
     char *json = cJSON_PrintUnformatted(p);
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     timer_key(k, sizeof(k), "handoff_prompt", id);
     store_timer_set(ctx->store, k, "handoff_prompt", id, prompt_at, json, now);
     timer_key(k, sizeof(k), "handoff_auto", id);
@@ -138,7 +137,7 @@ void handoff_plan(const struct hctx *ctx, const struct incident *inc)
         return;
     }
     struct wh w = appsec_wh(ctx, i);
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     int64_t lead = (int64_t)ctx->cfg->handoff_lead_minutes * 60000;
     int64_t end = wh_window_end(&w, now);
     int64_t prompt_at, auto_at;
@@ -238,7 +237,7 @@ static void do_handoff(const struct hctx *ctx, const struct incident *inc, const
                        const char *reason)
 {
     int64_t id = inc->id;
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     char step[96];
     const char *from = inc->owner;
     snprintf(step, sizeof(step), "handoff/%" PRId64 "/%016llx", now, (unsigned long long)util_rand64());
@@ -366,7 +365,7 @@ void handoff_prompt_fire(const struct hctx *ctx, const struct sched_timer *t)
     }
     cJSON *pl = cJSON_Parse(t->payload ? t->payload : "{}");
     const cJSON *endj = cJSON_GetObjectItemCaseSensitive(pl, "end");
-    int64_t end = cJSON_IsNumber(endj) ? (int64_t)endj->valuedouble : clock_now_ms();
+    int64_t end = cJSON_IsNumber(endj) ? (int64_t)endj->valuedouble : ctx->now_ms();
     cJSON_Delete(pl);
     int next = next_owner(ctx, inc.owner, end);
     const char *next_user = next >= 0 ? ctx->cfg->appsec[next].user : NULL;
@@ -432,7 +431,7 @@ void handoff_auto_fire(const struct hctx *ctx, const struct sched_timer *t)
         incident_finish(&inc);
         return;
     }
-    int next = next_owner(ctx, inc.owner, clock_now_ms());
+    int next = next_owner(ctx, inc.owner, ctx->now_ms());
     do_handoff(ctx, &inc, next >= 0 ? ctx->cfg->appsec[next].user : NULL, "sirtbot",
                "automatic: the owner's working day ended without an answer");
     incident_finish(&inc);
@@ -474,7 +473,7 @@ int handoff_work(const struct hctx *ctx, const struct sirt_req *req)
     if (txt_user_mention(rest, user, sizeof(user))) {
         do_handoff(ctx, &inc, user, req->user_id, "handed off by hand");
     } else {
-        int next = next_owner(ctx, inc.owner, clock_now_ms());
+        int next = next_owner(ctx, inc.owner, ctx->now_ms());
         do_handoff(ctx, &inc, next >= 0 ? ctx->cfg->appsec[next].user : NULL, req->user_id, "handed off by hand");
     }
     incident_finish(&inc);
@@ -510,7 +509,7 @@ int handoff_button(const struct hctx *ctx, const cJSON *payload, const cJSON *ac
     struct incident inc;
     if (!load_for_action(ctx, inc_parse_id(util_jstr(action, "value")), user, &inc, payload, action))
         return job_result(ctx);
-    int next = next_owner(ctx, inc.owner, clock_now_ms());
+    int next = next_owner(ctx, inc.owner, ctx->now_ms());
     do_handoff(ctx, &inc, next >= 0 ? ctx->cfg->appsec[next].user : NULL, user, "handed off by hand");
     incident_finish(&inc);
     return job_result(ctx);
@@ -547,7 +546,7 @@ int handoff_keep_action(const struct hctx *ctx, const cJSON *payload, const cJSO
     struct incident inc;
     if (!load_for_action(ctx, inc_parse_id(util_jstr(action, "value")), user, &inc, payload, action))
         return job_result(ctx);
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     int64_t lead = (int64_t)ctx->cfg->handoff_lead_minutes * 60000;
     int64_t auto_at = now + KEEP_MS;
     int64_t prompt_at = lead < KEEP_MS ? auto_at - lead : now + KEEP_MS / 2;

@@ -16,7 +16,7 @@
 #include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "../bot/workhours.h"
@@ -131,7 +131,7 @@ void handoff_offer(const struct hctx *ctx, const struct incident *inc, const cha
                    const char *reason, enum handoff_offer_kind kind, const cJSON *tried)
 {
     int64_t id = inc->id;
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     int64_t due = now + (int64_t)ctx->cfg->handoff_accept_minutes * 60000;
     char offer[24], step[96], key[160];
     snprintf(offer, sizeof(offer), "%016llx", (unsigned long long)util_rand64());
@@ -219,7 +219,7 @@ void handoff_unaccepted_fire(const struct hctx *ctx, const struct sched_timer *t
     if (!in_list(tried, receiver))
         cJSON_AddItemToArray(tried, cJSON_CreateString(receiver));
     const char *from = util_jstr(pl, "from");
-    const char *next = next_candidate(ctx, from, tried, clock_now_ms());
+    const char *next = next_candidate(ctx, from, tried, ctx->now_ms());
     char *why = xasprintf("automatic: <@%s> did not accept in time", receiver);
     if (next) {
         handoff_offer(ctx, &inc, next, "sirtbot", why, handback ? OFFER_HANDBACK : OFFER_HANDOFF, tried);
@@ -291,7 +291,7 @@ int handoff_take_action(const struct hctx *ctx, const cJSON *payload, const cJSO
         return job_result(ctx);
     }
 
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     bool handback = util_jstr(pl, "kind") && strcmp(util_jstr(pl, "kind"), "handback") == 0;
     char *old = inc.owner;
     char step[96];
@@ -336,7 +336,7 @@ int handoff_take_action(const struct hctx *ctx, const cJSON *payload, const cJSO
 void handoff_handback_plan(const struct hctx *ctx, int64_t id)
 {
     const struct cfg *cfg = ctx->cfg;
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     int64_t due = -1;
     for (size_t i = 0; i < cfg->n_appsec; i++) {
         struct wh w = handoff_appsec_wh(ctx, i);
@@ -367,7 +367,7 @@ void handoff_handback_fire(const struct hctx *ctx, const struct sched_timer *t)
         incident_finish(&inc);   /* resolved, or appsec has it already */
         return;
     }
-    const char *to = next_candidate(ctx, NULL, NULL, clock_now_ms());
+    const char *to = next_candidate(ctx, NULL, NULL, ctx->now_ms());
     if (!to) {
         handoff_handback_plan(ctx, inc.id);   /* a zone moved since it was planned: the new first start */
         incident_finish(&inc);

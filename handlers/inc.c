@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/mask.h"
 
@@ -96,7 +95,7 @@ int inc_timeline_add(const struct hctx *ctx, int64_t incident_id, const char *ac
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     char *m = mask_secrets(buf);    /* entries may quote what a user typed */
-    int rc = store_timeline_add(ctx->store, incident_id, clock_now_ms(), actor, kind, m);
+    int rc = store_timeline_add(ctx->store, incident_id, ctx->now_ms(), actor, kind, m);
     free(m);
     return rc;
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "../bot/config.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/util.h"
 
 static int64_t add(const struct hctx *ctx, int64_t incident_id, const char *key, const char *op, cJSON *p)

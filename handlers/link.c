@@ -15,7 +15,7 @@
 
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/sha256.h"
 #include "../bot/store.h"
 #include "../bot/util.h"

@@ -10,10 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "flows.h"
@@ -119,7 +118,7 @@ int page_round(const struct hctx *ctx, int64_t incident_id, bool new_round, cons
         snprintf(key, len, "SIRT-%" PRId64, incident_id);
     else
         snprintf(key, len, "SIRT-%" PRId64 "/page-%d", incident_id, round);
-    int rc = store_page_add(ctx->store, incident_id, round, key, reason, clock_now_ms());
+    int rc = store_page_add(ctx->store, incident_id, round, key, reason, ctx->now_ms());
     if (rc != 0)
         return rc;
     if (is_new)
@@ -316,7 +315,7 @@ static bool resolve_round(void *ud, const struct page_round *r)
 
 void resolve_plan(const struct hctx *ctx, const struct incident *inc, const char *user, const char *req_id)
 {
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     store_incident_set_text(ctx->store, inc->id, "state", "resolved", now);
     store_incident_set_int(ctx->store, inc->id, "resolved_ms", now, now);
     store_timers_cancel_incident(ctx->store, inc->id);

@@ -10,10 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "flows.h"
@@ -63,7 +62,7 @@ static int arm(const struct hctx *ctx, int64_t incident_id, const char *dedup_ke
     char key[160];
     timer_key(dedup_key, key, sizeof(key));
     char *payload = timer_payload(dedup_key);
-    int rc = store_timer_set(ctx->store, key, PAGE_ACK_KIND, incident_id, due, payload, clock_now_ms());
+    int rc = store_timer_set(ctx->store, key, PAGE_ACK_KIND, incident_id, due, payload, ctx->now_ms());
     free(payload);
     return rc;
 }
@@ -85,7 +84,7 @@ void page_ack_plan(const struct hctx *ctx, int64_t incident_id, const char *dedu
         incident_finish(&inc);
         return;
     }
-    if (arm(ctx, incident_id, dedup_key, clock_now_ms() + PAGE_ACK_POLL_MS) != 0)
+    if (arm(ctx, incident_id, dedup_key, ctx->now_ms() + PAGE_ACK_POLL_MS) != 0)
         LOG_ERROR("page_ack: cannot plan following the page", "incident:l dedup_key:s", (long long)incident_id,
                   dedup_key);
 }
@@ -129,7 +128,7 @@ static void announce_ack(const struct hctx *ctx, const struct incident *inc, str
     store_timeline_add(ctx->store, inc->id, a->ack_ms, "pagerduty", "page_acked", who);
     free(who);
     free(name);
-    a->noticed_ms = clock_now_ms();
+    a->noticed_ms = ctx->now_ms();
     LOG_INFO("page acknowledged", "incident:l dedup_key:s how:s", (long long)inc->id, a->dedup_key,
              resolved ? "resolved" : "acknowledged");
 }
@@ -157,7 +156,7 @@ static void escalate(const struct hctx *ctx, const struct incident *inc, const s
                      struct page_ack *a)
 {
     int mins = ack_minutes(ctx);
-    a->escalated_ms = clock_now_ms();
+    a->escalated_ms = ctx->now_ms();
     if (!escalation_key_set(ctx)) {
         char *text = xasprintf(":warning: The page for SIRT-%" PRId64 " (`%s`) was not acknowledged within %d "
                                "minutes, and PAGERDUTY_ESCALATION_ROUTING_KEY is not set, so nobody else was "
@@ -267,7 +266,7 @@ void page_ack_fire(const struct hctx *ctx, const struct sched_timer *t)
     }
     if (!api_token_set(ctx))
         goto out;   /* the token went away with a reload: nothing to follow with */
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     int64_t esc_at = f.r.created_ms + (int64_t)ack_minutes(ctx) * 60000;
     if (a.escalated_ms == 0 && now >= esc_at)
         escalate(ctx, &inc, &f.r, &a);

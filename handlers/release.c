@@ -11,10 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "bk.h"
@@ -71,7 +70,7 @@ void release_plan(const struct hctx *ctx, const struct incident *inc)
         sched_timer_finish(&t);
         return;   /* already planned: keep its day */
     }
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     store_timer_set(ctx->store, key, "release_reminder", inc->id, now + REMIND_EVERY_MS, "{}", now);
 }
 
@@ -107,7 +106,7 @@ void release_reminder_fire(const struct hctx *ctx, const struct sched_timer *t)
     }
     char key[64];
     reminder_key(inc.id, key, sizeof(key));
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     store_timer_set(ctx->store, key, "release_reminder", inc.id, now + REMIND_EVERY_MS, "{}", now);
     incident_finish(&inc);
 }
@@ -177,7 +176,7 @@ int release_work(const struct hctx *ctx, const struct sirt_req *req)
     char msg[400], url[URL_MAX + 40];
     if (release_parse(ctx, req, &inc, url, sizeof(url), msg, sizeof(msg)) != 0)
         return job_result(ctx);
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     bool again = has_release(ctx, inc.id);
     store_release_set(ctx->store, inc.id, url, req->user_id, now);
     inc_timeline_add(ctx, inc.id, req->user_id, "release_recorded", "%s", url);

@@ -14,11 +14,10 @@
 #include <string.h>
 
 #include "../bot/blockkit.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
 #include "../bot/mask.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "bk.h"
@@ -422,7 +421,7 @@ static void plan_incident(const struct hctx *ctx, const struct incident *inc, co
 {
     const struct cfg *cfg = ctx->cfg;
     int64_t n = inc->id;
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     int64_t soft = now + SOFT_DEPS_MS;
     const struct cfg_component *comp = in->component[0] ? cfg_component(cfg, in->component) : NULL;
     bool page = in->severity == 1 || in->priority == 1;
@@ -723,7 +722,7 @@ int report_submit(const struct hctx *ctx, const cJSON *payload)
     inc.issue_link = in.link[0] ? in.link : NULL;
     inc.reporter = (char *)user;
     const struct cfg_appsec *a = cfg_appsec_user(ctx->cfg, user);
-    inc.owner = (char *)(a ? user : handoff_next_owner(ctx, NULL, clock_now_ms()));
+    inc.owner = (char *)(a ? user : handoff_next_owner(ctx, NULL, ctx->now_ms()));
     inc.state = "open";
     /* private_metadata is input: only a conversation id is kept from it. */
     const char *origin = util_jstr(meta, "origin");
@@ -731,7 +730,7 @@ int report_submit(const struct hctx *ctx, const cJSON *payload)
     inc.origin_channel = origin && olen && olen <= 24 && !origin[olen] ? (char *)origin : NULL;
     char *key = view_id ? xasprintf("view/%s", view_id) : NULL;
     inc.submission_key = key;
-    inc.created_ms = inc.updated_ms = clock_now_ms();
+    inc.created_ms = inc.updated_ms = ctx->now_ms();
     int rc = store_incident_create(ctx->store, &inc);
     if (rc == STORE_EEXIST) {
         LOG_INFO("report: the same form was submitted again; one incident", "incident:l", (long long)inc.id);

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
 #include "../bot/store.h"
@@ -38,7 +37,7 @@ static void retention_arm(const struct hctx *ctx, int64_t after, bool again_now)
         LOG_ERROR("retention: cannot compute the next daily run", "timezone:s", tz);
         return;
     }
-    if (store_timer_set(ctx->store, RETENTION_KEY, "retention", 0, due, "{}", clock_now_ms()) != 0)
+    if (store_timer_set(ctx->store, RETENTION_KEY, "retention", 0, due, "{}", ctx->now_ms()) != 0)
         LOG_ERROR("retention: cannot arm the daily timer", "");
 }
 
@@ -73,7 +72,7 @@ static int retention_erase(const struct hctx *ctx, int days, int64_t now)
 void retention_fire(const struct hctx *ctx, const struct sched_timer *t)
 {
     (void)t;
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     int days = ctx->cfg ? ctx->cfg->retention_days : 0;
     int n = 0;
     if (days > 0) {
@@ -94,5 +93,5 @@ void retention_plan(const struct hctx *ctx)
         sched_timer_finish(&t);
         return;   /* pending (even overdue: the scheduler fires it) */
     }
-    retention_arm(ctx, clock_now_ms(), false);
+    retention_arm(ctx, ctx->now_ms(), false);
 }

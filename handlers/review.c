@@ -17,10 +17,9 @@
 #include <time.h>
 
 #include "../bot/blockkit.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "../bot/workhours.h"
@@ -315,7 +314,7 @@ static bool add_incident(void *ud, const struct incident *inc)
 static int review_post(const struct hctx *ctx, const char *key_base)
 {
     const char *channel = sirt_channel(ctx);
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     int64_t since = now - REVIEW_WINDOW_MS;
     struct digest d = { .ctx = ctx, .now = now };
     buf_init(&d.brief, 0);
@@ -480,7 +479,7 @@ static void review_arm(const struct hctx *ctx, int64_t after)
         LOG_ERROR("review: cannot compute the next Monday 09:00", "timezone:s", tz);
         return;
     }
-    if (store_timer_set(ctx->store, REVIEW_KEY, "weekly_review", 0, due, "{}", clock_now_ms()) != 0)
+    if (store_timer_set(ctx->store, REVIEW_KEY, "weekly_review", 0, due, "{}", ctx->now_ms()) != 0)
         LOG_ERROR("review: cannot arm the weekly review timer", "");
     else
         LOG_INFO("review: next weekly review armed", "due_ms:l", (long long)due);
@@ -488,7 +487,7 @@ static void review_arm(const struct hctx *ctx, int64_t after)
 
 void review_fire(const struct hctx *ctx, const struct sched_timer *t)
 {
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     if (sirt_channel(ctx)) {
         /* One digest per scheduled Monday, however often this fires. */
         char day[32], key[64];
@@ -511,5 +510,5 @@ void review_plan(const struct hctx *ctx)
         sched_timer_finish(&t);
         return;   /* pending (even overdue: the scheduler fires it) */
     }
-    review_arm(ctx, clock_now_ms());
+    review_arm(ctx, ctx->now_ms());
 }

@@ -14,11 +14,10 @@
 #include <string.h>
 
 #include "../bot/blockkit.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
 #include "../bot/metrics.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "bk.h"
@@ -157,7 +156,7 @@ static void observe(void *ud, const struct incident *inc, const struct rf_result
 int review_durations_step(const struct hctx *ctx, struct review_dur_pass *dp, size_t max)
 {
     struct pass ps = { .ctx = ctx, .last_id = dp->cursor, .each = observe, .ud = &dp->d };
-    review_rf_params(ctx, clock_now_ms(), &ps.p);
+    review_rf_params(ctx, ctx->now_ms(), &ps.p);
     int rc = pass_slice(&ps, max ? max : SLICE);
     dp->cursor = ps.last_id;
     return rc;
@@ -334,7 +333,7 @@ int improve_work(const struct hctx *ctx, const struct sirt_req *req)
     m.incident_id = id;
     m.author = (char *)req->user_id;
     m.text = txt_clean(text, IMPROVEMENT_MAX);   /* masked */
-    m.created_ms = clock_now_ms();
+    m.created_ms = ctx->now_ms();
     int rc = store_improvement_add(ctx->store, &m);
     if (rc == 0 && id > 0)
         inc_timeline_add(ctx, id, req->user_id, "improvement", "%s", m.text);
@@ -366,7 +365,7 @@ int review_improvement_done_action(const struct hctx *ctx, const cJSON *payload,
     } else if (m.done_ms > 0) {
         snprintf(text, sizeof(text), "Process improvement #%" PRId64 " was already marked done by <@%s>.", id,
                  m.done_by ? m.done_by : "someone");
-    } else if (store_improvement_done(ctx->store, id, user, clock_now_ms()) == 0) {
+    } else if (store_improvement_done(ctx->store, id, user, ctx->now_ms()) == 0) {
         if (m.incident_id > 0)
             inc_timeline_add(ctx, m.incident_id, user, "improvement_done", "process improvement #%" PRId64
                              " marked done by <@%s>", id, user);

@@ -12,10 +12,9 @@
 #include <string.h>
 
 #include "../bot/blockkit.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "bk.h"
@@ -123,7 +122,7 @@ static void add_responders(const struct hctx *ctx, const struct incident *inc, c
     const struct cfg *c = ctx->cfg;
     if (!c->severity1_responders.n)
         return;
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     cJSON *p = cJSON_CreateObject();
     cJSON *users = cJSON_AddArrayToObject(p, "users");
     cJSON *gp = cJSON_CreateObject();
@@ -155,7 +154,7 @@ static int plan_change(const struct hctx *ctx, const struct incident *inc, const
 {
     const struct cfg *c = ctx->cfg;
     int os = inc->severity, op = inc->priority;
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     store_incident_set_int(ctx->store, inc->id, "severity", ns, now);
     store_incident_set_int(ctx->store, inc->id, "priority", np, now);
     inc_timeline_add(ctx, inc->id, user, "severity_changed", "S%d/P%d -> S%d/P%d", os, op, ns, np);

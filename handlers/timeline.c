@@ -15,9 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../bot/clock.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "flows.h"
