@@ -309,12 +309,10 @@ static cJSON *add_view(int64_t incident_id)
 int add_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    int64_t id = inc_parse_id(util_jstr(action, "value"));
     struct incident inc;
-    memset(&inc, 0, sizeof(inc));
     if (!user)
         return job_result(ctx);
-    if (id <= 0 || store_incident_get(ctx->store, id, &inc) != 0) {
+    if (inc_for_button(ctx, action, &inc) != 0) {
         job_button_notice(ctx, payload, action, "add-unknown", "I cannot find that incident any more.", false);
         return job_result(ctx);
     }
@@ -403,10 +401,7 @@ cJSON *add_validate(const struct hctx *ctx, const cJSON *payload)
         incident_finish(&inc);
         return NULL;
     }
-    cJSON *ack = cJSON_CreateObject();
-    cJSON_AddStringToObject(ack, "response_action", "errors");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(ack, "errors"), "people", msg);
-    return ack;
+    return bk_view_error("people", msg);
 }
 
 int add_submit(const struct hctx *ctx, const cJSON *payload)

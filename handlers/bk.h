@@ -28,5 +28,10 @@ void bk_fit(cJSON *blocks, int max_blocks);
 /* A modal input's value (block_id, action_id "value"): plain text or the
  * selected option's value; NULL when empty.  Points into view. */
 const char *bk_view_input(const cJSON *view, const char *block);
+/* A view submission's ack refusing it: {"response_action":"errors",
+ * "errors":errors}, errors ({block_id: message}) taken over; NULL for NULL.
+ * bk_view_error: the same for one block's message. */
+cJSON *bk_view_errors(cJSON *errors);
+cJSON *bk_view_error(const char *block, const char *msg);
 
 #endif

@@ -148,9 +148,7 @@ static void plan_reopen(const struct hctx *ctx, const struct incident *old, cons
                            "follow-ups are planned again%s.%s", user, inc.id,
                            inc.owner ? " (owner: {{incident.owner_mention}})" : "",
                            gl ? " Its GitLab issue is being reopened." : "");
-    snprintf(key, sizeof(key), "reopened/%s", req_id);
-    job_post_incident(ctx, &inc, key, text, NULL);
-    free(text);
+    job_post_incident_req(ctx, &inc, "reopened", req_id, text);
     LOG_INFO("incident reopened", "incident:l user:s validations:d", (long long)inc.id, user, rc.n);
     incident_finish(&inc);
 }
@@ -159,10 +157,8 @@ void reopen_respond(const struct hctx *ctx, const struct sirt_req *req, struct s
 {
     struct incident inc;
     char msg[300];
-    if (inc_for(ctx, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
-        reply_set_text(out, "%s", msg);
+    if (inc_for_reply(ctx, req, &inc, out) != 0)
         return;
-    }
     if (reopen_check(ctx, &inc, req->user_id, msg, sizeof(msg)) != 0)
         reply_set_text(out, "%s", msg);
     else if (req->source == REQ_SLASH || !inc_in_channel(&inc, req->channel_id))
@@ -174,7 +170,7 @@ int reopen_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     struct incident inc;
     char msg[300];
-    if (inc_for(ctx, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
+    if (inc_for_req(ctx, req, &inc) != 0)
         return job_result(ctx);
     if (reopen_check(ctx, &inc, req->user_id, msg, sizeof(msg)) == 0) {
         char id[200];

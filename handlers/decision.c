@@ -196,10 +196,8 @@ void decision_respond(const struct hctx *ctx, const struct sirt_req *req, struct
 {
     struct incident inc;
     char msg[300];
-    if (inc_for(ctx, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
-        reply_set_text(out, "%s", msg);
+    if (inc_for_reply(ctx, req, &inc, out) != 0)
         return;
-    }
     if (decision_check(ctx, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) != 0) {
         reply_set_text(out, "%s", msg);
     } else if (req->source != REQ_SLASH) {
@@ -227,7 +225,7 @@ int decision_work(const struct hctx *ctx, const struct sirt_req *req)
         return job_result(ctx);
     struct incident inc;
     char msg[300];
-    if (inc_for(ctx, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
+    if (inc_for_req(ctx, req, &inc) != 0)
         return job_result(ctx);
     if (decision_check(ctx, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0)
         open_modal(ctx, inc.id, req->channel_id, req->trigger_id);
@@ -238,12 +236,10 @@ int decision_work(const struct hctx *ctx, const struct sirt_req *req)
 int decision_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
     const char *user = payload_user(payload);
-    int64_t id = inc_parse_id(jstr(action, "value"));
     struct incident inc;
-    memset(&inc, 0, sizeof(inc));
     if (!user)
         return job_result(ctx);
-    if (id <= 0 || store_incident_get(ctx->store, id, &inc) != 0) {
+    if (inc_for_button(ctx, action, &inc) != 0) {
         job_button_notice(ctx, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
         return job_result(ctx);
     }
@@ -334,12 +330,7 @@ cJSON *decision_validate(const struct hctx *ctx, const cJSON *payload)
     struct decision_input in;
     cJSON *errors = parse_input(ctx, payload, &in);
     input_finish(&in);
-    if (!errors)
-        return NULL;
-    cJSON *ack = cJSON_CreateObject();
-    cJSON_AddStringToObject(ack, "response_action", "errors");
-    cJSON_AddItemToObject(ack, "errors", errors);
-    return ack;
+    return bk_view_errors(errors);
 }
 
 /* Has this form (view id) been recorded already?  The timeline entry of a

@@ -14,7 +14,6 @@
 #include "../bot/dispatch.h"
 #include "../bot/store.h"
 
-
 /* Owner and follow-the-sun: (re)plans the owner's end-of-day handoff
  * timers for inc (handoff.c). Call after the owner changes. */
 void handoff_plan(const struct hctx *ctx, const struct incident *inc);

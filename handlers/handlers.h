@@ -15,7 +15,6 @@
 #include "../bot/dispatch.h"
 #include "../bot/metrics.h"
 
-
 /* Replies (struct sirt_reply): reply_set_text replaces the text;
  * reply_finish frees text and blocks and leaves the reply empty. */
 void reply_set_text(struct sirt_reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -13,6 +13,8 @@
 
 #include "../bot/config.h"
 #include "../bot/mask.h"
+#include "../bot/util.h"
+#include "handlers.h"
 
 int64_t inc_parse_id(const char *w)
 {
@@ -60,6 +62,31 @@ int inc_for(const struct hctx *ctx, const char *channel_id, const char *args, st
         return 0;
     snprintf(err, errlen, "Which incident? Give its id (e.g. `SIRT-12`), or ask inside the incident's channel.");
     return -1;
+}
+
+int inc_for_reply(const struct hctx *ctx, const struct sirt_req *req, struct incident *inc,
+                  struct sirt_reply *out)
+{
+    char err[300];
+    if (inc_for(ctx, req->channel_id, req->args, inc, NULL, err, sizeof(err)) == 0)
+        return 0;
+    reply_set_text(out, "%s", err);
+    return -1;
+}
+
+int inc_for_req(const struct hctx *ctx, const struct sirt_req *req, struct incident *inc)
+{
+    char err[300];
+    return inc_for(ctx, req->channel_id, req->args, inc, NULL, err, sizeof(err));
+}
+
+int inc_for_button(const struct hctx *ctx, const cJSON *action, struct incident *inc)
+{
+    memset(inc, 0, sizeof(*inc));
+    int64_t id = inc_parse_id(util_jstr(action, "value"));
+    if (id <= 0 || !ctx->store)
+        return -1;
+    return store_incident_get(ctx->store, id, inc) == 0 ? 0 : -1;
 }
 
 bool inc_authorized(const struct hctx *ctx, const struct incident *inc, const char *user)

@@ -4,6 +4,7 @@
 #ifndef SIRT_HANDLERS_INC_H
 #define SIRT_HANDLERS_INC_H
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,13 +12,22 @@
 #include "../bot/dispatch.h"
 #include "../bot/store.h"
 
-
 /* The incident a request names: "SIRT-12", "sirt-12" or "12" as the first
  * word of args (then *rest points after it), else the incident whose
  * private channel channel_id is.  0 and inc filled (caller finishes it), or
  * -1 with a one-line message for the user in err. */
 int inc_for(const struct hctx *ctx, const char *channel_id, const char *args, struct incident *inc,
             const char **rest, char *err, size_t errlen);
+/* inc_for on req's channel and args, for a verb's two phases: for
+ * respond(), inc_for_reply makes the reason out's text when there is no
+ * such incident; for work(), inc_for_req drops it (respond() told the
+ * user).  0 and inc filled (caller finishes it), or -1. */
+int inc_for_reply(const struct hctx *ctx, const struct sirt_req *req, struct incident *inc,
+                  struct sirt_reply *out);
+int inc_for_req(const struct hctx *ctx, const struct sirt_req *req, struct incident *inc);
+/* The incident a button's value names ("SIRT-n"): 0 and inc filled
+ * (caller finishes it), or -1 (inc zeroed). */
+int inc_for_button(const struct hctx *ctx, const cJSON *action, struct incident *inc);
 /* Parses "SIRT-12" / "sirt-12" / "12"; 0 if not an incident id. */
 int64_t inc_parse_id(const char *word);
 

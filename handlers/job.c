@@ -44,6 +44,16 @@ int64_t job_post_incident(const struct hctx *ctx, const struct incident *inc, co
     return job_post_channel(ctx, inc->id, key, inc->channel_id, NULL, text, blocks);
 }
 
+int64_t job_post_incident_req(const struct hctx *ctx, const struct incident *inc, const char *what,
+                              const char *req_id, char *text)
+{
+    char key[160];   /* as job_post_incident's */
+    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/%s", inc->id, what, req_id);
+    int64_t id = job_post_channel(ctx, inc->id, key, inc->channel_id, NULL, text, NULL);
+    free(text);
+    return id;
+}
+
 int64_t job_ephemeral(const struct hctx *ctx, const char *key, const char *channel, const char *user,
                       const char *text)
 {

@@ -13,12 +13,15 @@
 #include "../bot/dispatch.h"
 #include "../bot/store.h"
 
-
 /* key_suffix makes the idempotency key unique per effect
  * ("SIRT-<n>/<key_suffix>"); blocks (may be NULL) is taken over.  Each
  * returns the job id, or <0 on a store error. */
 int64_t job_post_incident(const struct hctx *ctx, const struct incident *inc, const char *key_suffix,
                           const char *text, cJSON *blocks);
+/* The same for a request's message: key suffix "<what>/<req_id>"; text
+ * (from malloc) is taken over and freed. */
+int64_t job_post_incident_req(const struct hctx *ctx, const struct incident *inc, const char *what,
+                              const char *req_id, char *text);
 int64_t job_post_channel(const struct hctx *ctx, int64_t incident_id, const char *key, const char *channel,
                          const char *thread_ts, const char *text, cJSON *blocks);
 int64_t job_ephemeral(const struct hctx *ctx, const char *key, const char *channel, const char *user,

@@ -54,16 +54,6 @@ static void press_id(const cJSON *payload, const cJSON *action, char *out, size_
     snprintf(out, size, "%s/%s", user ? user : "-", ts ? ts : trig ? trig : "0");
 }
 
-/* The incident a button's value names ("SIRT-n"); 0 and inc filled, or -1. */
-static int button_incident(const struct hctx *ctx, const cJSON *action, struct incident *inc)
-{
-    memset(inc, 0, sizeof(*inc));
-    int64_t id = inc_parse_id(jstr(action, "value"));
-    if (id <= 0 || !ctx->store)
-        return -1;
-    return store_incident_get(ctx->store, id, inc) == 0 ? 0 : -1;
-}
-
 /* ---- paging ---- */
 
 /* May user page for inc from channel?  People on the incident, and anyone
@@ -212,9 +202,7 @@ void page_plan(const struct hctx *ctx, const struct incident *inc, const char *u
                       : xasprintf(":rotating_light: <@%s> paged the security on-call again (PagerDuty page `%s`, "
                                   "still open).", user, dedup);
     }
-    snprintf(key, sizeof(key), "paged/%s", req_id);
-    job_post_incident(ctx, inc, key, text, NULL);
-    free(text);
+    job_post_incident_req(ctx, inc, "paged", req_id, text);
     LOG_INFO("page requested", "incident:l user:s", (long long)inc->id, user);
 }
 
@@ -222,10 +210,8 @@ void page_respond(const struct hctx *ctx, const struct sirt_req *req, struct sir
 {
     struct incident inc;
     char msg[300];
-    if (inc_for(ctx, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
-        reply_set_text(out, "%s", msg);
+    if (inc_for_reply(ctx, req, &inc, out) != 0)
         return;
-    }
     if (page_check(ctx, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) != 0)
         reply_set_text(out, "%s", msg);
     else if (req->source == REQ_SLASH || !inc_in_channel(&inc, req->channel_id))
@@ -238,7 +224,7 @@ int page_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     struct incident inc;
     char msg[300];
-    if (inc_for(ctx, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
+    if (inc_for_req(ctx, req, &inc) != 0)
         return job_result(ctx);   /* respond() told the user */
     if (page_check(ctx, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0) {
         char id[200];
@@ -256,7 +242,7 @@ int page_button(const struct hctx *ctx, const cJSON *payload, const cJSON *actio
     struct incident inc;
     if (!user)
         return job_result(ctx);
-    if (button_incident(ctx, action, &inc) != 0) {
+    if (inc_for_button(ctx, action, &inc) != 0) {
         job_button_notice(ctx, payload, action, "page-unknown", "I cannot find that incident any more.", false);
         return job_result(ctx);
     }
@@ -325,7 +311,6 @@ void resolve_plan(const struct hctx *ctx, const struct incident *inc, const char
         page_ack_resolve(ctx, inc->id, req_id);   /* the escalation pages too */
     store_page_resolve(ctx->store, inc->id, NULL, now);
     bool paging = rc.paging && rc.n > 0;
-    char key[256];
     inc_timeline_add(ctx, inc->id, user, "resolved", "incident resolved by <@%s>", user);
     /* Close-out (closeout.c): the GitLab issue closed, with the timeline. */
     struct incident now_resolved = *inc;   /* shallow: the strings stay inc's */
@@ -341,9 +326,7 @@ void resolve_plan(const struct hctx *ctx, const struct incident *inc, const char
                            issue ? " Its GitLab issue is being closed (label `incident::resolved`), with the "
                                    "timeline added as a note." : "",
                            inc->id, inc->id);
-    snprintf(key, sizeof(key), "resolved/%s", req_id);
-    job_post_incident(ctx, inc, key, text, NULL);
-    free(text);
+    job_post_incident_req(ctx, inc, "resolved", req_id, text);
     LOG_INFO("incident resolved", "incident:l user:s", (long long)inc->id, user);
 }
 
@@ -351,10 +334,8 @@ void resolve_respond(const struct hctx *ctx, const struct sirt_req *req, struct 
 {
     struct incident inc;
     char msg[300];
-    if (inc_for(ctx, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
-        reply_set_text(out, "%s", msg);
+    if (inc_for_reply(ctx, req, &inc, out) != 0)
         return;
-    }
     if (resolve_check(ctx, &inc, req->user_id, msg, sizeof(msg)) != 0)
         reply_set_text(out, "%s", msg);
     else if (release_gate(ctx, &inc)) {
@@ -371,7 +352,7 @@ int resolve_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     struct incident inc;
     char msg[300];
-    if (inc_for(ctx, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
+    if (inc_for_req(ctx, req, &inc) != 0)
         return job_result(ctx);
     if (resolve_check(ctx, &inc, req->user_id, msg, sizeof(msg)) == 0) {
         char id[200];
@@ -391,7 +372,7 @@ int resolve_button(const struct hctx *ctx, const cJSON *payload, const cJSON *ac
     struct incident inc;
     if (!user)
         return job_result(ctx);
-    if (button_incident(ctx, action, &inc) != 0) {
+    if (inc_for_button(ctx, action, &inc) != 0) {
         job_button_notice(ctx, payload, action, "resolve-unknown", "I cannot find that incident any more.", false);
         return job_result(ctx);
     }

@@ -189,9 +189,7 @@ int release_work(const struct hctx *ctx, const struct sirt_req *req)
     char *shown = txt_line(url, URL_MAX + 40);
     char *text = xasprintf(":link: <@%s> %s the long-term fix of SIRT-%" PRId64 " (critical security release): %s",
                            req->user_id, again ? "replaced" : "recorded", inc.id, shown);
-    snprintf(key, sizeof(key), "release/%s", id);
-    job_post_incident(ctx, &inc, key, text, NULL);
-    free(text);
+    job_post_incident_req(ctx, &inc, "release", id, text);
     free(shown);
     char *body = xasprintf("**Long-term fix** (critical security release issue or MR): %s\n\nRecorded by "
                            "{{user.%s}}.", url, req->user_id);
@@ -301,22 +299,13 @@ void release_confirm_button(const struct hctx *ctx, const struct incident *inc, 
         ephemeral_blocks(ctx, key, channel, user, inc);
 }
 
-static int button_incident(const struct hctx *ctx, const cJSON *action, struct incident *inc)
-{
-    memset(inc, 0, sizeof(*inc));
-    int64_t id = inc_parse_id(jstr(action, "value"));
-    if (id <= 0 || !ctx->store)
-        return -1;
-    return store_incident_get(ctx->store, id, inc) == 0 ? 0 : -1;
-}
-
 int release_resolve_anyway(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
     const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
     if (!user)
         return job_result(ctx);
-    if (button_incident(ctx, action, &inc) != 0) {
+    if (inc_for_button(ctx, action, &inc) != 0) {
         job_button_notice(ctx, payload, action, "resolve-anyway-unknown", "I cannot find that incident any more.",
                           true);
         return job_result(ctx);
@@ -348,7 +337,7 @@ int release_resolve_cancel(const struct hctx *ctx, const cJSON *payload, const c
 {
     struct incident inc;
     char msg[300];
-    if (button_incident(ctx, action, &inc) != 0) {
+    if (inc_for_button(ctx, action, &inc) != 0) {
         job_button_notice(ctx, payload, action, "resolve-cancel", "Cancelled: nothing was resolved.", true);
         return job_result(ctx);
     }

@@ -219,12 +219,7 @@ cJSON *report_validate(const struct hctx *ctx, const cJSON *payload)
     struct report_input in;
     cJSON *errors = parse_input(ctx ? ctx->cfg : NULL, cJSON_GetObjectItemCaseSensitive(payload, "view"), &in);
     input_finish(&in);
-    if (!errors)
-        return NULL;
-    cJSON *ack = cJSON_CreateObject();
-    cJSON_AddStringToObject(ack, "response_action", "errors");
-    cJSON_AddItemToObject(ack, "errors", errors);
-    return ack;
+    return bk_view_errors(errors);
 }
 
 /* ---- opening the modal ---- */

@@ -309,6 +309,20 @@ static bool add_incident(void *ud, const struct incident *inc)
     return true;
 }
 
+/* The opening both digests share: the title, then how many incidents since
+ * from.  True when there are some: the caller goes on with what it shows. */
+static bool digest_opening(struct buf *b, const struct digest *d, const char *today, const char *from)
+{
+    buf_printf(b, ":clipboard: *Weekly SIRT review* — %s\n", today);
+    if (d->n == 0) {
+        buf_printf(b, "No incident reported since %s and none open.", from);
+        return false;
+    }
+    buf_printf(b, "Incidents reported since %s and every open one: %zu (%d open, %d resolved). ", from, d->n,
+               d->open, d->resolved);
+    return true;
+}
+
 /* Posts the digest as ordered messages keyed "<key_base>/<part>".  Returns
  * the number of messages, or -1 if the incidents cannot be read. */
 static int review_post(const struct hctx *ctx, const char *key_base)
@@ -332,26 +346,17 @@ static int review_post(const struct hctx *ctx, const char *key_base)
     txt_utc(since, "%Y-%m-%d %H:%M UTC", from);
     struct buf head;
     buf_init(&head, 0);
-    buf_printf(&head, ":clipboard: *Weekly SIRT review* — %s\n", today);
-    if (d.n == 0)
-        buf_printf(&head, "No incident reported since %s and none open.", from);
-    else
-        buf_printf(&head, "Incidents reported since %s and every open one: %zu (%d open, %d resolved). "
-                          "For each: scope, impact, work done, next steps, blockers, status, and how it was "
-                          "handled (%d with something flagged).",
-                   from, d.n, d.open, d.resolved, d.flagged);
+    if (digest_opening(&head, &d, today, from))
+        buf_printf(&head, "For each: scope, impact, work done, next steps, blockers, status, and how it was "
+                          "handled (%d with something flagged).", d.flagged);
 
     /* The reduced digest, for a channel that is not private. */
     struct buf brief;
     buf_init(&brief, 0);
-    buf_printf(&brief, ":clipboard: *Weekly SIRT review* — %s\n", today);
-    if (d.n == 0)
-        buf_printf(&brief, "No incident reported since %s and none open.", from);
-    else
-        buf_printf(&brief, "Incidents reported since %s and every open one: %zu (%d open, %d resolved). "
-                           "Only ids, severities and states here: this channel is not private. Details: "
+    if (digest_opening(&brief, &d, today, from))
+        buf_printf(&brief, "Only ids, severities and states here: this channel is not private. Details: "
                            "`/sirt status SIRT-n` in a DM with the bot, or in the incident's channel.%s",
-                   from, d.n, d.open, d.resolved, d.brief.data ? d.brief.data : "");
+                   d.brief.data ? d.brief.data : "");
     if (d.n > BRIEF_MAX)
         buf_printf(&brief, "\n• … and %zu more", d.n - BRIEF_MAX);
     /* Improvements may carry details: only their number here.  The

@@ -240,10 +240,8 @@ void severity_respond(const struct hctx *ctx, const struct sirt_req *req, struct
     }
     struct incident inc;
     char msg[300];
-    if (inc_for(ctx, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
-        reply_set_text(out, "%s", msg);
+    if (inc_for_reply(ctx, req, &inc, out) != 0)
         return;
-    }
     int ns, np;
     if (sev_decide(ctx, &inc, req->user_id, s, p, &ns, &np, msg, sizeof(msg)) != SEV_CHANGE)
         reply_set_text(out, "%s", msg);
@@ -263,7 +261,7 @@ int severity_work(const struct hctx *ctx, const struct sirt_req *req)
         return job_result(ctx);
     struct incident inc;
     char msg[300];
-    if (inc_for(ctx, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
+    if (inc_for_req(ctx, req, &inc) != 0)
         return job_result(ctx);
     int ns, np, rc = 0;
     if (sev_decide(ctx, &inc, req->user_id, s, p, &ns, &np, msg, sizeof(msg)) == SEV_CHANGE) {
@@ -326,10 +324,8 @@ int severity_button(const struct hctx *ctx, const cJSON *payload, const cJSON *a
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     if (!user || !ctx->store)
         return job_result(ctx);
-    int64_t id = inc_parse_id(util_jstr(action, "value"));
     struct incident inc;
-    memset(&inc, 0, sizeof(inc));
-    if (id <= 0 || store_incident_get(ctx->store, id, &inc) != 0) {
+    if (inc_for_button(ctx, action, &inc) != 0) {
         job_button_notice(ctx, payload, action, "severity-unknown", "I cannot find that incident any more.", false);
         return job_result(ctx);
     }
@@ -419,10 +415,7 @@ cJSON *severity_validate(const struct hctx *ctx, const cJSON *payload)
         incident_finish(&inc);
         return NULL;
     }
-    cJSON *ack = cJSON_CreateObject();
-    cJSON_AddStringToObject(ack, "response_action", "errors");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(ack, "errors"), "severity", msg);
-    return ack;
+    return bk_view_error("severity", msg);
 }
 
 int severity_submit(const struct hctx *ctx, const cJSON *payload)

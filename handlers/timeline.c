@@ -308,15 +308,12 @@ static void upload(const struct hctx *ctx, const struct incident *inc, const cha
 void timeline_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
     struct incident inc;
-    char err[160];
     if (!ctx->store) {
         reply_set_text(out, "I cannot read the incidents right now; try again in a moment.");
         return;
     }
-    if (inc_for(ctx, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0) {
-        reply_set_text(out, "%s", err);
+    if (inc_for_reply(ctx, req, &inc, out) != 0)
         return;
-    }
     if (!allowed(ctx, req, &inc))
         reply_set_text(out, "%s", refusal);
     else if (inc.channel_id && inc_reply_private(ctx, req, &inc))
@@ -331,8 +328,7 @@ void timeline_respond(const struct hctx *ctx, const struct sirt_req *req, struct
 int timeline_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     struct incident inc;
-    char err[160];
-    if (!ctx->store || inc_for(ctx, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0)
+    if (!ctx->store || inc_for_req(ctx, req, &inc) != 0)
         return job_result(ctx);
     if (allowed(ctx, req, &inc)) {
         char key[200];
