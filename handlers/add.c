@@ -281,16 +281,13 @@ int add_work(const struct hctx *ctx, const struct sirt_req *req)
 
 static cJSON *add_view(int64_t incident_id)
 {
-    cJSON *v = bk_modal("Add people", "Add", "Cancel");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_add");
     char meta[64];
     snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 "}", incident_id);
-    cJSON_AddStringToObject(v, "private_metadata", meta);
-    cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
     char *intro = xasprintf("*SIRT-%" PRId64 "*: each person is invited to the incident channel, added to the "
                             "GitLab project when their GitLab username is known, and briefed by DM "
                             "(reproduction, decisions, next steps).", incident_id);
-    cJSON_AddItemToArray(blocks, bk_section(intro));
+    cJSON *blocks;
+    cJSON *v = bk_form("Add people", "Add", "sirt_add", meta, intro, &blocks);
     free(intro);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "type", "multi_users_select");
@@ -312,10 +309,8 @@ int add_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action
     struct incident inc;
     if (!user)
         return job_result(ctx);
-    if (inc_for_button(ctx, action, &inc) != 0) {
-        job_button_notice(ctx, payload, action, "add-unknown", "I cannot find that incident any more.", false);
+    if (inc_for_button(ctx, payload, action, "add", false, &inc) != 0)
         return job_result(ctx);
-    }
     char msg[300];
     const char *trigger = util_jstr(payload, "trigger_id");
     if (!inc_authorized(ctx, &inc, user)) {
@@ -323,13 +318,7 @@ int add_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action
     } else if (!trigger) {
         LOG_WARN("add: no trigger_id, cannot open the form", "incident:l", (long long)inc.id);
     } else {
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "trigger_id", trigger);
-        cJSON_AddItemToObject(p, "view", add_view(inc.id));
-        char *key = xasprintf("views_open/%s", trigger);
-        outbox_add(ctx->store, inc.id, key, "slack.views_open", p, NULL, 0, 0);
-        free(key);
-        cJSON_Delete(p);
+        job_views_open(ctx, inc.id, trigger, add_view(inc.id));
     }
     incident_finish(&inc);
     return job_result(ctx);

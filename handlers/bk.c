@@ -104,6 +104,18 @@ cJSON *bk_modal(const char *title, const char *submit, const char *close)
     return v;
 }
 
+cJSON *bk_form(const char *title, const char *submit, const char *callback_id, const char *meta,
+               const char *intro, cJSON **blocks)
+{
+    cJSON *v = bk_modal(title, submit, "Cancel");
+    cJSON_AddStringToObject(v, "callback_id", callback_id);
+    cJSON_AddStringToObject(v, "private_metadata", meta);
+    *blocks = cJSON_AddArrayToObject(v, "blocks");
+    if (intro)
+        cJSON_AddItemToArray(*blocks, bk_section(intro));
+    return v;
+}
+
 void bk_fit(cJSON *blocks, int max_blocks)
 {
     blockkit_fit_blocks(blocks, max_blocks);

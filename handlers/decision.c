@@ -142,19 +142,16 @@ static bool channel_id_shape(const char *c)
  * from, so the submission is checked as the command was (decision_check). */
 static cJSON *decision_view(int64_t incident_id, const char *channel)
 {
-    cJSON *v = bk_modal("Short-term decision", "Record", "Cancel");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_decision");
     char meta[96];
     if (channel_id_shape(channel))
         snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 ",\"channel\":\"%s\"}", incident_id, channel);
     else
         snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 "}", incident_id);
-    cJSON_AddStringToObject(v, "private_metadata", meta);
-    cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
     char *intro = xasprintf("*SIRT-%" PRId64 "*: analyse each option's impact, then record the one chosen. "
                             "Approval is not required, clear communication is: the decision goes to the "
                             "incident channel, the issue and the directors.", incident_id);
-    cJSON_AddItemToArray(blocks, bk_section(intro));
+    cJSON *blocks;
+    cJSON *v = bk_form("Short-term decision", "Record", "sirt_decision", meta, intro, &blocks);
     free(intro);
     for (size_t i = 0; i < N_FIELDS; i++) {
         cJSON *e = cJSON_CreateObject();
@@ -183,13 +180,7 @@ static void open_modal(const struct hctx *ctx, int64_t incident_id, const char *
         LOG_WARN("decision: no trigger_id, cannot open the form", "incident:l", (long long)incident_id);
         return;
     }
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "trigger_id", trigger_id);
-    cJSON_AddItemToObject(p, "view", decision_view(incident_id, channel));
-    char *key = xasprintf("views_open/%s", trigger_id);
-    outbox_add(ctx->store, incident_id, key, "slack.views_open", p, NULL, 0, 0);
-    free(key);
-    cJSON_Delete(p);
+    job_views_open(ctx, incident_id, trigger_id, decision_view(incident_id, channel));
 }
 
 void decision_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
@@ -239,10 +230,8 @@ int decision_button(const struct hctx *ctx, const cJSON *payload, const cJSON *a
     struct incident inc;
     if (!user)
         return job_result(ctx);
-    if (inc_for_button(ctx, action, &inc) != 0) {
-        job_button_notice(ctx, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
+    if (inc_for_button(ctx, payload, action, "decision", false, &inc) != 0)
         return job_result(ctx);
-    }
     char msg[300];
     if (decision_check(ctx, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0)
         job_button_notice(ctx, payload, action, "decision-refused", msg, false);

@@ -15,6 +15,7 @@
 #include "../bot/mask.h"
 #include "../bot/util.h"
 #include "handlers.h"
+#include "job.h"
 
 int64_t inc_parse_id(const char *w)
 {
@@ -80,13 +81,24 @@ int inc_for_req(const struct hctx *ctx, const struct sirt_req *req, struct incid
     return inc_for(ctx, req->channel_id, req->args, inc, NULL, err, sizeof(err));
 }
 
-int inc_for_button(const struct hctx *ctx, const cJSON *action, struct incident *inc)
+int inc_of_button(const struct hctx *ctx, const cJSON *action, struct incident *inc)
 {
     memset(inc, 0, sizeof(*inc));
     int64_t id = inc_parse_id(util_jstr(action, "value"));
     if (id <= 0 || !ctx->store)
         return -1;
     return store_incident_get(ctx->store, id, inc) == 0 ? 0 : -1;
+}
+
+int inc_for_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action, const char *what,
+                   bool replace, struct incident *inc)
+{
+    if (inc_of_button(ctx, action, inc) == 0)
+        return 0;
+    char w[64];
+    snprintf(w, sizeof(w), "%s-unknown", what);
+    job_button_notice(ctx, payload, action, w, "I cannot find that incident any more.", replace);
+    return -1;
 }
 
 bool inc_authorized(const struct hctx *ctx, const struct incident *inc, const char *user)

@@ -25,9 +25,14 @@ int inc_for(const struct hctx *ctx, const char *channel_id, const char *args, st
 int inc_for_reply(const struct hctx *ctx, const struct sirt_req *req, struct incident *inc,
                   struct sirt_reply *out);
 int inc_for_req(const struct hctx *ctx, const struct sirt_req *req, struct incident *inc);
-/* The incident a button's value names ("SIRT-n"): 0 and inc filled
- * (caller finishes it), or -1 (inc zeroed). */
-int inc_for_button(const struct hctx *ctx, const cJSON *action, struct incident *inc);
+/* The incident a pressed button's value names ("SIRT-n"): 0 and inc
+ * filled (caller finishes it), or -1 (inc zeroed).  inc_for_button then
+ * tells whoever pressed it "I cannot find that incident any more."
+ * (job_button_notice with what "<what>-unknown" and replace);
+ * inc_of_button says nothing. */
+int inc_of_button(const struct hctx *ctx, const cJSON *action, struct incident *inc);
+int inc_for_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action, const char *what,
+                   bool replace, struct incident *inc);
 /* Parses "SIRT-12" / "sirt-12" / "12"; 0 if not an incident id. */
 int64_t inc_parse_id(const char *word);
 

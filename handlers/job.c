@@ -54,6 +54,18 @@ int64_t job_post_incident_req(const struct hctx *ctx, const struct incident *inc
     return id;
 }
 
+int64_t job_views_open(const struct hctx *ctx, int64_t incident_id, const char *trigger_id, cJSON *view)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "trigger_id", trigger_id);
+    cJSON_AddItemToObject(p, "view", view);
+    char *key = xasprintf("views_open/%s", trigger_id);
+    int64_t id = outbox_add(ctx->store, incident_id, key, "slack.views_open", p, NULL, 0, 0);
+    free(key);
+    cJSON_Delete(p);
+    return id;
+}
+
 int64_t job_ephemeral(const struct hctx *ctx, const char *key, const char *channel, const char *user,
                       const char *text)
 {

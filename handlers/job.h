@@ -36,6 +36,11 @@ int64_t job_gitlab_note(const struct hctx *ctx, const struct incident *inc, cons
 int64_t job_button_notice(const struct hctx *ctx, const cJSON *payload, const cJSON *action, const char *what,
                           const char *text, bool replace);
 
+/* Opens view (a modal, taken over) for the press or command that gave
+ * trigger_id (views.open; key "views_open/<trigger_id>").  incident_id may
+ * be 0.  The job id, or <0 on a store error. */
+int64_t job_views_open(const struct hctx *ctx, int64_t incident_id, const char *trigger_id, cJSON *view);
+
 /* A key unique to this delivery of a request (envelope trigger/event ids),
  * for replies: writes "<prefix>/<id>" into out. */
 void job_request_key(const struct sirt_req *req, const char *prefix, char *out, size_t size);

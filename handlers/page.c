@@ -242,10 +242,8 @@ int page_button(const struct hctx *ctx, const cJSON *payload, const cJSON *actio
     struct incident inc;
     if (!user)
         return job_result(ctx);
-    if (inc_for_button(ctx, action, &inc) != 0) {
-        job_button_notice(ctx, payload, action, "page-unknown", "I cannot find that incident any more.", false);
+    if (inc_for_button(ctx, payload, action, "page", false, &inc) != 0)
         return job_result(ctx);
-    }
     char msg[300];
     if (page_check(ctx, &inc, user, channel, msg, sizeof(msg)) != 0) {
         job_button_notice(ctx, payload, action, "page-refused", msg, false);
@@ -372,10 +370,8 @@ int resolve_button(const struct hctx *ctx, const cJSON *payload, const cJSON *ac
     struct incident inc;
     if (!user)
         return job_result(ctx);
-    if (inc_for_button(ctx, action, &inc) != 0) {
-        job_button_notice(ctx, payload, action, "resolve-unknown", "I cannot find that incident any more.", false);
+    if (inc_for_button(ctx, payload, action, "resolve", false, &inc) != 0)
         return job_result(ctx);
-    }
     char msg[300];
     if (resolve_check(ctx, &inc, user, msg, sizeof(msg)) != 0) {
         job_button_notice(ctx, payload, action, "resolve-refused", msg, false);

@@ -305,11 +305,8 @@ int release_resolve_anyway(const struct hctx *ctx, const cJSON *payload, const c
     struct incident inc;
     if (!user)
         return job_result(ctx);
-    if (inc_for_button(ctx, action, &inc) != 0) {
-        job_button_notice(ctx, payload, action, "resolve-anyway-unknown", "I cannot find that incident any more.",
-                          true);
+    if (inc_for_button(ctx, payload, action, "resolve-anyway", true, &inc) != 0)
         return job_result(ctx);
-    }
     char msg[300];
     /* Re-checked now: who presses, and whether it is still unresolved. */
     if (resolve_check(ctx, &inc, user, msg, sizeof(msg)) != 0) {
@@ -337,7 +334,7 @@ int release_resolve_cancel(const struct hctx *ctx, const cJSON *payload, const c
 {
     struct incident inc;
     char msg[300];
-    if (inc_for_button(ctx, action, &inc) != 0) {
+    if (inc_of_button(ctx, action, &inc) != 0) {
         job_button_notice(ctx, payload, action, "resolve-cancel", "Cancelled: nothing was resolved.", true);
         return job_result(ctx);
     }

@@ -85,17 +85,15 @@ static cJSON *select_el(const char *placeholder)
 
 cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origin)
 {
-    cJSON *v = bk_modal("Report an incident", "Report", "Cancel");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_report");
     cJSON *meta = cJSON_CreateObject();
     if (origin)
         cJSON_AddStringToObject(meta, "origin", origin);
     char *m = cJSON_PrintUnformatted(meta);
-    cJSON_AddStringToObject(v, "private_metadata", m);
+    cJSON *blocks;
+    cJSON *v = bk_form("Report an incident", "Report", "sirt_report", m, NULL, &blocks);
     cJSON_free(m);
     cJSON_Delete(meta);
 
-    cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
     char *msum = mask_secrets(summary);   /* the prefill is stored in the outbox */
     char *init = msum ? utf8_prefix(msum, TITLE_MAX) : NULL;
     free(msum);
@@ -230,13 +228,7 @@ static void open_modal(const struct hctx *ctx, const char *trigger_id, const cha
         LOG_WARN("report: no trigger_id, cannot open the form", "");
         return;
     }
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "trigger_id", trigger_id);
-    cJSON_AddItemToObject(p, "view", report_view(ctx->cfg, summary, origin));
-    char *key = xasprintf("views_open/%s", trigger_id);
-    outbox_add(ctx->store, 0, key, "slack.views_open", p, NULL, 0, 0);
-    free(key);
-    cJSON_Delete(p);
+    job_views_open(ctx, 0, trigger_id, report_view(ctx->cfg, summary, origin));
 }
 
 void report_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)

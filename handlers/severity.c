@@ -303,16 +303,13 @@ static cJSON *input_block(const char *block_id, const char *label, cJSON *elemen
 /* The modal, pre-filled with inc's levels (caller owns). */
 static cJSON *severity_view(const struct incident *inc)
 {
-    cJSON *v = bk_modal("Change severity", "Change", "Cancel");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_severity");
     char meta[48];
     snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 "}", inc->id);
-    cJSON_AddStringToObject(v, "private_metadata", meta);
-    cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
     char *intro = xasprintf("*SIRT-%" PRId64 "* is S%d/P%d. Raising it to S1 brings in the severity-1 "
                             "responders; becoming S1 or P1 pages the security on-call if nobody was paged "
                             "yet. Lowering it removes nobody.", inc->id, inc->severity, inc->priority);
-    cJSON_AddItemToArray(blocks, bk_section(intro));
+    cJSON *blocks;
+    cJSON *v = bk_form("Change severity", "Change", "sirt_severity", meta, intro, &blocks);
     free(intro);
     cJSON_AddItemToArray(blocks, input_block("severity", "Severity", level_select(sev_names, inc->severity)));
     cJSON_AddItemToArray(blocks, input_block("priority", "Priority", level_select(pri_names, inc->priority)));
@@ -325,10 +322,8 @@ int severity_button(const struct hctx *ctx, const cJSON *payload, const cJSON *a
     if (!user || !ctx->store)
         return job_result(ctx);
     struct incident inc;
-    if (inc_for_button(ctx, action, &inc) != 0) {
-        job_button_notice(ctx, payload, action, "severity-unknown", "I cannot find that incident any more.", false);
+    if (inc_for_button(ctx, payload, action, "severity", false, &inc) != 0)
         return job_result(ctx);
-    }
     int ns, np;
     char msg[300];
     const char *trigger = util_jstr(payload, "trigger_id");
@@ -338,13 +333,7 @@ int severity_button(const struct hctx *ctx, const cJSON *payload, const cJSON *a
     } else if (!trigger) {
         LOG_WARN("severity: no trigger_id, cannot open the form", "incident:l", (long long)inc.id);
     } else {
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "trigger_id", trigger);
-        cJSON_AddItemToObject(p, "view", severity_view(&inc));
-        char *key = xasprintf("views_open/%s", trigger);
-        outbox_add(ctx->store, inc.id, key, "slack.views_open", p, NULL, 0, 0);
-        free(key);
-        cJSON_Delete(p);
+        job_views_open(ctx, inc.id, trigger, severity_view(&inc));
     }
     incident_finish(&inc);
     return job_result(ctx);
