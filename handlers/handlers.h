@@ -1,9 +1,10 @@
 /* handlers: one file per verb or flow, all listed in the tables of
  * handlers.c.  The types the router and the scheduler dispatch on (verbs,
- * actions, views, timer kinds, requests and replies) and the two phases of
- * a verb are declared by the platform in bot/dispatch.h; the composition
- * root (app/main.c) hands handlers_router_table and handlers_sched_kinds to
- * router_create() and scheduler_create(). */
+ * actions, views, timer kinds, requests and replies), the two phases of a
+ * verb and the context every handler gets (struct hctx) are declared by the
+ * platform in bot/dispatch.h; the composition root (app/main.c) hands
+ * handlers_router_table and handlers_sched_kinds to router_create() and
+ * scheduler_create() with the context. */
 #ifndef SIRT_HANDLERS_H
 #define SIRT_HANDLERS_H
 
