@@ -10,195 +10,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fake_clients.h"
 #include "fakes/fake_http.h"
-#include "harness.h"
 #include "test.h"
 
-/* ------------------------------------------------------------------ */
-/* a blocking client on a helper thread */
-
-struct job {
-    void (*fn)(void *);
-    void *arg;
-    atomic_int done;
-};
-
-static uv_async_t g_wake;
-static bool g_wake_on;
-
-static void wake_cb(uv_async_t *a)
+/* Requests for the fakes' own checks: a fresh connection each, transport
+ * errors allowed (a dropped connection is status -1). */
+static void req_run(struct fx *fx, struct fc_http *r)
 {
-    (void)a;
+    r->fresh = true;
+    r->may_fail = true;
+    fc_http_run(fx, r);
 }
 
-static void *job_main(void *p)
-{
-    struct job *j = p;
-    j->fn(j->arg);
-    atomic_store(&j->done, 1);
-    uv_async_send(&g_wake);
-    return NULL;
-}
-
-static bool pred_job(struct fx *fx, void *ud)
-{
-    (void)fx;
-    return atomic_load(&((struct job *)ud)->done) != 0;
-}
-
-static void off_loop(struct fx *fx, void (*fn)(void *), void *arg)
-{
-    struct job j = { fn, arg, 0 };
-    pthread_t t;
-    if (!g_wake_on)
-        uv_async_init(&fx->loop, &g_wake, wake_cb);
-    g_wake_on = true;
-    if (pthread_create(&t, NULL, job_main, &j) != 0)
-        TEST_FAIL("pthread_create");
-    if (!fx_wait(fx, pred_job, &j, 20000))
-        TEST_FAIL("helper thread did not finish in 20 s");
-    pthread_join(t, NULL);
-}
-
-struct req {
-    const char *method;          /* GET POST PUT ... */
-    const char *url;
-    const char *hdrs[8];         /* "Name: value", NULL-terminated */
-    const char *body;            /* NULL: no body */
-    long status;                 /* -1: transport error */
-    struct buf resp;
-    char retry_after[32];
-    char err[CURL_ERROR_SIZE];
-    uint64_t ms;                 /* elapsed */
-};
-
-static size_t w_body(char *p, size_t sz, size_t n, void *ud)
-{
-    buf_append(ud, p, sz * n);
-    return sz * n;
-}
-
-static size_t w_hdr(char *p, size_t sz, size_t n, void *ud)
-{
-    struct req *r = ud;
-    size_t len = sz * n;
-    if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
-        const char *v = p + 12;
-        size_t vn = len - 12;
-        while (vn && *v == ' ')
-            v++, vn--;
-        while (vn && (v[vn - 1] == '\r' || v[vn - 1] == '\n'))
-            vn--;
-        snprintf(r->retry_after, sizeof(r->retry_after), "%.*s", (int)vn, v);
-    }
-    return len;
-}
-
-static void req_job(void *arg)
-{
-    struct req *r = arg;
-    CURL *c = curl_easy_init();
-    struct curl_slist *hl = NULL;
-    for (int i = 0; i < 8 && r->hdrs[i]; i++)
-        hl = curl_slist_append(hl, r->hdrs[i]);
-    curl_easy_setopt(c, CURLOPT_URL, r->url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, w_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->resp);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, w_hdr);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->err);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
-    if (r->body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
-    uint64_t t0 = uv_hrtime();
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    else
-        r->status = -1;
-    r->ms = (uv_hrtime() - t0) / 1000000u;
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
-}
-
-/* Runs r; the response body stays in r->resp (req_done frees it). */
-static void req_run(struct fx *fx, struct req *r)
-{
-    buf_init(&r->resp, 4u << 20);
-    r->status = 0;
-    r->retry_after[0] = r->err[0] = '\0';
-    off_loop(fx, req_job, r);
-}
-
-static void req_done(struct req *r)
-{
-    buf_finish(&r->resp);
-}
-
-/* One call returning parsed JSON (NULL if not JSON); *status set. */
-static cJSON *call(struct fx *fx, const char *method, const char *url, const char *h1, const char *h2,
-                   const char *body, long *status)
-{
-    struct req r = { .method = method, .url = url, .hdrs = { h1, h2, NULL }, .body = body };
-    if (!h1)
-        r.hdrs[0] = h2, r.hdrs[1] = NULL;
-    req_run(fx, &r);
-    if (status)
-        *status = r.status;
-    cJSON *j = cJSON_Parse(r.resp.data ? r.resp.data : "");
-    req_done(&r);
-    return j;
-}
-
-/* "a.b.0.c" lookup; numeric parts index arrays. */
-static const cJSON *jpath(const cJSON *o, const char *path)
-{
-    char tmp[160];
-    str_lcpy(tmp, path, sizeof(tmp));
-    const cJSON *cur = o;
-    char *save = NULL;
-    for (char *k = strtok_r(tmp, ".", &save); k && cur; k = strtok_r(NULL, ".", &save)) {
-        if (cJSON_IsArray(cur))
-            cur = cJSON_GetArrayItem(cur, atoi(k));
-        else
-            cur = cJSON_GetObjectItemCaseSensitive(cur, k);
-    }
-    return cur;
-}
-
-static const char *jstr(const cJSON *o, const char *path)
-{
-    const cJSON *v = jpath(o, path);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double jnum(const cJSON *o, const char *path)
-{
-    const cJSON *v = jpath(o, path);
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
-static void begin(struct fx *fx, int flags)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    fx_init_opts(fx, flags);
-}
-
-static void end(struct fx *fx)
-{
-    if (g_wake_on)
-        uv_close((uv_handle_t *)&g_wake, NULL);
-    g_wake_on = false;
-    fx_finish(fx);
-    ASSERT_EQ(fake_slack_live_count(), 0);
-    ASSERT_EQ(fake_http_live_count(), 0);
-    curl_global_cleanup();
-}
-
-#define JSONT "Content-Type: application/json"
-#define FORMT "Content-Type: application/x-www-form-urlencoded"
+#define CT_JSON "Content-Type: application/json"
+#define CT_FORM "Content-Type: application/x-www-form-urlencoded"
 
 /* ------------------------------------------------------------------ */
 /* fake_http */
@@ -236,7 +62,7 @@ TEST(fake_http_routes_records_and_match)
     ASSERT(fake_http_match(NULL, "POST", "/x"));
 
     struct fx fx;
-    begin(&fx, 0);
+    fc_begin_opts(&fx, 0);
     struct fake_http *h = fake_http_create(&fx.loop, 0, "t");
     ASSERT_NOT_NULL(h);
     int calls = 0;
@@ -246,35 +72,35 @@ TEST(fake_http_routes_records_and_match)
     snprintf(url, sizeof(url), "%s/api/projects/security%%2Fincidents%%2Fx?ids[]=a&ids[]=b%%26c&q=x%%20y",
              fake_http_url(h));
     long st;
-    cJSON *j = call(&fx, "GET", url, "PRIVATE-TOKEN: tok123", NULL, NULL, &st);
+    cJSON *j = fc_call(&fx, "GET", url, "PRIVATE-TOKEN: tok123", NULL, NULL, &st);
     ASSERT_EQ(st, 201);
-    ASSERT_STR_EQ(jstr(j, "method"), "GET");
-    ASSERT_STR_EQ(jstr(j, "path"), "/api/projects/security/incidents/x");
-    ASSERT_STR_EQ(jstr(j, "token"), "tok123");
-    ASSERT_STR_EQ(jstr(j, "ids1"), "b&c");
-    ASSERT_STR_EQ(jstr(j, "args.q"), "x y");
-    ASSERT_STR_EQ(jstr(j, "args.ids[].1"), "b&c");
+    ASSERT_STR_EQ(fc_jstr(j, "method"), "GET");
+    ASSERT_STR_EQ(fc_jstr(j, "path"), "/api/projects/security/incidents/x");
+    ASSERT_STR_EQ(fc_jstr(j, "token"), "tok123");
+    ASSERT_STR_EQ(fc_jstr(j, "ids1"), "b&c");
+    ASSERT_STR_EQ(fc_jstr(j, "args.q"), "x y");
+    ASSERT_STR_EQ(fc_jstr(j, "args.ids[].1"), "b&c");
     cJSON_Delete(j);
 
     snprintf(url, sizeof(url), "%s/api/things", fake_http_url(h));
-    j = call(&fx, "POST", url, JSONT, "Private-Token: t2", "{\"a\":1}", &st);
+    j = fc_call(&fx, "POST", url, CT_JSON, "Private-Token: t2", "{\"a\":1}", &st);
     ASSERT_EQ(st, 201);
-    ASSERT_EQ(jnum(j, "args.a"), 1);
-    ASSERT_STR_EQ(jstr(j, "token"), "t2");
+    ASSERT_EQ(fc_jnum(j, "args.a"), 1);
+    ASSERT_STR_EQ(fc_jstr(j, "token"), "t2");
     cJSON_Delete(j);
-    j = call(&fx, "PUT", url, FORMT, NULL, "name=a%20b&x=1", &st);
-    ASSERT_STR_EQ(jstr(j, "method"), "PUT");
-    ASSERT_STR_EQ(jstr(j, "args.name"), "a b");
+    j = fc_call(&fx, "PUT", url, CT_FORM, NULL, "name=a%20b&x=1", &st);
+    ASSERT_STR_EQ(fc_jstr(j, "method"), "PUT");
+    ASSERT_STR_EQ(fc_jstr(j, "args.name"), "a b");
     cJSON_Delete(j);
-    j = call(&fx, "DELETE", url, NULL, NULL, NULL, &st);
-    ASSERT_STR_EQ(jstr(j, "method"), "DELETE");
+    j = fc_call(&fx, "DELETE", url, NULL, NULL, NULL, &st);
+    ASSERT_STR_EQ(fc_jstr(j, "method"), "DELETE");
     cJSON_Delete(j);
-    j = call(&fx, "POST", url, JSONT, NULL, "{\"a\":", &st);
-    ASSERT(cJSON_IsNull(jpath(j, "args")));
+    j = fc_call(&fx, "POST", url, CT_JSON, NULL, "{\"a\":", &st);
+    ASSERT(cJSON_IsNull(fc_jpath(j, "args")));
     cJSON_Delete(j);
 
     snprintf(url, sizeof(url), "%s/other", fake_http_url(h));
-    j = call(&fx, "GET", url, NULL, NULL, NULL, &st);
+    j = fc_call(&fx, "GET", url, NULL, NULL, NULL, &st);
     ASSERT_EQ(st, 404);
     cJSON_Delete(j);
 
@@ -295,13 +121,13 @@ TEST(fake_http_routes_records_and_match)
     ASSERT_STR_EQ(fake_http_last(h, NULL)->path, "/other");
     ASSERT_EQ(fake_http_answered(h), 6);
     fake_http_destroy(h);
-    end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_http_fail_and_delay_knobs)
 {
     struct fx fx;
-    begin(&fx, 0);
+    fc_begin_opts(&fx, 0);
     struct fake_http *h = fake_http_create(&fx.loop, 0, "t");
     int calls = 0;
     fake_http_route(h, NULL, "/", echo_handler, &calls);
@@ -310,34 +136,34 @@ TEST(fake_http_fail_and_delay_knobs)
     fake_http_fail(h, "GET /gone", 1, 0, NULL, NULL, 0);
     char url[128];
     snprintf(url, sizeof(url), "%s/a", fake_http_url(h));
-    struct req r = { .method = "POST", .url = url, .hdrs = { JSONT }, .body = "{}" };
+    struct fc_http r = { .method = "POST", .url = url, .hdrs = { CT_JSON }, .body = "{}" };
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 429);
     ASSERT_STR_EQ(r.retry_after, "3");
     ASSERT_STR_EQ(r.resp.data, "{\"slow\":\"down\"}");
-    req_done(&r);
+    fc_http_done(&r);
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 429);
-    req_done(&r);
+    fc_http_done(&r);
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 500);
     ASSERT_STR_EQ(r.retry_after, "");
-    req_done(&r);
+    fc_http_done(&r);
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 201);
-    req_done(&r);
+    fc_http_done(&r);
     ASSERT_EQ(calls, 1);    /* failed requests never reach the handler */
     ASSERT(fake_http_request(h, "POST /a", 0)->failed);
     ASSERT(!fake_http_request(h, "POST /a", 3)->failed);
 
     snprintf(url, sizeof(url), "%s/gone", fake_http_url(h));
-    struct req g = { .method = "GET", .url = url };
+    struct fc_http g = { .method = "GET", .url = url };
     req_run(&fx, &g);
     ASSERT_EQ(g.status, -1);     /* dropped: curl sees an empty reply */
-    req_done(&g);
+    fc_http_done(&g);
     req_run(&fx, &g);
     ASSERT_EQ(g.status, 201);
-    req_done(&g);
+    fc_http_done(&g);
 
     /* delay: the handler runs at once, the answer comes ms later */
     fake_http_delay(h, "POST /a", 1, 700);
@@ -345,15 +171,15 @@ TEST(fake_http_fail_and_delay_knobs)
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 201);
     ASSERT_GE(r.ms, 650);
-    req_done(&r);
+    fc_http_done(&r);
     const struct fake_http_request *d = fake_http_last(h, "POST /a");
     ASSERT_EQ(d->delay_ms, 700);
     ASSERT_GE(d->answered_us - d->t_us, 650000);
     req_run(&fx, &r);
     ASSERT_LE(r.ms, 500);
-    req_done(&r);
+    fc_http_done(&r);
     fake_http_destroy(h);
-    end(&fx);
+    fc_end(&fx);
 }
 
 /* Several requests on one keep-alive connection (as the bot's curl multi
@@ -377,7 +203,7 @@ static void ka_job(void *arg)
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, w_body);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fc_write_buf);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
         k->status[i] = -1;
@@ -394,14 +220,14 @@ static void ka_job(void *arg)
 TEST(fake_http_keepalive_with_knobs)
 {
     struct fx fx;
-    begin(&fx, 0);
+    fc_begin_opts(&fx, 0);
     struct fake_http *h = fake_http_create(&fx.loop, 0, "t");
     int calls = 0;
     fake_http_route(h, NULL, "/", echo_handler, &calls);
     fake_http_delay(h, "/slow", 1, 300);
     fake_http_fail(h, "POST /bad", 1, 503, NULL, NULL, 1);
     struct ka k = { .base = fake_http_url(h) };
-    off_loop(&fx, ka_job, &k);
+    fc_off_loop(&fx, ka_job, &k);
     ASSERT_EQ(k.status[0], 201);
     ASSERT_EQ(k.status[1], 201);
     ASSERT_EQ(k.status[2], 503);
@@ -410,19 +236,19 @@ TEST(fake_http_keepalive_with_knobs)
     ASSERT_EQ(calls, 3);
     ASSERT_EQ(fake_http_answered(h), 4);
     fake_http_destroy(h);
-    end(&fx);
+    fc_end(&fx);
 }
 
 /* A client that goes away during a delayed answer; then destroy with
  * another delayed answer still pending. */
 static void short_job(void *arg)
 {
-    struct req *r = arg;
+    struct fc_http *r = arg;
     CURL *c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, r->url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 200L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, w_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fc_write_buf);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->resp);
     r->status = curl_easy_perform(c) == CURLE_OK ? 0 : -1;
     curl_easy_cleanup(c);
@@ -431,24 +257,24 @@ static void short_job(void *arg)
 TEST(fake_http_delay_client_gone_and_destroy_pending)
 {
     struct fx fx;
-    begin(&fx, 0);
+    fc_begin_opts(&fx, 0);
     struct fake_http *h = fake_http_create(&fx.loop, 0, "t");
     int calls = 0;
     fake_http_route(h, NULL, "/", echo_handler, &calls);
     fake_http_delay(h, "GET /slow", 2, 1500);
     char url[128];
     snprintf(url, sizeof(url), "%s/slow", fake_http_url(h));
-    struct req r = { .method = "GET", .url = url };
+    struct fc_http r = { .method = "GET", .url = url };
     buf_init(&r.resp, 1 << 20);
-    off_loop(&fx, short_job, &r);
+    fc_off_loop(&fx, short_job, &r);
     ASSERT_EQ(r.status, -1);       /* gave up after 200 ms */
     ASSERT_EQ(calls, 1);           /* but the effect happened */
     fx_run_for(&fx, 1600);         /* the timer fires with nobody to answer */
     ASSERT_EQ(fake_http_last(h, NULL)->answered_us, 0);
-    off_loop(&fx, short_job, &r);  /* second delayed request, pending at destroy */
+    fc_off_loop(&fx, short_job, &r);  /* second delayed request, pending at destroy */
     buf_finish(&r.resp);
     fake_http_destroy(h);
-    end(&fx);
+    fc_end(&fx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -456,7 +282,7 @@ TEST(fake_http_delay_client_gone_and_destroy_pending)
 
 static cJSON *pd_event(struct fx *fx, const char *body, long *st)
 {
-    return call(fx, "POST", fake_pagerduty_events_url(fx->pd), JSONT, NULL, body, st);
+    return fc_call(fx, "POST", fake_pagerduty_events_url(fx->pd), CT_JSON, NULL, body, st);
 }
 
 #define RK "\"routing_key\":\"" FAKE_PD_ROUTING_KEY "\""
@@ -466,7 +292,7 @@ static cJSON *pd_event(struct fx *fx, const char *body, long *st)
 TEST(fake_pd_events_validation)
 {
     struct fx fx;
-    begin(&fx, FX_PAGERDUTY);
+    fc_begin_opts(&fx, FX_PAGERDUTY);
     ASSERT_NULL(fx.gitlab);
     long st;
     static const struct {
@@ -489,11 +315,11 @@ TEST(fake_pd_events_validation)
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         cJSON *j = pd_event(&fx, bad[i].body, &st);
         ASSERT_EQ(st, 400);
-        ASSERT_STR_EQ(jstr(j, "status"), "invalid event");
-        ASSERT_STR_EQ(jstr(j, "message"), "Event object is invalid");
-        ASSERT_NOT_NULL(jstr(j, "errors.0"));
+        ASSERT_STR_EQ(fc_jstr(j, "status"), "invalid event");
+        ASSERT_STR_EQ(fc_jstr(j, "message"), "Event object is invalid");
+        ASSERT_NOT_NULL(fc_jstr(j, "errors.0"));
         if (bad[i].err)
-            ASSERT_STR_EQ(jstr(j, "errors.0"), bad[i].err);
+            ASSERT_STR_EQ(fc_jstr(j, "errors.0"), bad[i].err);
         cJSON_Delete(j);
     }
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);
@@ -503,24 +329,24 @@ TEST(fake_pd_events_validation)
     cJSON *j = pd_event(&fx, "{" RK ",\"event_action\":\"trigger\",\"payload\":{\"summary\":\"s\",\"source\":\"x\","
                              "\"severity\":\"info\"}}", &st);
     ASSERT_EQ(st, 202);
-    ASSERT_STR_EQ(jstr(j, "status"), "success");
-    ASSERT_STR_EQ(jstr(j, "message"), "Event processed");
-    const char *key = jstr(j, "dedup_key");
+    ASSERT_STR_EQ(fc_jstr(j, "status"), "success");
+    ASSERT_STR_EQ(fc_jstr(j, "message"), "Event processed");
+    const char *key = fc_jstr(j, "dedup_key");
     ASSERT_NOT_NULL(key);
     ASSERT_STR_EQ(fake_pagerduty_incident_state(fx.pd, key), "triggered");
     ASSERT_STR_EQ(fake_pagerduty_event(fx.pd, 0)->dedup_key, key);
     cJSON_Delete(j);
-    end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_pd_dedup_incidents)
 {
     struct fx fx;
-    begin(&fx, FX_PAGERDUTY);
+    fc_begin_opts(&fx, FX_PAGERDUTY);
     long st;
     cJSON *j = pd_event(&fx, TRIG("sirt-1"), &st);
     ASSERT_EQ(st, 202);
-    ASSERT_STR_EQ(jstr(j, "dedup_key"), "sirt-1");
+    ASSERT_STR_EQ(fc_jstr(j, "dedup_key"), "sirt-1");
     cJSON_Delete(j);
     cJSON_Delete(pd_event(&fx, TRIG("sirt-1"), &st));   /* same open incident: an alert on it */
     ASSERT_EQ(st, 202);
@@ -550,55 +376,55 @@ TEST(fake_pd_dedup_incidents)
     ASSERT_STR_EQ(fake_pagerduty_incident(fx.pd, 0)->state, "resolved");
 
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 8);
-    ASSERT_STR_EQ(jstr(fake_pagerduty_last_event(fx.pd), "event_action"), "trigger");
-    ASSERT_STR_EQ(jstr(fake_pagerduty_event_json(fx.pd, 3), "event_action"), "acknowledge");
-    ASSERT_STR_EQ(jstr(fake_pagerduty_event_json(fx.pd, 0), "payload.source"), "sirtbot");
+    ASSERT_STR_EQ(fc_jstr(fake_pagerduty_last_event(fx.pd), "event_action"), "trigger");
+    ASSERT_STR_EQ(fc_jstr(fake_pagerduty_event_json(fx.pd, 3), "event_action"), "acknowledge");
+    ASSERT_STR_EQ(fc_jstr(fake_pagerduty_event_json(fx.pd, 0), "payload.source"), "sirtbot");
     ASSERT_NULL(fake_pagerduty_event_json(fx.pd, 8));
     ASSERT(fake_pagerduty_event_time_us(fx.pd, 0) > 0);
     ASSERT(fake_pagerduty_event_time_us(fx.pd, 7) >= fake_pagerduty_event_time_us(fx.pd, 0));
     ASSERT_EQ(fake_pagerduty_event_time_us(fx.pd, 8), 0);
-    end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_pd_oncalls)
 {
     struct fx fx;
-    begin(&fx, FX_PAGERDUTY);
+    fc_begin_opts(&fx, FX_PAGERDUTY);
     char url[512];
     snprintf(url, sizeof(url), "%s/oncalls?schedule_ids%%5B%%5D=PSCHED1&include%%5B%%5D=users&earliest=true",
              fake_pagerduty_url(fx.pd));
     long st;
-    cJSON *j = call(&fx, "GET", url, NULL, NULL, NULL, &st);
+    cJSON *j = fc_call(&fx, "GET", url, NULL, NULL, NULL, &st);
     ASSERT_EQ(st, 401);
-    ASSERT_STR_EQ(jstr(j, "error.message"), "Unauthenticated");
-    ASSERT_EQ(jnum(j, "error.code"), 2006);
+    ASSERT_STR_EQ(fc_jstr(j, "error.message"), "Unauthenticated");
+    ASSERT_EQ(fc_jnum(j, "error.code"), 2006);
     cJSON_Delete(j);
-    j = call(&fx, "GET", url, "Authorization: Token token=wrong", NULL, NULL, &st);
+    j = fc_call(&fx, "GET", url, "Authorization: Token token=wrong", NULL, NULL, &st);
     ASSERT_EQ(st, 401);
     cJSON_Delete(j);
 
     const char *auth = "Authorization: Token token=" FAKE_PD_API_TOKEN;
     const char *accept = "Accept: application/vnd.pagerduty+json;version=2";
-    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
     ASSERT_EQ(st, 200);
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "oncalls")), 1);
-    ASSERT_STR_EQ(jstr(j, "oncalls.0.user.id"), "PSECOPS01");
-    ASSERT_STR_EQ(jstr(j, "oncalls.0.user.type"), "user");
-    ASSERT_STR_EQ(jstr(j, "oncalls.0.user.email"), "secops@example.com");
-    ASSERT_STR_EQ(jstr(j, "oncalls.0.user.name"), "secops");
-    ASSERT_STR_EQ(jstr(j, "oncalls.0.user.summary"), "secops");
-    ASSERT_NOT_NULL(jstr(j, "oncalls.0.user.time_zone"));
-    ASSERT_NOT_NULL(jstr(j, "oncalls.0.user.html_url"));
-    ASSERT_STR_EQ(jstr(j, "oncalls.0.schedule.id"), "PSCHED1");
-    ASSERT_STR_EQ(jstr(j, "oncalls.0.schedule.type"), "schedule_reference");
-    ASSERT_STR_EQ(jstr(j, "oncalls.0.escalation_policy.type"), "escalation_policy_reference");
-    ASSERT_EQ(jnum(j, "oncalls.0.escalation_level"), 1);
-    ASSERT_NOT_NULL(jstr(j, "oncalls.0.start"));
-    ASSERT_NOT_NULL(jstr(j, "oncalls.0.end"));
-    ASSERT_EQ(jnum(j, "limit"), 25);
-    ASSERT_EQ(jnum(j, "offset"), 0);
-    ASSERT(cJSON_IsFalse(jpath(j, "more")));
-    ASSERT(cJSON_IsNull(jpath(j, "total")));
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "oncalls")), 1);
+    ASSERT_STR_EQ(fc_jstr(j, "oncalls.0.user.id"), "PSECOPS01");
+    ASSERT_STR_EQ(fc_jstr(j, "oncalls.0.user.type"), "user");
+    ASSERT_STR_EQ(fc_jstr(j, "oncalls.0.user.email"), "secops@example.com");
+    ASSERT_STR_EQ(fc_jstr(j, "oncalls.0.user.name"), "secops");
+    ASSERT_STR_EQ(fc_jstr(j, "oncalls.0.user.summary"), "secops");
+    ASSERT_NOT_NULL(fc_jstr(j, "oncalls.0.user.time_zone"));
+    ASSERT_NOT_NULL(fc_jstr(j, "oncalls.0.user.html_url"));
+    ASSERT_STR_EQ(fc_jstr(j, "oncalls.0.schedule.id"), "PSCHED1");
+    ASSERT_STR_EQ(fc_jstr(j, "oncalls.0.schedule.type"), "schedule_reference");
+    ASSERT_STR_EQ(fc_jstr(j, "oncalls.0.escalation_policy.type"), "escalation_policy_reference");
+    ASSERT_EQ(fc_jnum(j, "oncalls.0.escalation_level"), 1);
+    ASSERT_NOT_NULL(fc_jstr(j, "oncalls.0.start"));
+    ASSERT_NOT_NULL(fc_jstr(j, "oncalls.0.end"));
+    ASSERT_EQ(fc_jnum(j, "limit"), 25);
+    ASSERT_EQ(fc_jnum(j, "offset"), 0);
+    ASSERT(cJSON_IsFalse(fc_jpath(j, "more")));
+    ASSERT(cJSON_IsNull(fc_jpath(j, "total")));
     cJSON_Delete(j);
     const struct fake_http_request *r = fake_http_last(fake_pagerduty_http(fx.pd), "GET /oncalls");
     ASSERT_STR_EQ(fake_http_header(r, "accept"), "application/vnd.pagerduty+json;version=2");
@@ -607,75 +433,75 @@ TEST(fake_pd_oncalls)
     /* without include[]=users: a user_reference; other schedules filtered */
     fake_pagerduty_set_oncall(fx.pd, "PSCHED2", "PALICE01", "alice", "alice@example.com");
     snprintf(url, sizeof(url), "%s/oncalls?schedule_ids[]=PSCHED2", fake_pagerduty_url(fx.pd));
-    j = call(&fx, "GET", url, auth, NULL, NULL, &st);
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "oncalls")), 1);
-    ASSERT_STR_EQ(jstr(j, "oncalls.0.user.type"), "user_reference");
-    ASSERT_NULL(jstr(j, "oncalls.0.user.email"));
+    j = fc_call(&fx, "GET", url, auth, NULL, NULL, &st);
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "oncalls")), 1);
+    ASSERT_STR_EQ(fc_jstr(j, "oncalls.0.user.type"), "user_reference");
+    ASSERT_NULL(fc_jstr(j, "oncalls.0.user.email"));
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "%s/oncalls", fake_pagerduty_url(fx.pd));
-    j = call(&fx, "GET", url, auth, NULL, NULL, &st);
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "oncalls")), 2);
+    j = fc_call(&fx, "GET", url, auth, NULL, NULL, &st);
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "oncalls")), 2);
     cJSON_Delete(j);
     fake_pagerduty_clear_oncall(fx.pd, "PSCHED1");
     snprintf(url, sizeof(url), "%s/oncalls?schedule_ids[]=PSCHED1", fake_pagerduty_url(fx.pd));
-    j = call(&fx, "GET", url, auth, NULL, NULL, &st);
+    j = fc_call(&fx, "GET", url, auth, NULL, NULL, &st);
     ASSERT_EQ(st, 200);
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "oncalls")), 0);
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "oncalls")), 0);
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "%s/users", fake_pagerduty_url(fx.pd));
-    j = call(&fx, "GET", url, auth, NULL, NULL, &st);
+    j = fc_call(&fx, "GET", url, auth, NULL, NULL, &st);
     ASSERT_EQ(st, 404);
     cJSON_Delete(j);
-    end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_pd_knobs)
 {
     struct fx fx;
-    begin(&fx, FX_PAGERDUTY);
+    fc_begin_opts(&fx, FX_PAGERDUTY);
     fake_pagerduty_fail(fx.pd, FAKE_PD_ENQUEUE, 1, 429, 5);
     fake_pagerduty_fail(fx.pd, FAKE_PD_ENQUEUE, 1, 500, 0);
     fake_pagerduty_fail(fx.pd, FAKE_PD_ENQUEUE, 1, 400, 0);
-    struct req r = { .method = "POST", .url = fake_pagerduty_events_url(fx.pd), .hdrs = { JSONT }, .body = TRIG("k") };
+    struct fc_http r = { .method = "POST", .url = fake_pagerduty_events_url(fx.pd), .hdrs = { CT_JSON }, .body = TRIG("k") };
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 429);
     ASSERT_STR_EQ(r.retry_after, "5");
     ASSERT_CONTAINS(r.resp.data, "throttle event");
-    req_done(&r);
+    fc_http_done(&r);
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 500);
-    req_done(&r);
+    fc_http_done(&r);
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 400);
     ASSERT_CONTAINS(r.resp.data, "invalid event");
-    req_done(&r);
+    fc_http_done(&r);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);   /* failures have no effect */
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 202);
-    req_done(&r);
+    fc_http_done(&r);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 1);
 
     fake_pagerduty_delay(fx.pd, FAKE_PD_ENQUEUE, 1, 600);
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 202);
     ASSERT_GE(r.ms, 550);
-    req_done(&r);
+    fc_http_done(&r);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 2);
     ASSERT_EQ(fake_pagerduty_incident_count(fx.pd), 1);
 
     char url[256];
     snprintf(url, sizeof(url), "%s/oncalls", fake_pagerduty_url(fx.pd));
     fake_pagerduty_fail(fx.pd, FAKE_PD_ONCALLS, 1, 429, 2);
-    struct req o = { .method = "GET", .url = url, .hdrs = { "Authorization: Token token=" FAKE_PD_API_TOKEN } };
+    struct fc_http o = { .method = "GET", .url = url, .hdrs = { "Authorization: Token token=" FAKE_PD_API_TOKEN } };
     req_run(&fx, &o);
     ASSERT_EQ(o.status, 429);
     ASSERT_STR_EQ(o.retry_after, "2");
     ASSERT_CONTAINS(o.resp.data, "\"code\":2020");
-    req_done(&o);
+    fc_http_done(&o);
     req_run(&fx, &o);
     ASSERT_EQ(o.status, 200);
-    req_done(&o);
-    end(&fx);
+    fc_http_done(&o);
+    fc_end(&fx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -687,33 +513,33 @@ static cJSON *gl(struct fx *fx, const char *method, const char *path, const char
 {
     char url[512];
     snprintf(url, sizeof(url), "%s/api/v4%s", fake_gitlab_url(fx->gitlab), path);
-    return call(fx, method, url, GLTOK, body ? JSONT : NULL, body, st);
+    return fc_call(fx, method, url, GLTOK, body ? CT_JSON : NULL, body, st);
 }
 
 TEST(fake_gitlab_auth_projects_namespaces)
 {
     struct fx fx;
-    begin(&fx, FX_GITLAB);
+    fc_begin_opts(&fx, FX_GITLAB);
     ASSERT_NULL(fx.pd);
     char url[256];
     snprintf(url, sizeof(url), "%s/api/v4/namespaces/42", fake_gitlab_url(fx.gitlab));
     long st;
-    cJSON *j = call(&fx, "GET", url, NULL, NULL, NULL, &st);
+    cJSON *j = fc_call(&fx, "GET", url, NULL, NULL, NULL, &st);
     ASSERT_EQ(st, 401);
-    ASSERT_STR_EQ(jstr(j, "message"), "401 Unauthorized");
+    ASSERT_STR_EQ(fc_jstr(j, "message"), "401 Unauthorized");
     cJSON_Delete(j);
-    j = call(&fx, "GET", url, "PRIVATE-TOKEN: glpat-wrong", NULL, NULL, &st);
+    j = fc_call(&fx, "GET", url, "PRIVATE-TOKEN: glpat-wrong", NULL, NULL, &st);
     ASSERT_EQ(st, 401);
     cJSON_Delete(j);
-    j = call(&fx, "GET", url, "Authorization: Bearer " FAKE_GITLAB_TOKEN, NULL, NULL, &st);
+    j = fc_call(&fx, "GET", url, "Authorization: Bearer " FAKE_GITLAB_TOKEN, NULL, NULL, &st);
     ASSERT_EQ(st, 200);
-    ASSERT_STR_EQ(jstr(j, "full_path"), "security/incidents");
-    ASSERT_STR_EQ(jstr(j, "path"), "incidents");
-    ASSERT_STR_EQ(jstr(j, "kind"), "group");
-    ASSERT_EQ(jnum(j, "id"), 42);
+    ASSERT_STR_EQ(fc_jstr(j, "full_path"), "security/incidents");
+    ASSERT_STR_EQ(fc_jstr(j, "path"), "incidents");
+    ASSERT_STR_EQ(fc_jstr(j, "kind"), "group");
+    ASSERT_EQ(fc_jnum(j, "id"), 42);
     cJSON_Delete(j);
     j = gl(&fx, "GET", "/namespaces/security%2Fincidents", NULL, &st);
-    ASSERT_EQ(jnum(j, "id"), 42);
+    ASSERT_EQ(fc_jnum(j, "id"), 42);
     cJSON_Delete(j);
     j = gl(&fx, "GET", "/namespaces/7", NULL, &st);
     ASSERT_EQ(st, 404);
@@ -722,29 +548,29 @@ TEST(fake_gitlab_auth_projects_namespaces)
     j = gl(&fx, "POST", "/projects", "{\"name\":\"SIRT-1 abc\",\"path\":\"sirt-1-abc\",\"namespace_id\":42,"
                                      "\"visibility\":\"private\",\"description\":\"d\"}", &st);
     ASSERT_EQ(st, 201);
-    int pid = (int)jnum(j, "id");
+    int pid = (int)fc_jnum(j, "id");
     ASSERT(pid > 0);
-    ASSERT_STR_EQ(jstr(j, "path_with_namespace"), "security/incidents/sirt-1-abc");
+    ASSERT_STR_EQ(fc_jstr(j, "path_with_namespace"), "security/incidents/sirt-1-abc");
     char want[256];
     snprintf(want, sizeof(want), "%s/security/incidents/sirt-1-abc", fake_gitlab_url(fx.gitlab));
-    ASSERT_STR_EQ(jstr(j, "web_url"), want);
-    ASSERT_STR_EQ(jstr(j, "visibility"), "private");
-    ASSERT_STR_EQ(jstr(j, "namespace.full_path"), "security/incidents");
-    ASSERT_EQ(jnum(j, "namespace.id"), 42);
+    ASSERT_STR_EQ(fc_jstr(j, "web_url"), want);
+    ASSERT_STR_EQ(fc_jstr(j, "visibility"), "private");
+    ASSERT_STR_EQ(fc_jstr(j, "namespace.full_path"), "security/incidents");
+    ASSERT_EQ(fc_jnum(j, "namespace.id"), 42);
     cJSON_Delete(j);
     j = gl(&fx, "POST", "/projects", "{\"name\":\"other\",\"path\":\"sirt-1-abc\",\"namespace_id\":42}", &st);
     ASSERT_EQ(st, 400);
-    ASSERT_STR_EQ(jstr(j, "message.path.0"), "has already been taken");
-    ASSERT_STR_EQ(jstr(j, "message.name.0"), "has already been taken");
+    ASSERT_STR_EQ(fc_jstr(j, "message.path.0"), "has already been taken");
+    ASSERT_STR_EQ(fc_jstr(j, "message.name.0"), "has already been taken");
     cJSON_Delete(j);
     /* form-encoded, and the same path in another namespace is fine */
     fake_gitlab_add_namespace(fx.gitlab, 43, "security/other");
     char url2[256];
     snprintf(url2, sizeof(url2), "%s/api/v4/projects", fake_gitlab_url(fx.gitlab));
-    j = call(&fx, "POST", url2, GLTOK, FORMT, "name=SIRT-1%20abc&path=sirt-1-abc&namespace_id=43", &st);
+    j = fc_call(&fx, "POST", url2, GLTOK, CT_FORM, "name=SIRT-1%20abc&path=sirt-1-abc&namespace_id=43", &st);
     ASSERT_EQ(st, 201);
-    ASSERT_STR_EQ(jstr(j, "path_with_namespace"), "security/other/sirt-1-abc");
-    ASSERT_STR_EQ(jstr(j, "visibility"), "private");
+    ASSERT_STR_EQ(fc_jstr(j, "path_with_namespace"), "security/other/sirt-1-abc");
+    ASSERT_STR_EQ(fc_jstr(j, "visibility"), "private");
     cJSON_Delete(j);
     j = gl(&fx, "POST", "/projects", "{\"namespace_id\":42}", &st);
     ASSERT_EQ(st, 400);
@@ -757,15 +583,15 @@ TEST(fake_gitlab_auth_projects_namespaces)
     snprintf(path, sizeof(path), "/projects/%d", pid);
     j = gl(&fx, "GET", path, NULL, &st);
     ASSERT_EQ(st, 200);
-    ASSERT_STR_EQ(jstr(j, "path"), "sirt-1-abc");
+    ASSERT_STR_EQ(fc_jstr(j, "path"), "sirt-1-abc");
     cJSON_Delete(j);
     j = gl(&fx, "GET", "/projects/security%2Fincidents%2Fsirt-1-abc", NULL, &st);
     ASSERT_EQ(st, 200);
-    ASSERT_EQ(jnum(j, "id"), pid);
+    ASSERT_EQ(fc_jnum(j, "id"), pid);
     cJSON_Delete(j);
     j = gl(&fx, "GET", "/projects/security%2Fincidents%2Fnope", NULL, &st);
     ASSERT_EQ(st, 404);
-    ASSERT_STR_EQ(jstr(j, "message"), "404 Project Not Found");
+    ASSERT_STR_EQ(fc_jstr(j, "message"), "404 Project Not Found");
     cJSON_Delete(j);
     j = gl(&fx, "GET", "/projects/999", NULL, &st);
     ASSERT_EQ(st, 404);
@@ -775,8 +601,8 @@ TEST(fake_gitlab_auth_projects_namespaces)
     cJSON_Delete(j);
 
     ASSERT_EQ(fake_gitlab_project_count(fx.gitlab), 2);
-    ASSERT_STR_EQ(jstr(fake_gitlab_project(fx.gitlab, 0), "description"), "d");
-    ASSERT_EQ(jnum(fake_gitlab_project_by_path(fx.gitlab, "security/other/sirt-1-abc"), "namespace.id"), 43);
+    ASSERT_STR_EQ(fc_jstr(fake_gitlab_project(fx.gitlab, 0), "description"), "d");
+    ASSERT_EQ(fc_jnum(fake_gitlab_project_by_path(fx.gitlab, "security/other/sirt-1-abc"), "namespace.id"), 43);
     ASSERT_NOT_NULL(fake_gitlab_project_by_id(fx.gitlab, pid));
     ASSERT_EQ(fake_gitlab_call_count(fx.gitlab, "POST /projects"), 5);
     /* the path form of :id is recorded under the numeric id */
@@ -786,40 +612,40 @@ TEST(fake_gitlab_auth_projects_namespaces)
     ASSERT_STR_EQ(fake_http_header(c, "private-token"), FAKE_GITLAB_TOKEN);
     ASSERT_EQ(c->status, 201);
     ASSERT_CONTAINS(c->body, "sirt-1-abc");
-    end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_gitlab_issues_members_notes)
 {
     struct fx fx;
-    begin(&fx, FX_GITLAB);
+    fc_begin_opts(&fx, FX_GITLAB);
     long st;
     cJSON *j = gl(&fx, "POST", "/projects", "{\"name\":\"p\",\"path\":\"sirt-2-x\",\"namespace_id\":42}", &st);
-    int pid = (int)jnum(j, "id");
+    int pid = (int)fc_jnum(j, "id");
     cJSON_Delete(j);
     char p[160];
     snprintf(p, sizeof(p), "/projects/%d/issues", pid);
     j = gl(&fx, "POST", p, "{\"title\":\"SIRT-2: token leak\",\"description\":\"Found a glpat token\","
                            "\"confidential\":true,\"labels\":\"severity::1, priority::2\"}", &st);
     ASSERT_EQ(st, 201);
-    ASSERT_EQ(jnum(j, "iid"), 1);
-    ASSERT_EQ(jnum(j, "project_id"), pid);
-    ASSERT(cJSON_IsTrue(jpath(j, "confidential")));
-    ASSERT_STR_EQ(jstr(j, "labels.0"), "severity::1");
-    ASSERT_STR_EQ(jstr(j, "labels.1"), "priority::2");
-    ASSERT_STR_EQ(jstr(j, "state"), "opened");
+    ASSERT_EQ(fc_jnum(j, "iid"), 1);
+    ASSERT_EQ(fc_jnum(j, "project_id"), pid);
+    ASSERT(cJSON_IsTrue(fc_jpath(j, "confidential")));
+    ASSERT_STR_EQ(fc_jstr(j, "labels.0"), "severity::1");
+    ASSERT_STR_EQ(fc_jstr(j, "labels.1"), "priority::2");
+    ASSERT_STR_EQ(fc_jstr(j, "state"), "opened");
     char want[256];
     snprintf(want, sizeof(want), "%s/security/incidents/sirt-2-x/-/issues/1", fake_gitlab_url(fx.gitlab));
-    ASSERT_STR_EQ(jstr(j, "web_url"), want);
+    ASSERT_STR_EQ(fc_jstr(j, "web_url"), want);
     cJSON_Delete(j);
     /* by path, form-encoded */
     char url[256];
     snprintf(url, sizeof(url), "%s/api/v4/projects/security%%2Fincidents%%2Fsirt-2-x/issues", fake_gitlab_url(fx.gitlab));
-    j = call(&fx, "POST", url, GLTOK, FORMT, "title=second&confidential=false&labels=a,b", &st);
+    j = fc_call(&fx, "POST", url, GLTOK, CT_FORM, "title=second&confidential=false&labels=a,b", &st);
     ASSERT_EQ(st, 201);
-    ASSERT_EQ(jnum(j, "iid"), 2);
-    ASSERT(cJSON_IsFalse(jpath(j, "confidential")));
-    ASSERT(cJSON_IsNull(jpath(j, "description")));
+    ASSERT_EQ(fc_jnum(j, "iid"), 2);
+    ASSERT(cJSON_IsFalse(fc_jpath(j, "confidential")));
+    ASSERT(cJSON_IsNull(fc_jpath(j, "description")));
     cJSON_Delete(j);
     j = gl(&fx, "POST", p, "{\"description\":\"no title\"}", &st);
     ASSERT_EQ(st, 400);
@@ -831,7 +657,7 @@ TEST(fake_gitlab_issues_members_notes)
     j = gl(&fx, "GET", q, NULL, &st);
     ASSERT_EQ(st, 200);
     ASSERT_EQ(cJSON_GetArraySize(j), 1);
-    ASSERT_EQ(jnum(j, "0.iid"), 1);
+    ASSERT_EQ(fc_jnum(j, "0.iid"), 1);
     cJSON_Delete(j);
     snprintf(q, sizeof(q), "%s?search=SIRT-2%%3A", p);
     j = gl(&fx, "GET", q, NULL, &st);
@@ -839,7 +665,7 @@ TEST(fake_gitlab_issues_members_notes)
     cJSON_Delete(j);
     j = gl(&fx, "GET", p, NULL, &st);
     ASSERT_EQ(cJSON_GetArraySize(j), 2);
-    ASSERT_EQ(jnum(j, "0.iid"), 2);     /* newest first */
+    ASSERT_EQ(fc_jnum(j, "0.iid"), 2);     /* newest first */
     cJSON_Delete(j);
     j = gl(&fx, "GET", "/projects/9999/issues", NULL, &st);
     ASSERT_EQ(st, 404);
@@ -849,38 +675,38 @@ TEST(fake_gitlab_issues_members_notes)
     j = gl(&fx, "PUT", q, "{\"state_event\":\"close\",\"add_labels\":\"resolved\",\"remove_labels\":\"priority::2\"}",
            &st);
     ASSERT_EQ(st, 200);
-    ASSERT_STR_EQ(jstr(j, "state"), "closed");
-    ASSERT_STR_EQ(jstr(j, "labels.1"), "resolved");
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "labels")), 2);
+    ASSERT_STR_EQ(fc_jstr(j, "state"), "closed");
+    ASSERT_STR_EQ(fc_jstr(j, "labels.1"), "resolved");
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "labels")), 2);
     cJSON_Delete(j);
     /* Edit an issue takes its documented parameters only, and at least one. */
     j = gl(&fx, "PUT", q, "{\"add_labels\":\"severity::1\",\"severity\":1}", &st);
     ASSERT_EQ(st, 400);
-    ASSERT_CONTAINS(jstr(j, "error"), "severity does not have a valid value");
+    ASSERT_CONTAINS(fc_jstr(j, "error"), "severity does not have a valid value");
     cJSON_Delete(j);
     j = gl(&fx, "PUT", q, "{}", &st);
     ASSERT_EQ(st, 400);
-    ASSERT_CONTAINS(jstr(j, "error"), "at least one parameter must be provided");
+    ASSERT_CONTAINS(fc_jstr(j, "error"), "at least one parameter must be provided");
     cJSON_Delete(j);
     j = gl(&fx, "PUT", q, "{\"state_event\":\"shut\"}", &st);
     ASSERT_EQ(st, 400);
     cJSON_Delete(j);
     j = gl(&fx, "PUT", q, "{\"remove_labels\":[\"resolved\"],\"add_labels\":[\"severity::1\",\"priority::2\"]}", &st);
     ASSERT_EQ(st, 200);
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "labels")), 3);
-    ASSERT_STR_EQ(jstr(j, "labels.2"), "priority::2");
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "labels")), 3);
+    ASSERT_STR_EQ(fc_jstr(j, "labels.2"), "priority::2");
     cJSON_Delete(j);
     snprintf(q, sizeof(q), "%s/7", p);
     j = gl(&fx, "GET", q, NULL, &st);
     ASSERT_EQ(st, 404);
-    ASSERT_STR_EQ(jstr(j, "message"), "404 Not found");
+    ASSERT_STR_EQ(fc_jstr(j, "message"), "404 Not found");
     cJSON_Delete(j);
 
     /* users and members */
     j = gl(&fx, "GET", "/users?username=alice", NULL, &st);
     ASSERT_EQ(cJSON_GetArraySize(j), 1);
-    ASSERT_EQ(jnum(j, "0.id"), 201);
-    ASSERT_STR_EQ(jstr(j, "0.state"), "active");
+    ASSERT_EQ(fc_jnum(j, "0.id"), 201);
+    ASSERT_STR_EQ(fc_jstr(j, "0.state"), "active");
     cJSON_Delete(j);
     j = gl(&fx, "GET", "/users?username=mallory", NULL, &st);
     ASSERT_EQ(st, 200);
@@ -889,20 +715,20 @@ TEST(fake_gitlab_issues_members_notes)
     snprintf(q, sizeof(q), "/projects/%d/members", pid);
     j = gl(&fx, "POST", q, "{\"user_id\":201,\"access_level\":30}", &st);
     ASSERT_EQ(st, 201);
-    ASSERT_STR_EQ(jstr(j, "username"), "alice");
-    ASSERT_EQ(jnum(j, "access_level"), 30);
-    ASSERT_NULL(jpath(j, "_internal_project_id"));
+    ASSERT_STR_EQ(fc_jstr(j, "username"), "alice");
+    ASSERT_EQ(fc_jnum(j, "access_level"), 30);
+    ASSERT_NULL(fc_jpath(j, "_internal_project_id"));
     cJSON_Delete(j);
     j = gl(&fx, "POST", q, "{\"user_id\":\"201\",\"access_level\":\"40\"}", &st);
     ASSERT_EQ(st, 409);
-    ASSERT_STR_EQ(jstr(j, "message"), "Member already exists");
+    ASSERT_STR_EQ(fc_jstr(j, "message"), "Member already exists");
     cJSON_Delete(j);
     j = gl(&fx, "POST", q, "{\"user_id\":777,\"access_level\":30}", &st);
     ASSERT_EQ(st, 404);
-    ASSERT_STR_EQ(jstr(j, "message"), "404 User Not Found");
+    ASSERT_STR_EQ(fc_jstr(j, "message"), "404 User Not Found");
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "%s/api/v4/projects/%d/members", fake_gitlab_url(fx.gitlab), pid);
-    j = call(&fx, "POST", url, GLTOK, FORMT, "user_id=202&access_level=20", &st);
+    j = fc_call(&fx, "POST", url, GLTOK, CT_FORM, "user_id=202&access_level=20", &st);
     ASSERT_EQ(st, 201);
     cJSON_Delete(j);
     snprintf(q, sizeof(q), "/projects/%d/members/all", pid);
@@ -917,11 +743,11 @@ TEST(fake_gitlab_issues_members_notes)
     snprintf(q, sizeof(q), "/projects/%d/issues/1/notes", pid);
     j = gl(&fx, "POST", q, "{\"body\":\"cc @em-gitaly\",\"internal\":true}", &st);
     ASSERT_EQ(st, 201);
-    ASSERT_STR_EQ(jstr(j, "body"), "cc @em-gitaly");
-    ASSERT_STR_EQ(jstr(j, "author.username"), "sirtbot");
-    ASSERT_EQ(jnum(j, "noteable_iid"), 1);
-    ASSERT(cJSON_IsTrue(jpath(j, "internal")));
-    ASSERT_NOT_NULL(jstr(j, "created_at"));
+    ASSERT_STR_EQ(fc_jstr(j, "body"), "cc @em-gitaly");
+    ASSERT_STR_EQ(fc_jstr(j, "author.username"), "sirtbot");
+    ASSERT_EQ(fc_jnum(j, "noteable_iid"), 1);
+    ASSERT(cJSON_IsTrue(fc_jpath(j, "internal")));
+    ASSERT_NOT_NULL(fc_jstr(j, "created_at"));
     cJSON_Delete(j);
     cJSON_Delete(gl(&fx, "POST", q, "{\"body\":\"second\"}", &st));
     j = gl(&fx, "POST", q, "{}", &st);
@@ -929,7 +755,7 @@ TEST(fake_gitlab_issues_members_notes)
     cJSON_Delete(j);
     j = gl(&fx, "GET", q, NULL, &st);
     ASSERT_EQ(cJSON_GetArraySize(j), 2);
-    ASSERT_STR_EQ(jstr(j, "0.body"), "second");   /* desc by default */
+    ASSERT_STR_EQ(fc_jstr(j, "0.body"), "second");   /* desc by default */
     cJSON_Delete(j);
     snprintf(q, sizeof(q), "/projects/%d/issues/5/notes", pid);
     j = gl(&fx, "POST", q, "{\"body\":\"x\"}", &st);
@@ -937,50 +763,50 @@ TEST(fake_gitlab_issues_members_notes)
     cJSON_Delete(j);
 
     ASSERT_EQ(fake_gitlab_issue_count(fx.gitlab), 2);
-    ASSERT_STR_EQ(jstr(fake_gitlab_issue(fx.gitlab, 0), "title"), "SIRT-2: token leak");
-    ASSERT_STR_EQ(jstr(fake_gitlab_issue_by_iid(fx.gitlab, pid, 2), "title"), "second");
+    ASSERT_STR_EQ(fc_jstr(fake_gitlab_issue(fx.gitlab, 0), "title"), "SIRT-2: token leak");
+    ASSERT_STR_EQ(fc_jstr(fake_gitlab_issue_by_iid(fx.gitlab, pid, 2), "title"), "second");
     ASSERT_EQ(fake_gitlab_note_count(fx.gitlab), 2);
     ASSERT_EQ(fake_gitlab_issue_note_count(fx.gitlab, pid, 1), 2);
-    ASSERT_STR_EQ(jstr(fake_gitlab_issue_note(fx.gitlab, pid, 1, 0), "body"), "cc @em-gitaly");
-    ASSERT_STR_EQ(jstr(fake_gitlab_note(fx.gitlab, 1), "body"), "second");
+    ASSERT_STR_EQ(fc_jstr(fake_gitlab_issue_note(fx.gitlab, pid, 1, 0), "body"), "cc @em-gitaly");
+    ASSERT_STR_EQ(fc_jstr(fake_gitlab_note(fx.gitlab, 1), "body"), "second");
     ASSERT_EQ(fake_gitlab_call_count(fx.gitlab, "POST /projects/*/issues/*/notes"), 4);
-    end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_gitlab_knobs)
 {
     struct fx fx;
-    begin(&fx, FX_GITLAB);
+    fc_begin_opts(&fx, FX_GITLAB);
     long st;
     cJSON *j = gl(&fx, "POST", "/projects", "{\"name\":\"p\",\"path\":\"sirt-3-x\",\"namespace_id\":42}", &st);
-    int pid = (int)jnum(j, "id");
+    int pid = (int)fc_jnum(j, "id");
     cJSON_Delete(j);
     fake_gitlab_fail(fx.gitlab, "POST /projects/*/issues", 1, 429, NULL, 4);
     fake_gitlab_fail(fx.gitlab, "POST /projects/*/issues", 1, 502, NULL, 0);
     char url[256];
     snprintf(url, sizeof(url), "%s/api/v4/projects/security%%2Fincidents%%2Fsirt-3-x/issues", fake_gitlab_url(fx.gitlab));
-    struct req r = { .method = "POST", .url = url, .hdrs = { GLTOK, JSONT }, .body = "{\"title\":\"t\"}" };
+    struct fc_http r = { .method = "POST", .url = url, .hdrs = { GLTOK, CT_JSON }, .body = "{\"title\":\"t\"}" };
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 429);
     ASSERT_STR_EQ(r.retry_after, "4");
-    req_done(&r);
+    fc_http_done(&r);
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 502);
     ASSERT_CONTAINS(r.resp.data, "502 Bad Gateway");
-    req_done(&r);
+    fc_http_done(&r);
     ASSERT_EQ(fake_gitlab_issue_count(fx.gitlab), 0);
     fake_gitlab_delay(fx.gitlab, "POST /projects/*/issues", 1, 600);
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 201);
     ASSERT_GE(r.ms, 550);
-    req_done(&r);
+    fc_http_done(&r);
     ASSERT_EQ(fake_gitlab_issue_count(fx.gitlab), 1);
     char pat[64];
     snprintf(pat, sizeof(pat), "POST /projects/%d/issues", pid);
     ASSERT_EQ(fake_gitlab_call_count(fx.gitlab, pat), 3);
     ASSERT(fake_gitlab_call(fx.gitlab, pat, 0)->failed);
     ASSERT_EQ(fake_gitlab_call(fx.gitlab, pat, 2)->delay_ms, 600);
-    end(&fx);
+    fc_end(&fx);
 }
 
 /* Issue links in GitLab's documented shapes, internal notes, an issue the
@@ -988,19 +814,19 @@ TEST(fake_gitlab_knobs)
 TEST(fake_gitlab_issue_links_and_hidden)
 {
     struct fx fx;
-    begin(&fx, FX_GITLAB);
+    fc_begin_opts(&fx, FX_GITLAB);
     long st;
     const cJSON *h1 = fake_gitlab_add_issue(fx.gitlab, "hackerone/reports", "H1 #1234: SSRF", true);
     ASSERT_NOT_NULL(h1);
-    int hp = (int)jnum(h1, "project_id");
-    ASSERT_EQ(jnum(h1, "iid"), 1);
+    int hp = (int)fc_jnum(h1, "project_id");
+    ASSERT_EQ(fc_jnum(h1, "iid"), 1);
     ASSERT_NOT_NULL(fake_gitlab_project_by_path(fx.gitlab, "hackerone/reports"));
     cJSON *j = gl(&fx, "GET", "/projects/hackerone%2Freports", NULL, &st);   /* project by path */
     ASSERT_EQ(st, 200);
-    ASSERT_EQ(jnum(j, "id"), hp);
+    ASSERT_EQ(fc_jnum(j, "id"), hp);
     cJSON_Delete(j);
     j = gl(&fx, "POST", "/projects", "{\"name\":\"p\",\"path\":\"sirt-4-x\",\"namespace_id\":42}", &st);
-    int sp = (int)jnum(j, "id");
+    int sp = (int)fc_jnum(j, "id");
     cJSON_Delete(j);
     char p[160], body[200];
     snprintf(p, sizeof(p), "/projects/%d/issues", sp);
@@ -1010,7 +836,7 @@ TEST(fake_gitlab_issue_links_and_hidden)
     /* validation */
     j = gl(&fx, "POST", p, "{\"target_issue_iid\":1}", &st);
     ASSERT_EQ(st, 400);
-    ASSERT_STR_EQ(jstr(j, "error"), "target_project_id is missing");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "target_project_id is missing");
     cJSON_Delete(j);
     snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1,\"link_type\":\"duplicates\"}", hp);
     cJSON_Delete(gl(&fx, "POST", p, body, &st));
@@ -1018,7 +844,7 @@ TEST(fake_gitlab_issue_links_and_hidden)
     snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":9}", hp);
     j = gl(&fx, "POST", p, body, &st);
     ASSERT_EQ(st, 404);
-    ASSERT_STR_EQ(jstr(j, "message"), "No Issue found for given params");
+    ASSERT_STR_EQ(fc_jstr(j, "message"), "No Issue found for given params");
     cJSON_Delete(j);
     snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1}", sp);
     cJSON_Delete(gl(&fx, "POST", p, body, &st));
@@ -1027,19 +853,19 @@ TEST(fake_gitlab_issue_links_and_hidden)
     /* created, by the target's path (form-encoded): {source_issue, target_issue, link_type} */
     char url[256];
     snprintf(url, sizeof(url), "%s/api/v4%s", fake_gitlab_url(fx.gitlab), p);
-    j = call(&fx, "POST", url, GLTOK, FORMT, "target_project_id=hackerone%2Freports&target_issue_iid=1", &st);
+    j = fc_call(&fx, "POST", url, GLTOK, CT_FORM, "target_project_id=hackerone%2Freports&target_issue_iid=1", &st);
     ASSERT_EQ(st, 201);
-    ASSERT_EQ(jnum(j, "source_issue.project_id"), sp);
-    ASSERT_EQ(jnum(j, "target_issue.project_id"), hp);
-    ASSERT_EQ(jnum(j, "target_issue.iid"), 1);
-    ASSERT_STR_EQ(jstr(j, "link_type"), "relates_to");
+    ASSERT_EQ(fc_jnum(j, "source_issue.project_id"), sp);
+    ASSERT_EQ(fc_jnum(j, "target_issue.project_id"), hp);
+    ASSERT_EQ(fc_jnum(j, "target_issue.iid"), 1);
+    ASSERT_STR_EQ(fc_jstr(j, "link_type"), "relates_to");
     cJSON_Delete(j);
     ASSERT_EQ(fake_gitlab_link_count(fx.gitlab), 1);
     /* twice, from either side: 409 */
     snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1}", hp);
     j = gl(&fx, "POST", p, body, &st);
     ASSERT_EQ(st, 409);
-    ASSERT_STR_EQ(jstr(j, "message"), "Issue(s) already assigned");
+    ASSERT_STR_EQ(fc_jstr(j, "message"), "Issue(s) already assigned");
     cJSON_Delete(j);
     char hpath[160];
     snprintf(hpath, sizeof(hpath), "/projects/%d/issues/1/links", hp);
@@ -1051,26 +877,26 @@ TEST(fake_gitlab_issue_links_and_hidden)
     j = gl(&fx, "GET", p, NULL, &st);
     ASSERT_EQ(st, 200);
     ASSERT_EQ(cJSON_GetArraySize(j), 1);
-    ASSERT_EQ(jnum(j, "0.project_id"), hp);
-    ASSERT_EQ(jnum(j, "0.issue_link_id"), 1);
-    ASSERT_STR_EQ(jstr(j, "0.link_type"), "relates_to");
-    ASSERT_NOT_NULL(jstr(j, "0.link_created_at"));
+    ASSERT_EQ(fc_jnum(j, "0.project_id"), hp);
+    ASSERT_EQ(fc_jnum(j, "0.issue_link_id"), 1);
+    ASSERT_STR_EQ(fc_jstr(j, "0.link_type"), "relates_to");
+    ASSERT_NOT_NULL(fc_jstr(j, "0.link_created_at"));
     cJSON_Delete(j);
     j = gl(&fx, "GET", hpath, NULL, &st);
     ASSERT_EQ(cJSON_GetArraySize(j), 1);
-    ASSERT_EQ(jnum(j, "0.project_id"), sp);
+    ASSERT_EQ(fc_jnum(j, "0.project_id"), sp);
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "%s/1", hpath);
     j = gl(&fx, "GET", url, NULL, &st);
     ASSERT_EQ(st, 200);
-    ASSERT_EQ(jnum(j, "source_issue.project_id"), sp);
+    ASSERT_EQ(fc_jnum(j, "source_issue.project_id"), sp);
     cJSON_Delete(j);
 
     /* internal notes */
     snprintf(url, sizeof(url), "/projects/%d/issues/1/notes", hp);
     j = gl(&fx, "POST", url, "{\"body\":\"repro\",\"internal\":true}", &st);
     ASSERT_EQ(st, 201);
-    ASSERT(cJSON_IsTrue(jpath(j, "internal")));
+    ASSERT(cJSON_IsTrue(fc_jpath(j, "internal")));
     cJSON_Delete(j);
 
     /* hidden: 404 on the issue, its notes and links, as a target, and in the other side's list */
@@ -1078,7 +904,7 @@ TEST(fake_gitlab_issue_links_and_hidden)
     snprintf(url, sizeof(url), "/projects/%d/issues/1", hp);
     j = gl(&fx, "GET", url, NULL, &st);
     ASSERT_EQ(st, 404);
-    ASSERT_STR_EQ(jstr(j, "message"), "404 Not found");
+    ASSERT_STR_EQ(fc_jstr(j, "message"), "404 Not found");
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "/projects/%d/issues/1/notes", hp);
     cJSON_Delete(gl(&fx, "POST", url, "{\"body\":\"x\"}", &st));
@@ -1092,43 +918,39 @@ TEST(fake_gitlab_issue_links_and_hidden)
     j = gl(&fx, "GET", p, NULL, &st);
     ASSERT_EQ(cJSON_GetArraySize(j), 1);
     cJSON_Delete(j);
-    end(&fx);
+    fc_end(&fx);
 }
 
 /* ------------------------------------------------------------------ */
 /* fake_slack additions */
 
-#define XOXB "Authorization: Bearer xoxb-test-token"
-
 static cJSON *slack(struct fx *fx, const char *method, const char *json, long *st)
 {
-    char url[256];
-    snprintf(url, sizeof(url), "%s/%s", fake_slack_api_url(fx->slack), method);
-    return call(fx, "POST", url, XOXB, "Content-Type: application/json; charset=utf-8", json, st);
+    return fc_api(fx, "POST", method, XOXB, JSONT, json, st);
 }
 
 static bool ok(const cJSON *j)
 {
-    return cJSON_IsTrue(jpath(j, "ok"));
+    return cJSON_IsTrue(fc_jpath(j, "ok"));
 }
 
 TEST(fake_slack_channels_create_list_info)
 {
     struct fx fx;
-    begin(&fx, 0);
+    fc_begin_opts(&fx, 0);
     long st;
     cJSON *j = slack(&fx, "conversations.create", "{\"name\":\"sirt-1-token-leak\",\"is_private\":true}", &st);
     ASSERT(ok(j));
     char id1[32];
-    str_lcpy(id1, jstr(j, "channel.id"), sizeof(id1));
-    ASSERT_STR_EQ(jstr(j, "channel.creator"), "U0BOT0001");
-    ASSERT(cJSON_IsTrue(jpath(j, "channel.is_private")));
+    str_lcpy(id1, fc_jstr(j, "channel.id"), sizeof(id1));
+    ASSERT_STR_EQ(fc_jstr(j, "channel.creator"), "U0BOT0001");
+    ASSERT(cJSON_IsTrue(fc_jpath(j, "channel.is_private")));
     cJSON_Delete(j);
     j = slack(&fx, "conversations.create", "{\"name\":\"sirt-1-token-leak\"}", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "name_taken");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "name_taken");
     cJSON_Delete(j);
     j = slack(&fx, "conversations.create", "{\"name\":\"Has Caps\"}", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "invalid_name_specials");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_name_specials");
     cJSON_Delete(j);
     char long_name[120];
     memset(long_name, 'a', 81);
@@ -1136,10 +958,10 @@ TEST(fake_slack_channels_create_list_info)
     char body[200];
     snprintf(body, sizeof(body), "{\"name\":\"%s\"}", long_name);
     j = slack(&fx, "conversations.create", body, &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "invalid_name_maxlength");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_name_maxlength");
     cJSON_Delete(j);
     j = slack(&fx, "conversations.create", "{}", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "invalid_name_required");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_name_required");
     cJSON_Delete(j);
     long_name[80] = '\0';
     snprintf(body, sizeof(body), "{\"name\":\"%s\"}", long_name);
@@ -1171,11 +993,11 @@ TEST(fake_slack_channels_create_list_info)
         j = slack(&fx, "conversations.list", body, &st);
         ASSERT(ok(j));
         const cJSON *ch;
-        cJSON_ArrayForEach(ch, jpath(j, "channels")) {
+        cJSON_ArrayForEach(ch, fc_jpath(j, "channels")) {
             ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ch, "is_private")));
             seen++;
         }
-        next = jstr(j, "response_metadata.next_cursor");
+        next = fc_jstr(j, "response_metadata.next_cursor");
         ASSERT_NOT_NULL(next);
         str_lcpy(cursor, next, sizeof(cursor));
         cJSON_Delete(j);
@@ -1185,50 +1007,48 @@ TEST(fake_slack_channels_create_list_info)
     ASSERT_EQ(seen, 4);
     ASSERT_EQ(pages, 1);   /* two pages: 0 and 1 */
     /* form-encoded, both types, default limit */
-    char url[256];
-    snprintf(url, sizeof(url), "%s/conversations.list", fake_slack_api_url(fx.slack));
-    j = call(&fx, "POST", url, XOXB, FORMT, "types=public_channel%2Cprivate_channel", &st);
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "channels")), 5);
-    ASSERT_STR_EQ(jstr(j, "response_metadata.next_cursor"), "");
+    j = fc_api(&fx, "POST", "conversations.list", XOXB, FORMT, "types=public_channel%2Cprivate_channel", &st);
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "channels")), 5);
+    ASSERT_STR_EQ(fc_jstr(j, "response_metadata.next_cursor"), "");
     cJSON_Delete(j);
     j = slack(&fx, "conversations.list", "{}", &st);
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "channels")), 1);   /* public only */
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "channels")), 1);   /* public only */
     cJSON_Delete(j);
     j = slack(&fx, "conversations.list", "{\"cursor\":\"bogus\"}", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "invalid_cursor");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_cursor");
     cJSON_Delete(j);
 
     snprintf(body, sizeof(body), "{\"channel\":\"%s\"}", id1);
     j = slack(&fx, "conversations.info", body, &st);
     ASSERT(ok(j));
-    ASSERT_STR_EQ(jstr(j, "channel.name"), "sirt-1-token-leak");
+    ASSERT_STR_EQ(fc_jstr(j, "channel.name"), "sirt-1-token-leak");
     cJSON_Delete(j);
     j = slack(&fx, "conversations.info", "{\"channel\":\"C0NOPE\"}", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "channel_not_found");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "channel_not_found");
     cJSON_Delete(j);
-    end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_slack_invite_pins_open_lookup)
 {
     struct fx fx;
-    begin(&fx, 0);
+    fc_begin_opts(&fx, 0);
     long st;
     cJSON *j = slack(&fx, "conversations.create", "{\"name\":\"sirt-2-x\",\"is_private\":true}", &st);
     char id[32], body[256];
-    str_lcpy(id, jstr(j, "channel.id"), sizeof(id));
+    str_lcpy(id, fc_jstr(j, "channel.id"), sizeof(id));
     cJSON_Delete(j);
 
     snprintf(body, sizeof(body), "{\"channel\":\"%s\",\"users\":\"U0REPORT1,U0SIRT001\"}", id);
     j = slack(&fx, "conversations.invite", body, &st);
     ASSERT(ok(j));
-    ASSERT_STR_EQ(jstr(j, "channel.id"), id);
+    ASSERT_STR_EQ(fc_jstr(j, "channel.id"), id);
     cJSON_Delete(j);
     const struct fake_channel *c = fake_slack_channel_by_id(fx.slack, id);
     ASSERT_EQ(c->n_members, 3);
     ASSERT(fake_slack_channel_has_member(c, "U0SIRT001"));
     j = slack(&fx, "conversations.invite", body, &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "already_in_channel");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "already_in_channel");
     cJSON_Delete(j);
     /* some already in, one new: ok */
     snprintf(body, sizeof(body), "{\"channel\":\"%s\",\"users\":\"U0SIRT001,U0SIRT002\"}", id);
@@ -1239,18 +1059,18 @@ TEST(fake_slack_invite_pins_open_lookup)
     /* the bot itself, without force: nobody is added */
     snprintf(body, sizeof(body), "{\"channel\":\"%s\",\"users\":\"U0APPSEC1,U0BOT0001\"}", id);
     j = slack(&fx, "conversations.invite", body, &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "cant_invite_self");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "cant_invite_self");
     cJSON_Delete(j);
     ASSERT(!fake_slack_channel_has_member(c, "U0APPSEC1"));
     /* with force the valid ones are added and the errors listed */
     snprintf(body, sizeof(body), "{\"channel\":\"%s\",\"users\":\"U0APPSEC1,U0BOT0001,bogus\",\"force\":true}", id);
     j = slack(&fx, "conversations.invite", body, &st);
-    ASSERT(cJSON_IsFalse(jpath(j, "ok")));
-    ASSERT_STR_EQ(jstr(j, "error"), "cant_invite_self");
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "errors")), 2);
-    ASSERT_STR_EQ(jstr(j, "errors.0.user"), "U0BOT0001");
-    ASSERT(cJSON_IsFalse(jpath(j, "errors.0.ok")));
-    ASSERT_STR_EQ(jstr(j, "errors.1.error"), "user_not_found");
+    ASSERT(cJSON_IsFalse(fc_jpath(j, "ok")));
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "cant_invite_self");
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "errors")), 2);
+    ASSERT_STR_EQ(fc_jstr(j, "errors.0.user"), "U0BOT0001");
+    ASSERT(cJSON_IsFalse(fc_jpath(j, "errors.0.ok")));
+    ASSERT_STR_EQ(fc_jstr(j, "errors.1.error"), "user_not_found");
     cJSON_Delete(j);
     ASSERT(fake_slack_channel_has_member(c, "U0APPSEC1"));
     ASSERT_EQ(c->n_members, 5);
@@ -1267,7 +1087,7 @@ TEST(fake_slack_invite_pins_open_lookup)
     ASSERT_EQ(fake_slack_channel_count(fx.slack), 2);
     ASSERT(fake_slack_channel_by_name(fx.slack, "sirt") == s);
     j = slack(&fx, "conversations.invite", "{\"channel\":\"X1\",\"users\":\"U0APPSEC2\"}", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "channel_not_found");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "channel_not_found");
     cJSON_Delete(j);
 
     /* pins */
@@ -1276,10 +1096,10 @@ TEST(fake_slack_invite_pins_open_lookup)
     ASSERT(ok(j));
     cJSON_Delete(j);
     j = slack(&fx, "pins.add", body, &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "already_pinned");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "already_pinned");
     cJSON_Delete(j);
     j = slack(&fx, "pins.add", "{\"channel\":\"C1\"}", &st);
-    ASSERT_STR_EQ(jstr(j, "error"), "no_item_specified");
+    ASSERT_STR_EQ(fc_jstr(j, "error"), "no_item_specified");
     cJSON_Delete(j);
     ASSERT_EQ(fake_slack_pin_count(fx.slack), 1);
     ASSERT(fake_slack_is_pinned(fx.slack, id, "1700000000.000100"));
@@ -1287,21 +1107,21 @@ TEST(fake_slack_invite_pins_open_lookup)
 
     j = slack(&fx, "chat.update", "{\"channel\":\"C1\",\"ts\":\"1.2\",\"text\":\"new\"}", &st);
     ASSERT(ok(j));
-    ASSERT_STR_EQ(jstr(j, "text"), "new");
+    ASSERT_STR_EQ(fc_jstr(j, "text"), "new");
     cJSON_Delete(j);
     j = slack(&fx, "conversations.open", "{\"users\":\"U0SECOPS1\"}", &st);
-    ASSERT_STR_EQ(jstr(j, "channel.id"), "D0SECOPS1");
+    ASSERT_STR_EQ(fc_jstr(j, "channel.id"), "D0SECOPS1");
     cJSON_Delete(j);
     j = slack(&fx, "users.lookupByEmail", "{\"email\":\"secops@example.com\"}", &st);
-    ASSERT_STR_EQ(jstr(j, "user.id"), "U0SECOPS1");
+    ASSERT_STR_EQ(fc_jstr(j, "user.id"), "U0SECOPS1");
     cJSON_Delete(j);
-    end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_slack_delay_knob)
 {
     struct fx fx;
-    begin(&fx, 0);
+    fc_begin_opts(&fx, 0);
     fake_slack_delay(fx.slack, "conversations.create", 1, 700);
     long st;
     uint64_t t0 = uv_hrtime();
@@ -1318,36 +1138,36 @@ TEST(fake_slack_delay_knob)
     fake_slack_delay(fx.slack, "users.info", 1, 400);
     char url[256];
     snprintf(url, sizeof(url), "%s/users.info?user=U0APPSEC1", fake_slack_api_url(fx.slack));
-    struct req r = { .method = "GET", .url = url, .hdrs = { XOXB } };
+    struct fc_http r = { .method = "GET", .url = url, .auth = XOXB };
     req_run(&fx, &r);
     ASSERT_EQ(r.status, 200);
     ASSERT_GE(r.ms, 350);
     ASSERT_CONTAINS(r.resp.data, "alice");
-    req_done(&r);
+    fc_http_done(&r);
 
     /* the effect happens even if the client gives up; destroy with one pending */
     fake_slack_delay(fx.slack, "conversations.create", 2, 1500);
     snprintf(url, sizeof(url), "%s/conversations.create?token=xoxb-t&name=gone", fake_slack_api_url(fx.slack));
-    struct req g = { .method = "GET", .url = url };
+    struct fc_http g = { .method = "GET", .url = url };
     buf_init(&g.resp, 1 << 16);
-    off_loop(&fx, short_job, &g);
+    fc_off_loop(&fx, short_job, &g);
     ASSERT_EQ(g.status, -1);
     buf_finish(&g.resp);
     ASSERT_NOT_NULL(fake_slack_channel_by_name(fx.slack, "gone"));
     snprintf(url, sizeof(url), "%s/conversations.create?token=xoxb-t&name=pending", fake_slack_api_url(fx.slack));
-    struct req g2 = { .method = "GET", .url = url };
+    struct fc_http g2 = { .method = "GET", .url = url };
     buf_init(&g2.resp, 1 << 16);
-    off_loop(&fx, short_job, &g2);
+    fc_off_loop(&fx, short_job, &g2);
     buf_finish(&g2.resp);
-    end(&fx);
+    fc_end(&fx);
 }
 
 TEST(fake_slack_send_interactive)
 {
     struct fx fx;
-    begin(&fx, 0);
+    fc_begin_opts(&fx, 0);
     ASSERT_NULL(fake_slack_send_interactive(fx.slack, NULL));   /* no socket yet */
-    end(&fx);
+    fc_end(&fx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1373,7 +1193,7 @@ static bool pred_stderr(struct fx *fx, void *s)
 TEST(harness_opts_env_and_kill_respawn)
 {
     struct fx fx;
-    begin(&fx, FX_PAGERDUTY | FX_GITLAB);
+    fc_begin_opts(&fx, FX_PAGERDUTY | FX_GITLAB);
     unsetenv("SIRTBOT_WRAPPER");
     ASSERT_NOT_NULL(fx.pd);
     ASSERT_NOT_NULL(fx.gitlab);
@@ -1421,16 +1241,16 @@ TEST(harness_opts_env_and_kill_respawn)
     fclose(fp);
     free(runs);
     ASSERT_EQ(n, 2);
-    end(&fx);
+    fc_end(&fx);
 }
 
 TEST(harness_kill_without_child)
 {
     struct fx fx;
-    begin(&fx, FX_GITLAB);
+    fc_begin_opts(&fx, FX_GITLAB);
     ASSERT_EQ(fx_kill(&fx), -1);
     ASSERT_NULL(fx.pd);
-    end(&fx);
+    fc_end(&fx);
 }
 
 /* REST GET /incidents by incident_key (issue 9): token, documented shape,
@@ -1438,11 +1258,11 @@ TEST(harness_kill_without_child)
 TEST(fake_pd_incidents_by_key_and_acknowledgements)
 {
     struct fx fx;
-    begin(&fx, FX_PAGERDUTY);
+    fc_begin_opts(&fx, FX_PAGERDUTY);
     char ev_url[160], url[256];
     snprintf(ev_url, sizeof(ev_url), "%s", fake_pagerduty_events_url(fx.pd));
     long st;
-    cJSON *j = call(&fx, "POST", ev_url, JSONT, NULL,
+    cJSON *j = fc_call(&fx, "POST", ev_url, CT_JSON, NULL,
                     "{\"routing_key\":\"" FAKE_PD_ROUTING_KEY "\",\"event_action\":\"trigger\","
                     "\"dedup_key\":\"SIRT-1/page-2\",\"payload\":{\"summary\":\"s\",\"source\":\"x\","
                     "\"severity\":\"critical\"}}", &st);
@@ -1450,34 +1270,34 @@ TEST(fake_pd_incidents_by_key_and_acknowledgements)
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-1%%2Fpage-2&date_range=all",
              fake_pagerduty_url(fx.pd));
-    j = call(&fx, "GET", url, NULL, NULL, NULL, &st);
+    j = fc_call(&fx, "GET", url, NULL, NULL, NULL, &st);
     ASSERT_EQ(st, 401);
-    ASSERT_EQ(jnum(j, "error.code"), 2006);
+    ASSERT_EQ(fc_jnum(j, "error.code"), 2006);
     cJSON_Delete(j);
     const char *auth = "Authorization: Token token=" FAKE_PD_API_TOKEN;
     const char *accept = "Accept: application/vnd.pagerduty+json;version=2";
-    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
     ASSERT_EQ(st, 200);
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents")), 1);
-    ASSERT_STR_EQ(jstr(j, "incidents.0.type"), "incident");
-    ASSERT_STR_EQ(jstr(j, "incidents.0.status"), "triggered");
-    ASSERT_STR_EQ(jstr(j, "incidents.0.incident_key"), "SIRT-1/page-2");
-    ASSERT_EQ(jnum(j, "incidents.0.incident_number"), 1);
-    ASSERT_NOT_NULL(jstr(j, "incidents.0.id"));
-    ASSERT_NOT_NULL(jstr(j, "incidents.0.created_at"));
-    ASSERT_STR_EQ(jstr(j, "incidents.0.service.type"), "service_reference");
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents.0.acknowledgements")), 0);
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents.0.assignments")), 1);
-    ASSERT(cJSON_IsFalse(jpath(j, "more")));
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "incidents")), 1);
+    ASSERT_STR_EQ(fc_jstr(j, "incidents.0.type"), "incident");
+    ASSERT_STR_EQ(fc_jstr(j, "incidents.0.status"), "triggered");
+    ASSERT_STR_EQ(fc_jstr(j, "incidents.0.incident_key"), "SIRT-1/page-2");
+    ASSERT_EQ(fc_jnum(j, "incidents.0.incident_number"), 1);
+    ASSERT_NOT_NULL(fc_jstr(j, "incidents.0.id"));
+    ASSERT_NOT_NULL(fc_jstr(j, "incidents.0.created_at"));
+    ASSERT_STR_EQ(fc_jstr(j, "incidents.0.service.type"), "service_reference");
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "incidents.0.acknowledgements")), 0);
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "incidents.0.assignments")), 1);
+    ASSERT(cJSON_IsFalse(fc_jpath(j, "more")));
     cJSON_Delete(j);
     /* Another key: nothing. A bad status filter: 400. */
     snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-9", fake_pagerduty_url(fx.pd));
-    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
     ASSERT_EQ(st, 200);
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents")), 0);
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "incidents")), 0);
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "%s/incidents?statuses[]=open", fake_pagerduty_url(fx.pd));
-    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
     ASSERT_EQ(st, 400);
     cJSON_Delete(j);
 
@@ -1486,28 +1306,28 @@ TEST(fake_pd_incidents_by_key_and_acknowledgements)
     ASSERT(!fake_pagerduty_acknowledge(fx.pd, "SIRT-404", "PALICE01", "Alice", 1795600890));
     snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-1%%2Fpage-2&statuses[]=acknowledged",
              fake_pagerduty_url(fx.pd));
-    j = call(&fx, "GET", url, auth, accept, NULL, &st);
+    j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
     ASSERT_EQ(st, 200);
-    ASSERT_STR_EQ(jstr(j, "incidents.0.status"), "acknowledged");
-    ASSERT_STR_EQ(jstr(j, "incidents.0.acknowledgements.0.at"), "2026-11-25T10:01:30Z");
-    ASSERT_STR_EQ(jstr(j, "incidents.0.acknowledgements.0.acknowledger.id"), "PALICE01");
-    ASSERT_STR_EQ(jstr(j, "incidents.0.acknowledgements.0.acknowledger.type"), "user_reference");
-    ASSERT_STR_EQ(jstr(j, "incidents.0.acknowledgements.0.acknowledger.summary"), "Alice");
+    ASSERT_STR_EQ(fc_jstr(j, "incidents.0.status"), "acknowledged");
+    ASSERT_STR_EQ(fc_jstr(j, "incidents.0.acknowledgements.0.at"), "2026-11-25T10:01:30Z");
+    ASSERT_STR_EQ(fc_jstr(j, "incidents.0.acknowledgements.0.acknowledger.id"), "PALICE01");
+    ASSERT_STR_EQ(fc_jstr(j, "incidents.0.acknowledgements.0.acknowledger.type"), "user_reference");
+    ASSERT_STR_EQ(fc_jstr(j, "incidents.0.acknowledgements.0.acknowledger.summary"), "Alice");
     cJSON_Delete(j);
 
     /* Resolved through Events v2: no acknowledgements, no assignments. */
-    j = call(&fx, "POST", ev_url, JSONT, NULL,
+    j = fc_call(&fx, "POST", ev_url, CT_JSON, NULL,
              "{\"routing_key\":\"" FAKE_PD_ROUTING_KEY "\",\"event_action\":\"resolve\","
              "\"dedup_key\":\"SIRT-1/page-2\"}", &st);
     ASSERT_EQ(st, 202);
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-1%%2Fpage-2", fake_pagerduty_url(fx.pd));
-    j = call(&fx, "GET", url, auth, accept, NULL, &st);
-    ASSERT_STR_EQ(jstr(j, "incidents.0.status"), "resolved");
-    ASSERT_NOT_NULL(jstr(j, "incidents.0.resolved_at"));
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents.0.acknowledgements")), 0);
-    ASSERT_EQ(cJSON_GetArraySize(jpath(j, "incidents.0.assignments")), 0);
+    j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
+    ASSERT_STR_EQ(fc_jstr(j, "incidents.0.status"), "resolved");
+    ASSERT_NOT_NULL(fc_jstr(j, "incidents.0.resolved_at"));
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "incidents.0.acknowledgements")), 0);
+    ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "incidents.0.assignments")), 0);
     cJSON_Delete(j);
     ASSERT_EQ(fake_pagerduty_incident_lookups(fx.pd, "SIRT-1/page-2"), 4);
-    end(&fx);
+    fc_end(&fx);
 }
