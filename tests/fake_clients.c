@@ -162,6 +162,13 @@ void fc_http_done(struct fc_http *h)
     buf_finish(&h->resp);
 }
 
+void fc_http_raw(struct fx *fx, struct fc_http *h)
+{
+    h->fresh = true;
+    h->may_fail = true;
+    fc_http_run(fx, h);
+}
+
 /* Calls the fake's Web API; returns the parsed answer (caller deletes). */
 cJSON *fc_api(struct fx *fx, const char *http_method, const char *method, const char *auth, const char *ctype,
                   const char *body_or_query, long *status)
@@ -184,9 +191,8 @@ cJSON *fc_api(struct fx *fx, const char *http_method, const char *method, const 
 cJSON *fc_call(struct fx *fx, const char *method, const char *url, const char *h1, const char *h2, const char *body,
                long *status)
 {
-    struct fc_http h = { .method = method, .url = url, .hdrs = { h1 ? h1 : h2, h1 ? h2 : NULL }, .body = body,
-                         .fresh = true, .may_fail = true };
-    fc_http_run(fx, &h);
+    struct fc_http h = { .method = method, .url = url, .hdrs = { h1 ? h1 : h2, h1 ? h2 : NULL }, .body = body };
+    fc_http_raw(fx, &h);
     if (status)
         *status = h.status;
     cJSON *j = cJSON_Parse(h.resp.data ? h.resp.data : "");

@@ -19,6 +19,9 @@
 #define XAPP "Bearer xapp-1-A0FAKE001-test"
 #define JSONT "application/json; charset=utf-8"
 #define FORMT "application/x-www-form-urlencoded"
+/* as header lines (fc_call, fc_http.hdrs) */
+#define HDR_JSON "Content-Type: application/json"
+#define HDR_FORM "Content-Type: application/x-www-form-urlencoded"
 
 struct fc_job {
     void (*fn)(void *);
@@ -74,6 +77,8 @@ bool fc_pred_job(struct fx *fx, void *ud);
 void fc_http_job(void *arg);
 void fc_http_run(struct fx *fx, struct fc_http *h);
 void fc_http_done(struct fc_http *h);
+/* fc_http_run on a fresh connection, a transport error allowed (status -1). */
+void fc_http_raw(struct fx *fx, struct fc_http *h);
 cJSON *fc_api(struct fx *fx, const char *http_method, const char *method, const char *auth, const char *ctype,
                   const char *body_or_query, long *status);
 /* One request with up to two header lines (either NULL), a fresh
