@@ -93,10 +93,7 @@ static const char *report(struct fx *fx, const struct report_fields *f, int n)
     size_t pins = fake_slack_pin_count(fx->slack);
     char view_id[32];
     snprintf(view_id, sizeof(view_id), "V0ACCESS%02d", n);
-    cJSON *p = report_submission_payload(view_id, "U0REPORT1", f);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    const char *eid = fx_submit_report(fx, view_id, "U0REPORT1", f);
     const cJSON *ack = fake_slack_ack(fx->slack, eid)->json;
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(ack, "payload");
     if (pl && util_jstr(pl, "response_action"))

@@ -168,10 +168,7 @@ static bool pred_response(struct fx *fx, void *ud)
 static const char *report(struct fx *fx, const struct report_fields *f)
 {
     ASSERT(fx_wait_calls(fx, "auth.test", 1, 5000));
-    cJSON *p = report_submission_payload("V0CLOSE001", "U0REPORT1", f);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_submit_report(fx, "V0CLOSE001", "U0REPORT1", f);
     ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
     ASSERT(wait_sql(fx, "SELECT gitlab_issue_iid > 0 FROM incidents WHERE id = 1", 1, 15000));
     fx_run_for(fx, 300);

@@ -80,10 +80,7 @@ static const char *report(struct fx *fx, const char *view_id, const char *link)
         .link = link,
     };
     ASSERT(fx_wait_calls(fx, "auth.test", 1, 5000));
-    cJSON *p = report_submission_payload(view_id, "U0REPORT1", &f);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    const char *eid = fx_submit_report(fx, view_id, "U0REPORT1", &f);
     const cJSON *ack = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
     if (ack) {
         char *s = cJSON_PrintUnformatted(ack);

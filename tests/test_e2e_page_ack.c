@@ -56,10 +56,7 @@ static void start(struct fx *fx, const char *const *env)
 
 static void submit(struct fx *fx)
 {
-    cJSON *p = report_submission_payload("V0PAGEACK1", "U0APPSEC2", &s1);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_submit_report(fx, "V0PAGEACK1", "U0APPSEC2", &s1);
 }
 
 static void slash(struct fx *fx, const char *user, const char *channel, const char *text)

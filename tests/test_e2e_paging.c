@@ -63,10 +63,7 @@ static void start(struct fx *fx, int64_t clock_ms)
 
 static const char *submit(struct fx *fx, const char *reporter)
 {
-    cJSON *p = report_submission_payload("V0PAGING01", reporter, &s1);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    const char *eid = fx_submit_report(fx, "V0PAGING01", reporter, &s1);
     return eid;
 }
 

@@ -105,10 +105,7 @@ static bool pred_log(struct fx *fx, void *ud)
 /* Reports an incident (the n-th channel) and resolves it; returns its channel id. */
 static const char *report_and_resolve(struct fx *fx, const char *view_id, const struct report_fields *f, int n)
 {
-    cJSON *p = report_submission_payload(view_id, "U0REPORT1", f);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_submit_report(fx, view_id, "U0REPORT1", f);
     ASSERT(fx_wait_calls(fx, "pins.add", (size_t)n, 15000));
     const struct fake_channel *ch = fake_slack_channel(fx->slack, (size_t)n - 1);
     ASSERT_NOT_NULL(ch);

@@ -76,10 +76,7 @@ static bool wait_posts(struct fx *fx, const char *channel, size_t n, int ms)
 static const char *create_sirt1(struct fx *fx)
 {
     ASSERT(fx_wait_calls(fx, "auth.test", 1, 5000));
-    cJSON *p = report_submission_payload("V0STATUS01", "U0REPORT1", &fields);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_submit_report(fx, "V0STATUS01", "U0REPORT1", &fields);
     ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
     const struct fake_channel *ch = fake_slack_channel(fx->slack, 0);
     ASSERT_NOT_NULL(ch);
