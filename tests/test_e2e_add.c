@@ -287,27 +287,16 @@ static const char *press_add(struct fx *fx, const char *user, const char *channe
 static const cJSON *submit_add(struct fx *fx, const char *user, const char *view_id, const char *meta,
                                const char *const *chosen)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "view_submission");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "user"), "id", user);
-    cJSON_AddStringToObject(p, "trigger_id", "4243.add.view");
-    cJSON *v = cJSON_AddObjectToObject(p, "view");
-    cJSON_AddStringToObject(v, "id", view_id);
-    cJSON_AddStringToObject(v, "type", "modal");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_add");
-    cJSON_AddStringToObject(v, "private_metadata", meta);
-    cJSON *sel = cJSON_AddObjectToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(
-                                             cJSON_AddObjectToObject(v, "state"), "values"), "people"), "users");
+    struct view_submission vs = { .user = user, .view_id = view_id, .callback_id = "sirt_add", .metadata = meta,
+                                  .trigger_id = "4243.add.view" };
+    cJSON *values;
+    cJSON *p = view_submission_payload(&vs, &values);
+    cJSON *sel = cJSON_AddObjectToObject(cJSON_AddObjectToObject(values, "people"), "users");
     cJSON_AddStringToObject(sel, "type", "multi_users_select");
     cJSON *arr = cJSON_AddArrayToObject(sel, "selected_users");
     for (size_t i = 0; chosen && chosen[i]; i++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(chosen[i]));
-    cJSON_AddArrayToObject(p, "response_urls");
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 15000));
-    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
-    return pl;
+    return fx_ack_payload(fx, fx_send_acked(fx, p, 15000));
 }
 
 TEST_T(e2e_add_people_button_and_modal, 180)

@@ -294,41 +294,7 @@ TEST_T(e2e_responders_oncall_without_token_or_fallback, 60)
 
 /* ---- decisions ---- */
 
-struct dec_fields {
-    const char *solution, *options, *effectiveness, *customers, *how, *magnitude, *consequences;
-};
-
-static cJSON *decision_submission(const char *view_id, const char *user, const char *meta,
-                                  const struct dec_fields *f)
-{
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "view_submission");
-    cJSON *u = cJSON_AddObjectToObject(p, "user");
-    cJSON_AddStringToObject(u, "id", user);
-    cJSON_AddStringToObject(p, "api_app_id", "A0FAKE001");
-    cJSON_AddStringToObject(p, "trigger_id", "1337.43.view");
-    cJSON *v = cJSON_AddObjectToObject(p, "view");
-    cJSON_AddStringToObject(v, "id", view_id);
-    cJSON_AddStringToObject(v, "type", "modal");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_decision");
-    cJSON_AddStringToObject(v, "private_metadata", meta);
-    cJSON *values = cJSON_AddObjectToObject(cJSON_AddObjectToObject(v, "state"), "values");
-    const char *ids[] = { "solution", "options", "effectiveness", "customers", "how", "magnitude", "consequences" };
-    const char *vals[] = { f->solution, f->options, f->effectiveness, f->customers, f->how, f->magnitude,
-                           f->consequences };
-    for (size_t i = 0; i < ARRAY_LEN(ids); i++) {
-        cJSON *el = cJSON_AddObjectToObject(cJSON_AddObjectToObject(values, ids[i]), "value");
-        cJSON_AddStringToObject(el, "type", "plain_text_input");
-        if (vals[i])
-            cJSON_AddStringToObject(el, "value", vals[i]);
-        else
-            cJSON_AddNullToObject(el, "value");
-    }
-    cJSON_AddArrayToObject(p, "response_urls");
-    return p;
-}
-
-static const struct dec_fields good_decision = {
+static const struct decision_answers good_decision = {
     .solution = "Disable the CI job log view; token " SECRET_GL " revoked",
     .options = "Rotate all tokens; disable the runner",
     .effectiveness = "Stops new leaks at once",
@@ -338,9 +304,11 @@ static const struct dec_fields good_decision = {
     .consequences = "Support tickets expected",
 };
 
-static const char *submit_decision(struct fx *fx, const char *view_id, const char *meta, const struct dec_fields *f)
+static const char *submit_decision(struct fx *fx, const char *view_id, const char *meta, const struct decision_answers *f)
 {
-    cJSON *p = decision_submission(view_id, "U0APPSEC1", meta, f);
+    struct view_submission v = { .user = "U0APPSEC1", .view_id = view_id, .metadata = meta,
+                                 .trigger_id = "1337.43.view", .app = true };
+    cJSON *p = decision_submission_payload(&v, f);
     const char *eid = fake_slack_send_interactive(fx->slack, p);
     cJSON_Delete(p);
     return eid;
@@ -376,7 +344,7 @@ TEST_T(e2e_responders_decision_flow, 120)
     cJSON_free(vs);
 
     /* Missing fields: errors on their blocks, nothing recorded. */
-    struct dec_fields bad = good_decision;
+    struct decision_answers bad = good_decision;
     bad.solution = "";
     bad.magnitude = NULL;
     bad.options = NULL;

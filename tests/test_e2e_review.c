@@ -204,29 +204,13 @@ static void click(struct fx *fx, const char *user, const char *channel, const ch
 
 static cJSON *decision_payload(int incident)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "view_submission");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "user"), "id", "U0SIRT001");
-    cJSON_AddStringToObject(p, "api_app_id", "A0FAKE001");
-    cJSON_AddStringToObject(p, "trigger_id", "1337.44.view");
-    cJSON *v = cJSON_AddObjectToObject(p, "view");
-    cJSON_AddStringToObject(v, "id", "V0REVDEC01");
-    cJSON_AddStringToObject(v, "type", "modal");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_decision");
     char md[64];
     snprintf(md, sizeof(md), "{\"incident\":%d}", incident);
-    cJSON_AddStringToObject(v, "private_metadata", md);
-    cJSON *values = cJSON_AddObjectToObject(cJSON_AddObjectToObject(v, "state"), "values");
-    const char *ids[] = { "solution", "options", "effectiveness", "customers", "how", "magnitude", "consequences" };
-    const char *vals[] = { "Hide stack traces", "Patch the template", "Stops the leak", "None", "None", "Low",
-                           "None" };
-    for (size_t i = 0; i < ARRAY_LEN(ids); i++) {
-        cJSON *el = cJSON_AddObjectToObject(cJSON_AddObjectToObject(values, ids[i]), "value");
-        cJSON_AddStringToObject(el, "type", "plain_text_input");
-        cJSON_AddStringToObject(el, "value", vals[i]);
-    }
-    cJSON_AddArrayToObject(p, "response_urls");
-    return p;
+    struct view_submission v = { .user = "U0SIRT001", .view_id = "V0REVDEC01", .metadata = md,
+                                 .trigger_id = "1337.44.view", .app = true };
+    struct decision_answers a = { "Hide stack traces", "Patch the template", "Stops the leak", "None", "None", "Low",
+                                  "None" };
+    return decision_submission_payload(&v, &a);
 }
 
 /* All texts (text + blocks) of the posts to the SIRT channel from index from on. */
