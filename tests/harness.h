@@ -333,8 +333,8 @@ const char *fx_press(struct fx *fx, const struct fx_button *b);
  * method NULL = "chat.postMessage"; channel, user: that argument equals;
  * body: the raw request body contains; text: the "text" argument contains;
  * json: the call's JSON printed compact contains; ok: FX_HTTP_OK only calls
- * answered with status 200, FX_NO_ERROR only those answered without a
- * Slack error (fake_call.error == NULL). */
+ * answered with status 200, FX_NO_ERROR only those answered 200 without a
+ * Slack error (fake_call.error == NULL: the fake's ok answers are 200). */
 enum fx_ok { FX_ANY_ANSWER, FX_HTTP_OK, FX_NO_ERROR };
 struct fx_q {
     const char *method, *channel, *user;

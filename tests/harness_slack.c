@@ -197,7 +197,7 @@ static bool str_is(const char *a, const char *b)
 
 static bool call_matches(const struct fake_call *c, const struct fx_q *q)
 {
-    if ((q->ok == FX_HTTP_OK && c->status != 200) || (q->ok == FX_NO_ERROR && c->error))
+    if ((q->ok == FX_HTTP_OK && c->status != 200) || (q->ok == FX_NO_ERROR && (c->status != 200 || c->error)))
         return false;
     if (q->channel && !str_is(util_jstr(c->json, "channel"), q->channel))
         return false;

@@ -80,11 +80,7 @@ static int project_id(struct fx *fx)
 /* A slash command; returns the ack's ephemeral text ("" if none). */
 static const char *slash(struct fx *fx, const char *user, const char *channel, const char *text)
 {
-    const char *eid = fake_slack_send_slash(fx->slack, user, channel, text);
-    ASSERT_NOT_NULL(eid);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 15000));
-    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
-    const char *t = util_jstr(pl, "text");
+    const char *t = util_jstr(fx_slash(fx, user, channel, text, 15000), "text");
     return t ? t : "";
 }
 

@@ -32,11 +32,6 @@ static void pin_clock(struct fx *fx)
     fx_set_clock(fx, 1795600800000LL);
 }
 
-static bool wait_ack(struct fx *fx, const char *eid)
-{
-    return fx_wait(fx, fx_pred_acked, (void *)eid, 5000);
-}
-
 static const char *submit(struct fx *fx, const char *view_id, const struct report_fields *f)
 {
     cJSON *p = report_submission_payload(view_id, "U0REPORT1", f);
@@ -130,7 +125,7 @@ TEST_T(e2e_report_slash_opens_modal, 30)
     pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "report SQL injection in search");
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     /* The ack carries nothing to say: the modal opens. */
     ASSERT(fx_wait_calls(&fx, "views.open", 1, 3000));
     const struct fake_call *c = fake_slack_call(fx.slack, "views.open", 0);
@@ -179,7 +174,7 @@ TEST_T(e2e_report_invalid_input_is_refused, 30)
     f.component = "nginx";
     f.link = "http://insecure.example/x";
     const char *eid = submit(&fx, "V0BAD0001", &f);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     const struct fake_ack *a = fake_slack_ack(fx.slack, eid);
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(a->json, "payload");
     ASSERT_STR_EQ(util_jstr(p, "response_action"), "errors");
@@ -203,7 +198,7 @@ static void s1_full_path(const char *const *env, const char *driver)
     fx_start(&fx, env);
     const char *eid = submit(&fx, "V0S1000001", &s1_fields);
     uint64_t t0 = uv_hrtime();
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT_NULL(cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx.slack, eid)->json, "payload"));
     ASSERT(fx_wait(&fx, pred_s1_settled, NULL, 20000));
     fprintf(stderr, "s1 report on %s: submitted -> every effect at the fakes in %.1f ms\n", driver,
@@ -359,7 +354,7 @@ TEST_T(e2e_report_s3_no_page_no_responders, 60)
     f.severity = "3";
     f.priority = "3";
     const char *eid = submit(&fx, "V0S3000001", &f);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT(fx_wait(&fx, pred_pinned_summary, NULL, 15000));
     fx_run_for(&fx, 800);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);
@@ -384,7 +379,7 @@ TEST_T(e2e_report_without_routing_key_warns_in_channel, 60)
     pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0NOPD0001", &s1_fields);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT(fx_wait_calls(&fx, "chat.postMessage", 5, 15000));
     fx_run_for(&fx, 500);
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
@@ -414,7 +409,7 @@ TEST_T(e2e_report_name_taken_gets_a_suffix, 60)
     pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0TAKEN001", &s1_fields);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     /* The pin and the reporter's invite are separate jobs: either may land
      * first, so wait for both. */
     ASSERT(fx_wait(&fx, pred_suffixed_channel_ready, NULL, 15000));
@@ -436,8 +431,8 @@ TEST_T(e2e_report_same_submission_twice_one_incident, 60)
     fx_start(&fx, NULL);
     const char *e1 = submit(&fx, "V0TWICE001", &s1_fields);
     const char *e2 = submit(&fx, "V0TWICE001", &s1_fields);
-    ASSERT(wait_ack(&fx, e1));
-    ASSERT(wait_ack(&fx, e2));
+    ASSERT(fx_wait_ack(&fx, e1, 5000));
+    ASSERT(fx_wait_ack(&fx, e2, 5000));
     ASSERT(fx_wait(&fx, pred_s1_settled, NULL, 20000));
     fx_run_for(&fx, 1000);
     ASSERT_EQ(fake_slack_channel_count(fx.slack), 1);
@@ -462,7 +457,7 @@ TEST_T(e2e_report_retries_429_and_500_from_each_service, 90)
     pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0RETRY001", &s1_fields);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT(fx_wait(&fx, pred_s1_settled, NULL, 45000));
     ASSERT_EQ(fake_slack_channel_count(fx.slack), 1);
     ASSERT_EQ(fake_gitlab_project_count(fx.gitlab), 1);
@@ -482,7 +477,7 @@ TEST_T(e2e_report_permanent_error_is_reported_in_channel, 60)
     pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0FORBID01", &s1_fields);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     struct pd_count want = { 1 };
     ASSERT(fx_wait(&fx, pred_pd_events, &want, 30000));   /* the page does not wait forever for GitLab */
     ASSERT(fx_wait(&fx, pred_pinned_summary, NULL, 30000));
@@ -521,7 +516,7 @@ static void crash_and_recover(size_t after, int delay_ms)
     size_t base = fake_slack_call_count(fx.slack, NULL) + fake_gitlab_call_count(fx.gitlab, NULL)
                   + fake_pagerduty_event_count(fx.pd);
     const char *eid = submit(&fx, "V0CRASH001", &s1_fields);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     for (int i = 0; i < 2000; i++) {
         size_t seen = fake_slack_call_count(fx.slack, NULL) + fake_gitlab_call_count(fx.gitlab, NULL)
                       + fake_pagerduty_event_count(fx.pd);
@@ -583,7 +578,7 @@ TEST_T(e2e_report_nobody_in_hours_secops_owns_it, 60)
     f.severity = "3";
     f.priority = "3";
     const char *eid = submit(&fx, "V0NIGHT001", &f);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     /* PagerDuty schedule PSCHED1 -> secops@example.com -> Slack U0SECOPS1. */
     ASSERT(fx_wait(&fx, pred_secops_invited, NULL, 15000));
     ASSERT_GE(fake_slack_call_count(fx.slack, "users.lookupByEmail"), 1);
