@@ -39,16 +39,6 @@ static const char *submit_report(struct fx *fx, const char *view_id, const char 
     return eid;
 }
 
-static bool pred_pinned(struct fx *fx, void *ud)
-{
-    size_t want = ud ? *(size_t *)ud : 1;
-    size_t n = 0;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "pins.add"); i++)
-        if (fake_slack_call(fx->slack, "pins.add", i)->status == 200)
-            n++;
-    return n >= want;
-}
-
 struct calls {
     const char *method, *channel, *needle;
 };
@@ -167,7 +157,7 @@ TEST_T(e2e_nodrop_disk_full_report_form_stays_open, 60)
     eid = submit_report(&fx, "V0FULL0001", "U0REPORT1");
     ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT_NULL(util_jstr(fx_ack_payload(&fx, eid), "response_action"));
-    ASSERT(fx_wait(&fx, pred_pinned, NULL, 20000));
+    ASSERT(fx_wait(&fx, fx_pred_pinned, NULL, 20000));
     size_t one = 1;
     ASSERT(fx_wait(&fx, pred_pd_events, &one, 20000));
     fx_run_for(&fx, 500);
@@ -198,7 +188,7 @@ TEST_T(e2e_nodrop_work_failure_kept_and_replayed, 60)
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);
 
     fault_off(&fx);
-    ASSERT(fx_wait(&fx, pred_pinned, NULL, 90000));
+    ASSERT(fx_wait(&fx, fx_pred_pinned, NULL, 90000));
     size_t one = 1;
     ASSERT(fx_wait(&fx, pred_pd_events, &one, 20000));
     fx_run_for(&fx, 1500);
@@ -265,7 +255,7 @@ TEST_T(e2e_nodrop_kept_envelope_masked, 60)
     free(kept);
 
     fault_off(&fx);
-    ASSERT(fx_wait(&fx, pred_pinned, NULL, 90000));
+    ASSERT(fx_wait(&fx, fx_pred_pinned, NULL, 90000));
     ASSERT(fx_stderr_has(&fx, "kept envelope handled on replay"));
     ASSERT_EQ(fake_slack_call_count(fx.slack, "conversations.create"), 1);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
@@ -355,10 +345,9 @@ TEST_T(e2e_nodrop_forged_interactions_refused, 90)
     ASSERT(fx_wait_calls(&fx, "auth.test", 1, 5000));
     /* SIRT-1 by the reporter; SIRT-2 by the outsider (who is on SIRT-2 only). */
     ASSERT(fx_wait_ack(&fx, submit_report(&fx, "V0INC00001", "U0REPORT1"), 5000));
-    ASSERT(fx_wait(&fx, pred_pinned, NULL, 20000));
+    ASSERT(fx_wait(&fx, fx_pred_pinned, NULL, 20000));
     ASSERT(fx_wait_ack(&fx, submit_report(&fx, "V0INC00002", OUTSIDER), 5000));
-    size_t two = 2;
-    ASSERT(fx_wait(&fx, pred_pinned, &two, 20000));
+    ASSERT(fx_wait_q(&fx, &(struct fx_q){ .method = "pins.add", .ok = FX_HTTP_OK }, 2, 20000));
     fx_run_for(&fx, 500);
 
     /* 1. A decision form for SIRT-1, submitted by the outsider: refused in the form. */

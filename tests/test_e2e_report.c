@@ -60,22 +60,13 @@ static bool pred_pd_events(struct fx *fx, void *ud)
     return fake_pagerduty_event_count(fx->pd) >= ((struct pd_count *)ud)->n;
 }
 
-static bool pred_pinned_summary(struct fx *fx, void *ud)
-{
-    (void)ud;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "pins.add"); i++)
-        if (fake_slack_call(fx->slack, "pins.add", i)->status == 200)
-            return true;
-    return false;
-}
-
 /* Everything of the S1 plan has reached the fakes. */
 static bool pred_s1_settled(struct fx *fx, void *ud)
 {
     (void)ud;
     return fake_slack_channel_count(fx->slack) >= 1 && fake_gitlab_issue_count(fx->gitlab) >= 1
            && fake_pagerduty_incident_count(fx->pd) >= 1 && fake_gitlab_note_count(fx->gitlab) >= 1
-           && pred_pinned_summary(fx, NULL) && fake_slack_call_count(fx->slack, "conversations.invite") >= 1
+           && fx_pred_pinned(fx, NULL) && fake_slack_call_count(fx->slack, "conversations.invite") >= 1
            && fake_slack_call_count(fx->slack, "conversations.open") >= 3   /* EM, PM, reporter */
            && fake_gitlab_member_count(fx->gitlab) >= 2;
 }
@@ -355,7 +346,7 @@ TEST_T(e2e_report_s3_no_page_no_responders, 60)
     f.priority = "3";
     const char *eid = submit(&fx, "V0S3000001", &f);
     ASSERT(fx_wait_ack(&fx, eid, 5000));
-    ASSERT(fx_wait(&fx, pred_pinned_summary, NULL, 15000));
+    ASSERT(fx_wait(&fx, fx_pred_pinned, NULL, 15000));
     fx_run_for(&fx, 800);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
@@ -397,7 +388,7 @@ TEST_T(e2e_report_without_routing_key_warns_in_channel, 60)
 static bool pred_suffixed_channel_ready(struct fx *fx, void *ud)
 {
     (void)ud;
-    return pred_pinned_summary(fx, NULL) && fake_slack_channel_count(fx->slack) >= 2
+    return fx_pred_pinned(fx, NULL) && fake_slack_channel_count(fx->slack) >= 2
            && fake_slack_channel_has_member(fake_slack_channel(fx->slack, 1), "U0REPORT1");
 }
 
@@ -480,7 +471,7 @@ TEST_T(e2e_report_permanent_error_is_reported_in_channel, 60)
     ASSERT(fx_wait_ack(&fx, eid, 5000));
     struct pd_count want = { 1 };
     ASSERT(fx_wait(&fx, pred_pd_events, &want, 30000));   /* the page does not wait forever for GitLab */
-    ASSERT(fx_wait(&fx, pred_pinned_summary, NULL, 30000));
+    ASSERT(fx_wait(&fx, fx_pred_pinned, NULL, 30000));
     fx_run_for(&fx, 1000);
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
     bool told = false;

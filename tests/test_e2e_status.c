@@ -61,16 +61,8 @@ static const char *create_sirt1(struct fx *fx)
 static const char *mention(struct fx *fx, const char *user, const char *channel, const char *text, const char *event_id)
 {
     size_t before = posts_to(fx, channel);
-    char full[256];
-    snprintf(full, sizeof(full), "<@U0BOT0001> %s", text);
-    cJSON *ev = cJSON_CreateObject();
-    cJSON_AddStringToObject(ev, "type", "app_mention");
-    cJSON_AddStringToObject(ev, "user", user);
-    cJSON_AddStringToObject(ev, "text", full);
-    cJSON_AddStringToObject(ev, "channel", channel);
-    cJSON_AddStringToObject(ev, "ts", "1795424000.000100");
-    fake_slack_send_event(fx->slack, ev, event_id, 0);
-    cJSON_Delete(ev);
+    fx_mention(fx, &(struct fx_mention_opts){ .user = user, .channel = channel, .text = text, .event_id = event_id,
+                                              .ts = "1795424000.000100" });
     if (!fx_wait_q(fx, &(struct fx_q){ .channel = channel }, before + 1, 5000))
         TEST_FAIL("no reply to \"%s\" in %s", text, channel);
     return post_text(fx, channel, before);
