@@ -230,6 +230,8 @@ TEST_T(e2e_link_command_later_and_refusals, 120)
     fx_start(&fx, NULL);
     const char *chan = report(&fx, "V0LINK0002", NULL);
     ASSERT(fx_wait_calls(&fx, "pins.add", 1, 15000));
+    /* The issue is a job of its own, not behind the pin: waited for too. */
+    ASSERT(fx_wait_n(&fx, fx_gitlab_issues, 1, 15000));
     ASSERT_EQ(fake_gitlab_issue_count(fx.gitlab), 1);
     int ipid = jint(own_issue(&fx), "project_id");
     /* Filed later, from HackerOne, in a subgroup. */

@@ -450,8 +450,8 @@ TEST_T(e2e_responders_assign, 60)
     const struct fake_call *dm = find_call(&fx, "chat.postMessage", "D0APPSEC2", "appsec owner");
     ASSERT_CONTAINS(dm->body, "glpat-[MASKED]");
     ASSERT_CONTAINS(dm->body, "<#");
-    const struct fake_channel *c = fake_slack_channel_by_id(fx.slack, ch);
-    ASSERT(fake_slack_channel_has_member(c, "U0APPSEC2"));
+    /* The invite is a job of its own, not behind the posts: waited for. */
+    ASSERT(fx_wait_member(&fx, ch, "U0APPSEC2", 10000));
 
     struct kinds k;
     char state[128];
