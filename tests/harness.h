@@ -312,6 +312,9 @@ struct fx_mention_opts {
     bool raw;
 };
 const char *fx_mention(struct fx *fx, const struct fx_mention_opts *m);
+/* The same with the default ts and event_ts "1700000300.000200". */
+const char *fx_mention_text(struct fx *fx, const char *user, const char *channel, const char *text,
+                            const char *event_id);
 /* A block_actions payload of one button as Slack sends it: user.id, the
  * channel object (when channel), trigger_id (default: action_ts), and with
  * app user.team_id and api_app_id; with message_ts a message container;

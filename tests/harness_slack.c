@@ -144,6 +144,13 @@ const char *fx_mention(struct fx *fx, const struct fx_mention_opts *m)
     return eid;
 }
 
+const char *fx_mention_text(struct fx *fx, const char *user, const char *channel, const char *text,
+                            const char *event_id)
+{
+    return fx_mention(fx, &(struct fx_mention_opts){ .user = user, .channel = channel, .text = text,
+                                                     .event_id = event_id, .event_ts = "1700000300.000200" });
+}
+
 cJSON *fx_button_payload(struct fx *fx, const struct fx_button *b)
 {
     cJSON *p = cJSON_CreateObject();

@@ -73,13 +73,6 @@ static const char *press(struct fx *fx, const char *user, const char *channel, c
                                              .response_path = action_ts, .app = true });
 }
 
-static const char *mention(struct fx *fx, const char *user, const char *channel, const char *text,
-                           const char *event_id)
-{
-    return fx_mention(fx, &(struct fx_mention_opts){ .user = user, .channel = channel, .text = text,
-                                                     .event_id = event_id, .event_ts = "1700000300.000200" });
-}
-
 /* ---- reading the bot's store ---- */
 
 struct kinds {
@@ -229,7 +222,7 @@ TEST_T(e2e_responders_oncall, 60)
     ASSERT(fx_wait_calls(&fx, "auth.test", 1, 3000));
 
     /* @sirt oncall: PagerDuty's PSECOPS01 is secops@example.com = U0SECOPS1. */
-    mention(&fx, "U0REPORT1", "C0PUBLIC1", "oncall", "Ev0ONCALL01");
+    fx_mention_text(&fx, "U0REPORT1", "C0PUBLIC1", "oncall", "Ev0ONCALL01");
     ASSERT(wait_posts(&fx, "chat.postMessage", "C0PUBLIC1", "On call now: <@U0SECOPS1>", 1));
     ASSERT_CONTAINS(find_call(&fx, "chat.postMessage", "C0PUBLIC1", "On call now")->body, "PagerDuty schedule");
     struct fake_http *h = fake_pagerduty_http(fx.pd);
@@ -256,7 +249,7 @@ TEST_T(e2e_responders_oncall, 60)
 
     /* PagerDuty answers but nobody matches in Slack: the fallback too. */
     fake_pagerduty_set_oncall(fx.pd, "PSCHED1", "PGHOST001", "ghost", "ghost@example.com");
-    mention(&fx, "U0REPORT1", "C0PUBLIC1", "oncall", "Ev0ONCALL02");
+    fx_mention_text(&fx, "U0REPORT1", "C0PUBLIC1", "oncall", "Ev0ONCALL02");
     ASSERT(wait_posts(&fx, "chat.postMessage", "C0PUBLIC1", "On call now: <@U0SECOPS1> (fallback", 1));
     ASSERT(!fx_stderr_has(&fx, "pd-test-token"));
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
@@ -272,7 +265,7 @@ TEST_T(e2e_responders_oncall_without_token_or_fallback, 60)
     const char *env[] = { "PAGERDUTY_API_TOKEN=", NULL };
     fx_start(&fx, env);
     ASSERT(fx_wait_calls(&fx, "auth.test", 1, 3000));
-    mention(&fx, "U0REPORT1", "C0PUBLIC1", "oncall", "Ev0ONCALL11");
+    fx_mention_text(&fx, "U0REPORT1", "C0PUBLIC1", "oncall", "Ev0ONCALL11");
     ASSERT(wait_posts(&fx, "chat.postMessage", "C0PUBLIC1", "On call now: <@U0SECOPS1> (fallback", 1));
     ASSERT_EQ(fake_http_count(fake_pagerduty_http(fx.pd), "GET /oncalls"), 0);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);

@@ -87,13 +87,6 @@ static const char *press(struct fx *fx, const char *user, const char *channel, c
                                              .response_path = action_ts, .app = true });
 }
 
-static const char *mention(struct fx *fx, const char *user, const char *channel, const char *text,
-                           const char *event_id)
-{
-    return fx_mention(fx, &(struct fx_mention_opts){ .user = user, .channel = channel, .text = text,
-                                                     .event_id = event_id, .event_ts = "1700000300.000200" });
-}
-
 static bool has_label(const cJSON *issue, const char *label)
 {
     const cJSON *l;
@@ -201,7 +194,7 @@ TEST_T(e2e_severity_priority_only_pages, 90)
     start(&fx);
     const char *ch = report(&fx, "3", "3");
     /* Inside the incident channel the incident is implied. */
-    const char *eid = mention(&fx, "U0REPORT1", ch, "severity P1", "Ev0SEVP1");
+    const char *eid = fx_mention_text(&fx, "U0REPORT1", ch, "severity P1", "Ev0SEVP1");
     ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT(fx_wait_n(&fx, fx_pd_events, 1, 10000));
     ASSERT_STR_EQ(util_jstr(fake_pagerduty_event_json(fx.pd, 0), "dedup_key"), "SIRT-1");
@@ -217,7 +210,7 @@ TEST_T(e2e_severity_priority_only_pages, 90)
     ASSERT(!fx_is_member(&fx, ch, "U0SIRT002"));
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 1);
     /* The same envelope delivered again (Slack's retry) changes nothing more. */
-    eid = mention(&fx, "U0REPORT1", ch, "severity P1", "Ev0SEVP1");
+    eid = fx_mention_text(&fx, "U0REPORT1", ch, "severity P1", "Ev0SEVP1");
     fx_run_for(&fx, 1500);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 1);
     ASSERT_EQ(fake_http_count(fake_gitlab_http(fx.gitlab), PUT_ISSUE), 1);
