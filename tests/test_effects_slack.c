@@ -261,6 +261,34 @@ TEST(eff_invite)
     efx_finish(&e);
 }
 
+/* conversations.invite answers with per-user errors: what each one means. */
+static const struct {
+    const char *answer;
+    enum effect_outcome outcome;
+    const char *error;           /* NULL: not checked */
+    const char *timeline;        /* NULL: not checked */
+    int invited;                 /* -1: not checked */
+    bool errors_listed;
+} invite_cases[] = {
+    { "{\"ok\":false,\"error\":\"already_in_channel\",\"errors\":[{\"user\":\"U1\",\"ok\":false,"
+      "\"error\":\"already_in_channel\"},{\"user\":\"U2\",\"ok\":false,\"error\":\"already_in_channel\"}]}",
+      EFFECT_DONE, NULL, NULL, -1, false },
+    { "{\"ok\":false,\"error\":\"already_in_channel\",\"errors\":[{\"user\":\"U1\",\"ok\":false,"
+      "\"error\":\"already_in_channel\"},{\"user\":\"U2\",\"ok\":false,\"error\":\"user_disabled\"}]}",
+      EFFECT_FAIL, "user_disabled", NULL, -1, false },
+    /* force=true: U1 was invited, U2 could not be: done, with the error listed */
+    { "{\"ok\":false,\"error\":\"user_not_found\",\"errors\":[{\"user\":\"U2\",\"ok\":false,"
+      "\"error\":\"user_not_found\"}]}",
+      EFFECT_DONE, NULL, "invited <@U1>", 1, true },
+    /* nobody could be invited: fail with the per-user code */
+    { "{\"ok\":false,\"error\":\"user_not_found\",\"errors\":[{\"user\":\"U1\",\"ok\":false,"
+      "\"error\":\"user_not_found\"},{\"user\":\"U2\",\"ok\":false,\"error\":\"user_not_found\"}]}",
+      EFFECT_FAIL, "user_not_found", NULL, -1, false },
+    { "{\"ok\":true,\"channel\":{\"id\":\"C0INC0006\"},\"errors\":[{\"user\":\"U2\",\"ok\":false,"
+      "\"error\":\"user_not_found\"}]}",
+      EFFECT_DONE, NULL, NULL, -1, true },
+};
+
 TEST(eff_invite_per_user_errors)
 {
     struct efx e;
@@ -270,39 +298,22 @@ TEST(eff_invite_per_user_errors)
     inc.channel_id = "C0INC0006";
     struct efx_got g;
     const char *pl = "{\"users\":[\"U1\",\"U2\"]}";
-    efx_push_json(&e, 200, "{\"ok\":false,\"error\":\"already_in_channel\",\"errors\":[{\"user\":\"U1\",\"ok\":false,"
-                       "\"error\":\"already_in_channel\"},{\"user\":\"U2\",\"ok\":false,\"error\":\"already_in_channel\"}]}");
-    efx_run(&e, &(struct efx_job){ .op = "slack.invite", .incident_id = 6, .payload = pl }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_DONE);
-    efx_got_free(&g);
-    efx_push_json(&e, 200, "{\"ok\":false,\"error\":\"already_in_channel\",\"errors\":[{\"user\":\"U1\",\"ok\":false,"
-                       "\"error\":\"already_in_channel\"},{\"user\":\"U2\",\"ok\":false,\"error\":\"user_disabled\"}]}");
-    efx_run(&e, &(struct efx_job){ .op = "slack.invite", .incident_id = 6, .payload = pl }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_FAIL);
-    ASSERT_STR_EQ(g.error, "user_disabled");
-    efx_got_free(&g);
-    /* force=true: U1 was invited, U2 could not be: done, with the error listed */
-    efx_push_json(&e, 200, "{\"ok\":false,\"error\":\"user_not_found\",\"errors\":[{\"user\":\"U2\",\"ok\":false,"
-                       "\"error\":\"user_not_found\"}]}");
-    efx_run(&e, &(struct efx_job){ .op = "slack.invite", .incident_id = 6, .payload = pl }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_DONE);
-    ASSERT_STR_EQ(efx_res_str(&g, "timeline", NULL), "invited <@U1>");
-    ASSERT_EQ(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g.result, "invited")), 1);
-    ASSERT(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(g.result, "errors")));
-    efx_got_free(&g);
-    /* nobody could be invited: fail with the per-user code */
-    efx_push_json(&e, 200, "{\"ok\":false,\"error\":\"user_not_found\",\"errors\":[{\"user\":\"U1\",\"ok\":false,"
-                       "\"error\":\"user_not_found\"},{\"user\":\"U2\",\"ok\":false,\"error\":\"user_not_found\"}]}");
-    efx_run(&e, &(struct efx_job){ .op = "slack.invite", .incident_id = 6, .payload = pl }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_FAIL);
-    ASSERT_STR_EQ(g.error, "user_not_found");
-    efx_got_free(&g);
-    efx_push_json(&e, 200, "{\"ok\":true,\"channel\":{\"id\":\"C0INC0006\"},\"errors\":[{\"user\":\"U2\",\"ok\":false,"
-                       "\"error\":\"user_not_found\"}]}");
-    efx_run(&e, &(struct efx_job){ .op = "slack.invite", .incident_id = 6, .payload = pl }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_DONE);
-    ASSERT(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(g.result, "errors")));
-    efx_got_free(&g);
+    for (size_t i = 0; i < ARRAY_LEN(invite_cases); i++) {
+        fprintf(stderr, "case %zu\n", i);
+        efx_push_json(&e, 200, invite_cases[i].answer);
+        efx_run(&e, &(struct efx_job){ .op = "slack.invite", .incident_id = 6, .payload = pl }, &inc, &g);
+        ASSERT_EQ(g.outcome, invite_cases[i].outcome);
+        if (invite_cases[i].error)
+            ASSERT_STR_EQ(g.error, invite_cases[i].error);
+        if (invite_cases[i].timeline)
+            ASSERT_STR_EQ(efx_res_str(&g, "timeline", NULL), invite_cases[i].timeline);
+        if (invite_cases[i].invited >= 0)
+            ASSERT_EQ(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g.result, "invited")),
+                      invite_cases[i].invited);
+        if (invite_cases[i].errors_listed)
+            ASSERT(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(g.result, "errors")));
+        efx_got_free(&g);
+    }
     efx_finish(&e);
 }
 
