@@ -476,21 +476,8 @@ TEST(cfg_team_defaults_and_empty)
 TEST(cfg_team_example_file_parses)
 {
     /* sirt.example.json at the repo root, found from this file's path. */
-    char path[512];
-    snprintf(path, sizeof(path), "%s", __FILE__);
-    char *slash = strrchr(path, '/');
-    if (slash)
-        snprintf(slash, sizeof(path) - (size_t)(slash - path), "/../sirt.example.json");
-    else
-        snprintf(path, sizeof(path), "../sirt.example.json");
-    FILE *f = fopen(path, "r");
-    if (!f)
-        f = fopen("sirt.example.json", "r");
-    ASSERT_NOT_NULL(f);
-    char text[8192];
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[n] = '\0';
+    char *text = test_repo_file("sirt.example.json");
+    size_t n = strlen(text);
     struct cfg c;
     memset(&c, 0, sizeof(c));
     char err[256] = "";
@@ -503,6 +490,7 @@ TEST(cfg_team_example_file_parses)
     ASSERT_EQ(c.handoff_lead_minutes, 30);
     ASSERT_STR_EQ(cfg_gitlab_user(&c, "U0EXAMPLE07"), "sid");
     cfg_finish(&c);
+    free(text);
 }
 
 TEST(cfg_team_gitlab_users)

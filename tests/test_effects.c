@@ -302,33 +302,13 @@ TEST(eff_cancel_on_api_close_is_retry_canceled)
 /* ================================================================== */
 /* logs */
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ASSERT_NOT_NULL(f);
-    struct buf b;
-    buf_init(&b, 0);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    buf_puts(&b, "");
-    return buf_take(&b);
-}
-
 TEST(eff_no_tokens_or_incident_text_in_logs)
 {
     /* Secrets shaped like no known pattern, so the logger's masking cannot hide a leak. */
     static const char gl_plain[] = "plainGlTok-77aa88bb99cc";
     static const char pd_plain[] = "plainPdKey-11dd22ee33ff";
-    char path[] = "/tmp/sirt-fx-log-XXXXXX";
-    int fd = mkstemp(path);
-    ASSERT(fd >= 0);
-    fflush(stderr);
-    int saved = dup(2);
-    ASSERT(saved >= 0);
-    ASSERT(dup2(fd, 2) >= 0);
+    struct test_capture cap;
+    test_capture_start(&cap);
     log_set_level(LOG_LVL_DEBUG);
 
     struct efx e;
@@ -358,12 +338,7 @@ TEST(eff_no_tokens_or_incident_text_in_logs)
     efx_got_free(&g);
     efx_finish(&e);
 
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    close(fd);
-    char *logged = slurp(path);
-    unlink(path);
+    char *logged = test_capture_end(&cap);
     ASSERT_CONTAINS(logged, "gitlab.create_issue");
     ASSERT_CONTAINS(logged, "http_400");
     ASSERT_NOT_CONTAINS(logged, gl_plain);
