@@ -96,6 +96,10 @@ char *test_capture_end(struct test_capture *c);
         _h ? _h : "(null)"); } while (0)
 #define ASSERT_NOT_CONTAINS(hay, needle) do { const char *_h = (hay), *_n = (needle); \
     if (_h && strstr(_h, _n)) TEST_FAIL("%s must not contain \"%s\": got \"%s\"", #hay, _n, _h); } while (0)
+/* s is one non-empty line (no CR, no LF): an error message as we print them. */
+#define ASSERT_ONE_LINE(s) do { const char *_s = (s); \
+    if (!_s || !_s[0] || strchr(_s, '\n') || strchr(_s, '\r')) TEST_FAIL("%s is not one line: \"%s\"", #s, \
+        _s ? _s : "(null)"); } while (0)
 #define ASSERT_NULL(p) do { if ((p) != NULL) TEST_FAIL("%s is not NULL", #p); } while (0)
 #define ASSERT_NOT_NULL(p) do { if ((p) == NULL) TEST_FAIL("%s is NULL", #p); } while (0)
 
