@@ -50,6 +50,16 @@ static double num_of(const cJSON *o, const char *key)
     return it->valuedouble;
 }
 
+/* Ends the capture and parses what was logged into lines (MAX_LINES at
+ * most); returns how many. */
+static size_t captured_lines(cJSON **lines)
+{
+    char *text = test_capture_end(&cap);
+    size_t n = parse_lines(text, lines, MAX_LINES);
+    free(text);
+    return n;
+}
+
 static void free_lines(cJSON **lines, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -184,17 +194,15 @@ TEST(log_errno_variant)
     errno = 42;
     LOG_ERRNO(LOG_LVL_ERROR, ENOENT, "open failed", "path:s", "/etc/sirt.json");
     int after = errno;
-    char *text = test_capture_end(&cap);
-    ASSERT_EQ(after, 42);           /* errno preserved */
     cJSON *lines[MAX_LINES];
-    size_t n = parse_lines(text, lines, MAX_LINES);
+    size_t n = captured_lines(lines);
+    ASSERT_EQ(after, 42);           /* errno preserved */
     ASSERT_EQ(n, 1);
     ASSERT_EQ(num_of(lines[0], "errno"), ENOENT);
     ASSERT_STR_EQ(str_of(lines[0], "error"), "No such file or directory");
     ASSERT_STR_EQ(str_of(lines[0], "path"), "/etc/sirt.json");
     ASSERT_STR_EQ(str_of(lines[0], "level"), "error");
     free_lines(lines, n);
-    free(text);
 }
 
 TEST(log_bad_spec_and_special_numbers)
@@ -203,9 +211,8 @@ TEST(log_bad_spec_and_special_numbers)
     LOG_INFO("bad", "a:d b:q c:d", 1, 2, 3);
     LOG_INFO("nan", "x:f y:f", NAN, INFINITY);
     LOG_INFO("noname", ":d", 1);
-    char *text = test_capture_end(&cap);
     cJSON *lines[MAX_LINES];
-    size_t n = parse_lines(text, lines, MAX_LINES);
+    size_t n = captured_lines(lines);
     ASSERT_EQ(n, 3);
     ASSERT_EQ(num_of(lines[0], "a"), 1);
     ASSERT_STR_EQ(str_of(lines[0], "log_error"), "bad field spec");
@@ -214,7 +221,6 @@ TEST(log_bad_spec_and_special_numbers)
     ASSERT(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(lines[1], "y")));
     ASSERT_STR_EQ(str_of(lines[2], "log_error"), "bad field spec");
     free_lines(lines, n);
-    free(text);
 }
 
 TEST(log_long_value_truncated)
@@ -225,17 +231,15 @@ TEST(log_long_value_truncated)
     big[n] = '\0';
     test_capture_start(&cap);
     LOG_INFO("big", "v:s", big);
-    char *text = test_capture_end(&cap);
-    free(big);
     cJSON *lines[MAX_LINES];
-    size_t k = parse_lines(text, lines, MAX_LINES);
+    size_t k = captured_lines(lines);
+    free(big);
     ASSERT_EQ(k, 1);
     const char *v = str_of(lines[0], "v");
     ASSERT(strlen(v) < 9000);
     ASSERT(strlen(v) > 8000);
     ASSERT(str_starts(v + strlen(v) - 3, "..."));
     free_lines(lines, k);
-    free(text);
 }
 
 TEST(log_src_strips_directories)
@@ -243,14 +247,12 @@ TEST(log_src_strips_directories)
     test_capture_start(&cap);
     log_write(LOG_LVL_ERROR, "/home/build/sirtbot/bot/socket_mode.c", 321, "x", NULL);
     log_write(LOG_LVL_ERROR, "main.c", 7, "y", NULL);
-    char *text = test_capture_end(&cap);
     cJSON *lines[MAX_LINES];
-    size_t n = parse_lines(text, lines, MAX_LINES);
+    size_t n = captured_lines(lines);
     ASSERT_EQ(n, 2);
     ASSERT_STR_EQ(str_of(lines[0], "src"), "socket_mode.c:321");
     ASSERT_STR_EQ(str_of(lines[1], "src"), "main.c:7");
     free_lines(lines, n);
-    free(text);
 }
 
 TEST(log_clock_format)
