@@ -161,6 +161,16 @@ static const struct sirt_verb *verb_for(const struct router *rt, const char *ver
     return rt->table->verb(verb[0] ? verb : "help");
 }
 
+/* The respond phase of req's verb v (NULL: nobody has it) into r. */
+static void respond(const struct router *rt, const struct sirt_verb *v, const struct sirt_req *req,
+                    struct sirt_reply *r)
+{
+    if (!v)
+        rt->table->unknown(rt->ctx, req, r);
+    else if (v->respond)
+        v->respond(rt->ctx, req, r);
+}
+
 static cJSON *ack_slash(struct router *rt, const cJSON *payload, bool *want_work)
 {
     struct parsed p;
@@ -168,13 +178,9 @@ static cJSON *ack_slash(struct router *rt, const cJSON *payload, bool *want_work
         return NULL;
     const struct sirt_verb *v = verb_for(rt, p.verb);
     struct sirt_reply r = { 0 };
-    if (v) {
-        if (v->respond)
-            v->respond(rt->ctx, &p.req, &r);
+    respond(rt, v, &p.req, &r);
+    if (v)
         *want_work = v->work != NULL;
-    } else {
-        rt->table->unknown(rt->ctx, &p.req, &r);
-    }
     LOG_INFO("slash command", "verb:s user:s known:b", p.verb, p.req.user_id, v != NULL);
     cJSON *ack = reply_to_ack(&r);
     reply_free(&r);
@@ -305,12 +311,7 @@ static int work_event(struct router *rt, const cJSON *payload)
 
     const struct sirt_verb *v = verb_for(rt, p.verb);
     struct sirt_reply r = { 0 };
-    if (v) {
-        if (v->respond)
-            v->respond(rt->ctx, &p.req, &r);
-    } else {
-        rt->table->unknown(rt->ctx, &p.req, &r);
-    }
+    respond(rt, v, &p.req, &r);
     LOG_INFO(src == REQ_DM ? "direct message" : "mention", "verb:s user:s channel:s known:b",
              p.verb, user, channel, v != NULL);
     const char *eid = util_jstr(payload, "event_id");
