@@ -31,12 +31,6 @@
 #define SECTION_MAX 3000      /* Slack's limit for a section's text */
 #define DM_FIELD_MAX 600      /* per field in the directors' summary */
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
-
 /* The form's fields, in order: block id, label, required, multiline. */
 static const struct field {
     const char *id, *label;
@@ -70,13 +64,13 @@ static size_t utf8_len(const char *s)
 
 static const char *payload_user(const cJSON *payload)
 {
-    return jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    return util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
 }
 
 static const char *payload_channel(const cJSON *payload)
 {
-    const char *c = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
-    return c ? c : jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
+    const char *c = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    return c ? c : util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
 }
 
 /* Masked, escaped user text for mrkdwn, at most max bytes of source. */
@@ -236,7 +230,7 @@ int decision_button(const struct hctx *ctx, const cJSON *payload, const cJSON *a
     if (decision_check(ctx, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0)
         job_button_notice(ctx, payload, action, "decision-refused", msg, false);
     else
-        open_modal(ctx, inc.id, payload_channel(payload), jstr(payload, "trigger_id"));
+        open_modal(ctx, inc.id, payload_channel(payload), util_jstr_set(payload, "trigger_id"));
     incident_finish(&inc);
     return job_result(ctx);
 }
@@ -262,7 +256,7 @@ static void input_finish(struct decision_input *in)
  * forged or foreign form): meta_ok false, incident 0. */
 static void meta_read(const cJSON *view, struct decision_input *in)
 {
-    const char *m = jstr(view, "private_metadata");
+    const char *m = util_jstr_set(view, "private_metadata");
     cJSON *j = m ? cJSON_Parse(m) : NULL;
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "incident");
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "channel");
@@ -424,7 +418,7 @@ static void plan_decision(const struct hctx *ctx, const struct incident *inc, co
 
 static const char *view_id_or(const cJSON *view)
 {
-    const char *id = jstr(view, "id");
+    const char *id = util_jstr_set(view, "id");
     return id ? id : "-";
 }
 
@@ -441,7 +435,7 @@ int decision_submit(const struct hctx *ctx, const cJSON *payload)
     if (errors) {
         /* Checked at ack time already; things changed since (access, the
          * incident) or the form was forged: refused, and the sender told. */
-        const char *why = jstr(errors, "solution");
+        const char *why = util_jstr_set(errors, "solution");
         char *t = xasprintf("Your short-term decision was not recorded: %s",
                             why ? why : "the form did not pass its checks.");
         char key[200];
@@ -458,7 +452,7 @@ int decision_submit(const struct hctx *ctx, const cJSON *payload)
         input_finish(&in);
         return job_result(ctx);
     }
-    const char *view_id = jstr(view, "id");
+    const char *view_id = util_jstr_set(view, "id");
     char form[96], tag[120];
     snprintf(form, sizeof(form), "%s", view_id ? view_id : "");
     snprintf(tag, sizeof(tag), "[form %s]", form);
@@ -510,7 +504,7 @@ static int button_decision(const struct hctx *ctx, const cJSON *payload, const c
 {
     memset(d, 0, sizeof(*d));
     memset(inc, 0, sizeof(*inc));
-    const char *v = jstr(action, "value");
+    const char *v = util_jstr_set(action, "value");
     char *end = NULL;
     long long id = v ? strtoll(v, &end, 10) : 0;
     if (id <= 0 || !end || *end || store_decision_get(ctx->store, id, d) != 0) {
@@ -627,7 +621,7 @@ void decision_validate_prompt_fire(const struct hctx *ctx, const struct sched_ti
 int decision_validated(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
     const char *user = payload_user(payload);
-    const char *aid = jstr(action, "action_id");
+    const char *aid = util_jstr_set(action, "action_id");
     bool yes = aid && strcmp(aid, "decision_validated_yes") == 0;
     struct decision d;
     struct incident inc;

@@ -23,12 +23,6 @@
 
 #define TITLE_MAX 150
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
-
 static bool paging_enabled(const struct hctx *ctx)
 {
     return ctx->cfg && ctx->cfg->pagerduty_routing_key && ctx->cfg->pagerduty_routing_key[0];
@@ -48,9 +42,9 @@ static bool is_resolved(const struct incident *inc)
  * two requests), else the trigger id. */
 static void press_id(const cJSON *payload, const cJSON *action, char *out, size_t size)
 {
-    const char *ts = jstr(action, "action_ts");
-    const char *trig = jstr(payload, "trigger_id");
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *ts = util_jstr_set(action, "action_ts");
+    const char *trig = util_jstr_set(payload, "trigger_id");
+    const char *user = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     snprintf(out, size, "%s/%s", user ? user : "-", ts ? ts : trig ? trig : "0");
 }
 
@@ -237,8 +231,8 @@ int page_work(const struct hctx *ctx, const struct sirt_req *req)
 
 int page_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    const char *user = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *channel = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
     struct incident inc;
     if (!user)
         return job_result(ctx);
@@ -366,7 +360,7 @@ int resolve_work(const struct hctx *ctx, const struct sirt_req *req)
 
 int resolve_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *user = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
     if (!user)
         return job_result(ctx);

@@ -26,12 +26,6 @@
 #define URL_MAX 500
 #define REMIND_EVERY_MS (24LL * 3600 * 1000)
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
-
 static bool is_open(const struct incident *inc)
 {
     return inc->state && strcmp(inc->state, "open") == 0;
@@ -265,9 +259,9 @@ void release_confirm_ephemeral(const struct hctx *ctx, const struct incident *in
 
 static void press_key(const char *what, const cJSON *payload, const cJSON *action, char *out, size_t n)
 {
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    const char *ts = jstr(action, "action_ts");
-    snprintf(out, n, "%s/%s/%s", what, user ? user : "-", ts ? ts : jstr(payload, "trigger_id") ? jstr(payload, "trigger_id") : "0");
+    const char *user = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *ts = util_jstr_set(action, "action_ts");
+    snprintf(out, n, "%s/%s/%s", what, user ? user : "-", ts ? ts : util_jstr_set(payload, "trigger_id") ? util_jstr_set(payload, "trigger_id") : "0");
 }
 
 void release_confirm_button(const struct hctx *ctx, const struct incident *inc, const cJSON *payload,
@@ -275,7 +269,7 @@ void release_confirm_button(const struct hctx *ctx, const struct incident *inc, 
 {
     char key[256];
     press_key("resolve_confirm", payload, action, key, sizeof(key));
-    const char *url = jstr(payload, "response_url");
+    const char *url = util_jstr_set(payload, "response_url");
     if (url) {
         char *text = NULL;
         cJSON *blocks = confirm_blocks(inc, &text);
@@ -291,17 +285,17 @@ void release_confirm_button(const struct hctx *ctx, const struct incident *inc, 
         free(text);
         return;
     }
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    const char *user = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *channel = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
     if (!channel)
-        channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
+        channel = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
     if (user && channel)
         ephemeral_blocks(ctx, key, channel, user, inc);
 }
 
 int release_resolve_anyway(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *user = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
     if (!user)
         return job_result(ctx);
