@@ -277,8 +277,9 @@ bool fx_pred_called(struct fx *fx, void *method);
 bool fx_wait_calls(struct fx *fx, const char *method, size_t n, int timeout_ms);
 /* Waits until a chat.postMessage answered ok has a "text" containing part. */
 bool fx_wait_post_text(struct fx *fx, const char *part, int timeout_ms);
-/* True if the bot's stderr so far contains s. */
+/* True if the bot's stderr so far contains s; the wait until it does. */
 bool fx_stderr_has(struct fx *fx, const char *s);
+bool fx_wait_stderr(struct fx *fx, const char *s, int timeout_ms);
 /* What the bot wrote on stderr since the last fx_spawn (never NULL). */
 const char *fx_stderr_since_spawn(struct fx *fx);
 
@@ -364,6 +365,14 @@ bool fx_wait_n(struct fx *fx, fx_counter count, size_t n, int timeout_ms);
 size_t fx_pd_events(struct fx *fx);     /* events the fake PagerDuty received */
 size_t fx_gitlab_notes(struct fx *fx);  /* notes the fake GitLab holds */
 size_t fx_gitlab_issues(struct fx *fx); /* issues the fake GitLab holds */
+/* The body of a note the fake GitLab holds that contains part, NULL if none;
+ * the wait until there is one. */
+const char *fx_gitlab_note_with(struct fx *fx, const char *part);
+bool fx_wait_gitlab_note(struct fx *fx, const char *part, int timeout_ms);
+/* The access level of GitLab user user_id in the fake's first project (0:
+ * not a member, or no project yet); the wait until it is above 0. */
+int fx_gitlab_access(struct fx *fx, int user_id);
+bool fx_wait_gitlab_member(struct fx *fx, int user_id, int timeout_ms);
 
 /* The bot's SQLite file (<dir>/sirt.db) opened read-only beside the running
  * bot (5 s busy timeout); a query that does not prepare fails the test.

@@ -77,6 +77,16 @@ bool fx_wait_post_text(struct fx *fx, const char *part, int timeout_ms)
     return fx_wait(fx, pred_post_text, (void *)part, timeout_ms);
 }
 
+static bool pred_stderr(struct fx *fx, void *s)
+{
+    return fx_stderr_has(fx, s);
+}
+
+bool fx_wait_stderr(struct fx *fx, const char *s, int timeout_ms)
+{
+    return fx_wait(fx, pred_stderr, (void *)s, timeout_ms);
+}
+
 /* ------------------------------------------------------------------ */
 /* acks and what the tests send */
 
@@ -333,6 +343,42 @@ size_t fx_gitlab_notes(struct fx *fx)
 size_t fx_gitlab_issues(struct fx *fx)
 {
     return fake_gitlab_issue_count(fx->gitlab);
+}
+
+const char *fx_gitlab_note_with(struct fx *fx, const char *part)
+{
+    for (size_t i = 0; i < fake_gitlab_note_count(fx->gitlab); i++) {
+        const char *b = util_jstr(fake_gitlab_note(fx->gitlab, i), "body");
+        if (b && strstr(b, part))
+            return b;
+    }
+    return NULL;
+}
+
+static bool pred_note(struct fx *fx, void *part)
+{
+    return fx_gitlab_note_with(fx, part) != NULL;
+}
+
+bool fx_wait_gitlab_note(struct fx *fx, const char *part, int timeout_ms)
+{
+    return fx_wait(fx, pred_note, (void *)part, timeout_ms);
+}
+
+int fx_gitlab_access(struct fx *fx, int user_id)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(fake_gitlab_project(fx->gitlab, 0), "id");
+    return cJSON_IsNumber(id) ? fake_gitlab_member_access(fx->gitlab, id->valueint, user_id) : 0;
+}
+
+static bool pred_gitlab_member(struct fx *fx, void *ud)
+{
+    return fx_gitlab_access(fx, *(const int *)ud) > 0;
+}
+
+bool fx_wait_gitlab_member(struct fx *fx, int user_id, int timeout_ms)
+{
+    return fx_wait(fx, pred_gitlab_member, &user_id, timeout_ms);
 }
 
 struct n_want {
