@@ -145,6 +145,18 @@ int fx_tls_make_ca(struct fx *fx, const char *name, char *pem, size_t n);
 int fx_tls_make_cert(struct fx *fx, const char *ca_name, const char *name, const char *san, const char *cn,
                      char *cert, char *key, size_t n);
 
+/* The start of the default config, shared by configs written out the same
+ * way (demo/drill.c): "{", the time zone, the SIRT channel and team, the
+ * severity-1 responders, the directors and the opening of "appsec": [. */
+#define FX_CONFIG_HEAD \
+    "{\n" \
+    "  \"timezone\": \"UTC\",\n" \
+    "  \"sirt_channel\": \"C0SIRT0001\",\n" \
+    "  \"sirt_team\": [\"U0SIRT001\", \"U0SIRT002\"],\n" \
+    "  \"severity1_responders\": [\"U0SIRT001\", \"U0SIRT002\"],\n" \
+    "  \"directors\": [\"U0DIRSEC1\", \"U0DIRINF1\"],\n" \
+    "  \"appsec\": [\n"
+
 /* Default config text (what fx_init writes). */
 extern const char fx_default_config[];
 /* Writes the team config file used by the next fx_spawn (default: a small
@@ -270,6 +282,7 @@ int fx_cli_run(struct fx *fx, const char *const *args, const char *const *extra_
 
 /* Common predicates */
 bool fx_pred_online(struct fx *fx, void *ud);              /* ws_count >= 1 */
+bool fx_pred_offline(struct fx *fx, void *ud);             /* ws_count == 0 */
 bool fx_pred_acked(struct fx *fx, void *envelope_id);
 bool fx_pred_exited(struct fx *fx, void *ud);
 /* ud: const char *method; true once fake_slack_call_count(method) >= 1 */
@@ -384,9 +397,15 @@ long long fx_db_int(struct fx *fx, const char *sql);
 void fx_db_text(struct fx *fx, const char *sql, char *out, size_t n);
 char *fx_db_rows(struct fx *fx, const char *sql, const char *null_as);
 bool fx_wait_db_int(struct fx *fx, const char *sql, long long v, int timeout_ms);
+/* The raw bytes of a file (the database, its -wal) into out, which it
+ * initialises (buf_finish it either way); false when it cannot be opened. */
+bool fx_read_file(const char *path, struct buf *out);
 
 /* A port on 127.0.0.1 that was free a moment ago (-1 on failure). */
 int fx_free_port(void);
+/* fx_start with SIRT_HTTP=127.0.0.1:<a free port> before env (may be
+ * NULL); returns the port. */
+int fx_start_http(struct fx *fx, const char *const *env);
 /* Blocking GET (3 s cap) of http://127.0.0.1:<port><path> into body (reset
  * first; data never NULL afterwards).  The HTTP status, 0 when no answer.
  * The bot is another process: not running the loop meanwhile is fine. */

@@ -19,6 +19,8 @@ struct report_fields {
  * text to look for where they must not be (access, status and review tests). */
 extern const struct report_fields report_secret_s1;
 extern const char *const report_secret_words[4];
+/* An S2 report (session fixation in login) of the handoff tests. */
+extern const struct report_fields report_session_s2;
 
 cJSON *report_submission_payload(const char *view_id, const char *user, const struct report_fields *f);
 

@@ -33,15 +33,6 @@ static const char cfg_along_the_sun[] =
     "\"components\":[{\"name\":\"gitaly\",\"em\":\"U0EM00001\",\"pm\":\"U0PM00001\",\"channel\":\"C0GITALY1\"}],"
     "\"handoff\":{\"lead_minutes\":30},\"gitlab\":{\"namespace_id\":42}}";
 
-static const struct report_fields fields = {
-    .title = "Session fixation in login",
-    .what = "Session id not rotated after login",
-    .severity = "2",
-    .priority = "2",
-    .component = "gitaly",
-    .repro = "POST /users/sign_in",
-};
-
 /* The first message posted to channel that contains needle (its JSON), or NULL. */
 static const struct fake_call *post_with(struct fx *fx, const char *channel, const char *needle)
 {
@@ -55,7 +46,7 @@ static bool wait_post(struct fx *fx, const char *channel, const char *needle, in
 
 static void report_by(struct fx *fx, const char *user)
 {
-    fx_submit_report(fx, "V0HANDOFF1", user, &fields);
+    fx_submit_report(fx, "V0HANDOFF1", user, &report_session_s2);
     ASSERT(wait_post(fx, "D0APPSEC2", "SIRT-1", 10000) || fake_slack_channel_count(fx->slack) == 1);
     ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
 }

@@ -56,15 +56,6 @@ static const char cfg_profile[] =
     "{\"user\":\"U0APPSEC2\",\"tz\":\"Europe/Amsterdam\",\"hours\":\"09:00-17:00\"}],"
     "\"secops_oncall\":{\"pagerduty_schedule\":\"PSCHED1\",\"fallback_user\":\"U0SECOPS1\"}}";
 
-static const struct report_fields fields = {
-    .title = "Session fixation in login",
-    .what = "Session id not rotated after login",
-    .severity = "2",
-    .priority = "2",
-    .component = "gitaly",
-    .repro = "POST /users/sign_in",
-};
-
 /* The last message posted to channel that contains needle (its JSON), or NULL. */
 static const struct fake_call *post_with(struct fx *fx, const char *channel, const char *needle)
 {
@@ -128,20 +119,27 @@ static void start_at(struct fx *fx, const char *config, int64_t t)
 
 static const struct fake_channel *report_by(struct fx *fx, const char *user)
 {
-    fx_submit_report(fx, "V0ACCEPT01", user, &fields);
+    fx_submit_report(fx, "V0ACCEPT01", user, &report_session_s2);
     ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
     return fake_slack_channel(fx->slack, 0);
+}
+
+/* cfg_three: Amsterdam reports; at 16:00 UTC Amsterdam's day ends without
+ * an answer to the prompt and LA is offered SIRT-1.  Its channel. */
+static const struct fake_channel *handed_to_la(struct fx *fx)
+{
+    start_at(fx, cfg_three, WED_10_UTC);
+    fake_slack_add_user(fx->slack, "U0APPSEC3", "carol", "carol@example.com", "America/New_York");
+    const struct fake_channel *ch = report_by(fx, "U0APPSEC2");
+    fx_set_clock(fx, WED_10_UTC + 6 * HOUR_MS + 5000);
+    ASSERT(wait_post(fx, "D0APPSEC1", "SIRT-1 is handed to you", 15000));
+    return ch;
 }
 
 TEST_T(e2e_handoff_accepted_sets_the_owner, 60)
 {
     struct fx fx;
-    start_at(&fx, cfg_three, WED_10_UTC);
-    fake_slack_add_user(fx.slack, "U0APPSEC3", "carol", "carol@example.com", "America/New_York");
-    const struct fake_channel *ch = report_by(&fx, "U0APPSEC2");
-    /* 16:00 UTC: Amsterdam's day ends without an answer to the prompt. */
-    fx_set_clock(&fx, WED_10_UTC + 6 * HOUR_MS + 5000);
-    ASSERT(wait_post(&fx, "D0APPSEC1", "SIRT-1 is handed to you", 15000));
+    const struct fake_channel *ch = handed_to_la(&fx);
     ASSERT(wait_post(&fx, ch->id, "Handoff pending until they accept", 10000));
     char val[96];
     ASSERT(accept_value(&fx, "D0APPSEC1", val, sizeof(val)));
@@ -177,11 +175,7 @@ TEST_T(e2e_handoff_accepted_sets_the_owner, 60)
 TEST_T(e2e_handoff_unaccepted_goes_along_the_sun_then_to_secops, 90)
 {
     struct fx fx;
-    start_at(&fx, cfg_three, WED_10_UTC);
-    fake_slack_add_user(fx.slack, "U0APPSEC3", "carol", "carol@example.com", "America/New_York");
-    const struct fake_channel *ch = report_by(&fx, "U0APPSEC2");
-    fx_set_clock(&fx, WED_10_UTC + 6 * HOUR_MS + 5000);
-    ASSERT(wait_post(&fx, "D0APPSEC1", "SIRT-1 is handed to you", 15000));
+    const struct fake_channel *ch = handed_to_la(&fx);
     char la[96];
     ASSERT(accept_value(&fx, "D0APPSEC1", la, sizeof(la)));
     /* 29 minutes later: still pending with LA. */

@@ -143,16 +143,11 @@ static size_t store_hits(struct fx *fx, const char *word)
     const char *files[] = { "sirt.db", "sirt.db-wal" };
     for (size_t i = 0; i < ARRAY_LEN(files); i++) {
         snprintf(path, sizeof(path), "%s/%s", fx->dir, files[i]);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
         struct buf b;
-        buf_init(&b, 0);
-        char chunk[65536];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-            buf_append(&b, chunk, n);
-        fclose(f);
+        if (!fx_read_file(path, &b)) {
+            buf_finish(&b);
+            continue;
+        }
         const char *at = b.len ? memmem(b.data, b.len, word, strlen(word)) : NULL;
         if (at) {
             size_t off = (size_t)(at - b.data);

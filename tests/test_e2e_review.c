@@ -125,11 +125,8 @@ TEST_T(e2e_review_flags_improvements_medians_metrics, 120)
     fx_init_opts(&fx, FX_PAGERDUTY);
     fake_slack_add_channel(fx.slack, SIRT_CH, "sirt", true);   /* private: the digest has details */
     fx_set_clock(&fx, T0);
-    int port = fx_free_port();
-    char http[64];
-    snprintf(http, sizeof(http), "SIRT_HTTP=127.0.0.1:%d", port);
-    const char *env[] = { http, "SIRT_TEST_BACKOFF_SCALE=0.01", "SIRT_LOG=warn", NULL };
-    fx_start(&fx, env);
+    const char *env[] = { "SIRT_TEST_BACKOFF_SCALE=0.01", "SIRT_LOG=warn", NULL };
+    int port = fx_start_http(&fx, env);
     ASSERT(fx_wait_calls(&fx, "auth.test", 1, 5000));
 
     /* SIRT-1, S1: PagerDuty is down, so the page goes out 10-11 minutes late. */
