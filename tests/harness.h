@@ -157,6 +157,21 @@ int fx_tls_make_cert(struct fx *fx, const char *ca_name, const char *name, const
     "  \"directors\": [\"U0DIRSEC1\", \"U0DIRINF1\"],\n" \
     "  \"appsec\": [\n"
 
+/* The one-line configs of the tests: their opening (time zone, SIRT
+ * channel and team), and the team most of them share after their own
+ * responders and directors: appsec alice (LA, GitLab "alice") and bob
+ * (Amsterdam), the secops fallback U0SECOPS1 on schedule PSCHED1, the
+ * component gitaly with its channel, a 30 minute handoff lead and GitLab
+ * namespace 42 (ends with a comma: the test closes the object). */
+#define FX_CONFIG_LINE_HEAD \
+    "{\"timezone\":\"UTC\",\"sirt_channel\":\"C0SIRT0001\",\"sirt_team\":[\"U0SIRT001\",\"U0SIRT002\"],"
+#define FX_CONFIG_LINE_TEAM \
+    "\"appsec\":[{\"user\":\"U0APPSEC1\",\"tz\":\"America/Los_Angeles\",\"hours\":\"09:00-17:00\",\"gitlab\":\"alice\"}," \
+    "{\"user\":\"U0APPSEC2\",\"tz\":\"Europe/Amsterdam\",\"hours\":\"09:00-17:00\"}]," \
+    "\"secops_oncall\":{\"pagerduty_schedule\":\"PSCHED1\",\"fallback_user\":\"U0SECOPS1\"}," \
+    "\"components\":[{\"name\":\"gitaly\",\"em\":\"U0EM00001\",\"pm\":\"U0PM00001\",\"channel\":\"C0GITALY1\"}]," \
+    "\"handoff\":{\"lead_minutes\":30},\"gitlab\":{\"namespace_id\":42},"
+
 /* Default config text (what fx_init writes). */
 extern const char fx_default_config[];
 /* Writes the team config file used by the next fx_spawn (default: a small
@@ -369,6 +384,10 @@ bool fx_pred_pinned(struct fx *fx, void *ud);
 /* The fake's channel (created or seen) has user as a member. */
 bool fx_is_member(struct fx *fx, const char *channel, const char *user);
 bool fx_wait_member(struct fx *fx, const char *channel, const char *user, int timeout_ms);
+/* Predicate: the first channel the fake knows has user (ud) as a member. */
+bool fx_pred_in_first_channel(struct fx *fx, void *user);
+/* conversations.invite calls (ok or not) whose "users" names user. */
+size_t fx_invites_of(struct fx *fx, const char *user);
 /* The channel the bot created for SIRT-n (name "sirt-<n>-..."), or NULL. */
 const struct fake_channel *fx_incident_channel(struct fx *fx, int n);
 
@@ -376,6 +395,8 @@ const struct fake_channel *fx_incident_channel(struct fx *fx, int n);
 typedef size_t (*fx_counter)(struct fx *fx);
 bool fx_wait_n(struct fx *fx, fx_counter count, size_t n, int timeout_ms);
 size_t fx_pd_events(struct fx *fx);     /* events the fake PagerDuty received */
+/* Predicate: the fake PagerDuty's incident under dedup_key (ud) is resolved. */
+bool fx_pred_pd_resolved(struct fx *fx, void *dedup_key);
 size_t fx_gitlab_notes(struct fx *fx);  /* notes the fake GitLab holds */
 size_t fx_gitlab_issues(struct fx *fx); /* issues the fake GitLab holds */
 /* The body of a note the fake GitLab holds that contains part, NULL if none;

@@ -305,6 +305,22 @@ bool fx_is_member(struct fx *fx, const char *channel, const char *user)
     return c && fake_slack_channel_has_member(c, user);
 }
 
+bool fx_pred_in_first_channel(struct fx *fx, void *user)
+{
+    return fake_slack_channel_count(fx->slack) >= 1
+           && fake_slack_channel_has_member(fake_slack_channel(fx->slack, 0), user);
+}
+
+size_t fx_invites_of(struct fx *fx, const char *user)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "conversations.invite"); i++) {
+        const char *users = util_jstr(fake_slack_call(fx->slack, "conversations.invite", i)->json, "users");
+        n += users && strstr(users, user) != NULL;
+    }
+    return n;
+}
+
 struct member_want {
     const char *channel, *user;
 };
@@ -339,6 +355,12 @@ const struct fake_channel *fx_incident_channel(struct fx *fx, int n)
 size_t fx_pd_events(struct fx *fx)
 {
     return fake_pagerduty_event_count(fx->pd);
+}
+
+bool fx_pred_pd_resolved(struct fx *fx, void *dedup_key)
+{
+    const char *st = fake_pagerduty_incident_state(fx->pd, dedup_key);
+    return st && strcmp(st, "resolved") == 0;
 }
 
 size_t fx_gitlab_notes(struct fx *fx)

@@ -24,13 +24,9 @@
 /* The default team config plus gitlab_users for a SIRT member who is not
  * in appsec. */
 static const char cfg_add[] =
-    "{\"timezone\":\"UTC\",\"sirt_channel\":\"C0SIRT0001\",\"sirt_team\":[\"U0SIRT001\",\"U0SIRT002\"],"
+    FX_CONFIG_LINE_HEAD
     "\"severity1_responders\":[\"U0SIRT001\",\"U0SIRT002\"],\"directors\":[\"U0DIRSEC1\",\"U0DIRINF1\"],"
-    "\"appsec\":[{\"user\":\"U0APPSEC1\",\"tz\":\"America/Los_Angeles\",\"hours\":\"09:00-17:00\",\"gitlab\":\"alice\"},"
-    "{\"user\":\"U0APPSEC2\",\"tz\":\"Europe/Amsterdam\",\"hours\":\"09:00-17:00\"}],"
-    "\"secops_oncall\":{\"pagerduty_schedule\":\"PSCHED1\",\"fallback_user\":\"U0SECOPS1\"},"
-    "\"components\":[{\"name\":\"gitaly\",\"em\":\"U0EM00001\",\"pm\":\"U0PM00001\",\"channel\":\"C0GITALY1\"}],"
-    "\"handoff\":{\"lead_minutes\":30},\"gitlab\":{\"namespace_id\":42},"
+    FX_CONFIG_LINE_TEAM
     "\"gitlab_users\":{\"U0SIRT002\":\"sirt-two\"}}";
 
 #define GL_ALICE 201
@@ -98,17 +94,6 @@ static bool wait_gitlab_developer(struct fx *fx, int user_id, int ms)
 static char *timeline_added(struct fx *fx)
 {
     return fx_db_rows(fx, "SELECT actor, text FROM timeline WHERE incident_id = 1 AND kind = 'added' ORDER BY id", "-");
-}
-
-/* conversations.invite calls naming user (ok or not). */
-static size_t invites_of(struct fx *fx, const char *user)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "conversations.invite"); i++) {
-        const char *users = util_jstr(fake_slack_call(fx->slack, "conversations.invite", i)->json, "users");
-        n += users && strstr(users, user) != NULL;
-    }
-    return n;
 }
 
 static void check_brief(struct fx *fx, const char *dm, const char *by)
@@ -265,7 +250,7 @@ TEST_T(e2e_add_people_button_and_modal, 180)
     ASSERT_CONTAINS(util_jstr(cJSON_GetObjectItemCaseSensitive(ack, "errors"), "people"), "does not say which");
     fx_run_for(&fx, 500);
     ASSERT(post_with(&fx, NULL, "You have been added") == NULL);
-    ASSERT_EQ(invites_of(&fx, "U0SECOPS1"), 0);
+    ASSERT_EQ(fx_invites_of(&fx, "U0SECOPS1"), 0);
 
     /* The SIRT member's submission: both added. */
     ack = submit_add(&fx, "U0SIRT001", "V0ADDOK001", "{\"incident\":1}", two);
@@ -324,7 +309,7 @@ TEST_T(e2e_add_someone_already_present_and_bad_input, 180)
     ASSERT(wait_post(&fx, "D0APPSEC1", "You have been added to SIRT-1", 20000));
     ASSERT(wait_post(&fx, ch->id, "added <@U0APPSEC1>", 20000));
     ASSERT(wait_member(&fx, "U0APPSEC1", 20000));
-    size_t inv = invites_of(&fx, "U0APPSEC1");
+    size_t inv = fx_invites_of(&fx, "U0APPSEC1");
 
     /* Again, with someone new (the EM is on it from the report; the
      * reporter too): only the new one is added. */
@@ -337,9 +322,9 @@ TEST_T(e2e_add_someone_already_present_and_bad_input, 180)
      * again (in case they left), not briefed twice, no new timeline entry. */
     t = slash(&fx, "U0SIRT001", ch->id, "add <@U0APPSEC1>");
     ASSERT_CONTAINS(t, "<@U0APPSEC1> is already on SIRT-1: nothing new to do");
-    for (int i = 0; i < 250 && invites_of(&fx, "U0APPSEC1") < inv + 2; i++)
+    for (int i = 0; i < 250 && fx_invites_of(&fx, "U0APPSEC1") < inv + 2; i++)
         fx_run_for(&fx, 20);
-    ASSERT_EQ(invites_of(&fx, "U0APPSEC1"), inv + 2);
+    ASSERT_EQ(fx_invites_of(&fx, "U0APPSEC1"), inv + 2);
     fx_run_for(&fx, 500);
     ASSERT_EQ(fx_dm_count(&fx, "U0APPSEC1", "You have been added"), 1);
     ASSERT_EQ(fx_dm_count(&fx, "U0SIRT002", "You have been added"), 1);

@@ -69,17 +69,32 @@ static void start_at(struct fx *fx, int flags, const char *config, int64_t t)
     fx_start(fx, NULL);
 }
 
+/* 15:30 UTC = 16:30 CET, 30 minutes before the Amsterdam engineer's day
+ * ends; DAY_END: 16:00 UTC, when it does. */
+#define PROMPT_AT (WED_10_UTC + 5 * 60 * MIN_MS + 30 * MIN_MS + 5000)
+#define DAY_END (WED_10_UTC + 6 * 60 * MIN_MS + 5000)
+
+/* The bot started at Wednesday 10:00 UTC, SIRT-1 reported by the Amsterdam
+ * engineer (who owns it), the clock moved to PROMPT_AT and the owner's
+ * prompt (a DM containing needle) seen.  Returns the PagerDuty events
+ * before the prompt (0 without FX_PAGERDUTY). */
+static size_t owner_prompted(struct fx *fx, int flags, const char *config, const char *needle)
+{
+    start_at(fx, flags, config, WED_10_UTC);
+    report_by(fx, "U0APPSEC2");
+    ASSERT(fx_stderr_has(fx, "handoff planned"));
+    size_t pages = fx->pd ? fake_pagerduty_event_count(fx->pd) : 0;
+    fx_set_clock(fx, PROMPT_AT);
+    ASSERT(wait_post(fx, "D0APPSEC2", needle, 10000));
+    return pages;
+}
+
 TEST_T(e2e_handoff_prompt_and_handoff_across_zones, 60)
 {
     struct fx fx;
-    start_at(&fx, FX_PAGERDUTY | FX_GITLAB, cfg_along_the_sun, WED_10_UTC);
-    /* The Amsterdam engineer reports: they own it (appsec reporter). */
-    report_by(&fx, "U0APPSEC2");
-    ASSERT(fx_stderr_has(&fx, "handoff planned"));
-
-    /* 15:30 UTC = 16:30 CET: 30 minutes before the end of their day. */
-    fx_set_clock(&fx, WED_10_UTC + 5 * 60 * MIN_MS + 30 * MIN_MS + 5000);
-    ASSERT(wait_post(&fx, "D0APPSEC2", "handoff_accept", 10000));
+    /* The Amsterdam engineer reports: they own it (appsec reporter); half
+     * an hour before the end of their day they are asked. */
+    owner_prompted(&fx, FX_PAGERDUTY | FX_GITLAB, cfg_along_the_sun, "handoff_accept");
     const struct fake_call *prompt = post_with(&fx, "D0APPSEC2", "handoff_accept");
     char *s = cJSON_PrintUnformatted(prompt->json);
     ASSERT_CONTAINS(s, "1|U0APPSEC1");          /* next along the sun: LA */
@@ -112,12 +127,9 @@ TEST_T(e2e_handoff_prompt_and_handoff_across_zones, 60)
 TEST_T(e2e_handoff_happens_by_itself_without_an_answer, 60)
 {
     struct fx fx;
-    start_at(&fx, FX_GITLAB, cfg_along_the_sun, WED_10_UTC);
-    report_by(&fx, "U0APPSEC2");
-    fx_set_clock(&fx, WED_10_UTC + 5 * 60 * MIN_MS + 30 * MIN_MS + 5000);
-    ASSERT(wait_post(&fx, "D0APPSEC2", "handoff_accept", 10000));
+    owner_prompted(&fx, FX_GITLAB, cfg_along_the_sun, "handoff_accept");
     /* Nobody answers; the day ends (16:00 UTC). */
-    fx_set_clock(&fx, WED_10_UTC + 6 * 60 * MIN_MS + 5000);
+    fx_set_clock(&fx, DAY_END);
     ASSERT(wait_post(&fx, "D0APPSEC1", "SIRT-1 is handed to you", 10000));
     ASSERT_CONTAINS(util_jstr(post_with(&fx, "D0APPSEC1", "SIRT-1 is handed to you")->json, "text"), "automatic");
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
@@ -129,12 +141,8 @@ TEST_T(e2e_handoff_to_secops_oncall_when_nobody_in_hours, 60)
     struct fx fx;
     /* The harness's default config: LA works 09:00-17:00, so at 16:00 UTC
      * (08:00 PST) nobody is in hours: the secops on-call takes it, paged. */
-    start_at(&fx, FX_PAGERDUTY | FX_GITLAB, NULL, WED_10_UTC);
-    report_by(&fx, "U0APPSEC2");
-    size_t pages_before = fake_pagerduty_event_count(fx.pd);
-    fx_set_clock(&fx, WED_10_UTC + 5 * 60 * MIN_MS + 30 * MIN_MS + 5000);
-    ASSERT(wait_post(&fx, "D0APPSEC2", "1|secops", 10000));
-    fx_set_clock(&fx, WED_10_UTC + 6 * 60 * MIN_MS + 5000);
+    size_t pages_before = owner_prompted(&fx, FX_PAGERDUTY | FX_GITLAB, NULL, "1|secops");
+    fx_set_clock(&fx, DAY_END);
     /* PagerDuty schedule PSCHED1 -> secops@example.com -> Slack U0SECOPS1. */
     ASSERT(wait_post(&fx, "D0SECOPS1", "You now own SIRT-1", 15000));
     ASSERT(fx_wait_calls(&fx, "users.lookupByEmail", 1, 5000));
@@ -151,10 +159,7 @@ TEST_T(e2e_handoff_to_secops_oncall_when_nobody_in_hours, 60)
 TEST_T(e2e_handoff_keep_it_one_hour_then_slash_handoff, 60)
 {
     struct fx fx;
-    start_at(&fx, FX_GITLAB, cfg_along_the_sun, WED_10_UTC);
-    report_by(&fx, "U0APPSEC2");
-    fx_set_clock(&fx, WED_10_UTC + 5 * 60 * MIN_MS + 30 * MIN_MS + 5000);
-    ASSERT(wait_post(&fx, "D0APPSEC2", "handoff_accept", 10000));
+    owner_prompted(&fx, FX_GITLAB, cfg_along_the_sun, "handoff_accept");
     /* Someone not on the incident presses the prompt's button: refused, told why. */
     click(&fx, "U0OUTSIDE", "handoff_accept", "1|U0OUTSIDE");
     ASSERT(fx_wait_calls(&fx, "chat.postEphemeral", 1, 5000));
@@ -165,7 +170,7 @@ TEST_T(e2e_handoff_keep_it_one_hour_then_slash_handoff, 60)
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
     ASSERT(wait_post(&fx, ch->id, "keeps SIRT-1 one more hour", 10000));
     /* The end of the day passes: kept, so no handoff yet. */
-    fx_set_clock(&fx, WED_10_UTC + 6 * 60 * MIN_MS + 5000);
+    fx_set_clock(&fx, DAY_END);
     fx_run_for(&fx, 1500);
     ASSERT(post_with(&fx, "D0APPSEC1", "SIRT-1 is handed to you") == NULL);
     /* /sirt handoff inside the incident channel: now, to the next engineer. */

@@ -28,7 +28,7 @@
 #define SIRT_CH "C0SIRT0001"
 
 static const char cfg_ack[] =
-    "{\"timezone\":\"UTC\",\"sirt_channel\":\"C0SIRT0001\",\"sirt_team\":[\"U0SIRT001\",\"U0SIRT002\"],"
+    FX_CONFIG_LINE_HEAD
     "\"severity1_responders\":[\"U0SIRT001\"],\"directors\":[\"U0DIRSEC1\"],"
     "\"appsec\":[{\"user\":\"U0APPSEC2\",\"tz\":\"Europe/Amsterdam\",\"hours\":\"09:00-17:00\"}],"
     "\"secops_oncall\":{\"pagerduty_schedule\":\"PSCHED1\",\"fallback_user\":\"U0SECOPS1\"},"
@@ -66,12 +66,6 @@ static void slash(struct fx *fx, const char *user, const char *channel, const ch
 static bool pred_triggered(struct fx *fx, void *ud)
 {
     return fake_pagerduty_trigger_count(fx->pd, ud) >= 1;
-}
-
-static bool pred_resolved(struct fx *fx, void *ud)
-{
-    const char *st = fake_pagerduty_incident_state(fx->pd, ud);
-    return st && strcmp(st, "resolved") == 0;
 }
 
 static bool pred_lookup(struct fx *fx, void *ud)
@@ -225,8 +219,8 @@ TEST_T(e2e_page_ack_unacknowledged_escalates_once_and_resolve_stops_it, 120)
     fx_run_for(&fx, 500);
     ASSERT(fx_wait_post_text(&fx, "the long-term fix of SIRT-1", 10000));   /* recorded before the resolve asks */
     slash(&fx, "U0SIRT001", "C0PUBLIC1", "resolve SIRT-1");
-    ASSERT(fx_wait(&fx, pred_resolved, (void *)"SIRT-1", 10000));
-    ASSERT(fx_wait(&fx, pred_resolved, (void *)"SIRT-1/escalation-1", 10000));
+    ASSERT(fx_wait(&fx, fx_pred_pd_resolved, (void *)"SIRT-1", 10000));
+    ASSERT(fx_wait(&fx, fx_pred_pd_resolved, (void *)"SIRT-1/escalation-1", 10000));
     const cJSON *last = fake_pagerduty_last_event(fx.pd);
     ASSERT_STR_EQ(util_jstr(last, "event_action"), "resolve");
     fx_run_for(&fx, 500);

@@ -26,13 +26,9 @@
 
 /* The harness's default config, plus GitLab usernames for the on-calls. */
 static const char cfg_paging[] =
-    "{\"timezone\":\"UTC\",\"sirt_channel\":\"C0SIRT0001\",\"sirt_team\":[\"U0SIRT001\",\"U0SIRT002\"],"
+    FX_CONFIG_LINE_HEAD
     "\"severity1_responders\":[\"U0SIRT001\"],\"directors\":[\"U0DIRSEC1\"],"
-    "\"appsec\":[{\"user\":\"U0APPSEC1\",\"tz\":\"America/Los_Angeles\",\"hours\":\"09:00-17:00\",\"gitlab\":\"alice\"},"
-    "{\"user\":\"U0APPSEC2\",\"tz\":\"Europe/Amsterdam\",\"hours\":\"09:00-17:00\"}],"
-    "\"secops_oncall\":{\"pagerduty_schedule\":\"PSCHED1\",\"fallback_user\":\"U0SECOPS1\"},"
-    "\"components\":[{\"name\":\"gitaly\",\"em\":\"U0EM00001\",\"pm\":\"U0PM00001\",\"channel\":\"C0GITALY1\"}],"
-    "\"handoff\":{\"lead_minutes\":30},\"gitlab\":{\"namespace_id\":42},"
+    FX_CONFIG_LINE_TEAM
     "\"gitlab_users\":{\"U0SECOPS1\":\"sid\",\"U0SECOPS2\":\"sam\"}}";
 
 #define SID_GL_ID 301
@@ -89,18 +85,6 @@ static bool wait_triggers(struct fx *fx, const char *key, size_t n, int ms)
     return fx_wait(fx, pred_triggers, &k, ms);
 }
 
-static bool pred_resolved(struct fx *fx, void *ud)
-{
-    const char *st = fake_pagerduty_incident_state(fx->pd, ud);
-    return st && strcmp(st, "resolved") == 0;
-}
-
-static bool pred_in_channel(struct fx *fx, void *ud)
-{
-    return fake_slack_channel_count(fx->slack) >= 1
-           && fake_slack_channel_has_member(fake_slack_channel(fx->slack, 0), ud);
-}
-
 /* The first ok post to channel whose body holds text, NULL if none. */
 static const struct fake_call *post_with(struct fx *fx, const char *channel, const char *text)
 {
@@ -155,7 +139,7 @@ TEST_T(e2e_paging_handoff_pages_a_new_round_and_invites_the_oncall, 120)
     ASSERT_STR_EQ(fake_pagerduty_incident_state(fx.pd, "SIRT-1"), "triggered");
     /* Whoever round 1 reached (PSCHED1 -> secops@example.com -> U0SECOPS1)
      * is invited to the channel and, known as "sid", to the project. */
-    ASSERT(fx_wait(&fx, pred_in_channel, (void *)"U0SECOPS1", 15000));
+    ASSERT(fx_wait(&fx, fx_pred_in_first_channel, (void *)"U0SECOPS1", 15000));
     ASSERT(fx_wait_gitlab_member(&fx, SID_GL_ID, 15000));
     ASSERT_EQ(fx_gitlab_access(&fx, SID_GL_ID), 30);
     const char *ch = fake_slack_channel(fx.slack, 0)->id;
@@ -175,7 +159,7 @@ TEST_T(e2e_paging_handoff_pages_a_new_round_and_invites_the_oncall, 120)
     ASSERT_EQ(fake_pagerduty_trigger_count(fx.pd, "SIRT-1"), 1);
     /* The new on-call owns it, is invited, and is added to the project. */
     ASSERT(wait_post(&fx, "D0SECOPS2", "You now own SIRT-1", 15000));
-    ASSERT(fx_wait(&fx, pred_in_channel, (void *)"U0SECOPS2", 15000));
+    ASSERT(fx_wait(&fx, fx_pred_in_first_channel, (void *)"U0SECOPS2", 15000));
     ASSERT(fx_wait_gitlab_member(&fx, SAM_GL_ID, 15000));
     ASSERT(wait_post(&fx, ch, "page `SIRT-1/page-2`", 10000));
 
@@ -190,8 +174,8 @@ TEST_T(e2e_paging_handoff_pages_a_new_round_and_invites_the_oncall, 120)
     slash(&fx, "U0SIRT002", "C0PUBLIC1", "release SIRT-1 https://gitlab.example/security/release/-/issues/7");
     ASSERT(fx_wait_post_text(&fx, "the long-term fix of SIRT-1", 10000));   /* recorded before the resolve asks */
     slash(&fx, "U0SIRT002", "C0PUBLIC1", "resolve SIRT-1");
-    ASSERT(fx_wait(&fx, pred_resolved, (void *)"SIRT-1", 10000));
-    ASSERT(fx_wait(&fx, pred_resolved, (void *)"SIRT-1/page-2", 10000));
+    ASSERT(fx_wait(&fx, fx_pred_pd_resolved, (void *)"SIRT-1", 10000));
+    ASSERT(fx_wait(&fx, fx_pred_pd_resolved, (void *)"SIRT-1/page-2", 10000));
     ASSERT(wait_post(&fx, ch, "Its PagerDuty pages are being resolved too.", 10000));
 
     char *rounds = rounds_of_sirt1(&fx);
@@ -207,7 +191,7 @@ TEST_T(e2e_paging_page_after_a_resolved_round_opens_a_new_one, 120)
     start(&fx, 0);
     submit(&fx, "U0REPORT1");
     ASSERT(wait_triggers(&fx, "SIRT-1", 1, 20000));
-    ASSERT(fx_wait(&fx, pred_in_channel, (void *)"U0SECOPS1", 15000));
+    ASSERT(fx_wait(&fx, fx_pred_in_first_channel, (void *)"U0SECOPS1", 15000));
     const char *ch = fake_slack_channel(fx.slack, 0)->id;
 
     /* /sirt page while round 1 is open: the same key, folded by PagerDuty;
@@ -247,7 +231,7 @@ TEST_T(e2e_paging_page_after_a_resolved_round_opens_a_new_one, 120)
     size_t before = fake_pagerduty_event_count(fx.pd);
     slash(&fx, "U0SIRT002", ch, "release https://gitlab.example/security/release/-/issues/7");
     slash(&fx, "U0SIRT002", ch, "resolve");
-    ASSERT(fx_wait(&fx, pred_resolved, (void *)"SIRT-1/page-2", 10000));
+    ASSERT(fx_wait(&fx, fx_pred_pd_resolved, (void *)"SIRT-1/page-2", 10000));
     fx_run_for(&fx, 500);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), before + 1);
     ASSERT(wait_post(&fx, ch, "Its PagerDuty page is being resolved too.", 10000));
@@ -316,7 +300,7 @@ TEST_T(e2e_paging_s1_page_with_a_fast_issue_has_no_follow_up, 60)
     char links[1024];
     event_links(&fx, 0, links, sizeof(links));
     ASSERT_CONTAINS(links, "GitLab issue=");
-    ASSERT(fx_wait(&fx, pred_in_channel, (void *)"U0SECOPS1", 15000));
+    ASSERT(fx_wait(&fx, fx_pred_in_first_channel, (void *)"U0SECOPS1", 15000));
     fx_run_for(&fx, 1500);
     ASSERT_EQ(fake_pagerduty_trigger_count(fx.pd, "SIRT-1"), 1);
     ASSERT(post_with(&fx, fake_slack_channel(fx.slack, 0)->id, "went out before the GitLab issue") == NULL);

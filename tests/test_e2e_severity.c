@@ -25,7 +25,7 @@
 /* The default config plus a GitLab username for one S1 responder (the
  * other has none: channel only). */
 static const char config[] =
-    "{\"timezone\":\"UTC\",\"sirt_channel\":\"C0SIRT0001\",\"sirt_team\":[\"U0SIRT001\",\"U0SIRT002\"],"
+    FX_CONFIG_LINE_HEAD
     "\"severity1_responders\":[\"U0SIRT001\",\"U0SIRT002\"],\"directors\":[\"U0DIRSEC1\"],"
     "\"appsec\":[{\"user\":\"U0APPSEC1\",\"tz\":\"America/Los_Angeles\",\"hours\":\"09:00-17:00\","
     "\"gitlab\":\"alice\"}],"
@@ -96,15 +96,25 @@ static bool has_label(const cJSON *issue, const char *label)
     return false;
 }
 
-/* The labels of the incident's issue as "a,b,c" (sorted as stored). */
-static void labels_of(struct fx *fx, char *out, size_t n)
+/* The first issue's labels ("a,b,..."): each of the comma-separated has
+ * among them, none of lacks. */
+static void check_labels(struct fx *fx, const char *has, const char *lacks)
 {
-    const cJSON *issue = fake_gitlab_issue(fx->gitlab, 0);
-    out[0] = '\0';
+    char labels[256] = "";
     const cJSON *l;
-    cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(issue, "labels")) {
-        size_t k = strlen(out);
-        snprintf(out + k, n - k, "%s%s", k ? "," : "", l->valuestring);
+    cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(fake_gitlab_issue(fx->gitlab, 0), "labels")) {
+        size_t k = strlen(labels);
+        snprintf(labels + k, sizeof(labels) - k, "%s%s", k ? "," : "", l->valuestring);
+    }
+    for (int want = 1; want >= 0; want--) {
+        char list[128];
+        snprintf(list, sizeof(list), "%s", want ? has : lacks);
+        for (char *save = NULL, *w = strtok_r(list, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+            if (want)
+                ASSERT_CONTAINS(labels, w);
+            else
+                ASSERT_NOT_CONTAINS(labels, w);
+        }
     }
 }
 
@@ -142,13 +152,7 @@ TEST_T(e2e_severity_raise_s3_to_s1, 90)
     ASSERT_EQ(put->status, 200);
     ASSERT_CONTAINS(put->body, "\"add_labels\":\"severity::1,priority::2\"");
     ASSERT_CONTAINS(put->body, "\"remove_labels\"");
-    char labels[256];
-    labels_of(&fx, labels, sizeof(labels));
-    ASSERT_CONTAINS(labels, "severity::1");
-    ASSERT_CONTAINS(labels, "priority::2");
-    ASSERT_CONTAINS(labels, "security");
-    ASSERT_NOT_CONTAINS(labels, "severity::3");
-    ASSERT_NOT_CONTAINS(labels, "priority::3");
+    check_labels(&fx, "severity::1,priority::2,security", "severity::3,priority::3");
 
     /* Said in the channel; stored with who and when. */
     ASSERT(wait_post(&fx, ch, "raised SIRT-1 from S3/P3 to S1/P2"));
@@ -179,9 +183,7 @@ TEST_T(e2e_severity_raise_s3_to_s1, 90)
     ASSERT_EQ(posts_with(&fx, ch, "raised SIRT-1 from S3/P3 to S1/P2"), 1);
     fx_db_text(&fx, "SELECT count(*) FROM timeline WHERE incident_id = 1 AND kind = 'severity_changed'", v, sizeof(v));
     ASSERT_STR_EQ(v, "2");
-    labels_of(&fx, labels, sizeof(labels));
-    ASSERT_CONTAINS(labels, "priority::1");
-    ASSERT_NOT_CONTAINS(labels, "priority::2");
+    check_labels(&fx, "priority::1", "priority::2");
     ASSERT_EQ(fx_stop(&fx, 10000), 0);
     fx_finish(&fx);
 }
@@ -200,11 +202,7 @@ TEST_T(e2e_severity_priority_only_pages, 90)
     ASSERT_STR_EQ(util_jstr(fake_pagerduty_event_json(fx.pd, 0), "dedup_key"), "SIRT-1");
     ASSERT(wait_post(&fx, ch, "raised SIRT-1 from S3/P3 to S3/P1"));
     ASSERT(fx_wait_n(&fx, issue_puts, 1, 10000));
-    char labels[256];
-    labels_of(&fx, labels, sizeof(labels));
-    ASSERT_CONTAINS(labels, "severity::3");
-    ASSERT_CONTAINS(labels, "priority::1");
-    ASSERT_NOT_CONTAINS(labels, "priority::3");
+    check_labels(&fx, "severity::3,priority::1", "priority::3");
     /* Not S1: the severity-1 responders are not brought in. */
     fx_run_for(&fx, 1000);
     ASSERT(!fx_is_member(&fx, ch, "U0SIRT002"));
@@ -241,12 +239,7 @@ TEST_T(e2e_severity_lower_labels_only, 90)
     ASSERT(wait_post(&fx, ch, "lowered SIRT-1 from S1/P1 to S3/P3"));
     ASSERT_EQ(posts_with(&fx, ch, "Nobody is removed from the incident"), 1);
     fx_run_for(&fx, 1500);
-    char labels[256];
-    labels_of(&fx, labels, sizeof(labels));
-    ASSERT_CONTAINS(labels, "severity::3");
-    ASSERT_CONTAINS(labels, "priority::3");
-    ASSERT_NOT_CONTAINS(labels, "severity::1");
-    ASSERT_NOT_CONTAINS(labels, "priority::1");
+    check_labels(&fx, "severity::3,priority::3", "severity::1,priority::1");
     /* Nobody removed, invited, added or paged. */
     ASSERT_EQ(fake_slack_call_count(fx.slack, "conversations.kick"), 0);
     ASSERT(fx_is_member(&fx, ch, "U0SIRT002"));
@@ -392,11 +385,7 @@ TEST_T(e2e_severity_button_modal, 90)
     ASSERT(fx_wait_member(&fx, ch, "U0SIRT002", 10000));
     ASSERT(fx_wait_n(&fx, issue_puts, 1, 10000));
     ASSERT(wait_post(&fx, ch, "<@U0SIRT001> raised SIRT-1 from S3/P3 to S1/P3"));
-    char labels[256];
-    labels_of(&fx, labels, sizeof(labels));
-    ASSERT_CONTAINS(labels, "severity::1");
-    ASSERT_CONTAINS(labels, "priority::3");
-    ASSERT_NOT_CONTAINS(labels, "severity::3");
+    check_labels(&fx, "severity::1,priority::3", "severity::3");
     char v[128];
     fx_db_text(&fx, "SELECT actor || ' ' || text FROM timeline WHERE incident_id = 1 AND kind = 'severity_changed'",
             v, sizeof(v));
