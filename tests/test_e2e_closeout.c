@@ -74,10 +74,14 @@ static bool pred_response(struct fx *fx, void *ud)
     return responses(fx, ud) >= 1;
 }
 
-/* Reports an incident and waits for its channel, summary and GitLab issue;
- * returns the channel id. */
-static const char *report(struct fx *fx, const struct report_fields *f)
+/* Starts the bot (with the fake GitLab) at WED_1000, reports an incident
+ * and waits for its channel, summary and GitLab issue; returns the
+ * channel id. */
+static const char *start_and_report(struct fx *fx, const struct report_fields *f)
 {
+    fx_init_opts(fx, FX_GITLAB);
+    fx_set_clock(fx, WED_1000);
+    fx_start(fx, NULL);
     ASSERT(fx_wait_calls(fx, "auth.test", 1, 5000));
     fx_submit_report(fx, "V0CLOSE001", "U0REPORT1", f);
     ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
@@ -117,10 +121,7 @@ static bool pred_issue_state(struct fx *fx, void *state)
 TEST_T(e2e_closeout_confirm_resolve_and_reopen, 90)
 {
     struct fx fx;
-    fx_init_opts(&fx, FX_GITLAB);
-    fx_set_clock(&fx, WED_1000);
-    fx_start(&fx, NULL);
-    const char *ch = report(&fx, &s1_fields);
+    const char *ch = start_and_report(&fx, &s1_fields);
     /* An S1 without a long-term fix: its daily reminder is planned. */
     ASSERT_EQ(fx_db_int(&fx, PENDING_REMINDER), 1);
 
@@ -200,10 +201,7 @@ TEST_T(e2e_closeout_confirm_resolve_and_reopen, 90)
 TEST_T(e2e_closeout_release_and_daily_reminder, 90)
 {
     struct fx fx;
-    fx_init_opts(&fx, FX_GITLAB);
-    fx_set_clock(&fx, WED_1000);
-    fx_start(&fx, NULL);
-    const char *ch = report(&fx, &s1_fields);
+    const char *ch = start_and_report(&fx, &s1_fields);
     const char *reminder = "has no long-term fix recorded yet";
     ASSERT_EQ(posts(&fx, NULL, reminder), 0);
 
@@ -259,10 +257,7 @@ TEST_T(e2e_closeout_release_and_daily_reminder, 90)
 TEST_T(e2e_closeout_s2_resolves_at_once_and_timeline_file, 60)
 {
     struct fx fx;
-    fx_init_opts(&fx, FX_GITLAB);
-    fx_set_clock(&fx, WED_1000);
-    fx_start(&fx, NULL);
-    const char *ch = report(&fx, &s2_fields);
+    const char *ch = start_and_report(&fx, &s2_fields);
     ASSERT_EQ(fx_db_int(&fx, PENDING_REMINDER), 0);   /* not S1/P1: no reminder */
     ASSERT_STR_EQ(fx_slash_text(&fx, "U0SIRT001", "C0PUBLIC1", "resolve SIRT-1"), "Resolving SIRT-1…");
     ASSERT(fx_wait(&fx, pred_issue_state, (void *)"closed", 10000));
@@ -295,10 +290,7 @@ TEST_T(e2e_closeout_s2_resolves_at_once_and_timeline_file, 60)
 TEST_T(e2e_closeout_timeline_falls_back_to_messages, 60)
 {
     struct fx fx;
-    fx_init_opts(&fx, FX_GITLAB);
-    fx_set_clock(&fx, WED_1000);
-    fx_start(&fx, NULL);
-    const char *ch = report(&fx, &s2_fields);
+    const char *ch = start_and_report(&fx, &s2_fields);
 
     /* A token that may not upload: the timeline comes as messages, and says so. */
     fake_slack_fail(fx.slack, "files.getUploadURLExternal", 1, 200, "not_allowed_token_type", 0);

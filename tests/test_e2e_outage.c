@@ -104,6 +104,35 @@ static void assert_plan_once(struct fx *fx)
             TEST_FAIL("%s not invited", members[i]);
 }
 
+static size_t channel_creates(struct fx *fx)
+{
+    return fake_slack_call_count(fx->slack, "conversations.create");
+}
+
+static size_t project_creates(struct fx *fx)
+{
+    return fake_http_count(fake_gitlab_http(fx->gitlab), "POST /projects");
+}
+
+/* Runs the loop through an outage: for at least the scaled OUTAGE_MS, and
+ * until tries(fx) counts three attempts (a slow start, e.g. under
+ * valgrind, must not end it early). */
+static void ride_outage(struct fx *fx, fx_counter tries)
+{
+    uint64_t t0 = fake_http_now_us();
+    for (int i = 0; i < 600 && (fake_http_now_us() - t0 < (uint64_t)OUTAGE_MS * 1000 || tries(fx) < 3); i++)
+        fx_run_for(fx, 50);
+    ASSERT_GE(tries(fx), 3);
+}
+
+/* After the outage ended: everything settles, each step of the plan once. */
+static void settled_once(struct fx *fx)
+{
+    ASSERT(fx_wait(fx, pred_settled, NULL, 30000));
+    fx_run_for(fx, 1500);
+    assert_plan_once(fx);
+}
+
 struct count_want {
     const char *channel, *needle;
     size_t n;
@@ -173,18 +202,11 @@ TEST_T(e2e_outage_slack_down_channel_summary_and_notices_once, 60)
     fake_slack_outage(fx.slack, 503, NULL, 0);   /* until told */
     submit(&fx, "V0OUTSL001");
     /* Down for at least the scaled 150 s, and until the channel was tried
-     * three times (a slow start, e.g. under valgrind, must not end it early). */
-    uint64_t t0 = fake_http_now_us();
-    for (int i = 0; i < 600 && (fake_http_now_us() - t0 < (uint64_t)OUTAGE_MS * 1000
-                                || fake_slack_call_count(fx.slack, "conversations.create") < 3); i++)
-        fx_run_for(&fx, 50);
-    /* Tried during the outage, nothing got through. */
-    ASSERT_GE(fake_slack_call_count(fx.slack, "conversations.create"), 3);
+     * three times; nothing got through. */
+    ride_outage(&fx, channel_creates);
     ASSERT_EQ(fake_slack_channel_count(fx.slack), 0);
     fake_slack_outage_end(fx.slack);
-    ASSERT(fx_wait(&fx, pred_settled, NULL, 30000));
-    fx_run_for(&fx, 1500);
-    assert_plan_once(&fx);
+    settled_once(&fx);
     /* EM and PM told by DM once each. */
     ASSERT_EQ(posts(&fx, "D0EM00001", "SIRT-1"), 1);
     ASSERT_EQ(posts(&fx, "D0PM00001", "SIRT-1"), 1);
@@ -200,16 +222,10 @@ TEST_T(e2e_outage_gitlab_down_project_and_issue_once, 60)
     fake_gitlab_outage(fx.gitlab, NULL, 0, 0);   /* connections dropped, until told */
     fx_start(&fx, scaled_env);
     submit(&fx, "V0OUTGL001");
-    uint64_t t0 = fake_http_now_us();
-    for (int i = 0; i < 600 && (fake_http_now_us() - t0 < (uint64_t)OUTAGE_MS * 1000
-                                || fake_http_count(fake_gitlab_http(fx.gitlab), "POST /projects") < 3); i++)
-        fx_run_for(&fx, 50);
-    ASSERT_GE(fake_http_count(fake_gitlab_http(fx.gitlab), "POST /projects"), 3);
+    ride_outage(&fx, project_creates);
     ASSERT_EQ(fake_gitlab_issue_count(fx.gitlab), 0);
     fake_gitlab_outage_end(fx.gitlab);
-    ASSERT(fx_wait(&fx, pred_settled, NULL, 30000));
-    fx_run_for(&fx, 1500);
-    assert_plan_once(&fx);
+    settled_once(&fx);
     ASSERT_EQ(posts(&fx, NULL, "Nothing more will be tried"), 0);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);

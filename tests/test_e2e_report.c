@@ -51,6 +51,14 @@ static const struct report_fields s1_fields = {
     .link = "https://gitlab.example.com/gitlab-org/gitaly/-/jobs/42",
 };
 
+/* Starts the bot at the pinned time and submits the S1 report (acked). */
+static void start_and_submit_s1(struct fx *fx, const char *view_id)
+{
+    pin_clock(fx);
+    fx_start(fx, NULL);
+    ASSERT(fx_wait_ack(fx, submit(fx, view_id, &s1_fields), 5000));
+}
+
 struct pd_count {
     size_t n;
 };
@@ -367,10 +375,7 @@ TEST_T(e2e_report_without_routing_key_warns_in_channel, 60)
 {
     struct fx fx;
     fx_init(&fx);   /* no PagerDuty, no GitLab */
-    pin_clock(&fx);
-    fx_start(&fx, NULL);
-    const char *eid = submit(&fx, "V0NOPD0001", &s1_fields);
-    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    start_and_submit_s1(&fx, "V0NOPD0001");
     ASSERT(fx_wait_calls(&fx, "chat.postMessage", 5, 15000));
     fx_run_for(&fx, 500);
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
@@ -397,10 +402,7 @@ TEST_T(e2e_report_name_taken_gets_a_suffix, 60)
     struct fx fx;
     fx_init(&fx);
     fake_slack_add_channel(fx.slack, "C0TAKEN001", "sirt-1-token-leaked-in-ci-logs", true);
-    pin_clock(&fx);
-    fx_start(&fx, NULL);
-    const char *eid = submit(&fx, "V0TAKEN001", &s1_fields);
-    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    start_and_submit_s1(&fx, "V0TAKEN001");
     /* The pin and the reporter's invite are separate jobs: either may land
      * first, so wait for both. */
     ASSERT(fx_wait(&fx, pred_suffixed_channel_ready, NULL, 15000));
@@ -445,10 +447,7 @@ TEST_T(e2e_report_retries_429_and_500_from_each_service, 90)
     fake_gitlab_fail(fx.gitlab, "POST /projects/*/issues", 1, 500, NULL, 0);
     fake_pagerduty_fail(fx.pd, FAKE_PD_ENQUEUE, 1, 429, 1);
     fake_pagerduty_fail(fx.pd, FAKE_PD_ENQUEUE, 1, 500, 0);
-    pin_clock(&fx);
-    fx_start(&fx, NULL);
-    const char *eid = submit(&fx, "V0RETRY001", &s1_fields);
-    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    start_and_submit_s1(&fx, "V0RETRY001");
     ASSERT(fx_wait(&fx, pred_s1_settled, NULL, 45000));
     ASSERT_EQ(fake_slack_channel_count(fx.slack), 1);
     ASSERT_EQ(fake_gitlab_project_count(fx.gitlab), 1);
@@ -465,10 +464,7 @@ TEST_T(e2e_report_permanent_error_is_reported_in_channel, 60)
     struct fx fx;
     fx_init_opts(&fx, FX_PAGERDUTY | FX_GITLAB);
     fake_gitlab_fail(fx.gitlab, "POST /projects", 1, 403, "{\"message\":\"403 Forbidden\"}", 0);
-    pin_clock(&fx);
-    fx_start(&fx, NULL);
-    const char *eid = submit(&fx, "V0FORBID01", &s1_fields);
-    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    start_and_submit_s1(&fx, "V0FORBID01");
     struct pd_count want = { 1 };
     ASSERT(fx_wait(&fx, pred_pd_events, &want, 30000));   /* the page does not wait forever for GitLab */
     ASSERT(fx_wait(&fx, fx_pred_pinned, NULL, 30000));

@@ -112,6 +112,19 @@ static void read_store(struct fx *fx, struct kinds *k, char *state, size_t len)
     sqlite3_close(db);
 }
 
+/* The store of incident 1 (read_store): its state has each of state_has,
+ * its timeline each "kind:actor|" of kinds_has (NULL-terminated lists). */
+static void check_store(struct fx *fx, const char *const *state_has, const char *const *kinds_has)
+{
+    struct kinds k;
+    char state[128];
+    read_store(fx, &k, state, sizeof(state));
+    for (; *state_has; state_has++)
+        ASSERT_CONTAINS(state, *state_has);
+    for (; *kinds_has; kinds_has++)
+        ASSERT_CONTAINS(k.buf, *kinds_has);
+}
+
 /* ---- page and resolve ---- */
 
 TEST_T(e2e_responders_page_and_resolve, 90)
@@ -179,14 +192,8 @@ TEST_T(e2e_responders_page_and_resolve, 90)
     fx_run_for(&fx, 500);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 5);
 
-    struct kinds k;
-    char state[128];
-    read_store(&fx, &k, state, sizeof(state));
-    ASSERT_CONTAINS(state, "resolved|");
-    ASSERT_CONTAINS(state, "resolved_ms=set");
-    ASSERT_CONTAINS(k.buf, "paged:U0REPORT1|");
-    ASSERT_CONTAINS(k.buf, "paged:U0SIRT001|");
-    ASSERT_CONTAINS(k.buf, "resolved:U0SIRT002|");
+    check_store(&fx, (const char *const[]){ "resolved|", "resolved_ms=set", NULL },
+                (const char *const[]){ "paged:U0REPORT1|", "paged:U0SIRT001|", "resolved:U0SIRT002|", NULL });
     ASSERT(!fx_stderr_has(&fx, SECRET_GL));
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
@@ -406,12 +413,9 @@ TEST_T(e2e_responders_decision_flow, 120)
     ASSERT(wait_posts(&fx, "response_url", NULL, "already validated", 1));
     ASSERT_EQ(count_calls(&fx, "chat.postMessage", ch, "NOT effective"), 0);
 
-    struct kinds k;
-    char state[128];
-    read_store(&fx, &k, state, sizeof(state));
-    ASSERT_CONTAINS(k.buf, "decision:U0APPSEC1|");
-    ASSERT_CONTAINS(k.buf, "fix_delivered:U0APPSEC1|");
-    ASSERT_CONTAINS(k.buf, "fix_validated:U0APPSEC1|");
+    check_store(&fx, (const char *const[]){ NULL },
+                (const char *const[]){ "decision:U0APPSEC1|", "fix_delivered:U0APPSEC1|", "fix_validated:U0APPSEC1|",
+                                       NULL });
     ASSERT(!fx_stderr_has(&fx, SECRET_GL));
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
@@ -446,11 +450,8 @@ TEST_T(e2e_responders_assign, 60)
     /* The invite is a job of its own, not behind the posts: waited for. */
     ASSERT(fx_wait_member(&fx, ch, "U0APPSEC2", 10000));
 
-    struct kinds k;
-    char state[128];
-    read_store(&fx, &k, state, sizeof(state));
-    ASSERT_CONTAINS(state, "owner=U0APPSEC2");
-    ASSERT_CONTAINS(k.buf, "assigned:U0SIRT001|");
+    check_store(&fx, (const char *const[]){ "owner=U0APPSEC2", NULL },
+                (const char *const[]){ "assigned:U0SIRT001|", NULL });
 
     /* Again: already the owner. */
     eid = fake_slack_send_slash(fx.slack, "U0APPSEC2", ch, "assign <@U0APPSEC2>");
