@@ -17,9 +17,16 @@
 #define GITLAB_DEFAULT_ACCESS 30     /* Developer */
 #define RECONCILE_PAGE 100
 
-static bool ok2xx(const struct http_response *resp)
+bool eff_gitlab_answer_ok(struct fx *fx, const struct http_response *resp, eff_gitlab_refused_fn refused,
+                          const char *what)
 {
-    return resp->err == HTTP_OK && resp->status >= 200 && resp->status <= 299;
+    if (resp->err == HTTP_OK && resp->status >= 200 && resp->status <= 299)
+        return true;
+    if (refused && resp->err == HTTP_OK && (resp->status == 403 || resp->status == 404))
+        refused(fx, resp, what);
+    else
+        eff_finish_http(fx, resp, "gitlab");
+    return false;
 }
 
 const cJSON *eff_find_marker(const cJSON *items, const char *field, const char *marker)
@@ -42,6 +49,24 @@ char *eff_with_marker(const char *text, const char *marker)
     if (!marker || !marker[0] || strstr(text, marker))
         return xstrdup(text);
     return xasprintf("%s%s<!-- %s -->", text, text[0] ? "\n\n" : "", marker);
+}
+
+/* A label list as GitLab takes it: "a,b,c"; NULL when empty. */
+static char *label_list(const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return v->valuestring[0] ? xstrdup(v->valuestring) : NULL;
+    if (!cJSON_IsArray(v))
+        return NULL;
+    struct buf l;
+    buf_init(&l, 0);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v)
+        if (cJSON_IsString(it) && it->valuestring[0])
+            buf_printf(&l, "%s%s", l.len ? "," : "", it->valuestring);
+    char *out = l.len ? xstrdup(l.data) : NULL;
+    buf_finish(&l);
+    return out;
 }
 
 /* ---- gitlab.create_project ---- */
@@ -71,14 +96,12 @@ static const char *project_path(const struct fx *fx)
 
 static void adopt_found(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        if (resp->err == HTTP_OK && resp->status == 404) {
-            eff_fail(fx, "gitlab: project name already taken by a project not at the expected path");
-            return;
-        }
-        eff_finish_http(fx, resp, "gitlab");
+    if (resp->err == HTTP_OK && resp->status == 404) {
+        eff_fail(fx, "gitlab: project name already taken by a project not at the expected path");
         return;
     }
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
+        return;
     cJSON *j = eff_parse(resp);
     bool ok = capture_project(fx, j, "private GitLab project created (adopted)");
     cJSON_Delete(j);
@@ -93,10 +116,8 @@ static void adopt_found(struct fx *fx, const struct http_response *resp)
 
 static void adopt_namespace(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
     cJSON *j = eff_parse(resp);
     const char *ns = eff_str(j, "full_path");
     if (!ns)
@@ -116,17 +137,6 @@ static void adopt_namespace(struct fx *fx, const struct http_response *resp)
 
 static void project_created(struct fx *fx, const struct http_response *resp)
 {
-    if (ok2xx(resp)) {
-        cJSON *j = eff_parse(resp);
-        bool ok = capture_project(fx, j, "private GitLab project created");
-        cJSON_Delete(j);
-        if (!ok) {
-            eff_finish(fx, EFFECT_RETRY, -1, true, "gitlab: bad project response");
-            return;
-        }
-        eff_done(fx);
-        return;
-    }
     if (resp->err == HTTP_OK && resp->status == 400 && resp->body &&
         strstr(resp->body, "has already been taken")) {
         /* Ours from an earlier attempt (the path is per incident): adopt it. */
@@ -139,7 +149,16 @@ static void project_created(struct fx *fx, const struct http_response *resp)
         eff_gitlab(fx, "GET", path, NULL, false, adopt_namespace);
         return;
     }
-    eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
+        return;
+    cJSON *j = eff_parse(resp);
+    bool ok = capture_project(fx, j, "private GitLab project created");
+    cJSON_Delete(j);
+    if (!ok) {
+        eff_finish(fx, EFFECT_RETRY, -1, true, "gitlab: bad project response");
+        return;
+    }
+    eff_done(fx);
 }
 
 void eff_gitlab_create_project(struct fx *fx)
@@ -188,10 +207,8 @@ static bool capture_issue(struct fx *fx, const cJSON *issue, const char *timelin
 
 static void issue_created(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
     cJSON *j = eff_parse(resp);
     bool ok = capture_issue(fx, j, "confidential GitLab issue created");
     cJSON_Delete(j);
@@ -210,20 +227,10 @@ static void post_issue(struct fx *fx)
     char *desc = eff_with_marker(eff_str(fx->payload, "description"), marker);
     cJSON_AddStringToObject(b, "description", desc);
     free(desc);
-    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(fx->payload, "labels");
-    if (cJSON_IsString(labels) && labels->valuestring[0]) {
-        cJSON_AddStringToObject(b, "labels", labels->valuestring);
-    } else if (cJSON_IsArray(labels)) {
-        struct buf l;
-        buf_init(&l, 0);
-        const cJSON *it;
-        cJSON_ArrayForEach(it, labels)
-            if (cJSON_IsString(it) && it->valuestring[0])
-                buf_printf(&l, "%s%s", l.len ? "," : "", it->valuestring);
-        if (l.len)
-            cJSON_AddStringToObject(b, "labels", l.data);
-        buf_finish(&l);
-    }
+    char *labels = label_list(cJSON_GetObjectItemCaseSensitive(fx->payload, "labels"));
+    if (labels)
+        cJSON_AddStringToObject(b, "labels", labels);
+    free(labels);
     cJSON_AddTrueToObject(b, "confidential");
     char path[64];
     snprintf(path, sizeof(path), "/projects/%lld/issues", (long long)fx->inc_project_id);
@@ -232,10 +239,8 @@ static void post_issue(struct fx *fx)
 
 static void issues_listed(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
     cJSON *j = eff_parse(resp);
     const cJSON *hit = eff_find_marker(j, "description", eff_str(fx->payload, "marker"));
     if (hit && capture_issue(fx, hit, "confidential GitLab issue created (found after retry)")) {
@@ -293,14 +298,10 @@ static const char *current_user(const struct fx *fx)
 
 static void member_added(struct fx *fx, const struct http_response *resp)
 {
-    if (ok2xx(resp)) {
-        add_name(fx, "added", current_user(fx));
-    } else if (resp->err == HTTP_OK && resp->status == 409) {
-        add_name(fx, "already_member", current_user(fx));
-    } else {
-        eff_finish_http(fx, resp, "gitlab");
+    bool member = resp->err == HTTP_OK && resp->status == 409;   /* already a member */
+    if (!member && !eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
+    add_name(fx, member ? "already_member" : "added", current_user(fx));
     fx->n2++;
     next_member(fx);
 }
@@ -321,10 +322,8 @@ int64_t eff_gitlab_user_id(const cJSON *users, const char *username)
 
 static void user_found(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
     const char *want = current_user(fx);
     cJSON *j = eff_parse(resp);
     int64_t id = eff_gitlab_user_id(j, want);
@@ -416,10 +415,8 @@ void eff_gitlab_add_members(struct fx *fx)
 
 static void note_created(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
     cJSON *j = eff_parse(resp);
     int64_t id = eff_int(j, "id");
     cJSON_Delete(j);
@@ -442,10 +439,8 @@ static void post_note(struct fx *fx)
 
 static void notes_listed(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
     cJSON *j = eff_parse(resp);
     const cJSON *hit = eff_find_marker(j, "body", eff_str(fx->payload, "marker"));
     if (hit) {
@@ -494,33 +489,17 @@ void eff_gitlab_note(struct fx *fx)
     post_note(fx);
 }
 
-/* ---- gitlab.update_issue ---- */
+/* ---- the PUT of gitlab.update_issue and gitlab.issue_state ---- */
 
-/* A label list as GitLab takes it: "a,b,c"; NULL when empty. */
-static char *label_list(const cJSON *v)
-{
-    if (cJSON_IsString(v))
-        return v->valuestring[0] ? xstrdup(v->valuestring) : NULL;
-    if (!cJSON_IsArray(v))
-        return NULL;
-    struct buf l;
-    buf_init(&l, 0);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, v)
-        if (cJSON_IsString(it) && it->valuestring[0])
-            buf_printf(&l, "%s%s", l.len ? "," : "", it->valuestring);
-    char *out = l.len ? xstrdup(l.data) : NULL;
-    buf_finish(&l);
-    return out;
-}
-
-cJSON *eff_gitlab_update_body(const cJSON *payload)
+cJSON *eff_gitlab_issue_body(const cJSON *payload, const char *state_event)
 {
     char *add = label_list(cJSON_GetObjectItemCaseSensitive(payload, "add_labels"));
     char *rm = label_list(cJSON_GetObjectItemCaseSensitive(payload, "remove_labels"));
     cJSON *b = NULL;
-    if (add || rm) {
+    if (state_event || add || rm) {
         b = cJSON_CreateObject();
+        if (state_event)
+            cJSON_AddStringToObject(b, "state_event", state_event);
         if (add)
             cJSON_AddStringToObject(b, "add_labels", add);
         if (rm)
@@ -531,12 +510,12 @@ cJSON *eff_gitlab_update_body(const cJSON *payload)
     return b;
 }
 
+/* ---- gitlab.update_issue ---- */
+
 static void issue_updated(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
     cJSON *j = eff_parse(resp);
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(j, "labels");
     if (cJSON_IsArray(labels))
@@ -565,7 +544,7 @@ void eff_gitlab_update_issue(struct fx *fx)
         eff_done(fx);
         return;
     }
-    cJSON *b = eff_gitlab_update_body(fx->payload);
+    cJSON *b = eff_gitlab_issue_body(fx->payload, NULL);
     if (!b) {
         eff_fail(fx, "bad payload: no labels to change");
         return;
@@ -580,10 +559,8 @@ void eff_gitlab_update_issue(struct fx *fx)
 
 static void issue_state_done(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
     cJSON *j = eff_parse(resp);
     const char *state = eff_str(j, "state");
     if (state)
@@ -604,14 +581,7 @@ void eff_gitlab_issue_state(struct fx *fx)
     /* state_event rides along with the label change: older GitLab refuses a
      * PUT that carries only add_labels/remove_labels (protocol-facts-2 §8.3).
      * Closing a closed issue again is a no-op, so a replay is harmless. */
-    cJSON *body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "state_event", ev);
-    const char *add = eff_str(fx->payload, "add_labels");
-    const char *rm = eff_str(fx->payload, "remove_labels");
-    if (add)
-        cJSON_AddStringToObject(body, "add_labels", add);
-    if (rm)
-        cJSON_AddStringToObject(body, "remove_labels", rm);
+    cJSON *body = eff_gitlab_issue_body(fx->payload, ev);
     char path[96];
     snprintf(path, sizeof(path), "/projects/%lld/issues/%lld", (long long)fx->inc_project_id,
              (long long)fx->inc_issue_iid);
