@@ -42,6 +42,17 @@ const cJSON *eff_find_marker(const cJSON *items, const char *field, const char *
     return NULL;
 }
 
+void eff_gitlab_reconcile(struct fx *fx, const struct http_response *resp, const char *field,
+                          bool (*found)(struct fx *fx, const cJSON *item), void (*post)(struct fx *fx))
+{
+    cJSON *j = eff_parse(resp);
+    const cJSON *hit = eff_find_marker(j, field, eff_str(fx->payload, "marker"));
+    bool taken = hit && found(fx, hit);
+    cJSON_Delete(j);    /* ours, not fx's: fx may be gone by now */
+    if (!taken)
+        post(fx);
+}
+
 char *eff_with_marker(const char *text, const char *marker)
 {
     if (!text)
@@ -237,21 +248,20 @@ static void post_issue(struct fx *fx)
     eff_gitlab(fx, "POST", path, b, true, issue_created);
 }
 
+static bool issue_found(struct fx *fx, const cJSON *issue)
+{
+    if (!capture_issue(fx, issue, "confidential GitLab issue created (found after retry)"))
+        return false;
+    LOG_INFO("issue found by marker, not creating another", "job:l incident:l", (long long)fx->job_id,
+             (long long)fx->incident_id);
+    eff_done(fx);
+    return true;
+}
+
 static void issues_listed(struct fx *fx, const struct http_response *resp)
 {
-    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
-        return;
-    cJSON *j = eff_parse(resp);
-    const cJSON *hit = eff_find_marker(j, "description", eff_str(fx->payload, "marker"));
-    if (hit && capture_issue(fx, hit, "confidential GitLab issue created (found after retry)")) {
-        cJSON_Delete(j);
-        LOG_INFO("issue found by marker, not creating another", "job:l incident:l",
-                 (long long)fx->job_id, (long long)fx->incident_id);
-        eff_done(fx);
-        return;
-    }
-    cJSON_Delete(j);
-    post_issue(fx);
+    if (eff_gitlab_answer_ok(fx, resp, NULL, NULL))
+        eff_gitlab_reconcile(fx, resp, "description", issue_found, post_issue);
 }
 
 void eff_gitlab_create_issue(struct fx *fx)
@@ -437,23 +447,20 @@ static void post_note(struct fx *fx)
     eff_gitlab(fx, "POST", path, b, true, note_created);
 }
 
+static bool note_found(struct fx *fx, const cJSON *note)
+{
+    int64_t id = eff_int(note, "id");
+    if (id > 0)
+        cJSON_AddNumberToObject(eff_result(fx), "note_id", (double)id);
+    cJSON_AddTrueToObject(eff_result(fx), "found");
+    eff_done(fx);
+    return true;
+}
+
 static void notes_listed(struct fx *fx, const struct http_response *resp)
 {
-    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
-        return;
-    cJSON *j = eff_parse(resp);
-    const cJSON *hit = eff_find_marker(j, "body", eff_str(fx->payload, "marker"));
-    if (hit) {
-        int64_t id = eff_int(hit, "id");
-        if (id > 0)
-            cJSON_AddNumberToObject(eff_result(fx), "note_id", (double)id);
-        cJSON_AddTrueToObject(eff_result(fx), "found");
-        cJSON_Delete(j);
-        eff_done(fx);
-        return;
-    }
-    cJSON_Delete(j);
-    post_note(fx);
+    if (eff_gitlab_answer_ok(fx, resp, NULL, NULL))
+        eff_gitlab_reconcile(fx, resp, "body", note_found, post_note);
 }
 
 /* The incident's project and issue exist (else the job waits for them). */

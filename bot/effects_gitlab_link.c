@@ -157,22 +157,19 @@ static void post_note(struct fx *fx)
     eff_gitlab(fx, "POST", path, b, true, note_posted);
 }
 
+static bool note_found(struct fx *fx, const cJSON *note)
+{
+    keep_note(fx, note);
+    LOG_INFO("gitlab.link: note found by marker, not posting another", "job:l incident:l",
+             (long long)fx->job_id, (long long)fx->incident_id);
+    post_link(fx);
+    return true;
+}
+
 static void notes_listed(struct fx *fx, const struct http_response *resp)
 {
-    if (!eff_gitlab_answer_ok(fx, resp, give_up, "read"))
-        return;
-    cJSON *j = eff_parse(resp);
-    const cJSON *hit = eff_find_marker(j, "body", eff_str(fx->payload, "marker"));
-    if (hit) {
-        keep_note(fx, hit);
-        cJSON_Delete(j);
-        LOG_INFO("gitlab.link: note found by marker, not posting another", "job:l incident:l",
-                 (long long)fx->job_id, (long long)fx->incident_id);
-        post_link(fx);
-        return;
-    }
-    cJSON_Delete(j);
-    post_note(fx);
+    if (eff_gitlab_answer_ok(fx, resp, give_up, "read"))
+        eff_gitlab_reconcile(fx, resp, "body", note_found, post_note);
 }
 
 /* ---- 2. the issue: readable? ---- */

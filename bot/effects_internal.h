@@ -173,6 +173,13 @@ int64_t eff_gitlab_user_id(const cJSON *users, const char *username);
  * are joined, empty names dropped); NULL when it would change nothing
  * (caller frees). */
 cJSON *eff_gitlab_issue_body(const cJSON *payload, const char *state_event);
+/* A reconciling step's listing of issues or notes (a 2xx answer, newest
+ * first): the first item whose field carries the job's marker goes to
+ * found(fx, item), which returns true when it took it and finished the job
+ * or moved it on (the item is freed after found returns; fx may be gone);
+ * with no such item, or found returning false, post(fx) sends the thing. */
+void eff_gitlab_reconcile(struct fx *fx, const struct http_response *resp, const char *field,
+                          bool (*found)(struct fx *fx, const cJSON *item), void (*post)(struct fx *fx));
 /* text with marker appended as an HTML comment unless it already holds it
  * (caller frees). */
 char *eff_with_marker(const char *text, const char *marker);
