@@ -161,20 +161,27 @@ static const struct sirt_verb *verb_for(const struct router *rt, const char *ver
     return rt->table->verb(verb[0] ? verb : "help");
 }
 
+/* The verb p names, its reply built into r; an unknown verb (NULL) gets the
+ * table's unknown() reply. */
+static const struct sirt_verb *respond(struct router *rt, const struct parsed *p, struct sirt_reply *r)
+{
+    const struct sirt_verb *v = verb_for(rt, p->verb);
+    if (!v)
+        rt->table->unknown(rt->app, &p->req, r);
+    else if (v->respond)
+        v->respond(rt->app, &p->req, r);
+    return v;
+}
+
 static cJSON *ack_slash(struct router *rt, const cJSON *payload, bool *want_work)
 {
     struct parsed p;
     if (!parse_slash(payload, &p))
         return NULL;
-    const struct sirt_verb *v = verb_for(rt, p.verb);
     struct sirt_reply r = { 0 };
-    if (v) {
-        if (v->respond)
-            v->respond(rt->app, &p.req, &r);
+    const struct sirt_verb *v = respond(rt, &p, &r);
+    if (v)
         *want_work = v->work != NULL;
-    } else {
-        rt->table->unknown(rt->app, &p.req, &r);
-    }
     LOG_INFO("slash command", "verb:s user:s known:b", p.verb, p.req.user_id, v != NULL);
     cJSON *ack = reply_to_ack(&r);
     reply_free(&r);
@@ -303,14 +310,8 @@ static int work_event(struct router *rt, const cJSON *payload)
     p.req.args = p.args;
     p.req.payload = payload;
 
-    const struct sirt_verb *v = verb_for(rt, p.verb);
     struct sirt_reply r = { 0 };
-    if (v) {
-        if (v->respond)
-            v->respond(rt->app, &p.req, &r);
-    } else {
-        rt->table->unknown(rt->app, &p.req, &r);
-    }
+    const struct sirt_verb *v = respond(rt, &p, &r);
     LOG_INFO(src == REQ_DM ? "direct message" : "mention", "verb:s user:s channel:s known:b",
              p.verb, user, channel, v != NULL);
     const char *eid = util_jstr(payload, "event_id");
