@@ -80,6 +80,23 @@ static char *label_list(const cJSON *v)
     return out;
 }
 
+/* A 2xx answer to a creating POST: capture (capture_project, capture_issue)
+ * takes the thing into the result with timeline, and the job is done; an
+ * answer without its id is retried, maybe_sent (the thing may exist). */
+static void take_created(struct fx *fx, const struct http_response *resp,
+                         bool (*capture)(struct fx *fx, const cJSON *item, const char *timeline),
+                         const char *timeline, const char *bad)
+{
+    cJSON *j = eff_parse(resp);
+    bool ok = capture(fx, j, timeline);
+    cJSON_Delete(j);
+    if (!ok) {
+        eff_finish(fx, EFFECT_RETRY, -1, true, "%s", bad);
+        return;
+    }
+    eff_done(fx);
+}
+
 /* ---- gitlab.create_project ---- */
 
 static bool capture_project(struct fx *fx, const cJSON *p, const char *timeline)
@@ -160,16 +177,8 @@ static void project_created(struct fx *fx, const struct http_response *resp)
         eff_gitlab(fx, "GET", path, NULL, false, adopt_namespace);
         return;
     }
-    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
-        return;
-    cJSON *j = eff_parse(resp);
-    bool ok = capture_project(fx, j, "private GitLab project created");
-    cJSON_Delete(j);
-    if (!ok) {
-        eff_finish(fx, EFFECT_RETRY, -1, true, "gitlab: bad project response");
-        return;
-    }
-    eff_done(fx);
+    if (eff_gitlab_answer_ok(fx, resp, NULL, NULL))
+        take_created(fx, resp, capture_project, "private GitLab project created", "gitlab: bad project response");
 }
 
 void eff_gitlab_create_project(struct fx *fx)
@@ -218,16 +227,8 @@ static bool capture_issue(struct fx *fx, const cJSON *issue, const char *timelin
 
 static void issue_created(struct fx *fx, const struct http_response *resp)
 {
-    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
-        return;
-    cJSON *j = eff_parse(resp);
-    bool ok = capture_issue(fx, j, "confidential GitLab issue created");
-    cJSON_Delete(j);
-    if (!ok) {
-        eff_finish(fx, EFFECT_RETRY, -1, true, "gitlab: bad issue response");
-        return;
-    }
-    eff_done(fx);
+    if (eff_gitlab_answer_ok(fx, resp, NULL, NULL))
+        take_created(fx, resp, capture_issue, "confidential GitLab issue created", "gitlab: bad issue response");
 }
 
 static void post_issue(struct fx *fx)
