@@ -3,7 +3,9 @@
  * and the scheduler and calls the handlers' store-thread hooks.  It loads
  * the config, builds the one libuv loop and everything on it (lws context,
  * curl multi, Slack Web API client, Socket Mode client, router, optional
- * health server) and the store thread (storeq), runs it,
+ * health server), the store thread (storeq) and the handlers' context on
+ * it (struct hctx: store, config, clock, the bot's user id, the appsec
+ * zones, kept up to date by message), runs it,
  * and tears it down in order on
  * SIGTERM/SIGINT (exit 0) or on a fatal start-up error (exit 1, one plain
  * line and one JSON line on stderr).  SIGHUP reloads the team config
@@ -53,6 +55,12 @@ struct main_state {
     struct cfg cfg;
     struct sirt_app app;
     struct sirt_app st_app;         /* the store thread's view (see app.h) */
+    struct hctx hctx;               /* what the handlers get, on the store thread */
+    /* Resolved zone of cfg.appsec[i] (config tz, else Slack users.info,
+     * else NULL until known): the loop's, and the store thread's copy
+     * (hctx.appsec_tz), updated by message (zone_st). */
+    char **zones;
+    char **st_zones;
     struct lws_context *lws;
     uv_signal_t sigterm, sigint, sigusr1, sighup;
     uv_timer_t grace;
@@ -163,7 +171,7 @@ static void dur_slice_st(struct store *st, void *arg)
 {
     (void)st;
     struct dur_pass *p = arg;
-    p->rc = review_durations_step(&p->ms->st_app, &p->pass, DUR_SLICE);
+    p->rc = review_durations_step(&p->ms->hctx, &p->pass, DUR_SLICE);
 }
 
 static void dur_slice_done(void *arg)
@@ -195,10 +203,11 @@ static void dur_refresh(void *ud)
     storeq_post(ms->app.storeq, dur_slice_st, dur_slice_done, p);
 }
 
-/* ---- what the store thread's view learns by message ---- */
+/* ---- what the store thread's view and the handlers' context learn by
+ * message ---- */
 
 struct zone_msg {
-    struct sirt_app *st_app;
+    struct main_state *ms;
     char user[32];
     char *tz;
 };
@@ -208,24 +217,25 @@ static void zone_st(struct store *st, void *arg)
 {
     (void)st;
     struct zone_msg *m = arg;
-    const struct cfg_appsec *a = cfg_appsec_user(m->st_app->cfg, m->user);
-    if (a && m->st_app->appsec_tz) {
-        size_t i = (size_t)(a - m->st_app->cfg->appsec);
-        free(m->st_app->appsec_tz[i]);
-        m->st_app->appsec_tz[i] = m->tz;
+    struct main_state *ms = m->ms;
+    const struct cfg_appsec *a = cfg_appsec_user(&ms->cfg, m->user);
+    if (a && ms->st_zones) {
+        size_t i = (size_t)(a - ms->cfg.appsec);
+        free(ms->st_zones[i]);
+        ms->st_zones[i] = m->tz;
         m->tz = NULL;
         /* Timers computed from the old zone are planned again. */
         if (store_begin(st) == 0) {
-            handoff_zones_changed(m->st_app);
+            handoff_zones_changed(&ms->hctx);
             if (store_commit(st) == 0)
-                scheduler_st_changed(m->st_app->scheduler);
+                scheduler_st_changed(ms->st_app.scheduler);
         }
     }
     free(m->tz);
     free(m);
 }
 
-/* The store thread's copy of the zones (same shape as app->appsec_tz). */
+/* The store thread's copy of the zones (same shape as ms->zones). */
 static char **copy_zones(const struct cfg *c, char *const *tz)
 {
     char **v = xcalloc(c->n_appsec + 1, sizeof(char *));
@@ -235,7 +245,7 @@ static char **copy_zones(const struct cfg *c, char *const *tz)
 }
 
 struct ident_msg {
-    struct sirt_app *st_app;
+    struct main_state *ms;
     char bot_user_id[32], bot_id[32], team_url[256];
 };
 
@@ -243,9 +253,11 @@ static void ident_st(struct store *st, void *arg)
 {
     (void)st;
     struct ident_msg *m = arg;
-    memcpy(m->st_app->bot_user_id, m->bot_user_id, sizeof(m->bot_user_id));
-    memcpy(m->st_app->bot_id, m->bot_id, sizeof(m->bot_id));
-    memcpy(m->st_app->team_url, m->team_url, sizeof(m->team_url));
+    struct main_state *ms = m->ms;
+    memcpy(ms->st_app.bot_user_id, m->bot_user_id, sizeof(m->bot_user_id));
+    memcpy(ms->st_app.bot_id, m->bot_id, sizeof(m->bot_id));
+    memcpy(ms->st_app.team_url, m->team_url, sizeof(m->team_url));
+    memcpy(ms->hctx.bot_user_id, m->bot_user_id, sizeof(ms->hctx.bot_user_id));
     free(m);
 }
 
@@ -255,8 +267,8 @@ static void st_after_ident(struct store *st, void *arg)
     struct main_state *ms = arg;
     router_replay_inbox(ms->app.router);
     if (store_begin(ms->app.store) == 0) {
-        review_plan(&ms->st_app);
-        retention_plan(&ms->st_app);
+        review_plan(&ms->hctx);
+        retention_plan(&ms->hctx);
         if (store_commit(ms->app.store) == 0)
             scheduler_st_changed(ms->app.scheduler);
     }
@@ -272,15 +284,15 @@ static void on_users_info(void *ud, const struct api_result *r)
         const struct cfg_appsec *a = cfg_appsec_user(&ms->cfg, q->user);
         size_t i = a ? (size_t)(a - ms->cfg.appsec) : 0;
         /* The engineer may have left the config, or got a tz in it, since. */
-        bool same = a && ms->app.appsec_tz && ms->app.appsec_tz[i] && cJSON_IsString(tz)
-                    && strcmp(ms->app.appsec_tz[i], tz->valuestring) == 0;
+        bool same = a && ms->zones && ms->zones[i] && cJSON_IsString(tz)
+                    && strcmp(ms->zones[i], tz->valuestring) == 0;
         if (same) {
             LOG_DEBUG("appsec zone from Slack profile unchanged", "user:s tz:s", q->user, tz->valuestring);
-        } else if (a && !a->tz && ms->app.appsec_tz && cJSON_IsString(tz) && cfg_zone_exists(tz->valuestring)) {
-            free(ms->app.appsec_tz[i]);
-            ms->app.appsec_tz[i] = xstrdup(tz->valuestring);
+        } else if (a && !a->tz && ms->zones && cJSON_IsString(tz) && cfg_zone_exists(tz->valuestring)) {
+            free(ms->zones[i]);
+            ms->zones[i] = xstrdup(tz->valuestring);
             struct zone_msg *m = xcalloc(1, sizeof(*m));
-            m->st_app = &ms->st_app;
+            m->ms = ms;
             str_lcpy(m->user, q->user, sizeof(m->user));
             m->tz = xstrdup(tz->valuestring);
             storeq_post(ms->app.storeq, zone_st, NULL, m);
@@ -336,10 +348,10 @@ static void free_zones(char **tz, size_t n)
 static void resolve_zones(struct main_state *ms)
 {
     size_t lookups;
-    ms->app.appsec_tz = zones_for(&ms->cfg, NULL, NULL, &lookups);
+    ms->zones = zones_for(&ms->cfg, NULL, NULL, &lookups);
     ms->zones_read_ms = clock_now_ms();
     for (size_t i = 0; i < ms->cfg.n_appsec; i++)
-        if (!ms->app.appsec_tz[i])
+        if (!ms->zones[i])
             lookup_zone(ms, ms->cfg.appsec[i].user);
 }
 
@@ -404,18 +416,19 @@ static void reload_config(struct main_state *ms)
         return;
     }
     size_t lookups;
-    char **tz = zones_for(&fresh, &ms->cfg, ms->app.appsec_tz, &lookups);
+    char **tz = zones_for(&fresh, &ms->cfg, ms->zones, &lookups);
     /* The config is shared with the store thread: it is swapped while that
      * thread is parked between two items (no handler holds a pointer into
      * it then); the loop waits at most for the item in progress. */
     storeq_pause(ms->app.storeq);
-    free_zones(ms->app.appsec_tz, ms->cfg.n_appsec);
-    free_zones(ms->st_app.appsec_tz, ms->cfg.n_appsec);
-    ms->app.appsec_tz = NULL;
+    free_zones(ms->zones, ms->cfg.n_appsec);
+    free_zones(ms->st_zones, ms->cfg.n_appsec);
+    ms->zones = NULL;
     cfg_adopt_team(&ms->cfg, &fresh);
     cfg_finish(&fresh);
-    ms->app.appsec_tz = tz;
-    ms->st_app.appsec_tz = copy_zones(&ms->cfg, tz);
+    ms->zones = tz;
+    ms->st_zones = copy_zones(&ms->cfg, tz);
+    ms->hctx.appsec_tz = ms->st_zones;
     storeq_resume(ms->app.storeq);
     for (size_t i = 0; i < ms->cfg.n_appsec; i++)
         if (!tz[i])
@@ -481,7 +494,7 @@ static void start_workers(struct main_state *ms)
 {
     check_sirt_channel(ms);
     struct ident_msg *m = xcalloc(1, sizeof(*m));
-    m->st_app = &ms->st_app;
+    m->ms = ms;
     memcpy(m->bot_user_id, ms->app.bot_user_id, sizeof(m->bot_user_id));
     memcpy(m->bot_id, ms->app.bot_id, sizeof(m->bot_id));
     memcpy(m->team_url, ms->app.team_url, sizeof(m->team_url));
@@ -701,15 +714,21 @@ int main(int argc, char **argv)
     api_set_backoff_scale(ms.app.api, ms.cfg.backoff_scale);
     ms.app.storeq = storeq_create(&ms.loop, ms.app.store, ms.app.metrics);
     ms.app.st_app = &ms.st_app;
-    ms.app.router = router_create(&ms.app, &handlers_router_table);
+    /* The handlers' context: the store, the config, the clock; the bot's
+     * user id and the zones follow by message (ident_st, zone_st). */
+    ms.hctx.store = ms.app.store;
+    ms.hctx.cfg = &ms.cfg;
+    ms.hctx.now_ms = clock_now_ms;
+    ms.app.router = router_create(&ms.app, &handlers_router_table, &ms.hctx);
     ms.app.outbox = outbox_create(&ms.app);
-    ms.app.scheduler = scheduler_create(&ms.app, &handlers_sched_kinds);
+    ms.app.scheduler = scheduler_create(&ms.app, &handlers_sched_kinds, &ms.hctx);
     ms.app.unames = unames_create();
     resolve_zones(&ms);
+    ms.st_zones = copy_zones(&ms.cfg, ms.zones);
+    ms.hctx.appsec_tz = ms.st_zones;
     {
-        /* The store thread's view: no network; its zones are its own. */
+        /* The store thread's view, for the platform: no network. */
         ms.st_app = ms.app;
-        ms.st_app.appsec_tz = copy_zones(&ms.cfg, ms.app.appsec_tz);
         ms.st_app.loop = NULL;
         ms.st_app.http = NULL;
         ms.st_app.api = NULL;
@@ -770,10 +789,11 @@ int main(int argc, char **argv)
     unames_destroy(ms.app.unames);
     ms.app.unames = NULL;
     store_close(ms.app.store);
-    free_zones(ms.app.appsec_tz, ms.cfg.n_appsec);
-    ms.app.appsec_tz = NULL;
-    free_zones(ms.st_app.appsec_tz, ms.cfg.n_appsec);
-    ms.st_app.appsec_tz = NULL;
+    free_zones(ms.zones, ms.cfg.n_appsec);
+    ms.zones = NULL;
+    free_zones(ms.st_zones, ms.cfg.n_appsec);
+    ms.st_zones = NULL;
+    ms.hctx.appsec_tz = NULL;
     metrics_destroy(ms.app.metrics);
     cfg_finish(&ms.cfg);
     curl_global_cleanup();
