@@ -32,7 +32,7 @@ TEST_SRCS := $(filter-out $(FAKES_SRCS),$(wildcard tests/*.c))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 DEMO_SRCS := $(wildcard demo/*.c)
 BOT_OBJS  := $(BOT_SRCS:%.c=$(BUILD)/%.o)
-MAIN_OBJ  := $(BUILD)/app/main.o
+MAIN_OBJ  := $(BUILD)/app/main.o $(BUILD)/app/zones.o
 FAKES_OBJS := $(FAKES_SRCS:%.c=$(BUILD)/%.o)
 FAKES_LIB := $(BUILD)/libfakes.a
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)

@@ -43,42 +43,8 @@
 #include "../bot/workhours.h"
 #include "../handlers/handlers.h"
 
-#define SHUTDOWN_GRACE_MS 3000
-/* Zones read from Slack profiles are read again once they are this old (on
- * the bot's clock), looked at every ZONE_CHECK_MS and whenever the clock
- * is moved: people travel, and Slack follows their devices' zone. */
-#define ZONE_MAX_AGE_MS (24LL * 3600 * 1000)
-#define ZONE_CHECK_MS (10 * 60 * 1000)
+#include "main_state.h"
 
-struct main_state {
-    uv_loop_t loop;
-    struct cfg cfg;
-    struct sirt_app app;
-    struct sirt_app st_app;         /* the store thread's view (see app.h) */
-    struct hctx hctx;               /* what the handlers get, on the store thread */
-    /* Resolved zone of cfg.appsec[i] (config tz, else Slack users.info,
-     * else NULL until known): the loop's, and the store thread's copy
-     * (hctx.appsec_tz), updated by message (zone_st). */
-    char **zones;
-    char **st_zones;
-    struct lws_context *lws;
-    uv_signal_t sigterm, sigint, sigusr1, sighup;
-    uv_timer_t grace;
-    uv_timer_t zone_check;
-    int64_t zones_read_ms;          /* when the profile zones were last asked for (bot clock) */
-    bool stopping;
-    bool closing_done;
-    int exit_code;
-    bool dur_busy;                  /* a durations pass is running on the store thread */
-    uint64_t dur_last;              /* uv_now when the last pass ended, 0 never */
-};
-
-/* users.info lookup of an appsec engineer's zone; freed by its callback.
- * Found again by user id, so a reload meanwhile is harmless. */
-struct tz_lookup {
-    struct main_state *ms;
-    char user[40];
-};
 
 static void lws_log_emit(int level, const char *line)
 {
@@ -95,7 +61,6 @@ static void lws_log_emit(int level, const char *line)
 }
 
 static void finish_shutdown(struct main_state *ms);
-static void zones_refresh_if_old(struct main_state *ms);
 
 static void on_sm_stopped(void *ud)
 {
@@ -149,7 +114,7 @@ static void on_sigusr1(uv_signal_t *h, int signum)
     LOG_INFO("clock moved", "now:s", iso);
     scheduler_kick(ms->app.scheduler);
     outbox_kick(ms->app.outbox);
-    zones_refresh_if_old(ms);
+    main_zones_refresh_if_old(ms);
 }
 
 /* ---- the review's step durations on /metrics ----
@@ -206,44 +171,6 @@ static void dur_refresh(void *ud)
 /* ---- what the store thread's view and the handlers' context learn by
  * message ---- */
 
-struct zone_msg {
-    struct main_state *ms;
-    char user[32];
-    char *tz;
-};
-
-/* By user, not index: a reload may have moved the engineer meanwhile. */
-static void zone_st(struct store *st, void *arg)
-{
-    (void)st;
-    struct zone_msg *m = arg;
-    struct main_state *ms = m->ms;
-    const struct cfg_appsec *a = cfg_appsec_user(&ms->cfg, m->user);
-    if (a && ms->st_zones) {
-        size_t i = (size_t)(a - ms->cfg.appsec);
-        free(ms->st_zones[i]);
-        ms->st_zones[i] = m->tz;
-        m->tz = NULL;
-        /* Timers computed from the old zone are planned again. */
-        if (store_begin(st) == 0) {
-            handoff_zones_changed(&ms->hctx);
-            if (store_commit(st) == 0)
-                scheduler_st_changed(ms->st_app.scheduler);
-        }
-    }
-    free(m->tz);
-    free(m);
-}
-
-/* The store thread's copy of the zones (same shape as ms->zones). */
-static char **copy_zones(const struct cfg *c, char *const *tz)
-{
-    char **v = xcalloc(c->n_appsec + 1, sizeof(char *));
-    for (size_t i = 0; tz && i < c->n_appsec; i++)
-        v[i] = tz[i] ? xstrdup(tz[i]) : NULL;
-    return v;
-}
-
 struct ident_msg {
     struct main_state *ms;
     char bot_user_id[32], bot_id[32], team_url[256];
@@ -274,109 +201,6 @@ static void st_after_ident(struct store *st, void *arg)
     }
 }
 
-/* Appsec engineers without a tz in the config: their Slack profile's zone. */
-static void on_users_info(void *ud, const struct api_result *r)
-{
-    struct tz_lookup *q = ud;
-    struct main_state *ms = q->ms;
-    if (r->err == API_OK) {
-        const cJSON *tz = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "user"), "tz");
-        const struct cfg_appsec *a = cfg_appsec_user(&ms->cfg, q->user);
-        size_t i = a ? (size_t)(a - ms->cfg.appsec) : 0;
-        /* The engineer may have left the config, or got a tz in it, since. */
-        bool same = a && ms->zones && ms->zones[i] && cJSON_IsString(tz)
-                    && strcmp(ms->zones[i], tz->valuestring) == 0;
-        if (same) {
-            LOG_DEBUG("appsec zone from Slack profile unchanged", "user:s tz:s", q->user, tz->valuestring);
-        } else if (a && !a->tz && ms->zones && cJSON_IsString(tz) && cfg_zone_exists(tz->valuestring)) {
-            free(ms->zones[i]);
-            ms->zones[i] = xstrdup(tz->valuestring);
-            struct zone_msg *m = xcalloc(1, sizeof(*m));
-            m->ms = ms;
-            str_lcpy(m->user, q->user, sizeof(m->user));
-            m->tz = xstrdup(tz->valuestring);
-            storeq_post(ms->app.storeq, zone_st, NULL, m);
-            LOG_INFO("appsec zone from Slack profile", "user:s tz:s", q->user, tz->valuestring);
-            scheduler_kick(ms->app.scheduler);
-        }
-    } else if (r->err != API_ECANCELED) {
-        LOG_WARN("cannot read an appsec engineer's zone; using the team timezone", "error:s", r->error);
-    }
-    free(q);
-}
-
-static void lookup_zone(struct main_state *ms, const char *user)
-{
-    struct tz_lookup *q = xcalloc(1, sizeof(*q));
-    q->ms = ms;
-    str_lcpy(q->user, user, sizeof(q->user));
-    cJSON *args = cJSON_CreateObject();
-    cJSON_AddStringToObject(args, "user", user);
-    struct api_opts o = { .get = true };
-    if (api_call_opts(ms->app.api, "users.info", args, &o, on_users_info, q) != 0)
-        free(q);
-    cJSON_Delete(args);
-}
-
-/* The zones of c's appsec list: the config's tz, else the zone already
- * learnt from Slack for the same user in `old` (NULL at start), else NULL
- * and *lookups counts the users.info calls still needed. */
-static char **zones_for(const struct cfg *c, const struct cfg *old, char *const *old_tz, size_t *lookups)
-{
-    char **tz = xcalloc(c->n_appsec + 1, sizeof(char *));
-    *lookups = 0;
-    for (size_t i = 0; i < c->n_appsec; i++) {
-        const struct cfg_appsec *prev = old ? cfg_appsec_user(old, c->appsec[i].user) : NULL;
-        size_t j = prev ? (size_t)(prev - old->appsec) : 0;
-        if (c->appsec[i].tz)
-            tz[i] = xstrdup(c->appsec[i].tz);
-        else if (prev && !prev->tz && old_tz && old_tz[j])
-            tz[i] = xstrdup(old_tz[j]);
-        else
-            (*lookups)++;
-    }
-    return tz;
-}
-
-static void free_zones(char **tz, size_t n)
-{
-    for (size_t i = 0; tz && i < n; i++)
-        free(tz[i]);
-    free(tz);
-}
-
-static void resolve_zones(struct main_state *ms)
-{
-    size_t lookups;
-    ms->zones = zones_for(&ms->cfg, NULL, NULL, &lookups);
-    ms->zones_read_ms = clock_now_ms();
-    for (size_t i = 0; i < ms->cfg.n_appsec; i++)
-        if (!ms->zones[i])
-            lookup_zone(ms, ms->cfg.appsec[i].user);
-}
-
-/* Every zone that comes from a Slack profile (no "tz" in the config) is
- * asked for again once a day; an answer that differs replaces it. */
-static void zones_refresh_if_old(struct main_state *ms)
-{
-    int64_t now = clock_now_ms();
-    if (ms->stopping || !ms->app.api || now - ms->zones_read_ms < ZONE_MAX_AGE_MS)
-        return;
-    ms->zones_read_ms = now;
-    size_t n = 0;
-    for (size_t i = 0; i < ms->cfg.n_appsec; i++)
-        if (!ms->cfg.appsec[i].tz) {
-            lookup_zone(ms, ms->cfg.appsec[i].user);
-            n++;
-        }
-    if (n)
-        LOG_INFO("reading appsec zones from Slack profiles again", "lookups:u", n);
-}
-
-static void on_zone_check(uv_timer_t *t)
-{
-    zones_refresh_if_old(container_of(t, struct main_state, zone_check));
-}
 
 /* The mask helper's extra patterns (mask.extra_patterns) are swapped here,
  * the one call site for a reload: compile the new set first and refuse the
@@ -416,23 +240,23 @@ static void reload_config(struct main_state *ms)
         return;
     }
     size_t lookups;
-    char **tz = zones_for(&fresh, &ms->cfg, ms->zones, &lookups);
+    char **tz = main_zones_for(&fresh, &ms->cfg, ms->zones, &lookups);
     /* The config is shared with the store thread: it is swapped while that
      * thread is parked between two items (no handler holds a pointer into
      * it then); the loop waits at most for the item in progress. */
     storeq_pause(ms->app.storeq);
-    free_zones(ms->zones, ms->cfg.n_appsec);
-    free_zones(ms->st_zones, ms->cfg.n_appsec);
+    main_zones_free(ms->zones, ms->cfg.n_appsec);
+    main_zones_free(ms->st_zones, ms->cfg.n_appsec);
     ms->zones = NULL;
     cfg_adopt_team(&ms->cfg, &fresh);
     cfg_finish(&fresh);
     ms->zones = tz;
-    ms->st_zones = copy_zones(&ms->cfg, tz);
+    ms->st_zones = main_zones_copy(&ms->cfg, tz);
     ms->hctx.appsec_tz = ms->st_zones;
     storeq_resume(ms->app.storeq);
     for (size_t i = 0; i < ms->cfg.n_appsec; i++)
         if (!tz[i])
-            lookup_zone(ms, ms->cfg.appsec[i].user);
+            main_zone_lookup(ms, ms->cfg.appsec[i].user);
     LOG_INFO("config reloaded", "path:s sirt_team:u appsec:u components:u zone_lookups:u",
              ms->cfg.config_path, ms->cfg.sirt_team.n, ms->cfg.n_appsec, ms->cfg.n_components, lookups);
     scheduler_kick(ms->app.scheduler);
@@ -706,7 +530,7 @@ int main(int argc, char **argv)
     uv_signal_start(&ms.sighup, on_sighup, SIGHUP);
     uv_timer_init(&ms.loop, &ms.grace);
     uv_timer_init(&ms.loop, &ms.zone_check);
-    uv_timer_start(&ms.zone_check, on_zone_check, ZONE_CHECK_MS, ZONE_CHECK_MS);
+    uv_timer_start(&ms.zone_check, main_on_zone_check, ZONE_CHECK_MS, ZONE_CHECK_MS);
 
     ms.app.metrics = metrics_create();
     ms.app.http = http_create(&ms.loop);
@@ -723,8 +547,8 @@ int main(int argc, char **argv)
     ms.app.outbox = outbox_create(&ms.app);
     ms.app.scheduler = scheduler_create(&ms.app, &handlers_sched_kinds, &ms.hctx);
     ms.app.unames = unames_create();
-    resolve_zones(&ms);
-    ms.st_zones = copy_zones(&ms.cfg, ms.zones);
+    main_zones_resolve(&ms);
+    ms.st_zones = main_zones_copy(&ms.cfg, ms.zones);
     ms.hctx.appsec_tz = ms.st_zones;
     {
         /* The store thread's view, for the platform: no network. */
@@ -789,9 +613,9 @@ int main(int argc, char **argv)
     unames_destroy(ms.app.unames);
     ms.app.unames = NULL;
     store_close(ms.app.store);
-    free_zones(ms.zones, ms.cfg.n_appsec);
+    main_zones_free(ms.zones, ms.cfg.n_appsec);
     ms.zones = NULL;
-    free_zones(ms.st_zones, ms.cfg.n_appsec);
+    main_zones_free(ms.st_zones, ms.cfg.n_appsec);
     ms.st_zones = NULL;
     ms.hctx.appsec_tz = NULL;
     metrics_destroy(ms.app.metrics);
