@@ -91,10 +91,12 @@ static void fault_off(struct fx *fx)
     ASSERT_EQ(unlink(path), 0);
 }
 
-/* Starts the bot with the knob armed (file absent) and waits until its
- * start-up writes are done (auth.test answered, workers started). */
-static void start_with_knob(struct fx *fx)
+/* Starts the bot (with the fake PagerDuty) with the knob armed (file
+ * absent), waits until its start-up writes are done (auth.test answered,
+ * workers started), then writes fault to the knob's file (fault_on). */
+static void start_faulty(struct fx *fx, const char *fault)
 {
+    fx_init_opts(fx, FX_PAGERDUTY);
     char path[400], env[440];
     fault_path(fx, path, sizeof(path));
     snprintf(env, sizeof(env), "SIRT_TEST_STORE_FAULT=%s", path);
@@ -102,6 +104,7 @@ static void start_with_knob(struct fx *fx)
     fx_start(fx, e);
     ASSERT(fx_wait_calls(fx, "auth.test", 1, 5000));
     fx_run_for(fx, 400);
+    fault_on(fx, fault);
 }
 
 static bool pred_pd_events(struct fx *fx, void *ud)
@@ -112,9 +115,7 @@ static bool pred_pd_events(struct fx *fx, void *ud)
 TEST_T(e2e_nodrop_disk_full_report_form_stays_open, 60)
 {
     struct fx fx;
-    fx_init_opts(&fx, FX_PAGERDUTY);
-    start_with_knob(&fx);
-    fault_on(&fx, "");
+    start_faulty(&fx, "");
 
     /* The report: refused in the form, with the error on its first field. */
     const char *eid = submit_report(&fx, "V0FULL0001", "U0REPORT1");
@@ -171,11 +172,9 @@ TEST_T(e2e_nodrop_disk_full_report_form_stays_open, 60)
 TEST_T(e2e_nodrop_work_failure_kept_and_replayed, 60)
 {
     struct fx fx;
-    fx_init_opts(&fx, FX_PAGERDUTY);
-    start_with_knob(&fx);
     /* One write goes through (the inbox row of the report), then the disk
      * is full: the work fails after the ack. */
-    fault_on(&fx, "1");
+    start_faulty(&fx, "1");
     const char *eid = submit_report(&fx, "V0KEPT0001", "U0REPORT1");
     ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT_NULL(util_jstr(fx_ack_payload(&fx, eid), "response_action"));   /* the form closed: it was kept */
@@ -237,9 +236,7 @@ static char *inbox_text(struct fx *fx)
 TEST_T(e2e_nodrop_kept_envelope_masked, 60)
 {
     struct fx fx;
-    fx_init_opts(&fx, FX_PAGERDUTY);
-    start_with_knob(&fx);
-    fault_on(&fx, "1");
+    start_faulty(&fx, "1");
     struct report_fields f = s1_fields;
     f.repro = "curl -H 'Authorization: token " INBOX_SECRET "' https://example.test/api";
     cJSON *p = report_submission_payload("V0MASKED01", "U0REPORT1", &f);

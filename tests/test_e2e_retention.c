@@ -41,8 +41,11 @@ static const char *const quiet_env[] = { "SIRT_LOG=info", NULL };
 /* Every form of SIRT-1's words (the channel slug is lowercase). */
 static const char *const old_words[] = { "Walrusgate", "walrusgate" };
 
-static void write_config(struct fx *fx, int days)
+/* The default config with retention.days = days (none when 0), the bot
+ * started at T0 and connected. */
+static void start(struct fx *fx, int days)
 {
+    fx_init(fx);
     char *cfg = xstrdup(fx_default_config);
     char *end = strrchr(cfg, '}');
     ASSERT_NOT_NULL(end);
@@ -52,6 +55,9 @@ static void write_config(struct fx *fx, int days)
     fx_write_config(fx, full);
     free(full);
     free(cfg);
+    fx_set_clock(fx, T0);
+    fx_start(fx, quiet_env);
+    ASSERT(fx_wait_calls(fx, "auth.test", 1, 5000));
 }
 
 static size_t posts_to(struct fx *fx, const char *channel)
@@ -163,11 +169,7 @@ static size_t store_hits(struct fx *fx, const char *word)
 TEST_T(e2e_retention_erases_old_incidents, 120)
 {
     struct fx fx;
-    fx_init(&fx);
-    write_config(&fx, 30);
-    fx_set_clock(&fx, T0);
-    fx_start(&fx, quiet_env);
-    ASSERT(fx_wait_calls(&fx, "auth.test", 1, 5000));
+    start(&fx, 30);
     const char *ch1 = report_and_resolve(&fx, "V0RETAIN01", &old_fields, 1);
 
     /* Twenty days on: SIRT-2, resolved too.  The daily run has nothing to do. */
@@ -224,11 +226,7 @@ TEST_T(e2e_retention_erases_old_incidents, 120)
 TEST_T(e2e_retention_absent_keeps_everything, 90)
 {
     struct fx fx;
-    fx_init(&fx);
-    write_config(&fx, 0);
-    fx_set_clock(&fx, T0);
-    fx_start(&fx, quiet_env);
-    ASSERT(fx_wait_calls(&fx, "auth.test", 1, 5000));
+    start(&fx, 0);
     report_and_resolve(&fx, "V0RETAIN03", &old_fields, 1);
     fx_set_clock(&fx, T0 + 3650 * DAY);
     ASSERT(fx_wait_stderr(&fx, "\"kind\":\"retention\"", 10000));
