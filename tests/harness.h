@@ -395,6 +395,9 @@ const struct fake_channel *fx_incident_channel(struct fx *fx, int n);
 typedef size_t (*fx_counter)(struct fx *fx);
 bool fx_wait_n(struct fx *fx, fx_counter count, size_t n, int timeout_ms);
 size_t fx_pd_events(struct fx *fx);     /* events the fake PagerDuty received */
+/* Fails the test when text (NULL: the stderr of the bot of fx, which may
+ * otherwise be NULL) holds any of report_secret_words. */
+void fx_assert_no_secret_words(struct fx *fx, const char *text);
 /* Predicate: the fake PagerDuty's incident under dedup_key (ud) is resolved. */
 bool fx_pred_pd_resolved(struct fx *fx, void *dedup_key);
 size_t fx_gitlab_notes(struct fx *fx);  /* notes the fake GitLab holds */

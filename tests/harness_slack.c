@@ -357,6 +357,16 @@ size_t fx_pd_events(struct fx *fx)
     return fake_pagerduty_event_count(fx->pd);
 }
 
+void fx_assert_no_secret_words(struct fx *fx, const char *text)
+{
+    for (size_t i = 0; i < ARRAY_LEN(report_secret_words); i++) {
+        if (text)
+            ASSERT_NOT_CONTAINS(text, report_secret_words[i]);
+        else
+            ASSERT(!fx_stderr_has(fx, report_secret_words[i]));
+    }
+}
+
 bool fx_pred_pd_resolved(struct fx *fx, void *dedup_key)
 {
     const char *st = fake_pagerduty_incident_state(fx->pd, dedup_key);

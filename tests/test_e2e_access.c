@@ -66,8 +66,7 @@ static void mention(struct fx *fx, const char *user, const char *channel, const 
 static void assert_limited(const char *t)
 {
     ASSERT_CONTAINS(t, "SIRT-1 exists (open)");
-    for (size_t i = 0; i < ARRAY_LEN(report_secret_words); i++)
-        ASSERT_NOT_CONTAINS(t, report_secret_words[i]);
+    fx_assert_no_secret_words(NULL, t);
     ASSERT_NOT_CONTAINS(t, "gitaly");
     ASSERT_NOT_CONTAINS(t, "U0REPORT1");
 }
@@ -122,8 +121,7 @@ TEST_T(e2e_access_status_details_privately_in_public, 60)
     mention(&fx, "U0REPORT1", ch, "status", "Ev0ACCESS05");
     fx_run_for(&fx, 800);
     ASSERT_EQ(count_to(&fx, "chat.postEphemeral", ch, NULL), 0);
-    for (size_t i = 0; i < ARRAY_LEN(report_secret_words); i++)
-        ASSERT(!fx_stderr_has(&fx, report_secret_words[i]));
+    fx_assert_no_secret_words(&fx, NULL);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
 }
@@ -165,8 +163,7 @@ TEST_T(e2e_access_digest_public_channel, 60)
     ASSERT_CONTAINS(d, "this channel is not private");
     ASSERT_CONTAINS(d, "SIRT-1 — S1 — open");
     ASSERT_CONTAINS(d, "SIRT-2 — S3 — open");
-    for (size_t i = 0; i < ARRAY_LEN(report_secret_words); i++)
-        ASSERT_NOT_CONTAINS(d, report_secret_words[i]);
+    fx_assert_no_secret_words(&fx, d);
     ASSERT_NOT_CONTAINS(d, "Token leak");
     ASSERT_NOT_CONTAINS(d, "gitaly");
     ASSERT_NOT_CONTAINS(d, "*Impact*");
@@ -210,8 +207,7 @@ TEST_T(e2e_access_digest_private_and_unknown_channel, 60)
     fake_slack_fail(fx.slack, "conversations.info", 1, 200, "missing_scope", 0);
     d = review(&fx, 1);
     ASSERT_CONTAINS(d, "SIRT-1 — S1 — open");
-    for (size_t i = 0; i < ARRAY_LEN(report_secret_words); i++)
-        ASSERT_NOT_CONTAINS(d, report_secret_words[i]);
+    fx_assert_no_secret_words(&fx, d);
     ASSERT(fx_stderr_has(&fx, "conversations.info failed: missing_scope"));
 
     /* Transient errors are retried; privacy established, the details go. */

@@ -76,6 +76,13 @@ static int jint(const cJSON *o, const char *k)
     return cJSON_IsNumber(v) ? v->valueint : -1;
 }
 
+/* A HackerOne issue (issue 1 of project path, readable or not) added to
+ * the fake GitLab; its project id. */
+static int add_h1_issue(struct fx *fx, const char *path, const char *title, bool readable)
+{
+    return jint(fake_gitlab_add_issue(fx->gitlab, path, title, readable), "project_id");
+}
+
 /* The incident's own confidential issue in the fake GitLab. */
 static const cJSON *own_issue(struct fx *fx)
 {
@@ -164,8 +171,7 @@ TEST_T(e2e_link_report_names_existing_issue, 120)
     struct fx fx;
     fx_init_opts(&fx, FX_GITLAB);
     fx_set_clock(&fx, WED_1000);
-    const cJSON *h1 = fake_gitlab_add_issue(fx.gitlab, "hackerone/reports", "H1 #2041: SSRF via webhooks", true);
-    int hp = jint(h1, "project_id");
+    int hp = add_h1_issue(&fx, "hackerone/reports", "H1 #2041: SSRF via webhooks", true);
     fx_start(&fx, NULL);
     /* Plain http: GITLAB_URL is the fake's; a link on it passes the form. */
     char url[256];
@@ -235,8 +241,7 @@ TEST_T(e2e_link_command_later_and_refusals, 120)
     ASSERT_EQ(fake_gitlab_issue_count(fx.gitlab), 1);
     int ipid = jint(own_issue(&fx), "project_id");
     /* Filed later, from HackerOne, in a subgroup. */
-    const cJSON *h1 = fake_gitlab_add_issue(fx.gitlab, "security/hackerone/inbox", "H1 #3100: SSRF", true);
-    int hp = jint(h1, "project_id");
+    int hp = add_h1_issue(&fx, "security/hackerone/inbox", "H1 #3100: SSRF", true);
     char url[256], cmd[400];
     snprintf(url, sizeof(url), "%s/security/hackerone/inbox/-/issues/1", fake_gitlab_url(fx.gitlab));
 
@@ -291,8 +296,7 @@ TEST_T(e2e_link_unreadable_reported_incident_continues, 120)
     struct fx fx;
     fx_init_opts(&fx, FX_GITLAB);
     fx_set_clock(&fx, WED_1000);
-    const cJSON *h1 = fake_gitlab_add_issue(fx.gitlab, "hackerone/private", "H1 #4000", false);
-    int hp = jint(h1, "project_id");
+    int hp = add_h1_issue(&fx, "hackerone/private", "H1 #4000", false);
     fake_gitlab_hide_issue(fx.gitlab, hp, 1, true);
     fx_start(&fx, NULL);
     char url[256];
