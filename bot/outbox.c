@@ -64,7 +64,9 @@ static void starts_on_loop(void *arg)
             start_free(sp);
             continue;
         }
-        effect_start(sp->f->o->loop_app, &sp->job, sp->payload, sp->have_inc ? &sp->inc : NULL, on_effect_done,
+        cJSON *payload = sp->payload;   /* the effect's from here on */
+        sp->payload = NULL;
+        effect_start(sp->f->o->loop_app, &sp->job, payload, sp->have_inc ? &sp->inc : NULL, on_effect_done,
                      sp->f);
         start_free(sp);
     }

@@ -164,9 +164,8 @@ static void start(struct env *e, const struct job_spec *js, const struct inciden
     ASSERT_NOT_NULL(p);
     memset(g, 0, sizeof(*g));
     in_start = true;
-    effect_start(&e->app, &job, p, inc, on_done, g);
+    effect_start(&e->app, &job, p, inc, on_done, g);   /* takes p */
     in_start = false;
-    cJSON_Delete(p);
     ASSERT_EQ(g->calls, 0);
 }
 
