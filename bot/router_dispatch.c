@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "app.h"
-#include "clock.h"
 #include "dedup.h"
 #include "dispatch.h"
 #include "log.h"
@@ -426,19 +425,10 @@ bool router__inline_type(const char *type)
 int router__work_inline(struct router *rt, const char *type, const cJSON *envelope)
 {
     struct store *st = rt->app->store;
-    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
-    const char *eid = strcmp(type, "events_api") == 0 ? util_jstr(payload, "event_id") : NULL;
-    if (eid && eid[0]) {
-        int dup = store_event_record(st, eid, clock_now_ms());
-        if (dup < 0)
-            return dup;
-        if (dup == 1) {
-            metrics_duplicate_event(rt->app->metrics);
-            LOG_INFO("duplicate event ignored", "event_id:s", eid);
-            return 0;
-        }
-    }
-    int rc = work_dispatch(rt, type, payload);
+    int dup = router__record_event(rt, type, envelope);
+    if (dup != 0)
+        return dup < 0 ? dup : 0;
+    int rc = work_dispatch(rt, type, cJSON_GetObjectItemCaseSensitive(envelope, "payload"));
     if (rc < 0 || store_txn_failed(st))
         return rc < 0 ? rc : STORE_EIO;
     return 1;

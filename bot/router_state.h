@@ -95,6 +95,10 @@ int router__work_inline(struct router *rt, const char *type, const cJSON *envelo
 
 /* ---- router_keep.c: the inbox row, and notices when the store fails ---- */
 
+/* Inside the caller's transaction: an event's id recorded (other types:
+ * nothing).  0 new (or nothing to record), 1 a duplicate (counted and
+ * logged: no work), <0 failed. */
+int router__record_event(struct router *rt, const char *type, const cJSON *envelope);
 /* Makes one envelope durable inside the caller's transaction: its event id
  * (events) and its inbox row.  Returns the inbox id, 0 for an event already
  * recorded (a duplicate: no work), or <0. */
