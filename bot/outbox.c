@@ -128,6 +128,8 @@ static void outcomes_st(struct store *st, void *arg)
     bool began = store_begin(st) == 0;
     if (!began)
         LOG_ERROR("outbox: store unavailable; jobs stay sending until restart", "");
+    else
+        store_txn_relax(st);   /* lost only with the server: the jobs stay sending, retried as maybe sent */
     for (struct outbox_outcome *c = list; c && began; c = c->next) {
         struct effect_result r = { c->outcome, c->error ? c->error : "", c->retry_after_ms, c->maybe_sent, c->result };
         outbox__apply_outcome(o, c->f, &r, closing, c);
