@@ -27,7 +27,7 @@ BOT_SRCS  := $(wildcard bot/*.c) $(wildcard handlers/*.c)
 # libfakes.a: the local fakes of Slack, PagerDuty and GitLab, the harness
 # that runs the real bot against them, and the report form's payloads; the
 # tests, the benchmarks, `make torture` and `make demo` all link it.
-FAKES_SRCS := $(wildcard tests/fakes/*.c) tests/harness.c tests/harness_replicas.c tests/report_payloads.c
+FAKES_SRCS := $(wildcard tests/fakes/*.c) $(wildcard tests/harness*.c) tests/report_payloads.c
 TEST_SRCS := $(filter-out $(FAKES_SRCS),$(wildcard tests/*.c))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 DEMO_SRCS := $(wildcard demo/*.c)

@@ -307,24 +307,14 @@ static bool submit_decision(struct drill *d, int who, const char *meta)
     const struct tr_person *p = &cast[who];
     d->tr.actor = p->id;
     tr_say(&d->tr, "%s fills in the form and presses [Record]:", p->name);
-    cJSON *pl = cJSON_CreateObject();
-    cJSON_AddStringToObject(pl, "type", "view_submission");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(pl, "user"), "id", p->id);
-    cJSON_AddStringToObject(pl, "api_app_id", "A0FAKE001");
-    cJSON_AddStringToObject(pl, "trigger_id", "4242.0.decision");
-    cJSON *v = cJSON_AddObjectToObject(pl, "view");
-    cJSON_AddStringToObject(v, "id", "V0DEMODEC1");
-    cJSON_AddStringToObject(v, "type", "modal");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_decision");
-    cJSON_AddStringToObject(v, "private_metadata", meta);
-    cJSON *values = cJSON_AddObjectToObject(cJSON_AddObjectToObject(v, "state"), "values");
+    struct view_submission vs = { .user = p->id, .view_id = "V0DEMODEC1", .callback_id = "sirt_decision",
+                                  .metadata = meta, .trigger_id = "4242.0.decision", .app = true };
+    cJSON *values;
+    cJSON *pl = view_submission_payload(&vs, &values);
     for (size_t i = 0; i < ARRAY_LEN(answers); i++) {
-        cJSON *el = cJSON_AddObjectToObject(cJSON_AddObjectToObject(values, answers[i].block), "value");
-        cJSON_AddStringToObject(el, "type", "plain_text_input");
-        cJSON_AddStringToObject(el, "value", answers[i].value);
+        view_text_value(values, answers[i].block, answers[i].value);
         tr_say(&d->tr, "    %s: %s", answers[i].label, answers[i].value);
     }
-    cJSON_AddArrayToObject(pl, "response_urls");
     const char *eid = fake_slack_send_interactive(d->fx.slack, pl);
     cJSON_Delete(pl);
     NEED(d, eid && fx_wait(&d->fx, fx_pred_acked, (void *)eid, d->timeout_ms), "the ack of the decision form");

@@ -10,19 +10,15 @@
 #include <string.h>
 
 #include "../bot/effects_internal.h"
-#include "../bot/log.h"
 #include "response.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    log_set_level(LOG_LVL_ERROR);
     struct http_response resp;
     char *body;
-    resp_split(data, size, &resp, &body);
-    resp_check_outcome(&resp, "gitlab");
-    cJSON *j = eff_parse(&resp);
+    cJSON *j = resp_rest_begin(data, size, "gitlab", &resp, &body);
     (void)eff_int(j, "id");
     (void)eff_int(j, "iid");
     (void)eff_str(j, "path_with_namespace");

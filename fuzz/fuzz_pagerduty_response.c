@@ -9,19 +9,15 @@
 #include <string.h>
 
 #include "../bot/effects_internal.h"
-#include "../bot/log.h"
 #include "response.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    log_set_level(LOG_LVL_ERROR);
     struct http_response resp;
     char *body;
-    resp_split(data, size, &resp, &body);
-    resp_check_outcome(&resp, "pagerduty");
-    cJSON *j = eff_parse(&resp);
+    cJSON *j = resp_rest_begin(data, size, "pagerduty", &resp, &body);
     (void)eff_str(j, "dedup_key");
     (void)eff_str(j, "status");
     const char *email = eff_pd_first_email(j);

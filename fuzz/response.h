@@ -3,16 +3,19 @@
  * body, e.g. "200\n{\"ok\":true}".  resp_split() fills a struct
  * http_response whose body points into the input (borrowed, NUL-terminated
  * copy in *owned, which the caller frees).  resp_check_outcome() runs the
- * HTTP outcome rules on it with the checks every REST target shares. */
+ * HTTP outcome rules on it with the checks every REST target shares;
+ * resp_rest_begin() is how the REST targets (GitLab, PagerDuty) start. */
 #ifndef SIRT_FUZZ_RESPONSE_H
 #define SIRT_FUZZ_RESPONSE_H
 
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../bot/effects_internal.h"
 #include "../bot/http.h"
+#include "../bot/log.h"
 #include "../bot/util.h"
 #include "utf8.h"
 
@@ -60,6 +63,18 @@ static inline void resp_check_outcome(const struct http_response *resp, const ch
         if (out.outcome != EFFECT_DONE && !err[0])
             __builtin_trap();
     }
+}
+
+/* Quiet logs, the input split into *resp (body copy in *owned, the caller
+ * frees it), the outcome rules checked for service, and the body parsed as
+ * the effects parse it (the caller deletes it; NULL when it is not JSON). */
+static inline cJSON *resp_rest_begin(const uint8_t *data, size_t size, const char *service,
+                                     struct http_response *resp, char **owned)
+{
+    log_set_level(LOG_LVL_ERROR);
+    resp_split(data, size, resp, owned);
+    resp_check_outcome(resp, service);
+    return eff_parse(resp);
 }
 
 #endif

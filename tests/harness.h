@@ -40,10 +40,13 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include <cjson/cJSON.h>
+
 #include "../bot/util.h"
 #include "fakes/fake_gitlab.h"
 #include "fakes/fake_pagerduty.h"
 #include "fakes/fake_slack.h"
+#include "report_payloads.h"
 
 #define FX_MAX_REPLICAS 10   /* Slack's connection limit per app */
 
@@ -278,5 +281,108 @@ bool fx_wait_post_text(struct fx *fx, const char *part, int timeout_ms);
 bool fx_stderr_has(struct fx *fx, const char *s);
 /* What the bot wrote on stderr since the last fx_spawn (never NULL). */
 const char *fx_stderr_since_spawn(struct fx *fx);
+
+/* --- what the tests do to the fakes and read from them (harness_slack.c) ---
+ * Returned strings and JSON are borrowed from the fakes (valid until
+ * fx_finish) unless "caller frees" is said. */
+
+/* The envelope eid (NULL: not sent) acked within timeout_ms. */
+bool fx_wait_ack(struct fx *fx, const char *eid, int timeout_ms);
+/* The payload of the ack of eid, NULL when none (or no ack yet). */
+const cJSON *fx_ack_payload(struct fx *fx, const char *eid);
+/* Its "text", "" when it carries none. */
+const char *fx_ack_text(struct fx *fx, const char *eid);
+/* Sends an interactive payload (and frees it); fails the test unless it is
+ * acked within timeout_ms.  Returns the envelope id. */
+const char *fx_send_acked(struct fx *fx, cJSON *payload, int timeout_ms);
+/* The report form submitted (report_submission_payload) and acked (5 s). */
+const char *fx_submit_report(struct fx *fx, const char *view_id, const char *user, const struct report_fields *f);
+/* A slash command /sirt <text>; fails the test unless acked within
+ * timeout_ms.  Returns the ack's payload (NULL when it carries none). */
+const cJSON *fx_slash(struct fx *fx, const char *user, const char *channel, const char *text, int timeout_ms);
+/* The same with a 5 s bound, returning the ack's text ("" when none). */
+const char *fx_slash_text(struct fx *fx, const char *user, const char *channel, const char *text);
+/* An app_mention event: text "<@U0BOT0001> <text>" (raw: text as given),
+ * ts (default "1700000300.000200"), event_ts and thread_ts when given.
+ * Returns the envelope id (not waited for). */
+struct fx_mention_opts {
+    const char *user, *channel, *text;
+    const char *event_id;          /* NULL: the fake makes one */
+    const char *ts, *event_ts, *thread_ts;
+    bool raw;
+};
+const char *fx_mention(struct fx *fx, const struct fx_mention_opts *m);
+/* The same with the default ts and event_ts "1700000300.000200". */
+const char *fx_mention_text(struct fx *fx, const char *user, const char *channel, const char *text,
+                            const char *event_id);
+/* A block_actions payload of one button as Slack sends it: user.id, the
+ * channel object (when channel), trigger_id (default: action_ts), and with
+ * app user.team_id and api_app_id; with message_ts a message container;
+ * with response_path response_url = the fake's
+ * /commands/T0FAKE001/<response_path>.  fx_button_payload: caller frees;
+ * fx_press sends it and returns the envelope id (not waited for). */
+struct fx_button {
+    const char *user, *channel;
+    const char *action_id, *block_id, *value, *action_ts;
+    const char *trigger_id;
+    const char *message_ts;
+    const char *response_path;
+    bool app;
+};
+cJSON *fx_button_payload(struct fx *fx, const struct fx_button *b);
+const char *fx_press(struct fx *fx, const struct fx_button *b);
+
+/* Which recorded Web API calls a question is about; NULL fields match any.
+ * method NULL = "chat.postMessage"; channel, user: that argument equals;
+ * body: the raw request body contains; text: the "text" argument contains;
+ * json: the call's JSON printed compact contains; ok: FX_HTTP_OK only calls
+ * answered with status 200, FX_NO_ERROR only those answered 200 without a
+ * Slack error (fake_call.error == NULL: the fake's ok answers are 200). */
+enum fx_ok { FX_ANY_ANSWER, FX_HTTP_OK, FX_NO_ERROR };
+struct fx_q {
+    const char *method, *channel, *user;
+    const char *body, *text, *json;
+    enum fx_ok ok;
+};
+size_t fx_count(struct fx *fx, const struct fx_q *q);
+/* The idx-th matching call (in order received) / the newest; NULL if none. */
+const struct fake_call *fx_nth(struct fx *fx, const struct fx_q *q, size_t idx);
+const struct fake_call *fx_last(struct fx *fx, const struct fx_q *q);
+/* Waits until at least n calls match. */
+bool fx_wait_q(struct fx *fx, const struct fx_q *q, size_t n, int timeout_ms);
+/* Predicate: some pins.add was answered with status 200. */
+bool fx_pred_pinned(struct fx *fx, void *ud);
+/* The fake's channel (created or seen) has user as a member. */
+bool fx_is_member(struct fx *fx, const char *channel, const char *user);
+bool fx_wait_member(struct fx *fx, const char *channel, const char *user, int timeout_ms);
+/* The channel the bot created for SIRT-n (name "sirt-<n>-..."), or NULL. */
+const struct fake_channel *fx_incident_channel(struct fx *fx, int n);
+
+/* Waits until count(fx) >= n; the counters below fit. */
+typedef size_t (*fx_counter)(struct fx *fx);
+bool fx_wait_n(struct fx *fx, fx_counter count, size_t n, int timeout_ms);
+size_t fx_pd_events(struct fx *fx);     /* events the fake PagerDuty received */
+size_t fx_gitlab_notes(struct fx *fx);  /* notes the fake GitLab holds */
+size_t fx_gitlab_issues(struct fx *fx); /* issues the fake GitLab holds */
+
+/* The bot's SQLite file (<dir>/sirt.db) opened read-only beside the running
+ * bot (5 s busy timeout); a query that does not prepare fails the test.
+ * fx_db_int: the first column of the first row, -1 when no row.
+ * fx_db_text: the same as text into out ("" when no row or NULL).
+ * fx_db_rows: every row as "a:b|" (a NULL column as null_as), caller frees.
+ * fx_wait_db_int: until fx_db_int(sql) == v. */
+long long fx_db_int(struct fx *fx, const char *sql);
+void fx_db_text(struct fx *fx, const char *sql, char *out, size_t n);
+char *fx_db_rows(struct fx *fx, const char *sql, const char *null_as);
+bool fx_wait_db_int(struct fx *fx, const char *sql, long long v, int timeout_ms);
+
+/* A port on 127.0.0.1 that was free a moment ago (-1 on failure). */
+int fx_free_port(void);
+/* Blocking GET (3 s cap) of http://127.0.0.1:<port><path> into body (reset
+ * first; data never NULL afterwards).  The HTTP status, 0 when no answer.
+ * The bot is another process: not running the loop meanwhile is fine. */
+long fx_http_get(int port, const char *path, struct buf *body);
+/* The value of the series line "name value" in metrics text, -1 if none. */
+double fx_metric(const char *text, const char *name);
 
 #endif

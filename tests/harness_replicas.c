@@ -29,22 +29,6 @@ static struct fx_replica *rep_at(struct fx *fx, int i)
     return &fx->reps[i - 1];
 }
 
-/* A port on 127.0.0.1 that was free a moment ago. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 void fx_replicas_init(struct fx *fx, int n, const char *db)
 {
     if (n < 1 || n > FX_MAX_REPLICAS)
@@ -103,7 +87,7 @@ int fx_replica_spawn(struct fx *fx, int i, const char *const *extra)
     if (fake_slack_client_api_url(fx->slack, r->tag, api, sizeof(api)) != 0)
         TEST_FAIL("fx_replica_spawn: no client URL for %s", r->tag);
     if (!r->http_port)
-        r->http_port = free_port();
+        r->http_port = fx_free_port();
     if (r->http_port <= 0)
         TEST_FAIL("fx_replica_spawn: no free port for SIRT_HTTP");
 

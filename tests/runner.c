@@ -326,6 +326,28 @@ static void report(const struct slot *s, int status, bool timed_out, int *passed
     unlink(s->log);
 }
 
+/* What the main loop counts while tests run. */
+struct tally {
+    int passed, failed, running;
+    int pg_left;            /* TEST_PG tests not finished yet */
+    bool serial_running;
+};
+
+/* The test in s ended (status from waitpid): its time kept, its result
+ * reported, its slot freed; the PostgreSQL server is stopped once the last
+ * TEST_PG test is done. */
+static void slot_finish(struct slot *s, int status, bool timed_out, struct tally *n)
+{
+    tests[s->idx].last_s = now_s() - s->start;
+    report(s, status, timed_out, &n->passed, &n->failed);
+    s->pid = 0;
+    n->serial_running = n->serial_running && !tests[s->idx].serial;
+    n->pg_left -= tests[s->idx].needs_pg;
+    n->running--;
+    if (n->pg_left == 0)
+        pg_stop_begin();
+}
+
 /* ---- the times of the previous run: longest first ---- */
 
 static const char *times_path(const char *argv0, char *buf, size_t n)
@@ -445,14 +467,14 @@ int main(int argc, char **argv)
 
     static size_t order[MAX_TESTS];
     size_t n_sel = 0;
-    int pg_left = 0;   /* TEST_PG tests not finished yet */
+    struct tally n = { 0 };
     for (size_t k = 0; k < n_tests; k++) {
         if (!selected(tests[k].name, argc, argv))
             continue;
         order[n_sel++] = k;
-        pg_left += tests[k].needs_pg;
+        n.pg_left += tests[k].needs_pg;
     }
-    bool want_pg = pg_left > 0;
+    bool want_pg = n.pg_left > 0;
     if (jobs > 1)
         qsort(order, n_sel, sizeof(order[0]), cmp_order);
     if (want_pg && !getenv("SIRT_TEST_PG_URI"))
@@ -460,8 +482,6 @@ int main(int argc, char **argv)
 
     struct slot slots[MAX_JOBS];
     memset(slots, 0, sizeof(slots));
-    int passed = 0, failed = 0, running = 0;
-    bool serial_running = false;
     size_t next = 0;
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     double t_start = now_s();
@@ -469,13 +489,13 @@ int main(int argc, char **argv)
     for (;;) {
         if (interrupted) {
             kill_all(slots, jobs);
-            printf("interrupted by signal %d: %d passed, %d failed before it\n", (int)interrupted, passed, failed);
+            printf("interrupted by signal %d: %d passed, %d failed before it\n", (int)interrupted, n.passed, n.failed);
             pg_stop();
             return 130;
         }
         /* A serial test starts when nothing runs, and runs alone. */
-        while (running < jobs && next < n_sel && !serial_running
-               && (!tests[order[next]].serial || running == 0)) {
+        while (n.running < jobs && next < n_sel && !n.serial_running
+               && (!tests[order[next]].serial || n.running == 0)) {
             size_t idx = order[next];
             int k = 0;
             while (slots[k].pid)
@@ -495,11 +515,11 @@ int main(int argc, char **argv)
             slots[k].pid = pid;
             slots[k].idx = idx;
             slots[k].start = now_s();
-            serial_running = tests[idx].serial;
-            running++;
+            n.serial_running = tests[idx].serial;
+            n.running++;
             next++;
         }
-        if (running == 0)
+        if (n.running == 0)
             break;
         /* Reap whatever finished; enforce timeouts at 20 ms granularity. */
         int status;
@@ -512,16 +532,9 @@ int main(int argc, char **argv)
             for (int k = 0; k < jobs; k++) {
                 if (slots[k].pid == pid) {
                     kill(-pid, SIGKILL);   /* whatever the test left behind */
-                    tests[slots[k].idx].last_s = now_s() - slots[k].start;
-                    report(&slots[k], status, false, &passed, &failed);
-                    slots[k].pid = 0;
-                    serial_running = serial_running && !tests[slots[k].idx].serial;
-                    pg_left -= tests[slots[k].idx].needs_pg;
-                    running--;
+                    slot_finish(&slots[k], status, false, &n);
                 }
             }
-            if (pg_left == 0)
-                pg_stop_begin();
             continue;
         }
         if (pid < 0 && errno != EINTR && errno != ECHILD)
@@ -530,14 +543,7 @@ int main(int argc, char **argv)
             if (slots[k].pid && now_s() - slots[k].start > tests[slots[k].idx].timeout_s) {
                 kill(-slots[k].pid, SIGKILL);
                 waitpid(slots[k].pid, &status, 0);
-                tests[slots[k].idx].last_s = now_s() - slots[k].start;
-                report(&slots[k], status, true, &passed, &failed);
-                slots[k].pid = 0;
-                serial_running = serial_running && !tests[slots[k].idx].serial;
-                pg_left -= tests[slots[k].idx].needs_pg;
-                running--;
-                if (pg_left == 0)
-                    pg_stop_begin();
+                slot_finish(&slots[k], status, true, &n);
             }
         }
         if (pg_stop_pid > 0 && now_s() - pg_stop_t0 > PG_SCRIPT_TIMEOUT_S) {
@@ -550,6 +556,6 @@ int main(int argc, char **argv)
     pg_stop();
     times_save(tpath);
     printf("%zu tests in %.1fs with TEST_JOBS=%d\n", n_sel, now_s() - t_start, jobs);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    printf("%d passed, %d failed\n", n.passed, n.failed);
+    return n.failed ? 1 : 0;
 }

@@ -126,3 +126,39 @@ void sfx_raw_exec(struct sfx *f, const char *sql)
     PQclear(r);
     PQfinish(c);
 }
+
+int64_t sfx_new_incident(struct store *s, const char *key, int64_t now)
+{
+    struct incident inc = {
+        .title = "t", .description = "d", .severity = 2, .priority = 3,
+        .reporter = "U0REP0001", .submission_key = (char *)key, .created_ms = now,
+    };
+    ASSERT_EQ(store_incident_create(s, &inc), 0);
+    ASSERT(inc.id > 0);
+    return inc.id;
+}
+
+int64_t sfx_add_job(struct store *s, const char *key, int64_t next_at, int64_t deadline,
+                    const int64_t *deps, size_t n_deps)
+{
+    struct outbox_new j = {
+        .idem_key = key, .op = "slack.post", .payload = "{\"text\":\"x\"}",
+        .next_at_ms = next_at, .deps_deadline_ms = deadline, .deps = deps, .n_deps = n_deps,
+        .now_ms = 1000,
+    };
+    int64_t id = store_outbox_add(s, &j);
+    ASSERT(id > 0);
+    return id;
+}
+
+void sfx_job_get(struct store *s, int64_t id, struct outbox_job *j)
+{
+    ASSERT_EQ(store_outbox_get(s, id, j), 0);
+}
+
+void sfx_list_add(char *out, size_t outlen, const char *item)
+{
+    size_t len = strlen(out);
+    ASSERT(len < outlen);
+    snprintf(out + len, outlen - len, "%s%s", len ? "," : "", item);
+}

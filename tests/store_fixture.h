@@ -9,6 +9,8 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "../bot/store.h"
 
@@ -38,6 +40,18 @@ PGconn *sfx_pg_connect(const char *uri);
 /* One scalar query / one statement on a raw connection of f's driver. */
 long long sfx_raw_int(struct sfx *f, const char *sql);
 void sfx_raw_exec(struct sfx *f, const char *sql);
+
+/* An incident created through the store ("t", S2/P3, reporter U0REP0001,
+ * key may be NULL) at now; its id. */
+int64_t sfx_new_incident(struct store *s, const char *key, int64_t now);
+/* A slack.post job with key, due at next_at, depending on deps (deadline
+ * deps_deadline_ms); its id. */
+int64_t sfx_add_job(struct store *s, const char *key, int64_t next_at, int64_t deadline,
+                    const int64_t *deps, size_t n_deps);
+/* store_outbox_get of id into j (outbox_job_finish it). */
+void sfx_job_get(struct store *s, int64_t id, struct outbox_job *j);
+/* Appends item to the comma-separated list in out (size outlen). */
+void sfx_list_add(char *out, size_t outlen, const char *item);
 
 /* STORE_TEST(name, secs) { body using f } registers name (SQLite) and
  * name_pg (PostgreSQL). */

@@ -54,6 +54,27 @@ void test_register_serial(const char *name, test_fn fn, int timeout_s, bool need
     __attribute__((constructor)) static void test_reg_##name(void) { test_register_serial(#name, test_##name, timeout_s, true); } \
     static void test_##name(void)
 
+/* ---- shared helpers (tests/test_util.c) ---- */
+
+/* The whole file, NUL-terminated, its length in *len when len is not NULL;
+ * NULL when it cannot be opened.  Caller frees. */
+char *test_read_file(const char *path, size_t *len);
+/* rel from the repository root: found from this tree's own path, else rel
+ * as is (from the working directory). */
+void test_repo_path(const char *rel, char *out, size_t n);
+/* test_read_file of test_repo_path(rel); fails the test when it cannot be
+ * read.  Caller frees. */
+char *test_repo_file(const char *rel);
+
+/* Points fd 2 at a fresh temp file until test_capture_end, which restores
+ * it, removes the file and returns what was written (caller frees). */
+struct test_capture {
+    char path[64];
+    int saved_fd;
+};
+void test_capture_start(struct test_capture *c);
+char *test_capture_end(struct test_capture *c);
+
 #define TEST_FAIL(...) do { \
     fprintf(stderr, "  FAIL %s:%d: ", __FILE__, __LINE__); \
     fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)
@@ -75,6 +96,10 @@ void test_register_serial(const char *name, test_fn fn, int timeout_s, bool need
         _h ? _h : "(null)"); } while (0)
 #define ASSERT_NOT_CONTAINS(hay, needle) do { const char *_h = (hay), *_n = (needle); \
     if (_h && strstr(_h, _n)) TEST_FAIL("%s must not contain \"%s\": got \"%s\"", #hay, _n, _h); } while (0)
+/* s is one non-empty line (no CR, no LF): an error message as we print them. */
+#define ASSERT_ONE_LINE(s) do { const char *_s = (s); \
+    if (!_s || !_s[0] || strchr(_s, '\n') || strchr(_s, '\r')) TEST_FAIL("%s is not one line: \"%s\"", #s, \
+        _s ? _s : "(null)"); } while (0)
 #define ASSERT_NULL(p) do { if ((p) != NULL) TEST_FAIL("%s is not NULL", #p); } while (0)
 #define ASSERT_NOT_NULL(p) do { if ((p) == NULL) TEST_FAIL("%s is NULL", #p); } while (0)
 

@@ -21,30 +21,6 @@
 #include "report_payloads.h"
 #include "test.h"
 
-/* A file at the repository root, found from this file's path. */
-static char *repo_file(const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s", __FILE__);
-    char *slash = strrchr(path, '/');
-    if (slash)
-        snprintf(slash, sizeof(path) - (size_t)(slash - path), "/../%s", name);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        f = fopen(name, "r");
-    ASSERT_NOT_NULL(f);
-    struct buf b;
-    buf_init(&b, 1u << 20);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    char *s = buf_take(&b);
-    buf_finish(&b);
-    return s;
-}
-
 TEST_T(cli_version_help_and_usage, 90)
 {
     struct fx fx;
@@ -82,7 +58,7 @@ TEST_T(cli_version_help_and_usage, 90)
 
 TEST(cli_changelog_carries_the_version)
 {
-    char *log = repo_file("CHANGELOG.md");
+    char *log = test_repo_file("CHANGELOG.md");
     const char *first = strstr(log, "\n## ");
     ASSERT_NOT_NULL(first);
     char want[64];
@@ -95,7 +71,7 @@ TEST(cli_changelog_carries_the_version)
 /* Every id of sirt.example.json is a placeholder; the harness's ids are not. */
 TEST(cli_example_ids_are_placeholders)
 {
-    char *text = repo_file("sirt.example.json");
+    char *text = test_repo_file("sirt.example.json");
     struct cfg c;
     memset(&c, 0, sizeof(c));
     char err[256] = "";
@@ -126,7 +102,7 @@ TEST_T(cli_placeholder_config_refused_at_start, 60)
 {
     struct fx fx;
     fx_init(&fx);
-    char *text = repo_file("sirt.example.json");
+    char *text = test_repo_file("sirt.example.json");
     fx_write_config(&fx, text);
     free(text);
     ASSERT_EQ(fx_spawn(&fx, NULL), 0);

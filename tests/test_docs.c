@@ -19,52 +19,6 @@
 
 #define PATHLEN 1024
 
-/* The repository root: "<dir of this file>/..", or "." when run elsewhere. */
-static void repo_path(char *out, size_t size, const char *rel)
-{
-    char dir[PATHLEN];
-    snprintf(dir, sizeof(dir), "%s", __FILE__);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        if (snprintf(out, size, "%s/../%s", dir, rel) >= (int)size)
-            out[0] = '\0';
-    } else if (snprintf(out, size, "../%s", rel) >= (int)size) {
-        out[0] = '\0';
-    }
-    struct stat st;
-    if (!out[0] || stat(out, &st) != 0)
-        snprintf(out, size, "%s", rel);
-}
-
-/* The whole file, or NULL when it cannot be read. Caller frees. */
-static char *slurp(const char *rel)
-{
-    char path[PATHLEN];
-    repo_path(path, sizeof(path), rel);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    struct buf b;
-    buf_init(&b, 4u << 20);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    char *s = buf_take(&b);
-    buf_finish(&b);
-    return s ? s : strdup("");
-}
-
-static char *must_slurp(const char *rel)
-{
-    char *s = slurp(rel);
-    if (!s)
-        TEST_FAIL("cannot read %s", rel);
-    return s;
-}
-
 /* ---- names in backticks ---- */
 
 struct want {
@@ -86,7 +40,7 @@ static void want_code(struct want *w, const char *name)
 
 TEST(docs_commands_cover_every_verb)
 {
-    char *text = must_slurp("docs/commands.md");
+    char *text = test_repo_file("docs/commands.md");
     struct want w = { "docs/commands.md", text, 0 };
     ASSERT_GE(handlers_n_verbs, 10);
     for (size_t i = 0; i < handlers_n_verbs; i++) {
@@ -130,7 +84,7 @@ static void seen_key(const char *name, void *ud)
 static void scan_getenv(const char *dirrel, struct want *w, int *count)
 {
     char dirpath[PATHLEN];
-    repo_path(dirpath, sizeof(dirpath), dirrel);
+    test_repo_path(dirrel, dirpath, sizeof(dirpath));
     DIR *d = opendir(dirpath);
     ASSERT_NOT_NULL(d);
     struct dirent *e;
@@ -140,7 +94,7 @@ static void scan_getenv(const char *dirrel, struct want *w, int *count)
             continue;
         char rel[PATHLEN];
         snprintf(rel, sizeof(rel), "%s/%s", dirrel, e->d_name);
-        char *src = must_slurp(rel);
+        char *src = test_repo_file(rel);
         for (const char *p = strstr(src, "getenv(\""); p; p = strstr(p + 1, "getenv(\"")) {
             const char *a = p + 8, *z = strchr(a, '"');
             if (!z || z - a > 64)
@@ -159,7 +113,7 @@ static void scan_getenv(const char *dirrel, struct want *w, int *count)
 
 TEST(docs_configuration_covers_every_key_and_variable)
 {
-    char *text = must_slurp("docs/configuration.md");
+    char *text = test_repo_file("docs/configuration.md");
     struct want w = { "docs/configuration.md", text, 0 };
     struct seen keys = { &w, 0, false, false };
     cfg_each_key(seen_key, &keys);
@@ -190,7 +144,7 @@ static bool probe_all(void *ud, int64_t counts[METRICS_OUTBOX_STATES], int64_t *
 
 TEST(docs_operations_cover_every_metric)
 {
-    char *text = must_slurp("docs/operations.md");
+    char *text = test_repo_file("docs/operations.md");
     struct want w = { "docs/operations.md", text, 0 };
     struct metrics *m = metrics_create();
     metrics_set_outbox_probe(m, probe_all, NULL);
@@ -361,7 +315,7 @@ static int check_links(const char *from, const char *text)
                 continue;
             }
             char full[PATHLEN];
-            repo_path(full, sizeof(full), path);
+            test_repo_path(path, full, sizeof(full));
             struct stat st;
             if (stat(full, &st) != 0) {
                 fprintf(stderr, "  %s: link \"%.*s\": no file %s\n", from, (int)(z - a), a, path);
@@ -370,7 +324,7 @@ static int check_links(const char *from, const char *text)
             }
             size_t pl = strlen(path);
             if (anchor && pl > 3 && strcmp(path + pl - 3, ".md") == 0) {
-                char *target_text = strcmp(path, from) == 0 ? NULL : must_slurp(path);
+                char *target_text = strcmp(path, from) == 0 ? NULL : test_repo_file(path);
                 if (!has_anchor(target_text ? target_text : text, anchor)) {
                     fprintf(stderr, "  %s: link \"%.*s\": no heading #%s in %s\n", from, (int)(z - a), a,
                             anchor, path);
@@ -408,13 +362,13 @@ TEST(docs_links_resolve)
     int bad = 0, files = 0;
     const char *top[] = { "README.md", "CHANGELOG.md" };
     for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
-        char *t = must_slurp(top[i]);
+        char *t = test_repo_file(top[i]);
         bad += check_links(top[i], t);
         free(t);
         files++;
     }
     char dirpath[PATHLEN];
-    repo_path(dirpath, sizeof(dirpath), "docs");
+    test_repo_path("docs", dirpath, sizeof(dirpath));
     DIR *d = opendir(dirpath);
     ASSERT_NOT_NULL(d);
     struct dirent *e;
@@ -424,7 +378,7 @@ TEST(docs_links_resolve)
             continue;
         char rel[PATHLEN];
         snprintf(rel, sizeof(rel), "docs/%s", e->d_name);
-        char *t = must_slurp(rel);
+        char *t = test_repo_file(rel);
         bad += check_links(rel, t);
         free(t);
         files++;
@@ -437,9 +391,9 @@ TEST(docs_links_resolve)
 /* The index lists every page of docs/. */
 TEST(docs_index_lists_every_page)
 {
-    char *index = must_slurp("docs/README.md");
+    char *index = test_repo_file("docs/README.md");
     char dirpath[PATHLEN];
-    repo_path(dirpath, sizeof(dirpath), "docs");
+    test_repo_path("docs", dirpath, sizeof(dirpath));
     DIR *d = opendir(dirpath);
     ASSERT_NOT_NULL(d);
     int missing = 0;

@@ -15,15 +15,6 @@
 #include "test.h"
 #include "../bot/util.h"
 
-static const char *ack_text(struct fx *fx, const char *eid)
-{
-    const struct fake_ack *a = fake_slack_ack(fx->slack, eid);
-    ASSERT_NOT_NULL(a);
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(a->json, "payload");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "text");
-    return cJSON_IsString(t) ? t->valuestring : NULL;
-}
-
 static cJSON *mention(const char *text, const char *thread_ts)
 {
     cJSON *e = cJSON_CreateObject();
@@ -36,48 +27,6 @@ static cJSON *mention(const char *text, const char *thread_ts)
     if (thread_ts)
         cJSON_AddStringToObject(e, "thread_ts", thread_ts);
     return e;
-}
-
-static bool wait_ack(struct fx *fx, const char *eid)
-{
-    return fx_wait(fx, fx_pred_acked, (void *)eid, 5000);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t l = sizeof(a);
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* Blocking GET for the health endpoint: the bot is another process, so
- * briefly not running our loop is harmless. */
-static long http_get(const char *url, struct buf *body)
-{
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    FILE *f = tmpfile();
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    rewind(f);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(body, chunk, n);
-    fclose(f);
-    return status;
 }
 
 TEST(e2e_connect_hello_and_auth)
@@ -108,11 +57,9 @@ TEST(e2e_help_by_slash_command_in_ack)
     fx_start(&fx, NULL);
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");
     ASSERT_NOT_NULL(eid);
-    ASSERT(wait_ack(&fx, eid));
-    const struct fake_ack *a = fake_slack_ack(fx.slack, eid);
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(a->json, "payload");
-    ASSERT_STR_EQ(util_jstr(p, "response_type"), "ephemeral");
-    const char *t = ack_text(&fx, eid);
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_STR_EQ(util_jstr(fx_ack_payload(&fx, eid), "response_type"), "ephemeral");
+    const char *t = fx_ack_text(&fx, eid);
     const char *verbs[] = { "/sirt report", "/sirt page", "/sirt decision", "/sirt handoff", "/sirt status",
                             "/sirt oncall", "/sirt resolve", "/sirt timeline", "/sirt review", "/sirt help" };
     for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
@@ -123,12 +70,12 @@ TEST(e2e_help_by_slash_command_in_ack)
 
     /* Bare "/sirt" is help too; an unknown verb gets a useful answer. */
     eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "/sirt report");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "/sirt report");
     eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "hepl me");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "I don't know the command `hepl`");
-    ASSERT_CONTAINS(ack_text(&fx, eid), "/sirt help");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "I don't know the command `hepl`");
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "/sirt help");
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
 }
@@ -145,7 +92,7 @@ TEST(e2e_help_by_mention_threaded_and_dm)
     cJSON *ev = mention("<@U0BOT0001> help", "1700000000.000100");
     const char *eid = fake_slack_send_event(fx.slack, ev, "Ev0MENTION1", 0);
     cJSON_Delete(ev);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT(fx_wait_calls(&fx, "chat.postMessage", 1, 5000));
     const struct fake_call *c = fake_slack_call(fx.slack, "chat.postMessage", 0);
     ASSERT_STR_EQ(util_jstr(c->json, "channel"), "C0PUBLIC1");
@@ -177,7 +124,7 @@ TEST(e2e_help_by_mention_threaded_and_dm)
                      "\"text\":\"help\",\"channel\":\"D0REPORT1\",\"ts\":\"1700000201.000100\"}");
     eid = fake_slack_send_event(fx.slack, ev, "Ev0DM00002", 0);
     cJSON_Delete(ev);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     fx_run_for(&fx, 300);
     ASSERT_EQ(fake_slack_call_count(fx.slack, "chat.postMessage"), 3);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
@@ -202,7 +149,7 @@ TEST(e2e_every_envelope_acked)
     }
     for (size_t i = 0; i < n; i++) {
         ASSERT_NOT_NULL(ids[i]);
-        if (!wait_ack(&fx, ids[i]))
+        if (!fx_wait_ack(&fx, ids[i], 5000))
             TEST_FAIL("envelope %zu (%s) not acked", i, ids[i]);
     }
     ASSERT_EQ(fake_slack_ack_count(fx.slack), n);
@@ -229,8 +176,8 @@ TEST(e2e_reconnect_after_disconnect_message)
     ASSERT_EQ(fake_slack_close_frames(fx.slack), 1);   /* cleanly, with a close frame */
     ASSERT_EQ(fake_slack_last_close_code(fx.slack), 1000);
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "/sirt report");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "/sirt report");
 
     /* "warning" too, any reason: reconnect with a fresh URL each time. */
     ASSERT_EQ(fake_slack_send_disconnect(fx.slack, "warning"), 0);
@@ -251,7 +198,7 @@ TEST(e2e_reconnect_after_dropped_socket)
     ASSERT(fx_wait(&fx, pred_ws_total, (void *)(intptr_t)2, 10000));
     ASSERT_EQ(fake_slack_call_count(fx.slack, "apps.connections.open"), 2);
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
 
     /* apps.connections.open failing for a while: the bot backs off and retries. */
     fake_slack_fail(fx.slack, "apps.connections.open", 2, 500, NULL, 0);
@@ -303,8 +250,8 @@ TEST(e2e_garbage_frames_do_not_kill_the_bot)
 
     /* Still alive, still on the same socket, still answering. */
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "/sirt report");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "/sirt report");
     ASSERT(fx.running && !fx.exited);
     ASSERT_EQ(fake_slack_ws_total(fx.slack), 1);
     /* The four raw frames with a non-empty envelope_id were acked (the fake
@@ -361,9 +308,9 @@ TEST_T(e2e_duplicate_event_id_handled_once, 60)
     const char *e2 = fake_slack_send_event(fx.slack, ev, "Ev0DUP0001", 1);
     const char *e3 = fake_slack_send_event(fx.slack, ev, "Ev0DUP0001", 2);
     cJSON_Delete(ev);
-    ASSERT(wait_ack(&fx, e1));
-    ASSERT(wait_ack(&fx, e2));   /* retries are acked too */
-    ASSERT(wait_ack(&fx, e3));
+    ASSERT(fx_wait_ack(&fx, e1, 5000));
+    ASSERT(fx_wait_ack(&fx, e2, 5000));   /* retries are acked too */
+    ASSERT(fx_wait_ack(&fx, e3, 5000));
     ASSERT(fx_wait_calls(&fx, "chat.postMessage", 1, 5000));
     fx_run_for(&fx, 500);
     ASSERT_EQ(fake_slack_call_count(fx.slack, "chat.postMessage"), 1);
@@ -457,37 +404,30 @@ TEST(e2e_healthz_and_metrics)
 {
     struct fx fx;
     fx_init(&fx);
-    int port = free_port();
-    char env0[64], url[96];
+    int port = fx_free_port();
+    char env0[64];
     snprintf(env0, sizeof(env0), "SIRT_HTTP=127.0.0.1:%d", port);
     const char *env[] = { env0, NULL };
     fx_start(&fx, env);
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
 
     struct buf body;
     buf_init(&body, 1 << 20);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
-    ASSERT_EQ(http_get(url, &body), 200);
-    buf_reset(&body);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
-    ASSERT_EQ(http_get(url, &body), 200);
+    ASSERT_EQ(fx_http_get(port, "/healthz", &body), 200);
+    ASSERT_EQ(fx_http_get(port, "/metrics", &body), 200);
     ASSERT_CONTAINS(body.data, "sirt_envelopes_received_total{type=\"slash_commands\"} 1");
     ASSERT_CONTAINS(body.data, "sirt_envelopes_acked_total{type=\"slash_commands\"} 1");
     ASSERT_CONTAINS(body.data, "sirt_ack_latency_seconds_count 1");
     ASSERT_CONTAINS(body.data, "sirt_slack_api_calls_total{method=\"apps.connections.open\",result=\"ok\"} 1");
     ASSERT_CONTAINS(body.data, "sirt_socket_connected 1");
-    buf_reset(&body);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/nope", port);
-    ASSERT_EQ(http_get(url, &body), 404);
+    ASSERT_EQ(fx_http_get(port, "/nope", &body), 404);
 
     /* Socket gone and Slack refusing new URLs: unhealthy. */
     fake_slack_fail(fx.slack, "apps.connections.open", 100, 503, NULL, 0);
     fake_slack_drop(fx.slack);
     fx_run_for(&fx, 500);
-    buf_reset(&body);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
-    ASSERT_EQ(http_get(url, &body), 503);
+    ASSERT_EQ(fx_http_get(port, "/healthz", &body), 503);
     buf_finish(&body);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
@@ -533,7 +473,7 @@ TEST(e2e_silent_socket_is_replaced)
     ASSERT(fx_wait(&fx, fx_pred_online, NULL, 10000));
     ASSERT_GE(fake_slack_call_count(fx.slack, "apps.connections.open"), 2);
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
 }

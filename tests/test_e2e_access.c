@@ -35,56 +35,19 @@ static const char *title_words[] = { "Cache", "poisoning", "mirror", "tenant" };
 
 static size_t count_to(struct fx *fx, const char *method, const char *channel, const char *user)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, method); i++) {
-        const cJSON *j = fake_slack_call(fx->slack, method, i)->json;
-        const char *c = util_jstr(j, "channel"), *u = util_jstr(j, "user");
-        if (c && strcmp(c, channel) == 0 && (!user || (u && strcmp(u, user) == 0)))
-            n++;
-    }
-    return n;
+    return fx_count(fx, &(struct fx_q){ .method = method, .channel = channel, .user = user });
 }
 
 /* The idx-th call of method to channel (and user when given). */
 static const cJSON *call_to(struct fx *fx, const char *method, const char *channel, const char *user, size_t idx)
 {
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, method); i++) {
-        const cJSON *j = fake_slack_call(fx->slack, method, i)->json;
-        const char *c = util_jstr(j, "channel"), *u = util_jstr(j, "user");
-        if (c && strcmp(c, channel) == 0 && (!user || (u && strcmp(u, user) == 0)) && idx-- == 0)
-            return j;
-    }
-    return NULL;
-}
-
-struct want {
-    const char *method, *channel, *user;
-    size_t n;
-};
-
-static bool pred_count(struct fx *fx, void *ud)
-{
-    struct want *w = ud;
-    return count_to(fx, w->method, w->channel, w->user) >= w->n;
+    const struct fake_call *c = fx_nth(fx, &(struct fx_q){ .method = method, .channel = channel, .user = user }, idx);
+    return c ? c->json : NULL;
 }
 
 static bool wait_count(struct fx *fx, const char *method, const char *channel, const char *user, size_t n, int ms)
 {
-    struct want w = { method, channel, user, n };
-    return fx_wait(fx, pred_count, &w, ms);
-}
-
-/* The incident channel the bot created for SIRT-n ("sirt-<n>-..."). */
-static const struct fake_channel *incident_channel(struct fx *fx, int n)
-{
-    char prefix[32];
-    int k = snprintf(prefix, sizeof(prefix), "sirt-%d-", n);
-    for (size_t i = 0; i < fake_slack_channel_count(fx->slack); i++) {
-        const struct fake_channel *c = fake_slack_channel(fx->slack, i);
-        if (c->name && strncmp(c->name, prefix, (size_t)k) == 0)
-            return c;
-    }
-    return NULL;
+    return fx_wait_q(fx, &(struct fx_q){ .method = method, .channel = channel, .user = user }, n, ms);
 }
 
 /* Submits a report and waits for its pinned summary; returns the channel id. */
@@ -93,16 +56,13 @@ static const char *report(struct fx *fx, const struct report_fields *f, int n)
     size_t pins = fake_slack_pin_count(fx->slack);
     char view_id[32];
     snprintf(view_id, sizeof(view_id), "V0ACCESS%02d", n);
-    cJSON *p = report_submission_payload(view_id, "U0REPORT1", f);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    const char *eid = fx_submit_report(fx, view_id, "U0REPORT1", f);
     const cJSON *ack = fake_slack_ack(fx->slack, eid)->json;
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(ack, "payload");
     if (pl && util_jstr(pl, "response_action"))
         TEST_FAIL("the report form was refused: %s", cJSON_PrintUnformatted(pl));
     ASSERT(fx_wait_calls(fx, "pins.add", pins + 1, 15000));
-    const struct fake_channel *ch = incident_channel(fx, n);
+    const struct fake_channel *ch = fx_incident_channel(fx, n);
     ASSERT_NOT_NULL(ch);
     fx_run_for(fx, 300);
     return ch->id;
@@ -110,16 +70,8 @@ static const char *report(struct fx *fx, const struct report_fields *f, int n)
 
 static void mention(struct fx *fx, const char *user, const char *channel, const char *text, const char *event_id)
 {
-    char full[256];
-    snprintf(full, sizeof(full), "<@U0BOT0001> %s", text);
-    cJSON *ev = cJSON_CreateObject();
-    cJSON_AddStringToObject(ev, "type", "app_mention");
-    cJSON_AddStringToObject(ev, "user", user);
-    cJSON_AddStringToObject(ev, "text", full);
-    cJSON_AddStringToObject(ev, "channel", channel);
-    cJSON_AddStringToObject(ev, "ts", "1795424000.000100");
-    fake_slack_send_event(fx->slack, ev, event_id, 0);
-    cJSON_Delete(ev);
+    fx_mention(fx, &(struct fx_mention_opts){ .user = user, .channel = channel, .text = text, .event_id = event_id,
+                                              .ts = "1795424000.000100" });
 }
 
 static void assert_limited(const char *t)
@@ -361,7 +313,7 @@ TEST_T(e2e_access_long_report_summary_accepted, 90)
     ASSERT_CONTAINS(util_jstr(cJSON_GetObjectItemCaseSensitive(pl, "errors"), "title"), "under 150 characters");
     free(long_title);
     fx_run_for(&fx, 500);
-    ASSERT_NULL(incident_channel(&fx, 2));
+    ASSERT_NULL(fx_incident_channel(&fx, 2));
 
     /* status of that incident, privately: one message within the limits */
     const char *eid = fake_slack_send_slash(fx.slack, "U0SIRT001", PUBLIC, "status SIRT-1");

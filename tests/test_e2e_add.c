@@ -80,11 +80,7 @@ static int project_id(struct fx *fx)
 /* A slash command; returns the ack's ephemeral text ("" if none). */
 static const char *slash(struct fx *fx, const char *user, const char *channel, const char *text)
 {
-    const char *eid = fake_slack_send_slash(fx->slack, user, channel, text);
-    ASSERT_NOT_NULL(eid);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 15000));
-    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
-    const char *t = util_jstr(pl, "text");
+    const char *t = util_jstr(fx_slash(fx, user, channel, text, 15000), "text");
     return t ? t : "";
 }
 
@@ -131,37 +127,9 @@ static bool wait_gitlab_member(struct fx *fx, int user_id, int ms)
     return fake_gitlab_member_access(fx->gitlab, pid, user_id) == 30;
 }
 
-/* Rows of a query on the bot's database as "a:b|..." (read-only: the bot
- * may be running). */
-static char *db_rows(struct fx *fx, const char *sql)
-{
-    char path[400];
-    snprintf(path, sizeof(path), "%s/sirt.db", fx->dir);
-    sqlite3 *db = NULL;
-    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st = NULL;
-    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    struct buf b;
-    buf_init(&b, 0);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        for (int c = 0; c < sqlite3_column_count(st); c++) {
-            const char *v = (const char *)sqlite3_column_text(st, c);
-            buf_printf(&b, "%s%s", c ? ":" : "", v ? v : "-");
-        }
-        buf_puts(&b, "|");
-    }
-    ASSERT_EQ(rc, SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    char *s = buf_take(&b);
-    return s ? s : xstrdup("");
-}
-
 static char *timeline_added(struct fx *fx)
 {
-    return db_rows(fx, "SELECT actor, text FROM timeline WHERE incident_id = 1 AND kind = 'added' ORDER BY id");
+    return fx_db_rows(fx, "SELECT actor, text FROM timeline WHERE incident_id = 1 AND kind = 'added' ORDER BY id", "-");
 }
 
 /* conversations.invite calls naming user (ok or not). */
@@ -210,7 +178,7 @@ TEST_T(e2e_add_person_with_slash_add, 180)
     char *tl = timeline_added(&fx);
     ASSERT_STR_EQ(tl, "U0REPORT1:U0APPSEC1|");
     free(tl);
-    char *m = db_rows(&fx, "SELECT user_id FROM incident_members WHERE incident_id = 1 AND role = 'added'");
+    char *m = fx_db_rows(&fx, "SELECT user_id FROM incident_members WHERE incident_id = 1 AND role = 'added'", "-");
     ASSERT_STR_EQ(m, "U0APPSEC1|");
     free(m);
     /* Now a member: alice may see the incident's status. */
@@ -287,27 +255,16 @@ static const char *press_add(struct fx *fx, const char *user, const char *channe
 static const cJSON *submit_add(struct fx *fx, const char *user, const char *view_id, const char *meta,
                                const char *const *chosen)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "view_submission");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "user"), "id", user);
-    cJSON_AddStringToObject(p, "trigger_id", "4243.add.view");
-    cJSON *v = cJSON_AddObjectToObject(p, "view");
-    cJSON_AddStringToObject(v, "id", view_id);
-    cJSON_AddStringToObject(v, "type", "modal");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_add");
-    cJSON_AddStringToObject(v, "private_metadata", meta);
-    cJSON *sel = cJSON_AddObjectToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(
-                                             cJSON_AddObjectToObject(v, "state"), "values"), "people"), "users");
+    struct view_submission vs = { .user = user, .view_id = view_id, .callback_id = "sirt_add", .metadata = meta,
+                                  .trigger_id = "4243.add.view" };
+    cJSON *values;
+    cJSON *p = view_submission_payload(&vs, &values);
+    cJSON *sel = cJSON_AddObjectToObject(cJSON_AddObjectToObject(values, "people"), "users");
     cJSON_AddStringToObject(sel, "type", "multi_users_select");
     cJSON *arr = cJSON_AddArrayToObject(sel, "selected_users");
     for (size_t i = 0; chosen && chosen[i]; i++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(chosen[i]));
-    cJSON_AddArrayToObject(p, "response_urls");
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 15000));
-    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
-    return pl;
+    return fx_ack_payload(fx, fx_send_acked(fx, p, 15000));
 }
 
 TEST_T(e2e_add_people_button_and_modal, 180)
@@ -394,7 +351,7 @@ TEST_T(e2e_add_outsider_refused_nothing_sent, 180)
     char *tl = timeline_added(&fx);
     ASSERT_STR_EQ(tl, "");
     free(tl);
-    char *m = db_rows(&fx, "SELECT user_id FROM incident_members WHERE incident_id = 1 AND user_id = 'U0OUTSIDE'");
+    char *m = fx_db_rows(&fx, "SELECT user_id FROM incident_members WHERE incident_id = 1 AND user_id = 'U0OUTSIDE'", "-");
     ASSERT_STR_EQ(m, "");
     free(m);
     /* Still an outsider: not allowed to see it either. */

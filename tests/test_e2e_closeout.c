@@ -41,121 +41,32 @@ static const struct report_fields s2_fields = {
     .repro = "GET /users/sign_in?return_to=https://evil.example",
 };
 
-/* One integer from the bot's SQLite file, read beside the running bot. */
-static long long sql_int(struct fx *fx, const char *sql)
-{
-    char path[400];
-    snprintf(path, sizeof(path), "%s/sirt.db", fx->dir);
-    sqlite3 *db = NULL;
-    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st = NULL;
-    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    long long v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
-struct sql_want {
-    const char *sql;
-    long long v;
-};
-
-static bool pred_sql(struct fx *fx, void *ud)
-{
-    struct sql_want *w = ud;
-    return sql_int(fx, w->sql) == w->v;
-}
-
-static bool wait_sql(struct fx *fx, const char *sql, long long v, int ms)
-{
-    struct sql_want w = { sql, v };
-    return fx_wait(fx, pred_sql, &w, ms);
-}
-
 /* Ok chat.postMessage calls (channel NULL = any) whose text holds part. */
 static size_t posts(struct fx *fx, const char *channel, const char *part)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        const char *ch = util_jstr(c->json, "channel");
-        const char *t = util_jstr(c->json, "text");
-        if (c->error || (channel && (!ch || strcmp(ch, channel) != 0)))
-            continue;
-        if (t && strstr(t, part))
-            n++;
-    }
-    return n;
-}
-
-struct post_want {
-    const char *channel, *part;
-    size_t n;
-};
-
-static bool pred_posts(struct fx *fx, void *ud)
-{
-    struct post_want *w = ud;
-    return posts(fx, w->channel, w->part) >= w->n;
+    return fx_count(fx, &(struct fx_q){ .channel = channel, .text = part, .ok = FX_NO_ERROR });
 }
 
 static bool wait_posts(struct fx *fx, const char *channel, const char *part, size_t n, int ms)
 {
-    struct post_want w = { channel, part, n };
-    return fx_wait(fx, pred_posts, &w, ms);
+    return fx_wait_q(fx, &(struct fx_q){ .channel = channel, .text = part, .ok = FX_NO_ERROR }, n, ms);
 }
 
-/* Sends a slash command; returns the ack's payload (NULL if none). */
-static const cJSON *slash(struct fx *fx, const char *user, const char *channel, const char *text)
+/* Response-URL posts whose text holds part. */
+static size_t responses(struct fx *fx, const char *part)
 {
-    const char *eid = fake_slack_send_slash(fx->slack, user, channel, text);
-    ASSERT_NOT_NULL(eid);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
-    return cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
-}
-
-static const char *slash_text(struct fx *fx, const char *user, const char *channel, const char *text)
-{
-    const char *t = util_jstr(slash(fx, user, channel, text), "text");
-    return t ? t : "";
+    return fx_count(fx, &(struct fx_q){ .method = "response_url", .text = part });
 }
 
 /* A press of a button of an ephemeral message (which has a response_url). */
 static void press(struct fx *fx, const char *user, const char *channel, const char *action_id, const char *value,
                   const char *ts)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "block_actions");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "user"), "id", user);
-    cJSON_AddStringToObject(p, "trigger_id", ts);
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "channel"), "id", channel);
-    char url[160];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/commands/T0FAKE001/77/press%s", fake_slack_port(fx->slack), ts);
-    cJSON_AddStringToObject(p, "response_url", url);
-    cJSON *a = cJSON_CreateObject();
-    cJSON_AddStringToObject(a, "action_id", action_id);
-    cJSON_AddStringToObject(a, "block_id", "resolve_confirm");
-    cJSON_AddStringToObject(a, "type", "button");
-    cJSON_AddStringToObject(a, "value", value);
-    cJSON_AddStringToObject(a, "action_ts", ts);
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "actions"), a);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
-}
-
-/* Response-URL posts whose text holds part. */
-static size_t responses(struct fx *fx, const char *part)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "response_url"); i++) {
-        const char *t = util_jstr(fake_slack_call(fx->slack, "response_url", i)->json, "text");
-        if (t && strstr(t, part))
-            n++;
-    }
-    return n;
+    char path[64];
+    snprintf(path, sizeof(path), "77/press%s", ts);
+    struct fx_button b = { .user = user, .channel = channel, .action_id = action_id, .block_id = "resolve_confirm",
+                           .value = value, .action_ts = ts, .response_path = path };
+    ASSERT(fx_wait_ack(fx, fx_press(fx, &b), 5000));
 }
 
 static bool pred_response(struct fx *fx, void *ud)
@@ -168,12 +79,9 @@ static bool pred_response(struct fx *fx, void *ud)
 static const char *report(struct fx *fx, const struct report_fields *f)
 {
     ASSERT(fx_wait_calls(fx, "auth.test", 1, 5000));
-    cJSON *p = report_submission_payload("V0CLOSE001", "U0REPORT1", f);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_submit_report(fx, "V0CLOSE001", "U0REPORT1", f);
     ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
-    ASSERT(wait_sql(fx, "SELECT gitlab_issue_iid > 0 FROM incidents WHERE id = 1", 1, 15000));
+    ASSERT(fx_wait_db_int(fx, "SELECT gitlab_issue_iid > 0 FROM incidents WHERE id = 1", 1, 15000));
     fx_run_for(fx, 300);
     const struct fake_channel *ch = fake_slack_channel(fx->slack, 0);
     ASSERT_NOT_NULL(ch);
@@ -230,10 +138,10 @@ TEST_T(e2e_closeout_confirm_resolve_and_reopen, 90)
     fx_start(&fx, NULL);
     const char *ch = report(&fx, &s1_fields);
     /* An S1 without a long-term fix: its daily reminder is planned. */
-    ASSERT_EQ(sql_int(&fx, PENDING_REMINDER), 1);
+    ASSERT_EQ(fx_db_int(&fx, PENDING_REMINDER), 1);
 
     /* Resolve asks first, with both buttons. */
-    const cJSON *ack = slash(&fx, "U0SIRT001", "C0PUBLIC1", "resolve SIRT-1");
+    const cJSON *ack = fx_slash(&fx, "U0SIRT001", "C0PUBLIC1", "resolve SIRT-1", 5000);
     ASSERT_STR_EQ(util_jstr(ack, "text"), "Resolve SIRT-1 without a long-term fix recorded?");
     char *blocks = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(ack, "blocks"));
     ASSERT_CONTAINS(blocks, "\"action_id\":\"resolve_anyway\"");
@@ -241,7 +149,7 @@ TEST_T(e2e_closeout_confirm_resolve_and_reopen, 90)
     ASSERT_CONTAINS(blocks, "Resolve anyway");
     free(blocks);
     fx_run_for(&fx, 500);
-    ASSERT_EQ(sql_int(&fx, "SELECT state = 'open' FROM incidents WHERE id = 1"), 1);
+    ASSERT_EQ(fx_db_int(&fx, "SELECT state = 'open' FROM incidents WHERE id = 1"), 1);
 
     /* Cancel: nothing resolved, the question replaced. */
     press(&fx, "U0SIRT001", "C0PUBLIC1", "resolve_cancel", "SIRT-1", "1795600900.000001");
@@ -249,18 +157,18 @@ TEST_T(e2e_closeout_confirm_resolve_and_reopen, 90)
     ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fake_slack_last_call(fx.slack, "response_url")->json,
                                                          "replace_original")));
     fx_run_for(&fx, 300);
-    ASSERT_EQ(sql_int(&fx, "SELECT state = 'open' FROM incidents WHERE id = 1"), 1);
+    ASSERT_EQ(fx_db_int(&fx, "SELECT state = 'open' FROM incidents WHERE id = 1"), 1);
 
     /* Resolve anyway by someone not on the incident: re-checked, refused. */
     press(&fx, "U0OUTSID1", "C0PUBLIC1", "resolve_anyway", "SIRT-1", "1795600901.000001");
     ASSERT(fx_wait(&fx, pred_response, (void *)"only the SIRT team", 5000));
-    ASSERT_EQ(sql_int(&fx, "SELECT state = 'open' FROM incidents WHERE id = 1"), 1);
+    ASSERT_EQ(fx_db_int(&fx, "SELECT state = 'open' FROM incidents WHERE id = 1"), 1);
 
     /* Resolve anyway: resolved, recorded, the issue closed with the timeline. */
     press(&fx, "U0SIRT001", "C0PUBLIC1", "resolve_anyway", "SIRT-1", "1795600902.000001");
-    ASSERT(wait_sql(&fx, "SELECT state = 'resolved' FROM incidents WHERE id = 1", 1, 5000));
+    ASSERT(fx_wait_db_int(&fx, "SELECT state = 'resolved' FROM incidents WHERE id = 1", 1, 5000));
     ASSERT(fx_wait(&fx, pred_response, (void *)"without a long-term fix recorded.", 5000));
-    ASSERT_EQ(sql_int(&fx, "SELECT COUNT(*) FROM timeline WHERE incident_id = 1 AND kind = 'resolved_without_release'"
+    ASSERT_EQ(fx_db_int(&fx, "SELECT COUNT(*) FROM timeline WHERE incident_id = 1 AND kind = 'resolved_without_release'"
                            " AND actor = 'U0SIRT001'"), 1);
     ASSERT(fx_wait(&fx, pred_issue_state, (void *)"closed", 10000));
     ASSERT(has_label(issue(&fx), "incident::resolved"));
@@ -283,24 +191,24 @@ TEST_T(e2e_closeout_confirm_resolve_and_reopen, 90)
     ASSERT(wait_posts(&fx, ch, "<@U0SIRT001> resolved SIRT-1.", 1, 5000));
     ASSERT_EQ(posts(&fx, ch, "Its GitLab issue is being closed"), 1);
     /* Every reminder and follow-up timer stopped. */
-    ASSERT_EQ(sql_int(&fx, PENDING_TIMERS), 0);
+    ASSERT_EQ(fx_db_int(&fx, PENDING_TIMERS), 0);
 
     /* Reopen: SIRT team only. */
-    ASSERT_CONTAINS(slash_text(&fx, "U0REPORT1", "C0PUBLIC1", "reopen SIRT-1"), "only the SIRT team can reopen");
+    ASSERT_CONTAINS(fx_slash_text(&fx, "U0REPORT1", "C0PUBLIC1", "reopen SIRT-1"), "only the SIRT team can reopen");
     fx_run_for(&fx, 300);
-    ASSERT_EQ(sql_int(&fx, "SELECT state = 'resolved' FROM incidents WHERE id = 1"), 1);
-    ASSERT_STR_EQ(slash_text(&fx, "U0SIRT002", "C0PUBLIC1", "reopen SIRT-1"), "Reopening SIRT-1…");
-    ASSERT(wait_sql(&fx, "SELECT state = 'open' AND resolved_ms = 0 FROM incidents WHERE id = 1", 1, 5000));
+    ASSERT_EQ(fx_db_int(&fx, "SELECT state = 'resolved' FROM incidents WHERE id = 1"), 1);
+    ASSERT_STR_EQ(fx_slash_text(&fx, "U0SIRT002", "C0PUBLIC1", "reopen SIRT-1"), "Reopening SIRT-1…");
+    ASSERT(fx_wait_db_int(&fx, "SELECT state = 'open' AND resolved_ms = 0 FROM incidents WHERE id = 1", 1, 5000));
     ASSERT(fx_wait(&fx, pred_issue_state, (void *)"opened", 10000));
     ASSERT(!has_label(issue(&fx), "incident::resolved"));
     ASSERT(has_label(issue(&fx), "severity::1"));
-    ASSERT_EQ(sql_int(&fx, "SELECT COUNT(*) FROM timeline WHERE incident_id = 1 AND kind = 'reopened'"), 1);
+    ASSERT_EQ(fx_db_int(&fx, "SELECT COUNT(*) FROM timeline WHERE incident_id = 1 AND kind = 'reopened'"), 1);
     ASSERT(wait_posts(&fx, ch, "<@U0SIRT002> reopened SIRT-1.", 1, 5000));
     /* The timers are planned again (the daily reminder among them). */
-    ASSERT_EQ(sql_int(&fx, PENDING_REMINDER), 1);
-    ASSERT(sql_int(&fx, PENDING_TIMERS) >= 1);
+    ASSERT_EQ(fx_db_int(&fx, PENDING_REMINDER), 1);
+    ASSERT(fx_db_int(&fx, PENDING_TIMERS) >= 1);
     /* Reopening an open incident is refused. */
-    ASSERT_CONTAINS(slash_text(&fx, "U0SIRT002", "C0PUBLIC1", "reopen SIRT-1"), "is not resolved");
+    ASSERT_CONTAINS(fx_slash_text(&fx, "U0SIRT002", "C0PUBLIC1", "reopen SIRT-1"), "is not resolved");
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
 }
@@ -329,25 +237,25 @@ TEST_T(e2e_closeout_release_and_daily_reminder, 90)
     ASSERT_NOT_NULL(dm);
     ASSERT(util_jstr(dm->json, "channel")[0] == 'D');   /* a DM */
     ASSERT_CONTAINS(util_jstr(dm->json, "text"), "/sirt release SIRT-1 <URL>");
-    ASSERT_EQ(sql_int(&fx, PENDING_REMINDER), 1);          /* and the next one planned */
+    ASSERT_EQ(fx_db_int(&fx, PENDING_REMINDER), 1);          /* and the next one planned */
 
     /* Bad arguments are refused. */
-    ASSERT_CONTAINS(slash_text(&fx, "U0SIRT001", ch, "release"), "Usage: `/sirt release SIRT-1 <URL>`");
-    ASSERT_CONTAINS(slash_text(&fx, "U0SIRT001", ch, "release SIRT-1 not-a-url"), "Usage:");
-    ASSERT_CONTAINS(slash_text(&fx, "U0OUTSID1", "C0PUBLIC1", "release SIRT-1 " RELEASE_URL), "Sorry, only");
+    ASSERT_CONTAINS(fx_slash_text(&fx, "U0SIRT001", ch, "release"), "Usage: `/sirt release SIRT-1 <URL>`");
+    ASSERT_CONTAINS(fx_slash_text(&fx, "U0SIRT001", ch, "release SIRT-1 not-a-url"), "Usage:");
+    ASSERT_CONTAINS(fx_slash_text(&fx, "U0OUTSID1", "C0PUBLIC1", "release SIRT-1 " RELEASE_URL), "Sorry, only");
 
     /* /sirt release: stored, on the timeline, posted, noted on the issue. */
-    ASSERT_STR_EQ(slash_text(&fx, "U0SIRT001", "C0PUBLIC1", "release SIRT-1 <" RELEASE_URL ">"),
+    ASSERT_STR_EQ(fx_slash_text(&fx, "U0SIRT001", "C0PUBLIC1", "release SIRT-1 <" RELEASE_URL ">"),
                   "Recording the long-term fix of SIRT-1…");
     ASSERT(wait_posts(&fx, ch, "recorded the long-term fix of SIRT-1", 1, 5000));
     ASSERT_EQ(posts(&fx, ch, RELEASE_URL), 1);
-    ASSERT_EQ(sql_int(&fx, "SELECT COUNT(*) FROM releases WHERE incident_id = 1 AND actor = 'U0SIRT001' AND url = '"
+    ASSERT_EQ(fx_db_int(&fx, "SELECT COUNT(*) FROM releases WHERE incident_id = 1 AND actor = 'U0SIRT001' AND url = '"
                            RELEASE_URL "'"), 1);
-    ASSERT_EQ(sql_int(&fx, "SELECT COUNT(*) FROM timeline WHERE incident_id = 1 AND kind = 'release_recorded' AND "
+    ASSERT_EQ(fx_db_int(&fx, "SELECT COUNT(*) FROM timeline WHERE incident_id = 1 AND kind = 'release_recorded' AND "
                            "text = '" RELEASE_URL "'"), 1);
     ASSERT(fx_wait(&fx, pred_note, (void *)RELEASE_URL, 10000));
     ASSERT_CONTAINS(note_with(&fx, RELEASE_URL), "Recorded by sirt1.");
-    ASSERT_EQ(sql_int(&fx, PENDING_REMINDER), 0);
+    ASSERT_EQ(fx_db_int(&fx, PENDING_REMINDER), 0);
 
     /* No reminder after it, days later. */
     fx_set_clock(&fx, WED_1000 + 3 * DAY_MS + 120000);
@@ -355,9 +263,9 @@ TEST_T(e2e_closeout_release_and_daily_reminder, 90)
     ASSERT_EQ(posts(&fx, NULL, reminder), 1);
 
     /* Resolving needs no confirmation now. */
-    ASSERT_STR_EQ(slash_text(&fx, "U0SIRT001", "C0PUBLIC1", "resolve SIRT-1"), "Resolving SIRT-1…");
-    ASSERT(wait_sql(&fx, "SELECT state = 'resolved' FROM incidents WHERE id = 1", 1, 5000));
-    ASSERT_EQ(sql_int(&fx, "SELECT COUNT(*) FROM timeline WHERE incident_id = 1 AND kind = 'resolved_without_release'"),
+    ASSERT_STR_EQ(fx_slash_text(&fx, "U0SIRT001", "C0PUBLIC1", "resolve SIRT-1"), "Resolving SIRT-1…");
+    ASSERT(fx_wait_db_int(&fx, "SELECT state = 'resolved' FROM incidents WHERE id = 1", 1, 5000));
+    ASSERT_EQ(fx_db_int(&fx, "SELECT COUNT(*) FROM timeline WHERE incident_id = 1 AND kind = 'resolved_without_release'"),
               0);
     ASSERT(fx_wait(&fx, pred_issue_state, (void *)"closed", 10000));
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
@@ -371,13 +279,13 @@ TEST_T(e2e_closeout_s2_resolves_at_once_and_timeline_file, 60)
     fx_set_clock(&fx, WED_1000);
     fx_start(&fx, NULL);
     const char *ch = report(&fx, &s2_fields);
-    ASSERT_EQ(sql_int(&fx, PENDING_REMINDER), 0);   /* not S1/P1: no reminder */
-    ASSERT_STR_EQ(slash_text(&fx, "U0SIRT001", "C0PUBLIC1", "resolve SIRT-1"), "Resolving SIRT-1…");
+    ASSERT_EQ(fx_db_int(&fx, PENDING_REMINDER), 0);   /* not S1/P1: no reminder */
+    ASSERT_STR_EQ(fx_slash_text(&fx, "U0SIRT001", "C0PUBLIC1", "resolve SIRT-1"), "Resolving SIRT-1…");
     ASSERT(fx_wait(&fx, pred_issue_state, (void *)"closed", 10000));
-    ASSERT_EQ(sql_int(&fx, PENDING_TIMERS), 0);
+    ASSERT_EQ(fx_db_int(&fx, PENDING_TIMERS), 0);
 
     /* The timeline: a file in the channel, the bytes as announced, names. */
-    ASSERT_CONTAINS(slash_text(&fx, "U0SIRT002", "C0PUBLIC1", "timeline SIRT-1"), "Uploading the timeline of SIRT-1");
+    ASSERT_CONTAINS(fx_slash_text(&fx, "U0SIRT002", "C0PUBLIC1", "timeline SIRT-1"), "Uploading the timeline of SIRT-1");
     ASSERT(fx_wait_calls(&fx, "files.completeUploadExternal", 1, 10000));
     const struct fake_call *u = fake_slack_call(fx.slack, "files.getUploadURLExternal", 0);
     ASSERT_STR_EQ(u->content_type, "application/x-www-form-urlencoded");
@@ -410,7 +318,7 @@ TEST_T(e2e_closeout_timeline_falls_back_to_messages, 60)
 
     /* A token that may not upload: the timeline comes as messages, and says so. */
     fake_slack_fail(fx.slack, "files.getUploadURLExternal", 1, 200, "not_allowed_token_type", 0);
-    slash(&fx, "U0SIRT001", "C0PUBLIC1", "timeline SIRT-1");
+    fx_slash(&fx, "U0SIRT001", "C0PUBLIC1", "timeline SIRT-1", 5000);
     ASSERT(wait_posts(&fx, ch, "```\n# SIRT-1: Open redirect on sign-in", 1, 10000));
     ASSERT_EQ(posts(&fx, ch, "I could not upload the timeline of SIRT-1 as a file (Slack said "
                              "`not_allowed_token_type`)"), 1);
@@ -429,7 +337,7 @@ TEST_T(e2e_closeout_timeline_falls_back_to_messages, 60)
 
     /* The upload URL refusing the bytes (a failure, not a 5xx): messages too. */
     fake_slack_fail(fx.slack, "upload", 1, 403, NULL, 0);
-    slash(&fx, "U0SIRT001", "C0PUBLIC1", "timeline SIRT-1");
+    fx_slash(&fx, "U0SIRT001", "C0PUBLIC1", "timeline SIRT-1", 5000);
     ASSERT(wait_posts(&fx, ch, "```\n# SIRT-1: Open redirect on sign-in", 2, 10000));
     ASSERT_EQ(posts(&fx, ch, "as a file (Slack said `slack upload http_403"), 1);
     ASSERT_EQ(fake_slack_call_count(fx.slack, "files.completeUploadExternal"), 0);

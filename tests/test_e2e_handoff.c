@@ -77,10 +77,7 @@ static bool wait_post(struct fx *fx, const char *channel, const char *needle, in
 
 static void report_by(struct fx *fx, const char *user)
 {
-    cJSON *p = report_submission_payload("V0HANDOFF1", user, &fields);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_submit_report(fx, "V0HANDOFF1", user, &fields);
     ASSERT(wait_post(fx, "D0APPSEC2", "SIRT-1", 10000) || fake_slack_channel_count(fx->slack) == 1);
     ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
 }

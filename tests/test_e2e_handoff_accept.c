@@ -182,10 +182,7 @@ static void start_at(struct fx *fx, const char *config, int64_t t)
 
 static const struct fake_channel *report_by(struct fx *fx, const char *user)
 {
-    cJSON *p = report_submission_payload("V0ACCEPT01", user, &fields);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_submit_report(fx, "V0ACCEPT01", user, &fields);
     ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
     return fake_slack_channel(fx->slack, 0);
 }

@@ -12,50 +12,6 @@
 #include "harness.h"
 #include "test.h"
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t l = sizeof(a);
-    ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* Blocking GET (3 s cap) of http://127.0.0.1:port<path>; the body goes to
- * body (reset first).  Returns the HTTP status, 0 when there was no answer.
- * The bot is another process, so not running our loop meanwhile is fine. */
-static long get(int port, const char *path, struct buf *body)
-{
-    char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-    buf_reset(body);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    FILE *f = tmpfile();
-    ASSERT_NOT_NULL(f);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    rewind(f);
-    char chunk[1024];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(body, chunk, n);
-    buf_append(body, "", 1);
-    fclose(f);
-    return status;
-}
-
 static bool pred_offline(struct fx *fx, void *ud)
 {
     (void)ud;
@@ -66,7 +22,7 @@ TEST(e2e_livez_readyz_through_slack_outage)
 {
     struct fx fx;
     fx_init(&fx);
-    int port = free_port();
+    int port = fx_free_port();
     char env0[64];
     snprintf(env0, sizeof(env0), "SIRT_HTTP=127.0.0.1:%d", port);
     const char *env[] = { env0, NULL };
@@ -75,11 +31,11 @@ TEST(e2e_livez_readyz_through_slack_outage)
     buf_init(&body, 1 << 16);
 
     /* Online: live and ready, on all three paths. */
-    ASSERT_EQ(get(port, "/livez", &body), 200);
+    ASSERT_EQ(fx_http_get(port, "/livez", &body), 200);
     ASSERT_STR_EQ(body.data, "ok\n");
-    ASSERT_EQ(get(port, "/readyz", &body), 200);
+    ASSERT_EQ(fx_http_get(port, "/readyz", &body), 200);
     ASSERT_STR_EQ(body.data, "ok\n");
-    ASSERT_EQ(get(port, "/healthz", &body), 200);
+    ASSERT_EQ(fx_http_get(port, "/healthz", &body), 200);
     ASSERT_STR_EQ(body.data, "ok\n");
 
     /* Slack goes away: the socket drops and the next two
@@ -89,12 +45,12 @@ TEST(e2e_livez_readyz_through_slack_outage)
     fake_slack_drop(fx.slack);
     ASSERT(fx_wait(&fx, pred_offline, NULL, 5000));
     fx_run_for(&fx, 200);
-    long ready = get(port, "/readyz", &body);
+    long ready = fx_http_get(port, "/readyz", &body);
     ASSERT_EQ(ready, 503);
     ASSERT_CONTAINS(body.data, "slack: ");
     ASSERT_NOT_CONTAINS(body.data, "store");
-    ASSERT_EQ(get(port, "/healthz", &body), 503);
-    ASSERT_EQ(get(port, "/livez", &body), 200);
+    ASSERT_EQ(fx_http_get(port, "/healthz", &body), 503);
+    ASSERT_EQ(fx_http_get(port, "/livez", &body), 200);
     ASSERT_STR_EQ(body.data, "ok\n");
 
     /* Through the whole outage (bounded: 20 s), livez never fails; readyz
@@ -103,16 +59,16 @@ TEST(e2e_livez_readyz_through_slack_outage)
     bool back = false;
     for (; polls < 200 && !back; polls++) {
         fx_run_for(&fx, 100);
-        if (get(port, "/livez", &body) != 200)
+        if (fx_http_get(port, "/livez", &body) != 200)
             live_fail++;
-        back = get(port, "/readyz", &body) == 200;
+        back = fx_http_get(port, "/readyz", &body) == 200;
     }
     ASSERT(back);
     ASSERT_EQ(live_fail, 0);
     ASSERT_STR_EQ(body.data, "ok\n");
     ASSERT_GE(fake_slack_call_count(fx.slack, "apps.connections.open"), 3);
     ASSERT_EQ(fake_slack_ws_count(fx.slack), 1);
-    ASSERT_EQ(get(port, "/healthz", &body), 200);
+    ASSERT_EQ(fx_http_get(port, "/healthz", &body), 200);
 
     /* Still a working bot after the outage. */
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");

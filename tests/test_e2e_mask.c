@@ -231,28 +231,12 @@ static void check_file_bytes(const char *path)
 
 static cJSON *decision_payload(void)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "view_submission");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "user"), "id", "U0SIRT001");
-    cJSON_AddStringToObject(p, "api_app_id", "A0FAKE001");
-    cJSON_AddStringToObject(p, "trigger_id", "1337.44.view");
-    cJSON *v = cJSON_AddObjectToObject(p, "view");
-    cJSON_AddStringToObject(v, "id", "V0MASKDEC1");
-    cJSON_AddStringToObject(v, "type", "modal");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_decision");
-    cJSON_AddStringToObject(v, "private_metadata", "{\"incident\":1}");
-    cJSON *values = cJSON_AddObjectToObject(cJSON_AddObjectToObject(v, "state"), "values");
-    const char *ids[] = { "solution", "options", "effectiveness", "customers", "how", "magnitude", "consequences" };
-    const char *vals[] = { "Revoke token glpat-Dec1s1onT0kenBody and disable job logs",
-                           "Rotate everything; password: Dec1s1onT0kenBody", "Stops new leaks",
-                           "All CI users", "Logs unavailable", "Medium", "Support tickets" };
-    for (size_t i = 0; i < ARRAY_LEN(ids); i++) {
-        cJSON *el = cJSON_AddObjectToObject(cJSON_AddObjectToObject(values, ids[i]), "value");
-        cJSON_AddStringToObject(el, "type", "plain_text_input");
-        cJSON_AddStringToObject(el, "value", vals[i]);
-    }
-    cJSON_AddArrayToObject(p, "response_urls");
-    return p;
+    struct view_submission v = { .user = "U0SIRT001", .view_id = "V0MASKDEC1", .metadata = "{\"incident\":1}",
+                                 .trigger_id = "1337.44.view", .app = true };
+    struct decision_answers a = { "Revoke token glpat-Dec1s1onT0kenBody and disable job logs",
+                                  "Rotate everything; password: Dec1s1onT0kenBody", "Stops new leaks",
+                                  "All CI users", "Logs unavailable", "Medium", "Support tickets" };
+    return decision_submission_payload(&v, &a);
 }
 
 TEST_T(e2e_mask_every_format_everywhere, 90)

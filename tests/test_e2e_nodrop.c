@@ -21,17 +21,6 @@
 
 #define OUTSIDER "U0OUTSID1"
 
-static bool wait_ack(struct fx *fx, const char *eid)
-{
-    return eid && fx_wait(fx, fx_pred_acked, (void *)eid, 5000);
-}
-
-static const cJSON *ack_payload(struct fx *fx, const char *eid)
-{
-    const struct fake_ack *a = fake_slack_ack(fx->slack, eid);
-    return a ? cJSON_GetObjectItemCaseSensitive(a->json, "payload") : NULL;
-}
-
 static const struct report_fields s1_fields = {
     .title = "Session fixation in login",
     .what = "Sessions survive a login.",
@@ -48,16 +37,6 @@ static const char *submit_report(struct fx *fx, const char *view_id, const char 
     const char *eid = fake_slack_send_interactive(fx->slack, p);
     cJSON_Delete(p);
     return eid;
-}
-
-static bool pred_pinned(struct fx *fx, void *ud)
-{
-    size_t want = ud ? *(size_t *)ud : 1;
-    size_t n = 0;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "pins.add"); i++)
-        if (fake_slack_call(fx->slack, "pins.add", i)->status == 200)
-            n++;
-    return n >= want;
 }
 
 struct calls {
@@ -139,8 +118,8 @@ TEST_T(e2e_nodrop_disk_full_report_form_stays_open, 60)
 
     /* The report: refused in the form, with the error on its first field. */
     const char *eid = submit_report(&fx, "V0FULL0001", "U0REPORT1");
-    ASSERT(wait_ack(&fx, eid));
-    const cJSON *p = ack_payload(&fx, eid);
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    const cJSON *p = fx_ack_payload(&fx, eid);
     ASSERT_STR_EQ(util_jstr(p, "response_action"), "errors");
     const char *err = util_jstr(cJSON_GetObjectItemCaseSensitive(p, "errors"), "title");
     ASSERT_NOT_NULL(err);
@@ -149,13 +128,13 @@ TEST_T(e2e_nodrop_disk_full_report_form_stays_open, 60)
 
     /* A slash command that needs the store: the ack itself says so. */
     const char *s = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "report XSS in search");
-    ASSERT(wait_ack(&fx, s));
-    ASSERT_CONTAINS(util_jstr(ack_payload(&fx, s), "text"), "sirt cannot save this right now");
-    ASSERT_STR_EQ(util_jstr(ack_payload(&fx, s), "response_type"), "ephemeral");
+    ASSERT(fx_wait_ack(&fx, s, 5000));
+    ASSERT_CONTAINS(util_jstr(fx_ack_payload(&fx, s), "text"), "sirt cannot save this right now");
+    ASSERT_STR_EQ(util_jstr(fx_ack_payload(&fx, s), "response_type"), "ephemeral");
     /* One that does not need it still works. */
     s = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");
-    ASSERT(wait_ack(&fx, s));
-    ASSERT_CONTAINS(util_jstr(ack_payload(&fx, s), "text"), "/sirt report");
+    ASSERT(fx_wait_ack(&fx, s, 5000));
+    ASSERT_CONTAINS(util_jstr(fx_ack_payload(&fx, s), "text"), "/sirt report");
 
     /* A mention: an ephemeral reply, sent directly (the outbox is in the store). */
     cJSON *ev = cJSON_Parse("{\"type\":\"app_mention\",\"user\":\"U0REPORT1\",\"text\":\"<@U0BOT0001> report XSS\","
@@ -176,9 +155,9 @@ TEST_T(e2e_nodrop_disk_full_report_form_stays_open, 60)
     /* The disk has room again: the same form, submitted again, works. */
     fault_off(&fx);
     eid = submit_report(&fx, "V0FULL0001", "U0REPORT1");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_NULL(util_jstr(ack_payload(&fx, eid), "response_action"));
-    ASSERT(fx_wait(&fx, pred_pinned, NULL, 20000));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_NULL(util_jstr(fx_ack_payload(&fx, eid), "response_action"));
+    ASSERT(fx_wait(&fx, fx_pred_pinned, NULL, 20000));
     size_t one = 1;
     ASSERT(fx_wait(&fx, pred_pd_events, &one, 20000));
     fx_run_for(&fx, 500);
@@ -198,8 +177,8 @@ TEST_T(e2e_nodrop_work_failure_kept_and_replayed, 60)
      * is full: the work fails after the ack. */
     fault_on(&fx, "1");
     const char *eid = submit_report(&fx, "V0KEPT0001", "U0REPORT1");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_NULL(util_jstr(ack_payload(&fx, eid), "response_action"));   /* the form closed: it was kept */
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_NULL(util_jstr(fx_ack_payload(&fx, eid), "response_action"));   /* the form closed: it was kept */
     /* The reporter hears it is queued, by DM, directly. */
     ASSERT(wait_call(&fx, "chat.postMessage", "U0REPORT1", "saved and will be done by itself"));
     ASSERT(fx_stderr_has(&fx, "envelope kept in the inbox"));
@@ -209,7 +188,7 @@ TEST_T(e2e_nodrop_work_failure_kept_and_replayed, 60)
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);
 
     fault_off(&fx);
-    ASSERT(fx_wait(&fx, pred_pinned, NULL, 90000));
+    ASSERT(fx_wait(&fx, fx_pred_pinned, NULL, 90000));
     size_t one = 1;
     ASSERT(fx_wait(&fx, pred_pd_events, &one, 20000));
     fx_run_for(&fx, 1500);
@@ -266,7 +245,7 @@ TEST_T(e2e_nodrop_kept_envelope_masked, 60)
     cJSON *p = report_submission_payload("V0MASKED01", "U0REPORT1", &f);
     const char *eid = fake_slack_send_interactive(fx.slack, p);
     cJSON_Delete(p);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT(wait_call(&fx, "chat.postMessage", "U0REPORT1", "saved and will be done by itself"));
     ASSERT(fx_stderr_has(&fx, "envelope kept in the inbox"));
     char *kept = inbox_text(&fx);
@@ -276,7 +255,7 @@ TEST_T(e2e_nodrop_kept_envelope_masked, 60)
     free(kept);
 
     fault_off(&fx);
-    ASSERT(fx_wait(&fx, pred_pinned, NULL, 90000));
+    ASSERT(fx_wait(&fx, fx_pred_pinned, NULL, 90000));
     ASSERT(fx_stderr_has(&fx, "kept envelope handled on replay"));
     ASSERT_EQ(fake_slack_call_count(fx.slack, "conversations.create"), 1);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
@@ -311,7 +290,7 @@ static const char *send_and_ack(struct fx *fx, cJSON *payload)
 {
     const char *eid = fake_slack_send_interactive(fx->slack, payload);
     cJSON_Delete(payload);
-    ASSERT(wait_ack(fx, eid));
+    ASSERT(fx_wait_ack(fx, eid, 5000));
     return eid;
 }
 
@@ -365,22 +344,21 @@ TEST_T(e2e_nodrop_forged_interactions_refused, 90)
     fx_start(&fx, NULL);
     ASSERT(fx_wait_calls(&fx, "auth.test", 1, 5000));
     /* SIRT-1 by the reporter; SIRT-2 by the outsider (who is on SIRT-2 only). */
-    ASSERT(wait_ack(&fx, submit_report(&fx, "V0INC00001", "U0REPORT1")));
-    ASSERT(fx_wait(&fx, pred_pinned, NULL, 20000));
-    ASSERT(wait_ack(&fx, submit_report(&fx, "V0INC00002", OUTSIDER)));
-    size_t two = 2;
-    ASSERT(fx_wait(&fx, pred_pinned, &two, 20000));
+    ASSERT(fx_wait_ack(&fx, submit_report(&fx, "V0INC00001", "U0REPORT1"), 5000));
+    ASSERT(fx_wait(&fx, fx_pred_pinned, NULL, 20000));
+    ASSERT(fx_wait_ack(&fx, submit_report(&fx, "V0INC00002", OUTSIDER), 5000));
+    ASSERT(fx_wait_q(&fx, &(struct fx_q){ .method = "pins.add", .ok = FX_HTTP_OK }, 2, 20000));
     fx_run_for(&fx, 500);
 
     /* 1. A decision form for SIRT-1, submitted by the outsider: refused in the form. */
     const char *eid = send_and_ack(&fx, decision_form(OUTSIDER, "V0FORGED01", "{\"incident\":1}"));
-    const cJSON *p = ack_payload(&fx, eid);
+    const cJSON *p = fx_ack_payload(&fx, eid);
     ASSERT_STR_EQ(util_jstr(p, "response_action"), "errors");
     ASSERT_CONTAINS(util_jstr(cJSON_GetObjectItemCaseSensitive(p, "errors"), "solution"),
                     "Only the SIRT team and the people on SIRT-1");
     /* 2. The same with a channel that is not SIRT-1's in the metadata. */
     eid = send_and_ack(&fx, decision_form(OUTSIDER, "V0FORGED02", "{\"incident\":1,\"channel\":\"C0PUBLIC1\"}"));
-    ASSERT_STR_EQ(util_jstr(ack_payload(&fx, eid), "response_action"), "errors");
+    ASSERT_STR_EQ(util_jstr(fx_ack_payload(&fx, eid), "response_action"), "errors");
     /* 3. Malformed metadata, from someone who is on SIRT-1. */
     const char *bad_meta[] = { "not json", "{\"incident\":\"1\"}", "{\"incident\":1.5}", "{\"incident\":1,\"channel\":\"<#x>\"}",
                                "[1]", "" };
@@ -388,7 +366,7 @@ TEST_T(e2e_nodrop_forged_interactions_refused, 90)
         char vid[32];
         snprintf(vid, sizeof(vid), "V0BADMETA%zu", i);
         eid = send_and_ack(&fx, decision_form("U0REPORT1", vid, bad_meta[i]));
-        p = ack_payload(&fx, eid);
+        p = fx_ack_payload(&fx, eid);
         ASSERT_STR_EQ(util_jstr(p, "response_action"), "errors");
         ASSERT_CONTAINS(util_jstr(cJSON_GetObjectItemCaseSensitive(p, "errors"), "solution"), "does not say which incident");
     }
@@ -417,7 +395,7 @@ TEST_T(e2e_nodrop_forged_interactions_refused, 90)
 
     /* The control: the reporter's own decision form for SIRT-1 is recorded. */
     eid = send_and_ack(&fx, decision_form("U0REPORT1", "V0GOOD0001", "{\"incident\":1}"));
-    ASSERT_NULL(util_jstr(ack_payload(&fx, eid), "response_action"));
+    ASSERT_NULL(util_jstr(fx_ack_payload(&fx, eid), "response_action"));
     ASSERT(wait_call(&fx, "chat.postMessage", NULL, "Short-term decision #1 for SIRT-1"));
     ASSERT_EQ(fake_slack_bad_frames(fx.slack), 0);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
@@ -454,8 +432,8 @@ TEST_T(e2e_nodrop_bad_envelope_ids_not_echoed, 30)
     ASSERT_EQ(fake_slack_send_raw(fx.slack, big, (size_t)n, false), 0);
     /* The bot keeps working: the next envelope is acked and answered. */
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "help");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(util_jstr(ack_payload(&fx, eid), "text"), "/sirt report");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(util_jstr(fx_ack_payload(&fx, eid), "text"), "/sirt report");
     fx_run_for(&fx, 300);
     ASSERT_EQ(fake_slack_ack_count(fx.slack), 1);
     ASSERT_EQ(fake_slack_bad_frames(fx.slack), 0);

@@ -35,10 +35,7 @@ static const struct report_fields s1 = {
 
 static void submit(struct fx *fx, const char *view_id)
 {
-    cJSON *p = report_submission_payload(view_id, "U0REPORT1", &s1);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_submit_report(fx, view_id, "U0REPORT1", &s1);
 }
 
 /* Successful chat.postMessage calls to channel (NULL = any) whose text holds needle. */

@@ -56,10 +56,7 @@ static void start(struct fx *fx, const char *const *env)
 
 static void submit(struct fx *fx)
 {
-    cJSON *p = report_submission_payload("V0PAGEACK1", "U0APPSEC2", &s1);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_submit_report(fx, "V0PAGEACK1", "U0APPSEC2", &s1);
 }
 
 static void slash(struct fx *fx, const char *user, const char *channel, const char *text)
@@ -84,33 +81,15 @@ static bool pred_lookup(struct fx *fx, void *ud)
     return fake_pagerduty_incident_lookups(fx->pd, ud) >= 1;
 }
 
+/* Posts to channel answered ok whose text holds text. */
 static size_t posts_with(struct fx *fx, const char *channel, const char *text)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        const char *ch = util_jstr(c->json, "channel");
-        const char *text_v = util_jstr(c->json, "text");
-        if (c->status == 200 && !c->error && ch && strcmp(ch, channel) == 0 && text_v && strstr(text_v, text))
-            n++;
-    }
-    return n;
-}
-
-struct needle {
-    const char *channel, *text;
-};
-
-static bool pred_post(struct fx *fx, void *ud)
-{
-    struct needle *n = ud;
-    return posts_with(fx, n->channel, n->text) > 0;
+    return fx_count(fx, &(struct fx_q){ .channel = channel, .text = text, .ok = FX_NO_ERROR });
 }
 
 static bool wait_post(struct fx *fx, const char *channel, const char *text, int ms)
 {
-    struct needle n = { channel, text };
-    return fx_wait(fx, pred_post, &n, ms);
+    return fx_wait_q(fx, &(struct fx_q){ .channel = channel, .text = text, .ok = FX_NO_ERROR }, 1, ms);
 }
 
 static const char *incident_channel(struct fx *fx)

@@ -63,10 +63,7 @@ static void start(struct fx *fx, int64_t clock_ms)
 
 static const char *submit(struct fx *fx, const char *reporter)
 {
-    cJSON *p = report_submission_payload("V0PAGING01", reporter, &s1);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    const char *eid = fx_submit_report(fx, "V0PAGING01", reporter, &s1);
     return eid;
 }
 
@@ -128,28 +125,15 @@ struct needle {
     const char *channel, *text;
 };
 
+/* The first ok post to channel whose body holds text, NULL if none. */
 static const struct fake_call *post_with(struct fx *fx, const char *channel, const char *text)
 {
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        if (c->status != 200 || !util_jstr(c->json, "channel") || strcmp(util_jstr(c->json, "channel"), channel) != 0)
-            continue;
-        if (c->body && strstr(c->body, text))
-            return c;
-    }
-    return NULL;
-}
-
-static bool pred_post(struct fx *fx, void *ud)
-{
-    struct needle *n = ud;
-    return post_with(fx, n->channel, n->text) != NULL;
+    return fx_nth(fx, &(struct fx_q){ .channel = channel, .body = text, .ok = FX_HTTP_OK }, 0);
 }
 
 static bool wait_post(struct fx *fx, const char *channel, const char *text, int ms)
 {
-    struct needle n = { channel, text };
-    return fx_wait(fx, pred_post, &n, ms);
+    return fx_wait_q(fx, &(struct fx_q){ .channel = channel, .body = text, .ok = FX_HTTP_OK }, 1, ms);
 }
 
 /* The "links" of the idx-th accepted event, as one string "text=href|...". */

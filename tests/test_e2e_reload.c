@@ -15,11 +15,9 @@
 
 static const char *ack_text(struct fx *fx, const char *eid)
 {
-    if (!fx_wait(fx, fx_pred_acked, (void *)eid, 5000))
+    if (!fx_wait_ack(fx, eid, 5000))
         TEST_FAIL("envelope %s not acked", eid);
-    const struct fake_ack *a = fake_slack_ack(fx->slack, eid);
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(a->json, "payload"), "text");
-    return cJSON_IsString(t) ? t->valuestring : "";
+    return fx_ack_text(fx, eid);
 }
 
 static const char *review_by(struct fx *fx, const char *user)

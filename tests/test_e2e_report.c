@@ -32,11 +32,6 @@ static void pin_clock(struct fx *fx)
     fx_set_clock(fx, 1795600800000LL);
 }
 
-static bool wait_ack(struct fx *fx, const char *eid)
-{
-    return fx_wait(fx, fx_pred_acked, (void *)eid, 5000);
-}
-
 static const char *submit(struct fx *fx, const char *view_id, const struct report_fields *f)
 {
     cJSON *p = report_submission_payload(view_id, "U0REPORT1", f);
@@ -65,22 +60,13 @@ static bool pred_pd_events(struct fx *fx, void *ud)
     return fake_pagerduty_event_count(fx->pd) >= ((struct pd_count *)ud)->n;
 }
 
-static bool pred_pinned_summary(struct fx *fx, void *ud)
-{
-    (void)ud;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "pins.add"); i++)
-        if (fake_slack_call(fx->slack, "pins.add", i)->status == 200)
-            return true;
-    return false;
-}
-
 /* Everything of the S1 plan has reached the fakes. */
 static bool pred_s1_settled(struct fx *fx, void *ud)
 {
     (void)ud;
     return fake_slack_channel_count(fx->slack) >= 1 && fake_gitlab_issue_count(fx->gitlab) >= 1
            && fake_pagerduty_incident_count(fx->pd) >= 1 && fake_gitlab_note_count(fx->gitlab) >= 1
-           && pred_pinned_summary(fx, NULL) && fake_slack_call_count(fx->slack, "conversations.invite") >= 1
+           && fx_pred_pinned(fx, NULL) && fake_slack_call_count(fx->slack, "conversations.invite") >= 1
            && fake_slack_call_count(fx->slack, "conversations.open") >= 3   /* EM, PM, reporter */
            && fake_gitlab_member_count(fx->gitlab) >= 2;
 }
@@ -130,7 +116,7 @@ TEST_T(e2e_report_slash_opens_modal, 30)
     pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "report SQL injection in search");
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     /* The ack carries nothing to say: the modal opens. */
     ASSERT(fx_wait_calls(&fx, "views.open", 1, 3000));
     const struct fake_call *c = fake_slack_call(fx.slack, "views.open", 0);
@@ -179,7 +165,7 @@ TEST_T(e2e_report_invalid_input_is_refused, 30)
     f.component = "nginx";
     f.link = "http://insecure.example/x";
     const char *eid = submit(&fx, "V0BAD0001", &f);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     const struct fake_ack *a = fake_slack_ack(fx.slack, eid);
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(a->json, "payload");
     ASSERT_STR_EQ(util_jstr(p, "response_action"), "errors");
@@ -203,7 +189,7 @@ static void s1_full_path(const char *const *env, const char *driver)
     fx_start(&fx, env);
     const char *eid = submit(&fx, "V0S1000001", &s1_fields);
     uint64_t t0 = uv_hrtime();
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT_NULL(cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx.slack, eid)->json, "payload"));
     ASSERT(fx_wait(&fx, pred_s1_settled, NULL, 20000));
     fprintf(stderr, "s1 report on %s: submitted -> every effect at the fakes in %.1f ms\n", driver,
@@ -359,8 +345,8 @@ TEST_T(e2e_report_s3_no_page_no_responders, 60)
     f.severity = "3";
     f.priority = "3";
     const char *eid = submit(&fx, "V0S3000001", &f);
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT(fx_wait(&fx, pred_pinned_summary, NULL, 15000));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT(fx_wait(&fx, fx_pred_pinned, NULL, 15000));
     fx_run_for(&fx, 800);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
@@ -384,7 +370,7 @@ TEST_T(e2e_report_without_routing_key_warns_in_channel, 60)
     pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0NOPD0001", &s1_fields);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT(fx_wait_calls(&fx, "chat.postMessage", 5, 15000));
     fx_run_for(&fx, 500);
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
@@ -402,7 +388,7 @@ TEST_T(e2e_report_without_routing_key_warns_in_channel, 60)
 static bool pred_suffixed_channel_ready(struct fx *fx, void *ud)
 {
     (void)ud;
-    return pred_pinned_summary(fx, NULL) && fake_slack_channel_count(fx->slack) >= 2
+    return fx_pred_pinned(fx, NULL) && fake_slack_channel_count(fx->slack) >= 2
            && fake_slack_channel_has_member(fake_slack_channel(fx->slack, 1), "U0REPORT1");
 }
 
@@ -414,7 +400,7 @@ TEST_T(e2e_report_name_taken_gets_a_suffix, 60)
     pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0TAKEN001", &s1_fields);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     /* The pin and the reporter's invite are separate jobs: either may land
      * first, so wait for both. */
     ASSERT(fx_wait(&fx, pred_suffixed_channel_ready, NULL, 15000));
@@ -436,8 +422,8 @@ TEST_T(e2e_report_same_submission_twice_one_incident, 60)
     fx_start(&fx, NULL);
     const char *e1 = submit(&fx, "V0TWICE001", &s1_fields);
     const char *e2 = submit(&fx, "V0TWICE001", &s1_fields);
-    ASSERT(wait_ack(&fx, e1));
-    ASSERT(wait_ack(&fx, e2));
+    ASSERT(fx_wait_ack(&fx, e1, 5000));
+    ASSERT(fx_wait_ack(&fx, e2, 5000));
     ASSERT(fx_wait(&fx, pred_s1_settled, NULL, 20000));
     fx_run_for(&fx, 1000);
     ASSERT_EQ(fake_slack_channel_count(fx.slack), 1);
@@ -462,7 +448,7 @@ TEST_T(e2e_report_retries_429_and_500_from_each_service, 90)
     pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0RETRY001", &s1_fields);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT(fx_wait(&fx, pred_s1_settled, NULL, 45000));
     ASSERT_EQ(fake_slack_channel_count(fx.slack), 1);
     ASSERT_EQ(fake_gitlab_project_count(fx.gitlab), 1);
@@ -482,10 +468,10 @@ TEST_T(e2e_report_permanent_error_is_reported_in_channel, 60)
     pin_clock(&fx);
     fx_start(&fx, NULL);
     const char *eid = submit(&fx, "V0FORBID01", &s1_fields);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     struct pd_count want = { 1 };
     ASSERT(fx_wait(&fx, pred_pd_events, &want, 30000));   /* the page does not wait forever for GitLab */
-    ASSERT(fx_wait(&fx, pred_pinned_summary, NULL, 30000));
+    ASSERT(fx_wait(&fx, fx_pred_pinned, NULL, 30000));
     fx_run_for(&fx, 1000);
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
     bool told = false;
@@ -521,7 +507,7 @@ static void crash_and_recover(size_t after, int delay_ms)
     size_t base = fake_slack_call_count(fx.slack, NULL) + fake_gitlab_call_count(fx.gitlab, NULL)
                   + fake_pagerduty_event_count(fx.pd);
     const char *eid = submit(&fx, "V0CRASH001", &s1_fields);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     for (int i = 0; i < 2000; i++) {
         size_t seen = fake_slack_call_count(fx.slack, NULL) + fake_gitlab_call_count(fx.gitlab, NULL)
                       + fake_pagerduty_event_count(fx.pd);
@@ -583,7 +569,7 @@ TEST_T(e2e_report_nobody_in_hours_secops_owns_it, 60)
     f.severity = "3";
     f.priority = "3";
     const char *eid = submit(&fx, "V0NIGHT001", &f);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     /* PagerDuty schedule PSCHED1 -> secops@example.com -> Slack U0SECOPS1. */
     ASSERT(fx_wait(&fx, pred_secops_invited, NULL, 15000));
     ASSERT_GE(fake_slack_call_count(fx.slack, "users.lookupByEmail"), 1);

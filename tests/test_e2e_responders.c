@@ -22,25 +22,6 @@
 #define SECRET_GL "glpat-Zx9Yw8Vu7Ts6Rq5Po4Nm"
 #define T0_MS 1795453200000LL   /* 2026-11-23T17:00:00Z, a Monday: 09:00 for the LA owner */
 
-static bool wait_ack(struct fx *fx, const char *eid)
-{
-    return eid && fx_wait(fx, fx_pred_acked, (void *)eid, 5000);
-}
-
-/* The text of a slash command's ack ("" when it carried none). */
-static const char *ack_text(struct fx *fx, const char *eid)
-{
-    const struct fake_ack *a = fake_slack_ack(fx->slack, eid);
-    const char *t = a ? util_jstr(cJSON_GetObjectItemCaseSensitive(a->json, "payload"), "text") : NULL;
-    return t ? t : "";
-}
-
-static const cJSON *ack_payload(struct fx *fx, const char *eid)
-{
-    const struct fake_ack *a = fake_slack_ack(fx->slack, eid);
-    return a ? cJSON_GetObjectItemCaseSensitive(a->json, "payload") : NULL;
-}
-
 static const struct report_fields s1_fields = {
     .title = "Token " SECRET_GL " leaked in CI logs",
     .what = "A CI job printed the deploy token.",
@@ -51,15 +32,6 @@ static const struct report_fields s1_fields = {
     .link = "",
 };
 
-static bool pred_pinned(struct fx *fx, void *ud)
-{
-    (void)ud;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "pins.add"); i++)
-        if (fake_slack_call(fx->slack, "pins.add", i)->status == 200)
-            return true;
-    return false;
-}
-
 /* Reports SIRT-1 (by reporter, S1/P2) and waits for its channel and pinned
  * summary (and, with the fakes, the issue and first page).  Returns the
  * channel id. */
@@ -67,129 +39,38 @@ static const char *start_incident(struct fx *fx, const char *reporter, const cha
 {
     struct report_fields f = s1_fields;
     f.severity = severity;
-    cJSON *p = report_submission_payload("V0REPORT01", reporter, &f);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(wait_ack(fx, eid));
-    ASSERT(fx_wait(fx, pred_pinned, NULL, 20000));
+    fx_submit_report(fx, "V0REPORT01", reporter, &f);
+    ASSERT(fx_wait(fx, fx_pred_pinned, NULL, 20000));
     ASSERT_EQ(fake_slack_channel_count(fx->slack), 1);
     return fake_slack_channel(fx->slack, 0)->id;
 }
 
-struct posts {
-    const char *channel;   /* NULL: any */
-    const char *method;    /* "chat.postMessage", "response_url", ... */
-    const char *needle;
-    size_t n;
-};
-
+/* Ok calls of method to channel (NULL: any) whose body holds needle. */
 static size_t count_calls(struct fx *fx, const char *method, const char *channel, const char *needle)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, method); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, method, i);
-        if (c->status != 200)
-            continue;
-        if (channel && (!util_jstr(c->json, "channel") || strcmp(util_jstr(c->json, "channel"), channel) != 0))
-            continue;
-        if (needle && (!c->body || !strstr(c->body, needle)))
-            continue;
-        k++;
-    }
-    return k;
-}
-
-static const struct fake_call *find_call(struct fx *fx, const char *method, const char *channel, const char *needle)
-{
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, method); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, method, i);
-        if (channel && (!util_jstr(c->json, "channel") || strcmp(util_jstr(c->json, "channel"), channel) != 0))
-            continue;
-        if (needle && (!c->body || !strstr(c->body, needle)))
-            continue;
-        return c;
-    }
-    return NULL;
-}
-
-static bool pred_posts(struct fx *fx, void *ud)
-{
-    struct posts *p = ud;
-    return count_calls(fx, p->method, p->channel, p->needle) >= p->n;
+    return fx_count(fx, &(struct fx_q){ .method = method, .channel = channel, .body = needle, .ok = FX_HTTP_OK });
 }
 
 static bool wait_posts(struct fx *fx, const char *method, const char *channel, const char *needle, size_t n)
 {
-    struct posts p = { channel, method, needle, n };
-    return fx_wait(fx, pred_posts, &p, 10000);
+    struct fx_q q = { .method = method, .channel = channel, .body = needle, .ok = FX_HTTP_OK };
+    return fx_wait_q(fx, &q, n, 10000);
 }
 
-struct count {
-    size_t n;
-};
-
-static bool pred_pd_events(struct fx *fx, void *ud)
+/* The first call of method to channel (NULL: any) whose body holds needle, answered or not. */
+static const struct fake_call *find_call(struct fx *fx, const char *method, const char *channel, const char *needle)
 {
-    return fake_pagerduty_event_count(fx->pd) >= ((struct count *)ud)->n;
-}
-
-static bool wait_pd_events(struct fx *fx, size_t n)
-{
-    struct count c = { n };
-    return fx_wait(fx, pred_pd_events, &c, 10000);
-}
-
-static bool pred_notes(struct fx *fx, void *ud)
-{
-    return fake_gitlab_note_count(fx->gitlab) >= ((struct count *)ud)->n;
+    return fx_nth(fx, &(struct fx_q){ .method = method, .channel = channel, .body = needle }, 0);
 }
 
 /* A block_actions payload as Slack sends it for a button in a message. */
 static const char *press(struct fx *fx, const char *user, const char *channel, const char *action_id,
                          const char *value, const char *action_ts, const char *trigger_id)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "block_actions");
-    cJSON *u = cJSON_AddObjectToObject(p, "user");
-    cJSON_AddStringToObject(u, "id", user);
-    cJSON_AddStringToObject(u, "team_id", "T0FAKE001");
-    cJSON_AddStringToObject(p, "api_app_id", "A0FAKE001");
-    cJSON_AddStringToObject(p, "trigger_id", trigger_id);
-    cJSON *cont = cJSON_AddObjectToObject(p, "container");
-    cJSON_AddStringToObject(cont, "type", "message");
-    cJSON_AddStringToObject(cont, "message_ts", "1700000000.000100");
-    cJSON_AddStringToObject(cont, "channel_id", channel);
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "channel"), "id", channel);
-    char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/commands/T0FAKE001/%s", fake_slack_port(fx->slack), action_ts);
-    cJSON_AddStringToObject(p, "response_url", url);
-    cJSON *a = cJSON_CreateObject();
-    cJSON_AddStringToObject(a, "action_id", action_id);
-    cJSON_AddStringToObject(a, "block_id", "b1");
-    cJSON_AddStringToObject(a, "type", "button");
-    cJSON_AddStringToObject(a, "value", value);
-    cJSON_AddStringToObject(a, "action_ts", action_ts);
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "actions"), a);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    return eid;
-}
-
-static const char *mention(struct fx *fx, const char *user, const char *channel, const char *text,
-                           const char *event_id)
-{
-    char full[256];
-    snprintf(full, sizeof(full), "<@U0BOT0001> %s", text);
-    cJSON *ev = cJSON_CreateObject();
-    cJSON_AddStringToObject(ev, "type", "app_mention");
-    cJSON_AddStringToObject(ev, "user", user);
-    cJSON_AddStringToObject(ev, "text", full);
-    cJSON_AddStringToObject(ev, "channel", channel);
-    cJSON_AddStringToObject(ev, "ts", "1700000300.000200");
-    cJSON_AddStringToObject(ev, "event_ts", "1700000300.000200");
-    const char *eid = fake_slack_send_event(fx->slack, ev, event_id, 0);
-    cJSON_Delete(ev);
-    return eid;
+    return fx_press(fx, &(struct fx_button){ .user = user, .channel = channel, .action_id = action_id,
+                                             .block_id = "b1", .value = value, .action_ts = action_ts,
+                                             .trigger_id = trigger_id, .message_ts = "1700000000.000100",
+                                             .response_path = action_ts, .app = true });
 }
 
 /* ---- reading the bot's store ---- */
@@ -239,15 +120,15 @@ TEST_T(e2e_responders_page_and_resolve, 90)
     fx_init_opts(&fx, FX_PAGERDUTY | FX_GITLAB);
     fx_start(&fx, NULL);
     const char *ch = start_incident(&fx, "U0REPORT1", "1");
-    ASSERT(wait_pd_events(&fx, 1));   /* the S1 page of the report */
+    ASSERT(fx_wait_n(&fx, fx_pd_events, 1, 10000));   /* the S1 page of the report */
     ASSERT_EQ(fake_pagerduty_incident_count(fx.pd), 1);
 
     /* /sirt page SIRT-1 from elsewhere: a second trigger, same dedup key. */
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "page SIRT-1");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "Paging the security on-call for SIRT-1");
-    ASSERT_NOT_CONTAINS(ack_text(&fx, eid), "Token");
-    ASSERT(wait_pd_events(&fx, 2));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "Paging the security on-call for SIRT-1");
+    ASSERT_NOT_CONTAINS(fx_ack_text(&fx, eid), "Token");
+    ASSERT(fx_wait_n(&fx, fx_pd_events, 2, 10000));
     const cJSON *ev = fake_pagerduty_event_json(fx.pd, 1);
     ASSERT_STR_EQ(util_jstr(ev, "event_action"), "trigger");
     ASSERT_STR_EQ(util_jstr(ev, "dedup_key"), "SIRT-1");
@@ -263,26 +144,26 @@ TEST_T(e2e_responders_page_and_resolve, 90)
     /* The Page button, pressed twice: two triggers, still one incident. */
     press(&fx, "U0SIRT001", ch, "sirt_page", "SIRT-1", "1700000400.000001", "100.200.page1");
     press(&fx, "U0SIRT001", ch, "sirt_page", "SIRT-1", "1700000401.000001", "100.200.page2");
-    ASSERT(wait_pd_events(&fx, 4));
+    ASSERT(fx_wait_n(&fx, fx_pd_events, 4, 10000));
     ASSERT_STR_EQ(util_jstr(fake_pagerduty_event_json(fx.pd, 3), "dedup_key"), "SIRT-1");
     ASSERT_EQ(fake_pagerduty_incident_count(fx.pd), 1);
     ASSERT(wait_posts(&fx, "chat.postMessage", ch, "<@U0SIRT001> paged the security on-call again (PagerDuty page `SIRT-1`", 2));
 
     /* Somebody outside may not resolve it. */
     eid = fake_slack_send_slash(fx.slack, "U0OUTSIDE", "C0PUBLIC1", "resolve SIRT-1");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "only the SIRT team");
-    ASSERT_NOT_CONTAINS(ack_text(&fx, eid), "Token");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "only the SIRT team");
+    ASSERT_NOT_CONTAINS(fx_ack_text(&fx, eid), "Token");
 
     /* The SIRT team may (the long-term fix recorded first: no confirmation). */
     eid = fake_slack_send_slash(fx.slack, "U0SIRT002", "C0PUBLIC1",
                                 "release SIRT-1 https://gitlab.example/security/release/-/issues/7");
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT(fx_wait_post_text(&fx, "the long-term fix of SIRT-1", 10000));   /* recorded before the resolve asks */
     eid = fake_slack_send_slash(fx.slack, "U0SIRT002", "C0PUBLIC1", "resolve SIRT-1");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "Resolving SIRT-1");
-    ASSERT(wait_pd_events(&fx, 5));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "Resolving SIRT-1");
+    ASSERT(fx_wait_n(&fx, fx_pd_events, 5, 10000));
     ASSERT_STR_EQ(util_jstr(fake_pagerduty_event_json(fx.pd, 4), "event_action"), "resolve");
     ASSERT_STR_EQ(util_jstr(fake_pagerduty_event_json(fx.pd, 4), "dedup_key"), "SIRT-1");
     ASSERT_STR_EQ(fake_pagerduty_incident_state(fx.pd, "SIRT-1"), "resolved");
@@ -290,11 +171,11 @@ TEST_T(e2e_responders_page_and_resolve, 90)
 
     /* Resolved: a second resolve and a page are refused. */
     eid = fake_slack_send_slash(fx.slack, "U0SIRT002", ch, "resolve");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "already resolved");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "already resolved");
     eid = fake_slack_send_slash(fx.slack, "U0SIRT002", ch, "page");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "is resolved");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "is resolved");
     fx_run_for(&fx, 500);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 5);
 
@@ -318,10 +199,10 @@ TEST_T(e2e_responders_page_without_routing_key, 60)
     fx_start(&fx, NULL);
     const char *ch = start_incident(&fx, "U0REPORT1", "3");
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", ch, "page");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "PAGERDUTY_ROUTING_KEY is not set");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "PAGERDUTY_ROUTING_KEY is not set");
     eid = press(&fx, "U0REPORT1", ch, "sirt_page", "SIRT-1", "1700000500.000001", "100.200.nokey");
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     /* The presser hears it through the message's response_url, ephemeral. */
     ASSERT(wait_posts(&fx, "response_url", NULL, "PAGERDUTY_ROUTING_KEY is not set", 1));
     ASSERT_CONTAINS(find_call(&fx, "response_url", NULL, "PAGERDUTY_ROUTING_KEY is not set")->body, "\"ephemeral\"");
@@ -341,7 +222,7 @@ TEST_T(e2e_responders_oncall, 60)
     ASSERT(fx_wait_calls(&fx, "auth.test", 1, 3000));
 
     /* @sirt oncall: PagerDuty's PSECOPS01 is secops@example.com = U0SECOPS1. */
-    mention(&fx, "U0REPORT1", "C0PUBLIC1", "oncall", "Ev0ONCALL01");
+    fx_mention_text(&fx, "U0REPORT1", "C0PUBLIC1", "oncall", "Ev0ONCALL01");
     ASSERT(wait_posts(&fx, "chat.postMessage", "C0PUBLIC1", "On call now: <@U0SECOPS1>", 1));
     ASSERT_CONTAINS(find_call(&fx, "chat.postMessage", "C0PUBLIC1", "On call now")->body, "PagerDuty schedule");
     struct fake_http *h = fake_pagerduty_http(fx.pd);
@@ -357,18 +238,18 @@ TEST_T(e2e_responders_oncall, 60)
     /* Someone else on call: the answer follows PagerDuty. */
     fake_pagerduty_set_oncall(fx.pd, "PSCHED1", "PALICE001", "alice", "alice@example.com");
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "oncall");
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT(wait_posts(&fx, "response_url", NULL, "On call now: <@U0APPSEC1>", 1));
 
     /* PagerDuty failing: the fallback user, at once (someone is waiting). */
     fake_pagerduty_fail(fx.pd, FAKE_PD_ONCALLS, 1, 500, 0);
     eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "oncall");
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT(wait_posts(&fx, "response_url", NULL, "On call now: <@U0SECOPS1> (fallback", 1));
 
     /* PagerDuty answers but nobody matches in Slack: the fallback too. */
     fake_pagerduty_set_oncall(fx.pd, "PSCHED1", "PGHOST001", "ghost", "ghost@example.com");
-    mention(&fx, "U0REPORT1", "C0PUBLIC1", "oncall", "Ev0ONCALL02");
+    fx_mention_text(&fx, "U0REPORT1", "C0PUBLIC1", "oncall", "Ev0ONCALL02");
     ASSERT(wait_posts(&fx, "chat.postMessage", "C0PUBLIC1", "On call now: <@U0SECOPS1> (fallback", 1));
     ASSERT(!fx_stderr_has(&fx, "pd-test-token"));
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
@@ -384,7 +265,7 @@ TEST_T(e2e_responders_oncall_without_token_or_fallback, 60)
     const char *env[] = { "PAGERDUTY_API_TOKEN=", NULL };
     fx_start(&fx, env);
     ASSERT(fx_wait_calls(&fx, "auth.test", 1, 3000));
-    mention(&fx, "U0REPORT1", "C0PUBLIC1", "oncall", "Ev0ONCALL11");
+    fx_mention_text(&fx, "U0REPORT1", "C0PUBLIC1", "oncall", "Ev0ONCALL11");
     ASSERT(wait_posts(&fx, "chat.postMessage", "C0PUBLIC1", "On call now: <@U0SECOPS1> (fallback", 1));
     ASSERT_EQ(fake_http_count(fake_pagerduty_http(fx.pd), "GET /oncalls"), 0);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
@@ -398,7 +279,7 @@ TEST_T(e2e_responders_oncall_without_token_or_fallback, 60)
     fx_start(&fx, NULL);
     fake_pagerduty_fail(fx.pd, FAKE_PD_ONCALLS, 1, 503, 0);
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "oncall");
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT(wait_posts(&fx, "response_url", NULL, "could not find who is on call", 1));
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
@@ -406,41 +287,7 @@ TEST_T(e2e_responders_oncall_without_token_or_fallback, 60)
 
 /* ---- decisions ---- */
 
-struct dec_fields {
-    const char *solution, *options, *effectiveness, *customers, *how, *magnitude, *consequences;
-};
-
-static cJSON *decision_submission(const char *view_id, const char *user, const char *meta,
-                                  const struct dec_fields *f)
-{
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "view_submission");
-    cJSON *u = cJSON_AddObjectToObject(p, "user");
-    cJSON_AddStringToObject(u, "id", user);
-    cJSON_AddStringToObject(p, "api_app_id", "A0FAKE001");
-    cJSON_AddStringToObject(p, "trigger_id", "1337.43.view");
-    cJSON *v = cJSON_AddObjectToObject(p, "view");
-    cJSON_AddStringToObject(v, "id", view_id);
-    cJSON_AddStringToObject(v, "type", "modal");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_decision");
-    cJSON_AddStringToObject(v, "private_metadata", meta);
-    cJSON *values = cJSON_AddObjectToObject(cJSON_AddObjectToObject(v, "state"), "values");
-    const char *ids[] = { "solution", "options", "effectiveness", "customers", "how", "magnitude", "consequences" };
-    const char *vals[] = { f->solution, f->options, f->effectiveness, f->customers, f->how, f->magnitude,
-                           f->consequences };
-    for (size_t i = 0; i < ARRAY_LEN(ids); i++) {
-        cJSON *el = cJSON_AddObjectToObject(cJSON_AddObjectToObject(values, ids[i]), "value");
-        cJSON_AddStringToObject(el, "type", "plain_text_input");
-        if (vals[i])
-            cJSON_AddStringToObject(el, "value", vals[i]);
-        else
-            cJSON_AddNullToObject(el, "value");
-    }
-    cJSON_AddArrayToObject(p, "response_urls");
-    return p;
-}
-
-static const struct dec_fields good_decision = {
+static const struct decision_answers good_decision = {
     .solution = "Disable the CI job log view; token " SECRET_GL " revoked",
     .options = "Rotate all tokens; disable the runner",
     .effectiveness = "Stops new leaks at once",
@@ -450,9 +297,11 @@ static const struct dec_fields good_decision = {
     .consequences = "Support tickets expected",
 };
 
-static const char *submit_decision(struct fx *fx, const char *view_id, const char *meta, const struct dec_fields *f)
+static const char *submit_decision(struct fx *fx, const char *view_id, const char *meta, const struct decision_answers *f)
 {
-    cJSON *p = decision_submission(view_id, "U0APPSEC1", meta, f);
+    struct view_submission v = { .user = "U0APPSEC1", .view_id = view_id, .metadata = meta,
+                                 .trigger_id = "1337.43.view", .app = true };
+    cJSON *p = decision_submission_payload(&v, f);
     const char *eid = fake_slack_send_interactive(fx->slack, p);
     cJSON_Delete(p);
     return eid;
@@ -466,8 +315,7 @@ TEST_T(e2e_responders_decision_flow, 120)
     fx_start(&fx, NULL);
     /* Reported by an appsec engineer: they own it. */
     const char *ch = start_incident(&fx, "U0APPSEC1", "1");
-    struct count notes = { 2 };   /* the EM/PM note, then ours */
-    ASSERT(fx_wait(&fx, pred_notes, &(struct count){ 1 }, 10000));
+    ASSERT(fx_wait_n(&fx, fx_gitlab_notes, 1, 10000));
 
     /* The Record decision button opens the form. */
     press(&fx, "U0APPSEC1", ch, "sirt_decision", "SIRT-1", "1700000600.000001", "777.888.dec");
@@ -489,13 +337,13 @@ TEST_T(e2e_responders_decision_flow, 120)
     cJSON_free(vs);
 
     /* Missing fields: errors on their blocks, nothing recorded. */
-    struct dec_fields bad = good_decision;
+    struct decision_answers bad = good_decision;
     bad.solution = "";
     bad.magnitude = NULL;
     bad.options = NULL;
     const char *eid = submit_decision(&fx, "V0DECBAD1", "{\"incident\":1}", &bad);
-    ASSERT(wait_ack(&fx, eid));
-    const cJSON *ap = ack_payload(&fx, eid);
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    const cJSON *ap = fx_ack_payload(&fx, eid);
     ASSERT_STR_EQ(util_jstr(ap, "response_action"), "errors");
     const cJSON *errs = cJSON_GetObjectItemCaseSensitive(ap, "errors");
     ASSERT_NOT_NULL(util_jstr(errs, "solution"));
@@ -503,20 +351,20 @@ TEST_T(e2e_responders_decision_flow, 120)
     ASSERT_NULL(util_jstr(errs, "options"));
     /* Unknown incident: the error sits on "solution". */
     eid = submit_decision(&fx, "V0DECBAD2", "{\"incident\":99}", &good_decision);
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_NOT_NULL(util_jstr(cJSON_GetObjectItemCaseSensitive(ack_payload(&fx, eid), "errors"), "solution"));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_NOT_NULL(util_jstr(cJSON_GetObjectItemCaseSensitive(fx_ack_payload(&fx, eid), "errors"), "solution"));
 
     /* A valid decision: channel message with Fix delivered, GitLab note,
      * the directors told. */
     eid = submit_decision(&fx, "V0DECOK01", "{\"incident\":1}", &good_decision);
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_NULL(ack_payload(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_NULL(fx_ack_payload(&fx, eid));
     ASSERT(wait_posts(&fx, "chat.postMessage", ch, "decision_fix_delivered", 1));
     const struct fake_call *post = find_call(&fx, "chat.postMessage", ch, "decision_fix_delivered");
     ASSERT_CONTAINS(post->body, "Disable the CI job log view");
     ASSERT_CONTAINS(post->body, "glpat-[MASKED]");
     ASSERT_CONTAINS(post->body, "All self-managed customers using CI");
-    ASSERT(fx_wait(&fx, pred_notes, &notes, 10000));
+    ASSERT(fx_wait_n(&fx, fx_gitlab_notes, 2, 10000)   /* the EM/PM note, then ours */);
     const cJSON *note = fake_gitlab_note(fx.gitlab, 1);
     ASSERT_CONTAINS(util_jstr(note, "body"), "Short-term decision");
     ASSERT_CONTAINS(util_jstr(note, "body"), "Magnitude");
@@ -531,7 +379,7 @@ TEST_T(e2e_responders_decision_flow, 120)
 
     /* The same form again: nothing doubles. */
     eid = submit_decision(&fx, "V0DECOK01", "{\"incident\":1}", &good_decision);
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     fx_run_for(&fx, 800);
     ASSERT_EQ(count_calls(&fx, "chat.postMessage", ch, "decision_fix_delivered"), 1);
     ASSERT_EQ(count_calls(&fx, "chat.postMessage", "D0DIRSEC1", "approval is not required"), 1);
@@ -580,23 +428,23 @@ TEST_T(e2e_responders_assign, 60)
 
     /* Outsiders may not assign. */
     const char *eid = fake_slack_send_slash(fx.slack, "U0OUTSIDE", "C0PUBLIC1", "assign SIRT-1 <@U0APPSEC2>");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "only the SIRT team");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "only the SIRT team");
     /* No user: usage. */
     eid = fake_slack_send_slash(fx.slack, "U0SIRT001", "C0PUBLIC1", "assign SIRT-1 bob");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "Usage");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "Usage");
 
     eid = fake_slack_send_slash(fx.slack, "U0SIRT001", "C0PUBLIC1", "assign SIRT-1 <@U0APPSEC2|bob>");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "Assigning SIRT-1 to <@U0APPSEC2>");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "Assigning SIRT-1 to <@U0APPSEC2>");
     ASSERT(wait_posts(&fx, "chat.postMessage", ch, "assigned SIRT-1 to <@U0APPSEC2>", 1));
     ASSERT(wait_posts(&fx, "chat.postMessage", "D0APPSEC2", "appsec owner of security incident *SIRT-1*", 1));
     const struct fake_call *dm = find_call(&fx, "chat.postMessage", "D0APPSEC2", "appsec owner");
     ASSERT_CONTAINS(dm->body, "glpat-[MASKED]");
     ASSERT_CONTAINS(dm->body, "<#");
-    const struct fake_channel *c = fake_slack_channel_by_id(fx.slack, ch);
-    ASSERT(fake_slack_channel_has_member(c, "U0APPSEC2"));
+    /* The invite is a job of its own, not behind the posts: waited for. */
+    ASSERT(fx_wait_member(&fx, ch, "U0APPSEC2", 10000));
 
     struct kinds k;
     char state[128];
@@ -606,8 +454,8 @@ TEST_T(e2e_responders_assign, 60)
 
     /* Again: already the owner. */
     eid = fake_slack_send_slash(fx.slack, "U0APPSEC2", ch, "assign <@U0APPSEC2>");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "already owns SIRT-1");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "already owns SIRT-1");
     ASSERT(!fx_stderr_has(&fx, SECRET_GL));
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);

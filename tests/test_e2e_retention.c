@@ -54,47 +54,16 @@ static void write_config(struct fx *fx, int days)
     free(cfg);
 }
 
-static const char *slash(struct fx *fx, const char *user, const char *channel, const char *text)
-{
-    const char *eid = fake_slack_send_slash(fx->slack, user, channel, text);
-    ASSERT_NOT_NULL(eid);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
-    const char *t = p ? util_jstr(p, "text") : NULL;
-    return t ? t : "";
-}
-
 static size_t posts_to(struct fx *fx, const char *channel)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const char *c = util_jstr(fake_slack_call(fx->slack, "chat.postMessage", i)->json, "channel");
-        if (c && strcmp(c, channel) == 0)
-            n++;
-    }
-    return n;
+    return fx_count(fx, &(struct fx_q){ .channel = channel });
 }
 
+/* The text of the idx-th message posted to channel, NULL if none. */
 static const char *post_text(struct fx *fx, const char *channel, size_t idx)
 {
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        const char *ch = util_jstr(c->json, "channel");
-        if (ch && strcmp(ch, channel) == 0 && idx-- == 0)
-            return util_jstr(c->json, "text");
-    }
-    return NULL;
-}
-
-struct posts_want {
-    const char *channel;
-    size_t n;
-};
-
-static bool pred_posts(struct fx *fx, void *ud)
-{
-    struct posts_want *w = ud;
-    return posts_to(fx, w->channel) >= w->n;
+    const struct fake_call *c = fx_nth(fx, &(struct fx_q){ .channel = channel }, idx);
+    return c ? util_jstr(c->json, "text") : NULL;
 }
 
 static bool pred_log(struct fx *fx, void *ud)
@@ -105,18 +74,14 @@ static bool pred_log(struct fx *fx, void *ud)
 /* Reports an incident (the n-th channel) and resolves it; returns its channel id. */
 static const char *report_and_resolve(struct fx *fx, const char *view_id, const struct report_fields *f, int n)
 {
-    cJSON *p = report_submission_payload(view_id, "U0REPORT1", f);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_submit_report(fx, view_id, "U0REPORT1", f);
     ASSERT(fx_wait_calls(fx, "pins.add", (size_t)n, 15000));
     const struct fake_channel *ch = fake_slack_channel(fx->slack, (size_t)n - 1);
     ASSERT_NOT_NULL(ch);
-    struct posts_want w = { ch->id, 1 };
-    ASSERT(fx_wait(fx, pred_posts, &w, 10000));
+    ASSERT(fx_wait_q(fx, &(struct fx_q){ .channel = ch->id }, 1, 10000));
     char cmd[32];
     snprintf(cmd, sizeof(cmd), "resolve SIRT-%d", n);
-    ASSERT_CONTAINS(slash(fx, "U0SIRT002", PUBLIC, cmd), "Resolving SIRT-");
+    ASSERT_CONTAINS(fx_slash_text(fx, "U0SIRT002", PUBLIC, cmd), "Resolving SIRT-");
     snprintf(cmd, sizeof(cmd), "resolved SIRT-%d", n);
     for (int i = 0; i < 50; i++) {
         for (size_t k = 0; k < posts_to(fx, ch->id); k++)
@@ -144,7 +109,7 @@ static const char *timeline_of(struct fx *fx, int n, const char *channel)
     struct files_want w = { fake_slack_file_count(fx->slack) + 1 };
     char cmd[32];
     snprintf(cmd, sizeof(cmd), "timeline SIRT-%d", n);
-    ASSERT_CONTAINS(slash(fx, "U0SIRT001", PUBLIC, cmd), "Uploading the timeline");
+    ASSERT_CONTAINS(fx_slash_text(fx, "U0SIRT001", PUBLIC, cmd), "Uploading the timeline");
     ASSERT(fx_wait(fx, pred_files, &w, 10000));
     const struct fake_file *file = fake_slack_file(fx->slack, w.n - 1);
     ASSERT_STR_EQ(file->channel, channel);
@@ -220,7 +185,7 @@ TEST_T(e2e_retention_erases_old_incidents, 120)
     const char *ch2 = report_and_resolve(&fx, "V0RETAIN02", &new_fields, 2);
     ASSERT(fx_wait(&fx, pred_log, "\"kind\":\"retention\"", 10000));
     ASSERT(!fx_stderr_has(&fx, "retention: incident text erased"));
-    ASSERT_CONTAINS(slash(&fx, "U0SIRT001", PUBLIC, "status SIRT-1"), "Walrusgate");
+    ASSERT_CONTAINS(fx_slash_text(&fx, "U0SIRT001", PUBLIC, "status SIRT-1"), "Walrusgate");
 
     /* Thirty-five days after SIRT-1 was resolved: its text goes. */
     fx_set_clock(&fx, T0 + 35 * DAY);
@@ -228,14 +193,14 @@ TEST_T(e2e_retention_erases_old_incidents, 120)
     ASSERT(fx_stderr_has(&fx, "\"incident\":1,\"days\":30"));
     ASSERT(!fx_stderr_has(&fx, "\"incident\":2,\"days\""));
 
-    const char *t = slash(&fx, "U0SIRT001", PUBLIC, "status SIRT-1");
+    const char *t = fx_slash_text(&fx, "U0SIRT001", PUBLIC, "status SIRT-1");
     ASSERT_CONTAINS(t, "SIRT-1");
     ASSERT_CONTAINS(t, "(erased after 30 days)");
     ASSERT_CONTAINS(t, "S2");
     ASSERT_CONTAINS(t, "gitaly");
     for (size_t i = 0; i < ARRAY_LEN(old_words); i++)
         ASSERT_NOT_CONTAINS(t, old_words[i]);
-    t = slash(&fx, "U0SIRT001", PUBLIC, "status SIRT-2");
+    t = fx_slash_text(&fx, "U0SIRT001", PUBLIC, "status SIRT-2");
     ASSERT_CONTAINS(t, "Narwhalbug in the mirror");
 
     const char *md = timeline_of(&fx, 1, ch1);
@@ -279,7 +244,7 @@ TEST_T(e2e_retention_absent_keeps_everything, 90)
     ASSERT(fx_wait(&fx, pred_log, "\"kind\":\"retention\"", 10000));
     fx_run_for(&fx, 500);
     ASSERT(!fx_stderr_has(&fx, "retention: incident text erased"));
-    ASSERT_CONTAINS(slash(&fx, "U0SIRT001", PUBLIC, "status SIRT-1"), "Walrusgate token leak");
+    ASSERT_CONTAINS(fx_slash_text(&fx, "U0SIRT001", PUBLIC, "status SIRT-1"), "Walrusgate token leak");
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     ASSERT(store_hits(&fx, "Walrusgate") > 0);
     fx_finish(&fx);

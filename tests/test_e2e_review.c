@@ -48,124 +48,33 @@ static const struct report_fields s3 = {
     .repro = "curl https://gitlab.example/-/boom",
 };
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t l = sizeof(a);
-    ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* Blocking GET (3 s cap) of http://127.0.0.1:port/metrics into body. */
-static long get_metrics(int port, struct buf *body)
-{
-    char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
-    buf_reset(body);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    FILE *f = tmpfile();
-    ASSERT_NOT_NULL(f);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    rewind(f);
-    char chunk[1024];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(body, chunk, n);
-    buf_append(body, "", 1);
-    fclose(f);
-    return status;
-}
-
 /* chat.postMessage calls to channel (NULL: any) whose body holds text (NULL: any). */
 static size_t posts(struct fx *fx, const char *channel, const char *text)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        const char *ch = util_jstr(c->json, "channel");
-        if ((!channel || (ch && strcmp(ch, channel) == 0)) && (!text || (c->body && strstr(c->body, text))))
-            n++;
-    }
-    return n;
+    return fx_count(fx, &(struct fx_q){ .channel = channel, .body = text });
+}
+
+static bool wait_posts(struct fx *fx, const char *channel, const char *text, size_t n, int ms)
+{
+    return fx_wait_q(fx, &(struct fx_q){ .channel = channel, .body = text }, n, ms);
 }
 
 /* The idx-th post to channel (its JSON). */
 static const cJSON *post_at(struct fx *fx, const char *channel, size_t idx)
 {
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        const char *ch = util_jstr(c->json, "channel");
-        if (ch && strcmp(ch, channel) == 0 && idx-- == 0)
-            return c->json;
-    }
-    return NULL;
-}
-
-struct want {
-    const char *channel, *text;
-    size_t n;
-};
-
-static bool pred_posts(struct fx *fx, void *ud)
-{
-    struct want *w = ud;
-    return posts(fx, w->channel, w->text) >= w->n;
-}
-
-static bool wait_posts(struct fx *fx, const char *channel, const char *text, size_t n, int ms)
-{
-    struct want w = { channel, text, n };
-    return fx_wait(fx, pred_posts, &w, ms);
-}
-
-struct eph_want {
-    const char *user, *text;
-};
-
-static bool pred_ephemeral(struct fx *fx, void *ud)
-{
-    struct eph_want *w = ud;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postEphemeral"); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postEphemeral", i);
-        const char *u = util_jstr(c->json, "user");
-        if (u && strcmp(u, w->user) == 0 && c->body && strstr(c->body, w->text))
-            return true;
-    }
-    return false;
+    const struct fake_call *c = fx_nth(fx, &(struct fx_q){ .channel = channel }, idx);
+    return c ? c->json : NULL;
 }
 
 /* An ephemeral message to user containing text. */
 static bool wait_ephemeral(struct fx *fx, const char *user, const char *text, int ms)
 {
-    struct eph_want w = { user, text };
-    return fx_wait(fx, pred_ephemeral, &w, ms);
-}
-
-static bool pred_paged(struct fx *fx, void *ud)
-{
-    (void)ud;
-    return fake_pagerduty_event_count(fx->pd) >= 1;
+    return fx_wait_q(fx, &(struct fx_q){ .method = "chat.postEphemeral", .user = user, .body = text }, 1, ms);
 }
 
 static void send_ok(struct fx *fx, cJSON *p)
 {
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_send_acked(fx, p, 5000);
 }
 
 static void report(struct fx *fx, const struct report_fields *f, const char *view, size_t pins)
@@ -174,59 +83,23 @@ static void report(struct fx *fx, const struct report_fields *f, const char *vie
     ASSERT(fx_wait_calls(fx, "pins.add", pins, 15000));
 }
 
-static const char *slash(struct fx *fx, const char *user, const char *channel, const char *text)
-{
-    const char *eid = fake_slack_send_slash(fx->slack, user, channel, text);
-    ASSERT_NOT_NULL(eid);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
-    const char *t = p ? util_jstr(p, "text") : NULL;
-    return t ? t : "";
-}
-
 static void click(struct fx *fx, const char *user, const char *channel, const char *action_id, const char *value,
                   const char *ts)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "block_actions");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "user"), "id", user);
-    cJSON_AddStringToObject(p, "trigger_id", ts);
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "channel"), "id", channel);
-    cJSON *a = cJSON_CreateObject();
-    cJSON_AddStringToObject(a, "action_id", action_id);
-    cJSON_AddStringToObject(a, "block_id", "b1");
-    cJSON_AddStringToObject(a, "type", "button");
-    cJSON_AddStringToObject(a, "value", value);
-    cJSON_AddStringToObject(a, "action_ts", ts);
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "actions"), a);
-    send_ok(fx, p);
+    struct fx_button b = { .user = user, .channel = channel, .action_id = action_id, .block_id = "b1",
+                           .value = value, .action_ts = ts };
+    send_ok(fx, fx_button_payload(fx, &b));
 }
 
 static cJSON *decision_payload(int incident)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "view_submission");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "user"), "id", "U0SIRT001");
-    cJSON_AddStringToObject(p, "api_app_id", "A0FAKE001");
-    cJSON_AddStringToObject(p, "trigger_id", "1337.44.view");
-    cJSON *v = cJSON_AddObjectToObject(p, "view");
-    cJSON_AddStringToObject(v, "id", "V0REVDEC01");
-    cJSON_AddStringToObject(v, "type", "modal");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_decision");
     char md[64];
     snprintf(md, sizeof(md), "{\"incident\":%d}", incident);
-    cJSON_AddStringToObject(v, "private_metadata", md);
-    cJSON *values = cJSON_AddObjectToObject(cJSON_AddObjectToObject(v, "state"), "values");
-    const char *ids[] = { "solution", "options", "effectiveness", "customers", "how", "magnitude", "consequences" };
-    const char *vals[] = { "Hide stack traces", "Patch the template", "Stops the leak", "None", "None", "Low",
-                           "None" };
-    for (size_t i = 0; i < ARRAY_LEN(ids); i++) {
-        cJSON *el = cJSON_AddObjectToObject(cJSON_AddObjectToObject(values, ids[i]), "value");
-        cJSON_AddStringToObject(el, "type", "plain_text_input");
-        cJSON_AddStringToObject(el, "value", vals[i]);
-    }
-    cJSON_AddArrayToObject(p, "response_urls");
-    return p;
+    struct view_submission v = { .user = "U0SIRT001", .view_id = "V0REVDEC01", .metadata = md,
+                                 .trigger_id = "1337.44.view", .app = true };
+    struct decision_answers a = { "Hide stack traces", "Patch the template", "Stops the leak", "None", "None", "Low",
+                                  "None" };
+    return decision_submission_payload(&v, &a);
 }
 
 /* All texts (text + blocks) of the posts to the SIRT channel from index from on. */
@@ -249,7 +122,7 @@ static bool pred_metrics(struct fx *fx, void *ud)
     int port = *(int *)ud;
     struct buf body;
     buf_init(&body, 0);
-    bool ok = get_metrics(port, &body) == 200
+    bool ok = fx_http_get(port, "/metrics", &body) == 200
               && strstr(body.data, "sirt_incident_time_to_page_seconds_bucket{severity=\"1\",le=\"900\"} 1\n");
     buf_finish(&body);
     return ok;
@@ -261,7 +134,7 @@ TEST_T(e2e_review_flags_improvements_medians_metrics, 120)
     fx_init_opts(&fx, FX_PAGERDUTY);
     fake_slack_add_channel(fx.slack, SIRT_CH, "sirt", true);   /* private: the digest has details */
     fx_set_clock(&fx, T0);
-    int port = free_port();
+    int port = fx_free_port();
     char http[64];
     snprintf(http, sizeof(http), "SIRT_HTTP=127.0.0.1:%d", port);
     const char *env[] = { http, "SIRT_TEST_BACKOFF_SCALE=0.01", "SIRT_LOG=warn", NULL };
@@ -275,7 +148,7 @@ TEST_T(e2e_review_flags_improvements_medians_metrics, 120)
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);
     fx_set_clock(&fx, T0 + 11 * MINUTE);
     fake_pagerduty_outage_end(fx.pd);
-    ASSERT(fx_wait(&fx, pred_paged, NULL, 20000));
+    ASSERT(fx_wait_n(&fx, fx_pd_events, 1, 20000));
 
     /* SIRT-2, S3: a fix delivered, never validated. */
     report(&fx, &s3, "V0REVIEW02", 2);
@@ -284,13 +157,13 @@ TEST_T(e2e_review_flags_improvements_medians_metrics, 120)
     click(&fx, "U0SIRT001", PUBLIC, "decision_fix_delivered", "1", "1795601500.000100");
     fx_run_for(&fx, 500);
     /* ... and handed to an engineer who never presses Accept. */
-    ASSERT_CONTAINS(slash(&fx, "U0SIRT001", PUBLIC, "handoff SIRT-2 <@U0APPSEC1>"), "SIRT-2");
+    ASSERT_CONTAINS(fx_slash_text(&fx, "U0SIRT001", PUBLIC, "handoff SIRT-2 <@U0APPSEC1>"), "SIRT-2");
     ASSERT(wait_posts(&fx, NULL, "Handoff pending", 1, 10000));
 
     /* An improvement, by the SIRT team only; its text is masked. */
-    ASSERT_CONTAINS(slash(&fx, OUTSIDER, PUBLIC, "improve SIRT-1 something"), "Only the SIRT team");
-    ASSERT_CONTAINS(slash(&fx, "U0SIRT001", PUBLIC, "improve SIRT-1"), "Usage");
-    const char *t = slash(&fx, "U0SIRT001", PUBLIC,
+    ASSERT_CONTAINS(fx_slash_text(&fx, OUTSIDER, PUBLIC, "improve SIRT-1 something"), "Only the SIRT team");
+    ASSERT_CONTAINS(fx_slash_text(&fx, "U0SIRT001", PUBLIC, "improve SIRT-1"), "Usage");
+    const char *t = fx_slash_text(&fx, "U0SIRT001", PUBLIC,
                           "improve SIRT-1 Escalate to the manager when PagerDuty is down, token glpat-Zx9Yw8Vu7Ts6Rq5Po4Nm");
     ASSERT_CONTAINS(t, "Noted a process improvement for SIRT-1");
     ASSERT_NOT_CONTAINS(t, "Escalate");
@@ -300,13 +173,13 @@ TEST_T(e2e_review_flags_improvements_medians_metrics, 120)
     fx_set_clock(&fx, T0 + 10 * MINUTE + 49 * HOUR);
     fx_run_for(&fx, 500);
     /* An S1 without a long-term fix: resolving asks first; "Resolve anyway". */
-    ASSERT_CONTAINS(slash(&fx, "U0SIRT001", PUBLIC, "resolve SIRT-1"), "SIRT-1");
+    ASSERT_CONTAINS(fx_slash_text(&fx, "U0SIRT001", PUBLIC, "resolve SIRT-1"), "SIRT-1");
     click(&fx, "U0SIRT001", PUBLIC, "resolve_anyway", "SIRT-1", "1795777000.000100");
     ASSERT(wait_posts(&fx, NULL, "resolved SIRT-1", 1, 10000));
 
     /* The digest: each flag, the improvement with its button, the medians last. */
     size_t before = posts(&fx, SIRT_CH, NULL);
-    ASSERT_CONTAINS(slash(&fx, "U0SIRT001", PUBLIC, "review"), "Posting the weekly review");
+    ASSERT_CONTAINS(fx_slash_text(&fx, "U0SIRT001", PUBLIC, "review"), "Posting the weekly review");
     ASSERT(wait_posts(&fx, SIRT_CH, "Median times over the last 4 weeks", 1, 15000));
     fx_run_for(&fx, 300);
     char *d = digest_since(&fx, before);
@@ -338,7 +211,7 @@ TEST_T(e2e_review_flags_improvements_medians_metrics, 120)
 
     /* The next digest no longer lists it; the medians end its last message. */
     before = posts(&fx, SIRT_CH, NULL);
-    slash(&fx, "U0SIRT001", PUBLIC, "review");
+    fx_slash_text(&fx, "U0SIRT001", PUBLIC, "review");
     ASSERT(wait_posts(&fx, SIRT_CH, "Median times over the last 4 weeks", 2, 15000));
     fx_run_for(&fx, 1000);
     d = digest_since(&fx, before);
@@ -351,7 +224,7 @@ TEST_T(e2e_review_flags_improvements_medians_metrics, 120)
     ASSERT(fx_wait(&fx, pred_metrics, &port, 20000));
     struct buf body;
     buf_init(&body, 0);
-    ASSERT_EQ(get_metrics(port, &body), 200);
+    ASSERT_EQ(fx_http_get(port, "/metrics", &body), 200);
     ASSERT_CONTAINS(body.data, "sirt_incident_time_to_page_seconds_bucket{severity=\"1\",le=\"300\"} 0\n");
     ASSERT_CONTAINS(body.data, "sirt_incident_time_to_resolve_seconds_bucket{severity=\"1\",le=\"172800\"} 0\n");
     ASSERT_CONTAINS(body.data, "sirt_incident_time_to_resolve_seconds_bucket{severity=\"1\",le=\"345600\"} 1\n");

@@ -42,42 +42,6 @@ static void start(struct fx *fx)
     fx_start(fx, NULL);
 }
 
-static bool wait_ack(struct fx *fx, const char *eid)
-{
-    return eid && fx_wait(fx, fx_pred_acked, (void *)eid, 5000);
-}
-
-static const cJSON *ack_payload(struct fx *fx, const char *eid)
-{
-    const struct fake_ack *a = fake_slack_ack(fx->slack, eid);
-    return a ? cJSON_GetObjectItemCaseSensitive(a->json, "payload") : NULL;
-}
-
-static const char *ack_text(struct fx *fx, const char *eid)
-{
-    const char *t = util_jstr(ack_payload(fx, eid), "text");
-    return t ? t : "";
-}
-
-struct count {
-    size_t n;
-};
-
-static bool pred_issue(struct fx *fx, void *ud)
-{
-    (void)ud;
-    return fake_gitlab_issue_count(fx->gitlab) >= 1;
-}
-
-static bool pred_pinned(struct fx *fx, void *ud)
-{
-    (void)ud;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "pins.add"); i++)
-        if (fake_slack_call(fx->slack, "pins.add", i)->status == 200)
-            return true;
-    return false;
-}
-
 /* Reports SIRT-1 (S<sev>/P<pri>) and waits for its pinned summary and
  * GitLab issue.  Returns the channel id. */
 static const char *report(struct fx *fx, const char *sev, const char *pri)
@@ -91,23 +55,36 @@ static const char *report(struct fx *fx, const char *sev, const char *pri)
         .repro = "POST /api/v4/projects/1/repository/branches",
         .link = "",
     };
-    cJSON *p = report_submission_payload("V0REPORT01", "U0REPORT1", &f);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(wait_ack(fx, eid));
-    ASSERT(fx_wait(fx, pred_pinned, NULL, 20000));
-    ASSERT(fx_wait(fx, pred_issue, NULL, 20000));
+    fx_submit_report(fx, "V0REPORT01", "U0REPORT1", &f);
+    ASSERT(fx_wait(fx, fx_pred_pinned, NULL, 20000));
+    ASSERT(fx_wait_n(fx, fx_gitlab_issues, 1, 20000));
     return fake_slack_channel(fx->slack, 0)->id;
 }
 
-static bool pred_pd(struct fx *fx, void *ud)
+static size_t issue_puts(struct fx *fx)
 {
-    return fake_pagerduty_event_count(fx->pd) >= ((struct count *)ud)->n;
+    return fake_http_count(fake_gitlab_http(fx->gitlab), PUT_ISSUE);
 }
 
-static bool pred_puts(struct fx *fx, void *ud)
+/* Ok posts to channel whose body holds needle; waited for 10 s. */
+static size_t posts_with(struct fx *fx, const char *channel, const char *needle)
 {
-    return fake_http_count(fake_gitlab_http(fx->gitlab), PUT_ISSUE) >= ((struct count *)ud)->n;
+    return fx_count(fx, &(struct fx_q){ .channel = channel, .body = needle, .ok = FX_HTTP_OK });
+}
+
+static bool wait_post(struct fx *fx, const char *channel, const char *needle)
+{
+    return fx_wait_q(fx, &(struct fx_q){ .channel = channel, .body = needle, .ok = FX_HTTP_OK }, 1, 10000);
+}
+
+/* The Change severity button of the summary, pressed. */
+static const char *press(struct fx *fx, const char *user, const char *channel, const char *value,
+                         const char *action_ts, const char *trigger_id)
+{
+    return fx_press(fx, &(struct fx_button){ .user = user, .channel = channel, .action_id = "sirt_severity",
+                                             .block_id = "sirt_next_steps", .value = value, .action_ts = action_ts,
+                                             .trigger_id = trigger_id, .message_ts = "1700000000.000100",
+                                             .response_path = action_ts, .app = true });
 }
 
 static bool has_label(const cJSON *issue, const char *label)
@@ -131,100 +108,6 @@ static void labels_of(struct fx *fx, char *out, size_t n)
     }
 }
 
-static bool is_member(struct fx *fx, const char *channel, const char *user)
-{
-    const struct fake_channel *c = fake_slack_channel_by_id(fx->slack, channel);
-    for (size_t i = 0; c && i < c->n_members; i++)
-        if (strcmp(c->members[i], user) == 0)
-            return true;
-    return false;
-}
-
-struct member_wait {
-    const char *channel, *user;
-};
-
-static bool pred_member(struct fx *fx, void *ud)
-{
-    struct member_wait *m = ud;
-    return is_member(fx, m->channel, m->user);
-}
-
-static size_t posts_with(struct fx *fx, const char *channel, const char *needle)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        const char *ch = util_jstr(c->json, "channel");
-        if (c->status == 200 && ch && strcmp(ch, channel) == 0 && c->body && strstr(c->body, needle))
-            k++;
-    }
-    return k;
-}
-
-struct post_wait {
-    const char *channel, *needle;
-};
-
-static bool pred_post(struct fx *fx, void *ud)
-{
-    struct post_wait *w = ud;
-    return posts_with(fx, w->channel, w->needle) >= 1;
-}
-
-static bool wait_post(struct fx *fx, const char *channel, const char *needle)
-{
-    struct post_wait w = { channel, needle };
-    return fx_wait(fx, pred_post, &w, 10000);
-}
-
-/* One value from the bot's database (first column of the first row), "" if none. */
-static void db_text(struct fx *fx, const char *sql, char *out, size_t n)
-{
-    char path[400];
-    snprintf(path, sizeof(path), "%s/sirt.db", fx->dir);
-    sqlite3 *db = NULL;
-    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st = NULL;
-    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    out[0] = '\0';
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-}
-
-static const char *press(struct fx *fx, const char *user, const char *channel, const char *value,
-                         const char *action_ts, const char *trigger_id)
-{
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "block_actions");
-    cJSON *u = cJSON_AddObjectToObject(p, "user");
-    cJSON_AddStringToObject(u, "id", user);
-    cJSON_AddStringToObject(u, "team_id", "T0FAKE001");
-    cJSON_AddStringToObject(p, "api_app_id", "A0FAKE001");
-    cJSON_AddStringToObject(p, "trigger_id", trigger_id);
-    cJSON *cont = cJSON_AddObjectToObject(p, "container");
-    cJSON_AddStringToObject(cont, "type", "message");
-    cJSON_AddStringToObject(cont, "message_ts", "1700000000.000100");
-    cJSON_AddStringToObject(cont, "channel_id", channel);
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "channel"), "id", channel);
-    char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/commands/T0FAKE001/%s", fake_slack_port(fx->slack), action_ts);
-    cJSON_AddStringToObject(p, "response_url", url);
-    cJSON *a = cJSON_CreateObject();
-    cJSON_AddStringToObject(a, "action_id", "sirt_severity");
-    cJSON_AddStringToObject(a, "block_id", "sirt_next_steps");
-    cJSON_AddStringToObject(a, "type", "button");
-    cJSON_AddStringToObject(a, "value", value);
-    cJSON_AddStringToObject(a, "action_ts", action_ts);
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "actions"), a);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    return eid;
-}
-
 /* ---- an S3 raised to S1 ---- */
 
 TEST_T(e2e_severity_raise_s3_to_s1, 90)
@@ -234,24 +117,22 @@ TEST_T(e2e_severity_raise_s3_to_s1, 90)
     const char *ch = report(&fx, "3", "3");
     fx_run_for(&fx, 500);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);   /* an S3/P3 pages nobody */
-    ASSERT(!is_member(&fx, ch, "U0SIRT002"));
+    ASSERT(!fx_is_member(&fx, ch, "U0SIRT002"));
     ASSERT(has_label(fake_gitlab_issue(fx.gitlab, 0), "severity::3"));
 
     const char *eid = fake_slack_send_slash(fx.slack, "U0REPORT1", "C0PUBLIC1", "severity SIRT-1 S1 P2");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "Changing SIRT-1 to S1/P2");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "Changing SIRT-1 to S1/P2");
 
     /* The page, the responders in the channel and the project, the labels. */
-    struct count one = { 1 };
-    ASSERT(fx_wait(&fx, pred_pd, &one, 10000));
+    ASSERT(fx_wait_n(&fx, fx_pd_events, 1, 10000));
     const cJSON *ev = fake_pagerduty_event_json(fx.pd, 0);
     ASSERT_STR_EQ(util_jstr(ev, "dedup_key"), "SIRT-1");
     ASSERT_STR_EQ(util_jstr(ev, "event_action"), "trigger");
     ASSERT_CONTAINS(util_jstr(cJSON_GetObjectItemCaseSensitive(ev, "payload"), "summary"), "[S1/P2]");
-    struct member_wait m1 = { ch, "U0SIRT001" }, m2 = { ch, "U0SIRT002" };
-    ASSERT(fx_wait(&fx, pred_member, &m1, 10000));
-    ASSERT(fx_wait(&fx, pred_member, &m2, 10000));
-    ASSERT(fx_wait(&fx, pred_puts, &one, 10000));
+    ASSERT(fx_wait_member(&fx, ch, "U0SIRT001", 10000));
+    ASSERT(fx_wait_member(&fx, ch, "U0SIRT002", 10000));
+    ASSERT(fx_wait_n(&fx, issue_puts, 1, 10000));
     const cJSON *proj = fake_gitlab_project(fx.gitlab, 0);
     int pid = (int)cJSON_GetObjectItemCaseSensitive(proj, "id")->valuedouble;
     for (int i = 0; i < 100 && fake_gitlab_member_access(fx.gitlab, pid, CAROL_GL_ID) == 0; i++)
@@ -273,32 +154,30 @@ TEST_T(e2e_severity_raise_s3_to_s1, 90)
     ASSERT(wait_post(&fx, ch, "raised SIRT-1 from S3/P3 to S1/P2"));
     ASSERT(wait_post(&fx, ch, "is now S1/P2: the security on-call is being paged"));
     char v[256];
-    db_text(&fx, "SELECT severity || '/' || priority FROM incidents WHERE id = 1", v, sizeof(v));
+    fx_db_text(&fx, "SELECT severity || '/' || priority FROM incidents WHERE id = 1", v, sizeof(v));
     ASSERT_STR_EQ(v, "1/2");
-    db_text(&fx, "SELECT actor || ' ' || text FROM timeline WHERE incident_id = 1 AND kind = 'severity_changed'",
+    fx_db_text(&fx, "SELECT actor || ' ' || text FROM timeline WHERE incident_id = 1 AND kind = 'severity_changed'",
             v, sizeof(v));
     ASSERT_STR_EQ(v, "U0REPORT1 S3/P3 -> S1/P2");
 
     /* The same again: nothing changed, nothing sent. */
-    struct member_wait oncall = { ch, "U0SECOPS1" };   /* the paged on-call, invited after the page */
-    ASSERT(fx_wait(&fx, pred_member, &oncall, 10000));
+    ASSERT(fx_wait_member(&fx, ch, "U0SECOPS1", 10000));
     fx_run_for(&fx, 500);
     size_t invites = fake_slack_call_count(fx.slack, "conversations.invite");
     eid = fake_slack_send_slash(fx.slack, "U0SIRT001", "C0PUBLIC1", "severity SIRT-1 s1/p2");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "already S1/P2: nothing changed");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "already S1/P2: nothing changed");
     /* Now P1 as well: already paged and already S1, so no second page. */
     eid = fake_slack_send_slash(fx.slack, "U0SIRT001", "C0PUBLIC1", "severity SIRT-1 P1");
-    ASSERT(wait_ack(&fx, eid));
-    struct count two = { 2 };
-    ASSERT(fx_wait(&fx, pred_puts, &two, 10000));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT(fx_wait_n(&fx, issue_puts, 2, 10000));
     ASSERT(wait_post(&fx, ch, "from S1/P2 to S1/P1"));
     fx_run_for(&fx, 1500);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 1);
     ASSERT_EQ(fake_pagerduty_trigger_count(fx.pd, "SIRT-1"), 1);
     ASSERT_EQ(fake_slack_call_count(fx.slack, "conversations.invite"), invites);
     ASSERT_EQ(posts_with(&fx, ch, "raised SIRT-1 from S3/P3 to S1/P2"), 1);
-    db_text(&fx, "SELECT count(*) FROM timeline WHERE incident_id = 1 AND kind = 'severity_changed'", v, sizeof(v));
+    fx_db_text(&fx, "SELECT count(*) FROM timeline WHERE incident_id = 1 AND kind = 'severity_changed'", v, sizeof(v));
     ASSERT_STR_EQ(v, "2");
     labels_of(&fx, labels, sizeof(labels));
     ASSERT_CONTAINS(labels, "priority::1");
@@ -309,36 +188,18 @@ TEST_T(e2e_severity_raise_s3_to_s1, 90)
 
 /* ---- a priority-only raise to P1 pages ---- */
 
-static const char *mention(struct fx *fx, const char *user, const char *channel, const char *text,
-                           const char *event_id)
-{
-    char full[256];
-    snprintf(full, sizeof(full), "<@U0BOT0001> %s", text);
-    cJSON *ev = cJSON_CreateObject();
-    cJSON_AddStringToObject(ev, "type", "app_mention");
-    cJSON_AddStringToObject(ev, "user", user);
-    cJSON_AddStringToObject(ev, "text", full);
-    cJSON_AddStringToObject(ev, "channel", channel);
-    cJSON_AddStringToObject(ev, "ts", "1700000300.000200");
-    cJSON_AddStringToObject(ev, "event_ts", "1700000300.000200");
-    const char *eid = fake_slack_send_event(fx->slack, ev, event_id, 0);
-    cJSON_Delete(ev);
-    return eid;
-}
-
 TEST_T(e2e_severity_priority_only_pages, 90)
 {
     struct fx fx;
     start(&fx);
     const char *ch = report(&fx, "3", "3");
     /* Inside the incident channel the incident is implied. */
-    const char *eid = mention(&fx, "U0REPORT1", ch, "severity P1", "Ev0SEVP1");
-    ASSERT(wait_ack(&fx, eid));
-    struct count one = { 1 };
-    ASSERT(fx_wait(&fx, pred_pd, &one, 10000));
+    const char *eid = fx_mention_text(&fx, "U0REPORT1", ch, "severity P1", "Ev0SEVP1");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT(fx_wait_n(&fx, fx_pd_events, 1, 10000));
     ASSERT_STR_EQ(util_jstr(fake_pagerduty_event_json(fx.pd, 0), "dedup_key"), "SIRT-1");
     ASSERT(wait_post(&fx, ch, "raised SIRT-1 from S3/P3 to S3/P1"));
-    ASSERT(fx_wait(&fx, pred_puts, &one, 10000));
+    ASSERT(fx_wait_n(&fx, issue_puts, 1, 10000));
     char labels[256];
     labels_of(&fx, labels, sizeof(labels));
     ASSERT_CONTAINS(labels, "severity::3");
@@ -346,10 +207,10 @@ TEST_T(e2e_severity_priority_only_pages, 90)
     ASSERT_NOT_CONTAINS(labels, "priority::3");
     /* Not S1: the severity-1 responders are not brought in. */
     fx_run_for(&fx, 1000);
-    ASSERT(!is_member(&fx, ch, "U0SIRT002"));
+    ASSERT(!fx_is_member(&fx, ch, "U0SIRT002"));
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 1);
     /* The same envelope delivered again (Slack's retry) changes nothing more. */
-    eid = mention(&fx, "U0REPORT1", ch, "severity P1", "Ev0SEVP1");
+    eid = fx_mention_text(&fx, "U0REPORT1", ch, "severity P1", "Ev0SEVP1");
     fx_run_for(&fx, 1500);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 1);
     ASSERT_EQ(fake_http_count(fake_gitlab_http(fx.gitlab), PUT_ISSUE), 1);
@@ -365,21 +226,18 @@ TEST_T(e2e_severity_lower_labels_only, 90)
     struct fx fx;
     start(&fx);
     const char *ch = report(&fx, "1", "1");
-    struct count one = { 1 };
-    ASSERT(fx_wait(&fx, pred_pd, &one, 10000));   /* the report's page */
-    struct member_wait m2 = { ch, "U0SIRT002" };
-    ASSERT(fx_wait(&fx, pred_member, &m2, 10000));
-    struct member_wait oncall = { ch, "U0SECOPS1" };
-    ASSERT(fx_wait(&fx, pred_member, &oncall, 10000));
+    ASSERT(fx_wait_n(&fx, fx_pd_events, 1, 10000));   /* the report's page */
+    ASSERT(fx_wait_member(&fx, ch, "U0SIRT002", 10000));
+    ASSERT(fx_wait_member(&fx, ch, "U0SECOPS1", 10000));
     fx_run_for(&fx, 1000);
     size_t invites = fake_slack_call_count(fx.slack, "conversations.invite");
     size_t members = fake_gitlab_member_count(fx.gitlab);
     size_t pd_calls = fake_http_count(fake_pagerduty_http(fx.pd), "*");
 
     const char *eid = fake_slack_send_slash(fx.slack, "U0SIRT002", "C0PUBLIC1", "severity SIRT-1 S3 P3");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "Changing SIRT-1 to S3/P3");
-    ASSERT(fx_wait(&fx, pred_puts, &one, 10000));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "Changing SIRT-1 to S3/P3");
+    ASSERT(fx_wait_n(&fx, issue_puts, 1, 10000));
     ASSERT(wait_post(&fx, ch, "lowered SIRT-1 from S1/P1 to S3/P3"));
     ASSERT_EQ(posts_with(&fx, ch, "Nobody is removed from the incident"), 1);
     fx_run_for(&fx, 1500);
@@ -391,8 +249,8 @@ TEST_T(e2e_severity_lower_labels_only, 90)
     ASSERT_NOT_CONTAINS(labels, "priority::1");
     /* Nobody removed, invited, added or paged. */
     ASSERT_EQ(fake_slack_call_count(fx.slack, "conversations.kick"), 0);
-    ASSERT(is_member(&fx, ch, "U0SIRT002"));
-    ASSERT(is_member(&fx, ch, "U0SIRT001"));
+    ASSERT(fx_is_member(&fx, ch, "U0SIRT002"));
+    ASSERT(fx_is_member(&fx, ch, "U0SIRT001"));
     ASSERT_EQ(fake_slack_call_count(fx.slack, "conversations.invite"), invites);
     ASSERT_EQ(fake_gitlab_member_count(fx.gitlab), members);
     ASSERT_EQ(fake_http_count(fake_pagerduty_http(fx.pd), "*"), pd_calls);
@@ -410,23 +268,23 @@ TEST_T(e2e_severity_refused_and_usage, 90)
     const char *ch = report(&fx, "3", "3");
 
     const char *eid = fake_slack_send_slash(fx.slack, "U0OUTSID1", "C0PUBLIC1", "severity SIRT-1 S1");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "only the SIRT team and the people on SIRT-1 can change its severity");
-    ASSERT_NOT_CONTAINS(ack_text(&fx, eid), "XSS");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "only the SIRT team and the people on SIRT-1 can change its severity");
+    ASSERT_NOT_CONTAINS(fx_ack_text(&fx, eid), "XSS");
     eid = press(&fx, "U0OUTSID1", ch, "SIRT-1", "1700000400.000001", "1337.77.out");
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
 
     static const char *const bad[] = { "severity", "severity SIRT-1", "severity SIRT-1 S5", "severity SIRT-1 P0",
                                        "severity SIRT-1 S1 S2", "severity SIRT-1 high" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         eid = fake_slack_send_slash(fx.slack, "U0SIRT001", "C0PUBLIC1", bad[i]);
-        ASSERT(wait_ack(&fx, eid));
-        ASSERT_CONTAINS(ack_text(&fx, eid), "Usage: `/sirt severity [SIRT-n] S<1-4> [P<1-4>]`");
+        ASSERT(fx_wait_ack(&fx, eid, 5000));
+        ASSERT_CONTAINS(fx_ack_text(&fx, eid), "Usage: `/sirt severity [SIRT-n] S<1-4> [P<1-4>]`");
     }
     /* Outside any incident channel, without an id: which incident? */
     eid = fake_slack_send_slash(fx.slack, "U0SIRT001", "C0PUBLIC1", "severity S2");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(ack_text(&fx, eid), "Which incident?");
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(fx_ack_text(&fx, eid), "Which incident?");
 
     /* The button's refusal reached the outsider, and nothing changed. */
     bool refused = false;
@@ -444,9 +302,9 @@ TEST_T(e2e_severity_refused_and_usage, 90)
     ASSERT_EQ(fake_http_count(fake_gitlab_http(fx.gitlab), PUT_ISSUE), 0);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);
     char v[64];
-    db_text(&fx, "SELECT severity || '/' || priority FROM incidents WHERE id = 1", v, sizeof(v));
+    fx_db_text(&fx, "SELECT severity || '/' || priority FROM incidents WHERE id = 1", v, sizeof(v));
     ASSERT_STR_EQ(v, "3/3");
-    db_text(&fx, "SELECT count(*) FROM timeline WHERE kind = 'severity_changed'", v, sizeof(v));
+    fx_db_text(&fx, "SELECT count(*) FROM timeline WHERE kind = 'severity_changed'", v, sizeof(v));
     ASSERT_STR_EQ(v, "0");
     ASSERT_EQ(fx_stop(&fx, 10000), 0);
     fx_finish(&fx);
@@ -469,38 +327,18 @@ static const char *initial_of(const cJSON *view, const char *id)
     return util_jstr(cJSON_GetObjectItemCaseSensitive(e, "initial_option"), "value");
 }
 
-static void select_value(cJSON *values, const char *block, const char *v)
-{
-    cJSON *e = cJSON_AddObjectToObject(cJSON_AddObjectToObject(values, block), "value");
-    cJSON_AddStringToObject(e, "type", "static_select");
-    cJSON *o = cJSON_AddObjectToObject(e, "selected_option");
-    cJSON *t = cJSON_AddObjectToObject(o, "text");
-    cJSON_AddStringToObject(t, "type", "plain_text");
-    cJSON_AddStringToObject(t, "text", v);
-    cJSON_AddStringToObject(o, "value", v);
-}
-
 /* The view_submission Slack sends for the opened view (its callback_id and
  * private_metadata) with the levels chosen. */
 static const char *submit(struct fx *fx, const cJSON *opened, const char *user, const char *view_id,
                           const char *sev, const char *pri)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "view_submission");
-    cJSON *u = cJSON_AddObjectToObject(p, "user");
-    cJSON_AddStringToObject(u, "id", user);
-    cJSON_AddStringToObject(u, "team_id", "T0FAKE001");
-    cJSON_AddStringToObject(p, "api_app_id", "A0FAKE001");
-    cJSON_AddStringToObject(p, "trigger_id", "1337.99.sev");
-    cJSON *v = cJSON_AddObjectToObject(p, "view");
-    cJSON_AddStringToObject(v, "id", view_id);
-    cJSON_AddStringToObject(v, "type", "modal");
-    cJSON_AddStringToObject(v, "callback_id", util_jstr(opened, "callback_id"));
-    cJSON_AddStringToObject(v, "private_metadata", util_jstr(opened, "private_metadata"));
-    cJSON *values = cJSON_AddObjectToObject(cJSON_AddObjectToObject(v, "state"), "values");
-    select_value(values, "severity", sev);
-    select_value(values, "priority", pri);
-    cJSON_AddArrayToObject(p, "response_urls");
+    struct view_submission vs = { .user = user, .view_id = view_id, .callback_id = util_jstr(opened, "callback_id"),
+                                  .metadata = util_jstr(opened, "private_metadata"), .trigger_id = "1337.99.sev",
+                                  .app = true, .team = true };
+    cJSON *values;
+    cJSON *p = view_submission_payload(&vs, &values);
+    view_select_value(values, "severity", sev);
+    view_select_value(values, "priority", pri);
     const char *eid = fake_slack_send_interactive(fx->slack, p);
     cJSON_Delete(p);
     return eid;
@@ -521,7 +359,7 @@ TEST_T(e2e_severity_button_modal, 90)
     ASSERT(button);
 
     const char *eid = press(&fx, "U0SIRT001", ch, "SIRT-1", "1700000500.000001", "1337.55.sev");
-    ASSERT(wait_ack(&fx, eid));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
     ASSERT(fx_wait_calls(&fx, "views.open", 1, 10000));
     const struct fake_call *open = fake_slack_call(fx.slack, "views.open", 0);
     ASSERT_EQ(open->status, 200);
@@ -536,25 +374,23 @@ TEST_T(e2e_severity_button_modal, 90)
 
     /* An outsider's submission of that form is refused in the form. */
     eid = submit(&fx, view, "U0OUTSID1", "V0SEV0002", "1", "1");
-    ASSERT(wait_ack(&fx, eid));
-    const cJSON *ack = ack_payload(&fx, eid);
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    const cJSON *ack = fx_ack_payload(&fx, eid);
     ASSERT_STR_EQ(util_jstr(ack, "response_action"), "errors");
     ASSERT_CONTAINS(util_jstr(cJSON_GetObjectItemCaseSensitive(ack, "errors"), "severity"),
                     "can change its severity");
     /* The same levels again: nothing to change, the form says so. */
     eid = submit(&fx, view, "U0SIRT001", "V0SEV0001", "3", "3");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_CONTAINS(util_jstr(cJSON_GetObjectItemCaseSensitive(ack_payload(&fx, eid), "errors"), "severity"),
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_CONTAINS(util_jstr(cJSON_GetObjectItemCaseSensitive(fx_ack_payload(&fx, eid), "errors"), "severity"),
                     "nothing changed");
 
     eid = submit(&fx, view, "U0SIRT001", "V0SEV0001", "1", "3");
-    ASSERT(wait_ack(&fx, eid));
-    ASSERT_NULL(util_jstr(ack_payload(&fx, eid), "response_action"));
-    struct count one = { 1 };
-    ASSERT(fx_wait(&fx, pred_pd, &one, 10000));
-    struct member_wait m2 = { ch, "U0SIRT002" };
-    ASSERT(fx_wait(&fx, pred_member, &m2, 10000));
-    ASSERT(fx_wait(&fx, pred_puts, &one, 10000));
+    ASSERT(fx_wait_ack(&fx, eid, 5000));
+    ASSERT_NULL(util_jstr(fx_ack_payload(&fx, eid), "response_action"));
+    ASSERT(fx_wait_n(&fx, fx_pd_events, 1, 10000));
+    ASSERT(fx_wait_member(&fx, ch, "U0SIRT002", 10000));
+    ASSERT(fx_wait_n(&fx, issue_puts, 1, 10000));
     ASSERT(wait_post(&fx, ch, "<@U0SIRT001> raised SIRT-1 from S3/P3 to S1/P3"));
     char labels[256];
     labels_of(&fx, labels, sizeof(labels));
@@ -562,7 +398,7 @@ TEST_T(e2e_severity_button_modal, 90)
     ASSERT_CONTAINS(labels, "priority::3");
     ASSERT_NOT_CONTAINS(labels, "severity::3");
     char v[128];
-    db_text(&fx, "SELECT actor || ' ' || text FROM timeline WHERE incident_id = 1 AND kind = 'severity_changed'",
+    fx_db_text(&fx, "SELECT actor || ' ' || text FROM timeline WHERE incident_id = 1 AND kind = 'severity_changed'",
             v, sizeof(v));
     ASSERT_STR_EQ(v, "U0SIRT001 S3/P3 -> S1/P3");
     cJSON_Delete(vparsed);

@@ -33,42 +33,14 @@ static const char *title_words[] = { "Cache", "poisoning", "mirror", "tenant" };
 
 static size_t posts_to(struct fx *fx, const char *channel)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const char *c = util_jstr(fake_slack_call(fx->slack, "chat.postMessage", i)->json, "channel");
-        if (c && strcmp(c, channel) == 0)
-            n++;
-    }
-    return n;
+    return fx_count(fx, &(struct fx_q){ .channel = channel });
 }
 
-/* The idx-th message posted to channel (text), NULL if none. */
+/* The text of the idx-th message posted to channel, NULL if none. */
 static const char *post_text(struct fx *fx, const char *channel, size_t idx)
 {
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        const char *ch = util_jstr(c->json, "channel");
-        if (ch && strcmp(ch, channel) == 0 && idx-- == 0)
-            return util_jstr(c->json, "text");
-    }
-    return NULL;
-}
-
-struct posts_want {
-    const char *channel;
-    size_t n;
-};
-
-static bool pred_posts(struct fx *fx, void *ud)
-{
-    struct posts_want *w = ud;
-    return posts_to(fx, w->channel) >= w->n;
-}
-
-static bool wait_posts(struct fx *fx, const char *channel, size_t n, int ms)
-{
-    struct posts_want w = { channel, n };
-    return fx_wait(fx, pred_posts, &w, ms);
+    const struct fake_call *c = fx_nth(fx, &(struct fx_q){ .channel = channel }, idx);
+    return c ? util_jstr(c->json, "text") : NULL;
 }
 
 /* Reports SIRT-1 and waits until its channel holds the summary and the
@@ -76,14 +48,11 @@ static bool wait_posts(struct fx *fx, const char *channel, size_t n, int ms)
 static const char *create_sirt1(struct fx *fx)
 {
     ASSERT(fx_wait_calls(fx, "auth.test", 1, 5000));
-    cJSON *p = report_submission_payload("V0STATUS01", "U0REPORT1", &fields);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_submit_report(fx, "V0STATUS01", "U0REPORT1", &fields);
     ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
     const struct fake_channel *ch = fake_slack_channel(fx->slack, 0);
     ASSERT_NOT_NULL(ch);
-    ASSERT(wait_posts(fx, ch->id, 2, 10000));
+    ASSERT(fx_wait_q(fx, &(struct fx_q){ .channel = ch->id }, 2, 10000));
     fx_run_for(fx, 300);
     return ch->id;
 }
@@ -92,17 +61,9 @@ static const char *create_sirt1(struct fx *fx)
 static const char *mention(struct fx *fx, const char *user, const char *channel, const char *text, const char *event_id)
 {
     size_t before = posts_to(fx, channel);
-    char full[256];
-    snprintf(full, sizeof(full), "<@U0BOT0001> %s", text);
-    cJSON *ev = cJSON_CreateObject();
-    cJSON_AddStringToObject(ev, "type", "app_mention");
-    cJSON_AddStringToObject(ev, "user", user);
-    cJSON_AddStringToObject(ev, "text", full);
-    cJSON_AddStringToObject(ev, "channel", channel);
-    cJSON_AddStringToObject(ev, "ts", "1795424000.000100");
-    fake_slack_send_event(fx->slack, ev, event_id, 0);
-    cJSON_Delete(ev);
-    if (!wait_posts(fx, channel, before + 1, 5000))
+    fx_mention(fx, &(struct fx_mention_opts){ .user = user, .channel = channel, .text = text, .event_id = event_id,
+                                              .ts = "1795424000.000100" });
+    if (!fx_wait_q(fx, &(struct fx_q){ .channel = channel }, before + 1, 5000))
         TEST_FAIL("no reply to \"%s\" in %s", text, channel);
     return post_text(fx, channel, before);
 }
@@ -110,10 +71,7 @@ static const char *mention(struct fx *fx, const char *user, const char *channel,
 /* Sends a slash command and returns the ack's ephemeral text ("" if none). */
 static const char *slash(struct fx *fx, const char *user, const char *channel, const char *text)
 {
-    const char *eid = fake_slack_send_slash(fx->slack, user, channel, text);
-    ASSERT_NOT_NULL(eid);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
+    const cJSON *p = fx_slash(fx, user, channel, text, 5000);
     if (!p)
         return "";
     ASSERT_STR_EQ(util_jstr(p, "response_type"), "ephemeral");
@@ -202,7 +160,7 @@ TEST_T(e2e_status_review_and_timeline, 60)
     /* /sirt review: the digest in the SIRT channel. */
     const char *t = slash(&fx, "U0SIRT001", PUBLIC, "review");
     ASSERT_STR_EQ(t, "Posting the weekly review in <#C0SIRT0001>.");
-    ASSERT(wait_posts(&fx, "C0SIRT0001", 1, 5000));
+    ASSERT(fx_wait_q(&fx, &(struct fx_q){ .channel = "C0SIRT0001" }, 1, 5000));
     const char *d = post_text(&fx, "C0SIRT0001", 0);
     ASSERT_CONTAINS(d, "Weekly SIRT review");
     ASSERT_CONTAINS(d, "SIRT-1");
@@ -251,7 +209,7 @@ TEST_T(e2e_status_monday_review_timer, 60)
     ASSERT_EQ(posts_to(&fx, "C0SIRT0001"), 0);
 
     fx_set_clock(&fx, MON_0900 + 5000);    /* 09:00:05: the review is due */
-    ASSERT(wait_posts(&fx, "C0SIRT0001", 1, 10000));
+    ASSERT(fx_wait_q(&fx, &(struct fx_q){ .channel = "C0SIRT0001" }, 1, 10000));
     const char *d = post_text(&fx, "C0SIRT0001", 0);
     ASSERT_CONTAINS(d, "Weekly SIRT review");
     ASSERT_CONTAINS(d, "2026-11-23");

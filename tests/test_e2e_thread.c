@@ -16,52 +16,6 @@
 #include "harness.h"
 #include "test.h"
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t l = sizeof(a);
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void get_metrics(int port, struct buf *body)
-{
-    char url[96];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
-    buf_reset(body);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    FILE *f = tmpfile();
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-    ASSERT_EQ(curl_easy_perform(c), CURLE_OK);
-    curl_easy_cleanup(c);
-    rewind(f);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(body, chunk, n);
-    buf_append(body, "", 1);
-    fclose(f);
-}
-
-/* The value of a series line "name value" in the exposition text. */
-static double metric(const char *text, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = text; (p = strstr(p, name)); p += n)
-        if ((p == text || p[-1] == '\n') && p[n] == ' ')
-            return atof(p + n + 1);
-    return -1;
-}
-
 static const char *send_mention(struct fx *fx, int i)
 {
     cJSON *e = cJSON_CreateObject();
@@ -84,7 +38,7 @@ TEST_T(e2e_thread_group_commit_fewer_commits_than_envelopes, 60)
 {
     struct fx fx;
     fx_init(&fx);
-    int port = free_port();
+    int port = fx_free_port();
     char http[64];
     snprintf(http, sizeof(http), "SIRT_HTTP=127.0.0.1:%d", port);
     /* Each commit takes 20 ms: envelopes arriving meanwhile queue up and
@@ -100,24 +54,24 @@ TEST_T(e2e_thread_group_commit_fewer_commits_than_envelopes, 60)
     ASSERT(fx_wait_calls(&fx, "chat.postMessage", N_BURST, 30000));
     struct buf b;
     buf_init(&b, 1 << 20);
-    get_metrics(port, &b);
-    double batches = metric(b.data, "sirt_store_batch_size_count");
-    double kept = metric(b.data, "sirt_store_batch_size_sum");
+    ASSERT_NE(fx_http_get(port, "/metrics", &b), 0);
+    double batches = fx_metric(b.data, "sirt_store_batch_size_count");
+    double kept = fx_metric(b.data, "sirt_store_batch_size_sum");
     ASSERT(kept == N_BURST);
     ASSERT(batches >= 1 && batches < N_BURST / 2);
-    ASSERT(metric(b.data, "sirt_store_commits_total") > 0);
+    ASSERT(fx_metric(b.data, "sirt_store_commits_total") > 0);
     /* The outbox found its jobs without re-reading the queue per job:
      * replies carry no incident, so few reads per job sent. */
     double done = 0;
     for (int k = 0; k < 100; k++) {
-        get_metrics(port, &b);
-        done = metric(b.data, "sirt_outbox_jobs_total{op=\"slack.post\",outcome=\"done\"}");
+        ASSERT_NE(fx_http_get(port, "/metrics", &b), 0);
+        done = fx_metric(b.data, "sirt_outbox_jobs_total{op=\"slack.post\",outcome=\"done\"}");
         if (done == N_BURST)
             break;
         fx_run_for(&fx, 100);
     }
     ASSERT(done == N_BURST);
-    double reads = metric(b.data, "sirt_outbox_store_reads_total");
+    double reads = fx_metric(b.data, "sirt_outbox_store_reads_total");
     fprintf(stderr, "outbox store reads per job sent: %.2f\n", reads / done);
     ASSERT(reads > 0 && reads / done < 10);
     /* Due jobs are known in memory: after the start-up load (a handful of

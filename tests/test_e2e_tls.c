@@ -33,15 +33,6 @@ static int slow(int ms)
     return getenv("SIRTBOT_WRAPPER") ? ms * 6 : ms;
 }
 
-static const char *ack_text(struct fx *fx, const char *eid)
-{
-    const struct fake_ack *a = fake_slack_ack(fx->slack, eid);
-    ASSERT_NOT_NULL(a);
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(a->json, "payload");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "text");
-    return cJSON_IsString(t) ? t->valuestring : NULL;
-}
-
 static bool pred_stderr(struct fx *fx, void *needle)
 {
     return fx_stderr_has(fx, needle);
@@ -59,8 +50,8 @@ static void expect_tls_session(struct fx *fx, const char *const *env)
     const char *eid = fake_slack_send_slash(fx->slack, "U0REPORT1", "C0PUBLIC1", "help");
     ASSERT_NOT_NULL(eid);
     ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, slow(5000)));
-    ASSERT_CONTAINS(ack_text(fx, eid), "/sirt report");
-    ASSERT_CONTAINS(ack_text(fx, eid), "/sirt help");
+    ASSERT_CONTAINS(fx_ack_text(fx, eid), "/sirt report");
+    ASSERT_CONTAINS(fx_ack_text(fx, eid), "/sirt help");
     ASSERT_EQ(fake_slack_bad_frames(fx->slack), 0);
     ASSERT_EQ(fx_stop(fx, slow(5000)), 0);
     ASSERT(fx_stderr_has(fx, "\"why\":\"SIGTERM\""));

@@ -17,38 +17,7 @@
 
 #define MAX_LINES 64
 
-static char cap_path[64];
-static int saved_stderr = -1;
-
-/* Points fd 2 at a fresh temp file. */
-static void capture_start(void)
-{
-    snprintf(cap_path, sizeof(cap_path), "/tmp/sirt-log-XXXXXX");
-    int fd = mkstemp(cap_path);
-    ASSERT(fd >= 0);
-    saved_stderr = dup(STDERR_FILENO);
-    ASSERT(saved_stderr >= 0);
-    ASSERT(dup2(fd, STDERR_FILENO) == STDERR_FILENO);
-    close(fd);
-}
-
-/* Restores fd 2 and returns everything written (caller frees). */
-static char *capture_end(void)
-{
-    ASSERT(dup2(saved_stderr, STDERR_FILENO) == STDERR_FILENO);
-    close(saved_stderr);
-    FILE *f = fopen(cap_path, "r");
-    ASSERT_NOT_NULL(f);
-    struct buf b;
-    buf_init(&b, 0);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    unlink(cap_path);
-    return buf_take(&b);
-}
+static struct test_capture cap;
 
 /* Splits text into lines, parsing each as a JSON object. */
 static size_t parse_lines(char *text, cJSON **out, size_t max)
@@ -81,6 +50,16 @@ static double num_of(const cJSON *o, const char *key)
     return it->valuedouble;
 }
 
+/* Ends the capture and parses what was logged into lines (MAX_LINES at
+ * most); returns how many. */
+static size_t captured_lines(cJSON **lines)
+{
+    char *text = test_capture_end(&cap);
+    size_t n = parse_lines(text, lines, MAX_LINES);
+    free(text);
+    return n;
+}
+
 static void free_lines(cJSON **lines, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -91,14 +70,14 @@ TEST(log_line_shape_and_fields)
 {
     clock_set_fixed_ms(1795405089123LL);   /* 2026-11-23T03:38:09.123Z */
     log_set_level(LOG_LVL_DEBUG);
-    capture_start();
+    test_capture_start(&cap);
     int line_here = __LINE__ + 1;
     LOG_INFO("socket online", "host:s attempt:d big:l size:u ratio:f up:b down:b none:s",
              "wss-primary.slack.com", 3, -9007199254740993LL, (size_t)123456789, 0.25, 1, 0,
              (const char *)NULL);
     LOG_WARN("no fields", NULL);
     LOG_DEBUG("empty fields", "");
-    char *text = capture_end();
+    char *text = test_capture_end(&cap);
     clock_set_real();
 
     cJSON *lines[MAX_LINES];
@@ -132,7 +111,7 @@ TEST(log_line_shape_and_fields)
 TEST(log_level_filtering)
 {
     ASSERT_EQ(log_threshold, LOG_LVL_INFO);     /* default */
-    capture_start();
+    test_capture_start(&cap);
     LOG_DEBUG("hidden", "k:d", 1);
     LOG_INFO("i", "k:d", 2);
     log_set_level(LOG_LVL_WARN);
@@ -143,7 +122,7 @@ TEST(log_level_filtering)
     LOG_WARN("hidden three", NULL);
     log_write(LOG_LVL_DEBUG, __FILE__, __LINE__, "direct call filtered", NULL);
     LOG_ERROR("e2", NULL);
-    char *text = capture_end();
+    char *text = test_capture_end(&cap);
     cJSON *lines[MAX_LINES];
     size_t n = parse_lines(text, lines, MAX_LINES);
     ASSERT_EQ(n, 4);
@@ -170,10 +149,10 @@ TEST(log_level_parse_names)
 
 TEST(log_masks_secrets)
 {
-    capture_start();
+    test_capture_start(&cap);
     LOG_INFO("got xoxb-1234567890-abcdefghijk from user", "text:s hdr:s",
              "please rotate glpat-ABCDEFGHIJKLMNOPQRST now", "Authorization: Bearer sekrit123");
-    char *text = capture_end();
+    char *text = test_capture_end(&cap);
     ASSERT_NOT_CONTAINS(text, "abcdefghijk");
     ASSERT_NOT_CONTAINS(text, "ABCDEFGHIJKLMNOPQRST");
     ASSERT_NOT_CONTAINS(text, "sekrit123");
@@ -189,11 +168,11 @@ TEST(log_masks_secrets)
 
 TEST(log_escaping)
 {
-    capture_start();
+    test_capture_start(&cap);
     const char weird[] = "quote\" backslash\\ nl\n cr\r tab\t bell\a esc\x1b del\x7f "
                          "utf8 caf\xc3\xa9 bad \xff\xfe end";
     LOG_INFO("multi\nline \"msg\"", "v:s", weird);
-    char *text = capture_end();
+    char *text = test_capture_end(&cap);
     /* exactly one physical line */
     ASSERT_EQ(strchr(text, '\n') - text + 1, (long long)strlen(text));
     ASSERT_CONTAINS(text, "\\u001b");
@@ -211,32 +190,29 @@ TEST(log_escaping)
 
 TEST(log_errno_variant)
 {
-    capture_start();
+    test_capture_start(&cap);
     errno = 42;
     LOG_ERRNO(LOG_LVL_ERROR, ENOENT, "open failed", "path:s", "/etc/sirt.json");
     int after = errno;
-    char *text = capture_end();
-    ASSERT_EQ(after, 42);           /* errno preserved */
     cJSON *lines[MAX_LINES];
-    size_t n = parse_lines(text, lines, MAX_LINES);
+    size_t n = captured_lines(lines);
+    ASSERT_EQ(after, 42);           /* errno preserved */
     ASSERT_EQ(n, 1);
     ASSERT_EQ(num_of(lines[0], "errno"), ENOENT);
     ASSERT_STR_EQ(str_of(lines[0], "error"), "No such file or directory");
     ASSERT_STR_EQ(str_of(lines[0], "path"), "/etc/sirt.json");
     ASSERT_STR_EQ(str_of(lines[0], "level"), "error");
     free_lines(lines, n);
-    free(text);
 }
 
 TEST(log_bad_spec_and_special_numbers)
 {
-    capture_start();
+    test_capture_start(&cap);
     LOG_INFO("bad", "a:d b:q c:d", 1, 2, 3);
     LOG_INFO("nan", "x:f y:f", NAN, INFINITY);
     LOG_INFO("noname", ":d", 1);
-    char *text = capture_end();
     cJSON *lines[MAX_LINES];
-    size_t n = parse_lines(text, lines, MAX_LINES);
+    size_t n = captured_lines(lines);
     ASSERT_EQ(n, 3);
     ASSERT_EQ(num_of(lines[0], "a"), 1);
     ASSERT_STR_EQ(str_of(lines[0], "log_error"), "bad field spec");
@@ -245,7 +221,6 @@ TEST(log_bad_spec_and_special_numbers)
     ASSERT(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(lines[1], "y")));
     ASSERT_STR_EQ(str_of(lines[2], "log_error"), "bad field spec");
     free_lines(lines, n);
-    free(text);
 }
 
 TEST(log_long_value_truncated)
@@ -254,34 +229,30 @@ TEST(log_long_value_truncated)
     char *big = xmalloc(n + 1);
     memset(big, 'a', n);
     big[n] = '\0';
-    capture_start();
+    test_capture_start(&cap);
     LOG_INFO("big", "v:s", big);
-    char *text = capture_end();
-    free(big);
     cJSON *lines[MAX_LINES];
-    size_t k = parse_lines(text, lines, MAX_LINES);
+    size_t k = captured_lines(lines);
+    free(big);
     ASSERT_EQ(k, 1);
     const char *v = str_of(lines[0], "v");
     ASSERT(strlen(v) < 9000);
     ASSERT(strlen(v) > 8000);
     ASSERT(str_starts(v + strlen(v) - 3, "..."));
     free_lines(lines, k);
-    free(text);
 }
 
 TEST(log_src_strips_directories)
 {
-    capture_start();
+    test_capture_start(&cap);
     log_write(LOG_LVL_ERROR, "/home/build/sirtbot/bot/socket_mode.c", 321, "x", NULL);
     log_write(LOG_LVL_ERROR, "main.c", 7, "y", NULL);
-    char *text = capture_end();
     cJSON *lines[MAX_LINES];
-    size_t n = parse_lines(text, lines, MAX_LINES);
+    size_t n = captured_lines(lines);
     ASSERT_EQ(n, 2);
     ASSERT_STR_EQ(str_of(lines[0], "src"), "socket_mode.c:321");
     ASSERT_STR_EQ(str_of(lines[1], "src"), "main.c:7");
     free_lines(lines, n);
-    free(text);
 }
 
 TEST(log_clock_format)

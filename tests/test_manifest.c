@@ -61,45 +61,6 @@ static const char *const families[] = {
     "reminders", "rtm", "search", "stars", "team", "tooling", "usergroups", "users", "views", "workflows",
 };
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct buf b;
-    buf_init(&b, 0);
-    char chunk[16384];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    buf_puts(&b, "");
-    return buf_take(&b);
-}
-
-/* The repository root: from this file's path, else the working directory. */
-static void repo_path(const char *rel, char *out, size_t n)
-{
-    char here[512];
-    snprintf(here, sizeof(here), "%s", __FILE__);
-    char *slash = strrchr(here, '/');
-    if (slash) {
-        *slash = '\0';
-        snprintf(out, n, "%s/../%s", here, rel);
-        FILE *f = fopen(out, "r");
-        if (f) {
-            fclose(f);
-            return;
-        }
-        DIR *d = opendir(out);
-        if (d) {
-            closedir(d);
-            return;
-        }
-    }
-    snprintf(out, n, "%s", rel);
-}
-
 static bool is_method(const char *s, size_t len)
 {
     const char *dot = memchr(s, '.', len);
@@ -172,7 +133,7 @@ static void scan_c(const char *t, struct found *f)
 static void scan_dir(const char *rel, struct found *f, size_t *files)
 {
     char dir[600];
-    repo_path(rel, dir, sizeof(dir));
+    test_repo_path(rel, dir, sizeof(dir));
     DIR *d = opendir(dir);
     if (!d)
         TEST_FAIL("cannot open %s", dir);
@@ -183,7 +144,7 @@ static void scan_dir(const char *rel, struct found *f, size_t *files)
             continue;
         char path[900];
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        char *t = slurp(path);
+        char *t = test_read_file(path, NULL);
         ASSERT_NOT_NULL(t);
         scan_c(t, f);
         free(t);
@@ -361,10 +322,7 @@ TEST(manifest_scopes_match_the_code)
             TEST_FAIL("the scan of bot/ and handlers/ did not find %s", sure[i]);
     }
 
-    char path[600];
-    repo_path("slack-app-manifest.yml", path, sizeof(path));
-    char *text = slurp(path);
-    ASSERT_NOT_NULL(text);
+    char *text = test_repo_file("slack-app-manifest.yml");
     struct manifest m;
     parse_manifest(text, &m);
     free(text);

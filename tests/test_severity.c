@@ -18,25 +18,24 @@ static int parse(const char *s, int *sev, int *pri)
 
 TEST(severity_parse_levels)
 {
-    int s, p;
-    ASSERT_EQ(parse("S1 P2", &s, &p), 0);
-    ASSERT_EQ(s, 1);
-    ASSERT_EQ(p, 2);
-    ASSERT_EQ(parse("  s4  ", &s, &p), 0);
-    ASSERT_EQ(s, 4);
-    ASSERT_EQ(p, 0);
-    ASSERT_EQ(parse("P1", &s, &p), 0);
-    ASSERT_EQ(s, 0);
-    ASSERT_EQ(p, 1);
-    ASSERT_EQ(parse("p3 S2", &s, &p), 0);   /* any order */
-    ASSERT_EQ(s, 2);
-    ASSERT_EQ(p, 3);
-    ASSERT_EQ(parse("S1/P1", &s, &p), 0);
-    ASSERT_EQ(s, 1);
-    ASSERT_EQ(p, 1);
-    ASSERT_EQ(parse("S3, P4", &s, &p), 0);
-    ASSERT_EQ(s, 3);
-    ASSERT_EQ(p, 4);
+    static const struct {
+        const char *text;
+        int sev, pri;
+    } ok[] = {
+        { "S1 P2", 1, 2 },
+        { "  s4  ", 4, 0 },
+        { "P1", 0, 1 },
+        { "p3 S2", 2, 3 },      /* any order */
+        { "S1/P1", 1, 1 },
+        { "S3, P4", 3, 4 },
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int s, p;
+        if (parse(ok[i].text, &s, &p) != 0)
+            TEST_FAIL("\"%s\" refused", ok[i].text);
+        ASSERT_EQ(s, ok[i].sev);
+        ASSERT_EQ(p, ok[i].pri);
+    }
 }
 
 TEST(severity_parse_refuses)

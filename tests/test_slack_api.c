@@ -607,32 +607,13 @@ TEST(api_metrics_once_per_outcome)
     res_free(&r2);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    ASSERT_NOT_NULL(f);
-    struct buf b;
-    buf_init(&b, 0);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    return buf_take(&b);
-}
-
 TEST(api_token_never_logged)
 {
     /* A token shaped like no known secret pattern, so masking in the logger
      * cannot hide a leak. */
     static const char plain_token[] = "plainTok3n-9f8e7d6c5b4a";
-    char path[] = "/tmp/sirt-api-log-XXXXXX";
-    int fd = mkstemp(path);
-    ASSERT(fd >= 0);
-    fflush(stderr);
-    int saved = dup(2);
-    ASSERT(saved >= 0);
-    ASSERT(dup2(fd, 2) >= 0);
+    struct test_capture cap;
+    test_capture_start(&cap);
     log_set_level(LOG_LVL_DEBUG);
 
     struct ax x;
@@ -669,12 +650,7 @@ TEST(api_token_never_logged)
     for (int i = 0; i < 5; i++)
         res_free(&r[i]);
 
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    close(fd);
-    char *logged = slurp(path);
-    unlink(path);
+    char *logged = test_capture_end(&cap);
     ASSERT_CONTAINS(logged, "invalid_auth");
     ASSERT_CONTAINS(logged, "users.info");
     ASSERT_NOT_CONTAINS(logged, plain_token);

@@ -270,18 +270,10 @@ STORE_TEST(store_retention_erase_rolls_back, 30)
 
 static bool file_has(const char *path, const char *word)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return false;
-    struct buf b;
-    buf_init(&b, 0);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(fp);
-    bool has = b.len && memmem(b.data, b.len, word, strlen(word)) != NULL;
-    buf_finish(&b);
+    size_t len = 0;
+    char *data = test_read_file(path, &len);
+    bool has = data && len && memmem(data, len, word, strlen(word)) != NULL;
+    free(data);
     return has;
 }
 

@@ -52,6 +52,20 @@ static const char *type_of(const cJSON *o)
     return cJSON_IsString(t) ? t->valuestring : NULL;
 }
 
+/* o's "type" when o is an object that has one; else NULL, the refusal
+ * written. */
+static const char *typed_object(struct chk *c, const cJSON *o, const char *ptr)
+{
+    if (!cJSON_IsObject(o)) {
+        fail(c, ptr, "must be an object", NULL, 0);
+        return NULL;
+    }
+    const char *t = type_of(o);
+    if (!t)
+        fail(c, ptr, "missing required field: %s", "type", 0);
+    return t;
+}
+
 /* An optional (or required) string of at most max characters. */
 static bool check_str(struct chk *c, const cJSON *o, const char *key, const char *ptr, size_t max, bool required)
 {
@@ -75,13 +89,11 @@ static bool check_str(struct chk *c, const cJSON *o, const char *key, const char
 /* A text object t at ptr: plain_text only when plain, 1..max characters. */
 static bool check_text_obj(struct chk *c, const cJSON *t, const char *p, size_t max, bool plain)
 {
-    if (!cJSON_IsObject(t))
-        return fail(c, p, "must be an object", NULL, 0);
-    const char *type = type_of(t);
+    const char *type = typed_object(c, t, p);
+    if (!type)
+        return false;
     char tp[520];
     sub(tp, sizeof(tp), p, "type");
-    if (!type)
-        return fail(c, p, "missing required field: %s", "type", 0);
     if (strcmp(type, "plain_text") != 0 && (plain || strcmp(type, "mrkdwn") != 0))
         return fail(c, tp, "must be a valid enum value", NULL, 0);
     return check_str(c, t, "text", p, max, true);
@@ -193,11 +205,9 @@ static bool in_list(const char *s, const char *const *list)
 /* An interactive element (actions elements, section accessory, input element). */
 static bool check_element(struct chk *c, const cJSON *e, const char *ptr, bool in_input)
 {
-    if (!cJSON_IsObject(e))
-        return fail(c, ptr, "must be an object", NULL, 0);
-    const char *t = type_of(e);
+    const char *t = typed_object(c, e, ptr);
     if (!t)
-        return fail(c, ptr, "missing required field: %s", "type", 0);
+        return false;
     static const char *const selects[] = { "static_select", "multi_static_select", "external_select",
                                            "multi_external_select", "users_select", "multi_users_select",
                                            "conversations_select", "multi_conversations_select",
@@ -258,16 +268,54 @@ static bool check_element(struct chk *c, const cJSON *e, const char *ptr, bool i
     return true;
 }
 
+/* Each item of the array o[key] (if any), by fn, at ptr/key/<i>. */
+static bool check_items(struct chk *c, const cJSON *o, const char *key, const char *ptr,
+                        bool (*fn)(struct chk *c, const cJSON *item, const char *ptr))
+{
+    char p[512], q[520];
+    sub(p, sizeof(p), ptr, key);
+    int i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, key)) {
+        subi(q, sizeof(q), p, i++);
+        if (!fn(c, e, q))
+            return false;
+    }
+    return true;
+}
+
+static bool check_field(struct chk *c, const cJSON *f, const char *ptr)
+{
+    return check_text_obj(c, f, ptr, 2000, false);
+}
+
+static bool check_action_element(struct chk *c, const cJSON *e, const char *ptr)
+{
+    return check_element(c, e, ptr, false);
+}
+
+/* A context block's element: an image or a text object. */
+static bool check_context_element(struct chk *c, const cJSON *e, const char *ptr)
+{
+    const char *et = type_of(e);
+    if (et && strcmp(et, "image") == 0)
+        return check_str(c, e, "alt_text", ptr, 2000, true);
+    if (!et || (strcmp(et, "plain_text") != 0 && strcmp(et, "mrkdwn") != 0)) {
+        char tp[530];
+        sub(tp, sizeof(tp), ptr, "type");
+        return fail(c, tp, "must be a valid enum value", NULL, 0);
+    }
+    return check_str(c, e, "text", ptr, 3000, true);
+}
+
 static bool check_block(struct chk *c, const cJSON *b, const char *ptr, bool in_view)
 {
-    if (!cJSON_IsObject(b))
-        return fail(c, ptr, "must be an object", NULL, 0);
-    const char *t = type_of(b);
+    const char *t = typed_object(c, b, ptr);
     if (!t)
-        return fail(c, ptr, "missing required field: %s", "type", 0);
+        return false;
     if (!check_str(c, b, "block_id", ptr, 255, false))
         return false;
-    char p[512], q[520];
+    char p[512];
     if (strcmp(t, "section") == 0) {
         bool has_text = cJSON_GetObjectItemCaseSensitive(b, "text") != NULL;
         bool has_fields = cJSON_GetObjectItemCaseSensitive(b, "fields") != NULL;
@@ -275,14 +323,8 @@ static bool check_block(struct chk *c, const cJSON *b, const char *ptr, bool in_
             return fail(c, ptr, "missing required field: %s", "text", 0);
         if (!check_text(c, b, "text", ptr, 3000, false, false) || !check_array(c, b, "fields", ptr, 1, 10, false))
             return false;
-        sub(p, sizeof(p), ptr, "fields");
-        int i = 0;
-        const cJSON *f;
-        cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(b, "fields")) {
-            subi(q, sizeof(q), p, i++);
-            if (!check_text_obj(c, f, q, 2000, false))
-                return false;
-        }
+        if (!check_items(c, b, "fields", ptr, check_field))
+            return false;
         const cJSON *acc = cJSON_GetObjectItemCaseSensitive(b, "accessory");
         if (acc) {
             sub(p, sizeof(p), ptr, "accessory");
@@ -295,39 +337,12 @@ static bool check_block(struct chk *c, const cJSON *b, const char *ptr, bool in_
     if (strcmp(t, "divider") == 0)
         return true;
     if (strcmp(t, "context") == 0) {
-        if (!check_array(c, b, "elements", ptr, 1, 10, true))
-            return false;
-        sub(p, sizeof(p), ptr, "elements");
-        int i = 0;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(b, "elements")) {
-            subi(q, sizeof(q), p, i++);
-            const char *et = type_of(e);
-            if (et && strcmp(et, "image") == 0) {
-                if (!check_str(c, e, "alt_text", q, 2000, true))
-                    return false;
-            } else if (!et || (strcmp(et, "plain_text") != 0 && strcmp(et, "mrkdwn") != 0)) {
-                char tp[530];
-                sub(tp, sizeof(tp), q, "type");
-                return fail(c, tp, "must be a valid enum value", NULL, 0);
-            } else if (!check_str(c, e, "text", q, 3000, true)) {
-                return false;
-            }
-        }
-        return true;
+        return check_array(c, b, "elements", ptr, 1, 10, true)
+               && check_items(c, b, "elements", ptr, check_context_element);
     }
     if (strcmp(t, "actions") == 0) {
-        if (!check_array(c, b, "elements", ptr, 1, 25, true))
-            return false;
-        sub(p, sizeof(p), ptr, "elements");
-        int i = 0;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(b, "elements")) {
-            subi(q, sizeof(q), p, i++);
-            if (!check_element(c, e, q, false))
-                return false;
-        }
-        return true;
+        return check_array(c, b, "elements", ptr, 1, 25, true)
+               && check_items(c, b, "elements", ptr, check_action_element);
     }
     if (strcmp(t, "input") == 0) {
         if (!check_text(c, b, "label", ptr, 2000, true, true) || !check_text(c, b, "hint", ptr, 2000, true, false))
@@ -386,11 +401,9 @@ bool fake_blocks_check_message(const cJSON *args, char *err, size_t errlen)
 static bool check_view(struct chk *c, const cJSON *v)
 {
     const char *ptr = "/view";
-    if (!cJSON_IsObject(v))
-        return fail(c, ptr, "must be an object", NULL, 0);
-    const char *t = type_of(v);
+    const char *t = typed_object(c, v, ptr);
     if (!t)
-        return fail(c, ptr, "missing required field: %s", "type", 0);
+        return false;
     bool modal = strcmp(t, "modal") == 0;
     if (!modal && strcmp(t, "home") != 0)
         return fail(c, "/view/type", "must be a valid enum value", NULL, 0);

@@ -1,56 +1,23 @@
 /* fake_http: see fake_http.h.  One lws context (foreign libuv loop), one
- * server vhost on 127.0.0.1, one HTTP protocol.  A request lives in a
- * struct fh_req from LWS_CALLBACK_HTTP until its answer is written or the
- * connection closes; its record (struct fake_http_request) is owned by the
- * fake from the moment the request is complete.  A delayed answer waits on
- * a uv timer allocated apart from the request, closed with uv_close, so the
+ * server vhost on 127.0.0.1 (plus a TLS one when asked), one protocol for
+ * HTTP and, for an owner that gives one (fake_http_ws.h), its websocket.
+ * A request lives in a struct fh_req from LWS_CALLBACK_HTTP until its
+ * answer is written or the connection closes; its record (struct
+ * fake_http_request) is owned by the fake from the moment the request is
+ * complete (freed then with opts.no_records).  A delayed answer waits on a
+ * uv timer allocated apart from the request, closed with uv_close, so the
  * connection may vanish first.  The fake frees itself once lws and every
- * timer have closed (fake_http_destroy). */
-#include "fake_http.h"
-
+ * timer have closed (fake_http_destroy); records, arguments, patterns and
+ * rules are in fake_http_req.c. */
 #include <ctype.h>
-#include <libwebsockets.h>
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "../../bot/util.h"
-
-#define FH_BODY_CAP    (8u << 20)
-#define FH_MAX_XH      16           /* extra answer headers */
-#define FH_MAX_ARGS    256
-#define FH_MAX_CAPTURE 32
+#include "fake_http_state.h"
 
 static int fh_live;
-
-struct fh_route {
-    char *method;
-    char *prefix;
-    fake_http_handler fn;
-    void *ud;
-};
-
-struct fh_rule {
-    char *pattern;
-    int times;
-    int status;          /* fail rules */
-    char *ctype;
-    char *body;
-    int retry_after;
-    int ms;              /* delay rules */
-    bool outage;         /* fail rule for every request until until_us / fake_http_outage_end */
-    uint64_t until_us;   /* outage: CLOCK_MONOTONIC end, 0 = until told */
-};
-
-struct fake_http_resp {
-    int status;
-    char ctype[96];
-    struct buf body;
-    int n_xh;
-    char *xh_names[FH_MAX_XH];
-    char *xh_values[FH_MAX_XH];
-};
 
 struct fh_req;
 
@@ -66,7 +33,8 @@ struct fh_req {
     struct fh_req *prev, *next;
     struct lws *wsi;
     struct fake_http_request *rec;
-    bool recorded;
+    bool processed;              /* complete: recorded (unless no_records) and answered */
+    bool recorded;               /* rec belongs to h->recs */
     struct buf body;
     struct fake_http_resp resp;
     int retry_after;
@@ -77,286 +45,11 @@ struct fh_req {
     struct fh_delay *delay;
 };
 
+/* Per connection; the websocket owner's pss_size bytes follow at FH_PSS_WS. */
 struct fh_pss {
     struct fh_req *req;
 };
-
-struct fake_http {
-    uv_loop_t *loop;
-    struct lws_context *ctx;
-    struct lws_vhost *vh;
-    int port;
-    char url[64];
-    char name[32];
-    bool destroying;
-
-    struct fh_route *routes;
-    size_t n_routes;
-    char *(*match_fn)(void *ud, const char *path);
-    void *match_ud;
-    char *capture[FH_MAX_CAPTURE];
-    size_t n_capture;
-    struct fh_rule *fails, *delays;
-    size_t n_fails, n_delays;
-
-    struct fh_req *reqs;
-    struct fake_http_request **recs;
-    size_t n_recs, cap_recs;
-    size_t answered;
-
-    int delays_closing;          /* delay timers whose close is pending */
-    uv_timer_t fin;
-    int fin_ticks;
-    bool fin_busy;
-};
-
-/* ------------------------------------------------------------------ */
-/* helpers */
-
-uint64_t fake_http_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static char *url_decode(const char *s, size_t n)
-{
-    char *out = xmalloc(n + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* obj[k] = v; "k[]" keys collect into an array "k[]". */
-static void args_put(cJSON *obj, const char *k, const char *v, bool replace)
-{
-    size_t kl = strlen(k);
-    cJSON *cur = cJSON_GetObjectItemCaseSensitive(obj, k);
-    if (kl > 2 && strcmp(k + kl - 2, "[]") == 0) {
-        if (!cur)
-            cur = cJSON_AddArrayToObject(obj, k);
-        if (cJSON_IsArray(cur))
-            cJSON_AddItemToArray(cur, cJSON_CreateString(v));
-        return;
-    }
-    if (!cur)
-        cJSON_AddStringToObject(obj, k, v);
-    else if (replace)
-        cJSON_ReplaceItemInObjectCaseSensitive(obj, k, cJSON_CreateString(v));
-}
-
-static void form_into(cJSON *obj, const char *s, size_t n)
-{
-    size_t i = 0;
-    for (int guard = 0; i < n && guard < 100000; guard++) {
-        size_t j = i;
-        while (j < n && s[j] != '&')
-            j++;
-        if (j > i) {
-            size_t eq = i;
-            while (eq < j && s[eq] != '=')
-                eq++;
-            char *k = url_decode(s + i, eq - i);
-            char *v = eq < j ? url_decode(s + eq + 1, j - eq - 1) : xstrdup("");
-            if (k[0])
-                args_put(obj, k, v, true);
-            free(k);
-            free(v);
-        }
-        i = j + 1;
-    }
-}
-
-static bool ci_eq(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++)
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
-            return false;
-    return *a == *b;
-}
-
-static void push_pair(size_t *n, char ***names, char ***values, char *name, char *value)
-{
-    *names = xrealloc(*names, (*n + 1) * sizeof(char *));
-    *values = xrealloc(*values, (*n + 1) * sizeof(char *));
-    (*names)[*n] = name;
-    (*values)[*n] = value;
-    (*n)++;
-}
-
-static void rec_free(struct fake_http_request *r)
-{
-    if (!r)
-        return;
-    free(r->method);
-    free(r->path);
-    free(r->match_path);
-    free(r->query);
-    for (size_t i = 0; i < r->n_args; i++) {
-        free(r->arg_names[i]);
-        free(r->arg_values[i]);
-    }
-    free(r->arg_names);
-    free(r->arg_values);
-    for (size_t i = 0; i < r->n_headers; i++) {
-        free(r->header_names[i]);
-        free(r->header_values[i]);
-    }
-    free(r->header_names);
-    free(r->header_values);
-    free(r->body);
-    free(r->resp_body);
-    free(r);
-}
-
-/* ------------------------------------------------------------------ */
-/* patterns */
-
-/* '*' = [^/]*; a trailing "/ **" (no space) matches the rest. */
-static bool glob_path(const char *p, const char *s)
-{
-    for (int guard = 0; guard < 4096; guard++) {
-        if (p[0] == '/' && p[1] == '*' && p[2] == '*' && p[3] == '\0')
-            return *s == '\0' || *s == '/';
-        if (*p == '\0')
-            return *s == '\0';
-        if (*p == '*') {
-            /* try every split within the current segment */
-            const char *t = s;
-            for (int k = 0; k < 4096; k++) {
-                if (glob_path(p + 1, t))
-                    return true;
-                if (*t == '\0' || *t == '/')
-                    return false;
-                t++;
-            }
-            return false;
-        }
-        if (*p != *s)
-            return false;
-        p++;
-        s++;
-    }
-    return false;
-}
-
-bool fake_http_match(const char *pattern, const char *method, const char *path)
-{
-    if (!pattern)
-        return true;
-    const char *p = pattern;
-    if (*p != '/') {
-        size_t ml = strcspn(p, " ");
-        if (p[ml] != ' ')
-            return false;
-        if (!(ml == 1 && p[0] == '*') && (strlen(method) != ml || strncmp(p, method, ml) != 0))
-            return false;
-        p += ml;
-        while (*p == ' ')
-            p++;
-    }
-    return glob_path(p, path);
-}
-
-static struct fh_rule *take_rule(struct fh_rule *rules, size_t n, const struct fake_http_request *r)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (rules[i].times <= 0 || !fake_http_match(rules[i].pattern, r->method, r->match_path))
-            continue;
-        if (rules[i].outage) {
-            if (rules[i].until_us && fake_http_now_us() >= rules[i].until_us) {
-                rules[i].times = 0;   /* over */
-                continue;
-            }
-            return &rules[i];
-        }
-        rules[i].times--;
-        return &rules[i];
-    }
-    return NULL;
-}
-
-/* ------------------------------------------------------------------ */
-/* answers */
-
-static void resp_init(struct fake_http_resp *resp)
-{
-    memset(resp, 0, sizeof(*resp));
-    resp->status = 200;
-    str_lcpy(resp->ctype, "application/json", sizeof(resp->ctype));
-    buf_init(&resp->body, 0);
-    buf_puts(&resp->body, "{}");
-}
-
-static void resp_finish(struct fake_http_resp *resp)
-{
-    buf_finish(&resp->body);
-    for (int i = 0; i < resp->n_xh; i++) {
-        free(resp->xh_names[i]);
-        free(resp->xh_values[i]);
-    }
-    resp->n_xh = 0;
-}
-
-void fake_http_reply(struct fake_http_resp *resp, int status, const char *content_type, const char *body)
-{
-    resp->status = status;
-    str_lcpy(resp->ctype, content_type ? content_type : "application/json", sizeof(resp->ctype));
-    buf_reset(&resp->body);
-    buf_puts(&resp->body, body ? body : "");
-}
-
-void fake_http_reply_json(struct fake_http_resp *resp, int status, const cJSON *body)
-{
-    char *s = cJSON_PrintUnformatted(body);
-    if (!s)
-        abort();
-    fake_http_reply(resp, status, "application/json", s);
-    cJSON_free(s);
-}
-
-void fake_http_reply_msg(struct fake_http_resp *resp, int status, const char *key, const char *msg)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, key, msg);
-    fake_http_reply_json(resp, status, o);
-    cJSON_Delete(o);
-}
-
-void fake_http_reply_header(struct fake_http_resp *resp, const char *name, const char *value)
-{
-    if (resp->n_xh == FH_MAX_XH)
-        return;
-    /* lws wants "name:" */
-    char *n = xasprintf("%s:", name);
-    for (char *c = n; *c; c++)
-        *c = (char)tolower((unsigned char)*c);
-    resp->xh_names[resp->n_xh] = n;
-    resp->xh_values[resp->n_xh] = xstrdup(value);
-    resp->n_xh++;
-}
+#define FH_PSS_WS ((sizeof(struct fh_pss) + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t))
 
 /* ------------------------------------------------------------------ */
 /* requests */
@@ -392,9 +85,9 @@ static void req_free(struct fh_req *r)
         r->next->prev = r->prev;
     delay_close(r->delay);
     if (!r->recorded)
-        rec_free(r->rec);
+        fake_http__rec_free(r->rec);
     buf_finish(&r->body);
-    resp_finish(&r->resp);
+    fake_http__resp_finish(&r->resp);
     free(r->out);
     free(r);
 }
@@ -478,7 +171,7 @@ static struct fake_http_request *rec_from_wsi(struct fake_http *h, struct lws *w
         char *eq = strchr(frag, '=');
         if (eq)
             *eq = '\0';
-        push_pair(&rec->n_args, &rec->arg_names, &rec->arg_values, xstrdup(frag), xstrdup(eq ? eq + 1 : ""));
+        fake_http__push_pair(&rec->n_args, &rec->arg_names, &rec->arg_values, xstrdup(frag), xstrdup(eq ? eq + 1 : ""));
     }
     rec->query = q.data ? buf_take(&q) : xstrdup("");
     buf_finish(&q);
@@ -494,18 +187,21 @@ static struct fake_http_request *rec_from_wsi(struct fake_http *h, struct lws *w
         char *n = xstrndup(name, nl - 1);
         for (char *c = n; *c; c++)
             *c = (char)tolower((unsigned char)*c);
-        push_pair(&rec->n_headers, &rec->header_names, &rec->header_values, n, v);
+        fake_http__push_pair(&rec->n_headers, &rec->header_names, &rec->header_values, n, v);
     }
     for (size_t i = 0; i < h->n_capture; i++) {
         char *v = custom_dup(wsi, h->capture[i]);
         if (v)
-            push_pair(&rec->n_headers, &rec->header_names, &rec->header_values, xstrdup(h->capture[i]), v);
+            fake_http__push_pair(&rec->n_headers, &rec->header_names, &rec->header_values, xstrdup(h->capture[i]), v);
     }
     return rec;
 }
 
 static void record(struct fake_http *h, struct fh_req *r)
 {
+    r->processed = true;
+    if (h->opts.no_records)
+        return;
     if (h->n_recs == h->cap_recs) {
         h->cap_recs = h->cap_recs ? h->cap_recs * 2 : 64;
         h->recs = xrealloc(h->recs, h->cap_recs * sizeof(*h->recs));
@@ -537,7 +233,7 @@ static int process(struct fake_http *h, struct fh_req *r)
     rec->t_us = fake_http_now_us();
     record(h, r);
 
-    struct fh_rule *fail = take_rule(h->fails, h->n_fails, rec);
+    struct fh_rule *fail = fake_http__take_rule(h->fails, h->n_fails, rec);
     if (fail) {
         rec->failed = true;
         rec->status = fail->status;
@@ -571,7 +267,7 @@ static int process(struct fake_http *h, struct fh_req *r)
     r->out = xmalloc(LWS_PRE + r->out_len + 1);
     memcpy(r->out + LWS_PRE, rec->resp_body, r->out_len + 1);
 
-    struct fh_rule *delay = take_rule(h->delays, h->n_delays, rec);
+    struct fh_rule *delay = fake_http__take_rule(h->delays, h->n_delays, rec);
     if (delay && delay->ms > 0) {
         rec->delay_ms = delay->ms;
         struct fh_delay *d = xcalloc(1, sizeof(*d));
@@ -601,7 +297,7 @@ static int http_begin(struct fake_http *h, struct lws *wsi, struct fh_pss *pss, 
     h->reqs = r;
     pss->req = r;
     buf_init(&r->body, FH_BODY_CAP);
-    resp_init(&r->resp);
+    fake_http__resp_init(&r->resp);
     r->rec = rec_from_wsi(h, wsi, path);
 
     char cl[32];
@@ -672,7 +368,7 @@ static int fh_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!h || !pss || !pss->req)
             return -1;
-        if (pss->req->recorded)
+        if (pss->req->processed)
             return 0;
         return process(h, pss->req);
     case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -687,29 +383,25 @@ static int fh_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
             pss->req = NULL;
         }
         break;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_RECEIVE_PONG:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+    case LWS_CALLBACK_CLOSED:
+        if (h && h->ws.fn)
+            return h->ws.fn(h->opts.ud, wsi, reason, pss ? (char *)pss + FH_PSS_WS : NULL, in, len);
+        break;
     default:
         break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-static const struct lws_protocols fh_protocols[] = {
-    { "fake-http", fh_callback, sizeof(struct fh_pss), 65536, 0, NULL, 0 },
-    { NULL, NULL, 0, 0, 0, NULL, 0 },
-};
 
 /* ------------------------------------------------------------------ */
 /* life cycle */
-
-static void rules_free(struct fh_rule *rules, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(rules[i].pattern);
-        free(rules[i].ctype);
-        free(rules[i].body);
-    }
-    free(rules);
-}
 
 static void free_all(uv_handle_t *hd)
 {
@@ -717,7 +409,7 @@ static void free_all(uv_handle_t *hd)
     while (h->reqs)
         req_free(h->reqs);
     for (size_t i = 0; i < h->n_recs; i++)
-        rec_free(h->recs[i]);
+        fake_http__rec_free(h->recs[i]);
     free(h->recs);
     for (size_t i = 0; i < h->n_routes; i++) {
         free(h->routes[i].method);
@@ -726,10 +418,14 @@ static void free_all(uv_handle_t *hd)
     free(h->routes);
     for (size_t i = 0; i < h->n_capture; i++)
         free(h->capture[i]);
-    rules_free(h->fails, h->n_fails);
-    rules_free(h->delays, h->n_delays);
+    fake_http__rules_free(h->fails, h->n_fails);
+    fake_http__rules_free(h->delays, h->n_delays);
+    void (*on_free)(void *) = h->opts.on_free;
+    void *ud = h->opts.ud;
     free(h);
     fh_live--;
+    if (on_free)
+        on_free(ud);
 }
 
 static void walk_closing(uv_handle_t *hd, void *arg)
@@ -786,11 +482,40 @@ int fake_http_live_count(void)
     return fh_live;
 }
 
-struct fake_http *fake_http_create(uv_loop_t *loop, int port, const char *name)
+/* One listener on 127.0.0.1 with our protocol; TLS when cert is set. */
+static struct lws_vhost *listen_on(struct fake_http *h, int port, const char *vname, const char *cert,
+                                   const char *key, uint64_t options)
+{
+    struct lws_context_creation_info vi;
+    memset(&vi, 0, sizeof(vi));
+    vi.options = options;
+    vi.port = port;
+    vi.iface = "127.0.0.1";
+    vi.protocols = h->protocols;
+    vi.vhost_name = vname;
+    vi.keepalive_timeout = 30;
+    vi.ssl_cert_filepath = cert;
+    vi.ssl_private_key_filepath = key;
+    struct lws_vhost *vh = lws_create_vhost(h->ctx, &vi);
+    if (!vh || lws_get_vhost_listen_port(vh) <= 0) {
+        fprintf(stderr, "fake_http(%s): cannot listen%s on 127.0.0.1:%d%s%s%s%s%s\n", h->name,
+                cert ? " with TLS" : "", port, cert ? " (cert " : "", cert ? cert : "", cert ? ", key " : "",
+                cert ? key : "", cert ? ")" : "");
+        return NULL;
+    }
+    return vh;
+}
+
+struct fake_http *fake_http_create_opts(uv_loop_t *loop, const struct fake_http_opts *o)
 {
     struct fake_http *h = xcalloc(1, sizeof(*h));
     h->loop = loop;
-    str_lcpy(h->name, name ? name : "fake-http", sizeof(h->name));
+    h->opts = *o;
+    bool tls = o->tls_cert_pem && o->tls_key_pem;
+    if (o->ws)
+        h->ws = *o->ws;
+    str_lcpy(h->name, o->name ? o->name : "fake-http", sizeof(h->name));
+    h->protocols[0] = (struct lws_protocols){ "fake-http", fh_callback, FH_PSS_WS + h->ws.pss_size, 65536, 0, NULL, 0 };
     uv_timer_init(loop, &h->fin);
     h->fin.data = h;
     fh_live++;
@@ -799,14 +524,17 @@ struct fake_http *fake_http_create(uv_loop_t *loop, int port, const char *name)
     struct lws_context_creation_info ci;
     memset(&ci, 0, sizeof(ci));
     void *loops[1] = { loop };
-    ci.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    uint64_t plain = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    ci.options = plain;
+    if (tls)
+        ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;   /* protocol-facts §8 */
     ci.foreign_loops = loops;
     ci.port = CONTEXT_PORT_NO_LISTEN;
     ci.pcontext = &h->ctx;
     ci.user = h;
     ci.max_http_header_pool = 64;
     ci.max_http_header_data = 8192;
-    ci.fd_limit_per_thread = 1024;
+    ci.fd_limit_per_thread = 4096;
     h->ctx = lws_create_context(&ci);
     if (!h->ctx) {
         fprintf(stderr, "fake_http(%s): lws_create_context failed\n", h->name);
@@ -814,23 +542,35 @@ struct fake_http *fake_http_create(uv_loop_t *loop, int port, const char *name)
         uv_close((uv_handle_t *)&h->fin, free_all);
         return NULL;
     }
-    struct lws_context_creation_info vi;
-    memset(&vi, 0, sizeof(vi));
-    vi.options = ci.options;
-    vi.port = port;
-    vi.iface = "127.0.0.1";
-    vi.protocols = fh_protocols;
-    vi.vhost_name = h->name;
-    vi.keepalive_timeout = 30;
-    h->vh = lws_create_vhost(h->ctx, &vi);
-    if (!h->vh || lws_get_vhost_listen_port(h->vh) <= 0) {
-        fprintf(stderr, "fake_http(%s): cannot listen on 127.0.0.1:%d\n", h->name, port);
+    h->vh = listen_on(h, o->port, h->name, NULL, NULL, plain);
+    if (!h->vh) {
         fake_http_destroy(h);
         return NULL;
     }
     h->port = lws_get_vhost_listen_port(h->vh);
     snprintf(h->url, sizeof(h->url), "http://127.0.0.1:%d", h->port);
+    if (tls) {
+        char vname[48];
+        snprintf(vname, sizeof(vname), "%s-tls", h->name);
+        h->tls_vh = listen_on(h, o->tls_port, vname, o->tls_cert_pem, o->tls_key_pem, ci.options);
+        if (!h->tls_vh) {
+            fake_http_destroy(h);
+            return NULL;
+        }
+        h->tls_port = lws_get_vhost_listen_port(h->tls_vh);
+    }
     return h;
+}
+
+struct fake_http *fake_http_create(uv_loop_t *loop, int port, const char *name)
+{
+    struct fake_http_opts o = { .port = port, .name = name };
+    return fake_http_create_opts(loop, &o);
+}
+
+int fake_http_tls_port(const struct fake_http *h)
+{
+    return h->tls_port;
 }
 
 int fake_http_port(const struct fake_http *h)
@@ -869,110 +609,3 @@ void fake_http_capture_header(struct fake_http *h, const char *name)
     }
 }
 
-static struct fh_rule *add_rule(struct fh_rule **rules, size_t *n, const char *pattern, int times)
-{
-    *rules = xrealloc(*rules, (*n + 1) * sizeof(**rules));
-    struct fh_rule *x = &(*rules)[(*n)++];
-    memset(x, 0, sizeof(*x));
-    x->pattern = xstrdup(pattern);
-    x->times = times;
-    return x;
-}
-
-void fake_http_fail(struct fake_http *h, const char *pattern, int times, int status, const char *content_type,
-                    const char *body, int retry_after)
-{
-    struct fh_rule *x = add_rule(&h->fails, &h->n_fails, pattern, times);
-    x->status = status;
-    x->ctype = xstrdup(content_type);
-    x->body = xstrdup(body);
-    x->retry_after = retry_after;
-}
-
-void fake_http_outage(struct fake_http *h, const char *pattern, int status, int ms)
-{
-    struct fh_rule *x = add_rule(&h->fails, &h->n_fails, pattern, 1);
-    x->status = status;
-    x->outage = true;
-    x->until_us = ms > 0 ? fake_http_now_us() + (uint64_t)ms * 1000 : 0;
-}
-
-void fake_http_outage_end(struct fake_http *h)
-{
-    for (size_t i = 0; i < h->n_fails; i++)
-        if (h->fails[i].outage)
-            h->fails[i].times = 0;
-}
-
-void fake_http_delay(struct fake_http *h, const char *pattern, int times, int ms)
-{
-    struct fh_rule *x = add_rule(&h->delays, &h->n_delays, pattern, times);
-    x->ms = ms;
-}
-
-size_t fake_http_count(const struct fake_http *h, const char *pattern)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < h->n_recs; i++)
-        if (fake_http_match(pattern, h->recs[i]->method, h->recs[i]->match_path))
-            n++;
-    return n;
-}
-
-const struct fake_http_request *fake_http_request(const struct fake_http *h, const char *pattern, size_t idx)
-{
-    for (size_t i = 0; i < h->n_recs; i++)
-        if (fake_http_match(pattern, h->recs[i]->method, h->recs[i]->match_path) && idx-- == 0)
-            return h->recs[i];
-    return NULL;
-}
-
-const struct fake_http_request *fake_http_last(const struct fake_http *h, const char *pattern)
-{
-    for (size_t i = h->n_recs; i-- > 0;)
-        if (fake_http_match(pattern, h->recs[i]->method, h->recs[i]->match_path))
-            return h->recs[i];
-    return NULL;
-}
-
-size_t fake_http_answered(const struct fake_http *h)
-{
-    return h->answered;
-}
-
-const char *fake_http_arg(const struct fake_http_request *r, const char *name, size_t idx)
-{
-    for (size_t i = 0; i < r->n_args; i++)
-        if (strcmp(r->arg_names[i], name) == 0 && idx-- == 0)
-            return r->arg_values[i];
-    return NULL;
-}
-
-const char *fake_http_header(const struct fake_http_request *r, const char *name)
-{
-    for (size_t i = 0; i < r->n_headers; i++)
-        if (ci_eq(r->header_names[i], name))
-            return r->header_values[i];
-    return NULL;
-}
-
-cJSON *fake_http_args_json(const struct fake_http_request *r)
-{
-    const char *ct = fake_http_header(r, "content-type");
-    cJSON *args;
-    if (ct && str_starts(ct, "application/json") && r->body_len) {
-        args = cJSON_ParseWithLength(r->body, r->body_len);
-        if (!cJSON_IsObject(args)) {
-            cJSON_Delete(args);
-            return NULL;
-        }
-    } else {
-        args = cJSON_CreateObject();
-        if (r->body_len)
-            form_into(args, r->body, r->body_len);
-    }
-    for (size_t i = 0; i < r->n_args; i++)
-        if (r->arg_names[i][0])
-            args_put(args, r->arg_names[i], r->arg_values[i], false);
-    return args;
-}

@@ -1,8 +1,9 @@
-/* fake_http: a small loopback HTTP/1.1 server for fakes of REST peers
- * (PagerDuty, GitLab), on the caller's libuv loop (libwebsockets server
- * vhost on a foreign loop, like fake_slack).  Requests are routed by method
- * and path prefix to a handler that answers at once; every request is
- * recorded in arrival order.
+/* fake_http: a small loopback HTTP/1.1 server for the fakes of REST peers
+ * (PagerDuty, GitLab) and of Slack's Web API (fake_slack, which adds TLS
+ * and its Socket Mode websocket through fake_http_create_opts), on the
+ * caller's libuv loop (libwebsockets server vhost on a foreign loop).
+ * Requests are routed by method and path prefix to a handler that answers
+ * at once; every request is recorded in arrival order.
  *
  * Knobs, per pattern (see fake_http_match): fail the next N requests with a
  * status (+ body, + Retry-After) without calling the handler; delay the next
@@ -58,6 +59,27 @@ struct fake_http *fake_http_create(uv_loop_t *loop, int port, const char *name);
  * fake_http_live_count() drops).  h must not be used after.  NULL no-op. */
 void fake_http_destroy(struct fake_http *h);
 int fake_http_live_count(void);
+
+/* What fake_slack needs beyond a plain REST listener. */
+struct fake_http_ws;
+struct fake_http_opts {
+    int port;                        /* 0 picks a free one */
+    const char *name;                /* in logs; NULL "fake-http" */
+    /* Both set: a second, TLS-only listener on 127.0.0.1:tls_port (0 picks
+     * one) with this certificate (chain) and key, PEM files; it answers
+     * what the plain one does.  NULL: plain only. */
+    const char *tls_cert_pem, *tls_key_pem;
+    int tls_port;
+    const struct fake_http_ws *ws;   /* a websocket endpoint too (fake_http_ws.h); copied */
+    bool no_records;                 /* the owner keeps its own: requests are freed once answered */
+    /* Called once the fake has freed itself (after fake_http_destroy, or
+     * on the loop after a failed create); NULL none.  ud also goes to ws. */
+    void (*on_free)(void *ud);
+    void *ud;
+};
+/* fake_http_create with options; NULL on failure (on_free still comes). */
+struct fake_http *fake_http_create_opts(uv_loop_t *loop, const struct fake_http_opts *o);
+int fake_http_tls_port(const struct fake_http *h);   /* 0 without TLS */
 int fake_http_port(const struct fake_http *h);
 const char *fake_http_url(const struct fake_http *h);     /* "http://127.0.0.1:P" */
 
@@ -95,6 +117,8 @@ void fake_http_outage_end(struct fake_http *h);
 /* The next `times` answers to requests matching pattern are written ms
  * later (failed answers too). */
 void fake_http_delay(struct fake_http *h, const char *pattern, int times, int ms);
+/* Ends every delay rule (answers already held still wait their time). */
+void fake_http_delay_clear(struct fake_http *h);
 
 /* Records, in arrival order, filtered by pattern (NULL = all). */
 size_t fake_http_count(const struct fake_http *h, const char *pattern);
