@@ -111,9 +111,8 @@ void efx_start(struct efx *e, const struct efx_job *js, const struct incident *i
     ASSERT_NOT_NULL(p);
     memset(g, 0, sizeof(*g));
     in_start = true;
-    effect_start(&e->app, &job, p, inc, on_done, g);
+    effect_start(&e->app, &job, p, inc, on_done, g);   /* takes p */
     in_start = false;
-    cJSON_Delete(p);
     ASSERT_EQ(g->calls, 0);
 }
 
