@@ -129,9 +129,7 @@ TEST(fake_pd_oncalls)
     ASSERT_STR_EQ(fc_jstr(j, "error.message"), "Unauthenticated");
     ASSERT_EQ(fc_jnum(j, "error.code"), 2006);
     cJSON_Delete(j);
-    j = fc_call(&fx, "GET", url, "Authorization: Token token=wrong", NULL, NULL, &st);
-    ASSERT_EQ(st, 401);
-    cJSON_Delete(j);
+    ASSERT_EQ(fc_call_status(&fx, "GET", url, "Authorization: Token token=wrong", NULL, NULL), 401);
 
     const char *auth = "Authorization: Token token=" FAKE_PD_API_TOKEN;
     const char *accept = "Accept: application/vnd.pagerduty+json;version=2";
@@ -179,9 +177,7 @@ TEST(fake_pd_oncalls)
     ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "oncalls")), 0);
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "%s/users", fake_pagerduty_url(fx.pd));
-    j = fc_call(&fx, "GET", url, auth, NULL, NULL, &st);
-    ASSERT_EQ(st, 404);
-    cJSON_Delete(j);
+    ASSERT_EQ(fc_call_status(&fx, "GET", url, auth, NULL, NULL), 404);
     fc_end(&fx);
 }
 
@@ -198,17 +194,13 @@ TEST(fake_pd_knobs)
     ASSERT_STR_EQ(r.retry_after, "5");
     ASSERT_CONTAINS(r.resp.data, "throttle event");
     fc_http_done(&r);
-    fc_http_raw(&fx, &r);
-    ASSERT_EQ(r.status, 500);
-    fc_http_done(&r);
+    ASSERT_EQ(fc_http_status(&fx, &r), 500);
     fc_http_raw(&fx, &r);
     ASSERT_EQ(r.status, 400);
     ASSERT_CONTAINS(r.resp.data, "invalid event");
     fc_http_done(&r);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);   /* failures have no effect */
-    fc_http_raw(&fx, &r);
-    ASSERT_EQ(r.status, 202);
-    fc_http_done(&r);
+    ASSERT_EQ(fc_http_status(&fx, &r), 202);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 1);
 
     fake_pagerduty_delay(fx.pd, FAKE_PD_ENQUEUE, 1, 600);
@@ -228,9 +220,7 @@ TEST(fake_pd_knobs)
     ASSERT_STR_EQ(o.retry_after, "2");
     ASSERT_CONTAINS(o.resp.data, "\"code\":2020");
     fc_http_done(&o);
-    fc_http_raw(&fx, &o);
-    ASSERT_EQ(o.status, 200);
-    fc_http_done(&o);
+    ASSERT_EQ(fc_http_status(&fx, &o), 200);
     fc_end(&fx);
 }
 
@@ -276,9 +266,7 @@ TEST(fake_pd_incidents_by_key_and_acknowledgements)
     ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "incidents")), 0);
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "%s/incidents?statuses[]=open", fake_pagerduty_url(fx.pd));
-    j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
-    ASSERT_EQ(st, 400);
-    cJSON_Delete(j);
+    ASSERT_EQ(fc_call_status(&fx, "GET", url, auth, accept, NULL), 400);
 
     /* A responder acknowledges it. */
     ASSERT(fake_pagerduty_acknowledge(fx.pd, "SIRT-1/page-2", "PALICE01", "Alice", 1795600890));
@@ -295,11 +283,9 @@ TEST(fake_pd_incidents_by_key_and_acknowledgements)
     cJSON_Delete(j);
 
     /* Resolved through Events v2: no acknowledgements, no assignments. */
-    j = fc_call(&fx, "POST", ev_url, HDR_JSON, NULL,
+    ASSERT_EQ(fc_call_status(&fx, "POST", ev_url, HDR_JSON, NULL,
              "{\"routing_key\":\"" FAKE_PD_ROUTING_KEY "\",\"event_action\":\"resolve\","
-             "\"dedup_key\":\"SIRT-1/page-2\"}", &st);
-    ASSERT_EQ(st, 202);
-    cJSON_Delete(j);
+             "\"dedup_key\":\"SIRT-1/page-2\"}"), 202);
     snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-1%%2Fpage-2", fake_pagerduty_url(fx.pd));
     j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
     ASSERT_STR_EQ(fc_jstr(j, "incidents.0.status"), "resolved");
