@@ -20,6 +20,19 @@ static cJSON *gl(struct fx *fx, const char *method, const char *path, const char
     return fc_call(fx, method, url, GLTOK, body ? HDR_JSON : NULL, body, st);
 }
 
+/* A project "p" at path in namespace 42: its id. */
+static int gl_project(struct fx *fx, const char *path)
+{
+    char body[160];
+    snprintf(body, sizeof(body), "{\"name\":\"p\",\"path\":\"%s\",\"namespace_id\":42}", path);
+    long st;
+    cJSON *j = gl(fx, "POST", "/projects", body, &st);
+    ASSERT_EQ(st, 201);
+    int id = (int)fc_jnum(j, "id");
+    cJSON_Delete(j);
+    return id;
+}
+
 static long gl_status(struct fx *fx, const char *method, const char *path, const char *body)
 {
     long st;
@@ -119,9 +132,8 @@ TEST(fake_gitlab_issues_members_notes)
     struct fx fx;
     fc_begin_opts(&fx, FX_GITLAB);
     long st;
-    cJSON *j = gl(&fx, "POST", "/projects", "{\"name\":\"p\",\"path\":\"sirt-2-x\",\"namespace_id\":42}", &st);
-    int pid = (int)fc_jnum(j, "id");
-    cJSON_Delete(j);
+    int pid = gl_project(&fx, "sirt-2-x");
+    cJSON *j;
     char p[160];
     snprintf(p, sizeof(p), "/projects/%d/issues", pid);
     j = gl(&fx, "POST", p, "{\"title\":\"SIRT-2: token leak\",\"description\":\"Found a glpat token\","
@@ -264,10 +276,7 @@ TEST(fake_gitlab_knobs)
 {
     struct fx fx;
     fc_begin_opts(&fx, FX_GITLAB);
-    long st;
-    cJSON *j = gl(&fx, "POST", "/projects", "{\"name\":\"p\",\"path\":\"sirt-3-x\",\"namespace_id\":42}", &st);
-    int pid = (int)fc_jnum(j, "id");
-    cJSON_Delete(j);
+    int pid = gl_project(&fx, "sirt-3-x");
     fake_gitlab_fail(fx.gitlab, "POST /projects/*/issues", 1, 429, NULL, 4);
     fake_gitlab_fail(fx.gitlab, "POST /projects/*/issues", 1, 502, NULL, 0);
     char url[256];
@@ -312,9 +321,7 @@ TEST(fake_gitlab_issue_links_and_hidden)
     ASSERT_EQ(st, 200);
     ASSERT_EQ(fc_jnum(j, "id"), hp);
     cJSON_Delete(j);
-    j = gl(&fx, "POST", "/projects", "{\"name\":\"p\",\"path\":\"sirt-4-x\",\"namespace_id\":42}", &st);
-    int sp = (int)fc_jnum(j, "id");
-    cJSON_Delete(j);
+    int sp = gl_project(&fx, "sirt-4-x");
     char p[160], body[200];
     snprintf(p, sizeof(p), "/projects/%d/issues", sp);
     cJSON_Delete(gl(&fx, "POST", p, "{\"title\":\"SIRT-4\"}", &st));

@@ -31,6 +31,14 @@ static void echo_handler(void *ud, const struct fake_http_request *rq, struct fa
     cJSON_Delete(o);
 }
 
+/* A fake_http on fx's loop answering every path with echo_handler. */
+static struct fake_http *echo_server(struct fx *fx, int *calls)
+{
+    struct fake_http *h = fake_http_create(&fx->loop, 0, "t");
+    fake_http_route(h, NULL, "/", echo_handler, calls);
+    return h;
+}
+
 TEST(fake_http_routes_records_and_match)
 {
     ASSERT(fake_http_match("POST /projects/*/issues", "POST", "/projects/12/issues"));
@@ -108,9 +116,8 @@ TEST(fake_http_fail_and_delay_knobs)
 {
     struct fx fx;
     fc_begin_opts(&fx, 0);
-    struct fake_http *h = fake_http_create(&fx.loop, 0, "t");
     int calls = 0;
-    fake_http_route(h, NULL, "/", echo_handler, &calls);
+    struct fake_http *h = echo_server(&fx, &calls);
     fake_http_fail(h, "POST /a", 2, 429, NULL, "{\"slow\":\"down\"}", 3);
     fake_http_fail(h, "POST /a", 1, 500, "text/html", "<h1>oops</h1>", 0);
     fake_http_fail(h, "GET /gone", 1, 0, NULL, NULL, 0);
@@ -195,9 +202,8 @@ TEST(fake_http_keepalive_with_knobs)
 {
     struct fx fx;
     fc_begin_opts(&fx, 0);
-    struct fake_http *h = fake_http_create(&fx.loop, 0, "t");
     int calls = 0;
-    fake_http_route(h, NULL, "/", echo_handler, &calls);
+    struct fake_http *h = echo_server(&fx, &calls);
     fake_http_delay(h, "/slow", 1, 300);
     fake_http_fail(h, "POST /bad", 1, 503, NULL, NULL, 1);
     struct ka k = { .base = fake_http_url(h) };
@@ -219,9 +225,8 @@ TEST(fake_http_delay_client_gone_and_destroy_pending)
 {
     struct fx fx;
     fc_begin_opts(&fx, 0);
-    struct fake_http *h = fake_http_create(&fx.loop, 0, "t");
     int calls = 0;
-    fake_http_route(h, NULL, "/", echo_handler, &calls);
+    struct fake_http *h = echo_server(&fx, &calls);
     fake_http_delay(h, "GET /slow", 2, 1500);
     char url[128];
     snprintf(url, sizeof(url), "%s/slow", fake_http_url(h));
