@@ -33,7 +33,7 @@ TEST_SRCS := $(filter-out $(FAKES_SRCS),$(wildcard tests/*.c))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 DEMO_SRCS := $(wildcard demo/*.c)
 BOT_OBJS  := $(BOT_SRCS:%.c=$(BUILD)/%.o)
-MAIN_OBJ  := $(BUILD)/app/main.o
+MAIN_OBJ  := $(BUILD)/app/main.o $(BUILD)/app/zones.o
 FAKES_OBJS := $(FAKES_SRCS:%.c=$(BUILD)/%.o)
 FAKES_LIB := $(BUILD)/libfakes.a
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
@@ -81,10 +81,15 @@ NPROC = $(eval NPROC := $$(shell nproc 2>/dev/null || echo 2))$(NPROC)
 PAR_MAKE = $(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 
 # The platform never includes the handlers: only app/main.c wires them.
+# The handlers never see the app (they get struct hctx, bot/dispatch.h) nor
+# a header of the platform's network side: their effects are outbox jobs.
 LAYER_RE := ^[[:space:]]*\#[[:space:]]*include[[:space:]]*["<]([^">]*/)?handlers/
+HANDLER_NET_RE := ^[[:space:]]*\#[[:space:]]*include[[:space:]]*["<]([^">]*/)?(app|http|slack_api|socket_mode|outbox(_state|_queue|_dispatch|_outcome)?|scheduler|router(_state)?|storeq|effects(_internal)?|health|check)\.h[">]
 check-layers:
 	@if grep -nE '$(LAYER_RE)' bot/*.c bot/*.h; then \
 	  echo "check-layers: bot/ must not include handlers/ (pass tables in from app/main.c)"; exit 1; fi
+	@if grep -nE '$(HANDLER_NET_RE)|struct[[:space:]]+sirt_app\b' handlers/*.c handlers/*.h; then \
+	  echo "check-layers: handlers/ get struct hctx, never struct sirt_app or the network side (bot/app.h, outbox.h, ...)"; exit 1; fi
 
 # TESTS="substr ..." runs a subset; TEST_JOBS=n tests at a time (default: four
 # per CPU, two under valgrind; docs/development.md).

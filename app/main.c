@@ -3,7 +3,9 @@
  * and the scheduler and calls the handlers' store-thread hooks.  It loads
  * the config, builds the one libuv loop and everything on it (lws context,
  * curl multi, Slack Web API client, Socket Mode client, router, optional
- * health server) and the store thread (storeq), runs it,
+ * health server), the store thread (storeq) and the handlers' context on
+ * it (struct hctx: store, config, clock, the bot's user id, the appsec
+ * zones, kept up to date by message), runs it,
  * and tears it down in order on
  * SIGTERM/SIGINT (exit 0) or on a fatal start-up error (exit 1, one plain
  * line and one JSON line on stderr).  SIGHUP reloads the team config
@@ -41,36 +43,8 @@
 #include "../bot/workhours.h"
 #include "../handlers/handlers.h"
 
-#define SHUTDOWN_GRACE_MS 3000
-/* Zones read from Slack profiles are read again once they are this old (on
- * the bot's clock), looked at every ZONE_CHECK_MS and whenever the clock
- * is moved: people travel, and Slack follows their devices' zone. */
-#define ZONE_MAX_AGE_MS (24LL * 3600 * 1000)
-#define ZONE_CHECK_MS (10 * 60 * 1000)
+#include "main_state.h"
 
-struct main_state {
-    uv_loop_t loop;
-    struct cfg cfg;
-    struct sirt_app app;
-    struct sirt_app st_app;         /* the store thread's view (see app.h) */
-    struct lws_context *lws;
-    uv_signal_t sigterm, sigint, sigusr1, sighup;
-    uv_timer_t grace;
-    uv_timer_t zone_check;
-    int64_t zones_read_ms;          /* when the profile zones were last asked for (bot clock) */
-    bool stopping;
-    bool closing_done;
-    int exit_code;
-    bool dur_busy;                  /* a durations pass is running on the store thread */
-    uint64_t dur_last;              /* uv_now when the last pass ended, 0 never */
-};
-
-/* users.info lookup of an appsec engineer's zone; freed by its callback.
- * Found again by user id, so a reload meanwhile is harmless. */
-struct tz_lookup {
-    struct main_state *ms;
-    char user[40];
-};
 
 static void lws_log_emit(int level, const char *line)
 {
@@ -87,7 +61,6 @@ static void lws_log_emit(int level, const char *line)
 }
 
 static void finish_shutdown(struct main_state *ms);
-static void zones_refresh_if_old(struct main_state *ms);
 
 static void on_sm_stopped(void *ud)
 {
@@ -141,7 +114,7 @@ static void on_sigusr1(uv_signal_t *h, int signum)
     LOG_INFO("clock moved", "now:s", iso);
     scheduler_kick(ms->app.scheduler);
     outbox_kick(ms->app.outbox);
-    zones_refresh_if_old(ms);
+    main_zones_refresh_if_old(ms);
 }
 
 /* ---- the review's step durations on /metrics ----
@@ -163,7 +136,7 @@ static void dur_slice_st(struct store *st, void *arg)
 {
     (void)st;
     struct dur_pass *p = arg;
-    p->rc = review_durations_step(&p->ms->st_app, &p->pass, DUR_SLICE);
+    p->rc = review_durations_step(&p->ms->hctx, &p->pass, DUR_SLICE);
 }
 
 static void dur_slice_done(void *arg)
@@ -195,47 +168,11 @@ static void dur_refresh(void *ud)
     storeq_post(ms->app.storeq, dur_slice_st, dur_slice_done, p);
 }
 
-/* ---- what the store thread's view learns by message ---- */
-
-struct zone_msg {
-    struct sirt_app *st_app;
-    char user[32];
-    char *tz;
-};
-
-/* By user, not index: a reload may have moved the engineer meanwhile. */
-static void zone_st(struct store *st, void *arg)
-{
-    (void)st;
-    struct zone_msg *m = arg;
-    const struct cfg_appsec *a = cfg_appsec_user(m->st_app->cfg, m->user);
-    if (a && m->st_app->appsec_tz) {
-        size_t i = (size_t)(a - m->st_app->cfg->appsec);
-        free(m->st_app->appsec_tz[i]);
-        m->st_app->appsec_tz[i] = m->tz;
-        m->tz = NULL;
-        /* Timers computed from the old zone are planned again. */
-        if (store_begin(st) == 0) {
-            handoff_zones_changed(m->st_app);
-            if (store_commit(st) == 0)
-                scheduler_st_changed(m->st_app->scheduler);
-        }
-    }
-    free(m->tz);
-    free(m);
-}
-
-/* The store thread's copy of the zones (same shape as app->appsec_tz). */
-static char **copy_zones(const struct cfg *c, char *const *tz)
-{
-    char **v = xcalloc(c->n_appsec + 1, sizeof(char *));
-    for (size_t i = 0; tz && i < c->n_appsec; i++)
-        v[i] = tz[i] ? xstrdup(tz[i]) : NULL;
-    return v;
-}
+/* ---- what the store thread's view and the handlers' context learn by
+ * message ---- */
 
 struct ident_msg {
-    struct sirt_app *st_app;
+    struct main_state *ms;
     char bot_user_id[32], bot_id[32], team_url[256];
 };
 
@@ -243,9 +180,11 @@ static void ident_st(struct store *st, void *arg)
 {
     (void)st;
     struct ident_msg *m = arg;
-    memcpy(m->st_app->bot_user_id, m->bot_user_id, sizeof(m->bot_user_id));
-    memcpy(m->st_app->bot_id, m->bot_id, sizeof(m->bot_id));
-    memcpy(m->st_app->team_url, m->team_url, sizeof(m->team_url));
+    struct main_state *ms = m->ms;
+    memcpy(ms->st_app.bot_user_id, m->bot_user_id, sizeof(m->bot_user_id));
+    memcpy(ms->st_app.bot_id, m->bot_id, sizeof(m->bot_id));
+    memcpy(ms->st_app.team_url, m->team_url, sizeof(m->team_url));
+    memcpy(ms->hctx.bot_user_id, m->bot_user_id, sizeof(ms->hctx.bot_user_id));
     free(m);
 }
 
@@ -255,116 +194,13 @@ static void st_after_ident(struct store *st, void *arg)
     struct main_state *ms = arg;
     router_replay_inbox(ms->app.router);
     if (store_begin(ms->app.store) == 0) {
-        review_plan(&ms->st_app);
-        retention_plan(&ms->st_app);
+        review_plan(&ms->hctx);
+        retention_plan(&ms->hctx);
         if (store_commit(ms->app.store) == 0)
             scheduler_st_changed(ms->app.scheduler);
     }
 }
 
-/* Appsec engineers without a tz in the config: their Slack profile's zone. */
-static void on_users_info(void *ud, const struct api_result *r)
-{
-    struct tz_lookup *q = ud;
-    struct main_state *ms = q->ms;
-    if (r->err == API_OK) {
-        const cJSON *tz = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "user"), "tz");
-        const struct cfg_appsec *a = cfg_appsec_user(&ms->cfg, q->user);
-        size_t i = a ? (size_t)(a - ms->cfg.appsec) : 0;
-        /* The engineer may have left the config, or got a tz in it, since. */
-        bool same = a && ms->app.appsec_tz && ms->app.appsec_tz[i] && cJSON_IsString(tz)
-                    && strcmp(ms->app.appsec_tz[i], tz->valuestring) == 0;
-        if (same) {
-            LOG_DEBUG("appsec zone from Slack profile unchanged", "user:s tz:s", q->user, tz->valuestring);
-        } else if (a && !a->tz && ms->app.appsec_tz && cJSON_IsString(tz) && cfg_zone_exists(tz->valuestring)) {
-            free(ms->app.appsec_tz[i]);
-            ms->app.appsec_tz[i] = xstrdup(tz->valuestring);
-            struct zone_msg *m = xcalloc(1, sizeof(*m));
-            m->st_app = &ms->st_app;
-            str_lcpy(m->user, q->user, sizeof(m->user));
-            m->tz = xstrdup(tz->valuestring);
-            storeq_post(ms->app.storeq, zone_st, NULL, m);
-            LOG_INFO("appsec zone from Slack profile", "user:s tz:s", q->user, tz->valuestring);
-            scheduler_kick(ms->app.scheduler);
-        }
-    } else if (r->err != API_ECANCELED) {
-        LOG_WARN("cannot read an appsec engineer's zone; using the team timezone", "error:s", r->error);
-    }
-    free(q);
-}
-
-static void lookup_zone(struct main_state *ms, const char *user)
-{
-    struct tz_lookup *q = xcalloc(1, sizeof(*q));
-    q->ms = ms;
-    str_lcpy(q->user, user, sizeof(q->user));
-    cJSON *args = cJSON_CreateObject();
-    cJSON_AddStringToObject(args, "user", user);
-    struct api_opts o = { .get = true };
-    if (api_call_opts(ms->app.api, "users.info", args, &o, on_users_info, q) != 0)
-        free(q);
-    cJSON_Delete(args);
-}
-
-/* The zones of c's appsec list: the config's tz, else the zone already
- * learnt from Slack for the same user in `old` (NULL at start), else NULL
- * and *lookups counts the users.info calls still needed. */
-static char **zones_for(const struct cfg *c, const struct cfg *old, char *const *old_tz, size_t *lookups)
-{
-    char **tz = xcalloc(c->n_appsec + 1, sizeof(char *));
-    *lookups = 0;
-    for (size_t i = 0; i < c->n_appsec; i++) {
-        const struct cfg_appsec *prev = old ? cfg_appsec_user(old, c->appsec[i].user) : NULL;
-        size_t j = prev ? (size_t)(prev - old->appsec) : 0;
-        if (c->appsec[i].tz)
-            tz[i] = xstrdup(c->appsec[i].tz);
-        else if (prev && !prev->tz && old_tz && old_tz[j])
-            tz[i] = xstrdup(old_tz[j]);
-        else
-            (*lookups)++;
-    }
-    return tz;
-}
-
-static void free_zones(char **tz, size_t n)
-{
-    for (size_t i = 0; tz && i < n; i++)
-        free(tz[i]);
-    free(tz);
-}
-
-static void resolve_zones(struct main_state *ms)
-{
-    size_t lookups;
-    ms->app.appsec_tz = zones_for(&ms->cfg, NULL, NULL, &lookups);
-    ms->zones_read_ms = clock_now_ms();
-    for (size_t i = 0; i < ms->cfg.n_appsec; i++)
-        if (!ms->app.appsec_tz[i])
-            lookup_zone(ms, ms->cfg.appsec[i].user);
-}
-
-/* Every zone that comes from a Slack profile (no "tz" in the config) is
- * asked for again once a day; an answer that differs replaces it. */
-static void zones_refresh_if_old(struct main_state *ms)
-{
-    int64_t now = clock_now_ms();
-    if (ms->stopping || !ms->app.api || now - ms->zones_read_ms < ZONE_MAX_AGE_MS)
-        return;
-    ms->zones_read_ms = now;
-    size_t n = 0;
-    for (size_t i = 0; i < ms->cfg.n_appsec; i++)
-        if (!ms->cfg.appsec[i].tz) {
-            lookup_zone(ms, ms->cfg.appsec[i].user);
-            n++;
-        }
-    if (n)
-        LOG_INFO("reading appsec zones from Slack profiles again", "lookups:u", n);
-}
-
-static void on_zone_check(uv_timer_t *t)
-{
-    zones_refresh_if_old(container_of(t, struct main_state, zone_check));
-}
 
 /* The mask helper's extra patterns (mask.extra_patterns) are swapped here,
  * the one call site for a reload: compile the new set first and refuse the
@@ -404,22 +240,23 @@ static void reload_config(struct main_state *ms)
         return;
     }
     size_t lookups;
-    char **tz = zones_for(&fresh, &ms->cfg, ms->app.appsec_tz, &lookups);
+    char **tz = main_zones_for(&fresh, &ms->cfg, ms->zones, &lookups);
     /* The config is shared with the store thread: it is swapped while that
      * thread is parked between two items (no handler holds a pointer into
      * it then); the loop waits at most for the item in progress. */
     storeq_pause(ms->app.storeq);
-    free_zones(ms->app.appsec_tz, ms->cfg.n_appsec);
-    free_zones(ms->st_app.appsec_tz, ms->cfg.n_appsec);
-    ms->app.appsec_tz = NULL;
+    main_zones_free(ms->zones, ms->cfg.n_appsec);
+    main_zones_free(ms->st_zones, ms->cfg.n_appsec);
+    ms->zones = NULL;
     cfg_adopt_team(&ms->cfg, &fresh);
     cfg_finish(&fresh);
-    ms->app.appsec_tz = tz;
-    ms->st_app.appsec_tz = copy_zones(&ms->cfg, tz);
+    ms->zones = tz;
+    ms->st_zones = main_zones_copy(&ms->cfg, tz);
+    ms->hctx.appsec_tz = ms->st_zones;
     storeq_resume(ms->app.storeq);
     for (size_t i = 0; i < ms->cfg.n_appsec; i++)
         if (!tz[i])
-            lookup_zone(ms, ms->cfg.appsec[i].user);
+            main_zone_lookup(ms, ms->cfg.appsec[i].user);
     LOG_INFO("config reloaded", "path:s sirt_team:u appsec:u components:u zone_lookups:u",
              ms->cfg.config_path, ms->cfg.sirt_team.n, ms->cfg.n_appsec, ms->cfg.n_components, lookups);
     scheduler_kick(ms->app.scheduler);
@@ -481,7 +318,7 @@ static void start_workers(struct main_state *ms)
 {
     check_sirt_channel(ms);
     struct ident_msg *m = xcalloc(1, sizeof(*m));
-    m->st_app = &ms->st_app;
+    m->ms = ms;
     memcpy(m->bot_user_id, ms->app.bot_user_id, sizeof(m->bot_user_id));
     memcpy(m->bot_id, ms->app.bot_id, sizeof(m->bot_id));
     memcpy(m->team_url, ms->app.team_url, sizeof(m->team_url));
@@ -693,7 +530,7 @@ int main(int argc, char **argv)
     uv_signal_start(&ms.sighup, on_sighup, SIGHUP);
     uv_timer_init(&ms.loop, &ms.grace);
     uv_timer_init(&ms.loop, &ms.zone_check);
-    uv_timer_start(&ms.zone_check, on_zone_check, ZONE_CHECK_MS, ZONE_CHECK_MS);
+    uv_timer_start(&ms.zone_check, main_on_zone_check, ZONE_CHECK_MS, ZONE_CHECK_MS);
 
     ms.app.metrics = metrics_create();
     ms.app.http = http_create(&ms.loop);
@@ -701,15 +538,21 @@ int main(int argc, char **argv)
     api_set_backoff_scale(ms.app.api, ms.cfg.backoff_scale);
     ms.app.storeq = storeq_create(&ms.loop, ms.app.store, ms.app.metrics);
     ms.app.st_app = &ms.st_app;
-    ms.app.router = router_create(&ms.app, &handlers_router_table);
+    /* The handlers' context: the store, the config, the clock; the bot's
+     * user id and the zones follow by message (ident_st, zone_st). */
+    ms.hctx.store = ms.app.store;
+    ms.hctx.cfg = &ms.cfg;
+    ms.hctx.now_ms = clock_now_ms;
+    ms.app.router = router_create(&ms.app, &handlers_router_table, &ms.hctx);
     ms.app.outbox = outbox_create(&ms.app);
-    ms.app.scheduler = scheduler_create(&ms.app, &handlers_sched_kinds);
+    ms.app.scheduler = scheduler_create(&ms.app, &handlers_sched_kinds, &ms.hctx);
     ms.app.unames = unames_create();
-    resolve_zones(&ms);
+    main_zones_resolve(&ms);
+    ms.st_zones = main_zones_copy(&ms.cfg, ms.zones);
+    ms.hctx.appsec_tz = ms.st_zones;
     {
-        /* The store thread's view: no network; its zones are its own. */
+        /* The store thread's view, for the platform: no network. */
         ms.st_app = ms.app;
-        ms.st_app.appsec_tz = copy_zones(&ms.cfg, ms.app.appsec_tz);
         ms.st_app.loop = NULL;
         ms.st_app.http = NULL;
         ms.st_app.api = NULL;
@@ -770,10 +613,11 @@ int main(int argc, char **argv)
     unames_destroy(ms.app.unames);
     ms.app.unames = NULL;
     store_close(ms.app.store);
-    free_zones(ms.app.appsec_tz, ms.cfg.n_appsec);
-    ms.app.appsec_tz = NULL;
-    free_zones(ms.st_app.appsec_tz, ms.cfg.n_appsec);
-    ms.st_app.appsec_tz = NULL;
+    main_zones_free(ms.zones, ms.cfg.n_appsec);
+    ms.zones = NULL;
+    main_zones_free(ms.st_zones, ms.cfg.n_appsec);
+    ms.st_zones = NULL;
+    ms.hctx.appsec_tz = NULL;
     metrics_destroy(ms.app.metrics);
     cfg_finish(&ms.cfg);
     curl_global_cleanup();

@@ -1,7 +1,6 @@
-/* app: the handles a handler or platform module may use, owned by the
- * composition root (app/main.c).  Handlers get a borrowed pointer to the
- * store thread's view (st_app, below); they never call the network: every
- * side effect is an outbox job written in their transaction. */
+/* app: the handles the platform's modules share, owned by the composition
+ * root (app/main.c).  Handlers never see it: they get the narrow struct
+ * hctx (bot/dispatch.h), which holds nothing that reaches the network. */
 #ifndef SIRT_APP_H
 #define SIRT_APP_H
 
@@ -31,15 +30,13 @@ struct sirt_app {
     struct outbox *outbox;
     struct scheduler *scheduler;
     /* The store thread (NULL in unit tests: everything then runs inline)
-     * and that thread's own view of the app: a copy of this struct whose
-     * network fields are NULL, whose identity fields (bot_user_id, team_url,
-     * appsec_tz) are updated by message (main's app_st_*), and which alone
-     * the handlers see.  Both owned by main. */
+     * and that thread's own view of the app, which the router, the
+     * scheduler and the outbox use there: a copy of this struct whose
+     * network fields are NULL and whose identity fields (bot_user_id,
+     * bot_id, team_url) are updated by message (main's ident_st).  Both
+     * owned by main. */
     struct storeq *storeq;
     struct sirt_app *st_app;
-    /* Resolved zone of cfg->appsec[i] (config tz, else Slack users.info,
-     * else NULL until known); owned by main. */
-    char **appsec_tz;
     /* Slack display names the effects looked up (users.info), loop thread
      * only; NULL in the store thread's view and in unit tests (no cache).
      * Owned by main (effects_names.c). */

@@ -1,8 +1,9 @@
 /* dispatch: what the platform dispatches to, declared by the platform.  The
  * router takes a struct router_table (verbs, block actions, view
  * submissions) and the scheduler a struct sched_kinds (timer kinds) at
- * create time; the composition root (app/main.c) passes the handlers'
- * tables in, so nothing under bot/ includes handlers/.
+ * create time, with the handlers' context (struct hctx) they pass to every
+ * handler; the composition root (app/main.c) passes the handlers' tables
+ * in and owns the context, so nothing under bot/ includes handlers/.
  * A verb has two phases:
  *   respond(): fast, no network, no store writes (store reads are fine),
  *              fills the reply.  For a
@@ -26,9 +27,29 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stdint.h>
 
-struct sirt_app;
+struct cfg;
 struct sched_timer;
+struct store;
+
+/* The handlers' context: all a handler gets besides its request.  It holds
+ * nothing that reaches the network (no HTTP or Web API client, socket,
+ * outbox worker, scheduler or loop), so "handlers never touch the network"
+ * holds by type: a handler's side effects are outbox jobs (outbox_add)
+ * written in its store transaction, which the platform sends after the
+ * commit.  The store thread's; owned by the composition root, which updates
+ * the identity fields and the zones by message on that thread.  Handlers
+ * get it const and borrow it for the call. */
+struct hctx {
+    struct store *store;          /* the store thread's store (NULL in tests of pure parts) */
+    const struct cfg *cfg;
+    int64_t (*now_ms)(void);      /* the clock: epoch ms (clock_now_ms in the bot) */
+    char bot_user_id[32];         /* the bot's own Slack user id (auth.test); "" until known */
+    /* Zone of cfg->appsec[i]: the config's tz, else the engineer's Slack
+     * profile's, else NULL until known; the array itself may be NULL. */
+    char *const *appsec_tz;
+};
 
 enum req_source { REQ_SLASH, REQ_MENTION, REQ_DM };
 
@@ -56,13 +77,14 @@ struct sirt_verb {
     const char *name;
     const char *usage;      /* e.g. "report [summary]" */
     const char *summary;    /* one line for help */
-    void (*respond)(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
-    int (*work)(struct sirt_app *app, const struct sirt_req *req);
+    void (*respond)(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out);
+    int (*work)(const struct hctx *ctx, const struct sirt_req *req);
     /* True when the verb needs no store at all: work is NULL and respond
-     * reads neither the store nor anything of app (it builds its reply
-     * from the request and static tables).  Its slash command changes
-     * nothing and its reply travels in the ack, so the router answers it on
-     * the loop at once, without the store thread (nothing to make durable). */
+     * needs no context (it builds its reply from the request and static
+     * tables).  Its slash command changes nothing and its reply travels in
+     * the ack, so the router answers it on the loop at once, without the
+     * store thread (nothing to make durable), calling respond with ctx
+     * NULL. */
     bool store_free;
 };
 
@@ -70,13 +92,13 @@ struct sirt_verb {
  * is the interactive payload. */
 struct sirt_action {
     const char *action_id;
-    int (*work)(struct sirt_app *app, const cJSON *payload, const cJSON *action);
+    int (*work)(const struct hctx *ctx, const cJSON *payload, const cJSON *action);
 };
 struct sirt_view {
     const char *callback_id;
     /* Pure: returns an ack payload ({"response_action":"errors",...}) or NULL if valid. */
-    cJSON *(*validate)(struct sirt_app *app, const cJSON *payload);
-    int (*work)(struct sirt_app *app, const cJSON *payload);
+    cJSON *(*validate)(const struct hctx *ctx, const cJSON *payload);
+    int (*work)(const struct hctx *ctx, const cJSON *payload);
 };
 
 /* The router's table: lookups return NULL for a name nobody handles.  An
@@ -85,13 +107,13 @@ struct router_table {
     const struct sirt_verb *(*verb)(const char *name);
     const struct sirt_action *(*action)(const char *action_id);
     const struct sirt_view *(*view)(const char *callback_id);
-    void (*unknown)(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out);
+    void (*unknown)(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out);
 };
 
 /* Timer kinds run by the scheduler (inside a store transaction). */
 struct sirt_timer_kind {
     const char *kind;
-    void (*fire)(struct sirt_app *app, const struct sched_timer *t);
+    void (*fire)(const struct hctx *ctx, const struct sched_timer *t);
 };
 struct sched_kinds {
     const struct sirt_timer_kind *(*find)(const char *kind);   /* NULL: unknown kind */

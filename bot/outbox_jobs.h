@@ -1,5 +1,6 @@
 /* outbox_jobs: writing jobs into the outbox (outbox_jobs.c).  outbox.h
- * includes this header: handlers reach outbox_add through it. */
+ * includes this header; handlers include it alone (outbox_add), never
+ * outbox.h, the worker that sends. */
 #ifndef SIRT_OUTBOX_JOBS_H
 #define SIRT_OUTBOX_JOBS_H
 

@@ -8,7 +8,8 @@
  * dead replica's).  The loop side owns the ingest list, the timers and the
  * sending of acks and direct notices; the store-thread side owns the
  * event-id de-duplication set, the list of inbox rows whose work failed,
- * and runs every handler (rt->app is the store thread's view of the app).
+ * and runs every handler with rt->ctx (rt->app is the store thread's view
+ * of the app, for the platform's own use).
  * An envelope is owned by its env_item until freed. */
 #include "router.h"
 #include "router_state.h"
@@ -38,10 +39,11 @@
 
 /* ---- entry points ---- */
 
-struct router *router_create(struct sirt_app *app, const struct router_table *table)
+struct router *router_create(struct sirt_app *app, const struct router_table *table, const struct hctx *ctx)
 {
     struct router *r = xcalloc(1, sizeof(*r));
     r->table = table;
+    r->ctx = ctx;
     r->loop_app = app;
     r->app = app->st_app ? app->st_app : app;
     r->dedup = dedup_create(DEDUP_CAPACITY);

@@ -13,15 +13,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct hctx;
 struct sirt_app;
 struct router;
 struct router_table;
 struct sm_ack;
 
-/* table (bot/dispatch.h): the verbs, actions and views to dispatch to,
- * borrowed for the router's life (the composition root passes the
- * handlers' table). */
-struct router *router_create(struct sirt_app *app, const struct router_table *table);
+/* table (bot/dispatch.h): the verbs, actions and views to dispatch to;
+ * ctx: the context every handler is called with (on the store thread).
+ * Both borrowed for the router's life (the composition root passes the
+ * handlers' table and owns the context). */
+struct router *router_create(struct sirt_app *app, const struct router_table *table, const struct hctx *ctx);
 void router_destroy(struct router *r);
 
 /* The socket's consumer (sm_envelope_fn), on the loop: queues the envelope

@@ -161,6 +161,16 @@ static const struct sirt_verb *verb_for(const struct router *rt, const char *ver
     return rt->table->verb(verb[0] ? verb : "help");
 }
 
+/* The respond phase of req's verb v (NULL: nobody has it) into r. */
+static void respond(const struct router *rt, const struct sirt_verb *v, const struct sirt_req *req,
+                    struct sirt_reply *r)
+{
+    if (!v)
+        rt->table->unknown(rt->ctx, req, r);
+    else if (v->respond)
+        v->respond(rt->ctx, req, r);
+}
+
 static cJSON *ack_slash(struct router *rt, const cJSON *payload, bool *want_work)
 {
     struct parsed p;
@@ -168,13 +178,9 @@ static cJSON *ack_slash(struct router *rt, const cJSON *payload, bool *want_work
         return NULL;
     const struct sirt_verb *v = verb_for(rt, p.verb);
     struct sirt_reply r = { 0 };
-    if (v) {
-        if (v->respond)
-            v->respond(rt->app, &p.req, &r);
+    respond(rt, v, &p.req, &r);
+    if (v)
         *want_work = v->work != NULL;
-    } else {
-        rt->table->unknown(rt->app, &p.req, &r);
-    }
     LOG_INFO("slash command", "verb:s user:s known:b", p.verb, p.req.user_id, v != NULL);
     cJSON *ack = reply_to_ack(&r);
     reply_free(&r);
@@ -183,7 +189,7 @@ static cJSON *ack_slash(struct router *rt, const cJSON *payload, bool *want_work
 }
 
 /* Loop: a slash command whose verb the handlers' table marks store_free
- * (no work, a respond that reads neither the store nor the app) is answered
+ * (no work, a respond that needs no context) is answered
  * here, at once: nothing of it has to be durable before its ack (it changes
  * nothing, and the ack is its whole reply), and slash commands carry no
  * event id to record.  True when it was acked; false leaves the envelope to
@@ -204,7 +210,7 @@ bool router__ack_store_free(struct router *rt, struct sm_ack *tok, const char *t
     if (!parse_slash(payload, &p))
         return false;   /* malformed: the store thread's path logs it */
     struct sirt_reply r = { 0 };
-    v->respond(rt->loop_app, &p.req, &r);
+    v->respond(NULL, &p.req, &r);   /* store_free: no context on the loop */
     LOG_INFO("slash command", "verb:s user:s known:b", p.verb, p.req.user_id, true);
     cJSON *ack = reply_to_ack(&r);
     reply_free(&r);
@@ -221,7 +227,7 @@ static int work_slash(struct router *rt, const cJSON *payload)
     const struct sirt_verb *v = verb_for(rt, p.verb);
     int rc = 0;
     if (v && v->work)
-        rc = v->work(rt->app, &p.req);
+        rc = v->work(rt->ctx, &p.req);
     free(p.args);
     return rc;
 }
@@ -305,12 +311,7 @@ static int work_event(struct router *rt, const cJSON *payload)
 
     const struct sirt_verb *v = verb_for(rt, p.verb);
     struct sirt_reply r = { 0 };
-    if (v) {
-        if (v->respond)
-            v->respond(rt->app, &p.req, &r);
-    } else {
-        rt->table->unknown(rt->app, &p.req, &r);
-    }
+    respond(rt, v, &p.req, &r);
     LOG_INFO(src == REQ_DM ? "direct message" : "mention", "verb:s user:s channel:s known:b",
              p.verb, user, channel, v != NULL);
     const char *eid = util_jstr(payload, "event_id");
@@ -322,7 +323,7 @@ static int work_event(struct router *rt, const cJSON *payload)
     int rc = post_reply(rt, &p.req, &r, eid);
     reply_free(&r);
     if (rc >= 0 && v && v->work)
-        rc = v->work(rt->app, &p.req);
+        rc = v->work(rt->ctx, &p.req);
     free(p.args);
     return rc < 0 ? rc : 0;
 }
@@ -354,7 +355,7 @@ static cJSON *ack_interactive(struct router *rt, const cJSON *payload, bool *wan
             LOG_WARN("view submission without a handler", "callback_id:s", cb);
             return NULL;
         }
-        cJSON *errors = v->validate ? v->validate(rt->app, payload) : NULL;
+        cJSON *errors = v->validate ? v->validate(rt->ctx, payload) : NULL;
         *want_work = errors == NULL && v->work != NULL;
         return errors;
     }
@@ -372,7 +373,7 @@ static int work_interactive(struct router *rt, const cJSON *payload)
         cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(payload, "actions")) {
             const char *id = util_jstr(a, "action_id");
             const struct sirt_action *h = id ? rt->table->action(id) : NULL;
-            int rc = h && h->work ? h->work(rt->app, payload, a) : 0;
+            int rc = h && h->work ? h->work(rt->ctx, payload, a) : 0;
             if (rc < 0)
                 return rc;
         }
@@ -380,7 +381,7 @@ static int work_interactive(struct router *rt, const cJSON *payload)
         const char *cb = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "view"), "callback_id");
         const struct sirt_view *v = cb ? rt->table->view(cb) : NULL;
         if (v && v->work)
-            return v->work(rt->app, payload);
+            return v->work(rt->ctx, payload);
     }
     return 0;
 }

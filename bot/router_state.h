@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+struct hctx;
 struct sirt_app;
 struct router_table;
 struct sm_ack;
@@ -40,6 +41,7 @@ struct env_item {
 struct router {
     struct sirt_app *app;     /* the store thread's view */
     const struct router_table *table;   /* borrowed from the composition root */
+    const struct hctx *ctx;   /* what the handlers get (store thread); borrowed likewise */
     struct sirt_app *loop_app;
     struct dedup *dedup;
     pthread_mutex_t mu;       /* guards the ingest list */

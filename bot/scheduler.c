@@ -27,6 +27,7 @@ struct scheduler {
     struct sirt_app *app;        /* the store thread's view */
     struct sirt_app *loop_app;
     const struct sched_kinds *kinds;   /* borrowed from the composition root */
+    const struct hctx *ctx;      /* what the timer kinds fire with; borrowed likewise */
     uv_timer_t timer;            /* loop */
     bool started;                /* store thread */
     bool closing;                /* loop; checked by the loop's messages */
@@ -79,7 +80,7 @@ static bool fire_due(struct scheduler *s)
             }
             if (k && k->fire) {
                 LOG_INFO("timer fired", "kind:s incident:l", due[i].kind, (long long)due[i].incident_id);
-                k->fire(s->app, &due[i]);
+                k->fire(s->ctx, &due[i]);
             } else {
                 LOG_WARN("timer of unknown kind dropped", "kind:s", due[i].kind);
             }
@@ -177,10 +178,11 @@ static void arm(struct scheduler *s)
     s->armed_capped = capped;
 }
 
-struct scheduler *scheduler_create(struct sirt_app *app, const struct sched_kinds *kinds)
+struct scheduler *scheduler_create(struct sirt_app *app, const struct sched_kinds *kinds, const struct hctx *ctx)
 {
     struct scheduler *s = xcalloc(1, sizeof(*s));
     s->kinds = kinds;
+    s->ctx = ctx;
     s->loop_app = app;
     s->app = app->st_app ? app->st_app : app;
     uv_timer_init(app->loop, &s->timer);

@@ -8,12 +8,14 @@
 #ifndef SIRT_SCHEDULER_H
 #define SIRT_SCHEDULER_H
 
+struct hctx;
 struct sirt_app;
 struct scheduler;
 struct sched_kinds;
 
-/* kinds: borrowed for the scheduler's life (the handlers' timer kinds). */
-struct scheduler *scheduler_create(struct sirt_app *app, const struct sched_kinds *kinds);
+/* kinds: the handlers' timer kinds; ctx: the context they fire with (on
+ * the store thread).  Both borrowed for the scheduler's life. */
+struct scheduler *scheduler_create(struct sirt_app *app, const struct sched_kinds *kinds, const struct hctx *ctx);
 void scheduler_start(struct scheduler *s);
 /* Loop: re-reads the next due moment (e.g. after the clock was moved). */
 void scheduler_kick(struct scheduler *s);

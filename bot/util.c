@@ -229,3 +229,9 @@ const char *util_jstr(const cJSON *o, const char *key)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
+
+const char *util_jstr_set(const cJSON *o, const char *key)
+{
+    const char *v = util_jstr(o, key);
+    return v && v[0] ? v : NULL;
+}

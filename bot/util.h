@@ -18,6 +18,8 @@ struct cJSON;
 /* The string member key of object o, or NULL (o NULL, key absent, or not a
  * string).  Borrowed from o. */
 const char *util_jstr(const struct cJSON *o, const char *key);
+/* Like util_jstr, but NULL for an empty string too. */
+const char *util_jstr_set(const struct cJSON *o, const char *key);
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);

@@ -50,13 +50,7 @@ static const struct tr_channel places[] = {
 /* The team config: Bram (Amsterdam) and Alice (Los Angeles) own incidents
  * along the sun; the end of Bram's day hands over to Alice. */
 static const char config[] =
-    "{\n"
-    "  \"timezone\": \"UTC\",\n"
-    "  \"sirt_channel\": \"C0SIRT0001\",\n"
-    "  \"sirt_team\": [\"U0SIRT001\", \"U0SIRT002\"],\n"
-    "  \"severity1_responders\": [\"U0SIRT001\", \"U0SIRT002\"],\n"
-    "  \"directors\": [\"U0DIRSEC1\", \"U0DIRINF1\"],\n"
-    "  \"appsec\": [\n"
+    FX_CONFIG_HEAD
     "    {\"user\": \"U0APPSEC2\", \"tz\": \"Europe/Amsterdam\", \"hours\": \"09:00-17:00\", \"gitlab\": \"bdevries\"},\n"
     "    {\"user\": \"U0APPSEC1\", \"tz\": \"America/Los_Angeles\", \"hours\": \"08:00-16:00\", \"gitlab\": \"achen\"}\n"
     "  ],\n"
@@ -258,34 +252,16 @@ static bool press(struct drill *d, int who, const char *channel, const struct fa
     const struct tr_person *p = &cast[who];
     d->tr.actor = p->id;
     tr_say(&d->tr, "%s presses [%s]", p->name, label);
-    char ts[40], trigger[40], url[160];
+    char ts[40], trigger[40];
     d->presses++;
     snprintf(ts, sizeof(ts), "%lld.%06d", (long long)(tr_now_ms(&d->tr) / 1000), d->presses);
     snprintf(trigger, sizeof(trigger), "4242.%d.demo", d->presses);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/commands/T0FAKE001/%s", fake_slack_port(d->fx.slack), ts);
-    cJSON *pl = cJSON_CreateObject();
-    cJSON_AddStringToObject(pl, "type", "block_actions");
-    cJSON *u = cJSON_AddObjectToObject(pl, "user");
-    cJSON_AddStringToObject(u, "id", p->id);
-    cJSON_AddStringToObject(u, "team_id", "T0FAKE001");
-    cJSON_AddStringToObject(pl, "api_app_id", "A0FAKE001");
-    cJSON_AddStringToObject(pl, "trigger_id", trigger);
-    cJSON *cont = cJSON_AddObjectToObject(pl, "container");
-    cJSON_AddStringToObject(cont, "type", "message");
-    cJSON_AddStringToObject(cont, "message_ts", "1795601100.000100");
-    cJSON_AddStringToObject(cont, "channel_id", channel);
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(pl, "channel"), "id", channel);
-    cJSON_AddStringToObject(pl, "response_url", url);
-    cJSON *a = cJSON_CreateObject();
-    cJSON_AddStringToObject(a, "action_id", action_id);
-    cJSON_AddStringToObject(a, "block_id", "demo");
-    cJSON_AddStringToObject(a, "type", "button");
-    cJSON_AddStringToObject(a, "value", value);
-    cJSON_AddStringToObject(a, "action_ts", ts);
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(pl, "actions"), a);
-    const char *eid = fake_slack_send_interactive(d->fx.slack, pl);
-    cJSON_Delete(pl);
-    NEED(d, eid && fx_wait(&d->fx, fx_pred_acked, (void *)eid, d->timeout_ms), "the ack of the button");
+    const char *eid = fx_press(&d->fx, &(struct fx_button){ .user = p->id, .channel = channel,
+                                                            .action_id = action_id, .block_id = "demo",
+                                                            .value = value, .action_ts = ts, .trigger_id = trigger,
+                                                            .message_ts = "1795601100.000100",
+                                                            .response_path = ts, .app = true });
+    NEED(d, fx_wait_ack(&d->fx, eid, d->timeout_ms), "the ack of the button");
     return true;
 }
 

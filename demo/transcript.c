@@ -181,6 +181,15 @@ static size_t emoji_at(const char *p, struct buf *b)
     return 0;
 }
 
+/* b's bytes as a C string (caller frees); b is left empty. */
+static char *take_text(struct buf *b)
+{
+    buf_append(b, "", 1);
+    char *r = buf_take(b);
+    buf_finish(b);
+    return r;
+}
+
 /* Slack mrkdwn as plain text: <@U..> -> @Name, <#C..|n> -> #n, <url|label>
  * -> "label (url)", entities decoded, emoji codes as emoji, *bold* markers
  * dropped (a short bold label at the start of a line gets a colon).
@@ -242,10 +251,7 @@ static char *tr_plain(const struct transcript *t, const char *s)
         buf_append(&b, p, 1);
         p++;
     }
-    buf_append(&b, "", 1);
-    char *r = buf_take(&b);
-    buf_finish(&b);
-    return r;
+    return take_text(&b);
 }
 
 static const char *text_of(const cJSON *o)
@@ -365,10 +371,7 @@ static char *tr_message_text(const struct transcript *t, const cJSON *args)
         add_line(t, &b, "", util_jstr(args, "text"));
     if (owned)
         cJSON_Delete(blocks);
-    buf_append(&b, "", 1);
-    char *r = buf_take(&b);
-    buf_finish(&b);
-    return r;
+    return take_text(&b);
 }
 
 /* ---- printing ---- */
@@ -649,10 +652,7 @@ static char *gitlab_plain(const char *md)
         buf_append(&b, p, 1);
         p++;
     }
-    buf_append(&b, "", 1);
-    char *r = buf_take(&b);
-    buf_finish(&b);
-    return r;
+    return take_text(&b);
 }
 
 static void gitlab_body(struct transcript *t, const char *md)

@@ -2,9 +2,9 @@
  * envelope path without a network: sm_frame_parse (depth limit, JSON
  * object), the ack frame for its envelope_id, router_ack (which may make the
  * envelope durable in the inbox) and router_work (the handlers, their store
- * writes and outbox rows).  The app is built once: a fixed team config, an
- * in-memory SQLite store, metrics, and no outbox worker, scheduler or Slack
- * client, so nothing is ever sent.  The store grows across inputs and is
+ * writes and outbox rows).  The app and the handlers' context are built
+ * once: a fixed team config, an in-memory SQLite store, metrics, and no
+ * outbox worker, scheduler or Slack client, so nothing is ever sent.  The store grows across inputs and is
  * reopened every STORE_REOPEN inputs to keep runs fast and bounded. */
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../bot/app.h"
+#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
 #include "../bot/metrics.h"
@@ -39,6 +40,8 @@ static const char team_json[] =
 
 static struct cfg cfg;
 static struct sirt_app app;
+static struct hctx hctx;
+static char **zones;
 static unsigned inputs;
 
 static void open_store(void)
@@ -48,9 +51,10 @@ static void open_store(void)
     app.store = NULL;
     if (store_open(&app.store, ":memory:", err, sizeof(err)) != 0)
         abort();
+    hctx.store = app.store;
     if (app.router)
         router_destroy(app.router);
-    app.router = router_create(&app, &handlers_router_table);
+    app.router = router_create(&app, &handlers_router_table, &hctx);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -66,7 +70,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg.pagerduty_routing_key = xstrdup("FUZZ_ROUTING_KEY");
     app.cfg = &cfg;
     app.metrics = metrics_create();
-    app.appsec_tz = xcalloc(cfg.n_appsec + 1, sizeof(char *));
+    zones = xcalloc(cfg.n_appsec + 1, sizeof(char *));
+    hctx.cfg = &cfg;
+    hctx.now_ms = clock_now_ms;
+    hctx.appsec_tz = zones;
+    str_lcpy(hctx.bot_user_id, "U0BOT0001", sizeof(hctx.bot_user_id));
     str_lcpy(app.bot_user_id, "U0BOT0001", sizeof(app.bot_user_id));
     str_lcpy(app.bot_id, "B0BOT0001", sizeof(app.bot_id));
     str_lcpy(app.team_url, "https://fuzz.slack.com/", sizeof(app.team_url));

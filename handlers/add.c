@@ -13,12 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/app.h"
 #include "../bot/blockkit.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "bk.h"
@@ -56,19 +54,19 @@ static bool list_push(struct add_list *l, const char *user)
 
 /* Is user on the incident already (reporter, owner, recorded member, or
  * the bot itself, which is in every incident channel)? */
-static bool on_incident(struct sirt_app *app, const struct incident *inc, const char *user)
+static bool on_incident(const struct hctx *ctx, const struct incident *inc, const char *user)
 {
-    if (app->bot_user_id[0] && strcmp(user, app->bot_user_id) == 0)
+    if (ctx->bot_user_id[0] && strcmp(user, ctx->bot_user_id) == 0)
         return true;
     if ((inc->reporter && strcmp(inc->reporter, user) == 0) || (inc->owner && strcmp(inc->owner, user) == 0))
         return true;
-    return store_member_is(app->store, inc->id, user) == 1;
+    return store_member_is(ctx->store, inc->id, user) == 1;
 }
 
-static void list_classify(struct sirt_app *app, const struct incident *inc, struct add_list *l)
+static void list_classify(const struct hctx *ctx, const struct incident *inc, struct add_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        l->present[i] = on_incident(app, inc, l->user[i]);
+        l->present[i] = on_incident(ctx, inc, l->user[i]);
 }
 
 static size_t list_count(const struct add_list *l, bool present)
@@ -102,17 +100,17 @@ static const char *refusal(const struct incident *inc, char *msg, size_t len)
 
 /* Parses a command: the incident, then who may add, then the mentions.
  * 0 (inc filled, caller finishes it), or -1 with a message for the asker. */
-static int add_parse(struct sirt_app *app, const struct sirt_req *req, struct incident *inc, struct add_list *l,
+static int add_parse(const struct hctx *ctx, const struct sirt_req *req, struct incident *inc, struct add_list *l,
                      char *msg, size_t len)
 {
     memset(l, 0, sizeof(*l));
     const char *rest = NULL;
     char err[256];
-    if (inc_for(app, req->channel_id, req->args, inc, &rest, err, sizeof(err)) != 0) {
+    if (inc_for(ctx, req->channel_id, req->args, inc, &rest, err, sizeof(err)) != 0) {
         snprintf(msg, len, "%s\n%s", err, usage);
         return -1;
     }
-    if (!inc_authorized(app, inc, req->user_id)) {
+    if (!inc_authorized(ctx, inc, req->user_id)) {
         refusal(inc, msg, len);
         incident_finish(inc);
         return -1;
@@ -148,7 +146,7 @@ static int add_parse(struct sirt_app *app, const struct sirt_req *req, struct in
         incident_finish(inc);
         return -1;
     }
-    list_classify(app, inc, l);
+    list_classify(ctx, inc, l);
     return 0;
 }
 
@@ -156,11 +154,11 @@ static int add_parse(struct sirt_app *app, const struct sirt_req *req, struct in
  * key) and re-invites those already on it to the channel.  The DM and the
  * GitLab membership are keyed by incident and person, so a person is
  * briefed once whatever path adds them. */
-static void add_apply(struct sirt_app *app, const struct incident *inc, const char *by, const struct add_list *l,
+static void add_apply(const struct hctx *ctx, const struct incident *inc, const char *by, const struct add_list *l,
                       const char *rk)
 {
-    const struct cfg *cfg = app->cfg;
-    int64_t now = clock_now_ms();
+    const struct cfg *cfg = ctx->cfg;
+    int64_t now = ctx->now_ms();
     char key[256];
     char *reason = xasprintf("added by <@%s>", by);
 
@@ -170,17 +168,17 @@ static void add_apply(struct sirt_app *app, const struct incident *inc, const ch
     buf_init(&gl, 0);
     for (size_t i = 0; i < l->n; i++) {
         const char *u = l->user[i];
-        if (app->bot_user_id[0] && strcmp(u, app->bot_user_id) == 0)
+        if (ctx->bot_user_id[0] && strcmp(u, ctx->bot_user_id) == 0)
             continue;
         cJSON_AddItemToArray(users, cJSON_CreateString(u));   /* already_in_channel is fine */
         if (l->present[i])
             continue;
-        store_member_add(app->store, inc->id, u, "added", now);
-        inc_timeline_add(app, inc->id, by, "added", "%s", u);
+        store_member_add(ctx->store, inc->id, u, "added", now);
+        inc_timeline_add(ctx, inc->id, by, "added", "%s", u);
 
-        char *brief = handoff_brief(app, inc, reason, BRIEF_ADDED);
+        char *brief = handoff_brief(ctx, inc, reason, BRIEF_ADDED);
         snprintf(key, sizeof(key), "SIRT-%" PRId64 "/added/%s/brief", inc->id, u);
-        job_dm(app, inc->id, key, u, brief, NULL);
+        job_dm(ctx, inc->id, key, u, brief, NULL);
         free(brief);
 
         const char *gu = cfg_gitlab_user(cfg, u);
@@ -189,14 +187,14 @@ static void add_apply(struct sirt_app *app, const struct incident *inc, const ch
             cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "usernames"), cJSON_CreateString(gu));
             cJSON_AddNumberToObject(p, "access_level", 30);   /* Developer, as the other responders */
             snprintf(key, sizeof(key), "SIRT-%" PRId64 "/added/%s/gitlab_member", inc->id, u);
-            outbox_add(app->store, inc->id, key, "gitlab.add_members", p, NULL, 0, 0);
+            outbox_add(ctx->store, inc->id, key, "gitlab.add_members", p, NULL, 0, 0);
             cJSON_Delete(p);
             buf_printf(&gl, "%s`%s`", gl.len ? ", " : "", gu);
         }
     }
     if (cJSON_GetArraySize(users) > 0) {
         snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/invite", inc->id, rk);
-        outbox_add(app->store, inc->id, key, "slack.invite", inv, NULL, 0, 0);
+        outbox_add(ctx->store, inc->id, key, "slack.invite", inv, NULL, 0, 0);
     }
     cJSON_Delete(inv);
 
@@ -215,7 +213,7 @@ static void add_apply(struct sirt_app *app, const struct incident *inc, const ch
             buf_puts(&t, ".");
         }
         snprintf(key, sizeof(key), "%s/post", rk);
-        job_post_incident(app, inc, key, t.data, NULL);
+        job_post_incident(ctx, inc, key, t.data, NULL);
         buf_finish(&t);
     }
     LOG_INFO("people added", "incident:l by:s added:l already:l", (long long)inc->id, by,
@@ -245,16 +243,16 @@ static char *summary_text(const struct incident *inc, const struct add_list *l)
     return buf_take(&b);
 }
 
-void add_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void add_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
     struct incident inc;
     struct add_list l;
     char msg[600];
-    if (add_parse(app, req, &inc, &l, msg, sizeof(msg)) != 0) {
+    if (add_parse(ctx, req, &inc, &l, msg, sizeof(msg)) != 0) {
         reply_set_text(out, "%s", msg);
         return;
     }
-    if (!inc_reply_private(app, req, &inc)) {
+    if (!inc_reply_private(ctx, req, &inc)) {
         reply_set_text(out, "Done: SIRT-%" PRId64 " has the people you named. The incident channel has the details.",
                        inc.id);
     } else if (req->source == REQ_SLASH || req->source == REQ_DM || list_count(&l, true)) {
@@ -266,33 +264,30 @@ void add_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_r
     incident_finish(&inc);
 }
 
-int add_work(struct sirt_app *app, const struct sirt_req *req)
+int add_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     struct incident inc;
     struct add_list l;
     char msg[600], rk[200];
-    if (add_parse(app, req, &inc, &l, msg, sizeof(msg)) != 0)
-        return job_result(app);   /* respond() told the asker; nothing happens */
+    if (add_parse(ctx, req, &inc, &l, msg, sizeof(msg)) != 0)
+        return job_result(ctx);   /* respond() told the asker; nothing happens */
     job_request_key(req, "add", rk, sizeof(rk));
-    add_apply(app, &inc, req->user_id, &l, rk);
+    add_apply(ctx, &inc, req->user_id, &l, rk);
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }
 
 /* ---- the Add people button and its modal ---- */
 
 static cJSON *add_view(int64_t incident_id)
 {
-    cJSON *v = bk_modal("Add people", "Add", "Cancel");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_add");
     char meta[64];
     snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 "}", incident_id);
-    cJSON_AddStringToObject(v, "private_metadata", meta);
-    cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
     char *intro = xasprintf("*SIRT-%" PRId64 "*: each person is invited to the incident channel, added to the "
                             "GitLab project when their GitLab username is known, and briefed by DM "
                             "(reproduction, decisions, next steps).", incident_id);
-    cJSON_AddItemToArray(blocks, bk_section(intro));
+    cJSON *blocks;
+    cJSON *v = bk_form("Add people", "Add", "sirt_add", meta, intro, &blocks);
     free(intro);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "type", "multi_users_select");
@@ -308,42 +303,32 @@ static cJSON *add_view(int64_t incident_id)
     return v;
 }
 
-int add_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int add_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    int64_t id = inc_parse_id(util_jstr(action, "value"));
     struct incident inc;
-    memset(&inc, 0, sizeof(inc));
     if (!user)
-        return job_result(app);
-    if (id <= 0 || store_incident_get(app->store, id, &inc) != 0) {
-        job_button_notice(app, payload, action, "add-unknown", "I cannot find that incident any more.", false);
-        return job_result(app);
-    }
+        return job_result(ctx);
+    if (inc_for_button(ctx, payload, action, "add", false, &inc) != 0)
+        return job_result(ctx);
     char msg[300];
     const char *trigger = util_jstr(payload, "trigger_id");
-    if (!inc_authorized(app, &inc, user)) {
-        job_button_notice(app, payload, action, "add-refused", refusal(&inc, msg, sizeof(msg)), false);
+    if (!inc_authorized(ctx, &inc, user)) {
+        job_button_notice(ctx, payload, action, "add-refused", refusal(&inc, msg, sizeof(msg)), false);
     } else if (!trigger) {
         LOG_WARN("add: no trigger_id, cannot open the form", "incident:l", (long long)inc.id);
     } else {
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "trigger_id", trigger);
-        cJSON_AddItemToObject(p, "view", add_view(inc.id));
-        char *key = xasprintf("views_open/%s", trigger);
-        outbox_add(app->store, inc.id, key, "slack.views_open", p, NULL, 0, 0);
-        free(key);
-        cJSON_Delete(p);
+        job_views_open(ctx, inc.id, trigger, add_view(inc.id));
     }
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }
 
 /* Reads and checks a submission: 0 with inc and l filled (caller finishes
  * inc), or -1 with the reason in msg.  The form is input, never proof:
  * the incident comes from private_metadata and the submitter is checked
  * again, as the command would be. */
-static int submission_parse(struct sirt_app *app, const cJSON *payload, struct incident *inc, struct add_list *l,
+static int submission_parse(const struct hctx *ctx, const cJSON *payload, struct incident *inc, struct add_list *l,
                             char *msg, size_t len)
 {
     memset(inc, 0, sizeof(*inc));
@@ -363,11 +348,11 @@ static int submission_parse(struct sirt_app *app, const cJSON *payload, struct i
                            "Nothing was changed.");
         return -1;
     }
-    if (!app || !app->store || store_incident_get(app->store, id, inc) != 0) {
+    if (!ctx || !ctx->store || store_incident_get(ctx->store, id, inc) != 0) {
         snprintf(msg, len, "This form is for an incident that no longer exists.");
         return -1;
     }
-    if (!user || !inc_authorized(app, inc, user)) {
+    if (!user || !inc_authorized(ctx, inc, user)) {
         refusal(inc, msg, len);
         incident_finish(inc);
         return -1;
@@ -392,26 +377,23 @@ static int submission_parse(struct sirt_app *app, const cJSON *payload, struct i
         incident_finish(inc);
         return -1;
     }
-    list_classify(app, inc, l);
+    list_classify(ctx, inc, l);
     return 0;
 }
 
-cJSON *add_validate(struct sirt_app *app, const cJSON *payload)
+cJSON *add_validate(const struct hctx *ctx, const cJSON *payload)
 {
     struct incident inc;
     struct add_list l;
     char msg[300];
-    if (submission_parse(app, payload, &inc, &l, msg, sizeof(msg)) == 0) {
+    if (submission_parse(ctx, payload, &inc, &l, msg, sizeof(msg)) == 0) {
         incident_finish(&inc);
         return NULL;
     }
-    cJSON *ack = cJSON_CreateObject();
-    cJSON_AddStringToObject(ack, "response_action", "errors");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(ack, "errors"), "people", msg);
-    return ack;
+    return bk_view_error("people", msg);
 }
 
-int add_submit(struct sirt_app *app, const cJSON *payload)
+int add_submit(const struct hctx *ctx, const cJSON *payload)
 {
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *view_id = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "view"), "id");
@@ -420,23 +402,23 @@ int add_submit(struct sirt_app *app, const cJSON *payload)
     struct incident inc;
     struct add_list l;
     char msg[300];
-    if (submission_parse(app, payload, &inc, &l, msg, sizeof(msg)) != 0) {
+    if (submission_parse(ctx, payload, &inc, &l, msg, sizeof(msg)) != 0) {
         /* validate() said so in the form; this is the race where it changed
          * since (or a replay): tell the submitter, change nothing. */
         if (user) {
             snprintf(key, sizeof(key), "%s/refused", rk);
-            job_dm(app, 0, key, user, msg, NULL);
+            job_dm(ctx, 0, key, user, msg, NULL);
         }
-        return job_result(app);
+        return job_result(ctx);
     }
-    add_apply(app, &inc, user, &l, rk);
+    add_apply(ctx, &inc, user, &l, rk);
     if (!list_count(&l, false)) {
         /* No channel post for nobody new: the submitter hears it here. */
         char *t = summary_text(&inc, &l);
         snprintf(key, sizeof(key), "%s/already", rk);
-        job_dm(app, inc.id, key, user, t, NULL);
+        job_dm(ctx, inc.id, key, user, t, NULL);
         free(t);
     }
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }

@@ -10,11 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/app.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "flows.h"
@@ -27,11 +25,11 @@
 
 /* Parses the request: the incident and the new owner.  0, or -1 with a
  * message for the asker. */
-static int assign_parse(struct sirt_app *app, const struct sirt_req *req, struct incident *inc, char *user,
+static int assign_parse(const struct hctx *ctx, const struct sirt_req *req, struct incident *inc, char *user,
                         size_t ulen, char *msg, size_t len)
 {
     const char *rest = NULL;
-    if (inc_for(app, req->channel_id, req->args, inc, &rest, msg, len) != 0)
+    if (inc_for(ctx, req->channel_id, req->args, inc, &rest, msg, len) != 0)
         return -1;
     if (!rest || !*rest || !txt_user_mention(rest, user, ulen)) {
         snprintf(msg, len, "Usage: `assign SIRT-%" PRId64 " @user`: mention the new owner so Slack sends their id.",
@@ -39,13 +37,13 @@ static int assign_parse(struct sirt_app *app, const struct sirt_req *req, struct
         incident_finish(inc);
         return -1;
     }
-    if (!inc_authorized(app, inc, req->user_id)) {
+    if (!inc_authorized(ctx, inc, req->user_id)) {
         snprintf(msg, len, "Sorry, only the SIRT team, the owner of SIRT-%" PRId64 " and the people on it can "
                            "assign it.", inc->id);
         incident_finish(inc);
         return -1;
     }
-    if (app->bot_user_id[0] && strcmp(user, app->bot_user_id) == 0) {
+    if (ctx->bot_user_id[0] && strcmp(user, ctx->bot_user_id) == 0) {
         snprintf(msg, len, "I cannot own an incident: assign SIRT-%" PRId64 " to a person.", inc->id);
         incident_finish(inc);
         return -1;
@@ -58,45 +56,45 @@ static int assign_parse(struct sirt_app *app, const struct sirt_req *req, struct
     return 0;
 }
 
-void assign_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void assign_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
     struct incident inc;
     char user[32], msg[300];
-    if (assign_parse(app, req, &inc, user, sizeof(user), msg, sizeof(msg)) != 0) {
+    if (assign_parse(ctx, req, &inc, user, sizeof(user), msg, sizeof(msg)) != 0) {
         reply_set_text(out, "%s", msg);
         return;
     }
     if (req->source == REQ_SLASH)
         reply_set_text(out, "Assigning SIRT-%" PRId64 " to <@%s>…", inc.id, user);
-    else if (!inc_reply_private(app, req, &inc))
+    else if (!inc_reply_private(ctx, req, &inc))
         reply_set_text(out, "Done: SIRT-%" PRId64 " has a new owner. The incident channel has the details.", inc.id);
     /* in the incident channel, the channel message says it */
     incident_finish(&inc);
 }
 
-int assign_work(struct sirt_app *app, const struct sirt_req *req)
+int assign_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     struct incident inc;
     char user[32], msg[300];
-    if (assign_parse(app, req, &inc, user, sizeof(user), msg, sizeof(msg)) != 0)
-        return job_result(app);   /* respond() told the asker */
-    int64_t now = clock_now_ms();
+    if (assign_parse(ctx, req, &inc, user, sizeof(user), msg, sizeof(msg)) != 0)
+        return job_result(ctx);   /* respond() told the asker */
+    int64_t now = ctx->now_ms();
     char rk[200], key[256];
     job_request_key(req, "assign", rk, sizeof(rk));
     char *old = inc.owner;
 
-    store_incident_set_text(app->store, inc.id, "owner", user, now);
-    store_member_add(app->store, inc.id, user, "owner", now);
+    store_incident_set_text(ctx->store, inc.id, "owner", user, now);
+    store_member_add(ctx->store, inc.id, user, "owner", now);
     if (old)
-        inc_timeline_add(app, inc.id, req->user_id, "assigned", "owner changed from <@%s> to <@%s> by <@%s>", old, user,
+        inc_timeline_add(ctx, inc.id, req->user_id, "assigned", "owner changed from <@%s> to <@%s> by <@%s>", old, user,
                          req->user_id);
     else
-        inc_timeline_add(app, inc.id, req->user_id, "assigned", "<@%s> assigned as owner by <@%s>", user, req->user_id);
+        inc_timeline_add(ctx, inc.id, req->user_id, "assigned", "<@%s> assigned as owner by <@%s>", user, req->user_id);
 
     cJSON *p = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "users"), cJSON_CreateString(user));
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/invite", inc.id, rk);
-    outbox_add(app->store, inc.id, key, "slack.invite", p, NULL, 0, 0);
+    outbox_add(ctx->store, inc.id, key, "slack.invite", p, NULL, 0, 0);
     cJSON_Delete(p);
 
     char *title = txt_clean(inc.title, TITLE_MAX);
@@ -108,7 +106,7 @@ int assign_work(struct sirt_app *app, const struct sirt_req *req)
                          "it off.",
                          req->user_id, inc.id, etitle, inc.severity, inc.priority, inc.id);
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/dm", inc.id, rk);
-    job_dm(app, inc.id, key, user, dm, NULL);
+    job_dm(ctx, inc.id, key, user, dm, NULL);
     free(dm);
     free(etitle);
     free(title);
@@ -118,13 +116,13 @@ int assign_work(struct sirt_app *app, const struct sirt_req *req)
                      : xasprintf(":bust_in_silhouette: <@%s> assigned SIRT-%" PRId64 " to <@%s>.", req->user_id,
                                  inc.id, user);
     snprintf(key, sizeof(key), "%s/post", rk);
-    job_post_incident(app, &inc, key, text, NULL);
+    job_post_incident(ctx, &inc, key, text, NULL);
     free(text);
 
     inc.owner = xstrdup(user);
-    handoff_plan(app, &inc);
+    handoff_plan(ctx, &inc);
     free(old);
     LOG_INFO("incident assigned", "incident:l owner:s by:s", (long long)inc.id, user, req->user_id);
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }

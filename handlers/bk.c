@@ -4,19 +4,26 @@
  * added to a parent. */
 #include "bk.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "../bot/blockkit.h"
 #include "../bot/util.h"
 
-cJSON *bk_plain_max(const char *text, size_t max)
+/* A text object, mrkdwn or plain_text, cut at max. */
+static cJSON *text_obj(bool mrkdwn, const char *text, size_t max)
 {
     cJSON *t = cJSON_CreateObject();
-    cJSON_AddStringToObject(t, "type", "plain_text");
-    char *c = blockkit_cut(text, max, false);
+    cJSON_AddStringToObject(t, "type", mrkdwn ? "mrkdwn" : "plain_text");
+    char *c = blockkit_cut(text, max, mrkdwn);
     cJSON_AddStringToObject(t, "text", c);
     free(c);
     return t;
+}
+
+cJSON *bk_plain_max(const char *text, size_t max)
+{
+    return text_obj(false, text, max);
 }
 
 cJSON *bk_plain(const char *text)
@@ -24,21 +31,11 @@ cJSON *bk_plain(const char *text)
     return bk_plain_max(text, BK_SECTION_TEXT);
 }
 
-static cJSON *mrkdwn_obj(const char *text, size_t max)
-{
-    cJSON *t = cJSON_CreateObject();
-    cJSON_AddStringToObject(t, "type", "mrkdwn");
-    char *c = blockkit_cut(text, max, true);
-    cJSON_AddStringToObject(t, "text", c);
-    free(c);
-    return t;
-}
-
 cJSON *bk_section(const char *mrkdwn)
 {
     cJSON *s = cJSON_CreateObject();
     cJSON_AddStringToObject(s, "type", "section");
-    cJSON_AddItemToObject(s, "text", mrkdwn_obj(mrkdwn, BK_SECTION_TEXT));
+    cJSON_AddItemToObject(s, "text", text_obj(true, mrkdwn, BK_SECTION_TEXT));
     return s;
 }
 
@@ -55,7 +52,7 @@ cJSON *bk_context(const char *mrkdwn)
     cJSON *c = cJSON_CreateObject();
     cJSON_AddStringToObject(c, "type", "context");
     cJSON *els = cJSON_AddArrayToObject(c, "elements");
-    cJSON_AddItemToArray(els, mrkdwn_obj(mrkdwn, BK_SECTION_TEXT));
+    cJSON_AddItemToArray(els, text_obj(true, mrkdwn, BK_SECTION_TEXT));
     return c;
 }
 
@@ -107,6 +104,18 @@ cJSON *bk_modal(const char *title, const char *submit, const char *close)
     return v;
 }
 
+cJSON *bk_form(const char *title, const char *submit, const char *callback_id, const char *meta,
+               const char *intro, cJSON **blocks)
+{
+    cJSON *v = bk_modal(title, submit, "Cancel");
+    cJSON_AddStringToObject(v, "callback_id", callback_id);
+    cJSON_AddStringToObject(v, "private_metadata", meta);
+    *blocks = cJSON_AddArrayToObject(v, "blocks");
+    if (intro)
+        cJSON_AddItemToArray(*blocks, bk_section(intro));
+    return v;
+}
+
 void bk_fit(cJSON *blocks, int max_blocks)
 {
     blockkit_fit_blocks(blocks, max_blocks);
@@ -122,4 +131,21 @@ const char *bk_view_input(const cJSON *view, const char *block)
     if (!v)
         v = util_jstr(cJSON_GetObjectItemCaseSensitive(el, "selected_option"), "value");
     return v && *v ? v : NULL;
+}
+
+cJSON *bk_view_errors(cJSON *errors)
+{
+    if (!errors)
+        return NULL;
+    cJSON *ack = cJSON_CreateObject();
+    cJSON_AddStringToObject(ack, "response_action", "errors");
+    cJSON_AddItemToObject(ack, "errors", errors);
+    return ack;
+}
+
+cJSON *bk_view_error(const char *block, const char *msg)
+{
+    cJSON *errors = cJSON_CreateObject();
+    cJSON_AddStringToObject(errors, block, msg);
+    return bk_view_errors(errors);
 }

@@ -14,13 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/app.h"
 #include "../bot/blockkit.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
 #include "../bot/mask.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "bk.h"
@@ -32,12 +30,6 @@
 #define FIELD_MAX 3000        /* per input, as the modal's max_length */
 #define SECTION_MAX 3000      /* Slack's limit for a section's text */
 #define DM_FIELD_MAX 600      /* per field in the directors' summary */
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
 
 /* The form's fields, in order: block id, label, required, multiline. */
 static const struct field {
@@ -72,13 +64,13 @@ static size_t utf8_len(const char *s)
 
 static const char *payload_user(const cJSON *payload)
 {
-    return jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    return util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
 }
 
 static const char *payload_channel(const cJSON *payload)
 {
-    const char *c = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
-    return c ? c : jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
+    const char *c = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    return c ? c : util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
 }
 
 /* Masked, escaped user text for mrkdwn, at most max bytes of source. */
@@ -116,10 +108,10 @@ static cJSON *field_section(const char *label, const char *text)
 
 /* ---- who may record a decision ---- */
 
-static int decision_check(struct sirt_app *app, const struct incident *inc, const char *user, const char *channel,
+static int decision_check(const struct hctx *ctx, const struct incident *inc, const char *user, const char *channel,
                           char *msg, size_t len)
 {
-    if (!inc_authorized(app, inc, user) && !inc_in_channel(inc, channel)) {
+    if (!inc_authorized(ctx, inc, user) && !inc_in_channel(inc, channel)) {
         snprintf(msg, len, "Only the SIRT team and the people on SIRT-%" PRId64 " can record its decisions.",
                  inc->id);
         return -1;
@@ -144,19 +136,16 @@ static bool channel_id_shape(const char *c)
  * from, so the submission is checked as the command was (decision_check). */
 static cJSON *decision_view(int64_t incident_id, const char *channel)
 {
-    cJSON *v = bk_modal("Short-term decision", "Record", "Cancel");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_decision");
     char meta[96];
     if (channel_id_shape(channel))
         snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 ",\"channel\":\"%s\"}", incident_id, channel);
     else
         snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 "}", incident_id);
-    cJSON_AddStringToObject(v, "private_metadata", meta);
-    cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
     char *intro = xasprintf("*SIRT-%" PRId64 "*: analyse each option's impact, then record the one chosen. "
                             "Approval is not required, clear communication is: the decision goes to the "
                             "incident channel, the issue and the directors.", incident_id);
-    cJSON_AddItemToArray(blocks, bk_section(intro));
+    cJSON *blocks;
+    cJSON *v = bk_form("Short-term decision", "Record", "sirt_decision", meta, intro, &blocks);
     free(intro);
     for (size_t i = 0; i < N_FIELDS; i++) {
         cJSON *e = cJSON_CreateObject();
@@ -179,30 +168,22 @@ static cJSON *decision_view(int64_t incident_id, const char *channel)
     return v;
 }
 
-static void open_modal(struct sirt_app *app, int64_t incident_id, const char *channel, const char *trigger_id)
+static void open_modal(const struct hctx *ctx, int64_t incident_id, const char *channel, const char *trigger_id)
 {
     if (!trigger_id) {
         LOG_WARN("decision: no trigger_id, cannot open the form", "incident:l", (long long)incident_id);
         return;
     }
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "trigger_id", trigger_id);
-    cJSON_AddItemToObject(p, "view", decision_view(incident_id, channel));
-    char *key = xasprintf("views_open/%s", trigger_id);
-    outbox_add(app->store, incident_id, key, "slack.views_open", p, NULL, 0, 0);
-    free(key);
-    cJSON_Delete(p);
+    job_views_open(ctx, incident_id, trigger_id, decision_view(incident_id, channel));
 }
 
-void decision_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void decision_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
     struct incident inc;
     char msg[300];
-    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
-        reply_set_text(out, "%s", msg);
+    if (inc_for_reply(ctx, req, &inc, out) != 0)
         return;
-    }
-    if (decision_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) != 0) {
+    if (decision_check(ctx, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) != 0) {
         reply_set_text(out, "%s", msg);
     } else if (req->source != REQ_SLASH) {
         /* No trigger_id in an event: a button opens the form. */
@@ -223,39 +204,35 @@ void decision_respond(struct sirt_app *app, const struct sirt_req *req, struct s
     incident_finish(&inc);
 }
 
-int decision_work(struct sirt_app *app, const struct sirt_req *req)
+int decision_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     if (req->source != REQ_SLASH)
-        return job_result(app);
+        return job_result(ctx);
     struct incident inc;
     char msg[300];
-    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return job_result(app);
-    if (decision_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0)
-        open_modal(app, inc.id, req->channel_id, req->trigger_id);
+    if (inc_for_req(ctx, req, &inc) != 0)
+        return job_result(ctx);
+    if (decision_check(ctx, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0)
+        open_modal(ctx, inc.id, req->channel_id, req->trigger_id);
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }
 
-int decision_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int decision_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
     const char *user = payload_user(payload);
-    int64_t id = inc_parse_id(jstr(action, "value"));
     struct incident inc;
-    memset(&inc, 0, sizeof(inc));
     if (!user)
-        return job_result(app);
-    if (id <= 0 || store_incident_get(app->store, id, &inc) != 0) {
-        job_button_notice(app, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
-        return job_result(app);
-    }
+        return job_result(ctx);
+    if (inc_for_button(ctx, payload, action, "decision", false, &inc) != 0)
+        return job_result(ctx);
     char msg[300];
-    if (decision_check(app, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0)
-        job_button_notice(app, payload, action, "decision-refused", msg, false);
+    if (decision_check(ctx, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0)
+        job_button_notice(ctx, payload, action, "decision-refused", msg, false);
     else
-        open_modal(app, inc.id, payload_channel(payload), jstr(payload, "trigger_id"));
+        open_modal(ctx, inc.id, payload_channel(payload), util_jstr_set(payload, "trigger_id"));
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }
 
 /* ---- the submission ---- */
@@ -279,7 +256,7 @@ static void input_finish(struct decision_input *in)
  * forged or foreign form): meta_ok false, incident 0. */
 static void meta_read(const cJSON *view, struct decision_input *in)
 {
-    const char *m = jstr(view, "private_metadata");
+    const char *m = util_jstr_set(view, "private_metadata");
     cJSON *j = m ? cJSON_Parse(m) : NULL;
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "incident");
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "channel");
@@ -294,7 +271,7 @@ static void meta_read(const cJSON *view, struct decision_input *in)
 }
 
 /* Parses and checks the form; errors object (caller owns) or NULL. */
-static cJSON *parse_input(struct sirt_app *app, const cJSON *payload, struct decision_input *in)
+static cJSON *parse_input(const struct hctx *ctx, const cJSON *payload, struct decision_input *in)
 {
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
     memset(in, 0, sizeof(*in));
@@ -313,12 +290,12 @@ static cJSON *parse_input(struct sirt_app *app, const cJSON *payload, struct dec
         cJSON_DeleteItemFromObjectCaseSensitive(errors, "solution");
         cJSON_AddStringToObject(errors, "solution", "This form does not say which incident it is for: open it "
                                                     "again with `/sirt decision SIRT-n`. Nothing was recorded.");
-    } else if (!app || !app->store || store_incident_get(app->store, in->incident_id, &inc) != 0) {
+    } else if (!ctx || !ctx->store || store_incident_get(ctx->store, in->incident_id, &inc) != 0) {
         cJSON_DeleteItemFromObjectCaseSensitive(errors, "solution");
         cJSON_AddStringToObject(errors, "solution", "This form is for an incident that no longer exists.");
     } else {
         /* Re-checked as the command that opened it: a form is no proof. */
-        if (decision_check(app, &inc, payload_user(payload), in->channel, msg, sizeof(msg)) != 0) {
+        if (decision_check(ctx, &inc, payload_user(payload), in->channel, msg, sizeof(msg)) != 0) {
             cJSON_DeleteItemFromObjectCaseSensitive(errors, "solution");
             cJSON_AddStringToObject(errors, "solution", msg);
         }
@@ -331,17 +308,12 @@ static cJSON *parse_input(struct sirt_app *app, const cJSON *payload, struct dec
     return errors;
 }
 
-cJSON *decision_validate(struct sirt_app *app, const cJSON *payload)
+cJSON *decision_validate(const struct hctx *ctx, const cJSON *payload)
 {
     struct decision_input in;
-    cJSON *errors = parse_input(app, payload, &in);
+    cJSON *errors = parse_input(ctx, payload, &in);
     input_finish(&in);
-    if (!errors)
-        return NULL;
-    cJSON *ack = cJSON_CreateObject();
-    cJSON_AddStringToObject(ack, "response_action", "errors");
-    cJSON_AddItemToObject(ack, "errors", errors);
-    return ack;
+    return bk_view_errors(errors);
 }
 
 /* Has this form (view id) been recorded already?  The timeline entry of a
@@ -359,16 +331,16 @@ static bool seen_cb(void *ud, const struct timeline_entry *e)
     return !s->found;
 }
 
-static bool form_recorded(struct sirt_app *app, int64_t incident_id, const char *tag)
+static bool form_recorded(const struct hctx *ctx, int64_t incident_id, const char *tag)
 {
     struct seen s = { tag, false };
-    store_timeline_list(app->store, incident_id, seen_cb, &s);
+    store_timeline_list(ctx->store, incident_id, seen_cb, &s);
     return s.found;
 }
 
 enum { F_SOLUTION, F_OPTIONS, F_EFFECT, F_CUSTOMERS, F_HOW, F_MAGNITUDE, F_CONSEQ };
 
-static void plan_decision(struct sirt_app *app, const struct incident *inc, const struct decision *d,
+static void plan_decision(const struct hctx *ctx, const struct incident *inc, const struct decision *d,
                           const char *form)
 {
     const char *vals[N_FIELDS] = { d->solution, d->options, d->effectiveness, d->customers, d->how_affected,
@@ -400,7 +372,7 @@ static void plan_decision(struct sirt_app *app, const struct incident *inc, cons
                            d->author, sol);
     free(sol);
     snprintf(key, sizeof(key), "decision/%s/post", form);
-    job_post_incident(app, inc, key, text, blocks);
+    job_post_incident(ctx, inc, key, text, blocks);
     free(text);
 
     /* 2. the GitLab issue */
@@ -415,7 +387,7 @@ static void plan_decision(struct sirt_app *app, const struct incident *inc, cons
         free(t);
     }
     snprintf(key, sizeof(key), "decision/%s/note", form);
-    job_gitlab_note(app, inc, key, b.data);
+    job_gitlab_note(ctx, inc, key, b.data);
     buf_finish(&b);
 
     /* 3. the directors: communication, not approval */
@@ -431,10 +403,10 @@ static void plan_decision(struct sirt_app *app, const struct incident *inc, cons
                          "{{incident.channel}} "
                          "and {{incident.issue_link}}.",
                          inc->id, d->author, dsol, deff, dcus, dhow, dmag);
-    for (size_t i = 0; i < app->cfg->directors.n; i++) {
+    for (size_t i = 0; i < ctx->cfg->directors.n; i++) {
         char dkey[256];
-        snprintf(dkey, sizeof(dkey), "SIRT-%" PRId64 "/decision/%s/dm/%s", inc->id, form, app->cfg->directors.v[i]);
-        job_dm(app, inc->id, dkey, app->cfg->directors.v[i], dm, NULL);
+        snprintf(dkey, sizeof(dkey), "SIRT-%" PRId64 "/decision/%s/dm/%s", inc->id, form, ctx->cfg->directors.v[i]);
+        job_dm(ctx, inc->id, dkey, ctx->cfg->directors.v[i], dm, NULL);
     }
     free(dm);
     free(dsol);
@@ -446,49 +418,49 @@ static void plan_decision(struct sirt_app *app, const struct incident *inc, cons
 
 static const char *view_id_or(const cJSON *view)
 {
-    const char *id = jstr(view, "id");
+    const char *id = util_jstr_set(view, "id");
     return id ? id : "-";
 }
 
-int decision_submit(struct sirt_app *app, const cJSON *payload)
+int decision_submit(const struct hctx *ctx, const cJSON *payload)
 {
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
     const char *user = payload_user(payload);
-    if (!user || !app->store) {
+    if (!user || !ctx->store) {
         LOG_WARN("decision: submission without a user", "");
-        return job_result(app);
+        return job_result(ctx);
     }
     struct decision_input in;
-    cJSON *errors = parse_input(app, payload, &in);
+    cJSON *errors = parse_input(ctx, payload, &in);
     if (errors) {
         /* Checked at ack time already; things changed since (access, the
          * incident) or the form was forged: refused, and the sender told. */
-        const char *why = jstr(errors, "solution");
+        const char *why = util_jstr_set(errors, "solution");
         char *t = xasprintf("Your short-term decision was not recorded: %s",
                             why ? why : "the form did not pass its checks.");
         char key[200];
         snprintf(key, sizeof(key), "decision-refused/%s", view_id_or(view));
-        job_dm(app, 0, key, user, t, NULL);
+        job_dm(ctx, 0, key, user, t, NULL);
         LOG_WARN("decision: submission refused at work time", "user:s incident:l", user, (long long)in.incident_id);
         free(t);
         cJSON_Delete(errors);
         input_finish(&in);
-        return job_result(app);
+        return job_result(ctx);
     }
     struct incident inc;
-    if (store_incident_get(app->store, in.incident_id, &inc) != 0) {
+    if (store_incident_get(ctx->store, in.incident_id, &inc) != 0) {
         input_finish(&in);
-        return job_result(app);
+        return job_result(ctx);
     }
-    const char *view_id = jstr(view, "id");
+    const char *view_id = util_jstr_set(view, "id");
     char form[96], tag[120];
     snprintf(form, sizeof(form), "%s", view_id ? view_id : "");
     snprintf(tag, sizeof(tag), "[form %s]", form);
-    if (view_id && form_recorded(app, inc.id, tag)) {
+    if (view_id && form_recorded(ctx, inc.id, tag)) {
         LOG_INFO("decision: the same form was submitted again; recorded once", "incident:l", (long long)inc.id);
         incident_finish(&inc);
         input_finish(&in);
-        return job_result(app);
+        return job_result(ctx);
     }
     for (size_t i = 0; i < N_FIELDS; i++)
         mask_replace(&in.v[i]);     /* the store keeps the masked text only */
@@ -496,7 +468,7 @@ int decision_submit(struct sirt_app *app, const cJSON *payload)
     memset(&d, 0, sizeof(d));
     d.incident_id = inc.id;
     d.author = (char *)user;
-    d.created_ms = clock_now_ms();
+    d.created_ms = ctx->now_ms();
     d.solution = in.v[F_SOLUTION];
     d.options = in.v[F_OPTIONS][0] ? in.v[F_OPTIONS] : NULL;
     d.effectiveness = in.v[F_EFFECT];
@@ -504,44 +476,44 @@ int decision_submit(struct sirt_app *app, const cJSON *payload)
     d.how_affected = in.v[F_HOW];
     d.magnitude = in.v[F_MAGNITUDE];
     d.consequences = in.v[F_CONSEQ][0] ? in.v[F_CONSEQ] : NULL;
-    int rc = store_decision_add(app->store, &d);
+    int rc = store_decision_add(ctx->store, &d);
     if (rc == 0) {
         if (!view_id)
             snprintf(form, sizeof(form), "d%" PRId64, d.id);
-        rc = inc_timeline_add(app, inc.id, user, "decision", "short-term decision #%" PRId64 " recorded by <@%s> %s",
+        rc = inc_timeline_add(ctx, inc.id, user, "decision", "short-term decision #%" PRId64 " recorded by <@%s> %s",
                               d.id, user, view_id ? tag : "");
     }
     if (rc != 0) {
         LOG_ERROR("decision: cannot record; kept for a replay", "incident:l error:s", (long long)inc.id,
                   store_strerror(rc));
     } else {
-        plan_decision(app, &inc, &d, form);
+        plan_decision(ctx, &inc, &d, form);
         LOG_INFO("decision recorded", "incident:l decision:l", (long long)inc.id, (long long)d.id);
     }
     incident_finish(&inc);
     input_finish(&in);
-    return rc < 0 ? rc : job_result(app);
+    return rc < 0 ? rc : job_result(ctx);
 }
 
 /* ---- fix delivered, and validation ---- */
 
 /* The decision a button's value names and its incident; 0, or -1 after
  * telling the presser. */
-static int button_decision(struct sirt_app *app, const cJSON *payload, const cJSON *action, struct decision *d,
+static int button_decision(const struct hctx *ctx, const cJSON *payload, const cJSON *action, struct decision *d,
                            struct incident *inc)
 {
     memset(d, 0, sizeof(*d));
     memset(inc, 0, sizeof(*inc));
-    const char *v = jstr(action, "value");
+    const char *v = util_jstr_set(action, "value");
     char *end = NULL;
     long long id = v ? strtoll(v, &end, 10) : 0;
-    if (id <= 0 || !end || *end || store_decision_get(app->store, id, d) != 0) {
-        job_button_notice(app, payload, action, "decision-unknown", "I cannot find that decision any more.", false);
+    if (id <= 0 || !end || *end || store_decision_get(ctx->store, id, d) != 0) {
+        job_button_notice(ctx, payload, action, "decision-unknown", "I cannot find that decision any more.", false);
         return -1;
     }
-    if (store_incident_get(app->store, d->incident_id, inc) != 0) {
+    if (store_incident_get(ctx->store, d->incident_id, inc) != 0) {
         decision_finish(d);
-        job_button_notice(app, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
+        job_button_notice(ctx, payload, action, "decision-unknown", "I cannot find that incident any more.", false);
         return -1;
     }
     return 0;
@@ -555,27 +527,27 @@ static void minutes_text(int minutes, char *out, size_t len)
         snprintf(out, len, "%d minute%s", minutes, minutes == 1 ? "" : "s");
 }
 
-int decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int decision_fix_delivered(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
     const char *user = payload_user(payload);
     struct decision d;
     struct incident inc;
-    if (!user || button_decision(app, payload, action, &d, &inc) != 0)
-        return job_result(app);
+    if (!user || button_decision(ctx, payload, action, &d, &inc) != 0)
+        return job_result(ctx);
     char msg[300];
-    if (decision_check(app, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0) {
-        job_button_notice(app, payload, action, "fix-refused", msg, false);
+    if (decision_check(ctx, &inc, user, payload_channel(payload), msg, sizeof(msg)) != 0) {
+        job_button_notice(ctx, payload, action, "fix-refused", msg, false);
     } else if (d.fix_delivered_ms) {
         snprintf(msg, sizeof(msg), "The fix of decision #%" PRId64 " was already marked delivered by <@%s>.", d.id,
                  d.fix_delivered_by ? d.fix_delivered_by : "someone");
-        job_button_notice(app, payload, action, "fix-again", msg, false);
+        job_button_notice(ctx, payload, action, "fix-again", msg, false);
     } else {
-        int64_t now = clock_now_ms();
-        store_decision_fix_delivered(app->store, d.id, user, now);
-        inc_timeline_add(app, inc.id, user, "fix_delivered",
+        int64_t now = ctx->now_ms();
+        store_decision_fix_delivered(ctx->store, d.id, user, now);
+        inc_timeline_add(ctx, inc.id, user, "fix_delivered",
                          "short-term fix of decision #%" PRId64 " delivered (<@%s>)",
                          d.id, user);
-        int minutes = app->cfg->validate_after_minutes > 0 ? app->cfg->validate_after_minutes : 240;
+        int minutes = ctx->cfg->validate_after_minutes > 0 ? ctx->cfg->validate_after_minutes : 240;
         char when[32];
         minutes_text(minutes, when, sizeof(when));
         char *text = xasprintf(":package: <@%s> marked the short-term fix of decision #%" PRId64 " as delivered. "
@@ -583,19 +555,19 @@ int decision_fix_delivered(struct sirt_app *app, const cJSON *payload, const cJS
                                user, d.id, when, inc.owner ? "owner" : "reporter", inc.owner ? inc.owner : inc.reporter ? inc.reporter : "?");
         char key[96];
         snprintf(key, sizeof(key), "decision/%" PRId64 "/fix_delivered", d.id);
-        job_post_incident(app, &inc, key, text, NULL);
+        job_post_incident(ctx, &inc, key, text, NULL);
         free(text);
         char tkey[64], tp[64];
         snprintf(tkey, sizeof(tkey), "validate/%" PRId64, d.id);
         snprintf(tp, sizeof(tp), "{\"decision\":%" PRId64 "}", d.id);
-        store_timer_set(app->store, tkey, "validate_prompt", inc.id, now + (int64_t)minutes * 60000, tp, now);
+        store_timer_set(ctx->store, tkey, "validate_prompt", inc.id, now + (int64_t)minutes * 60000, tp, now);
     }
     decision_finish(&d);
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }
 
-void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_timer *t)
+void decision_validate_prompt_fire(const struct hctx *ctx, const struct sched_timer *t)
 {
     cJSON *p = t->payload ? cJSON_Parse(t->payload) : NULL;
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(p, "decision");
@@ -605,11 +577,11 @@ void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_time
     struct incident inc;
     memset(&d, 0, sizeof(d));
     memset(&inc, 0, sizeof(inc));
-    if (id <= 0 || store_decision_get(app->store, id, &d) != 0) {
+    if (id <= 0 || store_decision_get(ctx->store, id, &d) != 0) {
         LOG_WARN("validate prompt: unknown decision", "decision:l", (long long)id);
         return;
     }
-    if (d.validated != -1 || store_incident_get(app->store, d.incident_id, &inc) != 0) {
+    if (d.validated != -1 || store_incident_get(ctx->store, d.incident_id, &inc) != 0) {
         decision_finish(&d);
         return;   /* answered already (or no incident): nothing to ask */
     }
@@ -634,8 +606,8 @@ void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_time
         char key[128];
         snprintf(key, sizeof(key), "SIRT-%" PRId64 "/decision/%" PRId64 "/validate_prompt/%" PRId64, inc.id, d.id,
                  t->id);
-        job_dm(app, inc.id, key, to, text, blocks);
-        inc_timeline_add(app, inc.id, "sirtbot", "validate_prompt",
+        job_dm(ctx, inc.id, key, to, text, blocks);
+        inc_timeline_add(ctx, inc.id, "sirtbot", "validate_prompt",
                          "asked <@%s> to validate the fix of decision #%" PRId64,
                          to, d.id);
         free(sol);
@@ -646,28 +618,28 @@ void decision_validate_prompt_fire(struct sirt_app *app, const struct sched_time
     incident_finish(&inc);
 }
 
-int decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int decision_validated(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
     const char *user = payload_user(payload);
-    const char *aid = jstr(action, "action_id");
+    const char *aid = util_jstr_set(action, "action_id");
     bool yes = aid && strcmp(aid, "decision_validated_yes") == 0;
     struct decision d;
     struct incident inc;
-    if (!user || !aid || button_decision(app, payload, action, &d, &inc) != 0)
-        return job_result(app);
+    if (!user || !aid || button_decision(ctx, payload, action, &d, &inc) != 0)
+        return job_result(ctx);
     char msg[300];
-    if (!inc_authorized(app, &inc, user)) {
+    if (!inc_authorized(ctx, &inc, user)) {
         snprintf(msg, sizeof(msg), "Only the SIRT team and the people on SIRT-%" PRId64 " can validate its fixes.",
                  inc.id);
-        job_button_notice(app, payload, action, "validated-refused", msg, false);
+        job_button_notice(ctx, payload, action, "validated-refused", msg, false);
     } else if (d.validated != -1) {
         snprintf(msg, sizeof(msg), "<@%s> already validated decision #%" PRId64 "'s fix as %s.",
                  d.validated_by ? d.validated_by : "someone", d.id, d.validated ? "effective" : "NOT effective");
-        job_button_notice(app, payload, action, "validated-again", msg, false);
+        job_button_notice(ctx, payload, action, "validated-again", msg, false);
     } else {
-        int64_t now = clock_now_ms();
-        store_decision_validated(app->store, d.id, yes, user, now);
-        inc_timeline_add(app, inc.id, user, "fix_validated",
+        int64_t now = ctx->now_ms();
+        store_decision_validated(ctx->store, d.id, yes, user, now);
+        inc_timeline_add(ctx, inc.id, user, "fix_validated",
                          "short-term fix of decision #%" PRId64 " validated as %s by <@%s>",
                          d.id, yes ? "effective" : "NOT effective", user);
         char *text = yes ? xasprintf(":white_check_mark: <@%s> validated the short-term fix (decision #%" PRId64
@@ -677,15 +649,15 @@ int decision_validated(struct sirt_app *app, const cJSON *payload, const cJSON *
                                      PRId64 "`).", user, d.id, inc.id);
         char key[96];
         snprintf(key, sizeof(key), "decision/%" PRId64 "/validated", d.id);
-        job_post_incident(app, &inc, key, text, NULL);
+        job_post_incident(ctx, &inc, key, text, NULL);
         free(text);
         snprintf(msg, sizeof(msg), "Thanks: recorded that the short-term fix for SIRT-%" PRId64 " is %s.", inc.id,
                  yes ? "effective" : "NOT effective");
-        job_button_notice(app, payload, action, "validated-thanks", msg, true);
+        job_button_notice(ctx, payload, action, "validated-thanks", msg, true);
         snprintf(key, sizeof(key), "validate/%" PRId64, d.id);
-        store_timer_cancel(app->store, key);
+        store_timer_cancel(ctx->store, key);
     }
     decision_finish(&d);
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }

@@ -13,11 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/app.h"
 #include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "../bot/workhours.h"
@@ -37,13 +36,13 @@ static void key_of(char *out, size_t size, const char *what, int64_t id)
     snprintf(out, size, "%s/SIRT-%" PRId64, what, id);
 }
 
-void handoff_offer_cancel(struct sirt_app *app, int64_t id)
+void handoff_offer_cancel(const struct hctx *ctx, int64_t id)
 {
     char k[64];
     key_of(k, sizeof(k), OFFER_KIND, id);
-    store_timer_cancel(app->store, k);
+    store_timer_cancel(ctx->store, k);
     key_of(k, sizeof(k), HANDBACK_KIND, id);
-    store_timer_cancel(app->store, k);
+    store_timer_cancel(ctx->store, k);
 }
 
 static bool in_list(const cJSON *list, const char *user)
@@ -58,16 +57,16 @@ static bool in_list(const cJSON *list, const char *user)
 /* The next candidate along the sun at t: the appsec engineer in working
  * hours whose day ends latest (as handoff.c picks), skipping `exclude` and
  * everyone in tried.  NULL if nobody; borrowed from the config. */
-static const char *next_candidate(struct sirt_app *app, const char *exclude, const cJSON *tried, int64_t t)
+static const char *next_candidate(const struct hctx *ctx, const char *exclude, const cJSON *tried, int64_t t)
 {
-    const struct cfg *cfg = app->cfg;
+    const struct cfg *cfg = ctx->cfg;
     const char *best = NULL;
     int64_t best_end = -1;
     for (size_t i = 0; i < cfg->n_appsec; i++) {
         const char *u = cfg->appsec[i].user;
         if ((exclude && strcmp(u, exclude) == 0) || in_list(tried, u))
             continue;
-        struct wh w = handoff_appsec_wh(app, i);
+        struct wh w = handoff_appsec_wh(ctx, i);
         int64_t e = wh_window_end(&w, t);
         if (e >= 0 && e > best_end) {
             best = u;
@@ -81,13 +80,13 @@ static const char *next_candidate(struct sirt_app *app, const char *exclude, con
 
 /* The pending offer of incident id: 0 and *t filled (caller finishes it,
  * *pl is its parsed payload, caller deletes), or STORE_ENOTFOUND. */
-static int offer_get(struct sirt_app *app, int64_t id, struct sched_timer *t, cJSON **pl)
+static int offer_get(const struct hctx *ctx, int64_t id, struct sched_timer *t, cJSON **pl)
 {
     char k[64];
     key_of(k, sizeof(k), OFFER_KIND, id);
     memset(t, 0, sizeof(*t));
     *pl = NULL;
-    int rc = store_timer_get(app->store, k, t);
+    int rc = store_timer_get(ctx->store, k, t);
     if (rc != 0)
         return rc;
     *pl = cJSON_Parse(t->payload ? t->payload : "{}");
@@ -100,11 +99,11 @@ static int offer_get(struct sirt_app *app, int64_t id, struct sched_timer *t, cJ
     return 0;
 }
 
-bool handoff_pending(struct sirt_app *app, int64_t id, char *receiver, size_t size, int64_t *until)
+bool handoff_pending(const struct hctx *ctx, int64_t id, char *receiver, size_t size, int64_t *until)
 {
     struct sched_timer t;
     cJSON *pl;
-    if (!app->store || offer_get(app, id, &t, &pl) != 0)
+    if (!ctx->store || offer_get(ctx, id, &t, &pl) != 0)
         return false;
     str_lcpy(receiver, util_jstr(pl, "receiver"), size);
     if (until)
@@ -128,28 +127,28 @@ static cJSON *accept_blocks(const char *brief, int64_t id, const char *offer)
     return blocks;
 }
 
-void handoff_offer(struct sirt_app *app, const struct incident *inc, const char *to, const char *by,
+void handoff_offer(const struct hctx *ctx, const struct incident *inc, const char *to, const char *by,
                    const char *reason, enum handoff_offer_kind kind, const cJSON *tried)
 {
     int64_t id = inc->id;
-    int64_t now = clock_now_ms();
-    int64_t due = now + (int64_t)app->cfg->handoff_accept_minutes * 60000;
+    int64_t now = ctx->now_ms();
+    int64_t due = now + (int64_t)ctx->cfg->handoff_accept_minutes * 60000;
     char offer[24], step[96], key[160];
     snprintf(offer, sizeof(offer), "%016llx", (unsigned long long)util_rand64());
     snprintf(step, sizeof(step), "offer/%s", offer);
     const char *from = inc->owner;
 
     /* A member from now: the brief is theirs to read, and Accept is theirs. */
-    store_member_add(app->store, id, to, "handoff", now);
+    store_member_add(ctx->store, id, to, "handoff", now);
     cJSON *p = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "users"), cJSON_CreateString(to));
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/invite", id, step);
-    outbox_add(app->store, id, key, "slack.invite", p, NULL, 0, 0);
+    outbox_add(ctx->store, id, key, "slack.invite", p, NULL, 0, 0);
     cJSON_Delete(p);
 
-    char *brief = handoff_brief(app, inc, reason, BRIEF_OFFER);
+    char *brief = handoff_brief(ctx, inc, reason, BRIEF_OFFER);
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/brief", id, step);
-    job_dm(app, id, key, to, brief, accept_blocks(brief, id, offer));
+    job_dm(ctx, id, key, to, brief, accept_blocks(brief, id, offer));
     free(brief);
 
     char until[32];
@@ -163,12 +162,12 @@ void handoff_offer(struct sirt_app *app, const struct incident *inc, const char 
                       "until they accept (by %s).", id, from ? " from <@" : "", from ? from : "", from ? ">" : "",
                       to, reason, until);
     snprintf(key, sizeof(key), "%s/note", step);
-    job_post_incident(app, inc, key, t, NULL);
+    job_post_incident(ctx, inc, key, t, NULL);
     free(t);
     if (kind == OFFER_HANDOFF)
-        inc_timeline_add(app, id, by, "handoff", "handed off%s%s to %s (%s)", from ? " from " : "", from ? from : "",
+        inc_timeline_add(ctx, id, by, "handoff", "handed off%s%s to %s (%s)", from ? " from " : "", from ? from : "",
                          to, reason);
-    inc_timeline_add(app, id, to, "handoff_offered", "%s to %s, waiting for Accept",
+    inc_timeline_add(ctx, id, to, "handoff_offered", "%s to %s, waiting for Accept",
                      kind == OFFER_HANDBACK ? "hand-back from the secops on-call" : "handoff", to);
 
     cJSON *pl = cJSON_CreateObject();
@@ -182,34 +181,34 @@ void handoff_offer(struct sirt_app *app, const struct incident *inc, const char 
     char *json = cJSON_PrintUnformatted(pl);
     char k[64];
     key_of(k, sizeof(k), OFFER_KIND, id);
-    store_timer_set(app->store, k, OFFER_KIND, id, due, json, now);
+    store_timer_set(ctx->store, k, OFFER_KIND, id, due, json, now);
     cJSON_free(json);
     cJSON_Delete(pl);
     LOG_INFO("handoff offered", "incident:l receiver:s accept_minutes:d", (long long)id, to,
-             app->cfg->handoff_accept_minutes);
+             ctx->cfg->handoff_accept_minutes);
 }
 
 /* ---- nobody accepted in time ---- */
 
-void handoff_unaccepted_fire(struct sirt_app *app, const struct sched_timer *t)
+void handoff_unaccepted_fire(const struct hctx *ctx, const struct sched_timer *t)
 {
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
     cJSON *pl = cJSON_Parse(t->payload ? t->payload : "{}");
     const char *receiver = util_jstr(pl, "receiver");
-    if (!receiver || store_incident_get(app->store, t->incident_id, &inc) != 0 || strcmp(inc.state, "open") != 0) {
+    if (!receiver || store_incident_get(ctx->store, t->incident_id, &inc) != 0 || strcmp(inc.state, "open") != 0) {
         cJSON_Delete(pl);
         incident_finish(&inc);
         return;
     }
     bool handback = util_jstr(pl, "kind") && strcmp(util_jstr(pl, "kind"), "handback") == 0;
-    inc_timeline_add(app, inc.id, receiver, "handoff_unaccepted", "not accepted within %d minutes",
-                     app->cfg->handoff_accept_minutes);
+    inc_timeline_add(ctx, inc.id, receiver, "handoff_unaccepted", "not accepted within %d minutes",
+                     ctx->cfg->handoff_accept_minutes);
     char key[128];
     snprintf(key, sizeof(key), "unaccepted/%" PRId64, t->id);
     char *msg = xasprintf(":hourglass: <@%s> did not accept SIRT-%" PRId64 " within %d minutes.", receiver, inc.id,
-                          app->cfg->handoff_accept_minutes);
-    job_post_incident(app, &inc, key, msg, NULL);
+                          ctx->cfg->handoff_accept_minutes);
+    job_post_incident(ctx, &inc, key, msg, NULL);
     free(msg);
 
     cJSON *tried = cJSON_GetObjectItemCaseSensitive(pl, "tried");
@@ -220,12 +219,12 @@ void handoff_unaccepted_fire(struct sirt_app *app, const struct sched_timer *t)
     if (!in_list(tried, receiver))
         cJSON_AddItemToArray(tried, cJSON_CreateString(receiver));
     const char *from = util_jstr(pl, "from");
-    const char *next = next_candidate(app, from, tried, clock_now_ms());
+    const char *next = next_candidate(ctx, from, tried, ctx->now_ms());
     char *why = xasprintf("automatic: <@%s> did not accept in time", receiver);
     if (next) {
-        handoff_offer(app, &inc, next, "sirtbot", why, handback ? OFFER_HANDBACK : OFFER_HANDOFF, tried);
+        handoff_offer(ctx, &inc, next, "sirtbot", why, handback ? OFFER_HANDBACK : OFFER_HANDOFF, tried);
     } else if (!handback) {
-        handoff_to_secops(app, &inc, "sirtbot", why);
+        handoff_to_secops(ctx, &inc, "sirtbot", why);
     } else {
         /* The secops on-call holds it already: they keep it, and appsec is
          * asked again when the next working day starts. */
@@ -234,9 +233,9 @@ void handoff_unaccepted_fire(struct sirt_app *app, const struct sched_timer *t)
                             "offer it again when the next appsec working day starts.", inc.id,
                             inc.owner ? "<@" : "the secops on-call", inc.owner ? inc.owner : "",
                             inc.owner ? ">" : "");
-        job_post_incident(app, &inc, key, k, NULL);
+        job_post_incident(ctx, &inc, key, k, NULL);
         free(k);
-        handoff_handback_plan(app, inc.id);
+        handoff_handback_plan(ctx, inc.id);
     }
     free(why);
     cJSON_Delete(pl);
@@ -245,7 +244,7 @@ void handoff_unaccepted_fire(struct sirt_app *app, const struct sched_timer *t)
 
 /* ---- Accept ---- */
 
-int handoff_take_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int handoff_take_action(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *v = util_jstr(action, "value");
@@ -253,11 +252,11 @@ int handoff_take_action(struct sirt_app *app, const cJSON *payload, const cJSON 
     int64_t id = v ? inc_parse_id(v) : 0;
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
-    if (!user || !bar || id <= 0 || store_incident_get(app->store, id, &inc) != 0) {
-        job_button_notice(app, payload, action, "take-unknown", "I cannot find that handoff: nothing was changed.",
+    if (!user || !bar || id <= 0 || store_incident_get(ctx->store, id, &inc) != 0) {
+        job_button_notice(ctx, payload, action, "take-unknown", "I cannot find that handoff: nothing was changed.",
                           false);
         incident_finish(&inc);
-        return job_result(app);
+        return job_result(ctx);
     }
     struct sched_timer t;
     cJSON *pl = NULL;
@@ -265,7 +264,7 @@ int handoff_take_action(struct sirt_app *app, const cJSON *payload, const cJSON 
     char buf[300];
     if (strcmp(inc.state, "open") != 0) {
         why = "This incident is resolved: there is nothing to accept.";
-    } else if (offer_get(app, id, &t, &pl) != 0) {
+    } else if (offer_get(ctx, id, &t, &pl) != 0) {
         snprintf(buf, sizeof(buf), "This handoff is no longer waiting: SIRT-%" PRId64 " has moved on%s%s%s. "
                  "Nothing was changed.", id, inc.owner ? " (owner now <@" : "", inc.owner ? inc.owner : "",
                  inc.owner ? ">)" : "");
@@ -287,22 +286,22 @@ int handoff_take_action(struct sirt_app *app, const cJSON *payload, const cJSON 
         }
     }
     if (why) {
-        job_button_notice(app, payload, action, "take-refused", why, false);
+        job_button_notice(ctx, payload, action, "take-refused", why, false);
         incident_finish(&inc);
-        return job_result(app);
+        return job_result(ctx);
     }
 
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     bool handback = util_jstr(pl, "kind") && strcmp(util_jstr(pl, "kind"), "handback") == 0;
     char *old = inc.owner;
     char step[96];
     snprintf(step, sizeof(step), "take/%s", util_jstr(pl, "offer"));
-    store_timer_cancel(app->store, t.key);
-    store_incident_set_text(app->store, id, "owner", user, now);
-    store_member_add(app->store, id, user, "owner", now);
-    inc_timeline_add(app, id, user, "handoff_accepted", "accepted%s", handback ? " the hand-back" : " the handoff");
+    store_timer_cancel(ctx->store, t.key);
+    store_incident_set_text(ctx->store, id, "owner", user, now);
+    store_member_add(ctx->store, id, user, "owner", now);
+    inc_timeline_add(ctx, id, user, "handoff_accepted", "accepted%s", handback ? " the hand-back" : " the handoff");
     if (handback)
-        inc_timeline_add(app, id, user, "handed_back", "from %s to %s", old ? old : "the secops on-call", user);
+        inc_timeline_add(ctx, id, user, "handed_back", "from %s to %s", old ? old : "the secops on-call", user);
 
     char *msg = handback ? xasprintf(":white_check_mark: SIRT-%" PRId64 " handed back%s%s%s to appsec: <@%s> "
                                      "accepted and owns it now.", id, old ? " from <@" : "", old ? old : "",
@@ -311,36 +310,36 @@ int handoff_take_action(struct sirt_app *app, const cJSON *payload, const cJSON 
                                      "now.", user, id);
     char key[160];
     snprintf(key, sizeof(key), "%s/note", step);
-    job_post_incident(app, &inc, key, msg, NULL);
+    job_post_incident(ctx, &inc, key, msg, NULL);
     free(msg);
     char *note = handback ? xasprintf("Handed back from the secops on-call to the appsec engineer whose day started "
                                       "(accepted).")
                           : xasprintf("Handed off to the next appsec owner, {{user.%s}} (accepted).", user);
-    job_gitlab_note(app, &inc, step, note);
+    job_gitlab_note(ctx, &inc, step, note);
     free(note);
     snprintf(buf, sizeof(buf), "You own SIRT-%" PRId64 " now. The brief above has the context; I will ask you to "
              "hand it off before your day ends.", id);
-    job_button_notice(app, payload, action, "take-done", buf, false);
+    job_button_notice(ctx, payload, action, "take-done", buf, false);
     LOG_INFO("handoff accepted", "incident:l owner:s handback:d", (long long)id, user, handback ? 1 : 0);
 
     inc.owner = xstrdup(user);
-    handoff_plan(app, &inc);
+    handoff_plan(ctx, &inc);
     free(old);
     cJSON_Delete(pl);
     sched_timer_finish(&t);
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }
 
 /* ---- hand-back from the secops on-call ---- */
 
-void handoff_handback_plan(struct sirt_app *app, int64_t id)
+void handoff_handback_plan(const struct hctx *ctx, int64_t id)
 {
-    const struct cfg *cfg = app->cfg;
-    int64_t now = clock_now_ms();
+    const struct cfg *cfg = ctx->cfg;
+    int64_t now = ctx->now_ms();
     int64_t due = -1;
     for (size_t i = 0; i < cfg->n_appsec; i++) {
-        struct wh w = handoff_appsec_wh(app, i);
+        struct wh w = handoff_appsec_wh(ctx, i);
         /* A start, not "someone is in hours": whoever is in hours now was
          * passed over (tried, or off) by the handoff that led here. */
         int64_t s = wh_next_window(&w, now, NULL);
@@ -350,31 +349,31 @@ void handoff_handback_plan(struct sirt_app *app, int64_t id)
     char k[64];
     key_of(k, sizeof(k), HANDBACK_KIND, id);
     if (due < 0) {
-        store_timer_cancel(app->store, k);   /* no appsec engineer (or none with hours): it stays */
+        store_timer_cancel(ctx->store, k);   /* no appsec engineer (or none with hours): it stays */
         return;
     }
-    store_timer_set(app->store, k, HANDBACK_KIND, id, due, "{}", now);
+    store_timer_set(ctx->store, k, HANDBACK_KIND, id, due, "{}", now);
     char iso[32];
     clock_fmt_iso(due, iso);
     LOG_INFO("hand-back planned", "incident:l due:s", (long long)id, iso);
 }
 
-void handoff_handback_fire(struct sirt_app *app, const struct sched_timer *t)
+void handoff_handback_fire(const struct hctx *ctx, const struct sched_timer *t)
 {
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
-    if (store_incident_get(app->store, t->incident_id, &inc) != 0 || strcmp(inc.state, "open") != 0 ||
-        (inc.owner && handoff_appsec_index(app, inc.owner) >= 0)) {
+    if (store_incident_get(ctx->store, t->incident_id, &inc) != 0 || strcmp(inc.state, "open") != 0 ||
+        (inc.owner && handoff_appsec_index(ctx, inc.owner) >= 0)) {
         incident_finish(&inc);   /* resolved, or appsec has it already */
         return;
     }
-    const char *to = next_candidate(app, NULL, NULL, clock_now_ms());
+    const char *to = next_candidate(ctx, NULL, NULL, ctx->now_ms());
     if (!to) {
-        handoff_handback_plan(app, inc.id);   /* a zone moved since it was planned: the new first start */
+        handoff_handback_plan(ctx, inc.id);   /* a zone moved since it was planned: the new first start */
         incident_finish(&inc);
         return;
     }
-    handoff_offer(app, &inc, to, "sirtbot", "the first appsec working day starts", OFFER_HANDBACK, NULL);
+    handoff_offer(ctx, &inc, to, "sirtbot", "the first appsec working day starts", OFFER_HANDBACK, NULL);
     incident_finish(&inc);
 }
 
@@ -394,19 +393,19 @@ static bool collect_id(void *ud, const struct incident *inc)
     return true;
 }
 
-void handoff_zones_changed(struct sirt_app *app)
+void handoff_zones_changed(const struct hctx *ctx)
 {
     /* Ids first: the store's reads do not promise a callback may write. */
     struct ids_ctx c = { NULL, 0, 0 };
-    store_incidents_open(app->store, collect_id, &c);
+    store_incidents_open(ctx->store, collect_id, &c);
     int n = 0;
     for (size_t i = 0; i < c.n; i++) {
         char k[64];
         struct sched_timer t;
         memset(&t, 0, sizeof(t));
         key_of(k, sizeof(k), HANDBACK_KIND, c.v[i]);
-        if (store_timer_get(app->store, k, &t) == 0) {
-            handoff_handback_plan(app, c.v[i]);
+        if (store_timer_get(ctx->store, k, &t) == 0) {
+            handoff_handback_plan(ctx, c.v[i]);
             n++;
         }
         sched_timer_finish(&t);

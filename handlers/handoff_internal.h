@@ -12,17 +12,17 @@
 
 #include "../bot/workhours.h"
 
-struct sirt_app;
+struct hctx;
 struct incident;
 
 /* handoff.c */
 /* Index of user in cfg->appsec, or -1. */
-int handoff_appsec_index(const struct sirt_app *app, const char *user);
+int handoff_appsec_index(const struct hctx *ctx, const char *user);
 /* Working hours of cfg->appsec[i] in their resolved zone (borrowed). */
-struct wh handoff_appsec_wh(const struct sirt_app *app, size_t i);
+struct wh handoff_appsec_wh(const struct hctx *ctx, size_t i);
 /* Hands inc to the secops on-call (paged in a new page round), or says
  * nobody is configured; plans the hand-back to appsec. */
-void handoff_to_secops(struct sirt_app *app, const struct incident *inc, const char *by, const char *reason);
+void handoff_to_secops(const struct hctx *ctx, const struct incident *inc, const char *by, const char *reason);
 
 /* handoff_accept.c */
 enum handoff_offer_kind { OFFER_HANDOFF, OFFER_HANDBACK };
@@ -30,12 +30,12 @@ enum handoff_offer_kind { OFFER_HANDOFF, OFFER_HANDBACK };
  * the channel, timeline handoff_offered, and the accept deadline
  * (handoff.accept_minutes).  tried (may be NULL): receivers already tried
  * for this handoff, copied. */
-void handoff_offer(struct sirt_app *app, const struct incident *inc, const char *to, const char *by,
+void handoff_offer(const struct hctx *ctx, const struct incident *inc, const char *to, const char *by,
                    const char *reason, enum handoff_offer_kind kind, const cJSON *tried);
 /* Cancels a pending offer and the hand-back timer of incident id. */
-void handoff_offer_cancel(struct sirt_app *app, int64_t id);
+void handoff_offer_cancel(const struct hctx *ctx, int64_t id);
 /* Plans the hand-back of incident id to appsec at the earliest start of an
  * appsec working day after now (DST-correct: workhours.h). */
-void handoff_handback_plan(struct sirt_app *app, int64_t id);
+void handoff_handback_plan(const struct hctx *ctx, int64_t id);
 
 #endif

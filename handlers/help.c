@@ -22,9 +22,9 @@ static void commands_text(const struct sirt_req *req, struct buf *b)
                 "private channel, the confidential issue and DMs to the people on it.");
 }
 
-void help_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void help_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
-    (void)app;
+    (void)ctx;
     struct buf b;
     buf_init(&b, 0);
     commands_text(req, &b);
@@ -32,9 +32,9 @@ void help_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_
     out->text = buf_take(&b);
 }
 
-void handlers_unknown(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void handlers_unknown(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
-    (void)app;
+    (void)ctx;
     struct buf b;
     buf_init(&b, 0);
     /* Echo at most a short, sanitised verb: it came from a user. */

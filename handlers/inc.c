@@ -11,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/app.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/mask.h"
+#include "../bot/util.h"
+#include "handlers.h"
+#include "job.h"
 
 int64_t inc_parse_id(const char *w)
 {
@@ -35,7 +36,7 @@ int64_t inc_parse_id(const char *w)
     return n;
 }
 
-int inc_for(struct sirt_app *app, const char *channel_id, const char *args, struct incident *inc,
+int inc_for(const struct hctx *ctx, const char *channel_id, const char *args, struct incident *inc,
             const char **rest, char *err, size_t errlen)
 {
     memset(inc, 0, sizeof(*inc));
@@ -53,31 +54,67 @@ int inc_for(struct sirt_app *app, const char *channel_id, const char *args, stru
             p++;
         if (rest)
             *rest = p;
-        if (store_incident_get(app->store, id, inc) == 0)
+        if (store_incident_get(ctx->store, id, inc) == 0)
             return 0;
         snprintf(err, errlen, "There is no incident SIRT-%" PRId64 ".", id);
         return -1;
     }
-    if (channel_id && store_incident_by_channel(app->store, channel_id, inc) == 0)
+    if (channel_id && store_incident_by_channel(ctx->store, channel_id, inc) == 0)
         return 0;
     snprintf(err, errlen, "Which incident? Give its id (e.g. `SIRT-12`), or ask inside the incident's channel.");
     return -1;
 }
 
-bool inc_authorized(struct sirt_app *app, const struct incident *inc, const char *user)
+int inc_for_reply(const struct hctx *ctx, const struct sirt_req *req, struct incident *inc,
+                  struct sirt_reply *out)
+{
+    char err[300];
+    if (inc_for(ctx, req->channel_id, req->args, inc, NULL, err, sizeof(err)) == 0)
+        return 0;
+    reply_set_text(out, "%s", err);
+    return -1;
+}
+
+int inc_for_req(const struct hctx *ctx, const struct sirt_req *req, struct incident *inc)
+{
+    char err[300];
+    return inc_for(ctx, req->channel_id, req->args, inc, NULL, err, sizeof(err));
+}
+
+int inc_of_button(const struct hctx *ctx, const cJSON *action, struct incident *inc)
+{
+    memset(inc, 0, sizeof(*inc));
+    int64_t id = inc_parse_id(util_jstr(action, "value"));
+    if (id <= 0 || !ctx->store)
+        return -1;
+    return store_incident_get(ctx->store, id, inc) == 0 ? 0 : -1;
+}
+
+int inc_for_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action, const char *what,
+                   bool replace, struct incident *inc)
+{
+    if (inc_of_button(ctx, action, inc) == 0)
+        return 0;
+    char w[64];
+    snprintf(w, sizeof(w), "%s-unknown", what);
+    job_button_notice(ctx, payload, action, w, "I cannot find that incident any more.", replace);
+    return -1;
+}
+
+bool inc_authorized(const struct hctx *ctx, const struct incident *inc, const char *user)
 {
     if (!user || !inc)
         return false;
-    if (app->cfg && cfg_strv_has(&app->cfg->sirt_team, user))
+    if (ctx->cfg && cfg_strv_has(&ctx->cfg->sirt_team, user))
         return true;
     if ((inc->reporter && strcmp(inc->reporter, user) == 0) || (inc->owner && strcmp(inc->owner, user) == 0))
         return true;
-    return app->store && store_member_is(app->store, inc->id, user) == 1;
+    return ctx->store && store_member_is(ctx->store, inc->id, user) == 1;
 }
 
-bool inc_reply_private(struct sirt_app *app, const struct sirt_req *req, const struct incident *inc)
+bool inc_reply_private(const struct hctx *ctx, const struct sirt_req *req, const struct incident *inc)
 {
-    (void)app;
+    (void)ctx;
     if (req->source == REQ_SLASH || req->source == REQ_DM)
         return true;
     return inc && inc->channel_id && req->channel_id && strcmp(inc->channel_id, req->channel_id) == 0;
@@ -88,7 +125,7 @@ bool inc_in_channel(const struct incident *inc, const char *channel)
     return inc && inc->channel_id && channel && strcmp(inc->channel_id, channel) == 0;
 }
 
-int inc_timeline_add(struct sirt_app *app, int64_t incident_id, const char *actor, const char *kind,
+int inc_timeline_add(const struct hctx *ctx, int64_t incident_id, const char *actor, const char *kind,
                      const char *fmt, ...)
 {
     char buf[2048];
@@ -97,7 +134,7 @@ int inc_timeline_add(struct sirt_app *app, int64_t incident_id, const char *acto
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     char *m = mask_secrets(buf);    /* entries may quote what a user typed */
-    int rc = store_timeline_add(app->store, incident_id, clock_now_ms(), actor, kind, m);
+    int rc = store_timeline_add(ctx->store, incident_id, ctx->now_ms(), actor, kind, m);
     free(m);
     return rc;
 }

@@ -10,19 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/app.h"
 #include "../bot/config.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/util.h"
 
-static int64_t add(struct sirt_app *app, int64_t incident_id, const char *key, const char *op, cJSON *p)
+static int64_t add(const struct hctx *ctx, int64_t incident_id, const char *key, const char *op, cJSON *p)
 {
-    int64_t id = outbox_add(app->store, incident_id, key, op, p, NULL, 0, 0);
+    int64_t id = outbox_add(ctx->store, incident_id, key, op, p, NULL, 0, 0);
     cJSON_Delete(p);
     return id;
 }
 
-int64_t job_post_channel(struct sirt_app *app, int64_t incident_id, const char *key, const char *channel,
+int64_t job_post_channel(const struct hctx *ctx, int64_t incident_id, const char *key, const char *channel,
                          const char *thread_ts, const char *text, cJSON *blocks)
 {
     cJSON *p = cJSON_CreateObject();
@@ -33,29 +32,51 @@ int64_t job_post_channel(struct sirt_app *app, int64_t incident_id, const char *
         cJSON_AddItemToObject(p, "blocks", blocks);
     if (thread_ts)
         cJSON_AddStringToObject(p, "thread_ts", thread_ts);
-    return add(app, incident_id, key, "slack.post", p);
+    return add(ctx, incident_id, key, "slack.post", p);
 }
 
-int64_t job_post_incident(struct sirt_app *app, const struct incident *inc, const char *key_suffix,
+int64_t job_post_incident(const struct hctx *ctx, const struct incident *inc, const char *key_suffix,
                           const char *text, cJSON *blocks)
 {
     char key[160];
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s", inc->id, key_suffix);
     /* No channel: the effect waits for the incident channel. */
-    return job_post_channel(app, inc->id, key, inc->channel_id, NULL, text, blocks);
+    return job_post_channel(ctx, inc->id, key, inc->channel_id, NULL, text, blocks);
 }
 
-int64_t job_ephemeral(struct sirt_app *app, const char *key, const char *channel, const char *user,
+int64_t job_post_incident_req(const struct hctx *ctx, const struct incident *inc, const char *what,
+                              const char *req_id, char *text)
+{
+    char key[160];   /* as job_post_incident's */
+    snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s/%s", inc->id, what, req_id);
+    int64_t id = job_post_channel(ctx, inc->id, key, inc->channel_id, NULL, text, NULL);
+    free(text);
+    return id;
+}
+
+int64_t job_views_open(const struct hctx *ctx, int64_t incident_id, const char *trigger_id, cJSON *view)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "trigger_id", trigger_id);
+    cJSON_AddItemToObject(p, "view", view);
+    char *key = xasprintf("views_open/%s", trigger_id);
+    int64_t id = outbox_add(ctx->store, incident_id, key, "slack.views_open", p, NULL, 0, 0);
+    free(key);
+    cJSON_Delete(p);
+    return id;
+}
+
+int64_t job_ephemeral(const struct hctx *ctx, const char *key, const char *channel, const char *user,
                       const char *text)
 {
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "channel", channel);
     cJSON_AddStringToObject(p, "user", user);
     cJSON_AddStringToObject(p, "text", text);
-    return add(app, 0, key, "slack.ephemeral", p);
+    return add(ctx, 0, key, "slack.ephemeral", p);
 }
 
-int64_t job_dm(struct sirt_app *app, int64_t incident_id, const char *key, const char *user, const char *text,
+int64_t job_dm(const struct hctx *ctx, int64_t incident_id, const char *key, const char *user, const char *text,
                cJSON *blocks)
 {
     cJSON *p = cJSON_CreateObject();
@@ -63,12 +84,12 @@ int64_t job_dm(struct sirt_app *app, int64_t incident_id, const char *key, const
     cJSON_AddStringToObject(p, "text", text);
     if (blocks)
         cJSON_AddItemToObject(p, "blocks", blocks);
-    return add(app, incident_id, key, "slack.dm", p);
+    return add(ctx, incident_id, key, "slack.dm", p);
 }
 
-int64_t job_gitlab_note(struct sirt_app *app, const struct incident *inc, const char *key_suffix, const char *body)
+int64_t job_gitlab_note(const struct hctx *ctx, const struct incident *inc, const char *key_suffix, const char *body)
 {
-    if (!app->cfg->gitlab_url)
+    if (!ctx->cfg->gitlab_url)
         return 0;
     char key[160], marker[200];
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s", inc->id, key_suffix);
@@ -79,7 +100,7 @@ int64_t job_gitlab_note(struct sirt_app *app, const struct incident *inc, const 
     cJSON_AddStringToObject(p, "marker", marker);
     cJSON_AddTrueToObject(p, "names");   /* {{user.<id>}} in body -> people's names at send time */
     free(b);
-    return add(app, inc->id, key, "gitlab.note", p);
+    return add(ctx, inc->id, key, "gitlab.note", p);
 }
 
 void job_request_key(const struct sirt_req *req, const char *prefix, char *out, size_t size)
@@ -107,7 +128,7 @@ static const char *button_channel(const cJSON *payload)
     return c ? c : util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
 }
 
-int64_t job_button_notice(struct sirt_app *app, const cJSON *payload, const cJSON *action, const char *what,
+int64_t job_button_notice(const struct hctx *ctx, const cJSON *payload, const cJSON *action, const char *what,
                           const char *text, bool replace)
 {
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
@@ -129,16 +150,16 @@ int64_t job_button_notice(struct sirt_app *app, const cJSON *payload, const cJSO
             cJSON_AddFalseToObject(body, "replace_original");
         }
         cJSON_AddStringToObject(body, "text", text);
-        return add(app, 0, key, "slack.response_url", p);
+        return add(ctx, 0, key, "slack.response_url", p);
     }
     if (channel && user)
-        return job_ephemeral(app, key, channel, user, text);
+        return job_ephemeral(ctx, key, channel, user, text);
     if (user)
-        return job_dm(app, 0, key, user, text, NULL);
+        return job_dm(ctx, 0, key, user, text, NULL);
     return 0;
 }
 
-int job_result(const struct sirt_app *app)
+int job_result(const struct hctx *ctx)
 {
-    return app && store_txn_failed(app->store) ? STORE_EIO : 0;
+    return ctx && store_txn_failed(ctx->store) ? STORE_EIO : 0;
 }

@@ -13,10 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../bot/app.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/sha256.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
@@ -146,7 +145,7 @@ enum attempt_state { ATTEMPT_NONE, ATTEMPT_RUNNING, ATTEMPT_LINKED, ATTEMPT_NOT_
 
 /* Where the attempts to link (path, iid) to inc stand: the latest one's
  * state, and the number the next attempt takes (MAX_ATTEMPTS + 1 = no more). */
-static enum attempt_state attempts(struct sirt_app *app, int64_t incident, const char *path, int64_t iid,
+static enum attempt_state attempts(const struct hctx *ctx, int64_t incident, const char *path, int64_t iid,
                                    int *next)
 {
     char base[96], key[128];
@@ -155,7 +154,7 @@ static enum attempt_state attempts(struct sirt_app *app, int64_t incident, const
     int k = 1;
     for (; k <= MAX_ATTEMPTS; k++) {
         attempt_key(base, k, key, sizeof(key));
-        int64_t id = store_outbox_find(app->store, key);
+        int64_t id = store_outbox_find(ctx->store, key);
         if (id <= 0)
             break;
         last = id;
@@ -165,7 +164,7 @@ static enum attempt_state attempts(struct sirt_app *app, int64_t incident, const
         return ATTEMPT_NONE;
     struct outbox_job j;
     memset(&j, 0, sizeof(j));
-    if (store_outbox_get(app->store, last, &j) != 0)
+    if (store_outbox_get(ctx->store, last, &j) != 0)
         return ATTEMPT_RUNNING;   /* unknown: do not add another */
     enum attempt_state st = ATTEMPT_RUNNING;
     if (j.state == OUTBOX_FAILED || j.state == OUTBOX_DROPPED) {
@@ -197,11 +196,11 @@ static char *note_body(const struct incident *inc)
     return b;
 }
 
-int64_t link_add(struct sirt_app *app, const struct incident *inc, const char *actor, const char *url,
+int64_t link_add(const struct hctx *ctx, const struct incident *inc, const char *actor, const char *url,
                  const char *path, int64_t iid, int64_t issue_job)
 {
     int next = 1;
-    enum attempt_state st = attempts(app, inc->id, path, iid, &next);
+    enum attempt_state st = attempts(ctx, inc->id, path, iid, &next);
     if (st == ATTEMPT_RUNNING || st == ATTEMPT_LINKED || next > MAX_ATTEMPTS)
         return 0;
     char base[96], key[128];
@@ -218,7 +217,7 @@ int64_t link_add(struct sirt_app *app, const struct incident *inc, const char *a
     cJSON_AddStringToObject(p, "marker", marker);
     if (actor)
         cJSON_AddStringToObject(p, "actor", actor);
-    int64_t id = outbox_add(app->store, inc->id, key, "gitlab.link", p, issue_job > 0 ? &issue_job : NULL,
+    int64_t id = outbox_add(ctx->store, inc->id, key, "gitlab.link", p, issue_job > 0 ? &issue_job : NULL,
                             issue_job > 0 ? 1 : 0, 0);
     cJSON_Delete(p);
     free(marker);
@@ -258,18 +257,18 @@ struct link_req {
 };
 
 /* Parses and checks a request.  0, or -1 with a message for the asker. */
-static int link_parse(struct sirt_app *app, const struct sirt_req *req, struct link_req *lr, char *msg, size_t len)
+static int link_parse(const struct hctx *ctx, const struct sirt_req *req, struct link_req *lr, char *msg, size_t len)
 {
     const char *rest = NULL;
     memset(lr, 0, sizeof(*lr));
-    if (inc_for(app, req->channel_id, req->args, &lr->inc, &rest, msg, len) != 0)
+    if (inc_for(ctx, req->channel_id, req->args, &lr->inc, &rest, msg, len) != 0)
         return -1;
     int64_t n = lr->inc.id;
     int rc = -1;
     char raw[URL_MAX + 1];
     unwrap_url(rest ? rest : "", raw, sizeof(raw));
-    const char *gl = app->cfg ? app->cfg->gitlab_url : NULL;
-    if (!inc_authorized(app, &lr->inc, req->user_id)) {
+    const char *gl = ctx->cfg ? ctx->cfg->gitlab_url : NULL;
+    if (!inc_authorized(ctx, &lr->inc, req->user_id)) {
         snprintf(msg, len, "Sorry, only the SIRT team and the people on SIRT-%" PRId64 " can link issues to it.", n);
     } else if (!raw[0]) {
         snprintf(msg, len, "Usage: `link SIRT-%" PRId64 " <issue URL>`, e.g. `%s/<group>/<project>/-/issues/<number>`.",
@@ -294,7 +293,7 @@ static int link_parse(struct sirt_app *app, const struct sirt_req *req, struct l
     if (rc == 0 && lr->inc.gitlab_issue_iid <= 0) {
         char key[64];
         snprintf(key, sizeof(key), "SIRT-%" PRId64 "/gitlab_issue", n);
-        lr->issue_job = store_outbox_find(app->store, key);
+        lr->issue_job = store_outbox_find(ctx->store, key);
         if (lr->issue_job <= 0) {
             snprintf(msg, len, "SIRT-%" PRId64 " has no GitLab issue of its own to link from.", n);
             rc = -1;
@@ -302,7 +301,7 @@ static int link_parse(struct sirt_app *app, const struct sirt_req *req, struct l
     }
     if (rc == 0) {
         int next = 1;
-        enum attempt_state st = attempts(app, n, lr->path, lr->iid, &next);
+        enum attempt_state st = attempts(ctx, n, lr->path, lr->iid, &next);
         if (st == ATTEMPT_LINKED) {
             snprintf(msg, len, "%s is already linked to SIRT-%" PRId64 ".", lr->url, n);
             rc = -1;
@@ -320,16 +319,16 @@ static int link_parse(struct sirt_app *app, const struct sirt_req *req, struct l
     return rc;
 }
 
-void link_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void link_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
     struct link_req *lr = xcalloc(1, sizeof(*lr));
     char msg[URL_MAX + 600];
-    if (link_parse(app, req, lr, msg, sizeof(msg)) != 0) {
+    if (link_parse(ctx, req, lr, msg, sizeof(msg)) != 0) {
         reply_set_text(out, "%s", msg);
         free(lr);
         return;
     }
-    if (inc_reply_private(app, req, &lr->inc))
+    if (inc_reply_private(ctx, req, &lr->inc))
         reply_set_text(out, "Linking %s to SIRT-%" PRId64 ": its reproduction steps go there as an internal "
                             "comment and the two issues will link each other. The incident channel hears when "
                             "it is done.", lr->url, lr->inc.id);
@@ -340,16 +339,16 @@ void link_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_
     free(lr);
 }
 
-int link_work(struct sirt_app *app, const struct sirt_req *req)
+int link_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     struct link_req *lr = xcalloc(1, sizeof(*lr));
     char msg[URL_MAX + 600];
-    if (link_parse(app, req, lr, msg, sizeof(msg)) != 0) {
+    if (link_parse(ctx, req, lr, msg, sizeof(msg)) != 0) {
         free(lr);
-        return job_result(app);   /* respond() told the asker */
+        return job_result(ctx);   /* respond() told the asker */
     }
-    link_add(app, &lr->inc, req->user_id, lr->url, lr->path, lr->iid, lr->issue_job);
+    link_add(ctx, &lr->inc, req->user_id, lr->url, lr->path, lr->iid, lr->issue_job);
     incident_finish(&lr->inc);
     free(lr);
-    return job_result(app);
+    return job_result(ctx);
 }

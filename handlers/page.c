@@ -10,11 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/app.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "flows.h"
@@ -25,15 +23,9 @@
 
 #define TITLE_MAX 150
 
-static const char *jstr(const cJSON *o, const char *k)
+static bool paging_enabled(const struct hctx *ctx)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
-
-static bool paging_enabled(const struct sirt_app *app)
-{
-    return app->cfg && app->cfg->pagerduty_routing_key && app->cfg->pagerduty_routing_key[0];
+    return ctx->cfg && ctx->cfg->pagerduty_routing_key && ctx->cfg->pagerduty_routing_key[0];
 }
 
 
@@ -50,20 +42,10 @@ static bool is_resolved(const struct incident *inc)
  * two requests), else the trigger id. */
 static void press_id(const cJSON *payload, const cJSON *action, char *out, size_t size)
 {
-    const char *ts = jstr(action, "action_ts");
-    const char *trig = jstr(payload, "trigger_id");
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *ts = util_jstr_set(action, "action_ts");
+    const char *trig = util_jstr_set(payload, "trigger_id");
+    const char *user = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     snprintf(out, size, "%s/%s", user ? user : "-", ts ? ts : trig ? trig : "0");
-}
-
-/* The incident a button's value names ("SIRT-n"); 0 and inc filled, or -1. */
-static int button_incident(struct sirt_app *app, const cJSON *action, struct incident *inc)
-{
-    memset(inc, 0, sizeof(*inc));
-    int64_t id = inc_parse_id(jstr(action, "value"));
-    if (id <= 0 || !app->store)
-        return -1;
-    return store_incident_get(app->store, id, inc) == 0 ? 0 : -1;
 }
 
 /* ---- paging ---- */
@@ -71,10 +53,10 @@ static int button_incident(struct sirt_app *app, const cJSON *action, struct inc
 /* May user page for inc from channel?  People on the incident, and anyone
  * inside its private channel (they were invited).  0, or -1 with the
  * reason for the user in msg. */
-static int page_check(struct sirt_app *app, const struct incident *inc, const char *user, const char *channel,
+static int page_check(const struct hctx *ctx, const struct incident *inc, const char *user, const char *channel,
                       char *msg, size_t len)
 {
-    if (!inc_authorized(app, inc, user) && !inc_in_channel(inc, channel)) {
+    if (!inc_authorized(ctx, inc, user) && !inc_in_channel(inc, channel)) {
         snprintf(msg, len, "Only the SIRT team and the people on SIRT-%" PRId64 " can page for it. "
                            "If you have news about it, tell the SIRT team.", inc->id);
         return -1;
@@ -84,7 +66,7 @@ static int page_check(struct sirt_app *app, const struct incident *inc, const ch
                            "with `/sirt report`.", inc->id);
         return -1;
     }
-    if (!paging_enabled(app)) {
+    if (!paging_enabled(ctx)) {
         snprintf(msg, len, "Paging is disabled: PAGERDUTY_ROUTING_KEY is not set for sirtbot, so nothing was "
                            "sent to PagerDuty. Page the security on-call by hand.");
         return -1;
@@ -94,7 +76,7 @@ static int page_check(struct sirt_app *app, const struct incident *inc, const ch
 
 /* ---- page rounds ---- */
 
-int page_round(struct sirt_app *app, int64_t incident_id, bool new_round, const char *reason, char *key,
+int page_round(const struct hctx *ctx, int64_t incident_id, bool new_round, const char *reason, char *key,
                size_t len, bool *is_new)
 {
     if (is_new)
@@ -102,7 +84,7 @@ int page_round(struct sirt_app *app, int64_t incident_id, bool new_round, const 
     if (!new_round) {
         struct page_round open;
         memset(&open, 0, sizeof(open));
-        int rc = store_page_open(app->store, incident_id, &open);
+        int rc = store_page_open(ctx->store, incident_id, &open);
         if (rc == 0) {
             str_lcpy(key, open.dedup_key, len);
             int round = open.round;
@@ -112,7 +94,7 @@ int page_round(struct sirt_app *app, int64_t incident_id, bool new_round, const 
         if (rc != STORE_ENOTFOUND)
             return rc;
     }
-    int last = store_page_last_round(app->store, incident_id);
+    int last = store_page_last_round(ctx->store, incident_id);
     if (last < 0)
         return last;
     int round = last + 1;
@@ -120,21 +102,21 @@ int page_round(struct sirt_app *app, int64_t incident_id, bool new_round, const 
         snprintf(key, len, "SIRT-%" PRId64, incident_id);
     else
         snprintf(key, len, "SIRT-%" PRId64 "/page-%d", incident_id, round);
-    int rc = store_page_add(app->store, incident_id, round, key, reason, clock_now_ms());
+    int rc = store_page_add(ctx->store, incident_id, round, key, reason, ctx->now_ms());
     if (rc != 0)
         return rc;
     if (is_new)
         *is_new = true;
-    page_ack_plan(app, incident_id, key);
+    page_ack_plan(ctx, incident_id, key);
     LOG_INFO("page round opened", "incident:l round:d dedup_key:s reason:s", (long long)incident_id, round, key,
              reason);
     return round;
 }
 
-int64_t page_oncall_invite(struct sirt_app *app, int64_t incident_id, const char *idem_key, const char *dedup_key,
+int64_t page_oncall_invite(const struct hctx *ctx, int64_t incident_id, const char *idem_key, const char *dedup_key,
                            int64_t after, int64_t channel_job, int64_t project_job)
 {
-    const struct cfg *c = app->cfg;
+    const struct cfg *c = ctx->cfg;
     if (!c->secops_schedule && !c->secops_fallback_user)
         return 0;
     cJSON *p = cJSON_CreateObject();
@@ -148,19 +130,19 @@ int64_t page_oncall_invite(struct sirt_app *app, int64_t incident_id, const char
         cJSON_AddNumberToObject(p, "channel_job", (double)channel_job);
     if (project_job > 0)
         cJSON_AddNumberToObject(p, "project_job", (double)project_job);
-    int64_t id = outbox_add(app->store, incident_id, idem_key, "pd.oncall", p, after > 0 ? &after : NULL,
+    int64_t id = outbox_add(ctx->store, incident_id, idem_key, "pd.oncall", p, after > 0 ? &after : NULL,
                             after > 0 ? 1 : 0, 0);
     cJSON_Delete(p);
     return id;
 }
 
-void page_plan(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id,
+void page_plan(const struct hctx *ctx, const struct incident *inc, const char *user, const char *req_id,
                const char *reason)
 {
     bool by_severity = reason && strcmp(reason, "severity") == 0;
     char dedup[64];
     bool is_new = false;
-    int round = page_round(app, inc->id, false, by_severity ? "severity" : "page", dedup, sizeof(dedup), &is_new);
+    int round = page_round(ctx, inc->id, false, by_severity ? "severity" : "page", dedup, sizeof(dedup), &is_new);
     if (round < 0) {
         LOG_ERROR("page: cannot record the page round", "incident:l error:s", (long long)inc->id,
                   store_strerror(round));
@@ -192,21 +174,21 @@ void page_plan(struct sirt_app *app, const struct incident *inc, const char *use
     cJSON_AddStringToObject(cd, "paged_by", user);
     char key[256];
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/page/%s", inc->id, req_id);
-    int64_t j_page = outbox_add(app->store, inc->id, key, "pd.trigger", p, NULL, 0, 0);
+    int64_t j_page = outbox_add(ctx->store, inc->id, key, "pd.trigger", p, NULL, 0, 0);
     cJSON_Delete(p);
     free(title);
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/page/%s/oncall", inc->id, req_id);
-    page_oncall_invite(app, inc->id, key, dedup, j_page, 0, 0);
+    page_oncall_invite(ctx, inc->id, key, dedup, j_page, 0, 0);
 
     char *text;
     if (by_severity) {
-        inc_timeline_add(app, inc->id, user, "paged", "security on-call paged: <@%s> raised the incident to S%d/P%d "
+        inc_timeline_add(ctx, inc->id, user, "paged", "security on-call paged: <@%s> raised the incident to S%d/P%d "
                          "(%s page round %d, dedup_key %s)", user, inc->severity, inc->priority,
                          is_new ? "new" : "open", round, dedup);
         text = xasprintf(":rotating_light: SIRT-%" PRId64 " is now S%d/P%d: the security on-call is being paged "
                          "(PagerDuty page `%s`).", inc->id, inc->severity, inc->priority, dedup);
     } else {
-        inc_timeline_add(app, inc->id, user, "paged",
+        inc_timeline_add(ctx, inc->id, user, "paged",
                          "security on-call paged by <@%s> (%s page round %d, dedup_key %s)",
                          user, is_new ? "new" : "open", round, dedup);
         text = is_new ? xasprintf(":rotating_light: <@%s> paged the security on-call (PagerDuty page `%s`).",
@@ -214,21 +196,17 @@ void page_plan(struct sirt_app *app, const struct incident *inc, const char *use
                       : xasprintf(":rotating_light: <@%s> paged the security on-call again (PagerDuty page `%s`, "
                                   "still open).", user, dedup);
     }
-    snprintf(key, sizeof(key), "paged/%s", req_id);
-    job_post_incident(app, inc, key, text, NULL);
-    free(text);
+    job_post_incident_req(ctx, inc, "paged", req_id, text);
     LOG_INFO("page requested", "incident:l user:s", (long long)inc->id, user);
 }
 
-void page_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void page_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
     struct incident inc;
     char msg[300];
-    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
-        reply_set_text(out, "%s", msg);
+    if (inc_for_reply(ctx, req, &inc, out) != 0)
         return;
-    }
-    if (page_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) != 0)
+    if (page_check(ctx, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) != 0)
         reply_set_text(out, "%s", msg);
     else if (req->source == REQ_SLASH || !inc_in_channel(&inc, req->channel_id))
         reply_set_text(out, "Paging the security on-call for SIRT-%" PRId64 "…", inc.id);
@@ -236,49 +214,47 @@ void page_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_
     incident_finish(&inc);
 }
 
-int page_work(struct sirt_app *app, const struct sirt_req *req)
+int page_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     struct incident inc;
     char msg[300];
-    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return job_result(app);   /* respond() told the user */
-    if (page_check(app, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0) {
+    if (inc_for_req(ctx, req, &inc) != 0)
+        return job_result(ctx);   /* respond() told the user */
+    if (page_check(ctx, &inc, req->user_id, req->channel_id, msg, sizeof(msg)) == 0) {
         char id[200];
         job_request_key(req, "req", id, sizeof(id));
-        page_plan(app, &inc, req->user_id, id, "page");
+        page_plan(ctx, &inc, req->user_id, id, "page");
     }
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }
 
-int page_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int page_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    const char *user = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *channel = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
     struct incident inc;
     if (!user)
-        return job_result(app);
-    if (button_incident(app, action, &inc) != 0) {
-        job_button_notice(app, payload, action, "page-unknown", "I cannot find that incident any more.", false);
-        return job_result(app);
-    }
+        return job_result(ctx);
+    if (inc_for_button(ctx, payload, action, "page", false, &inc) != 0)
+        return job_result(ctx);
     char msg[300];
-    if (page_check(app, &inc, user, channel, msg, sizeof(msg)) != 0) {
-        job_button_notice(app, payload, action, "page-refused", msg, false);
+    if (page_check(ctx, &inc, user, channel, msg, sizeof(msg)) != 0) {
+        job_button_notice(ctx, payload, action, "page-refused", msg, false);
     } else {
         char id[200];
         press_id(payload, action, id, sizeof(id));
-        page_plan(app, &inc, user, id, "page");
+        page_plan(ctx, &inc, user, id, "page");
     }
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }
 
 /* ---- resolving ---- */
 
-int resolve_check(struct sirt_app *app, const struct incident *inc, const char *user, char *msg, size_t len)
+int resolve_check(const struct hctx *ctx, const struct incident *inc, const char *user, char *msg, size_t len)
 {
-    if (!inc_authorized(app, inc, user)) {
+    if (!inc_authorized(ctx, inc, user)) {
         snprintf(msg, len, "Sorry, only the SIRT team, the owner of SIRT-%" PRId64 " and the people on it can "
                            "resolve it. Ask one of them.", inc->id);
         return -1;
@@ -291,7 +267,7 @@ int resolve_check(struct sirt_app *app, const struct incident *inc, const char *
 }
 
 struct resolve_ctx {
-    struct sirt_app *app;
+    const struct hctx *ctx;
     const char *req_id;
     bool paging;
     int n;                      /* open rounds */
@@ -310,30 +286,29 @@ static bool resolve_round(void *ud, const struct page_round *r)
     cJSON_AddStringToObject(p, "dedup_key", r->dedup_key);
     char key[256];
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/pd_resolve/%s/%d", r->incident_id, c->req_id, r->round);
-    outbox_add(c->app->store, r->incident_id, key, "pd.resolve", p, NULL, 0, 0);
+    outbox_add(c->ctx->store, r->incident_id, key, "pd.resolve", p, NULL, 0, 0);
     cJSON_Delete(p);
     return true;
 }
 
-void resolve_plan(struct sirt_app *app, const struct incident *inc, const char *user, const char *req_id)
+void resolve_plan(const struct hctx *ctx, const struct incident *inc, const char *user, const char *req_id)
 {
-    int64_t now = clock_now_ms();
-    store_incident_set_text(app->store, inc->id, "state", "resolved", now);
-    store_incident_set_int(app->store, inc->id, "resolved_ms", now, now);
-    store_timers_cancel_incident(app->store, inc->id);
-    struct resolve_ctx rc = { app, req_id, paging_enabled(app), 0 };
-    store_pages_list(app->store, inc->id, resolve_round, &rc);
+    int64_t now = ctx->now_ms();
+    store_incident_set_text(ctx->store, inc->id, "state", "resolved", now);
+    store_incident_set_int(ctx->store, inc->id, "resolved_ms", now, now);
+    store_timers_cancel_incident(ctx->store, inc->id);
+    struct resolve_ctx rc = { ctx, req_id, paging_enabled(ctx), 0 };
+    store_pages_list(ctx->store, inc->id, resolve_round, &rc);
     if (rc.paging)
-        page_ack_resolve(app, inc->id, req_id);   /* the escalation pages too */
-    store_page_resolve(app->store, inc->id, NULL, now);
+        page_ack_resolve(ctx, inc->id, req_id);   /* the escalation pages too */
+    store_page_resolve(ctx->store, inc->id, NULL, now);
     bool paging = rc.paging && rc.n > 0;
-    char key[256];
-    inc_timeline_add(app, inc->id, user, "resolved", "incident resolved by <@%s>", user);
+    inc_timeline_add(ctx, inc->id, user, "resolved", "incident resolved by <@%s>", user);
     /* Close-out (closeout.c): the GitLab issue closed, with the timeline. */
     struct incident now_resolved = *inc;   /* shallow: the strings stay inc's */
     now_resolved.state = (char *)"resolved";
     now_resolved.resolved_ms = now;
-    bool issue = closeout_resolved(app, &now_resolved, user, req_id);   /* its note shows the state just set */
+    bool issue = closeout_resolved(ctx, &now_resolved, user, req_id);   /* its note shows the state just set */
     char *text = xasprintf(":white_check_mark: <@%s> resolved SIRT-%" PRId64 ".%s%s Reminders and follow-ups "
                            "for it are stopped. Use `/sirt timeline SIRT-%" PRId64 "` for the postmortem, and "
                            "`/sirt reopen SIRT-%" PRId64 "` if it comes back.",
@@ -343,23 +318,19 @@ void resolve_plan(struct sirt_app *app, const struct incident *inc, const char *
                            issue ? " Its GitLab issue is being closed (label `incident::resolved`), with the "
                                    "timeline added as a note." : "",
                            inc->id, inc->id);
-    snprintf(key, sizeof(key), "resolved/%s", req_id);
-    job_post_incident(app, inc, key, text, NULL);
-    free(text);
+    job_post_incident_req(ctx, inc, "resolved", req_id, text);
     LOG_INFO("incident resolved", "incident:l user:s", (long long)inc->id, user);
 }
 
-void resolve_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void resolve_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
     struct incident inc;
     char msg[300];
-    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
-        reply_set_text(out, "%s", msg);
+    if (inc_for_reply(ctx, req, &inc, out) != 0)
         return;
-    }
-    if (resolve_check(app, &inc, req->user_id, msg, sizeof(msg)) != 0)
+    if (resolve_check(ctx, &inc, req->user_id, msg, sizeof(msg)) != 0)
         reply_set_text(out, "%s", msg);
-    else if (release_gate(app, &inc)) {
+    else if (release_gate(ctx, &inc)) {
         /* S1/P1 without a long-term fix: confirm first (release.c). */
         if (req->source == REQ_SLASH)
             release_confirm_reply(&inc, out);
@@ -369,60 +340,58 @@ void resolve_respond(struct sirt_app *app, const struct sirt_req *req, struct si
     incident_finish(&inc);
 }
 
-int resolve_work(struct sirt_app *app, const struct sirt_req *req)
+int resolve_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     struct incident inc;
     char msg[300];
-    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return job_result(app);
-    if (resolve_check(app, &inc, req->user_id, msg, sizeof(msg)) == 0) {
+    if (inc_for_req(ctx, req, &inc) != 0)
+        return job_result(ctx);
+    if (resolve_check(ctx, &inc, req->user_id, msg, sizeof(msg)) == 0) {
         char id[200];
         job_request_key(req, "req", id, sizeof(id));
-        if (!release_gate(app, &inc))
-            resolve_plan(app, &inc, req->user_id, id);
+        if (!release_gate(ctx, &inc))
+            resolve_plan(ctx, &inc, req->user_id, id);
         else if (req->source != REQ_SLASH)
-            release_confirm_ephemeral(app, &inc, req->channel_id, req->user_id, id);
+            release_confirm_ephemeral(ctx, &inc, req->channel_id, req->user_id, id);
     }
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }
 
-int resolve_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int resolve_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *user = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
     if (!user)
-        return job_result(app);
-    if (button_incident(app, action, &inc) != 0) {
-        job_button_notice(app, payload, action, "resolve-unknown", "I cannot find that incident any more.", false);
-        return job_result(app);
-    }
+        return job_result(ctx);
+    if (inc_for_button(ctx, payload, action, "resolve", false, &inc) != 0)
+        return job_result(ctx);
     char msg[300];
-    if (resolve_check(app, &inc, user, msg, sizeof(msg)) != 0) {
-        job_button_notice(app, payload, action, "resolve-refused", msg, false);
+    if (resolve_check(ctx, &inc, user, msg, sizeof(msg)) != 0) {
+        job_button_notice(ctx, payload, action, "resolve-refused", msg, false);
     } else {
         char id[200];
         press_id(payload, action, id, sizeof(id));
-        if (release_gate(app, &inc))
-            release_confirm_button(app, &inc, payload, action);
+        if (release_gate(ctx, &inc))
+            release_confirm_button(ctx, &inc, payload, action);
         else
-            resolve_plan(app, &inc, user, id);
+            resolve_plan(ctx, &inc, user, id);
     }
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }
 
 /* ---- who is on call ---- */
 
-static bool oncall_configured(const struct sirt_app *app)
+static bool oncall_configured(const struct hctx *ctx)
 {
-    const struct cfg *c = app->cfg;
+    const struct cfg *c = ctx->cfg;
     return c && ((c->secops_schedule && c->secops_schedule[0]) || (c->secops_fallback_user && c->secops_fallback_user[0]));
 }
 
-void oncall_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void oncall_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
-    if (!oncall_configured(app)) {
+    if (!oncall_configured(ctx)) {
         reply_set_text(out, "I cannot tell who is on call: neither `secops_oncall.pagerduty_schedule` nor "
                             "`secops_oncall.fallback_user` is set in the sirtbot config.");
         return;
@@ -432,11 +401,11 @@ void oncall_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
     /* mention/DM: the answer is posted where it was asked */
 }
 
-int oncall_work(struct sirt_app *app, const struct sirt_req *req)
+int oncall_work(const struct hctx *ctx, const struct sirt_req *req)
 {
-    if (!oncall_configured(app))
-        return job_result(app);
-    const struct cfg *c = app->cfg;
+    if (!oncall_configured(ctx))
+        return job_result(ctx);
+    const struct cfg *c = ctx->cfg;
     cJSON *p = cJSON_CreateObject();
     if (c->secops_schedule && c->secops_schedule[0])
         cJSON_AddStringToObject(p, "schedule", c->secops_schedule);
@@ -452,7 +421,7 @@ int oncall_work(struct sirt_app *app, const struct sirt_req *req)
     }
     char key[200];
     job_request_key(req, "oncall", key, sizeof(key));
-    outbox_add(app->store, 0, key, "pd.oncall", p, NULL, 0, 0);
+    outbox_add(ctx->store, 0, key, "pd.oncall", p, NULL, 0, 0);
     cJSON_Delete(p);
-    return job_result(app);
+    return job_result(ctx);
 }

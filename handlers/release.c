@@ -11,11 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/app.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "bk.h"
@@ -28,12 +26,6 @@
 #define URL_MAX 500
 #define REMIND_EVERY_MS (24LL * 3600 * 1000)
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
-
 static bool is_open(const struct incident *inc)
 {
     return inc->state && strcmp(inc->state, "open") == 0;
@@ -44,10 +36,10 @@ static bool critical(const struct incident *inc)
     return inc->severity == 1 || inc->priority == 1;
 }
 
-static bool has_release(struct sirt_app *app, int64_t id)
+static bool has_release(const struct hctx *ctx, int64_t id)
 {
     struct release r;
-    if (store_release_get(app->store, id, &r) != 0)
+    if (store_release_get(ctx->store, id, &r) != 0)
         return false;
     release_finish(&r);
     return true;
@@ -60,30 +52,30 @@ static void reminder_key(int64_t id, char *out, size_t n)
 
 /* ---- the reminder ---- */
 
-void release_plan(struct sirt_app *app, const struct incident *inc)
+void release_plan(const struct hctx *ctx, const struct incident *inc)
 {
-    if (!app->store || !is_open(inc) || !critical(inc) || has_release(app, inc->id))
+    if (!ctx->store || !is_open(inc) || !critical(inc) || has_release(ctx, inc->id))
         return;
     char key[64];
     reminder_key(inc->id, key, sizeof(key));
     struct sched_timer t;
     memset(&t, 0, sizeof(t));
-    if (store_timer_get(app->store, key, &t) == 0) {
+    if (store_timer_get(ctx->store, key, &t) == 0) {
         sched_timer_finish(&t);
         return;   /* already planned: keep its day */
     }
-    int64_t now = clock_now_ms();
-    store_timer_set(app->store, key, "release_reminder", inc->id, now + REMIND_EVERY_MS, "{}", now);
+    int64_t now = ctx->now_ms();
+    store_timer_set(ctx->store, key, "release_reminder", inc->id, now + REMIND_EVERY_MS, "{}", now);
 }
 
-void release_reminder_fire(struct sirt_app *app, const struct sched_timer *t)
+void release_reminder_fire(const struct hctx *ctx, const struct sched_timer *t)
 {
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
-    if (t->incident_id <= 0 || store_incident_get(app->store, t->incident_id, &inc) != 0)
+    if (t->incident_id <= 0 || store_incident_get(ctx->store, t->incident_id, &inc) != 0)
         return;
     /* Stops by itself once resolved, lowered, or recorded. */
-    if (!is_open(&inc) || !critical(&inc) || has_release(app, inc.id)) {
+    if (!is_open(&inc) || !critical(&inc) || has_release(ctx, inc.id)) {
         incident_finish(&inc);
         return;
     }
@@ -100,16 +92,16 @@ void release_reminder_fire(struct sirt_app *app, const struct sched_timer *t)
         cJSON_AddStringToObject(p, "if_state", "open");   /* resolved meanwhile: dropped */
         char key[128];
         snprintf(key, sizeof(key), "SIRT-%" PRId64 "/release_reminder/%" PRId64, inc.id, t->id);
-        outbox_add(app->store, inc.id, key, "slack.dm", p, NULL, 0, 0);
+        outbox_add(ctx->store, inc.id, key, "slack.dm", p, NULL, 0, 0);
         cJSON_Delete(p);
         free(text);
-        inc_timeline_add(app, inc.id, "sirtbot", "release_reminder", "reminded <@%s> that no long-term fix is recorded",
+        inc_timeline_add(ctx, inc.id, "sirtbot", "release_reminder", "reminded <@%s> that no long-term fix is recorded",
                          to);
     }
     char key[64];
     reminder_key(inc.id, key, sizeof(key));
-    int64_t now = clock_now_ms();
-    store_timer_set(app->store, key, "release_reminder", inc.id, now + REMIND_EVERY_MS, "{}", now);
+    int64_t now = ctx->now_ms();
+    store_timer_set(ctx->store, key, "release_reminder", inc.id, now + REMIND_EVERY_MS, "{}", now);
     incident_finish(&inc);
 }
 
@@ -138,13 +130,13 @@ static bool parse_url(const char *arg, char *out, size_t n)
     return ok;
 }
 
-static int release_parse(struct sirt_app *app, const struct sirt_req *req, struct incident *inc, char *url,
+static int release_parse(const struct hctx *ctx, const struct sirt_req *req, struct incident *inc, char *url,
                          size_t ulen, char *msg, size_t len)
 {
     const char *rest = NULL;
-    if (inc_for(app, req->channel_id, req->args, inc, &rest, msg, len) != 0)
+    if (inc_for(ctx, req->channel_id, req->args, inc, &rest, msg, len) != 0)
         return -1;
-    if (!inc_authorized(app, inc, req->user_id) && !inc_in_channel(inc, req->channel_id)) {
+    if (!inc_authorized(ctx, inc, req->user_id) && !inc_in_channel(inc, req->channel_id)) {
         snprintf(msg, len, "Sorry, only the SIRT team and the people on SIRT-%" PRId64 " can record its long-term "
                            "fix.", inc->id);
         incident_finish(inc);
@@ -159,11 +151,11 @@ static int release_parse(struct sirt_app *app, const struct sirt_req *req, struc
     return 0;
 }
 
-void release_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void release_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
     struct incident inc;
     char msg[400], url[URL_MAX + 40];
-    if (release_parse(app, req, &inc, url, sizeof(url), msg, sizeof(msg)) != 0) {
+    if (release_parse(ctx, req, &inc, url, sizeof(url), msg, sizeof(msg)) != 0) {
         reply_set_text(out, "%s", msg);
         return;
     }
@@ -172,44 +164,42 @@ void release_respond(struct sirt_app *app, const struct sirt_req *req, struct si
     incident_finish(&inc);
 }
 
-int release_work(struct sirt_app *app, const struct sirt_req *req)
+int release_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     struct incident inc;
     char msg[400], url[URL_MAX + 40];
-    if (release_parse(app, req, &inc, url, sizeof(url), msg, sizeof(msg)) != 0)
-        return job_result(app);
-    int64_t now = clock_now_ms();
-    bool again = has_release(app, inc.id);
-    store_release_set(app->store, inc.id, url, req->user_id, now);
-    inc_timeline_add(app, inc.id, req->user_id, "release_recorded", "%s", url);
+    if (release_parse(ctx, req, &inc, url, sizeof(url), msg, sizeof(msg)) != 0)
+        return job_result(ctx);
+    int64_t now = ctx->now_ms();
+    bool again = has_release(ctx, inc.id);
+    store_release_set(ctx->store, inc.id, url, req->user_id, now);
+    inc_timeline_add(ctx, inc.id, req->user_id, "release_recorded", "%s", url);
     char key[300];
     reminder_key(inc.id, key, sizeof(key));
-    store_timer_cancel(app->store, key);
+    store_timer_cancel(ctx->store, key);
 
     char id[200];
     job_request_key(req, "req", id, sizeof(id));
     char *shown = txt_line(url, URL_MAX + 40);
     char *text = xasprintf(":link: <@%s> %s the long-term fix of SIRT-%" PRId64 " (critical security release): %s",
                            req->user_id, again ? "replaced" : "recorded", inc.id, shown);
-    snprintf(key, sizeof(key), "release/%s", id);
-    job_post_incident(app, &inc, key, text, NULL);
-    free(text);
+    job_post_incident_req(ctx, &inc, "release", id, text);
     free(shown);
     char *body = xasprintf("**Long-term fix** (critical security release issue or MR): %s\n\nRecorded by "
                            "{{user.%s}}.", url, req->user_id);
     snprintf(key, sizeof(key), "release_note/%s", id);
-    closeout_note(app, &inc, key, body);
+    closeout_note(ctx, &inc, key, body);
     free(body);
     LOG_INFO("long-term fix recorded", "incident:l user:s", (long long)inc.id, req->user_id);
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }
 
 /* ---- the resolve confirmation ---- */
 
-bool release_gate(struct sirt_app *app, const struct incident *inc)
+bool release_gate(const struct hctx *ctx, const struct incident *inc)
 {
-    return app->store && is_open(inc) && critical(inc) && !has_release(app, inc->id);
+    return ctx->store && is_open(inc) && critical(inc) && !has_release(ctx, inc->id);
 }
 
 static cJSON *confirm_blocks(const struct incident *inc, char **text)
@@ -243,7 +233,7 @@ void release_confirm_reply(const struct incident *inc, struct sirt_reply *out)
     free(text);
 }
 
-static void ephemeral_blocks(struct sirt_app *app, const char *key, const char *channel, const char *user,
+static void ephemeral_blocks(const struct hctx *ctx, const char *key, const char *channel, const char *user,
                              const struct incident *inc)
 {
     char *text = NULL;
@@ -253,33 +243,33 @@ static void ephemeral_blocks(struct sirt_app *app, const char *key, const char *
     cJSON_AddStringToObject(p, "user", user);
     cJSON_AddStringToObject(p, "text", text);
     cJSON_AddItemToObject(p, "blocks", blocks);
-    outbox_add(app->store, 0, key, "slack.ephemeral", p, NULL, 0, 0);
+    outbox_add(ctx->store, 0, key, "slack.ephemeral", p, NULL, 0, 0);
     cJSON_Delete(p);
     free(text);
 }
 
-void release_confirm_ephemeral(struct sirt_app *app, const struct incident *inc, const char *channel,
+void release_confirm_ephemeral(const struct hctx *ctx, const struct incident *inc, const char *channel,
                                const char *user, const char *req_id)
 {
     char key[256];
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/resolve_confirm/%s", inc->id, req_id);
     if (channel && user)
-        ephemeral_blocks(app, key, channel, user, inc);
+        ephemeral_blocks(ctx, key, channel, user, inc);
 }
 
 static void press_key(const char *what, const cJSON *payload, const cJSON *action, char *out, size_t n)
 {
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    const char *ts = jstr(action, "action_ts");
-    snprintf(out, n, "%s/%s/%s", what, user ? user : "-", ts ? ts : jstr(payload, "trigger_id") ? jstr(payload, "trigger_id") : "0");
+    const char *user = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *ts = util_jstr_set(action, "action_ts");
+    snprintf(out, n, "%s/%s/%s", what, user ? user : "-", ts ? ts : util_jstr_set(payload, "trigger_id") ? util_jstr_set(payload, "trigger_id") : "0");
 }
 
-void release_confirm_button(struct sirt_app *app, const struct incident *inc, const cJSON *payload,
+void release_confirm_button(const struct hctx *ctx, const struct incident *inc, const cJSON *payload,
                             const cJSON *action)
 {
     char key[256];
     press_key("resolve_confirm", payload, action, key, sizeof(key));
-    const char *url = jstr(payload, "response_url");
+    const char *url = util_jstr_set(payload, "response_url");
     if (url) {
         char *text = NULL;
         cJSON *blocks = confirm_blocks(inc, &text);
@@ -290,73 +280,61 @@ void release_confirm_button(struct sirt_app *app, const struct incident *inc, co
         cJSON_AddFalseToObject(body, "replace_original");
         cJSON_AddStringToObject(body, "text", text);
         cJSON_AddItemToObject(body, "blocks", blocks);
-        outbox_add(app->store, 0, key, "slack.response_url", p, NULL, 0, 0);
+        outbox_add(ctx->store, 0, key, "slack.response_url", p, NULL, 0, 0);
         cJSON_Delete(p);
         free(text);
         return;
     }
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    const char *channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
+    const char *user = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *channel = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
     if (!channel)
-        channel = jstr(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
+        channel = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
     if (user && channel)
-        ephemeral_blocks(app, key, channel, user, inc);
+        ephemeral_blocks(ctx, key, channel, user, inc);
 }
 
-static int button_incident(struct sirt_app *app, const cJSON *action, struct incident *inc)
+int release_resolve_anyway(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
-    memset(inc, 0, sizeof(*inc));
-    int64_t id = inc_parse_id(jstr(action, "value"));
-    if (id <= 0 || !app->store)
-        return -1;
-    return store_incident_get(app->store, id, inc) == 0 ? 0 : -1;
-}
-
-int release_resolve_anyway(struct sirt_app *app, const cJSON *payload, const cJSON *action)
-{
-    const char *user = jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+    const char *user = util_jstr_set(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     struct incident inc;
     if (!user)
-        return job_result(app);
-    if (button_incident(app, action, &inc) != 0) {
-        job_button_notice(app, payload, action, "resolve-anyway-unknown", "I cannot find that incident any more.",
-                          true);
-        return job_result(app);
-    }
+        return job_result(ctx);
+    if (inc_for_button(ctx, payload, action, "resolve-anyway", true, &inc) != 0)
+        return job_result(ctx);
     char msg[300];
     /* Re-checked now: who presses, and whether it is still unresolved. */
-    if (resolve_check(app, &inc, user, msg, sizeof(msg)) != 0) {
-        job_button_notice(app, payload, action, "resolve-anyway-refused", msg, true);
+    if (resolve_check(ctx, &inc, user, msg, sizeof(msg)) != 0) {
+        job_button_notice(ctx, payload, action, "resolve-anyway-refused", msg, true);
         incident_finish(&inc);
-        return job_result(app);
+        return job_result(ctx);
     }
     char id[200];
     press_key("anyway", payload, action, id, sizeof(id));
-    if (release_gate(app, &inc)) {
-        inc_timeline_add(app, inc.id, user, "resolved_without_release",
+    if (release_gate(ctx, &inc)) {
+        inc_timeline_add(ctx, inc.id, user, "resolved_without_release",
                          "resolved by <@%s> without a long-term fix recorded", user);
         snprintf(msg, sizeof(msg), "Resolving SIRT-%" PRId64 " without a long-term fix recorded.", inc.id);
     } else {
         /* Recorded (or lowered) since the question: an ordinary resolve. */
         snprintf(msg, sizeof(msg), "Resolving SIRT-%" PRId64 " (its long-term fix is recorded now).", inc.id);
     }
-    resolve_plan(app, &inc, user, id);
-    job_button_notice(app, payload, action, "resolve-anyway", msg, true);
+    resolve_plan(ctx, &inc, user, id);
+    job_button_notice(ctx, payload, action, "resolve-anyway", msg, true);
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }
 
-int release_resolve_cancel(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int release_resolve_cancel(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
     struct incident inc;
     char msg[300];
-    if (button_incident(app, action, &inc) != 0) {
-        job_button_notice(app, payload, action, "resolve-cancel", "Cancelled: nothing was resolved.", true);
-        return job_result(app);
+    if (inc_of_button(ctx, action, &inc) != 0) {
+        job_button_notice(ctx, payload, action, "resolve-cancel", "Cancelled: nothing was resolved.", true);
+        return job_result(ctx);
     }
     snprintf(msg, sizeof(msg), "Cancelled: SIRT-%" PRId64 " stays open. Record its long-term fix with "
                                "`/sirt release SIRT-%" PRId64 " <URL>`, then resolve it.", inc.id, inc.id);
-    job_button_notice(app, payload, action, "resolve-cancel", msg, true);
+    job_button_notice(ctx, payload, action, "resolve-cancel", msg, true);
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }

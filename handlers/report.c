@@ -9,16 +9,15 @@
  * masked text.  Nothing here touches the network. */
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/app.h"
 #include "../bot/blockkit.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
 #include "../bot/mask.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "bk.h"
@@ -86,17 +85,15 @@ static cJSON *select_el(const char *placeholder)
 
 cJSON *report_view(const struct cfg *cfg, const char *summary, const char *origin)
 {
-    cJSON *v = bk_modal("Report an incident", "Report", "Cancel");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_report");
     cJSON *meta = cJSON_CreateObject();
     if (origin)
         cJSON_AddStringToObject(meta, "origin", origin);
     char *m = cJSON_PrintUnformatted(meta);
-    cJSON_AddStringToObject(v, "private_metadata", m);
+    cJSON *blocks;
+    cJSON *v = bk_form("Report an incident", "Report", "sirt_report", m, NULL, &blocks);
     cJSON_free(m);
     cJSON_Delete(meta);
 
-    cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
     char *msum = mask_secrets(summary);   /* the prefill is stored in the outbox */
     char *init = msum ? utf8_prefix(msum, TITLE_MAX) : NULL;
     free(msum);
@@ -215,39 +212,28 @@ static cJSON *parse_input(const struct cfg *cfg, const cJSON *view, struct repor
     return errors;
 }
 
-cJSON *report_validate(struct sirt_app *app, const cJSON *payload)
+cJSON *report_validate(const struct hctx *ctx, const cJSON *payload)
 {
     struct report_input in;
-    cJSON *errors = parse_input(app ? app->cfg : NULL, cJSON_GetObjectItemCaseSensitive(payload, "view"), &in);
+    cJSON *errors = parse_input(ctx ? ctx->cfg : NULL, cJSON_GetObjectItemCaseSensitive(payload, "view"), &in);
     input_finish(&in);
-    if (!errors)
-        return NULL;
-    cJSON *ack = cJSON_CreateObject();
-    cJSON_AddStringToObject(ack, "response_action", "errors");
-    cJSON_AddItemToObject(ack, "errors", errors);
-    return ack;
+    return bk_view_errors(errors);
 }
 
 /* ---- opening the modal ---- */
 
-static void open_modal(struct sirt_app *app, const char *trigger_id, const char *summary, const char *origin)
+static void open_modal(const struct hctx *ctx, const char *trigger_id, const char *summary, const char *origin)
 {
-    if (!trigger_id || !app->store) {
+    if (!trigger_id || !ctx->store) {
         LOG_WARN("report: no trigger_id, cannot open the form", "");
         return;
     }
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "trigger_id", trigger_id);
-    cJSON_AddItemToObject(p, "view", report_view(app->cfg, summary, origin));
-    char *key = xasprintf("views_open/%s", trigger_id);
-    outbox_add(app->store, 0, key, "slack.views_open", p, NULL, 0, 0);
-    free(key);
-    cJSON_Delete(p);
+    job_views_open(ctx, 0, trigger_id, report_view(ctx->cfg, summary, origin));
 }
 
-void report_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void report_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
-    (void)app;
+    (void)ctx;
     if (req->source == REQ_SLASH)
         return;   /* the form opens; nothing to say in the ack */
     reply_set_text(out, "Open the form to report a security incident. Details go to a private channel, not here.");
@@ -278,19 +264,19 @@ void report_respond(struct sirt_app *app, const struct sirt_req *req, struct sir
     out->blocks = blocks;
 }
 
-int report_work(struct sirt_app *app, const struct sirt_req *req)
+int report_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     if (req->source != REQ_SLASH)
-        return job_result(app);   /* mention/DM: the button reply was posted by the router */
-    open_modal(app, req->trigger_id, req->args, req->channel_id);
-    return job_result(app);
+        return job_result(ctx);   /* mention/DM: the button reply was posted by the router */
+    open_modal(ctx, req->trigger_id, req->args, req->channel_id);
+    return job_result(ctx);
 }
 
-int report_open_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int report_open_action(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
     const char *channel = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "channel"), "id");
-    open_modal(app, util_jstr(payload, "trigger_id"), util_jstr(action, "value"), channel);
-    return job_result(app);
+    open_modal(ctx, util_jstr(payload, "trigger_id"), util_jstr(action, "value"), channel);
+    return job_result(ctx);
 }
 
 /* ---- submission: the incident and its plan ---- */
@@ -406,23 +392,23 @@ static cJSON *summary_blocks(const struct incident *inc, const struct report_inp
     return blocks;
 }
 
-static int64_t add_job(struct sirt_app *app, int64_t inc_id, const char *step, const char *op, cJSON *payload,
+static int64_t add_job(const struct hctx *ctx, int64_t inc_id, const char *step, const char *op, cJSON *payload,
                        const int64_t *deps, size_t n_deps, int64_t deadline)
 {
     char key[96];
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/%s", inc_id, step);
-    int64_t id = outbox_add(app->store, inc_id, key, op, payload, deps, n_deps, deadline);
+    int64_t id = outbox_add(ctx->store, inc_id, key, op, payload, deps, n_deps, deadline);
     cJSON_Delete(payload);
     return id;
 }
 
 
 /* Writes the incident and its plan; inside the router's transaction. */
-static void plan_incident(struct sirt_app *app, const struct incident *inc, const struct report_input *in)
+static void plan_incident(const struct hctx *ctx, const struct incident *inc, const struct report_input *in)
 {
-    const struct cfg *cfg = app->cfg;
+    const struct cfg *cfg = ctx->cfg;
     int64_t n = inc->id;
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     int64_t soft = now + SOFT_DEPS_MS;
     const struct cfg_component *comp = in->component[0] ? cfg_component(cfg, in->component) : NULL;
     bool page = in->severity == 1 || in->priority == 1;
@@ -437,7 +423,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "name", name);
     cJSON_AddTrueToObject(p, "is_private");
-    int64_t j_chan = add_job(app, n, "create_channel", "slack.create_channel", p, NULL, 0, 0);
+    int64_t j_chan = add_job(ctx, n, "create_channel", "slack.create_channel", p, NULL, 0, 0);
 
     /* 2. invitations: reporter, owner, S1 responders, the component's EM and PM */
     p = cJSON_CreateObject();
@@ -454,12 +440,12 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     {
         const cJSON *u;
         cJSON_ArrayForEach(u, users)
-            store_member_add(app->store, n, u->valuestring,
+            store_member_add(ctx->store, n, u->valuestring,
                              strcmp(u->valuestring, inc->reporter) == 0 ? "reporter"
                              : inc->owner && strcmp(u->valuestring, inc->owner) == 0 ? "owner" : "responder",
                              now);
     }
-    add_job(app, n, "invite", "slack.invite", p, &j_chan, 1, 0);
+    add_job(ctx, n, "invite", "slack.invite", p, &j_chan, 1, 0);
 
     cJSON *owner_dm = NULL;
     /* The appsec owner: told, and on the follow-the-sun clock.  Nobody
@@ -480,17 +466,17 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         if (cfg->secops_fallback_user)
             cJSON_AddStringToObject(p, "fallback_user", cfg->secops_fallback_user);
         cJSON_AddTrueToObject(p, "set_owner");
-        int64_t j_on = add_job(app, n, "owner_oncall", "pd.oncall", p, NULL, 0, 0);
+        int64_t j_on = add_job(ctx, n, "owner_oncall", "pd.oncall", p, NULL, 0, 0);
         int64_t d2[2] = { j_on, j_chan };
         p = cJSON_CreateObject();
         cJSON *ou = cJSON_AddArrayToObject(p, "users");
         cJSON_AddItemToArray(ou, cJSON_CreateString("{{incident.owner}}"));
-        add_job(app, n, "invite_owner", "slack.invite", p, d2, 2, 0);
-        store_timeline_add(app->store, n, now, "sirtbot", "owner", "no appsec engineer in working hours: "
+        add_job(ctx, n, "invite_owner", "slack.invite", p, d2, 2, 0);
+        store_timeline_add(ctx->store, n, now, "sirtbot", "owner", "no appsec engineer in working hours: "
                            "the secops on-call owns it");
     }
-    handoff_plan(app, inc);
-    release_plan(app, inc);   /* S1/P1: daily reminder until a long-term fix is recorded */
+    handoff_plan(ctx, inc);
+    release_plan(ctx, inc);   /* S1/P1: daily reminder until a long-term fix is recorded */
 
     /* 3. GitLab: private project, confidential issue, members, EM/PM note */
     int64_t j_issue = 0, j_proj = 0;
@@ -503,7 +489,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         cJSON_AddStringToObject(p, "description", "Security incident (confidential). Managed by sirtbot.");
         free(pname);
         free(ppath);
-        j_proj = add_job(app, n, "gitlab_project", "gitlab.create_project", p, NULL, 0, 0);
+        j_proj = add_job(ctx, n, "gitlab_project", "gitlab.create_project", p, NULL, 0, 0);
 
         /* Whole (validated to 3000 characters, any number of bytes): the
          * issue is where a cut summary sends the reader. */
@@ -529,7 +515,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         cJSON_AddStringToObject(p, "labels", labels);
         cJSON_AddTrueToObject(p, "names");   /* the reporter's name, not their Slack id */
         cJSON_AddStringToObject(p, "marker", marker);
-        j_issue = add_job(app, n, "gitlab_issue", "gitlab.create_issue", p, &j_proj, 1, 0);
+        j_issue = add_job(ctx, n, "gitlab_issue", "gitlab.create_issue", p, &j_proj, 1, 0);
         free(ititle);
         free(labels);
         buf_finish(&d);
@@ -554,7 +540,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         }
         cJSON_AddNumberToObject(p, "access_level", 30);
         if (cJSON_GetArraySize(names))
-            add_job(app, n, "gitlab_members", "gitlab.add_members", p, &j_proj, 1, 0);
+            add_job(ctx, n, "gitlab_members", "gitlab.add_members", p, &j_proj, 1, 0);
         else
             cJSON_Delete(p);
 
@@ -564,7 +550,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
         int64_t liid = 0;
         if (in->link[0] && link_parse_url(cfg->gitlab_url, in->link, lpath, sizeof(lpath), &liid, lurl, sizeof(lurl))
                                == LINK_URL_ISSUE)
-            link_add(app, inc, inc->reporter, lurl, lpath, liid, j_issue);
+            link_add(ctx, inc, inc->reporter, lurl, lpath, liid, j_issue);
 
         if (comp && (comp->gitlab_em || comp->gitlab_pm)) {
             char *mention = xasprintf("%s%s%s%s", comp->gitlab_em ? "@" : "", comp->gitlab_em ? comp->gitlab_em : "",
@@ -578,7 +564,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
             p = cJSON_CreateObject();
             cJSON_AddStringToObject(p, "body", body);
             cJSON_AddStringToObject(p, "marker", nmarker);
-            add_job(app, n, "gitlab_note_em_pm", "gitlab.note", p, &j_issue, 1, 0);
+            add_job(ctx, n, "gitlab_note_em_pm", "gitlab.note", p, &j_issue, 1, 0);
             free(mention);
             free(body);
             free(nmarker);
@@ -588,18 +574,18 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
     /* 4. the pinned summary, once the channel exists (and the issue, if it comes in time) */
     int64_t deps[2] = { j_chan, j_issue };
     if (owner_dm)
-        add_job(app, n, "dm_owner", "slack.dm", owner_dm, deps, j_issue ? 2 : 1, j_issue ? soft : 0);
+        add_job(ctx, n, "dm_owner", "slack.dm", owner_dm, deps, j_issue ? 2 : 1, j_issue ? soft : 0);
     p = cJSON_CreateObject();
     char *stext = xasprintf("SIRT-%" PRId64 ": %s (S%d, P%d)", n, title, in->severity, in->priority);
     cJSON_AddStringToObject(p, "text", stext);
     free(stext);
     cJSON_AddItemToObject(p, "blocks", summary_blocks(inc, in, page, paging));
     cJSON_AddTrueToObject(p, "pin");
-    int64_t j_summary = add_job(app, n, "summary", "slack.post", p, deps, j_issue ? 2 : 1, j_issue ? soft : 0);
+    int64_t j_summary = add_job(ctx, n, "summary", "slack.post", p, deps, j_issue ? 2 : 1, j_issue ? soft : 0);
 
     /* 5. paging: round 1 of the page rounds ("SIRT-n") */
     char dedup[64];
-    int round = page && paging ? page_round(app, n, true, "report", dedup, sizeof(dedup), NULL) : 0;
+    int round = page && paging ? page_round(ctx, n, true, "report", dedup, sizeof(dedup), NULL) : 0;
     if (round < 0)
         LOG_ERROR("report: cannot record the page round", "incident:l error:s", (long long)n, store_strerror(round));
     if (round > 0) {
@@ -625,18 +611,18 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
          * issue exists (issue_job, effects.h). */
         if (j_issue > 0)
             cJSON_AddNumberToObject(p, "issue_job", (double)j_issue);
-        int64_t j_page = add_job(app, n, "page", "pd.trigger", p, deps, j_issue ? 2 : 1, soft);
+        int64_t j_page = add_job(ctx, n, "page", "pd.trigger", p, deps, j_issue ? 2 : 1, soft);
         char key[96];
         snprintf(key, sizeof(key), "SIRT-%" PRId64 "/page_oncall", n);
-        page_oncall_invite(app, n, key, dedup, j_page, j_chan, j_proj);
-        store_timeline_add(app->store, n, now, "sirtbot", "page_requested", "security on-call page requested");
+        page_oncall_invite(ctx, n, key, dedup, j_page, j_chan, j_proj);
+        store_timeline_add(ctx->store, n, now, "sirtbot", "page_requested", "security on-call page requested");
     } else if (page && !paging) {
         p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "text", ":rotating_light: This is an S1/P1 incident but *nobody was paged*: "
                                            "PAGERDUTY_ROUTING_KEY is not set for sirtbot. Page the security "
                                            "on-call by hand now.");
-        add_job(app, n, "no_page_warning", "slack.post", p, &j_summary, 1, 0);
-        store_timeline_add(app->store, n, now, "sirtbot", "not_paged", "nobody paged: PAGERDUTY_ROUTING_KEY is not set");
+        add_job(ctx, n, "no_page_warning", "slack.post", p, &j_summary, 1, 0);
+        store_timeline_add(ctx->store, n, now, "sirtbot", "not_paged", "nobody paged: PAGERDUTY_ROUTING_KEY is not set");
     }
 
     /* 6. EM and PM: the component channel (no details) and a DM each */
@@ -654,7 +640,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
             p = cJSON_CreateObject();
             cJSON_AddStringToObject(p, "channel", comp->channel);
             cJSON_AddStringToObject(p, "text", m.data);
-            add_job(app, n, "component_channel", "slack.post", p, NULL, 0, 0);
+            add_job(ctx, n, "component_channel", "slack.post", p, NULL, 0, 0);
             buf_finish(&m);
         }
         const char *roles[2][2] = { { comp->em, "engineering manager" }, { comp->pm, "product manager" } };
@@ -668,7 +654,7 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
             p = cJSON_CreateObject();
             cJSON_AddStringToObject(p, "user", roles[i][0]);
             cJSON_AddStringToObject(p, "text", t);
-            add_job(app, n, i == 0 ? "dm_em" : "dm_pm", "slack.dm", p, deps, j_issue ? 2 : 1, j_issue ? soft : 0);
+            add_job(ctx, n, i == 0 ? "dm_em" : "dm_pm", "slack.dm", p, deps, j_issue ? 2 : 1, j_issue ? soft : 0);
             free(t);
         }
     }
@@ -683,27 +669,27 @@ static void plan_incident(struct sirt_app *app, const struct incident *inc, cons
                                 : "the security team will pick it up there.");
     cJSON_AddStringToObject(p, "text", t);
     free(t);
-    add_job(app, n, "dm_reporter", "slack.dm", p, &j_chan, 1, 0);
+    add_job(ctx, n, "dm_reporter", "slack.dm", p, &j_chan, 1, 0);
 
     free(title);
     free(marker);
 }
 
-int report_submit(struct sirt_app *app, const cJSON *payload)
+int report_submit(const struct hctx *ctx, const cJSON *payload)
 {
     const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
     const char *view_id = util_jstr(view, "id");
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    if (!user || !app->store) {
+    if (!user || !ctx->store) {
         LOG_WARN("report: submission without a user", "");
-        return job_result(app);
+        return job_result(ctx);
     }
     struct report_input in;
-    cJSON *errors = parse_input(app->cfg, view, &in);
+    cJSON *errors = parse_input(ctx->cfg, view, &in);
     if (errors) {   /* validated at ack time; the config cannot have changed since */
         cJSON_Delete(errors);
         input_finish(&in);
-        return job_result(app);
+        return job_result(ctx);
     }
     /* Mask before anything is stored: the store keeps the masked text only. */
     mask_replace(&in.title);
@@ -722,8 +708,8 @@ int report_submit(struct sirt_app *app, const cJSON *payload)
     inc.repro = in.repro[0] ? in.repro : NULL;
     inc.issue_link = in.link[0] ? in.link : NULL;
     inc.reporter = (char *)user;
-    const struct cfg_appsec *a = cfg_appsec_user(app->cfg, user);
-    inc.owner = (char *)(a ? user : handoff_next_owner(app, NULL, clock_now_ms()));
+    const struct cfg_appsec *a = cfg_appsec_user(ctx->cfg, user);
+    inc.owner = (char *)(a ? user : handoff_next_owner(ctx, NULL, ctx->now_ms()));
     inc.state = "open";
     /* private_metadata is input: only a conversation id is kept from it. */
     const char *origin = util_jstr(meta, "origin");
@@ -731,17 +717,17 @@ int report_submit(struct sirt_app *app, const cJSON *payload)
     inc.origin_channel = origin && olen && olen <= 24 && !origin[olen] ? (char *)origin : NULL;
     char *key = view_id ? xasprintf("view/%s", view_id) : NULL;
     inc.submission_key = key;
-    inc.created_ms = inc.updated_ms = clock_now_ms();
-    int rc = store_incident_create(app->store, &inc);
+    inc.created_ms = inc.updated_ms = ctx->now_ms();
+    int rc = store_incident_create(ctx->store, &inc);
     if (rc == STORE_EEXIST) {
         LOG_INFO("report: the same form was submitted again; one incident", "incident:l", (long long)inc.id);
     } else if (rc == 0) {
-        rc = store_timeline_add(app->store, inc.id, inc.created_ms, user, "reported", "incident reported");
+        rc = store_timeline_add(ctx->store, inc.id, inc.created_ms, user, "reported", "incident reported");
     }
     if (rc == 0) {
         LOG_INFO("report: incident recorded", "incident:l severity:d priority:d", (long long)inc.id,
                  in.severity, in.priority);
-        plan_incident(app, &inc, &in);
+        plan_incident(ctx, &inc, &in);
     } else if (rc != STORE_EEXIST) {
         LOG_ERROR("report: cannot record the incident; kept for a replay", "error:s", store_strerror(rc));
     }
@@ -750,5 +736,5 @@ int report_submit(struct sirt_app *app, const cJSON *payload)
     input_finish(&in);
     if (rc < 0 && rc != STORE_EEXIST)
         return rc;
-    return job_result(app);
+    return job_result(ctx);
 }

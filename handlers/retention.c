@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/app.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
 #include "../bot/store.h"
@@ -22,9 +20,9 @@
 #define RETENTION_BATCH 100         /* incidents per run; more: run again at once */
 #define DAY_MS (24LL * 3600 * 1000)
 
-static void retention_arm(struct sirt_app *app, int64_t after, bool again_now)
+static void retention_arm(const struct hctx *ctx, int64_t after, bool again_now)
 {
-    const char *tz = app->cfg && app->cfg->timezone ? app->cfg->timezone : "UTC";
+    const char *tz = ctx->cfg && ctx->cfg->timezone ? ctx->cfg->timezone : "UTC";
     int64_t due = INT64_MAX;
     if (again_now) {
         due = after;
@@ -39,16 +37,16 @@ static void retention_arm(struct sirt_app *app, int64_t after, bool again_now)
         LOG_ERROR("retention: cannot compute the next daily run", "timezone:s", tz);
         return;
     }
-    if (store_timer_set(app->store, RETENTION_KEY, "retention", 0, due, "{}", clock_now_ms()) != 0)
+    if (store_timer_set(ctx->store, RETENTION_KEY, "retention", 0, due, "{}", ctx->now_ms()) != 0)
         LOG_ERROR("retention: cannot arm the daily timer", "");
 }
 
 /* Erases what is due; returns how many incidents, or -1 on a store error. */
-static int retention_erase(struct sirt_app *app, int days, int64_t now)
+static int retention_erase(const struct hctx *ctx, int days, int64_t now)
 {
     int64_t *ids = NULL;
     size_t n = 0;
-    if (store_retention_due(app->store, now - (int64_t)days * DAY_MS, RETENTION_BATCH, &ids, &n) != 0) {
+    if (store_retention_due(ctx->store, now - (int64_t)days * DAY_MS, RETENTION_BATCH, &ids, &n) != 0) {
         free(ids);
         LOG_ERROR("retention: cannot read the incidents to erase", "");
         return -1;
@@ -59,8 +57,8 @@ static int retention_erase(struct sirt_app *app, int days, int64_t now)
                                  "(retention.days)", days);
     int done = 0;
     for (size_t i = 0; i < n; i++) {
-        int rc = store_incident_erase(app->store, ids[i], marker, now);
-        if (rc == 0 && store_timeline_add(app->store, ids[i], now, "sirtbot", "erased", note) == 0) {
+        int rc = store_incident_erase(ctx->store, ids[i], marker, now);
+        if (rc == 0 && store_timeline_add(ctx->store, ids[i], now, "sirtbot", "erased", note) == 0) {
             LOG_INFO("retention: incident text erased", "incident:l days:d", (long long)ids[i], days);
             done++;
         } else if (rc != STORE_ENOTFOUND) {
@@ -71,29 +69,29 @@ static int retention_erase(struct sirt_app *app, int days, int64_t now)
     return done;
 }
 
-void retention_fire(struct sirt_app *app, const struct sched_timer *t)
+void retention_fire(const struct hctx *ctx, const struct sched_timer *t)
 {
     (void)t;
-    int64_t now = clock_now_ms();
-    int days = app->cfg ? app->cfg->retention_days : 0;
+    int64_t now = ctx->now_ms();
+    int days = ctx->cfg ? ctx->cfg->retention_days : 0;
     int n = 0;
     if (days > 0) {
-        n = retention_erase(app, days, now);
+        n = retention_erase(ctx, days, now);
         if (n > 0)
             LOG_INFO("retention: erased the text of incidents resolved long ago", "incidents:d days:d", n, days);
     }
-    retention_arm(app, now, n == RETENTION_BATCH);
+    retention_arm(ctx, now, n == RETENTION_BATCH);
 }
 
-void retention_plan(struct sirt_app *app)
+void retention_plan(const struct hctx *ctx)
 {
-    if (!app->store)
+    if (!ctx->store)
         return;
     struct sched_timer t;
     memset(&t, 0, sizeof(t));
-    if (store_timer_get(app->store, RETENTION_KEY, &t) == 0) {
+    if (store_timer_get(ctx->store, RETENTION_KEY, &t) == 0) {
         sched_timer_finish(&t);
         return;   /* pending (even overdue: the scheduler fires it) */
     }
-    retention_arm(app, clock_now_ms(), false);
+    retention_arm(ctx, ctx->now_ms(), false);
 }

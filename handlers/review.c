@@ -16,12 +16,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../bot/app.h"
 #include "../bot/blockkit.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "../bot/workhours.h"
@@ -40,18 +38,18 @@
 #define ORDER_DEADLINE_MS 60000     /* a later part waits this long for an earlier one */
 #define BRIEF_MAX 60                /* incidents listed in the reduced digest */
 
-static const char *sirt_channel(const struct sirt_app *app)
+static const char *sirt_channel(const struct hctx *ctx)
 {
-    const char *c = app->cfg ? app->cfg->sirt_channel : NULL;
+    const char *c = ctx->cfg ? ctx->cfg->sirt_channel : NULL;
     return c && *c ? c : NULL;
 }
 
 /* SIRT team members and the appsec engineers may ask for the digest now. */
-static bool may_request(const struct sirt_app *app, const char *user)
+static bool may_request(const struct hctx *ctx, const char *user)
 {
-    if (!app->cfg || !user)
+    if (!ctx->cfg || !user)
         return false;
-    return cfg_strv_has(&app->cfg->sirt_team, user) || cfg_appsec_user(app->cfg, user) != NULL;
+    return cfg_strv_has(&ctx->cfg->sirt_team, user) || cfg_appsec_user(ctx->cfg, user) != NULL;
 }
 
 
@@ -144,7 +142,7 @@ static bool sum_timeline(void *ud, const struct timeline_entry *e)
     return true;
 }
 
-static char *incident_section(struct sirt_app *app, const struct incident *inc, int64_t now, int *nflags)
+static char *incident_section(const struct hctx *ctx, const struct incident *inc, int64_t now, int *nflags)
 {
     bool open = !(inc->state && strcmp(inc->state, "resolved") == 0);
     struct dec_sum ds;
@@ -153,8 +151,8 @@ static char *incident_section(struct sirt_app *app, const struct incident *inc, 
     buf_init(&ds.next, 0);
     struct tl_sum ts;
     memset(&ts, 0, sizeof(ts));
-    store_decisions_list(app->store, inc->id, sum_decision, &ds);
-    store_timeline_list(app->store, inc->id, sum_timeline, &ts);
+    store_decisions_list(ctx->store, inc->id, sum_decision, &ds);
+    store_timeline_list(ctx->store, inc->id, sum_timeline, &ts);
 
     struct buf b;
     buf_init(&b, 0);
@@ -240,7 +238,7 @@ static char *incident_section(struct sirt_app *app, const struct incident *inc, 
         buf_puts(&b, "none known");
 
     /* how it was handled (review_flags.c: from the stored rows) */
-    char *flags = review_flags_line(app, inc, now, nflags);
+    char *flags = review_flags_line(ctx, inc, now, nflags);
     buf_printf(&b, "\n• *Handling*: %s", flags ? flags : "nothing flagged");
     free(flags);
 
@@ -279,7 +277,7 @@ static char *incident_section(struct sirt_app *app, const struct incident *inc, 
 /* ---- the digest ---- */
 
 struct digest {
-    struct sirt_app *app;
+    const struct hctx *ctx;
     int64_t now;
     char **items;
     size_t n, alloc;
@@ -299,7 +297,7 @@ static bool add_incident(void *ud, const struct incident *inc)
         d->items = xrealloc(d->items, d->alloc * sizeof(char *));
     }
     int nflags = 0;
-    d->items[d->n++] = incident_section(d->app, inc, d->now, &nflags);
+    d->items[d->n++] = incident_section(d->ctx, inc, d->now, &nflags);
     if (nflags)
         d->flagged++;
     if (d->n <= BRIEF_MAX) {
@@ -311,16 +309,30 @@ static bool add_incident(void *ud, const struct incident *inc)
     return true;
 }
 
+/* The opening both digests share: the title, then how many incidents since
+ * from.  True when there are some: the caller goes on with what it shows. */
+static bool digest_opening(struct buf *b, const struct digest *d, const char *today, const char *from)
+{
+    buf_printf(b, ":clipboard: *Weekly SIRT review* — %s\n", today);
+    if (d->n == 0) {
+        buf_printf(b, "No incident reported since %s and none open.", from);
+        return false;
+    }
+    buf_printf(b, "Incidents reported since %s and every open one: %zu (%d open, %d resolved). ", from, d->n,
+               d->open, d->resolved);
+    return true;
+}
+
 /* Posts the digest as ordered messages keyed "<key_base>/<part>".  Returns
  * the number of messages, or -1 if the incidents cannot be read. */
-static int review_post(struct sirt_app *app, const char *key_base)
+static int review_post(const struct hctx *ctx, const char *key_base)
 {
-    const char *channel = sirt_channel(app);
-    int64_t now = clock_now_ms();
+    const char *channel = sirt_channel(ctx);
+    int64_t now = ctx->now_ms();
     int64_t since = now - REVIEW_WINDOW_MS;
-    struct digest d = { .app = app, .now = now };
+    struct digest d = { .ctx = ctx, .now = now };
     buf_init(&d.brief, 0);
-    if (store_incidents_since(app->store, since, add_incident, &d) != 0) {
+    if (store_incidents_since(ctx->store, since, add_incident, &d) != 0) {
         for (size_t i = 0; i < d.n; i++)
             free(d.items[i]);
         free(d.items);
@@ -334,35 +346,26 @@ static int review_post(struct sirt_app *app, const char *key_base)
     txt_utc(since, "%Y-%m-%d %H:%M UTC", from);
     struct buf head;
     buf_init(&head, 0);
-    buf_printf(&head, ":clipboard: *Weekly SIRT review* — %s\n", today);
-    if (d.n == 0)
-        buf_printf(&head, "No incident reported since %s and none open.", from);
-    else
-        buf_printf(&head, "Incidents reported since %s and every open one: %zu (%d open, %d resolved). "
-                          "For each: scope, impact, work done, next steps, blockers, status, and how it was "
-                          "handled (%d with something flagged).",
-                   from, d.n, d.open, d.resolved, d.flagged);
+    if (digest_opening(&head, &d, today, from))
+        buf_printf(&head, "For each: scope, impact, work done, next steps, blockers, status, and how it was "
+                          "handled (%d with something flagged).", d.flagged);
 
     /* The reduced digest, for a channel that is not private. */
     struct buf brief;
     buf_init(&brief, 0);
-    buf_printf(&brief, ":clipboard: *Weekly SIRT review* — %s\n", today);
-    if (d.n == 0)
-        buf_printf(&brief, "No incident reported since %s and none open.", from);
-    else
-        buf_printf(&brief, "Incidents reported since %s and every open one: %zu (%d open, %d resolved). "
-                           "Only ids, severities and states here: this channel is not private. Details: "
+    if (digest_opening(&brief, &d, today, from))
+        buf_printf(&brief, "Only ids, severities and states here: this channel is not private. Details: "
                            "`/sirt status SIRT-n` in a DM with the bot, or in the incident's channel.%s",
-                   from, d.n, d.open, d.resolved, d.brief.data ? d.brief.data : "");
+                   d.brief.data ? d.brief.data : "");
     if (d.n > BRIEF_MAX)
         buf_printf(&brief, "\n• … and %zu more", d.n - BRIEF_MAX);
     /* Improvements may carry details: only their number here.  The
      * medians are figures, not details: in both digests. */
-    int improvements = review_improvements_open(app);
+    int improvements = review_improvements_open(ctx);
     if (improvements > 0)
         buf_printf(&brief, "\n\n%d process improvement%s open (listed, with their Mark done buttons, only when "
                            "this channel is private).", improvements, improvements == 1 ? "" : "s");
-    char *medians = review_medians_text(app, now);
+    char *medians = review_medians_text(ctx, now);
     buf_printf(&brief, "\n\n%s", medians);
 
     /* Pack sections into messages of at most PART_MAX bytes. */
@@ -415,7 +418,7 @@ static int review_post(struct sirt_app *app, const char *key_base)
             free(pub);
         }
         /* Parts run in order: each waits for the previous one (a while). */
-        int64_t id = outbox_add(app->store, 0, key, "slack.post", p, prev > 0 ? &prev : NULL, prev > 0 ? 1 : 0,
+        int64_t id = outbox_add(ctx->store, 0, key, "slack.post", p, prev > 0 ? &prev : NULL, prev > 0 ? 1 : 0,
                                 prev > 0 ? now + ORDER_DEADLINE_MS : 0);
         if (id > 0)
             prev = id;
@@ -425,7 +428,7 @@ static int review_post(struct sirt_app *app, const char *key_base)
     }
     size_t extra = 0;
     if (improvements > 0) {
-        extra = review_improvements_post(app, key_base, now, &prev);
+        extra = review_improvements_post(ctx, key_base, now, &prev);
         char key[256];
         snprintf(key, sizeof(key), "%s/medians", key_base);
         cJSON *p = cJSON_CreateObject();
@@ -433,7 +436,7 @@ static int review_post(struct sirt_app *app, const char *key_base)
         cJSON_AddStringToObject(p, "text", medians);
         cJSON_AddFalseToObject(p, "unfurl_links");
         cJSON_AddTrueToObject(p, "private_only");   /* the public digest had them already */
-        if (outbox_add(app->store, 0, key, "slack.post", p, prev > 0 ? &prev : NULL, prev > 0 ? 1 : 0,
+        if (outbox_add(ctx->store, 0, key, "slack.post", p, prev > 0 ? &prev : NULL, prev > 0 ? 1 : 0,
                        prev > 0 ? now + ORDER_DEADLINE_MS : 0) > 0)
             extra++;
         cJSON_Delete(p);
@@ -450,67 +453,67 @@ static int review_post(struct sirt_app *app, const char *key_base)
     return (int)np;
 }
 
-void review_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void review_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
-    const char *channel = sirt_channel(app);
+    const char *channel = sirt_channel(ctx);
     if (!channel)
         reply_set_text(out, "The SIRT channel is not configured (`sirt_channel` in the team config), so there "
                             "is nowhere to post the weekly review.");
-    else if (!may_request(app, req->user_id))
+    else if (!may_request(ctx, req->user_id))
         reply_set_text(out, "Only the SIRT team can post the weekly review. It is posted in <#%s> every Monday.",
                        channel);
     else
         reply_set_text(out, "Posting the weekly review in <#%s>.", channel);
 }
 
-int review_work(struct sirt_app *app, const struct sirt_req *req)
+int review_work(const struct hctx *ctx, const struct sirt_req *req)
 {
-    if (!app->store || !sirt_channel(app) || !may_request(app, req->user_id))
-        return job_result(app);
+    if (!ctx->store || !sirt_channel(ctx) || !may_request(ctx, req->user_id))
+        return job_result(ctx);
     char key[200];
     job_request_key(req, "review", key, sizeof(key));
-    review_post(app, key);
-    return job_result(app);
+    review_post(ctx, key);
+    return job_result(ctx);
 }
 
-static void review_arm(struct sirt_app *app, int64_t after)
+static void review_arm(const struct hctx *ctx, int64_t after)
 {
-    const char *tz = app->cfg && app->cfg->timezone ? app->cfg->timezone : "UTC";
+    const char *tz = ctx->cfg && ctx->cfg->timezone ? ctx->cfg->timezone : "UTC";
     int64_t due = wh_next_weekly(tz, after, 1 /* Monday */, 9, 0);
     if (due <= after) {
         LOG_ERROR("review: cannot compute the next Monday 09:00", "timezone:s", tz);
         return;
     }
-    if (store_timer_set(app->store, REVIEW_KEY, "weekly_review", 0, due, "{}", clock_now_ms()) != 0)
+    if (store_timer_set(ctx->store, REVIEW_KEY, "weekly_review", 0, due, "{}", ctx->now_ms()) != 0)
         LOG_ERROR("review: cannot arm the weekly review timer", "");
     else
         LOG_INFO("review: next weekly review armed", "due_ms:l", (long long)due);
 }
 
-void review_fire(struct sirt_app *app, const struct sched_timer *t)
+void review_fire(const struct hctx *ctx, const struct sched_timer *t)
 {
-    int64_t now = clock_now_ms();
-    if (sirt_channel(app)) {
+    int64_t now = ctx->now_ms();
+    if (sirt_channel(ctx)) {
         /* One digest per scheduled Monday, however often this fires. */
         char day[32], key[64];
         txt_utc(t && t->due_ms > 0 ? t->due_ms : now, "%Y-%m-%d", day);
         snprintf(key, sizeof(key), "review/week-%s", day);
-        review_post(app, key);
+        review_post(ctx, key);
     } else {
         LOG_WARN("review: sirt_channel is not configured; no weekly review posted", "");
     }
-    review_arm(app, t && t->due_ms > now ? t->due_ms : now);
+    review_arm(ctx, t && t->due_ms > now ? t->due_ms : now);
 }
 
-void review_plan(struct sirt_app *app)
+void review_plan(const struct hctx *ctx)
 {
-    if (!app->store)
+    if (!ctx->store)
         return;
     struct sched_timer t;
     memset(&t, 0, sizeof(t));
-    if (store_timer_get(app->store, REVIEW_KEY, &t) == 0) {
+    if (store_timer_get(ctx->store, REVIEW_KEY, &t) == 0) {
         sched_timer_finish(&t);
         return;   /* pending (even overdue: the scheduler fires it) */
     }
-    review_arm(app, clock_now_ms());
+    review_arm(ctx, ctx->now_ms());
 }

@@ -13,13 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/app.h"
 #include "../bot/blockkit.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
 #include "../bot/metrics.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "bk.h"
@@ -35,26 +33,26 @@
 #define ORDER_DEADLINE_MS 60000
 #define SLICE 200                   /* incidents per store read of a pass */
 
-static bool is_sirt(const struct sirt_app *app, const char *user)
+static bool is_sirt(const struct hctx *ctx, const char *user)
 {
-    return app->cfg && user && cfg_strv_has(&app->cfg->sirt_team, user);
+    return ctx->cfg && user && cfg_strv_has(&ctx->cfg->sirt_team, user);
 }
 
-void review_rf_params(const struct sirt_app *app, int64_t now, struct rf_params *p)
+void review_rf_params(const struct hctx *ctx, int64_t now, struct rf_params *p)
 {
     memset(p, 0, sizeof(*p));
     p->now_ms = now;
-    p->ack_minutes = app->cfg ? app->cfg->paging_ack_minutes : 15;
-    p->acks_followed = app->cfg && app->cfg->pagerduty_api_token && app->cfg->pagerduty_api_token[0];
+    p->ack_minutes = ctx->cfg ? ctx->cfg->paging_ack_minutes : 15;
+    p->acks_followed = ctx->cfg && ctx->cfg->pagerduty_api_token && ctx->cfg->pagerduty_api_token[0];
 }
 
-char *review_flags_line(struct sirt_app *app, const struct incident *inc, int64_t now, int *n)
+char *review_flags_line(const struct hctx *ctx, const struct incident *inc, int64_t now, int *n)
 {
     struct rf_loaded l;
     struct rf_params p;
     struct rf_result r;
-    review_rf_params(app, now, &p);
-    rf_load(app->store, inc, &l);
+    review_rf_params(ctx, now, &p);
+    rf_load(ctx->store, inc, &l);
     rf_compute(&l.rows, &p, &r);
     char *line = rf_describe(&l.rows, &p, &r);
     *n = 0;
@@ -67,7 +65,7 @@ char *review_flags_line(struct sirt_app *app, const struct incident *inc, int64_
 /* ---- a pass over every incident ---- */
 
 struct pass {
-    struct sirt_app *app;
+    const struct hctx *ctx;
     struct rf_params p;
     int64_t last_id;
     size_t seen;
@@ -80,7 +78,7 @@ static bool pass_one(void *ud, const struct incident *inc)
     struct pass *ps = ud;
     struct rf_loaded l;
     struct rf_result r;
-    rf_load(ps->app->store, inc, &l);
+    rf_load(ps->ctx->store, inc, &l);
     rf_compute(&l.rows, &ps->p, &r);
     ps->each(ps->ud, inc, &r);
     rf_loaded_finish(&l);
@@ -94,7 +92,7 @@ static bool pass_one(void *ud, const struct incident *inc)
 static int pass_slice(struct pass *ps, size_t max)
 {
     size_t before = ps->seen;
-    int rc = store_incidents_after(ps->app->store, ps->last_id, max, pass_one, ps);
+    int rc = store_incidents_after(ps->ctx->store, ps->last_id, max, pass_one, ps);
     if (rc < 0)
         return rc;
     return ps->seen - before < max ? 1 : 0;
@@ -113,14 +111,14 @@ static void add_samples(void *ud, const struct incident *inc, const struct rf_re
     rf_samples_add(&m->s, inc->severity, r, m->since, m->until);
 }
 
-char *review_medians_text(struct sirt_app *app, int64_t now)
+char *review_medians_text(const struct hctx *ctx, int64_t now)
 {
     struct medians m;
     memset(&m, 0, sizeof(m));
     m.since = now - RF_MEDIAN_WINDOW_MS;
     m.until = now;
-    struct pass ps = { .app = app, .each = add_samples, .ud = &m };
-    review_rf_params(app, now, &ps.p);
+    struct pass ps = { .ctx = ctx, .each = add_samples, .ud = &m };
+    review_rf_params(ctx, now, &ps.p);
     int rc;
     while ((rc = pass_slice(&ps, SLICE)) == 0)
         ;
@@ -155,10 +153,10 @@ static void observe(void *ud, const struct incident *inc, const struct rf_result
             metrics_durations_observe(d, i, inc->severity, (double)r->dur_ms[i] / 1000.0);
 }
 
-int review_durations_step(struct sirt_app *app, struct review_dur_pass *dp, size_t max)
+int review_durations_step(const struct hctx *ctx, struct review_dur_pass *dp, size_t max)
 {
-    struct pass ps = { .app = app, .last_id = dp->cursor, .each = observe, .ud = &dp->d };
-    review_rf_params(app, clock_now_ms(), &ps.p);
+    struct pass ps = { .ctx = ctx, .last_id = dp->cursor, .each = observe, .ud = &dp->d };
+    review_rf_params(ctx, ctx->now_ms(), &ps.p);
     int rc = pass_slice(&ps, max ? max : SLICE);
     dp->cursor = ps.last_id;
     return rc;
@@ -173,14 +171,14 @@ static bool count_open(void *ud, const struct improvement *m)
     return true;
 }
 
-int review_improvements_open(struct sirt_app *app)
+int review_improvements_open(const struct hctx *ctx)
 {
     int n = 0;
-    return store_improvements_open(app->store, count_open, &n) == 0 ? n : -1;
+    return store_improvements_open(ctx->store, count_open, &n) == 0 ? n : -1;
 }
 
 struct imp_post {
-    struct sirt_app *app;
+    const struct hctx *ctx;
     const char *key_base;
     int64_t now, *prev;
     cJSON *blocks;              /* the message being filled */
@@ -196,7 +194,7 @@ static void flush(struct imp_post *ip, bool last)
         snprintf(t, sizeof(t), "… and %zu more not shown here.", ip->total - ip->shown);
         cJSON_AddItemToArray(ip->blocks, bk_context(t));
     }
-    const char *channel = ip->app->cfg->sirt_channel;
+    const char *channel = ip->ctx->cfg->sirt_channel;
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "channel", channel);
     char text[160];
@@ -210,7 +208,7 @@ static void flush(struct imp_post *ip, bool last)
     char key[256];
     snprintf(key, sizeof(key), "%s/improvements-%zu", ip->key_base, ip->msgs + 1);
     int64_t prev = *ip->prev;
-    int64_t id = outbox_add(ip->app->store, 0, key, "slack.post", p, prev > 0 ? &prev : NULL, prev > 0 ? 1 : 0,
+    int64_t id = outbox_add(ip->ctx->store, 0, key, "slack.post", p, prev > 0 ? &prev : NULL, prev > 0 ? 1 : 0,
                             prev > 0 ? ip->now + ORDER_DEADLINE_MS : 0);
     if (id > 0)
         *ip->prev = id;
@@ -255,13 +253,13 @@ static bool add_improvement(void *ud, const struct improvement *m)
     return true;
 }
 
-size_t review_improvements_post(struct sirt_app *app, const char *key_base, int64_t now, int64_t *prev)
+size_t review_improvements_post(const struct hctx *ctx, const char *key_base, int64_t now, int64_t *prev)
 {
-    int n = review_improvements_open(app);
-    if (n <= 0 || !app->cfg || !app->cfg->sirt_channel)
+    int n = review_improvements_open(ctx);
+    if (n <= 0 || !ctx->cfg || !ctx->cfg->sirt_channel)
         return 0;
-    struct imp_post ip = { .app = app, .key_base = key_base, .now = now, .prev = prev, .total = (size_t)n };
-    store_improvements_open(app->store, add_improvement, &ip);
+    struct imp_post ip = { .ctx = ctx, .key_base = key_base, .now = now, .prev = prev, .total = (size_t)n };
+    store_improvements_open(ctx->store, add_improvement, &ip);
     flush(&ip, true);
     return ip.msgs;
 }
@@ -270,11 +268,11 @@ size_t review_improvements_post(struct sirt_app *app, const char *key_base, int6
 
 /* The incident (0: none) and where the text starts; 0, or -1 with a
  * message for the asker. */
-static int improve_parse(struct sirt_app *app, const struct sirt_req *req, int64_t *incident_id,
+static int improve_parse(const struct hctx *ctx, const struct sirt_req *req, int64_t *incident_id,
                          const char **text, char *msg, size_t len)
 {
     *incident_id = 0;
-    if (!is_sirt(app, req->user_id)) {
+    if (!is_sirt(ctx, req->user_id)) {
         snprintf(msg, len, "Only the SIRT team can note process improvements.");
         return -1;
     }
@@ -289,13 +287,13 @@ static int improve_parse(struct sirt_app *app, const struct sirt_req *req, int64
             a++;
         while (isspace((unsigned char)*a))
             a++;
-        if (!app->store || store_incident_get(app->store, id, &inc) != 0) {
+        if (!ctx->store || store_incident_get(ctx->store, id, &inc) != 0) {
             snprintf(msg, len, "There is no incident SIRT-%" PRId64 ".", id);
             return -1;
         }
         *incident_id = id;
         incident_finish(&inc);
-    } else if (app->store && req->channel_id && store_incident_by_channel(app->store, req->channel_id, &inc) == 0) {
+    } else if (ctx->store && req->channel_id && store_incident_by_channel(ctx->store, req->channel_id, &inc) == 0) {
         *incident_id = inc.id;
         incident_finish(&inc);
     }
@@ -308,12 +306,12 @@ static int improve_parse(struct sirt_app *app, const struct sirt_req *req, int64
     return 0;
 }
 
-void improve_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void improve_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
     int64_t id;
     const char *text;
     char msg[300];
-    if (improve_parse(app, req, &id, &text, msg, sizeof(msg)) != 0)
+    if (improve_parse(ctx, req, &id, &text, msg, sizeof(msg)) != 0)
         reply_set_text(out, "%s", msg);
     else if (id > 0)
         reply_set_text(out, "Noted a process improvement for SIRT-%" PRId64 ": it is listed in every weekly review "
@@ -323,53 +321,53 @@ void improve_respond(struct sirt_app *app, const struct sirt_req *req, struct si
                             "marks it done.");
 }
 
-int improve_work(struct sirt_app *app, const struct sirt_req *req)
+int improve_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     int64_t id;
     const char *text;
     char msg[300];
-    if (!app->store || improve_parse(app, req, &id, &text, msg, sizeof(msg)) != 0)
-        return job_result(app);   /* respond() told the asker */
+    if (!ctx->store || improve_parse(ctx, req, &id, &text, msg, sizeof(msg)) != 0)
+        return job_result(ctx);   /* respond() told the asker */
     struct improvement m;
     memset(&m, 0, sizeof(m));
     m.incident_id = id;
     m.author = (char *)req->user_id;
     m.text = txt_clean(text, IMPROVEMENT_MAX);   /* masked */
-    m.created_ms = clock_now_ms();
-    int rc = store_improvement_add(app->store, &m);
+    m.created_ms = ctx->now_ms();
+    int rc = store_improvement_add(ctx->store, &m);
     if (rc == 0 && id > 0)
-        inc_timeline_add(app, id, req->user_id, "improvement", "%s", m.text);
+        inc_timeline_add(ctx, id, req->user_id, "improvement", "%s", m.text);
     if (rc == 0)
         LOG_INFO("review: process improvement noted", "improvement:l incident:l", (long long)m.id, (long long)id);
     free(m.text);
-    return job_result(app);
+    return job_result(ctx);
 }
 
 /* ---- the digest's "Mark done" ---- */
 
-int review_improvement_done_action(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int review_improvement_done_action(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    if (!user || !app->store)
-        return job_result(app);
-    if (!is_sirt(app, user)) {
-        job_button_notice(app, payload, action, "improvement-refused",
+    if (!user || !ctx->store)
+        return job_result(ctx);
+    if (!is_sirt(ctx, user)) {
+        job_button_notice(ctx, payload, action, "improvement-refused",
                           "Only the SIRT team can mark process improvements done.", false);
-        return job_result(app);
+        return job_result(ctx);
     }
     const char *v = util_jstr(action, "value");
     int64_t id = v ? strtoll(v, NULL, 10) : 0;
     struct improvement m;
     memset(&m, 0, sizeof(m));
     char text[200];
-    if (id <= 0 || store_improvement_get(app->store, id, &m) != 0) {
+    if (id <= 0 || store_improvement_get(ctx->store, id, &m) != 0) {
         snprintf(text, sizeof(text), "I cannot find that process improvement any more.");
     } else if (m.done_ms > 0) {
         snprintf(text, sizeof(text), "Process improvement #%" PRId64 " was already marked done by <@%s>.", id,
                  m.done_by ? m.done_by : "someone");
-    } else if (store_improvement_done(app->store, id, user, clock_now_ms()) == 0) {
+    } else if (store_improvement_done(ctx->store, id, user, ctx->now_ms()) == 0) {
         if (m.incident_id > 0)
-            inc_timeline_add(app, m.incident_id, user, "improvement_done", "process improvement #%" PRId64
+            inc_timeline_add(ctx, m.incident_id, user, "improvement_done", "process improvement #%" PRId64
                              " marked done by <@%s>", id, user);
         snprintf(text, sizeof(text), "Process improvement #%" PRId64 " marked done: the next weekly review no "
                                      "longer lists it.", id);
@@ -377,7 +375,7 @@ int review_improvement_done_action(struct sirt_app *app, const cJSON *payload, c
     } else {
         snprintf(text, sizeof(text), "Process improvement #%" PRId64 " could not be marked done; try again.", id);
     }
-    job_button_notice(app, payload, action, "improvement-done", text, false);
+    job_button_notice(ctx, payload, action, "improvement-done", text, false);
     improvement_finish(&m);
-    return job_result(app);
+    return job_result(ctx);
 }

@@ -9,23 +9,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct sirt_app;
+struct hctx;
 struct incident;
 struct rf_params;
 
 /* The flag parameters from the config (paging.ack_minutes, whether acks
  * are followed) at now. */
-void review_rf_params(const struct sirt_app *app, int64_t now, struct rf_params *p);
+void review_rf_params(const struct hctx *ctx, int64_t now, struct rf_params *p);
 /* The incident's flags as one line of text ("page 12m after the report;
  * …"), NULL when nothing is flagged; *n gets how many flags. */
-char *review_flags_line(struct sirt_app *app, const struct incident *inc, int64_t now, int *n);
+char *review_flags_line(const struct hctx *ctx, const struct incident *inc, int64_t now, int *n);
 /* "*Median times over the last 4 weeks* …" with one line per severity. */
-char *review_medians_text(struct sirt_app *app, int64_t now);
+char *review_medians_text(const struct hctx *ctx, int64_t now);
 /* Open improvements (-1 when they cannot be read). */
-int review_improvements_open(struct sirt_app *app);
+int review_improvements_open(const struct hctx *ctx);
 /* Posts the open improvements, with Mark done buttons, as ordered
  * private_only messages keyed "<key_base>/improvements-<i>", each after
  * *prev (updated).  Returns how many messages. */
-size_t review_improvements_post(struct sirt_app *app, const char *key_base, int64_t now, int64_t *prev);
+size_t review_improvements_post(const struct hctx *ctx, const char *key_base, int64_t now, int64_t *prev);
 
 #endif

@@ -11,12 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/app.h"
 #include "../bot/blockkit.h"
-#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "bk.h"
@@ -79,10 +77,10 @@ enum decide { SEV_REFUSED = -1, SEV_SAME = 0, SEV_CHANGE = 1 };
 
 /* Given levels (0 = keep) against inc and user: SEV_CHANGE with the new
  * levels in *ns / *np, or SEV_REFUSED / SEV_SAME with the answer in msg. */
-static enum decide sev_decide(struct sirt_app *app, const struct incident *inc, const char *user, int s, int p,
+static enum decide sev_decide(const struct hctx *ctx, const struct incident *inc, const char *user, int s, int p,
                               int *ns, int *np, char *msg, size_t len)
 {
-    if (!inc_authorized(app, inc, user)) {
+    if (!inc_authorized(ctx, inc, user)) {
         snprintf(msg, len, "Sorry, only the SIRT team and the people on SIRT-%" PRId64 " can change its "
                            "severity. If you think it should change, tell them.", inc->id);
         return SEV_REFUSED;
@@ -119,12 +117,12 @@ static void label_sets(int s, int p, char *add, size_t alen, char *rm, size_t rl
 /* The S1 responders: members of the incident, invited to the channel and,
  * when their GitLab username is known, to the project (the jobs the report
  * writes for an S1).  The mentions go into who. */
-static void add_responders(struct sirt_app *app, const struct incident *inc, const char *id, struct buf *who)
+static void add_responders(const struct hctx *ctx, const struct incident *inc, const char *id, struct buf *who)
 {
-    const struct cfg *c = app->cfg;
+    const struct cfg *c = ctx->cfg;
     if (!c->severity1_responders.n)
         return;
-    int64_t now = clock_now_ms();
+    int64_t now = ctx->now_ms();
     cJSON *p = cJSON_CreateObject();
     cJSON *users = cJSON_AddArrayToObject(p, "users");
     cJSON *gp = cJSON_CreateObject();
@@ -132,7 +130,7 @@ static void add_responders(struct sirt_app *app, const struct incident *inc, con
     for (size_t i = 0; i < c->severity1_responders.n; i++) {
         const char *u = c->severity1_responders.v[i];
         cJSON_AddItemToArray(users, cJSON_CreateString(u));
-        store_member_add(app->store, inc->id, u, "responder", now);
+        store_member_add(ctx->store, inc->id, u, "responder", now);
         buf_printf(who, "%s<@%s>", i ? ", " : "", u);
         const char *gl = cfg_gitlab_user(c, u);
         if (gl)
@@ -140,33 +138,33 @@ static void add_responders(struct sirt_app *app, const struct incident *inc, con
     }
     char key[256];
     snprintf(key, sizeof(key), "SIRT-%" PRId64 "/severity/%s/invite", inc->id, id);
-    outbox_add(app->store, inc->id, key, "slack.invite", p, NULL, 0, 0);
+    outbox_add(ctx->store, inc->id, key, "slack.invite", p, NULL, 0, 0);
     cJSON_Delete(p);
     cJSON_AddNumberToObject(gp, "access_level", 30);
     if (c->gitlab_url && cJSON_GetArraySize(names) > 0) {
         snprintf(key, sizeof(key), "SIRT-%" PRId64 "/severity/%s/gitlab_members", inc->id, id);
-        outbox_add(app->store, inc->id, key, "gitlab.add_members", gp, NULL, 0, 0);
+        outbox_add(ctx->store, inc->id, key, "gitlab.add_members", gp, NULL, 0, 0);
     }
     cJSON_Delete(gp);
 }
 
 /* The change and its effects.  id (the request, the form) makes every key. */
-static int plan_change(struct sirt_app *app, const struct incident *inc, const char *user, int ns, int np,
+static int plan_change(const struct hctx *ctx, const struct incident *inc, const char *user, int ns, int np,
                        const char *id)
 {
-    const struct cfg *c = app->cfg;
+    const struct cfg *c = ctx->cfg;
     int os = inc->severity, op = inc->priority;
-    int64_t now = clock_now_ms();
-    store_incident_set_int(app->store, inc->id, "severity", ns, now);
-    store_incident_set_int(app->store, inc->id, "priority", np, now);
-    inc_timeline_add(app, inc->id, user, "severity_changed", "S%d/P%d -> S%d/P%d", os, op, ns, np);
+    int64_t now = ctx->now_ms();
+    store_incident_set_int(ctx->store, inc->id, "severity", ns, now);
+    store_incident_set_int(ctx->store, inc->id, "priority", np, now);
+    inc_timeline_add(ctx, inc->id, user, "severity_changed", "S%d/P%d -> S%d/P%d", os, op, ns, np);
     struct incident cur = *inc;   /* shallow: the strings stay inc's */
     cur.severity = ns;
     cur.priority = np;
 
     bool raised_s1 = ns == 1 && os != 1;
     bool becomes_urgent = (ns == 1 || np == 1) && os != 1 && op != 1;
-    int rounds = becomes_urgent ? store_page_last_round(app->store, inc->id) : 0;
+    int rounds = becomes_urgent ? store_page_last_round(ctx->store, inc->id) : 0;
     if (rounds < 0)
         return rounds;
     bool page = becomes_urgent && rounds == 0;
@@ -182,14 +180,14 @@ static int plan_change(struct sirt_app *app, const struct incident *inc, const c
         cJSON_AddNumberToObject(p, "severity", ns);
         cJSON_AddNumberToObject(p, "priority", np);
         snprintf(key, sizeof(key), "SIRT-%" PRId64 "/severity/%s/relabel", inc->id, id);
-        outbox_add(app->store, inc->id, key, "gitlab.update_issue", p, NULL, 0, 0);
+        outbox_add(ctx->store, inc->id, key, "gitlab.update_issue", p, NULL, 0, 0);
         cJSON_Delete(p);
     }
 
     struct buf who;
     buf_init(&who, 0);
     if (raised_s1)
-        add_responders(app, &cur, id, &who);
+        add_responders(ctx, &cur, id, &who);
 
     bool up = ns < os || np < op, down = ns > os || np > op;
     struct buf t;
@@ -208,32 +206,32 @@ static int plan_change(struct sirt_app *app, const struct incident *inc, const c
         buf_puts(&t, " The security on-call was paged for it before, so I did not page again "
                      "(use Page on-call if needed).");
     snprintf(key, sizeof(key), "severity/%s/post", id);
-    job_post_incident(app, inc, key, t.data, NULL);
+    job_post_incident(ctx, inc, key, t.data, NULL);
     buf_finish(&t);
     buf_finish(&who);
 
     if (page && paging) {
         char pid[220];
         snprintf(pid, sizeof(pid), "severity/%s", id);
-        page_plan(app, &cur, user, pid, "severity");
+        page_plan(ctx, &cur, user, pid, "severity");
     } else if (page) {
         snprintf(key, sizeof(key), "severity/%s/no_page", id);
         char *w = xasprintf(":rotating_light: SIRT-%" PRId64 " is now S%d/P%d but *nobody was paged*: "
                             "PAGERDUTY_ROUTING_KEY is not set for sirtbot. Page the security on-call by hand now.",
                             inc->id, ns, np);
-        job_post_incident(app, inc, key, w, NULL);
+        job_post_incident(ctx, inc, key, w, NULL);
         free(w);
-        inc_timeline_add(app, inc->id, "sirtbot", "not_paged", "nobody paged: PAGERDUTY_ROUTING_KEY is not set");
+        inc_timeline_add(ctx, inc->id, "sirtbot", "not_paged", "nobody paged: PAGERDUTY_ROUTING_KEY is not set");
     }
-    release_plan(app, &cur);   /* now S1/P1: the daily long-term-fix reminder (no-op otherwise, or when planned) */
+    release_plan(ctx, &cur);   /* now S1/P1: the daily long-term-fix reminder (no-op otherwise, or when planned) */
     LOG_INFO("severity changed", "incident:l user:s from_s:d from_p:d to_s:d to_p:d page:b", (long long)inc->id,
              user, os, op, ns, np, (int)page);
-    return job_result(app);
+    return job_result(ctx);
 }
 
 /* ---- the command ---- */
 
-void severity_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void severity_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
     int s, p;
     if (severity_parse(after_id(req->args), &s, &p) != 0) {
@@ -242,12 +240,10 @@ void severity_respond(struct sirt_app *app, const struct sirt_req *req, struct s
     }
     struct incident inc;
     char msg[300];
-    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0) {
-        reply_set_text(out, "%s", msg);
+    if (inc_for_reply(ctx, req, &inc, out) != 0)
         return;
-    }
     int ns, np;
-    if (sev_decide(app, &inc, req->user_id, s, p, &ns, &np, msg, sizeof(msg)) != SEV_CHANGE)
+    if (sev_decide(ctx, &inc, req->user_id, s, p, &ns, &np, msg, sizeof(msg)) != SEV_CHANGE)
         reply_set_text(out, "%s", msg);
     else if (req->source == REQ_SLASH)
         reply_set_text(out, "Changing SIRT-%" PRId64 " to S%d/P%d…", inc.id, ns, np);
@@ -258,23 +254,23 @@ void severity_respond(struct sirt_app *app, const struct sirt_req *req, struct s
     incident_finish(&inc);
 }
 
-int severity_work(struct sirt_app *app, const struct sirt_req *req)
+int severity_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     int s, p;
     if (severity_parse(after_id(req->args), &s, &p) != 0)
-        return job_result(app);
+        return job_result(ctx);
     struct incident inc;
     char msg[300];
-    if (inc_for(app, req->channel_id, req->args, &inc, NULL, msg, sizeof(msg)) != 0)
-        return job_result(app);
+    if (inc_for_req(ctx, req, &inc) != 0)
+        return job_result(ctx);
     int ns, np, rc = 0;
-    if (sev_decide(app, &inc, req->user_id, s, p, &ns, &np, msg, sizeof(msg)) == SEV_CHANGE) {
+    if (sev_decide(ctx, &inc, req->user_id, s, p, &ns, &np, msg, sizeof(msg)) == SEV_CHANGE) {
         char id[200];
         job_request_key(req, "req", id, sizeof(id));
-        rc = plan_change(app, &inc, req->user_id, ns, np, id);
+        rc = plan_change(ctx, &inc, req->user_id, ns, np, id);
     }
     incident_finish(&inc);
-    return rc < 0 ? rc : job_result(app);
+    return rc < 0 ? rc : job_result(ctx);
 }
 
 /* ---- the button and its form ---- */
@@ -307,53 +303,40 @@ static cJSON *input_block(const char *block_id, const char *label, cJSON *elemen
 /* The modal, pre-filled with inc's levels (caller owns). */
 static cJSON *severity_view(const struct incident *inc)
 {
-    cJSON *v = bk_modal("Change severity", "Change", "Cancel");
-    cJSON_AddStringToObject(v, "callback_id", "sirt_severity");
     char meta[48];
     snprintf(meta, sizeof(meta), "{\"incident\":%" PRId64 "}", inc->id);
-    cJSON_AddStringToObject(v, "private_metadata", meta);
-    cJSON *blocks = cJSON_AddArrayToObject(v, "blocks");
     char *intro = xasprintf("*SIRT-%" PRId64 "* is S%d/P%d. Raising it to S1 brings in the severity-1 "
                             "responders; becoming S1 or P1 pages the security on-call if nobody was paged "
                             "yet. Lowering it removes nobody.", inc->id, inc->severity, inc->priority);
-    cJSON_AddItemToArray(blocks, bk_section(intro));
+    cJSON *blocks;
+    cJSON *v = bk_form("Change severity", "Change", "sirt_severity", meta, intro, &blocks);
     free(intro);
     cJSON_AddItemToArray(blocks, input_block("severity", "Severity", level_select(sev_names, inc->severity)));
     cJSON_AddItemToArray(blocks, input_block("priority", "Priority", level_select(pri_names, inc->priority)));
     return v;
 }
 
-int severity_button(struct sirt_app *app, const cJSON *payload, const cJSON *action)
+int severity_button(const struct hctx *ctx, const cJSON *payload, const cJSON *action)
 {
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    if (!user || !app->store)
-        return job_result(app);
-    int64_t id = inc_parse_id(util_jstr(action, "value"));
+    if (!user || !ctx->store)
+        return job_result(ctx);
     struct incident inc;
-    memset(&inc, 0, sizeof(inc));
-    if (id <= 0 || store_incident_get(app->store, id, &inc) != 0) {
-        job_button_notice(app, payload, action, "severity-unknown", "I cannot find that incident any more.", false);
-        return job_result(app);
-    }
+    if (inc_for_button(ctx, payload, action, "severity", false, &inc) != 0)
+        return job_result(ctx);
     int ns, np;
     char msg[300];
     const char *trigger = util_jstr(payload, "trigger_id");
     /* Levels given as "keep": only the refusals matter here. */
-    if (sev_decide(app, &inc, user, 0, 0, &ns, &np, msg, sizeof(msg)) == SEV_REFUSED) {
-        job_button_notice(app, payload, action, "severity-refused", msg, false);
+    if (sev_decide(ctx, &inc, user, 0, 0, &ns, &np, msg, sizeof(msg)) == SEV_REFUSED) {
+        job_button_notice(ctx, payload, action, "severity-refused", msg, false);
     } else if (!trigger) {
         LOG_WARN("severity: no trigger_id, cannot open the form", "incident:l", (long long)inc.id);
     } else {
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "trigger_id", trigger);
-        cJSON_AddItemToObject(p, "view", severity_view(&inc));
-        char *key = xasprintf("views_open/%s", trigger);
-        outbox_add(app->store, inc.id, key, "slack.views_open", p, NULL, 0, 0);
-        free(key);
-        cJSON_Delete(p);
+        job_views_open(ctx, inc.id, trigger, severity_view(&inc));
     }
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }
 
 /* The form's incident and levels; 0, or -1 with the error for the form. */
@@ -390,7 +373,7 @@ static int form_read(const cJSON *view, struct form *f, const char **err)
 
 /* The form checked as the command would be: 0 with inc filled (caller
  * finishes it) and the new levels, or -1 with the error in msg. */
-static int form_check(struct sirt_app *app, const cJSON *payload, struct incident *inc, int *ns, int *np,
+static int form_check(const struct hctx *ctx, const cJSON *payload, struct incident *inc, int *ns, int *np,
                       char *msg, size_t len)
 {
     memset(inc, 0, sizeof(*inc));
@@ -400,48 +383,45 @@ static int form_check(struct sirt_app *app, const cJSON *payload, struct inciden
         snprintf(msg, len, "%s", err);
         return -1;
     }
-    if (!app || !app->store || store_incident_get(app->store, f.incident, inc) != 0) {
+    if (!ctx || !ctx->store || store_incident_get(ctx->store, f.incident, inc) != 0) {
         snprintf(msg, len, "This form is for an incident that no longer exists.");
         return -1;
     }
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
-    if (sev_decide(app, inc, user, f.s, f.p, ns, np, msg, len) != SEV_CHANGE) {
+    if (sev_decide(ctx, inc, user, f.s, f.p, ns, np, msg, len) != SEV_CHANGE) {
         incident_finish(inc);
         return -1;
     }
     return 0;
 }
 
-cJSON *severity_validate(struct sirt_app *app, const cJSON *payload)
+cJSON *severity_validate(const struct hctx *ctx, const cJSON *payload)
 {
     struct incident inc;
     int ns, np;
     char msg[300];
-    if (form_check(app, payload, &inc, &ns, &np, msg, sizeof(msg)) == 0) {
+    if (form_check(ctx, payload, &inc, &ns, &np, msg, sizeof(msg)) == 0) {
         incident_finish(&inc);
         return NULL;
     }
-    cJSON *ack = cJSON_CreateObject();
-    cJSON_AddStringToObject(ack, "response_action", "errors");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(ack, "errors"), "severity", msg);
-    return ack;
+    return bk_view_error("severity", msg);
 }
 
-int severity_submit(struct sirt_app *app, const cJSON *payload)
+int severity_submit(const struct hctx *ctx, const cJSON *payload)
 {
     struct incident inc;
     int ns, np, rc = 0;
     char msg[300];
     /* Checked again: the incident may have changed since the ack. */
-    if (form_check(app, payload, &inc, &ns, &np, msg, sizeof(msg)) != 0) {
+    if (form_check(ctx, payload, &inc, &ns, &np, msg, sizeof(msg)) != 0) {
         LOG_INFO("severity form not applied", "reason:s", msg);
-        return job_result(app);
+        return job_result(ctx);
     }
     const char *user = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
     const char *view_id = util_jstr(cJSON_GetObjectItemCaseSensitive(payload, "view"), "id");
     char id[160];
     snprintf(id, sizeof(id), "view/%s", view_id ? view_id : "-");
-    rc = plan_change(app, &inc, user, ns, np, id);
+    rc = plan_change(ctx, &inc, user, ns, np, id);
     incident_finish(&inc);
-    return rc < 0 ? rc : job_result(app);
+    return rc < 0 ? rc : job_result(ctx);
 }

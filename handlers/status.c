@@ -14,11 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../bot/app.h"
 #include "../bot/blockkit.h"
 #include "../bot/config.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "handlers.h"
@@ -38,19 +37,19 @@ static const char *state_word(const struct incident *inc)
 
 /* May the asker see inc's details in this reply?  priv: the reply goes to
  * the asker alone (ack, DM, ephemeral) whatever the request's source. */
-static bool full_view(struct sirt_app *app, const struct sirt_req *req, const struct incident *inc, bool priv)
+static bool full_view(const struct hctx *ctx, const struct sirt_req *req, const struct incident *inc, bool priv)
 {
-    if (!priv && !inc_reply_private(app, req, inc))
+    if (!priv && !inc_reply_private(ctx, req, inc))
         return false;
-    if (inc_authorized(app, inc, req->user_id))
+    if (inc_authorized(ctx, inc, req->user_id))
         return true;
     return inc->channel_id && req->channel_id && strcmp(inc->channel_id, req->channel_id) == 0;
 }
 
 
-static void limited_line(struct sirt_app *app, const struct incident *inc, struct buf *b)
+static void limited_line(const struct hctx *ctx, const struct incident *inc, struct buf *b)
 {
-    const char *ch = app->cfg ? app->cfg->sirt_channel : NULL;
+    const char *ch = ctx->cfg ? ctx->cfg->sirt_channel : NULL;
     if (ch && *ch)
         buf_printf(b, "SIRT-%" PRId64 " exists (%s). Ask in <#%s> or contact the SIRT team.", inc->id,
                    state_word(inc), ch);
@@ -121,7 +120,7 @@ static void actor_mention(const char *actor, struct buf *b)
         buf_puts(b, "sirtbot");
 }
 
-static void full_status(struct sirt_app *app, const struct incident *inc, struct buf *b)
+static void full_status(const struct hctx *ctx, const struct incident *inc, struct buf *b)
 {
     char *title = txt_line(inc->title, 150);
     char *comp = txt_line(inc->component ? inc->component : "(not given)", 80);
@@ -135,7 +134,7 @@ static void full_status(struct sirt_app *app, const struct incident *inc, struct
         buf_puts(b, "nobody yet");
     char recv[32];
     int64_t until;
-    if (handoff_pending(app, inc->id, recv, sizeof(recv), &until)) {
+    if (handoff_pending(ctx, inc->id, recv, sizeof(recv), &until)) {
         char by[32];
         txt_utc(until, "%H:%M UTC", by);
         buf_printf(b, "   *Handoff pending* to <@%s> (Accept by %s)", recv, by);
@@ -171,8 +170,8 @@ static void full_status(struct sirt_app *app, const struct incident *inc, struct
 
     buf_puts(b, "\n*Decisions*");
     struct dec_ctx dc = { b, 0 };
-    if (app->store)
-        store_decisions_list(app->store, inc->id, add_decision, &dc);
+    if (ctx->store)
+        store_decisions_list(ctx->store, inc->id, add_decision, &dc);
     if (dc.n == 0)
         buf_puts(b, " none recorded yet");
     else if (dc.n > DECISIONS_MAX)
@@ -180,8 +179,8 @@ static void full_status(struct sirt_app *app, const struct incident *inc, struct
 
     struct tl_ctx tc;
     memset(&tc, 0, sizeof(tc));
-    if (app->store)
-        store_timeline_list(app->store, inc->id, keep_last, &tc);
+    if (ctx->store)
+        store_timeline_list(ctx->store, inc->id, keep_last, &tc);
     buf_puts(b, "\n*Latest updates*");
     if (tc.n == 0)
         buf_puts(b, " none");
@@ -208,7 +207,7 @@ static void full_status(struct sirt_app *app, const struct incident *inc, struct
 /* ---- the list of open incidents ---- */
 
 struct list_ctx {
-    struct sirt_app *app;
+    const struct hctx *ctx;
     const struct sirt_req *req;
     bool priv;
     struct buf *b;
@@ -221,7 +220,7 @@ static bool list_one(void *ud, const struct incident *inc)
     c->n++;
     if (c->n > LIST_MAX)
         return true;   /* keep counting */
-    if (full_view(c->app, c->req, inc, c->priv)) {
+    if (full_view(c->ctx, c->req, inc, c->priv)) {
         char *title = txt_line(inc->title, 80);
         char *comp = txt_line(inc->component ? inc->component : "-", 40);
         buf_printf(c->b, "\n• *SIRT-%" PRId64 "* %s — S%d/P%d, %s, owner ", inc->id, title, inc->severity,
@@ -231,7 +230,7 @@ static bool list_one(void *ud, const struct incident *inc)
         else
             buf_puts(c->b, "nobody");
         char recv[32];
-        if (handoff_pending(c->app, inc->id, recv, sizeof(recv), NULL))
+        if (handoff_pending(c->ctx, inc->id, recv, sizeof(recv), NULL))
             buf_printf(c->b, ", handoff pending to <@%s>", recv);
         if (inc->channel_id)
             buf_printf(c->b, ", <#%s>", inc->channel_id);
@@ -243,12 +242,12 @@ static bool list_one(void *ud, const struct incident *inc)
     return true;
 }
 
-static void list_open(struct sirt_app *app, const struct sirt_req *req, bool priv, struct buf *b)
+static void list_open(const struct hctx *ctx, const struct sirt_req *req, bool priv, struct buf *b)
 {
     struct buf items;
     buf_init(&items, 0);
-    struct list_ctx c = { app, req, priv, &items, 0 };
-    if (!app->store || store_incidents_open(app->store, list_one, &c) != 0) {
+    struct list_ctx c = { ctx, req, priv, &items, 0 };
+    if (!ctx->store || store_incidents_open(ctx->store, list_one, &c) != 0) {
         buf_finish(&items);
         buf_puts(b, "I cannot read the incidents right now; try again in a moment.");
         return;
@@ -259,7 +258,7 @@ static void list_open(struct sirt_app *app, const struct sirt_req *req, bool pri
         buf_printf(b, "*Open incidents* (%d):%s", c.n, items.data);
         if (c.n > LIST_MAX)
             buf_printf(b, "\n• … and %d more", c.n - LIST_MAX);
-        const char *ch = app->cfg ? app->cfg->sirt_channel : NULL;
+        const char *ch = ctx->cfg ? ctx->cfg->sirt_channel : NULL;
         if (ch && *ch && !priv && !(req->source == REQ_SLASH || req->source == REQ_DM))
             buf_printf(b, "\nDetails: ask in <#%s> or contact the SIRT team.", ch);
     }
@@ -267,28 +266,28 @@ static void list_open(struct sirt_app *app, const struct sirt_req *req, bool pri
 }
 
 /* The answer to req; priv as in full_view.  Caller frees. */
-static char *status_text(struct sirt_app *app, const struct sirt_req *req, bool priv)
+static char *status_text(const struct hctx *ctx, const struct sirt_req *req, bool priv)
 {
     struct buf b;
     buf_init(&b, 0);
     bool named = inc_parse_id(req->args) > 0;
     struct incident inc;
     memset(&inc, 0, sizeof(inc));
-    if (!app->store) {
+    if (!ctx->store) {
         buf_puts(&b, "I cannot read the incidents right now; try again in a moment.");
     } else if (!named && !req->args[0]
-               && (!req->channel_id || store_incident_by_channel(app->store, req->channel_id, &inc) != 0)) {
+               && (!req->channel_id || store_incident_by_channel(ctx->store, req->channel_id, &inc) != 0)) {
         incident_finish(&inc);
-        list_open(app, req, priv, &b);
+        list_open(ctx, req, priv, &b);
     } else {
         char err[160];
         incident_finish(&inc);
-        if (inc_for(app, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0) {
+        if (inc_for(ctx, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0) {
             buf_puts(&b, err);
-        } else if (full_view(app, req, &inc, priv)) {
-            full_status(app, &inc, &b);
+        } else if (full_view(ctx, req, &inc, priv)) {
+            full_status(ctx, &inc, &b);
         } else {
-            limited_line(app, &inc, &b);
+            limited_line(ctx, &inc, &b);
         }
         LOG_DEBUG("status", "incident:l user:s private:b", (long long)inc.id, req->user_id, (int)priv);
         incident_finish(&inc);
@@ -299,20 +298,20 @@ static char *status_text(struct sirt_app *app, const struct sirt_req *req, bool 
     return text;
 }
 
-void status_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void status_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
     free(out->text);
-    out->text = status_text(app, req, false);
+    out->text = status_text(ctx, req, false);
 }
 
 /* Asked in a public place: whoever may see more than the public answer
  * gets it privately as well, seen by them alone. */
-int status_work(struct sirt_app *app, const struct sirt_req *req)
+int status_work(const struct hctx *ctx, const struct sirt_req *req)
 {
-    if (!app->store || req->source == REQ_SLASH || req->source == REQ_DM || !req->channel_id || !req->user_id)
+    if (!ctx->store || req->source == REQ_SLASH || req->source == REQ_DM || !req->channel_id || !req->user_id)
         return 0;
-    char *pub = status_text(app, req, false);
-    char *priv = status_text(app, req, true);
+    char *pub = status_text(ctx, req, false);
+    char *priv = status_text(ctx, req, true);
     if (strcmp(pub, priv) != 0) {
         char key[200];
         job_request_key(req, "status_private", key, sizeof(key));
@@ -322,12 +321,12 @@ int status_work(struct sirt_app *app, const struct sirt_req *req)
         cJSON_AddStringToObject(p, "text", priv);
         if (req->thread_ts)
             cJSON_AddStringToObject(p, "thread_ts", req->thread_ts);
-        outbox_add(app->store, 0, key, "slack.ephemeral", p, NULL, 0, 0);
+        outbox_add(ctx->store, 0, key, "slack.ephemeral", p, NULL, 0, 0);
         cJSON_Delete(p);
         LOG_INFO("status: details sent privately to an authorised asker in a public place", "user:s",
                  req->user_id);
     }
     free(pub);
     free(priv);
-    return job_result(app);
+    return job_result(ctx);
 }

@@ -15,10 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../bot/app.h"
-#include "../bot/clock.h"
 #include "../bot/log.h"
-#include "../bot/outbox.h"
+#include "../bot/outbox_jobs.h"
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "flows.h"
@@ -32,9 +30,9 @@
 
 static const char refusal[] = "Only people on the incident or in the SIRT team can get its timeline.";
 
-static bool allowed(struct sirt_app *app, const struct sirt_req *req, const struct incident *inc)
+static bool allowed(const struct hctx *ctx, const struct sirt_req *req, const struct incident *inc)
 {
-    if (inc_authorized(app, inc, req->user_id))
+    if (inc_authorized(ctx, inc, req->user_id))
         return true;
     /* Asked inside the incident channel: the timeline goes where the asker already is. */
     return inc->channel_id && req->channel_id && strcmp(inc->channel_id, req->channel_id) == 0;
@@ -197,7 +195,7 @@ static bool decision_lines(void *ud, const struct decision *d)
     return true;
 }
 
-static void build(struct sirt_app *app, const struct incident *inc, struct lines *l)
+static void build(const struct hctx *ctx, const struct incident *inc, struct lines *l)
 {
     char *title = md_line(inc->title, 150);
     char *comp = md_line(inc->component ? inc->component : "(not given)", 80);
@@ -225,7 +223,7 @@ static void build(struct sirt_app *app, const struct incident *inc, struct lines
     line_printf(l, "## Timeline (UTC)");
     line_printf(l, "%s", "");
     size_t before = l->n;
-    store_timeline_list(app->store, inc->id, tl_line, l);
+    store_timeline_list(ctx->store, inc->id, tl_line, l);
     if (l->n == before)
         line_printf(l, "- (no entries)");
     line_printf(l, "%s", "");
@@ -233,7 +231,7 @@ static void build(struct sirt_app *app, const struct incident *inc, struct lines
     line_printf(l, "## Decisions");
     line_printf(l, "%s", "");
     before = l->n;
-    store_decisions_list(app->store, inc->id, decision_lines, l);
+    store_decisions_list(ctx->store, inc->id, decision_lines, l);
     if (l->n == before)
         line_printf(l, "- (none recorded)");
     line_printf(l, "%s", "");
@@ -266,10 +264,10 @@ static void build(struct sirt_app *app, const struct incident *inc, struct lines
 
 /* ---- the whole text ---- */
 
-char *timeline_markdown(struct sirt_app *app, const struct incident *inc)
+char *timeline_markdown(const struct hctx *ctx, const struct incident *inc)
 {
     struct lines l = { 0 };
-    build(app, inc, &l);
+    build(ctx, inc, &l);
     struct buf b;
     buf_init(&b, 0);
     for (size_t i = 0; i < l.n; i++) {
@@ -283,9 +281,9 @@ char *timeline_markdown(struct sirt_app *app, const struct incident *inc)
 
 /* The upload chain (bot/effects_files.c): the file in the incident channel,
  * or messages there when uploads are refused.  key makes it unique. */
-static void upload(struct sirt_app *app, const struct incident *inc, const char *key)
+static void upload(const struct hctx *ctx, const struct incident *inc, const char *key)
 {
-    char *md = timeline_markdown(app, inc);
+    char *md = timeline_markdown(ctx, inc);
     cJSON *p = cJSON_CreateObject();
     /* No channel yet: the effect waits for the incident channel. */
     if (inc->channel_id)
@@ -301,27 +299,24 @@ static void upload(struct sirt_app *app, const struct incident *inc, const char 
     cJSON_AddTrueToObject(p, "names");
     char idem[256];
     snprintf(idem, sizeof(idem), "SIRT-%" PRId64 "/%s", inc->id, key);
-    outbox_add(app->store, inc->id, idem, "slack.file_upload", p, NULL, 0, 0);
+    outbox_add(ctx->store, inc->id, idem, "slack.file_upload", p, NULL, 0, 0);
     cJSON_Delete(p);
     free(md);
     LOG_INFO("timeline: upload to the incident channel planned", "incident:l", (long long)inc->id);
 }
 
-void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct sirt_reply *out)
+void timeline_respond(const struct hctx *ctx, const struct sirt_req *req, struct sirt_reply *out)
 {
     struct incident inc;
-    char err[160];
-    if (!app->store) {
+    if (!ctx->store) {
         reply_set_text(out, "I cannot read the incidents right now; try again in a moment.");
         return;
     }
-    if (inc_for(app, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0) {
-        reply_set_text(out, "%s", err);
+    if (inc_for_reply(ctx, req, &inc, out) != 0)
         return;
-    }
-    if (!allowed(app, req, &inc))
+    if (!allowed(ctx, req, &inc))
         reply_set_text(out, "%s", refusal);
-    else if (inc.channel_id && inc_reply_private(app, req, &inc))
+    else if (inc.channel_id && inc_reply_private(ctx, req, &inc))
         reply_set_text(out, "Uploading the timeline of SIRT-%" PRId64 " to <#%s>, as a Markdown file for the "
                        "postmortem.", inc.id, inc.channel_id);
     else
@@ -330,17 +325,16 @@ void timeline_respond(struct sirt_app *app, const struct sirt_req *req, struct s
     incident_finish(&inc);
 }
 
-int timeline_work(struct sirt_app *app, const struct sirt_req *req)
+int timeline_work(const struct hctx *ctx, const struct sirt_req *req)
 {
     struct incident inc;
-    char err[160];
-    if (!app->store || inc_for(app, req->channel_id, req->args, &inc, NULL, err, sizeof(err)) != 0)
-        return job_result(app);
-    if (allowed(app, req, &inc)) {
+    if (!ctx->store || inc_for_req(ctx, req, &inc) != 0)
+        return job_result(ctx);
+    if (allowed(ctx, req, &inc)) {
         char key[200];
         job_request_key(req, "timeline", key, sizeof(key));
-        upload(app, &inc, key);
+        upload(ctx, &inc, key);
     }
     incident_finish(&inc);
-    return job_result(app);
+    return job_result(ctx);
 }

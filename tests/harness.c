@@ -22,13 +22,7 @@
 #define FX_MAX_ARGS    64
 
 const char fx_default_config[] =
-    "{\n"
-    "  \"timezone\": \"UTC\",\n"
-    "  \"sirt_channel\": \"C0SIRT0001\",\n"
-    "  \"sirt_team\": [\"U0SIRT001\", \"U0SIRT002\"],\n"
-    "  \"severity1_responders\": [\"U0SIRT001\", \"U0SIRT002\"],\n"
-    "  \"directors\": [\"U0DIRSEC1\", \"U0DIRINF1\"],\n"
-    "  \"appsec\": [\n"
+    FX_CONFIG_HEAD
     "    {\"user\": \"U0APPSEC1\", \"tz\": \"America/Los_Angeles\", \"hours\": \"09:00-17:00\", \"gitlab\": \"alice\"},\n"
     "    {\"user\": \"U0APPSEC2\", \"tz\": \"Europe/Amsterdam\", \"hours\": \"09:00-17:00\"}\n"
     "  ],\n"

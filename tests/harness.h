@@ -145,6 +145,18 @@ int fx_tls_make_ca(struct fx *fx, const char *name, char *pem, size_t n);
 int fx_tls_make_cert(struct fx *fx, const char *ca_name, const char *name, const char *san, const char *cn,
                      char *cert, char *key, size_t n);
 
+/* The start of the default config, shared by configs written out the same
+ * way (demo/drill.c): "{", the time zone, the SIRT channel and team, the
+ * severity-1 responders, the directors and the opening of "appsec": [. */
+#define FX_CONFIG_HEAD \
+    "{\n" \
+    "  \"timezone\": \"UTC\",\n" \
+    "  \"sirt_channel\": \"C0SIRT0001\",\n" \
+    "  \"sirt_team\": [\"U0SIRT001\", \"U0SIRT002\"],\n" \
+    "  \"severity1_responders\": [\"U0SIRT001\", \"U0SIRT002\"],\n" \
+    "  \"directors\": [\"U0DIRSEC1\", \"U0DIRINF1\"],\n" \
+    "  \"appsec\": [\n"
+
 /* Default config text (what fx_init writes). */
 extern const char fx_default_config[];
 /* Writes the team config file used by the next fx_spawn (default: a small
@@ -270,6 +282,7 @@ int fx_cli_run(struct fx *fx, const char *const *args, const char *const *extra_
 
 /* Common predicates */
 bool fx_pred_online(struct fx *fx, void *ud);              /* ws_count >= 1 */
+bool fx_pred_offline(struct fx *fx, void *ud);             /* ws_count == 0 */
 bool fx_pred_acked(struct fx *fx, void *envelope_id);
 bool fx_pred_exited(struct fx *fx, void *ud);
 /* ud: const char *method; true once fake_slack_call_count(method) >= 1 */
@@ -277,8 +290,9 @@ bool fx_pred_called(struct fx *fx, void *method);
 bool fx_wait_calls(struct fx *fx, const char *method, size_t n, int timeout_ms);
 /* Waits until a chat.postMessage answered ok has a "text" containing part. */
 bool fx_wait_post_text(struct fx *fx, const char *part, int timeout_ms);
-/* True if the bot's stderr so far contains s. */
+/* True if the bot's stderr so far contains s; the wait until it does. */
 bool fx_stderr_has(struct fx *fx, const char *s);
+bool fx_wait_stderr(struct fx *fx, const char *s, int timeout_ms);
 /* What the bot wrote on stderr since the last fx_spawn (never NULL). */
 const char *fx_stderr_since_spawn(struct fx *fx);
 
@@ -364,6 +378,14 @@ bool fx_wait_n(struct fx *fx, fx_counter count, size_t n, int timeout_ms);
 size_t fx_pd_events(struct fx *fx);     /* events the fake PagerDuty received */
 size_t fx_gitlab_notes(struct fx *fx);  /* notes the fake GitLab holds */
 size_t fx_gitlab_issues(struct fx *fx); /* issues the fake GitLab holds */
+/* The body of a note the fake GitLab holds that contains part, NULL if none;
+ * the wait until there is one. */
+const char *fx_gitlab_note_with(struct fx *fx, const char *part);
+bool fx_wait_gitlab_note(struct fx *fx, const char *part, int timeout_ms);
+/* The access level of GitLab user user_id in the fake's first project (0:
+ * not a member, or no project yet); the wait until it is above 0. */
+int fx_gitlab_access(struct fx *fx, int user_id);
+bool fx_wait_gitlab_member(struct fx *fx, int user_id, int timeout_ms);
 
 /* The bot's SQLite file (<dir>/sirt.db) opened read-only beside the running
  * bot (5 s busy timeout); a query that does not prepare fails the test.
@@ -375,9 +397,15 @@ long long fx_db_int(struct fx *fx, const char *sql);
 void fx_db_text(struct fx *fx, const char *sql, char *out, size_t n);
 char *fx_db_rows(struct fx *fx, const char *sql, const char *null_as);
 bool fx_wait_db_int(struct fx *fx, const char *sql, long long v, int timeout_ms);
+/* The raw bytes of a file (the database, its -wal) into out, which it
+ * initialises (buf_finish it either way); false when it cannot be opened. */
+bool fx_read_file(const char *path, struct buf *out);
 
 /* A port on 127.0.0.1 that was free a moment ago (-1 on failure). */
 int fx_free_port(void);
+/* fx_start with SIRT_HTTP=127.0.0.1:<a free port> before env (may be
+ * NULL); returns the port. */
+int fx_start_http(struct fx *fx, const char *const *env);
 /* Blocking GET (3 s cap) of http://127.0.0.1:<port><path> into body (reset
  * first; data never NULL afterwards).  The HTTP status, 0 when no answer.
  * The bot is another process: not running the loop meanwhile is fine. */

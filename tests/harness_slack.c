@@ -28,6 +28,12 @@ bool fx_pred_online(struct fx *fx, void *ud)
     return fake_slack_ws_count(fx->slack) >= 1;
 }
 
+bool fx_pred_offline(struct fx *fx, void *ud)
+{
+    (void)ud;
+    return fake_slack_ws_count(fx->slack) == 0;
+}
+
 bool fx_pred_acked(struct fx *fx, void *envelope_id)
 {
     return fake_slack_ack(fx->slack, envelope_id) != NULL;
@@ -75,6 +81,16 @@ static bool pred_post_text(struct fx *fx, void *ud)
 bool fx_wait_post_text(struct fx *fx, const char *part, int timeout_ms)
 {
     return fx_wait(fx, pred_post_text, (void *)part, timeout_ms);
+}
+
+static bool pred_stderr(struct fx *fx, void *s)
+{
+    return fx_stderr_has(fx, s);
+}
+
+bool fx_wait_stderr(struct fx *fx, const char *s, int timeout_ms)
+{
+    return fx_wait(fx, pred_stderr, (void *)s, timeout_ms);
 }
 
 /* ------------------------------------------------------------------ */
@@ -335,6 +351,42 @@ size_t fx_gitlab_issues(struct fx *fx)
     return fake_gitlab_issue_count(fx->gitlab);
 }
 
+const char *fx_gitlab_note_with(struct fx *fx, const char *part)
+{
+    for (size_t i = 0; i < fake_gitlab_note_count(fx->gitlab); i++) {
+        const char *b = util_jstr(fake_gitlab_note(fx->gitlab, i), "body");
+        if (b && strstr(b, part))
+            return b;
+    }
+    return NULL;
+}
+
+static bool pred_note(struct fx *fx, void *part)
+{
+    return fx_gitlab_note_with(fx, part) != NULL;
+}
+
+bool fx_wait_gitlab_note(struct fx *fx, const char *part, int timeout_ms)
+{
+    return fx_wait(fx, pred_note, (void *)part, timeout_ms);
+}
+
+int fx_gitlab_access(struct fx *fx, int user_id)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(fake_gitlab_project(fx->gitlab, 0), "id");
+    return cJSON_IsNumber(id) ? fake_gitlab_member_access(fx->gitlab, id->valueint, user_id) : 0;
+}
+
+static bool pred_gitlab_member(struct fx *fx, void *ud)
+{
+    return fx_gitlab_access(fx, *(const int *)ud) > 0;
+}
+
+bool fx_wait_gitlab_member(struct fx *fx, int user_id, int timeout_ms)
+{
+    return fx_wait(fx, pred_gitlab_member, &user_id, timeout_ms);
+}
+
 struct n_want {
     fx_counter count;
     size_t n;
@@ -432,6 +484,20 @@ bool fx_wait_db_int(struct fx *fx, const char *sql, long long v, int timeout_ms)
     return fx_wait(fx, pred_db, &w, timeout_ms);
 }
 
+bool fx_read_file(const char *path, struct buf *out)
+{
+    buf_init(out, 0);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(out, chunk, n);
+    fclose(f);
+    return true;
+}
+
 /* ------------------------------------------------------------------ */
 /* the bot's HTTP endpoints */
 
@@ -447,6 +513,23 @@ int fx_free_port(void)
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
         port = ntohs(a.sin_port);
     close(fd);
+    return port;
+}
+
+int fx_start_http(struct fx *fx, const char *const *env)
+{
+    int port = fx_free_port();
+    if (port < 0)
+        TEST_FAIL("fx: no free port for SIRT_HTTP");
+    char http[64];
+    snprintf(http, sizeof(http), "SIRT_HTTP=127.0.0.1:%d", port);
+    const char *all[FX_MAX_ENV] = { http };
+    for (size_t i = 0; env && env[i]; i++) {
+        if (i + 2 >= FX_MAX_ENV)
+            TEST_FAIL("fx: more than %d environment entries", FX_MAX_ENV - 2);
+        all[i + 1] = env[i];
+    }
+    fx_start(fx, all);
     return port;
 }
 

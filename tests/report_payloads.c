@@ -1,6 +1,26 @@
 /* report_payloads: see report_payloads.h. */
 #include "report_payloads.h"
 
+const struct report_fields report_secret_s1 = {
+    .title = "Cache poisoning in repository mirror",
+    .what = "Mirrored repositories serve another tenant's refs.",
+    .severity = "1",
+    .priority = "2",
+    .component = "gitaly",
+    .repro = "git clone https://mirror.example/a/b",
+};
+
+const struct report_fields report_session_s2 = {
+    .title = "Session fixation in login",
+    .what = "Session id not rotated after login",
+    .severity = "2",
+    .priority = "2",
+    .component = "gitaly",
+    .repro = "POST /users/sign_in",
+};
+
+const char *const report_secret_words[4] = { "Cache", "poisoning", "mirror", "tenant" };
+
 void view_text_value(cJSON *values, const char *block, const char *v)
 {
     cJSON *e = cJSON_AddObjectToObject(cJSON_AddObjectToObject(values, block), "value");

@@ -14,6 +14,14 @@ struct report_fields {
     const char *title, *what, *severity, *priority, *component, *repro, *link;
 };
 
+/* An S1 report (cache poisoning in a repository mirror) whose words must
+ * never reach people outside the incident, and four words of its title and
+ * text to look for where they must not be (access, status and review tests). */
+extern const struct report_fields report_secret_s1;
+extern const char *const report_secret_words[4];
+/* An S2 report (session fixation in login) of the handoff tests. */
+extern const struct report_fields report_session_s2;
+
 cJSON *report_submission_payload(const char *view_id, const char *user, const struct report_fields *f);
 
 /* A view_submission: type, user.id (with team: user.team_id "T0FAKE001"),

@@ -52,10 +52,7 @@ static void start(struct fx *fx)
     fake_gitlab_add_user(fx->gitlab, GL_SIRT_TWO, "sirt-two");
     fx_set_clock(fx, WED_10_UTC);
     fx_start(fx, NULL);
-    cJSON *p = report_submission_payload("V0ADD00001", "U0REPORT1", &fields);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 15000));
+    fx_send_acked(fx, report_submission_payload("V0ADD00001", "U0REPORT1", &fields), 15000);
     ASSERT(fx_wait_calls(fx, "pins.add", 1, 30000));
     for (int i = 0; i < 500 && fake_gitlab_project_count(fx->gitlab) < 1; i++)
         fx_run_for(fx, 20);
@@ -69,14 +66,6 @@ static const struct fake_channel *incident_channel(struct fx *fx)
     return ch;
 }
 
-static int project_id(struct fx *fx)
-{
-    const cJSON *pj = fake_gitlab_project(fx->gitlab, 0);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(pj, "id");
-    ASSERT(cJSON_IsNumber(id));
-    return id->valueint;
-}
-
 /* A slash command; returns the ack's ephemeral text ("" if none). */
 static const char *slash(struct fx *fx, const char *user, const char *channel, const char *text)
 {
@@ -84,47 +73,26 @@ static const char *slash(struct fx *fx, const char *user, const char *channel, c
     return t ? t : "";
 }
 
-/* The first chat.postMessage to channel containing needle (whole call JSON), or NULL. */
+/* The first chat.postMessage to channel (NULL: any) containing needle (whole call JSON), or NULL. */
 static const struct fake_call *post_with(struct fx *fx, const char *channel, const char *needle)
 {
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        const char *ch = util_jstr(c->json, "channel");
-        if (!ch || (channel && strcmp(ch, channel) != 0))
-            continue;
-        char *s = cJSON_PrintUnformatted(c->json);
-        bool hit = strstr(s, needle) != NULL;
-        cJSON_free(s);
-        if (hit)
-            return c;
-    }
-    return NULL;
+    return fx_nth(fx, &(struct fx_q){ .channel = channel, .json = needle }, 0);
 }
 
 static bool wait_post(struct fx *fx, const char *channel, const char *needle, int ms)
 {
-    for (int waited = 0; waited < ms; waited += 20) {
-        if (post_with(fx, channel, needle))
-            return true;
-        fx_run_for(fx, 20);
-    }
-    return post_with(fx, channel, needle) != NULL;
+    return fx_wait_q(fx, &(struct fx_q){ .channel = channel, .json = needle }, 1, ms);
 }
 
 static bool wait_member(struct fx *fx, const char *user, int ms)
 {
-    const struct fake_channel *ch = incident_channel(fx);
-    for (int waited = 0; waited < ms && !fake_slack_channel_has_member(ch, user); waited += 20)
-        fx_run_for(fx, 20);
-    return fake_slack_channel_has_member(ch, user);
+    return fx_wait_member(fx, incident_channel(fx)->id, user, ms);
 }
 
-static bool wait_gitlab_member(struct fx *fx, int user_id, int ms)
+/* user_id joins the incident's GitLab project as a Developer (30). */
+static bool wait_gitlab_developer(struct fx *fx, int user_id, int ms)
 {
-    int pid = project_id(fx);
-    for (int waited = 0; waited < ms && fake_gitlab_member_access(fx->gitlab, pid, user_id) == 0; waited += 20)
-        fx_run_for(fx, 20);
-    return fake_gitlab_member_access(fx->gitlab, pid, user_id) == 30;
+    return fx_wait_gitlab_member(fx, user_id, ms) && fx_gitlab_access(fx, user_id) == 30;
 }
 
 static char *timeline_added(struct fx *fx)
@@ -169,7 +137,7 @@ TEST_T(e2e_add_person_with_slash_add, 180)
     const char *t = slash(&fx, "U0REPORT1", "C0PUBLIC1", "add SIRT-1 <@U0APPSEC1|alice>");
     ASSERT_CONTAINS(t, "Adding <@U0APPSEC1> to SIRT-1");
     ASSERT(wait_member(&fx, "U0APPSEC1", 20000));
-    ASSERT(wait_gitlab_member(&fx, GL_ALICE, 20000));
+    ASSERT(wait_gitlab_developer(&fx, GL_ALICE, 20000));
     ASSERT(wait_post(&fx, "D0APPSEC1", "You have been added to SIRT-1", 20000));
     check_brief(&fx, "D0APPSEC1", "added by <@U0REPORT1>");
     ASSERT(wait_post(&fx, ch->id, "<@U0REPORT1> added <@U0APPSEC1> to SIRT-1", 20000));
@@ -198,14 +166,9 @@ TEST_T(e2e_add_several_at_once_in_the_incident_channel, 180)
     /* A SIRT member, by mention inside the incident channel (incident
      * implied): a SIRT colleague with a gitlab_users name, a director
      * without one, and a repeat of the colleague. */
-    cJSON *ev = cJSON_CreateObject();
-    cJSON_AddStringToObject(ev, "type", "app_mention");
-    cJSON_AddStringToObject(ev, "user", "U0SIRT001");
-    cJSON_AddStringToObject(ev, "text", "<@U0BOT0001> add <@U0SIRT002>, <@U0DIRSEC1> <@U0SIRT002>");
-    cJSON_AddStringToObject(ev, "channel", ch->id);
-    cJSON_AddStringToObject(ev, "ts", "1795600900.000100");
-    fake_slack_send_event(fx.slack, ev, NULL, 0);
-    cJSON_Delete(ev);
+    fx_mention(&fx, &(struct fx_mention_opts){ .user = "U0SIRT001", .channel = ch->id,
+                                              .text = "add <@U0SIRT002>, <@U0DIRSEC1> <@U0SIRT002>",
+                                              .ts = "1795600900.000100" });
 
     ASSERT(wait_post(&fx, ch->id, "<@U0SIRT001> added <@U0SIRT002> and <@U0DIRSEC1> to SIRT-1", 20000));
     ASSERT(wait_member(&fx, "U0SIRT002", 20000));
@@ -213,7 +176,7 @@ TEST_T(e2e_add_several_at_once_in_the_incident_channel, 180)
     ASSERT(wait_post(&fx, "D0SIRT002", "You have been added to SIRT-1", 20000));
     ASSERT(wait_post(&fx, "D0DIRSEC1", "You have been added to SIRT-1", 20000));
     check_brief(&fx, "D0DIRSEC1", "added by <@U0SIRT001>");
-    ASSERT(wait_gitlab_member(&fx, GL_SIRT_TWO, 20000));
+    ASSERT(wait_gitlab_developer(&fx, GL_SIRT_TWO, 20000));
     /* The director has no GitLab username: only the colleague joined the project. */
     fx_run_for(&fx, 500);
     ASSERT_EQ(fake_gitlab_member_count(fx.gitlab), members + 1);
@@ -233,21 +196,11 @@ TEST_T(e2e_add_several_at_once_in_the_incident_channel, 180)
 /* A block_actions press of the summary's Add people button. */
 static const char *press_add(struct fx *fx, const char *user, const char *channel, const char *value)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "block_actions");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "user"), "id", user);
-    cJSON_AddStringToObject(p, "trigger_id", "4242.add.trigger");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "channel"), "id", channel);
-    cJSON *a = cJSON_CreateObject();
-    cJSON_AddStringToObject(a, "action_id", "sirt_add");
-    cJSON_AddStringToObject(a, "block_id", "sirt_next_steps");
-    cJSON_AddStringToObject(a, "type", "button");
-    cJSON_AddStringToObject(a, "value", value);
-    cJSON_AddStringToObject(a, "action_ts", "1795601000.000200");
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "actions"), a);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 15000));
+    const char *eid = fx_press(fx, &(struct fx_button){ .user = user, .channel = channel, .action_id = "sirt_add",
+                                                        .block_id = "sirt_next_steps", .value = value,
+                                                        .action_ts = "1795601000.000200",
+                                                        .trigger_id = "4242.add.trigger" });
+    ASSERT(fx_wait_ack(fx, eid, 15000));
     return eid;
 }
 
@@ -323,7 +276,7 @@ TEST_T(e2e_add_people_button_and_modal, 180)
     ASSERT(wait_post(&fx, "D0APPSEC1", "You have been added to SIRT-1", 20000));
     ASSERT(wait_post(&fx, "D0SECOPS1", "You have been added to SIRT-1", 20000));
     check_brief(&fx, "D0SECOPS1", "added by <@U0SIRT001>");
-    ASSERT(wait_gitlab_member(&fx, GL_ALICE, 20000));
+    ASSERT(wait_gitlab_developer(&fx, GL_ALICE, 20000));
     char *tl = timeline_added(&fx);
     ASSERT_STR_EQ(tl, "U0SIRT001:U0APPSEC1|U0SIRT001:U0SECOPS1|");
     free(tl);

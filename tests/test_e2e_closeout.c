@@ -110,22 +110,6 @@ static bool pred_issue_state(struct fx *fx, void *state)
     return s && strcmp(s, state) == 0;
 }
 
-/* A note on the issue holding part, NULL if none. */
-static const char *note_with(struct fx *fx, const char *part)
-{
-    for (size_t i = 0; i < fake_gitlab_note_count(fx->gitlab); i++) {
-        const char *b = util_jstr(fake_gitlab_note(fx->gitlab, i), "body");
-        if (b && strstr(b, part))
-            return b;
-    }
-    return NULL;
-}
-
-static bool pred_note(struct fx *fx, void *part)
-{
-    return note_with(fx, part) != NULL;
-}
-
 #define PENDING_TIMERS "SELECT COUNT(*) FROM timers WHERE incident_id = 1 AND state = 0"
 #define PENDING_REMINDER \
     "SELECT COUNT(*) FROM timers WHERE incident_id = 1 AND state = 0 AND kind = 'release_reminder'"
@@ -176,8 +160,8 @@ TEST_T(e2e_closeout_confirm_resolve_and_reopen, 90)
     const struct fake_http_request *put = fake_gitlab_call(fx.gitlab, "PUT /projects/*/issues/1", 0);
     ASSERT_NOT_NULL(put);
     ASSERT_CONTAINS(put->body, "\"state_event\":\"close\"");
-    ASSERT(fx_wait(&fx, pred_note, (void *)"SIRT-1 resolved", 10000));
-    const char *note = note_with(&fx, "SIRT-1 resolved");
+    ASSERT(fx_wait_gitlab_note(&fx, "SIRT-1 resolved", 10000));
+    const char *note = fx_gitlab_note_with(&fx, "SIRT-1 resolved");
     ASSERT_CONTAINS(note, "by sirt1");                     /* names, not ids */
     ASSERT_CONTAINS(note, "## Timeline (UTC)");
     ASSERT_CONTAINS(note, "resolved_without_release");
@@ -253,8 +237,8 @@ TEST_T(e2e_closeout_release_and_daily_reminder, 90)
                            RELEASE_URL "'"), 1);
     ASSERT_EQ(fx_db_int(&fx, "SELECT COUNT(*) FROM timeline WHERE incident_id = 1 AND kind = 'release_recorded' AND "
                            "text = '" RELEASE_URL "'"), 1);
-    ASSERT(fx_wait(&fx, pred_note, (void *)RELEASE_URL, 10000));
-    ASSERT_CONTAINS(note_with(&fx, RELEASE_URL), "Recorded by sirt1.");
+    ASSERT(fx_wait_gitlab_note(&fx, RELEASE_URL, 10000));
+    ASSERT_CONTAINS(fx_gitlab_note_with(&fx, RELEASE_URL), "Recorded by sirt1.");
     ASSERT_EQ(fx_db_int(&fx, PENDING_REMINDER), 0);
 
     /* No reminder after it, days later. */

@@ -33,75 +33,31 @@ static const char cfg_along_the_sun[] =
     "\"components\":[{\"name\":\"gitaly\",\"em\":\"U0EM00001\",\"pm\":\"U0PM00001\",\"channel\":\"C0GITALY1\"}],"
     "\"handoff\":{\"lead_minutes\":30},\"gitlab\":{\"namespace_id\":42}}";
 
-static const struct report_fields fields = {
-    .title = "Session fixation in login",
-    .what = "Session id not rotated after login",
-    .severity = "2",
-    .priority = "2",
-    .component = "gitaly",
-    .repro = "POST /users/sign_in",
-};
-
-/* The idx-th message posted to channel that contains needle, or NULL. */
+/* The first message posted to channel that contains needle (its JSON), or NULL. */
 static const struct fake_call *post_with(struct fx *fx, const char *channel, const char *needle)
 {
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        const char *ch = util_jstr(c->json, "channel");
-        if (!ch || strcmp(ch, channel) != 0)
-            continue;
-        char *s = cJSON_PrintUnformatted(c->json);
-        bool hit = strstr(s, needle) != NULL;
-        cJSON_free(s);
-        if (hit)
-            return c;
-    }
-    return NULL;
-}
-
-struct want_post {
-    const char *channel, *needle;
-};
-
-static bool pred_post(struct fx *fx, void *ud)
-{
-    struct want_post *w = ud;
-    return post_with(fx, w->channel, w->needle) != NULL;
+    return fx_nth(fx, &(struct fx_q){ .channel = channel, .json = needle }, 0);
 }
 
 static bool wait_post(struct fx *fx, const char *channel, const char *needle, int ms)
 {
-    struct want_post w = { channel, needle };
-    return fx_wait(fx, pred_post, &w, ms);
+    return fx_wait_q(fx, &(struct fx_q){ .channel = channel, .json = needle }, 1, ms);
 }
 
 static void report_by(struct fx *fx, const char *user)
 {
-    fx_submit_report(fx, "V0HANDOFF1", user, &fields);
+    fx_submit_report(fx, "V0HANDOFF1", user, &report_session_s2);
     ASSERT(wait_post(fx, "D0APPSEC2", "SIRT-1", 10000) || fake_slack_channel_count(fx->slack) == 1);
     ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
 }
 
 static void click(struct fx *fx, const char *user, const char *action_id, const char *value)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "block_actions");
-    cJSON *u = cJSON_AddObjectToObject(p, "user");
-    cJSON_AddStringToObject(u, "id", user);
-    cJSON_AddStringToObject(p, "trigger_id", "777.888.handoff");
-    cJSON *ch = cJSON_AddObjectToObject(p, "channel");
-    cJSON_AddStringToObject(ch, "id", "D0APPSEC2");
-    cJSON *acts = cJSON_AddArrayToObject(p, "actions");
-    cJSON *a = cJSON_CreateObject();
-    cJSON_AddStringToObject(a, "action_id", action_id);
-    cJSON_AddStringToObject(a, "block_id", "handoff_prompt");
-    cJSON_AddStringToObject(a, "type", "button");
-    cJSON_AddStringToObject(a, "value", value);
-    cJSON_AddStringToObject(a, "action_ts", "1795619000.000100");
-    cJSON_AddItemToArray(acts, a);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    const char *eid = fx_press(fx, &(struct fx_button){ .user = user, .channel = "D0APPSEC2", .action_id = action_id,
+                                                        .block_id = "handoff_prompt", .value = value,
+                                                        .action_ts = "1795619000.000100",
+                                                        .trigger_id = "777.888.handoff" });
+    ASSERT(fx_wait_ack(fx, eid, 5000));
 }
 
 static void start_at(struct fx *fx, int flags, const char *config, int64_t t)
@@ -143,9 +99,7 @@ TEST_T(e2e_handoff_prompt_and_handoff_across_zones, 60)
     ASSERT_CONTAINS(bt, "<#C");                   /* the channel link, filled at send time */
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
     ASSERT(fx_wait(&fx, fx_pred_called, (void *)"conversations.invite", 5000));
-    for (int i = 0; i < 200 && !fake_slack_channel_has_member(ch, "U0APPSEC1"); i++)
-        fx_run_for(&fx, 20);
-    ASSERT(fake_slack_channel_has_member(ch, "U0APPSEC1"));
+    ASSERT(fx_wait_member(&fx, ch->id, "U0APPSEC1", 4000));
     ASSERT(wait_post(&fx, ch->id, "handed off from <@U0APPSEC2> to <@U0APPSEC1>", 10000));
     /* The GitLab issue hears of it once the receiver accepts
      * (test_e2e_handoff_accept.c). */
@@ -184,16 +138,12 @@ TEST_T(e2e_handoff_to_secops_oncall_when_nobody_in_hours, 60)
     /* PagerDuty schedule PSCHED1 -> secops@example.com -> Slack U0SECOPS1. */
     ASSERT(wait_post(&fx, "D0SECOPS1", "You now own SIRT-1", 15000));
     ASSERT(fx_wait_calls(&fx, "users.lookupByEmail", 1, 5000));
-    for (int i = 0; i < 250 && fake_pagerduty_event_count(fx.pd) <= pages_before; i++)
-        fx_run_for(&fx, 20);
-    ASSERT_GE(fake_pagerduty_event_count(fx.pd), pages_before + 1);
+    ASSERT(fx_wait_n(&fx, fx_pd_events, pages_before + 1, 5000));
     const cJSON *ev = fake_pagerduty_last_event(fx.pd);
     ASSERT_STR_EQ(util_jstr(ev, "dedup_key"), "SIRT-1");
     const struct fake_channel *ch = fake_slack_channel(fx.slack, 0);
     ASSERT(wait_post(&fx, ch->id, "secops on-call <@U0SECOPS1>", 10000));
-    for (int i = 0; i < 200 && !fake_slack_channel_has_member(ch, "U0SECOPS1"); i++)
-        fx_run_for(&fx, 20);
-    ASSERT(fake_slack_channel_has_member(ch, "U0SECOPS1"));
+    ASSERT(fx_wait_member(&fx, ch->id, "U0SECOPS1", 4000));
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
 }
@@ -219,18 +169,13 @@ TEST_T(e2e_handoff_keep_it_one_hour_then_slash_handoff, 60)
     fx_run_for(&fx, 1500);
     ASSERT(post_with(&fx, "D0APPSEC1", "SIRT-1 is handed to you") == NULL);
     /* /sirt handoff inside the incident channel: now, to the next engineer. */
-    const char *eid = fake_slack_send_slash(fx.slack, "U0APPSEC2", ch->id, "handoff");
-    ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
+    fx_slash(&fx, "U0APPSEC2", ch->id, "handoff", 5000);
     ASSERT(wait_post(&fx, "D0APPSEC1", "SIRT-1 is handed to you", 10000));
     /* And /sirt handoff SIRT-1 @user from anywhere, by someone on the incident. */
-    eid = fake_slack_send_slash(fx.slack, "U0APPSEC1", "C0PUBLIC1", "handoff SIRT-1 <@U0SIRT001|sirt1>");
-    ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
+    fx_slash(&fx, "U0APPSEC1", "C0PUBLIC1", "handoff SIRT-1 <@U0SIRT001|sirt1>", 5000);
     ASSERT(wait_post(&fx, "D0SIRT001", "SIRT-1 is handed to you", 10000));
     /* An outsider cannot. */
-    eid = fake_slack_send_slash(fx.slack, "U0OUTSIDE", "C0PUBLIC1", "handoff SIRT-1 <@U0OUTSIDE>");
-    ASSERT(fx_wait(&fx, fx_pred_acked, (void *)eid, 5000));
-    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx.slack, eid)->json, "payload");
-    ASSERT_CONTAINS(util_jstr(pl, "text"), "Only the SIRT team");
+    ASSERT_CONTAINS(fx_slash_text(&fx, "U0OUTSIDE", "C0PUBLIC1", "handoff SIRT-1 <@U0OUTSIDE>"), "Only the SIRT team");
     fx_run_for(&fx, 500);
     ASSERT(post_with(&fx, "D0OUTSIDE", "is handed to you") == NULL);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);

@@ -56,51 +56,15 @@ static const char cfg_profile[] =
     "{\"user\":\"U0APPSEC2\",\"tz\":\"Europe/Amsterdam\",\"hours\":\"09:00-17:00\"}],"
     "\"secops_oncall\":{\"pagerduty_schedule\":\"PSCHED1\",\"fallback_user\":\"U0SECOPS1\"}}";
 
-static const struct report_fields fields = {
-    .title = "Session fixation in login",
-    .what = "Session id not rotated after login",
-    .severity = "2",
-    .priority = "2",
-    .component = "gitaly",
-    .repro = "POST /users/sign_in",
-};
-
-/* The last message posted to channel that contains needle, or NULL. */
+/* The last message posted to channel that contains needle (its JSON), or NULL. */
 static const struct fake_call *post_with(struct fx *fx, const char *channel, const char *needle)
 {
-    const struct fake_call *hit = NULL;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postMessage"); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postMessage", i);
-        const char *ch = util_jstr(c->json, "channel");
-        if (!ch || strcmp(ch, channel) != 0)
-            continue;
-        char *s = cJSON_PrintUnformatted(c->json);
-        if (strstr(s, needle))
-            hit = c;
-        cJSON_free(s);
-    }
-    return hit;
-}
-
-struct want_post {
-    const char *channel, *needle;
-};
-
-static bool pred_post(struct fx *fx, void *ud)
-{
-    struct want_post *w = ud;
-    return post_with(fx, w->channel, w->needle) != NULL;
+    return fx_last(fx, &(struct fx_q){ .channel = channel, .json = needle });
 }
 
 static bool wait_post(struct fx *fx, const char *channel, const char *needle, int ms)
 {
-    struct want_post w = { channel, needle };
-    return fx_wait(fx, pred_post, &w, ms);
-}
-
-static bool pred_log(struct fx *fx, void *ud)
-{
-    return fx_stderr_has(fx, ud);
+    return fx_wait_q(fx, &(struct fx_q){ .channel = channel, .json = needle }, 1, ms);
 }
 
 /* The value of the newest Accept button sent to dm (copied into out). */
@@ -125,51 +89,24 @@ static bool accept_value(struct fx *fx, const char *dm, char *out, size_t size)
 
 static void click(struct fx *fx, const char *user, const char *dm, const char *value)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "block_actions");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "user"), "id", user);
-    cJSON_AddStringToObject(p, "trigger_id", "777.888.accept");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "channel"), "id", dm);
-    cJSON *a = cJSON_CreateObject();
-    cJSON_AddStringToObject(a, "action_id", "handoff_take");
-    cJSON_AddStringToObject(a, "block_id", "handoff_offer");
-    cJSON_AddStringToObject(a, "type", "button");
-    cJSON_AddStringToObject(a, "value", value);
     char ts[40];
     snprintf(ts, sizeof(ts), "1795619000.%06u", (unsigned)(fake_slack_call_count(fx->slack, NULL) % 1000000));
-    cJSON_AddStringToObject(a, "action_ts", ts);
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "actions"), a);
-    const char *eid = fake_slack_send_interactive(fx->slack, p);
-    cJSON_Delete(p);
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    const char *eid = fx_press(fx, &(struct fx_button){ .user = user, .channel = dm, .action_id = "handoff_take",
+                                                        .block_id = "handoff_offer", .value = value, .action_ts = ts,
+                                                        .trigger_id = "777.888.accept" });
+    ASSERT(fx_wait_ack(fx, eid, 5000));
 }
 
-/* The newest ephemeral to user containing needle, waited for. */
-static bool pred_ephemeral(struct fx *fx, void *ud)
-{
-    struct want_post *w = ud;
-    for (size_t i = 0; i < fake_slack_call_count(fx->slack, "chat.postEphemeral"); i++) {
-        const struct fake_call *c = fake_slack_call(fx->slack, "chat.postEphemeral", i);
-        const char *u = util_jstr(c->json, "user"), *t = util_jstr(c->json, "text");
-        if (u && t && strcmp(u, w->channel) == 0 && strstr(t, w->needle))
-            return true;
-    }
-    return false;
-}
-
+/* An ephemeral to user containing needle, waited for. */
 static bool wait_ephemeral(struct fx *fx, const char *user, const char *needle)
 {
-    struct want_post w = { user, needle };
-    return fx_wait(fx, pred_ephemeral, &w, 10000);
+    return fx_wait_q(fx, &(struct fx_q){ .method = "chat.postEphemeral", .user = user, .text = needle }, 1, 10000);
 }
 
 /* /sirt status SIRT-1 by user: the ack's text (borrowed from the fake). */
 static const char *status_text(struct fx *fx, const char *user)
 {
-    const char *eid = fake_slack_send_slash(fx->slack, user, "C0PUBLIC1", "status SIRT-1");
-    ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
-    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(fake_slack_ack(fx->slack, eid)->json, "payload");
-    return util_jstr(pl, "text");
+    return fx_slash_text(fx, user, "C0PUBLIC1", "status SIRT-1");
 }
 
 static void start_at(struct fx *fx, const char *config, int64_t t)
@@ -182,20 +119,27 @@ static void start_at(struct fx *fx, const char *config, int64_t t)
 
 static const struct fake_channel *report_by(struct fx *fx, const char *user)
 {
-    fx_submit_report(fx, "V0ACCEPT01", user, &fields);
+    fx_submit_report(fx, "V0ACCEPT01", user, &report_session_s2);
     ASSERT(fx_wait_calls(fx, "pins.add", 1, 15000));
     return fake_slack_channel(fx->slack, 0);
+}
+
+/* cfg_three: Amsterdam reports; at 16:00 UTC Amsterdam's day ends without
+ * an answer to the prompt and LA is offered SIRT-1.  Its channel. */
+static const struct fake_channel *handed_to_la(struct fx *fx)
+{
+    start_at(fx, cfg_three, WED_10_UTC);
+    fake_slack_add_user(fx->slack, "U0APPSEC3", "carol", "carol@example.com", "America/New_York");
+    const struct fake_channel *ch = report_by(fx, "U0APPSEC2");
+    fx_set_clock(fx, WED_10_UTC + 6 * HOUR_MS + 5000);
+    ASSERT(wait_post(fx, "D0APPSEC1", "SIRT-1 is handed to you", 15000));
+    return ch;
 }
 
 TEST_T(e2e_handoff_accepted_sets_the_owner, 60)
 {
     struct fx fx;
-    start_at(&fx, cfg_three, WED_10_UTC);
-    fake_slack_add_user(fx.slack, "U0APPSEC3", "carol", "carol@example.com", "America/New_York");
-    const struct fake_channel *ch = report_by(&fx, "U0APPSEC2");
-    /* 16:00 UTC: Amsterdam's day ends without an answer to the prompt. */
-    fx_set_clock(&fx, WED_10_UTC + 6 * HOUR_MS + 5000);
-    ASSERT(wait_post(&fx, "D0APPSEC1", "SIRT-1 is handed to you", 15000));
+    const struct fake_channel *ch = handed_to_la(&fx);
     ASSERT(wait_post(&fx, ch->id, "Handoff pending until they accept", 10000));
     char val[96];
     ASSERT(accept_value(&fx, "D0APPSEC1", val, sizeof(val)));
@@ -214,15 +158,7 @@ TEST_T(e2e_handoff_accepted_sets_the_owner, 60)
     ASSERT_CONTAINS(st, "*Owner* <@U0APPSEC1>");
     ASSERT(strstr(st, "Handoff pending") == NULL);
     ASSERT_CONTAINS(st, "handoff_accepted");
-    bool noted = false;
-    for (int i = 0; i < 250 && !noted; i++) {
-        for (size_t k = 0; k < fake_gitlab_note_count(fx.gitlab); k++)
-            if (strstr(util_jstr(fake_gitlab_note(fx.gitlab, k), "body"), "Handed off to the next appsec owner"))
-                noted = true;
-        if (!noted)
-            fx_run_for(&fx, 20);
-    }
-    ASSERT(noted);
+    ASSERT(fx_wait_gitlab_note(&fx, "Handed off to the next appsec owner", 5000));
     /* A second press of the same button: the offer is gone. */
     click(&fx, "U0APPSEC1", "D0APPSEC1", val);
     ASSERT(wait_ephemeral(&fx, "U0APPSEC1", "no longer waiting"));
@@ -239,11 +175,7 @@ TEST_T(e2e_handoff_accepted_sets_the_owner, 60)
 TEST_T(e2e_handoff_unaccepted_goes_along_the_sun_then_to_secops, 90)
 {
     struct fx fx;
-    start_at(&fx, cfg_three, WED_10_UTC);
-    fake_slack_add_user(fx.slack, "U0APPSEC3", "carol", "carol@example.com", "America/New_York");
-    const struct fake_channel *ch = report_by(&fx, "U0APPSEC2");
-    fx_set_clock(&fx, WED_10_UTC + 6 * HOUR_MS + 5000);
-    ASSERT(wait_post(&fx, "D0APPSEC1", "SIRT-1 is handed to you", 15000));
+    const struct fake_channel *ch = handed_to_la(&fx);
     char la[96];
     ASSERT(accept_value(&fx, "D0APPSEC1", la, sizeof(la)));
     /* 29 minutes later: still pending with LA. */
@@ -264,8 +196,7 @@ TEST_T(e2e_handoff_unaccepted_goes_along_the_sun_then_to_secops, 90)
     fx_set_clock(&fx, WED_10_UTC + 7 * HOUR_MS + 20000);
     ASSERT(wait_post(&fx, ch->id, "<@U0APPSEC3> did not accept SIRT-1", 15000));
     ASSERT(wait_post(&fx, "D0SECOPS1", "You now own SIRT-1", 15000));
-    for (int i = 0; i < 250 && fake_pagerduty_event_count(fx.pd) <= pages; i++)
-        fx_run_for(&fx, 20);
+    fx_wait_n(&fx, fx_pd_events, pages + 1, 5000);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), pages + 1);
     ASSERT_STR_EQ(util_jstr(fake_pagerduty_last_event(fx.pd), "event_action"), "trigger");
     ASSERT(wait_post(&fx, ch->id, "secops on-call <@U0SECOPS1>", 10000));
@@ -273,7 +204,7 @@ TEST_T(e2e_handoff_unaccepted_goes_along_the_sun_then_to_secops, 90)
     ASSERT_CONTAINS(st, "*Owner* <@U0SECOPS1>");
     ASSERT(strstr(st, "Handoff pending") == NULL);
     /* The hand-back waits for Amsterdam's Thursday, 08:00 UTC. */
-    ASSERT(fx_wait(&fx, pred_log, (void *)"\"due\":\"2026-11-26T08:00:00.000Z\"", 5000));
+    ASSERT(fx_wait_stderr(&fx, "\"due\":\"2026-11-26T08:00:00.000Z\"", 5000));
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
 }
@@ -284,7 +215,7 @@ TEST_T(e2e_handoff_secops_hands_back_across_dst_change, 90)
     start_at(&fx, cfg_dst, FRI_22_UTC);
     /* Friday night: nobody in hours, the secops on-call owns it. */
     const struct fake_channel *ch = report_by(&fx, "U0SIRT001");
-    ASSERT(fx_wait(&fx, pred_log, (void *)"\"due\":\"2026-10-26T08:00:00.000Z\"", 10000));
+    ASSERT(fx_wait_stderr(&fx, "\"due\":\"2026-10-26T08:00:00.000Z\"", 10000));
     for (int i = 0; i < 250 && !strstr(status_text(&fx, "U0SIRT001"), "*Owner* <@U0SECOPS1>"); i++)
         fx_run_for(&fx, 40);
     ASSERT_CONTAINS(status_text(&fx, "U0SIRT001"), "*Owner* <@U0SECOPS1>");
@@ -313,7 +244,7 @@ TEST_T(e2e_handoff_profile_zone_read_again_after_a_day, 60)
 {
     struct fx fx;
     start_at(&fx, cfg_profile, TUE_0030_UTC);
-    ASSERT(fx_wait(&fx, pred_log, (void *)"\"tz\":\"America/Los_Angeles\"", 10000));
+    ASSERT(fx_wait_stderr(&fx, "\"tz\":\"America/Los_Angeles\"", 10000));
     size_t lookups = fake_slack_call_count(fx.slack, "users.info");
     /* Alice flies to Tokyo; Slack follows her device. */
     fake_slack_add_user(fx.slack, "U0APPSEC1", "alice", "alice@example.com", "Asia/Tokyo");
@@ -322,7 +253,7 @@ TEST_T(e2e_handoff_profile_zone_read_again_after_a_day, 60)
     ASSERT_EQ(fake_slack_call_count(fx.slack, "users.info"), lookups);
     /* A day later (Wednesday 01:00 UTC = 10:00 in Tokyo, 17:00 in LA). */
     fx_set_clock(&fx, TUE_0030_UTC + 24 * HOUR_MS + 30 * MIN_MS);
-    ASSERT(fx_wait(&fx, pred_log, (void *)"\"tz\":\"Asia/Tokyo\"", 10000));
+    ASSERT(fx_wait_stderr(&fx, "\"tz\":\"Asia/Tokyo\"", 10000));
     ASSERT_GE(fake_slack_call_count(fx.slack, "users.info"), lookups + 1);
     /* A report now finds her in working hours, in her new zone. */
     report_by(&fx, "U0SIRT001");

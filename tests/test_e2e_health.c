@@ -2,31 +2,16 @@
  * /livez stays 200 through a Slack outage (a liveness probe must not restart
  * a bot that only lost Slack); /readyz and /healthz are 503 with the reason
  * while the socket is down and 200 again once the bot has reconnected. */
-#include <arpa/inet.h>
-#include <curl/curl.h>
-#include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "harness.h"
 #include "test.h"
-
-static bool pred_offline(struct fx *fx, void *ud)
-{
-    (void)ud;
-    return fake_slack_ws_count(fx->slack) == 0;
-}
 
 TEST(e2e_livez_readyz_through_slack_outage)
 {
     struct fx fx;
     fx_init(&fx);
-    int port = fx_free_port();
-    char env0[64];
-    snprintf(env0, sizeof(env0), "SIRT_HTTP=127.0.0.1:%d", port);
-    const char *env[] = { env0, NULL };
-    fx_start(&fx, env);
+    int port = fx_start_http(&fx, NULL);
     struct buf body;
     buf_init(&body, 1 << 16);
 
@@ -43,7 +28,7 @@ TEST(e2e_livez_readyz_through_slack_outage)
      * few seconds (0.5-1 s, then 1-2 s, then 2-4 s). */
     fake_slack_fail(fx.slack, "apps.connections.open", 2, 503, NULL, 0);
     fake_slack_drop(fx.slack);
-    ASSERT(fx_wait(&fx, pred_offline, NULL, 5000));
+    ASSERT(fx_wait(&fx, fx_pred_offline, NULL, 5000));
     fx_run_for(&fx, 200);
     long ready = fx_http_get(port, "/readyz", &body);
     ASSERT_EQ(ready, 503);

@@ -213,16 +213,11 @@ static void check_database(const char *path)
  * by secure_delete). */
 static void check_file_bytes(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return;                 /* no -wal left after a clean stop */
     struct buf b;
-    buf_init(&b, 0);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
+    if (!fx_read_file(path, &b)) {
+        buf_finish(&b);
+        return;                 /* no -wal left after a clean stop */
+    }
     for (size_t k = 0; k < ARRAY_LEN(bodies); k++)
         if (b.len && memmem(b.data, b.len, bodies[k], strlen(bodies[k])))
             TEST_FAIL("secret body %s found in the bytes of %s", bodies[k], path);

@@ -9,7 +9,6 @@
  * once that acknowledgements are not followed.  The real bot against the
  * fakes, on the bot's settable clock. */
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +60,7 @@ static void submit(struct fx *fx)
 
 static void slash(struct fx *fx, const char *user, const char *channel, const char *text)
 {
-    const char *eid = fake_slack_send_slash(fx->slack, user, channel, text);
-    ASSERT(eid && fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_slash(fx, user, channel, text, 5000);
 }
 
 static bool pred_triggered(struct fx *fx, void *ud)
@@ -107,27 +105,13 @@ static const char *report_and_page(struct fx *fx)
 }
 
 /* One SQLite read: "<ts_ms> <actor> <text>" of the first timeline entry of
- * kind for incident 1 (malloc'd, "" when none). */
-static char *timeline_entry(struct fx *fx, const char *kind)
+ * kind for incident 1 into out ("" when none). */
+static void timeline_entry(struct fx *fx, const char *kind, char *out, size_t n)
 {
-    char path[400];
-    snprintf(path, sizeof(path), "%s/sirt.db", fx->dir);
-    sqlite3 *db = NULL;
-    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st = NULL;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT ts_ms, actor, text FROM timeline WHERE incident_id = 1 AND kind = ?1"
-                                     " ORDER BY id", -1, &st, NULL), SQLITE_OK);
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    char *out = xstrdup("");
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        free(out);
-        out = xasprintf("%lld %s %s", (long long)sqlite3_column_int64(st, 0),
-                        (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2));
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT ts_ms || ' ' || actor || ' ' || text FROM timeline"
+                               " WHERE incident_id = 1 AND kind = '%s' ORDER BY id LIMIT 1", kind);
+    fx_db_text(fx, sql, out, n);
 }
 
 /* When round 1 of SIRT-1 was opened, on the bot's clock: every later
@@ -135,35 +119,16 @@ static char *timeline_entry(struct fx *fx, const char *kind)
  * it starts, slowly under valgrind). */
 static int64_t round1_created_ms(struct fx *fx)
 {
-    char path[400];
-    snprintf(path, sizeof(path), "%s/sirt.db", fx->dir);
-    sqlite3 *db = NULL;
-    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st = NULL;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT created_ms FROM pages WHERE dedup_key = 'SIRT-1'", -1, &st, NULL),
-              SQLITE_OK);
-    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    int64_t v = fx_db_int(fx, "SELECT created_ms FROM pages WHERE dedup_key = 'SIRT-1'");
     ASSERT(v >= T0);
     return v;
 }
 
 static int64_t ack_ms_of(struct fx *fx, const char *dedup)
 {
-    char path[400];
-    snprintf(path, sizeof(path), "%s/sirt.db", fx->dir);
-    sqlite3 *db = NULL;
-    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st = NULL;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT ack_ms FROM page_acks WHERE dedup_key = ?1", -1, &st, NULL), SQLITE_OK);
-    sqlite3_bind_text(st, 1, dedup, -1, SQLITE_STATIC);
-    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SELECT ack_ms FROM page_acks WHERE dedup_key = '%s'", dedup);
+    return fx_db_int(fx, sql);
 }
 
 TEST_T(e2e_page_ack_acknowledged_is_said_once_and_recorded, 120)
@@ -206,11 +171,10 @@ TEST_T(e2e_page_ack_acknowledged_is_said_once_and_recorded, 120)
 
     /* Recorded: PagerDuty's time on the round and on the timeline. */
     ASSERT_EQ(ack_ms_of(&fx, "SIRT-1"), ack_s * 1000);
-    char *tl = timeline_entry(&fx, "page_acked");
-    char want[128];
+    char tl[1024], want[128];
+    timeline_entry(&fx, "page_acked", tl, sizeof(tl));
     snprintf(want, sizeof(want), "%lld pagerduty Alice Oncall", (long long)(ack_s * 1000));
     ASSERT_STR_EQ(tl, want);
-    free(tl);
     ASSERT_EQ(fx_stop(&fx, 5000), 0);
     fx_finish(&fx);
 }
@@ -240,9 +204,9 @@ TEST_T(e2e_page_ack_unacknowledged_escalates_once_and_resolve_stops_it, 120)
     ASSERT(wait_post(&fx, SIRT_CH, "SIRT-1 (`SIRT-1`) was not acknowledged within 5 minutes", 10000));
     /* The SIRT channel hears no details of the incident. */
     ASSERT_EQ(posts_with(&fx, SIRT_CH, "Session cookies"), 0);
-    char *tl = timeline_entry(&fx, "page_escalated");
+    char tl[1024];
+    timeline_entry(&fx, "page_escalated", tl, sizeof(tl));
     ASSERT_CONTAINS(tl, "SIRT-1/escalation-1");
-    free(tl);
 
     /* Later minutes: still followed (asked again), escalated only once. */
     size_t looks = fake_pagerduty_incident_lookups(fx.pd, "SIRT-1");

@@ -7,7 +7,6 @@
  * the link.  The real bot against the fakes; the bot's clock is set by the
  * test (SIRT_CLOCK_FILE) where the 15 s wait for the issue matters. */
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +68,7 @@ static const char *submit(struct fx *fx, const char *reporter)
 
 static void slash(struct fx *fx, const char *user, const char *channel, const char *text)
 {
-    const char *eid = fake_slack_send_slash(fx->slack, user, channel, text);
-    ASSERT(eid && fx_wait(fx, fx_pred_acked, (void *)eid, 5000));
+    fx_slash(fx, user, channel, text, 5000);
 }
 
 struct key_n {
@@ -102,28 +100,6 @@ static bool pred_in_channel(struct fx *fx, void *ud)
     return fake_slack_channel_count(fx->slack) >= 1
            && fake_slack_channel_has_member(fake_slack_channel(fx->slack, 0), ud);
 }
-
-static int project_id(struct fx *fx)
-{
-    const cJSON *p = fake_gitlab_project(fx->gitlab, 0);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(p, "id");
-    return cJSON_IsNumber(id) ? id->valueint : 0;
-}
-
-static bool pred_gitlab_member(struct fx *fx, void *ud)
-{
-    int uid = *(int *)ud;
-    return fake_gitlab_project_count(fx->gitlab) >= 1 && fake_gitlab_member_access(fx->gitlab, project_id(fx), uid) > 0;
-}
-
-static bool wait_gitlab_member(struct fx *fx, int uid, int ms)
-{
-    return fx_wait(fx, pred_gitlab_member, &uid, ms);
-}
-
-struct needle {
-    const char *channel, *text;
-};
 
 /* The first ok post to channel whose body holds text, NULL if none. */
 static const struct fake_call *post_with(struct fx *fx, const char *channel, const char *text)
@@ -163,28 +139,9 @@ static struct store *open_store(struct fx *fx)
  * would be refused (one process per SQLite database). */
 static char *rounds_of_sirt1(struct fx *fx)
 {
-    char path[400];
-    snprintf(path, sizeof(path), "%s/sirt.db", fx->dir);
-    sqlite3 *db = NULL;
-    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st = NULL;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT round, dedup_key, reason, paged_user, resolved_ms FROM pages"
-                                     " WHERE incident_id = 1 ORDER BY round", -1, &st, NULL), SQLITE_OK);
-    struct buf b;
-    buf_init(&b, 0);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *reason = (const char *)sqlite3_column_text(st, 2);
-        const char *user = (const char *)sqlite3_column_text(st, 3);
-        buf_printf(&b, "%d:%s:%s:%s:%s|", sqlite3_column_int(st, 0), (const char *)sqlite3_column_text(st, 1),
-                   reason ? reason : "-", user ? user : "-", sqlite3_column_int64(st, 4) ? "resolved" : "open");
-    }
-    ASSERT_EQ(rc, SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    char *out = buf_take(&b);
-    return out ? out : xstrdup("");
+    return fx_db_rows(fx, "SELECT round, dedup_key, COALESCE(reason, '-'), COALESCE(paged_user, '-'),"
+                          " CASE WHEN resolved_ms THEN 'resolved' ELSE 'open' END FROM pages"
+                          " WHERE incident_id = 1 ORDER BY round", "-");
 }
 
 TEST_T(e2e_paging_handoff_pages_a_new_round_and_invites_the_oncall, 120)
@@ -199,8 +156,8 @@ TEST_T(e2e_paging_handoff_pages_a_new_round_and_invites_the_oncall, 120)
     /* Whoever round 1 reached (PSCHED1 -> secops@example.com -> U0SECOPS1)
      * is invited to the channel and, known as "sid", to the project. */
     ASSERT(fx_wait(&fx, pred_in_channel, (void *)"U0SECOPS1", 15000));
-    ASSERT(wait_gitlab_member(&fx, SID_GL_ID, 15000));
-    ASSERT_EQ(fake_gitlab_member_access(fx.gitlab, project_id(&fx), SID_GL_ID), 30);
+    ASSERT(fx_wait_gitlab_member(&fx, SID_GL_ID, 15000));
+    ASSERT_EQ(fx_gitlab_access(&fx, SID_GL_ID), 30);
     const char *ch = fake_slack_channel(fx.slack, 0)->id;
 
     /* The rotation moves on; PagerDuty refuses the next trigger once. */
@@ -219,7 +176,7 @@ TEST_T(e2e_paging_handoff_pages_a_new_round_and_invites_the_oncall, 120)
     /* The new on-call owns it, is invited, and is added to the project. */
     ASSERT(wait_post(&fx, "D0SECOPS2", "You now own SIRT-1", 15000));
     ASSERT(fx_wait(&fx, pred_in_channel, (void *)"U0SECOPS2", 15000));
-    ASSERT(wait_gitlab_member(&fx, SAM_GL_ID, 15000));
+    ASSERT(fx_wait_gitlab_member(&fx, SAM_GL_ID, 15000));
     ASSERT(wait_post(&fx, ch, "page `SIRT-1/page-2`", 10000));
 
     /* /sirt page now: the open round (the newest, round 2) again. */

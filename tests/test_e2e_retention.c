@@ -66,11 +66,6 @@ static const char *post_text(struct fx *fx, const char *channel, size_t idx)
     return c ? util_jstr(c->json, "text") : NULL;
 }
 
-static bool pred_log(struct fx *fx, void *ud)
-{
-    return fx_stderr_has(fx, ud);
-}
-
 /* Reports an incident (the n-th channel) and resolves it; returns its channel id. */
 static const char *report_and_resolve(struct fx *fx, const char *view_id, const struct report_fields *f, int n)
 {
@@ -148,16 +143,11 @@ static size_t store_hits(struct fx *fx, const char *word)
     const char *files[] = { "sirt.db", "sirt.db-wal" };
     for (size_t i = 0; i < ARRAY_LEN(files); i++) {
         snprintf(path, sizeof(path), "%s/%s", fx->dir, files[i]);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
         struct buf b;
-        buf_init(&b, 0);
-        char chunk[65536];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-            buf_append(&b, chunk, n);
-        fclose(f);
+        if (!fx_read_file(path, &b)) {
+            buf_finish(&b);
+            continue;
+        }
         const char *at = b.len ? memmem(b.data, b.len, word, strlen(word)) : NULL;
         if (at) {
             size_t off = (size_t)(at - b.data);
@@ -183,13 +173,13 @@ TEST_T(e2e_retention_erases_old_incidents, 120)
     /* Twenty days on: SIRT-2, resolved too.  The daily run has nothing to do. */
     fx_set_clock(&fx, T0 + 20 * DAY);
     const char *ch2 = report_and_resolve(&fx, "V0RETAIN02", &new_fields, 2);
-    ASSERT(fx_wait(&fx, pred_log, "\"kind\":\"retention\"", 10000));
+    ASSERT(fx_wait_stderr(&fx, "\"kind\":\"retention\"", 10000));
     ASSERT(!fx_stderr_has(&fx, "retention: incident text erased"));
     ASSERT_CONTAINS(fx_slash_text(&fx, "U0SIRT001", PUBLIC, "status SIRT-1"), "Walrusgate");
 
     /* Thirty-five days after SIRT-1 was resolved: its text goes. */
     fx_set_clock(&fx, T0 + 35 * DAY);
-    ASSERT(fx_wait(&fx, pred_log, "retention: incident text erased", 15000));
+    ASSERT(fx_wait_stderr(&fx, "retention: incident text erased", 15000));
     ASSERT(fx_stderr_has(&fx, "\"incident\":1,\"days\":30"));
     ASSERT(!fx_stderr_has(&fx, "\"incident\":2,\"days\""));
 
@@ -241,7 +231,7 @@ TEST_T(e2e_retention_absent_keeps_everything, 90)
     ASSERT(fx_wait_calls(&fx, "auth.test", 1, 5000));
     report_and_resolve(&fx, "V0RETAIN03", &old_fields, 1);
     fx_set_clock(&fx, T0 + 3650 * DAY);
-    ASSERT(fx_wait(&fx, pred_log, "\"kind\":\"retention\"", 10000));
+    ASSERT(fx_wait_stderr(&fx, "\"kind\":\"retention\"", 10000));
     fx_run_for(&fx, 500);
     ASSERT(!fx_stderr_has(&fx, "retention: incident text erased"));
     ASSERT_CONTAINS(fx_slash_text(&fx, "U0SIRT001", PUBLIC, "status SIRT-1"), "Walrusgate token leak");

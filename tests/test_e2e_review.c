@@ -30,15 +30,6 @@
 #define PUBLIC "C0PUBLIC1"
 #define OUTSIDER "U0OUTSID1"
 
-static const struct report_fields s1 = {
-    .title = "Cache poisoning in repository mirror",
-    .what = "Mirrored repositories serve another tenant's refs.",
-    .severity = "1",
-    .priority = "2",
-    .component = "gitaly",
-    .repro = "git clone https://mirror.example/a/b",
-};
-
 static const struct report_fields s3 = {
     .title = "Verbose error page",
     .what = "Stack traces on the 500 page.",
@@ -134,16 +125,13 @@ TEST_T(e2e_review_flags_improvements_medians_metrics, 120)
     fx_init_opts(&fx, FX_PAGERDUTY);
     fake_slack_add_channel(fx.slack, SIRT_CH, "sirt", true);   /* private: the digest has details */
     fx_set_clock(&fx, T0);
-    int port = fx_free_port();
-    char http[64];
-    snprintf(http, sizeof(http), "SIRT_HTTP=127.0.0.1:%d", port);
-    const char *env[] = { http, "SIRT_TEST_BACKOFF_SCALE=0.01", "SIRT_LOG=warn", NULL };
-    fx_start(&fx, env);
+    const char *env[] = { "SIRT_TEST_BACKOFF_SCALE=0.01", "SIRT_LOG=warn", NULL };
+    int port = fx_start_http(&fx, env);
     ASSERT(fx_wait_calls(&fx, "auth.test", 1, 5000));
 
     /* SIRT-1, S1: PagerDuty is down, so the page goes out 10-11 minutes late. */
     fake_pagerduty_outage(fx.pd, FAKE_PD_ENQUEUE, 500, 0);
-    report(&fx, &s1, "V0REVIEW01", 1);
+    report(&fx, &report_secret_s1, "V0REVIEW01", 1);
     fx_run_for(&fx, 500);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);
     fx_set_clock(&fx, T0 + 11 * MINUTE);

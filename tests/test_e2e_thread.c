@@ -38,13 +38,10 @@ TEST_T(e2e_thread_group_commit_fewer_commits_than_envelopes, 60)
 {
     struct fx fx;
     fx_init(&fx);
-    int port = fx_free_port();
-    char http[64];
-    snprintf(http, sizeof(http), "SIRT_HTTP=127.0.0.1:%d", port);
     /* Each commit takes 20 ms: envelopes arriving meanwhile queue up and
      * share the next one. */
-    const char *env[] = { http, "SIRT_TEST_STORE_DELAY_MS=20", "SIRT_LOG=info", NULL };
-    fx_start(&fx, env);
+    const char *env[] = { "SIRT_TEST_STORE_DELAY_MS=20", "SIRT_LOG=info", NULL };
+    int port = fx_start_http(&fx, env);
     ASSERT(fx_wait_calls(&fx, "auth.test", 1, 5000));
     char *ids[N_BURST];
     for (int i = 0; i < N_BURST; i++)

@@ -33,11 +33,6 @@ static int slow(int ms)
     return getenv("SIRTBOT_WRAPPER") ? ms * 6 : ms;
 }
 
-static bool pred_stderr(struct fx *fx, void *needle)
-{
-    return fx_stderr_has(fx, needle);
-}
-
 /* Connected over wss, answered a slash command in the ack, clean SIGTERM. */
 static void expect_tls_session(struct fx *fx, const char *const *env)
 {
@@ -46,7 +41,7 @@ static void expect_tls_session(struct fx *fx, const char *const *env)
     ASSERT_EQ(fake_slack_ws_tls_total(fx->slack), 1);
     /* The fake counts the socket online once hello is written; the bot
      * logs it once hello is read. */
-    ASSERT(fx_wait(fx, pred_stderr, "\"msg\":\"socket mode online\"", slow(5000)));
+    ASSERT(fx_wait_stderr(fx, "\"msg\":\"socket mode online\"", slow(5000)));
     const char *eid = fake_slack_send_slash(fx->slack, "U0REPORT1", "C0PUBLIC1", "help");
     ASSERT_NOT_NULL(eid);
     ASSERT(fx_wait(fx, fx_pred_acked, (void *)eid, slow(5000)));
@@ -63,10 +58,10 @@ static void expect_tls_session(struct fx *fx, const char *const *env)
 static void expect_refused(struct fx *fx, const char *const *env, const char *why)
 {
     ASSERT_EQ(fx_spawn(fx, env), 0);
-    ASSERT(fx_wait(fx, pred_stderr, "socket mode reconnect scheduled", slow(15000)));
+    ASSERT(fx_wait_stderr(fx, "socket mode reconnect scheduled", slow(15000)));
     /* A second attempt, with a fresh apps.connections.open: not wedged. */
     ASSERT(fx_wait_calls(fx, "apps.connections.open", 2, slow(15000)));
-    ASSERT(fx_wait(fx, pred_stderr, "\"why\":\"socket closed\"", slow(5000)));
+    ASSERT(fx_wait_stderr(fx, "\"why\":\"socket closed\"", slow(5000)));
     fx_run_for(fx, 300);
     ASSERT(fx->running);
     ASSERT(!fx->exited);

@@ -3,7 +3,7 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
-#include "../bot/app.h"
+#include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../handlers/handlers.h"
 #include "report_payloads.h"
@@ -68,15 +68,13 @@ static const char *error_for(cJSON *ack, const char *block)
 TEST(report_validation_names_the_field)
 {
     struct cfg c = test_cfg();
-    struct sirt_app app;
-    memset(&app, 0, sizeof(app));
-    app.cfg = &c;
+    struct hctx ctx = { .cfg = &c, .now_ms = clock_now_ms };
 
     struct report_fields ok = { .title = "Token leak", .what = "A token was pasted in #general",
                                 .severity = "1", .priority = "2", .component = "gitaly",
                                 .repro = "GET /api/v4/user", .link = "https://gitlab.com/x/y/-/issues/1" };
     cJSON *p = report_submission_payload("V0001", "U0REPORT1", &ok);
-    ASSERT_NULL(report_validate(&app, p));
+    ASSERT_NULL(report_validate(&ctx, p));
     cJSON_Delete(p);
 
     struct { struct report_fields f; const char *block; } bad[] = {
@@ -91,7 +89,7 @@ TEST(report_validation_names_the_field)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         p = report_submission_payload("V0002", "U0REPORT1", &bad[i].f);
-        cJSON *ack = report_validate(&app, p);
+        cJSON *ack = report_validate(&ctx, p);
         ASSERT_NOT_NULL(ack);
         ASSERT_STR_EQ(cJSON_GetObjectItemCaseSensitive(ack, "response_action")->valuestring, "errors");
         if (!error_for(ack, bad[i].block))
@@ -101,7 +99,7 @@ TEST(report_validation_names_the_field)
     }
     /* A payload with no state at all names every required field. */
     p = cJSON_Parse("{\"type\":\"view_submission\",\"view\":{\"id\":\"V9\",\"callback_id\":\"sirt_report\"}}");
-    cJSON *ack = report_validate(&app, p);
+    cJSON *ack = report_validate(&ctx, p);
     ASSERT_NOT_NULL(error_for(ack, "title"));
     ASSERT_NOT_NULL(error_for(ack, "severity"));
     ASSERT_NOT_NULL(error_for(ack, "component"));

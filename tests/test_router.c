@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../bot/app.h"
+#include "../bot/clock.h"
 #include "../bot/dedup.h"
 #include "../bot/metrics.h"
 #include "../bot/router.h"
@@ -96,7 +97,8 @@ TEST(router_slash_help_in_ack_payload)
 {
     struct sirt_app app;
     memset(&app, 0, sizeof(app));
-    struct router *r = router_create(&app, &handlers_router_table);
+    struct hctx ctx = { .now_ms = clock_now_ms };
+    struct router *r = router_create(&app, &handlers_router_table, &ctx);
     const char *texts[] = { "help", "", "  HELP " };
     for (size_t i = 0; i < ARRAY_LEN(texts); i++) {
         cJSON *env = slash_envelope(texts[i]);
@@ -122,7 +124,8 @@ TEST(router_unknown_verb_is_answered)
 {
     struct sirt_app app;
     memset(&app, 0, sizeof(app));
-    struct router *r = router_create(&app, &handlers_router_table);
+    struct hctx ctx = { .now_ms = clock_now_ms };
+    struct router *r = router_create(&app, &handlers_router_table, &ctx);
     cJSON *env = slash_envelope("frobnicate <script>now");
     bool work = true;
     cJSON *ack = router_ack(r, "slash_commands", env, &work);
@@ -154,7 +157,8 @@ TEST(router_events_filtering_and_dedup)
     struct sirt_app app;
     memset(&app, 0, sizeof(app));
     strcpy(app.bot_user_id, "U0BOT0001");
-    struct router *r = router_create(&app, &handlers_router_table);
+    struct hctx ctx = { .now_ms = clock_now_ms, .bot_user_id = "U0BOT0001" };
+    struct router *r = router_create(&app, &handlers_router_table, &ctx);
     struct {
         const char *json;
         const char *id;
@@ -186,7 +190,8 @@ TEST(router_tolerates_missing_fields)
 {
     struct sirt_app app;
     memset(&app, 0, sizeof(app));
-    struct router *r = router_create(&app, &handlers_router_table);
+    struct hctx ctx = { .now_ms = clock_now_ms };
+    struct router *r = router_create(&app, &handlers_router_table, &ctx);
     const char *bad[] = {
         "{\"envelope_id\":\"x\",\"type\":\"slash_commands\",\"payload\":{}}",
         "{\"envelope_id\":\"x\",\"type\":\"slash_commands\",\"payload\":{\"text\":5,\"user_id\":[]}}",

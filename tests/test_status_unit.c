@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../bot/app.h"
 #include "../bot/clock.h"
 #include "../bot/config.h"
 #include "../bot/store.h"
@@ -26,7 +25,7 @@ struct env {
     char dir[64];
     struct cfg cfg;
     struct store *store;
-    struct sirt_app app;
+    struct hctx ctx;
 };
 
 static const char team_json[] =
@@ -44,8 +43,9 @@ static void env_init(struct env *e, const char *json)
     snprintf(path, sizeof(path), "%s/sirt.db", e->dir);
     if (store_open(&e->store, path, err, sizeof(err)) != 0)
         TEST_FAIL("store_open: %s", err);
-    e->app.cfg = &e->cfg;
-    e->app.store = e->store;
+    e->ctx.cfg = &e->cfg;
+    e->ctx.store = e->store;
+    e->ctx.now_ms = clock_now_ms;
     clock_set_fixed_ms(MON_0900 - 2 * DAY);
 }
 
@@ -121,7 +121,7 @@ static char *status_of(struct env *e, enum req_source src, const char *user, con
 {
     struct sirt_req r = req_of(src, user, channel, args);
     struct sirt_reply out = { 0 };
-    status_respond(&e->app, &r, &out);
+    status_respond(&e->ctx, &r, &out);
     ASSERT_NOT_NULL(out.text);
     ASSERT_NULL(out.blocks);
     char *t = out.text;
@@ -298,11 +298,11 @@ TEST(review_digest_sections_and_window)
 
     struct sirt_req r = review_req("U0SIRT001", "trig.review.1");
     struct sirt_reply out = { 0 };
-    review_respond(&e.app, &r, &out);
+    review_respond(&e.ctx, &r, &out);
     ASSERT_STR_EQ(out.text, "Posting the weekly review in <#C0SIRT0001>.");
     reply_finish(&out);
     ASSERT_EQ(store_begin(e.store), 0);
-    review_work(&e.app, &r);
+    review_work(&e.ctx, &r);
     ASSERT_EQ(store_commit(e.store), 0);
 
     struct jobs j = jobs_now(&e);
@@ -332,7 +332,7 @@ TEST(review_digest_sections_and_window)
 
     /* The same delivery again: the same key, nothing new. */
     ASSERT_EQ(store_begin(e.store), 0);
-    review_work(&e.app, &r);
+    review_work(&e.ctx, &r);
     ASSERT_EQ(store_commit(e.store), 0);
     j = jobs_now(&e);
     ASSERT_EQ(j.n, 1);
@@ -352,7 +352,7 @@ TEST(review_splits_long_digests_in_order)
     }
     struct sirt_req r = review_req("U0SIRT001", "trig.review.2");
     ASSERT_EQ(store_begin(e.store), 0);
-    review_work(&e.app, &r);
+    review_work(&e.ctx, &r);
     ASSERT_EQ(store_commit(e.store), 0);
     struct jobs j = jobs_now(&e);
     ASSERT_GE(j.n, 3);
@@ -387,11 +387,11 @@ TEST(review_refusals)
     env_init(&e, team_json);
     struct sirt_req r = review_req("U0OUTSID1", "trig.review.3");
     struct sirt_reply out = { 0 };
-    review_respond(&e.app, &r, &out);
+    review_respond(&e.ctx, &r, &out);
     ASSERT_CONTAINS(out.text, "Only the SIRT team");
     reply_finish(&out);
     ASSERT_EQ(store_begin(e.store), 0);
-    review_work(&e.app, &r);
+    review_work(&e.ctx, &r);
     ASSERT_EQ(store_commit(e.store), 0);
     struct jobs j = jobs_now(&e);
     ASSERT_EQ(j.n, 0);
@@ -400,7 +400,7 @@ TEST(review_refusals)
 
     env_init(&e, "{\"sirt_team\":[\"U0SIRT001\"]}");
     r = review_req("U0SIRT001", "trig.review.4");
-    review_respond(&e.app, &r, &out);
+    review_respond(&e.ctx, &r, &out);
     ASSERT_CONTAINS(out.text, "not configured");
     reply_finish(&out);
     env_finish(&e);
@@ -413,7 +413,7 @@ TEST(review_timer_mondays_at_nine)
     add_incident(&e, "Something", "open", clock_now_ms());
     clock_set_fixed_ms(MON_0900 - 10000);   /* Monday 08:59:50 */
     ASSERT_EQ(store_begin(e.store), 0);
-    review_plan(&e.app);
+    review_plan(&e.ctx);
     ASSERT_EQ(store_commit(e.store), 0);
     struct sched_timer t;
     ASSERT_EQ(store_timer_get(e.store, "weekly_review", &t), 0);
@@ -422,14 +422,14 @@ TEST(review_timer_mondays_at_nine)
     int64_t first_id = t.id;
     sched_timer_finish(&t);
     /* Planned again (a restart): the pending timer stays. */
-    review_plan(&e.app);
+    review_plan(&e.ctx);
     ASSERT_EQ(store_timer_get(e.store, "weekly_review", &t), 0);
     ASSERT_EQ(t.id, first_id);
 
     clock_set_fixed_ms(MON_0900 + 5000);
     ASSERT_EQ(store_begin(e.store), 0);
     store_timer_done(e.store, t.id);
-    review_fire(&e.app, &t);
+    review_fire(&e.ctx, &t);
     ASSERT_EQ(store_commit(e.store), 0);
     sched_timer_finish(&t);
     struct jobs j = jobs_now(&e);
@@ -449,7 +449,7 @@ TEST(review_timer_mondays_at_nine)
     clock_set_fixed_ms(MON_0900 + 5000);
     struct sched_timer ft = { .key = "weekly_review", .kind = "weekly_review", .due_ms = MON_0900 };
     ASSERT_EQ(store_begin(e.store), 0);
-    review_fire(&e.app, &ft);
+    review_fire(&e.ctx, &ft);
     ASSERT_EQ(store_commit(e.store), 0);
     j = jobs_now(&e);
     ASSERT_EQ(j.n, 0);
@@ -466,9 +466,9 @@ static char *timeline_reply(struct env *e, const char *user, const char *channel
     r.verb = "timeline";
     r.trigger_id = "trig.timeline.1";
     struct sirt_reply out = { 0 };
-    timeline_respond(&e->app, &r, &out);
+    timeline_respond(&e->ctx, &r, &out);
     ASSERT_EQ(store_begin(e->store), 0);
-    timeline_work(&e->app, &r);
+    timeline_work(&e->ctx, &r);
     ASSERT_EQ(store_commit(e->store), 0);
     char *t = out.text;
     out.text = NULL;
