@@ -372,22 +372,16 @@ TEST(docs_links_resolve)
     ASSERT_EQ(bad, 0);
 }
 
-struct index_check {
-    const char *index;
-    int missing;
-};
-
+/* The index (w->text) links the page name. */
 static void indexed(const char *rel, const char *name, void *ud)
 {
     (void)rel;
-    struct index_check *c = ud;
-    if (strcmp(name, "README.md") == 0)
-        return;
+    struct want *w = ud;
     char needle[300];
     snprintf(needle, sizeof(needle), "](%s)", name);
-    if (!strstr(c->index, needle)) {
-        fprintf(stderr, "  docs/README.md does not link %s\n", name);
-        c->missing++;
+    if (strcmp(name, "README.md") != 0 && !strstr(w->text, needle)) {
+        fprintf(stderr, "  %s does not link %s\n", w->doc_name, name);
+        w->missing++;
     }
 }
 
@@ -395,8 +389,8 @@ static void indexed(const char *rel, const char *name, void *ud)
 TEST(docs_index_lists_every_page)
 {
     char *index = test_repo_file("docs/README.md");
-    struct index_check c = { index, 0 };
-    test_repo_each("docs", ".md", indexed, &c);
+    struct want w = { "docs/README.md", index, 0 };
+    test_repo_each("docs", ".md", indexed, &w);
     free(index);
-    ASSERT_EQ(c.missing, 0);
+    ASSERT_EQ(w.missing, 0);
 }
