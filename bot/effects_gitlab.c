@@ -17,9 +17,16 @@
 #define GITLAB_DEFAULT_ACCESS 30     /* Developer */
 #define RECONCILE_PAGE 100
 
-static bool ok2xx(const struct http_response *resp)
+bool eff_gitlab_answer_ok(struct fx *fx, const struct http_response *resp, eff_gitlab_refused_fn refused,
+                          const char *what)
 {
-    return resp->err == HTTP_OK && resp->status >= 200 && resp->status <= 299;
+    if (resp->err == HTTP_OK && resp->status >= 200 && resp->status <= 299)
+        return true;
+    if (refused && resp->err == HTTP_OK && (resp->status == 403 || resp->status == 404))
+        refused(fx, resp, what);
+    else
+        eff_finish_http(fx, resp, "gitlab");
+    return false;
 }
 
 const cJSON *eff_find_marker(const cJSON *items, const char *field, const char *marker)
@@ -35,6 +42,17 @@ const cJSON *eff_find_marker(const cJSON *items, const char *field, const char *
     return NULL;
 }
 
+void eff_gitlab_reconcile(struct fx *fx, const struct http_response *resp, const char *field,
+                          bool (*found)(struct fx *fx, const cJSON *item), void (*post)(struct fx *fx))
+{
+    cJSON *j = eff_parse(resp);
+    const cJSON *hit = eff_find_marker(j, field, eff_str(fx->payload, "marker"));
+    bool taken = hit && found(fx, hit);
+    cJSON_Delete(j);    /* ours, not fx's: fx may be gone by now */
+    if (!taken)
+        post(fx);
+}
+
 char *eff_with_marker(const char *text, const char *marker)
 {
     if (!text)
@@ -42,6 +60,41 @@ char *eff_with_marker(const char *text, const char *marker)
     if (!marker || !marker[0] || strstr(text, marker))
         return xstrdup(text);
     return xasprintf("%s%s<!-- %s -->", text, text[0] ? "\n\n" : "", marker);
+}
+
+/* A label list as GitLab takes it: "a,b,c"; NULL when empty. */
+static char *label_list(const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return v->valuestring[0] ? xstrdup(v->valuestring) : NULL;
+    if (!cJSON_IsArray(v))
+        return NULL;
+    struct buf l;
+    buf_init(&l, 0);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v)
+        if (cJSON_IsString(it) && it->valuestring[0])
+            buf_printf(&l, "%s%s", l.len ? "," : "", it->valuestring);
+    char *out = l.len ? xstrdup(l.data) : NULL;
+    buf_finish(&l);
+    return out;
+}
+
+/* A 2xx answer to a creating POST: capture (capture_project, capture_issue)
+ * takes the thing into the result with timeline, and the job is done; an
+ * answer without its id is retried, maybe_sent (the thing may exist). */
+static void take_created(struct fx *fx, const struct http_response *resp,
+                         bool (*capture)(struct fx *fx, const cJSON *item, const char *timeline),
+                         const char *timeline, const char *bad)
+{
+    cJSON *j = eff_parse(resp);
+    bool ok = capture(fx, j, timeline);
+    cJSON_Delete(j);
+    if (!ok) {
+        eff_finish(fx, EFFECT_RETRY, -1, true, "%s", bad);
+        return;
+    }
+    eff_done(fx);
 }
 
 /* ---- gitlab.create_project ---- */
@@ -71,14 +124,12 @@ static const char *project_path(const struct fx *fx)
 
 static void adopt_found(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        if (resp->err == HTTP_OK && resp->status == 404) {
-            eff_fail(fx, "gitlab: project name already taken by a project not at the expected path");
-            return;
-        }
-        eff_finish_http(fx, resp, "gitlab");
+    if (resp->err == HTTP_OK && resp->status == 404) {
+        eff_fail(fx, "gitlab: project name already taken by a project not at the expected path");
         return;
     }
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
+        return;
     cJSON *j = eff_parse(resp);
     bool ok = capture_project(fx, j, "private GitLab project created (adopted)");
     cJSON_Delete(j);
@@ -93,10 +144,8 @@ static void adopt_found(struct fx *fx, const struct http_response *resp)
 
 static void adopt_namespace(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
     cJSON *j = eff_parse(resp);
     const char *ns = eff_str(j, "full_path");
     if (!ns)
@@ -116,17 +165,6 @@ static void adopt_namespace(struct fx *fx, const struct http_response *resp)
 
 static void project_created(struct fx *fx, const struct http_response *resp)
 {
-    if (ok2xx(resp)) {
-        cJSON *j = eff_parse(resp);
-        bool ok = capture_project(fx, j, "private GitLab project created");
-        cJSON_Delete(j);
-        if (!ok) {
-            eff_finish(fx, EFFECT_RETRY, -1, true, "gitlab: bad project response");
-            return;
-        }
-        eff_done(fx);
-        return;
-    }
     if (resp->err == HTTP_OK && resp->status == 400 && resp->body &&
         strstr(resp->body, "has already been taken")) {
         /* Ours from an earlier attempt (the path is per incident): adopt it. */
@@ -139,7 +177,8 @@ static void project_created(struct fx *fx, const struct http_response *resp)
         eff_gitlab(fx, "GET", path, NULL, false, adopt_namespace);
         return;
     }
-    eff_finish_http(fx, resp, "gitlab");
+    if (eff_gitlab_answer_ok(fx, resp, NULL, NULL))
+        take_created(fx, resp, capture_project, "private GitLab project created", "gitlab: bad project response");
 }
 
 void eff_gitlab_create_project(struct fx *fx)
@@ -188,18 +227,8 @@ static bool capture_issue(struct fx *fx, const cJSON *issue, const char *timelin
 
 static void issue_created(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
-        return;
-    }
-    cJSON *j = eff_parse(resp);
-    bool ok = capture_issue(fx, j, "confidential GitLab issue created");
-    cJSON_Delete(j);
-    if (!ok) {
-        eff_finish(fx, EFFECT_RETRY, -1, true, "gitlab: bad issue response");
-        return;
-    }
-    eff_done(fx);
+    if (eff_gitlab_answer_ok(fx, resp, NULL, NULL))
+        take_created(fx, resp, capture_issue, "confidential GitLab issue created", "gitlab: bad issue response");
 }
 
 static void post_issue(struct fx *fx)
@@ -210,43 +239,30 @@ static void post_issue(struct fx *fx)
     char *desc = eff_with_marker(eff_str(fx->payload, "description"), marker);
     cJSON_AddStringToObject(b, "description", desc);
     free(desc);
-    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(fx->payload, "labels");
-    if (cJSON_IsString(labels) && labels->valuestring[0]) {
-        cJSON_AddStringToObject(b, "labels", labels->valuestring);
-    } else if (cJSON_IsArray(labels)) {
-        struct buf l;
-        buf_init(&l, 0);
-        const cJSON *it;
-        cJSON_ArrayForEach(it, labels)
-            if (cJSON_IsString(it) && it->valuestring[0])
-                buf_printf(&l, "%s%s", l.len ? "," : "", it->valuestring);
-        if (l.len)
-            cJSON_AddStringToObject(b, "labels", l.data);
-        buf_finish(&l);
-    }
+    char *labels = label_list(cJSON_GetObjectItemCaseSensitive(fx->payload, "labels"));
+    if (labels)
+        cJSON_AddStringToObject(b, "labels", labels);
+    free(labels);
     cJSON_AddTrueToObject(b, "confidential");
     char path[64];
     snprintf(path, sizeof(path), "/projects/%lld/issues", (long long)fx->inc_project_id);
     eff_gitlab(fx, "POST", path, b, true, issue_created);
 }
 
+static bool issue_found(struct fx *fx, const cJSON *issue)
+{
+    if (!capture_issue(fx, issue, "confidential GitLab issue created (found after retry)"))
+        return false;
+    LOG_INFO("issue found by marker, not creating another", "job:l incident:l", (long long)fx->job_id,
+             (long long)fx->incident_id);
+    eff_done(fx);
+    return true;
+}
+
 static void issues_listed(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
-        return;
-    }
-    cJSON *j = eff_parse(resp);
-    const cJSON *hit = eff_find_marker(j, "description", eff_str(fx->payload, "marker"));
-    if (hit && capture_issue(fx, hit, "confidential GitLab issue created (found after retry)")) {
-        cJSON_Delete(j);
-        LOG_INFO("issue found by marker, not creating another", "job:l incident:l",
-                 (long long)fx->job_id, (long long)fx->incident_id);
-        eff_done(fx);
-        return;
-    }
-    cJSON_Delete(j);
-    post_issue(fx);
+    if (eff_gitlab_answer_ok(fx, resp, NULL, NULL))
+        eff_gitlab_reconcile(fx, resp, "description", issue_found, post_issue);
 }
 
 void eff_gitlab_create_issue(struct fx *fx)
@@ -293,14 +309,10 @@ static const char *current_user(const struct fx *fx)
 
 static void member_added(struct fx *fx, const struct http_response *resp)
 {
-    if (ok2xx(resp)) {
-        add_name(fx, "added", current_user(fx));
-    } else if (resp->err == HTTP_OK && resp->status == 409) {
-        add_name(fx, "already_member", current_user(fx));
-    } else {
-        eff_finish_http(fx, resp, "gitlab");
+    bool member = resp->err == HTTP_OK && resp->status == 409;   /* already a member */
+    if (!member && !eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
+    add_name(fx, member ? "already_member" : "added", current_user(fx));
     fx->n2++;
     next_member(fx);
 }
@@ -321,10 +333,8 @@ int64_t eff_gitlab_user_id(const cJSON *users, const char *username)
 
 static void user_found(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
     const char *want = current_user(fx);
     cJSON *j = eff_parse(resp);
     int64_t id = eff_gitlab_user_id(j, want);
@@ -416,10 +426,8 @@ void eff_gitlab_add_members(struct fx *fx)
 
 static void note_created(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
     cJSON *j = eff_parse(resp);
     int64_t id = eff_int(j, "id");
     cJSON_Delete(j);
@@ -440,25 +448,20 @@ static void post_note(struct fx *fx)
     eff_gitlab(fx, "POST", path, b, true, note_created);
 }
 
+static bool note_found(struct fx *fx, const cJSON *note)
+{
+    int64_t id = eff_int(note, "id");
+    if (id > 0)
+        cJSON_AddNumberToObject(eff_result(fx), "note_id", (double)id);
+    cJSON_AddTrueToObject(eff_result(fx), "found");
+    eff_done(fx);
+    return true;
+}
+
 static void notes_listed(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
-        return;
-    }
-    cJSON *j = eff_parse(resp);
-    const cJSON *hit = eff_find_marker(j, "body", eff_str(fx->payload, "marker"));
-    if (hit) {
-        int64_t id = eff_int(hit, "id");
-        if (id > 0)
-            cJSON_AddNumberToObject(eff_result(fx), "note_id", (double)id);
-        cJSON_AddTrueToObject(eff_result(fx), "found");
-        cJSON_Delete(j);
-        eff_done(fx);
-        return;
-    }
-    cJSON_Delete(j);
-    post_note(fx);
+    if (eff_gitlab_answer_ok(fx, resp, NULL, NULL))
+        eff_gitlab_reconcile(fx, resp, "body", note_found, post_note);
 }
 
 /* The incident's project and issue exist (else the job waits for them). */
@@ -494,33 +497,17 @@ void eff_gitlab_note(struct fx *fx)
     post_note(fx);
 }
 
-/* ---- gitlab.update_issue ---- */
+/* ---- the PUT of gitlab.update_issue and gitlab.issue_state ---- */
 
-/* A label list as GitLab takes it: "a,b,c"; NULL when empty. */
-static char *label_list(const cJSON *v)
-{
-    if (cJSON_IsString(v))
-        return v->valuestring[0] ? xstrdup(v->valuestring) : NULL;
-    if (!cJSON_IsArray(v))
-        return NULL;
-    struct buf l;
-    buf_init(&l, 0);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, v)
-        if (cJSON_IsString(it) && it->valuestring[0])
-            buf_printf(&l, "%s%s", l.len ? "," : "", it->valuestring);
-    char *out = l.len ? xstrdup(l.data) : NULL;
-    buf_finish(&l);
-    return out;
-}
-
-cJSON *eff_gitlab_update_body(const cJSON *payload)
+cJSON *eff_gitlab_issue_body(const cJSON *payload, const char *state_event)
 {
     char *add = label_list(cJSON_GetObjectItemCaseSensitive(payload, "add_labels"));
     char *rm = label_list(cJSON_GetObjectItemCaseSensitive(payload, "remove_labels"));
     cJSON *b = NULL;
-    if (add || rm) {
+    if (state_event || add || rm) {
         b = cJSON_CreateObject();
+        if (state_event)
+            cJSON_AddStringToObject(b, "state_event", state_event);
         if (add)
             cJSON_AddStringToObject(b, "add_labels", add);
         if (rm)
@@ -531,12 +518,12 @@ cJSON *eff_gitlab_update_body(const cJSON *payload)
     return b;
 }
 
+/* ---- gitlab.update_issue ---- */
+
 static void issue_updated(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
     cJSON *j = eff_parse(resp);
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(j, "labels");
     if (cJSON_IsArray(labels))
@@ -565,7 +552,7 @@ void eff_gitlab_update_issue(struct fx *fx)
         eff_done(fx);
         return;
     }
-    cJSON *b = eff_gitlab_update_body(fx->payload);
+    cJSON *b = eff_gitlab_issue_body(fx->payload, NULL);
     if (!b) {
         eff_fail(fx, "bad payload: no labels to change");
         return;
@@ -580,10 +567,8 @@ void eff_gitlab_update_issue(struct fx *fx)
 
 static void issue_state_done(struct fx *fx, const struct http_response *resp)
 {
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
+    if (!eff_gitlab_answer_ok(fx, resp, NULL, NULL))
         return;
-    }
     cJSON *j = eff_parse(resp);
     const char *state = eff_str(j, "state");
     if (state)
@@ -604,14 +589,7 @@ void eff_gitlab_issue_state(struct fx *fx)
     /* state_event rides along with the label change: older GitLab refuses a
      * PUT that carries only add_labels/remove_labels (protocol-facts-2 §8.3).
      * Closing a closed issue again is a no-op, so a replay is harmless. */
-    cJSON *body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "state_event", ev);
-    const char *add = eff_str(fx->payload, "add_labels");
-    const char *rm = eff_str(fx->payload, "remove_labels");
-    if (add)
-        cJSON_AddStringToObject(body, "add_labels", add);
-    if (rm)
-        cJSON_AddStringToObject(body, "remove_labels", rm);
+    cJSON *body = eff_gitlab_issue_body(fx->payload, ev);
     char path[96];
     snprintf(path, sizeof(path), "/projects/%lld/issues/%lld", (long long)fx->inc_project_id,
              (long long)fx->inc_issue_iid);

@@ -20,18 +20,6 @@
 
 #define NOTES_PAGE 100
 
-static bool ok2xx(const struct http_response *resp)
-{
-    return resp->err == HTTP_OK && resp->status >= 200 && resp->status <= 299;
-}
-
-/* GitLab answers 404 for what the token may not see and 403 for what it
- * may see but not change: neither gets better by retrying. */
-static bool denied(const struct http_response *resp)
-{
-    return resp->err == HTTP_OK && (resp->status == 403 || resp->status == 404);
-}
-
 static const char *url_of(const struct fx *fx)
 {
     return eff_str(fx->payload, "url");
@@ -55,7 +43,9 @@ static void add_notice(struct fx *fx, const char *text)
     cJSON_AddItemToArray(jobs, j);
 }
 
-/* Done without a link: what GitLab refused, on the timeline and in the channel. */
+/* Done without a link: what GitLab refused (404: the token may not see it;
+ * 403: it may see but not change it; neither gets better by retrying), on
+ * the timeline and in the channel.  An eff_gitlab_refused_fn. */
 static void give_up(struct fx *fx, const struct http_response *resp, const char *what)
 {
     struct effect_result m;
@@ -116,15 +106,10 @@ static void linked_ok(struct fx *fx)
 
 static void link_created(struct fx *fx, const struct http_response *resp)
 {
-    if (ok2xx(resp) || (resp->err == HTTP_OK && resp->status == 409)) {   /* 409: "Issue(s) already assigned" */
-        linked_ok(fx);
+    bool linked = resp->err == HTTP_OK && resp->status == 409;   /* "Issue(s) already assigned" */
+    if (!linked && !eff_gitlab_answer_ok(fx, resp, give_up, "link the incident's issue to"))
         return;
-    }
-    if (denied(resp)) {
-        give_up(fx, resp, "link the incident's issue to");
-        return;
-    }
-    eff_finish_http(fx, resp, "gitlab");
+    linked_ok(fx);
 }
 
 static void post_link(struct fx *fx)
@@ -151,14 +136,8 @@ static void keep_note(struct fx *fx, const cJSON *note)
 
 static void note_posted(struct fx *fx, const struct http_response *resp)
 {
-    if (denied(resp)) {
-        give_up(fx, resp, "comment on");
+    if (!eff_gitlab_answer_ok(fx, resp, give_up, "comment on"))
         return;
-    }
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
-        return;
-    }
     cJSON *j = eff_parse(resp);
     keep_note(fx, j);
     cJSON_Delete(j);
@@ -178,42 +157,27 @@ static void post_note(struct fx *fx)
     eff_gitlab(fx, "POST", path, b, true, note_posted);
 }
 
+static bool note_found(struct fx *fx, const cJSON *note)
+{
+    keep_note(fx, note);
+    LOG_INFO("gitlab.link: note found by marker, not posting another", "job:l incident:l",
+             (long long)fx->job_id, (long long)fx->incident_id);
+    post_link(fx);
+    return true;
+}
+
 static void notes_listed(struct fx *fx, const struct http_response *resp)
 {
-    if (denied(resp)) {
-        give_up(fx, resp, "read");
-        return;
-    }
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
-        return;
-    }
-    cJSON *j = eff_parse(resp);
-    const cJSON *hit = eff_find_marker(j, "body", eff_str(fx->payload, "marker"));
-    if (hit) {
-        keep_note(fx, hit);
-        cJSON_Delete(j);
-        LOG_INFO("gitlab.link: note found by marker, not posting another", "job:l incident:l",
-                 (long long)fx->job_id, (long long)fx->incident_id);
-        post_link(fx);
-        return;
-    }
-    cJSON_Delete(j);
-    post_note(fx);
+    if (eff_gitlab_answer_ok(fx, resp, give_up, "read"))
+        eff_gitlab_reconcile(fx, resp, "body", note_found, post_note);
 }
 
 /* ---- 2. the issue: readable? ---- */
 
 static void issue_read(struct fx *fx, const struct http_response *resp)
 {
-    if (denied(resp)) {
-        give_up(fx, resp, "read");
+    if (!eff_gitlab_answer_ok(fx, resp, give_up, "read"))
         return;
-    }
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
-        return;
-    }
     cJSON *j = eff_parse(resp);
     bool conf = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "confidential"));
     int64_t iid = eff_int(j, "iid");
@@ -237,14 +201,8 @@ static void issue_read(struct fx *fx, const struct http_response *resp)
 
 static void project_read(struct fx *fx, const struct http_response *resp)
 {
-    if (denied(resp)) {
-        give_up(fx, resp, "read");
+    if (!eff_gitlab_answer_ok(fx, resp, give_up, "read"))
         return;
-    }
-    if (!ok2xx(resp)) {
-        eff_finish_http(fx, resp, "gitlab");
-        return;
-    }
     cJSON *j = eff_parse(resp);
     int64_t id = eff_int(j, "id");
     cJSON_Delete(j);

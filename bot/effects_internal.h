@@ -118,6 +118,16 @@ void eff_gitlab(struct fx *fx, const char *method, const char *path, cJSON *body
 /* POST a JSON body (consumed) to url, no credentials in headers. */
 void eff_http_post(struct fx *fx, const char *url, cJSON *body, bool mutating, eff_http_fn cb);
 
+/* What a GitLab answer means for the step that asked (effects_gitlab.c):
+ * true for a 2xx, the step goes on.  Otherwise fx is finished and the caller
+ * returns at once: a 403 or 404, when refused is given, by refused(fx, resp,
+ * what) (GitLab's "may not see" or "may not change", which no retry mends:
+ * the op tells why and finishes); anything else by the outcome rules
+ * (eff_finish_http: retry, or fail with GitLab's message). */
+typedef void (*eff_gitlab_refused_fn)(struct fx *fx, const struct http_response *resp, const char *what);
+bool eff_gitlab_answer_ok(struct fx *fx, const struct http_response *resp, eff_gitlab_refused_fn refused,
+                          const char *what);
+
 /* ---- helpers ---- */
 const char *eff_str(const cJSON *obj, const char *key);        /* non-empty string or NULL */
 int64_t eff_int(const cJSON *obj, const char *key);            /* number, else 0 */
@@ -157,10 +167,19 @@ int eff_pd_page_seen(const cJSON *j, int64_t *at_ms, const char **by, const char
 /* GitLab GET /users?username= body: the id of the user named username
  * (case-insensitive), or 0. */
 int64_t eff_gitlab_user_id(const cJSON *users, const char *username);
-/* The body of gitlab.update_issue's PUT from its payload: add_labels and
- * remove_labels copied as GitLab's comma-separated strings (arrays are
- * joined); NULL when the payload names no label to change (caller frees). */
-cJSON *eff_gitlab_update_body(const cJSON *payload);
+/* The body of the issue PUT of gitlab.update_issue (state_event NULL) and
+ * gitlab.issue_state ("close"/"reopen"): state_event, then the payload's
+ * add_labels and remove_labels as GitLab's comma-separated strings (arrays
+ * are joined, empty names dropped); NULL when it would change nothing
+ * (caller frees). */
+cJSON *eff_gitlab_issue_body(const cJSON *payload, const char *state_event);
+/* A reconciling step's listing of issues or notes (a 2xx answer, newest
+ * first): the first item whose field carries the job's marker goes to
+ * found(fx, item), which returns true when it took it and finished the job
+ * or moved it on (the item is freed after found returns; fx may be gone);
+ * with no such item, or found returning false, post(fx) sends the thing. */
+void eff_gitlab_reconcile(struct fx *fx, const struct http_response *resp, const char *field,
+                          bool (*found)(struct fx *fx, const cJSON *item), void (*post)(struct fx *fx));
 /* text with marker appended as an HTML comment unless it already holds it
  * (caller frees). */
 char *eff_with_marker(const char *text, const char *marker);

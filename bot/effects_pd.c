@@ -207,6 +207,47 @@ void eff_pd_resolve(struct fx *fx)
 #define PD_DEFAULT_API_URL "https://api.pagerduty.com"
 #define ONCALL_RETRY_WINDOW_MS (5 * 60 * 1000L)
 
+/* GET <REST API base><path><key percent-encoded><tail> with the REST API
+ * token (PAGERDUTY_API_TOKEN; base PAGERDUTY_API_URL or PagerDuty's own).
+ * 0: sent, cb will run.  Otherwise *why says why not: 1, the token or the
+ * base URL is missing or unusable (lasting); -1, the request could not be
+ * sent.  The token is wiped from memory once the request has it. */
+static int pd_rest_get(struct fx *fx, const char *path, const char *key, const char *tail, long timeout_ms,
+                       eff_http_fn cb, const char **why)
+{
+    const struct cfg *c = fx->app->cfg;
+    const char *token = c && c->pagerduty_api_token && c->pagerduty_api_token[0] ? c->pagerduty_api_token : NULL;
+    const char *base = c && c->pagerduty_api_url && c->pagerduty_api_url[0] ? c->pagerduty_api_url
+                                                                            : PD_DEFAULT_API_URL;
+    if (!token || eff_has_ctl(token)) {
+        *why = "PAGERDUTY_API_TOKEN is not set";
+        return 1;
+    }
+    if (!(str_starts(base, "http://") || str_starts(base, "https://")) || eff_has_ctl(base)) {
+        *why = "PAGERDUTY_API_URL is not an http(s) URL";
+        return 1;
+    }
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    char *prefix = xasprintf("%.*s%s", (int)n, base, path);
+    char *u = eff_urlenc_cat(prefix, key);
+    char *url = xasprintf("%s%s", u, tail);
+    free(prefix);
+    free(u);
+    char *auth = xasprintf("Authorization: Token token=%s", token);
+    const char *hdrs[] = { auth, "Accept: application/vnd.pagerduty+json;version=2",
+                           "Content-Type: application/json", NULL };
+    int rc = eff_http_send(fx, "GET", url, hdrs, NULL, false, timeout_ms, cb);
+    explicit_bzero(auth, strlen(auth));
+    free(auth);
+    free(url);
+    if (rc == 0)
+        return 0;
+    *why = "pagerduty: request not sent";
+    return -1;
+}
+
 /* fx->s1: the user found, fx->s2: its source ("pagerduty" / "fallback"). */
 
 static bool oncall_has_reply(const struct fx *fx)
@@ -458,41 +499,16 @@ static void oncall_listed(struct fx *fx, const struct http_response *resp)
 
 void eff_pd_oncall(struct fx *fx)
 {
-    const struct cfg *c = fx->app->cfg;
     const char *schedule = eff_str(fx->payload, "schedule");
-    const char *token = c && c->pagerduty_api_token && c->pagerduty_api_token[0] ? c->pagerduty_api_token : NULL;
-    const char *base = c && c->pagerduty_api_url && c->pagerduty_api_url[0] ? c->pagerduty_api_url
-                                                                            : PD_DEFAULT_API_URL;
     if (!schedule) {
         oncall_fallback(fx, "no PagerDuty schedule configured");
         return;
     }
-    if (!token || eff_has_ctl(token)) {
-        oncall_fallback(fx, "PAGERDUTY_API_TOKEN is not set");
-        return;
-    }
-    if (!(str_starts(base, "http://") || str_starts(base, "https://")) || eff_has_ctl(base)) {
-        oncall_fallback(fx, "PAGERDUTY_API_URL is not an http(s) URL");
-        return;
-    }
-    size_t n = strlen(base);
-    while (n > 0 && base[n - 1] == '/')
-        n--;
-    char *prefix = xasprintf("%.*s/oncalls?schedule_ids%%5B%%5D=", (int)n, base);
-    char *u = eff_urlenc_cat(prefix, schedule);
-    char *url = xasprintf("%s&include%%5B%%5D=users&earliest=true", u);
-    free(prefix);
-    free(u);
-    char *auth = xasprintf("Authorization: Token token=%s", token);
-    const char *hdrs[] = { auth, "Accept: application/vnd.pagerduty+json;version=2",
-                           "Content-Type: application/json", NULL };
+    const char *why;
     /* Someone waiting for a reply: fall back soon. */
-    int rc = eff_http_send(fx, "GET", url, hdrs, NULL, false, oncall_has_reply(fx) ? 5000 : 15000, oncall_listed);
-    explicit_bzero(auth, strlen(auth));
-    free(auth);
-    free(url);
-    if (rc != 0)
-        oncall_fallback(fx, "pagerduty: request not sent");
+    if (pd_rest_get(fx, "/oncalls?schedule_ids%5B%5D=", schedule, "&include%5B%5D=users&earliest=true",
+                    oncall_has_reply(fx) ? 5000 : 15000, oncall_listed, &why) != 0)
+        oncall_fallback(fx, why);
 }
 
 /* ---- pd.page_status ----
@@ -663,38 +679,15 @@ static void page_status_read(struct fx *fx, const struct http_response *resp)
 
 void eff_pd_page_status(struct fx *fx)
 {
-    const struct cfg *c = fx->app->cfg;
-    const char *token = c && c->pagerduty_api_token && c->pagerduty_api_token[0] ? c->pagerduty_api_token : NULL;
-    const char *base = c && c->pagerduty_api_url && c->pagerduty_api_url[0] ? c->pagerduty_api_url
-                                                                            : PD_DEFAULT_API_URL;
     const char *dedup = eff_str(fx->payload, "dedup_key");
     if (!dedup) {
         eff_fail(fx, "bad payload: no dedup_key");
         return;
     }
-    if (!token || eff_has_ctl(token)) {
-        eff_fail(fx, "PAGERDUTY_API_TOKEN is not set");
-        return;
-    }
-    if (!(str_starts(base, "http://") || str_starts(base, "https://")) || eff_has_ctl(base)) {
-        eff_fail(fx, "PAGERDUTY_API_URL is not an http(s) URL");
-        return;
-    }
-    size_t n = strlen(base);
-    while (n > 0 && base[n - 1] == '/')
-        n--;
-    char *prefix = xasprintf("%.*s/incidents?incident_key=", (int)n, base);
-    char *u = eff_urlenc_cat(prefix, dedup);
-    char *url = xasprintf("%s&date_range=all", u);
-    free(prefix);
-    free(u);
-    char *auth = xasprintf("Authorization: Token token=%s", token);
-    const char *hdrs[] = { auth, "Accept: application/vnd.pagerduty+json;version=2",
-                           "Content-Type: application/json", NULL };
-    int rc = eff_http_send(fx, "GET", url, hdrs, NULL, false, 15000, page_status_read);
-    explicit_bzero(auth, strlen(auth));
-    free(auth);
-    free(url);
-    if (rc != 0)
-        eff_finish(fx, EFFECT_RETRY, -1, false, "pagerduty: request not sent");
+    const char *why;
+    int rc = pd_rest_get(fx, "/incidents?incident_key=", dedup, "&date_range=all", 15000, page_status_read, &why);
+    if (rc > 0)
+        eff_fail(fx, "%s", why);
+    else if (rc < 0)
+        eff_finish(fx, EFFECT_RETRY, -1, false, "%s", why);
 }

@@ -408,15 +408,16 @@ static void pin_done(struct fx *fx, const struct api_result *r)
     eff_done(fx);
 }
 
-/* The message is in channel ch at ts (posted now, or found): pin it when
- * the job says so, and finish. */
+/* The message of a slack.post or slack.dm is in channel ch at ts (posted
+ * now, or found): pin it when a slack.post says so, and finish. */
 static void post_landed(struct fx *fx, const char *ch, const char *ts)
 {
     cJSON *res = eff_result(fx);
     cJSON_AddStringToObject(res, "channel", ch ? ch : fx->s1);
     if (ts)
         cJSON_AddStringToObject(res, "ts", ts);
-    if (ts && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fx->payload, "pin"))) {
+    bool pin = strcmp(fx->op, "slack.post") == 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fx->payload, "pin"));
+    if (ts && pin) {
         cJSON *args = cJSON_CreateObject();
         cJSON_AddStringToObject(args, "channel", ch ? ch : fx->s1);
         cJSON_AddStringToObject(args, "timestamp", ts);
@@ -557,31 +558,14 @@ static void post_checked(struct fx *fx, const char *found_ts)
 
 /* ---- slack.dm ---- */
 
-static void dm_landed(struct fx *fx, const char *ch, const char *ts)
-{
-    cJSON_AddStringToObject(eff_result(fx), "channel", ch ? ch : fx->s1);
-    if (ts)
-        cJSON_AddStringToObject(eff_result(fx), "ts", ts);
-    eff_done(fx);
-}
-
-static void dm_posted(struct fx *fx, const struct api_result *r)
-{
-    if (r->err != API_OK) {
-        eff_finish_api(fx, r);
-        return;
-    }
-    dm_landed(fx, api_str(r, NULL, "channel"), api_str(r, NULL, "ts"));
-}
-
 static void dm_checked(struct fx *fx, const char *found_ts)
 {
     char *ch = xstrdup(fx->s1);
     if (found_ts) {
         cJSON_AddTrueToObject(eff_result(fx), "adopted");
-        dm_landed(fx, ch, found_ts);
+        post_landed(fx, ch, found_ts);
     } else {
-        post_message(fx, ch, dm_posted);
+        post_message(fx, ch, post_done);
     }
     free(ch);
 }

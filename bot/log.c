@@ -177,40 +177,32 @@ static void append_fields(struct buf *b, const char *fields, va_list ap)
         while (*p && *p != ':' && *p != ' ')
             p++;
         size_t nlen = (size_t)(p - name);
-        if (*p != ':' || nlen == 0 || !p[1] || (p[2] && p[2] != ' ')) {
+        if (*p != ':' || nlen == 0 || !p[1] || !strchr("sdlufb", p[1]) || (p[2] && p[2] != ' ')) {
             buf_puts(b, ",\"log_error\":\"bad field spec\"");
             return;
         }
         char type = p[1];
         p += 2;
+        json_key(b, name, nlen);
         switch (type) {
         case 's':
-            json_key(b, name, nlen);
             json_masked(b, va_arg(ap, const char *));
             break;
         case 'd':
-            json_key(b, name, nlen);
             buf_printf(b, "%d", va_arg(ap, int));
             break;
         case 'l':
-            json_key(b, name, nlen);
             buf_printf(b, "%lld", va_arg(ap, long long));
             break;
         case 'u':
-            json_key(b, name, nlen);
             buf_printf(b, "%zu", va_arg(ap, size_t));
             break;
         case 'f':
-            json_key(b, name, nlen);
             json_double(b, va_arg(ap, double));
             break;
         case 'b':
-            json_key(b, name, nlen);
             buf_puts(b, va_arg(ap, int) ? "true" : "false");
             break;
-        default:
-            buf_puts(b, ",\"log_error\":\"bad field spec\"");
-            return;
         }
     }
 }

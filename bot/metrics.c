@@ -20,6 +20,10 @@ static const double ack_buckets_s[] = { 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
                                         0.005, 0.01, 0.05, 0.1, 0.5, 1, 3 };
 #define N_BUCKETS ARRAY_LEN(ack_buckets_s)
 
+/* Envelopes made durable by one ingest commit. */
+static const double batch_buckets[] = { 1, 2, 4, 8, 16, 32, 64 };
+#define N_BATCH_BUCKETS ARRAY_LEN(batch_buckets)
+
 /* Incident step durations: 1m to 30 days. */
 static const double dur_buckets_s[METRICS_DUR_BUCKETS] = { 60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600,
                                                            86400, 2 * 86400, 4 * 86400, 7 * 86400,
@@ -50,7 +54,7 @@ struct metrics {
     uint64_t store_commits;
     uint64_t store_reads, store_writes;
     uint64_t outbox_reads;             /* store reads made by the outbox */
-    uint64_t batch_hist[8];            /* envelopes per ingest commit: le 1,2,4,8,16,32,64,+Inf */
+    uint64_t batch_hist[N_BATCH_BUCKETS + 1];   /* envelopes per ingest commit; last = +Inf */
     uint64_t batch_sum, batch_count;
     struct counter_set received;   /* type */
     struct counter_set acked;      /* type */
@@ -145,11 +149,19 @@ void metrics_outbox_reads(struct metrics *m, uint64_t reads)
     LOCKED(m, m->outbox_reads += reads);
 }
 
-void metrics_store_batch(struct metrics *m, size_t envelopes)
+/* The bucket of a histogram with upper bounds le[0..n-1] that v falls in
+ * (n: above them all, +Inf). */
+static size_t bucket_of(const double *le, size_t n, double v)
 {
     size_t i = 0;
-    while (i < 7 && envelopes > ((size_t)1 << i))
+    while (i < n && v > le[i])
         i++;
+    return i;
+}
+
+void metrics_store_batch(struct metrics *m, size_t envelopes)
+{
+    size_t i = bucket_of(batch_buckets, N_BATCH_BUCKETS, (double)envelopes);
     LOCKED(m, (m->batch_hist[i]++, m->batch_sum += envelopes, m->batch_count++));
 }
 
@@ -163,9 +175,7 @@ void metrics_envelope_acked(struct metrics *m, const char *type, uint64_t latenc
     if (!m)
         return;
     double s = (double)latency_us / 1e6;
-    size_t i = 0;
-    while (i < N_BUCKETS && s > ack_buckets_s[i])
-        i++;
+    size_t i = bucket_of(ack_buckets_s, N_BUCKETS, s);
     pthread_mutex_lock(&m->lock);
     count(&m->acked, type, NULL);
     m->hist[i]++;
@@ -224,9 +234,7 @@ void metrics_durations_observe(struct metrics_durations *d, int kind, int severi
     if (!d || kind < 0 || kind >= METRICS_DUR_KINDS || severity < 1 || severity > METRICS_DUR_SEVERITIES
         || seconds < 0)
         return;
-    size_t i = 0;
-    while (i < METRICS_DUR_BUCKETS && seconds > dur_buckets_s[i])
-        i++;
+    size_t i = bucket_of(dur_buckets_s, METRICS_DUR_BUCKETS, seconds);
     d->bucket[kind][severity - 1][i]++;
     d->sum_s[kind][severity - 1] += seconds;
     d->count[kind][severity - 1]++;
@@ -242,24 +250,52 @@ void metrics_set_durations_refresh(struct metrics *m, metrics_refresh_fn fn, voi
     LOCKED(m, (m->dur_refresh = fn, m->dur_refresh_ud = ud));
 }
 
+/* A metric's HELP and TYPE lines. */
+static void head(struct buf *out, const char *name, const char *type, const char *help)
+{
+    buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One series of a histogram: its cumulative buckets (counts holds n + 1,
+ * the last for +Inf), _sum (formatted by the caller) and _count.  label:
+ * NULL, or one `name="value"` pair every line carries. */
+static void render_hist(struct buf *out, const char *name, const char *label, const double *le,
+                        const uint64_t *counts, size_t n, const char *sum, uint64_t count)
+{
+    const char *sep = label ? "," : "";
+    if (!label)
+        label = "";
+    uint64_t cum = 0;
+    for (size_t i = 0; i <= n; i++) {
+        cum += counts[i];
+        if (i < n)
+            buf_printf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, label, sep, le[i], (unsigned long long)cum);
+        else
+            buf_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, label, sep, (unsigned long long)cum);
+    }
+    if (label[0]) {
+        buf_printf(out, "%s_sum{%s} %s\n", name, label, sum);
+        buf_printf(out, "%s_count{%s} %llu\n", name, label, (unsigned long long)count);
+    } else {
+        buf_printf(out, "%s_sum %s\n", name, sum);
+        buf_printf(out, "%s_count %llu\n", name, (unsigned long long)count);
+    }
+}
+
 static void render_durations(const struct metrics_durations *d, struct buf *out)
 {
     for (int k = 0; k < METRICS_DUR_KINDS; k++) {
         char name[96];
         snprintf(name, sizeof(name), "sirt_incident_time_to_%s_seconds", dur_names[k]);
-        buf_printf(out, "# HELP %s %s, by the incident's severity (store-wide: every replica shows the same).\n"
-                        "# TYPE %s histogram\n", name, dur_help[k], name);
+        char *help = xasprintf("%s, by the incident's severity (store-wide: every replica shows the same).",
+                               dur_help[k]);
+        head(out, name, "histogram", help);
+        free(help);
         for (int s = 0; s < METRICS_DUR_SEVERITIES; s++) {
-            uint64_t cum = 0;
-            for (int i = 0; i < METRICS_DUR_BUCKETS; i++) {
-                cum += d->bucket[k][s][i];
-                buf_printf(out, "%s_bucket{severity=\"%d\",le=\"%g\"} %llu\n", name, s + 1, dur_buckets_s[i],
-                           (unsigned long long)cum);
-            }
-            cum += d->bucket[k][s][METRICS_DUR_BUCKETS];
-            buf_printf(out, "%s_bucket{severity=\"%d\",le=\"+Inf\"} %llu\n", name, s + 1, (unsigned long long)cum);
-            buf_printf(out, "%s_sum{severity=\"%d\"} %.3f\n", name, s + 1, d->sum_s[k][s]);
-            buf_printf(out, "%s_count{severity=\"%d\"} %llu\n", name, s + 1, (unsigned long long)d->count[k][s]);
+            char label[32], sum[48];
+            snprintf(label, sizeof(label), "severity=\"%d\"", s + 1);
+            snprintf(sum, sizeof(sum), "%.3f", d->sum_s[k][s]);
+            render_hist(out, name, label, dur_buckets_s, d->bucket[k][s], METRICS_DUR_BUCKETS, sum, d->count[k][s]);
         }
     }
 }
@@ -283,102 +319,81 @@ static void render_set(const struct counter_set *s, struct buf *out, const char 
         render_one(&s->c[MAX_LABELS], out, name, la, lb);
 }
 
-static void render_locked(const struct metrics *m, struct buf *out)
+/* A metric of one unlabelled sample. */
+static void scalar(struct buf *out, const char *name, const char *type, const char *help, unsigned long long v)
 {
-    buf_puts(out, "# HELP sirt_build_info The running sirtbot's version (always 1).\n"
-                  "# TYPE sirt_build_info gauge\n"
-                  "sirt_build_info{version=\"" SIRT_VERSION "\"} 1\n");
-    buf_puts(out, "# HELP sirt_socket_connected 1 while the Socket Mode websocket is online.\n"
-                  "# TYPE sirt_socket_connected gauge\n");
-    buf_printf(out, "sirt_socket_connected %d\n", m->connected ? 1 : 0);
+    head(out, name, type, help);
+    buf_printf(out, "%s %llu\n", name, v);
+}
 
-    buf_puts(out, "# HELP sirt_envelopes_received_total Socket Mode envelopes received, by type.\n"
-                  "# TYPE sirt_envelopes_received_total counter\n");
-    render_set(&m->received, out, "sirt_envelopes_received_total", "type", NULL);
+/* A counter set by one or two labels. */
+static void labelled(struct buf *out, const char *name, const char *help, const struct counter_set *set,
+                     const char *la, const char *lb)
+{
+    head(out, name, "counter", help);
+    render_set(set, out, name, la, lb);
+}
 
-    buf_puts(out, "# HELP sirt_envelopes_acked_total Socket Mode envelopes acked, by type.\n"
-                  "# TYPE sirt_envelopes_acked_total counter\n");
-    render_set(&m->acked, out, "sirt_envelopes_acked_total", "type", NULL);
-
-    buf_puts(out, "# HELP sirt_frames_dropped_total Frames dropped as unusable, by reason.\n"
-                  "# TYPE sirt_frames_dropped_total counter\n");
-    render_set(&m->dropped, out, "sirt_frames_dropped_total", "reason", NULL);
-
-    buf_puts(out, "# HELP sirt_duplicate_events_total Events API deliveries ignored as duplicates.\n"
-                  "# TYPE sirt_duplicate_events_total counter\n");
-    buf_printf(out, "sirt_duplicate_events_total %llu\n", (unsigned long long)m->duplicates);
-
-    buf_puts(out, "# HELP sirt_reconnects_total Socket Mode reconnections.\n"
-                  "# TYPE sirt_reconnects_total counter\n");
-    buf_printf(out, "sirt_reconnects_total %llu\n", (unsigned long long)m->reconnects);
-
-    buf_puts(out, "# HELP sirt_ack_latency_seconds Time from the last byte of an envelope to its ack written.\n"
-                  "# TYPE sirt_ack_latency_seconds histogram\n");
-    uint64_t cum = 0;
-    for (size_t i = 0; i < N_BUCKETS; i++) {
-        cum += m->hist[i];
-        buf_printf(out, "sirt_ack_latency_seconds_bucket{le=\"%g\"} %llu\n", ack_buckets_s[i],
-                   (unsigned long long)cum);
-    }
-    cum += m->hist[N_BUCKETS];
-    buf_printf(out, "sirt_ack_latency_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-    buf_printf(out, "sirt_ack_latency_seconds_sum %.9f\n", m->hist_sum_s);
-    buf_printf(out, "sirt_ack_latency_seconds_count %llu\n", (unsigned long long)m->hist_count);
-
-    buf_puts(out, "# HELP sirt_slack_api_calls_total Slack Web API calls, by method and final result.\n"
-                  "# TYPE sirt_slack_api_calls_total counter\n");
-    render_set(&m->api, out, "sirt_slack_api_calls_total", "method", "result");
-
-    buf_puts(out, "# HELP sirt_outbox_jobs_total Outbox job attempts by op and outcome (done, retry, failed, dropped).\n"
-                  "# TYPE sirt_outbox_jobs_total counter\n");
-    render_set(&m->outbox, out, "sirt_outbox_jobs_total", "op", "outcome");
-    buf_puts(out, "# HELP sirt_outbox_in_flight Outbox jobs being sent now.\n"
-                  "# TYPE sirt_outbox_in_flight gauge\n");
-    buf_printf(out, "sirt_outbox_in_flight %ld\n", m->outbox_in_flight);
-
-    buf_puts(out, "# HELP sirt_outbox_retries_total Outbox attempts that failed transiently and will be retried, by op.\n"
-                  "# TYPE sirt_outbox_retries_total counter\n");
-    render_set(&m->retries, out, "sirt_outbox_retries_total", "op", NULL);
-
-    /* Read from the store now, so they hold across restarts; left out when
-     * the store cannot answer (an absent series, not a wrong one). */
+/* The store's outbox gauges: read from the store now, so they hold across
+ * restarts; left out when the store cannot answer (an absent series, not a
+ * wrong one). */
+static void render_outbox_probe(const struct metrics *m, struct buf *out)
+{
+    static const char *const names[METRICS_OUTBOX_STATES] = { "pending", "sending", "done", "failed", "dropped" };
     int64_t counts[METRICS_OUTBOX_STATES];
     int64_t oldest_age_ms = 0;
-    if (m->probe && m->probe(m->probe_ud, counts, &oldest_age_ms)) {
-        static const char *const names[METRICS_OUTBOX_STATES] = { "pending", "sending", "done", "failed",
-                                                                  "dropped" };
-        buf_puts(out, "# HELP sirt_outbox_jobs_by_state Outbox jobs in the store, by state.\n"
-                      "# TYPE sirt_outbox_jobs_by_state gauge\n");
-        for (int i = 0; i < METRICS_OUTBOX_STATES; i++)
-            buf_printf(out, "sirt_outbox_jobs_by_state{state=\"%s\"} %lld\n", names[i], (long long)counts[i]);
-        buf_puts(out, "# HELP sirt_outbox_oldest_pending_age_seconds Age of the oldest job not yet delivered "
-                      "(pending or sending), 0 when none.\n"
-                      "# TYPE sirt_outbox_oldest_pending_age_seconds gauge\n");
-        buf_printf(out, "sirt_outbox_oldest_pending_age_seconds %.3f\n", (double)oldest_age_ms / 1000.0);
-    }
+    if (!m->probe || !m->probe(m->probe_ud, counts, &oldest_age_ms))
+        return;
+    head(out, "sirt_outbox_jobs_by_state", "gauge", "Outbox jobs in the store, by state.");
+    for (int i = 0; i < METRICS_OUTBOX_STATES; i++)
+        buf_printf(out, "sirt_outbox_jobs_by_state{state=\"%s\"} %lld\n", names[i], (long long)counts[i]);
+    head(out, "sirt_outbox_oldest_pending_age_seconds", "gauge",
+         "Age of the oldest job not yet delivered (pending or sending), 0 when none.");
+    buf_printf(out, "sirt_outbox_oldest_pending_age_seconds %.3f\n", (double)oldest_age_ms / 1000.0);
+}
 
-    buf_puts(out, "# HELP sirt_store_commits_total Store transactions committed (by the store thread).\n"
-                  "# TYPE sirt_store_commits_total counter\n");
-    buf_printf(out, "sirt_store_commits_total %llu\n", (unsigned long long)m->store_commits);
-    buf_puts(out, "# HELP sirt_store_statements_total Store statements run, by kind (read: returns rows).\n"
-                  "# TYPE sirt_store_statements_total counter\n");
+static void render_locked(const struct metrics *m, struct buf *out)
+{
+    head(out, "sirt_build_info", "gauge", "The running sirtbot's version (always 1).");
+    buf_puts(out, "sirt_build_info{version=\"" SIRT_VERSION "\"} 1\n");
+    scalar(out, "sirt_socket_connected", "gauge", "1 while the Socket Mode websocket is online.",
+           m->connected ? 1 : 0);
+    labelled(out, "sirt_envelopes_received_total", "Socket Mode envelopes received, by type.", &m->received,
+             "type", NULL);
+    labelled(out, "sirt_envelopes_acked_total", "Socket Mode envelopes acked, by type.", &m->acked, "type", NULL);
+    labelled(out, "sirt_frames_dropped_total", "Frames dropped as unusable, by reason.", &m->dropped, "reason",
+             NULL);
+    scalar(out, "sirt_duplicate_events_total", "counter", "Events API deliveries ignored as duplicates.",
+           m->duplicates);
+    scalar(out, "sirt_reconnects_total", "counter", "Socket Mode reconnections.", m->reconnects);
+
+    head(out, "sirt_ack_latency_seconds", "histogram",
+         "Time from the last byte of an envelope to its ack written.");
+    char sum[48];
+    snprintf(sum, sizeof(sum), "%.9f", m->hist_sum_s);
+    render_hist(out, "sirt_ack_latency_seconds", NULL, ack_buckets_s, m->hist, N_BUCKETS, sum, m->hist_count);
+
+    labelled(out, "sirt_slack_api_calls_total", "Slack Web API calls, by method and final result.", &m->api,
+             "method", "result");
+    labelled(out, "sirt_outbox_jobs_total", "Outbox job attempts by op and outcome (done, retry, failed, dropped).",
+             &m->outbox, "op", "outcome");
+    head(out, "sirt_outbox_in_flight", "gauge", "Outbox jobs being sent now.");
+    buf_printf(out, "sirt_outbox_in_flight %ld\n", m->outbox_in_flight);
+    labelled(out, "sirt_outbox_retries_total",
+             "Outbox attempts that failed transiently and will be retried, by op.", &m->retries, "op", NULL);
+    render_outbox_probe(m, out);
+
+    scalar(out, "sirt_store_commits_total", "counter", "Store transactions committed (by the store thread).",
+           m->store_commits);
+    head(out, "sirt_store_statements_total", "counter", "Store statements run, by kind (read: returns rows).");
     buf_printf(out, "sirt_store_statements_total{kind=\"read\"} %llu\n", (unsigned long long)m->store_reads);
     buf_printf(out, "sirt_store_statements_total{kind=\"write\"} %llu\n", (unsigned long long)m->store_writes);
-    buf_puts(out, "# HELP sirt_outbox_store_reads_total Store reads made by the outbox (load, incident rows).\n"
-                  "# TYPE sirt_outbox_store_reads_total counter\n");
-    buf_printf(out, "sirt_outbox_store_reads_total %llu\n", (unsigned long long)m->outbox_reads);
-    buf_puts(out, "# HELP sirt_store_batch_size Envelopes made durable by one inbox commit (group commit).\n"
-                  "# TYPE sirt_store_batch_size histogram\n");
-    uint64_t bcum = 0;
-    for (int i = 0; i < 8; i++) {
-        bcum += m->batch_hist[i];
-        if (i < 7)
-            buf_printf(out, "sirt_store_batch_size_bucket{le=\"%d\"} %llu\n", 1 << i, (unsigned long long)bcum);
-        else
-            buf_printf(out, "sirt_store_batch_size_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)bcum);
-    }
-    buf_printf(out, "sirt_store_batch_size_sum %llu\n", (unsigned long long)m->batch_sum);
-    buf_printf(out, "sirt_store_batch_size_count %llu\n", (unsigned long long)m->batch_count);
+    scalar(out, "sirt_outbox_store_reads_total", "counter", "Store reads made by the outbox (load, incident rows).",
+           m->outbox_reads);
+    head(out, "sirt_store_batch_size", "histogram", "Envelopes made durable by one inbox commit (group commit).");
+    snprintf(sum, sizeof(sum), "%llu", (unsigned long long)m->batch_sum);
+    render_hist(out, "sirt_store_batch_size", NULL, batch_buckets, m->batch_hist, N_BATCH_BUCKETS, sum,
+                m->batch_count);
 
     if (m->have_durations)
         render_durations(&m->durations, out);

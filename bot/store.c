@@ -91,9 +91,9 @@ void store__int64_from_row(const struct db_row *r, void *row)
     *(int64_t *)row = db_col_int(r, 0);
 }
 
-int64_t store__select_min(struct store *s, int st, const char *what)
+int64_t store__select_min(struct store *s, int st, const char *what, const struct db_arg *args, int n)
 {
-    int ret = db_query(s->db, st, what, DB_NOARGS);
+    int ret = db_query(s->db, st, what, args, n);
     if (ret < 0)
         return ret;
     const struct db_row *row;

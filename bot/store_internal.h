@@ -79,7 +79,7 @@ int store__fetch_row(struct store *s, int st, const char *what, const struct db_
 int store__collect_rows(struct store *s, int st, const char *what, const struct db_arg *args, int n,
                         size_t size, size_t max, store_decode_fn decode, void **rows, size_t *cnt);
 /* A one-row SELECT MIN(...): INT64_MAX when it is NULL (nothing matched). */
-int64_t store__select_min(struct store *s, int st, const char *what);
+int64_t store__select_min(struct store *s, int st, const char *what, const struct db_arg *args, int n);
 /* A bound UPDATE of one row: 0, ENOTFOUND if no row changed, or < 0. */
 int store__update_one(struct store *s, int st, const char *what, const struct db_arg *args, int n);
 /* A statement run for its effect: 0 or < 0. */

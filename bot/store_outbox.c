@@ -252,7 +252,7 @@ int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct outbox_
 
 int64_t store_outbox_next_due(struct store *s)
 {
-    return store__select_min(s, ST_OB_NEXT_DUE, "outbox_next_due");
+    return store__select_min(s, ST_OB_NEXT_DUE, "outbox_next_due", DB_NOARGS);
 }
 
 int store_outbox_blocked_by_failure(struct store *s, int64_t **ids, size_t *n)
@@ -330,7 +330,7 @@ int64_t store_outbox_find(struct store *s, const char *idem_key)
 
 int64_t store_outbox_oldest_pending(struct store *s)
 {
-    return store__select_min(s, ST_OB_OLDEST, "outbox_oldest_pending");
+    return store__select_min(s, ST_OB_OLDEST, "outbox_oldest_pending", DB_NOARGS);
 }
 
 int store_outbox_set_payload(struct store *s, int64_t id, const char *payload_json, int64_t now_ms)

@@ -76,41 +76,6 @@ int store_timer_get(struct store *s, const char *key, struct sched_timer *out)
     return store__fetch_row(s, ST_TM_GET, "timer_get", DB_ARGS(db_text(key)), timer_from_row, out);
 }
 
-int store_timers_due(struct store *s, int64_t now_ms, size_t max, struct sched_timer **out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    if (max == 0)
-        return 0;
-    void *rows;
-    size_t cnt;
-    int ret = store__collect_rows(s, ST_TM_DUE, "timers_due", DB_ARGS(db_int(now_ms), db_int(store__limit(max))),
-                                  sizeof(struct sched_timer), max, timer_from_row, &rows, &cnt);
-    if (ret < 0) {
-        sched_timers_free(rows, cnt);
-        return ret;
-    }
-    *out = rows;
-    *n = cnt;
-    return 0;
-}
-
-int64_t store_timer_next(struct store *s, int64_t now_ms)
-{
-    int ret = db_query(s->db, ST_TM_NEXT, "timer_next", DB_ARGS(db_text(s->owner), db_int(clock_real_ms()), db_int(now_ms)));
-    if (ret < 0)
-        return ret;
-    const struct db_row *row;
-    ret = db_next(s->db, &row);
-    if (ret < 0)
-        return ret;
-    int64_t v = INT64_MAX;
-    if (ret > 0 && !db_col_null(row, 0))
-        v = db_col_int(row, 0);
-    db_end(s->db);
-    return v;
-}
-
 static int timer_cmp(const void *a, const void *b)
 {
     const struct sched_timer *x = a, *y = b;
@@ -119,28 +84,53 @@ static int timer_cmp(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* At most max timers of statement st into *out (the caller frees it with
+ * sched_timers_free), in due order when sorted; nothing on error. */
+static int timers_read(struct store *s, int st, const char *what, const struct db_arg *args, int nargs,
+                       size_t max, bool sorted, struct sched_timer **out, size_t *n)
+{
+    void *rows;
+    size_t cnt;
+    int ret = store__collect_rows(s, st, what, args, nargs, sizeof(struct sched_timer), max, timer_from_row,
+                                  &rows, &cnt);
+    if (ret < 0) {
+        sched_timers_free(rows, cnt);
+        return ret;
+    }
+    if (sorted && cnt > 1)
+        qsort(rows, cnt, sizeof(struct sched_timer), timer_cmp);
+    *out = rows;
+    *n = cnt;
+    return 0;
+}
+
+int store_timers_due(struct store *s, int64_t now_ms, size_t max, struct sched_timer **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (max == 0)
+        return 0;
+    return timers_read(s, ST_TM_DUE, "timers_due", DB_ARGS(db_int(now_ms), db_int(store__limit(max))), max,
+                       false, out, n);
+}
+
+int64_t store_timer_next(struct store *s, int64_t now_ms)
+{
+    return store__select_min(s, ST_TM_NEXT, "timer_next",
+                             DB_ARGS(db_text(s->owner), db_int(clock_real_ms()), db_int(now_ms)));
+}
+
 int store_timers_claim(struct store *s, int64_t now_ms, size_t max, struct sched_timer **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
     if (max == 0)
         return 0;
-    void *rows;
-    size_t cnt;
     int64_t real = clock_real_ms();
-    int ret = store__collect_rows(s, ST_TM_CLAIM, "timers_claim",
-                                  DB_ARGS(db_text(s->owner), db_int(now_ms), db_int(real + s->lease_ms),
-                                          db_int(store__limit(max)), db_int(real)),
-                                  sizeof(struct sched_timer), max, timer_from_row, &rows, &cnt);
-    if (ret < 0) {
-        sched_timers_free(rows, cnt);
-        return ret;
-    }
-    if (cnt > 1)
-        qsort(rows, cnt, sizeof(struct sched_timer), timer_cmp);
-    *out = rows;
-    *n = cnt;
-    return 0;
+    return timers_read(s, ST_TM_CLAIM, "timers_claim",
+                       DB_ARGS(db_text(s->owner), db_int(now_ms), db_int(real + s->lease_ms),
+                               db_int(store__limit(max)), db_int(real)),
+                       max, true, out, n);
 }
 
 int store_timer_fire(struct store *s, int64_t id, int64_t now_ms)

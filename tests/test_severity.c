@@ -1,6 +1,6 @@
 /* Unit tests of severity changes: the command's level parser
  * (severity_parse) and the body of the GitLab relabel request
- * (eff_gitlab_update_body). */
+ * (eff_gitlab_issue_body, shared with gitlab.issue_state). */
 #include <cjson/cJSON.h>
 #include <string.h>
 
@@ -56,7 +56,7 @@ TEST(severity_relabel_body)
 {
     cJSON *payload = cJSON_Parse("{\"add_labels\":\"severity::1,priority::2\",\"remove_labels\":"
                                  "[\"severity::3\",\"priority::3\",\"\"],\"severity\":1,\"priority\":2}");
-    cJSON *b = eff_gitlab_update_body(payload);
+    cJSON *b = eff_gitlab_issue_body(payload, NULL);
     ASSERT_NOT_NULL(b);
     ASSERT_STR_EQ(util_jstr(b, "add_labels"), "severity::1,priority::2");
     ASSERT_STR_EQ(util_jstr(b, "remove_labels"), "severity::3,priority::3");
@@ -65,7 +65,30 @@ TEST(severity_relabel_body)
     cJSON_Delete(b);
     cJSON_Delete(payload);
     payload = cJSON_Parse("{\"add_labels\":\"\",\"remove_labels\":[]}");
-    ASSERT_NULL(eff_gitlab_update_body(payload));
+    ASSERT_NULL(eff_gitlab_issue_body(payload, NULL));
+    cJSON_Delete(payload);
+}
+
+/* gitlab.issue_state's PUT comes from the same builder: the state_event
+ * first, the labels beside it, and a body even without labels. */
+TEST(severity_issue_state_body)
+{
+    cJSON *payload = cJSON_Parse("{\"state_event\":\"close\",\"add_labels\":\"incident::resolved\","
+                                 "\"if_state\":\"resolved\"}");
+    cJSON *b = eff_gitlab_issue_body(payload, "close");
+    ASSERT_NOT_NULL(b);
+    ASSERT_STR_EQ(util_jstr(b, "state_event"), "close");
+    ASSERT_STR_EQ(util_jstr(b, "add_labels"), "incident::resolved");
+    ASSERT_NULL(cJSON_GetObjectItemCaseSensitive(b, "remove_labels"));
+    ASSERT_EQ(cJSON_GetArraySize(b), 2);
+    cJSON_Delete(b);
+    cJSON_Delete(payload);
+    payload = cJSON_Parse("{\"state_event\":\"reopen\"}");
+    b = eff_gitlab_issue_body(payload, "reopen");
+    ASSERT_NOT_NULL(b);
+    ASSERT_STR_EQ(util_jstr(b, "state_event"), "reopen");
+    ASSERT_EQ(cJSON_GetArraySize(b), 1);
+    cJSON_Delete(b);
     cJSON_Delete(payload);
 }
 
