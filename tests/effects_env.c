@@ -125,6 +125,21 @@ void efx_run(struct efx *e, const struct efx_job *js, const struct incident *inc
     ASSERT(!g->sync);
 }
 
+void efx_expect(struct efx *e, const struct efx_job *js, const struct incident *inc, struct efx_want want)
+{
+    struct efx_got g;
+    efx_run(e, js, inc, &g);
+    if (g.outcome != want.outcome)
+        TEST_FAIL("%s: outcome %d, want %d (error \"%s\")", js->op, (int)g.outcome, (int)want.outcome, g.error);
+    if (want.retry_after_ms != 0 && g.retry_after_ms != want.retry_after_ms)
+        TEST_FAIL("%s: retry_after_ms %ld, want %ld", js->op, g.retry_after_ms, want.retry_after_ms);
+    if (want.sent != EFX_SENT_ANY && g.maybe_sent != (want.sent == EFX_SENT))
+        TEST_FAIL("%s: maybe_sent %d, want %d", js->op, (int)g.maybe_sent, (int)(want.sent == EFX_SENT));
+    if (want.error && strcmp(g.error, want.error) != 0)
+        TEST_FAIL("%s: error \"%s\", want \"%s\"", js->op, g.error, want.error);
+    efx_got_free(&g);
+}
+
 static const cJSON *res_item(const struct efx_got *g, const char *path1, const char *path2)
 {
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(g->result, path1);
