@@ -25,9 +25,10 @@ LDFLAGS_ALL = $(OPT) $(LDFLAGS)
 # composition root that wires them (docs/development.md "Layout").
 BOT_SRCS  := $(wildcard bot/*.c) $(wildcard handlers/*.c)
 # libfakes.a: the local fakes of Slack, PagerDuty and GitLab, the harness
-# that runs the real bot against them, and the report form's payloads; the
+# that runs the real bot against them, the report form's payloads and the
+# tests' small helpers (test_util.c: the harness reads files with them); the
 # tests, the benchmarks, `make torture` and `make demo` all link it.
-FAKES_SRCS := $(wildcard tests/fakes/*.c) $(wildcard tests/harness*.c) tests/report_payloads.c
+FAKES_SRCS := $(wildcard tests/fakes/*.c) $(wildcard tests/harness*.c) tests/report_payloads.c tests/test_util.c
 TEST_SRCS := $(filter-out $(FAKES_SRCS),$(wildcard tests/*.c))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 DEMO_SRCS := $(wildcard demo/*.c)

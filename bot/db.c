@@ -259,7 +259,7 @@ int db_begin(struct db *db)
     int ret = db->ops->begin(db, db->depth);
     if (ret == 0) {
         if (db->depth == 0)
-            db->txn_failed = false;
+            db->txn_failed = db->relaxed = false;
         db->depth++;
     }
     return ret;
@@ -273,6 +273,12 @@ bool db_txn_failed(const struct db *db)
 int db_depth(const struct db *db)
 {
     return db->depth;
+}
+
+void db_relax_commit(struct db *db)
+{
+    if (db->depth > 0)
+        db->relaxed = true;
 }
 
 /* True (after logging) when the transaction is gone on its own: SQLite rolls

@@ -96,5 +96,8 @@ int db_commit(struct db *db);
 void db_rollback(struct db *db);
 bool db_txn_failed(const struct db *db);
 int db_depth(const struct db *db);
+/* Inside a transaction: its commit need not wait for the disk (PostgreSQL:
+ * synchronous_commit off for it alone; SQLite: nothing to change). */
+void db_relax_commit(struct db *db);
 
 #endif

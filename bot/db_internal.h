@@ -48,6 +48,7 @@ struct db {
     char *shown;                /* the target with its password masked */
     int depth;                  /* open transaction levels */
     bool txn_failed;            /* an I/O-class write of the open transaction failed */
+    bool relaxed;               /* db_relax_commit: its commit need not wait for the disk */
     bool healthy;               /* what health_set_store_ok was last told */
     const char *why;            /* set by a driver with its I/O-class failure */
     int64_t changes;            /* rows changed by the last completed statement */

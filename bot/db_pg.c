@@ -345,7 +345,8 @@ static int pg_release(struct db *db, int depth)
         LOG_ERROR("store: a statement of this transaction failed: not committed", NULL);
         return STORE_EIO;
     }
-    PGresult *r = PQexec(p->c, "COMMIT");
+    /* Relaxed: one round trip still; the result is COMMIT's. */
+    PGresult *r = PQexec(p->c, db->relaxed ? "SET LOCAL synchronous_commit TO off; COMMIT" : "COMMIT");
     int ret = 0;
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         ret = fail(p, r, "commit");

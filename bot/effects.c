@@ -631,7 +631,7 @@ static char *masked(const char *s)
     return s && s[0] ? mask_secrets(s) : NULL;
 }
 
-void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSON *payload,
+void effect_start(struct sirt_app *app, const struct outbox_job *job, cJSON *payload,
                   const struct incident *inc, effect_done_fn done, void *ud)
 {
     struct fx *fx = xcalloc(1, sizeof(*fx));
@@ -645,7 +645,12 @@ void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSO
     fx->job_first_ms = job ? job->first_due_ms : 0;
     fx->job_maybe_sent = job && job->maybe_sent;
     fx->idem_key = xstrdup(job && job->idem_key ? job->idem_key : "");
-    fx->payload = cJSON_IsObject(payload) ? cJSON_Duplicate(payload, 1) : cJSON_CreateObject();
+    if (cJSON_IsObject(payload)) {
+        fx->payload = payload;
+    } else {
+        cJSON_Delete(payload);
+        fx->payload = cJSON_CreateObject();
+    }
     if (inc) {
         fx->inc_channel_id = masked(inc->channel_id);
         fx->inc_project_id = inc->gitlab_project_id;

@@ -173,12 +173,13 @@ struct effect_result {
 
 typedef void (*effect_done_fn)(void *ud, const struct effect_result *r);
 
-/* Starts the effect for job.  job, payload and inc are borrowed only for the
- * duration of this call (copy what is needed).  inc may be NULL for jobs
+/* Starts the effect for job.  payload is taken (the effect owns and frees
+ * it; NULL or not an object: an empty one); job and inc are borrowed only
+ * for the duration of this call (copy what is needed).  inc may be NULL for jobs
  * without an incident.  done is called exactly once, never from inside
  * effect_start (always from a later loop callback), also on shutdown
  * (RETRY, error "canceled").  Unknown op: done(FAIL, "unknown op"). */
-void effect_start(struct sirt_app *app, const struct outbox_job *job, const cJSON *payload,
+void effect_start(struct sirt_app *app, const struct outbox_job *job, cJSON *payload,
                   const struct incident *inc, effect_done_fn done, void *ud);
 
 /* How the outbox retries an op's transient failures (docs/reliability.md "Retries"):

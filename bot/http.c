@@ -1,7 +1,8 @@
 /* http: libcurl multi driven by the libuv loop (see http.h).  Owns one CURLM,
  * one uv_timer_t (curl's timeout), one uv_poll_t per socket curl asks us to
  * watch, and one struct http_xfer per request on an intrusive list (curl 7.88
- * has no curl_multi_get_handles).  Transfers are freed right after their
+ * has no curl_multi_get_handles), whose easy handles go back to a pool of
+ * idle ones when they finish.  Transfers are freed right after their
  * callback returns; poll contexts and the client only in uv_close callbacks.
  * No user code ever runs inside a curl callback, so callbacks may call
  * http_send or http_close freely. */
@@ -19,6 +20,27 @@
 #define HTTP_DEFAULT_TIMEOUT_MS 10000L
 #define HTTP_MAX_CONNECT_TIMEOUT_MS 5000L
 #define HTTP_DEFAULT_MAX_RESPONSE ((size_t)4 << 20)
+#define HTTP_POOL_MAX 16   /* idle easy handles kept for the next requests */
+
+/* The client's two intrusive lists (socks, xfers), newest first. */
+#define DL_PUSH(head, x)                                                                                         \
+    do {                                                                                                         \
+        (x)->prev = NULL;                                                                                        \
+        (x)->next = (head);                                                                                      \
+        if (head)                                                                                                \
+            (head)->prev = (x);                                                                                  \
+        (head) = (x);                                                                                            \
+    } while (0)
+#define DL_UNLINK(head, x)                                                                                       \
+    do {                                                                                                         \
+        if ((x)->prev)                                                                                           \
+            (x)->prev->next = (x)->next;                                                                         \
+        else                                                                                                     \
+            (head) = (x)->next;                                                                                  \
+        if ((x)->next)                                                                                           \
+            (x)->next->prev = (x)->prev;                                                                         \
+        (x)->prev = (x)->next = NULL;                                                                            \
+    } while (0)
 
 struct http_sock {
     uv_poll_t poll;
@@ -46,6 +68,11 @@ struct http_client {
     struct http_xfer *xfers;     /* in flight, newest first */
     size_t n_xfers;
     struct http_sock *socks;     /* polls not yet closed */
+    /* Easy handles of finished transfers, reset, for the next requests:
+     * no allocation and set-up of a handle per request.  Connections live
+     * in the multi's cache either way. */
+    CURL *idle[HTTP_POOL_MAX];
+    size_t n_idle;
     int open_handles;            /* timer + polls awaiting their close callback */
     bool closing;
     /* OpenSSL's SSL_CERT_FILE / SSL_CERT_DIR, which libcurl itself ignores
@@ -97,29 +124,40 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void sock_release(struct http_sock *s)
 {
-    struct http_client *c = s->c;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        c->socks = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->prev = s->next = NULL;
+    DL_UNLINK(s->c->socks, s);
     uv_poll_stop(&s->poll);
     uv_close((uv_handle_t *)&s->poll, on_sock_closed);
 }
 
-static void xfer_unlink(struct http_xfer *x)
+/* An easy handle from the pool, or a new one; NULL on out-of-memory. */
+static CURL *easy_get(struct http_client *c)
+{
+    return c->n_idle ? c->idle[--c->n_idle] : curl_easy_init();
+}
+
+/* Back to the pool (its options reset), or freed when the pool is full or
+ * the client closing. */
+static void easy_put(struct http_client *c, CURL *e)
+{
+    if (!e)
+        return;
+    if (c->closing || c->n_idle == HTTP_POOL_MAX) {
+        curl_easy_cleanup(e);
+        return;
+    }
+    curl_easy_reset(e);
+    c->idle[c->n_idle++] = e;
+}
+
+/* Unlinks x and takes its handle out of the multi, back to the pool. */
+static void xfer_detach(struct http_xfer *x)
 {
     struct http_client *c = x->c;
-    if (x->prev)
-        x->prev->next = x->next;
-    else
-        c->xfers = x->next;
-    if (x->next)
-        x->next->prev = x->prev;
-    x->prev = x->next = NULL;
+    DL_UNLINK(c->xfers, x);
     c->n_xfers--;
+    curl_multi_remove_handle(c->multi, x->easy);
+    easy_put(c, x->easy);
+    x->easy = NULL;
 }
 
 static void xfer_free(struct http_xfer *x)
@@ -156,7 +194,6 @@ static int map_curl_error(const struct http_xfer *x, CURLcode rc)
  * after the user callback returns (it may have called http_close). */
 static void xfer_finish(struct http_xfer *x, CURLcode rc)
 {
-    struct http_client *c = x->c;
     struct http_response r;
     memset(&r, 0, sizeof(r));
     r.err = map_curl_error(x, rc);
@@ -185,8 +222,7 @@ static void xfer_finish(struct http_xfer *x, CURLcode rc)
     }
     r.elapsed_us = clock_mono_us() - x->start_us;
 
-    xfer_unlink(x);
-    curl_multi_remove_handle(c->multi, x->easy);
+    xfer_detach(x);   /* r points into x, never into its handle */
     if (x->cb)
         x->cb(x->ud, &r);
     xfer_free(x);
@@ -263,10 +299,7 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
             return -1;
         }
         c->open_handles++;
-        s->next = c->socks;
-        if (c->socks)
-            c->socks->prev = s;
-        c->socks = s;
+        DL_PUSH(c->socks, s);
         curl_multi_assign(c->multi, fd, s);
     }
     int events = 0;
@@ -352,7 +385,7 @@ int http_send(struct http_client *c, const struct http_request *req,
     x->ud = ud;
     size_t max = req->max_response ? req->max_response : HTTP_DEFAULT_MAX_RESPONSE;
     buf_init(&x->resp, max);
-    x->easy = curl_easy_init();
+    x->easy = easy_get(c);
     if (!x->easy)
         goto fail;
 
@@ -406,10 +439,7 @@ int http_send(struct http_client *c, const struct http_request *req,
     x->start_us = clock_mono_us();
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
         goto fail;
-    x->next = c->xfers;
-    if (c->xfers)
-        c->xfers->prev = x;
-    c->xfers = x;
+    DL_PUSH(c->xfers, x);
     c->n_xfers++;
     return 0;
 
@@ -441,13 +471,14 @@ void http_close(struct http_client *c)
         r.body = "";
         r.retry_after_s = -1;
         r.elapsed_us = clock_mono_us() - x->start_us;
-        xfer_unlink(x);
-        curl_multi_remove_handle(c->multi, x->easy);
+        xfer_detach(x);
         if (x->cb)
             x->cb(x->ud, &r);
         xfer_free(x);
     }
 
+    while (c->n_idle)
+        curl_easy_cleanup(c->idle[--c->n_idle]);
     /* Closes cached connections; curl reports their sockets as REMOVE. */
     curl_multi_cleanup(c->multi);
     c->multi = NULL;

@@ -64,7 +64,9 @@ static void starts_on_loop(void *arg)
             start_free(sp);
             continue;
         }
-        effect_start(sp->f->o->loop_app, &sp->job, sp->payload, sp->have_inc ? &sp->inc : NULL, on_effect_done,
+        cJSON *payload = sp->payload;   /* the effect's from here on */
+        sp->payload = NULL;
+        effect_start(sp->f->o->loop_app, &sp->job, payload, sp->have_inc ? &sp->inc : NULL, on_effect_done,
                      sp->f);
         start_free(sp);
     }
@@ -126,6 +128,8 @@ static void outcomes_st(struct store *st, void *arg)
     bool began = store_begin(st) == 0;
     if (!began)
         LOG_ERROR("outbox: store unavailable; jobs stay sending until restart", "");
+    else
+        store_txn_relax(st);   /* lost only with the server: the jobs stay sending, retried as maybe sent */
     for (struct outbox_outcome *c = list; c && began; c = c->next) {
         struct effect_result r = { c->outcome, c->error ? c->error : "", c->retry_after_ms, c->maybe_sent, c->result };
         outbox__apply_outcome(o, c->f, &r, closing, c);

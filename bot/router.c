@@ -164,6 +164,75 @@ static void acks_on_loop(void *arg)
     free(b);
 }
 
+/* The acks of the batch's items not acked yet (all, or only the done ones)
+ * go to the loop, in the batch's order. */
+static void send_acks(struct router *rt, struct env_item *batch, bool only_done)
+{
+    size_t n = 0;
+    for (struct env_item *it = batch; it; it = it->next)
+        n += !it->acked && (!only_done || it->done);
+    if (!n)
+        return;
+    struct ack_batch *b = xcalloc(1, sizeof(*b));
+    b->rt = rt;
+    b->toks = xcalloc(n, sizeof(*b->toks));
+    b->acks = xcalloc(n, sizeof(*b->acks));
+    for (struct env_item *it = batch; it; it = it->next) {
+        if (it->acked || (only_done && !it->done))
+            continue;
+        b->toks[b->n] = it->tok;
+        b->acks[b->n++] = it->ack;
+        it->tok = NULL;
+        it->ack = NULL;
+        it->acked = true;
+    }
+    storeq_to_loop(rt->app->storeq, acks_on_loop, b);
+}
+
+/* One envelope alone (one in flight): when it is an event or a slash
+ * command (router__inline_type), its work runs before its ack, in one
+ * transaction with its event id and no inbox row: one commit makes it
+ * durable and done, the outbox marks its jobs sending in that commit, and
+ * its ack and its requests leave together.  A burst keeps the usual path
+ * (the inbox rows in one commit, the acks, then the handlers), so that its
+ * acks never wait for its handlers.  When the handler or the commit fails,
+ * nothing of it stays and the envelope takes the usual path (kept in the
+ * inbox, then run again).  The item, when handled, is marked done (no work
+ * left) and acked. */
+static void work_inline(struct router *rt, struct env_item *batch)
+{
+    struct store *st = rt->app->store;
+    struct env_item *one = NULL;
+    for (struct env_item *it = batch; it; it = it->next) {
+        if (!it->want_work)
+            continue;
+        if (one)
+            return;
+        one = it;
+    }
+    if (!one || !router__inline_type(one->type) || store_begin(st) != 0)
+        return;
+    bool ok = router__work_inline(rt, one->type, one->env) >= 0;
+    if (ok) {
+        one->done = true;
+        outbox_st_precommit(rt->app->outbox);   /* its jobs marked sending in the same commit */
+        ok = store_commit(st) == 0;             /* on failure rolled back, all of it */
+        if (ok)
+            send_acks(rt, batch, true);          /* before its requests */
+        outbox_st_postcommit(rt->app->outbox, ok);
+    } else if (store_txn_depth(st) == 1) {
+        store_rollback(st);
+    }
+    if (ok) {
+        one->want_work = false;
+        scheduler_st_changed(rt->app->scheduler);
+        metrics_store_batch(rt->app->metrics, 1);
+    } else {
+        one->done = false;
+        outbox_st_rolled_back(rt->app->outbox);
+    }
+}
+
 static void work_batch_st(struct store *st, void *arg);
 
 static void ingest_st(struct store *st, void *arg)
@@ -176,13 +245,14 @@ static void ingest_st(struct store *st, void *arg)
     rt->ingest_posted = false;
     pthread_mutex_unlock(&rt->mu);
 
-    size_t n = 0;
-    for (struct env_item *it = batch; it; it = it->next, n++) {
+    for (struct env_item *it = batch; it; it = it->next) {
         const cJSON *payload = cJSON_GetObjectItemCaseSensitive(it->env, "payload");
         it->ack = router__ack_dispatch(rt, it->type, payload, &it->want_work);
         if (!rt->app->store)
             it->want_work = false;
     }
+    if (rt->app->store)
+        work_inline(rt, batch);
     size_t kept = 0;
     if (rt->app->store && !keep_batch(rt, batch, &kept)) {
         /* One of them failed: each on its own, so only the ones that
@@ -193,18 +263,9 @@ static void ingest_st(struct store *st, void *arg)
     } else if (kept) {
         metrics_store_batch(rt->app->metrics, kept);
     }
-    /* Durable: the acks go out now, before any handler runs. */
-    struct ack_batch *b = xcalloc(1, sizeof(*b));
-    b->rt = rt;
-    b->toks = xcalloc(n, sizeof(*b->toks));
-    b->acks = xcalloc(n, sizeof(*b->acks));
-    for (struct env_item *it = batch; it; it = it->next) {
-        b->toks[b->n] = it->tok;
-        b->acks[b->n++] = it->ack;
-        it->tok = NULL;
-        it->ack = NULL;
-    }
-    storeq_to_loop(rt->app->storeq, acks_on_loop, b);
+    /* Durable (done, or kept): the acks go out now, before any handler
+     * of a kept envelope runs. */
+    send_acks(rt, batch, false);
     while (batch) {
         struct env_item *it = batch;
         batch = it->next;

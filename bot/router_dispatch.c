@@ -2,7 +2,8 @@
  * slash command, an event (mention or DM) or an interactive payload parsed
  * into a request and handed to the handlers' table (bot/dispatch.h): the
  * ack phase (pure: it may only compute the ack's reply) and the work phase,
- * run with the inbox row's deletion in one transaction (router__work_one).
+ * run before the ack when the envelope is alone (router__work_inline) or
+ * after it, with the inbox row's deletion in one transaction (router__work_one).
  * Replies filled by handlers are owned here until sent or freed. */
 #include "router_state.h"
 
@@ -415,7 +416,24 @@ static int work_dispatch(struct router *rt, const char *type, const cJSON *paylo
     return 0;
 }
 
-/* ---- the work phase in its transaction ---- */
+/* ---- the work phase before the ack, or in its own transaction ---- */
+
+bool router__inline_type(const char *type)
+{
+    return strcmp(type, "events_api") == 0 || strcmp(type, "slash_commands") == 0;
+}
+
+int router__work_inline(struct router *rt, const char *type, const cJSON *envelope)
+{
+    struct store *st = rt->app->store;
+    int dup = router__record_event(rt, type, envelope);
+    if (dup != 0)
+        return dup < 0 ? dup : 0;
+    int rc = work_dispatch(rt, type, cJSON_GetObjectItemCaseSensitive(envelope, "payload"));
+    if (rc < 0 || store_txn_failed(st))
+        return rc < 0 ? rc : STORE_EIO;
+    return 1;
+}
 
 int router__work_one(struct router *rt, const char *type, const cJSON *envelope, bool batched)
 {

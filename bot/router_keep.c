@@ -53,21 +53,25 @@ static void inbox_mask(cJSON *node, const char *key, int depth)
         inbox_mask(c, c->string, depth + 1);
 }
 
+int router__record_event(struct router *rt, const char *type, const cJSON *envelope)
+{
+    if (strcmp(type, "events_api") != 0)
+        return 0;
+    const char *eid = util_jstr(cJSON_GetObjectItemCaseSensitive(envelope, "payload"), "event_id");
+    int dup = eid && eid[0] ? store_event_record(rt->app->store, eid, clock_now_ms()) : 0;
+    if (dup == 1) {
+        metrics_duplicate_event(rt->app->metrics);
+        LOG_INFO("duplicate event ignored", "event_id:s", eid);
+    }
+    return dup;
+}
+
 int64_t router__keep_one(struct router *rt, const char *type, const cJSON *envelope)
 {
     struct store *st = rt->app->store;
-    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(envelope, "payload");
-    if (strcmp(type, "events_api") == 0) {
-        const char *eid = util_jstr(payload, "event_id");
-        int dup = eid && eid[0] ? store_event_record(st, eid, clock_now_ms()) : 0;
-        if (dup < 0)
-            return dup;
-        if (dup == 1) {
-            metrics_duplicate_event(rt->app->metrics);
-            LOG_INFO("duplicate event ignored", "event_id:s", eid);
-            return 0;
-        }
-    }
+    int dup = router__record_event(rt, type, envelope);
+    if (dup != 0)
+        return dup < 0 ? dup : 0;
     cJSON *kept = cJSON_Duplicate(envelope, true);
     inbox_mask(kept, NULL, 0);
     char *json = kept ? cJSON_PrintUnformatted(kept) : NULL;

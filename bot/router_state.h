@@ -34,6 +34,8 @@ struct env_item {
     cJSON *env;               /* owned */
     cJSON *ack;               /* ack payload, owned until sent */
     bool want_work;
+    bool done;                /* its work ran before its ack (router.c work_inline) */
+    bool acked;               /* its ack went to the loop */
     char *notice;             /* direct notice to send from the loop, or NULL */
     cJSON *notice_payload;    /* what it answers (a copy), with notice */
 };
@@ -83,8 +85,22 @@ bool router__ack_store_free(struct router *rt, struct sm_ack *tok, const char *t
  * and tells the outbox and the scheduler. */
 int router__work_one(struct router *rt, const char *type, const cJSON *envelope, bool batched);
 
+/* Envelope types whose work may run before their ack, in the commit that
+ * would otherwise only keep them (events and slash commands: light
+ * handlers; a form's submission is acked first). */
+bool router__inline_type(const char *type);
+/* Store thread, inside the caller's transaction: the work of an envelope
+ * that has no inbox row, with its event id (events); the caller commits.
+ * 1 handled, 0 a duplicate event (nothing to do), <0 failed (the caller
+ * rolls back). */
+int router__work_inline(struct router *rt, const char *type, const cJSON *envelope);
+
 /* ---- router_keep.c: the inbox row, and notices when the store fails ---- */
 
+/* Inside the caller's transaction: an event's id recorded (other types:
+ * nothing).  0 new (or nothing to record), 1 a duplicate (counted and
+ * logged: no work), <0 failed. */
+int router__record_event(struct router *rt, const char *type, const cJSON *envelope);
 /* Makes one envelope durable inside the caller's transaction: its event id
  * (events) and its inbox row.  Returns the inbox id, 0 for an event already
  * recorded (a duplicate: no work), or <0. */

@@ -52,6 +52,11 @@ void store_rollback(struct store *s);
 bool store_txn_failed(const struct store *s);
 /* How many store_begin are open (0: no transaction). */
 int store_txn_depth(const struct store *s);
+/* Inside a transaction whose loss in a crash of the database server (not of
+ * the bot) costs nothing but a retry the outbox reconciles (an outcome):
+ * its commit does not wait for the disk (PostgreSQL: synchronous_commit off
+ * for it alone; SQLite in WAL mode with synchronous=NORMAL never waits). */
+void store_txn_relax(struct store *s);
 
 /* Test knob: with SIRT_TEST_STORE_FAULT=<file> in the environment at
  * store_open, every statement that writes fails as SQLITE_FULL would while

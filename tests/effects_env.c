@@ -111,9 +111,8 @@ void efx_start(struct efx *e, const struct efx_job *js, const struct incident *i
     ASSERT_NOT_NULL(p);
     memset(g, 0, sizeof(*g));
     in_start = true;
-    effect_start(&e->app, &job, p, inc, on_done, g);
+    effect_start(&e->app, &job, p, inc, on_done, g);   /* takes p */
     in_start = false;
-    cJSON_Delete(p);
     ASSERT_EQ(g->calls, 0);
 }
 
@@ -124,6 +123,21 @@ void efx_run(struct efx *e, const struct efx_job *js, const struct incident *inc
     http_peer_run_until(&e->loop, NULL, NULL, 20);   /* a second done would show here */
     ASSERT_EQ(g->calls, 1);
     ASSERT(!g->sync);
+}
+
+void efx_expect(struct efx *e, const struct efx_job *js, const struct incident *inc, struct efx_want want)
+{
+    struct efx_got g;
+    efx_run(e, js, inc, &g);
+    if (g.outcome != want.outcome)
+        TEST_FAIL("%s: outcome %d, want %d (error \"%s\")", js->op, (int)g.outcome, (int)want.outcome, g.error);
+    if (want.retry_after_ms != 0 && g.retry_after_ms != want.retry_after_ms)
+        TEST_FAIL("%s: retry_after_ms %ld, want %ld", js->op, g.retry_after_ms, want.retry_after_ms);
+    if (want.sent != EFX_SENT_ANY && g.maybe_sent != (want.sent == EFX_SENT))
+        TEST_FAIL("%s: maybe_sent %d, want %d", js->op, (int)g.maybe_sent, (int)(want.sent == EFX_SENT));
+    if (want.error && strcmp(g.error, want.error) != 0)
+        TEST_FAIL("%s: error \"%s\", want \"%s\"", js->op, g.error, want.error);
+    efx_got_free(&g);
 }
 
 static const cJSON *res_item(const struct efx_got *g, const char *path1, const char *path2)

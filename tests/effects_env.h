@@ -66,6 +66,19 @@ void efx_start(struct efx *e, const struct efx_job *js, const struct incident *i
 /* efx_start, then runs the loop until done, and checks it ran once. */
 void efx_run(struct efx *e, const struct efx_job *js, const struct incident *inc, struct efx_got *g);
 
+/* What efx_expect checks: the outcome always; retry_after_ms when not 0;
+ * maybe_sent unless EFX_SENT_ANY; error when not NULL. */
+enum efx_sent { EFX_SENT_ANY, EFX_SENT, EFX_NOT_SENT };
+struct efx_want {
+    enum effect_outcome outcome;
+    long retry_after_ms;
+    enum efx_sent sent;
+    const char *error;
+};
+/* efx_run, the checks of want (a failure names the op and the field), and
+ * efx_got_free. */
+void efx_expect(struct efx *e, const struct efx_job *js, const struct incident *inc, struct efx_want want);
+
 /* g->result[path1][path2] (path2 may be NULL): the string, or NULL; the
  * number, or -1. */
 const char *efx_res_str(const struct efx_got *g, const char *path1, const char *path2);

@@ -200,6 +200,34 @@ cJSON *fc_call(struct fx *fx, const char *method, const char *url, const char *h
     return j;
 }
 
+void fc_api_expect(struct fx *fx, const char *http_method, const char *method, const char *ctype,
+                   const char *body_or_query, const char *path, const char *want)
+{
+    long st;
+    cJSON *j = fc_api(fx, http_method, method, XOXB, ctype, body_or_query, &st);
+    const char *got = fc_jstr(j, path);
+    if (!got || strcmp(got, want) != 0)
+        TEST_FAIL("%s %s %s: %s is \"%s\", want \"%s\"", http_method, method, body_or_query ? body_or_query : "",
+                  path, got ? got : "(null)", want);
+    cJSON_Delete(j);
+}
+
+long fc_call_status(struct fx *fx, const char *method, const char *url, const char *h1, const char *h2,
+                    const char *body)
+{
+    long st;
+    cJSON_Delete(fc_call(fx, method, url, h1, h2, body, &st));
+    return st;
+}
+
+long fc_http_status(struct fx *fx, struct fc_http *h)
+{
+    fc_http_raw(fx, h);
+    long st = h->status;
+    fc_http_done(h);
+    return st;
+}
+
 const cJSON *fc_jpath(const cJSON *o, const char *path)
 {
     char tmp[160];

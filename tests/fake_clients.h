@@ -86,6 +86,15 @@ cJSON *fc_api(struct fx *fx, const char *http_method, const char *method, const 
  * JSON, caller deletes) and its status. */
 cJSON *fc_call(struct fx *fx, const char *method, const char *url, const char *h1, const char *h2, const char *body,
                long *status);
+/* fc_api as the bot (XOXB); fails the test, naming the call, unless the
+ * answer's string at path (fc_jpath) is want. */
+void fc_api_expect(struct fx *fx, const char *http_method, const char *method, const char *ctype,
+                   const char *body_or_query, const char *path, const char *want);
+/* fc_call with the answer dropped: its status. */
+long fc_call_status(struct fx *fx, const char *method, const char *url, const char *h1, const char *h2,
+                    const char *body);
+/* fc_http_raw then fc_http_done (h can be sent again): its status. */
+long fc_http_status(struct fx *fx, struct fc_http *h);
 /* libcurl write callback appending to a struct buf. */
 size_t fc_write_buf(char *p, size_t sz, size_t n, void *ud);
 /* "a.b.0.c": numeric parts index arrays; NULL when absent. */

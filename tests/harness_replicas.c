@@ -341,17 +341,7 @@ char *fx_replica_log(const struct fx *fx, int i)
 {
     if (i < 1 || i > fx->n_reps)
         return xstrdup("");
-    FILE *fp = fopen(fx->reps[i - 1].log_path, "r");
-    if (!fp)
-        return xstrdup("");
-    struct buf b;
-    buf_init(&b, 64u << 20);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0 && buf_append(&b, chunk, n) == 0)
-        ;
-    fclose(fp);
-    char *s = buf_take(&b);
+    char *s = test_read_file(fx->reps[i - 1].log_path, NULL);
     return s ? s : xstrdup("");
 }
 

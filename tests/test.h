@@ -65,6 +65,11 @@ void test_repo_path(const char *rel, char *out, size_t n);
 /* test_read_file of test_repo_path(rel); fails the test when it cannot be
  * read.  Caller frees. */
 char *test_repo_file(const char *rel);
+/* fn(rel, name, ud) for each file of the repository's directory dirrel whose
+ * name ends in suffix (longer than it), rel being "dirrel/name", in readdir
+ * order; fails the test when the directory cannot be read.  How many. */
+int test_repo_each(const char *dirrel, const char *suffix, void (*fn)(const char *rel, const char *name, void *ud),
+                   void *ud);
 
 /* Points fd 2 at a fresh temp file until test_capture_end, which restores
  * it, removes the file and returns what was written (caller frees). */

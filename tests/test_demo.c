@@ -64,24 +64,6 @@ static int run_demo(const char *bin, const char *log, char **out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return xstrdup("");
-    struct buf b;
-    buf_init(&b, 64u << 20);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(fp);
-    buf_append(&b, "", 1);
-    char *r = buf_take(&b);
-    buf_finish(&b);
-    return r;
-}
-
 static size_t count(const char *hay, const char *needle)
 {
     size_t k = 0;
@@ -105,7 +87,9 @@ TEST_T(e2e_demo_drill, 240)
     char *out = NULL;
     int rc = run_demo(bin, log, &out);
     double took = now_s() - t0;
-    char *logtext = slurp(log);
+    char *logtext = test_read_file(log, NULL);
+    if (!logtext)
+        logtext = xstrdup("");
     unlink(log);
     fprintf(stderr, "demo: exit %d after %.1f s; transcript %zu bytes\n", rc, took, strlen(out));
     if (rc != 0)

@@ -4,7 +4,6 @@
  * renders is in docs/operations.md, and every relative link (and #anchor)
  * of README.md, CHANGELOG.md and the docs/ pages names a file inside the
  * repository that exists.  Files are found from this file's path. */
-#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,35 +79,29 @@ static void seen_key(const char *name, void *ud)
     want_code(s->w, name);
 }
 
-/* Every getenv("NAME") in the bot's sources (bot/, handlers/). */
-static void scan_getenv(const char *dirrel, struct want *w, int *count)
+struct getenv_scan {
+    struct want *w;
+    int count;
+};
+
+/* Every getenv("NAME") in one of the bot's sources (bot/, handlers/). */
+static void scan_getenv(const char *rel, const char *name_, void *ud)
 {
-    char dirpath[PATHLEN];
-    test_repo_path(dirrel, dirpath, sizeof(dirpath));
-    DIR *d = opendir(dirpath);
-    ASSERT_NOT_NULL(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        if (n < 3 || strcmp(e->d_name + n - 2, ".c") != 0)
+    (void)name_;
+    struct getenv_scan *g = ud;
+    char *src = test_repo_file(rel);
+    for (const char *p = strstr(src, "getenv(\""); p; p = strstr(p + 1, "getenv(\"")) {
+        const char *a = p + 8, *z = strchr(a, '"');
+        if (!z || z - a > 64)
             continue;
-        char rel[PATHLEN];
-        snprintf(rel, sizeof(rel), "%s/%s", dirrel, e->d_name);
-        char *src = test_repo_file(rel);
-        for (const char *p = strstr(src, "getenv(\""); p; p = strstr(p + 1, "getenv(\"")) {
-            const char *a = p + 8, *z = strchr(a, '"');
-            if (!z || z - a > 64)
-                continue;
-            char name[80];
-            snprintf(name, sizeof(name), "%.*s", (int)(z - a), a);
-            if (strcmp(name, "TZ") == 0)
-                continue;       /* set and restored by the bot itself (workhours.c), not a setting */
-            (*count)++;
-            want_code(w, name);
-        }
-        free(src);
+        char name[80];
+        snprintf(name, sizeof(name), "%.*s", (int)(z - a), a);
+        if (strcmp(name, "TZ") == 0)
+            continue;       /* set and restored by the bot itself (workhours.c), not a setting */
+        g->count++;
+        want_code(g->w, name);
     }
-    closedir(d);
+    free(src);
 }
 
 TEST(docs_configuration_covers_every_key_and_variable)
@@ -123,10 +116,10 @@ TEST(docs_configuration_covers_every_key_and_variable)
     struct seen env = { &w, 0, false, false };
     cfg_each_env(seen_key, &env);
     ASSERT_GE(env.n, 12);
-    int n_getenv = 0;
-    scan_getenv("bot", &w, &n_getenv);
-    scan_getenv("handlers", &w, &n_getenv);
-    ASSERT_GE(n_getenv, 4);
+    struct getenv_scan g = { &w, 0 };
+    test_repo_each("bot", ".c", scan_getenv, &g);
+    test_repo_each("handlers", ".c", scan_getenv, &g);
+    ASSERT_GE(g.count, 4);
     free(text);
     ASSERT_EQ(w.missing, 0);
 }
@@ -357,59 +350,47 @@ TEST(docs_links_checker_finds_dead_links)
               0);
 }
 
+static void links_of(const char *rel, const char *name, void *ud)
+{
+    (void)name;
+    int *bad = ud;
+    char *t = test_repo_file(rel);
+    *bad += check_links(rel, t);
+    free(t);
+}
+
 TEST(docs_links_resolve)
 {
     int bad = 0, files = 0;
     const char *top[] = { "README.md", "CHANGELOG.md" };
     for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
-        char *t = test_repo_file(top[i]);
-        bad += check_links(top[i], t);
-        free(t);
+        links_of(top[i], top[i], &bad);
         files++;
     }
-    char dirpath[PATHLEN];
-    test_repo_path("docs", dirpath, sizeof(dirpath));
-    DIR *d = opendir(dirpath);
-    ASSERT_NOT_NULL(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        if (n < 4 || strcmp(e->d_name + n - 3, ".md") != 0)
-            continue;
-        char rel[PATHLEN];
-        snprintf(rel, sizeof(rel), "docs/%s", e->d_name);
-        char *t = test_repo_file(rel);
-        bad += check_links(rel, t);
-        free(t);
-        files++;
-    }
-    closedir(d);
+    files += test_repo_each("docs", ".md", links_of, &bad);
     ASSERT_GE(files, 8);
     ASSERT_EQ(bad, 0);
+}
+
+/* The index (w->text) links the page name. */
+static void indexed(const char *rel, const char *name, void *ud)
+{
+    (void)rel;
+    struct want *w = ud;
+    char needle[300];
+    snprintf(needle, sizeof(needle), "](%s)", name);
+    if (strcmp(name, "README.md") != 0 && !strstr(w->text, needle)) {
+        fprintf(stderr, "  %s does not link %s\n", w->doc_name, name);
+        w->missing++;
+    }
 }
 
 /* The index lists every page of docs/. */
 TEST(docs_index_lists_every_page)
 {
     char *index = test_repo_file("docs/README.md");
-    char dirpath[PATHLEN];
-    test_repo_path("docs", dirpath, sizeof(dirpath));
-    DIR *d = opendir(dirpath);
-    ASSERT_NOT_NULL(d);
-    int missing = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        if (n < 4 || strcmp(e->d_name + n - 3, ".md") != 0 || strcmp(e->d_name, "README.md") == 0)
-            continue;
-        char needle[300];
-        snprintf(needle, sizeof(needle), "](%s)", e->d_name);
-        if (!strstr(index, needle)) {
-            fprintf(stderr, "  docs/README.md does not link %s\n", e->d_name);
-            missing++;
-        }
-    }
-    closedir(d);
+    struct want w = { "docs/README.md", index, 0 };
+    test_repo_each("docs", ".md", indexed, &w);
     free(index);
-    ASSERT_EQ(missing, 0);
+    ASSERT_EQ(w.missing, 0);
 }

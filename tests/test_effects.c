@@ -225,11 +225,8 @@ TEST(eff_unknown_op_fails_later_not_inside_start)
 {
     struct efx e;
     efx_init(&e, EFX_SLACK_PEER);
-    struct efx_got g;
-    efx_run(&e, &(struct efx_job){ .op = "slack.teleport", .payload = "{}" }, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_FAIL);
-    ASSERT_STR_EQ(g.error, "unknown op");
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "slack.teleport", .payload = "{}" }, NULL,
+               (struct efx_want){ .outcome = EFFECT_FAIL, .error = "unknown op" });
     ASSERT_EQ(http_peer_count(e.peer), 0);
     efx_finish(&e);
 }
@@ -322,20 +319,18 @@ TEST(eff_no_tokens_or_incident_text_in_logs)
     inc.gitlab_project_id = 77;
     struct efx_got g;
     efx_push_json(&e, 400, "{\"message\":{\"title\":[\"is too long\"]}}");
-    efx_run(&e, &(struct efx_job){ .op = "gitlab.create_issue", .incident_id = 30,
-                                   .payload = "{\"title\":\"Xyzzy title\",\"description\":\"Plugh repro\"}" }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_FAIL);
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "gitlab.create_issue", .incident_id = 30,
+                                   .payload = "{\"title\":\"Xyzzy title\",\"description\":\"Plugh repro\"}" }, &inc,
+               (struct efx_want){ .outcome = EFFECT_FAIL });
     efx_push_json(&e, 500, "{}");
     efx_run(&e, &(struct efx_job){ .op = "pd.trigger", .incident_id = 30,
                                    .payload = "{\"summary\":\"Xyzzy title\"}" }, &inc, &g);
     efx_got_free(&g);
     efx_push_json(&e, 200, "{\"ok\":false,\"error\":\"name_taken\"}");
     efx_push_json(&e, 200, "{\"ok\":true,\"channels\":[]}");
-    efx_run(&e, &(struct efx_job){ .op = "slack.create_channel", .incident_id = 30, .maybe_sent = true,
-                                   .payload = "{\"name\":\"sirt-30-xyzzy-title\"}" }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "slack.create_channel", .incident_id = 30, .maybe_sent = true,
+                                   .payload = "{\"name\":\"sirt-30-xyzzy-title\"}" }, &inc,
+               (struct efx_want){ .outcome = EFFECT_RETRY });
     efx_finish(&e);
 
     char *logged = test_capture_end(&cap);

@@ -94,10 +94,9 @@ TEST(eff_gitlab_create_project_taken_adopts)
     efx_push_json(&e, 400, "{\"message\":{\"name\":[\"has already been taken\"]}}");
     efx_push_json(&e, 200, "{\"id\":42,\"full_path\":\"sec/incidents\"}");
     efx_push_json(&e, 404, "{\"message\":\"404 Project Not Found\"}");
-    efx_run(&e, &(struct efx_job){ .op = "gitlab.create_project", .incident_id = 8,
-                                   .payload = "{\"name\":\"SIRT-8 leak\",\"path\":\"sirt-8-leak\"}" }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_FAIL);
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "gitlab.create_project", .incident_id = 8,
+                                   .payload = "{\"name\":\"SIRT-8 leak\",\"path\":\"sirt-8-leak\"}" }, &inc,
+               (struct efx_want){ .outcome = EFFECT_FAIL });
 
     /* already captured: no request */
     size_t n = http_peer_count(e.peer);
@@ -118,25 +117,17 @@ TEST(eff_gitlab_outcomes_and_disabled)
     const struct efx_job js = { .op = "gitlab.create_project", .incident_id = 9,
                                  .payload = "{\"name\":\"n\",\"path\":\"p\"}" };
     http_peer_push_simple(e.peer, 429, EFX_JSON_HDR "Retry-After: 7\r\n", "{\"message\":\"Retry later\"}");
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT_EQ(g.retry_after_ms, 7000);
-    ASSERT(!g.maybe_sent);
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL,
+               (struct efx_want){ .outcome = EFFECT_RETRY, .retry_after_ms = 7000, .sent = EFX_NOT_SENT });
     efx_push_json(&e, 500, "{\"message\":\"500 Internal Server Error\"}");
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT(g.maybe_sent);
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL, (struct efx_want){ .outcome = EFFECT_RETRY, .sent = EFX_SENT });
     efx_push_json(&e, 403, "{\"message\":\"403 Forbidden\"}");
     efx_run(&e, &js, NULL, &g);
     ASSERT_EQ(g.outcome, EFFECT_FAIL);
     ASSERT_CONTAINS(g.error, "gitlab http_403: 403 Forbidden");
     efx_got_free(&g);
     efx_push_json(&e, 400, "{\"message\":{\"path\":[\"is invalid\"]}}");
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_FAIL);
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL, (struct efx_want){ .outcome = EFFECT_FAIL });
 
     /* GitLab not configured */
     size_t n = http_peer_count(e.peer);
@@ -150,10 +141,7 @@ TEST(eff_gitlab_outcomes_and_disabled)
 
     /* nobody listening: network error, maybe sent */
     e.cfg.gitlab_url = xstrdup("http://127.0.0.1:1");
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT(g.maybe_sent);
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL, (struct efx_want){ .outcome = EFFECT_RETRY, .sent = EFX_SENT });
     efx_finish(&e);
 }
 
@@ -166,11 +154,8 @@ TEST(eff_gitlab_create_issue)
     struct efx_got g;
     const char *pl = "{\"title\":\"SIRT-10: leak\",\"description\":\"what happened\","
                      "\"labels\":\"severity::1,priority::2\",\"marker\":\"sirt:SIRT-10:issue\"}";
-    efx_run(&e, &(struct efx_job){ .op = "gitlab.create_issue", .incident_id = 10, .payload = pl }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT_STR_EQ(g.error, "waiting for gitlab project");
-    ASSERT(!g.maybe_sent);
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "gitlab.create_issue", .incident_id = 10, .payload = pl }, &inc,
+               (struct efx_want){ .outcome = EFFECT_RETRY, .sent = EFX_NOT_SENT, .error = "waiting for gitlab project" });
 
     inc.gitlab_project_id = 77;
     efx_push_json(&e, 201, "{\"id\":900,\"iid\":1,\"web_url\":\"https://gitlab.example/sec/p/-/issues/1\"}");
@@ -263,18 +248,14 @@ TEST(eff_gitlab_add_members)
     /* a server error midway retries the whole job (409 makes the redo harmless) */
     efx_push_json(&e, 200, "[{\"id\":5,\"username\":\"alice\"}]");
     efx_push_json(&e, 502, "bad gateway");
-    efx_run(&e, &(struct efx_job){ .op = "gitlab.add_members", .incident_id = 11,
-                                   .payload = "{\"usernames\":[\"alice\"]}" }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT(g.maybe_sent);
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "gitlab.add_members", .incident_id = 11,
+                                   .payload = "{\"usernames\":[\"alice\"]}" }, &inc,
+               (struct efx_want){ .outcome = EFFECT_RETRY, .sent = EFX_SENT });
 
     inc.gitlab_project_id = 0;
-    efx_run(&e, &(struct efx_job){ .op = "gitlab.add_members", .incident_id = 11,
-                                   .payload = "{\"usernames\":[\"alice\"]}" }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT_STR_EQ(g.error, "waiting for gitlab project");
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "gitlab.add_members", .incident_id = 11,
+                                   .payload = "{\"usernames\":[\"alice\"]}" }, &inc,
+               (struct efx_want){ .outcome = EFFECT_RETRY, .error = "waiting for gitlab project" });
     efx_finish(&e);
 }
 
@@ -287,10 +268,8 @@ TEST(eff_gitlab_note)
     inc.gitlab_project_id = 77;
     struct efx_got g;
     const char *pl = "{\"body\":\"Decision: rotate keys\",\"marker\":\"sirt:SIRT-12:decision:1\"}";
-    efx_run(&e, &(struct efx_job){ .op = "gitlab.note", .incident_id = 12, .payload = pl }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT_STR_EQ(g.error, "waiting for gitlab issue");
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "gitlab.note", .incident_id = 12, .payload = pl }, &inc,
+               (struct efx_want){ .outcome = EFFECT_RETRY, .error = "waiting for gitlab issue" });
 
     inc.gitlab_issue_iid = 3;
     efx_push_json(&e, 201, "{\"id\":555,\"body\":\"x\"}");

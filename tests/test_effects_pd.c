@@ -196,23 +196,15 @@ TEST(eff_pd_resolve_outcomes_and_disabled)
     ASSERT_NOT_CONTAINS(g.error, EFX_PD_KEY);
     efx_got_free(&g);
     http_peer_push_simple(e.peer, 429, EFX_JSON_HDR "Retry-After: 2\r\n", "{\"status\":\"throttle\"}");
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT_EQ(g.retry_after_ms, 2000);
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL, (struct efx_want){ .outcome = EFFECT_RETRY, .retry_after_ms = 2000 });
     efx_push_json(&e, 503, "{}");
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT(g.maybe_sent);
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL, (struct efx_want){ .outcome = EFFECT_RETRY, .sent = EFX_SENT });
 
     size_t n = http_peer_count(e.peer);
     free(e.cfg.pagerduty_routing_key);
     e.cfg.pagerduty_routing_key = NULL;
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_FAIL);
-    ASSERT_STR_EQ(g.error, "paging disabled: PAGERDUTY_ROUTING_KEY is not set");
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL,
+               (struct efx_want){ .outcome = EFFECT_FAIL, .error = "paging disabled: PAGERDUTY_ROUTING_KEY is not set" });
     efx_run(&e, &(struct efx_job){ .op = "pd.resolve", .incident_id = 3 }, NULL, &g);
     ASSERT_EQ(g.outcome, EFFECT_FAIL);
     ASSERT_EQ(http_peer_count(e.peer), n);

@@ -179,35 +179,18 @@ TEST(eff_create_channel_errors)
     struct efx_got g;
     const struct efx_job js = { .op = "slack.create_channel", .incident_id = 5, .payload = "{\"name\":\"sirt-5-x\"}" };
     fake_slack_fail(e.fs, "conversations.create", 1, 429, NULL, 9);
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT_EQ(g.retry_after_ms, 9000);
-    ASSERT(!g.maybe_sent);
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL,
+               (struct efx_want){ .outcome = EFFECT_RETRY, .retry_after_ms = 9000, .sent = EFX_NOT_SENT });
     fake_slack_fail(e.fs, "conversations.create", 1, 500, NULL, 0);
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT(g.maybe_sent);
-    ASSERT_STR_EQ(g.error, "http_500");
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL, (struct efx_want){ .outcome = EFFECT_RETRY, .sent = EFX_SENT, .error = "http_500" });
     fake_slack_fail(e.fs, "conversations.create", 1, 400, NULL, 0);
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_FAIL);
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL, (struct efx_want){ .outcome = EFFECT_FAIL });
     fake_slack_fail(e.fs, "conversations.create", 1, 200, "restricted_action", 0);
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_FAIL);
-    ASSERT_STR_EQ(g.error, "restricted_action");
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL, (struct efx_want){ .outcome = EFFECT_FAIL, .error = "restricted_action" });
     fake_slack_fail(e.fs, "conversations.create", 1, 200, "ratelimited", 0);
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL, (struct efx_want){ .outcome = EFFECT_RETRY });
     fake_slack_fail(e.fs, "conversations.create", 1, 200, "internal_error", 0);
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT(g.maybe_sent);
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL, (struct efx_want){ .outcome = EFFECT_RETRY, .sent = EFX_SENT });
     efx_run(&e, &(struct efx_job){ .op = "slack.create_channel", .payload = "{}" }, NULL, &g);
     ASSERT_EQ(g.outcome, EFFECT_FAIL);
     ASSERT_CONTAINS(g.error, "bad payload");
@@ -241,15 +224,12 @@ TEST(eff_invite)
     efx_got_free(&g);
 
     fake_slack_fail(e.fs, "conversations.invite", 1, 200, "already_in_channel", 0);
-    efx_run(&e, &(struct efx_job){ .op = "slack.invite", .incident_id = 6, .payload = pl }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_DONE);
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "slack.invite", .incident_id = 6, .payload = pl }, &inc,
+               (struct efx_want){ .outcome = EFFECT_DONE });
 
     fake_slack_fail(e.fs, "conversations.invite", 1, 200, "is_archived", 0);
-    efx_run(&e, &(struct efx_job){ .op = "slack.invite", .incident_id = 6, .payload = pl }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_FAIL);
-    ASSERT_STR_EQ(g.error, "is_archived");
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "slack.invite", .incident_id = 6, .payload = pl }, &inc,
+               (struct efx_want){ .outcome = EFFECT_FAIL, .error = "is_archived" });
 
     /* only the bot itself: nothing to call */
     size_t before = fake_slack_call_count(e.fs, NULL);
@@ -326,10 +306,8 @@ TEST(eff_post_pin_and_default_channel)
     struct efx_got g;
     const char *pl = "{\"text\":\"summary\",\"blocks\":[{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\","
                      "\"text\":\"s\"}}],\"pin\":true}";
-    efx_run(&e, &(struct efx_job){ .op = "slack.post", .incident_id = 7, .payload = pl }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT_STR_EQ(g.error, "waiting for incident channel");
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "slack.post", .incident_id = 7, .payload = pl }, &inc,
+               (struct efx_want){ .outcome = EFFECT_RETRY, .error = "waiting for incident channel" });
 
     inc.channel_id = "C0INC0007";
     efx_run(&e, &(struct efx_job){ .op = "slack.post", .incident_id = 7, .payload = pl }, &inc, &g);
@@ -372,37 +350,22 @@ TEST(eff_post_outcomes)
 {
     struct efx e;
     efx_init(&e, EFX_SLACK_FAKE);
-    struct efx_got g;
     const struct efx_job js = { .op = "slack.post", .payload = "{\"channel\":\"C0X\",\"text\":\"hi\"}" };
     fake_slack_fail(e.fs, "chat.postMessage", 1, 429, NULL, 3);
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT_EQ(g.retry_after_ms, 3000);
-    ASSERT(!g.maybe_sent);
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL,
+               (struct efx_want){ .outcome = EFFECT_RETRY, .retry_after_ms = 3000, .sent = EFX_NOT_SENT });
     fake_slack_fail(e.fs, "chat.postMessage", 1, 502, NULL, 0);
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT(g.maybe_sent);
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL, (struct efx_want){ .outcome = EFFECT_RETRY, .sent = EFX_SENT });
     fake_slack_fail(e.fs, "chat.postMessage", 1, 200, "channel_not_found", 0);
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_FAIL);
-    ASSERT_STR_EQ(g.error, "channel_not_found");
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL, (struct efx_want){ .outcome = EFFECT_FAIL, .error = "channel_not_found" });
     fake_slack_fail(e.fs, "chat.postMessage", 1, 200, "service_unavailable", 0);
-    efx_run(&e, &js, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    efx_got_free(&g);
+    efx_expect(&e, &js, NULL, (struct efx_want){ .outcome = EFFECT_RETRY });
     /* a job that came in maybe_sent stays maybe_sent when a retry does not settle it */
     fake_slack_fail(e.fs, "chat.postMessage", 1, 429, NULL, 1);
-    efx_run(&e, &(struct efx_job){ .op = "slack.post", .maybe_sent = true, .payload = js.payload }, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    ASSERT(g.maybe_sent);
-    efx_got_free(&g);
-    efx_run(&e, &(struct efx_job){ .op = "slack.post", .payload = "{\"channel\":\"C0X\"}" }, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_FAIL);
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "slack.post", .maybe_sent = true, .payload = js.payload }, NULL,
+               (struct efx_want){ .outcome = EFFECT_RETRY, .sent = EFX_SENT });
+    efx_expect(&e, &(struct efx_job){ .op = "slack.post", .payload = "{\"channel\":\"C0X\"}" }, NULL,
+               (struct efx_want){ .outcome = EFFECT_FAIL });
     efx_finish(&e);
 }
 
@@ -420,10 +383,8 @@ TEST(eff_dm_ephemeral_views_response_url)
     efx_got_free(&g);
 
     fake_slack_fail(e.fs, "conversations.open", 1, 200, "user_not_found", 0);
-    efx_run(&e, &(struct efx_job){ .op = "slack.dm", .payload = "{\"user\":\"U0GONE\",\"text\":\"x\"}" }, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_FAIL);
-    ASSERT_STR_EQ(g.error, "user_not_found");
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "slack.dm", .payload = "{\"user\":\"U0GONE\",\"text\":\"x\"}" }, NULL,
+               (struct efx_want){ .outcome = EFFECT_FAIL, .error = "user_not_found" });
 
     /* an optional payload "timeline" names the entry */
     efx_run(&e, &(struct efx_job){ .op = "slack.dm",
@@ -455,9 +416,8 @@ TEST(eff_dm_ephemeral_views_response_url)
     /* views.open: retryable error inside 2.5 s is RETRY, after it FAIL */
     fake_slack_fail(e.fs, "views.open", 2, 200, "internal_error", 0);
     const char *vp = "{\"trigger_id\":\"1.2.3\",\"view\":{\"type\":\"modal\"}}";
-    efx_run(&e, &(struct efx_job){ .op = "slack.views_open", .payload = vp }, NULL, &g);
-    ASSERT_EQ(g.outcome, EFFECT_RETRY);
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "slack.views_open", .payload = vp }, NULL,
+               (struct efx_want){ .outcome = EFFECT_RETRY });
     efx_run(&e, &(struct efx_job){ .op = "slack.views_open", .payload = vp, .created_ms = clock_now_ms() - 2600 },
         NULL, &g);
     ASSERT_EQ(g.outcome, EFFECT_FAIL);
@@ -521,10 +481,9 @@ TEST(eff_fake_slack_adopt_invite_pin_round_trip)
     ASSERT_EQ(g.outcome, EFFECT_DONE);
     ASSERT_EQ(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g.result, "invited")), 2);
     efx_got_free(&g);
-    efx_run(&e, &(struct efx_job){ .op = "slack.invite", .incident_id = 21,
-                                   .payload = "{\"users\":[\"U0REP0001\",\"U0SIRT001\"]}" }, &inc, &g);
-    ASSERT_EQ(g.outcome, EFFECT_DONE);
-    efx_got_free(&g);
+    efx_expect(&e, &(struct efx_job){ .op = "slack.invite", .incident_id = 21,
+                                   .payload = "{\"users\":[\"U0REP0001\",\"U0SIRT001\"]}" }, &inc,
+               (struct efx_want){ .outcome = EFFECT_DONE });
 
     efx_run(&e, &(struct efx_job){ .op = "slack.post", .incident_id = 21, .payload = "{\"text\":\"s\",\"pin\":true}" },
         &inc, &g);

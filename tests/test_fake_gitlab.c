@@ -20,6 +20,26 @@ static cJSON *gl(struct fx *fx, const char *method, const char *path, const char
     return fc_call(fx, method, url, GLTOK, body ? HDR_JSON : NULL, body, st);
 }
 
+/* A project "p" at path in namespace 42: its id. */
+static int gl_project(struct fx *fx, const char *path)
+{
+    char body[160];
+    snprintf(body, sizeof(body), "{\"name\":\"p\",\"path\":\"%s\",\"namespace_id\":42}", path);
+    long st;
+    cJSON *j = gl(fx, "POST", "/projects", body, &st);
+    ASSERT_EQ(st, 201);
+    int id = (int)fc_jnum(j, "id");
+    cJSON_Delete(j);
+    return id;
+}
+
+static long gl_status(struct fx *fx, const char *method, const char *path, const char *body)
+{
+    long st;
+    cJSON_Delete(gl(fx, method, path, body, &st));
+    return st;
+}
+
 TEST(fake_gitlab_auth_projects_namespaces)
 {
     struct fx fx;
@@ -32,9 +52,7 @@ TEST(fake_gitlab_auth_projects_namespaces)
     ASSERT_EQ(st, 401);
     ASSERT_STR_EQ(fc_jstr(j, "message"), "401 Unauthorized");
     cJSON_Delete(j);
-    j = fc_call(&fx, "GET", url, "PRIVATE-TOKEN: glpat-wrong", NULL, NULL, &st);
-    ASSERT_EQ(st, 401);
-    cJSON_Delete(j);
+    ASSERT_EQ(fc_call_status(&fx, "GET", url, "PRIVATE-TOKEN: glpat-wrong", NULL, NULL), 401);
     j = fc_call(&fx, "GET", url, "Authorization: Bearer " FAKE_GITLAB_TOKEN, NULL, NULL, &st);
     ASSERT_EQ(st, 200);
     ASSERT_STR_EQ(fc_jstr(j, "full_path"), "security/incidents");
@@ -45,9 +63,7 @@ TEST(fake_gitlab_auth_projects_namespaces)
     j = gl(&fx, "GET", "/namespaces/security%2Fincidents", NULL, &st);
     ASSERT_EQ(fc_jnum(j, "id"), 42);
     cJSON_Delete(j);
-    j = gl(&fx, "GET", "/namespaces/7", NULL, &st);
-    ASSERT_EQ(st, 404);
-    cJSON_Delete(j);
+    ASSERT_EQ(gl_status(&fx, "GET", "/namespaces/7", NULL), 404);
 
     j = gl(&fx, "POST", "/projects", "{\"name\":\"SIRT-1 abc\",\"path\":\"sirt-1-abc\",\"namespace_id\":42,"
                                      "\"visibility\":\"private\",\"description\":\"d\"}", &st);
@@ -76,12 +92,8 @@ TEST(fake_gitlab_auth_projects_namespaces)
     ASSERT_STR_EQ(fc_jstr(j, "path_with_namespace"), "security/other/sirt-1-abc");
     ASSERT_STR_EQ(fc_jstr(j, "visibility"), "private");
     cJSON_Delete(j);
-    j = gl(&fx, "POST", "/projects", "{\"namespace_id\":42}", &st);
-    ASSERT_EQ(st, 400);
-    cJSON_Delete(j);
-    j = gl(&fx, "POST", "/projects", "{\"name\":\"x\",\"visibility\":\"secret\",\"namespace_id\":42}", &st);
-    ASSERT_EQ(st, 400);
-    cJSON_Delete(j);
+    ASSERT_EQ(gl_status(&fx, "POST", "/projects", "{\"namespace_id\":42}"), 400);
+    ASSERT_EQ(gl_status(&fx, "POST", "/projects", "{\"name\":\"x\",\"visibility\":\"secret\",\"namespace_id\":42}"), 400);
 
     char path[128];
     snprintf(path, sizeof(path), "/projects/%d", pid);
@@ -97,12 +109,8 @@ TEST(fake_gitlab_auth_projects_namespaces)
     ASSERT_EQ(st, 404);
     ASSERT_STR_EQ(fc_jstr(j, "message"), "404 Project Not Found");
     cJSON_Delete(j);
-    j = gl(&fx, "GET", "/projects/999", NULL, &st);
-    ASSERT_EQ(st, 404);
-    cJSON_Delete(j);
-    j = gl(&fx, "GET", "/nothing/here", NULL, &st);
-    ASSERT_EQ(st, 404);
-    cJSON_Delete(j);
+    ASSERT_EQ(gl_status(&fx, "GET", "/projects/999", NULL), 404);
+    ASSERT_EQ(gl_status(&fx, "GET", "/nothing/here", NULL), 404);
 
     ASSERT_EQ(fake_gitlab_project_count(fx.gitlab), 2);
     ASSERT_STR_EQ(fc_jstr(fake_gitlab_project(fx.gitlab, 0), "description"), "d");
@@ -124,9 +132,8 @@ TEST(fake_gitlab_issues_members_notes)
     struct fx fx;
     fc_begin_opts(&fx, FX_GITLAB);
     long st;
-    cJSON *j = gl(&fx, "POST", "/projects", "{\"name\":\"p\",\"path\":\"sirt-2-x\",\"namespace_id\":42}", &st);
-    int pid = (int)fc_jnum(j, "id");
-    cJSON_Delete(j);
+    int pid = gl_project(&fx, "sirt-2-x");
+    cJSON *j;
     char p[160];
     snprintf(p, sizeof(p), "/projects/%d/issues", pid);
     j = gl(&fx, "POST", p, "{\"title\":\"SIRT-2: token leak\",\"description\":\"Found a glpat token\","
@@ -151,9 +158,7 @@ TEST(fake_gitlab_issues_members_notes)
     ASSERT(cJSON_IsFalse(fc_jpath(j, "confidential")));
     ASSERT(cJSON_IsNull(fc_jpath(j, "description")));
     cJSON_Delete(j);
-    j = gl(&fx, "POST", p, "{\"description\":\"no title\"}", &st);
-    ASSERT_EQ(st, 400);
-    cJSON_Delete(j);
+    ASSERT_EQ(gl_status(&fx, "POST", p, "{\"description\":\"no title\"}"), 400);
     ASSERT_EQ(fake_gitlab_call_count(fx.gitlab, "POST /projects/*/issues"), 3);
 
     char q[200];
@@ -171,9 +176,7 @@ TEST(fake_gitlab_issues_members_notes)
     ASSERT_EQ(cJSON_GetArraySize(j), 2);
     ASSERT_EQ(fc_jnum(j, "0.iid"), 2);     /* newest first */
     cJSON_Delete(j);
-    j = gl(&fx, "GET", "/projects/9999/issues", NULL, &st);
-    ASSERT_EQ(st, 404);
-    cJSON_Delete(j);
+    ASSERT_EQ(gl_status(&fx, "GET", "/projects/9999/issues", NULL), 404);
 
     snprintf(q, sizeof(q), "%s/1", p);
     j = gl(&fx, "PUT", q, "{\"state_event\":\"close\",\"add_labels\":\"resolved\",\"remove_labels\":\"priority::2\"}",
@@ -192,9 +195,7 @@ TEST(fake_gitlab_issues_members_notes)
     ASSERT_EQ(st, 400);
     ASSERT_CONTAINS(fc_jstr(j, "error"), "at least one parameter must be provided");
     cJSON_Delete(j);
-    j = gl(&fx, "PUT", q, "{\"state_event\":\"shut\"}", &st);
-    ASSERT_EQ(st, 400);
-    cJSON_Delete(j);
+    ASSERT_EQ(gl_status(&fx, "PUT", q, "{\"state_event\":\"shut\"}"), 400);
     j = gl(&fx, "PUT", q, "{\"remove_labels\":[\"resolved\"],\"add_labels\":[\"severity::1\",\"priority::2\"]}", &st);
     ASSERT_EQ(st, 200);
     ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "labels")), 3);
@@ -232,9 +233,7 @@ TEST(fake_gitlab_issues_members_notes)
     ASSERT_STR_EQ(fc_jstr(j, "message"), "404 User Not Found");
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "%s/api/v4/projects/%d/members", fake_gitlab_url(fx.gitlab), pid);
-    j = fc_call(&fx, "POST", url, GLTOK, HDR_FORM, "user_id=202&access_level=20", &st);
-    ASSERT_EQ(st, 201);
-    cJSON_Delete(j);
+    ASSERT_EQ(fc_call_status(&fx, "POST", url, GLTOK, HDR_FORM, "user_id=202&access_level=20"), 201);
     snprintf(q, sizeof(q), "/projects/%d/members/all", pid);
     j = gl(&fx, "GET", q, NULL, &st);
     ASSERT_EQ(cJSON_GetArraySize(j), 2);
@@ -254,17 +253,13 @@ TEST(fake_gitlab_issues_members_notes)
     ASSERT_NOT_NULL(fc_jstr(j, "created_at"));
     cJSON_Delete(j);
     cJSON_Delete(gl(&fx, "POST", q, "{\"body\":\"second\"}", &st));
-    j = gl(&fx, "POST", q, "{}", &st);
-    ASSERT_EQ(st, 400);
-    cJSON_Delete(j);
+    ASSERT_EQ(gl_status(&fx, "POST", q, "{}"), 400);
     j = gl(&fx, "GET", q, NULL, &st);
     ASSERT_EQ(cJSON_GetArraySize(j), 2);
     ASSERT_STR_EQ(fc_jstr(j, "0.body"), "second");   /* desc by default */
     cJSON_Delete(j);
     snprintf(q, sizeof(q), "/projects/%d/issues/5/notes", pid);
-    j = gl(&fx, "POST", q, "{\"body\":\"x\"}", &st);
-    ASSERT_EQ(st, 404);
-    cJSON_Delete(j);
+    ASSERT_EQ(gl_status(&fx, "POST", q, "{\"body\":\"x\"}"), 404);
 
     ASSERT_EQ(fake_gitlab_issue_count(fx.gitlab), 2);
     ASSERT_STR_EQ(fc_jstr(fake_gitlab_issue(fx.gitlab, 0), "title"), "SIRT-2: token leak");
@@ -281,10 +276,7 @@ TEST(fake_gitlab_knobs)
 {
     struct fx fx;
     fc_begin_opts(&fx, FX_GITLAB);
-    long st;
-    cJSON *j = gl(&fx, "POST", "/projects", "{\"name\":\"p\",\"path\":\"sirt-3-x\",\"namespace_id\":42}", &st);
-    int pid = (int)fc_jnum(j, "id");
-    cJSON_Delete(j);
+    int pid = gl_project(&fx, "sirt-3-x");
     fake_gitlab_fail(fx.gitlab, "POST /projects/*/issues", 1, 429, NULL, 4);
     fake_gitlab_fail(fx.gitlab, "POST /projects/*/issues", 1, 502, NULL, 0);
     char url[256];
@@ -329,9 +321,7 @@ TEST(fake_gitlab_issue_links_and_hidden)
     ASSERT_EQ(st, 200);
     ASSERT_EQ(fc_jnum(j, "id"), hp);
     cJSON_Delete(j);
-    j = gl(&fx, "POST", "/projects", "{\"name\":\"p\",\"path\":\"sirt-4-x\",\"namespace_id\":42}", &st);
-    int sp = (int)fc_jnum(j, "id");
-    cJSON_Delete(j);
+    int sp = gl_project(&fx, "sirt-4-x");
     char p[160], body[200];
     snprintf(p, sizeof(p), "/projects/%d/issues", sp);
     cJSON_Delete(gl(&fx, "POST", p, "{\"title\":\"SIRT-4\"}", &st));

@@ -15,6 +15,9 @@ static cJSON *pd_event(struct fx *fx, const char *body, long *st)
     return fc_call(fx, "POST", fake_pagerduty_events_url(fx->pd), HDR_JSON, NULL, body, st);
 }
 
+/* the REST API's header lines */
+#define PD_AUTH "Authorization: Token token=" FAKE_PD_API_TOKEN
+#define PD_ACCEPT "Accept: application/vnd.pagerduty+json;version=2"
 #define RK "\"routing_key\":\"" FAKE_PD_ROUTING_KEY "\""
 #define TRIG(key) "{" RK ",\"event_action\":\"trigger\",\"dedup_key\":\"" key "\",\"payload\":{\"summary\":\"SIRT-1 leak\"," \
                   "\"source\":\"sirtbot\",\"severity\":\"critical\"}}"
@@ -129,13 +132,9 @@ TEST(fake_pd_oncalls)
     ASSERT_STR_EQ(fc_jstr(j, "error.message"), "Unauthenticated");
     ASSERT_EQ(fc_jnum(j, "error.code"), 2006);
     cJSON_Delete(j);
-    j = fc_call(&fx, "GET", url, "Authorization: Token token=wrong", NULL, NULL, &st);
-    ASSERT_EQ(st, 401);
-    cJSON_Delete(j);
+    ASSERT_EQ(fc_call_status(&fx, "GET", url, "Authorization: Token token=wrong", NULL, NULL), 401);
 
-    const char *auth = "Authorization: Token token=" FAKE_PD_API_TOKEN;
-    const char *accept = "Accept: application/vnd.pagerduty+json;version=2";
-    j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
+    j = fc_call(&fx, "GET", url, PD_AUTH, PD_ACCEPT, NULL, &st);
     ASSERT_EQ(st, 200);
     ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "oncalls")), 1);
     ASSERT_STR_EQ(fc_jstr(j, "oncalls.0.user.id"), "PSECOPS01");
@@ -163,25 +162,23 @@ TEST(fake_pd_oncalls)
     /* without include[]=users: a user_reference; other schedules filtered */
     fake_pagerduty_set_oncall(fx.pd, "PSCHED2", "PALICE01", "alice", "alice@example.com");
     snprintf(url, sizeof(url), "%s/oncalls?schedule_ids[]=PSCHED2", fake_pagerduty_url(fx.pd));
-    j = fc_call(&fx, "GET", url, auth, NULL, NULL, &st);
+    j = fc_call(&fx, "GET", url, PD_AUTH, NULL, NULL, &st);
     ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "oncalls")), 1);
     ASSERT_STR_EQ(fc_jstr(j, "oncalls.0.user.type"), "user_reference");
     ASSERT_NULL(fc_jstr(j, "oncalls.0.user.email"));
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "%s/oncalls", fake_pagerduty_url(fx.pd));
-    j = fc_call(&fx, "GET", url, auth, NULL, NULL, &st);
+    j = fc_call(&fx, "GET", url, PD_AUTH, NULL, NULL, &st);
     ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "oncalls")), 2);
     cJSON_Delete(j);
     fake_pagerduty_clear_oncall(fx.pd, "PSCHED1");
     snprintf(url, sizeof(url), "%s/oncalls?schedule_ids[]=PSCHED1", fake_pagerduty_url(fx.pd));
-    j = fc_call(&fx, "GET", url, auth, NULL, NULL, &st);
+    j = fc_call(&fx, "GET", url, PD_AUTH, NULL, NULL, &st);
     ASSERT_EQ(st, 200);
     ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "oncalls")), 0);
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "%s/users", fake_pagerduty_url(fx.pd));
-    j = fc_call(&fx, "GET", url, auth, NULL, NULL, &st);
-    ASSERT_EQ(st, 404);
-    cJSON_Delete(j);
+    ASSERT_EQ(fc_call_status(&fx, "GET", url, PD_AUTH, NULL, NULL), 404);
     fc_end(&fx);
 }
 
@@ -198,17 +195,13 @@ TEST(fake_pd_knobs)
     ASSERT_STR_EQ(r.retry_after, "5");
     ASSERT_CONTAINS(r.resp.data, "throttle event");
     fc_http_done(&r);
-    fc_http_raw(&fx, &r);
-    ASSERT_EQ(r.status, 500);
-    fc_http_done(&r);
+    ASSERT_EQ(fc_http_status(&fx, &r), 500);
     fc_http_raw(&fx, &r);
     ASSERT_EQ(r.status, 400);
     ASSERT_CONTAINS(r.resp.data, "invalid event");
     fc_http_done(&r);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 0);   /* failures have no effect */
-    fc_http_raw(&fx, &r);
-    ASSERT_EQ(r.status, 202);
-    fc_http_done(&r);
+    ASSERT_EQ(fc_http_status(&fx, &r), 202);
     ASSERT_EQ(fake_pagerduty_event_count(fx.pd), 1);
 
     fake_pagerduty_delay(fx.pd, FAKE_PD_ENQUEUE, 1, 600);
@@ -222,15 +215,13 @@ TEST(fake_pd_knobs)
     char url[256];
     snprintf(url, sizeof(url), "%s/oncalls", fake_pagerduty_url(fx.pd));
     fake_pagerduty_fail(fx.pd, FAKE_PD_ONCALLS, 1, 429, 2);
-    struct fc_http o = { .method = "GET", .url = url, .hdrs = { "Authorization: Token token=" FAKE_PD_API_TOKEN } };
+    struct fc_http o = { .method = "GET", .url = url, .hdrs = { PD_AUTH } };
     fc_http_raw(&fx, &o);
     ASSERT_EQ(o.status, 429);
     ASSERT_STR_EQ(o.retry_after, "2");
     ASSERT_CONTAINS(o.resp.data, "\"code\":2020");
     fc_http_done(&o);
-    fc_http_raw(&fx, &o);
-    ASSERT_EQ(o.status, 200);
-    fc_http_done(&o);
+    ASSERT_EQ(fc_http_status(&fx, &o), 200);
     fc_end(&fx);
 }
 
@@ -253,9 +244,7 @@ TEST(fake_pd_incidents_by_key_and_acknowledgements)
     ASSERT_EQ(st, 401);
     ASSERT_EQ(fc_jnum(j, "error.code"), 2006);
     cJSON_Delete(j);
-    const char *auth = "Authorization: Token token=" FAKE_PD_API_TOKEN;
-    const char *accept = "Accept: application/vnd.pagerduty+json;version=2";
-    j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
+    j = fc_call(&fx, "GET", url, PD_AUTH, PD_ACCEPT, NULL, &st);
     ASSERT_EQ(st, 200);
     ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "incidents")), 1);
     ASSERT_STR_EQ(fc_jstr(j, "incidents.0.type"), "incident");
@@ -271,21 +260,19 @@ TEST(fake_pd_incidents_by_key_and_acknowledgements)
     cJSON_Delete(j);
     /* Another key: nothing. A bad status filter: 400. */
     snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-9", fake_pagerduty_url(fx.pd));
-    j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
+    j = fc_call(&fx, "GET", url, PD_AUTH, PD_ACCEPT, NULL, &st);
     ASSERT_EQ(st, 200);
     ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "incidents")), 0);
     cJSON_Delete(j);
     snprintf(url, sizeof(url), "%s/incidents?statuses[]=open", fake_pagerduty_url(fx.pd));
-    j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
-    ASSERT_EQ(st, 400);
-    cJSON_Delete(j);
+    ASSERT_EQ(fc_call_status(&fx, "GET", url, PD_AUTH, PD_ACCEPT, NULL), 400);
 
     /* A responder acknowledges it. */
     ASSERT(fake_pagerduty_acknowledge(fx.pd, "SIRT-1/page-2", "PALICE01", "Alice", 1795600890));
     ASSERT(!fake_pagerduty_acknowledge(fx.pd, "SIRT-404", "PALICE01", "Alice", 1795600890));
     snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-1%%2Fpage-2&statuses[]=acknowledged",
              fake_pagerduty_url(fx.pd));
-    j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
+    j = fc_call(&fx, "GET", url, PD_AUTH, PD_ACCEPT, NULL, &st);
     ASSERT_EQ(st, 200);
     ASSERT_STR_EQ(fc_jstr(j, "incidents.0.status"), "acknowledged");
     ASSERT_STR_EQ(fc_jstr(j, "incidents.0.acknowledgements.0.at"), "2026-11-25T10:01:30Z");
@@ -295,13 +282,11 @@ TEST(fake_pd_incidents_by_key_and_acknowledgements)
     cJSON_Delete(j);
 
     /* Resolved through Events v2: no acknowledgements, no assignments. */
-    j = fc_call(&fx, "POST", ev_url, HDR_JSON, NULL,
+    ASSERT_EQ(fc_call_status(&fx, "POST", ev_url, HDR_JSON, NULL,
              "{\"routing_key\":\"" FAKE_PD_ROUTING_KEY "\",\"event_action\":\"resolve\","
-             "\"dedup_key\":\"SIRT-1/page-2\"}", &st);
-    ASSERT_EQ(st, 202);
-    cJSON_Delete(j);
+             "\"dedup_key\":\"SIRT-1/page-2\"}"), 202);
     snprintf(url, sizeof(url), "%s/incidents?incident_key=SIRT-1%%2Fpage-2", fake_pagerduty_url(fx.pd));
-    j = fc_call(&fx, "GET", url, auth, accept, NULL, &st);
+    j = fc_call(&fx, "GET", url, PD_AUTH, PD_ACCEPT, NULL, &st);
     ASSERT_STR_EQ(fc_jstr(j, "incidents.0.status"), "resolved");
     ASSERT_NOT_NULL(fc_jstr(j, "incidents.0.resolved_at"));
     ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "incidents.0.acknowledgements")), 0);

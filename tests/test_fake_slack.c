@@ -442,9 +442,7 @@ TEST(fake_api_auth)
     ASSERT(cJSON_IsFalse(fc_jget(j, "ok")));
     ASSERT_STR_EQ(fc_jstr(j, "error"), "not_authed");
     cJSON_Delete(j);
-    j = fc_api(&fx, "POST", "apps.connections.open", XOXB, FORMT, "", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_auth");
-    cJSON_Delete(j);
+    fc_api_expect(&fx, "POST", "apps.connections.open", FORMT, "", "error", "invalid_auth");
     j = fc_api(&fx, "POST", "auth.test", XAPP, FORMT, "", &st);
     ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_auth");
     cJSON_Delete(j);
@@ -490,15 +488,9 @@ TEST(fake_api_methods)
     ASSERT(cJSON_IsTrue(fc_jget(j, "ok")));
     ASSERT(strcmp(fc_jstr(j, "ts"), ts1) != 0);
     cJSON_Delete(j);
-    j = fc_api(&fx, "POST", "chat.postMessage", XOXB, JSONT, "{\"channel\":\"C1\"}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "no_text");
-    cJSON_Delete(j);
-    j = fc_api(&fx, "POST", "chat.postMessage", XOXB, JSONT, "{\"text\":\"x\"}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "channel_not_found");
-    cJSON_Delete(j);
-    j = fc_api(&fx, "POST", "chat.postMessage", XOXB, JSONT, "{\"text\":", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_json");
-    cJSON_Delete(j);
+    fc_api_expect(&fx, "POST", "chat.postMessage", JSONT, "{\"channel\":\"C1\"}", "error", "no_text");
+    fc_api_expect(&fx, "POST", "chat.postMessage", JSONT, "{\"text\":\"x\"}", "error", "channel_not_found");
+    fc_api_expect(&fx, "POST", "chat.postMessage", JSONT, "{\"text\":", "error", "invalid_json");
     const struct fake_call *c = fake_slack_call(fx.slack, "chat.postMessage", 0);
     ASSERT_STR_EQ(c->content_type, JSONT);
     ASSERT_STR_EQ(fc_jstr(c->json, "text"), "hello");
@@ -521,15 +513,9 @@ TEST(fake_api_methods)
     ASSERT_STR_EQ(fc_jstr(j, "channel.name"), "sirt-1-token_leak");
     ASSERT(cJSON_IsTrue(fc_jget(fc_jget(j, "channel"), "is_private")));
     cJSON_Delete(j);
-    j = fc_api(&fx, "POST", "conversations.create", XOXB, JSONT, "{\"name\":\"sirt-1-token_leak\",\"is_private\":true}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "name_taken");
-    cJSON_Delete(j);
-    j = fc_api(&fx, "POST", "conversations.invite", XOXB, JSONT, "{\"channel\":\"C0FAKE00001\",\"users\":\"U0APPSEC1\"}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "channel.id"), "C0FAKE00001");
-    cJSON_Delete(j);
-    j = fc_api(&fx, "POST", "conversations.open", XOXB, FORMT, "users=U0APPSEC1", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "channel.id"), "D0APPSEC1");
-    cJSON_Delete(j);
+    fc_api_expect(&fx, "POST", "conversations.create", JSONT, "{\"name\":\"sirt-1-token_leak\",\"is_private\":true}", "error", "name_taken");
+    fc_api_expect(&fx, "POST", "conversations.invite", JSONT, "{\"channel\":\"C0FAKE00001\",\"users\":\"U0APPSEC1\"}", "channel.id", "C0FAKE00001");
+    fc_api_expect(&fx, "POST", "conversations.open", FORMT, "users=U0APPSEC1", "channel.id", "D0APPSEC1");
 
     j = fc_api(&fx, "GET", "users.info", XOXB, NULL, "user=U0APPSEC1", &st);
     ASSERT(cJSON_IsTrue(fc_jget(j, "ok")));
@@ -543,20 +529,14 @@ TEST(fake_api_methods)
     c = fake_slack_last_call(fx.slack, "users.info");
     ASSERT_STR_EQ(c->http_method, "GET");
     ASSERT_STR_EQ(c->body, "user=U0APPSEC1");
-    j = fc_api(&fx, "GET", "users.info", XOXB, NULL, "user=U0NOBODY", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "user_not_found");
-    cJSON_Delete(j);
+    fc_api_expect(&fx, "GET", "users.info", NULL, "user=U0NOBODY", "error", "user_not_found");
     j = fc_api(&fx, "GET", "users.lookupByEmail", XOXB, NULL, "email=bob%40example.com", &st);
     ASSERT_STR_EQ(fc_jstr(j, "user.id"), "U0APPSEC2");
     ASSERT_STR_EQ(fc_jstr(j, "user.tz"), "Europe/Amsterdam");
     cJSON_Delete(j);
-    j = fc_api(&fx, "GET", "users.lookupByEmail", XOXB, NULL, "email=nobody%40example.com", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "users_not_found");
-    cJSON_Delete(j);
+    fc_api_expect(&fx, "GET", "users.lookupByEmail", NULL, "email=nobody%40example.com", "error", "users_not_found");
 
-    j = fc_api(&fx, "POST", "views.open", XOXB, JSONT, "{\"view\":{\"type\":\"modal\"}}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_arguments");
-    cJSON_Delete(j);
+    fc_api_expect(&fx, "POST", "views.open", JSONT, "{\"view\":{\"type\":\"modal\"}}", "error", "invalid_arguments");
     j = fc_api(&fx, "POST", "views.open", XOXB, JSONT,
             "{\"trigger_id\":\"1.2.x\",\"view\":{\"type\":\"modal\",\"callback_id\":\"report\","
             "\"title\":{\"type\":\"plain_text\",\"text\":\"Report\"},\"blocks\":[]}}", &st);

@@ -21,6 +21,21 @@ static bool ok(const cJSON *j)
     return cJSON_IsTrue(fc_jpath(j, "ok"));
 }
 
+/* slack() with the answer dropped: whether it was ok. */
+static bool slack_ok(struct fx *fx, const char *method, const char *json)
+{
+    cJSON *j = slack(fx, method, json, NULL);
+    bool r = ok(j);
+    cJSON_Delete(j);
+    return r;
+}
+
+/* slack() whose answer has want at path (fc_api_expect). */
+static void slack_expect(struct fx *fx, const char *method, const char *json, const char *path, const char *want)
+{
+    fc_api_expect(fx, "POST", method, JSONT, json, path, want);
+}
+
 TEST(fake_slack_channels_create_list_info)
 {
     struct fx fx;
@@ -33,23 +48,15 @@ TEST(fake_slack_channels_create_list_info)
     ASSERT_STR_EQ(fc_jstr(j, "channel.creator"), "U0BOT0001");
     ASSERT(cJSON_IsTrue(fc_jpath(j, "channel.is_private")));
     cJSON_Delete(j);
-    j = slack(&fx, "conversations.create", "{\"name\":\"sirt-1-token-leak\"}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "name_taken");
-    cJSON_Delete(j);
-    j = slack(&fx, "conversations.create", "{\"name\":\"Has Caps\"}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_name_specials");
-    cJSON_Delete(j);
+    slack_expect(&fx, "conversations.create", "{\"name\":\"sirt-1-token-leak\"}", "error", "name_taken");
+    slack_expect(&fx, "conversations.create", "{\"name\":\"Has Caps\"}", "error", "invalid_name_specials");
     char long_name[120];
     memset(long_name, 'a', 81);
     long_name[81] = '\0';
     char body[200];
     snprintf(body, sizeof(body), "{\"name\":\"%s\"}", long_name);
-    j = slack(&fx, "conversations.create", body, &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_name_maxlength");
-    cJSON_Delete(j);
-    j = slack(&fx, "conversations.create", "{}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_name_required");
-    cJSON_Delete(j);
+    slack_expect(&fx, "conversations.create", body, "error", "invalid_name_maxlength");
+    slack_expect(&fx, "conversations.create", "{}", "error", "invalid_name_required");
     long_name[80] = '\0';
     snprintf(body, sizeof(body), "{\"name\":\"%s\"}", long_name);
     j = slack(&fx, "conversations.create", body, &st);     /* 80 is fine, public */
@@ -101,18 +108,14 @@ TEST(fake_slack_channels_create_list_info)
     j = slack(&fx, "conversations.list", "{}", &st);
     ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "channels")), 1);   /* public only */
     cJSON_Delete(j);
-    j = slack(&fx, "conversations.list", "{\"cursor\":\"bogus\"}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "invalid_cursor");
-    cJSON_Delete(j);
+    slack_expect(&fx, "conversations.list", "{\"cursor\":\"bogus\"}", "error", "invalid_cursor");
 
     snprintf(body, sizeof(body), "{\"channel\":\"%s\"}", id1);
     j = slack(&fx, "conversations.info", body, &st);
     ASSERT(ok(j));
     ASSERT_STR_EQ(fc_jstr(j, "channel.name"), "sirt-1-token-leak");
     cJSON_Delete(j);
-    j = slack(&fx, "conversations.info", "{\"channel\":\"C0NOPE\"}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "channel_not_found");
-    cJSON_Delete(j);
+    slack_expect(&fx, "conversations.info", "{\"channel\":\"C0NOPE\"}", "error", "channel_not_found");
     fc_end(&fx);
 }
 
@@ -134,20 +137,14 @@ TEST(fake_slack_invite_pins_open_lookup)
     const struct fake_channel *c = fake_slack_channel_by_id(fx.slack, id);
     ASSERT_EQ(c->n_members, 3);
     ASSERT(fake_slack_channel_has_member(c, "U0SIRT001"));
-    j = slack(&fx, "conversations.invite", body, &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "already_in_channel");
-    cJSON_Delete(j);
+    slack_expect(&fx, "conversations.invite", body, "error", "already_in_channel");
     /* some already in, one new: ok */
     snprintf(body, sizeof(body), "{\"channel\":\"%s\",\"users\":\"U0SIRT001,U0SIRT002\"}", id);
-    j = slack(&fx, "conversations.invite", body, &st);
-    ASSERT(ok(j));
-    cJSON_Delete(j);
+    ASSERT(slack_ok(&fx, "conversations.invite", body));
     ASSERT_EQ(c->n_members, 4);
     /* the bot itself, without force: nobody is added */
     snprintf(body, sizeof(body), "{\"channel\":\"%s\",\"users\":\"U0APPSEC1,U0BOT0001\"}", id);
-    j = slack(&fx, "conversations.invite", body, &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "cant_invite_self");
-    cJSON_Delete(j);
+    slack_expect(&fx, "conversations.invite", body, "error", "cant_invite_self");
     ASSERT(!fake_slack_channel_has_member(c, "U0APPSEC1"));
     /* with force the valid ones are added and the errors listed */
     snprintf(body, sizeof(body), "{\"channel\":\"%s\",\"users\":\"U0APPSEC1,U0BOT0001,bogus\",\"force\":true}", id);
@@ -162,9 +159,7 @@ TEST(fake_slack_invite_pins_open_lookup)
     ASSERT(fake_slack_channel_has_member(c, "U0APPSEC1"));
     ASSERT_EQ(c->n_members, 5);
     /* an unknown C id is accepted and remembered as seen */
-    j = slack(&fx, "conversations.invite", "{\"channel\":\"C0SIRT0001\",\"users\":\"U0APPSEC2\"}", &st);
-    ASSERT(ok(j));
-    cJSON_Delete(j);
+    ASSERT(slack_ok(&fx, "conversations.invite", "{\"channel\":\"C0SIRT0001\",\"users\":\"U0APPSEC2\"}"));
     const struct fake_channel *s = fake_slack_channel_by_id(fx.slack, "C0SIRT0001");
     ASSERT_NOT_NULL(s);
     ASSERT(!s->known);
@@ -173,21 +168,13 @@ TEST(fake_slack_invite_pins_open_lookup)
     fake_slack_add_channel(fx.slack, "C0SIRT0001", "sirt", false);
     ASSERT_EQ(fake_slack_channel_count(fx.slack), 2);
     ASSERT(fake_slack_channel_by_name(fx.slack, "sirt") == s);
-    j = slack(&fx, "conversations.invite", "{\"channel\":\"X1\",\"users\":\"U0APPSEC2\"}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "channel_not_found");
-    cJSON_Delete(j);
+    slack_expect(&fx, "conversations.invite", "{\"channel\":\"X1\",\"users\":\"U0APPSEC2\"}", "error", "channel_not_found");
 
     /* pins */
     snprintf(body, sizeof(body), "{\"channel\":\"%s\",\"timestamp\":\"1700000000.000100\"}", id);
-    j = slack(&fx, "pins.add", body, &st);
-    ASSERT(ok(j));
-    cJSON_Delete(j);
-    j = slack(&fx, "pins.add", body, &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "already_pinned");
-    cJSON_Delete(j);
-    j = slack(&fx, "pins.add", "{\"channel\":\"C1\"}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "no_item_specified");
-    cJSON_Delete(j);
+    ASSERT(slack_ok(&fx, "pins.add", body));
+    slack_expect(&fx, "pins.add", body, "error", "already_pinned");
+    slack_expect(&fx, "pins.add", "{\"channel\":\"C1\"}", "error", "no_item_specified");
     ASSERT_EQ(fake_slack_pin_count(fx.slack), 1);
     ASSERT(fake_slack_is_pinned(fx.slack, id, "1700000000.000100"));
     ASSERT(!fake_slack_is_pinned(fx.slack, id, "1700000000.000200"));
@@ -196,12 +183,8 @@ TEST(fake_slack_invite_pins_open_lookup)
     ASSERT(ok(j));
     ASSERT_STR_EQ(fc_jstr(j, "text"), "new");
     cJSON_Delete(j);
-    j = slack(&fx, "conversations.open", "{\"users\":\"U0SECOPS1\"}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "channel.id"), "D0SECOPS1");
-    cJSON_Delete(j);
-    j = slack(&fx, "users.lookupByEmail", "{\"email\":\"secops@example.com\"}", &st);
-    ASSERT_STR_EQ(fc_jstr(j, "user.id"), "U0SECOPS1");
-    cJSON_Delete(j);
+    slack_expect(&fx, "conversations.open", "{\"users\":\"U0SECOPS1\"}", "channel.id", "D0SECOPS1");
+    slack_expect(&fx, "users.lookupByEmail", "{\"email\":\"secops@example.com\"}", "user.id", "U0SECOPS1");
     fc_end(&fx);
 }
 
@@ -236,9 +219,7 @@ TEST(fake_slack_delay_knob)
     fake_slack_delay(fx.slack, "conversations.create", 2, 1500);
     snprintf(url, sizeof(url), "%s/conversations.create?token=xoxb-t&name=gone", fake_slack_api_url(fx.slack));
     struct fc_http g = { .method = "GET", .url = url, .timeout_ms = 200 };
-    fc_http_raw(&fx, &g);
-    ASSERT_EQ(g.status, -1);
-    fc_http_done(&g);
+    ASSERT_EQ(fc_http_status(&fx, &g), -1);
     ASSERT_NOT_NULL(fake_slack_channel_by_name(fx.slack, "gone"));
     snprintf(url, sizeof(url), "%s/conversations.create?token=xoxb-t&name=pending", fake_slack_api_url(fx.slack));
     struct fc_http g2 = { .method = "GET", .url = url, .timeout_ms = 200 };

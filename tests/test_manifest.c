@@ -6,7 +6,6 @@
  * slash command need theirs.  Fails on a method the table does not know, a
  * scope the manifest lacks, a scope nothing needs, or a scope whose
  * comment names none of the methods (or events) that need it. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,27 +129,12 @@ static void scan_c(const char *t, struct found *f)
     }
 }
 
-static void scan_dir(const char *rel, struct found *f, size_t *files)
+static void scan_file(const char *rel, const char *name, void *ud)
 {
-    char dir[600];
-    test_repo_path(rel, dir, sizeof(dir));
-    DIR *d = opendir(dir);
-    if (!d)
-        TEST_FAIL("cannot open %s", dir);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name);
-        if (l < 3 || strcmp(e->d_name + l - 2, ".c") != 0)
-            continue;
-        char path[900];
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        char *t = test_read_file(path, NULL);
-        ASSERT_NOT_NULL(t);
-        scan_c(t, f);
-        free(t);
-        (*files)++;
-    }
-    closedir(d);
+    (void)name;
+    char *t = test_repo_file(rel);
+    scan_c(t, ud);
+    free(t);
 }
 
 /* ---- the manifest (the few YAML shapes it uses) ---- */
@@ -308,9 +292,8 @@ TEST(manifest_scanner)
 TEST(manifest_scopes_match_the_code)
 {
     struct found f = { .n = 0 };
-    size_t files = 0;
-    scan_dir("bot", &f, &files);
-    scan_dir("handlers", &f, &files);
+    int files = test_repo_each("bot", ".c", scan_file, &f);
+    files += test_repo_each("handlers", ".c", scan_file, &f);
     ASSERT_GE(files, 20);
     /* The scanner finds what the bot surely calls. */
     const char *sure[] = { "chat.postMessage", "conversations.create", "users.info", "apps.connections.open" };

@@ -19,25 +19,8 @@
 #include "../bot/store.h"
 #include "../bot/util.h"
 #include "pg_test.h"
+#include "store_fixture.h"
 #include "test.h"
-
-static struct store *open_ok(const char *uri)
-{
-    struct store *s = NULL;
-    char err[512];
-    int rc = store_open(&s, uri, err, sizeof(err));
-    if (rc != 0)
-        TEST_FAIL("store_open: %d %s", rc, err);
-    return s;
-}
-
-static PGconn *connect_ok(const char *uri)
-{
-    PGconn *c = PQconnectdb(uri);
-    if (PQstatus(c) != CONNECTION_OK)
-        TEST_FAIL("connect %s: %s", uri, PQerrorMessage(c));
-    return c;
-}
 
 static long long q_int(PGconn *c, const char *sql)
 {
@@ -112,7 +95,7 @@ TEST_PG(store_pg_replicas_migrate_once)
     close(go[1]);
     for (int i = 0; i < N; i++)
         ASSERT_EQ(wait_child(kids[i]), 0);
-    PGconn *c = connect_ok(uri);
+    PGconn *c = sfx_pg_connect(uri);
     /* One migration row per step: a second migration would have failed on
      * its primary key (and on CREATE TABLE) and so a child's open. */
     ASSERT_EQ(q_int(c, "SELECT count(*) FROM schema_version"), 7);
@@ -127,8 +110,8 @@ TEST_PG(store_pg_replicas_migrate_once)
 TEST_PG(store_pg_killed_connection_fails_one_transaction)
 {
     char *uri = pg_test_fresh_db("killed_conn");
-    struct store *s = open_ok(uri);
-    PGconn *admin = connect_ok(uri);
+    struct store *s = sfx_open(uri);
+    PGconn *admin = sfx_pg_connect(uri);
     char why[128];
 
     /* Killed while idle: nothing was in flight, the next transaction begins
@@ -175,8 +158,8 @@ TEST_PG(store_pg_killed_connection_fails_one_transaction)
 TEST_PG(store_pg_unique_violation_is_eexist)
 {
     char *uri = pg_test_fresh_db("unique_violation");
-    struct store *s = open_ok(uri);
-    PGconn *admin = connect_ok(uri);
+    struct store *s = sfx_open(uri);
+    PGconn *admin = sfx_pg_connect(uri);
     ASSERT_EQ(new_incident(s, "k0"), 1);
     ASSERT_EQ(new_incident(s, "k1"), 2);
     ASSERT_EQ(new_incident(s, "k2"), 3);
@@ -223,7 +206,7 @@ TEST_PG(store_pg_unique_violation_is_eexist)
 TEST_PG(store_pg_incident_ids_never_repeat)
 {
     char *uri = pg_test_fresh_db("ids_never_repeat");
-    store_close(open_ok(uri));                  /* migrated before the race */
+    store_close(sfx_open(uri));                  /* migrated before the race */
     enum { KIDS = 2, PER = 150 };
     int out[2];
     ASSERT_EQ(pipe(out), 0);
@@ -269,7 +252,7 @@ TEST_PG(store_pg_incident_ids_never_repeat)
         for (size_t j = i + 1; j < n; j++)
             if (llabs(ids[i]) == llabs(ids[j]))
                 TEST_FAIL("id %lld handed out twice", (long long)llabs(ids[i]));
-    PGconn *c = connect_ok(uri);
+    PGconn *c = sfx_pg_connect(uri);
     ASSERT_EQ(q_int(c, "SELECT count(*) FROM incidents"), KIDS * (PER - PER / 3));
     ASSERT_EQ(q_int(c, "SELECT count(DISTINCT id) FROM incidents"), KIDS * (PER - PER / 3));
     PQfinish(c);
@@ -299,7 +282,7 @@ static void event_race(const char *uri, bool first_commits)
         _exit(rc == (first_commits ? 1 : 0) ? 0 : 10 + rc);
     }
     close(ready[0]);
-    struct store *s = open_ok(uri);
+    struct store *s = sfx_open(uri);
     ASSERT_EQ(store_begin(s), 0);
     ASSERT_EQ(store_event_record(s, "Ev-shared", 1), 0);
     ASSERT_EQ(write(ready[1], "g", 1), 1);
@@ -317,10 +300,10 @@ static void event_race(const char *uri, bool first_commits)
 TEST_PG(store_pg_event_id_once_across_connections)
 {
     char *uri = pg_test_fresh_db("event_once");
-    store_close(open_ok(uri));
+    store_close(sfx_open(uri));
     event_race(uri, true);
     char *uri2 = pg_test_fresh_db("event_once_rb");
-    store_close(open_ok(uri2));
+    store_close(sfx_open(uri2));
     event_race(uri2, false);
     free(uri);
     free(uri2);
@@ -355,7 +338,7 @@ TEST_PG(store_pg_password_never_shown)
     fflush(stderr);
     int saved = dup(2);
     ASSERT_EQ(dup2(lfd, 2), 2);
-    struct store *ok = open_ok(with_pw);
+    struct store *ok = sfx_open(with_pw);
     store_close(ok);
     fflush(stderr);
     ASSERT_EQ(dup2(saved, 2), 2);
@@ -395,7 +378,7 @@ static struct store *open_short_lease(const char *uri, int64_t lease_ms)
     char v[24];
     snprintf(v, sizeof(v), "%lld", (long long)lease_ms);
     setenv("SIRT_TEST_LEASE_MS", v, 1);
-    struct store *s = open_ok(uri);
+    struct store *s = sfx_open(uri);
     unsetenv("SIRT_TEST_LEASE_MS");
     return s;
 }

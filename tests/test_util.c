@@ -1,11 +1,12 @@
 /* test_util: small helpers the unit tests share (declared in test.h):
- * reading a whole file, finding a file of the repository from the tests'
- * own path, and catching what is written to stderr in a temp file.  What
+ * reading a whole file, finding a file (or each file of a directory) of the
+ * repository from the tests' own path, and catching what is written to stderr in a temp file.  What
  * they return is malloc'd and the caller's to free; they fail the test on
  * error where test.h says so. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +52,30 @@ char *test_repo_file(const char *rel)
     if (!s)
         TEST_FAIL("cannot read %s", path);
     return s;
+}
+
+int test_repo_each(const char *dirrel, const char *suffix, void (*fn)(const char *rel, const char *name, void *ud),
+                   void *ud)
+{
+    char dir[1024];
+    test_repo_path(dirrel, dir, sizeof(dir));
+    DIR *d = opendir(dir);
+    if (!d)
+        TEST_FAIL("cannot open %s", dir);
+    size_t sl = strlen(suffix);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l <= sl || strcmp(e->d_name + l - sl, suffix) != 0)
+            continue;
+        char rel[1024];
+        snprintf(rel, sizeof(rel), "%s/%s", dirrel, e->d_name);
+        fn(rel, e->d_name, ud);
+        n++;
+    }
+    closedir(d);
+    return n;
 }
 
 void test_capture_start(struct test_capture *c)

@@ -232,11 +232,12 @@ int main(int argc, char **argv)
     for (int i = 1; i <= replicas; i++)
         if (fx_replica_spawn(&fx, i, env) != 0)
             return 1;
-    bool all_running = fx_wait(&fx, pred_up_or_dead, NULL, 20000);
+    /* Under a wrapper (valgrind, strace) the start takes longer. */
+    bool all_running = fx_wait(&fx, pred_up_or_dead, NULL, getenv("SIRTBOT_WRAPPER") ? 120000 : 20000);
     for (int i = 1; i <= replicas; i++)
         all_running = all_running && fx_replica_running(&fx, i);
     if (!all_running || !fx_replicas_connected(&fx)) {
-        char reason[512] = "not connected within 20 s";
+        char reason[512] = "not connected in time";
         for (int i = 1; i <= replicas; i++) {
             if (fx_replica_running(&fx, i))
                 continue;
