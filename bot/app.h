@@ -4,7 +4,10 @@
 #ifndef SIRT_APP_H
 #define SIRT_APP_H
 
+#include <stdbool.h>
 #include <uv.h>
+
+#include "sha256.h"
 
 struct cfg;
 struct http_client;
@@ -44,6 +47,12 @@ struct sirt_app {
     char bot_user_id[32];   /* from auth.test; "" until known */
     char bot_id[32];
     char team_url[256];     /* from auth.test, e.g. "https://acme.slack.com/"; "" until known */
+    /* The key of the outbox's metadata tokens (effects_once.c), derived
+     * from cfg->slack_bot_token at the first post and kept for the process:
+     * the bot token comes from the environment, which a SIGHUP reload does
+     * not re-read.  Loop thread only (effects run there). */
+    unsigned char outbox_key[SHA256_LEN];
+    bool outbox_key_set;
 };
 
 #endif

@@ -194,8 +194,16 @@ char *eff_with_marker(const char *text, const char *marker);
  * posting again. */
 #define EFF_OUTBOX_EVENT "sirt_outbox"
 #define EFF_TOKEN_HEX 32
-/* The token of idem_key under secret into out (EFF_TOKEN_HEX + 1 bytes).
- * False (out "") without a secret or a key. */
+#define EFF_TOKEN_KEY_LEN 32
+/* The key the tokens are made with, derived from secret into key (two
+ * SHA-256 runs: derive it once and keep it).  False without a secret. */
+bool eff_outbox_key(const char *secret, unsigned char key[EFF_TOKEN_KEY_LEN]);
+/* The token of idem_key under key into out (EFF_TOKEN_HEX + 1 bytes).
+ * False (out "") without a key. */
+bool eff_outbox_token_keyed(const unsigned char key[EFF_TOKEN_KEY_LEN], const char *idem_key,
+                            char out[EFF_TOKEN_HEX + 1]);
+/* Both: the token of idem_key under secret.  False (out "") without a
+ * secret or a key. */
 bool eff_outbox_token(const char *secret, const char *idem_key, char out[EFF_TOKEN_HEX + 1]);
 /* The metadata object for this job's posts, or NULL (no token). */
 cJSON *eff_post_metadata(const struct fx *fx);

@@ -24,31 +24,58 @@
 #define SCAN_LIMIT 15
 #define SCAN_PAGES_MAX 3
 
-bool eff_outbox_token(const char *secret, const char *idem_key, char out[EFF_TOKEN_HEX + 1])
+_Static_assert(EFF_TOKEN_KEY_LEN == SHA256_LEN, "the token key is one HMAC-SHA-256");
+
+bool eff_outbox_key(const char *secret, unsigned char key[EFF_TOKEN_KEY_LEN])
 {
-    out[0] = '\0';
-    if (!secret || !secret[0] || !idem_key || !idem_key[0])
+    if (!secret || !secret[0])
         return false;
     /* A key for this one purpose, so the token says nothing about any
      * other use of the secret. */
     static const char purpose[] = "sirt outbox message metadata v1";
-    unsigned char key[SHA256_LEN], mac[SHA256_LEN];
     sha256_hmac(secret, strlen(secret), purpose, sizeof(purpose) - 1, key);
-    sha256_hmac(key, sizeof(key), idem_key, strlen(idem_key), mac);
+    return true;
+}
+
+bool eff_outbox_token_keyed(const unsigned char key[EFF_TOKEN_KEY_LEN], const char *idem_key,
+                            char out[EFF_TOKEN_HEX + 1])
+{
+    out[0] = '\0';
+    if (!idem_key || !idem_key[0])
+        return false;
+    unsigned char mac[SHA256_LEN];
+    sha256_hmac(key, EFF_TOKEN_KEY_LEN, idem_key, strlen(idem_key), mac);
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < EFF_TOKEN_HEX / 2; i++) {
         out[2 * i] = hex[mac[i] >> 4];
         out[2 * i + 1] = hex[mac[i] & 15];
     }
     out[EFF_TOKEN_HEX] = '\0';
-    explicit_bzero(key, sizeof(key));
     return true;
 }
 
+bool eff_outbox_token(const char *secret, const char *idem_key, char out[EFF_TOKEN_HEX + 1])
+{
+    out[0] = '\0';
+    unsigned char key[EFF_TOKEN_KEY_LEN];
+    if (!idem_key || !idem_key[0] || !eff_outbox_key(secret, key))
+        return false;
+    bool ok = eff_outbox_token_keyed(key, idem_key, out);
+    explicit_bzero(key, sizeof(key));
+    return ok;
+}
+
+/* The key is derived at the job's first post and kept in the app (see
+ * app.h: the secret does not change while the process runs). */
 static bool fx_token(const struct fx *fx, char out[EFF_TOKEN_HEX + 1])
 {
-    const struct cfg *cfg = fx->app ? fx->app->cfg : NULL;
-    return eff_outbox_token(cfg ? cfg->slack_bot_token : NULL, fx->idem_key, out);
+    out[0] = '\0';
+    struct sirt_app *app = fx->app;
+    if (!app)
+        return false;
+    if (!app->outbox_key_set)
+        app->outbox_key_set = eff_outbox_key(app->cfg ? app->cfg->slack_bot_token : NULL, app->outbox_key);
+    return app->outbox_key_set && eff_outbox_token_keyed(app->outbox_key, fx->idem_key, out);
 }
 
 cJSON *eff_post_metadata(const struct fx *fx)
