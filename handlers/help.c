@@ -1,6 +1,7 @@
 /* help: `/sirt help` and `@sirt help` — the commands of docs/commands.md, with the
  * slash form or the mention form depending on where it was asked.  Pure:
  * builds the reply text only.  Also the reply to an unknown verb. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,15 +9,27 @@
 #include "../bot/util.h"
 #include "handlers.h"
 
+/* Built per request from the verb table, with buf_puts rather than a
+ * printf per line (a vsnprintf per verb was most of the reply's cost).  Not
+ * cached: respond runs on the loop (slash, store_free) and on the store
+ * thread (mentions), so a cache would be state shared by both threads. */
 static void commands_text(const struct sirt_req *req, struct buf *b)
 {
-    const char *pfx = req->source == REQ_SLASH ? "/sirt" : "@sirt";
-    buf_printf(b, "*sirtbot* runs the security incident workflow: report, page, decide, hand off, review.\n"
-                  "Use `%s <command>`%s:\n", pfx,
-               req->source == REQ_SLASH ? " (or mention @sirt / DM me)" : " (or the /sirt slash command)");
+    bool slash = req->source == REQ_SLASH;
+    const char *pfx = slash ? "/sirt" : "@sirt";
+    buf_puts(b, "*sirtbot* runs the security incident workflow: report, page, decide, hand off, review.\n"
+                "Use `");
+    buf_puts(b, pfx);
+    buf_puts(b, slash ? " <command>` (or mention @sirt / DM me):\n" : " <command>` (or the /sirt slash command):\n");
     for (size_t i = 0; i < handlers_n_verbs; i++) {
         const struct sirt_verb *v = &handlers_verbs[i];
-        buf_printf(b, "• `%s %s` — %s\n", pfx, v->usage, v->summary);
+        buf_puts(b, "• `");
+        buf_puts(b, pfx);
+        buf_puts(b, " ");
+        buf_puts(b, v->usage);
+        buf_puts(b, "` — ");
+        buf_puts(b, v->summary);
+        buf_puts(b, "\n");
     }
     buf_puts(b, "Inside an incident channel the incident is implied. Incident details stay in the "
                 "private channel, the confidential issue and DMs to the people on it.");
