@@ -40,6 +40,21 @@ static long gl_status(struct fx *fx, const char *method, const char *path, const
     return st;
 }
 
+/* One call whose answer must have status and a string field equal to
+ * (exact) or containing want. */
+static void gl_expect(struct fx *fx, const char *method, const char *path, const char *body, long status,
+                      const char *field, const char *want, bool exact)
+{
+    long st;
+    cJSON *j = gl(fx, method, path, body, &st);
+    const char *got = fc_jstr(j, field);
+    bool ok = got && (exact ? strcmp(got, want) == 0 : strstr(got, want) != NULL);
+    if (st != status || !ok)
+        TEST_FAIL("%s %s: status %ld (want %ld), %s \"%s\" (want %s \"%s\")", method, path, st, status, field,
+                  got ? got : "(null)", exact ? "equal to" : "containing", want);
+    cJSON_Delete(j);
+}
+
 TEST(fake_gitlab_auth_projects_namespaces)
 {
     struct fx fx;
@@ -97,18 +112,12 @@ TEST(fake_gitlab_auth_projects_namespaces)
 
     char path[128];
     snprintf(path, sizeof(path), "/projects/%d", pid);
-    j = gl(&fx, "GET", path, NULL, &st);
-    ASSERT_EQ(st, 200);
-    ASSERT_STR_EQ(fc_jstr(j, "path"), "sirt-1-abc");
-    cJSON_Delete(j);
+    gl_expect(&fx, "GET", path, NULL, 200, "path", "sirt-1-abc", true);
     j = gl(&fx, "GET", "/projects/security%2Fincidents%2Fsirt-1-abc", NULL, &st);
     ASSERT_EQ(st, 200);
     ASSERT_EQ(fc_jnum(j, "id"), pid);
     cJSON_Delete(j);
-    j = gl(&fx, "GET", "/projects/security%2Fincidents%2Fnope", NULL, &st);
-    ASSERT_EQ(st, 404);
-    ASSERT_STR_EQ(fc_jstr(j, "message"), "404 Project Not Found");
-    cJSON_Delete(j);
+    gl_expect(&fx, "GET", "/projects/security%2Fincidents%2Fnope", NULL, 404, "message", "404 Project Not Found", true);
     ASSERT_EQ(gl_status(&fx, "GET", "/projects/999", NULL), 404);
     ASSERT_EQ(gl_status(&fx, "GET", "/nothing/here", NULL), 404);
 
@@ -187,14 +196,9 @@ TEST(fake_gitlab_issues_members_notes)
     ASSERT_EQ(cJSON_GetArraySize(fc_jpath(j, "labels")), 2);
     cJSON_Delete(j);
     /* Edit an issue takes its documented parameters only, and at least one. */
-    j = gl(&fx, "PUT", q, "{\"add_labels\":\"severity::1\",\"severity\":1}", &st);
-    ASSERT_EQ(st, 400);
-    ASSERT_CONTAINS(fc_jstr(j, "error"), "severity does not have a valid value");
-    cJSON_Delete(j);
-    j = gl(&fx, "PUT", q, "{}", &st);
-    ASSERT_EQ(st, 400);
-    ASSERT_CONTAINS(fc_jstr(j, "error"), "at least one parameter must be provided");
-    cJSON_Delete(j);
+    gl_expect(&fx, "PUT", q, "{\"add_labels\":\"severity::1\",\"severity\":1}",
+              400, "error", "severity does not have a valid value", false);
+    gl_expect(&fx, "PUT", q, "{}", 400, "error", "at least one parameter must be provided", false);
     ASSERT_EQ(gl_status(&fx, "PUT", q, "{\"state_event\":\"shut\"}"), 400);
     j = gl(&fx, "PUT", q, "{\"remove_labels\":[\"resolved\"],\"add_labels\":[\"severity::1\",\"priority::2\"]}", &st);
     ASSERT_EQ(st, 200);
@@ -202,10 +206,7 @@ TEST(fake_gitlab_issues_members_notes)
     ASSERT_STR_EQ(fc_jstr(j, "labels.2"), "priority::2");
     cJSON_Delete(j);
     snprintf(q, sizeof(q), "%s/7", p);
-    j = gl(&fx, "GET", q, NULL, &st);
-    ASSERT_EQ(st, 404);
-    ASSERT_STR_EQ(fc_jstr(j, "message"), "404 Not found");
-    cJSON_Delete(j);
+    gl_expect(&fx, "GET", q, NULL, 404, "message", "404 Not found", true);
 
     /* users and members */
     j = gl(&fx, "GET", "/users?username=alice", NULL, &st);
@@ -224,14 +225,9 @@ TEST(fake_gitlab_issues_members_notes)
     ASSERT_EQ(fc_jnum(j, "access_level"), 30);
     ASSERT_NULL(fc_jpath(j, "_internal_project_id"));
     cJSON_Delete(j);
-    j = gl(&fx, "POST", q, "{\"user_id\":\"201\",\"access_level\":\"40\"}", &st);
-    ASSERT_EQ(st, 409);
-    ASSERT_STR_EQ(fc_jstr(j, "message"), "Member already exists");
-    cJSON_Delete(j);
-    j = gl(&fx, "POST", q, "{\"user_id\":777,\"access_level\":30}", &st);
-    ASSERT_EQ(st, 404);
-    ASSERT_STR_EQ(fc_jstr(j, "message"), "404 User Not Found");
-    cJSON_Delete(j);
+    gl_expect(&fx, "POST", q, "{\"user_id\":\"201\",\"access_level\":\"40\"}",
+              409, "message", "Member already exists", true);
+    gl_expect(&fx, "POST", q, "{\"user_id\":777,\"access_level\":30}", 404, "message", "404 User Not Found", true);
     snprintf(url, sizeof(url), "%s/api/v4/projects/%d/members", fake_gitlab_url(fx.gitlab), pid);
     ASSERT_EQ(fc_call_status(&fx, "POST", url, GLTOK, HDR_FORM, "user_id=202&access_level=20"), 201);
     snprintf(q, sizeof(q), "/projects/%d/members/all", pid);
@@ -328,18 +324,12 @@ TEST(fake_gitlab_issue_links_and_hidden)
     snprintf(p, sizeof(p), "/projects/%d/issues/1/links", sp);
 
     /* validation */
-    j = gl(&fx, "POST", p, "{\"target_issue_iid\":1}", &st);
-    ASSERT_EQ(st, 400);
-    ASSERT_STR_EQ(fc_jstr(j, "error"), "target_project_id is missing");
-    cJSON_Delete(j);
+    gl_expect(&fx, "POST", p, "{\"target_issue_iid\":1}", 400, "error", "target_project_id is missing", true);
     snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1,\"link_type\":\"duplicates\"}", hp);
     cJSON_Delete(gl(&fx, "POST", p, body, &st));
     ASSERT_EQ(st, 400);
     snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":9}", hp);
-    j = gl(&fx, "POST", p, body, &st);
-    ASSERT_EQ(st, 404);
-    ASSERT_STR_EQ(fc_jstr(j, "message"), "No Issue found for given params");
-    cJSON_Delete(j);
+    gl_expect(&fx, "POST", p, body, 404, "message", "No Issue found for given params", true);
     snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1}", sp);
     cJSON_Delete(gl(&fx, "POST", p, body, &st));
     ASSERT_EQ(st, 400);   /* itself */
@@ -357,10 +347,7 @@ TEST(fake_gitlab_issue_links_and_hidden)
     ASSERT_EQ(fake_gitlab_link_count(fx.gitlab), 1);
     /* twice, from either side: 409 */
     snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1}", hp);
-    j = gl(&fx, "POST", p, body, &st);
-    ASSERT_EQ(st, 409);
-    ASSERT_STR_EQ(fc_jstr(j, "message"), "Issue(s) already assigned");
-    cJSON_Delete(j);
+    gl_expect(&fx, "POST", p, body, 409, "message", "Issue(s) already assigned", true);
     char hpath[160];
     snprintf(hpath, sizeof(hpath), "/projects/%d/issues/1/links", hp);
     snprintf(body, sizeof(body), "{\"target_project_id\":%d,\"target_issue_iid\":1}", sp);
@@ -396,10 +383,7 @@ TEST(fake_gitlab_issue_links_and_hidden)
     /* hidden: 404 on the issue, its notes and links, as a target, and in the other side's list */
     fake_gitlab_hide_issue(fx.gitlab, hp, 1, true);
     snprintf(url, sizeof(url), "/projects/%d/issues/1", hp);
-    j = gl(&fx, "GET", url, NULL, &st);
-    ASSERT_EQ(st, 404);
-    ASSERT_STR_EQ(fc_jstr(j, "message"), "404 Not found");
-    cJSON_Delete(j);
+    gl_expect(&fx, "GET", url, NULL, 404, "message", "404 Not found", true);
     snprintf(url, sizeof(url), "/projects/%d/issues/1/notes", hp);
     cJSON_Delete(gl(&fx, "POST", url, "{\"body\":\"x\"}", &st));
     ASSERT_EQ(st, 404);
